@@ -1,0 +1,139 @@
+"""Opening the database: URL parsing, SQLite pragmas, reachability and schema.
+
+``open_database`` is the one way in. It returns a connected peewee database
+with the models bound and the schema migrated to this version.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import peewee
+from platformdirs import user_data_dir
+from playhouse.db_url import connect as connect_url
+from playhouse.pool import PooledDatabase
+
+from .errors import DatabaseUnavailable
+from .migrate import migrate_database
+from .models import ALL_MODELS
+
+APP_NAME = "contact-persons"
+
+# WAL lets the TUI read while relays write; the busy timeout makes a second
+# writer wait instead of failing at once; NORMAL is durable in WAL mode across
+# application crashes, and the relay's own spool carries the mail durability.
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,
+    "synchronous": "normal",
+    "cache_size": -32_000,
+}
+
+
+def default_database_url() -> str:
+    return "sqlite:///" + str(Path(user_data_dir(APP_NAME)) / "contacts.db")
+
+
+def resolve_url(url: str | None) -> str:
+    """The URL to use: the argument, else CONTACTS_DB, else the default file.
+
+    A bare path is taken as an SQLite file, which is what people type.
+    """
+    url = url or os.environ.get("CONTACTS_DB") or default_database_url()
+    if "://" not in url:
+        url = "sqlite:///" + str(Path(url).expanduser().resolve())
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def open_database(url: str | None = None, *, migrate: bool = True) -> peewee.Database:
+    """Connect, bind the models and bring the schema up to date.
+
+    Raises DatabaseUnavailable with a sentence a user can act on.
+    """
+    url = resolve_url(url)
+    scheme = urlsplit(url).scheme.lower()
+    if scheme.startswith("sqlite"):
+        database = _open_sqlite(url)
+    elif scheme.split("+")[0] in ("postgres", "postgresql"):
+        database = _open_postgres(url)
+    else:
+        raise DatabaseUnavailable(
+            f"unsupported database URL {redact(url)!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+        )
+    database.bind(ALL_MODELS, bind_refs=False, bind_backrefs=False)
+    try:
+        database.connect(reuse_if_open=True)
+        if migrate:
+            migrate_database(database)
+    except peewee.DatabaseError as exc:
+        raise DatabaseUnavailable(f"cannot use the database {redact(url)}: {_first_line(exc)}") from None
+    finally:
+        # Every thread connects on first use; the pool takes this one back.
+        database.close()
+    return database
+
+
+def _open_sqlite(url: str) -> peewee.Database:
+    path = urlsplit(url).path
+    # sqlite:///relative.db and sqlite:////absolute.db, as playhouse reads them.
+    path = path[1:] if path.startswith("/") else path
+    if not path or path == ":memory:":
+        raise DatabaseUnavailable("an in-memory database cannot be shared; give a file path")
+    file = Path(path).expanduser()
+    if url == default_database_url():
+        file.parent.mkdir(parents=True, exist_ok=True)
+    elif not file.parent.is_dir():
+        raise DatabaseUnavailable(f"cannot create the database {file}: the directory {file.parent} does not exist")
+    if file.exists() and not file.is_file():
+        raise DatabaseUnavailable(f"{file} is not a file")
+    return peewee.SqliteDatabase(str(file), pragmas=SQLITE_PRAGMAS, timeout=10)
+
+
+def _open_postgres(url: str) -> peewee.Database:
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        raise DatabaseUnavailable("PostgreSQL needs the psycopg2 package: pip install psycopg2-binary") from None
+    # A pool: the TUI's workers and the relay's threads each borrow a
+    # connection per directory call instead of holding one per thread.
+    parts = urlsplit(url)
+    pooled = parts._replace(scheme="postgresql+pool").geturl()
+    try:
+        database = connect_url(
+            pooled, unquote_password=True, unquote_user=True, max_connections=32, stale_timeout=300, timeout=30
+        )
+    except Exception as exc:  # a malformed URL fails in many ways
+        raise DatabaseUnavailable(f"invalid database URL {redact(url)}: {exc}") from None
+    if not database.database:
+        raise DatabaseUnavailable(f"the database URL {redact(url)} names no database (…/DBNAME)")
+    try:
+        database.connect()
+    except peewee.OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact(url)}: {_first_line(exc)}") from None
+    database.close()
+    return database
+
+
+def is_postgres(database: peewee.Database) -> bool:
+    return isinstance(database, peewee.PostgresqlDatabase)
+
+
+def is_pooled(database: peewee.Database) -> bool:
+    return isinstance(database, PooledDatabase)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

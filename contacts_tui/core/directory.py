@@ -1,0 +1,434 @@
+"""The directory service: the one place that enforces the rules.
+
+The TUI, the CLI, the CSV import and the relay all go through ``Directory``.
+Every write runs in one transaction that first locks the customer, so two
+admins (or an admin and an import) cannot together break a rule that each of
+them checked alone.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Iterable, TypeVar
+
+import peewee
+
+from . import resolver, search
+from .catalog import DEFAULT_CATALOG, Catalog
+from .db import is_pooled
+from .errors import DatabaseUnavailable, NotFound, ValidationError
+from .migrate import write_transaction
+from .models import ContactCategory, ContactPerson, Customer, utcnow
+from .records import (
+    ContactInput,
+    ContactRecord,
+    CustomerInput,
+    CustomerPage,
+    CustomerRecord,
+    Membership,
+    Resolution,
+    contact_record,
+    customer_record,
+)
+from .rules import (
+    DEFAULT_MAX_CONTACTS,
+    Problems,
+    clean_contact,
+    clean_customer,
+    duplicate_conflict,
+    primary_conflict,
+    raise_limit,
+    search_text,
+)
+from .validate import clean_categories, email_key
+
+T = TypeVar("T")
+
+
+def _database_call(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn driver failures into DatabaseUnavailable and hand pooled connections back."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Directory", *args, **kwargs):
+        database = self.database
+        outermost = database.transaction_depth() == 0
+        try:
+            return method(self, *args, **kwargs)
+        except peewee.IntegrityError:
+            # The checks above ran under a lock, so this is another writer
+            # racing outside of it (an older program, or a manual edit).
+            raise ValidationError.single(
+                "email", "another change used this email address at the same moment; reload and try again"
+            ) from None
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            if outermost:
+                _close_quietly(database)
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DatabaseUnavailable(f"the database cannot be used right now: {text}") from exc
+        finally:
+            if outermost and is_pooled(database) and not database.is_closed():
+                database.close()
+
+    return wrapper
+
+
+def _close_quietly(database: peewee.Database) -> None:
+    try:
+        database.close()
+    except peewee.PeeweeException:
+        pass
+
+
+class Directory:
+    """Customers and their contact persons, with every rule of DESIGN.md."""
+
+    def __init__(
+        self,
+        database: peewee.Database,
+        catalog: Catalog = DEFAULT_CATALOG,
+        max_contacts: int = DEFAULT_MAX_CONTACTS,
+    ) -> None:
+        if max_contacts < 1:
+            raise ValueError("max_contacts must be at least 1")
+        self.database = database
+        self.catalog = catalog
+        self.max_contacts = max_contacts
+
+    # -- customers ---------------------------------------------------------
+
+    @_database_call
+    def get_customer(self, customer_id: int) -> CustomerRecord:
+        return customer_record(self._customer_row(customer_id))
+
+    @_database_call
+    def find_customer(self, email: str) -> CustomerRecord | None:
+        row = Customer.get_or_none(Customer.email_key == email_key(email))
+        return customer_record(row) if row else None
+
+    @_database_call
+    def create_customer(self, data: CustomerInput) -> CustomerRecord:
+        clean = clean_customer(data)
+        with write_transaction(self.database):
+            self._check_customer_email_free(clean.key, clean.email, None)
+            now = utcnow()
+            row = Customer.create(
+                name=clean.name,
+                name_key=clean.name.casefold(),
+                email=clean.email,
+                email_key=clean.key,
+                phone=clean.phone,
+                search_text=search_text(clean.name, clean.email, ()),
+                created_at=now,
+                updated_at=now,
+            )
+        return customer_record(row)
+
+    @_database_call
+    def update_customer(self, customer_id: int, data: CustomerInput) -> CustomerRecord:
+        clean = clean_customer(data)
+        with write_transaction(self.database):
+            row = self._lock_customer(customer_id)
+            self._check_customer_email_free(clean.key, clean.email, customer_id)
+            clash = self._active_contacts(customer_id).where(ContactPerson.email_key == clean.key).first()
+            if clash:
+                raise ValidationError.single(
+                    "email",
+                    f"{clean.email} is a contact person of this customer; use 'make primary' to swap them",
+                )
+            row.name, row.name_key, row.phone = clean.name, clean.name.casefold(), clean.phone
+            row.email, row.email_key = clean.email, clean.key
+            row.updated_at = utcnow()
+            row.save()
+            self._refresh_customer(row)
+        return customer_record(row)
+
+    @_database_call
+    def set_customer_active(self, customer_id: int, active: bool) -> CustomerRecord:
+        with write_transaction(self.database):
+            row = self._lock_customer(customer_id)
+            row.active = active
+            row.updated_at = utcnow()
+            row.save()
+        return customer_record(row)
+
+    @_database_call
+    def search_customers(
+        self,
+        text: str = "",
+        *,
+        sort: str = "name",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> CustomerPage:
+        """One page of customers matching every word of ``text`` (name, email, contacts)."""
+        return search.customer_page(self.database, text, sort, descending, offset, limit)
+
+    # -- contact persons ---------------------------------------------------
+
+    @_database_call
+    def get_contact(self, contact_id: int) -> ContactRecord:
+        return self._contact_records([self._contact_row(contact_id)])[0]
+
+    @_database_call
+    def list_contacts(self, customer_id: int, *, include_deleted: bool = False) -> list[ContactRecord]:
+        """Active contacts by name; with ``include_deleted`` the inactive ones follow."""
+        self._customer_row(customer_id)
+        query = ContactPerson.select().where(ContactPerson.customer == customer_id)
+        if not include_deleted:
+            query = query.where(ContactPerson.deleted_at.is_null())
+        rows = sorted(query, key=lambda r: (r.deleted_at is not None, r.name.casefold(), r.id))
+        return self._contact_records(rows)
+
+    @_database_call
+    def add_contact(self, customer_id: int, data: ContactInput) -> ContactRecord:
+        clean = clean_contact(data, self.catalog)
+        with write_transaction(self.database):
+            customer = self._lock_customer(customer_id)
+            active = {r.email_key: r.email for r in self._active_contacts(customer_id)}
+            problems = Problems()
+            problems.add(primary_conflict(clean.key, clean.email, customer.email_key))
+            problems.add(duplicate_conflict(clean.email, active.get(clean.key)))
+            problems.raise_if_any(clean.name)
+            raise_limit(len(active), self.max_contacts, clean.name)
+            now = utcnow()
+            row = ContactPerson.create(
+                customer=customer_id,
+                name=clean.name,
+                email=clean.email,
+                email_key=clean.key,
+                phone=clean.phone,
+                role=clean.role,
+                receive_all=clean.receive_all,
+                created_at=now,
+                updated_at=now,
+            )
+            self._write_categories(row.id, clean.categories)
+            self._refresh_customer(customer)
+        return self._contact_records([row])[0]
+
+    @_database_call
+    def update_contact(self, contact_id: int, data: ContactInput, *, apply_to_all: bool = False) -> ContactRecord:
+        """Save an edit; ``apply_to_all`` copies name and phone to every record with the old address."""
+        clean = clean_contact(data, self.catalog)
+        with write_transaction(self.database):
+            row = self._contact_row(contact_id)
+            customer = self._lock_customer(row.customer_id)
+            row = self._contact_row(contact_id)
+            if row.deleted_at is None and clean.key != row.email_key:
+                self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=row.id, restoring=False)
+            elif row.deleted_at is None:
+                problems = Problems()
+                problems.add(primary_conflict(clean.key, clean.email, customer.email_key))
+                problems.raise_if_any(clean.name)
+            old_key = row.email_key
+            now = utcnow()
+            row.name, row.email, row.email_key, row.phone = clean.name, clean.email, clean.key, clean.phone
+            row.role, row.receive_all, row.updated_at = clean.role, clean.receive_all, now
+            row.save()
+            self._write_categories(row.id, clean.categories)
+            touched = {customer.id}
+            if apply_to_all:
+                touched |= self._apply_everywhere(old_key, row.id, clean.name, clean.phone, now)
+            for customer_id in touched:
+                self._refresh_customer(self._lock_customer(customer_id))
+        return self._contact_records([row])[0]
+
+    @_database_call
+    def delete_contact(self, contact_id: int) -> ContactRecord:
+        """Soft delete: mail to the person stops with the next message."""
+        with write_transaction(self.database):
+            row = self._contact_row(contact_id)
+            customer = self._lock_customer(row.customer_id)
+            if row.deleted_at is None:
+                row.deleted_at = row.updated_at = utcnow()
+                row.save()
+                self._refresh_customer(customer)
+        return self._contact_records([row])[0]
+
+    @_database_call
+    def undelete_contact(self, contact_id: int) -> ContactRecord:
+        """Restore a soft-deleted contact person, re-checking the limit and uniqueness."""
+        with write_transaction(self.database):
+            row = self._contact_row(contact_id)
+            customer = self._lock_customer(row.customer_id)
+            if row.deleted_at is not None:
+                self._check_contact_email(customer, row.email_key, row.email, row.name, exclude=row.id, restoring=True)
+                row.deleted_at = None
+                row.updated_at = utcnow()
+                row.save()
+                self._refresh_customer(customer)
+        return self._contact_records([row])[0]
+
+    @_database_call
+    def set_category(self, contact_id: int, category: str, enabled: bool) -> ContactRecord:
+        (key,) = clean_categories([category], self.catalog)
+        with write_transaction(self.database):
+            row = self._contact_row(contact_id)
+            self._lock_customer(row.customer_id)
+            query = ContactCategory.delete().where(
+                (ContactCategory.contact == contact_id) & (ContactCategory.category == key)
+            )
+            query.execute()
+            if enabled:
+                ContactCategory.insert(contact=contact_id, category=key).execute()
+            ContactPerson.update(updated_at=utcnow()).where(ContactPerson.id == contact_id).execute()
+        return self.get_contact(contact_id)
+
+    @_database_call
+    def toggle_category(self, contact_id: int, category: str) -> ContactRecord:
+        current = self.get_contact(contact_id)
+        return self.set_category(contact_id, category, category not in current.categories)
+
+    @_database_call
+    def set_receive_all(self, contact_id: int, enabled: bool) -> ContactRecord:
+        with write_transaction(self.database):
+            row = self._contact_row(contact_id)
+            self._lock_customer(row.customer_id)
+            row.receive_all, row.updated_at = enabled, utcnow()
+            row.save()
+        return self.get_contact(contact_id)
+
+    @_database_call
+    def make_primary(self, contact_id: int) -> CustomerRecord:
+        """Swap a contact person and the customer's primary email, atomically.
+
+        The old primary address stays on as a contact person who receives all
+        notifications, so nobody loses mail they got before the swap.
+        """
+        with write_transaction(self.database):
+            contact = self._contact_row(contact_id)
+            customer = self._lock_customer(contact.customer_id)
+            if contact.deleted_at is not None:
+                raise ValidationError.single(None, "restore this contact person before making it primary", contact.name)
+            self._check_customer_email_free(contact.email_key, contact.email, customer.id)
+            old_email, old_key = customer.email, customer.email_key
+            now = utcnow()
+            ContactCategory.delete().where(ContactCategory.contact == contact.id).execute()
+            contact.delete_instance()
+            customer.email, customer.email_key, customer.updated_at = contact.email, contact.email_key, now
+            customer.save()
+            previous = (
+                ContactPerson.select()
+                .where((ContactPerson.customer == customer.id) & (ContactPerson.email_key == old_key))
+                .order_by(ContactPerson.deleted_at.desc())
+                .first()
+            )
+            if previous is None:
+                ContactPerson.create(
+                    customer=customer.id, name=customer.name, email=old_email, email_key=old_key,
+                    phone=customer.phone, receive_all=True, created_at=now, updated_at=now,
+                )
+            else:
+                previous.deleted_at, previous.receive_all, previous.updated_at = None, True, now
+                previous.save()
+            self._refresh_customer(customer)
+        return customer_record(customer)
+
+    @_database_call
+    def memberships(self, email: str) -> list[Membership]:
+        """Every customer at which this address is an active contact person."""
+        query = (
+            ContactPerson.select(ContactPerson, Customer)
+            .join(Customer)
+            .where((ContactPerson.email_key == email_key(email)) & ContactPerson.deleted_at.is_null())
+            .order_by(Customer.name_key, Customer.id)
+        )
+        return [
+            Membership(r.id, r.customer.id, r.customer.name, r.customer.email, r.name, r.phone) for r in query
+        ]
+
+    # -- the relay's question ---------------------------------------------
+
+    @_database_call
+    def resolve(self, recipients: Iterable[str], category_value: str | None) -> Resolution:
+        """Who to add as CC to a message for these envelope recipients, in one query."""
+        return resolver.resolve(self.catalog, recipients, category_value)
+
+    @_database_call
+    def counts(self) -> tuple[int, int]:
+        """(customers, active contact persons)."""
+        customers = Customer.select().count()
+        contacts = ContactPerson.select().where(ContactPerson.deleted_at.is_null()).count()
+        return customers, contacts
+
+    # -- internals ---------------------------------------------------------
+
+    def _customer_row(self, customer_id: int) -> Customer:
+        row = Customer.get_or_none(Customer.id == customer_id)
+        if row is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        return row
+
+    def _lock_customer(self, customer_id: int) -> Customer:
+        query = Customer.select().where(Customer.id == customer_id)
+        if isinstance(self.database, peewee.PostgresqlDatabase):
+            # SQLite's IMMEDIATE transaction already holds the one write lock.
+            query = query.for_update()
+        row = query.first()
+        if row is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        return row
+
+    def _contact_row(self, contact_id: int) -> ContactPerson:
+        row = ContactPerson.get_or_none(ContactPerson.id == contact_id)
+        if row is None:
+            raise NotFound(f"contact person {contact_id} does not exist")
+        return row
+
+    def _active_contacts(self, customer_id: int):
+        return ContactPerson.select().where(
+            (ContactPerson.customer == customer_id) & ContactPerson.deleted_at.is_null()
+        )
+
+    def _check_customer_email_free(self, key: str, email: str, customer_id: int | None) -> None:
+        other = Customer.get_or_none(Customer.email_key == key)
+        if other is not None and other.id != customer_id:
+            raise ValidationError.single("email", f"{email} is already the primary email of customer {other.name!r}")
+
+    def _check_contact_email(
+        self, customer: Customer, key: str, email: str, name: str, *, exclude: int, restoring: bool
+    ) -> None:
+        active = {r.email_key: r.email for r in self._active_contacts(customer.id) if r.id != exclude}
+        problems = Problems()
+        problems.add(primary_conflict(key, email, customer.email_key))
+        problems.add(duplicate_conflict(email, active.get(key)))
+        problems.raise_if_any(name)
+        if restoring:
+            raise_limit(len(active), self.max_contacts, name)
+
+    def _apply_everywhere(self, key: str, contact_id: int, name: str, phone: str, now) -> set[int]:
+        rows = list(
+            ContactPerson.select(ContactPerson.id, ContactPerson.customer).where(
+                (ContactPerson.email_key == key) & (ContactPerson.id != contact_id)
+            )
+        )
+        if rows:
+            ContactPerson.update(name=name, phone=phone, updated_at=now).where(
+                ContactPerson.id.in_([r.id for r in rows])
+            ).execute()
+        return {r.customer_id for r in rows}
+
+    def _write_categories(self, contact_id: int, categories: frozenset[str]) -> None:
+        ContactCategory.delete().where(ContactCategory.contact == contact_id).execute()
+        if categories:
+            ContactCategory.insert_many(
+                [(contact_id, key) for key in sorted(categories)],
+                fields=[ContactCategory.contact, ContactCategory.category],
+            ).execute()
+
+    def _refresh_customer(self, customer: Customer) -> None:
+        """Recompute the stored contact count and search text after a change."""
+        active = list(self._active_contacts(customer.id).select(ContactPerson.name, ContactPerson.email))
+        Customer.update(
+            contact_count=len(active),
+            search_text=search_text(customer.name, customer.email, [(r.name, r.email) for r in active]),
+        ).where(Customer.id == customer.id).execute()
+        customer.contact_count = len(active)
+
+    def _contact_records(self, rows: list[ContactPerson]) -> list[ContactRecord]:
+        by_contact: dict[int, set[str]] = {row.id: set() for row in rows}
+        if by_contact:
+            for link in ContactCategory.select().where(ContactCategory.contact.in_(list(by_contact))):
+                by_contact[link.contact_id].add(link.category)
+        return [contact_record(row, self.catalog.sort_keys(by_contact[row.id])) for row in rows]

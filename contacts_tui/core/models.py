@@ -1,0 +1,119 @@
+"""Peewee models of the one database the TUI and the relays share.
+
+The models are bound to a database by ``db.open_database``; the schema itself
+is created and changed only by the migrations in ``migrations/``.
+Widgets and the relay never see these rows: ``records.py`` converts them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import (
+    AutoField,
+    BlobField,
+    BooleanField,
+    CharField,
+    CompositeKey,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, the one time format every table stores."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+class BaseModel(Model):
+    class Meta:
+        legacy_table_names = False
+
+
+class Customer(BaseModel):
+    id = AutoField()
+    name = CharField(max_length=200)
+    # Case-folded copies: sorting, paging and uniqueness must ignore case and
+    # stay index-only on both SQLite and PostgreSQL.
+    name_key = CharField(max_length=200)
+    email = CharField(max_length=254)
+    email_key = CharField(max_length=254, unique=True)
+    phone = CharField(max_length=40, default="")
+    active = BooleanField(default=True)
+    # Kept by the directory so the list shows "N of 10" without counting rows.
+    contact_count = IntegerField(default=0)
+    # Name, email, contact names and emails, lowercased: what search matches.
+    search_text = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class ContactPerson(BaseModel):
+    id = AutoField()
+    customer = ForeignKeyField(Customer, backref="contacts", on_delete="CASCADE")
+    name = CharField(max_length=200)
+    email = CharField(max_length=254)
+    email_key = CharField(max_length=254, index=True)
+    phone = CharField(max_length=40, default="")
+    role = CharField(max_length=40, default="General")
+    receive_all = BooleanField(default=False)
+    deleted_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class ContactCategory(BaseModel):
+    contact = ForeignKeyField(ContactPerson, backref="category_rows", on_delete="CASCADE")
+    category = CharField(max_length=64)
+
+    class Meta:
+        primary_key = CompositeKey("contact", "category")
+
+
+class RelayLog(BaseModel):
+    """One row per message the relay received, updated as delivery goes on."""
+
+    id = AutoField()
+    received_at = DateTimeField(default=utcnow, index=True)
+    updated_at = DateTimeField(default=utcnow)
+    relay = CharField(max_length=255, default="")
+    queue_id = CharField(max_length=64, default="", index=True)
+    message_id = CharField(max_length=998, default="")
+    sender = CharField(max_length=254, default="")
+    recipients = TextField(default="[]")
+    subject = TextField(default="")
+    category = CharField(max_length=255, default="")
+    category_key = CharField(max_length=64, default="")
+    customers = TextField(default="[]")
+    added = TextField(default="[]")
+    decision = CharField(max_length=32, default="")
+    reason = TextField(default="")
+    status = CharField(max_length=32, default="", index=True)
+    attempts = IntegerField(default=0)
+    last_error = TextField(default="")
+    size = IntegerField(default=0)
+    delivered_at = DateTimeField(null=True)
+
+
+class CapturedMessage(BaseModel):
+    """A message the relay stored in capture mode instead of sending it on."""
+
+    id = AutoField()
+    log = ForeignKeyField(RelayLog, null=True, on_delete="SET NULL", backref="captures")
+    received_at = DateTimeField(default=utcnow, index=True)
+    sender = CharField(max_length=254, default="")
+    recipients = TextField(default="[]")
+    subject = TextField(default="")
+    message_id = CharField(max_length=998, default="")
+    category = CharField(max_length=255, default="")
+    added = TextField(default="[]")
+    search_text = TextField(default="")
+    original = BlobField()
+    message = BlobField()
+    size = IntegerField(default=0)
+
+
+ALL_MODELS = (Customer, ContactPerson, ContactCategory, RelayLog, CapturedMessage)

@@ -1,0 +1,130 @@
+"""Plain records the directory hands out; nothing outside the core sees ORM rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .validate import DEFAULT_ROLE
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerInput:
+    name: str
+    email: str
+    phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactInput:
+    name: str
+    email: str
+    phone: str = ""
+    role: str = DEFAULT_ROLE
+    receive_all: bool = False
+    categories: frozenset[str] | tuple[str, ...] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: int
+    name: str
+    email: str
+    phone: str
+    active: bool
+    contact_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    id: int
+    customer_id: int
+    name: str
+    email: str
+    phone: str
+    role: str
+    receive_all: bool
+    categories: tuple[str, ...]
+    deleted_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def active(self) -> bool:
+        return self.deleted_at is None
+
+    def as_input(self) -> ContactInput:
+        return ContactInput(self.name, self.email, self.phone, self.role, self.receive_all, frozenset(self.categories))
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One customer at which an address is an active contact person."""
+
+    contact_id: int
+    customer_id: int
+    customer_name: str
+    customer_email: str
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    rows: tuple[CustomerRecord, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Addition:
+    """A contact person the relay adds as CC, and why."""
+
+    customer_email: str
+    name: str
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMatch:
+    id: int
+    name: str
+    email: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the relay should add to one message, and why (for its log)."""
+
+    category: str | None
+    customers: tuple[CustomerMatch, ...] = ()
+    additions: tuple[Addition, ...] = ()
+    reason: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+
+def customer_record(row) -> CustomerRecord:
+    return CustomerRecord(
+        row.id, row.name, row.email, row.phone, bool(row.active), row.contact_count, row.created_at, row.updated_at
+    )
+
+
+def contact_record(row, categories: tuple[str, ...]) -> ContactRecord:
+    return ContactRecord(
+        row.id,
+        row.customer_id,
+        row.name,
+        row.email,
+        row.phone,
+        row.role,
+        bool(row.receive_all),
+        categories,
+        row.deleted_at,
+        row.created_at,
+        row.updated_at,
+    )

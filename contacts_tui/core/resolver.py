@@ -1,0 +1,78 @@
+"""The relay's question: whom to copy on a message, answered in one query."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from peewee import JOIN, SQL, fn
+
+from .catalog import Catalog
+from .models import ContactCategory, ContactPerson, Customer
+from .records import Addition, CustomerMatch, Resolution
+from .validate import email_key
+
+
+def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | None) -> Resolution:
+    """Active, opted-in contact persons of the customers among ``recipients``.
+
+    Customers match by primary email, case-insensitively. Each address is
+    added once even when it is a contact at several matched customers.
+    """
+    value = (category_value or "").strip()
+    if not value:
+        return Resolution(None, reason="no notification category header")
+    category = catalog.resolve(value)
+    if category is None:
+        return Resolution(None, reason=f"unknown notification category {value!r}")
+    keys = sorted({email_key(r) for r in recipients if r})
+    if not keys:
+        return Resolution(category, reason="no recipients")
+
+    opted_in = fn.EXISTS(
+        ContactCategory.select(SQL("1")).where(
+            (ContactCategory.contact == ContactPerson.id) & (ContactCategory.category == category)
+        )
+    )
+    rows = (
+        Customer.select(
+            Customer.id, Customer.name, Customer.email, Customer.active,
+            ContactPerson.name, ContactPerson.email, ContactPerson.receive_all,
+        )
+        .join(
+            ContactPerson,
+            JOIN.LEFT_OUTER,
+            on=(
+                (ContactPerson.customer == Customer.id)
+                & ContactPerson.deleted_at.is_null()
+                & (ContactPerson.receive_all | opted_in)
+            ),
+        )
+        .where(Customer.email_key.in_(keys))
+        .order_by(Customer.id, ContactPerson.id)
+        .tuples()
+    )
+
+    customers: dict[int, CustomerMatch] = {}
+    additions: list[Addition] = []
+    seen: set[str] = set()
+    notes: list[str] = []
+    for cid, cname, cemail, cactive, pname, pemail, receive_all in rows:
+        if cid not in customers:
+            customers[cid] = CustomerMatch(cid, cname, cemail, bool(cactive))
+            if not cactive:
+                notes.append(f"customer {cname} <{cemail}> is inactive: no contact persons added")
+        if pemail is None or not cactive or email_key(pemail) in seen:
+            continue
+        seen.add(email_key(pemail))
+        why = "receives all notifications" if receive_all else f"opted in to {category}"
+        additions.append(Addition(cemail, pname, pemail, why))
+
+    if not customers:
+        reason = "no recipient is a customer's primary email"
+    elif not additions:
+        names = ", ".join(c.name for c in customers.values())
+        reason = f"nobody at {names} is opted in to {category}"
+    else:
+        names = ", ".join(c.name for c in customers.values())
+        reason = f"{len(additions)} contact person(s) of {names} opted in to {category}"
+    return Resolution(category, tuple(customers.values()), tuple(additions), reason, tuple(notes))

@@ -1,0 +1,128 @@
+"""The directory rules as pure functions over plain values.
+
+The directory service checks single edits with them and the CSV import checks
+whole files with them, so both say the same thing in the same words.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from .catalog import Catalog
+from .errors import FieldError, LimitReached, ValidationError
+from .records import ContactInput, CustomerInput
+from .validate import clean_categories, clean_email, clean_name, clean_phone, clean_role, email_key
+
+DEFAULT_MAX_CONTACTS = 10
+
+
+class Problems:
+    """Collects field errors so one save reports every problem at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    @contextmanager
+    def checking(self) -> Iterator[None]:
+        try:
+            yield
+        except ValidationError as exc:
+            self.errors.extend(exc.errors)
+
+    def add(self, error: FieldError | None) -> None:
+        if error is not None:
+            self.errors.append(error)
+
+    def raise_if_any(self, subject: str | None = None) -> None:
+        if self.errors:
+            raise ValidationError(self.errors, subject)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanCustomer:
+    name: str
+    email: str
+    key: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class CleanContact:
+    name: str
+    email: str
+    key: str
+    phone: str
+    role: str
+    receive_all: bool
+    categories: frozenset[str]
+
+
+def clean_customer(data: CustomerInput) -> CleanCustomer:
+    problems = Problems()
+    name = email = phone = ""
+    with problems.checking():
+        name = clean_name(data.name)
+    with problems.checking():
+        email = clean_email(data.email)
+    with problems.checking():
+        phone = clean_phone(data.phone)
+    problems.raise_if_any()
+    return CleanCustomer(name, email, email_key(email), phone)
+
+
+def clean_contact(data: ContactInput, catalog: Catalog) -> CleanContact:
+    problems = Problems()
+    name = email = phone = role = ""
+    categories: frozenset[str] = frozenset()
+    with problems.checking():
+        name = clean_name(data.name)
+    with problems.checking():
+        email = clean_email(data.email)
+    with problems.checking():
+        phone = clean_phone(data.phone)
+    with problems.checking():
+        role = clean_role(data.role)
+    with problems.checking():
+        categories = clean_categories(data.categories, catalog)
+    problems.raise_if_any(name or None)
+    return CleanContact(name, email, email_key(email), phone, role, bool(data.receive_all), categories)
+
+
+def primary_conflict(key: str, email: str, customer_key: str) -> FieldError | None:
+    if key == customer_key:
+        return FieldError(
+            "email", f"{email} is this customer's primary email, which gets every notification already"
+        )
+    return None
+
+
+def duplicate_conflict(email: str, existing: str | None) -> FieldError | None:
+    """``existing`` is the address as stored on another active record, if any."""
+    if existing is None:
+        return None
+    as_stored = "" if existing == email else f" (as {existing})"
+    return FieldError("email", f"{email} is already a contact person of this customer{as_stored}")
+
+
+def limit_error(active_count: int, limit: int) -> FieldError | None:
+    """The error for adding one more active contact to ``active_count``."""
+    if active_count >= limit:
+        return FieldError(None, f"this customer already has {limit} contact persons — remove one first")
+    return None
+
+
+def raise_limit(active_count: int, limit: int, subject: str | None) -> None:
+    error = limit_error(active_count, limit)
+    if error:
+        raise LimitReached([error], subject)
+
+
+def search_text(name: str, email: str, contacts: Iterable[tuple[str, str]]) -> str:
+    """What customer search matches: names and addresses, lowercased."""
+    parts = [name.casefold(), email_key(email)]
+    for contact_name, contact_email in contacts:
+        parts.append(contact_name.casefold())
+        parts.append(email_key(contact_email))
+    return " | ".join(parts)
