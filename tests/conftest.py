@@ -1,0 +1,102 @@
+"""Fixtures shared by every test: real databases, no mocks.
+
+SQLite runs always, in a file under tmp_path. PostgreSQL runs when
+CONTACTS_TEST_PG names a server URL with rights to create a database (the CI
+script starts one); each test then gets its own schema, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from contacts_tui.core.catalog import DEFAULT_CATALOG
+from contacts_tui.core.db import open_database
+from contacts_tui.core.directory import Directory
+
+PG_URL = os.environ.get("CONTACTS_TEST_PG", "").strip()
+PG_TEST_DB = "contacts_test"
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _pg_admin():
+    import psycopg2
+
+    connection = psycopg2.connect(PG_URL)
+    connection.autocommit = True
+    return connection
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> str:
+    """A fresh database on the test server, with pg_trgm in its public schema."""
+    if not PG_URL:
+        pytest.skip("CONTACTS_TEST_PG is not set (bash .ci/run starts a PostgreSQL server)")
+    admin = _pg_admin()
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {PG_TEST_DB}")
+    admin.close()
+    url = urlsplit(PG_URL)._replace(path="/" + PG_TEST_DB).geturl()
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+    connection.close()
+    return url
+
+
+def _schema_url(base: str, schema: str) -> str:
+    parts = urlsplit(base)
+    option = quote(f"-c search_path={schema},public")
+    query = f"{parts.query}&options={option}" if parts.query else f"options={option}"
+    return parts._replace(query=query).geturl()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path: Path) -> str:
+    """A database URL for an empty database, once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'contacts.db'}"
+        return
+    base = request.getfixturevalue("pg_database_url")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    import psycopg2
+
+    connection = psycopg2.connect(base)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield _schema_url(base, schema)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+        connection.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'contacts.db'}"
+
+
+@pytest.fixture
+def directory(db_url: str) -> Directory:
+    """The directory service on an empty database, SQLite and PostgreSQL."""
+    database = open_database(db_url)
+    yield Directory(database, DEFAULT_CATALOG)
+    database.close_all() if hasattr(database, "close_all") else database.close()
+
+
+@pytest.fixture
+def sqlite_directory(sqlite_url: str) -> Directory:
+    """The directory service on an empty SQLite file (UI tests use this one)."""
+    database = open_database(sqlite_url)
+    yield Directory(database, DEFAULT_CATALOG)
+    database.close()
