@@ -1,0 +1,382 @@
+"""The durable spool: nothing the relay answered 250 for is ever lost.
+
+Layout of a spool directory (created mode 0700 on first use)::
+
+    lock             flock'd by the relay that owns the spool; holds its pid
+    seg/NNNNNNNNNN.seg  append-only message segments (envelope + bytes per record)
+    state.log        append-only state records (attempts, per-recipient results, done)
+    control/*.cmd    admin commands dropped by other processes (see spool_queue)
+
+A commit appends one record to the current segment; concurrent commits share
+one write and one fsync (group commit, see ``spool_log.Appender``). Message
+records are never rewritten: what happens to a message later is a small full
+snapshot of its state appended to ``state.log``, and the last snapshot wins on
+recovery. A segment is deleted once every message in it is done, and only after
+the "done" records are on disk. ``state.log`` is rewritten from memory when it
+has grown, and at every start, which also drops a torn tail before anything is
+appended after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .spool_queue import Command, list_commands, remove_command
+from .spool_log import (
+    HEADER,
+    KIND_MESSAGE,
+    KIND_STATE,
+    Appender,
+    AppendStats,
+    SpoolError,
+    encode,
+    fsync_dir,
+    read_body,
+    scan,
+    segment_dir,
+    segment_numbers,
+    segment_path,
+    write_all,
+)
+from .spool_queue import QueueItem, read_queue, request_delete, request_retry_now
+from .spool_types import Envelope, Failure, QueuedMessage, SpoolStats, apply_state, message_from_meta, state_meta
+
+__all__ = [
+    "Command",
+    "Envelope",
+    "Failure",
+    "QueueItem",
+    "QueuedMessage",
+    "Spool",
+    "SpoolBusy",
+    "SpoolError",
+    "SpoolStats",
+    "mail_flags",
+    "read_queue",
+    "request_delete",
+    "request_retry_now",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
+DEFAULT_STATE_COMPACT_BYTES = 4 * 1024 * 1024
+
+
+class SpoolBusy(SpoolError):
+    """Another relay process owns the spool directory."""
+
+
+def mail_flags(mail_options: Iterable[str]) -> tuple[bool, bool]:
+    """``(smtputf8, eightbit)`` from the MAIL FROM parameters a client sent."""
+    upper = {option.upper() for option in mail_options}
+    return "SMTPUTF8" in upper, "BODY=8BITMIME" in upper
+
+
+def new_queue_id() -> str:
+    # Time first so ids sort by arrival in listings; the random tail keeps two
+    # commits in the same microsecond (or two relays' spools merged) apart.
+    return f"{time.time_ns() // 1000:013X}{secrets.randbelow(16**3):03X}"
+
+
+class Spool:
+    """A spool directory owned by this process. See the module docstring.
+
+    ``open()`` (or the first ``commit``/``recover``) creates the directory,
+    takes the lock and reads what a previous run left. Call it at startup, so
+    that a second relay fails there with ``SpoolBusy``.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        state_compact_bytes: int = DEFAULT_STATE_COMPACT_BYTES,
+    ) -> None:
+        self.directory = Path(directory)
+        self._segment_bytes = segment_bytes
+        self._state_compact_bytes = state_compact_bytes
+        self._lock_fd: int | None = None
+        self._index: dict[str, QueuedMessage] = {}
+        self._segment_ids: dict[int, list[str]] = {}
+        # Messages not yet done, per segment: a segment at 0 can be deleted.
+        self._live: dict[int, int] = {}
+        self._listeners: list[Callable[[QueuedMessage], None]] = []
+        self._segments: Appender | None = None
+        self._states: Appender | None = None
+        self._next_segment = 1
+        self._state_bytes = 0
+        self._state_limit = state_compact_bytes
+        self._commits = 0
+        self._segment_stats = AppendStats()
+        self._state_stats = AppendStats()
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the spool if needed, lock it, and load what is queued."""
+        if self._lock_fd is not None:
+            return
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for sub in ("seg", "control"):
+            (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
+        self._take_lock()
+        try:
+            self._load()
+        except BaseException:
+            self._release_lock()
+            raise
+        self._segments = Appender(self._open_segment, name="seg", roll_bytes=self._segment_bytes,
+                                  stats=self._segment_stats)
+        self._states = Appender(self._open_state, name="state", stats=self._state_stats)
+
+    async def close(self) -> None:
+        """Flush what is pending and give the spool up for another process."""
+        for appender in (self._segments, self._states):
+            if appender is not None:
+                await appender.close()
+        self._segments = self._states = None
+        self._release_lock()
+
+    async def __aenter__(self) -> Spool:
+        self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _take_lock(self) -> None:
+        path = self.directory / "lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise SpoolBusy(f"spool {self.directory} is in use by another relay (pid {owner})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def _load(self) -> None:
+        numbers = segment_numbers(self.directory)
+        for number in numbers:
+            path = segment_path(self.directory, number)
+            ids: list[str] = []
+            with open(path, "rb") as f:
+                end = 0
+                for record in scan(f, verify_bodies=True):
+                    end = record.body_offset + record.body_len
+                    if record.kind != KIND_MESSAGE:
+                        continue
+                    message = message_from_meta(json.loads(record.meta), number, record)
+                    self._index[message.queue_id] = message
+                    ids.append(message.queue_id)
+                if end < os.fstat(f.fileno()).st_size:
+                    # Only a commit that never got its fsync (so never its 250) ends up here.
+                    log.warning("spool segment %s: ignoring an incomplete record at offset %d", path, end)
+            self._segment_ids[number] = ids
+            self._live[number] = 0
+        self._next_segment = (numbers[-1] + 1) if numbers else 1
+        state_path = self.directory / "state.log"
+        if state_path.exists():
+            with open(state_path, "rb") as f:
+                for record in scan(f, verify_bodies=False):
+                    if record.kind == KIND_STATE:
+                        meta = json.loads(record.meta)
+                        message = self._index.get(meta.get("id"))
+                        if message is not None:
+                            apply_state(message, meta)
+        for message in self._index.values():
+            if not message.done:
+                self._live[message.segment] += 1
+        for number, live in list(self._live.items()):
+            if live == 0:
+                self._drop_segment(number)
+                segment_path(self.directory, number).unlink(missing_ok=True)
+        self._write_state_snapshot(self._state_snapshot())
+
+    # -- worker-thread file openers -----------------------------------------
+
+    def _open_segment(self) -> tuple[int, object]:
+        number = self._next_segment
+        self._next_segment += 1
+        fd = os.open(segment_path(self.directory, number), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        # The new name must be durable before any record in it is acknowledged.
+        fsync_dir(segment_dir(self.directory))
+        self._segment_stats.dir_fsyncs += 1
+        return fd, number
+
+    def _open_state(self) -> tuple[int, object]:
+        return os.open(self.directory / "state.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "state"
+
+    # -- committing ----------------------------------------------------------
+
+    def add_listener(self, callback: Callable[[QueuedMessage], None]) -> None:
+        """Call ``callback(message)`` after every durable commit (the scheduler's hand-off)."""
+        self._listeners.append(callback)
+
+    async def commit(self, envelope: Envelope, *, notify: bool = True) -> str:
+        """Write ``envelope`` durably and return its queue id.
+
+        When this returns, the message is on disk and fsync'd: answer 250 only
+        now. If it raises, nothing was acknowledged: answer 451. The message is
+        handed to the listeners (the scheduler) unless ``notify`` is false.
+        """
+        self.open()
+        if not envelope.recipients:
+            raise ValueError("a message needs at least one recipient")
+        queue_id = new_queue_id()
+        while queue_id in self._index:
+            queue_id = new_queue_id()
+        message = QueuedMessage.from_envelope(queue_id, envelope)
+        meta = json.dumps(message.envelope_meta()).encode()
+        record = encode(KIND_MESSAGE, meta, envelope.data)
+        # Shielded: once the bytes are on their way to disk, the message must be
+        # indexed and scheduled even if the client that sent it hung up.
+        return await asyncio.shield(self._commit(message, record, len(meta), notify))
+
+    async def _commit(self, message: QueuedMessage, record: bytes, meta_len: int, notify: bool) -> str:
+        assert self._segments is not None
+        number, offset = await self._segments.append(record)
+        assert isinstance(number, int)
+        message.segment = number
+        message.body_offset = offset + HEADER.size + meta_len
+        self._index[message.queue_id] = message
+        self._segment_ids.setdefault(number, []).append(message.queue_id)
+        self._live[number] = self._live.get(number, 0) + 1
+        self._commits += 1
+        if notify:
+            for callback in self._listeners:
+                try:
+                    callback(message)
+                except Exception:
+                    log.exception("spool listener failed for %s", message.queue_id)
+        await self._delete_finished_segments()
+        return message.queue_id
+
+    # -- reading and updating ------------------------------------------------
+
+    def get(self, queue_id: str) -> QueuedMessage | None:
+        message = self._index.get(queue_id)
+        return None if message is None or message.done else message
+
+    def recover(self) -> list[QueuedMessage]:
+        """Every message that is not done, oldest first, with its delivery state."""
+        self.open()
+        return sorted((m for m in self._index.values() if not m.done), key=lambda m: (m.received, m.queue_id))
+
+    async def read_data(self, message: QueuedMessage) -> bytes:
+        """The message bytes as committed (checked against their CRC)."""
+        path = segment_path(self.directory, message.segment)
+        return await asyncio.to_thread(read_body, path, message.body_offset, message.size, message.body_crc)
+
+    async def save(self, message: QueuedMessage) -> None:
+        """Record the message's delivery state (attempts, per-recipient results) durably."""
+        await self._append_state(message)
+
+    async def finish(self, message: QueuedMessage, *, deleted: bool = False) -> None:
+        """Mark the message done (or deleted by an admin); its space is reclaimed."""
+        if message.done:
+            return
+        message.done = True
+        message.deleted = message.deleted or deleted
+        self._live[message.segment] -= 1
+        await self._append_state(message)
+        await self._delete_finished_segments()
+
+    async def _append_state(self, message: QueuedMessage) -> None:
+        self.open()
+        assert self._states is not None
+        record = encode(KIND_STATE, json.dumps(state_meta(message)).encode())
+        self._state_bytes += len(record)
+        await self._states.append(record)
+        if self._state_bytes > self._state_limit:
+            await self._compact_state()
+
+    async def _compact_state(self) -> None:
+        assert self._states is not None
+        snapshot = self._state_snapshot()
+        self._state_bytes = 0
+        # Leave room to grow: with a large live queue, a fixed limit would mean
+        # rewriting the whole snapshot after every few updates.
+        self._state_limit = max(self._state_compact_bytes, 2 * len(snapshot))
+        states = self._states
+
+        def job() -> None:
+            self._write_state_snapshot(snapshot)
+            fd, token = self._open_state()
+            states.replace_file(fd, token, os.fstat(fd).st_size)
+
+        await states.run(job)
+
+    def _state_snapshot(self) -> bytes:
+        return b"".join(
+            encode(KIND_STATE, json.dumps(state_meta(m)).encode()) for m in self._index.values() if m.has_state()
+        )
+
+    def _write_state_snapshot(self, snapshot: bytes) -> None:
+        # Segment deletions must be durable before the "done" records that made
+        # them safe disappear from the state log, or a crash could bring back a
+        # segment whose messages no longer look done.
+        fsync_dir(segment_dir(self.directory))
+        tmp = self.directory / "state.log.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_all(fd, snapshot)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.directory / "state.log")
+        fsync_dir(self.directory)
+        self._state_stats.fsyncs += 1
+        self._state_stats.dir_fsyncs += 2
+
+    async def _delete_finished_segments(self) -> None:
+        current = self._segments.token if self._segments is not None else None
+        # Drop from the index before the first await, so that two callers never
+        # both pick the same segment.
+        finished = [number for number, live in self._live.items() if live == 0 and number != current]
+        for number in finished:
+            self._drop_segment(number)
+        for number in finished:
+            await asyncio.to_thread(segment_path(self.directory, number).unlink, missing_ok=True)
+
+    def _drop_segment(self, number: int) -> None:
+        del self._live[number]
+        for queue_id in self._segment_ids.pop(number):
+            self._index.pop(queue_id, None)
+
+    # -- admin commands ------------------------------------------------------
+
+    def commands(self) -> list[Command]:
+        """Admin commands waiting in the control directory, oldest first."""
+        return list_commands(self.directory)
+
+    def remove_command(self, command: Command) -> None:
+        remove_command(self.directory, command)
+
+    @property
+    def stats(self) -> SpoolStats:
+        """Counters for tests and the benchmark: how many fsyncs the commits cost."""
+        return SpoolStats(
+            commits=self._commits,
+            commit_batches=self._segment_stats.batches,
+            commit_fsyncs=self._segment_stats.fsyncs,
+            dir_fsyncs=self._segment_stats.dir_fsyncs + self._state_stats.dir_fsyncs,
+            state_fsyncs=self._state_stats.fsyncs,
+        )

@@ -1,0 +1,282 @@
+"""The spool's on-disk record format and its group-commit appender.
+
+A record is a fixed header, a small JSON ``meta`` part and an optional body::
+
+    magic "CPS1" | kind u8 | meta_len u32 | body_len u32 | head_crc u32 | body_crc u32
+    meta (meta_len bytes) | body (body_len bytes)
+
+``head_crc`` covers kind, both lengths and the meta bytes, ``body_crc`` the
+body. A crash can leave the last records of a file half written; those were
+never acknowledged (their fsync had not returned), so a reader stops at the
+first record that does not check out and ignores the rest of that file.
+Everything before it was fsync'd, because fsync flushes all of a file's
+earlier writes too.
+
+``Appender`` turns many concurrent appends into one write and one fsync per
+batch: whatever arrives while a batch is being synced forms the next batch.
+The blocking calls run on a private single worker thread, so the event loop
+never waits on the disk and the file is only ever touched by that thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+MAGIC = b"CPS1"
+HEADER = struct.Struct(">4sBIIII")
+KIND_MESSAGE = 1
+KIND_STATE = 2
+
+# A meta part is a few hundred bytes; anything bigger in a header is garbage
+# from a torn write, and refusing it avoids allocating gigabytes on recovery.
+MAX_META = 16 * 1024 * 1024
+MAX_BODY = 1024 * 1024 * 1024
+
+
+class SpoolError(Exception):
+    """The spool could not do what was asked; nothing was acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    kind: int
+    meta: bytes
+    offset: int
+    body_offset: int
+    body_len: int
+    body_crc: int
+
+
+@dataclass(slots=True)
+class AppendStats:
+    records: int = 0
+    batches: int = 0
+    fsyncs: int = 0
+    dir_fsyncs: int = 0
+
+
+def _head_crc(kind: int, meta: bytes, body_len: int) -> int:
+    return zlib.crc32(struct.pack(">BII", kind, len(meta), body_len) + meta)
+
+
+def encode(kind: int, meta: bytes, body: bytes = b"") -> bytes:
+    """One record, ready to append."""
+    header = HEADER.pack(MAGIC, kind, len(meta), len(body), _head_crc(kind, meta, len(body)), zlib.crc32(body))
+    return header + meta + body
+
+
+def scan(f: BinaryIO, *, verify_bodies: bool) -> Iterator[Record]:
+    """Yield the intact records of an open file from the start, stopping at the first bad one.
+
+    With ``verify_bodies`` false the bodies are skipped, not read: a reader in
+    another process only needs the envelopes, and a body that is fully there
+    (the file is long enough) was written by a commit that went through.
+    """
+    size = os.fstat(f.fileno()).st_size
+    offset = 0
+    while offset + HEADER.size <= size:
+        f.seek(offset)
+        head = f.read(HEADER.size)
+        if len(head) < HEADER.size:
+            return
+        magic, kind, meta_len, body_len, head_crc, body_crc = HEADER.unpack(head)
+        if magic != MAGIC or meta_len > MAX_META or body_len > MAX_BODY:
+            return
+        end = offset + HEADER.size + meta_len + body_len
+        if end > size:
+            return
+        meta = f.read(meta_len)
+        if len(meta) < meta_len or _head_crc(kind, meta, body_len) != head_crc:
+            return
+        body_offset = offset + HEADER.size + meta_len
+        if verify_bodies and body_len:
+            if zlib.crc32(f.read(body_len)) != body_crc:
+                return
+        yield Record(kind, meta, offset, body_offset, body_len, body_crc)
+        offset = end
+
+
+def read_body(path: str | os.PathLike[str], offset: int, length: int, crc: int) -> bytes:
+    """Read one record's body and check it against its CRC."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        body = f.read(length)
+    if len(body) != length or zlib.crc32(body) != crc:
+        raise SpoolError(f"spool file {os.fspath(path)} is damaged at offset {offset}")
+    return body
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a directory's entries (a created, renamed or removed file) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+# fdatasync is enough for appends: it still flushes the file size, which is the
+# metadata needed to read the data back, and skips the mtime update.
+datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+
+class Appender:
+    """Group commit onto one append-only file at a time.
+
+    ``open_file`` (run on the worker thread) opens the next file and returns
+    ``(fd, token)``; the token names the file in the results, e.g. a segment
+    number. With ``roll_bytes`` set, a file that has grown past it is replaced
+    by a new one between batches. After a failed write or fsync the file is
+    abandoned rather than reused: after a failed fsync Linux may have dropped
+    the dirty pages and a later fsync would report success for data that is
+    gone, so only a fresh file can be trusted.
+    """
+
+    def __init__(
+        self,
+        open_file: Callable[[], tuple[int, object]],
+        *,
+        name: str,
+        roll_bytes: int | None = None,
+        stats: AppendStats | None = None,
+    ) -> None:
+        self._open_file = open_file
+        self._roll_bytes = roll_bytes
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"spool-{name}")
+        self._fd: int | None = None
+        self._token: object = None
+        self._size = 0
+        self._pending: list[tuple[bytes, asyncio.Future[tuple[object, int]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.stats = stats or AppendStats()
+
+    @property
+    def token(self) -> object:
+        return self._token
+
+    async def append(self, record: bytes) -> tuple[object, int]:
+        """Append one record; returns ``(token, offset)`` once it is on disk."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[object, int]] = loop.create_future()
+        self._pending.append((record, future))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def run(self, job: Callable[[], object]) -> object:
+        """Run ``job`` on the worker thread, in order with the batches."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+
+    def replace_file(self, fd: int, token: object, size: int) -> None:
+        """Swap in another open file (worker thread only, e.g. from a ``run`` job)."""
+        self._close_fd()
+        self._fd, self._token, self._size = fd, token, size
+
+    def roll(self) -> None:
+        """Start a new file before the next batch (worker thread only)."""
+        self._close_fd()
+
+    async def flush(self) -> None:
+        """Wait until everything appended so far is on disk."""
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    async def close(self) -> None:
+        await self.flush()
+        await self.run(self._close_fd)
+        self._executor.shutdown(wait=True)
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    token, offsets = await loop.run_in_executor(
+                        self._executor, self._write_batch, [record for record, _ in batch]
+                    )
+                except OSError as exc:
+                    error = SpoolError(f"could not write the spool: {exc}")
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), offset in zip(batch, offsets):
+                    if not future.done():
+                        future.set_result((token, offset))
+        finally:
+            self._flusher = None
+
+    def _write_batch(self, records: list[bytes]) -> tuple[object, list[int]]:
+        if self._fd is None or (self._roll_bytes is not None and self._size >= self._roll_bytes):
+            self._close_fd()
+            self._fd, self._token = self._open_file()
+            self._size = os.fstat(self._fd).st_size
+        start = self._size
+        offsets = []
+        position = start
+        for record in records:
+            offsets.append(position)
+            position += len(record)
+        try:
+            write_all(self._fd, b"".join(records))
+            datasync(self._fd)
+        except OSError:
+            # Cut off what may have been written so a reader never meets it,
+            # then give the file up (see the class docstring).
+            try:
+                os.ftruncate(self._fd, start)
+            except OSError:
+                pass
+            self._close_fd()
+            raise
+        self._size = position
+        self.stats.records += len(records)
+        self.stats.batches += 1
+        self.stats.fsyncs += 1
+        return self._token, offsets
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+# -- directory layout, shared by the owning relay and by readers elsewhere --
+
+
+def segment_dir(directory: Path) -> Path:
+    return directory / "seg"
+
+
+def segment_path(directory: Path, number: int) -> Path:
+    return segment_dir(directory) / f"{number:010d}.seg"
+
+
+def segment_numbers(directory: Path) -> list[int]:
+    """The segment files present, oldest first."""
+    try:
+        names = os.listdir(segment_dir(directory))
+    except FileNotFoundError:
+        return []
+    numbers = []
+    for name in names:
+        stem, _, ext = name.partition(".")
+        if ext == "seg" and stem.isdigit():
+            numbers.append(int(stem))
+    return sorted(numbers)
