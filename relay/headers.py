@@ -173,47 +173,67 @@ def encoded_words(text: str) -> list[str]:
     """``text`` as RFC 2047 encoded-words (UTF-8), each short enough for one line.
 
     Q suits mostly-Latin names, B suits CJK and emoji; the shorter wins. Words
-    are cut between characters, never inside one's UTF-8 bytes, so each word
-    decodes on its own as the RFC requires.
+    are cut at spaces where possible (the space going inside the next word,
+    since decoders drop blanks between encoded-words), else between
+    characters, never inside a character's UTF-8 bytes: each word decodes on
+    its own as the RFC requires.
     """
     q_len = len(_q_encode(text))
     b_len = (len(text.encode("utf-8")) + 2) // 3 * 4
     encode, kind = (_q_encode, "q") if q_len <= b_len else (_b_encode, "b")
     budget = _MAX_WORD - _WORD_OVERHEAD
     words, chunk = [], ""
-    for ch in text:
-        if chunk and len(encode(chunk + ch)) > budget:
+    for piece in re.findall(r" ?[^ ]+| ", text):
+        if chunk and len(encode(chunk + piece)) > budget:
             words.append(f"=?utf-8?{kind}?{encode(chunk)}?=")
             chunk = ""
-        chunk += ch
+        for ch in piece if len(encode(piece)) > budget else [piece]:
+            if chunk and len(encode(chunk + ch)) > budget:
+                words.append(f"=?utf-8?{kind}?{encode(chunk)}?=")
+                chunk = ""
+            chunk += ch
     if chunk:
         words.append(f"=?utf-8?{kind}?{encode(chunk)}?=")
     return words
 
 
+def _plain_word(word: str) -> bool:
+    # "=?" is atext, but a word holding it could be taken for an encoded-word.
+    return len(word) <= _MAX_WORD and "=?" not in word and bool(_ATEXT.fullmatch(word))
+
+
 def display_name_tokens(name: str) -> list[str]:
     """The display name as a phrase, split where the line may be folded.
 
-    Plain words stay atoms; a name with specials becomes one quoted-string
-    (folded only at its own spaces, which unfolding restores); a non-ASCII
-    name, or one that would read as an encoded-word, is encoded whole.
+    An ASCII name stays as atoms, or becomes one quoted-string if it has
+    specials (folded only at its own spaces, which unfolding restores).
+    Otherwise plain words stay atoms and each run of other words becomes
+    encoded-words: readable in the raw, and fewer adjacent encoded-words,
+    whose separating blanks some parsers wrongly keep (CPython gh-128110).
     """
     name = clean_display_name(name)
     if not name:
         return []
-    if not name.isascii() or "=?" in name:
-        return encoded_words(name)
     words = name.split(" ")
-    if max(map(len, words)) > _MAX_WORD:
-        # Only encoded-words can be cut mid-word; this keeps every line
-        # far below the 998-octet limit whatever the name.
-        return encoded_words(name)
-    if all(_ATEXT.fullmatch(word) for word in words):
-        return words
-    escaped = [word.replace("\\", "\\\\").replace('"', '\\"') for word in words]
-    escaped[0] = '"' + escaped[0]
-    escaped[-1] += '"'
-    return escaped
+    if name.isascii() and "=?" not in name and max(map(len, words)) <= _MAX_WORD:
+        if all(_ATEXT.fullmatch(word) for word in words):
+            return words
+        escaped = [word.replace("\\", "\\\\").replace('"', '\\"') for word in words]
+        escaped[0] = '"' + escaped[0]
+        escaped[-1] += '"'
+        return escaped
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:  # the empty sentinel flushes the last run
+        if word and not _plain_word(word):
+            run.append(word)
+            continue
+        if run:
+            tokens += encoded_words(" ".join(run))
+            run = []
+        if word:
+            tokens.append(word)
+    return tokens
 
 
 def mailbox_tokens(address: str, name: str = "") -> list[str]:
@@ -242,8 +262,9 @@ def fold_tokens(
         if index < len(mailboxes) - 1:
             tokens = [*tokens[:-1], tokens[-1] + ","]
         whole = " ".join(tokens)
-        if len(whole) + 1 <= MAX_LINE:
-            tokens = [whole]  # fits a line: keep the mailbox in one piece
+        fits_here = column + 1 + len(whole) <= MAX_LINE
+        if fits_here or (may_fold and len(whole) + 1 <= MAX_LINE):
+            tokens = [whole]  # keep the mailbox in one piece on this or the next line
         for token in tokens:
             if may_fold and column + 1 + len(token) > MAX_LINE:
                 out.append(fold)
