@@ -36,6 +36,7 @@ class Category:
 @dataclass(frozen=True)
 class Catalog:
     categories: tuple[Category, ...]
+    keys: tuple[str, ...] = ()  # derived: category keys in catalog order
 
     def __post_init__(self) -> None:
         lookup: dict[str, str] = {}
@@ -44,10 +45,7 @@ class Catalog:
             for email_type in category.types:
                 lookup[email_type.key] = category.key
         object.__setattr__(self, "_lookup", lookup)
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return tuple(c.key for c in self.categories)
+        object.__setattr__(self, "keys", tuple(c.key for c in self.categories))
 
     def get(self, key: str) -> Category | None:
         return next((c for c in self.categories if c.key == key), None)

@@ -7,6 +7,7 @@ with the models bound and the schema migrated to this version.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -98,7 +99,8 @@ def _open_sqlite(url: str) -> peewee.Database:
         raise DatabaseUnavailable(f"cannot create the database {file}: the directory {file.parent} does not exist")
     if file.exists() and not file.is_file():
         raise DatabaseUnavailable(f"{file} is not a file")
-    return peewee.SqliteDatabase(str(file), pragmas=SQLITE_PRAGMAS, timeout=10)
+    returning = sqlite3.sqlite_version_info >= (3, 35, 0)
+    return peewee.SqliteDatabase(str(file), pragmas=SQLITE_PRAGMAS, timeout=10, returning_clause=returning)
 
 
 def _open_postgres(url: str) -> peewee.Database:

@@ -73,6 +73,16 @@ def clean_customer(data: CustomerInput) -> CleanCustomer:
 
 
 def clean_contact(data: ContactInput, catalog: Catalog) -> CleanContact:
+    try:
+        # The common case is clean input; collecting errors field by field
+        # only pays off when there is something to report.
+        email = clean_email(data.email)
+        return CleanContact(
+            clean_name(data.name), email, email_key(email), clean_phone(data.phone), clean_role(data.role),
+            bool(data.receive_all), clean_categories(data.categories, catalog),
+        )
+    except ValidationError:
+        pass
     problems = Problems()
     name = email = phone = role = ""
     categories: frozenset[str] = frozenset()

@@ -6,8 +6,8 @@ field, so callers can collect several errors for one record.
 
 from __future__ import annotations
 
+import functools
 import re
-import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -23,10 +23,13 @@ PHONE_MAX = 40
 _PHONE_CHARS = re.compile(r"^[0-9+()./\- ]+(?:\s*(?:x|ext\.?)\s*[0-9]+)?$", re.IGNORECASE)
 
 
+# Unicode category Cc (CR, LF, TAB, NUL, DEL, C1), plus the line and paragraph
+# separators that end lines in some readers and would smuggle a header line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def has_control_chars(value: str) -> bool:
-    # Cc covers CR, LF, TAB, NUL and DEL; the line and paragraph separators
-    # end lines in some readers too, and would smuggle a header line.
-    return any(unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029\u0085" for ch in value)
+    return _CONTROL.search(value) is not None
 
 
 def clean_text(value: object, field: str, *, label: str, required: bool, max_length: int) -> str:
@@ -47,6 +50,13 @@ def clean_name(value: object, field: str = "name") -> str:
 def clean_email(value: object, field: str = "email") -> str:
     """A valid address in normalized form (domain lowercased, IDNA as Unicode); no DNS."""
     text = clean_text(value, field, label="Email", required=True, max_length=EMAIL_MAX)
+    local, at, domain = text.rpartition("@")
+    # Imports validate hundreds of thousands of addresses: a plain local part
+    # needs no full parse, and each domain is checked once, by the same library.
+    if at and len(local) <= 64 and _PLAIN_LOCAL.match(local):
+        normalized_domain = _normalized_domain(domain)
+        if normalized_domain is not None:
+            return f"{local}@{normalized_domain}"
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
@@ -54,9 +64,23 @@ def clean_email(value: object, field: str = "email") -> str:
     return result.normalized
 
 
+_PLAIN_LOCAL = re.compile(r"^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*$")
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized_domain(domain: str) -> str | None:
+    try:
+        return validate_email("x@" + domain, check_deliverability=False, allow_smtputf8=True).domain
+    except EmailNotValidError:
+        return None
+
+
 def email_key(address: str) -> str:
     """The case-insensitive identity of an address, as stored for uniqueness."""
-    return address.strip().lower()
+    key = address.strip().lower()
+    # Most addresses are lowercase already; sharing the string halves what a
+    # 300k-row import holds in memory.
+    return address if key == address else key
 
 
 def clean_phone(value: object, field: str = "phone") -> str:
@@ -79,6 +103,8 @@ def clean_role(value: object, field: str = "role") -> str:
 
 
 def clean_categories(values: object, catalog: Catalog, field: str = "categories") -> frozenset[str]:
+    if not values:
+        return _NO_CATEGORIES
     keys = set()
     for value in values or ():
         key = str(value).strip().lower()
@@ -88,4 +114,10 @@ def clean_categories(values: object, catalog: Catalog, field: str = "categories"
             known = ", ".join(catalog.keys)
             raise ValidationError.single(field, f"Unknown category {value!r}; the catalog has {known}")
         keys.add(key)
-    return frozenset(keys)
+    found = frozenset(keys)
+    return _SHARED_SETS.setdefault(found, found)
+
+
+_NO_CATEGORIES: frozenset[str] = frozenset()
+# Imports repeat the same few opt-in sets; one object per set keeps them small.
+_SHARED_SETS: dict[frozenset[str], frozenset[str]] = {}

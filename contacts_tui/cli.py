@@ -1,0 +1,184 @@
+"""`contacts-tui`: the admin TUI, plus subcommands for scripts.
+
+Exit codes: 0 done, 1 the work failed (bad rows, unreachable database),
+2 the command line itself is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from contacts_tui.core.errors import DirectoryError
+from contacts_tui.core.settings import Settings, open_directory
+
+from .progress import ProgressLine
+
+DESCRIPTION = """\
+Contact persons for your customers: who gets a CC copy of which notification.
+Without a command, opens the admin TUI."""
+
+EPILOG = """\
+environment:
+  CONTACTS_DB            database URL (sqlite:///PATH or postgresql://USER@HOST/DB);
+                         default: an SQLite file in your user data directory
+  CONTACTS_CATALOG       TOML file with the notification categories
+  CONTACTS_MAX_CONTACTS  active contact persons per customer (default 10)
+
+CSV columns: customer_email,customer_name,contact_name,contact_email,phone,role,categories
+  categories is "billing;account", "all" or empty; a row without contact fields
+  only defines the customer (its phone is the customer's phone).
+
+Put PostgreSQL passwords in CONTACTS_DB or ~/.pgpass, not on the command line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS lets the options stand before or after the command name.
+    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="database URL or SQLite file path")
+    common.add_argument("--catalog", metavar="FILE", default=argparse.SUPPRESS, help="notification catalog (TOML)")
+    common.add_argument(
+        "--max-contacts", metavar="N", type=int, default=argparse.SUPPRESS, help="active contact persons per customer"
+    )
+    parser = argparse.ArgumentParser(
+        prog="contacts-tui",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    commands.add_parser("init", parents=[common], help="create or migrate the database")
+    importer = commands.add_parser(
+        "import",
+        parents=[common],
+        help="import customers and contact persons from CSV",
+        description="Import a CSV file. All or nothing: any bad row stops the import, and every bad row is listed.",
+    )
+    importer.add_argument("file", metavar="FILE.csv", help="the CSV file, or - for standard input")
+    importer.add_argument("--dry-run", action="store_true", help="check the file and show what would change")
+    importer.add_argument(
+        "--sync", action="store_true", help="soft-delete contact persons of listed customers that the file leaves out"
+    )
+    importer.add_argument("--skip-invalid", action="store_true", help="import the good rows, list the bad ones")
+    exporter = commands.add_parser("export", parents=[common], help="export everything as CSV")
+    exporter.add_argument("file", metavar="FILE.csv", help="where to write, or - for standard output")
+    commands.add_parser(
+        "demo", parents=[common], help="demo data, a capture relay and the TUI in one command"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(
+            getattr(args, "db", None), getattr(args, "catalog", None), getattr(args, "max_contacts", None)
+        )
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(settings, explicit_db=hasattr(args, "db"))
+        directory = open_directory(settings)
+        if args.command == "init":
+            return _init(directory)
+        if args.command == "import":
+            return _import(directory, args)
+        if args.command == "export":
+            return _export(directory, args.file)
+        from .ui.app import make_app
+
+        make_app(directory).run()
+        return 0
+    except DirectoryError as exc:
+        print(f"contacts-tui: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("contacts-tui: interrupted; nothing was written by the unfinished step", file=sys.stderr)
+        return 130
+
+
+def _init(directory) -> int:
+    from contacts_tui.core.migrate import schema_version
+
+    customers, contacts = directory.counts()
+    print(
+        f"Database ready (schema version {schema_version(directory.database)}): "
+        f"{customers:,} customers, {contacts:,} active contact persons."
+    )
+    return 0
+
+
+def _import(directory, args) -> int:
+    from contacts_tui.core.csv_import import ImportFailed, import_csv
+    from contacts_tui.core.csv_read import CsvFormatError
+
+    line = ProgressLine(sys.stderr)
+    try:
+        if args.file == "-":
+            stream, size = sys.stdin.buffer, 0
+        else:
+            path = Path(args.file)
+            stream, size = path.open("rb"), path.stat().st_size
+    except OSError as exc:
+        print(f"contacts-tui: error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        with stream:
+            report = import_csv(
+                directory,
+                stream,
+                dry_run=args.dry_run,
+                sync=args.sync,
+                skip_invalid=args.skip_invalid,
+                progress=line.update,
+                size=size,
+            )
+    except CsvFormatError as exc:
+        line.finish()
+        print(f"{args.file}: {exc.error}", file=sys.stderr)
+        print("contacts-tui: nothing was imported", file=sys.stderr)
+        return 1
+    except ImportFailed as exc:
+        line.finish()
+        for error in exc.report.errors:
+            print(f"{args.file}: {error}", file=sys.stderr)
+        print(f"contacts-tui: {exc}", file=sys.stderr)
+        return 1
+    line.finish()
+    for error in report.errors:
+        print(f"{args.file}: skipped {error}", file=sys.stderr)
+    prefix = "Dry run, nothing written: " if args.dry_run else "Imported: "
+    print(prefix + report.summary())
+    return 0
+
+
+def _export(directory, target: str) -> int:
+    from contacts_tui.core.csv_export import export_csv
+
+    if target == "-":
+        export_csv(directory.catalog, sys.stdout)
+        return 0
+    path = Path(target)
+    temporary = path.with_name(path.name + ".part")
+    line = ProgressLine(sys.stderr)
+    try:
+        with temporary.open("w", encoding="utf-8", newline="") as out:
+            rows = export_csv(directory.catalog, out, lambda n: line.update("exporting", n, 0))
+        # A reader never sees a half-written export under the real name.
+        temporary.replace(path)
+    except OSError as exc:
+        line.finish()
+        temporary.unlink(missing_ok=True)
+        print(f"contacts-tui: error: cannot write {target}: {exc.strerror}", file=sys.stderr)
+        return 1
+    line.finish()
+    print(f"Exported {rows:,} rows to {target}.", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,356 @@
+"""Bulk import of customers and contact persons from CSV.
+
+The whole file is checked against the directory rules before anything is
+written, then written in one transaction: all or nothing, unless the caller
+asks to skip invalid rows. Checks use the same functions as single edits; the
+writes are batched because 300k rows one by one would take many minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable
+
+from peewee import chunked
+
+from .bulk import insert_rows
+from .csv_read import Row, RowError, read_rows
+from .directory import Directory
+from .errors import DirectoryError
+from .migrate import write_transaction
+from .models import ContactCategory, ContactPerson, Customer, utcnow
+from .rules import CleanContact, duplicate_conflict, primary_conflict, search_text
+
+Progress = Callable[[str, int, int], None]
+"""progress(phase, done, total): phases are "reading" (bytes), "writing" (rows)."""
+
+_BATCH = 500
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    customers_created: int = 0
+    customers_updated: int = 0
+    contacts_added: int = 0
+    contacts_updated: int = 0
+    contacts_restored: int = 0
+    contacts_removed: int = 0
+    rows_skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    written: bool = False
+
+    def summary(self) -> str:
+        verb = "" if self.written else "would be "
+        parts = [
+            f"{self.rows:,} rows read",
+            f"customers: {self.customers_created:,} {verb}created, {self.customers_updated:,} {verb}updated",
+            f"contact persons: {self.contacts_added:,} {verb}added, {self.contacts_updated:,} {verb}updated, "
+            f"{self.contacts_restored:,} {verb}restored, {self.contacts_removed:,} {verb}removed",
+        ]
+        if self.rows_skipped:
+            parts.append(f"{self.rows_skipped:,} invalid rows skipped")
+        return "; ".join(parts)
+
+
+class ImportFailed(DirectoryError):
+    """The file has errors and nothing was written."""
+
+    def __init__(self, report: ImportReport):
+        self.report = report
+        super().__init__(f"{len(report.errors)} problem(s) in the file; nothing was imported")
+
+
+@dataclass(slots=True)
+class _Existing:
+    id: int
+    name: str
+    email: str
+    phone: str
+    active: dict[str, tuple] = field(default_factory=dict)  # email_key -> contact row (namedtuple)
+    deleted: dict[str, tuple] = field(default_factory=dict)
+    categories: dict[int, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Customer:
+    key: str
+    email: str
+    name: str
+    name_line: int
+    first_line: int
+    phone: str = ""
+    lines: list[int] = field(default_factory=list)
+    contacts: dict[str, tuple[int, CleanContact]] = field(default_factory=dict)
+    existing: _Existing | None = None
+
+
+def import_csv(
+    directory: Directory,
+    stream: BinaryIO,
+    *,
+    dry_run: bool = False,
+    sync: bool = False,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+    size: int = 0,
+) -> ImportReport:
+    """Import a CSV stream; raises ImportFailed (with every error) unless it is clean or skip_invalid."""
+    report = ImportReport()
+    errors = report.errors
+    on_row = None
+    if progress:
+        on_row = lambda _line: (report.rows % 2000 == 0) and progress("reading", stream.tell(), size)  # noqa: E731
+    customers: dict[str, _Customer] = {}
+    lines: set[int] = set()
+    for row in read_rows(stream, directory.catalog, errors, on_row):
+        report.rows += 1
+        lines.add(row.line)
+        _collect(customers, row, errors)
+    report.rows += len({e.line for e in errors} - lines)
+    with write_transaction(directory.database):
+        _load_existing(customers)
+        _check(customers, directory.max_contacts, sync, errors)
+        bad_lines = {e.line for e in errors}
+        if bad_lines and not skip_invalid:
+            errors.sort(key=lambda e: e.line)
+            raise ImportFailed(report)
+        report.rows_skipped = len(bad_lines)
+        _drop_lines(customers, bad_lines)
+        _write(customers, sync, report, dry_run, progress)
+    errors.sort(key=lambda e: e.line)
+    report.written = not dry_run
+    return report
+
+
+def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) -> None:
+    plan = customers.get(row.customer_key)
+    if plan is None:
+        plan = customers[row.customer_key] = _Customer(
+            row.customer_key, row.customer_email, row.customer_name, row.line, row.line
+        )
+    elif row.customer_name and plan.name and row.customer_name != plan.name:
+        errors.append(
+            RowError(row.line, "customer_name", f"differs from line {plan.name_line} ({plan.name!r}); a customer has one name")
+        )
+        return
+    elif row.customer_name and not plan.name:
+        plan.name, plan.name_line = row.customer_name, row.line
+    plan.lines.append(row.line)
+    if row.contact is None:
+        if row.customer_phone and plan.phone and row.customer_phone != plan.phone:
+            errors.append(RowError(row.line, "phone", f"differs from the customer's phone {plan.phone!r} given before"))
+        elif row.customer_phone:
+            plan.phone = row.customer_phone
+        return
+    first = plan.contacts.get(row.contact.key)
+    if first is not None:
+        errors.append(
+            RowError(row.line, "contact_email", f"{row.contact.email} appears twice for this customer (first on line {first[0]})")
+        )
+        return
+    conflict = primary_conflict(row.contact.key, row.contact.email, plan.key)
+    if conflict:
+        errors.append(RowError(row.line, "contact_email", conflict.message))
+        return
+    plan.contacts[row.contact.key] = (row.line, row.contact)
+
+
+def _load_existing(customers: dict[str, _Customer]) -> None:
+    for keys in chunked(list(customers), _BATCH):
+        found = {
+            c.id: c
+            for c in Customer.select(Customer.id, Customer.name, Customer.email, Customer.email_key, Customer.phone)
+            .where(Customer.email_key.in_(keys))
+            .namedtuples()
+        }
+        if not found:
+            continue
+        existing = {cid: _Existing(c.id, c.name, c.email, c.phone) for cid, c in found.items()}
+        contacts = list(
+            ContactPerson.select(
+                ContactPerson.id, ContactPerson.customer, ContactPerson.name, ContactPerson.email,
+                ContactPerson.email_key, ContactPerson.phone, ContactPerson.role, ContactPerson.receive_all,
+                ContactPerson.deleted_at,
+            )
+            .where(ContactPerson.customer.in_(list(found)))
+            .order_by(ContactPerson.id)
+            .namedtuples()
+        )
+        for contact in contacts:
+            target = existing[contact.customer]
+            bucket = target.active if contact.deleted_at is None else target.deleted
+            bucket[contact.email_key] = contact
+        ids = [c.id for c in contacts]
+        for id_chunk in chunked(ids, _BATCH):
+            links: dict[int, set[str]] = {}
+            for link in ContactCategory.select().where(ContactCategory.contact.in_(id_chunk)):
+                links.setdefault(link.contact_id, set()).add(link.category)
+            for contact in contacts:
+                if contact.id in links:
+                    existing[contact.customer].categories[contact.id] = frozenset(links[contact.id])
+        for cid, customer in found.items():
+            customers[customer.email_key].existing = existing[cid]
+
+
+def _check(customers: dict[str, _Customer], limit: int, sync: bool, errors: list[RowError]) -> None:
+    for plan in customers.values():
+        if plan.existing is None and not plan.name:
+            for line in plan.lines:
+                errors.append(RowError(line, "customer_name", f"{plan.email} is a new customer and needs a name"))
+            continue
+        kept = 0 if sync or plan.existing is None else sum(1 for k in plan.existing.active if k not in plan.contacts)
+        already = 0 if plan.existing is None else sum(1 for k in plan.contacts if k in plan.existing.active)
+        room = limit - kept - already
+        for key, (line, contact) in plan.contacts.items():
+            if plan.existing is not None and key in plan.existing.active:
+                continue
+            room -= 1
+            if room < 0:
+                errors.append(
+                    RowError(
+                        line,
+                        "contact_email",
+                        f"{plan.email} would have more than {limit} contact persons"
+                        + ("" if sync else " (with those already in the database; --sync drops the ones not in the file)"),
+                    )
+                )
+
+
+def _drop_lines(customers: dict[str, _Customer], bad_lines: set[int]) -> None:
+    if not bad_lines:
+        return
+    for key in list(customers):
+        plan = customers[key]
+        plan.contacts = {k: v for k, v in plan.contacts.items() if v[0] not in bad_lines}
+        plan.lines = [line for line in plan.lines if line not in bad_lines]
+        if not plan.lines:
+            del customers[key]
+
+
+def _write(customers: dict[str, _Customer], sync: bool, report: ImportReport, dry_run: bool, progress) -> None:
+    # Raw inserts bypass the field converters; this text is what they store.
+    now = utcnow().isoformat(sep=" ")
+    new = [p for p in customers.values() if p.existing is None]
+    old = [p for p in customers.values() if p.existing is not None]
+    report.customers_created = len(new)
+    total = len(customers) + sum(len(p.contacts) for p in customers.values())
+    done = 0
+
+    ids: dict[str, int] = {}
+    for batch in chunked(new, _BATCH):
+        rows = [
+            (
+                p.name, p.name.casefold(), p.email, p.key, p.phone, True, len(p.contacts),
+                search_text(p.name, p.email, [(c.name, c.email) for _, c in p.contacts.values()]), now, now,
+            )
+            for p in batch
+        ]
+        if not dry_run:
+            ids.update((key, new_id) for new_id, key in insert_rows(Customer, _CUSTOMER_COLUMNS, rows, ("id", "email_key")))
+        done += len(batch)
+        if progress:
+            progress("writing", done, total)
+
+    inserts: list[tuple[dict, frozenset[str]]] = []
+    for p in new:
+        for _, contact in p.contacts.values():
+            inserts.append((_contact_row(ids.get(p.key, 0), contact, now), contact.categories))
+    for p in old:
+        done += 1 + _update_customer(p, sync, report, dry_run, now, inserts)
+        if progress and done % 2000 < len(p.contacts) + 1:
+            progress("writing", done, total)
+    report.contacts_added += len(inserts)
+
+    for batch in chunked(inserts, _BATCH):
+        if not dry_run:
+            returned = insert_rows(ContactPerson, _CONTACT_COLUMNS, [row for row, _ in batch], ("id", "customer_id", "email_key"))
+            # RETURNING promises no order, so new ids are matched by their unique key.
+            new_ids = {(customer_id, key): new_id for new_id, customer_id, key in returned}
+            links = [(new_ids[(row[0], row[3])], key) for row, cats in batch for key in sorted(cats)]
+            for link_batch in chunked(links, _BATCH * 2):
+                insert_rows(ContactCategory, ("contact_id", "category"), link_batch)
+        done += len(batch)
+        if progress:
+            progress("writing", min(done, total), total)
+
+
+def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
+    """Apply the file to one existing customer; new contact rows go to ``inserts``."""
+    ex = p.existing
+    touched = 0
+    changes = (report.contacts_added, report.contacts_updated, report.contacts_restored, report.contacts_removed, len(inserts))
+    customer_changed = (p.name and p.name != ex.name) or (p.phone and p.phone != ex.phone)
+    active_after: list[tuple[str, str]] = []
+    for key, (_, contact) in p.contacts.items():
+        current = ex.active.get(key) or ex.deleted.get(key)
+        if current is None:
+            inserts.append((_contact_row(ex.id, contact, now), contact.categories))
+        elif current.deleted_at is not None:
+            report.contacts_restored += 1
+            _save_contact(current, contact, now, dry_run, restore=True)
+        elif _differs(current, ex.categories.get(current.id, frozenset()), contact):
+            report.contacts_updated += 1
+            _save_contact(current, contact, now, dry_run, restore=False)
+        active_after.append((contact.name, contact.email))
+        touched += 1
+    for key, current in ex.active.items():
+        if key in p.contacts:
+            continue
+        if sync:
+            report.contacts_removed += 1
+            if not dry_run:
+                ContactPerson.update(deleted_at=now, updated_at=now).where(ContactPerson.id == current.id).execute()
+        else:
+            active_after.append((current.name, current.email))
+    if customer_changed:
+        report.customers_updated += 1
+    contacts_changed = changes != (
+        report.contacts_added, report.contacts_updated, report.contacts_restored, report.contacts_removed, len(inserts)
+    )
+    if not dry_run and (customer_changed or contacts_changed):
+        name = p.name or ex.name
+        Customer.update(
+            name=name, name_key=name.casefold(), phone=p.phone or ex.phone, contact_count=len(active_after),
+            search_text=search_text(name, ex.email, active_after),
+            **({"updated_at": now} if customer_changed else {}),
+        ).where(Customer.id == ex.id).execute()
+    return touched
+
+
+def _differs(current: ContactPerson, categories: frozenset[str], contact: CleanContact) -> bool:
+    return (
+        (current.name, current.email, current.phone, current.role, bool(current.receive_all), categories)
+        != (contact.name, contact.email, contact.phone, contact.role, contact.receive_all, contact.categories)
+    )
+
+
+def _save_contact(current: ContactPerson, contact: CleanContact, now, dry_run: bool, restore: bool) -> None:
+    if dry_run:
+        return
+    values = {
+        "name": contact.name, "email": contact.email, "email_key": contact.key, "phone": contact.phone,
+        "role": contact.role, "receive_all": contact.receive_all, "updated_at": now,
+    }
+    if restore:
+        values["deleted_at"] = None
+    ContactPerson.update(**values).where(ContactPerson.id == current.id).execute()
+    ContactCategory.delete().where(ContactCategory.contact == current.id).execute()
+    if contact.categories:
+        ContactCategory.insert_many(
+            [(current.id, key) for key in sorted(contact.categories)], fields=[ContactCategory.contact, ContactCategory.category]
+        ).execute()
+
+
+_CUSTOMER_COLUMNS = (
+    "name", "name_key", "email", "email_key", "phone", "active", "contact_count", "search_text", "created_at", "updated_at",
+)
+_CONTACT_COLUMNS = (
+    "customer_id", "name", "email", "email_key", "phone", "role", "receive_all", "created_at", "updated_at",
+)
+
+
+def _contact_row(customer_id: int, contact: CleanContact, now) -> tuple:
+    return (
+        customer_id, contact.name, contact.email, contact.key, contact.phone, contact.role, contact.receive_all, now, now,
+    )

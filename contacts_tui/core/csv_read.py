@@ -1,0 +1,172 @@
+"""Reading the contact CSV: encoding, quoting, columns and per-row cleaning.
+
+Rows come out cleaned by the same functions the directory uses, or as errors
+that carry the line number and the column, so a user can fix the file.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterator
+
+from .catalog import Catalog
+from .errors import ValidationError
+from .records import ContactInput
+from .rules import CleanContact, clean_contact
+from .validate import clean_email, clean_phone, clean_text, email_key, NAME_MAX
+
+COLUMNS = ("customer_email", "customer_name", "contact_name", "contact_email", "phone", "role", "categories")
+RECEIVE_ALL = "all"
+# Field names of the directory's errors, as the CSV spells them.
+FIELD_COLUMNS = {"name": "contact_name", "email": "contact_email", "phone": "phone", "role": "role", "categories": "categories"}
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+class CsvFormatError(Exception):
+    """The file cannot be read as this CSV at all (wrong columns, broken quoting)."""
+
+    def __init__(self, error: RowError):
+        self.error = error
+        super().__init__(str(error))
+
+
+@dataclass(slots=True)
+class Row:
+    """One cleaned data row: a customer, and a contact person unless it only defines the customer."""
+
+    line: int
+    customer_email: str
+    customer_key: str
+    customer_name: str
+    customer_phone: str
+    contact: CleanContact | None
+
+
+def _decoded_lines(stream: BinaryIO, errors: list[RowError]) -> Iterator[str]:
+    """Physical lines as text; a line that is not UTF-8 is reported and replaced."""
+    for number, raw in enumerate(stream, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = raw[exc.start : exc.start + 1].hex().upper()
+            errors.append(
+                RowError(number, None, f"not valid UTF-8 (byte 0x{bad} at position {exc.start + 1}); save the file as UTF-8")
+            )
+            yield raw.decode("utf-8", errors="replace")
+
+
+def read_rows(
+    stream: BinaryIO, catalog: Catalog, errors: list[RowError], on_row: Callable[[int], None] | None = None
+) -> Iterator[Row]:
+    """Clean rows one by one; problems go to ``errors`` and the row is left out."""
+    decode_errors: list[RowError] = []
+    reader = csv.reader(_decoded_lines(stream, decode_errors), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise CsvFormatError(RowError(1, None, f"the header cannot be read: {exc}")) from None
+    if decode_errors:
+        raise CsvFormatError(decode_errors[0])
+    _check_header(header)
+    order = [header.index(column) for column in COLUMNS]
+    cache: dict[str, tuple[str, str] | RowError] = {}
+    end = 1
+    while True:
+        start = end + 1
+        try:
+            fields = next(reader, None)
+        except csv.Error as exc:
+            raise CsvFormatError(RowError(start, None, f"broken quoting: {exc} (is a quote missing?)")) from None
+        end = reader.line_num
+        if fields is None:
+            return
+        if decode_errors:
+            errors.extend(decode_errors)
+            decode_errors.clear()
+            continue
+        if on_row:
+            on_row(end)
+        if not fields or fields == [""]:
+            continue
+        if len(fields) != len(COLUMNS):
+            errors.append(
+                RowError(start, None, f"expected {len(COLUMNS)} fields, found {len(fields)} (an unquoted comma?)")
+            )
+            continue
+        row = _clean_row(start, [fields[i] for i in order], catalog, cache, errors)
+        if row is not None:
+            yield row
+
+
+def _check_header(header: list[str] | None) -> None:
+    if not header:
+        raise CsvFormatError(RowError(1, None, "the file is empty; the first line must name the columns"))
+    names = [name.strip() for name in header]
+    missing = [c for c in COLUMNS if c not in names]
+    unknown = [n for n in names if n not in COLUMNS]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    problems = []
+    if missing:
+        problems.append("missing column(s) " + ", ".join(missing))
+    if unknown:
+        problems.append("unknown column(s) " + ", ".join(unknown))
+    if twice:
+        problems.append("repeated column(s) " + ", ".join(twice))
+    if problems:
+        raise CsvFormatError(RowError(1, None, "; ".join(problems) + "; expected " + ",".join(COLUMNS)))
+    header[:] = names
+
+
+def _clean_row(line, values, catalog, cache, errors) -> Row | None:
+    customer_email, customer_name, contact_name, contact_email, phone, role, categories = values
+    count = len(errors)
+    customer = cache.get(customer_email)
+    if customer is None:
+        try:
+            clean = clean_email(customer_email, "customer_email")
+            customer = (clean, email_key(clean))
+        except ValidationError as exc:
+            customer = RowError(line, "customer_email", exc.errors[0].message)
+        cache[customer_email] = customer
+    if isinstance(customer, RowError):
+        errors.append(RowError(line, customer.column, customer.message))
+    try:
+        customer_name = clean_text(customer_name, "customer_name", label="Customer name", required=False, max_length=NAME_MAX)
+    except ValidationError as exc:
+        errors.append(RowError(line, "customer_name", exc.errors[0].message))
+
+    contact = None
+    customer_phone = ""
+    if contact_name.strip() or contact_email.strip():
+        categories = categories.strip()
+        receive_all = categories.lower() == RECEIVE_ALL
+        keys = () if receive_all else tuple(k for k in categories.split(";") if k.strip())
+        try:
+            contact = clean_contact(ContactInput(contact_name, contact_email, phone, role, receive_all, keys), catalog)
+        except ValidationError as exc:
+            errors.extend(RowError(line, FIELD_COLUMNS.get(e.field or "", None), e.message) for e in exc.errors)
+    else:
+        if role.strip() or categories.strip():
+            errors.append(
+                RowError(line, "contact_email", "role and categories need a contact person (contact_name and contact_email)")
+            )
+        try:
+            customer_phone = clean_phone(phone)
+        except ValidationError as exc:
+            errors.append(RowError(line, "phone", exc.errors[0].message))
+    if len(errors) != count:
+        return None
+    return Row(line, customer[0], customer[1], customer_name, customer_phone, contact)
