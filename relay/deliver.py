@@ -201,6 +201,11 @@ class UpstreamPool:
                     connection.client.close()
                     connection, fresh = None, True
                     continue
+                except BaseException:
+                    # Cancelled mid-transaction (a stop that timed out): the
+                    # session is in an unknown state and cannot be reused.
+                    connection.client.close()
+                    raise
                 break
             self.stats.transactions += 1
             if connection.client.is_connected and not self._closed:
