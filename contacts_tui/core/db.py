@@ -6,8 +6,10 @@ with the models bound and the schema migrated to this version.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
+from typing import Callable, TypeVar
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,10 +18,11 @@ from platformdirs import user_data_dir
 from playhouse.db_url import connect as connect_url
 from playhouse.pool import PooledDatabase
 
-from .errors import DatabaseUnavailable
+from .errors import DatabaseUnavailable, ValidationError
 from .migrate import migrate_database
 from .models import ALL_MODELS
 
+T = TypeVar("T")
 APP_NAME = "contact-persons"
 
 # WAL lets the TUI read while relays write; the busy timeout makes a second
@@ -126,6 +129,39 @@ def _open_postgres(url: str) -> peewee.Database:
         raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact(url)}: {_first_line(exc)}") from None
     database.close()
     return database
+
+
+def database_call(get_database: Callable[..., peewee.Database]):
+    """Decorate a public database function: driver failures become
+    DatabaseUnavailable, and a pooled connection goes back after the call."""
+
+    def decorator(function: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            database = get_database(*args)
+            outermost = database.transaction_depth() == 0
+            try:
+                return function(*args, **kwargs)
+            except peewee.IntegrityError:
+                # The rules are checked under a lock, so this is a writer
+                # racing outside of it (an older program, or a manual edit).
+                raise ValidationError.single(
+                    "email", "another change used this email address at the same moment; reload and try again"
+                ) from None
+            except (peewee.OperationalError, peewee.InterfaceError) as exc:
+                if outermost:
+                    try:
+                        database.close()
+                    except peewee.PeeweeException:
+                        pass
+                raise DatabaseUnavailable(f"the database cannot be used right now: {_first_line(exc)}") from exc
+            finally:
+                if outermost and is_pooled(database) and not database.is_closed():
+                    database.close()
+
+        return wrapper
+
+    return decorator
 
 
 def is_postgres(database: peewee.Database) -> bool:

@@ -8,15 +8,14 @@ them checked alone.
 
 from __future__ import annotations
 
-import functools
-from typing import Callable, Iterable, TypeVar
+from typing import Iterable
 
 import peewee
 
 from . import resolver, search
 from .catalog import DEFAULT_CATALOG, Catalog
-from .db import is_pooled
-from .errors import DatabaseUnavailable, NotFound, ValidationError
+from .db import database_call
+from .errors import NotFound, ValidationError
 from .migrate import write_transaction
 from .models import ContactCategory, ContactPerson, Customer, utcnow
 from .records import (
@@ -42,41 +41,7 @@ from .rules import (
 )
 from .validate import clean_categories, email_key
 
-T = TypeVar("T")
-
-
-def _database_call(method: Callable[..., T]) -> Callable[..., T]:
-    """Turn driver failures into DatabaseUnavailable and hand pooled connections back."""
-
-    @functools.wraps(method)
-    def wrapper(self: "Directory", *args, **kwargs):
-        database = self.database
-        outermost = database.transaction_depth() == 0
-        try:
-            return method(self, *args, **kwargs)
-        except peewee.IntegrityError:
-            # The checks above ran under a lock, so this is another writer
-            # racing outside of it (an older program, or a manual edit).
-            raise ValidationError.single(
-                "email", "another change used this email address at the same moment; reload and try again"
-            ) from None
-        except (peewee.OperationalError, peewee.InterfaceError) as exc:
-            if outermost:
-                _close_quietly(database)
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DatabaseUnavailable(f"the database cannot be used right now: {text}") from exc
-        finally:
-            if outermost and is_pooled(database) and not database.is_closed():
-                database.close()
-
-    return wrapper
-
-
-def _close_quietly(database: peewee.Database) -> None:
-    try:
-        database.close()
-    except peewee.PeeweeException:
-        pass
+_database_call = database_call(lambda self, *args: self.database)
 
 
 class Directory:

@@ -1,0 +1,158 @@
+"""Reading the relay log and the captured messages.
+
+The relay writes these tables; the TUI and the ``contacts-relay log`` and
+``messages`` commands read them through here, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from peewee import fn
+
+from .db import database_call
+from .models import CapturedMessage, RelayLog
+
+_uses_database = database_call(lambda *args: RelayLog._meta.database)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    id: int
+    received_at: dt.datetime
+    updated_at: dt.datetime
+    relay: str
+    queue_id: str
+    message_id: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    category: str
+    category_key: str
+    customers: tuple[str, ...]
+    added: tuple[dict, ...]
+    decision: str
+    reason: str
+    status: str
+    attempts: int
+    last_error: str
+    size: int
+    delivered_at: dt.datetime | None
+
+    def as_json(self) -> dict:
+        data = {name: getattr(self, name) for name in self.__slots__}
+        for name in ("received_at", "updated_at", "delivered_at"):
+            data[name] = data[name].isoformat() + "Z" if data[name] else None
+        data["recipients"], data["customers"], data["added"] = list(self.recipients), list(self.customers), list(self.added)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedRecord:
+    id: int
+    log_id: int | None
+    received_at: dt.datetime
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    message_id: str
+    category: str
+    added: tuple[dict, ...]
+    size: int
+
+    def as_json(self) -> dict:
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["received_at"] = self.received_at.isoformat() + "Z"
+        data["recipients"], data["added"] = list(self.recipients), list(self.added)
+        return data
+
+
+def _json_list(text: str) -> tuple:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return ()
+    return tuple(value) if isinstance(value, list) else ()
+
+
+def _log_record(row: RelayLog) -> LogRecord:
+    return LogRecord(
+        row.id, row.received_at, row.updated_at, row.relay, row.queue_id, row.message_id, row.sender,
+        _json_list(row.recipients), row.subject, row.category, row.category_key, _json_list(row.customers),
+        _json_list(row.added), row.decision, row.reason, row.status, row.attempts, row.last_error, row.size,
+        row.delivered_at,
+    )
+
+
+def _captured_record(row: CapturedMessage) -> CapturedRecord:
+    return CapturedRecord(
+        row.id, row.log_id, row.received_at, row.sender, _json_list(row.recipients), row.subject,
+        row.message_id, row.category, _json_list(row.added), row.size,
+    )
+
+
+@_uses_database
+def recent_log(limit: int = 50, *, search: str = "", status: str = "", before_id: int | None = None) -> list[LogRecord]:
+    """Newest first; ``search`` matches message-id, sender, recipients, subject, category or queue id."""
+    query = RelayLog.select()
+    if status:
+        query = query.where(RelayLog.status == status)
+    if before_id is not None:
+        query = query.where(RelayLog.id < before_id)
+    for word in search.split():
+        query = query.where(
+            RelayLog.message_id.contains(word)
+            | RelayLog.sender.contains(word)
+            | RelayLog.recipients.contains(word)
+            | RelayLog.subject.contains(word)
+            | RelayLog.category.contains(word)
+            | (RelayLog.queue_id == word)
+        )
+    return [_log_record(r) for r in query.order_by(RelayLog.id.desc()).limit(max(1, limit))]
+
+
+@_uses_database
+def log_entry(log_id: int) -> LogRecord | None:
+    row = RelayLog.get_or_none(RelayLog.id == log_id)
+    return _log_record(row) if row else None
+
+
+@_uses_database
+def log_for_queue_id(queue_id: str) -> LogRecord | None:
+    row = RelayLog.select().where(RelayLog.queue_id == queue_id).order_by(RelayLog.id.desc()).first()
+    return _log_record(row) if row else None
+
+
+@_uses_database
+def captured_messages(limit: int = 50, *, search: str = "", offset: int = 0) -> list[CapturedRecord]:
+    """Newest first; every word of ``search`` must appear in sender, recipients, subject, category or added."""
+    fields = [f for f in CapturedMessage._meta.sorted_fields if f.name not in ("original", "message")]
+    query = CapturedMessage.select(*fields)
+    for word in search.casefold().split():
+        query = query.where(CapturedMessage.search_text.contains(word))
+    rows = query.order_by(CapturedMessage.id.desc()).offset(max(0, offset)).limit(max(1, limit))
+    return [_captured_record(r) for r in rows]
+
+
+@_uses_database
+def count_captured(search: str = "") -> int:
+    query = CapturedMessage.select(fn.COUNT(CapturedMessage.id))
+    for word in search.casefold().split():
+        query = query.where(CapturedMessage.search_text.contains(word))
+    return query.scalar() or 0
+
+
+@_uses_database
+def captured_message(message_id: int) -> tuple[CapturedRecord, bytes, bytes] | None:
+    """The record, the message as received, and the message as rewritten."""
+    row = CapturedMessage.get_or_none(CapturedMessage.id == message_id)
+    if row is None:
+        return None
+    return _captured_record(row), bytes(row.original), bytes(row.message)
+
+
+@_uses_database
+def clear_captured() -> int:
+    return CapturedMessage.delete().execute()
