@@ -1,0 +1,352 @@
+"""The durable spool: what was committed comes back after a restart or a kill -9, and nothing else does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from relay.spool import Envelope, Failure, Spool, SpoolBusy, SpoolError, read_queue, request_delete, request_retry_now
+from relay.spool_log import KIND_MESSAGE, encode
+
+REPO = Path(__file__).resolve().parents[2]
+MESSAGE = b"From: billing@shop.example\r\nSubject: Invoice 42\r\n\r\nYour invoice.\r\n"
+
+
+def envelope(*recipients: str, data: bytes = MESSAGE, **options: object) -> Envelope:
+    return Envelope("billing@shop.example", list(recipients or ["customer@example.com"]), data, **options)
+
+
+def segments(directory: Path) -> list[str]:
+    return sorted(p.name for p in (directory / "seg").iterdir())
+
+
+async def reopened(directory: Path, **options: int) -> Spool:
+    spool = Spool(directory, **options)
+    spool.open()
+    return spool
+
+
+async def test_a_commit_comes_back_whole_in_a_fresh_spool(tmp_path: Path) -> None:
+    data = "Subject: Grüße\r\n\r\nÄrger mit der Rechnung\r\n".encode()
+    spool = Spool(tmp_path / "spool")
+    queue_id = await spool.commit(Envelope("", ["δοκιμή@example.com", "b@example.com", "b@example.com"], data,
+                                           smtputf8=True, eightbit=True, received=1_700_000_000.5,
+                                           meta={"log_id": 12, "category": "billing"}))
+    await spool.close()
+
+    again = await reopened(tmp_path / "spool")
+    [message] = again.recover()
+
+    assert message.queue_id == queue_id
+    assert message.sender == ""
+    assert message.recipients == ("δοκιμή@example.com", "b@example.com")
+    assert (message.smtputf8, message.eightbit, message.received) == (True, True, 1_700_000_000.5)
+    assert message.meta == {"log_id": 12, "category": "billing"}
+    assert message.size == len(data)
+    assert await again.read_data(message) == data
+    assert (message.attempts, message.pending) == (0, ["δοκιμή@example.com", "b@example.com"])
+    await again.close()
+
+
+async def test_the_spool_directory_is_private(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    await spool.commit(envelope())
+    await spool.close()
+
+    assert (tmp_path / "spool").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("tail", ["half a record", "bad body checksum", "zeros"])
+async def test_a_torn_record_at_the_end_is_ignored(tmp_path: Path, tail: str) -> None:
+    spool = Spool(tmp_path / "spool")
+    kept = [await spool.commit(envelope(f"c{n}@example.com")) for n in range(3)]
+    await spool.close()
+    [segment] = (tmp_path / "spool" / "seg").iterdir()
+    meta = json.dumps({"id": "0" * 16, "from": "", "to": ["x@example.com"], "at": 0}).encode()
+    record = encode(KIND_MESSAGE, meta, b"never acknowledged" * 20)
+    torn = {
+        "half a record": record[: len(record) // 2],
+        "bad body checksum": record[:-1] + b"X",
+        "zeros": bytes(4096),
+    }[tail]
+    with open(segment, "ab") as f:
+        f.write(torn)
+
+    again = await reopened(tmp_path / "spool")
+    assert [m.queue_id for m in again.recover()] == kept
+    # New commits go to a new segment, never after the torn tail.
+    later = await again.commit(envelope("later@example.com"))
+    await again.close()
+    third = await reopened(tmp_path / "spool")
+    assert [m.queue_id for m in third.recover()] == [*kept, later]
+    await third.close()
+
+
+async def test_delivery_state_is_replayed_after_a_restart(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    queue_id = await spool.commit(envelope("ok@example.com", "gone@example.com", "later@example.com"))
+    message = spool.get(queue_id)
+    assert message is not None
+    message.attempts = 2
+    message.next_attempt = 1_800_000_000.0
+    message.last_error = "451 4.3.0 try later"
+    message.delivered["ok@example.com"] = "250 2.0.0 queued"
+    message.failed["gone@example.com"] = Failure("550 5.1.1 no such user", "5.1.1")
+    message.reported.add("gone@example.com")
+    await spool.save(message)
+    await spool.close()
+
+    again = await reopened(tmp_path / "spool")
+    [back] = again.recover()
+
+    assert back.attempts == 2 and back.next_attempt == 1_800_000_000.0
+    assert back.last_error == "451 4.3.0 try later"
+    assert back.delivered == {"ok@example.com": "250 2.0.0 queued"}
+    assert back.failed == {"gone@example.com": Failure("550 5.1.1 no such user", "5.1.1")}
+    assert back.reported == {"gone@example.com"}
+    assert back.pending == ["later@example.com"]
+    await again.close()
+
+
+async def test_done_and_deleted_messages_do_not_come_back(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    done, deleted, waiting = [await spool.commit(envelope()) for _ in range(3)]
+    await spool.finish(spool.get(done))
+    await spool.finish(spool.get(deleted), deleted=True)
+    await spool.close()
+
+    again = await reopened(tmp_path / "spool")
+    assert [m.queue_id for m in again.recover()] == [waiting]
+    assert [item.queue_id for item in read_queue(tmp_path / "spool")] == [waiting]
+    await again.close()
+
+
+async def test_segments_whose_messages_are_all_done_are_deleted(tmp_path: Path) -> None:
+    # One byte per segment: every commit batch starts a new segment.
+    spool = Spool(tmp_path / "spool", segment_bytes=1)
+    first, second, third = [await spool.commit(envelope()) for _ in range(3)]
+    assert len(segments(tmp_path / "spool")) == 3
+
+    await spool.finish(spool.get(first))
+    assert len(segments(tmp_path / "spool")) == 2
+    await spool.finish(spool.get(third))
+    # The segment being written to stays until the writer has moved on.
+    assert len(segments(tmp_path / "spool")) == 2
+    fourth = await spool.commit(envelope())
+    assert len(segments(tmp_path / "spool")) == 2
+    await spool.close()
+
+    again = await reopened(tmp_path / "spool")
+    assert [m.queue_id for m in again.recover()] == [second, fourth]
+    await again.close()
+
+
+async def test_the_state_log_is_compacted_and_stays_correct(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", state_compact_bytes=2048)
+    ids = [await spool.commit(envelope()) for _ in range(5)]
+    for attempt in range(1, 60):
+        for queue_id in ids:
+            message = spool.get(queue_id)
+            message.attempts = attempt
+            await spool.save(message)
+    await spool.finish(spool.get(ids[0]))
+    await spool.close()
+
+    assert (tmp_path / "spool" / "state.log").stat().st_size < 8192
+    again = await reopened(tmp_path / "spool")
+    assert [(m.queue_id, m.attempts) for m in again.recover()] == [(q, 59) for q in ids[1:]]
+    await again.close()
+
+
+async def test_concurrent_commits_share_one_fsync(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    await asyncio.gather(*(spool.commit(envelope(f"c{n}@example.com")) for n in range(64)))
+    grouped = spool.stats
+    for n in range(5):
+        await spool.commit(envelope())
+    alone = spool.stats
+    await spool.close()
+
+    assert grouped.commits == 64
+    assert grouped.commit_fsyncs <= 2
+    # On its own, every commit still gets its own fsync before it returns.
+    assert alone.commit_fsyncs - grouped.commit_fsyncs == 5
+
+
+async def test_a_commit_without_recipients_is_refused(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    with pytest.raises(ValueError):
+        await spool.commit(Envelope("a@example.com", [], MESSAGE))
+    await spool.close()
+
+
+async def test_a_second_relay_on_the_same_spool_is_refused(tmp_path: Path) -> None:
+    owner = await reopened(tmp_path / "spool")
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys; from relay.spool import Spool; Spool(sys.argv[1]).open()",
+         str(tmp_path / "spool")],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    with pytest.raises(SpoolBusy) as refused:
+        Spool(tmp_path / "spool").open()
+    await owner.close()
+
+    message = f"spool {tmp_path / 'spool'} is in use by another relay (pid {os.getpid()})"
+    assert child.returncode != 0 and message in child.stderr
+    assert str(refused.value) == message
+    # Once the owner is gone, the spool can be taken over.
+    successor = await reopened(tmp_path / "spool")
+    await successor.close()
+
+
+async def test_another_process_reads_the_queue_while_the_relay_holds_it(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    waiting = await spool.commit(envelope("ok@example.com", "later@example.com"), )
+    fresh = await spool.commit(envelope("new@example.com"))
+    message = spool.get(waiting)
+    message.attempts = 3
+    message.next_attempt = 1_800_000_000.0
+    message.last_error = "451 4.3.0 try later"
+    message.delivered["ok@example.com"] = "250 ok"
+    await spool.save(message)
+    request_delete(tmp_path / "spool", fresh)
+
+    script = (
+        "import dataclasses, json, sys; from relay.spool import read_queue; "
+        "print(json.dumps([dataclasses.asdict(i) for i in read_queue(sys.argv[1])]))"
+    )
+    child = subprocess.run([sys.executable, "-c", script, str(tmp_path / "spool")], cwd=REPO,
+                           capture_output=True, text=True, timeout=60, check=True)
+    await spool.close()
+
+    first, second = json.loads(child.stdout)
+    assert first["queue_id"] == waiting
+    assert first["pending"] == ["later@example.com"] and first["delivered"] == {"ok@example.com": "250 ok"}
+    assert (first["attempts"], first["next_attempt"], first["last_error"]) == (3, 1_800_000_000.0,
+                                                                               "451 4.3.0 try later")
+    assert first["size"] == len(MESSAGE) and not first["delete_requested"]
+    assert second["queue_id"] == fresh and second["delete_requested"]
+
+
+def test_reading_a_spool_that_does_not_exist_lists_nothing(tmp_path: Path) -> None:
+    assert read_queue(tmp_path / "nowhere") == []
+
+
+async def test_admin_commands_wait_in_order_until_applied(tmp_path: Path) -> None:
+    spool = await reopened(tmp_path / "spool")
+    request_retry_now(tmp_path / "spool")
+    request_delete(tmp_path / "spool", "0abc1234def56789")
+    (tmp_path / "spool" / "control" / "junk.cmd").write_text("not json")
+
+    commands = spool.commands()
+
+    assert [(c.action, c.queue_id) for c in commands] == [("retry-now", None), ("delete", "0ABC1234DEF56789")]
+    assert not (tmp_path / "spool" / "control" / "junk.cmd").exists()
+    for command in commands:
+        spool.remove_command(command)
+    assert spool.commands() == []
+    await spool.close()
+
+
+def test_admin_commands_check_their_input(tmp_path: Path) -> None:
+    with pytest.raises(SpoolError, match="there is no spool"):
+        request_retry_now(tmp_path / "nowhere")
+    (tmp_path / "spool").mkdir()
+    with pytest.raises(ValueError):
+        request_delete(tmp_path / "spool", "../../etc/passwd")
+
+
+# -- kill -9 -------------------------------------------------------------------
+
+def crash_child_main() -> None:
+    """Commit and finish messages as fast as possible, printing each id once that returned.
+
+    Run by the crash test (and tests/bench/bench_spool.py) in a child process
+    that is killed with SIGKILL at a random moment. Small segments and a small
+    state-log limit make rollover, segment deletion and compaction happen
+    often, so the kill can hit any of them.
+    """
+
+    async def run(directory: str) -> None:
+        spool = Spool(directory, segment_bytes=64 * 1024, state_compact_bytes=16 * 1024)
+        spool.open()
+        print("ready", flush=True)
+        rng = random.Random()
+
+        async def worker(n: int) -> None:
+            while True:
+                data = MESSAGE + os.urandom(rng.randint(0, 12_000)).hex().encode()[: rng.randint(0, 12_000)]
+                queue_id = await spool.commit(envelope(f"c{n}@example.com", data=data))
+                print("committed", queue_id, flush=True)
+                if rng.random() < 0.5:
+                    # Said before finishing: a kill can land after the done
+                    # record is on disk but before "done" is printed.
+                    print("finishing", queue_id, flush=True)
+                    await spool.finish(spool.get(queue_id))
+                    print("done", queue_id, flush=True)
+
+        await asyncio.gather(*(worker(n) for n in range(16)))
+
+    asyncio.run(run(sys.argv[1]))
+
+
+def kill_and_recover(directory: Path, lines_before_kill: int) -> dict[str, int]:
+    """One crash run: returns counts of committed, done, recovered, lost and resurrected messages."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from tests.relay.test_spool import crash_child_main; crash_child_main()",
+         str(directory)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ready"
+    lines = []
+    for _ in range(lines_before_kill):
+        lines.append(child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    lines += child.stdout.readlines()  # what was printed before the kill landed
+    child.wait()
+    committed = {line.split()[1] for line in lines if line.startswith("committed ")}
+    finishing = {line.split()[1] for line in lines if line.startswith("finishing ")}
+    done = {line.split()[1] for line in lines if line.startswith("done ")}
+
+    async def recover() -> tuple[set[str], int]:
+        spool = Spool(directory)
+        messages = spool.recover()
+        unreadable = 0
+        for message in messages:
+            try:
+                await spool.read_data(message)
+            except SpoolError:
+                unreadable += 1
+        await spool.close()
+        return {m.queue_id for m in messages}, unreadable
+
+    recovered, unreadable = asyncio.run(recover())
+    return {
+        "committed": len(committed),
+        "done": len(done),
+        "recovered": len(recovered),
+        "lost": len(committed - finishing - recovered),
+        "resurrected": len(done & recovered),
+        "unreadable": unreadable,
+    }
+
+
+@pytest.mark.parametrize("run", range(5))
+def test_kill_9_loses_no_acknowledged_commit(tmp_path: Path, run: int) -> None:
+    counts = kill_and_recover(tmp_path / "spool", random.randint(20, 3000))
+    print(f"kill -9 run {run}: {counts}")
+
+    assert counts["committed"] > 0
+    assert counts["lost"] == 0
+    assert counts["resurrected"] == 0
+    assert counts["unreadable"] == 0
