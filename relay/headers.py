@@ -215,13 +215,17 @@ def display_name_tokens(name: str) -> list[str]:
     if not name:
         return []
     words = name.split(" ")
-    if name.isascii() and "=?" not in name and max(map(len, words)) <= _MAX_WORD:
+    if name.isascii() and "=?" not in name:
         if all(_ATEXT.fullmatch(word) for word in words):
-            return words
-        escaped = [word.replace("\\", "\\\\").replace('"', '\\"') for word in words]
-        escaped[0] = '"' + escaped[0]
-        escaped[-1] += '"'
-        return escaped
+            quoted = words
+        else:
+            quoted = [word.replace("\\", "\\\\").replace('"', '\\"') for word in words]
+            quoted[0] = '"' + quoted[0]
+            quoted[-1] += '"'
+        if max(map(len, quoted)) <= _MAX_WORD:
+            return quoted
+        # Longer words cannot be folded; encoded-words can be cut anywhere,
+        # which keeps every line far below the 998-octet limit.
     tokens: list[str] = []
     run: list[str] = []
     for word in [*words, ""]:  # the empty sentinel flushes the last run
