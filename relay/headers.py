@@ -57,26 +57,33 @@ def split_message(data: bytes) -> tuple[bytes, bytes]:
     without a blank line is all header block; one that starts with a blank
     line has an empty header block.
     """
+    cut = header_end(data)
+    return data[:cut], data[cut:]
+
+
+def header_end(data: bytes) -> int:
+    """Where the header block of ``data`` ends (see :func:`split_message`).
+
+    The offset lets callers slice the header block without copying the body,
+    which for a large attachment costs more than the whole rewrite.
+    """
     if data.startswith((b"\r\n", b"\n")):
-        return b"", data
+        return 0
     # Look for the CRLF separator first; a bare "\n\n" only counts when it
     # comes earlier. Bounding the second search keeps a CRLF message with a
     # large body from being scanned end to end for a pattern it never holds.
     crlf = data.find(b"\n\r\n")
     lf = data.find(b"\n\n", 0, len(data) if crlf < 0 else crlf + 2)
     ends = [i for i in (crlf, lf) if i >= 0]
-    if not ends:
-        return data, b""
-    cut = min(ends) + 1
-    return data[:cut], data[cut:]
+    return min(ends) + 1 if ends else len(data)
 
 
 def line_ending(header_block: bytes) -> bytes:
-    """The line ending the message uses: CRLF unless its first line ends in a bare LF."""
+    """The line ending of the first line of ``header_block``: CRLF or a bare LF."""
     newline = header_block.find(b"\n")
-    if newline > 0 and header_block[newline - 1 : newline] != b"\r":
-        return LF
-    return CRLF
+    if newline < 0:
+        return CRLF  # SMTP's own line ending, for a message of one open line
+    return CRLF if header_block[newline - 1 : newline] == b"\r" else LF
 
 
 def parse_fields(header_block: bytes) -> list[Field]:
@@ -128,8 +135,7 @@ def header_addresses(message: bytes, names: tuple[str, ...] = ("to", "cc")) -> l
 
     Reads only the header block, so it is cheap on large messages.
     """
-    header_block, _ = split_message(message)
-    return addresses_in_fields(parse_fields(header_block), names)
+    return addresses_in_fields(parse_fields(message[: header_end(message)]), names)
 
 
 # --- writing mailboxes ------------------------------------------------------

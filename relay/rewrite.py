@@ -25,6 +25,7 @@ from relay.headers import (
     field_texts,
     fold_tokens,
     header_addresses,
+    header_end,
     line_ending,
     mailbox_tokens,
     parse_fields,
@@ -32,6 +33,12 @@ from relay.headers import (
 )
 
 __all__ = [
+    "DEFAULT_CATEGORY_HEADER",
+    "SKIP_DUPLICATE",
+    "SKIP_INVALID",
+    "SKIP_IN_CC",
+    "SKIP_IN_ENVELOPE",
+    "SKIP_IN_TO",
     "Addition",
     "RewriteResult",
     "header_addresses",
@@ -93,8 +100,7 @@ def read_category(message: bytes, header_name: str = DEFAULT_CATEGORY_HEADER) ->
     The first instance wins if the header is repeated. Case is kept (the caller
     compares case-insensitively). Missing or empty: ``None``.
     """
-    header_block, _ = split_message(message)
-    values = field_texts(parse_fields(header_block), header_name)
+    values = field_texts(parse_fields(message[: header_end(message)]), header_name)
     if not values:
         return None
     return decode_words(values[0]).strip() or None
@@ -114,9 +120,10 @@ def rewrite(
     signature keeps verifying. ``trace`` (see :func:`received_header`) is put
     on top, converted to the message's line ending.
     """
-    header_block, rest = split_message(message)
+    cut = header_end(message)
+    header_block = message[:cut]
     fields = parse_fields(header_block)
-    eol = line_ending(header_block or rest)
+    eol = line_ending(header_block or message[cut : cut + 2])
 
     adding, skipped = _choose(fields, envelope_rcpts, additions)
     locked = bool(adding) and _dkim_covers_cc(fields)
@@ -129,9 +136,8 @@ def rewrite(
         header_block = trace + header_block
 
     if header_added or trace:
-        # A memoryview spares one copy of a large body on the way out.
-        body = memoryview(message)[len(message) - len(rest) :]
-        message = b"".join((header_block, body))
+        # A memoryview spares a copy of a large body: the join is the only one.
+        message = b"".join((header_block, memoryview(message)[cut:]))
     envelope_added = [a.address for a in adding]
     return RewriteResult(
         message=message,

@@ -1,0 +1,119 @@
+"""`contacts-relay`: serve, preview, and look at what the relay did."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from contacts_tui.core.errors import DirectoryError
+from contacts_tui.core.settings import Settings, open_directory
+
+from .access import AccessConfigError
+from .config import ConfigError, add_serve_arguments, config_from_args
+from .inspect_cli import add_inspect_commands, run_inspect_command
+
+DESCRIPTION = """\
+An SMTP relay that copies the opted-in contact persons of a customer on every
+notification tagged with a category header, then passes the mail on."""
+
+EPILOG = """\
+The contact directory: --db URL or CONTACTS_DB (default: the SQLite file that
+contacts-tui uses), --catalog FILE or CONTACTS_CATALOG."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="contact directory database URL")
+    common.add_argument("--catalog", metavar="FILE", default=argparse.SUPPRESS, help="notification catalog (TOML)")
+    parser = argparse.ArgumentParser(
+        prog="contacts-relay", description=DESCRIPTION, epilog=EPILOG, parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
+    serve = commands.add_parser(
+        "serve", parents=[common], help="run the relay",
+        description="Accept mail, add the opted-in contact persons as Cc, and pass it on to --upstream "
+        "(or store it with --capture). Answers 250 only once a message is safely on disk.",
+    )
+    serve.add_argument("-v", "--verbose", action="store_true", help="log every message, not just problems")
+    add_serve_arguments(serve)
+    add_inspect_commands(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(getattr(args, "db", None), getattr(args, "catalog", None))
+        if args.command == "serve":
+            return _serve(args, settings)
+        return run_inspect_command(args, settings)
+    except (ConfigError, AccessConfigError, DirectoryError) as exc:
+        print(f"contacts-relay: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .server import Relay
+
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s contacts-relay %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    config = config_from_args(args)
+    directory = open_directory(settings)
+    try:
+        relay = Relay(config, directory)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot set up the relay: {exc}") from None
+    return asyncio.run(_run(relay))
+
+
+async def _run(relay) -> int:
+    from .spool import SpoolError
+
+    try:
+        await relay.start()
+    except SpoolError as exc:
+        print(f"contacts-relay: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(
+            f"contacts-relay: error: cannot listen on {relay.config.listen_host}:{relay.config.listen_port}: "
+            f"{exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        await relay.stop(1)
+        return 1
+    config = relay.config
+    target = "capture mode (nothing is sent)" if config.capture else (
+        f"upstream {config.upstream_host}:{config.upstream_port} ({config.upstream_tls} TLS)"
+    )
+    queued = f", {relay.scheduler.queued} queued" if relay.scheduler else ""
+    print(
+        f"contacts-relay: listening on {config.listen_host}:{relay.port}, {target}"
+        + (f", spool {config.spool_dir}{queued}" if not config.capture else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("contacts-relay: stopping: finishing messages in flight; the rest stays in the spool", file=sys.stderr)
+    await relay.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Relay settings: command-line options with RELAY_* environment defaults.
+
+Secrets (the upstream password) come only from a file or the environment,
+never from the command line, and never appear in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from .access import DEFAULT_ALLOW
+
+DEFAULT_LISTEN = "127.0.0.1:2525"
+DEFAULT_HEADER = "X-Notification-Category"
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting cannot be used; the text names the option and says why."""
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 2525
+    upstream_host: str | None = None
+    upstream_port: int = 25
+    capture: bool = False
+    capture_retention: int = 1000
+    spool: Path | None = None
+    category_header: str = DEFAULT_HEADER
+    hostname: str = field(default_factory=socket.getfqdn)
+    allow: tuple[str, ...] = DEFAULT_ALLOW
+    auth_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_size: int = 25 * MIB
+    max_received: int = 50
+    max_recipients: int = 1000
+    max_connections: int = 200
+    upstream_tls: str = "opportunistic"
+    upstream_verify: bool = True
+    upstream_ca_file: str | None = None
+    upstream_user: str | None = None
+    upstream_password: str | None = field(default=None, repr=False)
+    upstream_connections: int = 4
+    min_backoff: float = 300.0
+    max_backoff: float = 4000.0
+    max_lifetime: float = 5 * 86400.0
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.spool or Path(user_data_dir("contact-persons")) / "spool"
+
+
+def host_port(value: str, option: str, default_port: int | None = None) -> tuple[str, int]:
+    """'host:port', '[v6]:port', or 'host' when a default port exists."""
+    text = value.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not port_text and default_port is not None:
+        port_text = str(default_port)
+    try:
+        port = int(port_text)
+        if not 0 <= port <= 65535:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} must be HOST:PORT with a port from 0 to 65535") from None
+    if not host:
+        raise ConfigError(f"{option} {value!r} has no host")
+    return host, port
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_flag(name: str) -> bool:
+    return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_argument_group("where mail comes from and goes to")
+    where.add_argument("--listen", metavar="HOST:PORT", default=_env("RELAY_LISTEN", DEFAULT_LISTEN),
+                       help="address to accept mail on (RELAY_LISTEN; default %(default)s)")
+    mode = where.add_mutually_exclusive_group()
+    mode.add_argument("--upstream", metavar="HOST:PORT", default=_env("RELAY_UPSTREAM"),
+                      help="the real mail server to pass mail on to (RELAY_UPSTREAM; port 25 if left out)")
+    mode.add_argument("--capture", action="store_true", default=_env_flag("RELAY_CAPTURE"),
+                      help="store rewritten messages for inspection instead of sending them (RELAY_CAPTURE=1)")
+    where.add_argument("--capture-retention", metavar="N", type=int, default=int(_env("RELAY_CAPTURE_RETENTION", "1000")),
+                       help="captured messages to keep, oldest dropped first (RELAY_CAPTURE_RETENTION; default %(default)s)")
+    where.add_argument("--spool", metavar="DIR", default=_env("RELAY_SPOOL"),
+                       help="durable queue directory (RELAY_SPOOL; default in the user data directory)")
+    where.add_argument("--header", metavar="NAME", default=_env("RELAY_HEADER", DEFAULT_HEADER),
+                       help="header naming the notification category (RELAY_HEADER; default %(default)s)")
+    where.add_argument("--hostname", metavar="NAME", default=_env("RELAY_HOSTNAME", socket.getfqdn()),
+                       help="this relay's name in the greeting and Received headers (RELAY_HOSTNAME)")
+
+    inbound = parser.add_argument_group("who may send (never an open relay)")
+    inbound.add_argument("--allow", metavar="CIDR", action="append", default=None,
+                         help="network allowed to relay without AUTH; repeatable (RELAY_ALLOW, comma-separated; "
+                              "default loopback only)")
+    inbound.add_argument("--auth-file", metavar="FILE", default=_env("RELAY_AUTH_FILE"),
+                         help="users allowed to relay after AUTH over TLS, as scrypt hashes written by "
+                              "'contacts-relay passwd' (RELAY_AUTH_FILE)")
+    inbound.add_argument("--tls-cert", metavar="FILE", default=_env("RELAY_TLS_CERT"),
+                         help="certificate chain (PEM) for STARTTLS (RELAY_TLS_CERT)")
+    inbound.add_argument("--tls-key", metavar="FILE", default=_env("RELAY_TLS_KEY"),
+                         help="private key (PEM) for STARTTLS (RELAY_TLS_KEY)")
+    inbound.add_argument("--max-size", metavar="MIB", type=float, default=float(_env("RELAY_MAX_SIZE", "25")),
+                         help="largest message accepted, in MiB; larger ones get 552 (RELAY_MAX_SIZE; default 25)")
+    inbound.add_argument("--max-received", metavar="N", type=int, default=int(_env("RELAY_MAX_RECEIVED", "50")),
+                         help="more Received headers than this means a mail loop: 554 (default %(default)s)")
+    inbound.add_argument("--max-recipients", metavar="N", type=int, default=int(_env("RELAY_MAX_RECIPIENTS", "1000")),
+                         help="recipients per message; more get 452 (default %(default)s)")
+    inbound.add_argument("--max-connections", metavar="N", type=int,
+                         default=int(_env("RELAY_MAX_CONNECTIONS", "200")),
+                         help="simultaneous client connections; more get 421 (default %(default)s)")
+
+    upstream = parser.add_argument_group("the upstream server")
+    upstream.add_argument("--upstream-tls", choices=("opportunistic", "starttls", "tls", "none"),
+                          default=_env("RELAY_UPSTREAM_TLS", "opportunistic"),
+                          help="opportunistic: STARTTLS when offered; starttls: required; tls: implicit TLS "
+                               "(port 465); none: plain (RELAY_UPSTREAM_TLS; default %(default)s)")
+    upstream.add_argument("--upstream-ca-file", metavar="FILE", default=_env("RELAY_UPSTREAM_CA_FILE"),
+                          help="CA certificates to verify the upstream with (default: the system's)")
+    upstream.add_argument("--upstream-no-verify", action="store_true", default=_env_flag("RELAY_UPSTREAM_NO_VERIFY"),
+                          help="do not verify the upstream's certificate (testing only)")
+    upstream.add_argument("--upstream-user", metavar="USER", default=_env("RELAY_UPSTREAM_USER"),
+                          help="AUTH user at the upstream (RELAY_UPSTREAM_USER); the password comes from "
+                               "RELAY_UPSTREAM_PASSWORD_FILE or RELAY_UPSTREAM_PASSWORD, never the command line")
+    upstream.add_argument("--upstream-password-file", metavar="FILE", default=_env("RELAY_UPSTREAM_PASSWORD_FILE"),
+                          help="file holding the upstream AUTH password (RELAY_UPSTREAM_PASSWORD_FILE)")
+    upstream.add_argument("--upstream-connections", metavar="N", type=int,
+                          default=int(_env("RELAY_UPSTREAM_CONNECTIONS", "4")),
+                          help="parallel, reused connections to the upstream (default %(default)s)")
+
+    retry = parser.add_argument_group("retries (like Postfix)")
+    retry.add_argument("--min-backoff", metavar="SECONDS", type=float, default=float(_env("RELAY_MIN_BACKOFF", "300")),
+                       help="first retry after a 4xx or a connection failure (default %(default)g)")
+    retry.add_argument("--max-backoff", metavar="SECONDS", type=float, default=float(_env("RELAY_MAX_BACKOFF", "4000")),
+                       help="longest wait between retries; the wait doubles up to it (default %(default)g)")
+    retry.add_argument("--max-lifetime", metavar="SECONDS", type=float,
+                       default=float(_env("RELAY_MAX_LIFETIME", str(5 * 86400))),
+                       help="give up and bounce after this long in the queue (default %(default)g = 5 days)")
+
+
+def config_from_args(args: argparse.Namespace) -> RelayConfig:
+    """Check the options together and build the config; ConfigError says what is wrong."""
+    listen_host, listen_port = host_port(args.listen, "--listen")
+    upstream_host, upstream_port = None, 25
+    if args.upstream:
+        upstream_host, upstream_port = host_port(args.upstream, "--upstream", 25)
+    elif not args.capture:
+        raise ConfigError("give --upstream HOST:PORT (where to send mail) or --capture (store it for inspection)")
+    allow = tuple(args.allow) if args.allow else tuple((_env("RELAY_ALLOW", ",".join(DEFAULT_ALLOW)) or "").split(","))
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    if args.auth_file and not args.tls_cert:
+        raise ConfigError("--auth-file needs --tls-cert/--tls-key: passwords are only accepted over TLS")
+    password = None
+    if args.upstream_password_file:
+        try:
+            password = Path(args.upstream_password_file).read_text(encoding="utf-8").strip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"--upstream-password-file {args.upstream_password_file}: {exc.strerror}") from None
+    elif os.environ.get("RELAY_UPSTREAM_PASSWORD"):
+        password = os.environ["RELAY_UPSTREAM_PASSWORD"]
+    if password and not args.upstream_user:
+        raise ConfigError("an upstream password is set but no --upstream-user")
+    for name in ("max_received", "max_recipients", "max_connections", "upstream_connections", "capture_retention"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.max_size <= 0:
+        raise ConfigError("--max-size must be more than 0")
+    if not (0 < args.min_backoff <= args.max_backoff) or args.max_lifetime <= 0:
+        raise ConfigError("retries need 0 < --min-backoff <= --max-backoff and a positive --max-lifetime")
+    return RelayConfig(
+        listen_host=listen_host, listen_port=listen_port,
+        upstream_host=upstream_host, upstream_port=upstream_port,
+        capture=bool(args.capture), capture_retention=args.capture_retention,
+        spool=Path(args.spool) if args.spool else None,
+        category_header=args.header, hostname=args.hostname, allow=allow,
+        auth_file=Path(args.auth_file) if args.auth_file else None,
+        tls_cert=Path(args.tls_cert) if args.tls_cert else None,
+        tls_key=Path(args.tls_key) if args.tls_key else None,
+        max_size=int(args.max_size * MIB), max_received=args.max_received,
+        max_recipients=args.max_recipients, max_connections=args.max_connections,
+        upstream_tls=args.upstream_tls, upstream_verify=not args.upstream_no_verify,
+        upstream_ca_file=args.upstream_ca_file, upstream_user=args.upstream_user, upstream_password=password,
+        upstream_connections=args.upstream_connections,
+        min_backoff=args.min_backoff, max_backoff=args.max_backoff, max_lifetime=args.max_lifetime,
+    )

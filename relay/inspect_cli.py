@@ -1,0 +1,251 @@
+"""The `contacts-relay` subcommands that look rather than serve:
+preview, log, queue, messages and passwd."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import smtplib
+import sys
+from pathlib import Path
+
+from contacts_tui.core import maillog
+from contacts_tui.core.mailview import view_message
+from contacts_tui.core.settings import Settings, open_directory
+
+from .access import set_password
+from .config import DEFAULT_HEADER, ConfigError, host_port
+from .headers import header_addresses, split_message
+from .rewrite import Addition, read_category, rewrite
+
+
+def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
+    preview = commands.add_parser(
+        "preview", parents=[common], help="show who would be added to a message, without sending it"
+    )
+    preview.add_argument("message", metavar="MESSAGE.eml", help="the message file (- for standard input)")
+    preview.add_argument("--rcpt", metavar="ADDR", action="append", default=[],
+                         help="envelope recipient; repeatable (default: the To and Cc addresses)")
+    preview.add_argument("--header", metavar="NAME", default=DEFAULT_HEADER, help="category header name")
+
+    log = commands.add_parser("log", parents=[common], help="what the relay did with recent messages")
+    log.add_argument("--limit", metavar="N", type=int, default=20, help="how many, newest first (default 20)")
+    log.add_argument("--search", metavar="TEXT", default="", help="only entries mentioning TEXT")
+    log.add_argument("--status", metavar="STATUS", default="", help="only this status (queued, delivered, ...)")
+    log.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    queue = commands.add_parser("queue", parents=[common], help="messages waiting in the spool, and why")
+    queue.add_argument("--spool", metavar="DIR", default=None, help="spool directory (RELAY_SPOOL; default as serve)")
+    action = queue.add_mutually_exclusive_group()
+    action.add_argument("--retry-now", action="store_true", help="try every waiting message again now")
+    action.add_argument("--delete", metavar="ID", help="give up on one message (no bounce is sent)")
+    queue.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    messages = commands.add_parser("messages", parents=[common], help="messages captured by --capture")
+    sub = messages.add_subparsers(dest="action", metavar="ACTION")
+    listing = sub.add_parser("list", parents=[common], help="captured messages, newest first")
+    listing.add_argument("--search", metavar="TEXT", default="", help="only messages mentioning TEXT")
+    listing.add_argument("--limit", metavar="N", type=int, default=50)
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    show = sub.add_parser("show", parents=[common], help="summary: who was added and why, headers before/after")
+    show.add_argument("id", type=int)
+    raw = sub.add_parser("raw", parents=[common], help="the message exactly as the relay would have sent it")
+    raw.add_argument("id", type=int)
+    raw.add_argument("--original", action="store_true", help="the message as it was received instead")
+    sub.add_parser("clear", parents=[common], help="delete every captured message")
+    release = sub.add_parser("release", parents=[common], help="send a captured message on to a real server")
+    release.add_argument("id", type=int)
+    release.add_argument("--to", metavar="HOST:PORT", required=True, help="the server to send it to")
+
+    passwd = commands.add_parser(
+        "passwd", help="add or change a user in an auth file (asks for the password; never on the command line)"
+    )
+    passwd.add_argument("user")
+    passwd.add_argument("--auth-file", metavar="FILE", required=True)
+
+
+def run_inspect_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "passwd":
+        return _passwd(args)
+    if args.command == "queue":
+        return _queue(args)
+    directory = open_directory(settings)
+    if args.command == "preview":
+        return _preview(args, directory)
+    if args.command == "log":
+        return _log(args)
+    return _messages(args)
+
+
+def _preview(args, directory) -> int:
+    data = sys.stdin.buffer.read() if args.message == "-" else _read(args.message)
+    recipients = args.rcpt or header_addresses(data)
+    category = read_category(data, args.header)
+    print(f"Envelope recipients: {', '.join(recipients) or '(none)'}")
+    if not category:
+        print(f"No {args.header} header: the message would pass unchanged.")
+        return 0
+    resolution = directory.resolve(recipients, category)
+    print(f"Category: {category}" + (f" -> {resolution.category}" if resolution.category else " (unknown)"))
+    for customer in resolution.customers:
+        print(f"Customer: {customer.name} <{customer.email}>" + ("" if customer.active else " (inactive)"))
+    result = rewrite(data, recipients, [Addition(a.email, a.name) for a in resolution.additions])
+    added = set(result.envelope_added)
+    for addition in resolution.additions:
+        if addition.email in added:
+            print(f"  + {addition.name} <{addition.email}>: {addition.reason}")
+    for address, why in result.skipped:
+        print(f"  - {address}: {why}")
+    for note in resolution.notes:
+        print(f"  note: {note}")
+    if not result.envelope_added:
+        print(f"Nobody added: {resolution.reason}.")
+    elif result.cc_locked_by_dkim:
+        print("A DKIM signature covers Cc: they would be added to the envelope only.")
+    print("\nHeaders after the rewrite:\n")
+    header, _ = split_message(result.message)
+    sys.stdout.write(header.decode("utf-8", errors="replace").replace("\r\n", "\n"))
+    return 0
+
+
+def _log(args) -> int:
+    entries = maillog.recent_log(args.limit, search=args.search, status=args.status)
+    if args.json:
+        for entry in entries:
+            print(json.dumps(entry.as_json(), ensure_ascii=False))
+        return 0
+    if not entries:
+        print("The relay log is empty" + (" for that search." if args.search or args.status else "."))
+        return 0
+    for entry in entries:
+        when = entry.received_at.strftime("%Y-%m-%d %H:%M:%S")
+        added = ", ".join(a.get("email", "") for a in entry.added) or "nobody"
+        print(f"{when}  {entry.queue_id:16}  {entry.status:9}  {entry.decision:13}  {entry.category or '-'}")
+        print(f"    from {entry.sender or '<>'} to {', '.join(entry.recipients)}; added: {added}")
+        print(f"    {entry.reason}" + (f"; last error: {entry.last_error}" if entry.last_error else ""))
+    return 0
+
+
+def _queue(args) -> int:
+    from .config import RelayConfig
+    from .spool import SpoolError
+    from .spool_queue import read_queue, request_delete, request_retry_now
+
+    import os
+
+    spool = Path(args.spool or os.environ.get("RELAY_SPOOL") or RelayConfig().spool_dir)
+    try:
+        if args.retry_now:
+            request_retry_now(spool)
+            print("Asked the relay to retry every waiting message now.")
+            return 0
+        if args.delete:
+            request_delete(spool, args.delete)
+            print(f"Asked the relay to delete {args.delete}.")
+            return 0
+        items = read_queue(spool)
+    except SpoolError as exc:
+        raise ConfigError(str(exc)) from None
+    if args.json:
+        for item in items:
+            print(json.dumps({k: getattr(item, k) for k in item.__slots__}, default=list, ensure_ascii=False))
+        return 0
+    if not items:
+        print(f"The queue at {spool} is empty.")
+        return 0
+    for item in items:
+        received = dt.datetime.fromtimestamp(item.received).strftime("%Y-%m-%d %H:%M:%S")
+        due = dt.datetime.fromtimestamp(item.next_attempt).strftime("%H:%M:%S") if item.next_attempt else "now"
+        print(f"{item.queue_id}  {item.size:>9,} bytes  {received}  from {item.sender or '<>'}")
+        print(f"    waiting for {', '.join(item.pending)}; {item.attempts} attempt(s), next at {due}")
+        if item.last_error:
+            print(f"    last error: {item.last_error}")
+        if item.delete_requested:
+            print("    deletion requested")
+    return 0
+
+
+def _messages(args) -> int:
+    action = args.action or "list"
+    if action == "list":
+        found = maillog.captured_messages(getattr(args, "limit", 50), search=getattr(args, "search", ""))
+        if getattr(args, "json", False):
+            for record in found:
+                print(json.dumps(record.as_json(), ensure_ascii=False))
+            return 0
+        if not found:
+            print("No captured messages" + (" match." if getattr(args, "search", "") else "."))
+        for record in found:
+            when = record.received_at.strftime("%Y-%m-%d %H:%M:%S")
+            added = len(record.added)
+            print(f"{record.id:>6}  {when}  {record.category or '-':12}  +{added} cc  {record.subject[:60]}")
+        return 0
+    if action == "clear":
+        print(f"Deleted {maillog.clear_captured():,} captured messages.")
+        return 0
+    found = maillog.captured_message(args.id)
+    if found is None:
+        raise ConfigError(f"there is no captured message {args.id} (it may have been dropped by retention)")
+    record, original, rewritten = found
+    if action == "raw":
+        sys.stdout.buffer.write(original if args.original else rewritten)
+        return 0
+    if action == "release":
+        return _release(record, rewritten, args.to)
+    view = view_message(original, rewritten)
+    print(f"Message {record.id}, received {record.received_at:%Y-%m-%d %H:%M:%S} UTC")
+    print(f"From:     {view.sender}\nTo:       {view.to}\nCc:       {view.cc}\nSubject:  {view.subject}")
+    print(f"Category: {record.category or '(none)'}")
+    entry = maillog.log_entry(record.log_id) if record.log_id else None
+    if record.added:
+        print("Added:")
+        for added in record.added:
+            print(f"  + {added.get('name', '')} <{added.get('email', '')}>: {added.get('reason', '')}")
+    if entry is not None:
+        print(f"Decision: {entry.decision}: {entry.reason}")
+    print("\nHeaders (+ added, - removed by the relay):")
+    for mark, line in view.header_diff:
+        print(f"{mark} {line}")
+    return 0
+
+
+def _release(record, rewritten: bytes, target: str) -> int:
+    host, port = host_port(target, "--to", 25)
+    recipients = list(dict.fromkeys([*record.recipients, *(a.get("email", "") for a in record.added)]))
+    options = ["SMTPUTF8"] if any(not r.isascii() for r in recipients) or not record.sender.isascii() else []
+    try:
+        with smtplib.SMTP(host, port, timeout=60) as client:
+            client.ehlo()
+            if client.has_extn("starttls"):
+                client.starttls()
+                client.ehlo()
+            refused = client.sendmail(record.sender, recipients, rewritten, mail_options=options)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ConfigError(f"{host}:{port} did not take message {record.id}: {exc}") from None
+    for address, (code, text) in refused.items():
+        print(f"  refused {address}: {code} {text.decode(errors='replace')}", file=sys.stderr)
+    print(f"Released message {record.id} to {host}:{port} for {len(recipients) - len(refused)} recipient(s).")
+    return 0
+
+
+def _passwd(args) -> int:
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.user}: ")
+        if password != getpass.getpass("Again: "):
+            raise ConfigError("the passwords differ; nothing was changed")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise ConfigError("use a password of at least 8 characters")
+    set_password(args.auth_file, args.user, password)
+    print(f"Saved {args.user} in {args.auth_file} (scrypt hash, mode 0600).")
+    return 0
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None

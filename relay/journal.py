@@ -1,0 +1,194 @@
+"""The relay log: one database row per message, written in batches.
+
+The spool, not the log, carries the mail; so log writes never hold up an SMTP
+reply. They queue here and a background task writes them in one transaction
+per batch. If the database is unreachable the entries wait (bounded) and are
+written when it is back. Captured messages, which *are* the product in
+capture mode, go through the same writer but their callers wait for the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import peewee
+
+from contacts_tui.core.migrate import write_transaction
+from contacts_tui.core.models import RelayLog, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_WAITING = 100_000
+_BATCH = 500
+
+
+@dataclass
+class LogEntry:
+    """What the relay knows about a message when it answers the client."""
+
+    queue_id: str
+    sender: str
+    recipients: list[str]
+    message_id: str = ""
+    subject: str = ""
+    category: str = ""
+    category_key: str = ""
+    customers: list[str] = field(default_factory=list)
+    added: list[dict[str, str]] = field(default_factory=list)
+    decision: str = ""
+    reason: str = ""
+    status: str = "queued"
+    size: int = 0
+    received_at: dt.datetime = field(default_factory=utcnow)
+    relay: str = ""
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "received_at": self.received_at,
+            "updated_at": self.received_at,
+            "relay": self.relay[:255],
+            "queue_id": self.queue_id,
+            "message_id": self.message_id[:998],
+            "sender": self.sender[:254],
+            "recipients": json.dumps(self.recipients, ensure_ascii=False),
+            "subject": self.subject,
+            "category": self.category[:255],
+            "category_key": self.category_key,
+            "customers": json.dumps(self.customers, ensure_ascii=False),
+            "added": json.dumps(self.added, ensure_ascii=False),
+            "decision": self.decision,
+            "reason": self.reason,
+            "status": self.status,
+            "size": self.size,
+        }
+
+
+Job = Callable[[], Any]
+
+
+class Journal:
+    """Batches database writes of the relay off the event loop."""
+
+    def __init__(self, relay_name: str = "") -> None:
+        self.relay_name = relay_name
+        self._jobs: deque[tuple[Job, asyncio.Future | None]] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._closing = False
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="relay-journal")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Write what is waiting (up to ``timeout``), then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                log.warning("relay log: %d entries not written at shutdown (database unreachable)", len(self._jobs))
+
+    def received(self, entry: LogEntry) -> None:
+        """Record a message the relay accepted, refused or captured."""
+        entry.relay = entry.relay or self.relay_name
+        row = entry.row()
+        self._submit(lambda: RelayLog.insert(**row).execute())
+
+    def status(self, queue_id: str, status: str, *, attempts: int | None = None, last_error: str | None = None) -> None:
+        """Record what delivery did with a message, by its queue id."""
+        now = utcnow()
+        values: dict[Any, Any] = {RelayLog.status: status, RelayLog.updated_at: now}
+        if attempts is not None:
+            values[RelayLog.attempts] = attempts
+        if last_error is not None:
+            values[RelayLog.last_error] = last_error
+        if status == "delivered":
+            values[RelayLog.delivered_at] = now
+        self._submit(lambda: RelayLog.update(values).where(RelayLog.queue_id == queue_id).execute())
+
+    async def write(self, job: Job) -> Any:
+        """Run ``job`` in the next batch and wait until it is committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._jobs.append((job, future))
+        self._wake.set()
+        return await future
+
+    def _submit(self, job: Job) -> None:
+        if len(self._jobs) >= MAX_WAITING:
+            self._jobs.popleft()
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("relay log: database unreachable for long; %d oldest entries dropped", self.dropped)
+        self._jobs.append((job, None))
+        self._wake.set()
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while True:
+            if not self._jobs:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = [self._jobs.popleft() for _ in range(min(_BATCH, len(self._jobs)))]
+            try:
+                results = await asyncio.to_thread(_write_batch, [job for job, _ in batch])
+            except (peewee.OperationalError, peewee.InterfaceError) as exc:  # unreachable or locked: retry
+                self._jobs.extendleft(reversed(batch))
+                log.warning("relay log: cannot write to the database (%s); retrying in %.0f s", _first_line(exc), delay)
+                if self._closing:
+                    for _, future in batch:
+                        if future and not future.done():
+                            future.set_exception(exc)
+                    self._jobs.clear()
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            except Exception:
+                # One bad entry must not hold up the rest forever: write them
+                # one by one and give up only on those that fail alone.
+                await self._one_by_one(batch)
+                continue
+            delay = 0.5
+            for (_, future), result in zip(batch, results):
+                if future and not future.done():
+                    future.set_result(result)
+
+    async def _one_by_one(self, batch) -> None:
+        for job, future in batch:
+            try:
+                (result,) = await asyncio.to_thread(_write_batch, [job])
+            except Exception as exc:
+                log.error("relay log: an entry could not be written and was dropped: %s", _first_line(exc))
+                if future and not future.done():
+                    future.set_exception(exc)
+            else:
+                if future and not future.done():
+                    future.set_result(result)
+
+
+def _write_batch(jobs: list[Job]) -> list[Any]:
+    database = RelayLog._meta.database
+    try:
+        with write_transaction(database):
+            return [job() for job in jobs]
+    finally:
+        # Pooled PostgreSQL connections go back; SQLite keeps its per-thread one.
+        if isinstance(database, peewee.PostgresqlDatabase) and not database.is_closed():
+            database.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

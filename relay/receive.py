@@ -1,0 +1,193 @@
+"""Receiving: the aiosmtpd handler that checks, rewrites and commits each message.
+
+The client gets 250 only after the rewritten message is durable (in the spool,
+or in the database in capture mode). Anything that stops that answers with a
+4xx (try again) or 5xx (do not) code and a sentence saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session
+
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.errors import DirectoryError
+from contacts_tui.core.records import Resolution
+
+from .access import peer_allowed
+from .headers import decode_words, field_texts, parse_fields, split_message
+from .journal import Journal, LogEntry
+from .rewrite import Addition, RewriteResult, read_category, received_header, rewrite
+from .spool import Envelope, mail_flags, new_queue_id
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[str, Envelope, LogEntry, bytes], Awaitable[str]]
+"""sink(queue_id, envelope, log entry, original bytes) -> the text after "250 2.0.0 Ok: "."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_received: int = 50
+    max_recipients: int = 1000
+
+
+class RelayHandler:
+    """aiosmtpd handler: MAIL/RCPT policy, then rewrite and commit at DATA."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        sink: Sink,
+        journal: Journal,
+        *,
+        networks,
+        hostname: str,
+        category_header: str,
+        limits: Limits = Limits(),
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.directory = directory
+        self.sink = sink
+        self.journal = journal
+        self.networks = networks
+        self.hostname = hostname
+        self.category_header = category_header
+        self.limits = limits
+        self.executor = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+        self.in_flight = 0
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
+        if not (session.authenticated or peer_allowed(_peer_ip(session), self.networks)):
+            log.info("refused MAIL from %s: not an allowed network and not authenticated", _peer_ip(session))
+            return "530 5.7.0 Authentication required: this relay accepts mail only from allowed networks or after AUTH over TLS"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 Sender ok"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
+        if len(envelope.rcpt_tos) >= self.limits.max_recipients:
+            return f"452 4.5.3 Too many recipients (at most {self.limits.max_recipients} per message)"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 Recipient ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        # Counted so a graceful shutdown can wait for messages being committed.
+        self.in_flight += 1
+        try:
+            return await self._data(session, envelope)
+        finally:
+            self.in_flight -= 1
+
+    async def _data(self, session: Session, envelope: SmtpEnvelope) -> str:
+        data = envelope.original_content or b""
+        sender = envelope.mail_from or ""
+        sender = "" if sender == "<>" else sender
+        recipients = list(envelope.rcpt_tos)
+        header_block, _ = split_message(data)
+        fields = parse_fields(header_block)
+        entry = LogEntry(
+            queue_id="",
+            sender=sender,
+            recipients=recipients,
+            message_id=_first(fields, "message-id"),
+            subject=decode_words(_first(fields, "subject"))[:1000],
+            size=len(data),
+        )
+        hops = sum(1 for f in fields if f.name == "received")
+        if hops > self.limits.max_received:
+            return self._refuse(entry, f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop?")
+
+        category = read_category(data, self.category_header)
+        entry.category = category or ""
+        resolution: Resolution | None = None
+        if category:
+            try:
+                resolution = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self.directory.resolve, recipients, category
+                )
+            except DirectoryError as exc:
+                log.warning("directory unavailable for a %s message: %s", category, exc)
+                return self._refuse(
+                    entry, "451 4.3.0 The contact directory is unavailable; please try again later", str(exc)
+                )
+        queue_id = new_queue_id()
+        smtputf8, eightbit = mail_flags(envelope.mail_options)
+        trace = received_header(
+            helo=session.host_name or "unknown",
+            peer_ip=_peer_ip(session) or "unknown",
+            by_host=self.hostname,
+            queue_id=queue_id,
+            recipients=recipients,
+            tls=session.ssl is not None,
+            authenticated=bool(session.authenticated),
+            smtputf8=smtputf8,
+        )
+        additions = [Addition(a.email, a.name) for a in resolution.additions] if resolution else []
+        result = rewrite(data, recipients, additions, trace)
+        _describe(entry, category, resolution, result)
+        spooled = Envelope(
+            sender=sender,
+            recipients=recipients + result.envelope_added,
+            data=result.message,
+            smtputf8=smtputf8 or result.needs_smtputf8,
+            eightbit=eightbit,
+            meta={"category": entry.category_key, "sender": sender},
+        )
+        try:
+            where = await self.sink(queue_id, spooled, entry, data)
+        except Exception as exc:  # disk full, database gone: nothing was acknowledged
+            log.error("could not store a message from %s: %s", sender or "<>", exc)
+            return self._refuse(entry, "451 4.3.0 The message could not be stored; please try again later", str(exc))
+        return f"250 2.0.0 Ok: {where}"
+
+    def _refuse(self, entry: LogEntry, reply: str, detail: str = "") -> str:
+        entry.decision = "refused"
+        entry.status = "refused"
+        entry.reason = reply[4:] + (f" ({detail})" if detail else "")
+        self.journal.received(entry)
+        return reply
+
+
+def _describe(entry: LogEntry, category: str | None, resolution: Resolution | None, result: RewriteResult) -> None:
+    """Fill the log entry with the decision and its reasons."""
+    if resolution is not None:
+        entry.category_key = resolution.category or ""
+        entry.customers = [c.email for c in resolution.customers]
+    added = set(result.envelope_added)
+    entry.added = [
+        {"email": a.email, "name": a.name, "customer": a.customer_email, "reason": a.reason}
+        for a in (resolution.additions if resolution else ())
+        if a.email in added
+    ]
+    notes = list(resolution.notes) if resolution else []
+    notes += [f"{address} not added: {why}" for address, why in result.skipped]
+    if category is None:
+        entry.decision, reason = "unchanged", "no notification category header"
+    elif not result.envelope_added:
+        entry.decision = "unchanged"
+        reason = resolution.reason if resolution and not resolution.additions else "everyone opted in is already a recipient"
+    elif result.cc_locked_by_dkim:
+        entry.decision = "envelope-only"
+        reason = f"{resolution.reason}; a DKIM signature covers Cc, so they were added to the envelope only"
+    else:
+        entry.decision, reason = "rewritten", resolution.reason
+    entry.reason = "; ".join([reason, *notes])
+
+
+def _first(fields, name: str) -> str:
+    values = field_texts(fields, name)
+    return values[0].strip() if values else ""
+
+
+def _peer_ip(session: Session) -> str | None:
+    peer = session.peer
+    if isinstance(peer, (tuple, list)) and peer:
+        return str(peer[0])
+    return None

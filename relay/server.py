@@ -1,0 +1,236 @@
+"""The running relay: SMTP listener, spool, scheduler, relay log, wired together.
+
+``Relay`` runs inside an asyncio loop (``contacts-relay serve``);
+``RelayThread`` runs one in a thread of its own, for ``contacts-tui demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from contacts_tui.core.directory import Directory
+
+from .access import AuthFile, parse_networks
+from .backoff import RetryPolicy
+from .capture import CaptureStore
+from .config import RelayConfig
+from .deliver import UpstreamConfig, UpstreamPool
+from .journal import Journal, LogEntry
+from .receive import Limits, RelayHandler
+from .scheduler import Scheduler, StatusDetail
+from .spool import Envelope, Spool
+
+log = logging.getLogger(__name__)
+
+_BUSY = b"421 4.7.0 Too many connections; please try again later\r\n"
+
+
+class _RelaySMTP(SMTP):
+    """aiosmtpd's protocol, counted so the relay can cap and drain connections."""
+
+    def __init__(self, relay: "Relay", *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._relay = relay
+
+    def connection_lost(self, exc) -> None:
+        self._relay._sessions.discard(self)
+        super().connection_lost(exc)
+
+
+class _Busy(asyncio.Protocol):
+    def connection_made(self, transport) -> None:
+        transport.write(_BUSY)
+        transport.close()
+
+
+class Relay:
+    def __init__(self, config: RelayConfig, directory: Directory) -> None:
+        self.config = config
+        self.directory = directory
+        self.journal = Journal(config.hostname)
+        self.spool: Spool | None = None
+        self.scheduler: Scheduler | None = None
+        self.capture: CaptureStore | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._sessions: set[_RelaySMTP] = set()
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="relay-db")
+        self._tls = self._tls_context()
+        self._auth = AuthFile.load(config.auth_file) if config.auth_file else None
+        self.handler = RelayHandler(
+            directory,
+            self._sink,
+            self.journal,
+            networks=parse_networks(config.allow),
+            hostname=config.hostname,
+            category_header=config.category_header,
+            limits=Limits(config.max_received, config.max_recipients),
+            executor=self._executor,
+        )
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "the relay is not started"
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> None:
+        self.journal.start()
+        if self.config.capture:
+            self.capture = CaptureStore(self.journal, self.config.capture_retention)
+        else:
+            self.spool = Spool(self.config.spool_dir)
+            self.spool.open()
+            pool = UpstreamPool(
+                UpstreamConfig(
+                    host=self.config.upstream_host or "",
+                    port=self.config.upstream_port,
+                    tls=self.config.upstream_tls,  # type: ignore[arg-type]
+                    verify=self.config.upstream_verify,
+                    ca_file=self.config.upstream_ca_file,
+                    username=self.config.upstream_user,
+                    password=self.config.upstream_password,
+                    helo_name=self.config.hostname,
+                    connections=self.config.upstream_connections,
+                )
+            )
+            policy = RetryPolicy(self.config.min_backoff, self.config.max_backoff, self.config.max_lifetime)
+            self.scheduler = Scheduler(
+                self.spool, pool, policy=policy, on_status=self._on_status, reporting_mta=self.config.hostname
+            )
+            await self.scheduler.start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, self.config.listen_host, self.config.listen_port)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop accepting, let transactions in flight finish, keep the rest in the spool."""
+        if self._server is not None:
+            self._server.close()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.handler.in_flight and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self._sessions):
+            if session.transport is not None:
+                session.transport.write(b"421 4.3.2 The relay is shutting down; please try again later\r\n")
+                session.transport.close()
+        if self.scheduler is not None:
+            await self.scheduler.stop(max(1.0, deadline - asyncio.get_running_loop().time()))
+        await self.journal.stop()
+        if self.spool is not None:
+            await self.spool.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _protocol(self) -> asyncio.Protocol:
+        if len(self._sessions) >= self.config.max_connections:
+            log.warning("refused a connection: %d sessions open already", len(self._sessions))
+            return _Busy()
+        session = _RelaySMTP(
+            self,
+            self.handler,
+            data_size_limit=self.config.max_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=self.config.hostname,
+            ident="Contact Persons relay",
+            tls_context=self._tls,
+            authenticator=self._authenticate if self._auth else None,
+            auth_require_tls=True,
+            # AUTH guesses end the session; every other command is unlimited
+            # because one session may carry thousands of messages.
+            command_call_limit={"AUTH": 3, "*": 2**31},
+        )
+        self._sessions.add(session)
+        return session
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword) or self._auth is None:
+            return AuthResult(success=False, handled=False)
+        user = auth_data.login.decode("utf-8", errors="replace")
+        ok = self._auth.check(user, auth_data.password.decode("utf-8", errors="replace"))
+        if not ok:
+            log.warning("failed AUTH for user %r from %s", user, session.peer)
+        return AuthResult(success=ok, handled=False)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if not self.config.tls_cert:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(self.config.tls_cert), str(self.config.tls_key))
+        return context
+
+    async def _sink(self, queue_id: str, envelope: Envelope, entry: LogEntry, original: bytes) -> str:
+        entry.queue_id = queue_id
+        if self.capture is not None:
+            entry.status = "captured"
+            captured = await self.capture.store(entry, original, envelope.data)
+            return f"captured as {captured} (queue id {queue_id})"
+        assert self.spool is not None
+        await self.spool.commit(envelope, queue_id=queue_id)
+        entry.status = "queued"
+        self.journal.received(entry)
+        return f"queued as {queue_id}"
+
+    def _on_status(self, queue_id: str, meta: dict, status: str, detail: StatusDetail) -> None:
+        error = "" if status == "delivered" else detail.reply
+        self.journal.status(queue_id, status, attempts=detail.attempts, last_error=error)
+        if detail.dsn_id:
+            failed = ", ".join(detail.failed) or "recipients"
+            self.journal.received(
+                LogEntry(
+                    queue_id=detail.dsn_id,
+                    sender="",
+                    recipients=[str(meta.get("sender", ""))] if meta.get("sender") else [],
+                    subject=f"Delivery status notification for {queue_id}",
+                    decision="bounce",
+                    reason=f"delivery to {failed} failed: {detail.reply}",
+                )
+            )
+
+
+class RelayThread:
+    """A relay with its own event loop in a background thread (the demo's relay)."""
+
+    def __init__(self, config: RelayConfig, directory: Directory) -> None:
+        self.relay = Relay(config, directory)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.relay.port
+
+    def start(self, timeout: float = 10.0) -> "RelayThread":
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the relay did not start in time")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self._thread.is_alive():
+            return
+        future = asyncio.run_coroutine_threadsafe(self.relay.stop(timeout), self._loop)
+        try:
+            future.result(timeout + 5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.relay.start())
+        except BaseException as exc:  # reported to start()'s caller
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.close()
