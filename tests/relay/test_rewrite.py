@@ -304,9 +304,11 @@ def test_message_without_body(ending):
     assert result.message == b"From: a@shop.example\r\nTo: cust@example.com\r\nCc: Jane Doe <bk@acme.example>\r\n"
 
 
-def test_message_without_any_header():
-    result = rewrite(b"\r\njust a body\r\n", RCPTS, [BK])
-    assert result.message == b"Cc: Jane Doe <bk@acme.example>\r\n\r\njust a body\r\n"
+@pytest.mark.parametrize("eol", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+def test_message_without_any_header(eol):
+    trace = received_header(helo="shop", peer_ip="127.0.0.1", by_host="relay", queue_id="Q1")
+    result = rewrite(eol + b"just a body" + eol, RCPTS, [BK], trace=trace)
+    assert result.message == trace.replace(b"\r\n", eol) + b"Cc: Jane Doe <bk@acme.example>" + eol + eol + b"just a body" + eol
 
 
 def test_eight_bit_body_is_byte_identical():
