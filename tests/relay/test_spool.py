@@ -279,20 +279,26 @@ def crash_child_main() -> None:
     async def run(directory: str) -> None:
         spool = Spool(directory, segment_bytes=64 * 1024, state_compact_bytes=16 * 1024)
         spool.open()
-        print("ready", flush=True)
         rng = random.Random()
+
+        def say(*words: str) -> None:
+            # One write(2) per line: a pipe write this small is atomic, so a
+            # kill cannot leave half a line behind.
+            os.write(1, (" ".join(words) + "\n").encode())
+
+        say("ready")
 
         async def worker(n: int) -> None:
             while True:
                 data = MESSAGE + os.urandom(rng.randint(0, 12_000)).hex().encode()[: rng.randint(0, 12_000)]
                 queue_id = await spool.commit(envelope(f"c{n}@example.com", data=data))
-                print("committed", queue_id, flush=True)
+                say("committed", queue_id)
                 if rng.random() < 0.5:
                     # Said before finishing: a kill can land after the done
                     # record is on disk but before "done" is printed.
-                    print("finishing", queue_id, flush=True)
+                    say("finishing", queue_id)
                     await spool.finish(spool.get(queue_id))
-                    print("done", queue_id, flush=True)
+                    say("done", queue_id)
 
         await asyncio.gather(*(worker(n) for n in range(16)))
 
@@ -314,9 +320,10 @@ def kill_and_recover(directory: Path, lines_before_kill: int) -> dict[str, int]:
     child.send_signal(signal.SIGKILL)
     lines += child.stdout.readlines()  # what was printed before the kill landed
     child.wait()
-    committed = {line.split()[1] for line in lines if line.startswith("committed ")}
-    finishing = {line.split()[1] for line in lines if line.startswith("finishing ")}
-    done = {line.split()[1] for line in lines if line.startswith("done ")}
+    said = [line.split() for line in lines if line.endswith("\n") and len(line.split()) == 2]
+    committed = {queue_id for word, queue_id in said if word == "committed"}
+    finishing = {queue_id for word, queue_id in said if word == "finishing"}
+    done = {queue_id for word, queue_id in said if word == "done"}
 
     async def recover() -> tuple[set[str], int]:
         spool = Spool(directory)
