@@ -79,9 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             getattr(args, "db", None), getattr(args, "catalog", None), getattr(args, "max_contacts", None)
         )
         if args.command == "demo":
-            from .demo import run_demo
-
-            return run_demo(settings, explicit_db=hasattr(args, "db"))
+            return _demo(settings, explicit_db=hasattr(args, "db"))
         directory = open_directory(settings)
         if args.command == "init":
             return _init(directory)
@@ -177,6 +175,39 @@ def _export(directory, target: str) -> int:
         return 1
     line.finish()
     print(f"Exported {rows:,} rows to {target}.", file=sys.stderr)
+    return 0
+
+
+def _demo(settings: Settings, explicit_db: bool) -> int:
+    """Demo data, a capture relay in this process, and the TUI wired to both."""
+    from dataclasses import replace
+
+    from contacts_tui.core.db import APP_NAME
+    from contacts_tui.core.demo_data import seed_demo
+    from platformdirs import user_data_dir
+    from relay.config import RelayConfig
+    from relay.server import RelayThread
+
+    if not explicit_db:
+        # The demo never touches the real default database; it starts afresh.
+        folder = Path(user_data_dir(APP_NAME))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "demo.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        settings = replace(settings, db_url=f"sqlite:///{path}")
+    directory = open_directory(settings)
+    if directory.counts()[0] == 0:
+        seed_demo(directory)
+    relay = RelayThread(
+        RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="demo-relay.localhost"), directory
+    ).start()
+    try:
+        from .ui.app import make_app
+
+        make_app(directory, relay_address=("127.0.0.1", relay.port), demo=True).run()
+    finally:
+        relay.stop()
     return 0
 
 
