@@ -242,8 +242,10 @@ class Directory:
 
     @_database_call
     def toggle_category(self, contact_id: int, category: str) -> ContactRecord:
+        # Compare the catalog key, not what was typed: "BILLING" is "billing".
+        (key,) = clean_categories([category], self.catalog)
         current = self.get_contact(contact_id)
-        return self.set_category(contact_id, category, category not in current.categories)
+        return self.set_category(contact_id, key, key not in current.categories)
 
     @_database_call
     def set_receive_all(self, contact_id: int, enabled: bool) -> ContactRecord:
