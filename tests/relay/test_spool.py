@@ -306,7 +306,12 @@ def crash_child_main() -> None:
 
 
 def kill_and_recover(directory: Path, lines_before_kill: int) -> dict[str, int]:
-    """One crash run: returns counts of committed, done, recovered, lost and resurrected messages."""
+    """One crash run: counts of messages committed, done, being finished, recovered, lost and resurrected.
+
+    Lost: acknowledged, not being finished, yet not recovered. Resurrected:
+    reported done, yet recovered. A message whose finish was under way when
+    the kill came may legitimately end up either way.
+    """
     child = subprocess.Popen(
         [sys.executable, "-c", "from tests.relay.test_spool import crash_child_main; crash_child_main()",
          str(directory)],
@@ -341,6 +346,7 @@ def kill_and_recover(directory: Path, lines_before_kill: int) -> dict[str, int]:
     return {
         "committed": len(committed),
         "done": len(done),
+        "finishing": len(finishing - done),
         "recovered": len(recovered),
         "lost": len(committed - finishing - recovered),
         "resurrected": len(done & recovered),
