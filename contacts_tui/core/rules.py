@@ -130,9 +130,14 @@ def raise_limit(active_count: int, limit: int, subject: str | None) -> None:
 
 
 def search_text(name: str, email: str, contacts: Iterable[tuple[str, str]]) -> str:
-    """What customer search matches: names and addresses, lowercased."""
-    parts = [name.casefold(), email_key(email)]
+    """What customer search matches: names and addresses, case-folded.
+
+    Addresses are folded like the names and like the query (search.py folds
+    every word): ``lower()`` keeps "ß" where ``casefold()`` makes it "ss", so
+    an address typed exactly as stored would not be found.
+    """
+    parts = [name.casefold(), email.strip().casefold()]
     for contact_name, contact_email in contacts:
         parts.append(contact_name.casefold())
-        parts.append(email_key(contact_email))
+        parts.append(contact_email.strip().casefold())
     return " | ".join(parts)
