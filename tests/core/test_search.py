@@ -1,0 +1,180 @@
+"""Customer search and paging, on SQLite (FTS5 trigram) and PostgreSQL (pg_trgm)."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts_tui.core.records import CustomerInput
+
+from .helpers import new_customer, person
+
+
+@pytest.fixture
+def town(directory):
+    """Five customers with contact persons; returns their ids by short name."""
+    ids = {}
+    ids["acme"] = new_customer(directory, "owner@acme.example", "Acme Trading").id
+    ids["globex"] = new_customer(directory, "info@globex.example", "Globex Corporation").id
+    ids["initech"] = new_customer(directory, "hello@initech.example", "Initech NL").id
+    ids["mueller"] = new_customer(directory, "kontakt@müller-bäckerei.example", "Bäckerei Müller").id
+    ids["ivanov"] = new_customer(directory, "office@ivanov.example", "ООО Иванов и партнёры").id
+    directory.add_contact(ids["acme"], person("Bea Bookkeeper", "books@acme.example", role="Bookkeeping"))
+    directory.add_contact(ids["acme"], person("Tom Tech", "it@acme.example"))
+    directory.add_contact(ids["globex"], person("Hank Scorpio", "hank@globex.example"))
+    directory.add_contact(ids["globex"], person("Bea Bookkeeper", "bea@freelance.example"))
+    directory.add_contact(ids["initech"], person("Peter Gibbons", "peter_g@initech.example"))
+    directory.add_contact(ids["mueller"], person("Jürgen Groß", "grüße@müller-bäckerei.example"))
+    directory.add_contact(ids["ivanov"], person("Сергей Петров", "sergei@ivanov.example"))
+    return ids
+
+
+def found(directory, text, **options):
+    return sorted(c.id for c in directory.search_customers(text, **options).rows)
+
+
+def test_empty_search_lists_every_customer(directory, town):
+    page = directory.search_customers("")
+    assert page.total == 5 and len(page.rows) == 5
+
+
+def test_search_by_customer_name_ignores_case(directory, town):
+    assert found(directory, "GLOBEX corp") == [town["globex"]]
+    assert found(directory, "trading") == [town["acme"]]
+
+
+def test_search_by_customer_email(directory, town):
+    assert found(directory, "hello@initech.example") == [town["initech"]]
+
+
+def test_search_by_contact_email(directory, town):
+    assert found(directory, "hank@globex") == [town["globex"]]
+    assert found(directory, "BEA@FREELANCE.example") == [town["globex"]]
+
+
+def test_search_by_contact_name_finds_every_customer_of_the_person(directory, town):
+    assert found(directory, "bookkeeper") == sorted([town["acme"], town["globex"]])
+
+
+def test_several_words_must_all_match(directory, town):
+    assert found(directory, "bookkeeper acme") == [town["acme"]]
+    assert found(directory, "bookkeeper initech") == []
+
+
+def test_short_words_match_as_substrings(directory, town):
+    assert found(directory, "nl") == [town["initech"]]
+    assert found(directory, "initech nl") == [town["initech"]]
+    assert found(directory, "globex nl") == []
+
+
+def test_like_wildcards_in_a_short_word_are_taken_literally(directory, town):
+    assert found(directory, "_g") == [town["initech"]]
+    assert found(directory, "%") == []
+
+
+@pytest.mark.parametrize("text", ['o"neil', "acme-trading", "NEAR", "AND OR", "*", "(acme)", "'", "\\"])
+def test_search_syntax_characters_are_plain_text(directory, town, text):
+    directory.search_customers(text)  # no error: FTS/LIKE syntax is never interpreted
+
+
+def test_search_non_latin_names_in_any_case(directory, town):
+    assert found(directory, "ИВАНОВ") == [town["ivanov"]]
+    assert found(directory, "петров") == [town["ivanov"]]
+    assert found(directory, "и") == [town["ivanov"]]
+    assert found(directory, "MÜLLER") == [town["mueller"]]
+    assert found(directory, "jürgen") == [town["mueller"]]
+
+
+def test_search_finds_an_address_with_sharp_s_as_typed(directory, town):
+    # casefold("ß") is "ss": the stored text must fold the same way as the query.
+    assert found(directory, "grüße@müller-bäckerei.example") == [town["mueller"]]
+    assert found(directory, "GROSS") == [town["mueller"]]
+
+
+def test_soft_deleted_contact_is_no_longer_found(directory, town):
+    hank = next(c for c in directory.list_contacts(town["globex"]) if c.name == "Hank Scorpio")
+    directory.delete_contact(hank.id)
+    assert found(directory, "hank@globex") == []
+    assert found(directory, "scorpio") == []
+    directory.undelete_contact(hank.id)
+    assert found(directory, "scorpio") == [town["globex"]]
+
+
+def test_an_edited_contact_is_found_by_its_new_address_only(directory, town):
+    hank = next(c for c in directory.list_contacts(town["globex"]) if c.name == "Hank Scorpio")
+    directory.update_contact(hank.id, person("Hank Scorpio", "boss@cypress-creek.example"))
+    assert found(directory, "hank@globex") == []
+    assert found(directory, "cypress-creek") == [town["globex"]]
+
+
+def test_nothing_matches(directory, town):
+    page = directory.search_customers("zzzz-no-such-customer")
+    assert (page.rows, page.total) == ((), 0)
+
+
+# -- paging and sorting ------------------------------------------------------
+
+
+@pytest.fixture
+def many(directory):
+    """25 customers, "Customer 00 South" to "Customer 24 South", the odd ones
+    North; emails run the other way; customer i has i % 4 contacts; every
+    fifth is inactive."""
+    rows = []
+    for i in range(25):
+        side = "North" if i % 2 else "South"
+        customer = directory.create_customer(CustomerInput(f"Customer {i:02d} {side}", f"c{(24 - i):02d}@many.example"))
+        for j in range(i % 4):
+            directory.add_contact(customer.id, person(f"P{j}", f"p{j}@c{i}.example"))
+        if i % 5 == 0:
+            directory.set_customer_active(customer.id, False)
+        rows.append(directory.get_customer(customer.id))
+    return rows
+
+
+def test_pages_cover_all_rows_once_with_the_total(directory, many):
+    pages = [directory.search_customers("", offset=offset, limit=10) for offset in (0, 10, 20, 30)]
+    assert [p.total for p in pages] == [25] * 4
+    assert [len(p.rows) for p in pages] == [10, 10, 5, 0]
+    names = [c.name for p in pages for c in p.rows]
+    assert [name[:11] for name in names] == [f"Customer {i:02d}" for i in range(25)]
+
+
+def test_total_counts_matches_not_the_page(directory, many):
+    page = directory.search_customers("customer north", limit=3)
+    assert page.total == 12
+    assert len(page.rows) == 3
+
+
+def test_limit_and_offset_are_clamped(directory, many):
+    assert len(directory.search_customers("", limit=0).rows) == 1
+    assert directory.search_customers("", limit=10_000).limit == 500
+    assert directory.search_customers("", offset=-5).offset == 0
+
+
+def test_unknown_sort_is_refused(directory, many):
+    with pytest.raises(ValueError, match="unknown sort"):
+        directory.search_customers("", sort="phone")
+
+
+SORT_KEYS = {
+    "name": lambda c: (c.name.casefold(), c.id),
+    "email": lambda c: c.email.lower(),
+    "contacts": lambda c: (c.contact_count, c.name.casefold(), c.id),
+    "status": lambda c: (c.active, c.name.casefold(), c.id),
+}
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+@pytest.mark.parametrize("sort", list(SORT_KEYS))
+def test_every_sort_key_orders_every_page(directory, many, sort, descending):
+    expected = [c.id for c in sorted(many, key=SORT_KEYS[sort], reverse=descending)]
+    got = []
+    for offset in range(0, 25, 7):
+        page = directory.search_customers("", sort=sort, descending=descending, offset=offset, limit=7)
+        got.extend(c.id for c in page.rows)
+    assert got == expected
+
+
+def test_sort_applies_to_search_results(directory, many):
+    page = directory.search_customers("north", sort="email", descending=True)
+    assert [c.name for c in page.rows] == [f"Customer {i:02d} North" for i in range(1, 25, 2)]
