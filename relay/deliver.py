@@ -52,6 +52,9 @@ class UpstreamConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 60.0
+    # The wait for the reply to the final "." covers the upload of the whole
+    # message too; RFC 5321 4.5.3.2.6 suggests 10 minutes.
+    data_timeout: float = 600.0
     helo_name: str | None = None
     connections: int = 4
     idle_timeout: float = 60.0
@@ -400,7 +403,7 @@ class UpstreamPool:
                 return DeliveryResult(replies)
             stage = "DATA"
             try:
-                response = await client.data(message)
+                response = await client.data(message, timeout=self.config.data_timeout)
             except aiosmtplib.SMTPDataError as exc:
                 # A refusal of DATA or of the content applies to every recipient
                 # that RCPT had accepted.
@@ -415,9 +418,9 @@ class UpstreamPool:
             client.close()
             detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             lost = Reply.local(f"4.4.2 lost connection with {where} during {stage}: {detail}")
-            # Whatever RCPT said, nothing was delivered without a reply to DATA;
-            # only permanent refusals stand.
-            kept = {r: reply for r, reply in replies.items() if reply.outcome == "permanent"}
+            # An RCPT acceptance means nothing without a reply to DATA; RCPT
+            # refusals (e.g. the 421 that preceded the hang-up) stand.
+            kept = {r: reply for r, reply in replies.items() if reply.outcome != "accepted"}
             return DeliveryResult({rcpt: kept.get(rcpt, lost) for rcpt in recipients})
 
     async def _reset(self, client: aiosmtplib.SMTP) -> None:

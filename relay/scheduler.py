@@ -123,6 +123,7 @@ class Scheduler:
         the attempt. The spool itself stays open: its owner closes it.
         """
         self._stopping = True
+        self._spool.remove_listener(self._schedule)
         self._wake.set()
         if self._task is not None:
             await self._task
@@ -162,13 +163,17 @@ class Scheduler:
             log.error("cannot read the spool's control directory: %s", exc)
             return
         for command in commands:
-            if command.action == "retry-now":
-                log.info("retry-now requested: every waiting message is due now")
-                self.retry_now()
-            elif command.queue_id is not None:
-                found = await self.delete(command.queue_id)
-                log.info("delete %s requested: %s", command.queue_id, "deleted" if found else "not in the queue")
-            self._spool.remove_command(command)
+            try:
+                if command.action == "retry-now":
+                    log.info("retry-now requested: every waiting message is due now")
+                    self.retry_now()
+                elif command.queue_id is not None:
+                    found = await self.delete(command.queue_id)
+                    log.info("delete %s requested: %s", command.queue_id, "deleted" if found else "not in the queue")
+                self._spool.remove_command(command)
+            except (SpoolError, OSError) as exc:
+                # Left in place, the command is tried again on the next poll.
+                log.error("could not apply the %s command: %s", command.action, exc)
 
     # -- the loop ------------------------------------------------------------
 
@@ -253,6 +258,8 @@ class Scheduler:
             # The state stays in memory; losing it on disk only means a repeat
             # attempt after a restart, never a lost message.
             log.error("cannot record the state of %s: %s", message.queue_id, exc)
+        if message.deleted:
+            return  # deleted by an admin meanwhile: "deleted" was the last word
         if message.done:
             self._messages.pop(message.queue_id, None)
         else:

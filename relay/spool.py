@@ -106,6 +106,7 @@ class Spool:
         self._segment_bytes = segment_bytes
         self._state_compact_bytes = state_compact_bytes
         self._lock_fd: int | None = None
+        self._closed = False
         self._index: dict[str, QueuedMessage] = {}
         self._segment_ids: dict[int, list[str]] = {}
         # Messages not yet done, per segment: a segment at 0 can be deleted.
@@ -124,6 +125,8 @@ class Spool:
 
     def open(self) -> None:
         """Create the spool if needed, lock it, and load what is queued."""
+        if self._closed:
+            raise SpoolError(f"the spool {self.directory} was closed")
         if self._lock_fd is not None:
             return
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -145,6 +148,7 @@ class Spool:
             if appender is not None:
                 await appender.close()
         self._segments = self._states = None
+        self._closed = True
         self._release_lock()
 
     async def __aenter__(self) -> Spool:
@@ -229,6 +233,10 @@ class Spool:
     def add_listener(self, callback: Callable[[QueuedMessage], None]) -> None:
         """Call ``callback(message)`` after every durable commit (the scheduler's hand-off)."""
         self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[QueuedMessage], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
 
     async def commit(self, envelope: Envelope, *, notify: bool = True) -> str:
         """Write ``envelope`` durably and return its queue id.

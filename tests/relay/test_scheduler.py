@@ -165,6 +165,39 @@ async def test_the_null_sender_gets_no_bounce(relay: Relay, upstream: Upstream) 
     assert [q for q, *_ in relay.statuses] == [queue_id]
 
 
+async def test_a_bounce_that_bounces_is_not_bounced_again(relay: Relay, upstream: Upstream) -> None:
+    upstream.reply_rcpt("gone@example.com", "550 5.1.1 no such user")
+    upstream.reply_rcpt(SENDER, "550 5.1.1 the sender does not exist either")
+    queue_id = await relay.commit("gone@example.com")
+
+    detail = await relay.wait_status(queue_id, "failed")
+    bounce = await relay.wait_status(detail.dsn_id or "", "failed")
+
+    assert bounce.dsn_id is None
+    assert read_queue(relay.spool.directory) == []
+    assert upstream.messages == []
+    assert len(relay.statuses) == 2
+
+
+async def test_a_plain_function_can_take_the_status_reports(tmp_path: Path, upstream: Upstream) -> None:
+    seen: list[tuple[str, str, int]] = []
+    spool = Spool(tmp_path / "spool")
+    pool = UpstreamPool(UpstreamConfig(upstream.host, upstream.port, timeout=5.0))
+    scheduler = Scheduler(spool, pool, policy=RetryPolicy(**FAST),
+                          on_status=lambda queue_id, meta, status, detail: seen.append((queue_id, status,
+                                                                                         detail.attempts)),
+                          reporting_mta="relay.test")
+    await scheduler.start()
+    try:
+        queue_id = await spool.commit(Envelope(SENDER, ["customer@example.com"], MESSAGE))
+        await wait_until(lambda: seen)
+    finally:
+        await scheduler.stop()
+        await spool.close()
+
+    assert seen == [(queue_id, "delivered", 1)]
+
+
 async def test_a_recipient_still_deferred_when_the_lifetime_ends_expires_with_a_bounce(
     tmp_path: Path, upstream: Upstream
 ) -> None:

@@ -189,6 +189,15 @@ async def test_a_commit_without_recipients_is_refused(tmp_path: Path) -> None:
     await spool.close()
 
 
+async def test_a_closed_spool_refuses_commits_instead_of_reopening(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    await spool.commit(envelope())
+    await spool.close()
+
+    with pytest.raises(SpoolError, match="closed"):
+        await spool.commit(envelope())
+
+
 async def test_a_second_relay_on_the_same_spool_is_refused(tmp_path: Path) -> None:
     owner = await reopened(tmp_path / "spool")
     child = subprocess.run(
