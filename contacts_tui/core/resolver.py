@@ -8,8 +8,19 @@ from peewee import JOIN, SQL, fn
 
 from .catalog import Catalog
 from .models import ContactCategory, ContactPerson, Customer
+from .errors import ValidationError
 from .records import Addition, CustomerMatch, Resolution
-from .validate import email_key
+from .validate import clean_email, email_key
+
+
+def _recipient_keys(address: str) -> tuple[str, ...]:
+    """The address as typed and as stored: customers' emails are kept in the
+    normalized form (an IDNA domain as Unicode), while senders without SMTPUTF8
+    write the same domain as xn--…."""
+    try:
+        return (email_key(address), email_key(clean_email(address)))
+    except ValidationError:
+        return (email_key(address),)
 
 
 def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | None) -> Resolution:
@@ -24,7 +35,7 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
     category = catalog.resolve(value)
     if category is None:
         return Resolution(None, reason=f"unknown notification category {value!r}")
-    keys = sorted({email_key(r) for r in recipients if r})
+    keys = sorted({key for r in recipients if r for key in _recipient_keys(r)})
     if not keys:
         return Resolution(category, reason="no recipients")
 
