@@ -46,6 +46,7 @@ from .spool_log import (
     segment_path,
     write_all,
 )
+from .spool_queue import QUEUE_ID as _QUEUE_ID
 from .spool_queue import QueueItem, read_queue, request_delete, request_retry_now
 from .spool_types import Envelope, Failure, QueuedMessage, SpoolStats, apply_state, message_from_meta, state_meta
 
@@ -60,6 +61,7 @@ __all__ = [
     "SpoolError",
     "SpoolStats",
     "mail_flags",
+    "new_queue_id",
     "read_queue",
     "request_delete",
     "request_retry_now",
@@ -82,6 +84,7 @@ def mail_flags(mail_options: Iterable[str]) -> tuple[bool, bool]:
 
 
 def new_queue_id() -> str:
+    """A fresh queue id: 16 upper-case hex digits, sorting by time of creation."""
     # Time first so ids sort by arrival in listings; the random tail keeps two
     # commits in the same microsecond (or two relays' spools merged) apart.
     return f"{time.time_ns() // 1000:013X}{secrets.randbelow(16**3):03X}"
@@ -108,6 +111,7 @@ class Spool:
         self._lock_fd: int | None = None
         self._closed = False
         self._index: dict[str, QueuedMessage] = {}
+        self._committing: set[str] = set()  # ids on their way to disk, not yet indexed
         self._segment_ids: dict[int, list[str]] = {}
         # Messages not yet done, per segment: a segment at 0 can be deleted.
         self._live: dict[int, int] = {}
@@ -238,19 +242,24 @@ class Spool:
         if callback in self._listeners:
             self._listeners.remove(callback)
 
-    async def commit(self, envelope: Envelope, *, notify: bool = True) -> str:
+    async def commit(self, envelope: Envelope, *, queue_id: str | None = None, notify: bool = True) -> str:
         """Write ``envelope`` durably and return its queue id.
 
         When this returns, the message is on disk and fsync'd: answer 250 only
         now. If it raises, nothing was acknowledged: answer 451. The message is
         handed to the listeners (the scheduler) unless ``notify`` is false.
+        ``queue_id`` is for a receiver that named the message before committing
+        it (e.g. in its Received header); it must come from ``new_queue_id``.
         """
         self.open()
         if not envelope.recipients:
             raise ValueError("a message needs at least one recipient")
-        queue_id = new_queue_id()
-        while queue_id in self._index:
+        if queue_id is None:
             queue_id = new_queue_id()
+            while queue_id in self._index or queue_id in self._committing:
+                queue_id = new_queue_id()
+        elif not _QUEUE_ID.match(queue_id) or queue_id in self._index or queue_id in self._committing:
+            raise ValueError(f"{queue_id!r} is not a new queue id")
         message = QueuedMessage.from_envelope(queue_id, envelope)
         meta = json.dumps(message.envelope_meta()).encode()
         record = encode(KIND_MESSAGE, meta, envelope.data)
@@ -260,7 +269,11 @@ class Spool:
 
     async def _commit(self, message: QueuedMessage, record: bytes, meta_len: int, notify: bool) -> str:
         assert self._segments is not None
-        number, offset = await self._segments.append(record)
+        self._committing.add(message.queue_id)
+        try:
+            number, offset = await self._segments.append(record)
+        finally:
+            self._committing.discard(message.queue_id)
         assert isinstance(number, int)
         message.segment = number
         message.body_offset = offset + HEADER.size + meta_len

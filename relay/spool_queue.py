@@ -25,7 +25,7 @@ from .spool_types import apply_state, message_from_meta
 log = logging.getLogger(__name__)
 
 Action = Literal["retry-now", "delete"]
-_QUEUE_ID = re.compile(r"^[0-9A-F]{8,32}$")
+QUEUE_ID = re.compile(r"^[0-9A-F]{8,32}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ def request_delete(directory: str | os.PathLike[str], queue_id: str) -> Path:
     attempt already talking to the upstream may still complete).
     """
     queue_id = queue_id.strip().upper()
-    if not _QUEUE_ID.match(queue_id):
+    if not QUEUE_ID.match(queue_id):
         raise ValueError(f"{queue_id!r} is not a queue id")
     return _drop_command(directory, {"action": "delete", "id": queue_id})
 

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from relay.spool import Envelope, Failure, Spool, SpoolBusy, SpoolError, read_queue, request_delete, request_retry_now
+from relay.spool import (
+    Envelope,
+    Failure,
+    Spool,
+    SpoolBusy,
+    SpoolError,
+    new_queue_id,
+    read_queue,
+    request_delete,
+    request_retry_now,
+)
 from relay.spool_log import KIND_MESSAGE, encode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,6 +190,21 @@ async def test_concurrent_commits_share_one_fsync(tmp_path: Path) -> None:
     assert grouped.commit_fsyncs <= 2
     # On its own, every commit still gets its own fsync before it returns.
     assert alone.commit_fsyncs - grouped.commit_fsyncs == 5
+
+
+async def test_the_receiver_may_name_the_message_before_committing_it(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    named = new_queue_id()
+
+    assert await spool.commit(envelope(), queue_id=named) == named
+    with pytest.raises(ValueError):
+        await spool.commit(envelope(), queue_id=named)
+    with pytest.raises(ValueError):
+        await spool.commit(envelope(), queue_id="../x")
+    await spool.close()
+    again = await reopened(tmp_path / "spool")
+    assert [m.queue_id for m in again.recover()] == [named]
+    await again.close()
 
 
 async def test_a_commit_without_recipients_is_refused(tmp_path: Path) -> None:
