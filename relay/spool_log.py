@@ -210,7 +210,7 @@ class Appender:
                     token, offsets = await loop.run_in_executor(
                         self._executor, self._write_batch, [record for record, _ in batch]
                     )
-                except OSError as exc:
+                except Exception as exc:  # anything: a commit must never wait forever
                     error = SpoolError(f"could not write the spool: {exc}")
                     for _, future in batch:
                         if not future.done():
