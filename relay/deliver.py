@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import ssl
 import time
@@ -165,6 +166,14 @@ def header_section(message: bytes) -> bytes:
     """The bytes before the first empty line (the whole message if there is none)."""
     ends = [i for i in (message.find(b"\r\n\r\n"), message.find(b"\n\n")) if i >= 0]
     return message[: min(ends)] if ends else message
+
+
+def _explain(exc: BaseException) -> str:
+    """A short reason for a failed connection: "Connection refused" rather than aiosmtplib's wrapping."""
+    for candidate in (exc.__cause__, exc):
+        if isinstance(candidate, OSError) and not isinstance(candidate, ssl.SSLError) and candidate.errno:
+            return os.strerror(candidate.errno)
+    return getattr(exc, "message", None) or str(exc) or type(exc).__name__
 
 
 class UpstreamPool:
@@ -326,8 +335,8 @@ class UpstreamPool:
             raise _SessionFailure(Reply.local(f"4.4.0 {stage} {where} failed: {exc.code} {exc.message}")) from None
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
             client.close()
-            detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             status = "4.7.5" if isinstance(exc, ssl.SSLError) else "4.4.1"
+            detail = _explain(exc)
             raise _SessionFailure(Reply.local(f"{status} {stage} {where} failed: {detail}")) from None
         self.stats.connections_opened += 1
         return _Connection(client)
