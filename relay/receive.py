@@ -20,7 +20,7 @@ from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.records import Resolution
 
 from .access import peer_allowed
-from .headers import decode_words, field_texts, parse_fields, split_message
+from .headers import decode_words, field_texts, header_end, parse_fields
 from .journal import Journal, LogEntry
 from .rewrite import Addition, RewriteResult, read_category, received_header, rewrite
 from .spool import Envelope, mail_flags, new_queue_id
@@ -90,8 +90,8 @@ class RelayHandler:
         sender = envelope.mail_from or ""
         sender = "" if sender == "<>" else sender
         recipients = list(envelope.rcpt_tos)
-        header_block, _ = split_message(data)
-        fields = parse_fields(header_block)
+        # Only the header block is parsed; slicing it off avoids copying a large body.
+        fields = parse_fields(data[: header_end(data)])
         entry = LogEntry(
             queue_id="",
             sender=sender,
