@@ -69,6 +69,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         format="%(asctime)s contacts-relay %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    # aiosmtpd logs every command line at INFO, AUTH credentials included.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     config = config_from_args(args)
     directory = open_directory(settings)
     try:

@@ -145,6 +145,9 @@ class RelayHandler:
         except Exception as exc:  # disk full, database gone: nothing was acknowledged
             log.error("could not store a message from %s: %s", sender or "<>", exc)
             return self._refuse(entry, "451 4.3.0 The message could not be stored; please try again later", str(exc))
+        log.info(
+            "%s from %s to %s: %s (%s)", where, sender or "<>", ",".join(recipients), entry.decision, entry.reason
+        )
         return f"250 2.0.0 Ok: {where}"
 
     def _refuse(self, entry: LogEntry, reply: str, detail: str = "") -> str:

@@ -139,6 +139,8 @@ class Relay:
             tls_context=self._tls,
             authenticator=self._authenticate if self._auth else None,
             auth_require_tls=True,
+            # Without an auth file nobody can log in, so AUTH is not offered.
+            auth_exclude_mechanism=None if self._auth else ["LOGIN", "PLAIN"],
             # AUTH guesses end the session; every other command is unlimited
             # because one session may carry thousands of messages.
             command_call_limit={"AUTH": 3, "*": 2**31},
