@@ -1,0 +1,60 @@
+"""The admin TUI: customers and their contact persons, keyboard first."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from contacts_tui.core.directory import Directory
+
+from .commands import screen_commands
+from .screens.customers import CustomersScreen
+from .screens.help import HelpScreen
+
+# Built-in palette entries that belong to this app; the rest (screenshots,
+# maximising, Textual's own key panel) would only compete with our help.
+KEPT_SYSTEM_COMMANDS = ("Theme", "Quit")
+
+
+class ContactsApp(App[None]):
+    """Customers and contact persons over one directory."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Contact Persons"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "help", tooltip="Show every key of this screen", id="app.help"),
+    ]
+
+    def __init__(self, directory: Directory, *, cursor_blink: bool = True, **options: Any) -> None:
+        super().__init__()
+        self.directory = directory
+        self.cursor_blink = cursor_blink
+        # Later screens (relay log, captured messages, sample notifications)
+        # read what they need from here, e.g. relay_address and demo.
+        self.options = options
+
+    def get_default_screen(self) -> Screen:
+        return CustomersScreen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from screen_commands(screen)
+        yield SystemCommand("Help", "Key: ?  Every key of this screen", self.action_help)
+        for command in super().get_system_commands(screen):
+            if command.title in KEPT_SYSTEM_COMMANDS:
+                yield command
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+
+def make_app(directory: Directory, **options: Any) -> ContactsApp:
+    """The app over ``directory``; the CLI and the tests build it the same way.
+
+    ``cursor_blink=False`` keeps screenshots steady; other options are kept
+    for the screens that need them.
+    """
+    return ContactsApp(directory, **options)

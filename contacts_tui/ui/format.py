@@ -1,0 +1,91 @@
+"""How records read on screen: short, the same words everywhere."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from contacts_tui.core.catalog import Catalog
+from contacts_tui.core.records import ContactRecord, CustomerRecord
+
+
+def cell(value: str, style: str = "") -> Text:
+    """A table cell that ends in an ellipsis instead of wrapping or spilling over."""
+    return Text(value, style=style, no_wrap=True, overflow="ellipsis", end="")
+
+
+def contact_count(count: int, limit: int) -> str:
+    return f"{count} of {limit}"
+
+
+def contacts_line(count: int, limit: int) -> str:
+    noun = "contact" if limit == 1 else "contacts"
+    return f"{count} of {limit} {noun}"
+
+
+def customer_status(customer: CustomerRecord) -> str:
+    return "active" if customer.active else "inactive"
+
+
+def contact_status(contact: ContactRecord) -> str:
+    return "active" if contact.active else "deleted"
+
+
+def receives(contact: ContactRecord, catalog: Catalog) -> str:
+    """What a contact person gets: "all", the category labels, or "nothing"."""
+    if contact.receive_all:
+        return "all"
+    if not contact.categories:
+        return "nothing"
+    labels = []
+    for key in contact.categories:
+        category = catalog.get(key)
+        labels.append(category.label if category else key)
+    return ", ".join(labels)
+
+
+def matches_line(matches: int, total: int, searching: bool) -> str:
+    noun = "customer" if total == 1 else "customers"
+    if not searching:
+        return f"{total:,} {noun}"
+    return f"{matches:,} of {total:,} {noun} match"
+
+
+def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_deleted: bool) -> list[str]:
+    """Name; addresses and status; how many contact persons, and whether one more fits."""
+    contact = " · ".join(part for part in (customer.email, customer.phone, customer_status(customer)) if part)
+    count = contacts_line(active, limit)
+    if active >= limit:
+        count += " · the limit: delete one to add another"
+    if showing_deleted:
+        count += " · showing deleted ones too"
+    return [customer.name, contact, count]
+
+
+def toggles_line(contact: ContactRecord, catalog: Catalog, keys: int) -> str:
+    parts = []
+    for number, category in enumerate(catalog.categories[:keys], 1):
+        parts.append(f"[{number}] {category.label} {'on' if category.key in contact.categories else 'off'}")
+    if len(catalog.categories) > keys:
+        parts.append("… (e edits the rest)")
+    parts.append(f"[0] All {'on' if contact.receive_all else 'off'}")
+    return "  ".join(parts)
+
+
+def contact_lines(
+    contact: ContactRecord | None, catalog: Catalog, others: list | None, *, has_contacts: bool, keys: int = 9
+) -> list[str]:
+    """The highlighted contact person in full, what it gets, and where else it is a contact."""
+    if contact is None:
+        empty = "" if has_contacts else "No contact persons yet. Press a to add the first one."
+        return [empty, "", ""]
+    who = " · ".join(part for part in (f"{contact.name} <{contact.email}>", contact.phone, contact.role) if part)
+    if not contact.active:
+        when = contact.deleted_at.strftime("%Y-%m-%d") if contact.deleted_at else ""
+        return [who, f"Deleted {when}: gets no mail. u restores.", ""]
+    if others is None:
+        where = "Looking for this address at other customers…"
+    elif not others:
+        where = "Not a contact person at any other customer."
+    else:
+        where = "Also a contact person at: " + ", ".join(m.customer_name for m in others)
+    return [who, toggles_line(contact, catalog, keys), where]

@@ -1,0 +1,167 @@
+"""What every screen of the app shares: reasons for unavailable keys, help
+text, and directory calls that run off the UI thread."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Iterator, TypeVar
+
+from textual import events
+from textual.actions import parse
+from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.errors import DatabaseUnavailable, DirectoryError
+
+T = TypeVar("T")
+
+
+class DirectoryCalls:
+    """Mixin for screens: run directory calls in thread workers, answer on the UI thread."""
+
+    app: Any
+
+    @property
+    def directory(self) -> Directory:
+        return self.app.directory
+
+    def call_directory(
+        self,
+        group: str,
+        call: Callable[[], T],
+        done: Callable[[T], None],
+        failed: Callable[[DirectoryError], None] | None = None,
+        *,
+        write: bool = False,
+    ) -> Worker:
+        """Run ``call`` in a thread; ``done`` or ``failed`` runs on the UI thread.
+
+        A newer read in the same group supersedes an older one, whose answer is
+        then dropped. Writes are never superseded: a cancelled worker may not
+        have started yet, and a change the user asked for must not vanish. A
+        database outage always ends in a notification (and ``failed``, so a
+        form can stop waiting), never in lost input.
+        """
+
+        def run() -> None:
+            worker = get_current_worker()
+            try:
+                result = call()
+            except DatabaseUnavailable as exc:
+                self._answer(worker, self._database_unavailable, exc, failed)
+            except DirectoryError as exc:
+                self._answer(worker, failed or self._directory_error, exc)
+            else:
+                self._answer(worker, done, result)
+
+        return self.run_worker(  # type: ignore[attr-defined]
+            run, name=group, group=group, thread=True, exclusive=not write, exit_on_error=False
+        )
+
+    def _answer(self, worker: Worker, callback: Callable, value: Any, then: Callable | None = None) -> None:
+        if worker.is_cancelled:
+            return
+
+        def deliver() -> None:
+            # The screen may have closed while the database worked.
+            if self.is_attached and not worker.is_cancelled:  # type: ignore[attr-defined]
+                callback(value)
+                if then is not None:
+                    then(value)
+
+        try:
+            self.app.call_from_thread(deliver)
+        except RuntimeError:
+            pass  # the app closed while the call ran
+
+    def _database_unavailable(self, exc: DatabaseUnavailable) -> None:
+        self.app.notify(
+            f"{exc}. Nothing you typed is lost: try again once the database is back.",
+            title="Database unavailable",
+            severity="error",
+            timeout=12,
+            markup=False,
+        )
+
+    def _directory_error(self, exc: DirectoryError) -> None:
+        self.app.notify(str(exc), title="Not done", severity="warning", timeout=8, markup=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A bug, not a user error: say so instead of failing silently.
+        if event.state == WorkerState.ERROR and event.worker.node is self:
+            error = event.worker.error
+            self.app.notify(
+                f"{type(error).__name__}: {error}", title="Unexpected error", severity="error", markup=False
+            )
+            self.log.error(event.worker.error)
+
+
+class KeyHelp:
+    """Mixin for screens: which keys do what, for the footer, help and command palette.
+
+    ``unavailable`` names the reason an action cannot run right now; the footer
+    then dims its key, the palette says why, and pressing it explains instead
+    of doing nothing. ``hidden`` removes an action that does not apply at all.
+    """
+
+    HELP: ClassVar[str] = ""
+    """What this screen is for, at the top of its help."""
+
+    EXTRA_KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """Keys handled by widgets rather than bindings, as (key, what it does)."""
+
+    def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        return None
+
+    def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
+        return False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.hidden(action, parameters):
+            return False
+        return None if self.unavailable(action, parameters) else True
+
+    def key_bindings(self) -> Iterator[Binding]:
+        """This screen's own bindings that apply now, enabled or not, in order."""
+        seen: set[str] = set()
+        for binding in self.BINDINGS:  # type: ignore[attr-defined]
+            if not isinstance(binding, Binding) or binding.action in seen:
+                continue
+            _, name, parameters = parse(binding.action)
+            if self.hidden(name, parameters):
+                continue
+            seen.add(binding.action)
+            yield binding
+
+    def describe(self, binding: Binding) -> str:
+        """What a key does, in a few words, for help and the command palette."""
+        return binding.tooltip or binding.description
+
+    def reason_for(self, binding: Binding) -> str | None:
+        _, name, parameters = parse(binding.action)
+        return self.unavailable(name, parameters)
+
+    def on_key(self, event: events.Key) -> None:
+        # A dimmed key would otherwise do nothing at all; say why instead.
+        reasons = []
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):  # type: ignore[attr-defined]
+            _, name, parameters = parse(binding.action)
+            if self.hidden(name, parameters):
+                continue
+            reason = self.unavailable(name, parameters)
+            if reason is None:
+                return
+            reasons.append(reason)
+        if reasons:
+            event.stop()
+            event.prevent_default()
+            self.app.notify(reasons[0], severity="warning", timeout=6, markup=False)  # type: ignore[attr-defined]
+
+
+class AppScreen(DirectoryCalls, KeyHelp, Screen):
+    """A full screen of the app."""
+
+
+class AppModal(DirectoryCalls, KeyHelp, ModalScreen[T]):
+    """A dialog of the app."""

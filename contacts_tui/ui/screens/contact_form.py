@@ -1,0 +1,132 @@
+"""Add or edit a contact person: who they are and which notifications they get."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Checkbox, Input, Label, Select, Static, Switch
+
+from contacts_tui.core.catalog import Category
+from contacts_tui.core.records import ContactInput, ContactRecord, CustomerRecord, Membership
+from contacts_tui.core.validate import DEFAULT_ROLE, ROLES
+
+from .form import FormScreen
+
+RECEIVE_ALL_NOTE = "every category, also ones added later"
+
+
+def category_note(category: Category) -> str:
+    types = ", ".join(t.key for t in category.types)
+    return f"{category.description} ({types})" if category.description else types
+
+
+class ContactForm(FormScreen):
+    """Answers with the saved contact person, or None when cancelled."""
+
+    FIELDS = ("name", "email", "phone", "role", "categories")
+    SUB_TITLE = "Contact person"
+    HELP = (
+        "A contact person gets a copy (Cc) of the notifications they opt in to: "
+        "switch on a category, or 'receive all' for every category including ones added "
+        "later. The address must differ from the customer's primary email and from the "
+        "customer's other contact persons (ignoring case). When the same address is a "
+        "contact person at other customers too, you can copy a new name and phone there."
+    )
+
+    def __init__(self, customer: CustomerRecord, contact: ContactRecord | None = None) -> None:
+        super().__init__()
+        self.customer = customer
+        self.contact = contact
+        self.elsewhere: list[Membership] = []
+
+    def heading(self) -> str:
+        if self.contact is None:
+            return f"New contact person at {self.customer.name}"
+        return f"Edit {self.contact.name} at {self.customer.name}"
+
+    def fields(self) -> ComposeResult:
+        contact = self.contact
+        data = contact.as_input() if contact else ContactInput("", "")
+        yield from self.field("name", "Name", Input(data.name, id="name", compact=True, placeholder="required"))
+        yield from self.field("email", "Email", Input(data.email, id="email", compact=True, placeholder="required"))
+        yield from self.field("phone", "Phone", Input(data.phone, id="phone", compact=True, placeholder="optional"))
+        role = Select([(r, r) for r in ROLES], value=data.role or DEFAULT_ROLE, allow_blank=False, id="role",
+                      compact=True)
+        yield from self.field("role", "Role", role)
+        with Horizontal(classes="section", id="categories-row"):
+            yield Label("Receives copies of")
+        yield from self.switch_row("receive_all", "All", data.receive_all, RECEIVE_ALL_NOTE)
+        # Catalog keys may hold dots, which ids may not: number the switches.
+        for number, category in enumerate(self.directory.catalog.categories, 1):
+            yield from self.switch_row(
+                f"category-{number}", category.label, category.key in data.categories, category_note(category)
+            )
+        yield Static("", classes="error", id="categories-error", markup=False)
+        with Horizontal(classes="field hidden", id="apply-all-row"):
+            yield Checkbox("", id="apply_all", compact=True)
+        yield Static("", classes="field-note hidden", id="elsewhere", markup=False)
+
+    def switch_row(self, name: str, label: str, value: bool, note: str) -> ComposeResult:
+        with Horizontal(classes="field switch-row", id=f"{name}-row"):
+            yield Label(label, classes="field-label")
+            yield Switch(value, id=name)
+            yield Static(self._state(value), classes="switch-state", id=f"{name}-state")
+            yield Static(note, classes="field-note", markup=False)
+
+    @staticmethod
+    def _state(value: bool) -> str:
+        return "on " if value else "off"
+
+    @on(Switch.Changed)
+    def switched(self, event: Switch.Changed) -> None:
+        self.query_one(f"#{event.switch.id}-state", Static).update(self._state(event.value))
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.contact is not None:
+            email = self.contact.email
+            self.call_directory("memberships", lambda: self.directory.memberships(email), self._show_elsewhere)
+
+    def _show_elsewhere(self, memberships: list[Membership]) -> None:
+        contact = self.contact
+        assert contact is not None
+        self.elsewhere = [m for m in memberships if m.contact_id != contact.id]
+        if not self.elsewhere:
+            return
+        names = ", ".join(m.customer_name for m in self.elsewhere)
+        count = len(self.elsewhere)
+        where = "another customer" if count == 1 else f"{count} other customers"
+        checkbox = self.query_one("#apply_all", Checkbox)
+        checkbox.label = f"Also use this name and phone at {where} (same email)"
+        self.query_one("#apply-all-row").remove_class("hidden")
+        note = self.query_one("#elsewhere", Static)
+        note.update(f"{contact.email} is also a contact person at: {names}")
+        note.remove_class("hidden")
+        self.initial = self.values()
+
+    def contact_input(self) -> ContactInput:
+        catalog = self.directory.catalog
+        role = self.query_one("#role", Select).value
+        return ContactInput(
+            self.query_one("#name", Input).value,
+            self.query_one("#email", Input).value,
+            self.query_one("#phone", Input).value,
+            role if isinstance(role, str) else DEFAULT_ROLE,
+            self.query_one("#receive_all", Switch).value,
+            frozenset(
+                category.key
+                for number, category in enumerate(catalog.categories, 1)
+                if self.query_one(f"#category-{number}", Switch).value
+            ),
+        )
+
+    def save_call(self) -> Callable[[], ContactRecord]:
+        data = self.contact_input()
+        directory, customer, contact = self.directory, self.customer, self.contact
+        if contact is None:
+            return lambda: directory.add_contact(customer.id, data)
+        apply_to_all = bool(self.elsewhere) and self.query_one("#apply_all", Checkbox).value
+        return lambda: directory.update_contact(contact.id, data, apply_to_all=apply_to_all)

@@ -1,0 +1,282 @@
+"""One customer: its details and contact persons, and every action on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Header, Static
+
+from contacts_tui.core.records import ContactRecord, CustomerRecord, Membership
+
+from ..widgets.contact_table import ContactTable
+from .base import AppScreen
+from .confirm import Confirm
+from ..format import contact_lines, customer_lines
+
+TOGGLE_KEYS = 9
+_toggle = Binding.Group("toggle", compact=True)
+
+
+def _toggle_bindings() -> list[Binding]:
+    return [
+        Binding(str(n), f"toggle_category({n})", "toggle", group=_toggle, id=f"customer.toggle{n}")
+        for n in range(1, TOGGLE_KEYS + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    customer: CustomerRecord
+    contacts: list[ContactRecord]
+
+
+class CustomerScreen(AppScreen):
+    """A customer's details and contact persons."""
+
+    HELP = (
+        "The customer's primary email gets every notification; its contact persons get "
+        "copies of the categories they opt in to. The number keys switch a category on or "
+        "off for the highlighted contact person, in catalog order; 0 switches 'receive "
+        "all'. Deleting is soft: mail stops with the next message, and u restores."
+    )
+    EXTRA_KEYS = (("↑ ↓", "move through the contact persons"),)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add", "add", tooltip="Add a contact person", id="customer.add"),
+        Binding("e", "edit", "edit", tooltip="Edit the highlighted contact person", id="customer.edit"),
+        Binding("d", "delete", "delete", tooltip="Delete the highlighted contact person (mail stops)",
+                id="customer.delete"),
+        Binding("u", "undelete", "undelete", tooltip="Restore the highlighted deleted contact person",
+                id="customer.undelete"),
+        Binding("p", "make_primary", "primary", tooltip="Make the highlighted contact person the primary email",
+                id="customer.primary"),
+        Binding("i", "show_inactive", "deleted", tooltip="Show or hide deleted contact persons",
+                id="customer.inactive"),
+        *_toggle_bindings(),
+        Binding("0", "receive_all", "all", tooltip="Switch 'receive all' for the highlighted contact person",
+                id="customer.receive_all"),
+        Binding("c", "edit_customer", "customer", show=False, tooltip="Edit this customer's name, email and phone",
+                id="customer.edit_customer"),
+        Binding("escape", "back", "back", tooltip="Back to the customers", id="customer.back"),
+    ]
+
+    def __init__(self, customer_id: int) -> None:
+        super().__init__()
+        self.customer_id = customer_id
+        self.customer: CustomerRecord | None = None
+        self.show_inactive = False
+        self.memberships: dict[str, list[Membership]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="customer-details"):
+            yield Static("Loading…", id="customer-name", markup=False)
+            yield Static("", id="customer-email", markup=False)
+            yield Static("", id="customer-count", markup=False)
+        yield ContactTable(self.directory.catalog, id="contacts")
+        with Vertical(id="contact-details"):
+            for line in range(3):
+                yield Static("", id=f"contact-line{line}", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def table(self) -> ContactTable:
+        return self.query_one(ContactTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.reload()
+
+    # -- loading -------------------------------------------------------------
+
+    def reload(self, select_id: int | None = None) -> None:
+        customer_id, include = self.customer_id, self.show_inactive
+
+        def fetch() -> Loaded:
+            directory = self.directory
+            return Loaded(directory.get_customer(customer_id),
+                          directory.list_contacts(customer_id, include_deleted=include))
+
+        self.call_directory("customer", fetch, lambda loaded: self._loaded(loaded, select_id), self._load_failed)
+
+    def _loaded(self, loaded: Loaded, select_id: int | None) -> None:
+        self.customer = loaded.customer
+        self.memberships.clear()
+        self.sub_title = loaded.customer.name
+        self.table.show_records(loaded.contacts, select_id)
+        self._show_customer()
+        self._show_contact()
+        self.refresh_bindings()
+
+    def _load_failed(self, error: Exception) -> None:
+        if self.customer is None:
+            self.query_one("#customer-name", Static).update(f"Could not load this customer: {error}")
+
+    def _show_customer(self) -> None:
+        assert self.customer is not None
+        active = sum(1 for c in self.table.records if c.active)
+        lines = customer_lines(self.customer, active, self.directory.max_contacts, self.show_inactive)
+        for name, text in zip(("name", "email", "count"), lines):
+            self.query_one(f"#customer-{name}", Static).update(text)
+
+    def _show_contact(self) -> None:
+        contact = self.table.current()
+        others = self.memberships.get(contact.email.lower(), None) if contact else None
+        lines = contact_lines(contact, self.directory.catalog, others, has_contacts=bool(self.table.records))
+        for number, text in enumerate(lines):
+            self.query_one(f"#contact-line{number}", Static).update(text)
+        if contact is not None and contact.active and others is None:
+            email = contact.email
+            self.call_directory("memberships", lambda: self.directory.memberships(email),
+                                lambda found: self._memberships(email, found))
+
+    def _memberships(self, email: str, found: list[Membership]) -> None:
+        self.memberships[email.lower()] = [m for m in found if m.customer_id != self.customer_id]
+        current = self.table.current()
+        if current is not None and current.email.lower() == email.lower():
+            self._show_contact()
+
+    @on(DataTable.RowHighlighted, "#contacts")
+    def highlighted(self) -> None:
+        self._show_contact()
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected, "#contacts")
+    def selected(self) -> None:
+        self.action_edit()
+
+    # -- what applies now ----------------------------------------------------
+
+    def active_count(self) -> int:
+        return sum(1 for c in self.table.records if c.active)
+
+    def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
+        if not self.is_mounted:
+            return False
+        contact = self.table.current()
+        if action == "toggle_category":
+            return int(parameters[0]) > len(self.directory.catalog.categories)
+        if action == "undelete":
+            return contact is None or contact.active
+        if action == "delete":
+            return contact is not None and not contact.active
+        return False
+
+    def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if not self.is_mounted or self.customer is None:
+            return "The customer is still loading."
+        contact = self.table.current()
+        limit = self.directory.max_contacts
+        if action == "add" and self.active_count() >= limit:
+            return f"{self.customer.name} already has {limit} of {limit} contact persons: delete one to add another."
+        if action in ("edit", "delete", "undelete", "make_primary", "toggle_category", "receive_all"):
+            if contact is None:
+                return "No contact person is highlighted."
+            if action == "undelete" and contact.active:
+                return f"{contact.name} is not deleted."
+            if action == "delete" and not contact.active:
+                return f"{contact.name} is deleted already; u restores."
+            if action in ("make_primary", "toggle_category", "receive_all") and not contact.active:
+                return f"{contact.name} is deleted; restore with u first."
+        return None
+
+    def describe(self, binding: Binding) -> str:
+        if binding.action.startswith("toggle_category("):
+            number = int(binding.key)
+            categories = self.directory.catalog.categories
+            if number <= len(categories):
+                return f"Switch {categories[number - 1].label} on or off for the highlighted contact person"
+        return super().describe(binding)
+
+    # -- actions -------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_add(self) -> None:
+        from .contact_form import ContactForm
+
+        assert self.customer is not None
+        self.app.push_screen(ContactForm(self.customer), self._saved)
+
+    def action_edit(self) -> None:
+        from .contact_form import ContactForm
+
+        contact = self.table.current()
+        if contact is not None and self.customer is not None:
+            self.app.push_screen(ContactForm(self.customer, contact), self._saved)
+
+    def _saved(self, contact: ContactRecord | None) -> None:
+        if contact is not None:
+            self.app.notify(f"Saved {contact.name}.", markup=False)
+            self.reload(contact.id)
+
+    def action_edit_customer(self) -> None:
+        from .customer_form import CustomerForm
+
+        if self.customer is not None:
+            self.app.push_screen(CustomerForm(self.customer), lambda saved: saved and self.reload())
+
+    def _write(self, call, message: str, select_id: int | None = None) -> None:
+        def done(_result: object) -> None:
+            self.app.notify(message, markup=False)
+            self.reload(select_id)
+
+        self.call_directory("write", call, done, write=True)
+
+    def action_delete(self) -> None:
+        contact = self.table.current()
+        if contact is None:
+            return
+        question = Confirm(
+            f"Delete {contact.name}?",
+            f"{contact.email} gets no more copies from the next message on. Nobody is told. "
+            "You can restore the contact person later (i shows deleted ones, u restores).",
+            yes="Delete",
+        )
+        delete = lambda: self.directory.delete_contact(contact.id)  # noqa: E731
+        self.app.push_screen(question, lambda yes: yes and self._write(delete, f"Deleted {contact.name}."))
+
+    def action_undelete(self) -> None:
+        contact = self.table.current()
+        if contact is not None:
+            self._write(lambda: self.directory.undelete_contact(contact.id), f"Restored {contact.name}.", contact.id)
+
+    def action_make_primary(self) -> None:
+        contact, customer = self.table.current(), self.customer
+        if contact is None or customer is None:
+            return
+        question = Confirm(
+            f"Make {contact.email} the primary email of {customer.name}?",
+            f"It gets every notification from now on. The current primary email, {customer.email}, "
+            "stays on as a contact person who receives all notifications.",
+            yes="Make primary",
+        )
+        swap = lambda: self.directory.make_primary(contact.id)  # noqa: E731
+        self.app.push_screen(question, lambda yes: yes and self._write(swap, f"{contact.email} is the primary email now."))
+
+    def action_show_inactive(self) -> None:
+        self.show_inactive = not self.show_inactive
+        current = self.table.current()
+        self.reload(current.id if current else None)
+
+    def action_toggle_category(self, number: int) -> None:
+        contact = self.table.current()
+        category = self.directory.catalog.categories[number - 1]
+        if contact is None:
+            return
+        state = "off" if category.key in contact.categories else "on"
+        self._write(lambda: self.directory.toggle_category(contact.id, category.key),
+                    f"{category.label} {state} for {contact.name}.", contact.id)
+
+    def action_receive_all(self) -> None:
+        contact = self.table.current()
+        if contact is None:
+            return
+        enabled = not contact.receive_all
+        self._write(lambda: self.directory.set_receive_all(contact.id, enabled),
+                    f"Receive all {'on' if enabled else 'off'} for {contact.name}.", contact.id)

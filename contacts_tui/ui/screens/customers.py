@@ -1,0 +1,296 @@
+"""The customers screen: search as you type over a paged table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from contacts_tui.core.records import CustomerPage, CustomerRecord
+
+from ..format import matches_line
+from ..widgets.customer_table import COLUMNS, CustomerTable
+from .base import AppScreen
+
+PAGE = 100
+"""Rows the table holds at a time; the cursor's row sits in the middle."""
+
+SORT_ORDER = tuple(key for key, _ in COLUMNS)
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    sort: str
+    descending: bool
+    index: int
+    select_id: int | None = None
+
+    def offset(self, total: int) -> int:
+        return max(0, min(self.index - PAGE // 2, total - PAGE))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    query: Query
+    page: CustomerPage
+    everyone: int
+
+
+class CustomersScreen(AppScreen):
+    """Every customer, a page at a time, with search over names and addresses."""
+
+    HELP = (
+        "Every customer, with how many contact persons it has. Type after / to search: "
+        "every word must appear in the customer's name, primary email, or a contact "
+        "person's name or email. The table loads one page at a time, so it stays quick "
+        "with any number of customers."
+    )
+    EXTRA_KEYS = (
+        ("↑ ↓", "move through the customers"),
+        ("pgup pgdn", "a screen up or down"),
+        ("home end", "first or last customer"),
+        ("enter", "open the highlighted customer (from the search box: go to the table)"),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "search", tooltip="Search customers and contact persons", id="customers.search"),
+        Binding("a", "add", "add", tooltip="Add a customer", id="customers.add"),
+        Binding("e", "edit", "edit", tooltip="Edit the highlighted customer", id="customers.edit"),
+        Binding("d", "set_active(False)", "deactivate", tooltip="Deactivate the highlighted customer",
+                id="customers.deactivate"),
+        Binding("d", "set_active(True)", "activate", tooltip="Activate the highlighted customer again",
+                id="customers.activate"),
+        Binding("o", "sort", "sort", tooltip="Sort by the next column", id="customers.sort"),
+        Binding("r", "reverse", "reverse", show=False, tooltip="Reverse the sort order", id="customers.reverse"),
+        Binding("escape", "clear_search", "clear", tooltip="Clear the search", id="customers.clear"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_state = Query("", "name", False, 0)
+        self.in_flight: Query | None = None
+        self.next_query: Query | None = None
+        self.everyone = 0
+        self.loaded_once = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="search-bar"):
+            yield Label("Search", id="search-label")
+            yield Input(placeholder="name, email or contact email  (press /)", id="search", compact=True)
+        yield Static("Loading customers…", id="status")
+        yield CustomerTable(self.app.directory.max_contacts, id="customers")
+        yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def table(self) -> CustomerTable:
+        return self.query_one(CustomerTable)
+
+    def on_mount(self) -> None:
+        self.sub_title = "Customers"
+        self.table.focus()
+        self.load(self.query_state)
+
+    def on_screen_resume(self) -> None:
+        # Another screen (or another admin) may have changed what the rows say.
+        if self.loaded_once:
+            current = self.table.current()
+            self.load(replace(self.query_state, index=self.table.index, select_id=current.id if current else None))
+
+    # -- loading -----------------------------------------------------------
+
+    def load(self, query: Query) -> None:
+        """Show the page around ``query.index``; the newest request wins."""
+        self.query_state = query
+        if self.in_flight is not None:
+            self.next_query = query
+            return
+        self.in_flight = query
+        searching = bool(query.text.strip())
+        known_total = self.table.total if self.loaded_once else PAGE
+
+        def fetch() -> Loaded:
+            directory = self.directory
+            page = directory.search_customers(
+                query.text,
+                sort=query.sort,
+                descending=query.descending,
+                offset=query.offset(known_total),
+                limit=PAGE,
+            )
+            everyone = directory.search_customers("", limit=1).total if searching else page.total
+            return Loaded(query, page, everyone)
+
+        self.call_directory("customers", fetch, self._loaded, self._load_failed)
+
+    def _loaded(self, loaded: Loaded) -> None:
+        self.in_flight = None
+        if self.next_query is not None:
+            query, self.next_query = self.next_query, None
+            self.load(query)
+            return
+        query, page = loaded.query, loaded.page
+        if page.total and not page.rows:
+            # The result shrank under us (a search or another admin): start over at its end.
+            self.load(replace(query, index=page.total - 1))
+            return
+        self.everyone = loaded.everyone
+        cursor = min(query.index, max(page.total - 1, 0))
+        if query.select_id is not None:
+            for position, record in enumerate(page.rows):
+                if record.id == query.select_id:
+                    cursor = page.offset + position
+        self.table.show_page(page, cursor, query.sort, query.descending)
+        self.loaded_once = True
+        self._show_status()
+        self.refresh_bindings()
+
+    def _load_failed(self, _error: Exception) -> None:
+        self.in_flight = None
+        self.table.waiting_for = None
+        self.query_one("#status", Static).update("Could not load customers: the database is unavailable.")
+        if self.next_query is not None:
+            query, self.next_query = self.next_query, None
+            self.load(query)
+
+    def _show_status(self) -> None:
+        table = self.table
+        searching = bool(self.query_state.text.strip())
+        if self.everyone == 0:
+            text = "No customers yet. Press a to add the first one."
+        elif searching and table.total == 0:
+            text = f"No customer matches. {matches_line(0, self.everyone, True)}; escape clears the search."
+        else:
+            text = matches_line(table.total, self.everyone, searching)
+        self.query_one("#status", Static).update(text)
+
+    # -- search ------------------------------------------------------------
+
+    @on(Input.Changed, "#search")
+    def search_changed(self, event: Input.Changed) -> None:
+        self.load(Query(event.value, self.query_state.sort, self.query_state.descending, 0))
+
+    @on(Input.Submitted, "#search")
+    def search_submitted(self) -> None:
+        self.table.focus()
+
+    def on_key(self, event) -> None:
+        search = self.query_one("#search", Input)
+        if search.has_focus and event.key in ("down", "escape"):
+            # From the search box, down or escape goes to the results.
+            event.stop()
+            event.prevent_default()
+            self.table.focus()
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.value = ""
+        self.table.focus()
+
+    # -- table -------------------------------------------------------------
+
+    @on(CustomerTable.Wanted)
+    def wanted(self, event: CustomerTable.Wanted) -> None:
+        self.load(replace(self.query_state, index=event.index, select_id=None))
+
+    @on(DataTable.RowHighlighted, "#customers")
+    def highlighted(self) -> None:
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected, "#customers")
+    def selected(self) -> None:
+        self.action_open()
+
+    @on(DataTable.HeaderSelected, "#customers")
+    def header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        state = self.query_state
+        descending = not state.descending if key == state.sort else False
+        self._sort(key, descending)
+
+    def _sort(self, sort: str, descending: bool) -> None:
+        current = self.table.current()
+        self.load(replace(self.query_state, sort=sort, descending=descending, index=0,
+                          select_id=current.id if current else None))
+
+    def action_sort(self) -> None:
+        position = SORT_ORDER.index(self.query_state.sort)
+        key = SORT_ORDER[(position + 1) % len(SORT_ORDER)]
+        # Most contacts first is the useful way round for that column.
+        self._sort(key, key == "contacts")
+
+    def action_reverse(self) -> None:
+        self._sort(self.query_state.sort, not self.query_state.descending)
+
+    # -- actions -----------------------------------------------------------
+
+    def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
+        current = self.table.current() if self.is_mounted else None
+        if action == "set_active":
+            return current is None or current.active == parameters[0]
+        if action == "clear_search":
+            return not self.query_state.text
+        return False
+
+    def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action in ("edit", "open") and self.is_mounted and self.table.current() is None:
+            return "There is no customer to " + action + " here."
+        return None
+
+    def action_open(self) -> None:
+        from .customer import CustomerScreen
+
+        current = self.table.current()
+        if current is not None:
+            self.app.push_screen(CustomerScreen(current.id))
+
+    def action_add(self) -> None:
+        from .customer_form import CustomerForm
+
+        self.app.push_screen(CustomerForm(None), self._saved)
+
+    def action_edit(self) -> None:
+        from .customer_form import CustomerForm
+
+        current = self.table.current()
+        if current is not None:
+            self.app.push_screen(CustomerForm(current), self._saved)
+
+    def _saved(self, record: CustomerRecord | None) -> None:
+        if record is not None:
+            self.app.notify(f"Saved {record.name}.", markup=False)
+            self.load(replace(self.query_state, index=self.table.index, select_id=record.id))
+
+    def action_set_active(self, active: bool) -> None:
+        from .confirm import Confirm
+
+        current = self.table.current()
+        if current is None:
+            return
+        if active:
+            self._set_active(current, True)
+            return
+        question = Confirm(
+            f"Deactivate {current.name}?",
+            "Its contact persons get no more copies until you activate it again. "
+            "Nothing is deleted.",
+            yes="Deactivate",
+        )
+        self.app.push_screen(question, lambda yes: yes and self._set_active(current, False))
+
+    def _set_active(self, customer: CustomerRecord, active: bool) -> None:
+        def done(record: CustomerRecord) -> None:
+            word = "active again" if active else "deactivated"
+            self.app.notify(f"{record.name} is {word}.", markup=False)
+            self.load(replace(self.query_state, index=self.table.index, select_id=record.id))
+
+        self.call_directory("customer-write", lambda: self.directory.set_customer_active(customer.id, active), done,
+                            write=True)

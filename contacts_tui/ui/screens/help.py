@@ -1,0 +1,84 @@
+"""Help for the screen underneath: what it is for and every key it knows."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from .base import KeyHelp
+
+APP_KEYS = (
+    ("?", "this help (F1 inside a text field)"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("escape", "back, or cancel"),
+    ("ctrl+q", "quit"),
+)
+FORM_KEYS = (
+    ("tab", "next field"),
+    ("shift+tab", "previous field"),
+    ("space", "switch a switch or checkbox on or off"),
+    ("enter", "open the role list, or choose in it"),
+)
+
+
+def key_rows(screen: Screen) -> list[tuple[str, str]]:
+    """(key, what it does) for every key of ``screen``, bound or handled by widgets."""
+    rows: list[tuple[str, str]] = []
+    if isinstance(screen, KeyHelp):
+        for binding in screen.key_bindings():
+            text = screen.describe(binding)
+            reason = screen.reason_for(binding)
+            if reason:
+                text += f" (not now: {reason})"
+            rows.append((screen.app.get_key_display(binding), text))
+        rows.extend(screen.EXTRA_KEYS)
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys of one screen, the app's keys, and a few lines on what the screen does."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark,f1", "close", "close", id="help.close"),
+    ]
+
+    def __init__(self, screen: Screen) -> None:
+        super().__init__(classes="dialog-screen")
+        self.described = screen
+
+    def compose(self) -> ComposeResult:
+        screen = self.described
+        title = getattr(screen, "TITLE", None) or screen.sub_title or "Help"
+        with Vertical(id="help", classes="dialog"):
+            yield Static(f"Help: {title}", id="help-title", markup=False)
+            with VerticalScroll(id="help-body"):
+                text = getattr(screen, "HELP", "")
+                if text:
+                    yield Static(text, id="help-text", markup=False)
+                yield Static(self._keys_table(key_rows(screen)), id="help-keys")
+                if getattr(screen, "IS_FORM", False):
+                    yield Static(self._keys_table(list(FORM_KEYS)), id="help-form-keys")
+                yield Static(self._keys_table(list(APP_KEYS)), id="help-app-keys")
+            yield Static("escape closes this help", id="help-hint")
+
+    @staticmethod
+    def _keys_table(rows: list[tuple[str, str]]) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(no_wrap=True, style="bold", min_width=9)
+        table.add_column(ratio=1)
+        for key, text in rows:
+            table.add_row(Text(key), Text(text))
+        return table
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
