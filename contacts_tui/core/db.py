@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sqlite3
 from typing import Callable, TypeVar
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import peewee
 from platformdirs import user_data_dir
@@ -54,7 +55,12 @@ def resolve_url(url: str | None) -> str:
 
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a malformed host part too
+    except ValueError:
+        # Malformed: hide whatever stands between "user:" and "@".
+        return re.sub(r"(://[^/:@]*:)[^@]*@", r"\1***@", url, count=1)
     if parts.password is None:
         return url
     netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
@@ -67,7 +73,10 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> peewee.Dat
     Raises DatabaseUnavailable with a sentence a user can act on.
     """
     url = resolve_url(url)
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:
+        raise DatabaseUnavailable(f"invalid database URL {redact(url)}: {exc}") from None
     if scheme.startswith("sqlite"):
         database = _open_sqlite(url)
     elif scheme.split("+")[0] in ("postgres", "postgresql"):
@@ -114,19 +123,22 @@ def _open_postgres(url: str) -> peewee.Database:
     # A pool: the TUI's workers and the relay's threads each borrow a
     # connection per directory call instead of holding one per thread.
     parts = urlsplit(url)
+    if not parts.path.strip("/"):
+        raise DatabaseUnavailable(f"the database URL {redact(url)} names no database (…/DBNAME)")
     pooled = parts._replace(scheme="postgresql+pool").geturl()
     try:
         database = connect_url(
             pooled, unquote_password=True, unquote_user=True, max_connections=32, stale_timeout=300, timeout=30
         )
     except Exception as exc:  # a malformed URL fails in many ways
-        raise DatabaseUnavailable(f"invalid database URL {redact(url)}: {exc}") from None
-    if not database.database:
-        raise DatabaseUnavailable(f"the database URL {redact(url)} names no database (…/DBNAME)")
+        # Parser messages quote the whole URL, password included.
+        raise DatabaseUnavailable(f"invalid database URL {redact(url)}: {_hide(str(exc), url)}") from None
     try:
         database.connect()
     except peewee.OperationalError as exc:
-        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact(url)}: {_first_line(exc)}") from None
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {redact(url)}: {_hide(_first_line(exc), url)}"
+        ) from None
     database.close()
     return database
 
@@ -170,6 +182,18 @@ def is_postgres(database: peewee.Database) -> bool:
 
 def is_pooled(database: peewee.Database) -> bool:
     return isinstance(database, PooledDatabase)
+
+
+def _hide(text: str, url: str) -> str:
+    """``text`` without the URL's password, as written or percent-decoded."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return text
+    for form in {password or "", unquote(password or "")}:
+        if form:
+            text = text.replace(form, "***")
+    return text
 
 
 def _first_line(exc: BaseException) -> str:
