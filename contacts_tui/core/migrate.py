@@ -82,22 +82,37 @@ def migrate_database(database: peewee.Database) -> list[str]:
     if model.table_exists() and schema_version(database) == latest:
         return []
     applied_now = []
-    with write_transaction(database):
-        if isinstance(database, peewee.PostgresqlDatabase):
-            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_ID,))
-        model.create_table(safe=True)
-        applied = {row.version for row in model.select(model.version)}
-        newest = max(applied, default=0)
-        if newest > latest:
-            raise SchemaTooNew(
-                f"this database has schema version {newest}, newer than this program knows ({latest}); "
-                "upgrade contact-persons"
-            )
-        migrator = SchemaMigrator.from_database(database)
-        for migration in known:
-            if migration.version in applied:
-                continue
-            migration.module.up(migrator, database)
-            model.create(version=migration.version, name=migration.name)
-            applied_now.append(migration.name)
+    sqlite = isinstance(database, peewee.SqliteDatabase)
+    if sqlite:
+        # SQLite changes a column by copying the table and dropping the old
+        # one; with foreign keys on, that drop cascades into every table that
+        # refers to it (a contact's category opt-ins vanish). SQLite's own
+        # procedure: keys off outside the transaction, checked before commit.
+        database.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        with write_transaction(database):
+            if isinstance(database, peewee.PostgresqlDatabase):
+                database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_ID,))
+            model.create_table(safe=True)
+            applied = {row.version for row in model.select(model.version)}
+            newest = max(applied, default=0)
+            if newest > latest:
+                raise SchemaTooNew(
+                    f"this database has schema version {newest}, newer than this program knows ({latest}); "
+                    "upgrade contact-persons"
+                )
+            migrator = SchemaMigrator.from_database(database)
+            for migration in known:
+                if migration.version in applied:
+                    continue
+                migration.module.up(migrator, database)
+                model.create(version=migration.version, name=migration.name)
+                applied_now.append(migration.name)
+            if sqlite:
+                broken = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise peewee.IntegrityError(f"the migration broke {len(broken)} foreign key(s), e.g. {broken[0]}")
+    finally:
+        if sqlite:
+            database.execute_sql("PRAGMA foreign_keys = ON")
     return applied_now
