@@ -1,0 +1,188 @@
+"""Schema versions: a database made by this version opens after later schema
+changes, a database from a newer program is refused, a failed migration
+leaves nothing behind. On SQLite and PostgreSQL.
+
+A later version is simulated with a real extra migration module added to the
+list ``known_migrations`` returns; the database itself is real throughout.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+
+import peewee as pw
+import pytest
+from playhouse.migrate import migrate
+
+from contacts_tui.core import migrate as migrations
+from contacts_tui.core.db import open_database
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.errors import DatabaseUnavailable, SchemaTooNew
+from contacts_tui.core.migrate import Migration, migrate_database, schema_version
+from contacts_tui.core.records import ContactInput, CustomerInput
+
+from .helpers import person
+
+REAL_MIGRATIONS = migrations.known_migrations()
+
+
+def close(database):
+    database.close_all() if hasattr(database, "close_all") else database.close()
+
+
+def columns(database, table):
+    return {c.name for c in database.get_columns(table)}
+
+
+def with_migration(monkeypatch, up, version=2, name="m0002_nickname"):
+    module = types.ModuleType(f"contacts_tui.core.migrations.{name}")
+    module.up = up
+    monkeypatch.setattr(migrations, "known_migrations", lambda: [*REAL_MIGRATIONS, Migration(version, name, module)])
+
+
+def add_nickname(migrator, database):
+    # NOT NULL with a default, as a later version would add a field. On
+    # SQLite this rebuilds the table (copy, drop, rename). The default is in
+    # the schema too, so this version's models can still insert.
+    field = pw.CharField(max_length=40, default="", constraints=[pw.SQL("DEFAULT ''")])
+    migrate(migrator.add_column("contact_person", "nickname", field))
+
+
+def test_a_new_database_has_the_latest_schema_version(db_url):
+    database = open_database(db_url)
+    try:
+        assert schema_version(database) == REAL_MIGRATIONS[-1].version == 1
+        assert {"customer", "contact_person", "contact_category", "relay_log", "captured_message"} <= set(
+            database.get_tables()
+        )
+    finally:
+        close(database)
+
+
+def test_reopening_applies_nothing_and_keeps_the_data(db_url):
+    database = open_database(db_url)
+    Directory(database).create_customer(CustomerInput("Acme", "owner@acme.example"))
+    close(database)
+    again = open_database(db_url)
+    try:
+        assert migrate_database(again) == []
+        assert again.execute_sql("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+        assert Directory(again).counts() == (1, 0)
+    finally:
+        close(again)
+
+
+def test_a_database_from_a_newer_program_is_refused(db_url):
+    database = open_database(db_url)
+    database.execute_sql("INSERT INTO schema_version (version, name, applied_at) VALUES (7, 'm0007_future', '2030-01-01')")
+    close(database)
+    with pytest.raises(SchemaTooNew) as caught:
+        open_database(db_url)
+    assert str(caught.value) == (
+        "this database has schema version 7, newer than this program knows (1); upgrade contact-persons"
+    )
+    assert isinstance(caught.value, DatabaseUnavailable)
+
+
+def test_an_older_database_opens_in_a_newer_version_with_its_data(db_url, monkeypatch):
+    database = open_database(db_url)
+    directory = Directory(database)
+    customer = directory.create_customer(CustomerInput("Bäckerei Müller", "kontakt@mueller.example", "030 1234"))
+    eve = directory.add_contact(customer.id, ContactInput("Eve", "eve@mueller.example", "", "Billing", False, ("billing",)))
+    deleted = directory.add_contact(customer.id, person("Old", "old@mueller.example"))
+    directory.delete_contact(deleted.id)
+    close(database)
+
+    with_migration(monkeypatch, add_nickname)
+    newer = open_database(db_url)
+    try:
+        assert schema_version(newer) == 2
+        assert "nickname" in columns(newer, "contact_person")
+        # The rebuilt table keeps the partial index that backs uniqueness.
+        assert "contact_person_active_email" in {i.name for i in newer.get_indexes("contact_person")}
+        again = Directory(newer)
+        assert again.get_customer(customer.id).name == "Bäckerei Müller"
+        assert again.get_contact(eve.id).as_input() == ContactInput(
+            "Eve", "eve@mueller.example", "", "Billing", False, frozenset({"billing"})
+        )
+        assert again.get_contact(deleted.id).active is False
+        assert [c.id for c in again.search_customers("müller").rows] == [customer.id]
+        # The program keeps working on the migrated schema.
+        again.add_contact(customer.id, person("Bob", "bob@mueller.example"))
+        assert again.get_customer(customer.id).contact_count == 2
+        versions = newer.execute_sql("SELECT version, name FROM schema_version ORDER BY version").fetchall()
+        assert [tuple(v) for v in versions] == [(1, "m0001_initial"), (2, "m0002_nickname")]
+    finally:
+        close(newer)
+
+
+def test_init_without_changes_after_the_newer_version_is_a_no_op(db_url, monkeypatch):
+    close(open_database(db_url))
+    with_migration(monkeypatch, add_nickname)
+    close(open_database(db_url))
+    database = open_database(db_url)
+    try:
+        assert migrate_database(database) == []
+        assert schema_version(database) == 2
+    finally:
+        close(database)
+
+
+def test_a_failing_migration_leaves_the_old_schema_and_data(db_url, monkeypatch):
+    database = open_database(db_url)
+    Directory(database).create_customer(CustomerInput("Acme", "owner@acme.example"))
+    close(database)
+
+    def half_done(migrator, database):
+        add_nickname(migrator, database)
+        database.execute_sql("ALTER TABLE no_such_table ADD COLUMN x INTEGER")
+
+    with_migration(monkeypatch, half_done)
+    with pytest.raises(DatabaseUnavailable, match="cannot use the database"):
+        open_database(db_url)
+
+    monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS)
+    database = open_database(db_url)
+    try:
+        assert schema_version(database) == 1
+        assert "nickname" not in columns(database, "contact_person")
+        assert Directory(database).counts() == (1, 0)
+    finally:
+        close(database)
+
+
+def test_without_migrate_an_old_database_is_left_as_it_is(db_url, monkeypatch):
+    close(open_database(db_url))
+    with_migration(monkeypatch, add_nickname)
+    database = open_database(db_url, migrate=False)
+    try:
+        assert schema_version(database) == 1
+    finally:
+        close(database)
+
+
+def test_two_programs_migrating_at_once_apply_each_migration_once(db_url):
+    results, errors = [], []
+    barrier = threading.Barrier(4)
+
+    def opener():
+        try:
+            barrier.wait(timeout=30)
+            database = open_database(db_url)
+            results.append(schema_version(database))
+            close(database)
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and results == [1, 1, 1, 1]
+    database = open_database(db_url)
+    try:
+        assert database.execute_sql("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+    finally:
+        close(database)
