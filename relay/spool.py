@@ -269,18 +269,24 @@ class Spool:
 
     async def _commit(self, message: QueuedMessage, record: bytes, meta_len: int, notify: bool) -> str:
         assert self._segments is not None
+
+        def index(number: object, offset: int) -> None:
+            # Runs right when the batch is synced (see Appender.append): had it
+            # waited for this task to resume, a finish elsewhere could have seen
+            # the segment with no live message and deleted it under this one.
+            assert isinstance(number, int)
+            message.segment = number
+            message.body_offset = offset + HEADER.size + meta_len
+            self._index[message.queue_id] = message
+            self._segment_ids.setdefault(number, []).append(message.queue_id)
+            self._live[number] = self._live.get(number, 0) + 1
+            self._commits += 1
+
         self._committing.add(message.queue_id)
         try:
-            number, offset = await self._segments.append(record)
+            await self._segments.append(record, index)
         finally:
             self._committing.discard(message.queue_id)
-        assert isinstance(number, int)
-        message.segment = number
-        message.body_offset = offset + HEADER.size + meta_len
-        self._index[message.queue_id] = message
-        self._segment_ids.setdefault(number, []).append(message.queue_id)
-        self._live[number] = self._live.get(number, 0) + 1
-        self._commits += 1
         if notify:
             for callback in self._listeners:
                 try:

@@ -130,6 +130,8 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+OnDurable = Callable[[object, int], None]
+
 # fdatasync is enough for appends: it still flushes the file size, which is the
 # metadata needed to read the data back, and skips the mtime update.
 datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
@@ -161,7 +163,7 @@ class Appender:
         self._fd: int | None = None
         self._token: object = None
         self._size = 0
-        self._pending: list[tuple[bytes, asyncio.Future[tuple[object, int]]]] = []
+        self._pending: list[tuple[bytes, asyncio.Future[tuple[object, int]], OnDurable | None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.stats = stats or AppendStats()
 
@@ -169,11 +171,17 @@ class Appender:
     def token(self) -> object:
         return self._token
 
-    async def append(self, record: bytes) -> tuple[object, int]:
-        """Append one record; returns ``(token, offset)`` once it is on disk."""
+    async def append(self, record: bytes, on_durable: OnDurable | None = None) -> tuple[object, int]:
+        """Append one record; returns ``(token, offset)`` once it is on disk.
+
+        ``on_durable(token, offset)`` runs as soon as the batch is synced, before
+        any other task runs and before the next batch can start a new file: a
+        caller that must account for the record (the spool's per-segment count
+        of live messages) does it there, so nobody sees the file without it.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[object, int]] = loop.create_future()
-        self._pending.append((record, future))
+        self._pending.append((record, future, on_durable))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
         return await future
@@ -208,15 +216,17 @@ class Appender:
                 batch, self._pending = self._pending, []
                 try:
                     token, offsets = await loop.run_in_executor(
-                        self._executor, self._write_batch, [record for record, _ in batch]
+                        self._executor, self._write_batch, [record for record, _, _ in batch]
                     )
                 except Exception as exc:  # anything: a commit must never wait forever
                     error = SpoolError(f"could not write the spool: {exc}")
-                    for _, future in batch:
+                    for _, future, _ in batch:
                         if not future.done():
                             future.set_exception(error)
                     continue
-                for (_, future), offset in zip(batch, offsets):
+                for (_, future, on_durable), offset in zip(batch, offsets):
+                    if on_durable is not None:
+                        on_durable(token, offset)
                     if not future.done():
                         future.set_result((token, offset))
         finally:

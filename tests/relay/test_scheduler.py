@@ -202,7 +202,7 @@ async def test_a_recipient_still_deferred_when_the_lifetime_ends_expires_with_a_
     tmp_path: Path, upstream: Upstream
 ) -> None:
     upstream.reply_rcpt("slow@example.com", "451 4.2.0 greylisted, try later")
-    relay = await start_relay(tmp_path / "spool", upstream, max_lifetime=0.4)
+    relay = await start_relay(tmp_path / "spool", upstream, max_lifetime=1.0)
     try:
         queue_id = await relay.commit("slow@example.com")
 
