@@ -65,9 +65,9 @@ class ContactForm(FormScreen):
                 f"category-{number}", category.label, category.key in data.categories, category_note(category)
             )
         yield Static("", classes="error", id="categories-error", markup=False)
+        yield Static("", classes="field-note hidden", id="elsewhere", markup=False)
         with Horizontal(classes="field hidden", id="apply-all-row"):
             yield Checkbox("", id="apply_all", compact=True)
-        yield Static("", classes="field-note hidden", id="elsewhere", markup=False)
 
     def switch_row(self, name: str, label: str, value: bool, note: str) -> ComposeResult:
         with Horizontal(classes="field switch-row", id=f"{name}-row"):
@@ -97,10 +97,9 @@ class ContactForm(FormScreen):
         if not self.elsewhere:
             return
         names = ", ".join(m.customer_name for m in self.elsewhere)
-        count = len(self.elsewhere)
-        where = "another customer" if count == 1 else f"{count} other customers"
+        records = "that record" if len(self.elsewhere) == 1 else "those records"
         checkbox = self.query_one("#apply_all", Checkbox)
-        checkbox.label = f"Also use this name and phone at {where} (same email)"
+        checkbox.label = f"Copy name and phone to {records} too"
         self.query_one("#apply-all-row").remove_class("hidden")
         note = self.query_one("#elsewhere", Static)
         note.update(f"{contact.email} is also a contact person at: {names}")
