@@ -1,0 +1,117 @@
+"""Help, the command palette and the footer tell the same keys, per screen."""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+
+from contacts_tui.ui.screens.customer_form import CustomerForm
+from contacts_tui.ui.screens.help import HelpScreen
+
+from .conftest import SIZE, contacts, customer, notifications, press, seen, settle, type_text
+
+
+def table_rows(help_screen) -> str:
+    """The key tables of the help, as text."""
+    from rich.console import Console
+
+    console = Console(width=100, record=True, file=open("/dev/null", "w"))
+    for widget in help_screen.query("#help-body Static"):
+        console.print(widget.content if hasattr(widget, "content") else widget.render())
+    return " ".join(console.export_text().split())
+
+
+async def test_help_lists_every_key_of_the_customers_screen(app, sqlite_directory):
+    customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "question_mark")
+        text = table_rows(app.screen)
+        for key, words in [
+            ("/", "Search customers"), ("a", "Add a customer"), ("e", "Edit the highlighted customer"),
+            ("d", "Deactivate the highlighted customer"), ("o", "Sort by the next column"),
+            ("r", "Reverse the sort order"), ("enter", "open the highlighted customer"),
+            ("home end", "first or last customer"), ("ctrl+p", "command palette"), ("ctrl+q", "quit"),
+            ("?", "this help"), ("escape", "back"),
+        ]:
+            assert f"{key} {words}" in text, key
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_help_of_the_customer_screen_names_the_category_keys(app, sqlite_directory):
+    acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    contacts(sqlite_directory, acme.id, [(f"P{n}", f"p{n}@acme.example") for n in range(10)])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "question_mark")
+        text = table_rows(app.screen)
+        for key, words in [
+            ("a", "Add a contact person (not now: Acme Ltd already has 10 of 10"),
+            ("e", "Edit the highlighted contact person"), ("d", "Delete the highlighted contact person"),
+            ("p", "Make the highlighted contact person the primary email"),
+            ("i", "Show or hide deleted contact persons"),
+            ("1", "Switch Billing on or off"), ("2", "Switch Account on or off"),
+            ("0", "Switch 'receive all'"), ("c", "Edit this customer's name"), ("esc", "Back to the customers"),
+        ]:
+            assert f"{key} {words}" in text, key
+        assert "3 Switch" not in text
+
+
+async def test_help_in_a_form_lists_the_form_keys(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "a")
+        assert isinstance(app.screen, CustomerForm)
+        # In a text field ? is a character; F1 opens the help.
+        await type_text(pilot, "?")
+        assert app.screen.query_one("#name").value == "?"
+        await press(pilot, "f1")
+        text = table_rows(app.screen)
+        for key, words in [("^s", "Save and go back"), ("esc", "Go back without saving"), ("tab", "next field"),
+                           ("shift+tab", "previous field")]:
+            assert f"{key} {words}" in text, key
+
+
+async def test_every_action_is_in_the_command_palette(app, sqlite_directory):
+    customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ["Search customers and contact persons", "Add a customer", "Edit the highlighted customer",
+                      "Deactivate the highlighted customer", "Sort by the next column", "Reverse the sort order",
+                      "Help", "Quit"]:
+            assert title in titles
+        await press(pilot, "ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await type_text(pilot, "add a customer")
+        await press(pilot, "down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerForm)
+
+
+async def test_an_unavailable_action_in_the_palette_says_why(app, sqlite_directory):
+    acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    contacts(sqlite_directory, acme.id, [(f"P{n}", f"p{n}@acme.example") for n in range(10)])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        (add,) = [c for c in app.get_system_commands(app.screen) if c.title == "Add a contact person"]
+        assert add.help.startswith("Not now: Acme Ltd already has 10 of 10 contact persons")
+        add.callback()
+        await settle(pilot)
+        assert any("10 of 10" in message for message in notifications(app))
+
+
+async def test_the_footer_shows_the_keys_that_apply_now(app, sqlite_directory):
+    acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    (bea,) = contacts(sqlite_directory, acme.id, [("Bea", "bea@acme.example")])
+    sqlite_directory.delete_contact(bea.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        footer = seen(app).rsplit("Acme Ltd", 1)[-1]
+        assert "/ search a add e edit d deactivate o sort ? help" in footer
+        await press(pilot, "enter")
+        text = seen(app)
+        assert "a add" in text and "esc back" in text and "u undelete" not in text
+        await press(pilot, "i")
+        assert "u undelete" in seen(app) and "d delete" not in seen(app)

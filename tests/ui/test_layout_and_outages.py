@@ -1,0 +1,112 @@
+"""Long and non-Latin names at 80x24, NO_COLOR, and a database that stops
+answering in the middle of an edit."""
+
+from __future__ import annotations
+
+import sqlite3
+from urllib.parse import urlsplit
+
+from rich.cells import cell_len
+
+from contacts_tui.ui.app import make_app
+from contacts_tui.ui.screens.contact_form import ContactForm
+from contacts_tui.ui.screens.customer import CustomerScreen
+from contacts_tui.ui.widgets.contact_table import ContactTable
+from contacts_tui.ui.widgets.customer_table import CustomerTable
+
+from .conftest import SIZE, contacts, customer, notifications, press, screen_text, settle
+
+LONG = "Internationale Gesellschaft für außerordentlich lange Firmennamen und Söhne GmbH & Co. KG"
+CJK = "東京トレーディング株式会社・大阪支店・名古屋営業所"
+EMOJI = "Bright Pixel Studio 🎨🖌️👩‍🎨 Creative Collective"
+
+
+async def test_long_cjk_and_emoji_names_stay_in_their_columns(app, sqlite_directory):
+    for number, name in enumerate([LONG, CJK, EMOJI]):
+        record = customer(sqlite_directory, name, f"accounts{number}@a-rather-long-domain-name.example")
+        contacts(sqlite_directory, record.id, [("山田 花子 " * 8, f"hanako{number}@tokyo-trading.example")],
+                 categories=("billing", "account"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(CustomerTable)
+        assert table.max_scroll_x == 0, "no sideways scrolling at 80 columns"
+        lines = screen_text(app).splitlines()
+        assert len(lines) == 24 and all(cell_len(line) <= 80 for line in lines)
+        for start in ("Internationale", "東京", "Bright Pixel"):
+            row = next(line for line in lines if line.lstrip().startswith(start))
+            assert "…" in row and "1 of 10" in row and row.rstrip().endswith("active"), row
+        await press(pilot, "enter")
+        assert isinstance(app.screen, CustomerScreen)
+        assert app.screen.query_one(ContactTable).max_scroll_x == 0
+        lines = screen_text(app).splitlines()
+        assert all(cell_len(line) <= 80 for line in lines)
+        row = next(line for line in lines if line.lstrip().startswith("山田"))
+        assert "General" in row and row.rstrip().endswith("active"), row
+        await press(pilot, "e")
+        assert isinstance(app.screen, ContactForm)
+        assert all(cell_len(line) <= 80 for line in screen_text(app).splitlines())
+
+
+async def test_a_wider_terminal_shows_the_phone_column(app, sqlite_directory):
+    acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    contacts(sqlite_directory, acme.id, [("Bea", "bea@acme.example")], phone="+44 20 7946 0001")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        row = next(line for line in screen_text(app).splitlines() if line.startswith(" Bea "))
+        assert "+44 20 7946 0001" in row
+
+
+async def test_no_color_still_shows_everything(monkeypatch, sqlite_directory):
+    monkeypatch.setenv("NO_COLOR", "1")
+    customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    app = make_app(sqlite_directory, cursor_blink=False)
+    assert app.no_color
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Acme Ltd" in text and "1 customer" in text and "? help" in text
+
+
+def lock_writes(url: str) -> sqlite3.Connection:
+    """Another process's long write transaction: reads go on, writes wait."""
+    path = urlsplit(url).path[1:]
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    return locker
+
+
+def impatient(directory) -> None:
+    # Give up on a locked database after 50 ms instead of the 10 s that the
+    # relays and the TUI wait for each other in real use.
+    database = directory.database
+    database._pragmas = [(k, 50 if k == "busy_timeout" else v) for k, v in database._pragmas]
+    database._timeout = 0.05
+
+
+async def test_a_database_outage_keeps_everything_typed(app, sqlite_directory, sqlite_url):
+    impatient(sqlite_directory)
+    acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "a")
+        form = app.screen
+        form.query_one("#name").value = "Bea Books"
+        form.query_one("#email").value = "bea@acme.example"
+        form.query_one("#category-1").value = True
+        locker = lock_writes(sqlite_url)
+        try:
+            await press(pilot, "ctrl+s")
+            assert app.screen is form
+            assert any("Nothing you typed is lost" in message for message in notifications(app))
+            assert "Not saved: the database is unavailable" in screen_text(app)
+            assert form.query_one("#name").value == "Bea Books"
+            assert form.query_one("#email").value == "bea@acme.example"
+            assert form.query_one("#category-1").value is True
+        finally:
+            locker.rollback()
+            locker.close()
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, CustomerScreen)
+        (saved,) = sqlite_directory.list_contacts(acme.id)
+        assert saved.name == "Bea Books" and saved.categories == ("billing",)
