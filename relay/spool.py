@@ -293,7 +293,7 @@ class Spool:
                     callback(message)
                 except Exception:
                     log.exception("spool listener failed for %s", message.queue_id)
-        await self._delete_finished_segments()
+        self._delete_finished_segments()
         return message.queue_id
 
     # -- reading and updating ------------------------------------------------
@@ -322,9 +322,11 @@ class Spool:
             return
         message.done = True
         message.deleted = message.deleted or deleted
-        self._live[message.segment] -= 1
         await self._append_state(message)
-        await self._delete_finished_segments()
+        # Counted out only once "done" is on disk: a segment is never deleted
+        # before the records that say its messages are finished.
+        self._live[message.segment] -= 1
+        self._delete_finished_segments()
 
     async def _append_state(self, message: QueuedMessage) -> None:
         self.open()
@@ -373,15 +375,14 @@ class Spool:
         self._state_stats.fsyncs += 1
         self._state_stats.dir_fsyncs += 2
 
-    async def _delete_finished_segments(self) -> None:
+    def _delete_finished_segments(self) -> None:
         current = self._segments.token if self._segments is not None else None
-        # Drop from the index before the first await, so that two callers never
-        # both pick the same segment.
-        finished = [number for number, live in self._live.items() if live == 0 and number != current]
-        for number in finished:
+        for number in [number for number, live in self._live.items() if live == 0 and number != current]:
             self._drop_segment(number)
-        for number in finished:
-            await asyncio.to_thread(segment_path(self.directory, number).unlink, missing_ok=True)
+            # Unlinked at once, not in a thread later: a state-log compaction
+            # drops the done records of dropped segments, and it must find the
+            # unlink already made (it fsyncs the directory before replacing).
+            segment_path(self.directory, number).unlink(missing_ok=True)
 
     def _drop_segment(self, number: int) -> None:
         del self._live[number]
