@@ -15,6 +15,7 @@ from peewee import chunked
 
 from .bulk import insert_rows
 from .csv_read import Row, RowError, read_rows
+from .db import is_postgres
 from .directory import Directory
 from .errors import DirectoryError
 from .migrate import write_transaction
@@ -157,13 +158,18 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
 
 
 def _load_existing(customers: dict[str, _Customer]) -> None:
-    for keys in chunked(list(customers), _BATCH):
-        found = {
-            c.id: c
-            for c in Customer.select(Customer.id, Customer.name, Customer.email, Customer.email_key, Customer.phone)
+    for keys in chunked(sorted(customers), _BATCH):
+        query = (
+            Customer.select(Customer.id, Customer.name, Customer.email, Customer.email_key, Customer.phone)
             .where(Customer.email_key.in_(keys))
-            .namedtuples()
-        }
+            .order_by(Customer.email_key)
+        )
+        if is_postgres(Customer._meta.database):
+            # Lock the customers as the directory does for a single edit, so
+            # an admin adding a contact meanwhile is counted against the limit.
+            # Sorted, so two imports take their locks in the same order.
+            query = query.for_update()
+        found = {c.id: c for c in query.namedtuples()}
         if not found:
             continue
         existing = {cid: _Existing(c.id, c.name, c.email, c.phone) for cid, c in found.items()}
