@@ -123,3 +123,51 @@ def test_configured_limit_holds_under_contention(db_url, limit):
         assert kinds(outcomes) == Counter(ok=limit, LimitReached=8 - limit), outcomes
     finally:
         database.close_all() if hasattr(database, "close_all") else database.close()
+
+
+def test_an_import_waits_for_an_admin_editing_the_same_customer(directory, acme, db_url):
+    """On PostgreSQL an import and an admin run at once; the import must see
+    the admin's new contact before it counts the room left."""
+    from contacts_tui.core.csv_import import ImportFailed
+    from contacts_tui.core.db import is_postgres
+    from contacts_tui.core.migrate import write_transaction
+
+    from .helpers import csv_text, import_text
+
+    if not is_postgres(directory.database):
+        pytest.skip("SQLite's IMMEDIATE transactions let one writer in at a time")
+    import time
+
+    import psycopg2
+
+    for i in range(8):
+        directory.add_contact(acme.id, person(f"P{i}", f"p{i}@acme.example"))
+    data = csv_text(*(f"owner@acme.example,Acme Ltd,New {i},new{i}@acme.example,,," for i in range(2)))
+    outcome = {}
+
+    def run_import():
+        try:
+            outcome["report"] = import_text(directory, data)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            outcome["error"] = exc
+        finally:
+            directory.database.close()
+
+    monitor = psycopg2.connect(db_url)
+    monitor.autocommit = True
+    importer = threading.Thread(target=run_import)
+    with write_transaction(directory.database):
+        directory.add_contact(acme.id, person("Admin's ninth", "ninth@acme.example"))
+        importer.start()
+        deadline = time.monotonic() + 30
+        while importer.is_alive() and time.monotonic() < deadline:
+            with monitor.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    break
+    importer.join(timeout=60)
+    monitor.close()
+    assert isinstance(outcome.get("error"), ImportFailed), outcome
+    assert "would have more than 10 contact persons" in str(outcome["error"].report.errors[0])
+    assert directory.get_customer(acme.id).contact_count == 9
+    assert len(directory.list_contacts(acme.id)) == 9
