@@ -136,14 +136,20 @@ def _queue(args) -> int:
     import os
 
     spool = Path(args.spool or os.environ.get("RELAY_SPOOL") or RelayConfig().spool_dir)
+    if not spool.is_dir():
+        # A mistyped path is not an empty queue.
+        raise ConfigError(f"there is no spool at {spool} (give the relay's --spool DIR)")
     try:
         if args.retry_now:
             request_retry_now(spool)
             print("Asked the relay to retry every waiting message now.")
             return 0
         if args.delete:
-            request_delete(spool, args.delete)
-            print(f"Asked the relay to delete {args.delete}.")
+            queue_id = args.delete.strip().upper()
+            if queue_id not in {item.queue_id for item in read_queue(spool)}:
+                raise ConfigError(f"there is no message {queue_id} in the queue at {spool}")
+            request_delete(spool, queue_id)
+            print(f"Asked the relay to delete {queue_id} (no bounce is sent).")
             return 0
         items = read_queue(spool)
     except SpoolError as exc:
