@@ -100,7 +100,8 @@ def import_csv(
     report = ImportReport()
     errors = report.errors
     on_row = None
-    if progress:
+    # Reading progress is the byte offset; a pipe (stdin) has none to tell.
+    if progress and _seekable(stream):
         on_row = lambda _line: (report.rows % 2000 == 0) and progress("reading", stream.tell(), size)  # noqa: E731
     customers: dict[str, _Customer] = {}
     lines: set[int] = set()
@@ -122,6 +123,13 @@ def import_csv(
     errors.sort(key=lambda e: e.line)
     report.written = not dry_run
     return report
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return stream.seekable()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) -> None:
