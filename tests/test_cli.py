@@ -1,0 +1,367 @@
+"""`contacts-tui` as scripts use it: init, import, export, options and errors.
+
+In-process through ``contacts_tui.cli.main`` on SQLite and PostgreSQL, and
+through the installed console script in a subprocess (a real pipe for
+stdin, a real terminal for the progress line).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from contacts_tui.cli import main
+
+from .core.fixtures import second_db_url  # noqa: F401 - a fixture
+
+SCRIPT = str(Path(sys.executable).parent / "contacts-tui")
+HEADER = "customer_email,customer_name,contact_name,contact_email,phone,role,categories"
+GOOD = "\n".join(
+    [
+        HEADER,
+        'owner@acme.example,"Acme, Ltd.",Bea Müller,bea@acme.example,+31 20 555 0101,Bookkeeping,billing',
+        "owner@acme.example,\"Acme, Ltd.\",Ann,ann@acme.example,,,all",
+        "info@globex.example,Globex,,,+1 555 0100,,",
+        "",
+    ]
+)
+BAD = "\n".join(
+    [
+        HEADER,
+        "owner@acme.example,Acme,Bea,bea@acme.example,,,",
+        "owner@acme.example,Acme,Tom,tom@acme,,,",
+        "owner@acme.example,Acme,Ann,ann@acme.example,,Chief,",
+        "",
+    ]
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    for name in ("CONTACTS_DB", "CONTACTS_CATALOG", "CONTACTS_MAX_CONTACTS"):
+        monkeypatch.delenv(name, raising=False)
+    # Whatever happens, nothing lands in the real user data directory.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def write(tmp_path, name: str, text: str | bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return str(path)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def exported(capsys, db) -> str:
+    code, out, _ = run(capsys, "--db", db, "export", "-")
+    assert code == 0
+    return out
+
+
+# -- help and options --------------------------------------------------------
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("init", "import", "export", "demo"):
+        assert f"    {command} " in out
+    assert "CONTACTS_DB" in out and "customer_email,customer_name" in out
+
+
+def test_import_help_lists_its_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    out = capsys.readouterr().out
+    assert all(option in out for option in ("--dry-run", "--sync", "--skip-invalid", "FILE.csv"))
+
+
+def test_an_unknown_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["frobnicate"])
+    assert done.value.code == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_options_stand_before_or_after_the_command(capsys, db_url, order):
+    argv = ["--db", db_url, "init"] if order == "before" else ["init", "--db", db_url]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert out == "Database ready (schema version 1): 0 customers, 0 active contact persons.\n"
+
+
+def test_init_reports_what_the_database_holds(capsys, db_url, tmp_path):
+    assert run(capsys, "--db", db_url, "import", write(tmp_path, "good.csv", GOOD))[0] == 0
+    code, out, _ = run(capsys, "init", "--db", db_url)
+    assert (code, out) == (0, "Database ready (schema version 1): 2 customers, 2 active contact persons.\n")
+
+
+def test_contacts_db_from_the_environment(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("CONTACTS_DB", str(tmp_path / "env.db"))
+    assert run(capsys, "init")[0] == 0
+    assert (tmp_path / "env.db").is_file()
+
+
+def test_without_db_the_default_file_is_created_in_the_user_data_directory(capsys, tmp_path):
+    assert run(capsys, "init")[0] == 0
+    assert (tmp_path / "data" / "contact-persons" / "contacts.db").is_file()
+
+
+def test_unreachable_database_exits_1_without_the_password(capsys):
+    code, out, err = run(capsys, "--db", "postgresql://admin:s3cret-pw@127.0.0.1:1/contacts", "init")
+    assert code == 1 and out == ""
+    assert err.startswith("contacts-tui: error: cannot reach PostgreSQL at postgresql://admin:***@127.0.0.1:1/contacts: ")
+    assert "s3cret" not in err and "Traceback" not in err
+
+
+def test_a_database_in_a_missing_directory_exits_1(capsys, tmp_path):
+    code, _, err = run(capsys, "--db", str(tmp_path / "nope" / "x.db"), "init")
+    assert code == 1 and "does not exist" in err
+
+
+def test_a_malformed_database_url_exits_1_without_the_password(capsys):
+    code, _, err = run(capsys, "--db", "postgresql://admin:s3cret-pw@[::1/contacts", "init")
+    assert code == 1 and err.startswith("contacts-tui: error: invalid database URL")
+    assert "s3cret" not in err
+
+
+# -- catalog and limit options -----------------------------------------------
+
+CATALOG = '[categories.helpdesk]\ntypes = ["ticket.opened"]\n[categories.outages]\n'
+HELPDESK_ROW = "\n".join([HEADER, "owner@acme.example,Acme,Bea,bea@acme.example,,,helpdesk", ""])
+
+
+def test_catalog_option_replaces_the_default_catalog(capsys, sqlite_url, tmp_path):
+    data = write(tmp_path, "helpdesk.csv", HELPDESK_ROW)
+    code, _, err = run(capsys, "--db", sqlite_url, "import", data)
+    assert code == 1 and "Unknown category 'helpdesk'; the catalog has billing, account" in err
+    catalog = write(tmp_path, "catalog.toml", CATALOG)
+    assert run(capsys, "import", data, "--db", sqlite_url, "--catalog", catalog)[0] == 0
+    assert "Bea,bea@acme.example,,General,helpdesk" in exported(capsys, sqlite_url)
+
+
+def test_contacts_catalog_environment_variable(capsys, monkeypatch, sqlite_url, tmp_path):
+    monkeypatch.setenv("CONTACTS_CATALOG", write(tmp_path, "catalog.toml", CATALOG))
+    assert run(capsys, "--db", sqlite_url, "import", write(tmp_path, "h.csv", HELPDESK_ROW))[0] == 0
+
+
+@pytest.mark.parametrize("content, message", [(None, "does not exist"), ("[categories.all]\n", "'all' is reserved")])
+def test_a_bad_catalog_exits_1_with_the_reason(capsys, sqlite_url, tmp_path, content, message):
+    path = tmp_path / "catalog.toml"
+    if content is not None:
+        path.write_text(content)
+    code, _, err = run(capsys, "--db", sqlite_url, "--catalog", str(path), "init")
+    assert code == 1 and err.startswith("contacts-tui: error: ") and message in err
+
+
+def test_max_contacts_option_and_environment(capsys, monkeypatch, sqlite_url, tmp_path):
+    three = write(tmp_path, "three.csv", "\n".join([HEADER, *(f"o@acme.example,Acme,P{i},p{i}@acme.example,,," for i in range(3)), ""]))
+    code, _, err = run(capsys, "--db", sqlite_url, "import", three, "--max-contacts", "2")
+    assert code == 1 and "would have more than 2 contact persons" in err
+    monkeypatch.setenv("CONTACTS_MAX_CONTACTS", "2")
+    assert run(capsys, "--db", sqlite_url, "import", three)[0] == 1
+    assert run(capsys, "--db", sqlite_url, "import", three, "--max-contacts", "3")[0] == 0
+
+
+@pytest.mark.parametrize("value, message", [("abc", "must be a whole number"), ("0", "at least 1")])
+def test_a_bad_contact_limit_in_the_environment_exits_1(capsys, monkeypatch, sqlite_url, value, message):
+    monkeypatch.setenv("CONTACTS_MAX_CONTACTS", value)
+    code, _, err = run(capsys, "--db", sqlite_url, "init")
+    assert code == 1 and message in err
+
+
+# -- import ------------------------------------------------------------------
+
+
+def test_import_prints_what_it_did(capsys, db_url, tmp_path):
+    code, out, err = run(capsys, "--db", db_url, "import", write(tmp_path, "good.csv", GOOD))
+    assert (code, err) == (0, "")
+    assert out == (
+        "Imported: 3 rows read; customers: 2 created, 0 updated; "
+        "contact persons: 2 added, 0 updated, 0 restored, 0 removed\n"
+    )
+
+
+def test_import_of_a_bad_file_lists_every_bad_row_and_writes_nothing(capsys, db_url, tmp_path):
+    path = write(tmp_path, "bad.csv", BAD)
+    code, out, err = run(capsys, "--db", db_url, "import", path)
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        f"{path}: line 3, column contact_email: 'tom@acme' is not a valid email address: "
+        "The part after the @-sign is not valid. It should have a period.",
+        f"{path}: line 4, column role: Unknown role 'Chief'; choose one of General, Billing, Bookkeeping, "
+        "Technical, Management, Support",
+        "contacts-tui: 2 problem(s) in the file; nothing was imported",
+    ]
+    assert exported(capsys, db_url) == HEADER + "\n"
+
+
+def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(capsys, db_url, tmp_path):
+    path = write(tmp_path, "bad.csv", BAD)
+    code, out, err = run(capsys, "--db", db_url, "import", "--skip-invalid", path)
+    assert code == 0
+    assert [line.startswith(f"{path}: skipped line {n}, column ") for n, line in zip((3, 4), err.splitlines())] == [True, True]
+    assert len(err.splitlines()) == 2
+    assert "2 invalid rows skipped" in out
+    assert "bea@acme.example" in exported(capsys, db_url)
+
+
+def test_dry_run_reports_and_writes_nothing(capsys, db_url, tmp_path):
+    code, out, _ = run(capsys, "--db", db_url, "import", write(tmp_path, "good.csv", GOOD), "--dry-run")
+    assert code == 0
+    assert out.startswith("Dry run, nothing written: 3 rows read; customers: 2 would be created")
+    assert exported(capsys, db_url) == HEADER + "\n"
+
+
+def test_sync_removes_contacts_the_file_no_longer_lists(capsys, db_url, tmp_path):
+    run(capsys, "--db", db_url, "import", write(tmp_path, "good.csv", GOOD))
+    only_bea = "\n".join(GOOD.splitlines()[:2]) + "\n"
+    code, out, _ = run(capsys, "--db", db_url, "import", "--sync", write(tmp_path, "bea.csv", only_bea))
+    assert code == 0 and "1 removed" in out
+    text = exported(capsys, db_url)
+    assert "bea@acme.example" in text and "ann@acme.example" not in text
+    assert "info@globex.example" in text  # not listed, left alone
+
+
+def test_a_malformed_file_names_the_line(capsys, sqlite_url, tmp_path):
+    path = write(tmp_path, "wrong.csv", "email,name\nx@y.example,X\n")
+    code, _, err = run(capsys, "--db", sqlite_url, "import", path)
+    assert code == 1
+    assert err.splitlines()[0].startswith(f"{path}: line 1: missing column(s) customer_email")
+    assert err.splitlines()[-1] == "contacts-tui: nothing was imported"
+
+
+def test_latin1_file_names_the_line(capsys, sqlite_url, tmp_path):
+    path = write(tmp_path, "latin1.csv", (HEADER + "\nowner@acme.example,Caf\xe9,,,,,\n").encode("latin-1"))
+    code, _, err = run(capsys, "--db", sqlite_url, "import", path)
+    assert code == 1 and f"{path}: line 2: not valid UTF-8 (byte 0xE9" in err
+
+
+def test_a_missing_file_exits_1(capsys, sqlite_url, tmp_path):
+    code, _, err = run(capsys, "--db", sqlite_url, "import", str(tmp_path / "nope.csv"))
+    assert code == 1 and err == f"contacts-tui: error: cannot read {tmp_path / 'nope.csv'}: No such file or directory\n"
+
+
+def test_import_from_stdin_through_a_real_pipe(capsys, monkeypatch, sqlite_url):
+    read_end, write_end = os.pipe()
+    writer = threading.Thread(target=lambda: (os.write(write_end, GOOD.encode()), os.close(write_end)))
+    writer.start()
+    monkeypatch.setattr(sys, "stdin", os.fdopen(read_end, "r"))
+    code, out, err = run(capsys, "--db", sqlite_url, "import", "-")
+    writer.join()
+    assert (code, err) == (0, "")
+    assert out.startswith("Imported: 3 rows read")
+    assert "bea@acme.example" in exported(capsys, sqlite_url)
+
+
+# -- export ------------------------------------------------------------------
+
+
+def test_export_to_a_file_leaves_no_partial_file(capsys, db_url, tmp_path):
+    run(capsys, "--db", db_url, "import", write(tmp_path, "good.csv", GOOD))
+    target = tmp_path / "out.csv"
+    code, out, err = run(capsys, "--db", db_url, "export", str(target))
+    assert (code, out) == (0, "")
+    assert err == f"Exported 3 rows to {target}.\n"
+    assert target.read_text(encoding="utf-8") == exported(capsys, db_url)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == ["out.csv"]
+
+
+def test_export_over_an_existing_file_replaces_it_whole(capsys, sqlite_url, tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("old content that is much longer than the new export " * 100)
+    assert run(capsys, "--db", sqlite_url, "export", str(target))[0] == 0
+    assert target.read_text() == HEADER + "\n"
+    assert not (tmp_path / "out.csv.part").exists()
+
+
+def test_export_into_a_missing_directory_exits_1_and_leaves_nothing(capsys, sqlite_url, tmp_path):
+    code, _, err = run(capsys, "--db", sqlite_url, "export", str(tmp_path / "nope" / "out.csv"))
+    assert code == 1 and "cannot write" in err and "No such file or directory" in err
+    assert not (tmp_path / "nope").exists()
+
+
+def test_export_import_export_through_the_cli_is_byte_identical(capsys, db_url, second_db_url, tmp_path):
+    rich = GOOD + "info@yamada.example,山田商事,,,03-1234-5678,,\noffice@ivanov.example,ООО Иванов,Сергей,s@ivanov.example,,Support,account;billing\n"
+    assert run(capsys, "--db", db_url, "import", write(tmp_path, "rich.csv", rich))[0] == 0
+    first = tmp_path / "first.csv"
+    assert run(capsys, "--db", db_url, "export", str(first))[0] == 0
+    assert run(capsys, "--db", second_db_url, "import", str(first))[0] == 0
+    second = tmp_path / "second.csv"
+    assert run(capsys, "--db", second_db_url, "export", str(second))[0] == 0
+    assert second.read_bytes() == first.read_bytes()
+    assert "Сергей,s@ivanov.example,,Support,billing;account" in first.read_text(encoding="utf-8")
+
+
+# -- the installed console script --------------------------------------------
+
+
+def script(*argv, **options):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
+    options.setdefault("stdout", subprocess.PIPE)
+    options.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run([SCRIPT, *argv], env=env, timeout=60, **options)
+
+
+def test_installed_script_help_lists_every_command():
+    done = script("--help")
+    assert done.returncode == 0
+    out = done.stdout.decode()
+    assert all(f"    {command} " in out for command in ("init", "import", "export", "demo"))
+
+
+def test_installed_script_imports_from_a_pipe_and_exports_to_stdout(sqlite_url):
+    done = script("--db", sqlite_url, "import", "-", input=GOOD.encode())
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().startswith("Imported: 3 rows read")
+    exported = script("export", "-", "--db", sqlite_url)
+    assert exported.returncode == 0
+    assert exported.stdout.decode("utf-8").splitlines()[1] == (
+        'info@globex.example,Globex,,,+1 555 0100,,'
+    )
+
+
+def test_installed_script_reports_an_unreachable_database():
+    done = script("--db", "postgresql://admin:s3cret-pw@127.0.0.1:1/contacts", "init")
+    assert done.returncode == 1
+    assert b"cannot reach PostgreSQL" in done.stderr and b"s3cret" not in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+def test_installed_script_shows_progress_on_a_terminal_only(sqlite_url, tmp_path):
+    import pty
+
+    path = write(tmp_path, "good.csv", GOOD)
+    controller, terminal = pty.openpty()
+    try:
+        done = script("--db", sqlite_url, "import", path, stderr=terminal, stdout=subprocess.PIPE)
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 0
+    assert b"Checking" in shown or b"Writing" in shown
+    assert b"\x1b[K" in shown  # the line is cleared when the work is done
+    piped = script("--db", sqlite_url, "import", path)
+    assert piped.returncode == 0 and piped.stderr == b""
