@@ -1,0 +1,117 @@
+"""The import arrows of DESIGN.md, checked with import-linter.
+
+The real project must keep every contract; and the same contracts, run over
+a small package tree that breaks them, must fail, so a contract that checks
+nothing would be noticed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
+SETTINGS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+
+
+def lint(cwd: Path, *options: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run(
+        [LINT_IMPORTS, "--no-logo", "--no-cache", *options],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def contract(name: str) -> dict:
+    return next(c for c in SETTINGS["contracts"] if c["name"] == name)
+
+
+def test_the_project_keeps_every_import_contract():
+    done = lint(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Contracts: {len(SETTINGS['contracts'])} kept, 0 broken." in done.stdout
+
+
+def test_the_contracts_forbid_the_arrows_of_the_design():
+    core = contract("The directory core works without the TUI")
+    assert core["type"] == "forbidden" and core["source_modules"] == ["contacts_tui.core"]
+    assert {"textual", "contacts_tui.ui"} <= set(core["forbidden_modules"])
+    relay = contract("The relay works without the TUI")
+    assert relay["type"] == "forbidden" and relay["source_modules"] == ["relay"]
+    assert {"textual", "contacts_tui.ui"} <= set(relay["forbidden_modules"])
+    for checked in (core, relay):
+        # An indirect import (core -> helper -> textual) counts as well.
+        assert checked.get("allow_indirect_imports") is False
+    assert SETTINGS.get("include_external_packages") is True  # or "textual" could not be named
+
+
+def _ini_value(value) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list):
+        return "".join(f"\n    {item}" for item in value)
+    return str(value)
+
+
+def write_config(folder: Path) -> Path:
+    """The project's own contracts, in import-linter's INI format."""
+    lines = ["[importlinter]"]
+    lines += [f"{key} = {_ini_value(value)}" for key, value in SETTINGS.items() if key != "contracts"]
+    for number, settings in enumerate(SETTINGS["contracts"], start=1):
+        lines.append(f"\n[importlinter:contract:{number}]")
+        lines += [f"{key} = {_ini_value(value)}" for key, value in settings.items()]
+    path = folder / ".importlinter"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def tree(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+CLEAN = {
+    "contacts_tui/__init__.py": "",
+    "contacts_tui/cli.py": "import contacts_tui.ui.app\nimport relay.server\n",
+    "contacts_tui/core/__init__.py": "",
+    "contacts_tui/core/directory.py": "import peewee\n",
+    "contacts_tui/ui/__init__.py": "",
+    "contacts_tui/ui/app.py": "import textual\nimport contacts_tui.core.directory\n",
+    "relay/__init__.py": "",
+    "relay/server.py": "import contacts_tui.core.directory\n",
+}
+
+
+def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
+    tree(tmp_path, CLEAN)
+    done = lint(tmp_path, "--config", str(write_config(tmp_path)))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "extra, broken",
+    [
+        ({"contacts_tui/core/widgets.py": "from textual.widget import Widget\n"}, "The directory core works without the TUI"),
+        ({"contacts_tui/core/show.py": "import contacts_tui.ui.app\n"}, "The directory core works without the TUI"),
+        (
+            {"contacts_tui/core/helper.py": "import contacts_tui.core.later\n", "contacts_tui/core/later.py": "def f():\n    import textual\n"},
+            "The directory core works without the TUI",
+        ),
+        ({"relay/tui.py": "import textual.app\n"}, "The relay works without the TUI"),
+        ({"relay/screens.py": "from contacts_tui.ui import app\n"}, "The relay works without the TUI"),
+    ],
+    ids=["core-textual", "core-ui", "core-textual-indirect", "relay-textual", "relay-ui"],
+)
+def test_the_contracts_fail_a_tree_that_breaks_an_arrow(tmp_path, extra, broken):
+    tree(tmp_path, {**CLEAN, **extra})
+    done = lint(tmp_path, "--config", str(write_config(tmp_path)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{broken} BROKEN" in done.stdout
