@@ -112,10 +112,17 @@ class RelayHandler:
                 resolution = await asyncio.get_running_loop().run_in_executor(
                     self.executor, self.directory.resolve, recipients, category
                 )
-            except DirectoryError as exc:
-                log.warning("directory unavailable for a %s message: %s", category, exc)
+            except Exception as exc:
+                # Whatever stops the lookup (a dropped connection, a revoked
+                # grant, a corrupt file) is temporary to the sender: a 5xx
+                # would lose the notification, a send would lose the contacts.
+                if isinstance(exc, DirectoryError):
+                    log.warning("directory unavailable for a %s message: %s", category, exc)
+                else:
+                    log.exception("directory lookup failed for a %s message", category)
+                detail = " ".join(str(exc).split()) or type(exc).__name__
                 return self._refuse(
-                    entry, "451 4.3.0 The contact directory is unavailable; please try again later", str(exc)
+                    entry, "451 4.3.0 The contact directory is unavailable; please try again later", detail
                 )
         queue_id = new_queue_id()
         smtputf8, eightbit = mail_flags(envelope.mail_options)
@@ -149,6 +156,12 @@ class RelayHandler:
             "%s from %s to %s: %s (%s)", where, sender or "<>", ",".join(recipients), entry.decision, entry.reason
         )
         return f"250 2.0.0 Ok: {where}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        # aiosmtpd's default answers "500 Error: (Type) text": permanent, so
+        # the sender drops the mail, and it shows our internals to clients.
+        log.error("unexpected error in an SMTP session", exc_info=error)
+        return "451 4.3.0 Local error in processing; please try again later"
 
     def _refuse(self, entry: LogEntry, reply: str, detail: str = "") -> str:
         entry.decision = "refused"
