@@ -88,7 +88,12 @@ def _preview(args, directory) -> int:
         print(f"No {args.header} header: the message would pass unchanged.")
         return 0
     resolution = directory.resolve(recipients, category)
-    print(f"Category: {category}" + (f" -> {resolution.category}" if resolution.category else " (unknown)"))
+    if resolution.category is None:
+        print(f"Category: {category} (unknown)")
+    elif resolution.category == category.strip().lower():
+        print(f"Category: {resolution.category}")
+    else:
+        print(f"Category: {category} (an email type of {resolution.category})")
     for customer in resolution.customers:
         print(f"Customer: {customer.name} <{customer.email}>" + ("" if customer.active else " (inactive)"))
     result = rewrite(data, recipients, [Addition(a.email, a.name) for a in resolution.additions])
@@ -117,14 +122,15 @@ def _log(args) -> int:
             print(json.dumps(entry.as_json(), ensure_ascii=False))
         return 0
     if not entries:
-        print("The relay log is empty" + (" for that search." if args.search or args.status else "."))
+        print("No relay log entries match." if args.search or args.status else "The relay log is empty.")
         return 0
     for entry in entries:
         when = entry.received_at.strftime("%Y-%m-%d %H:%M:%S")
         added = ", ".join(a.get("email", "") for a in entry.added) or "nobody"
         print(f"{when}  {entry.queue_id:16}  {entry.status:9}  {entry.decision:13}  {entry.category or '-'}")
         print(f"    from {entry.sender or '<>'} to {', '.join(entry.recipients)}; added: {added}")
-        print(f"    {entry.reason}" + (f"; last error: {entry.last_error}" if entry.last_error else ""))
+        attempts = f"; {entry.attempts} delivery attempts" if entry.attempts > 1 else ""
+        print(f"    {entry.reason}{attempts}" + (f"; last error: {entry.last_error}" if entry.last_error else ""))
     return 0
 
 

@@ -95,7 +95,8 @@ def _captured_record(row: CapturedMessage) -> CapturedRecord:
 
 @_uses_database
 def recent_log(limit: int = 50, *, search: str = "", status: str = "", before_id: int | None = None) -> list[LogRecord]:
-    """Newest first; ``search`` matches message-id, sender, recipients, subject, category or queue id."""
+    """Newest first; every word of ``search`` matches message-id, sender, recipients,
+    subject, category, customers, added contact persons or the queue id."""
     query = RelayLog.select()
     if status:
         query = query.where(RelayLog.status == status)
@@ -108,7 +109,10 @@ def recent_log(limit: int = 50, *, search: str = "", status: str = "", before_id
             | RelayLog.recipients.contains(word)
             | RelayLog.subject.contains(word)
             | RelayLog.category.contains(word)
-            | (RelayLog.queue_id == word)
+            | RelayLog.customers.contains(word)
+            # "Did the bookkeeper get it?" is the question people ask the log.
+            | RelayLog.added.contains(word)
+            | (RelayLog.queue_id == word.upper())
         )
     return [_log_record(r) for r in query.order_by(RelayLog.id.desc()).limit(max(1, limit))]
 
