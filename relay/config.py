@@ -91,6 +91,25 @@ def _env_flag(name: str) -> bool:
     return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
 
 
+def _number(convert: type, env_name: str):
+    """An argparse type that names the variable too: a bad value may come from the environment."""
+
+    def parse(text: str):
+        try:
+            return convert(text)
+        except ValueError:
+            kind = "a whole number" if convert is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind} (from the option or {env_name})") from None
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
+def _numeric(group, flag: str, metavar: str, convert: type, env: str, default: str, text: str, note: str = "") -> None:
+    group.add_argument(flag, metavar=metavar, type=_number(convert, env), default=_env(env, default),
+                       help=f"{text} ({env}; default %(default)s{note})")
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("where mail comes from and goes to")
     where.add_argument("--listen", metavar="HOST:PORT", default=_env("RELAY_LISTEN", DEFAULT_LISTEN),
@@ -100,8 +119,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                       help="the real mail server to pass mail on to (RELAY_UPSTREAM; port 25 if left out)")
     mode.add_argument("--capture", action="store_true", default=_env_flag("RELAY_CAPTURE"),
                       help="store rewritten messages for inspection instead of sending them (RELAY_CAPTURE=1)")
-    where.add_argument("--capture-retention", metavar="N", type=int, default=int(_env("RELAY_CAPTURE_RETENTION", "1000")),
-                       help="captured messages to keep, oldest dropped first (RELAY_CAPTURE_RETENTION; default %(default)s)")
+    _numeric(where, "--capture-retention", "N", int, "RELAY_CAPTURE_RETENTION", "1000",
+             "captured messages to keep, oldest dropped first")
     where.add_argument("--spool", metavar="DIR", default=_env("RELAY_SPOOL"),
                        help="durable queue directory (RELAY_SPOOL; default in the user data directory)")
     where.add_argument("--header", metavar="NAME", default=_env("RELAY_HEADER", DEFAULT_HEADER),
@@ -120,15 +139,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                          help="certificate chain (PEM) for STARTTLS (RELAY_TLS_CERT)")
     inbound.add_argument("--tls-key", metavar="FILE", default=_env("RELAY_TLS_KEY"),
                          help="private key (PEM) for STARTTLS (RELAY_TLS_KEY)")
-    inbound.add_argument("--max-size", metavar="MIB", type=float, default=float(_env("RELAY_MAX_SIZE", "25")),
-                         help="largest message accepted, in MiB; larger ones get 552 (RELAY_MAX_SIZE; default 25)")
-    inbound.add_argument("--max-received", metavar="N", type=int, default=int(_env("RELAY_MAX_RECEIVED", "50")),
-                         help="more Received headers than this means a mail loop: 554 (default %(default)s)")
-    inbound.add_argument("--max-recipients", metavar="N", type=int, default=int(_env("RELAY_MAX_RECIPIENTS", "1000")),
-                         help="recipients per message; more get 452 (default %(default)s)")
-    inbound.add_argument("--max-connections", metavar="N", type=int,
-                         default=int(_env("RELAY_MAX_CONNECTIONS", "200")),
-                         help="simultaneous client connections; more get 421 (default %(default)s)")
+    _numeric(inbound, "--max-size", "MIB", float, "RELAY_MAX_SIZE", "25",
+             "largest message accepted, in MiB; larger ones get 552")
+    _numeric(inbound, "--max-received", "N", int, "RELAY_MAX_RECEIVED", "50",
+             "more Received headers than this means a mail loop: 554")
+    _numeric(inbound, "--max-recipients", "N", int, "RELAY_MAX_RECIPIENTS", "1000",
+             "recipients per message; more get 452")
+    _numeric(inbound, "--max-connections", "N", int, "RELAY_MAX_CONNECTIONS", "200",
+             "simultaneous client connections; more get 421")
 
     upstream = parser.add_argument_group("the upstream server")
     upstream.add_argument("--upstream-tls", choices=("opportunistic", "starttls", "tls", "none"),
@@ -136,26 +154,26 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                           help="opportunistic: STARTTLS when offered; starttls: required; tls: implicit TLS "
                                "(port 465); none: plain (RELAY_UPSTREAM_TLS; default %(default)s)")
     upstream.add_argument("--upstream-ca-file", metavar="FILE", default=_env("RELAY_UPSTREAM_CA_FILE"),
-                          help="CA certificates to verify the upstream with (default: the system's)")
+                          help="CA certificates to verify the upstream with (RELAY_UPSTREAM_CA_FILE; "
+                               "default: the system's)")
     upstream.add_argument("--upstream-no-verify", action="store_true", default=_env_flag("RELAY_UPSTREAM_NO_VERIFY"),
-                          help="do not verify the upstream's certificate (testing only)")
+                          help="do not verify the upstream's certificate; for testing only "
+                               "(RELAY_UPSTREAM_NO_VERIFY=1)")
     upstream.add_argument("--upstream-user", metavar="USER", default=_env("RELAY_UPSTREAM_USER"),
                           help="AUTH user at the upstream (RELAY_UPSTREAM_USER); the password comes from "
                                "RELAY_UPSTREAM_PASSWORD_FILE or RELAY_UPSTREAM_PASSWORD, never the command line")
     upstream.add_argument("--upstream-password-file", metavar="FILE", default=_env("RELAY_UPSTREAM_PASSWORD_FILE"),
                           help="file holding the upstream AUTH password (RELAY_UPSTREAM_PASSWORD_FILE)")
-    upstream.add_argument("--upstream-connections", metavar="N", type=int,
-                          default=int(_env("RELAY_UPSTREAM_CONNECTIONS", "4")),
-                          help="parallel, reused connections to the upstream (default %(default)s)")
+    _numeric(upstream, "--upstream-connections", "N", int, "RELAY_UPSTREAM_CONNECTIONS", "4",
+             "parallel, reused connections to the upstream")
 
     retry = parser.add_argument_group("retries (like Postfix)")
-    retry.add_argument("--min-backoff", metavar="SECONDS", type=float, default=float(_env("RELAY_MIN_BACKOFF", "300")),
-                       help="first retry after a 4xx or a connection failure (default %(default)g)")
-    retry.add_argument("--max-backoff", metavar="SECONDS", type=float, default=float(_env("RELAY_MAX_BACKOFF", "4000")),
-                       help="longest wait between retries; the wait doubles up to it (default %(default)g)")
-    retry.add_argument("--max-lifetime", metavar="SECONDS", type=float,
-                       default=float(_env("RELAY_MAX_LIFETIME", str(5 * 86400))),
-                       help="give up and bounce after this long in the queue (default %(default)g = 5 days)")
+    _numeric(retry, "--min-backoff", "SECONDS", float, "RELAY_MIN_BACKOFF", "300",
+             "first retry after a 4xx or a connection failure")
+    _numeric(retry, "--max-backoff", "SECONDS", float, "RELAY_MAX_BACKOFF", "4000",
+             "longest wait between retries; the wait doubles up to it")
+    _numeric(retry, "--max-lifetime", "SECONDS", float, "RELAY_MAX_LIFETIME", str(5 * 86400),
+             "give up and bounce after this long in the queue", " = 5 days")
 
 
 def config_from_args(args: argparse.Namespace) -> RelayConfig:
@@ -166,6 +184,10 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         upstream_host, upstream_port = host_port(args.upstream, "--upstream", 25)
     elif not args.capture:
         raise ConfigError("give --upstream HOST:PORT (where to send mail) or --capture (store it for inspection)")
+    if args.upstream and args.capture:
+        # One may come from the environment and the other from the command
+        # line; guessing which the user meant could send real mail.
+        raise ConfigError("give either --upstream (RELAY_UPSTREAM) or --capture (RELAY_CAPTURE), not both")
     allow = tuple(args.allow) if args.allow else tuple((_env("RELAY_ALLOW", ",".join(DEFAULT_ALLOW)) or "").split(","))
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")

@@ -309,9 +309,10 @@ def run_cli(capsys, *argv: str, stdin: str | None = None) -> tuple[int, str, str
     finally:
         sys.stdin = saved_stdin
         after = RelayLog._meta.database
-        if after is not before:
+        if after is not before and after is not None:
             (getattr(after, "close_all", None) or after.close)()
-            before.bind(ALL_MODELS, bind_refs=False, bind_backrefs=False)
+            if before is not None:
+                before.bind(ALL_MODELS, bind_refs=False, bind_backrefs=False)
     out, err = capsys.readouterr()
     return code, out, err
 
