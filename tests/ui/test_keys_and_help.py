@@ -29,9 +29,9 @@ async def test_help_lists_every_key_of_the_customers_screen(app, sqlite_director
         for key, words in [
             ("/", "Search customers"), ("a", "Add a customer"), ("e", "Edit the highlighted customer"),
             ("d", "Deactivate the highlighted customer"), ("o", "Sort by the next column"),
-            ("r", "Reverse the sort order"), ("enter", "open the highlighted customer"),
-            ("home end", "first or last customer"), ("ctrl+p", "command palette"), ("ctrl+q", "quit"),
-            ("?", "this help"), ("escape", "back"),
+            ("r", "Reverse the sort order"), ("enter", "Open the highlighted customer"),
+            ("home end", "First or last customer"), ("ctrl+p", "Command palette"), ("ctrl+q", "Quit"),
+            ("?", "This help"), ("escape", "Back"),
         ]:
             assert f"{key} {words}" in text, key
         await press(pilot, "escape")
@@ -67,8 +67,8 @@ async def test_help_in_a_form_lists_the_form_keys(app):
         assert app.screen.query_one("#name").value == "?"
         await press(pilot, "f1")
         text = table_rows(app.screen)
-        for key, words in [("^s", "Save and go back"), ("esc", "Go back without saving"), ("tab", "next field"),
-                           ("shift+tab", "previous field")]:
+        for key, words in [("^s", "Save and go back"), ("esc", "Go back without saving"), ("tab", "Next field"),
+                           ("shift+tab", "Previous field")]:
             assert f"{key} {words}" in text, key
 
 

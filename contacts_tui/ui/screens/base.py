@@ -122,14 +122,18 @@ class KeyHelp:
             return False
         return None if self.unavailable(action, parameters) else True
 
-    def key_bindings(self) -> Iterator[Binding]:
-        """This screen's own bindings that apply now, enabled or not, in order."""
+    def key_bindings(self, *, every: bool = False) -> Iterator[Binding]:
+        """This screen's own bindings that apply now, enabled or not, in order.
+
+        With ``every``, also those hidden now that have a reason to give (help
+        lists them so a user learns the key before it applies).
+        """
         seen: set[str] = set()
         for binding in self.BINDINGS:  # type: ignore[attr-defined]
-            if not isinstance(binding, Binding) or binding.action in seen:
+            if not isinstance(binding, Binding) or not binding.description or binding.action in seen:
                 continue
             _, name, parameters = parse(binding.action)
-            if self.hidden(name, parameters):
+            if self.hidden(name, parameters) and not (every and self.unavailable(name, parameters)):
                 continue
             seen.add(binding.action)
             yield binding

@@ -44,7 +44,11 @@ class CustomerScreen(AppScreen):
         "off for the highlighted contact person, in catalog order; 0 switches 'receive "
         "all'. Deleting is soft: mail stops with the next message, and u restores."
     )
-    EXTRA_KEYS = (("↑ ↓", "move through the contact persons"),)
+    EXTRA_KEYS = (
+        ("enter", "Edit the highlighted contact person"),
+        ("↑ ↓", "Move through the contact persons"),
+    )
+    AUTO_FOCUS = "#contacts"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "add", tooltip="Add a contact person", id="customer.add"),
         Binding("e", "edit", "edit", tooltip="Edit the highlighted contact person", id="customer.edit"),
@@ -88,7 +92,6 @@ class CustomerScreen(AppScreen):
         return self.query_one(ContactTable)
 
     def on_mount(self) -> None:
-        self.table.focus()
         self.reload()
 
     # -- loading -------------------------------------------------------------
@@ -122,6 +125,7 @@ class CustomerScreen(AppScreen):
         lines = customer_lines(self.customer, active, self.directory.max_contacts, self.show_inactive)
         for name, text in zip(("name", "email", "count"), lines):
             self.query_one(f"#customer-{name}", Static).update(text)
+        self.query_one("#customer-count").set_class(active >= self.directory.max_contacts, "full")
 
     def _show_contact(self) -> None:
         contact = self.table.current()

@@ -52,11 +52,12 @@ class CustomersScreen(AppScreen):
         "with any number of customers."
     )
     EXTRA_KEYS = (
-        ("↑ ↓", "move through the customers"),
-        ("pgup pgdn", "a screen up or down"),
-        ("home end", "first or last customer"),
-        ("enter", "open the highlighted customer (from the search box: go to the table)"),
+        ("enter", "Open the highlighted customer (in the search box: go to the table)"),
+        ("↑ ↓", "Move through the customers (↓ in the search box: go to the table)"),
+        ("pgup pgdn", "A screen up or down"),
+        ("home end", "First or last customer"),
     )
+    AUTO_FOCUS = "#customers"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "search", tooltip="Search customers and contact persons", id="customers.search"),
         Binding("a", "add", "add", tooltip="Add a customer", id="customers.add"),
@@ -93,7 +94,6 @@ class CustomersScreen(AppScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Customers"
-        self.table.focus()
         self.load(self.query_state)
 
     def on_screen_resume(self) -> None:
@@ -167,6 +167,9 @@ class CustomersScreen(AppScreen):
             text = f"No customer matches. {matches_line(0, self.everyone, True)}; escape clears the search."
         else:
             text = matches_line(table.total, self.everyone, searching)
+            if table.current() is not None:
+                # The scrollbar only spans the page in memory; this spans them all.
+                text += f" · row {table.index + 1:,}"
         self.query_one("#status", Static).update(text)
 
     # -- search ------------------------------------------------------------
@@ -203,6 +206,8 @@ class CustomersScreen(AppScreen):
 
     @on(DataTable.RowHighlighted, "#customers")
     def highlighted(self) -> None:
+        if self.loaded_once:
+            self._show_status()
         self.refresh_bindings()
 
     @on(DataTable.RowSelected, "#customers")

@@ -22,6 +22,9 @@ class FormScreen(AppScreen):
     """A form over one record. Subclasses compose fields and say how to save."""
 
     IS_FORM: ClassVar[bool] = True
+    # Focus that comes with the screen, not after it: keys typed ahead land
+    # in the first field.
+    AUTO_FOCUS = "#form Input"
     SUB_TITLE: ClassVar[str] = ""
     FIELDS: ClassVar[tuple[str, ...]] = ()
     """Fields that show their own errors; other errors show above the buttons."""
@@ -29,6 +32,11 @@ class FormScreen(AppScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "save", priority=True, tooltip="Save and go back", id="form.save"),
         Binding("escape", "cancel", "cancel", tooltip="Go back without saving", id="form.cancel"),
+        # Priority, so focus moves before the next key arrives: a key bubbles
+        # up from a nested field only after the keys typed right behind it
+        # have reached that field, and fast typists (or tmux) would lose tab.
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
     def __init__(self) -> None:
@@ -81,7 +89,6 @@ class FormScreen(AppScreen):
             for widget in self.query(Input):
                 widget.cursor_blink = False
         self.initial = self.values()
-        self.query("#form Input").first().focus()
 
     # -- errors --------------------------------------------------------------
 

@@ -15,16 +15,16 @@ from textual.widgets import Static
 from .base import KeyHelp
 
 APP_KEYS = (
-    ("?", "this help (F1 inside a text field)"),
-    ("ctrl+p", "command palette: every action by name"),
-    ("escape", "back, or cancel"),
-    ("ctrl+q", "quit"),
+    ("?", "This help (F1 inside a text field)"),
+    ("ctrl+p", "Command palette: every action by name"),
+    ("escape", "Back, or cancel"),
+    ("ctrl+q", "Quit"),
 )
 FORM_KEYS = (
-    ("tab", "next field"),
-    ("shift+tab", "previous field"),
-    ("space", "switch a switch or checkbox on or off"),
-    ("enter", "open the role list, or choose in it"),
+    ("tab", "Next field"),
+    ("shift+tab", "Previous field"),
+    ("space", "Switch a switch or checkbox on or off"),
+    ("enter", "Open the role list, or choose in it"),
 )
 
 
@@ -32,7 +32,7 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
     """(key, what it does) for every key of ``screen``, bound or handled by widgets."""
     rows: list[tuple[str, str]] = []
     if isinstance(screen, KeyHelp):
-        for binding in screen.key_bindings():
+        for binding in screen.key_bindings(every=True):
             text = screen.describe(binding)
             reason = screen.reason_for(binding)
             if reason:
