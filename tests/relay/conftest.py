@@ -15,7 +15,9 @@ waits on it). It accepts everything unless told otherwise::
 
 ``make_upstream(...)`` builds more, or differently configured, servers:
 STARTTLS or implicit TLS with the ``tls_files`` certificate, AUTH users, no
-SMTPUTF8. Every accepted message is recorded as a ``ReceivedMessage`` with its
+SMTPUTF8, PIPELINING advertised (``pipelining=True``; ``pipelined`` on a
+received message then says whether DATA was already waiting when MAIL FROM
+was read, i.e. the client sent the group in one go). Every accepted message is recorded as a ``ReceivedMessage`` with its
 envelope, bytes, TLS and AUTH state, and the number of the connection it came
 on (``upstream.connections`` counts connections, to check reuse). Refused
 commands are recorded in ``upstream.refusals``. Nothing here sleeps for a
@@ -51,6 +53,7 @@ class ReceivedMessage:
     tls: bool
     auth_login: str | None
     auth_mechanism: str | None
+    pipelined: bool = False
 
 
 @dataclass(slots=True)
@@ -108,6 +111,10 @@ class _Handler:
     async def handle_MAIL(
         self, server: _RecordingSMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        # aiosmtpd reads commands from its stream buffer; what is still in it
+        # arrived together with MAIL FROM.
+        waiting = bytes(getattr(server._reader, "_buffer", b"")).upper()
+        session.pipelined = b"\r\nDATA\r\n" in b"\r\n" + waiting  # type: ignore[attr-defined]
         refusal = await self.upstream._refusal("mail", address, None)
         if refusal:
             return refusal
@@ -139,11 +146,20 @@ class _Handler:
             tls=server.transport is not None and server.transport.get_extra_info("sslcontext") is not None,
             auth_login=login,
             auth_mechanism=server.auth_mechanism,
+            pipelined=getattr(session, "pipelined", False),
         )
         with self.upstream._lock:
             self.upstream._messages.append(message)
             number = len(self.upstream._messages)
         return f"250 2.0.0 OK queued as {number}"
+
+    async def handle_EHLO(
+        self, server: _RecordingSMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.upstream._pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
 
 class Upstream:
@@ -158,6 +174,7 @@ class Upstream:
         implicit_tls: bool = False,
         users: Mapping[str, str] | None = None,
         smtputf8: bool = True,
+        pipelining: bool = False,
         hostname: str = "upstream.test",
     ) -> None:
         self.port = 0
@@ -165,6 +182,7 @@ class Upstream:
         self._implicit_tls = implicit_tls
         self._users = dict(users or {})
         self._smtputf8 = smtputf8
+        self._pipelining = pipelining
         self._hostname = hostname
         self._handler = _Handler(self)
         self._lock = threading.Lock()

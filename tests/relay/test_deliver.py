@@ -1,4 +1,8 @@
-"""The upstream client against a real aiosmtpd upstream: outcomes, reuse, TLS, AUTH, SMTPUTF8."""
+"""The upstream client against a real aiosmtpd upstream: outcomes, reuse, TLS, AUTH, SMTPUTF8.
+
+Every test runs twice: against an upstream that offers PIPELINING (one write
+for MAIL, RCPT and DATA) and against one that does not (a reply per command).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,16 @@ MESSAGE = (
     b"Your invoice is attached.\r\n"
     b".a line that starts with a dot\r\n"
 )
+
+
+@pytest.fixture(params=[False, True], ids=["lockstep", "pipelining"])
+def make_upstream(request: pytest.FixtureRequest,
+                  make_upstream: Callable[..., Upstream]) -> Callable[..., Upstream]:
+    def make(**options: Any) -> Upstream:
+        options.setdefault("pipelining", request.param)
+        return make_upstream(**options)
+
+    return make
 
 
 def pool_for(upstream: Upstream, **options: Any) -> UpstreamPool:
