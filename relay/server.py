@@ -114,9 +114,11 @@ class Relay:
         while self.handler.in_flight and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
         for session in list(self._sessions):
-            if session.transport is not None:
-                session.transport.write(b"421 4.3.2 The relay is shutting down; please try again later\r\n")
-                session.transport.close()
+            transport = session.transport
+            if transport is None or transport.is_closing():
+                continue  # the client is gone already (a TLS transport then cannot even be written to)
+            transport.write(b"421 4.3.2 The relay is shutting down; please try again later\r\n")
+            transport.close()
         if self.scheduler is not None:
             await self.scheduler.stop(max(1.0, deadline - asyncio.get_running_loop().time()))
         await self.journal.stop()
