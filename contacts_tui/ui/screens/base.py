@@ -117,6 +117,23 @@ class KeyHelp:
     def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
         return False
 
+    _key_state: tuple[bool | None, ...] = ()
+
+    def update_keys(self) -> None:
+        """Redraw the footer when what a key can do has changed, and only then.
+
+        The footer rebuilds itself on every refresh, which costs tens of
+        milliseconds: too much for each search keystroke or cursor move.
+        """
+        state = tuple(
+            self.check_action(*parse(binding.action)[1:])
+            for binding in self.BINDINGS  # type: ignore[attr-defined]
+            if isinstance(binding, Binding)
+        )
+        if state != self._key_state:
+            self._key_state = state
+            self.refresh_bindings()  # type: ignore[attr-defined]
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.hidden(action, parameters):
             return False

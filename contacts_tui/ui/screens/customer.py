@@ -113,7 +113,7 @@ class CustomerScreen(AppScreen):
         self.table.show_records(loaded.contacts, select_id)
         self._show_customer()
         self._show_contact()
-        self.refresh_bindings()
+        self.update_keys()
 
     def _load_failed(self, error: Exception) -> None:
         if self.customer is None:
@@ -147,7 +147,7 @@ class CustomerScreen(AppScreen):
     @on(DataTable.RowHighlighted, "#contacts")
     def highlighted(self) -> None:
         self._show_contact()
-        self.refresh_bindings()
+        self.update_keys()
 
     @on(DataTable.RowSelected, "#contacts")
     def selected(self) -> None:

@@ -39,7 +39,8 @@ class Query:
 class Loaded:
     query: Query
     page: CustomerPage
-    everyone: int
+    everyone: int | None
+    """Every customer, when it was counted with this page."""
 
 
 class CustomersScreen(AppScreen):
@@ -77,7 +78,10 @@ class CustomersScreen(AppScreen):
         self.in_flight: Query | None = None
         self.next_query: Query | None = None
         self.everyone = 0
+        self.everyone_stale = True
         self.loaded_once = False
+        self.shown: Query | None = None
+        """The query whose rows the table shows now."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -99,6 +103,7 @@ class CustomersScreen(AppScreen):
     def on_screen_resume(self) -> None:
         # Another screen (or another admin) may have changed what the rows say.
         if self.loaded_once:
+            self.everyone_stale = True
             current = self.table.current()
             self.load(replace(self.query_state, index=self.table.index, select_id=current.id if current else None))
 
@@ -113,6 +118,9 @@ class CustomersScreen(AppScreen):
         self.in_flight = query
         searching = bool(query.text.strip())
         known_total = self.table.total if self.loaded_once else PAGE
+        # Counting every customer costs a query; per keystroke only the
+        # matches change, so the total is asked again only after changes.
+        count_everyone = searching and self.everyone_stale
 
         def fetch() -> Loaded:
             directory = self.directory
@@ -123,7 +131,12 @@ class CustomersScreen(AppScreen):
                 offset=query.offset(known_total),
                 limit=PAGE,
             )
-            everyone = directory.search_customers("", limit=1).total if searching else page.total
+            if not searching:
+                everyone = page.total
+            elif count_everyone:
+                everyone = directory.search_customers("", limit=1).total
+            else:
+                everyone = None
             return Loaded(query, page, everyone)
 
         self.call_directory("customers", fetch, self._loaded, self._load_failed)
@@ -139,16 +152,18 @@ class CustomersScreen(AppScreen):
             # The result shrank under us (a search or another admin): start over at its end.
             self.load(replace(query, index=page.total - 1))
             return
-        self.everyone = loaded.everyone
+        if loaded.everyone is not None:
+            self.everyone, self.everyone_stale = loaded.everyone, False
         cursor = min(query.index, max(page.total - 1, 0))
         if query.select_id is not None:
             for position, record in enumerate(page.rows):
                 if record.id == query.select_id:
                     cursor = page.offset + position
         self.table.show_page(page, cursor, query.sort, query.descending)
+        self.shown = query
         self.loaded_once = True
         self._show_status()
-        self.refresh_bindings()
+        self.update_keys()
 
     def _load_failed(self, _error: Exception) -> None:
         self.in_flight = None
@@ -208,7 +223,7 @@ class CustomersScreen(AppScreen):
     def highlighted(self) -> None:
         if self.loaded_once:
             self._show_status()
-        self.refresh_bindings()
+        self.update_keys()
 
     @on(DataTable.RowSelected, "#customers")
     def selected(self) -> None:
@@ -271,6 +286,7 @@ class CustomersScreen(AppScreen):
 
     def _saved(self, record: CustomerRecord | None) -> None:
         if record is not None:
+            self.everyone_stale = True
             self.app.notify(f"Saved {record.name}.", markup=False)
             self.load(replace(self.query_state, index=self.table.index, select_id=record.id))
 

@@ -1,0 +1,258 @@
+"""How the admin TUI feels at 100k customers and 500k contact persons.
+
+    .venv/bin/python tests/bench/bench_tui.py [--customers N] [--contacts-each N] [--db PATH] [--rebuild]
+
+Builds the database once (cached under the system's temporary directory, or
+at ``--db``), then runs the app headless at 80x24 in a fresh process and
+prints: the time from starting that process to the first customer rows in
+the table, the time from a search keystroke to the updated table (median and
+95th percentile over 20 terms), and the process's peak memory. Targets: first
+rows under 1.5 s, search under 150 ms, peak under 250 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+TARGET_FIRST_ROWS = 1.5
+TARGET_SEARCH = 0.150
+TARGET_PEAK_MB = 250
+
+FIRST = ("Anna Ben Carla David Emma Felix Greta Hugo Ines Jonas Karin Lars Mia Noah Olga Paul Rosa Sven "
+         "Tara Udo Vera Walter Yusuf Zoe Åsa Jürgen Émilie 花子 Søren Chloé").split()
+LAST = ("Müller Schmidt Smith Jones Tanaka García Rossi Dubois Novak Jensen Silva Kowalski Nagy Ivanov "
+        "Andersen Bauer Keller Weiß Lindqvist Moreau Yamada O'Brien Costa Fischer Wagner Becker").split()
+WORDS = ("Acme Nordlicht Harbour Greenfield Orbit Silverline Riverside Bright Pixel Quiet Summit Falcon "
+         "Maple Cedar Copper Granite Lighthouse Meadow Atlas Beacon Vertex Horizon Pioneer Cascade "
+         "Evergreen Northwind Bluebird Redwood Sunrise Starlight Ironbridge Oakridge Westwind").split()
+TRADES = ("Trading Logistics Design Bakery Dental Farms Networks Studio Consulting Builders Media "
+          "Software Foods Motors Textiles Pharma Energy Travel Legal Print").split()
+LEGAL = "Ltd GmbH AB SARL BV Inc KG Co-op LLC".split()
+ROLES = ("General", "Billing", "Bookkeeping", "Technical", "Management", "Support")
+TERMS = [
+    "acme", "müller", "harbour logistics", "gmbh", "orbit net", "bookkeeper", "smith", "emma",
+    "tanaka", "beacon", "copper", "weiß", "north", "dental", "lindqvist", "example.org",
+    "vertex studio", "pioneer 4", "花子", "zz-no-such-customer",
+]
+
+
+def default_path(customers: int, each: int) -> Path:
+    return Path(tempfile.gettempdir()) / "contacts-tui-bench" / f"directory-{customers}-{each}.db"
+
+
+# -- building the database ---------------------------------------------------
+
+
+def build(path: Path, customers: int, each: int) -> None:
+    """Fill a fresh database through the models, in one transaction."""
+    from contacts_tui.core.db import open_database
+    from contacts_tui.core.models import ContactCategory, ContactPerson, Customer, utcnow
+    from contacts_tui.core.rules import search_text
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    database = open_database(f"sqlite:///{path}")
+    rng = random.Random(2026)
+    now = utcnow()
+    started = time.perf_counter()
+    customer_rows, contact_rows, category_rows = [], [], []
+    contact_id = 0
+    with database.atomic():
+        for number in range(1, customers + 1):
+            word = rng.choice(WORDS)
+            name = f"{word} {rng.choice(TRADES)} {rng.choice(LEGAL)} {number}"
+            domain = f"{word.lower()}{number}.example" if number % 3 else f"{word.lower()}{number}.example.org"
+            email = f"billing@{domain}"
+            people = []
+            for _ in range(each):
+                contact_id += 1
+                first, last = rng.choice(FIRST), rng.choice(LAST)
+                person_email = f"{first.lower()}.{contact_id}@{domain}"
+                if contact_id % 11 == 0:
+                    first, person_email = "Bookkeeper", f"books{contact_id % 5000}@ledger-firm.example"
+                people.append((f"{first} {last}", person_email))
+                receive_all = contact_id % 7 == 0
+                contact_rows.append((contact_id, number, f"{first} {last}", person_email, person_email.lower(), "",
+                                     rng.choice(ROLES), receive_all, now, now))
+                if not receive_all and contact_id % 2:
+                    category_rows.append((contact_id, "billing"))
+            customer_rows.append((number, name, name.casefold(), email, email, "", number % 50 != 0, each,
+                                  search_text(name, email, people), now, now))
+            if len(customer_rows) >= 1000:
+                _flush(Customer, ContactPerson, ContactCategory, customer_rows, contact_rows, category_rows)
+        _flush(Customer, ContactPerson, ContactCategory, customer_rows, contact_rows, category_rows)
+    database.close()
+    print(f"built {customers:,} customers and {customers * each:,} contact persons in "
+          f"{time.perf_counter() - started:.1f} s: {path}")
+
+
+def _flush(Customer, ContactPerson, ContactCategory, customers, contacts, categories) -> None:
+    customer_fields = [Customer.id, Customer.name, Customer.name_key, Customer.email, Customer.email_key,
+                       Customer.phone, Customer.active, Customer.contact_count, Customer.search_text,
+                       Customer.created_at, Customer.updated_at]
+    contact_fields = [ContactPerson.id, ContactPerson.customer, ContactPerson.name, ContactPerson.email,
+                      ContactPerson.email_key, ContactPerson.phone, ContactPerson.role, ContactPerson.receive_all,
+                      ContactPerson.created_at, ContactPerson.updated_at]
+    for start in range(0, len(customers), 500):
+        Customer.insert_many(customers[start:start + 500], fields=customer_fields).execute()
+    for start in range(0, len(contacts), 500):
+        ContactPerson.insert_many(contacts[start:start + 500], fields=contact_fields).execute()
+    for start in range(0, len(categories), 500):
+        ContactCategory.insert_many(categories[start:start + 500],
+                                    fields=[ContactCategory.contact, ContactCategory.category]).execute()
+    customers.clear()
+    contacts.clear()
+    categories.clear()
+
+
+def is_built(path: Path, customers: int, each: int) -> bool:
+    if not path.exists():
+        return False
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        try:
+            (found,) = connection.execute("SELECT count(*) FROM customer").fetchone()
+            (people,) = connection.execute("SELECT count(*) FROM contact_person").fetchone()
+        except sqlite3.DatabaseError:
+            return False
+    return (found, people) == (customers, customers * each)
+
+
+# -- measuring, in a fresh process ---------------------------------------------
+
+
+async def measure(path: Path, launched: float) -> dict:
+    from contacts_tui.core.settings import Settings, open_directory
+    from contacts_tui.ui.app import make_app
+    from contacts_tui.ui.screens.customers import CustomersScreen
+    from textual import events
+
+    directory = open_directory(Settings.from_env(db_url=f"sqlite:///{path}"))
+    app = make_app(directory, cursor_blink=False)
+    result: dict = {}
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        while not (isinstance(screen, CustomersScreen) and screen.table.row_count):
+            await asyncio.sleep(0.001)
+            screen = app.screen
+        result["first_rows"] = time.time() - launched
+        result["customers"] = screen.everyone
+        search = screen.query_one("#search")
+        search.focus()
+        await pilot.pause()
+        painted = watch_paints(screen)
+        timings = []
+        for term in TERMS:
+            search.value = term[:-1]
+            search.cursor_position = len(search.value)
+            await until(lambda: screen.shown is not None and screen.shown.text == term[:-1])
+            await pilot.pause()
+            # The key goes in as the terminal driver sends it (Pilot's own
+            # press waits for idle and costs ~50 ms by itself); the clock
+            # stops when the screen with the new rows has been painted.
+            started = time.perf_counter()
+            app.post_message(events.Key(term[-1], term[-1]))
+            await until(lambda: screen.shown is not None and screen.shown.text == term)
+            shown = time.perf_counter()
+            await until(lambda: painted[-1] > shown)
+            timings.append(painted[-1] - started)
+            result.setdefault("matches", {})[term] = screen.table.total
+        result["search"] = timings
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def watch_paints(screen) -> list[float]:
+    """Times at which the screen was composed for the terminal, newest last."""
+    painted = [0.0]
+    refresh = screen._compositor_refresh
+
+    def timed_refresh() -> None:
+        refresh()
+        painted.append(time.perf_counter())
+
+    screen._compositor_refresh = timed_refresh
+    return painted
+
+
+async def until(condition, timeout: float = 30.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"the table did not update: {condition.__doc__ or condition}")
+        await asyncio.sleep(0.0005)
+
+
+def report(result: dict) -> None:
+    searches = sorted(result["search"])
+    median = statistics.median(searches)
+    p95 = searches[min(len(searches) - 1, round(0.95 * (len(searches) - 1)))]
+
+    def line(label: str, value: str, target: str, ok: bool) -> None:
+        print(f"  {label:<34} {value:>10}   target {target:<9} {'ok' if ok else 'MISSED'}")
+
+    print(f"\nadmin TUI at {result['customers']:,} customers, headless 80x24:")
+    line("launch to first customer rows", f"{result['first_rows']:.2f} s", f"< {TARGET_FIRST_ROWS} s",
+         result["first_rows"] < TARGET_FIRST_ROWS)
+    line("search keystroke to table, median", f"{median * 1000:.0f} ms", f"< {TARGET_SEARCH * 1000:.0f} ms",
+         median < TARGET_SEARCH)
+    line("search keystroke to table, p95", f"{p95 * 1000:.0f} ms", f"< {TARGET_SEARCH * 1000:.0f} ms",
+         p95 < TARGET_SEARCH)
+    line("peak memory (max RSS)", f"{result['peak_mb']:.0f} MB", f"< {TARGET_PEAK_MB} MB",
+         result["peak_mb"] < TARGET_PEAK_MB)
+    print("\n  per term (ms, matches):")
+    for term, seconds in zip(TERMS, result["search"]):
+        print(f"    {term!r:<24} {seconds * 1000:7.1f}  {result['matches'][term]:>7,}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--contacts-each", type=int, default=5)
+    parser.add_argument("--db", type=Path, help="where the database is built (and reused)")
+    parser.add_argument("--rebuild", action="store_true", help="build the database again")
+    parser.add_argument("--measure", type=float, metavar="LAUNCHED", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    path = args.db or default_path(args.customers, args.contacts_each)
+    if args.measure is not None:
+        print(json.dumps(asyncio.run(measure(path, args.measure))))
+        return 0
+    if args.rebuild or not is_built(path, args.customers, args.contacts_each):
+        # A child builds, so the measuring process starts without its memory.
+        subprocess.run([sys.executable, "-c", _BUILD, str(path), str(args.customers), str(args.contacts_each)],
+                       check=True)
+    else:
+        print(f"reusing {path}")
+    launched = time.time()
+    child = subprocess.run([sys.executable, __file__, "--db", str(path), "--measure", str(launched)],
+                           check=True, capture_output=True, text=True)
+    report(json.loads(child.stdout.strip().splitlines()[-1]))
+    return 0
+
+
+_BUILD = f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from pathlib import Path
+from bench_tui import build
+build(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())
