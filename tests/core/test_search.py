@@ -178,3 +178,33 @@ def test_every_sort_key_orders_every_page(directory, many, sort, descending):
 def test_sort_applies_to_search_results(directory, many):
     page = directory.search_customers("north", sort="email", descending=True)
     assert [c.name for c in page.rows] == [f"Customer {i:02d} North" for i in range(1, 25, 2)]
+
+
+@pytest.fixture
+def few_among_many(directory):
+    """150 customers; the short word "q9" is in three of them."""
+    from .helpers import csv_text, import_text
+
+    rows = [f"c{i:03d}@many.example,Customer {i:03d}{' Q9' if i in (7, 70, 140) else ''},,,,," for i in range(150)]
+    import_text(directory, csv_text(*rows))
+    directory.set_customer_active(directory.find_customer("c070@many.example").id, False)
+    return [directory.find_customer(f"c{i:03d}@many.example") for i in (7, 70, 140)]
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+@pytest.mark.parametrize("sort", list(SORT_KEYS))
+def test_a_rare_short_word_pages_in_every_sort_order(directory, few_among_many, sort, descending):
+    # Few matches among many customers: SQLite scans and sorts instead of walking an index.
+    expected = [c.id for c in sorted(few_among_many, key=SORT_KEYS[sort], reverse=descending)]
+    # (offset + limit) x customers / matches is far above the index walk's budget.
+    whole = directory.search_customers("q9", sort=sort, descending=descending, limit=500)
+    rest = directory.search_customers("q9", sort=sort, descending=descending, offset=1, limit=500)
+    assert (whole.total, rest.total) == (3, 3)
+    assert [c.id for c in whole.rows] == expected
+    assert [c.id for c in rest.rows] == expected[1:]
+
+
+def test_a_page_past_the_last_match_is_empty_with_the_total(directory, few_among_many):
+    page = directory.search_customers("q9", offset=3)
+    assert (page.rows, page.total) == ((), 3)
+    assert directory.search_customers("customer", offset=150).total == 150
