@@ -62,6 +62,14 @@ class RelayHandler:
         self.executor = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
         self.in_flight = 0
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        # aiosmtpd reads commands one after another from its buffer, so a
+        # pipelined group is handled in order; the replies are coalesced in server.py.
+        session.host_name = hostname
+        responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
         if not (session.authenticated or peer_allowed(_peer_ip(session), self.networks)):
             log.info("refused MAIL from %s: not an allowed network and not authenticated", _peer_ip(session))

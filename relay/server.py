@@ -31,12 +31,34 @@ log = logging.getLogger(__name__)
 _BUSY = b"421 4.7.0 Too many connections; please try again later\r\n"
 
 
+# Replies after which the connection closes or turns to TLS: never held back.
+_FLUSH_AT_ONCE = (b"220", b"221", b"421")
+
+
 class _RelaySMTP(SMTP):
-    """aiosmtpd's protocol, counted so the relay can cap and drain connections."""
+    """aiosmtpd's protocol, counted so the relay can cap and drain connections.
+
+    Replies are coalesced: while more commands of a pipelined group (RFC
+    2920) wait in the input buffer, their replies collect and go out in one
+    write when the group is done, instead of one send() per reply.
+    """
 
     def __init__(self, relay: "Relay", *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._relay = relay
+        self._replies: list[bytes] = []
+
+    async def push(self, status: str | bytes) -> None:
+        if isinstance(status, str):
+            status = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        self._replies.append(status + b"\r\n")
+        if status[3:4] == b"-":
+            return  # the rest of a multi-line reply (EHLO) follows at once
+        # aiosmtpd itself reads the reader's buffer (to clear it after STARTTLS).
+        if not self._reader._buffer or status[:3] in _FLUSH_AT_ONCE:  # type: ignore[attr-defined]
+            replies, self._replies = b"".join(self._replies), []
+            self._writer.write(replies)
+            await self._writer.drain()
 
     def connection_lost(self, exc) -> None:
         self._relay._sessions.discard(self)
