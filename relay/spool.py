@@ -20,16 +20,12 @@ appended after it.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
 import os
-import secrets
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
-from .spool_queue import Command, list_commands, remove_command
 from .spool_log import (
     HEADER,
     KIND_MESSAGE,
@@ -44,11 +40,14 @@ from .spool_log import (
     segment_dir,
     segment_numbers,
     segment_path,
+    try_lock,
     write_all,
 )
 from .spool_queue import QUEUE_ID as _QUEUE_ID
-from .spool_queue import QueueItem, read_queue, request_delete, request_retry_now
-from .spool_types import Envelope, Failure, QueuedMessage, SpoolStats, apply_state, message_from_meta, state_meta
+from .spool_queue import (Command, QueueItem, list_commands, read_queue, remove_command, request_delete,
+                          request_retry_now)
+from .spool_types import (Envelope, Failure, QueuedMessage, SpoolStats, apply_state, mail_flags, message_from_meta,
+                          new_queue_id, state_meta)
 
 __all__ = [
     "Command",
@@ -71,23 +70,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
 DEFAULT_STATE_COMPACT_BYTES = 4 * 1024 * 1024
+# Bytes of just-committed messages kept in memory for their first delivery
+# attempt, which then needs no disk read (nor a thread to do it in).
+FRESH_BYTES = 32 * 1024 * 1024
 
 
 class SpoolBusy(SpoolError):
     """Another relay process owns the spool directory."""
-
-
-def mail_flags(mail_options: Iterable[str]) -> tuple[bool, bool]:
-    """``(smtputf8, eightbit)`` from the MAIL FROM parameters a client sent."""
-    upper = {option.upper() for option in mail_options}
-    return "SMTPUTF8" in upper, "BODY=8BITMIME" in upper
-
-
-def new_queue_id() -> str:
-    """A fresh queue id: 16 upper-case hex digits, sorting by time of creation."""
-    # Time first so ids sort by arrival in listings; the random tail keeps two
-    # commits in the same microsecond (or two relays' spools merged) apart.
-    return f"{time.time_ns() // 1000:013X}{secrets.randbelow(16**3):03X}"
 
 
 class Spool:
@@ -122,6 +111,8 @@ class Spool:
         self._state_bytes = 0
         self._state_limit = state_compact_bytes
         self._commits = 0
+        self._fresh: dict[str, bytes] = {}
+        self._fresh_bytes = 0
         self._segment_stats = AppendStats()
         self._state_stats = AppendStats()
 
@@ -163,16 +154,9 @@ class Spool:
         await self.close()
 
     def _take_lock(self) -> None:
-        path = self.directory / "lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            raise SpoolBusy(f"spool {self.directory} is in use by another relay (pid {owner})") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        fd, owner = try_lock(self.directory / "lock")
+        if fd is None:
+            raise SpoolBusy(f"spool {self.directory} is in use by another relay (pid {owner})")
         self._lock_fd = fd
 
     def _release_lock(self) -> None:
@@ -265,9 +249,9 @@ class Spool:
         record = encode(KIND_MESSAGE, meta, envelope.data)
         # Shielded: once the bytes are on their way to disk, the message must be
         # indexed and scheduled even if the client that sent it hung up.
-        return await asyncio.shield(self._commit(message, record, len(meta), notify))
+        return await asyncio.shield(self._commit(message, record, len(meta), notify, envelope.data))
 
-    async def _commit(self, message: QueuedMessage, record: bytes, meta_len: int, notify: bool) -> str:
+    async def _commit(self, message: QueuedMessage, record: bytes, meta_len: int, notify: bool, data: bytes) -> str:
         assert self._segments is not None
 
         def index(number: object, offset: int) -> None:
@@ -281,6 +265,9 @@ class Spool:
             self._segment_ids.setdefault(number, []).append(message.queue_id)
             self._live[number] = self._live.get(number, 0) + 1
             self._commits += 1
+            if self._fresh_bytes + len(data) <= FRESH_BYTES:
+                self._fresh[message.queue_id] = data
+                self._fresh_bytes += len(data)
 
         self._committing.add(message.queue_id)
         try:
@@ -308,7 +295,10 @@ class Spool:
         return sorted((m for m in self._index.values() if not m.done), key=lambda m: (m.received, m.queue_id))
 
     async def read_data(self, message: QueuedMessage) -> bytes:
-        """The message bytes as committed (checked against their CRC)."""
+        """The message bytes as committed (checked against their CRC when read from disk)."""
+        data = self._forget_fresh(message.queue_id)
+        if data is not None:
+            return data
         path = segment_path(self.directory, message.segment)
         return await asyncio.to_thread(read_body, path, message.body_offset, message.size, message.body_crc)
 
@@ -322,11 +312,18 @@ class Spool:
             return
         message.done = True
         message.deleted = message.deleted or deleted
+        self._forget_fresh(message.queue_id)
         await self._append_state(message)
         # Counted out only once "done" is on disk: a segment is never deleted
         # before the records that say its messages are finished.
         self._live[message.segment] -= 1
         self._delete_finished_segments()
+
+    def _forget_fresh(self, queue_id: str) -> bytes | None:
+        data = self._fresh.pop(queue_id, None)
+        if data is not None:
+            self._fresh_bytes -= len(data)
+        return data
 
     async def _append_state(self, message: QueuedMessage) -> None:
         self.open()

@@ -21,6 +21,7 @@ never waits on the disk and the file is only ever touched by that thread.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import struct
 import zlib
@@ -290,3 +291,21 @@ def segment_numbers(directory: Path) -> list[int]:
         if ext == "seg" and stem.isdigit():
             numbers.append(int(stem))
     return sorted(numbers)
+
+
+def try_lock(path: Path) -> tuple[int | None, str]:
+    """Take the spool's lock file: ``(fd, "")``, or ``(None, owner pid)`` if another process holds it.
+
+    The lock lasts as long as the descriptor is open; it holds our pid for
+    the message the next relay gets.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        return None, owner
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd, ""

@@ -6,13 +6,29 @@ scheduler and readers in other processes; nothing here touches the disk.
 
 from __future__ import annotations
 
+import random
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .spool_log import Record
+
+
+def mail_flags(mail_options: Iterable[str]) -> tuple[bool, bool]:
+    """``(smtputf8, eightbit)`` from the MAIL FROM parameters a client sent."""
+    upper = {option.upper() for option in mail_options}
+    return "SMTPUTF8" in upper, "BODY=8BITMIME" in upper
+
+
+def new_queue_id() -> str:
+    """A fresh queue id: 16 upper-case hex digits, sorting by time of creation."""
+    # Time first so ids sort by arrival in listings; the random tail keeps two
+    # commits in the same microsecond (or two relays' spools merged) apart.
+    # It needs no secrecy (commit checks uniqueness), so the module PRNG does:
+    # ``secrets`` cost a getrandom() system call per message.
+    return f"{time.time_ns() // 1000:013X}{random.getrandbits(12):03X}"
 
 
 @dataclass(frozen=True, slots=True)
