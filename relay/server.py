@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,9 @@ _BUSY = b"421 4.7.0 Too many connections; please try again later\r\n"
 
 # Replies after which the connection closes or turns to TLS: never held back.
 _FLUSH_AT_ONCE = (b"220", b"221", b"421")
+# The everyday MAIL FROM / RCPT TO argument: <dot-atom@domain> and parameters.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?:[ \t]+(.*))?", re.S)
 
 
 class _RelaySMTP(SMTP):
@@ -59,6 +63,19 @@ class _RelaySMTP(SMTP):
             replies, self._replies = b"".join(self._replies), []
             self._writer.write(replies)
             await self._writer.drain()
+
+    def _getaddr(self, arg: str):
+        # aiosmtpd parses every address with the email package's header
+        # parser (and defines a class per call): a tenth of the event loop's
+        # time under load. Plain addresses take this shortcut, with the same
+        # result; anything else (quotes, source routes, literals, UTF-8) the full parser.
+        match = _PLAIN_PATH.fullmatch(arg) if arg else None
+        if match is None:
+            return super()._getaddr(arg)
+        address = match.group(1)
+        if self.local_part_limit and address.rindex("@") > self.local_part_limit:
+            return None, None
+        return address, match.group(2) or ""
 
     def connection_lost(self, exc) -> None:
         self._relay._sessions.discard(self)
