@@ -71,6 +71,13 @@ def test_like_wildcards_in_a_short_word_are_taken_literally(directory, town):
     assert found(directory, "%") == []
 
 
+def test_a_backslash_is_searched_literally(directory, town):
+    odd = new_customer(directory, "odd@slash.example", "Back\\Slash 100%").id
+    assert found(directory, "k\\s") == [odd]
+    assert found(directory, "\\") == [odd]
+    assert found(directory, "0%") == [odd]
+
+
 @pytest.mark.parametrize("text", ['o"neil', "acme-trading", "NEAR", "AND OR", "*", "(acme)", "'", "\\"])
 def test_search_syntax_characters_are_plain_text(directory, town, text):
     directory.search_customers(text)  # no error: FTS/LIKE syntax is never interpreted
