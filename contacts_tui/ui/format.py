@@ -82,9 +82,7 @@ def contact_lines(
     if not contact.active:
         when = contact.deleted_at.strftime("%Y-%m-%d") if contact.deleted_at else ""
         return [who, f"Deleted {when}: gets no mail. u restores.", ""]
-    if others is None:
-        where = "Looking for this address at other customers…"
-    elif not others:
+    if not others:
         where = "Not a contact person at any other customer."
     else:
         where = "Also a contact person at: " + ", ".join(m.customer_name for m in others)

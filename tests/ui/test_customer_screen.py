@@ -261,7 +261,7 @@ async def test_other_customers_of_a_person_and_applying_edits_everywhere(app, sq
         form.query_one("#phone").value = "+44 1 555"
         form.query_one("#apply_all").focus()  # as tab gets there, scrolling the form
         await settle(pilot)
-        assert "Copy name and phone to that record too" in seen(app)
+        assert "Copy there off Copy name and phone to that record too" in seen(app)
         await press(pilot, "space")
         assert form.query_one("#apply_all").value is True
         await press(pilot, "ctrl+s")

@@ -7,7 +7,7 @@ from typing import Callable
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Checkbox, Input, Label, Select, Static, Switch
+from textual.widgets import Input, Label, Select, Static, Switch
 
 from contacts_tui.core.catalog import Category
 from contacts_tui.core.records import ContactInput, ContactRecord, CustomerRecord, Membership
@@ -36,10 +36,14 @@ class ContactForm(FormScreen):
         "contact person at other customers too, you can copy a new name and phone there."
     )
 
-    def __init__(self, customer: CustomerRecord, contact: ContactRecord | None = None) -> None:
+    def __init__(
+        self, customer: CustomerRecord, contact: ContactRecord | None = None, elsewhere: list[Membership] | None = None
+    ) -> None:
+        """``elsewhere``: the other customers of the contact's address, if known already."""
         super().__init__()
         self.customer = customer
         self.contact = contact
+        self.known_elsewhere = elsewhere
         self.elsewhere: list[Membership] = []
 
     def heading(self) -> str:
@@ -66,8 +70,11 @@ class ContactForm(FormScreen):
             )
         yield Static("", classes="error", id="categories-error", markup=False)
         yield Static("", classes="field-note hidden", id="elsewhere", markup=False)
-        with Horizontal(classes="field hidden", id="apply-all-row"):
-            yield Checkbox("", id="apply_all", compact=True)
+        with Horizontal(classes="field switch-row hidden", id="apply_all-row"):
+            yield Label("Copy there", classes="field-label")
+            yield Switch(False, id="apply_all")
+            yield Static(self._state(False), classes="switch-state", id="apply_all-state")
+            yield Static("", classes="field-note", id="apply_all-note", markup=False)
 
     def switch_row(self, name: str, label: str, value: bool, note: str) -> ComposeResult:
         with Horizontal(classes="field switch-row", id=f"{name}-row"):
@@ -86,7 +93,11 @@ class ContactForm(FormScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        if self.contact is not None:
+        if self.contact is None:
+            return
+        if self.known_elsewhere is not None:
+            self._show_elsewhere(self.known_elsewhere)
+        else:
             email = self.contact.email
             self.call_directory("memberships", lambda: self.directory.memberships(email), self._show_elsewhere)
 
@@ -97,10 +108,9 @@ class ContactForm(FormScreen):
         if not self.elsewhere:
             return
         names = ", ".join(m.customer_name for m in self.elsewhere)
-        records = "that record" if len(self.elsewhere) == 1 else "those records"
-        checkbox = self.query_one("#apply_all", Checkbox)
-        checkbox.label = f"Copy name and phone to {records} too"
-        self.query_one("#apply-all-row").remove_class("hidden")
+        records = "that record" if len(self.elsewhere) == 1 else f"those {len(self.elsewhere)} records"
+        self.query_one("#apply_all-note", Static).update(f"Copy name and phone to {records} too")
+        self.query_one("#apply_all-row").remove_class("hidden")
         note = self.query_one("#elsewhere", Static)
         note.update(f"{contact.email} is also a contact person at: {names}")
         note.remove_class("hidden")
@@ -127,5 +137,5 @@ class ContactForm(FormScreen):
         directory, customer, contact = self.directory, self.customer, self.contact
         if contact is None:
             return lambda: directory.add_contact(customer.id, data)
-        apply_to_all = bool(self.elsewhere) and self.query_one("#apply_all", Checkbox).value
+        apply_to_all = bool(self.elsewhere) and self.query_one("#apply_all", Switch).value
         return lambda: directory.update_contact(contact.id, data, apply_to_all=apply_to_all)

@@ -33,6 +33,8 @@ def _toggle_bindings() -> list[Binding]:
 class Loaded:
     customer: CustomerRecord
     contacts: list[ContactRecord]
+    elsewhere: dict[str, list[Membership]]
+    """Other customers of each active address, by lowercased address."""
 
 
 class CustomerScreen(AppScreen):
@@ -101,14 +103,21 @@ class CustomerScreen(AppScreen):
 
         def fetch() -> Loaded:
             directory = self.directory
-            return Loaded(directory.get_customer(customer_id),
-                          directory.list_contacts(customer_id, include_deleted=include))
+            customer = directory.get_customer(customer_id)
+            contacts = directory.list_contacts(customer_id, include_deleted=include)
+            # At most a few indexed lookups, and moving the cursor never waits.
+            elsewhere = {
+                contact.email.lower(): [m for m in directory.memberships(contact.email) if m.customer_id != customer_id]
+                for contact in contacts
+                if contact.active
+            }
+            return Loaded(customer, contacts, elsewhere)
 
         self.call_directory("customer", fetch, lambda loaded: self._loaded(loaded, select_id), self._load_failed)
 
     def _loaded(self, loaded: Loaded, select_id: int | None) -> None:
         self.customer = loaded.customer
-        self.memberships.clear()
+        self.memberships = loaded.elsewhere
         self.sub_title = loaded.customer.name
         self.table.show_records(loaded.contacts, select_id)
         self._show_customer()
@@ -133,16 +142,6 @@ class CustomerScreen(AppScreen):
         lines = contact_lines(contact, self.directory.catalog, others, has_contacts=bool(self.table.records))
         for number, text in enumerate(lines):
             self.query_one(f"#contact-line{number}", Static).update(text)
-        if contact is not None and contact.active and others is None:
-            email = contact.email
-            self.call_directory("memberships", lambda: self.directory.memberships(email),
-                                lambda found: self._memberships(email, found))
-
-    def _memberships(self, email: str, found: list[Membership]) -> None:
-        self.memberships[email.lower()] = [m for m in found if m.customer_id != self.customer_id]
-        current = self.table.current()
-        if current is not None and current.email.lower() == email.lower():
-            self._show_contact()
 
     @on(DataTable.RowHighlighted, "#contacts")
     def highlighted(self) -> None:
@@ -212,7 +211,8 @@ class CustomerScreen(AppScreen):
 
         contact = self.table.current()
         if contact is not None and self.customer is not None:
-            self.app.push_screen(ContactForm(self.customer, contact), self._saved)
+            elsewhere = self.memberships.get(contact.email.lower()) if contact.active else None
+            self.app.push_screen(ContactForm(self.customer, contact, elsewhere), self._saved)
 
     def _saved(self, contact: ContactRecord | None) -> None:
         if contact is not None:

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static, Switch
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
 from contacts_tui.core.errors import DatabaseUnavailable, DirectoryError, NotFound, ValidationError
 
@@ -78,7 +78,7 @@ class FormScreen(AppScreen):
     def values(self) -> dict[str, Any]:
         """What the form holds now, to tell whether anything was changed."""
         values: dict[str, Any] = {}
-        for widget in self.query("#form Input, #form Select, #form Switch, #form Checkbox").results():
+        for widget in self.query("#form Input, #form Select, #form Switch").results():
             if widget.id:
                 values[widget.id] = widget.value
         return values

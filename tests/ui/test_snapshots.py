@@ -1,0 +1,60 @@
+"""Screenshots of the main screens at 80x24, compared with the accepted ones
+in __snapshots__ (pytest --snapshot-update rewrites them after a change that
+was looked at)."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts_tui.core.demo_data import seed_demo
+from contacts_tui.ui.app import make_app
+
+from .conftest import SIZE, press, settle
+
+
+@pytest.fixture
+def demo(sqlite_directory):
+    seed_demo(sqlite_directory)
+    return sqlite_directory
+
+
+def keys(*pressed: str):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await press(pilot, *pressed)
+
+    return run_before
+
+
+def test_empty_database(snap_compare, sqlite_directory):
+    assert snap_compare(make_app(sqlite_directory, cursor_blink=False), terminal_size=SIZE, run_before=keys())
+
+
+def test_customers(snap_compare, demo):
+    assert snap_compare(make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=keys())
+
+
+def test_customer_with_contacts(snap_compare, demo):
+    assert snap_compare(make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=keys("enter"))
+
+
+def test_customer_at_the_limit(snap_compare, demo):
+    app = make_app(demo, cursor_blink=False)
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys("slash", *"orbit", "enter", "enter"))
+
+
+def test_contact_form_with_errors(snap_compare, demo):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await press(pilot, "enter", "a")
+        form = pilot.app.screen
+        form.query_one("#name").value = ""
+        form.query_one("#email").value = "Accounts@Acme-Trading.example"
+        form.query_one("#phone").value = "ask reception"
+        await press(pilot, "ctrl+s")
+
+    assert snap_compare(make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help(snap_compare, demo):
+    assert snap_compare(make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=keys("enter", "question_mark"))
