@@ -15,7 +15,7 @@ from peewee import chunked
 
 from .bulk import insert_rows
 from .csv_read import Row, RowError, read_rows
-from .db import is_postgres
+from .db import database_call, is_postgres
 from .directory import Directory
 from .errors import DirectoryError
 from .migrate import write_transaction
@@ -86,6 +86,10 @@ class _Customer:
     existing: _Existing | None = None
 
 
+# Like every directory call: a writer racing the import (the same new customer
+# created at once) or a lost connection is a DirectoryError, not a traceback,
+# and a pooled connection goes back afterwards.
+@database_call(lambda directory, *args: directory.database)
 def import_csv(
     directory: Directory,
     stream: BinaryIO,
