@@ -171,3 +171,48 @@ def test_an_import_waits_for_an_admin_editing_the_same_customer(directory, acme,
     assert "would have more than 10 contact persons" in str(outcome["error"].report.errors[0])
     assert directory.get_customer(acme.id).contact_count == 9
     assert len(directory.list_contacts(acme.id)) == 9
+
+
+def test_an_import_creating_a_customer_an_admin_just_created_is_a_clear_error(directory, db_url):
+    """Both create owner@newco at once; the import loses and says why, in words."""
+    from contacts_tui.core.db import is_postgres
+    from contacts_tui.core.errors import ValidationError
+    from contacts_tui.core.migrate import write_transaction
+    from contacts_tui.core.records import CustomerInput
+
+    from .helpers import csv_text, import_text
+
+    if not is_postgres(directory.database):
+        pytest.skip("SQLite's IMMEDIATE transactions let one writer in at a time")
+    import time
+
+    import psycopg2
+
+    outcome = {}
+
+    def run_import():
+        try:
+            outcome["report"] = import_text(directory, csv_text("owner@newco.example,NewCo,Nina,nina@newco.example,,,"))
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            outcome["error"] = exc
+        finally:
+            directory.database.close()
+
+    monitor = psycopg2.connect(db_url)
+    monitor.autocommit = True
+    importer = threading.Thread(target=run_import)
+    with write_transaction(directory.database):
+        directory.create_customer(CustomerInput("NewCo (by hand)", "owner@newco.example"))
+        importer.start()
+        deadline = time.monotonic() + 30
+        while importer.is_alive() and time.monotonic() < deadline:
+            with monitor.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    break
+    importer.join(timeout=60)
+    monitor.close()
+    assert isinstance(outcome.get("error"), ValidationError), outcome
+    assert "at the same moment" in str(outcome["error"])
+    assert directory.find_customer("owner@newco.example").name == "NewCo (by hand)"
+    assert directory.counts() == (1, 0)
