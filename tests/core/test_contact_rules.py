@@ -8,7 +8,7 @@ import pytest
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.errors import LimitReached, NotFound, ValidationError
-from contacts_tui.core.records import ContactInput
+from contacts_tui.core.records import ContactInput, CustomerInput
 
 from .helpers import active_emails, new_customer, person
 
@@ -193,6 +193,21 @@ def test_limit_is_configurable(db_url):
         database.close_all() if hasattr(database, "close_all") else database.close()
 
 
+def test_a_lowered_limit_keeps_existing_contacts_but_refuses_more(directory, acme):
+    added = [directory.add_contact(acme.id, person(f"P{i}", f"p{i}@acme.example")) for i in range(5)]
+    directory.delete_contact(added[0].id)
+    lower = Directory(directory.database, DEFAULT_CATALOG, max_contacts=3)
+    assert len(lower.list_contacts(acme.id)) == 4
+    with pytest.raises(LimitReached, match="already has 3 contact persons"):
+        lower.add_contact(acme.id, person("New", "new@acme.example"))
+    with pytest.raises(LimitReached):
+        lower.undelete_contact(added[0].id)
+    # Editing someone who is already there needs no room.
+    assert lower.update_contact(added[1].id, person("P1 renamed", "p1@acme.example")).name == "P1 renamed"
+    lower.make_primary(added[2].id)
+    assert lower.get_customer(acme.id).contact_count == 4
+
+
 def test_limit_below_one_is_refused(directory):
     with pytest.raises(ValueError):
         Directory(directory.database, DEFAULT_CATALOG, max_contacts=0)
@@ -273,6 +288,10 @@ def test_missing_customer_and_contact_are_not_found(directory, acme):
         directory.get_customer(999)
     with pytest.raises(NotFound, match="customer 999"):
         directory.list_contacts(999)
+    with pytest.raises(NotFound, match="customer 999"):
+        directory.update_customer(999, CustomerInput("Nobody", "nobody@acme.example"))
+    with pytest.raises(NotFound, match="customer 999"):
+        directory.set_customer_active(999, False)
     for call in (
         lambda: directory.get_contact(999),
         lambda: directory.update_contact(999, person("Eve", "eve@acme.example")),
