@@ -11,6 +11,7 @@ import logging
 import re
 import ssl
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -220,6 +221,7 @@ class Relay:
     def _on_status(self, queue_id: str, meta: dict, status: str, detail: StatusDetail) -> None:
         error = "" if status == "delivered" else detail.reply
         self.journal.status(queue_id, status, attempts=detail.attempts, last_error=error)
+        _log_status(queue_id, status, detail)
         if detail.dsn_id:
             failed = ", ".join(detail.failed) or "recipients"
             self.journal.received(
@@ -232,6 +234,24 @@ class Relay:
                     reason=f"delivery to {failed} failed: {detail.reply}",
                 )
             )
+
+
+def _log_status(queue_id: str, status: str, detail: StatusDetail) -> None:
+    """One line per delivery attempt, as an operator tailing the log expects (Postfix's status=)."""
+    if status == "delivered":
+        log.info("%s delivered to %s: %s", queue_id, ", ".join(detail.delivered), detail.reply)
+    elif status == "deferred":
+        when = time.strftime("%H:%M:%S", time.localtime(detail.next_attempt)) if detail.next_attempt else "soon"
+        log.warning(
+            "%s deferred after attempt %d, next at %s: %s (waiting for %s)",
+            queue_id, detail.attempts, when, detail.reply, ", ".join(detail.pending),
+        )
+    elif status == "deleted":
+        log.info("%s deleted from the queue: %s", queue_id, detail.reply)
+    else:
+        failed = "; ".join(f"{rcpt}: {reply}" for rcpt, reply in detail.failed.items())
+        bounce = f"; bounce {detail.dsn_id} to the sender" if detail.dsn_id else ""
+        log.warning("%s %s: %s%s", queue_id, status, failed or detail.reply, bounce)
 
 
 class RelayThread:

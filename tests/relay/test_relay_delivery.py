@@ -8,6 +8,7 @@ test must be the one to trigger the retry, after 300 s).
 from __future__ import annotations
 
 import json
+import logging
 
 from contacts_tui.core import maillog
 
@@ -15,7 +16,10 @@ from .conftest import wait_until
 from .live import ACME, ACME_BILLING, SENDER, logged, message, parsed, relay_config, run_cli, running, seed, send
 
 
-async def test_upstream_down_for_a_while_then_up_everything_is_delivered_once(sqlite_directory, upstream, tmp_path):
+async def test_upstream_down_for_a_while_then_up_everything_is_delivered_once(
+    sqlite_directory, upstream, tmp_path, caplog
+):
+    caplog.set_level(logging.INFO, logger="relay.server")
     seed(sqlite_directory)
     upstream.stop()
     async with running(relay_config(tmp_path, upstream), sqlite_directory) as relay:
@@ -38,6 +42,12 @@ async def test_upstream_down_for_a_while_then_up_everything_is_delivered_once(sq
             assert row.last_error == ""
     subjects = sorted(parsed(m.data)["Subject"] for m in upstream.messages)
     assert subjects == [f"while down {i}" for i in range(5)]
+    # The operator's log tells each step (one line per attempt).
+    lines = [r.getMessage() for r in caplog.records if r.name == "relay.server"]
+    first = replies[0].queue_id
+    assert any(line.startswith(f"{first} deferred after attempt 1, next at ") and "Connection refused" in line
+               for line in lines), lines
+    assert any(line.startswith(f"{first} delivered to acme@customer.example, ") for line in lines), lines
     assert all(sorted(m.recipients) == sorted([ACME, *ACME_BILLING]) for m in upstream.messages)
 
 
@@ -54,7 +64,7 @@ async def test_upstream_answering_451_then_250_delivers_on_the_retry(sqlite_dire
 
 
 async def test_550_for_one_recipient_delivers_the_others_and_bounces_to_the_sender(
-    sqlite_directory, upstream, tmp_path
+    sqlite_directory, upstream, tmp_path, caplog
 ):
     seed(sqlite_directory)
     upstream.reply_rcpt("books@acme.example", "550 5.1.1 <books@acme.example>: no such user")
@@ -78,6 +88,8 @@ async def test_550_for_one_recipient_delivers_the_others_and_bounces_to_the_send
 
     assert "550 5.1.1" in row.last_error
     assert bounce[0].recipients == (SENDER,) and "books@acme.example" in bounce[0].reason
+    warning = f"{reply.queue_id} partially failed: books@acme.example: 550 5.1.1 <books@acme.example>: no such user"
+    assert any(r.getMessage().startswith(warning) and "bounce" in r.getMessage() for r in caplog.records)
 
 
 async def test_queue_lists_a_deferred_message_and_retry_now_and_delete_act_on_the_running_relay(
