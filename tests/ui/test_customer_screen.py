@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from contacts_tui.core.directory import Directory
-from contacts_tui.core.records import ContactInput
-from contacts_tui.ui.app import ContactsApp, make_app
+from contacts_tui.ui.app import make_app
 from contacts_tui.ui.screens.contact_form import ContactForm
 from contacts_tui.ui.screens.customer import CustomerScreen
 from contacts_tui.ui.widgets.contact_table import ContactTable

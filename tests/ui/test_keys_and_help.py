@@ -115,3 +115,14 @@ async def test_the_footer_shows_the_keys_that_apply_now(app, sqlite_directory):
         assert "a add" in text and "esc back" in text and "u undelete" not in text
         await press(pilot, "i")
         assert "u undelete" in seen(app) and "d delete" not in seen(app)
+
+
+async def test_ctrl_q_quits_even_from_a_form(app, sqlite_directory):
+    customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "a")
+        await type_text(pilot, "half typed")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.return_code == 0

@@ -13,10 +13,10 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from contacts_tui.core.records import ContactRecord, CustomerRecord, Membership
 
+from ..format import contact_lines, customer_lines
 from ..widgets.contact_table import ContactTable
 from .base import AppScreen
 from .confirm import Confirm
-from ..format import contact_lines, customer_lines
 
 TOGGLE_KEYS = 9
 _toggle = Binding.Group("toggle", compact=True)
