@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.settings import Settings, open_directory
 
@@ -77,10 +78,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         relay = Relay(config, directory)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot set up the relay: {exc}") from None
-    return asyncio.run(_run(relay))
+    return asyncio.run(_run(relay, redact(resolve_url(settings.db_url))))
 
 
-async def _run(relay) -> int:
+async def _run(relay, database: str) -> int:
     from .spool import SpoolError
 
     try:
@@ -98,12 +99,13 @@ async def _run(relay) -> int:
         return 1
     config = relay.config
     target = "capture mode (nothing is sent)" if config.capture else (
-        f"upstream {config.upstream_host}:{config.upstream_port} ({config.upstream_tls} TLS)"
+        f"upstream {config.upstream_host}:{config.upstream_port} ({_UPSTREAM_TLS[config.upstream_tls]})"
     )
     queued = f", {relay.scheduler.queued} queued" if relay.scheduler else ""
     print(
         f"contacts-relay: listening on {config.listen_host}:{relay.port}, {target}"
-        + (f", spool {config.spool_dir}{queued}" if not config.capture else ""),
+        + (f", spool {config.spool_dir}{queued}" if not config.capture else "")
+        + f", directory {database}",
         file=sys.stderr,
         flush=True,
     )
@@ -114,7 +116,17 @@ async def _run(relay) -> int:
     await stop.wait()
     print("contacts-relay: stopping: finishing messages in flight; the rest stays in the spool", file=sys.stderr)
     await relay.stop()
+    left = f"; {relay.scheduler.queued} message(s) stay in the spool" if relay.scheduler else ""
+    print(f"contacts-relay: stopped{left}", file=sys.stderr)
     return 0
+
+
+_UPSTREAM_TLS = {
+    "opportunistic": "STARTTLS when offered",
+    "starttls": "STARTTLS required",
+    "tls": "implicit TLS",
+    "none": "no TLS",
+}
 
 
 if __name__ == "__main__":
