@@ -2,7 +2,9 @@
 
 The spool, not the log, carries the mail; so log writes never hold up an SMTP
 reply. They queue here and a background task writes them in one transaction
-per batch. If the database is unreachable the entries wait (bounded) and are
+per batch; consecutive new rows go in one multi-row INSERT, and when nobody
+waits for a commit the writer lets entries gather for a moment first, so that
+under load a transaction carries dozens of rows rather than two or three. If the database is unreachable the entries wait (bounded) and are
 written when it is back. Captured messages, which *are* the product in
 capture mode, go through the same writer but their callers wait for the commit.
 """
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MAX_WAITING = 100_000
 _BATCH = 500
+# How long entries may gather before a write when no caller waits for it.
+_GATHER = 0.025
 
 
 @dataclass
@@ -72,6 +76,16 @@ class LogEntry:
 Job = Callable[[], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    """A new relay log row; consecutive ones are written with one INSERT."""
+
+    row: dict[str, Any]
+
+    def __call__(self) -> None:
+        RelayLog.insert(**self.row).execute()
+
+
 class Journal:
     """Batches database writes of the relay off the event loop."""
 
@@ -81,6 +95,7 @@ class Journal:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
+        self._waiting = 0  # jobs in the queue whose caller awaits the commit
         self.dropped = 0
 
     def start(self) -> None:
@@ -100,8 +115,7 @@ class Journal:
     def received(self, entry: LogEntry) -> None:
         """Record a message the relay accepted, refused or captured."""
         entry.relay = entry.relay or self.relay_name
-        row = entry.row()
-        self._submit(lambda: RelayLog.insert(**row).execute())
+        self._submit(_Insert(entry.row()))
 
     def status(self, queue_id: str, status: str, *, attempts: int | None = None, last_error: str | None = None) -> None:
         """Record what delivery did with a message, by its queue id."""
@@ -119,6 +133,7 @@ class Journal:
         """Run ``job`` in the next batch and wait until it is committed."""
         future = asyncio.get_running_loop().create_future()
         self._jobs.append((job, future))
+        self._waiting += 1
         self._wake.set()
         return await future
 
@@ -140,11 +155,15 @@ class Journal:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if len(self._jobs) < _BATCH and not self._waiting and not self._closing:
+                await asyncio.sleep(_GATHER)
             batch = [self._jobs.popleft() for _ in range(min(_BATCH, len(self._jobs)))]
+            self._waiting -= sum(1 for _, future in batch if future is not None)
             try:
                 results = await asyncio.to_thread(_write_batch, [job for job, _ in batch])
             except (peewee.OperationalError, peewee.InterfaceError) as exc:  # unreachable or locked: retry
                 self._jobs.extendleft(reversed(batch))
+                self._waiting += sum(1 for _, future in batch if future is not None)
                 log.warning("relay log: cannot write to the database (%s); retrying in %.0f s", _first_line(exc), delay)
                 if self._closing:
                     for _, future in batch:
@@ -182,11 +201,28 @@ def _write_batch(jobs: list[Job]) -> list[Any]:
     database = RelayLog._meta.database
     try:
         with write_transaction(database):
-            return [job() for job in jobs]
+            results: list[Any] = []
+            rows: list[dict[str, Any]] = []
+            for job in jobs:
+                if isinstance(job, _Insert):
+                    rows.append(job.row)
+                    results.append(None)
+                    continue
+                _insert_rows(rows)
+                results.append(job())
+            _insert_rows(rows)
+            return results
     finally:
         # Pooled PostgreSQL connections go back; SQLite keeps its per-thread one.
         if isinstance(database, peewee.PostgresqlDatabase) and not database.is_closed():
             database.close()
+
+
+def _insert_rows(rows: list[dict[str, Any]]) -> None:
+    """Write and forget ``rows``, in chunks that stay under SQLite's limit on bound values."""
+    for start in range(0, len(rows), 50):
+        RelayLog.insert_many(rows[start:start + 50]).execute()
+    rows.clear()
 
 
 def _first_line(exc: BaseException) -> str:
