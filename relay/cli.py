@@ -71,7 +71,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         stream=sys.stderr,
     )
     # aiosmtpd logs every command line at INFO, AUTH credentials included.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    mail_log = logging.getLogger("mail.log")
+    mail_log.setLevel(logging.WARNING)
+    # ... and warns about its own deprecated Session.login_data, which it sets
+    # itself on every successful AUTH: noise that looks like a fault.
+    mail_log.addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
     config = config_from_args(args)
     directory = open_directory(settings)
     try:
