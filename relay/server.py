@@ -196,7 +196,8 @@ class Relay:
         user = auth_data.login.decode("utf-8", errors="replace")
         ok = self._auth.check(user, auth_data.password.decode("utf-8", errors="replace"))
         if not ok:
-            log.warning("failed AUTH for user %r from %s", user, session.peer)
+            peer = session.peer[0] if isinstance(session.peer, (tuple, list)) else session.peer
+            log.warning("failed AUTH for user %r from %s", user, peer)
         return AuthResult(success=ok, handled=False)
 
     def _tls_context(self) -> ssl.SSLContext | None:

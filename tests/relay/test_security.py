@@ -426,7 +426,7 @@ def test_no_password_in_help_or_in_a_verbose_run_with_auth(tmp_path, tls_files, 
     finally:
         assert process.terminate() == 0
     output = process.output
-    assert "failed AUTH for user 'billing-app'" in output
+    assert "WARNING failed AUTH for user 'billing-app' from 127.0.0.1\n" in output
     assert "WARNING" not in output.replace("WARNING failed AUTH", "")  # nothing else looks like a fault
     secrets = [PASSWORD, "a wrong password 1", upstream_secret]
     encoded = [base64.b64encode(s.encode()).decode() for s in secrets]
