@@ -282,3 +282,15 @@ async def test_edit_the_customer_from_its_screen(app, sqlite_directory, acme):
         await press(pilot, "ctrl+s")
         assert sqlite_directory.get_customer(acme.id).phone == "+44 1"
         assert "billing@acme.example · +44 1 · active" in screen_text(app)
+
+
+async def test_a_customer_that_is_gone_says_so_and_escape_still_goes_back(app, sqlite_directory, acme):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await app.push_screen(CustomerScreen(acme.id + 1000))
+        await settle(pilot)
+        assert f"Could not load this customer: customer {acme.id + 1000} does not exist." in seen(app)
+        await press(pilot, "a")
+        assert any("not loaded" in message for message in notifications(app))
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, CustomerScreen)

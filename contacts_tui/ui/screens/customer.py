@@ -126,7 +126,8 @@ class CustomerScreen(AppScreen):
 
     def _load_failed(self, error: Exception) -> None:
         if self.customer is None:
-            self.query_one("#customer-name", Static).update(f"Could not load this customer: {error}")
+            self.query_one("#customer-name", Static).update(f"Could not load this customer: {error}.")
+            self.query_one("#customer-email", Static).update("Escape goes back to the customers.")
 
     def _show_customer(self) -> None:
         assert self.customer is not None
@@ -170,8 +171,10 @@ class CustomerScreen(AppScreen):
         return False
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action == "back":
+            return None
         if not self.is_mounted or self.customer is None:
-            return "The customer is still loading."
+            return "The customer is not loaded (yet)."
         contact = self.table.current()
         limit = self.directory.max_contacts
         if action == "add" and self.active_count() >= limit:

@@ -66,7 +66,7 @@ class HelpScreen(ModalScreen[None]):
                 if getattr(screen, "IS_FORM", False):
                     yield Static(self._keys_table(list(FORM_KEYS)), id="help-form-keys")
                 yield Static(self._keys_table(list(APP_KEYS)), id="help-app-keys")
-            yield Static("escape closes this help", id="help-hint")
+            yield Static("↑ ↓ pgup pgdn scroll · escape closes this help", id="help-hint")
 
     @staticmethod
     def _keys_table(rows: list[tuple[str, str]]) -> Table:
