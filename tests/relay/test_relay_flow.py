@@ -282,3 +282,23 @@ async def test_a_log_row_is_written_for_every_message_in_order(relay, upstream):
     rows = maillog.recent_log(5)
     assert [r.queue_id for r in rows] == [r.queue_id for r in reversed(replies)]
     assert [r.subject for r in rows] == [f"n{i}" for i in reversed(range(5))]
+
+
+async def test_a_large_attachment_arrives_intact(relay, upstream):
+    notification = EmailMessage()
+    notification["From"] = f"Shop Billing <{SENDER}>"
+    notification["To"] = ACME
+    notification["Subject"] = "Your yearly statement"
+    notification["X-Notification-Category"] = "billing"
+    notification.set_content("The statement is attached.\n")
+    archive = os.urandom(6 * 1024 * 1024)
+    notification.add_attachment(archive, maintype="application", subtype="zip", filename="statement.zip")
+    original = notification.as_bytes(policy=notification.policy.clone(linesep="\r\n"))
+    assert len(original) > 8_000_000
+
+    reply = await aio_send(relay.port, [ACME], original)
+    [got] = await upstream.wait_for(1, timeout=30)
+    assert split(got.data)[1] == split(original)[1]
+    assert [p.get_content() for p in parsed(got.data).iter_attachments()] == [archive]
+    row = await logged(reply.queue_id)
+    assert row.size == len(original)
