@@ -151,8 +151,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     upstream = parser.add_argument_group("the upstream server")
     upstream.add_argument("--upstream-tls", choices=("opportunistic", "starttls", "tls", "none"),
                           default=_env("RELAY_UPSTREAM_TLS", "opportunistic"),
-                          help="opportunistic: STARTTLS when offered; starttls: required; tls: implicit TLS "
-                               "(port 465); none: plain (RELAY_UPSTREAM_TLS; default %(default)s)")
+                          help="opportunistic: STARTTLS when offered, the certificate not checked (like Postfix's "
+                               "'may': an unverified TLS session still beats plain text), but checked when "
+                               "--upstream-user is set; starttls: required and verified; tls: implicit TLS (port 465), "
+                               "verified; none: plain (RELAY_UPSTREAM_TLS; default %(default)s)")
     upstream.add_argument("--upstream-ca-file", metavar="FILE", default=_env("RELAY_UPSTREAM_CA_FILE"),
                           help="CA certificates to verify the upstream with (RELAY_UPSTREAM_CA_FILE; "
                                "default: the system's)")

@@ -42,11 +42,21 @@ class UpstreamConfig:
 
     ``tls``: "opportunistic" (STARTTLS when the upstream offers it, the
     default), "starttls" (required: defer rather than send in clear), "tls"
-    (implicit TLS, e.g. port 465) or "none". Certificates are verified against
-    the system store, or ``ca_file``, unless ``verify`` is false. A password is
-    only ever sent over TLS, unless ``tls`` is "none" (an explicit choice, e.g.
-    for a server on loopback). The caller reads the password from a file or
-    the environment; it is never logged or shown in ``repr``.
+    (implicit TLS, e.g. port 465) or "none".
+
+    "starttls" and "tls" verify the certificate against the system store, or
+    ``ca_file``, unless ``verify`` is false. "opportunistic" encrypts without
+    verifying, like Postfix's "may" level: it guards against eavesdroppers,
+    not against an active attacker, who could strip the STARTTLS offer anyway,
+    and an unverified TLS session is still better than plain text, which is
+    what refusing a self-signed certificate would have meant. With a
+    ``username`` it verifies after all (unless ``verify`` is false), because
+    the password must only go to the real server.
+
+    A password is only ever sent over TLS, unless ``tls`` is "none" (an
+    explicit choice, e.g. for a server on loopback). The caller reads the
+    password from a file or the environment; it is never logged or shown in
+    ``repr``.
     """
 
     host: str
@@ -233,6 +243,8 @@ class UpstreamPool:
 
     def _verify(self) -> bool:
         """Whether to check the upstream's certificate (see ``UpstreamConfig``)."""
+        if self.config.tls == "opportunistic" and self.config.username is None:
+            return False
         return self.config.verify
 
     async def _open(self) -> _Connection:

@@ -242,6 +242,33 @@ async def test_opportunistic_tls_is_used_when_offered(make_upstream: Callable[..
     assert upstream.messages[0].tls
 
 
+async def test_opportunistic_tls_encrypts_with_a_certificate_nobody_can_verify(
+    make_upstream: Callable[..., Upstream], tls_files: TlsFiles
+) -> None:
+    # Self-signed and no CA file: Postfix's "may" still encrypts, so do we.
+    upstream = make_upstream(tls=tls_files)
+
+    result = await deliver(pool_for(upstream), "customer@example.com")
+
+    assert result.accepted == ["customer@example.com"]
+    assert upstream.messages[0].tls
+
+
+async def test_opportunistic_tls_verifies_before_sending_a_password(
+    make_upstream: Callable[..., Upstream], tls_files: TlsFiles
+) -> None:
+    upstream = make_upstream(tls=tls_files, users={"relay": "pw"})
+
+    unverified = await deliver(pool_for(upstream, username="relay", password="pw"), "customer@example.com")
+    trusted = await deliver(pool_for(upstream, username="relay", password="pw", ca_file=str(tls_files.cert)),
+                            "customer@example.com")
+
+    reply = unverified.replies["customer@example.com"]
+    assert reply.outcome == "temporary" and "certificate verify failed" in reply.text
+    assert trusted.accepted
+    assert [m.auth_login for m in upstream.messages] == ["relay"]
+
+
 async def test_an_unverifiable_certificate_defers_unless_verification_is_off(
     make_upstream: Callable[..., Upstream], tls_files: TlsFiles
 ) -> None:
