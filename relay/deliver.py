@@ -10,6 +10,11 @@ and kept between messages (no per-message handshake, TLS and AUTH). A pooled
 connection the upstream has dropped meanwhile shows up as a disconnect or a 421
 at MAIL FROM, before anything was accepted, so the transaction is simply run
 once more on a fresh connection instead of probing with NOOP before each use.
+
+Recipients refused with "452 too many recipients" (RFC 5321 4.5.3.1.10) when
+others were accepted get another transaction at once, on the same connection:
+the upstream limits recipients per message, so waiting for the backoff would
+only delay them.
 """
 
 from __future__ import annotations
@@ -121,6 +126,10 @@ def _explain(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _too_many_recipients(reply: Reply) -> bool:
+    return reply.code == 452 and (reply.status == "4.5.3" or "too many recipients" in reply.text.lower())
+
+
 class UpstreamPool:
     """Delivers messages to one upstream server over up to ``config.connections`` reused connections."""
 
@@ -144,8 +153,19 @@ class UpstreamPool:
     ) -> DeliveryResult:
         """Send ``message`` from ``sender`` to ``recipients``; see ``DeliveryResult``."""
         recipients = list(dict.fromkeys(recipients))
+        replies: dict[str, Reply] = {}
+        data_reply = None
+        todo = recipients
         async with self._slots:
-            return await self._deliver_once(message, sender, recipients, smtputf8, eightbit)
+            while todo:
+                result = await self._deliver_once(message, sender, todo, smtputf8, eightbit)
+                replies.update(result.replies)
+                data_reply = result.data_reply or data_reply
+                more = [rcpt for rcpt in todo if _too_many_recipients(result.replies[rcpt])]
+                # Only when this transaction delivered to someone: a 452 for
+                # every recipient is an ordinary deferral, retried after the backoff.
+                todo = more if more and result.accepted else []
+        return DeliveryResult({rcpt: replies[rcpt] for rcpt in recipients}, data_reply)
 
     async def _deliver_once(
         self, message: bytes, sender: str, recipients: list[str], smtputf8: bool, eightbit: bool

@@ -329,3 +329,29 @@ def test_the_password_stays_out_of_reprs() -> None:
     config = UpstreamConfig("smtp.example.com", username="relay", password="hunter2")
 
     assert "hunter2" not in repr(config)
+
+
+async def test_recipients_over_the_upstreams_limit_go_in_another_transaction_at_once(upstream: Upstream) -> None:
+    for address in ("c@example.com", "d@example.com"):
+        upstream.reply_rcpt(address, "452 4.5.3 Too many recipients", times=1)
+    upstream.reply_rcpt("full@example.com", "452 4.2.2 mailbox full")
+
+    result = await deliver(pool_for(upstream), "a@example.com", "b@example.com", "c@example.com", "d@example.com",
+                           "full@example.com")
+
+    assert result.accepted == ["a@example.com", "b@example.com", "c@example.com", "d@example.com"]
+    assert result.temporary == ["full@example.com"]  # a full mailbox waits for the backoff
+    assert [m.recipients for m in upstream.messages] == [("a@example.com", "b@example.com"),
+                                                         ("c@example.com", "d@example.com")]
+    assert upstream.connections == 1
+
+
+async def test_too_many_recipients_for_everyone_is_an_ordinary_deferral(upstream: Upstream) -> None:
+    upstream.reply_rcpt("a@example.com", "452 Too many recipients")
+    upstream.reply_rcpt("b@example.com", "452 Too many recipients")
+
+    result = await deliver(pool_for(upstream), "a@example.com", "b@example.com")
+
+    assert result.temporary == ["a@example.com", "b@example.com"]
+    assert len(upstream.refusals) == 2  # one transaction, no loop
+    assert upstream.messages == []
