@@ -129,4 +129,7 @@ def test_the_relay_keeps_everything_and_only_adds(running_relay, generated):
     added = [r.lower() for r in got.recipients if r not in envelope]
     to = [a.lower() for _, a in getaddresses([str(parsed["To"])])]
     assert all(a in after or a in to for a in added)
+    # ... and whoever the Cc header gained gets the message too: header and envelope agree.
+    delivered_to = {r.lower() for r in got.recipients}
+    assert set(after[len(before):]) <= delivered_to
     assert len(got.recipients) == len({r.lower() for r in got.recipients})
