@@ -32,11 +32,13 @@ class MessageView:
 
 
 def split_header(data: bytes) -> bytes:
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        index = data.find(separator)
-        if index >= 0:
-            return data[: index + len(separator) // 2]
-    return data
+    # The first blank line of either kind ends the header block: a message
+    # with LF line ends may well carry CRLF pairs later, in its body.
+    ends = [(index, len(separator)) for separator in (b"\r\n\r\n", b"\n\n") if (index := data.find(separator)) >= 0]
+    if not ends:
+        return data
+    index, length = min(ends)
+    return data[: index + length // 2]
 
 
 def header_fields(data: bytes) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -23,6 +24,7 @@ from .live import (
     split,
     without_trace,
 )
+from .test_security import _raw_session
 
 BODY = b"Dear customer,\r\nyour invoice is attached.\r\n"
 
@@ -141,3 +143,20 @@ async def test_retention_keeps_only_the_newest(sqlite_directory, tmp_path, capsy
     assert code == 1 and "dropped by retention" in err
     # The relay log keeps every entry; only the stored messages are bounded.
     assert len(maillog.recent_log(10)) == 5
+
+
+async def test_a_message_with_lf_line_ends_shows_its_headers_not_its_body(
+    sqlite_directory, tmp_path, capsys, sqlite_url
+):
+    seed(sqlite_directory)
+    lf_message = (
+        b"From: Shop <billing@shop.example>\nTo: acme@customer.example\nSubject: LF only\n"
+        b"X-Notification-Category: billing\n\nfirst body line\r\n\r\nafter a CRLF pair\r\n"
+    )
+    async with running(relay_config(tmp_path), sqlite_directory) as relay:
+        replies = await asyncio.to_thread(_raw_session, relay.port, lf_message)
+    assert replies[-2][0] == 250
+    out = messages(capsys, sqlite_url, "show", "1")
+    diff = out.split("Headers (+ added, - removed by the relay):\n", 1)[1]
+    assert "first body line" not in diff
+    assert "  Subject: LF only" in diff and "+ Cc: " in diff
