@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -108,6 +109,7 @@ def main() -> int:
     parser.add_argument("--contacts-per", type=int, default=3)
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file in a temporary directory)")
     parser.add_argument("--repeat", type=int, default=7, help="runs per search term")
+    parser.add_argument("--keep", action="store_true", help="keep the generated CSV and SQLite file")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="contacts-bench-"))
@@ -198,7 +200,10 @@ def main() -> int:
     print(f"  deep paging < {SEARCH_TARGET_MS:.0f} ms (worst): {max(paging):.1f} ms "
           f"{'PASS' if max(paging) < SEARCH_TARGET_MS else 'MISS'}")
     database.close_all() if hasattr(database, "close_all") else database.close()
-    print(f"\nFiles kept in {work}")
+    if args.keep:
+        print(f"\nFiles kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
