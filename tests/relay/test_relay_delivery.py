@@ -139,3 +139,22 @@ async def test_queue_delete_of_an_unknown_id_and_a_missing_spool_say_so(tmp_path
     (tmp_path / "spool").mkdir()
     code, _, err = run_cli(capsys, "queue", "--spool", str(tmp_path / "spool"), "--delete", "not-an-id")
     assert code == 1 and "no message NOT-AN-ID in the queue" in err
+
+
+async def test_a_recipient_still_deferred_at_max_lifetime_expires_with_a_bounce(sqlite_directory, upstream, tmp_path):
+    seed(sqlite_directory)
+    upstream.reply_rcpt(ACME, "451 4.2.1 Mailbox busy, try later")
+    config = relay_config(tmp_path, upstream, max_lifetime=1.0)
+    async with running(config, sqlite_directory) as relay:
+        reply = await send(relay.port, [ACME], message(message_id="<inv-expired@shop.example>"))
+        copies, dsn = await upstream.wait_for(2, timeout=15)
+        row = await logged(reply.queue_id, "partially failed")
+
+    assert sorted(copies.recipients) == sorted(ACME_BILLING)  # the contacts got theirs at once
+    assert (dsn.sender, dsn.recipients) == ("", (SENDER,))
+    text = dsn.data.decode("utf-8", "replace")
+    assert "Final-Recipient: rfc822; acme@customer.example" in text
+    assert "Action: failed" in text
+    assert "451 4.2.1 Mailbox busy, try later" in text
+    assert "<inv-expired@shop.example>" in text
+    assert row.attempts >= 2 and "451 4.2.1" in row.last_error
