@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from contacts_tui.core import maillog
 
 from .conftest import wait_until
@@ -158,3 +160,25 @@ async def test_a_recipient_still_deferred_at_max_lifetime_expires_with_a_bounce(
     assert "451 4.2.1 Mailbox busy, try later" in text
     assert "<inv-expired@shop.example>" in text
     assert row.attempts >= 2 and "451 4.2.1" in row.last_error
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="deliver.py (_transaction) fails every recipient with 5.6.7 when any one address needs SMTPUTF8 and the "
+    "upstream does not offer it, and rewrite.py writes a UTF-8 contact address into the Cc of an ASCII message "
+    "(so the whole message needs SMTPUTF8): one contact with an internationalised address costs the customer "
+    "their own notification at such an upstream",
+)
+async def test_a_contact_with_a_utf8_address_does_not_cost_the_customer_the_notification(
+    sqlite_directory, make_upstream, tmp_path
+):
+    seed(sqlite_directory)
+    upstream = make_upstream(smtputf8=False)  # e.g. an older Exchange or a smarthost without RFC 6531
+    customer = "kundin@xn--bcher-kva.example"  # the ASCII form of kundin@bücher.example
+    async with running(relay_config(tmp_path, upstream), sqlite_directory) as relay:
+        reply = await send(relay.port, [customer], message(to=customer))
+        await logged(reply.queue_id, ["delivered", "partially failed", "failed"])
+        await wait_until(lambda: upstream.messages)
+    copies = [m for m in upstream.messages if m.sender == SENDER]
+    # The ASCII recipients get the notification; only zoë@bücher.example cannot be reached this way.
+    assert copies and {customer, "lukasz@buecher.example"} <= set(copies[0].recipients)
