@@ -182,3 +182,19 @@ async def test_a_contact_with_a_utf8_address_does_not_cost_the_customer_the_noti
     copies = [m for m in upstream.messages if m.sender == SENDER]
     # The ASCII recipients get the notification; only zoë@bücher.example cannot be reached this way.
     assert copies and {customer, "lukasz@buecher.example"} <= set(copies[0].recipients)
+
+
+async def test_a_pooled_connection_the_upstream_dropped_is_replaced_without_a_deferral(
+    sqlite_directory, upstream, tmp_path
+):
+    seed(sqlite_directory)
+    async with running(relay_config(tmp_path, upstream, min_backoff=300, max_backoff=600), sqlite_directory) as relay:
+        first = await send(relay.port, [ACME], message(subject="before the restart"))
+        await logged(first.queue_id)
+        upstream.stop()  # cuts the relay's idle pooled connection
+        upstream.start()
+        second = await send(relay.port, [ACME], message(subject="after the restart"))
+        row = await logged(second.queue_id)  # a deferral would wait 300 s
+    assert row.attempts == 1
+    assert [parsed(m.data)["Subject"] for m in upstream.messages] == ["before the restart", "after the restart"]
+    assert upstream.connections == 2
