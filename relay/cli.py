@@ -95,7 +95,7 @@ async def _run(relay, database: str) -> int:
         return 1
     except OSError as exc:
         print(
-            f"contacts-relay: error: cannot listen on {relay.config.listen_host}:{relay.config.listen_port}: "
+            f"contacts-relay: error: cannot listen on {_host(relay.config.listen_host)}:{relay.config.listen_port}: "
             f"{exc.strerror or exc}",
             file=sys.stderr,
         )
@@ -103,11 +103,11 @@ async def _run(relay, database: str) -> int:
         return 1
     config = relay.config
     target = "capture mode (nothing is sent)" if config.capture else (
-        f"upstream {config.upstream_host}:{config.upstream_port} ({_UPSTREAM_TLS[config.upstream_tls]})"
+        f"upstream {_host(config.upstream_host)}:{config.upstream_port} ({_UPSTREAM_TLS[config.upstream_tls]})"
     )
     queued = f", {relay.scheduler.queued} queued" if relay.scheduler else ""
     print(
-        f"contacts-relay: listening on {config.listen_host}:{relay.port}, {target}"
+        f"contacts-relay: listening on {_host(config.listen_host)}:{relay.port}, {target}"
         + (f", spool {config.spool_dir}{queued}" if not config.capture else "")
         + f", directory {database}",
         file=sys.stderr,
@@ -123,6 +123,11 @@ async def _run(relay, database: str) -> int:
     left = f"; {relay.scheduler.queued} message(s) stay in the spool" if relay.scheduler else ""
     print(f"contacts-relay: stopped{left}", file=sys.stderr)
     return 0
+
+
+def _host(host: str | None) -> str:
+    """An IPv6 address in brackets, as HOST:PORT options take it back."""
+    return f"[{host}]" if host and ":" in host else str(host)
 
 
 _UPSTREAM_TLS = {

@@ -461,3 +461,28 @@ async def _poll_in_thread(function, timeout: float = 10.0):
             return value
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+async def test_ipv6_loopback_is_allowed_by_default_and_other_networks_are_not(
+    sqlite_directory, people, upstream, tmp_path
+):
+    def attempt(port):
+        with smtplib.SMTP("::1", port, timeout=20) as client:
+            client.ehlo("client.test")
+            return client.mail(SENDER)[0]
+
+    async with running(relay_config(tmp_path, upstream, listen_host="::1"), sqlite_directory) as relay:
+        assert await _thread(attempt, relay.port) == 250
+    config = relay_config(tmp_path, upstream, listen_host="::1", allow=("127.0.0.0/8", "fd00::/8"))
+    async with running(config, sqlite_directory) as relay:
+        assert await _thread(attempt, relay.port) == 530
