@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -89,6 +89,15 @@ class FormScreen(AppScreen):
             for widget in self.query(Input):
                 widget.cursor_blink = False
         self.initial = self.values()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # Mark the row being edited; :focus-within does not restyle the label
+        # when focus moves on.
+        for row in self.query(".field.editing"):
+            row.remove_class("editing")
+        parent = event.widget.parent
+        if parent is not None and parent.has_class("field"):
+            parent.add_class("editing")
 
     # -- errors --------------------------------------------------------------
 
