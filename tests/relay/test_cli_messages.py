@@ -9,6 +9,7 @@ import pytest
 
 from contacts_tui.core import maillog
 
+from .conftest import wait_until
 from .live import (
     ACME,
     ACME_BILLING,
@@ -160,3 +161,28 @@ async def test_a_message_with_lf_line_ends_shows_its_headers_not_its_body(
     diff = out.split("Headers (+ added, - removed by the relay):\n", 1)[1]
     assert "first body line" not in diff
     assert "  Subject: LF only" in diff and "+ Cc: " in diff
+
+
+async def test_a_capture_relay_whose_database_is_away_answers_451_and_captures_nothing_later(
+    sqlite_directory, tmp_path, capsys, sqlite_url
+):
+    import sqlite3
+    from urllib.parse import urlsplit
+
+    seed(sqlite_directory)
+    admin = sqlite3.connect(urlsplit(sqlite_url).path[1:], isolation_level=None)
+    async with running(relay_config(tmp_path), sqlite_directory) as relay:
+        relay.capture.timeout = 1.0
+        admin.execute("ALTER TABLE captured_message RENAME TO captured_message_away")
+        try:
+            # No category: nothing to look up, so only the capture itself can fail.
+            refused = await send(relay.port, [ACME], message(category=None, subject="while away"), timeout=30)
+        finally:
+            admin.execute("ALTER TABLE captured_message_away RENAME TO captured_message")
+        again = await send(relay.port, [ACME], message(category=None, subject="sent again"), timeout=30)
+        refusal = await wait_until(lambda: [r for r in maillog.recent_log(10) if r.status == "refused"])
+    assert refused.code == 451 and "could not be stored" in refused.text
+    assert again.code == 250
+    rows = [json.loads(line) for line in messages(capsys, sqlite_url, "list", "--json").splitlines()]
+    assert [r["subject"] for r in rows] == ["sent again"]
+    assert "did not take the message within 1 s" in refusal[0].reason
