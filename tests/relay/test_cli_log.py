@@ -1,6 +1,7 @@
 """`contacts-relay log`: what the relay did with recent messages, as text and JSON.
 
-The entries are made by a real relay in front of the recording upstream:
+The entries are made by a real relay in front of the recording upstream
+(SQLite and PostgreSQL, whose searches differ: LIKE and ILIKE):
 a rewritten billing notice to ACME, a payment reminder to Beta, a message
 without a category, and a mail loop refused with 554.
 """
@@ -20,10 +21,10 @@ ENTRY = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  ", re.MULTILINE)
 
 
 @pytest.fixture
-async def history(sqlite_directory, upstream, tmp_path):
-    seed(sqlite_directory)
+async def history(directory, upstream, tmp_path):
+    seed(directory)
     hops = [("Received", f"from hop{i}.example by relay.example; Mon, 23 Nov 2026 08:00:00 +0000") for i in range(3)]
-    async with running(relay_config(tmp_path, upstream, max_received=2), sqlite_directory) as relay:
+    async with running(relay_config(tmp_path, upstream, max_received=2), directory) as relay:
         acme = await send(relay.port, [ACME], message(subject="Invoice A-1"))
         beta = await send(relay.port, [BETA], message(to=BETA, subject="Reminder B-1", category="payment.reminder"))
         plain = await send(relay.port, ["stranger@elsewhere.example"], message(category=None, subject="Hello"))
@@ -40,8 +41,8 @@ def entries(out: str) -> list[str]:
     return [out[a:b] for a, b in zip(starts, starts[1:] + [len(out)])]
 
 
-async def test_log_shows_newest_first_with_status_decision_and_who_was_added(history, capsys, sqlite_url):
-    code, out, _ = run_cli(capsys, "log", "--db", sqlite_url)
+async def test_log_shows_newest_first_with_status_decision_and_who_was_added(history, capsys, db_url):
+    code, out, _ = run_cli(capsys, "log", "--db", db_url)
     assert code == 0
     looping, plain, beta, acme = entries(out)
     assert "refused" in looping and "Too many hops (3 Received headers): a mail loop?" in looping
@@ -54,18 +55,18 @@ async def test_log_shows_newest_first_with_status_decision_and_who_was_added(his
     assert "3 contact person(s) of ACME GmbH opted in to billing" in acme
 
 
-async def test_limit_json_search_and_status(history, capsys, sqlite_url):
-    code, out, _ = run_cli(capsys, "log", "--limit", "2", "--db", sqlite_url)
+async def test_limit_json_search_and_status(history, capsys, db_url):
+    code, out, _ = run_cli(capsys, "log", "--limit", "2", "--db", db_url)
     assert len(entries(out)) == 2
 
-    rows = log_json(capsys, sqlite_url)
+    rows = log_json(capsys, db_url)
     assert [r["subject"] for r in rows] == ["Looping", "Hello", "Reminder B-1", "Invoice A-1"]
     assert rows[2]["category_key"] == "billing" and rows[2]["customers"] == [BETA]
     assert rows[0]["status"] == "refused" and rows[0]["queue_id"] == ""
     assert all(r["received_at"].endswith("Z") for r in rows)
 
     def search(*words):
-        return [r["subject"] for r in log_json(capsys, sqlite_url, "--search", " ".join(words))]
+        return [r["subject"] for r in log_json(capsys, db_url, "--search", " ".join(words))]
 
     assert search("B-1") == ["Reminder B-1"]
     assert search("bea@beta.example") == ["Reminder B-1"]  # a contact who was added
@@ -74,11 +75,11 @@ async def test_limit_json_search_and_status(history, capsys, sqlite_url):
     assert search("stranger@elsewhere.example") == ["Hello"]
     assert search("Invoice", "acme@customer.example") == ["Invoice A-1"]
 
-    statuses = [r["subject"] for r in log_json(capsys, sqlite_url, "--status", "refused")]
+    statuses = [r["subject"] for r in log_json(capsys, db_url, "--status", "refused")]
     assert statuses == ["Looping"]
-    assert len(log_json(capsys, sqlite_url, "--status", "delivered")) == 3
+    assert len(log_json(capsys, db_url, "--status", "delivered")) == 3
 
-    code, out, _ = run_cli(capsys, "log", "--search", "no-such-thing", "--db", sqlite_url)
+    code, out, _ = run_cli(capsys, "log", "--search", "no-such-thing", "--db", db_url)
     assert out == "No relay log entries match.\n"
 
 
