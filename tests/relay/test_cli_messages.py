@@ -31,41 +31,41 @@ BODY = b"Dear customer,\r\nyour invoice is attached.\r\n"
 
 
 @pytest.fixture
-async def captured(sqlite_directory, tmp_path):
-    """Two captured messages: a billing notice to ACME (id 1) and a reminder to Beta (id 2)."""
-    seed(sqlite_directory)
+async def captured(directory, tmp_path):
+    """Two captured messages, to ACME (id 1) and to Beta (id 2); on SQLite and PostgreSQL."""
+    seed(directory)
     first = message(subject="Invoice A-1", body=BODY, message_id="<a-1@shop.example>")
     second = message(to=BETA, subject="Reminder B-1", category="payment.reminder")
-    async with running(relay_config(tmp_path), sqlite_directory) as relay:
+    async with running(relay_config(tmp_path), directory) as relay:
         replies = [await send(relay.port, [ACME], first), await send(relay.port, [BETA], second)]
     assert [r.code for r in replies] == [250, 250]
     assert "captured as 1" in replies[0].text
     return first, second
 
 
-def messages(capsys, sqlite_url, *args):
-    code, out, err = run_cli(capsys, "messages", *args, "--db", sqlite_url)
+def messages(capsys, db_url, *args):
+    code, out, err = run_cli(capsys, "messages", *args, "--db", db_url)
     assert code == 0, err
     return out
 
 
-async def test_list_shows_the_newest_first_with_category_and_added_count(captured, capsys, sqlite_url):
-    out = messages(capsys, sqlite_url, "list")
+async def test_list_shows_the_newest_first_with_category_and_added_count(captured, capsys, db_url):
+    out = messages(capsys, db_url, "list")
     second, first = out.splitlines()
     assert second.split()[0] == "2" and "payment.reminder" in second and "+2 cc" in second
     assert second.endswith("Reminder B-1")
     assert first.split()[0] == "1" and "billing" in first and "+3 cc" in first
-    assert messages(capsys, sqlite_url) == out  # list is the default
+    assert messages(capsys, db_url) == out  # list is the default
 
 
-async def test_list_searches_and_speaks_json(captured, capsys, sqlite_url):
-    rows = [json.loads(line) for line in messages(capsys, sqlite_url, "list", "--json").splitlines()]
+async def test_list_searches_and_speaks_json(captured, capsys, db_url):
+    rows = [json.loads(line) for line in messages(capsys, db_url, "list", "--json").splitlines()]
     assert [r["id"] for r in rows] == [2, 1]
     assert rows[1]["recipients"] == [ACME] and rows[1]["sender"] == SENDER
     assert sorted(a["email"] for a in rows[1]["added"]) == sorted(ACME_BILLING)
 
     def found(text):
-        out = messages(capsys, sqlite_url, "list", "--search", text, "--json")
+        out = messages(capsys, db_url, "list", "--search", text, "--json")
         return [json.loads(line)["id"] for line in out.splitlines()]
 
     assert found("jörg") == [1]  # an added contact's name, any case
@@ -73,11 +73,11 @@ async def test_list_searches_and_speaks_json(captured, capsys, sqlite_url):
     assert found("A-1") == [1]
     assert found("billing invoice") == [1]
     assert found("nothing-like-this") == []
-    assert messages(capsys, sqlite_url, "list", "--search", "nothing-like-this") == "No captured messages match.\n"
+    assert messages(capsys, db_url, "list", "--search", "nothing-like-this") == "No captured messages match.\n"
 
 
-async def test_show_summarises_who_was_added_and_why_with_the_header_diff(captured, capsys, sqlite_url):
-    out = messages(capsys, sqlite_url, "show", "1")
+async def test_show_summarises_who_was_added_and_why_with_the_header_diff(captured, capsys, db_url):
+    out = messages(capsys, db_url, "show", "1")
     assert out.startswith("Message 1, received ")
     assert "From:     Shop Billing <billing@shop.example>" in out
     assert "To:       acme@customer.example" in out
@@ -94,42 +94,42 @@ async def test_show_summarises_who_was_added_and_why_with_the_header_diff(captur
     assert not [line for line in diff if line.startswith("- ")]
 
 
-async def test_raw_is_the_rewritten_message_and_original_what_was_received(captured, capsysbinary, sqlite_url):
+async def test_raw_is_the_rewritten_message_and_original_what_was_received(captured, capsysbinary, db_url):
     first, _ = captured
-    code, raw, _ = run_cli(capsysbinary, "messages", "raw", "1", "--db", sqlite_url)
+    code, raw, _ = run_cli(capsysbinary, "messages", "raw", "1", "--db", db_url)
     assert code == 0
     assert split(raw)[1] == BODY
     assert sorted(cc_of(raw)) == sorted(ACME_BILLING)
-    code, original, _ = run_cli(capsysbinary, "messages", "raw", "1", "--original", "--db", sqlite_url)
+    code, original, _ = run_cli(capsysbinary, "messages", "raw", "1", "--original", "--db", db_url)
     assert original == first
 
 
-async def test_release_sends_the_captured_message_on_to_a_real_server(captured, capsys, sqlite_url, upstream):
-    out = messages(capsys, sqlite_url, "release", "1", "--to", f"127.0.0.1:{upstream.port}")
+async def test_release_sends_the_captured_message_on_to_a_real_server(captured, capsys, db_url, upstream):
+    out = messages(capsys, db_url, "release", "1", "--to", f"127.0.0.1:{upstream.port}")
     assert out == f"Released message 1 to 127.0.0.1:{upstream.port} for 4 recipient(s).\n"
     [got] = await upstream.wait_for(1)
     assert got.sender == SENDER
     assert sorted(got.recipients) == sorted([ACME, *ACME_BILLING])
-    code, raw, _ = run_cli(capsys, "messages", "raw", "1", "--db", sqlite_url)
+    code, raw, _ = run_cli(capsys, "messages", "raw", "1", "--db", db_url)
     assert got.data.decode() == raw
     assert without_trace(got.data) != captured[0]  # it is the rewritten one
 
 
-async def test_release_to_a_server_that_is_down_fails_with_a_reason(captured, capsys, sqlite_url, upstream):
+async def test_release_to_a_server_that_is_down_fails_with_a_reason(captured, capsys, db_url, upstream):
     upstream.stop()
-    code, _, err = run_cli(capsys, "messages", "release", "1", "--to", f"127.0.0.1:{upstream.port}", "--db", sqlite_url)
+    code, _, err = run_cli(capsys, "messages", "release", "1", "--to", f"127.0.0.1:{upstream.port}", "--db", db_url)
     assert code == 1
     assert f"127.0.0.1:{upstream.port} did not take message 1" in err
 
 
-async def test_clear_deletes_every_captured_message_but_not_the_log(captured, capsys, sqlite_url):
-    assert messages(capsys, sqlite_url, "clear") == "Deleted 2 captured messages.\n"
-    assert messages(capsys, sqlite_url, "list") == "No captured messages.\n"
+async def test_clear_deletes_every_captured_message_but_not_the_log(captured, capsys, db_url):
+    assert messages(capsys, db_url, "clear") == "Deleted 2 captured messages.\n"
+    assert messages(capsys, db_url, "list") == "No captured messages.\n"
     assert len(maillog.recent_log(10)) == 2
 
 
-async def test_an_unknown_id_is_an_error(captured, capsys, sqlite_url):
-    code, _, err = run_cli(capsys, "messages", "show", "99", "--db", sqlite_url)
+async def test_an_unknown_id_is_an_error(captured, capsys, db_url):
+    code, _, err = run_cli(capsys, "messages", "show", "99", "--db", db_url)
     assert code == 1 and "there is no captured message 99" in err
 
 
