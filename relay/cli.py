@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from contacts_tui.core.db import redact, resolve_url

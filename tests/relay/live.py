@@ -338,7 +338,9 @@ class RelayProcess:
     def start(self, timeout: float = 20.0) -> "RelayProcess":
         command = [sys.executable, "-m", "relay.cli", "serve", *self.args]
         self._lines: list[str] = []
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+        )
         stream = self.process.stderr
         assert stream is not None
         deadline = time.monotonic() + timeout

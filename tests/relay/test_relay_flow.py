@@ -244,7 +244,12 @@ async def test_an_ascii_client_writing_the_domain_as_xn_matches_and_the_relay_tu
 
 
 async def test_an_8bit_body_is_passed_on_byte_for_byte(relay, upstream):
-    body = "Grüße aus Köln — €120,00 fällig.\r\n".encode() + b"latin-1: \xe4\xf6\xfc\xff\r\n" + bytes(range(0x80, 0x100)) + b"\r\n"
+    body = (
+        "Grüße aus Köln — €120,00 fällig.\r\n".encode()
+        + b"latin-1: \xe4\xf6\xfc\xff\r\n"
+        + bytes(range(0x80, 0x100))
+        + b"\r\n"
+    )
     original = message([("Content-Type", "text/plain; charset=utf-8"), ("Content-Transfer-Encoding", "8bit")], body)
     await send(relay.port, [ACME], original, mail_options=["BODY=8BITMIME"])
     [got] = await upstream.wait_for(1)

@@ -38,7 +38,9 @@ field_names = st.one_of(
     st.from_regex(r"\AX-[A-Za-z0-9][A-Za-z0-9-]{0,20}\Z"),
 ).filter(lambda name: name.lower() not in RESERVED)
 word = st.text(
-    st.characters(min_codepoint=0x21, max_codepoint=0x7E) | st.sampled_from("äöüßéçøłŻ€✓"), min_size=1, max_size=20
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E) | st.sampled_from("äöüßéçøłŻ€✓"),
+    min_size=1,
+    max_size=20,
 )
 field_values = st.lists(st.lists(word, min_size=1, max_size=5).map(" ".join), min_size=1, max_size=3).flatmap(
     # Folded with CRLF and a blank, as long header fields arrive.

@@ -91,7 +91,9 @@ async def test_a_client_from_a_network_not_allowed_is_refused(sqlite_directory, 
     assert upstream.messages == []
 
 
-async def test_auth_is_not_offered_and_refused_without_tls(sqlite_directory, people, upstream, tmp_path, tls_files, auth_file):
+async def test_auth_is_not_offered_and_refused_without_tls(
+    sqlite_directory, people, upstream, tmp_path, tls_files, auth_file
+):
     config = relay_config(
         tmp_path, upstream, allow=STRANGERS_ONLY, auth_file=auth_file, tls_cert=tls_files.cert, tls_key=tls_files.key
     )
@@ -181,7 +183,8 @@ def _mail_with_size(port: int, size: int):
 
 async def test_too_many_received_headers_get_554_as_a_loop(sqlite_directory, people, upstream, tmp_path):
     config = relay_config(tmp_path, upstream, max_received=3)
-    hops = [("Received", f"from hop{i}.example by hop{i + 1}.example; Mon, 23 Nov 2026 08:00:0{i} +0000") for i in range(4)]
+    hops = [("Received", f"from hop{i}.example by hop{i + 1}.example; Mon, 23 Nov 2026 08:00:0{i} +0000")
+            for i in range(4)]
     async with running(config, sqlite_directory) as relay:
         looping = await send(relay.port, [ACME], message(hops))
         three = await send(relay.port, [ACME], message(hops[:3]))
