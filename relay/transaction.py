@@ -49,16 +49,22 @@ async def transaction(
     at MAIL FROM, before anything could have been accepted.
     """
     where = f"{client.host}:{client.port}"
-    utf8_addresses = not all(a.isascii() for a in (sender, *recipients))
     utf8_headers = smtputf8 and not header_section(message).isascii()
-    needs_utf8 = utf8_addresses or utf8_headers
+    needs_utf8 = utf8_headers or not all(a.isascii() for a in (sender, *recipients))
+    replies: dict[str, Reply] = {}
     if needs_utf8 and not client.supports("smtputf8"):
-        # RFC 6531 3.2: such a message must not be downgraded silently.
-        if utf8_addresses:
-            reply = Reply.local(f"5.6.7 {where} does not support SMTPUTF8, needed for a non-ASCII address", "permanent")
-        else:
+        # RFC 6531 3.2: such a message must not be downgraded silently. A
+        # non-ASCII recipient cannot be named without SMTPUTF8, but the
+        # others still get the message, as with Postfix.
+        unreachable = Reply.local(f"5.6.7 {where} does not support SMTPUTF8, needed for a non-ASCII address",
+                                  "permanent")
+        if utf8_headers:
             reply = Reply.local(f"5.6.9 {where} does not support SMTPUTF8, needed for the UTF-8 headers", "permanent")
-        return DeliveryResult({rcpt: reply for rcpt in recipients})
+            return DeliveryResult({rcpt: reply for rcpt in recipients})
+        if not sender.isascii() or all(not rcpt.isascii() for rcpt in recipients):
+            return DeliveryResult({rcpt: unreachable for rcpt in recipients})
+        replies = {rcpt: unreachable for rcpt in recipients if not rcpt.isascii()}
+        needs_utf8 = False
     options = [b"SMTPUTF8"] if needs_utf8 else []
     if (eightbit or not message.isascii()) and client.supports("8bitmime"):
         options.append(b"BODY=8BITMIME")
@@ -75,9 +81,10 @@ async def transaction(
     except ValueError:
         reply = Reply.local(f"5.1.7 the sender address {sender!r} cannot be used in SMTP", "permanent")
         return DeliveryResult({rcpt: reply for rcpt in recipients})
-    replies: dict[str, Reply] = {}
     commands: list[tuple[str, bytes]] = []
     for rcpt in recipients:
+        if rcpt in replies:
+            continue
         try:
             commands.append((rcpt, b"RCPT TO:" + address_path(rcpt, encoding) + b"\r\n"))
         except ValueError:

@@ -209,14 +209,20 @@ async def test_smtputf8_needed_but_not_offered_fails_for_good_with_a_clear_reaso
     upstream = make_upstream(smtputf8=False)
 
     address = await deliver(pool_for(upstream), "δοκιμή@example.com", "plain@example.com")
+    sender = await deliver(pool_for(upstream), "plain@example.com", sender="σύστημα@shop.example")
     headers = await deliver(pool_for(upstream), "plain@example.com", smtputf8=True,
                             message="Subject: Grüße\r\n\r\nhi\r\n".encode())
 
-    assert address.permanent == ["δοκιμή@example.com", "plain@example.com"]
-    assert address.replies["plain@example.com"].status == "5.6.7"
-    assert "does not support SMTPUTF8" in address.replies["plain@example.com"].text
+    # Only the address that cannot be written without SMTPUTF8 fails; the others get the message.
+    assert address.permanent == ["δοκιμή@example.com"]
+    assert address.replies["δοκιμή@example.com"].status == "5.6.7"
+    assert "does not support SMTPUTF8" in address.replies["δοκιμή@example.com"].text
+    assert address.accepted == ["plain@example.com"]
+    assert sender.replies["plain@example.com"].status == "5.6.7"
     assert headers.replies["plain@example.com"].status == "5.6.9"
-    assert upstream.messages == []
+    [received] = upstream.messages
+    assert received.recipients == ("plain@example.com",)
+    assert "SMTPUTF8" not in received.mail_options
 
 
 async def test_starttls_with_a_private_ca_and_auth_plain(make_upstream: Callable[..., Upstream],
