@@ -173,6 +173,11 @@ def _export(directory, target: str) -> int:
         temporary.unlink(missing_ok=True)
         print(f"contacts-tui: error: cannot write {target}: {exc.strerror}", file=sys.stderr)
         return 1
+    except BaseException:
+        # A lost database connection or ^C: no half-written export is left behind.
+        line.finish()
+        temporary.unlink(missing_ok=True)
+        raise
     line.finish()
     print(f"Exported {rows:,} rows to {target}.", file=sys.stderr)
     return 0

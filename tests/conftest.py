@@ -19,7 +19,9 @@ from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
 
 PG_URL = os.environ.get("CONTACTS_TEST_PG", "").strip()
-PG_TEST_DB = "contacts_test"
+# One database per test session, so parallel runs on one server never drop
+# each other's database.
+PG_TEST_DB = f"contacts_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -32,7 +34,7 @@ def _pg_admin():
 
 
 @pytest.fixture(scope="session")
-def pg_database_url() -> str:
+def pg_database_url():
     """A fresh database on the test server, with pg_trgm in its public schema."""
     if not PG_URL:
         pytest.skip("CONTACTS_TEST_PG is not set (bash .ci/run starts a PostgreSQL server)")
@@ -49,7 +51,11 @@ def pg_database_url() -> str:
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
     connection.close()
-    return url
+    yield url
+    admin = _pg_admin()
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)")
+    admin.close()
 
 
 def _schema_url(base: str, schema: str) -> str:

@@ -11,11 +11,13 @@ from typing import Callable, TextIO
 
 from .catalog import Catalog
 from .csv_read import COLUMNS, RECEIVE_ALL
+from .db import database_call
 from .models import ContactCategory, ContactPerson, Customer
 
 _CHUNK = 1000
 
 
+@database_call(lambda *args: Customer._meta.database)
 def export_csv(catalog: Catalog, out: TextIO, progress: Callable[[int], None] | None = None) -> int:
     """Write every customer and its active contact persons; returns the rows written.
 

@@ -26,6 +26,7 @@ Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): phases are "reading" (bytes), "writing" (rows)."""
 
 _BATCH = 500
+_ANALYZE_AFTER = 10_000
 
 
 @dataclass
@@ -126,6 +127,11 @@ def import_csv(
         _write(customers, sync, report, dry_run, progress)
     errors.sort(key=lambda e: e.line)
     report.written = not dry_run
+    if report.written and report.rows >= _ANALYZE_AFTER and is_postgres(directory.database):
+        # Fresh statistics, or the first searches after a bulk load are
+        # planned as if the tables were empty.
+        for table in ("customer", "contact_person", "contact_category"):
+            directory.database.execute_sql(f"ANALYZE {table}")
     return report
 
 

@@ -30,9 +30,9 @@ APP_NAME = "contact-persons"
 # writer wait instead of failing at once; NORMAL is durable in WAL mode across
 # application crashes, and the relay's own spool carries the mail durability.
 SQLITE_PRAGMAS = {
+    "busy_timeout": 10_000,
     "journal_mode": "wal",
     "foreign_keys": 1,
-    "busy_timeout": 10_000,
     "synchronous": "normal",
     "cache_size": -32_000,
 }
@@ -154,11 +154,14 @@ def database_call(get_database: Callable[..., peewee.Database]):
             outermost = database.transaction_depth() == 0
             try:
                 return function(*args, **kwargs)
-            except peewee.IntegrityError:
+            except peewee.IntegrityError as exc:
                 # The rules are checked under a lock, so this is a writer
-                # racing outside of it (an older program, or a manual edit).
+                # racing outside of it (an older program, or a manual edit);
+                # the unique indexes on addresses are what such a race hits.
+                text = str(exc).lower()
+                field = "email" if "email" in text else None
                 raise ValidationError.single(
-                    "email", "another change used this email address at the same moment; reload and try again"
+                    field, "another change conflicted with this one at the same moment; reload and try again"
                 ) from None
             except (peewee.OperationalError, peewee.InterfaceError) as exc:
                 if outermost:
