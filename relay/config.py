@@ -125,8 +125,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                        help="durable queue directory (RELAY_SPOOL; default in the user data directory)")
     where.add_argument("--header", metavar="NAME", default=_env("RELAY_HEADER", DEFAULT_HEADER),
                        help="header naming the notification category (RELAY_HEADER; default %(default)s)")
-    where.add_argument("--hostname", metavar="NAME", default=_env("RELAY_HOSTNAME", socket.getfqdn()),
-                       help="this relay's name in the greeting and Received headers (RELAY_HOSTNAME)")
+    # Resolved only when serving: every contacts-relay command builds this
+    # parser, and a host with slow DNS would make even 'log' wait.
+    where.add_argument("--hostname", metavar="NAME", default=_env("RELAY_HOSTNAME"),
+                       help="this relay's name in the greeting and Received headers (RELAY_HOSTNAME; "
+                            "default this host's fully qualified name)")
 
     inbound = parser.add_argument_group("who may send (never an open relay)")
     inbound.add_argument("--allow", metavar="CIDR", action="append", default=None,
@@ -217,7 +220,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         upstream_host=upstream_host, upstream_port=upstream_port,
         capture=bool(args.capture), capture_retention=args.capture_retention,
         spool=Path(args.spool) if args.spool else None,
-        category_header=args.header, hostname=args.hostname, allow=allow,
+        category_header=args.header, hostname=args.hostname or socket.getfqdn(), allow=allow,
         auth_file=Path(args.auth_file) if args.auth_file else None,
         tls_cert=Path(args.tls_cert) if args.tls_cert else None,
         tls_key=Path(args.tls_key) if args.tls_key else None,
