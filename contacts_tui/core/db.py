@@ -10,6 +10,7 @@ import functools
 import os
 import re
 import sqlite3
+import time
 from typing import Callable, TypeVar
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -86,15 +87,24 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> peewee.Dat
             f"unsupported database URL {redact(url)!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
         )
     database.bind(ALL_MODELS, bind_refs=False, bind_backrefs=False)
-    try:
-        database.connect(reuse_if_open=True)
-        if migrate:
-            migrate_database(database)
-    except peewee.DatabaseError as exc:
-        raise DatabaseUnavailable(f"cannot use the database {redact(url)}: {_first_line(exc)}") from None
-    finally:
-        # Every thread connects on first use; the pool takes this one back.
-        database.close()
+    # Switching a new SQLite file to WAL answers "locked" at once, without
+    # waiting, while another program opens it too; such a race clears quickly.
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            database.connect(reuse_if_open=True)
+            if migrate:
+                migrate_database(database)
+            break
+        except peewee.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise DatabaseUnavailable(f"cannot use the database {redact(url)}: {_first_line(exc)}") from None
+            time.sleep(0.05)
+        except peewee.DatabaseError as exc:
+            raise DatabaseUnavailable(f"cannot use the database {redact(url)}: {_first_line(exc)}") from None
+        finally:
+            # Every thread connects on first use; the pool takes this one back.
+            database.close()
     return database
 
 
@@ -150,6 +160,8 @@ def database_call(get_database: Callable[..., peewee.Database]):
     def decorator(function: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
+            # The pool pings a connection before handing it out, so one that
+            # died with a server restart is replaced, not reported.
             database = get_database(*args)
             outermost = database.transaction_depth() == 0
             try:
@@ -170,6 +182,9 @@ def database_call(get_database: Callable[..., peewee.Database]):
                     except peewee.PeeweeException:
                         pass
                 raise DatabaseUnavailable(f"the database cannot be used right now: {_first_line(exc)}") from exc
+            except peewee.DatabaseError as exc:
+                # Permission denied, a damaged file: not the user's input.
+                raise DatabaseUnavailable(f"the database refused the request: {_first_line(exc)}") from exc
             finally:
                 if outermost and is_pooled(database) and not database.is_closed():
                     database.close()
