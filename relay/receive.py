@@ -145,7 +145,7 @@ class RelayHandler:
             smtputf8=smtputf8,
         )
         additions = [Addition(a.email, a.name) for a in resolution.additions] if resolution else []
-        result = rewrite(data, recipients, additions, trace)
+        result = rewrite(data, recipients, additions, trace, utf8_headers=smtputf8)
         _describe(entry, category, resolution, result)
         spooled = Envelope(
             sender=sender,
@@ -192,6 +192,12 @@ def _describe(entry: LogEntry, category: str | None, resolution: Resolution | No
     ]
     notes = list(resolution.notes) if resolution else []
     notes += [f"{address} not added: {why}" for address, why in result.skipped]
+    if not result.cc_locked_by_dkim:
+        notes += [
+            f"{address} added to the envelope only: the address needs SMTPUTF8, which the sender did not use"
+            for address in result.envelope_added
+            if address not in result.header_added
+        ]
     if category is None:
         entry.decision, reason = "unchanged", "no notification category header"
     elif not result.envelope_added:

@@ -111,8 +111,15 @@ def rewrite(
     envelope_rcpts: Iterable[str],
     additions: Iterable[Addition],
     trace: bytes | None = None,
+    *,
+    utf8_headers: bool = True,
 ) -> RewriteResult:
     """Add ``additions`` to the message's Cc and envelope; prepend ``trace``.
+
+    With ``utf8_headers`` false (the sender did not use SMTPUTF8), an address
+    that is not ASCII goes to the envelope only: written into Cc it would make
+    the whole message need SMTPUTF8, and an upstream without it would then
+    refuse the customer's own copy too.
 
     Addresses already in To or Cc, already envelope recipients, listed twice
     or malformed are skipped with a reason. If a DKIM-Signature covers Cc the
@@ -127,9 +134,10 @@ def rewrite(
 
     adding, skipped = _choose(fields, envelope_rcpts, additions)
     locked = bool(adding) and _dkim_covers_cc(fields)
-    header_added = [] if locked else [a.address for a in adding]
+    in_header = [] if locked else [a for a in adding if utf8_headers or a.address.isascii()]
+    header_added = [a.address for a in in_header]
     if header_added:
-        header_block = _with_cc(header_block, fields, adding, eol)
+        header_block = _with_cc(header_block, fields, in_header, eol)
     if trace:
         trace = trace.replace(CRLF, LF)
         trace = (trace if trace.endswith(LF) else trace + LF).replace(LF, eol)

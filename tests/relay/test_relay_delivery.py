@@ -162,13 +162,6 @@ async def test_a_recipient_still_deferred_at_max_lifetime_expires_with_a_bounce(
     assert row.attempts >= 2 and "451 4.2.1" in row.last_error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rewrite.py writes a UTF-8 contact address (zoë@bücher.example) into the Cc of an ASCII message sent "
-    "without SMTPUTF8, so the headers need SMTPUTF8 and deliver.py fails every recipient with 5.6.9 at an upstream "
-    "without it: one contact with an internationalised address costs the customer their own notification "
-    "(deliver.py's per-recipient half was fixed in d2bc756)",
-)
 async def test_a_contact_with_a_utf8_address_does_not_cost_the_customer_the_notification(
     sqlite_directory, make_upstream, tmp_path
 ):

@@ -403,3 +403,17 @@ def test_header_addresses_lists_to_and_cc():
 def test_split_message_cuts_at_the_first_blank_line(message, head):
     got_head, rest = split_message(message)
     assert got_head == head and got_head + rest == message
+
+
+def test_a_utf8_address_goes_to_the_envelope_only_when_the_sender_did_not_use_smtputf8():
+    message = b"From: a@shop.example\r\nTo: kundin@buecher.example\r\nSubject: x\r\n\r\nbody\r\n"
+    result = rewrite(
+        message,
+        ["kundin@buecher.example"],
+        [Addition("zo\u00eb@b\u00fccher.example", "Zo\u00eb"), Addition("lukasz@buecher.example", "Lukasz")],
+        utf8_headers=False,
+    )
+    assert result.envelope_added == ["zo\u00eb@b\u00fccher.example", "lukasz@buecher.example"]
+    assert result.header_added == ["lukasz@buecher.example"]
+    assert result.message.isascii()
+    assert result.needs_smtputf8
