@@ -6,6 +6,7 @@ work; tests use them as realistic input.
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
 from email.message import EmailMessage
 from email.utils import formataddr, format_datetime, make_msgid
@@ -55,11 +56,16 @@ def build_sample(customer_name: str, customer_email: str, header_value: str, *, 
         f"<p>Dear {customer_name},</p><p>this is a sample <b>{header_value}</b> notification from Demo Shop.</p>",
         subtype="html",
     )
-    return message.as_bytes()
+    # SMTP wants CRLF, and smtplib sends bytes as they are: with bare LF the
+    # whole message is one line to the server, refused once over 1000 bytes.
+    return message.as_bytes(policy=email.policy.SMTP)
 
 
 def send_sample(host: str, port: int, customer_email: str, message: bytes, timeout: float = 30.0) -> str:
-    """Send over SMTP; returns the server's final reply text. Raises OSError/SMTPException."""
+    """Send over SMTP; returns the server's final reply, code first ("250 2.0.0 Ok: ...").
+
+    Raises OSError or SMTPException.
+    """
     needs_utf8 = not customer_email.isascii()
     with smtplib.SMTP(host, port, timeout=timeout) as client:
         client.ehlo()
@@ -70,4 +76,4 @@ def send_sample(host: str, port: int, customer_email: str, message: bytes, timeo
         code, reply = client.data(message)
         if code >= 400:
             raise smtplib.SMTPDataError(code, reply)
-        return reply.decode("utf-8", errors="replace")
+        return f"{code} {reply.decode('utf-8', errors='replace')}"
