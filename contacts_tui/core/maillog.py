@@ -94,14 +94,27 @@ def _captured_record(row: CapturedMessage) -> CapturedRecord:
 
 
 @_uses_database
-def recent_log(limit: int = 50, *, search: str = "", status: str = "", before_id: int | None = None) -> list[LogRecord]:
+def recent_log(
+    limit: int = 50, *, search: str = "", status: str = "", before_id: int | None = None, offset: int = 0
+) -> list[LogRecord]:
     """Newest first; every word of ``search`` matches message-id, sender, recipients,
     subject, category, customers, added contact persons or the queue id."""
-    query = RelayLog.select()
-    if status:
-        query = query.where(RelayLog.status == status)
+    query = _log_query(RelayLog.select(), search, status)
     if before_id is not None:
         query = query.where(RelayLog.id < before_id)
+    rows = query.order_by(RelayLog.id.desc()).offset(max(0, offset)).limit(max(1, limit))
+    return [_log_record(r) for r in rows]
+
+
+@_uses_database
+def count_log(*, search: str = "", status: str = "") -> int:
+    """How many entries ``recent_log`` would find with no limit."""
+    return _log_query(RelayLog.select(fn.COUNT(RelayLog.id)), search, status).scalar() or 0
+
+
+def _log_query(query, search: str, status: str):
+    if status:
+        query = query.where(RelayLog.status == status)
     for word in search.split():
         query = query.where(
             RelayLog.message_id.contains(word)
@@ -114,7 +127,7 @@ def recent_log(limit: int = 50, *, search: str = "", status: str = "", before_id
             | RelayLog.added.contains(word)
             | (RelayLog.queue_id == word.upper())
         )
-    return [_log_record(r) for r in query.order_by(RelayLog.id.desc()).limit(max(1, limit))]
+    return query
 
 
 @_uses_database
