@@ -1,0 +1,106 @@
+"""How relay log entries and captured messages read on screen.
+
+Times are stored as naive UTC; people read them in their own time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+from contacts_tui.core.maillog import CapturedRecord, LogRecord
+
+
+def local(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.timezone.utc).astimezone()
+
+
+def short_time(moment: dt.datetime, now: dt.datetime | None = None) -> str:
+    """HH:MM:SS today, MM-DD HH:MM before: the seconds matter while testing."""
+    when = local(moment)
+    today = (now or dt.datetime.now().astimezone()).date()
+    return when.strftime("%H:%M:%S") if when.date() == today else when.strftime("%m-%d %H:%M")
+
+
+def full_time(moment: dt.datetime | None) -> str:
+    """Local date and time, with UTC alongside when they differ."""
+    if moment is None:
+        return "-"
+    when = local(moment)
+    text = when.strftime("%Y-%m-%d %H:%M:%S")
+    if when.utcoffset() == dt.timedelta(0):
+        return text + " UTC"
+    return f"{text} (UTC {moment:%H:%M:%S})"
+
+
+def person(added: dict) -> str:
+    name, email = added.get("name", ""), added.get("email", "")
+    return f"{name} <{email}>" if name else email
+
+
+def added_line(added: Iterable[dict]) -> str:
+    """Who was added and why, on one line: names only (the detail view has the addresses)."""
+    people = []
+    for one in added:
+        name = one.get("name") or one.get("email", "")
+        people.append(f"{name} ({one['reason']})" if one.get("reason") else name)
+    return ", ".join(people) if people else "nobody"
+
+
+def added_count(added: tuple[dict, ...]) -> str:
+    return f"+{len(added)}" if added else "-"
+
+
+def log_category(entry: LogRecord) -> str:
+    """The resolved category, else whatever the header said, else a dash."""
+    return entry.category_key or entry.category or "-"
+
+
+def log_summary(entry: LogRecord) -> list[str]:
+    """Two lines on the highlighted entry: the envelope, and what was added and why."""
+    to = ", ".join(entry.recipients) or "nobody"
+    first = f"{entry.sender or '<>'} → {to}"
+    if entry.added:
+        second = f"Added as Cc: {added_line(entry.added)}"
+    else:
+        second = f"{entry.decision or entry.status}: {entry.reason}" if entry.reason else entry.decision or entry.status
+    return [first, second]
+
+
+def message_summary(record: CapturedRecord) -> list[str]:
+    to = ", ".join(record.recipients) or "nobody"
+    return [f"{record.subject or '(no subject)'} → {to}", f"Added as Cc: {added_line(record.added)}"]
+
+
+def log_fields(entry: LogRecord) -> list[tuple[str, str]]:
+    """Every field of a relay log entry, labelled, in the order people ask about them."""
+    category = entry.category or "(no category header)"
+    if entry.category_key and entry.category_key != entry.category.strip().lower():
+        resolved = entry.category_key
+    elif entry.category_key:
+        resolved = f"{entry.category_key} (the header named the category itself)"
+    else:
+        resolved = "(none: unknown or missing)" if entry.category else "-"
+    added = [f"{person(a)}: {a.get('reason', '')}" + (f" (contact of {a['customer']})" if a.get("customer") else "")
+             for a in entry.added]
+    return [
+        ("Received", full_time(entry.received_at)),
+        ("Message-ID", entry.message_id or "-"),
+        ("Queue ID", entry.queue_id or "-"),
+        ("Subject", entry.subject or "-"),
+        ("Sender", entry.sender or "<> (null sender)"),
+        ("Recipients", "\n".join(entry.recipients) or "-"),
+        ("Category", category),
+        ("Resolved", resolved),
+        ("Customers", "\n".join(entry.customers) or "none matched"),
+        ("Added", "\n".join(added) or "nobody"),
+        ("Decision", entry.decision or "-"),
+        ("Reason", entry.reason or "-"),
+        ("Status", entry.status or "-"),
+        ("Attempts", str(entry.attempts)),
+        ("Last error", entry.last_error or "-"),
+        ("Delivered", full_time(entry.delivered_at)),
+        ("Updated", full_time(entry.updated_at)),
+        ("Size", f"{entry.size:,} bytes as received"),
+        ("Relay", entry.relay or "-"),
+    ]

@@ -1,0 +1,145 @@
+"""A table that holds one page of a long result, newest first, and asks for
+the page around the row the cursor wants (the relay log and the captured
+messages; the customers table works the same way).
+
+Columns are declared as (key, title, width); a width of 0 shares what the
+fixed columns leave, so nothing spills past 80 columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.widgets import DataTable
+
+
+class PagedTable(DataTable):
+    COLUMNS: ClassVar[tuple[tuple[str, str, int], ...]] = ()
+
+    class Wanted(Message):
+        """The cursor wants row ``index`` of the whole result, outside this page."""
+
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.page_offset = 0
+        self.total = 0
+        self.records: tuple[Any, ...] = ()
+        self.waiting_for: int | None = None
+        self._laid_out_width = 0
+
+    def cells(self, record: Any) -> Sequence[Text]:
+        """One row's cells, in column order."""
+        raise NotImplementedError
+
+    # -- showing -----------------------------------------------------------
+
+    def show_page(self, rows: Sequence[Any], offset: int, total: int, cursor: int) -> None:
+        """Show ``rows`` (starting at row ``offset`` of ``total``) with the cursor on row ``cursor``.
+
+        A page equal to the one shown changes nothing, so a refresh that found
+        nothing new neither flickers nor moves the view.
+        """
+        rows = tuple(rows)
+        self.waiting_for = None
+        row = max(0, min(cursor - offset, len(rows) - 1))
+        if (rows, offset, total) == (self.records, self.page_offset, self.total) and self.columns:
+            if row != self.cursor_row:
+                self.move_cursor(row=row, animate=False)
+            return
+        # New rows above the cursor push it down; the view moves with it
+        # instead of jumping to wherever the cursor would be made visible.
+        shift = row - self.cursor_row if self.records else 0
+        scroll_y = self.scroll_y
+        self.page_offset, self.total, self.records = offset, total, rows
+        self._rebuild(row)
+        if self.records:
+            self.scroll_to(y=max(0, scroll_y + shift), animate=False, immediate=True)
+            self.move_cursor(row=row, animate=False)
+
+    def _rebuild(self, row: int) -> None:
+        self.clear(columns=True)
+        for key, width in self._widths().items():
+            title = next(title for k, title, _ in self.COLUMNS if k == key)
+            self.add_column(Text(title, no_wrap=True), key=key, width=width)
+        for record in self.records:
+            self.add_row(*self.cells(record), key=str(record.id))
+        if self.records:
+            self.move_cursor(row=row, animate=False)
+        self._laid_out_width = self.size.width
+
+    def _widths(self) -> dict[str, int]:
+        # Two cells of padding per column and one for the scrollbar.
+        fixed = sum(width for _, _, width in self.COLUMNS)
+        shared = [key for key, _, width in self.COLUMNS if not width]
+        free = max(self.size.width, 40) - 2 * self.cell_padding * len(self.COLUMNS) - 1 - fixed
+        each, extra = divmod(max(free, 6 * len(shared)), max(len(shared), 1))
+        widths = {}
+        for key, _, width in self.COLUMNS:
+            if width:
+                widths[key] = width
+            else:
+                # The last shared column takes what division leaves over.
+                widths[key] = each + (extra if key == shared[-1] else 0)
+        return widths
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._laid_out_width and self.columns:
+            self._rebuild(self.cursor_row)
+
+    # -- where the cursor is -------------------------------------------------
+
+    @property
+    def index(self) -> int:
+        """The cursor's row in the whole result."""
+        return self.page_offset + self.cursor_row
+
+    def current(self) -> Any | None:
+        if not self.records or not 0 <= self.cursor_row < len(self.records):
+            return None
+        return self.records[self.cursor_row]
+
+    def go_to(self, index: int) -> None:
+        """Move to row ``index`` of the whole result, asking for its page if needed."""
+        if self.total == 0:
+            return
+        index = max(0, min(index, self.total - 1))
+        if self.page_offset <= index < self.page_offset + len(self.records):
+            self.move_cursor(row=index - self.page_offset, animate=False)
+            return
+        self.waiting_for = index
+        self.post_message(self.Wanted(index))
+
+    def _target(self, step: int) -> int:
+        base = self.waiting_for if self.waiting_for is not None else self.index
+        return base + step
+
+    def _page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - (self.header_height if self.show_header else 0))
+
+    def action_cursor_down(self) -> None:
+        self.go_to(self._target(1))
+
+    def action_cursor_up(self) -> None:
+        self.go_to(self._target(-1))
+
+    def action_page_down(self) -> None:
+        self.go_to(self._target(self._page_height()))
+
+    def action_page_up(self) -> None:
+        self.go_to(self._target(-self._page_height()))
+
+    def action_scroll_top(self) -> None:
+        self.go_to(0)
+
+    def action_scroll_bottom(self) -> None:
+        self.go_to(self.total - 1)
+
+    action_scroll_home = action_scroll_top
+    action_scroll_end = action_scroll_bottom
