@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 import pytest
@@ -12,6 +13,16 @@ from contacts_tui.core.records import ContactInput, CustomerInput, CustomerRecor
 from contacts_tui.ui.app import ContactsApp, make_app
 
 SIZE = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Times on screen are local; in the tests local is UTC, so screenshots match anywhere."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

@@ -16,11 +16,14 @@ from contacts_tui.core.records import CustomerPage, CustomerRecord
 from ..format import matches_line
 from ..widgets.customer_table import COLUMNS, CustomerTable
 from .base import AppScreen
+from .navigate import open_list
 
 PAGE = 100
 """Rows the table holds at a time; the cursor's row sits in the middle."""
 
 SORT_ORDER = tuple(key for key, _ in COLUMNS)
+
+DEMO_HINT = "Demo: open a customer, press s to send a sample notification, then m to see what the relay added."
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,10 @@ class CustomersScreen(AppScreen):
                 id="customers.activate"),
         Binding("o", "sort", "sort", tooltip="Sort by the next column", id="customers.sort"),
         Binding("r", "reverse", "reverse", show=False, tooltip="Reverse the sort order", id="customers.reverse"),
+        Binding("l", "relay_log", "log", tooltip="Relay log: what the relay did with each message",
+                id="customers.log"),
+        Binding("m", "messages", "messages", tooltip="Captured messages: what a capture relay would have sent",
+                id="customers.messages"),
         Binding("escape", "clear_search", "clear", tooltip="Clear the search", id="customers.clear"),
     ]
 
@@ -88,6 +95,8 @@ class CustomersScreen(AppScreen):
         with Horizontal(id="search-bar"):
             yield Label("Search", id="search-label")
             yield Input(placeholder="name, email or contact email  (press /)", id="search", compact=True)
+        if self.app.options.get("demo"):
+            yield Static(DEMO_HINT, id="demo-hint", markup=False)
         yield Static("Loading customers…", id="status")
         yield CustomerTable(self.app.directory.max_contacts, id="customers")
         yield Footer(compact=True, show_command_palette=False)
@@ -276,6 +285,12 @@ class CustomersScreen(AppScreen):
         from .customer_form import CustomerForm
 
         self.app.push_screen(CustomerForm(None), self._saved)
+
+    def action_relay_log(self) -> None:
+        open_list(self, "log")
+
+    def action_messages(self) -> None:
+        open_list(self, "messages")
 
     def action_edit(self) -> None:
         from .customer_form import CustomerForm

@@ -1,0 +1,206 @@
+"""One captured message: who was added and why, the headers before and
+after the relay, the bodies and the raw message, each in a tab."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from contacts_tui.core import maillog
+from contacts_tui.core.errors import NotFound
+from contacts_tui.core.maillog import CapturedRecord, LogRecord
+from contacts_tui.core.mailview import MessageView, view_message
+
+from ..mailformat import full_time, person
+from ..widgets.header_diff import HeaderDiff
+from .base import AppScreen
+
+TABS = (("summary", "Summary"), ("headers", "Headers"), ("text", "Text"), ("html", "HTML"), ("raw", "Raw"))
+SHOWN = 200_000
+"""Characters of a body or the raw message on screen; the rest would only slow the terminal."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    record: CapturedRecord
+    entry: LogRecord | None
+    view: MessageView
+    raw: str
+    raw_size: int
+
+
+def _clip(text: str, what: str, command: str) -> str:
+    if len(text) <= SHOWN:
+        return text
+    return text[:SHOWN] + f"\n\n… {len(text) - SHOWN:,} more characters of the {what}: {command} shows them all."
+
+
+def _load(message_id: int) -> Shown:
+    found = maillog.captured_message(message_id)
+    if found is None:
+        raise NotFound(f"captured message {message_id} is gone (cleared, or dropped by retention)")
+    record, original, rewritten = found
+    entry = maillog.log_entry(record.log_id) if record.log_id else None
+    view = view_message(original, rewritten)
+    raw = rewritten[: SHOWN * 4].decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return Shown(record, entry, view, raw, len(rewritten))
+
+
+def summary_table(shown: Shown) -> Table:
+    """From, to, cc, subject and category; who the relay added and why; its decision."""
+    record, entry, view = shown.record, shown.entry, shown.view
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True, style="bold", min_width=9)
+    table.add_column(ratio=1, overflow="fold")
+
+    def row(label: str, value: str) -> None:
+        table.add_row(Text(label), Text(value))
+
+    category = record.category or "(no category header)"
+    if entry is not None and entry.category_key and entry.category_key != category.lower():
+        category += f" (category {entry.category_key})"
+    row("From", view.sender or record.sender or "-")
+    row("To", view.to or ", ".join(record.recipients) or "-")
+    row("Cc", view.cc or "(none)")
+    row("Subject", view.subject or "(no subject)")
+    row("Category", category)
+    row("Received", f"{full_time(record.received_at)} · {shown.raw_size:,} bytes")
+    row("", "")
+    if record.added:
+        for number, added in enumerate(record.added):
+            why = added.get("reason", "")
+            if added.get("customer"):
+                why += f" (contact person of {added['customer']})"
+            row("Added" if number == 0 else "", f"+ {person(added)}: {why}")
+    else:
+        row("Added", "nobody")
+    if entry is not None:
+        row("Decision", f"{entry.decision}: {entry.reason}" if entry.reason else entry.decision)
+    elif record.log_id is None:
+        row("Decision", "(its relay log entry is gone)")
+    if record.recipients:
+        row("Envelope", "to " + ", ".join([*record.recipients, *(a.get("email", "") for a in record.added)]))
+    for name, kind, size in view.attachments:
+        row("Attached", f"{name} ({kind}, {size:,} bytes)")
+    return table
+
+
+class MessageScreen(AppScreen):
+    """One captured message in tabs."""
+
+    HELP = (
+        "A message as the capture relay stored it. Summary: who it is from and to, the Cc, "
+        "and which contact persons the relay added and why. Headers: the header fields "
+        "before and after the relay; '+' marks a line the relay added, '-' one it removed, "
+        "unmarked lines are unchanged. Text and HTML: the bodies (HTML as source). Raw: "
+        "the whole message as the relay would have sent it."
+    )
+    EXTRA_KEYS = (("↑ ↓ pgup pgdn", "Scroll the tab"), ("← →", "Previous or next tab"))
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(str(n), f"show_tab('{key}')", title.lower(), tooltip=f"Show the {title} tab",
+                  id=f"message.tab_{key}") for n, (key, title) in enumerate(TABS, 1)),
+        Binding("left", "step_tab(-1)", show=False, priority=True, id="message.previous_tab"),
+        Binding("right", "step_tab(1)", show=False, priority=True, id="message.next_tab"),
+        Binding("l", "log_entry", "log entry", tooltip="The relay log entry of this message", id="message.log"),
+        Binding("escape", "back", "back", tooltip="Back to the captured messages", id="message.back"),
+    ]
+
+    def __init__(self, message_id: int) -> None:
+        super().__init__()
+        self.message_id = message_id
+        self.shown: Shown | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Loading…", id="message-title", markup=False)
+        with TabbedContent(id="tabs"):
+            for number, (key, title) in enumerate(TABS, 1):
+                with TabPane(f"{number} {title}", id=key):
+                    with VerticalScroll(classes="detail", id=f"{key}-scroll"):
+                        if key == "headers":
+                            yield Static("", id="headers-note", markup=False)
+                            yield HeaderDiff(id="header-diff")
+                        else:
+                            yield Static("", id=f"{key}-body", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = f"Captured message {self.message_id}"
+        self.call_directory("message", lambda: _load(self.message_id), self._loaded, self._failed)
+
+    def _loaded(self, shown: Shown) -> None:
+        self.shown = shown
+        view = shown.view
+        self.query_one("#message-title", Static).update(view.subject or shown.record.subject or "(no subject)")
+        self.query_one("#summary-body", Static).update(summary_table(shown))
+        changed = sum(1 for mark, _ in view.header_diff if mark != " ")
+        note = (
+            "Header fields after the relay. + the relay added this line, - it removed it, "
+            "no mark: unchanged."
+        )
+        if not changed:
+            note = "The relay changed no header field of this message."
+        self.query_one("#headers-note", Static).update(note)
+        self.query_one(HeaderDiff).show(view.header_diff)
+        command = f"contacts-relay messages raw {shown.record.id}"
+        self.query_one("#text-body", Static).update(
+            _clip(view.text, "text", command) if view.text else "(This message has no plain-text part.)")
+        self.query_one("#html-body", Static).update(
+            _clip(view.html, "HTML", command) if view.html else "(This message has no HTML part.)")
+        self.query_one("#raw-body", Static).update(_clip(shown.raw, "message", command))
+        self._focus_tab()
+        self.update_keys()
+
+    def _failed(self, error: Exception) -> None:
+        self.query_one("#message-title", Static).update(f"Could not show this message: {error}. Escape goes back.")
+
+    # -- tabs ----------------------------------------------------------------
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one(TabbedContent)
+
+    def action_show_tab(self, key: str) -> None:
+        self.tabs.active = key
+        self._focus_tab()
+
+    def action_step_tab(self, step: int) -> None:
+        keys = [key for key, _ in TABS]
+        position = keys.index(self.tabs.active) if self.tabs.active in keys else 0
+        self.action_show_tab(keys[(position + step) % len(keys)])
+
+    @on(TabbedContent.TabActivated)
+    def tab_activated(self) -> None:
+        self._focus_tab()
+
+    def _focus_tab(self) -> None:
+        # The scrolling area of the tab takes the keys, so ↑ ↓ scroll at once.
+        active = self.tabs.active or TABS[0][0]
+        self.query_one(f"#{active}-scroll", VerticalScroll).focus()
+
+    # -- actions -------------------------------------------------------------
+
+    def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action == "log_entry":
+            if self.shown is None:
+                return "The message is not loaded (yet)."
+            if self.shown.entry is None:
+                return "This message has no relay log entry any more."
+        return None
+
+    def action_log_entry(self) -> None:
+        from .relay_log import LogEntryScreen
+
+        if self.shown is not None and self.shown.entry is not None:
+            self.app.push_screen(LogEntryScreen(self.shown.entry))
+
+    def action_back(self) -> None:
+        self.dismiss()

@@ -1,0 +1,96 @@
+"""Captured messages: what a capture relay would have sent, newest first."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+from textual.binding import Binding, BindingType
+
+from contacts_tui.core import maillog
+from contacts_tui.core.maillog import CapturedRecord
+
+from ..mailformat import message_summary
+from ..widgets.mail_tables import MessageTable
+from .confirm import Confirm
+from .mail_list import MailListScreen, Query
+from .navigate import open_list
+
+
+class MessagesScreen(MailListScreen):
+    """The messages a relay in capture mode stored instead of sending them."""
+
+    TABLE = MessageTable
+    NOUNS = ("captured message", "captured messages")
+    PLACEHOLDER = "sender, recipient, subject, added person  (press /)"
+    HELP = (
+        "A relay started with --capture (as contacts-tui demo does) sends nothing on: it "
+        "stores each message as it would have sent it, with the contact persons it added "
+        "as Cc. Open one to see who was added and why, the headers before and after the "
+        "relay, the text and HTML bodies and the raw message. Type after / to search: "
+        "every word must appear in the sender, a recipient, the subject, the category or "
+        "an added person. The list updates itself every few seconds."
+    )
+    EXTRA_KEYS = (
+        ("enter", "Open the highlighted message (in the search box: go to the list)"),
+        ("↑ ↓", "Move through the messages"),
+        ("pgup pgdn", "A screen up or down"),
+        ("home end", "Newest or oldest message"),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "search", tooltip="Search the captured messages", id="messages.search"),
+        Binding("r", "refresh", "refresh", tooltip="Load the newest messages now", id="messages.refresh"),
+        Binding("c", "clear_all", "clear", tooltip="Delete every captured message (asks first)",
+                id="messages.clear_all"),
+        Binding("l", "relay_log", "log", tooltip="Relay log", id="messages.log"),
+        Binding("escape", "clear_search", "clear", tooltip="Clear the search", id="messages.clear"),
+        Binding("escape", "back", "back", tooltip="Back", id="messages.back"),
+    ]
+
+    def on_mount(self) -> None:
+        self.sub_title = "Captured messages"
+        super().on_mount()
+
+    def fetch(self, text: str, status: str, offset: int, limit: int) -> tuple[Sequence[Any], int]:
+        return maillog.captured_messages(limit, search=text, offset=offset), maillog.count_captured(text)
+
+    def count_everyone(self) -> int:
+        return maillog.count_captured()
+
+    def empty_text(self) -> str:
+        if self.app.options.get("relay_address"):
+            return "No captured messages yet. Open a customer and press s to send a sample notification."
+        return "No captured messages. A relay started with --capture stores what it would send; it shows up here."
+
+    def summary(self, record: CapturedRecord) -> list[str]:
+        return message_summary(record)
+
+    def open_record(self, record: CapturedRecord) -> None:
+        from .message import MessageScreen
+
+        self.app.push_screen(MessageScreen(record.id))
+
+    def action_relay_log(self) -> None:
+        open_list(self, "log")
+
+    def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action == "clear_all" and self.loaded_once and self.everyone == 0:
+            return "There are no captured messages to delete."
+        return super().unavailable(action, parameters)
+
+    def action_clear_all(self) -> None:
+        count = self.everyone
+        noun = "message" if count == 1 else "messages"
+        question = Confirm(
+            f"Delete all {count:,} captured {noun}?",
+            "They are gone for good; the relay log keeps its entries. Nothing is sent.",
+            yes="Delete all",
+        )
+        self.app.push_screen(question, lambda yes: yes and self._clear())
+
+    def _clear(self) -> None:
+        def done(deleted: int) -> None:
+            noun = "message" if deleted == 1 else "messages"
+            self.app.notify(f"Deleted {deleted:,} captured {noun}.", markup=False)
+            self.load(Query(self.query_state.text, "", 0))
+
+        self.call_directory("clear", maillog.clear_captured, done, write=True)

@@ -1,0 +1,199 @@
+"""The captured messages screen: the list with its count and search, the
+detail tabs (who was added and why, the header diff with its marks, bodies,
+raw), keys between tabs, and clearing with a confirmation."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts_tui.core import maillog
+from contacts_tui.ui.app import make_app
+from contacts_tui.ui.screens.confirm import Confirm
+from contacts_tui.ui.screens.message import MessageScreen
+from contacts_tui.ui.screens.messages import MessagesScreen
+from contacts_tui.ui.screens.relay_log import LogEntryScreen
+from contacts_tui.ui.widgets.mail_tables import MessageTable
+
+from .conftest import SIZE, notifications, press, screen_text, seen, settle, type_text
+from .mail import ORIGINAL, REWRITTEN, captured_row
+
+NORDLICHT = {"email": "asa@nordlicht.example", "name": "Åsa Lindqvist", "customer": "faktura@nordlicht.example",
+             "reason": "receives all notifications"}
+
+
+@pytest.fixture
+def app(sqlite_directory):
+    return make_app(sqlite_directory, cursor_blink=False, refresh_seconds=0)
+
+
+@pytest.fixture
+def three():
+    captured_row(1)
+    captured_row(2, subject="Order #1042 confirmed", recipients=("faktura@nordlicht.example",), added=[NORDLICHT])
+    captured_row(3, subject="Newsletter", recipients=("someone@elsewhere.example",), added=[],
+                 decision="unchanged", reason="no recipient is a customer's primary email")
+
+
+def subjects(app) -> list[str]:
+    return [record.subject for record in app.screen.query_one(MessageTable).records]
+
+
+async def open_messages(pilot) -> MessagesScreen:
+    await settle(pilot)
+    await press(pilot, "m")
+    assert isinstance(pilot.app.screen, MessagesScreen)
+    return pilot.app.screen
+
+
+async def test_the_list_is_newest_first_with_a_count(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        assert subjects(app) == ["Newsletter", "Order #1042 confirmed", "Your invoice INV-2024-0042"]
+        text = screen_text(app)
+        assert "3 captured messages, newest first · row 1" in text
+        row = next(line for line in text.splitlines() if "Your invoice" in line)
+        assert row.startswith(" 03-01 09:31") and row.rstrip().endswith("+1")
+        assert "Added as Cc: nobody" in text
+        await press(pilot, "down")
+        assert "Added as Cc: Åsa Lindqvist (receives all notifications)" in screen_text(app)
+
+
+@pytest.mark.parametrize(
+    ("words", "found"),
+    [
+        ("nordlicht", ["Order #1042 confirmed"]),  # a recipient
+        ("bookkeeping@acme", ["Your invoice INV-2024-0042"]),  # an added person's address
+        ("åsa", ["Order #1042 confirmed"]),  # an added person's name, any case
+        ("newsletter", ["Newsletter"]),  # the subject
+        ("demo-shop", ["Newsletter", "Order #1042 confirmed", "Your invoice INV-2024-0042"]),  # the sender
+    ],
+)
+async def test_search_as_you_type(app, three, words, found):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "slash")
+        await type_text(pilot, words)
+        assert subjects(app) == found
+        assert f"{len(found)} of 3 captured messages match" in screen_text(app)
+
+
+async def test_a_search_that_finds_nothing_says_how_to_get_back(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "slash")
+        await type_text(pilot, "nobody-at-all")
+        assert "Nothing matches; 3 captured messages in all. Escape clears the search." in screen_text(app)
+        await press(pilot, "escape", "escape")
+        assert len(subjects(app)) == 3
+
+
+async def test_the_summary_says_who_was_added_and_why(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "end", "enter")
+        assert isinstance(app.screen, MessageScreen)
+        text = seen(app)
+        assert "Your invoice INV-2024-0042" in text
+        assert "From Demo Shop Billing <billing@demo-shop.example>" in text
+        assert "To Acme Trading Ltd <accounts@acme-trading.example>" in text
+        assert "Cc Beatrice Bookman <bookkeeping@acme-trading.example>" in text
+        assert "Category invoice.created (category billing)" in text
+        assert "+ Beatrice Bookman <bookkeeping@acme-trading.example>: opted in to billing" in text
+        assert "Decision rewritten: 1 contact person(s) of Acme Trading Ltd opted in to billing" in text
+
+
+async def test_the_headers_tab_marks_what_the_relay_added(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "end", "enter", "2")
+        assert app.screen.query_one("#tabs").active == "headers"
+        lines = screen_text(app).splitlines()
+        # The mark is the first character of the field: readable without colour.
+        assert any(line.startswith(" + Cc: Beatrice Bookman <bookkeeping@acme-trading.example>") for line in lines)
+        assert any(line.startswith(" + Received: from shop.example") for line in lines)
+        assert any(line.startswith("   Subject: Your invoice INV-2024-0042") for line in lines)
+        assert not any(line.startswith(" - ") for line in lines)
+        assert "+ the relay added this line, - it removed it" in seen(app)
+
+
+async def test_a_removed_header_line_is_marked_minus(app):
+    original = ORIGINAL.replace(b"Subject:", b"Cc: Old Person <old@acme-trading.example>\r\nSubject:", 1)
+    captured_row(1, original=original, rewritten=REWRITTEN)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "enter", "2")
+        lines = screen_text(app).splitlines()
+        assert any(line.startswith(" - Cc: Old Person <old@acme-trading.example>") for line in lines)
+        assert any(line.startswith(" + Cc: Beatrice Bookman") for line in lines)
+
+
+async def test_text_html_and_raw_tabs_and_the_keys_between_them(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "end", "enter", "3")
+        assert "your invoice INV-2024-0042 is attached." in screen_text(app)
+        await press(pilot, "right")
+        assert app.screen.query_one("#tabs").active == "html"
+        assert "<p>Dear Acme Trading Ltd,</p><p>your invoice <b>INV-2024-0042</b>" in seen(app)
+        await press(pilot, "5")
+        text = screen_text(app)
+        assert "Received: from shop.example" in text and "Cc: Beatrice Bookman" in text
+        assert "--b1" in text
+        await press(pilot, "right")
+        assert app.screen.query_one("#tabs").active == "summary"
+        await press(pilot, "left", "left")
+        assert app.screen.query_one("#tabs").active == "html"
+        # Long content scrolls with the keys of the tab.
+        await press(pilot, "1")
+        assert app.screen.focused is app.screen.query_one("#summary-scroll")
+
+
+async def test_a_long_raw_message_scrolls(app):
+    body = b"".join(b"line %d of a long body\r\n" % n for n in range(200))
+    captured_row(1, original=ORIGINAL + body, rewritten=REWRITTEN + body)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "enter", "5")
+        scroll = app.screen.query_one("#raw-scroll")
+        assert scroll.max_scroll_y > 100
+        await press(pilot, "end")
+        assert scroll.scroll_y == scroll.max_scroll_y
+        assert "line 199 of a long body" in screen_text(app)
+
+
+async def test_l_in_a_message_opens_its_relay_log_entry(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "end", "enter", "l")
+        assert isinstance(app.screen, LogEntryScreen)
+        assert "Status captured" in seen(app)
+        await press(pilot, "escape", "escape")
+        assert isinstance(app.screen, MessagesScreen)
+
+
+async def test_clear_asks_first_and_then_deletes_every_message(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "c")
+        assert isinstance(app.screen, Confirm)
+        assert "Delete all 3 captured messages?" in seen(app)
+        await press(pilot, "n")
+        assert maillog.count_captured() == 3 and len(subjects(app)) == 3
+        await press(pilot, "c", "y")
+        assert maillog.count_captured() == 0
+        assert "Deleted 3 captured messages." in notifications(app)
+        assert subjects(app) == []
+        assert "No captured messages." in screen_text(app)
+        # The relay log keeps its entries.
+        assert len(maillog.recent_log(10)) == 3
+        await press(pilot, "c")
+        assert "There are no captured messages to delete." in notifications(app)
+        assert isinstance(app.screen, MessagesScreen)
+
+
+async def test_m_and_l_go_back_and_forth_without_piling_up_screens(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        depth = len(app.screen_stack)
+        await press(pilot, "l", "m", "l", "m")
+        assert isinstance(app.screen, MessagesScreen) and len(app.screen_stack) == depth

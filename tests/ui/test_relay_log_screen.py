@@ -1,0 +1,171 @@
+"""The relay log screen: entries a real capture relay wrote, newest first,
+searched and filtered as you type, opened in full, paged, and refreshed while
+open without moving the cursor."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from contacts_tui.core.sample import build_sample, send_sample
+from contacts_tui.ui.app import make_app
+from contacts_tui.ui.screens.customers import CustomersScreen
+from contacts_tui.ui.screens.mail_list import PAGE
+from contacts_tui.ui.screens.relay_log import LogEntryScreen, LogScreen
+from contacts_tui.ui.widgets.mail_tables import LogTable
+
+from .conftest import SIZE, contacts, customer, press, screen_text, seen, settle, type_text
+from .mail import capture_relay, log_row, wait_for
+
+
+@pytest.fixture
+def acme(sqlite_directory):
+    record = customer(sqlite_directory, "Acme Trading Ltd", "accounts@acme-trading.example")
+    contacts(sqlite_directory, record.id, [("Beatrice Bookman", "bookkeeping@acme-trading.example")],
+             role="Bookkeeping", categories=("billing",))
+    return record
+
+
+@pytest.fixture
+def relay(sqlite_directory, tmp_path):
+    with capture_relay(sqlite_directory, tmp_path) as running:
+        yield running
+
+
+async def send(relay, to: str, name: str, category: str) -> str:
+    return await asyncio.to_thread(send_sample, "127.0.0.1", relay.port, to, build_sample(name, to, category))
+
+
+def table(app) -> LogTable:
+    return app.screen.query_one(LogTable)
+
+
+def row_of(app, words: str) -> str:
+    return next(line for line in screen_text(app).splitlines() if words in line)
+
+
+async def open_log(pilot) -> LogScreen:
+    await settle(pilot)
+    await press(pilot, "l")
+    assert isinstance(pilot.app.screen, LogScreen)
+    return pilot.app.screen
+
+
+async def test_each_message_is_a_row_newest_first_with_what_was_added(sqlite_directory, acme, relay):
+    assert (await send(relay, acme.email, acme.name, "invoice.created")).startswith("250 ")
+    await send(relay, "someone@elsewhere.example", "Someone", "order.confirmed")
+    app = make_app(sqlite_directory, cursor_blink=False, relay_address=("127.0.0.1", relay.port))
+    async with app.run_test(size=SIZE) as pilot:
+        await open_log(pilot)
+        text = screen_text(app)
+        assert "2 entries, newest first · row 1" in text
+        assert "Time" in text and "Status" in text and "Decision" in text and "Added" in text
+        newest, older = table(app).records
+        assert newest.recipients == ("someone@elsewhere.example",)
+        assert "captured   unchanged   account" in row_of(app, "someone@")
+        assert "captured   rewritten   billing" in row_of(app, "accounts@")
+        assert row_of(app, "accounts@").rstrip().endswith("+1")
+        # The highlighted entry in full under the table: nobody added, and why.
+        assert "billing@demo-shop.example → someone@elsewhere.example" in text
+        assert "unchanged: no recipient is a customer's primary email" in text
+        await press(pilot, "down")
+        assert "Added as Cc: Beatrice Bookman (opted in to billing)" in seen(app)
+
+
+async def test_search_as_you_type_and_the_status_filter(sqlite_directory, acme, relay):
+    await send(relay, acme.email, acme.name, "invoice.created")
+    await send(relay, "someone@elsewhere.example", "Someone", "order.confirmed")
+    app = make_app(sqlite_directory, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_log(pilot)
+        await press(pilot, "slash")
+        # The bookkeeper added as Cc is what people search the log for.
+        await type_text(pilot, "bookkeeping")
+        assert [r.recipients for r in table(app).records] == [("accounts@acme-trading.example",)]
+        assert "1 of 2 entries match" in screen_text(app)
+        await press(pilot, "enter", "f")
+        assert app.screen.query_state.status == "queued"
+        assert "Nothing matches; 2 entries in all. Escape clears the search." in screen_text(app)
+        assert "Status queued" in screen_text(app)
+        await press(pilot, "escape")
+        assert (app.screen.query_state.text, app.screen.query_state.status) == ("", "")
+        assert "2 entries, newest first" in screen_text(app)
+        # Without a search, escape goes back.
+        await press(pilot, "escape")
+        assert isinstance(app.screen, CustomersScreen)
+
+
+async def test_the_detail_view_shows_every_field(sqlite_directory, acme, relay):
+    await send(relay, acme.email, acme.name, "invoice.created")
+    app = make_app(sqlite_directory, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_log(pilot)
+        (entry,) = table(app).records
+        await press(pilot, "enter")
+        assert isinstance(app.screen, LogEntryScreen)
+        text = seen(app)
+        for label, value in [
+            ("Message-ID", entry.message_id), ("Queue ID", entry.queue_id),
+            ("Sender", "billing@demo-shop.example"), ("Recipients", "accounts@acme-trading.example"),
+            ("Category", "invoice.created"), ("Resolved", "billing"),
+            ("Customers", "accounts@acme-trading.example"),
+            ("Added", "Beatrice Bookman <bookkeeping@acme-trading.example>: opted in to billing"),
+            ("Decision", "rewritten"), ("Reason", "1 contact person(s) of Acme Trading Ltd opted in to billing"),
+            ("Status", "captured"), ("Attempts", "0"), ("Last error", "-"), ("Delivered", "-"),
+            ("Received", f"{entry.received_at:%Y-%m-%d %H:%M:%S} UTC"),
+            ("Updated", f"{entry.updated_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ]:
+            assert f"{label} {value}" in text, label
+        await press(pilot, "escape")
+        assert isinstance(app.screen, LogScreen)
+
+
+async def test_new_entries_appear_while_open_and_the_cursor_stays(sqlite_directory, acme, relay):
+    await send(relay, acme.email, acme.name, "invoice.created")
+    await send(relay, acme.email, acme.name, "payment.received")
+    app = make_app(sqlite_directory, cursor_blink=False, refresh_seconds=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_log(pilot)
+        await press(pilot, "down")
+        chosen = table(app).current()
+        assert chosen.category == "invoice.created"
+        await send(relay, acme.email, acme.name, "order.confirmed")
+        # No key pressed: the refresh finds the new entry by itself.
+        await wait_for(lambda: table(app).total == 3)
+        await settle(pilot)
+        assert "3 entries, newest first" in screen_text(app)
+        assert table(app).current() == chosen, "the cursor stays on the entry it was on"
+        assert table(app).index == 2
+
+
+async def test_a_long_log_is_paged_from_the_database(sqlite_directory):
+    for number in range(1, 251):
+        log_row(number, status="delivered" if number % 5 else "deferred", last_error="" if number % 5 else "451 busy")
+    app = make_app(sqlite_directory, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_log(pilot)
+        assert "250 entries, newest first · row 1" in screen_text(app)
+        assert len(table(app).records) == PAGE
+        assert table(app).current().subject == "Your invoice INV-2024-0250"
+        await press(pilot, "end")
+        assert table(app).current().subject == "Your invoice INV-2024-0001"
+        assert "row 250" in screen_text(app)
+        await press(pilot, "home", "f", "f")
+        assert app.screen.query_state.status == "deferred"
+        assert "50 of 250 entries match" in screen_text(app)
+        assert all(record.status == "deferred" for record in table(app).records)
+
+
+async def test_l_on_a_customer_shows_that_customers_entries(sqlite_directory, acme, relay):
+    await send(relay, acme.email, acme.name, "invoice.created")
+    await send(relay, "someone@elsewhere.example", "Someone", "order.confirmed")
+    app = make_app(sqlite_directory, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "l")
+        assert isinstance(app.screen, LogScreen)
+        assert app.screen.query_one("#search").value == acme.email
+        assert [r.recipients for r in table(app).records] == [(acme.email,)]
+        assert "1 of 2 entries match" in screen_text(app)
+
