@@ -109,10 +109,11 @@ async def test_the_footer_shows_the_keys_that_apply_now(app, sqlite_directory):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         footer = seen(app).rsplit("Acme Ltd", 1)[-1]
-        assert "/ search a add e edit d deactivate o sort ? help" in footer
+        assert "/ search a add e edit d deactivate o sort l log m messages ? help" in footer
         await press(pilot, "enter")
         text = seen(app)
         assert "a add" in text and "esc back" in text and "u undelete" not in text
+        assert "s sample m messages esc back ? help" in text
         await press(pilot, "i")
         assert "u undelete" in seen(app) and "d delete" not in seen(app)
 

@@ -58,3 +58,40 @@ def test_contact_form_with_errors(snap_compare, demo):
 
 def test_help(snap_compare, demo):
     assert snap_compare(make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=keys("enter", "question_mark"))
+
+
+@pytest.fixture
+def captured(sqlite_directory):
+    """Three captured messages and a delivered and a deferred log entry, at fixed times."""
+    from .mail import BEA, captured_row, log_row
+
+    log_row(1)
+    log_row(2, status="deferred", attempts=3, last_error="451 4.3.0 mailbox busy", delivered_at=None)
+    captured_row(3)
+    captured_row(4, subject="Order #1042 confirmed", recipients=("orders@riverside-bakery.example",),
+                 added=[dict(BEA, name="Rosa Baker", email="rosa@riverside-bakery.example",
+                             reason="opted in to account")])
+    captured_row(5, subject="Newsletter", recipients=("someone@elsewhere.example",), added=[],
+                 decision="unchanged", reason="no recipient is a customer's primary email")
+    return sqlite_directory
+
+
+def mail_app(directory):
+    # No refresh timer: a screenshot must not depend on when it fires.
+    return make_app(directory, cursor_blink=False, refresh_seconds=0)
+
+
+def test_messages(snap_compare, captured):
+    assert snap_compare(mail_app(captured), terminal_size=SIZE, run_before=keys("m"))
+
+
+def test_message_summary(snap_compare, captured):
+    assert snap_compare(mail_app(captured), terminal_size=SIZE, run_before=keys("m", "end", "enter"))
+
+
+def test_message_headers(snap_compare, captured):
+    assert snap_compare(mail_app(captured), terminal_size=SIZE, run_before=keys("m", "end", "enter", "2"))
+
+
+def test_relay_log(snap_compare, captured):
+    assert snap_compare(mail_app(captured), terminal_size=SIZE, run_before=keys("l"))

@@ -17,6 +17,8 @@ from ..format import contact_lines, customer_lines
 from ..widgets.contact_table import ContactTable
 from .base import AppScreen
 from .confirm import Confirm
+from .navigate import open_list
+from .sample import NO_RELAY, SampleDialog, send_in_background
 
 TOGGLE_KEYS = 9
 _toggle = Binding.Group("toggle", compact=True)
@@ -24,7 +26,8 @@ _toggle = Binding.Group("toggle", compact=True)
 
 def _toggle_bindings() -> list[Binding]:
     return [
-        Binding(str(n), f"toggle_category({n})", "toggle", group=_toggle, id=f"customer.toggle{n}")
+        # The contact line under the table names these keys with each category's state.
+        Binding(str(n), f"toggle_category({n})", "toggle", show=False, group=_toggle, id=f"customer.toggle{n}")
         for n in range(1, TOGGLE_KEYS + 1)
     ]
 
@@ -44,7 +47,9 @@ class CustomerScreen(AppScreen):
         "The customer's primary email gets every notification; its contact persons get "
         "copies of the categories they opt in to. The number keys switch a category on or "
         "off for the highlighted contact person, in catalog order; 0 switches 'receive "
-        "all'. Deleting is soft: mail stops with the next message, and u restores."
+        "all'. Deleting is soft: mail stops with the next message, and u restores. "
+        "With a relay (contacts-tui demo starts one), s sends this customer a sample "
+        "notification and m shows who the relay added as Cc."
     )
     EXTRA_KEYS = (
         ("enter", "Edit the highlighted contact person"),
@@ -62,8 +67,13 @@ class CustomerScreen(AppScreen):
                 id="customer.primary"),
         Binding("i", "show_inactive", "deleted", tooltip="Show or hide deleted contact persons",
                 id="customer.inactive"),
+        Binding("s", "send_sample", "sample", tooltip="Send a sample notification to this customer through the relay",
+                id="customer.sample"),
+        Binding("m", "messages", "messages", tooltip="Captured messages to this customer", id="customer.messages"),
+        # Not in the footer, which is full at 80 columns: help and the palette list it.
+        Binding("l", "relay_log", "log", show=False, tooltip="Relay log entries of this customer", id="customer.log"),
         *_toggle_bindings(),
-        Binding("0", "receive_all", "all", tooltip="Switch 'receive all' for the highlighted contact person",
+        Binding("0", "receive_all", "all", show=False, tooltip="Switch 'receive all' for the highlighted contact person",
                 id="customer.receive_all"),
         Binding("c", "edit_customer", "customer", show=False, tooltip="Edit this customer's name, email and phone",
                 id="customer.edit_customer"),
@@ -173,6 +183,8 @@ class CustomerScreen(AppScreen):
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
         if action == "back":
             return None
+        if action == "send_sample" and not self.app.options.get("relay_address"):
+            return NO_RELAY
         if not self.is_mounted or self.customer is None:
             return "The customer is not loaded (yet)."
         contact = self.table.current()
@@ -265,6 +277,21 @@ class CustomerScreen(AppScreen):
         )
         swap = lambda: self.directory.make_primary(contact.id)  # noqa: E731
         self.app.push_screen(question, lambda yes: yes and self._write(swap, f"{contact.email} is the primary email now."))
+
+    def action_send_sample(self) -> None:
+        customer = self.customer
+        if customer is None:
+            return
+        dialog = SampleDialog(customer, self.directory.catalog, self.app.options["relay_address"])
+        self.app.push_screen(dialog, lambda category: category and send_in_background(self, customer, category))
+
+    def action_messages(self) -> None:
+        if self.customer is not None:
+            open_list(self, "messages", self.customer.email)
+
+    def action_relay_log(self) -> None:
+        if self.customer is not None:
+            open_list(self, "log", self.customer.email)
 
     def action_show_inactive(self) -> None:
         self.show_inactive = not self.show_inactive

@@ -1,0 +1,121 @@
+"""Send a sample notification to a customer through the relay, as a billing
+application would, to see whom the relay adds as Cc."""
+
+from __future__ import annotations
+
+import smtplib
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from contacts_tui.core.catalog import Catalog
+from contacts_tui.core.records import CustomerRecord
+from contacts_tui.core.sample import build_sample, sample_type, send_sample
+
+from .base import AppModal
+
+NO_RELAY = "no relay: start with contacts-tui demo, or give a relay address"
+PICK_KEYS = 9
+
+
+class SampleDialog(AppModal[str | None]):
+    """Pick a category; the answer is its key, or None."""
+
+    HELP = (
+        "Sends a realistic notification of the chosen category to the customer's primary "
+        "email through the relay, tagged with the category's first email type. The relay "
+        "adds the contact persons opted in to that category as Cc; the captured messages "
+        "(m) and the relay log (l) then show what it did."
+    )
+    EXTRA_KEYS = (("↑ ↓", "Choose a category"), ("enter", "Send the highlighted category"))
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(str(n), f"pick({n})", "send", show=False, tooltip=f"Send category {n}", id=f"sample.pick{n}")
+          for n in range(1, PICK_KEYS + 1)),
+        Binding("escape", "cancel", "cancel", tooltip="Close without sending", id="sample.cancel"),
+    ]
+
+    def __init__(self, customer: CustomerRecord, catalog: Catalog, relay: tuple[str, int]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.customer, self.catalog, self.relay = customer, catalog, relay
+
+    def compose(self) -> ComposeResult:
+        host, port = self.relay
+        with Vertical(id="sample", classes="dialog"):
+            yield Static(f"Send a sample notification to {self.customer.name}", id="sample-title", markup=False)
+            yield Static(f"To {self.customer.email}, through the relay at {host}:{port}. Which category?",
+                         id="sample-detail", markup=False)
+            yield OptionList(*self._options(), id="sample-categories")
+            yield Static("enter sends · 1-9 send that category · escape cancels", id="sample-hint", markup=False)
+
+    def _options(self) -> list[Option]:
+        options = []
+        for number, category in enumerate(self.catalog.categories, 1):
+            prompt = Text(f"{number} {category.label}", style="bold")
+            prompt.append(f"  sends {sample_type(self.catalog, category.key)}", style="not bold")
+            others = [t.key for t in category.types[1:]]
+            if others:
+                prompt.append("\n  also in it: " + ", ".join(others), style="not bold")
+            options.append(Option(prompt, id=category.key))
+        return options
+
+    def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
+        return action == "pick" and int(parameters[0]) > len(self.catalog.categories)
+
+    def action_pick(self, number: int) -> None:
+        self.dismiss(self.catalog.categories[number - 1].key)
+
+    @on(OptionList.OptionSelected)
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        (code, text), = error.recipients.values()
+        return f"{code} {text.decode('utf-8', errors='replace')}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = error.smtp_error.decode("utf-8", errors="replace") if isinstance(error.smtp_error, bytes) else str(
+            error.smtp_error)
+        return f"{error.smtp_code} {text}"
+    if isinstance(error, OSError):
+        return f"the relay cannot be reached ({error.strerror or error})"
+    return str(error) or type(error).__name__
+
+
+def send_in_background(screen: Screen, customer: CustomerRecord, category: str) -> None:
+    """Send the sample in a thread; the answer comes back as a notification."""
+    app = screen.app
+    host, port = app.options["relay_address"]
+    header_value = sample_type(app.directory.catalog, category)
+    app.notify(f"Sending a {header_value} sample to {customer.email}…", timeout=3, markup=False)
+
+    def answer(text: str, severity: str) -> None:
+        try:
+            app.call_from_thread(app.notify, text, severity=severity, timeout=12, markup=False)
+        except RuntimeError:
+            pass  # the app closed while the message was on its way
+
+    def run() -> None:
+        message = build_sample(customer.name, customer.email, header_value)
+        try:
+            reply = send_sample(host, port, customer.email, message)
+        except (OSError, smtplib.SMTPException) as exc:
+            answer(f"Not sent: {_reason(exc)}", "error")
+            return
+        if "captured" in reply:
+            answer(f"Sent: {reply}. Press m to see what the relay added.", "information")
+        else:
+            answer(f"Sent: {reply}. Press l to see it in the relay log.", "information")
+
+    # The app runs it, not the screen: leaving the screen must not lose the answer.
+    app.run_worker(run, name="sample", group="sample", thread=True, exit_on_error=False)
