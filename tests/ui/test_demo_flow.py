@@ -56,7 +56,10 @@ async def test_send_a_billing_sample_and_find_the_bookkeeper_in_cc(demo):
         assert "s sample" in screen_text(app)
         await press(pilot, "s")
         assert isinstance(app.screen, SampleDialog)
-        assert "1 Billing sends invoice.created" in seen(app)
+        text = seen(app)
+        assert "1 Billing (Invoices, payments, reminders and direct-debit mandates)" in text
+        assert "sends invoice.created; its types: invoice.created," in text
+        assert "2 Account" in text and "enter sends · 1-2 send that category · escape cancels" in text
         await press(pilot, "enter")  # billing is highlighted first
         reply = await sent(pilot)
         assert reply.startswith("Sent: 250 ") and "captured as" in reply and "Press m" in reply
@@ -137,3 +140,15 @@ async def test_escape_closes_the_sample_dialog_without_sending(demo):
         assert isinstance(demo.screen, CustomerScreen)
         assert not [m for m in notifications(demo) if m.startswith("Sen")]
         assert maillog.count_captured() == 0
+
+
+async def test_s_on_the_customers_list_sends_to_the_highlighted_customer(demo):
+    async with demo.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "s")
+        assert isinstance(demo.screen, SampleDialog)
+        assert "Send a sample notification to Acme Trading Ltd" in seen(demo)
+        await press(pilot, "1")
+        assert (await sent(pilot)).startswith("Sent: 250 ")
+        await press(pilot, "m")
+        assert "Added as Cc: Beatrice Bookman (opted in to billing)" in seen(demo)

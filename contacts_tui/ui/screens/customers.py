@@ -17,6 +17,7 @@ from ..format import matches_line
 from ..widgets.customer_table import COLUMNS, CustomerTable
 from .base import AppScreen
 from .navigate import open_list
+from .sample import NO_RELAY, SampleDialog, send_in_background
 
 PAGE = 100
 """Rows the table holds at a time; the cursor's row sits in the middle."""
@@ -72,6 +73,10 @@ class CustomersScreen(AppScreen):
                 id="customers.activate"),
         Binding("o", "sort", "sort", tooltip="Sort by the next column", id="customers.sort"),
         Binding("r", "reverse", "reverse", show=False, tooltip="Reverse the sort order", id="customers.reverse"),
+        # Not in the full footer; the demo hint and help name it.
+        Binding("s", "send_sample", "sample", show=False,
+                tooltip="Send a sample notification to the highlighted customer through the relay",
+                id="customers.sample"),
         Binding("l", "relay_log", "log", tooltip="Relay log: what the relay did with each message",
                 id="customers.log"),
         Binding("m", "messages", "messages", tooltip="Captured messages: what a capture relay would have sent",
@@ -270,8 +275,10 @@ class CustomersScreen(AppScreen):
         return False
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
-        if action in ("edit", "open") and self.is_mounted and self.table.current() is None:
-            return "There is no customer to " + action + " here."
+        if action == "send_sample" and not self.app.options.get("relay_address"):
+            return NO_RELAY
+        if action in ("edit", "open", "send_sample") and self.is_mounted and self.table.current() is None:
+            return "There is no customer to " + ("send to" if action == "send_sample" else action) + " here."
         return None
 
     def action_open(self) -> None:
@@ -285,6 +292,12 @@ class CustomersScreen(AppScreen):
         from .customer_form import CustomerForm
 
         self.app.push_screen(CustomerForm(None), self._saved)
+
+    def action_send_sample(self) -> None:
+        customer = self.table.current()
+        if customer is not None:
+            dialog = SampleDialog(customer, self.directory.catalog, self.app.options["relay_address"])
+            self.app.push_screen(dialog, lambda category: category and send_in_background(self, customer, category))
 
     def action_relay_log(self) -> None:
         open_list(self, "log")

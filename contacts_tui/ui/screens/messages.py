@@ -58,8 +58,8 @@ class MessagesScreen(MailListScreen):
 
     def empty_text(self) -> str:
         if self.app.options.get("relay_address"):
-            return "No captured messages yet. Open a customer and press s to send a sample notification."
-        return "No captured messages. A relay started with --capture stores what it would send; it shows up here."
+            return "No captured messages yet. Open a customer and press s to send a sample."
+        return "No captured messages. What a relay started with --capture keeps shows up here."
 
     def summary(self, record: CapturedRecord) -> list[str]:
         return message_summary(record)

@@ -68,7 +68,9 @@ class LogScreen(MailListScreen):
         return maillog.count_log()
 
     def empty_text(self) -> str:
-        return "The relay log is empty: messages the relay receives show up here within seconds."
+        if self.app.options.get("relay_address"):
+            return "The relay log is empty. Open a customer and press s to send a sample."
+        return "The relay log is empty. Messages the relay receives show up here."
 
     def summary(self, record: LogRecord) -> list[str]:
         return log_summary(record)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import smtplib
 from typing import ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -52,16 +53,22 @@ class SampleDialog(AppModal[str | None]):
             yield Static(f"To {self.customer.email}, through the relay at {host}:{port}. Which category?",
                          id="sample-detail", markup=False)
             yield OptionList(*self._options(), id="sample-categories")
-            yield Static("enter sends · 1-9 send that category · escape cancels", id="sample-hint", markup=False)
+            count = min(len(self.catalog.categories), PICK_KEYS)
+            keys = "1" if count == 1 else f"1-{count}"
+            yield Static(f"enter sends · {keys} send that category · escape cancels", id="sample-hint", markup=False)
 
     def _options(self) -> list[Option]:
         options = []
         for number, category in enumerate(self.catalog.categories, 1):
-            prompt = Text(f"{number} {category.label}", style="bold")
-            prompt.append(f"  sends {sample_type(self.catalog, category.key)}", style="not bold")
-            others = [t.key for t in category.types[1:]]
-            if others:
-                prompt.append("\n  also in it: " + ", ".join(others), style="not bold")
+            # A grid, so the list of email types wraps under itself, not under the number.
+            prompt = Table.grid(padding=(0, 1))
+            prompt.add_column(width=1, no_wrap=True)
+            prompt.add_column(ratio=1)
+            label = Text(category.label, style="bold")
+            label.append(f" ({category.description})" if category.description else "", style="not bold")
+            prompt.add_row(Text(str(number), style="bold"), label)
+            types = ", ".join(t.key for t in category.types) or category.key
+            prompt.add_row("", Text(f"sends {sample_type(self.catalog, category.key)}; its types: {types}"))
             options.append(Option(prompt, id=category.key))
         return options
 
@@ -97,11 +104,11 @@ def send_in_background(screen: Screen, customer: CustomerRecord, category: str) 
     app = screen.app
     host, port = app.options["relay_address"]
     header_value = sample_type(app.directory.catalog, category)
-    app.notify(f"Sending a {header_value} sample to {customer.email}…", timeout=3, markup=False)
+    app.notify(f"Sending a sample ({header_value}) to {customer.email}…", timeout=3, markup=False)
 
     def answer(text: str, severity: str) -> None:
         try:
-            app.call_from_thread(app.notify, text, severity=severity, timeout=12, markup=False)
+            app.call_from_thread(app.notify, text, severity=severity, timeout=10, markup=False)
         except RuntimeError:
             pass  # the app closed while the message was on its way
 

@@ -1,0 +1,42 @@
+"""The README's first command in a real terminal: `contacts-tui demo` in tmux at
+80x24 with TERM=xterm, a billing sample sent by keys alone, and the captured
+message read off the screen with the bookkeeper in its Cc."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from .test_terminal import DEADLINE, Terminal, pytestmark, program  # noqa: F401 - pytestmark skips without tmux
+
+
+def test_demo_sends_a_sample_and_shows_the_bookkeeper_in_cc(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"TERM": "xterm", "LANG": "C.UTF-8", "HOME": str(home), "XDG_DATA_HOME": str(home / "data")}
+    terminal = Terminal([*program(), "demo"], env)
+    try:
+        screen = terminal.wait_for("52 customers")
+        assert "Demo: open a customer, press s to send a sample notification" in screen
+        terminal.keys("Enter")  # Acme Trading Ltd is the first row
+        terminal.wait_for("3 of 10 contacts")
+        terminal.keys("s")
+        terminal.wait_for("Which category?")
+        terminal.keys("1")
+        screen = terminal.wait_for("Press m")
+        assert re.search(r"Sent: 250 2\.0\.0 Ok: captured as \d+", " ".join(screen.split()))
+        terminal.keys("m")
+        terminal.wait_for("Your invoice INV-")
+        terminal.keys("Enter")
+        screen = terminal.wait_for("Decision")
+        cc = next(line for line in screen.splitlines() if line.startswith(" Cc "))
+        assert "Beatrice Bookman <bookkeeping@acme-trading.example>" in cc
+        assert "bookkeeping@acme-trading.example>: opted in to billing" in " ".join(screen.split())
+        terminal.keys("C-q")
+        deadline = time.monotonic() + DEADLINE
+        while terminal.screen() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        terminal.close()
+    # The demo keeps its database in the user data directory it was given, not the real one.
+    assert (home / "data" / "contact-persons" / "demo.db").exists()
