@@ -82,7 +82,7 @@ async def test_a_search_that_finds_nothing_says_how_to_get_back(app, three):
         await open_messages(pilot)
         await press(pilot, "slash")
         await type_text(pilot, "nobody-at-all")
-        assert "Nothing matches; 3 captured messages in all. Escape clears the search." in screen_text(app)
+        assert "Nothing matches; 3 captured messages in all. Escape shows them all." in screen_text(app)
         await press(pilot, "escape", "escape")
         assert len(subjects(app)) == 3
 
@@ -197,3 +197,21 @@ async def test_m_and_l_go_back_and_forth_without_piling_up_screens(app, three):
         depth = len(app.screen_stack)
         await press(pilot, "l", "m", "l", "m")
         assert isinstance(app.screen, MessagesScreen) and len(app.screen_stack) == depth
+
+
+async def test_a_message_sent_while_the_list_is_open_appears_by_itself(sqlite_directory, tmp_path):
+    from contacts_tui.core.sample import build_sample, send_sample
+
+    from .mail import capture_relay, wait_for
+
+    app = make_app(sqlite_directory, cursor_blink=False, refresh_seconds=0.1)
+    with capture_relay(sqlite_directory, tmp_path) as relay:
+        async with app.run_test(size=SIZE) as pilot:
+            await open_messages(pilot)
+            assert "No captured messages" in screen_text(app)
+            message = build_sample("Quiet Ltd", "finance@quiet.example", "invoice.created")
+            send_sample("127.0.0.1", relay.port, "finance@quiet.example", message)
+            # No key pressed.
+            await wait_for(lambda: subjects(app) == ["Your invoice INV-2026-0042"])
+            await settle(pilot)
+            assert "1 captured message, newest first · row 1" in screen_text(app)

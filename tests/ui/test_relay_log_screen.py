@@ -86,7 +86,7 @@ async def test_search_as_you_type_and_the_status_filter(sqlite_directory, acme, 
         assert "1 of 2 entries match" in screen_text(app)
         await press(pilot, "enter", "f")
         assert app.screen.query_state.status == "queued"
-        assert "Nothing matches; 2 entries in all. Escape clears the search." in screen_text(app)
+        assert "Nothing matches; 2 entries in all. Escape shows them all." in screen_text(app)
         assert "Status queued" in screen_text(app)
         await press(pilot, "escape")
         assert (app.screen.query_state.text, app.screen.query_state.status) == ("", "")

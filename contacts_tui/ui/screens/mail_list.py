@@ -210,7 +210,8 @@ class MailListScreen(AppScreen):
         elif self.everyone == 0:
             text = self.empty_text()
         elif self.filtering() and table.total == 0:
-            text = f"Nothing matches; {self.everyone:,} {plural} in all. Escape clears the search."
+            noun = singular if self.everyone == 1 else plural
+            text = f"Nothing matches; {self.everyone:,} {noun} in all. Escape shows them all."
         else:
             if self.filtering():
                 text = f"{table.total:,} of {self.everyone:,} {plural} match"

@@ -104,11 +104,19 @@ def send_in_background(screen: Screen, customer: CustomerRecord, category: str) 
     app = screen.app
     host, port = app.options["relay_address"]
     header_value = sample_type(app.directory.catalog, category)
-    app.notify(f"Sending a sample ({header_value}) to {customer.email}…", timeout=3, markup=False)
+    # A relay answers in milliseconds; only a slow one needs a word while it works,
+    # and a second toast would only cover the screen the answer points to.
+    slow = app.set_timer(
+        0.7, lambda: app.notify(f"Sending a sample ({header_value}) to {customer.email}…", timeout=5, markup=False)
+    )
+
+    def show(text: str, severity: str) -> None:
+        slow.stop()
+        app.notify(text, severity=severity, timeout=8 if severity == "information" else 15, markup=False)
 
     def answer(text: str, severity: str) -> None:
         try:
-            app.call_from_thread(app.notify, text, severity=severity, timeout=10, markup=False)
+            app.call_from_thread(show, text, severity)
         except RuntimeError:
             pass  # the app closed while the message was on its way
 

@@ -57,11 +57,13 @@ class MessageTable(PagedTable):
     ]
 
     def cells(self, record: CapturedRecord) -> list[Text]:
+        # The category, as the log shows it, rather than a long email type key.
+        category = self.app.directory.catalog.resolve(record.category) or record.category or "-"
         return [
             cell(short_time(record.received_at)),
             cell(record.sender or "<>"),
             cell(", ".join(record.recipients)),
             cell(record.subject or "(no subject)"),
-            cell(record.category or "-"),
+            cell(category),
             cell(added_count(record.added)),
         ]
