@@ -152,3 +152,12 @@ async def test_s_on_the_customers_list_sends_to_the_highlighted_customer(demo):
         assert (await sent(pilot)).startswith("Sent: 250 ")
         await press(pilot, "m")
         assert "Added as Cc: Beatrice Bookman (opted in to billing)" in seen(demo)
+
+
+async def test_without_a_relay_s_on_the_customers_list_says_why(app, sqlite_directory):
+    seed_demo(sqlite_directory)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "s")
+        assert NO_RELAY in notifications(app)
+        assert not isinstance(app.screen, SampleDialog)

@@ -255,8 +255,7 @@ class MailListScreen(AppScreen):
             event.stop()
             event.prevent_default()
             self.table.focus()
-            return
-        super().on_key(event)
+        # Textual calls KeyHelp.on_key after this one (handlers run for the whole MRO).
 
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()

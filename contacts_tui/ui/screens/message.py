@@ -25,7 +25,7 @@ from .base import AppScreen
 
 TABS = (("summary", "Summary"), ("headers", "Headers"), ("text", "Text"), ("html", "HTML"), ("raw", "Raw"))
 SHOWN = 200_000
-"""Characters of a body or the raw message on screen; the rest would only slow the terminal."""
+"""Characters of a body, or bytes of the raw message, on screen; the rest would only slow the terminal."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,10 @@ def _load(message_id: int) -> Shown:
     record, original, rewritten = found
     entry = maillog.log_entry(record.log_id) if record.log_id else None
     view = view_message(original, rewritten)
-    raw = rewritten[: SHOWN * 4].decode("utf-8", errors="replace").replace("\r\n", "\n")
+    raw = rewritten[:SHOWN].decode("utf-8", errors="replace").replace("\r\n", "\n")
+    if len(rewritten) > SHOWN:
+        raw += (f"\n\n… {len(rewritten) - SHOWN:,} more bytes: contacts-relay messages raw {record.id} "
+                "shows the whole message.")
     return Shown(record, entry, view, raw, len(rewritten))
 
 
@@ -155,7 +158,7 @@ class MessageScreen(AppScreen):
             _clip(view.text, "text", command) if view.text else "(This message has no plain-text part.)")
         self.query_one("#html-body", Static).update(
             _clip(view.html, "HTML", command) if view.html else "(This message has no HTML part.)")
-        self.query_one("#raw-body", Static).update(_clip(shown.raw, "message", command))
+        self.query_one("#raw-body", Static).update(shown.raw)
         self._focus_tab()
         self.update_keys()
 
