@@ -35,6 +35,9 @@ class ContactsApp(App[None]):
         # Later screens (relay log, captured messages, sample notifications)
         # read what they need from here, e.g. relay_address and demo.
         self.options = options
+        if options.get("demo"):
+            # Nothing here reaches a real mailbox: the relay only captures.
+            self.title = f"{self.TITLE} demo"
 
     def get_default_screen(self) -> Screen:
         return CustomersScreen()
