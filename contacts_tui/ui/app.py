@@ -32,8 +32,7 @@ class ContactsApp(App[None]):
         super().__init__()
         self.directory = directory
         self.cursor_blink = cursor_blink
-        # Later screens (relay log, captured messages, sample notifications)
-        # read what they need from here, e.g. relay_address and demo.
+        # The relay log, captured messages and sample screens read theirs from here.
         self.options = options
         if options.get("demo"):
             # Nothing here reaches a real mailbox: the relay only captures.
@@ -57,7 +56,10 @@ class ContactsApp(App[None]):
 def make_app(directory: Directory, **options: Any) -> ContactsApp:
     """The app over ``directory``; the CLI and the tests build it the same way.
 
-    ``cursor_blink=False`` keeps screenshots steady; other options are kept
-    for the screens that need them.
+    ``cursor_blink=False`` keeps screenshots steady. Other options, kept for
+    the screens that need them: ``relay_address=(host, port)`` lets s send
+    sample notifications through that relay; ``demo=True`` shows the demo's
+    hint; ``refresh_seconds`` is how often the relay log and the captured
+    messages reload while open (default 2; 0 never).
     """
     return ContactsApp(directory, **options)
