@@ -26,6 +26,7 @@ environment:
                          default: an SQLite file in your user data directory
   CONTACTS_CATALOG       TOML file with the notification categories
   CONTACTS_MAX_CONTACTS  active contact persons per customer (default 10)
+  CONTACTS_RELAY         HOST:PORT of a relay for the TUI's sample notifications
 
 CSV columns: customer_email,customer_name,contact_name,contact_email,phone,role,categories
   categories is "billing;account", "all" or empty; a row without contact fields
@@ -41,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--catalog", metavar="FILE", default=argparse.SUPPRESS, help="notification catalog (TOML)")
     common.add_argument(
         "--max-contacts", metavar="N", type=int, default=argparse.SUPPRESS, help="active contact persons per customer"
+    )
+    common.add_argument(
+        "--relay", metavar="HOST:PORT", type=_host_port, default=argparse.SUPPRESS,
+        help="a relay (e.g. contacts-relay serve --capture) the TUI sends sample notifications to (CONTACTS_RELAY)",
     )
     parser = argparse.ArgumentParser(
         prog="contacts-tui",
@@ -89,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(directory, args.file)
         from .ui.app import make_app
 
-        make_app(directory).run()
+        relay = getattr(args, "relay", None) or _env_relay()
+        make_app(directory, **({"relay_address": relay} if relay else {})).run()
         return 0
     except DirectoryError as exc:
         print(f"contacts-tui: error: {exc}", file=sys.stderr)
@@ -181,6 +187,26 @@ def _export(directory, target: str) -> int:
     line.finish()
     print(f"Exported {rows:,} rows to {target}.", file=sys.stderr)
     return 0
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def _env_relay() -> tuple[str, int] | None:
+    import os
+
+    value = os.environ.get("CONTACTS_RELAY", "").strip()
+    if not value:
+        return None
+    try:
+        return _host_port(value)
+    except argparse.ArgumentTypeError as exc:
+        raise DirectoryError(f"CONTACTS_RELAY: {exc}") from None
 
 
 def _demo(settings: Settings, explicit_db: bool) -> int:

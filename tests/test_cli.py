@@ -365,3 +365,10 @@ def test_installed_script_shows_progress_on_a_terminal_only(sqlite_url, tmp_path
     assert b"\x1b[K" in shown  # the line is cleared when the work is done
     piped = script("--db", sqlite_url, "import", path)
     assert piped.returncode == 0 and piped.stderr == b""
+
+
+def test_a_relay_address_must_be_host_and_port(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--relay", "localhost", "init"])
+    assert exit_info.value.code == 2
+    assert "'localhost' is not HOST:PORT" in capsys.readouterr().err

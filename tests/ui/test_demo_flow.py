@@ -50,8 +50,7 @@ async def test_send_a_billing_sample_and_find_the_bookkeeper_in_cc(demo):
     app = demo
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert ("Demo: open a customer, press s to send a sample notification, then m to see what the relay "
-                "added.") in seen(app)
+        assert "Demo: open a customer, press s to send a sample, then m to see who was added." in seen(app)
         await open_customer(pilot, "Acme Trading")
         assert "s sample" in screen_text(app)
         await press(pilot, "s")

@@ -17,7 +17,7 @@ def test_demo_sends_a_sample_and_shows_the_bookkeeper_in_cc(tmp_path):
     terminal = Terminal([*program(), "demo"], env)
     try:
         screen = terminal.wait_for("52 customers")
-        assert "Demo: open a customer, press s to send a sample notification" in screen
+        assert "Demo: open a customer, press s to send a sample, then m to see who was added." in screen
         terminal.keys("Enter")  # Acme Trading Ltd is the first row
         terminal.wait_for("3 of 10 contacts")
         terminal.keys("s")

@@ -24,7 +24,7 @@ PAGE = 100
 
 SORT_ORDER = tuple(key for key, _ in COLUMNS)
 
-DEMO_HINT = "Demo: open a customer, press s to send a sample notification, then m to see what the relay added."
+DEMO_HINT = "Demo: open a customer, press s to send a sample, then m to see who was added."
 
 
 @dataclass(frozen=True)

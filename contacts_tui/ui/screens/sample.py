@@ -22,7 +22,7 @@ from contacts_tui.core.sample import build_sample, sample_type, send_sample
 
 from .base import AppModal
 
-NO_RELAY = "no relay: start with contacts-tui demo, or give a relay address"
+NO_RELAY = "no relay: start with contacts-tui demo, or give one with --relay HOST:PORT"
 PICK_KEYS = 9
 
 
