@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 from contacts_tui.core.records import CustomerPage, CustomerRecord
 
 from ..format import matches_line
-from ..widgets.customer_table import COLUMNS, CustomerTable
+from ..widgets.customer_table import CustomerTable
 from .base import AppScreen
 from .navigate import open_list
 from .sample import NO_RELAY, SampleDialog, send_in_background
@@ -22,7 +22,7 @@ from .sample import NO_RELAY, SampleDialog, send_in_background
 PAGE = 100
 """Rows the table holds at a time; the cursor's row sits in the middle."""
 
-SORT_ORDER = tuple(key for key, _ in COLUMNS)
+SORT_ORDER = tuple(key for key, _, _ in CustomerTable.COLUMNS)
 
 DEMO_HINT = "Demo: open a customer, press s to send a sample, then m to see who was added."
 
@@ -173,7 +173,9 @@ class CustomersScreen(AppScreen):
             for position, record in enumerate(page.rows):
                 if record.id == query.select_id:
                     cursor = page.offset + position
-        self.table.show_page(page, cursor, query.sort, query.descending)
+        table = self.table
+        table.sort_key, table.descending = query.sort, query.descending
+        table.show_page(page.rows, page.offset, page.total, cursor)
         self.shown = query
         self.loaded_once = True
         self._show_status()

@@ -1,6 +1,9 @@
-"""A table that holds one page of a long result, newest first, and asks for
-the page around the row the cursor wants (the relay log and the captured
-messages; the customers table works the same way).
+"""A table that holds one page of a long result and asks for the page around
+the row the cursor wants: the customers, the relay log, the captured messages.
+
+It knows where its page starts (``page_offset``) and how many rows the whole
+result has (``total``); when the cursor would leave the page it posts
+``Wanted`` with the row it wants, and the screen answers with ``show_page``.
 
 Columns are declared as (key, title, width); a width of 0 shares what the
 fixed columns leave, so nothing spills past 80 columns.
@@ -48,7 +51,7 @@ class PagedTable(DataTable):
         """
         rows = tuple(rows)
         self.waiting_for = None
-        row = max(0, min(cursor - offset, len(rows) - 1))
+        row = page_row(cursor, offset, rows)
         if (rows, offset, total) == (self.records, self.page_offset, self.total) and self.columns:
             if row != self.cursor_row:
                 self.move_cursor(row=row, animate=False)
@@ -66,20 +69,25 @@ class PagedTable(DataTable):
     def _rebuild(self, row: int) -> None:
         self.clear(columns=True)
         for key, width in self._widths().items():
-            title = next(title for k, title, _ in self.COLUMNS if k == key)
-            self.add_column(Text(title, no_wrap=True), key=key, width=width)
+            self.add_column(self._label(key), key=key, width=width)
         for record in self.records:
             self.add_row(*self.cells(record), key=str(record.id))
         if self.records:
             self.move_cursor(row=row, animate=False)
         self._laid_out_width = self.size.width
 
-    def _widths(self) -> dict[str, int]:
-        # Two cells of padding per column and one for the scrollbar.
+    def _label(self, key: str) -> Text:
+        title = next(title for k, title, _ in self.COLUMNS if k == key)
+        return Text(title, no_wrap=True)
+
+    def _free_width(self) -> int:
+        """What the fixed columns leave: two cells of padding per column and one for the scrollbar."""
         fixed = sum(width for _, _, width in self.COLUMNS)
+        return max(self.size.width, 40) - 2 * self.cell_padding * len(self.COLUMNS) - 1 - fixed
+
+    def _widths(self) -> dict[str, int]:
         shared = [key for key, _, width in self.COLUMNS if not width]
-        free = max(self.size.width, 40) - 2 * self.cell_padding * len(self.COLUMNS) - 1 - fixed
-        each, extra = divmod(max(free, 6 * len(shared)), max(len(shared), 1))
+        each, extra = divmod(max(self._free_width(), 6 * len(shared)), max(len(shared), 1))
         widths = {}
         for key, _, width in self.COLUMNS:
             if width:
@@ -113,6 +121,8 @@ class PagedTable(DataTable):
         if self.page_offset <= index < self.page_offset + len(self.records):
             self.move_cursor(row=index - self.page_offset, animate=False)
             return
+        # Keep asking for the newest target while a page is on its way, so
+        # holding a key down does not queue one query per key press.
         self.waiting_for = index
         self.post_message(self.Wanted(index))
 
@@ -141,5 +151,11 @@ class PagedTable(DataTable):
     def action_scroll_bottom(self) -> None:
         self.go_to(self.total - 1)
 
+    # With a row cursor, home and end have no columns to move between.
     action_scroll_home = action_scroll_top
     action_scroll_end = action_scroll_bottom
+
+
+def page_row(cursor: int, offset: int, rows: Sequence[Any]) -> int:
+    """Row ``cursor`` of the whole result as a row of the page starting at ``offset``."""
+    return max(0, min(cursor - offset, len(rows) - 1))
