@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -15,12 +15,9 @@ from contacts_tui.core.records import CustomerPage, CustomerRecord
 
 from ..format import matches_line
 from ..widgets.customer_table import CustomerTable
-from .base import AppScreen
 from .navigate import open_list
+from .paged_list import PAGE, PagedListScreen, PageQuery
 from .sample import NO_RELAY, SampleDialog, send_in_background
-
-PAGE = 100
-"""Rows the table holds at a time; the cursor's row sits in the middle."""
 
 SORT_ORDER = tuple(key for key, _, _ in CustomerTable.COLUMNS)
 
@@ -28,15 +25,9 @@ DEMO_HINT = "Demo: open a customer, press s to send a sample, then m to see who 
 
 
 @dataclass(frozen=True)
-class Query:
-    text: str
-    sort: str
-    descending: bool
-    index: int
-    select_id: int | None = None
-
-    def offset(self, total: int) -> int:
-        return max(0, min(self.index - PAGE // 2, total - PAGE))
+class Query(PageQuery):
+    sort: str = "name"
+    descending: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,7 +38,7 @@ class Loaded:
     """Every customer, when it was counted with this page."""
 
 
-class CustomersScreen(AppScreen):
+class CustomersScreen(PagedListScreen):
     """Every customer, a page at a time, with search over names and addresses."""
 
     HELP = (
@@ -63,6 +54,7 @@ class CustomersScreen(AppScreen):
         ("home end", "First or last customer"),
     )
     AUTO_FOCUS = "#customers"
+    LOAD_GROUP = "customers"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "search", tooltip="Search customers and contact persons", id="customers.search"),
         Binding("a", "add", "add", tooltip="Add a customer", id="customers.add"),
@@ -85,13 +77,9 @@ class CustomersScreen(AppScreen):
     ]
 
     def __init__(self) -> None:
-        super().__init__()
-        self.query_state = Query("", "name", False, 0)
-        self.in_flight: Query | None = None
-        self.next_query: Query | None = None
+        super().__init__(Query())
         self.everyone = 0
         self.everyone_stale = True
-        self.loaded_once = False
         self.shown: Query | None = None
         """The query whose rows the table shows now."""
 
@@ -118,20 +106,12 @@ class CustomersScreen(AppScreen):
         # Another screen (or another admin) may have changed what the rows say.
         if self.loaded_once:
             self.everyone_stale = True
-            current = self.table.current()
-            self.load(replace(self.query_state, index=self.table.index, select_id=current.id if current else None))
+            self.reload()
 
     # -- loading -----------------------------------------------------------
 
-    def load(self, query: Query) -> None:
-        """Show the page around ``query.index``; the newest request wins."""
-        self.query_state = query
-        if self.in_flight is not None:
-            self.next_query = query
-            return
-        self.in_flight = query
+    def loader(self, query: Query, offset: int) -> Callable[[], Loaded]:
         searching = bool(query.text.strip())
-        known_total = self.table.total if self.loaded_once else PAGE
         # Counting every customer costs a query; per keystroke only the
         # matches change, so the total is asked again only after changes.
         count_everyone = searching and self.everyone_stale
@@ -142,7 +122,7 @@ class CustomersScreen(AppScreen):
                 query.text,
                 sort=query.sort,
                 descending=query.descending,
-                offset=query.offset(known_total),
+                offset=offset,
                 limit=PAGE,
             )
             if not searching:
@@ -153,14 +133,9 @@ class CustomersScreen(AppScreen):
                 everyone = None
             return Loaded(query, page, everyone)
 
-        self.call_directory("customers", fetch, self._loaded, self._load_failed)
+        return fetch
 
-    def _loaded(self, loaded: Loaded) -> None:
-        self.in_flight = None
-        if self.next_query is not None:
-            query, self.next_query = self.next_query, None
-            self.load(query)
-            return
+    def show_loaded(self, loaded: Loaded) -> None:
         query, page = loaded.query, loaded.page
         if page.total and not page.rows:
             # The result shrank under us (a search or another admin): start over at its end.
@@ -168,28 +143,15 @@ class CustomersScreen(AppScreen):
             return
         if loaded.everyone is not None:
             self.everyone, self.everyone_stale = loaded.everyone, False
-        cursor = min(query.index, max(page.total - 1, 0))
-        if query.select_id is not None:
-            for position, record in enumerate(page.rows):
-                if record.id == query.select_id:
-                    cursor = page.offset + position
         table = self.table
         table.sort_key, table.descending = query.sort, query.descending
-        table.show_page(page.rows, page.offset, page.total, cursor)
         self.shown = query
-        self.loaded_once = True
-        self._show_status()
-        self.update_keys()
+        self.show_rows(query, page.rows, page.offset, page.total)
 
-    def _load_failed(self, _error: Exception) -> None:
-        self.in_flight = None
-        self.table.waiting_for = None
+    def show_failure(self) -> None:
         self.query_one("#status", Static).update("Could not load customers: the database is unavailable.")
-        if self.next_query is not None:
-            query, self.next_query = self.next_query, None
-            self.load(query)
 
-    def _show_status(self) -> None:
+    def show_cursor(self) -> None:
         table = self.table
         searching = bool(self.query_state.text.strip())
         if self.everyone == 0:
@@ -203,47 +165,7 @@ class CustomersScreen(AppScreen):
                 text += f" · row {table.index + 1:,}"
         self.query_one("#status", Static).update(text)
 
-    # -- search ------------------------------------------------------------
-
-    @on(Input.Changed, "#search")
-    def search_changed(self, event: Input.Changed) -> None:
-        self.load(Query(event.value, self.query_state.sort, self.query_state.descending, 0))
-
-    @on(Input.Submitted, "#search")
-    def search_submitted(self) -> None:
-        self.table.focus()
-
-    def on_key(self, event) -> None:
-        search = self.query_one("#search", Input)
-        if search.has_focus and event.key in ("down", "escape"):
-            # From the search box, down or escape goes to the results.
-            event.stop()
-            event.prevent_default()
-            self.table.focus()
-
-    def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
-
-    def action_clear_search(self) -> None:
-        search = self.query_one("#search", Input)
-        search.value = ""
-        self.table.focus()
-
-    # -- table -------------------------------------------------------------
-
-    @on(CustomerTable.Wanted)
-    def wanted(self, event: CustomerTable.Wanted) -> None:
-        self.load(replace(self.query_state, index=event.index, select_id=None))
-
-    @on(DataTable.RowHighlighted, "#customers")
-    def highlighted(self) -> None:
-        if self.loaded_once:
-            self._show_status()
-        self.update_keys()
-
-    @on(DataTable.RowSelected, "#customers")
-    def selected(self) -> None:
-        self.action_open()
+    # -- sorting -----------------------------------------------------------
 
     @on(DataTable.HeaderSelected, "#customers")
     def header_selected(self, event: DataTable.HeaderSelected) -> None:
@@ -318,7 +240,7 @@ class CustomersScreen(AppScreen):
         if record is not None:
             self.everyone_stale = True
             self.app.notify(f"Saved {record.name}.", markup=False)
-            self.load(replace(self.query_state, index=self.table.index, select_id=record.id))
+            self.reload(record.id)
 
     def action_set_active(self, active: bool) -> None:
         from .confirm import Confirm
@@ -341,7 +263,7 @@ class CustomersScreen(AppScreen):
         def done(record: CustomerRecord) -> None:
             word = "active again" if active else "deactivated"
             self.app.notify(f"{record.name} is {word}.", markup=False)
-            self.load(replace(self.query_state, index=self.table.index, select_id=record.id))
+            self.reload(record.id)
 
         self.call_directory("customer-write", lambda: self.directory.set_customer_active(customer.id, active), done,
                             write=True)

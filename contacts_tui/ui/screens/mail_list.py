@@ -1,40 +1,29 @@
 """What the relay log and captured messages screens share: search as you
-type, a paged table newest first, a summary of the highlighted row, and a
-refresh every few seconds that never moves the cursor."""
+type over a paged table newest first (see paged_list), a summary of the
+highlighted row, and a refresh every few seconds that never moves the cursor."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from contacts_tui.core.errors import DatabaseUnavailable
 
 from ..widgets.paged_table import PagedTable
-from .base import AppScreen
-
-PAGE = 100
-"""Rows the table holds at a time; the cursor's row sits in the middle."""
+from .paged_list import PAGE, PagedListScreen, PageQuery
 
 REFRESH_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
-class Query:
-    text: str
-    status: str
-    index: int
-    select_id: int | None = None
-    quiet: bool = False
-    """An automatic refresh: an outage shows in the status line, not as a notification every time."""
-
-    def offset(self, total: int) -> int:
-        return max(0, min(self.index - PAGE // 2, total - PAGE))
+class Query(PageQuery):
+    status: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,7 +36,7 @@ class Loaded:
     error: str = ""
 
 
-class MailListScreen(AppScreen):
+class MailListScreen(PagedListScreen):
     """Subclasses name the table, the noun, and how to fetch a page and a count."""
 
     TABLE: ClassVar[type[PagedTable]]
@@ -58,12 +47,8 @@ class MailListScreen(AppScreen):
     AUTO_FOCUS = "#rows"
 
     def __init__(self, search: str = "") -> None:
-        super().__init__()
-        self.query_state = Query(search, "", 0)
-        self.in_flight: Query | None = None
-        self.next_query: Query | None = None
+        super().__init__(Query(search))
         self.everyone = 0
-        self.loaded_once = False
         self.outage = ""
         self.timer: Timer | None = None
 
@@ -105,10 +90,6 @@ class MailListScreen(AppScreen):
             yield Static("", id="row-line1", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one(PagedTable)
-
     def on_mount(self) -> None:
         if not getattr(self.app, "cursor_blink", True):
             self.query_one("#search", Input).cursor_blink = False
@@ -125,49 +106,31 @@ class MailListScreen(AppScreen):
         if self.timer is not None:
             self.timer.resume()
         if self.loaded_once:
-            self.refresh_rows()
+            self.reload()
 
     # -- loading -------------------------------------------------------------
-
-    def refresh_rows(self, quiet: bool = False) -> None:
-        """Load again around the highlighted row, keeping the cursor on it."""
-        current = self.table.current()
-        self.load(replace(self.query_state, index=self.table.index, select_id=current.id if current else None,
-                          quiet=quiet))
 
     def auto_refresh(self) -> None:
         # A load on its way answers soon anyway; a user's query must not wait behind ours.
         if self.in_flight is None and self.loaded_once and self.is_current:
-            self.refresh_rows(quiet=True)
+            self.reload(quiet=True)
 
-    def load(self, query: Query) -> None:
-        """Show the page around ``query.index``; the newest request wins."""
-        self.query_state = query
-        if self.in_flight is not None:
-            self.next_query = query
-            return
-        self.in_flight = query
-        known_total = self.table.total if self.loaded_once else PAGE
+    def loader(self, query: Query, offset: int) -> Callable[[], Loaded]:
         filtering = bool(query.text.strip() or query.status)
 
         def fetch() -> Loaded:
             try:
-                rows, total = self.fetch(query.text, query.status, query.offset(known_total), PAGE)
+                rows, total = self.fetch(query.text, query.status, offset, PAGE)
                 everyone = self.count_everyone() if filtering else total
             except DatabaseUnavailable as exc:
                 if not query.quiet:
                     raise
                 return Loaded(query, error=str(exc))
-            return Loaded(query, rows, query.offset(known_total), total, everyone)
+            return Loaded(query, rows, offset, total, everyone)
 
-        self.call_directory("rows", fetch, self._loaded, self._load_failed)
+        return fetch
 
-    def _loaded(self, loaded: Loaded) -> None:
-        self.in_flight = None
-        if self.next_query is not None:
-            query, self.next_query = self.next_query, None
-            self.load(query)
-            return
+    def show_loaded(self, loaded: Loaded) -> None:
         if loaded.error:
             self.outage = loaded.error
             self._show_status()
@@ -179,25 +142,15 @@ class MailListScreen(AppScreen):
             self.load(replace(query, index=loaded.total - 1, select_id=None))
             return
         self.everyone = loaded.everyone
-        cursor = min(query.index, max(loaded.total - 1, 0))
-        if query.select_id is not None:
-            for position, record in enumerate(loaded.rows):
-                if record.id == query.select_id:
-                    cursor = loaded.offset + position
-        self.table.show_page(loaded.rows, loaded.offset, loaded.total, cursor)
-        self.loaded_once = True
-        self._show_status()
-        self._show_row()
-        self.update_keys()
+        self.show_rows(query, loaded.rows, loaded.offset, loaded.total)
 
-    def _load_failed(self, _error: Exception) -> None:
-        self.in_flight = None
-        self.table.waiting_for = None
+    def show_failure(self) -> None:
         self.outage = "the database is unavailable"
         self._show_status()
-        if self.next_query is not None:
-            query, self.next_query = self.next_query, None
-            self.load(query)
+
+    def show_cursor(self) -> None:
+        self._show_status()
+        self._show_row()
 
     def filtering(self) -> bool:
         return bool(self.query_state.text.strip() or self.query_state.status)
@@ -229,36 +182,14 @@ class MailListScreen(AppScreen):
         for number, text in enumerate(lines[:2]):
             self.query_one(f"#row-line{number}", Static).update(text)
 
-    # -- search and filter ---------------------------------------------------
-
-    @on(Input.Changed, "#search")
-    def search_changed(self, event: Input.Changed) -> None:
-        if event.value != self.query_state.text:
-            self.load(Query(event.value, self.query_state.status, 0))
-        self.update_keys()
-
-    @on(Input.Submitted, "#search")
-    def search_submitted(self) -> None:
-        self.table.focus()
+    # -- the status filter ---------------------------------------------------
 
     @on(Select.Changed, "#filter")
     def filter_changed(self, event: Select.Changed) -> None:
         status = event.value if isinstance(event.value, str) else ""
         if status != self.query_state.status:
-            self.load(Query(self.query_state.text, status, 0))
+            self.load_first_page(status=status)
         self.update_keys()
-
-    def on_key(self, event) -> None:
-        search = self.query_one("#search", Input)
-        if search.has_focus and event.key in ("down", "escape"):
-            # From the search box, down or escape goes to the results.
-            event.stop()
-            event.prevent_default()
-            self.table.focus()
-        # Textual calls KeyHelp.on_key after this one (handlers run for the whole MRO).
-
-    def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
 
     def action_next_status(self) -> None:
         statuses = self.STATUSES
@@ -266,33 +197,15 @@ class MailListScreen(AppScreen):
         self.query_one("#filter", Select).value = following
 
     def action_clear_search(self) -> None:
-        self.query_one("#search", Input).value = ""
+        super().action_clear_search()
         if self.STATUSES:
             self.query_one("#filter", Select).value = ""
-        self.table.focus()
 
     def action_refresh(self) -> None:
-        self.refresh_rows()
+        self.reload()
 
     def action_back(self) -> None:
         self.dismiss()
-
-    # -- table ---------------------------------------------------------------
-
-    @on(PagedTable.Wanted)
-    def wanted(self, event: PagedTable.Wanted) -> None:
-        self.load(replace(self.query_state, index=event.index, select_id=None, quiet=False))
-
-    @on(DataTable.RowHighlighted, "#rows")
-    def highlighted(self) -> None:
-        if self.loaded_once:
-            self._show_status()
-            self._show_row()
-        self.update_keys()
-
-    @on(DataTable.RowSelected, "#rows")
-    def selected(self) -> None:
-        self.action_open()
 
     def action_open(self) -> None:
         record = self.table.current()

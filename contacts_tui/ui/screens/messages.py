@@ -12,7 +12,7 @@ from contacts_tui.core.maillog import CapturedRecord
 from ..mailformat import message_summary
 from ..widgets.mail_tables import MessageTable
 from .confirm import Confirm
-from .mail_list import MailListScreen, Query
+from .mail_list import MailListScreen
 from .navigate import open_list
 
 
@@ -91,6 +91,6 @@ class MessagesScreen(MailListScreen):
         def done(deleted: int) -> None:
             noun = "message" if deleted == 1 else "messages"
             self.app.notify(f"Deleted {deleted:,} captured {noun}.", markup=False)
-            self.load(Query(self.query_state.text, "", 0))
+            self.load_first_page()
 
         self.call_directory("clear", maillog.clear_captured, done, write=True)
