@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -65,16 +67,12 @@ def _schema_url(base: str, schema: str) -> str:
     return parts._replace(query=query).geturl()
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path: Path) -> str:
-    """A database URL for an empty database, once per backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'contacts.db'}"
-        return
-    base = request.getfixturevalue("pg_database_url")
-    schema = "t_" + uuid.uuid4().hex[:12]
+@contextmanager
+def _new_schema(base: str) -> Iterator[str]:
+    """A URL for a schema of its own on the test database, dropped afterwards."""
     import psycopg2
 
+    schema = "t_" + uuid.uuid4().hex[:12]
     connection = psycopg2.connect(base)
     connection.autocommit = True
     with connection.cursor() as cursor:
@@ -85,6 +83,26 @@ def db_url(request, tmp_path: Path) -> str:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP SCHEMA {schema} CASCADE")
         connection.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path: Path) -> str:
+    """A database URL for an empty database, once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'contacts.db'}"
+        return
+    with _new_schema(request.getfixturevalue("pg_database_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def second_db_url(db_url: str, request, tmp_path: Path) -> str:
+    """Another empty database on the same backend as ``db_url``."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'second.db'}"
+        return
+    with _new_schema(request.getfixturevalue("pg_database_url")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import pytest
 
 from contacts_tui.cli import main
 
-from .core.fixtures import second_db_url  # noqa: F401 - a fixture
 
 SCRIPT = str(Path(sys.executable).parent / "contacts-tui")
 HEADER = "customer_email,customer_name,contact_name,contact_email,phone,role,categories"

@@ -9,7 +9,6 @@ import pytest
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.records import CustomerRecord
 
-from .fixtures import second_db_url  # noqa: F401 - a fixture
 from .helpers import new_customer
 
 
