@@ -31,7 +31,6 @@ import shutil
 import ssl
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,8 @@ from typing import Any, Literal
 
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from ..waiting import wait_until
 
 Stage = Literal["mail", "rcpt", "data"]
 
@@ -324,21 +325,6 @@ class Upstream:
         """Wait until at least ``count`` messages arrived; fail after ``timeout`` seconds."""
         await wait_until(lambda: len(self.messages) >= count, timeout, lambda: self.messages)
         return self.messages
-
-
-async def wait_until(
-    condition: Callable[[], Any], timeout: float = 10.0, describe: Callable[[], Any] | None = None
-) -> Any:
-    """Poll ``condition`` until it returns something true, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            detail = f": {describe()!r}" if describe else ""
-            raise AssertionError(f"condition not met within {timeout} s{detail}")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from email.utils import getaddresses
 from pathlib import Path
@@ -34,6 +34,8 @@ from contacts_tui.core.records import ContactInput, CustomerInput
 from relay import cli
 from relay.config import RelayConfig
 from relay.server import Relay
+
+from ..waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SWAKS = shutil.which("swaks")
@@ -261,19 +263,6 @@ async def swaks(port: int, recipients: Sequence[str], data: bytes, tmp_path: Pat
 # -- waiting and the relay log -----------------------------------------------------
 
 
-def poll(condition: Callable[[], Any], timeout: float = 10.0, describe: Callable[[], Any] | None = None) -> Any:
-    """The synchronous twin of conftest.wait_until, for tests without a loop."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            detail = f": {describe()!r}" if describe else ""
-            raise AssertionError(f"condition not met within {timeout} s{detail}")
-        time.sleep(0.02)
-
-
 async def logged(queue_id: str, status: str | Iterable[str] = "delivered", timeout: float = 10.0):
     """The relay-log row of ``queue_id`` once it has ``status``."""
     wanted = {status} if isinstance(status, str) else set(status)
@@ -281,8 +270,6 @@ async def logged(queue_id: str, status: str | Iterable[str] = "delivered", timeo
     def check():
         row = maillog.log_for_queue_id(queue_id)
         return row if row is not None and row.status in wanted else None
-
-    from .conftest import wait_until
 
     return await wait_until(check, timeout, lambda: maillog.log_for_queue_id(queue_id))
 

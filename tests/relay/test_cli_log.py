@@ -14,7 +14,7 @@ import pytest
 
 from contacts_tui.core import maillog
 
-from .conftest import wait_until
+from ..waiting import wait_until
 from .live import ACME, BETA, log_json, logged, message, relay_config, run_cli, running, seed, send
 
 ENTRY = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  ", re.MULTILINE)

@@ -9,7 +9,7 @@ import pytest
 
 from contacts_tui.core import maillog
 
-from .conftest import wait_until
+from ..waiting import wait_until
 from .live import (
     ACME,
     ACME_BILLING,

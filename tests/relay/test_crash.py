@@ -25,7 +25,8 @@ from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
 
-from .live import ACME, ACME_BILLING, SENDER, RelayProcess, message, parsed, poll, run_cli, seed
+from ..waiting import poll
+from .live import ACME, ACME_BILLING, SENDER, RelayProcess, message, parsed, run_cli, seed
 
 _TAG = re.compile(rb"^Subject: crash (\S+)\r$", re.MULTILINE)
 

@@ -14,7 +14,8 @@ import pytest
 
 from relay.deliver import DeliveryResult, UpstreamConfig, UpstreamPool
 
-from .conftest import TlsFiles, Upstream, wait_until
+from ..waiting import wait_until
+from .conftest import TlsFiles, Upstream
 
 MESSAGE = (
     b"From: Billing <billing@shop.example>\r\n"

@@ -25,7 +25,8 @@ from contacts_tui.core.directory import Directory
 from relay.server import RelayThread
 
 from .conftest import Upstream
-from .live import ACME, BETA, QUIET, UTF8_CUSTOMER, header_lines, poll, relay_config, seed, smtp_send, split
+from ..waiting import poll
+from .live import ACME, BETA, QUIET, UTF8_CUSTOMER, header_lines, relay_config, seed, smtp_send, split
 
 _ids = itertools.count()
 

@@ -20,7 +20,8 @@ from relay.deliver import UpstreamConfig, UpstreamPool
 from relay.scheduler import Scheduler, StatusDetail
 from relay.spool import Envelope, Spool, read_queue, request_delete, request_retry_now
 
-from .conftest import Upstream, wait_until
+from ..waiting import wait_until
+from .conftest import Upstream
 
 SENDER = "billing@shop.example"
 MESSAGE = (

@@ -28,7 +28,7 @@ from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
 from relay.access import set_password
 
-from .conftest import wait_until
+from ..waiting import poll, wait_until
 from .live import (
     ACME,
     ACME_BILLING,
@@ -39,7 +39,6 @@ from .live import (
     logged,
     message,
     parsed,
-    poll,
     relay_config,
     run_cli,
     running,

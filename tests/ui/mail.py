@@ -3,16 +3,16 @@ relay, and fixed rows (for screenshots, whose times must not move)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from contacts_tui.core.models import CapturedMessage, RelayLog
 from relay.config import RelayConfig
 from relay.server import RelayThread
+
+from ..waiting import wait_until
 
 DEADLINE = 15.0
 RECEIVED = dt.datetime(2024, 3, 1, 9, 30, 5)
@@ -32,15 +32,8 @@ def capture_relay(directory, tmp_path) -> Iterator[RelayThread]:
 
 
 async def wait_for(condition: Callable[[], Any], describe: Callable[[], Any] | None = None) -> Any:
-    """Poll ``condition`` (off the event loop's back) until it is true, or fail after the deadline."""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE} s" + (f": {describe()}" if describe else ""))
-        await asyncio.sleep(0.02)
+    """``wait_until`` with the UI tests' deadline."""
+    return await wait_until(condition, DEADLINE, describe)
 
 
 ORIGINAL = (
