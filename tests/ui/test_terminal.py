@@ -49,6 +49,13 @@ class Terminal:
     def type(self, text: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
 
+    def quit(self) -> None:
+        """Press ctrl+q and wait until the program has ended (its session is gone)."""
+        self.keys("C-q")
+        deadline = time.monotonic() + DEADLINE
+        while self.screen() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
@@ -80,10 +87,7 @@ def test_add_a_contact_person_by_keys_in_tmux(sqlite_directory, sqlite_url):
         terminal.keys("C-s")
         screen = terminal.wait_for("1 of 10 contacts")
         assert "Bea Books" in screen
-        terminal.keys("C-q")
-        deadline = time.monotonic() + DEADLINE
-        while terminal.screen() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        terminal.quit()
     finally:
         terminal.close()
     (bea,) = sqlite_directory.list_contacts(acme.id)
