@@ -61,7 +61,7 @@ class CaptureStore:
                 message=rewritten,
                 size=len(rewritten),
             ).execute()
-            _prune(retention, captured_id)
+            _prune(retention)
             return captured_id
 
         try:
@@ -73,7 +73,7 @@ class CaptureStore:
             raise CaptureUnavailable(f"the database did not take the message within {self.timeout:g} s") from None
 
 
-def _prune(retention: int, newest_id: int) -> None:
+def _prune(retention: int) -> None:
     # Ids only grow, so "older than the Nth newest" is one indexed range delete.
     cutoff = (
         CapturedMessage.select(CapturedMessage.id)
