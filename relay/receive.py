@@ -22,7 +22,7 @@ from contacts_tui.core.records import Resolution
 from .access import peer_allowed
 from .headers import decode_words, field_texts, header_end, parse_fields
 from .journal import Journal, LogEntry
-from .rewrite import Addition, RewriteResult, read_category, received_header, rewrite
+from .rewrite import Addition, RewriteResult, category_in_fields, received_header, rewrite
 from .spool import Envelope, mail_flags, new_queue_id
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class RelayHandler:
         if hops > self.limits.max_received:
             return self._refuse(entry, f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop?")
 
-        category = read_category(data, self.category_header)
+        category = category_in_fields(fields, self.category_header)
         entry.category = category or ""
         resolution: Resolution | None = None
         if category:

@@ -41,6 +41,7 @@ __all__ = [
     "SKIP_IN_TO",
     "Addition",
     "RewriteResult",
+    "category_in_fields",
     "header_addresses",
     "read_category",
     "received_header",
@@ -100,7 +101,12 @@ def read_category(message: bytes, header_name: str = DEFAULT_CATEGORY_HEADER) ->
     The first instance wins if the header is repeated. Case is kept (the caller
     compares case-insensitively). Missing or empty: ``None``.
     """
-    values = field_texts(parse_fields(message[: header_end(message)]), header_name)
+    return category_in_fields(parse_fields(message[: header_end(message)]), header_name)
+
+
+def category_in_fields(fields: list[Field], header_name: str = DEFAULT_CATEGORY_HEADER) -> str | None:
+    """``read_category`` for a header block parsed already."""
+    values = field_texts(fields, header_name)
     if not values:
         return None
     return decode_words(values[0]).strip() or None
