@@ -31,10 +31,9 @@ from typing import Literal, Protocol
 
 from .outcome import DeliveryResult, Outcome, Reply
 from .smtp_client import ProtocolError, ReplyError, SmtpClient
-from .transaction import Stale, header_section, transaction
+from .transaction import Stale, transaction
 
-__all__ = ["Deliverer", "DeliveryResult", "Outcome", "PoolStats", "Reply", "UpstreamConfig", "UpstreamPool",
-           "header_section"]
+__all__ = ["Deliverer", "DeliveryResult", "Outcome", "PoolStats", "Reply", "UpstreamConfig", "UpstreamPool"]
 
 log = logging.getLogger(__name__)
 

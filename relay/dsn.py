@@ -25,6 +25,8 @@ from email.policy import compat32
 from email.utils import format_datetime, make_msgid
 from typing import NamedTuple
 
+from .headers import header_end
+
 _REPLY = re.compile(r"^[2-5]\d\d[ -]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MESSAGE_ID = re.compile(r"^<[\x21-\x7e]{1,500}>$")
@@ -54,9 +56,8 @@ def _one_line(text: str) -> str:
 
 
 def _header_section(message: bytes) -> bytes:
-    ends = [i for i in (message.find(b"\r\n\r\n"), message.find(b"\n\n")) if i >= 0]
-    head = message[: min(ends)] if ends else message
-    lines = head.replace(b"\r\n", b"\n").split(b"\n")
+    """The message's header block with CRLF line ends."""
+    lines = message[: header_end(message)].replace(b"\r\n", b"\n").split(b"\n")
     return b"".join(line.rstrip(b"\r") + b"\r\n" for line in lines if line)
 
 

@@ -18,18 +18,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from .headers import header_end
 from .outcome import DeliveryResult, Reply
-from .smtp_client import ConnectionLost, ProtocolError, SmtpClient, SmtpReply, address_path
+from .smtp_client import ConnectionLost, ProtocolError, SmtpClient, address_path
 
 
 class Stale(Exception):
     """A reused connection turned out to be dead before anything was accepted: try a fresh one."""
-
-
-def header_section(message: bytes) -> bytes:
-    """The bytes before the first empty line (the whole message if there is none)."""
-    ends = [i for i in (message.find(b"\r\n\r\n"), message.find(b"\n\n")) if i >= 0]
-    return message[: min(ends)] if ends else message
 
 
 async def transaction(
@@ -49,7 +44,7 @@ async def transaction(
     at MAIL FROM, before anything could have been accepted.
     """
     where = f"{client.host}:{client.port}"
-    utf8_headers = smtputf8 and not header_section(message).isascii()
+    utf8_headers = smtputf8 and not message[: header_end(message)].isascii()
     needs_utf8 = utf8_headers or not all(a.isascii() for a in (sender, *recipients))
     replies: dict[str, Reply] = {}
     if needs_utf8 and not client.supports("smtputf8"):
