@@ -36,18 +36,15 @@ from .spool_log import (
     encode,
     fsync_dir,
     read_body,
-    scan,
     segment_dir,
-    segment_numbers,
     segment_path,
     try_lock,
     write_all,
 )
 from .spool_queue import QUEUE_ID as _QUEUE_ID
-from .spool_queue import (Command, QueueItem, list_commands, read_queue, remove_command, request_delete,
-                          request_retry_now)
-from .spool_types import (Envelope, Failure, QueuedMessage, SpoolStats, apply_state, mail_flags, message_from_meta,
-                          new_queue_id, state_meta)
+from .spool_queue import (Command, QueueItem, list_commands, read_queue, read_segments, remove_command,
+                          request_delete, request_retry_now)
+from .spool_types import Envelope, Failure, QueuedMessage, SpoolStats, mail_flags, new_queue_id, state_meta
 
 __all__ = [
     "Command",
@@ -165,34 +162,12 @@ class Spool:
             self._lock_fd = None
 
     def _load(self) -> None:
-        numbers = segment_numbers(self.directory)
-        for number in numbers:
-            path = segment_path(self.directory, number)
-            ids: list[str] = []
-            with open(path, "rb") as f:
-                end = 0
-                for record in scan(f, verify_bodies=True):
-                    end = record.body_offset + record.body_len
-                    if record.kind != KIND_MESSAGE:
-                        continue
-                    message = message_from_meta(json.loads(record.meta), number, record)
-                    self._index[message.queue_id] = message
-                    ids.append(message.queue_id)
-                if end < os.fstat(f.fileno()).st_size:
-                    # Only a commit that never got its fsync (so never its 250) ends up here.
-                    log.warning("spool segment %s: ignoring an incomplete record at offset %d", path, end)
-            self._segment_ids[number] = ids
+        segments = read_segments(self.directory, owner=True)
+        for number, messages in segments.items():
+            self._index.update((message.queue_id, message) for message in messages)
+            self._segment_ids[number] = [message.queue_id for message in messages]
             self._live[number] = 0
-        self._next_segment = (numbers[-1] + 1) if numbers else 1
-        state_path = self.directory / "state.log"
-        if state_path.exists():
-            with open(state_path, "rb") as f:
-                for record in scan(f, verify_bodies=False):
-                    if record.kind == KIND_STATE:
-                        meta = json.loads(record.meta)
-                        message = self._index.get(meta.get("id"))
-                        if message is not None:
-                            apply_state(message, meta)
+        self._next_segment = max(segments, default=0) + 1
         for message in self._index.values():
             if not message.done:
                 self._live[message.segment] += 1

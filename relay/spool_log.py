@@ -196,10 +196,6 @@ class Appender:
         self._close_fd()
         self._fd, self._token, self._size = fd, token, size
 
-    def roll(self) -> None:
-        """Start a new file before the next batch (worker thread only)."""
-        self._close_fd()
-
     async def flush(self) -> None:
         """Wait until everything appended so far is on disk."""
         while self._flusher is not None:

@@ -1,10 +1,12 @@
-"""The spool seen from another process: list what waits, and ask the relay to act.
+"""Reading a spool's files, and the spool seen from another process: list what
+waits, and ask the relay to act.
 
 ``contacts-relay queue`` runs apart from the relay, which may or may not be
 running. Reading takes no lock: files are only ever appended to or replaced by
 rename, so a reader sees a consistent prefix and stops at a record still being
 written. Commands go through files in ``control/``: the running scheduler
 polls that directory, and a relay that was down applies them when it starts.
+The relay reads its spool at start with the same ``read_segments``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .spool_log import KIND_MESSAGE, KIND_STATE, SpoolError, fsync_dir, scan, segment_numbers, segment_path
-from .spool_types import apply_state, message_from_meta
+from .spool_types import QueuedMessage, apply_state, message_from_meta
 
 log = logging.getLogger(__name__)
 
@@ -134,52 +136,79 @@ def remove_command(directory: str | os.PathLike[str], command: Command) -> None:
     (_control_dir(directory) / command.name).unlink(missing_ok=True)
 
 
+def read_states(path: Path) -> dict[str, dict[str, Any]]:
+    """The last state snapshot of each message in a state log (see ``apply_state``); none without the file."""
+    states: dict[str, dict[str, Any]] = {}
+    try:
+        with open(path, "rb") as f:
+            for record in scan(f, verify_bodies=False):
+                if record.kind == KIND_STATE:
+                    meta = json.loads(record.meta)
+                    states[meta.get("id")] = meta
+    except FileNotFoundError:
+        pass
+    return states
+
+
+def read_segments(directory: Path, *, owner: bool) -> dict[int, list[QueuedMessage]]:
+    """The messages in each segment, by segment number, each with its last state.
+
+    The owning relay (at start) checks every body against its CRC and is told
+    of an incomplete record; another process skips the bodies, and a record
+    still being written is simply not there yet.
+    """
+    # State first, then segments: a message committed in between shows up as
+    # new rather than a finished one showing up as still waiting.
+    states = read_states(directory / "state.log")
+    segments = {}
+    for number in segment_numbers(directory):
+        path = segment_path(directory, number)
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            continue  # deleted since the listing: all its messages were done
+        messages = []
+        with f:
+            end = 0
+            for record in scan(f, verify_bodies=owner):
+                end = record.body_offset + record.body_len
+                if record.kind != KIND_MESSAGE:
+                    continue
+                message = message_from_meta(json.loads(record.meta), number, record)
+                if message.queue_id in states:
+                    # Each snapshot is a message's whole state: the last one is all that counts.
+                    apply_state(message, states[message.queue_id])
+                messages.append(message)
+            if owner and end < os.fstat(f.fileno()).st_size:
+                # Only a commit that never got its fsync (so never its 250) ends up here.
+                log.warning("spool segment %s: ignoring an incomplete record at offset %d", path, end)
+        segments[number] = messages
+    return segments
+
+
 def read_queue(directory: str | os.PathLike[str]) -> list[QueueItem]:
     """Everything waiting in the spool at ``directory``, oldest first, without locking it."""
     spool = Path(directory)
     commands, _ = _read_commands(spool)
     deletes = {c.queue_id for c in commands if c.action == "delete"}
-    # State first, then segments: a message committed in between shows up as
-    # new rather than a finished one showing up as still waiting.
-    states: dict[str, dict[str, Any]] = {}
-    try:
-        with open(spool / "state.log", "rb") as f:
-            for record in scan(f, verify_bodies=False):
-                if record.kind == KIND_STATE:
-                    meta = json.loads(record.meta)
-                    states[meta["id"]] = meta
-    except FileNotFoundError:
-        pass
-    items = []
-    for number in segment_numbers(spool):
-        try:
-            f = open(segment_path(spool, number), "rb")
-        except FileNotFoundError:
-            continue  # deleted since the listing: all its messages were done
-        with f:
-            for record in scan(f, verify_bodies=False):
-                if record.kind != KIND_MESSAGE:
-                    continue
-                message = message_from_meta(json.loads(record.meta), number, record)
-                if message.queue_id in states:
-                    apply_state(message, states[message.queue_id])
-                if message.done:
-                    continue
-                items.append(
-                    QueueItem(
-                        queue_id=message.queue_id,
-                        sender=message.sender,
-                        recipients=message.recipients,
-                        pending=tuple(message.pending),
-                        delivered=dict(message.delivered),
-                        failed={rcpt: failure.reply for rcpt, failure in message.failed.items()},
-                        size=message.size,
-                        received=message.received,
-                        attempts=message.attempts,
-                        next_attempt=message.next_attempt,
-                        last_error=message.last_error,
-                        meta=message.meta,
-                        delete_requested=message.queue_id in deletes,
-                    )
-                )
+    items = [
+        QueueItem(
+            queue_id=message.queue_id,
+            sender=message.sender,
+            recipients=message.recipients,
+            pending=tuple(message.pending),
+            delivered=dict(message.delivered),
+            failed={rcpt: failure.reply for rcpt, failure in message.failed.items()},
+            size=message.size,
+            received=message.received,
+            attempts=message.attempts,
+            next_attempt=message.next_attempt,
+            last_error=message.last_error,
+            meta=message.meta,
+            delete_requested=message.queue_id in deletes,
+        )
+        for messages in read_segments(spool, owner=False).values()
+        for message in messages
+        if not message.done
+    ]
     return sorted(items, key=lambda item: (item.received, item.queue_id))
