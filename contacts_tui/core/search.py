@@ -51,9 +51,8 @@ def _split(database: peewee.Database, text: str) -> tuple[str | None, list[str]]
     return expression, [w for w in words if len(w) < _TRIGRAM]
 
 
-def matching(database: peewee.Database, text: str) -> peewee.Expression | None:
-    """The WHERE condition for a search text, or None to match everything."""
-    expression, words = _split(database, text)
+def _matching(database: peewee.Database, expression: str | None, words: list[str]) -> peewee.Expression | None:
+    """The WHERE condition for a search text split by ``_split``, or None to match everything."""
     condition = None
     if expression is not None:
         condition = Customer.id.in_(
@@ -86,7 +85,7 @@ def customer_page(
     expression, short_words = _split(database, text)
     # Only what a record shows: the sorter then carries no search text.
     query = Customer.select(*_RECORD_FIELDS)
-    condition = matching(database, text)
+    condition = _matching(database, expression, short_words)
     if condition is not None:
         query = query.where(condition)
     if expression is not None and not short_words:
