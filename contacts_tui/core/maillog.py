@@ -146,19 +146,21 @@ def log_for_queue_id(queue_id: str) -> LogRecord | None:
 def captured_messages(limit: int = 50, *, search: str = "", offset: int = 0) -> list[CapturedRecord]:
     """Newest first; every word of ``search`` must appear in sender, recipients, subject, category or added."""
     fields = [f for f in CapturedMessage._meta.sorted_fields if f.name not in ("original", "message")]
-    query = CapturedMessage.select(*fields)
-    for word in search.casefold().split():
-        query = query.where(CapturedMessage.search_text.contains(word))
+    query = _captured_query(CapturedMessage.select(*fields), search)
     rows = query.order_by(CapturedMessage.id.desc()).offset(max(0, offset)).limit(max(1, limit))
     return [_captured_record(r) for r in rows]
 
 
 @_uses_database
 def count_captured(search: str = "") -> int:
-    query = CapturedMessage.select(fn.COUNT(CapturedMessage.id))
+    """How many messages ``captured_messages`` would find with no limit."""
+    return _captured_query(CapturedMessage.select(fn.COUNT(CapturedMessage.id)), search).scalar() or 0
+
+
+def _captured_query(query, search: str):
     for word in search.casefold().split():
         query = query.where(CapturedMessage.search_text.contains(word))
-    return query.scalar() or 0
+    return query
 
 
 @_uses_database
