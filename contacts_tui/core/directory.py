@@ -150,12 +150,7 @@ class Directory:
         clean = clean_contact(data, self.catalog)
         with write_transaction(self.database):
             customer = self._lock_customer(customer_id)
-            active = {r.email_key: r.email for r in self._active_contacts(customer_id)}
-            problems = Problems()
-            problems.add(primary_conflict(clean.key, clean.email, customer.email_key))
-            problems.add(duplicate_conflict(clean.email, active.get(clean.key)))
-            problems.raise_if_any(clean.name)
-            raise_limit(len(active), self.max_contacts, clean.name)
+            self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=None, adding=True)
             now = utcnow()
             row = ContactPerson.create(
                 customer=customer_id,
@@ -181,7 +176,7 @@ class Directory:
             customer = self._lock_customer(row.customer_id)
             row = self._contact_row(contact_id)
             if row.deleted_at is None and clean.key != row.email_key:
-                self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=row.id, restoring=False)
+                self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=row.id, adding=False)
             elif row.deleted_at is None:
                 problems = Problems()
                 problems.add(primary_conflict(clean.key, clean.email, customer.email_key))
@@ -218,7 +213,7 @@ class Directory:
             row = self._contact_row(contact_id)
             customer = self._lock_customer(row.customer_id)
             if row.deleted_at is not None:
-                self._check_contact_email(customer, row.email_key, row.email, row.name, exclude=row.id, restoring=True)
+                self._check_contact_email(customer, row.email_key, row.email, row.name, exclude=row.id, adding=True)
                 row.deleted_at = None
                 row.updated_at = utcnow()
                 row.save()
@@ -354,14 +349,17 @@ class Directory:
             raise ValidationError.single("email", f"{email} is already the primary email of customer {other.name!r}")
 
     def _check_contact_email(
-        self, customer: Customer, key: str, email: str, name: str, *, exclude: int, restoring: bool
+        self, customer: Customer, key: str, email: str, name: str, *, exclude: int | None, adding: bool
     ) -> None:
+        """Check that ``email`` can be an active contact person's at ``customer``: not its
+        primary email, nor another active contact's (``exclude`` is the contact itself).
+        ``adding`` one more (a new or a restored contact person) also checks the limit."""
         active = {r.email_key: r.email for r in self._active_contacts(customer.id) if r.id != exclude}
         problems = Problems()
         problems.add(primary_conflict(key, email, customer.email_key))
         problems.add(duplicate_conflict(email, active.get(key)))
         problems.raise_if_any(name)
-        if restoring:
+        if adding:
             raise_limit(len(active), self.max_contacts, name)
 
     def _apply_everywhere(self, key: str, contact_id: int, name: str, phone: str, now) -> set[int]:
