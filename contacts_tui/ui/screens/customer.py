@@ -141,7 +141,7 @@ class CustomerScreen(AppScreen):
 
     def _show_customer(self) -> None:
         assert self.customer is not None
-        active = sum(1 for c in self.table.records if c.active)
+        active = self.active_count()
         lines = customer_lines(self.customer, active, self.directory.max_contacts, self.show_inactive)
         for name, text in zip(("name", "email", "count"), lines):
             self.query_one(f"#customer-{name}", Static).update(text)
