@@ -20,7 +20,7 @@ from .directory import Directory
 from .errors import DirectoryError
 from .migrate import write_transaction
 from .models import ContactCategory, ContactPerson, Customer, utcnow
-from .rules import CleanContact, duplicate_conflict, primary_conflict, search_text
+from .rules import CleanContact, primary_conflict, search_text
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): phases are "reading" (bytes), "writing" (rows)."""

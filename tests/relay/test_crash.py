@@ -158,8 +158,8 @@ def test_sigterm_keeps_the_queue_and_a_restart_delivers_it(seeded_db, tmp_path, 
         reader.readline()
         for command in (b"EHLO late.test", f"MAIL FROM:<{SENDER}>".encode(), f"RCPT TO:<{ACME}>".encode(), b"DATA"):
             hanging.sendall(command + b"\r\n")
-            while (line := reader.readline())[3:4] == b"-":
-                pass
+            while reader.readline()[3:4] == b"-":
+                pass  # the rest of a multi-line reply
         hanging.sendall(message(subject="half sent")[:-20])
 
         assert relay.terminate() == 0

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
-
 from contacts_tui.core import maillog
 
 from ..waiting import wait_until
