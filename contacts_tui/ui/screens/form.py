@@ -85,7 +85,7 @@ class FormScreen(AppScreen):
 
     def on_mount(self) -> None:
         self.sub_title = self.SUB_TITLE
-        if not getattr(self.app, "cursor_blink", True):
+        if not self.app.cursor_blink:
             for widget in self.query(Input):
                 widget.cursor_blink = False
         self.initial = self.values()

@@ -91,9 +91,9 @@ class MailListScreen(PagedListScreen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        if not getattr(self.app, "cursor_blink", True):
+        if not self.app.cursor_blink:
             self.query_one("#search", Input).cursor_blink = False
-        seconds = getattr(self.app, "options", {}).get("refresh_seconds", REFRESH_SECONDS)
+        seconds = self.app.options.get("refresh_seconds", REFRESH_SECONDS)
         if seconds:
             self.timer = self.set_interval(seconds, self.auto_refresh)
         self.load(self.query_state)

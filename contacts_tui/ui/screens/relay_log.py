@@ -110,7 +110,7 @@ class LogEntryScreen(AppScreen):
 
     def on_mount(self) -> None:
         self.sub_title = f"Relay log entry {self.entry.queue_id or self.entry.id}"
-        seconds = getattr(self.app, "options", {}).get("refresh_seconds", REFRESH_SECONDS)
+        seconds = self.app.options.get("refresh_seconds", REFRESH_SECONDS)
         if seconds:
             self.timer = self.set_interval(seconds, lambda: self.action_refresh(quiet=True))
 
