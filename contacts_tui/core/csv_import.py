@@ -80,7 +80,6 @@ class _Customer:
     email: str
     name: str
     name_line: int
-    first_line: int
     phone: str = ""
     lines: list[int] = field(default_factory=list)
     contacts: dict[str, tuple[int, CleanContact]] = field(default_factory=dict)
@@ -146,7 +145,7 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
     plan = customers.get(row.customer_key)
     if plan is None:
         plan = customers[row.customer_key] = _Customer(
-            row.customer_key, row.customer_email, row.customer_name, row.line, row.line
+            row.customer_key, row.customer_email, row.customer_name, row.line
         )
     elif row.customer_name and plan.name and row.customer_name != plan.name:
         errors.append(
