@@ -31,7 +31,7 @@ def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
     preview.add_argument("--header", metavar="NAME", default=DEFAULT_HEADER, help="category header name")
 
     log = commands.add_parser("log", parents=[common], help="what the relay did with recent messages")
-    log.add_argument("--limit", metavar="N", type=int, default=20, help="how many, newest first (default 20)")
+    log.add_argument("--limit", metavar="N", type=_positive, default=20, help="how many, newest first (default 20)")
     log.add_argument("--search", metavar="TEXT", default="", help="only entries mentioning TEXT")
     log.add_argument("--status", metavar="STATUS", default="", help="only this status (queued, delivered, ...)")
     log.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -47,7 +47,7 @@ def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
     sub = messages.add_subparsers(dest="action", metavar="ACTION")
     listing = sub.add_parser("list", parents=[common], help="captured messages, newest first")
     listing.add_argument("--search", metavar="TEXT", default="", help="only messages mentioning TEXT")
-    listing.add_argument("--limit", metavar="N", type=int, default=50)
+    listing.add_argument("--limit", metavar="N", type=_positive, default=50, help="how many, newest first (default 50)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     show = sub.add_parser("show", parents=[common], help="summary: who was added and why, headers before/after")
     show.add_argument("id", type=int)
@@ -64,6 +64,16 @@ def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
     )
     passwd.add_argument("user")
     passwd.add_argument("--auth-file", metavar="FILE", required=True)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
 
 
 def run_inspect_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from contacts_tui.core import maillog
+from relay.cli import main
 
 from ..waiting import wait_until
 from .live import ACME, BETA, log_json, logged, message, relay_config, run_cli, running, seed, send
@@ -86,3 +87,10 @@ async def test_limit_json_search_and_status(history, capsys, db_url):
 def test_an_empty_log_says_so(sqlite_directory, capsys, sqlite_url):
     code, out, _ = run_cli(capsys, "log", "--db", sqlite_url)
     assert (code, out) == (0, "The relay log is empty.\n")
+
+
+def test_a_limit_below_one_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["log", "--limit", "0"])
+    assert exit_info.value.code == 2
+    assert "'0' is not a whole number of at least 1" in capsys.readouterr().err
