@@ -33,6 +33,7 @@ class RelayConfig:
     upstream_port: int = 25
     capture: bool = False
     capture_retention: int = 1000
+    log_retention_days: float = 90.0
     spool: Path | None = None
     category_header: str = DEFAULT_HEADER
     hostname: str = field(default_factory=socket.getfqdn)
@@ -121,6 +122,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                       help="store rewritten messages for inspection instead of sending them (RELAY_CAPTURE=1)")
     _numeric(where, "--capture-retention", "N", int, "RELAY_CAPTURE_RETENTION", "1000",
              "captured messages to keep, oldest dropped first")
+    _numeric(where, "--log-retention", "DAYS", float, "RELAY_LOG_RETENTION", "90",
+             "relay log entries older than this are deleted; 0 keeps them forever")
     where.add_argument("--spool", metavar="DIR", default=_env("RELAY_SPOOL"),
                        help="durable queue directory (RELAY_SPOOL; default in the user data directory)")
     where.add_argument("--header", metavar="NAME", default=_env("RELAY_HEADER", DEFAULT_HEADER),
@@ -213,12 +216,15 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
     if args.max_size <= 0:
         raise ConfigError("--max-size must be more than 0")
+    if args.log_retention < 0:
+        raise ConfigError("--log-retention must be 0 (keep forever) or more days")
     if not (0 < args.min_backoff <= args.max_backoff) or args.max_lifetime <= 0:
         raise ConfigError("retries need 0 < --min-backoff <= --max-backoff and a positive --max-lifetime")
     return RelayConfig(
         listen_host=listen_host, listen_port=listen_port,
         upstream_host=upstream_host, upstream_port=upstream_port,
         capture=bool(args.capture), capture_retention=args.capture_retention,
+        log_retention_days=args.log_retention,
         spool=Path(args.spool) if args.spool else None,
         category_header=args.header, hostname=args.hostname or socket.getfqdn(), allow=allow,
         auth_file=Path(args.auth_file) if args.auth_file else None,

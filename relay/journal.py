@@ -129,6 +129,16 @@ class Journal:
             values[RelayLog.delivered_at] = now
         self._submit(lambda: RelayLog.update(values).where(RelayLog.queue_id == queue_id).execute())
 
+    def prune(self, older_than: dt.timedelta, batch: int = 10_000) -> None:
+        """Delete log entries received before now - ``older_than``, a batch at a time."""
+        cutoff = utcnow() - older_than
+
+        def job() -> int:
+            old = RelayLog.select(RelayLog.id).where(RelayLog.received_at < cutoff).limit(batch)
+            return RelayLog.delete().where(RelayLog.id.in_(old)).execute()
+
+        self._submit(job)
+
     async def write(self, job: Job) -> Any:
         """Run ``job`` in the next batch and wait until it is committed."""
         future = asyncio.get_running_loop().create_future()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 import ssl
@@ -29,6 +30,8 @@ from .scheduler import Scheduler, StatusDetail
 from .spool import Envelope, Spool
 
 log = logging.getLogger(__name__)
+
+LOG_PRUNE_INTERVAL = 3600.0
 
 _BUSY = b"421 4.7.0 Too many connections; please try again later\r\n"
 
@@ -94,6 +97,7 @@ class Relay:
         self.config = config
         self.directory = directory
         self.journal = Journal(config.hostname)
+        self._pruner: asyncio.Task | None = None
         self.spool: Spool | None = None
         self.scheduler: Scheduler | None = None
         self.capture: CaptureStore | None = None
@@ -145,11 +149,15 @@ class Relay:
             await self.scheduler.start()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, self.config.listen_host, self.config.listen_port)
+        if self.config.log_retention_days > 0:
+            self._pruner = loop.create_task(self._prune_log(), name="relay-log-retention")
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop accepting, let transactions in flight finish, keep the rest in the spool."""
         if self._server is not None:
             self._server.close()
+        if self._pruner is not None:
+            self._pruner.cancel()
         deadline = asyncio.get_running_loop().time() + timeout
         while self.handler.in_flight and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
@@ -165,6 +173,14 @@ class Relay:
         if self.spool is not None:
             await self.spool.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _prune_log(self) -> None:
+        # The log would otherwise grow by a row per message for ever. Several
+        # relays on one database may all prune: the deletes are idempotent.
+        keep = dt.timedelta(days=self.config.log_retention_days)
+        while True:
+            self.journal.prune(keep)
+            await asyncio.sleep(LOG_PRUNE_INTERVAL)
 
     def _protocol(self) -> asyncio.Protocol:
         if len(self._sessions) >= self.config.max_connections:
