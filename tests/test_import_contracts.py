@@ -46,7 +46,7 @@ def test_the_contracts_forbid_the_arrows_of_the_design():
     assert relay["type"] == "forbidden" and relay["source_modules"] == ["relay"]
     assert {"textual", "contacts_tui.ui"} <= set(relay["forbidden_modules"])
     for checked in (core, relay):
-        # An indirect import (core -> helper -> textual) counts as well.
+        # An indirect import (core -> middle -> textual) counts as well.
         assert checked.get("allow_indirect_imports") is False
     assert SETTINGS.get("include_external_packages") is True  # or "textual" could not be named
 
@@ -102,7 +102,7 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         ({"contacts_tui/core/widgets.py": "from textual.widget import Widget\n"}, "The directory core works without the TUI"),
         ({"contacts_tui/core/show.py": "import contacts_tui.ui.app\n"}, "The directory core works without the TUI"),
         (
-            {"contacts_tui/core/helper.py": "import contacts_tui.core.later\n", "contacts_tui/core/later.py": "def f():\n    import textual\n"},
+            {"contacts_tui/core/middle.py": "import contacts_tui.core.later\n", "contacts_tui/core/later.py": "def f():\n    import textual\n"},
             "The directory core works without the TUI",
         ),
         ({"relay/tui.py": "import textual.app\n"}, "The relay works without the TUI"),
