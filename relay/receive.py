@@ -22,7 +22,7 @@ from contacts_tui.core.records import Resolution
 from .access import peer_allowed
 from .headers import decode_words, field_texts, header_end, parse_fields
 from .journal import Journal, LogEntry
-from .rewrite import Addition, RewriteResult, category_in_fields, received_header, rewrite
+from .rewrite import Addition, RewriteResult, category_in_fields, received_header, rewrite, transport_address
 from .spool import Envelope, mail_flags, new_queue_id
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class RelayHandler:
         )
         additions = [Addition(a.email, a.name) for a in resolution.additions] if resolution else []
         result = rewrite(data, recipients, additions, trace, utf8_headers=smtputf8)
-        _describe(entry, category, resolution, result)
+        _describe(entry, category, resolution, result, smtputf8)
         spooled = Envelope(
             sender=sender,
             recipients=recipients + result.envelope_added,
@@ -179,7 +179,9 @@ class RelayHandler:
         return reply
 
 
-def _describe(entry: LogEntry, category: str | None, resolution: Resolution | None, result: RewriteResult) -> None:
+def _describe(
+    entry: LogEntry, category: str | None, resolution: Resolution | None, result: RewriteResult, smtputf8: bool
+) -> None:
     """Fill the log entry with the decision and its reasons."""
     if resolution is not None:
         entry.category_key = resolution.category or ""
@@ -188,9 +190,14 @@ def _describe(entry: LogEntry, category: str | None, resolution: Resolution | No
     entry.added = [
         {"email": a.email, "name": a.name, "customer": a.customer_email, "reason": a.reason}
         for a in (resolution.additions if resolution else ())
-        if a.email in added
+        if transport_address(a.email, smtputf8) in added
     ]
     notes = list(resolution.notes) if resolution else []
+    notes += [
+        f"{a['email']} written as {sent}: the sender did not use SMTPUTF8"
+        for a in entry.added
+        if (sent := transport_address(a["email"], smtputf8)) != a["email"]
+    ]
     notes += [f"{address} not added: {why}" for address, why in result.skipped]
     if not result.cc_locked_by_dkim:
         notes += [

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime
 
+import idna
+
 from relay.headers import (
     CRLF,
     LF,
@@ -47,6 +49,7 @@ __all__ = [
     "received_header",
     "rewrite",
     "split_message",
+    "transport_address",
 ]
 
 DEFAULT_CATEGORY_HEADER = "X-Notification-Category"
@@ -112,6 +115,22 @@ def category_in_fields(fields: list[Field], header_name: str = DEFAULT_CATEGORY_
     return decode_words(values[0]).strip() or None
 
 
+def transport_address(address: str, utf8: bool) -> str:
+    """The address as it can travel: unchanged with SMTPUTF8; without it, an
+    internationalised domain in its ASCII (xn--) form, so that a contact at
+    ``ida@bücher.example`` still gets the copy. A local part that is not
+    ASCII has no such form and is returned as it is."""
+    if utf8 or address.isascii():
+        return address
+    local, at, domain = address.rpartition("@")
+    if not at or not local.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        return address
+
+
 def rewrite(
     message: bytes,
     envelope_rcpts: Iterable[str],
@@ -122,10 +141,11 @@ def rewrite(
 ) -> RewriteResult:
     """Add ``additions`` to the message's Cc and envelope; prepend ``trace``.
 
-    With ``utf8_headers`` false (the sender did not use SMTPUTF8), an address
-    that is not ASCII goes to the envelope only: written into Cc it would make
-    the whole message need SMTPUTF8, and an upstream without it would then
-    refuse the customer's own copy too.
+    With ``utf8_headers`` false (the sender did not use SMTPUTF8), a domain
+    that is not ASCII is written in its xn-- form, and an address that still
+    is not ASCII goes to the envelope only: written into Cc it would make the
+    whole message need SMTPUTF8, and an upstream without it would then refuse
+    the customer's own copy too.
 
     Addresses already in To or Cc, already envelope recipients, listed twice
     or malformed are skipped with a reason. If a DKIM-Signature covers Cc the
@@ -138,6 +158,8 @@ def rewrite(
     fields = parse_fields(header_block)
     eol = line_ending(header_block or message[cut : cut + 2])
 
+    if not utf8_headers:
+        additions = [Addition(transport_address(a.address, False), a.name) for a in additions]
     adding, skipped = _choose(fields, envelope_rcpts, additions)
     locked = bool(adding) and _dkim_covers_cc(fields)
     in_header = [] if locked else [a for a in adding if utf8_headers or a.address.isascii()]

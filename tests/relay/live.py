@@ -66,6 +66,8 @@ PEOPLE: dict[str, tuple[str, list[tuple[str, str, str, bool, tuple[str, ...]]]]]
     UTF8_CUSTOMER: ("Bücherstube Café", [
         ("Zoë Ünal", "zoë@bücher.example", "Bookkeeping", False, ("billing",)),
         ("Łukasz Żółć", "lukasz@buecher.example", "Management", False, ("billing",)),
+        # ASCII but for the domain: without SMTPUTF8 it travels as ida@xn--bcher-kva.example.
+        ("Ida Idn", "ida@bücher.example", "Billing", False, ("billing",)),
     ]),
 }
 

@@ -171,8 +171,13 @@ async def test_a_contact_with_a_utf8_address_does_not_cost_the_customer_the_noti
         await logged(reply.queue_id, ["delivered", "partially failed", "failed"])
         await wait_until(lambda: upstream.messages)
     copies = [m for m in upstream.messages if m.sender == SENDER]
-    # The ASCII recipients get the notification; only zoë@bücher.example cannot be reached this way.
-    assert copies and {customer, "lukasz@buecher.example"} <= set(copies[0].recipients)
+    # The ASCII recipients get the notification, ida@bücher.example in its xn-- form, in Cc too;
+    # only zoë@bücher.example cannot be reached this way.
+    assert copies and set(copies[0].recipients) == {customer, "lukasz@buecher.example", "ida@xn--bcher-kva.example"}
+    assert "ida@xn--bcher-kva.example" in parsed(copies[0].data)["Cc"]
+    row = await logged(reply.queue_id, ["partially failed"])
+    assert "ida@bücher.example" in [a["email"] for a in row.added]
+    assert "ida@bücher.example written as ida@xn--bcher-kva.example" in row.reason
 
 
 async def test_a_pooled_connection_the_upstream_dropped_is_replaced_without_a_deferral(

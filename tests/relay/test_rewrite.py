@@ -417,3 +417,22 @@ def test_a_utf8_address_goes_to_the_envelope_only_when_the_sender_did_not_use_sm
     assert result.header_added == ["lukasz@buecher.example"]
     assert result.message.isascii()
     assert result.needs_smtputf8
+
+
+def test_an_internationalised_domain_is_written_in_its_ascii_form_when_the_sender_did_not_use_smtputf8():
+    message = b"From: a@shop.example\r\nTo: kundin@buecher.example\r\nSubject: x\r\n\r\nbody\r\n"
+    result = rewrite(message, ["kundin@buecher.example"], [Addition("ida@b\u00fccher.example", "Ida")], utf8_headers=False)
+    assert result.envelope_added == result.header_added == ["ida@xn--bcher-kva.example"]
+    assert cc_of(result.message) == [("Ida", "ida@xn--bcher-kva.example")]
+    assert result.message.isascii() and not result.needs_smtputf8
+
+
+def test_with_smtputf8_an_internationalised_domain_stays_as_it_is():
+    result = rewrite(MESSAGE, RCPTS, [Addition("ida@b\u00fccher.example", "Ida")])
+    assert result.envelope_added == ["ida@b\u00fccher.example"] and result.needs_smtputf8
+
+
+def test_an_ascii_form_already_in_to_is_not_added_again():
+    message = b"From: a@shop.example\r\nTo: ida@xn--bcher-kva.example\r\nSubject: x\r\n\r\nbody\r\n"
+    result = rewrite(message, ["kundin@buecher.example"], [Addition("ida@b\u00fccher.example")], utf8_headers=False)
+    assert result.envelope_added == [] and result.skipped == [("ida@xn--bcher-kva.example", "already in To")]
