@@ -83,13 +83,14 @@ def host_port(value: str, option: str, default_port: int | None = None) -> tuple
     return host, port
 
 
-def _env(name: str, default: str | None = None) -> str | None:
+def env_value(name: str, default: str | None = None) -> str | None:
+    """A RELAY_* variable's value; unset or empty gives ``default``."""
     value = os.environ.get(name)
     return value if value not in (None, "") else default
 
 
 def _env_flag(name: str) -> bool:
-    return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
+    return (env_value(name, "") or "").lower() in ("1", "true", "yes", "on")
 
 
 def _number(convert: type, env_name: str):
@@ -107,16 +108,16 @@ def _number(convert: type, env_name: str):
 
 
 def _numeric(group, flag: str, metavar: str, convert: type, env: str, default: str, text: str, note: str = "") -> None:
-    group.add_argument(flag, metavar=metavar, type=_number(convert, env), default=_env(env, default),
+    group.add_argument(flag, metavar=metavar, type=_number(convert, env), default=env_value(env, default),
                        help=f"{text} ({env}; default %(default)s{note})")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("where mail comes from and goes to")
-    where.add_argument("--listen", metavar="HOST:PORT", default=_env("RELAY_LISTEN", DEFAULT_LISTEN),
+    where.add_argument("--listen", metavar="HOST:PORT", default=env_value("RELAY_LISTEN", DEFAULT_LISTEN),
                        help="address to accept mail on (RELAY_LISTEN; default %(default)s)")
     mode = where.add_mutually_exclusive_group()
-    mode.add_argument("--upstream", metavar="HOST:PORT", default=_env("RELAY_UPSTREAM"),
+    mode.add_argument("--upstream", metavar="HOST:PORT", default=env_value("RELAY_UPSTREAM"),
                       help="the real mail server to pass mail on to (RELAY_UPSTREAM; port 25 if left out)")
     mode.add_argument("--capture", action="store_true", default=_env_flag("RELAY_CAPTURE"),
                       help="store rewritten messages for inspection instead of sending them (RELAY_CAPTURE=1)")
@@ -124,13 +125,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
              "captured messages to keep, oldest dropped first")
     _numeric(where, "--log-retention", "DAYS", float, "RELAY_LOG_RETENTION", "90",
              "relay log entries older than this are deleted; 0 keeps them forever")
-    where.add_argument("--spool", metavar="DIR", default=_env("RELAY_SPOOL"),
+    where.add_argument("--spool", metavar="DIR", default=env_value("RELAY_SPOOL"),
                        help="durable queue directory (RELAY_SPOOL; default in the user data directory)")
-    where.add_argument("--header", metavar="NAME", default=_env("RELAY_HEADER", DEFAULT_HEADER),
+    where.add_argument("--header", metavar="NAME", default=env_value("RELAY_HEADER", DEFAULT_HEADER),
                        help="header naming the notification category (RELAY_HEADER; default %(default)s)")
     # Resolved only when serving: every contacts-relay command builds this
     # parser, and a host with slow DNS would make even 'log' wait.
-    where.add_argument("--hostname", metavar="NAME", default=_env("RELAY_HOSTNAME"),
+    where.add_argument("--hostname", metavar="NAME", default=env_value("RELAY_HOSTNAME"),
                        help="this relay's name in the greeting and Received headers (RELAY_HOSTNAME; "
                             "default this host's fully qualified name)")
 
@@ -138,12 +139,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     inbound.add_argument("--allow", metavar="CIDR", action="append", default=None,
                          help="network allowed to relay without AUTH; repeatable (RELAY_ALLOW, comma-separated; "
                               "default loopback only)")
-    inbound.add_argument("--auth-file", metavar="FILE", default=_env("RELAY_AUTH_FILE"),
+    inbound.add_argument("--auth-file", metavar="FILE", default=env_value("RELAY_AUTH_FILE"),
                          help="users allowed to relay after AUTH over TLS, as scrypt hashes written by "
                               "'contacts-relay passwd' (RELAY_AUTH_FILE)")
-    inbound.add_argument("--tls-cert", metavar="FILE", default=_env("RELAY_TLS_CERT"),
+    inbound.add_argument("--tls-cert", metavar="FILE", default=env_value("RELAY_TLS_CERT"),
                          help="certificate chain (PEM) for STARTTLS (RELAY_TLS_CERT)")
-    inbound.add_argument("--tls-key", metavar="FILE", default=_env("RELAY_TLS_KEY"),
+    inbound.add_argument("--tls-key", metavar="FILE", default=env_value("RELAY_TLS_KEY"),
                          help="private key (PEM) for STARTTLS (RELAY_TLS_KEY)")
     _numeric(inbound, "--max-size", "MIB", float, "RELAY_MAX_SIZE", "25",
              "largest message accepted, in MiB; larger ones get 552")
@@ -156,21 +157,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
     upstream = parser.add_argument_group("the upstream server")
     upstream.add_argument("--upstream-tls", choices=("opportunistic", "starttls", "tls", "none"),
-                          default=_env("RELAY_UPSTREAM_TLS", "opportunistic"),
+                          default=env_value("RELAY_UPSTREAM_TLS", "opportunistic"),
                           help="opportunistic: STARTTLS when offered, the certificate not checked (like Postfix's "
                                "'may': an unverified TLS session still beats plain text), but checked when "
                                "--upstream-user is set; starttls: required and verified; tls: implicit TLS (port 465), "
                                "verified; none: plain (RELAY_UPSTREAM_TLS; default %(default)s)")
-    upstream.add_argument("--upstream-ca-file", metavar="FILE", default=_env("RELAY_UPSTREAM_CA_FILE"),
+    upstream.add_argument("--upstream-ca-file", metavar="FILE", default=env_value("RELAY_UPSTREAM_CA_FILE"),
                           help="CA certificates to verify the upstream with (RELAY_UPSTREAM_CA_FILE; "
                                "default: the system's)")
     upstream.add_argument("--upstream-no-verify", action="store_true", default=_env_flag("RELAY_UPSTREAM_NO_VERIFY"),
                           help="do not verify the upstream's certificate; for testing only "
                                "(RELAY_UPSTREAM_NO_VERIFY=1)")
-    upstream.add_argument("--upstream-user", metavar="USER", default=_env("RELAY_UPSTREAM_USER"),
+    upstream.add_argument("--upstream-user", metavar="USER", default=env_value("RELAY_UPSTREAM_USER"),
                           help="AUTH user at the upstream (RELAY_UPSTREAM_USER); the password comes from "
                                "RELAY_UPSTREAM_PASSWORD_FILE or RELAY_UPSTREAM_PASSWORD, never the command line")
-    upstream.add_argument("--upstream-password-file", metavar="FILE", default=_env("RELAY_UPSTREAM_PASSWORD_FILE"),
+    upstream.add_argument("--upstream-password-file", metavar="FILE", default=env_value("RELAY_UPSTREAM_PASSWORD_FILE"),
                           help="file holding the upstream AUTH password (RELAY_UPSTREAM_PASSWORD_FILE)")
     _numeric(upstream, "--upstream-connections", "N", int, "RELAY_UPSTREAM_CONNECTIONS", "4",
              "parallel, reused connections to the upstream")
@@ -196,7 +197,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         # One may come from the environment and the other from the command
         # line; guessing which the user meant could send real mail.
         raise ConfigError("give either --upstream (RELAY_UPSTREAM) or --capture (RELAY_CAPTURE), not both")
-    allow = tuple(args.allow) if args.allow else tuple((_env("RELAY_ALLOW", ",".join(DEFAULT_ALLOW)) or "").split(","))
+    allow = tuple(args.allow) if args.allow else tuple((env_value("RELAY_ALLOW", ",".join(DEFAULT_ALLOW)) or "").split(","))
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")
     if args.auth_file and not args.tls_cert:

@@ -16,9 +16,9 @@ from contacts_tui.core.mailview import view_message
 from contacts_tui.core.settings import Settings, open_directory
 
 from .access import set_password
-from .config import DEFAULT_HEADER, ConfigError, host_port
+from .config import DEFAULT_HEADER, ConfigError, env_value, host_port
 from .headers import header_addresses, split_message
-from .rewrite import Addition, read_category, rewrite
+from .rewrite import Addition, read_category, rewrite, transport_address
 
 
 def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
@@ -28,7 +28,10 @@ def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
     preview.add_argument("message", metavar="MESSAGE.eml", help="the message file (- for standard input)")
     preview.add_argument("--rcpt", metavar="ADDR", action="append", default=[],
                          help="envelope recipient; repeatable (default: the To and Cc addresses)")
-    preview.add_argument("--header", metavar="NAME", default=DEFAULT_HEADER, help="category header name")
+    preview.add_argument("--header", metavar="NAME", default=env_value("RELAY_HEADER", DEFAULT_HEADER),
+                         help="category header name (RELAY_HEADER; default %(default)s)")
+    preview.add_argument("--no-smtputf8", dest="smtputf8", action="store_false",
+                         help="as for a sender that does not use SMTPUTF8 (default: one that does)")
 
     log = commands.add_parser("log", parents=[common], help="what the relay did with recent messages")
     log.add_argument("--limit", metavar="N", type=_positive, default=20, help="how many, newest first (default 20)")
@@ -106,11 +109,17 @@ def _preview(args, directory) -> int:
         print(f"Category: {category} (an email type of {resolution.category})")
     for customer in resolution.customers:
         print(f"Customer: {customer.name} <{customer.email}>" + ("" if customer.active else " (inactive)"))
-    result = rewrite(data, recipients, [Addition(a.email, a.name) for a in resolution.additions])
+    utf8 = args.smtputf8
+    result = rewrite(data, recipients, [Addition(a.email, a.name) for a in resolution.additions], utf8_headers=utf8)
     added = set(result.envelope_added)
     for addition in resolution.additions:
-        if addition.email in added:
+        sent = transport_address(addition.email, utf8)
+        if sent in added:
             print(f"  + {addition.name} <{addition.email}>: {addition.reason}")
+            if sent != addition.email:
+                print(f"    written as {sent}: the sender does not use SMTPUTF8")
+            elif sent not in result.header_added and not result.cc_locked_by_dkim:
+                print("    envelope only: the address needs SMTPUTF8, which the sender does not use")
     for address, why in result.skipped:
         print(f"  - {address}: {why}")
     for note in resolution.notes:
@@ -119,7 +128,9 @@ def _preview(args, directory) -> int:
         print(f"Nobody added: {resolution.reason}.")
     elif result.cc_locked_by_dkim:
         print("A DKIM signature covers Cc: they would be added to the envelope only.")
-    print("\nHeaders after the rewrite:\n")
+    elif utf8 and not all(address.isascii() for address in result.header_added):
+        print("Some addresses need SMTPUTF8; a sender that does not use it gets them differently (--no-smtputf8).")
+    print("\nHeaders after the rewrite (the relay also puts a Received header on top):\n")
     header, _ = split_message(result.message)
     sys.stdout.write(header.decode("utf-8", errors="replace").replace("\r\n", "\n"))
     return 0

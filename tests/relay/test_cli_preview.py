@@ -6,7 +6,7 @@ import pytest
 
 from contacts_tui.core import maillog
 
-from .live import ACME, BETA, message, run_cli, seed
+from .live import ACME, BETA, UTF8_CUSTOMER, message, run_cli, seed
 from .test_dkim import _sign, keys  # noqa: F401  (keys is a fixture)
 
 
@@ -36,7 +36,7 @@ def test_preview_lists_who_is_added_and_why_and_the_headers_after(capsys, sqlite
     assert "  + Jörg Buchhalter <books@acme.example>: opted in to billing" in out
     assert "  + Mia Manager <boss@acme.example>: receives all notifications" in out
     assert "otto@acme.example" not in out and "it@acme.example" not in out
-    headers = out.split("Headers after the rewrite:\n\n", 1)[1]
+    headers = out.split("Headers after the rewrite (the relay also puts a Received header on top):\n\n", 1)[1]
     assert headers.startswith("From: Shop Billing <billing@shop.example>\n")
     assert "Cc: =?utf-8?" in headers and "<books@acme.example>" in headers
     assert "Subject: Invoice INV-9\n" in headers
@@ -99,3 +99,25 @@ def test_a_missing_file_is_an_error_with_its_name(capsys, sqlite_url, tmp_path):
     code, out, err = run_cli(capsys, "preview", str(tmp_path / "nope.eml"), "--db", sqlite_url)
     assert code == 1
     assert f"cannot read {tmp_path / 'nope.eml'}: No such file or directory" in err
+
+
+def test_the_header_name_comes_from_relay_header_as_for_serve(capsys, sqlite_url, eml, monkeypatch):
+    monkeypatch.setenv("RELAY_HEADER", "X-Mail-Kind")
+    out = preview(capsys, sqlite_url, eml(message(category=None, headers=[("X-Mail-Kind", "billing")])))
+    assert "  + Jörg Buchhalter <books@acme.example>: opted in to billing" in out
+
+
+def test_utf8_addresses_are_previewed_for_a_sender_with_or_without_smtputf8(capsys, sqlite_url, eml):
+    path = eml(message(to=UTF8_CUSTOMER))
+    out = preview(capsys, sqlite_url, path)
+    assert "  + Ida Idn <ida@bücher.example>: opted in to billing\n" in out
+    assert "written as" not in out and "envelope only" not in out
+    assert "a sender that does not use it gets them differently (--no-smtputf8)" in out
+
+    out = preview(capsys, sqlite_url, path, "--no-smtputf8")
+    assert "  + Ida Idn <ida@bücher.example>: opted in to billing\n" \
+           "    written as ida@xn--bcher-kva.example: the sender does not use SMTPUTF8" in out
+    assert "  + Zoë Ünal <zoë@bücher.example>: opted in to billing\n" \
+           "    envelope only: the address needs SMTPUTF8, which the sender does not use" in out
+    headers = out.split("on top):\n\n", 1)[1]
+    assert "ida@xn--bcher-kva.example" in headers and "zoë" not in headers
