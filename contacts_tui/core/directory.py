@@ -138,8 +138,12 @@ class Directory:
     @_database_call
     def list_contacts(self, customer_id: int, *, include_deleted: bool = False) -> list[ContactRecord]:
         """Active contacts by name; with ``include_deleted`` the inactive ones follow."""
-        self._customer_row(customer_id)
-        query = ContactPerson.select().where(ContactPerson.customer == customer_id)
+        customer = self._customer_row(customer_id)
+        # A promoted person's record waits, deleted, under the primary email
+        # (see make_primary); it is not a contact to show or restore.
+        query = ContactPerson.select().where(
+            (ContactPerson.customer == customer_id) & (ContactPerson.email_key != customer.email_key)
+        )
         if not include_deleted:
             query = query.where(ContactPerson.deleted_at.is_null())
         rows = sorted(query, key=lambda r: (r.deleted_at is not None, r.name.casefold(), r.id))
@@ -256,7 +260,10 @@ class Directory:
         """Swap a contact person and the customer's primary email, atomically.
 
         The old primary address stays on as a contact person who receives all
-        notifications, so nobody loses mail they got before the swap.
+        notifications, so nobody loses mail they got before the swap. The
+        promoted person's record is kept, hidden while the address is the
+        primary: swapping back restores their name, phone, role and
+        categories instead of starting a stranger named after the customer.
         """
         with write_transaction(self.database):
             contact = self._contact_row(contact_id)
@@ -266,8 +273,8 @@ class Directory:
             self._check_customer_email_free(contact.email_key, contact.email, customer.id)
             old_email, old_key = customer.email, customer.email_key
             now = utcnow()
-            ContactCategory.delete().where(ContactCategory.contact == contact.id).execute()
-            contact.delete_instance()
+            contact.deleted_at = contact.updated_at = now
+            contact.save()
             customer.email, customer.email_key, customer.updated_at = contact.email, contact.email_key, now
             customer.save()
             previous = (
@@ -282,6 +289,7 @@ class Directory:
                     phone=customer.phone, receive_all=True, created_at=now, updated_at=now,
                 )
             else:
+                # Categories stay as they were, so turning receive-all off later gives them back.
                 previous.deleted_at, previous.receive_all, previous.updated_at = None, True, now
                 previous.save()
             self._refresh_customer(customer)

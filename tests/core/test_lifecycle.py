@@ -141,6 +141,24 @@ def test_make_primary_back_restores_the_earlier_record(directory, acme):
     assert directory.get_customer(acme.id).contact_count == 1
 
 
+def test_make_primary_back_gives_the_person_their_own_details_again(directory, acme):
+    eve = directory.add_contact(
+        acme.id, person("Eve Example", "eve@acme.example", phone="+49 2", role="Bookkeeping", categories=("billing",))
+    )
+    directory.make_primary(eve.id)
+    assert all(c.email != "eve@acme.example" for c in directory.list_contacts(acme.id, include_deleted=True))
+    owner = next(c for c in directory.list_contacts(acme.id) if c.email == "owner@acme.example")
+    directory.make_primary(owner.id)
+    back = directory.get_contact(eve.id)
+    assert (back.name, back.email, back.phone, back.role, back.categories) == (
+        "Eve Example", "eve@acme.example", "+49 2", "Bookkeeping", ("billing",)
+    )
+    assert back.active and back.receive_all  # she got everything as the primary; she keeps it
+    assert directory.list_contacts(acme.id) == [back]
+    # Receive-all off: her own choice of categories is still there.
+    assert directory.set_receive_all(eve.id, False).categories == ("billing",)
+
+
 def test_make_primary_reuses_a_deleted_record_of_the_old_primary(directory, acme):
     eve = directory.add_contact(acme.id, person("Eve", "eve@acme.example"))
     directory.make_primary(eve.id)
