@@ -39,6 +39,7 @@ class ImportReport:
     contacts_restored: int = 0
     contacts_removed: int = 0
     rows_skipped: int = 0
+    sync_held: int = 0  # customers --sync left alone because a row of theirs was skipped
     errors: list[RowError] = field(default_factory=list)
     written: bool = False
 
@@ -52,6 +53,11 @@ class ImportReport:
         ]
         if self.rows_skipped:
             parts.append(f"{self.rows_skipped:,} invalid rows skipped")
+        if self.sync_held:
+            parts.append(
+                f"--sync removed nothing at {self.sync_held:,} customer(s) with a skipped row"
+                if self.sync_held > 0 else "--sync removed nothing: a skipped row names no customer"
+            )
         return "; ".join(parts)
 
 
@@ -116,14 +122,19 @@ def import_csv(
     report.rows += len({e.line for e in errors} - lines)
     with write_transaction(directory.database):
         _load_existing(customers)
-        _check(customers, directory.max_contacts, sync, errors)
+        held = _held_from_sync(customers, errors) if sync and skip_invalid else set()
+        if held is None:
+            sync, held, report.sync_held = False, set(), -1
+        else:
+            report.sync_held = len(held)
+        _check(customers, directory.max_contacts, sync, held, errors)
         bad_lines = {e.line for e in errors}
         if bad_lines and not skip_invalid:
             errors.sort(key=lambda e: e.line)
             raise ImportFailed(report)
         report.rows_skipped = len(bad_lines)
         _drop_lines(customers, bad_lines)
-        _write(customers, sync, report, dry_run, progress)
+        _write(customers, sync, report, dry_run, progress, held)
     errors.sort(key=lambda e: e.line)
     report.written = not dry_run
     if report.written and report.rows >= _ANALYZE_AFTER and is_postgres(directory.database):
@@ -149,7 +160,8 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
         )
     elif row.customer_name and plan.name and row.customer_name != plan.name:
         errors.append(
-            RowError(row.line, "customer_name", f"differs from line {plan.name_line} ({plan.name!r}); a customer has one name")
+            RowError(row.line, "customer_name", f"differs from line {plan.name_line} ({plan.name!r}); a customer has one name",
+                     row.customer_key)
         )
         return
     elif row.customer_name and not plan.name:
@@ -157,19 +169,20 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
     plan.lines.append(row.line)
     if row.contact is None:
         if row.customer_phone and plan.phone and row.customer_phone != plan.phone:
-            errors.append(RowError(row.line, "phone", f"differs from the customer's phone {plan.phone!r} given before"))
+            errors.append(RowError(row.line, "phone", f"differs from the customer's phone {plan.phone!r} given before", row.customer_key))
         elif row.customer_phone:
             plan.phone = row.customer_phone
         return
     first = plan.contacts.get(row.contact.key)
     if first is not None:
         errors.append(
-            RowError(row.line, "contact_email", f"{row.contact.email} appears twice for this customer (first on line {first[0]})")
+            RowError(row.line, "contact_email", f"{row.contact.email} appears twice for this customer (first on line {first[0]})",
+                     row.customer_key)
         )
         return
     conflict = primary_conflict(row.contact.key, row.contact.email, plan.key)
     if conflict:
-        errors.append(RowError(row.line, "contact_email", conflict.message))
+        errors.append(RowError(row.line, "contact_email", conflict.message, row.customer_key))
         return
     plan.contacts[row.contact.key] = (row.line, row.contact)
 
@@ -216,13 +229,14 @@ def _load_existing(customers: dict[str, _Customer]) -> None:
             customers[customer.email_key].existing = existing[cid]
 
 
-def _check(customers: dict[str, _Customer], limit: int, sync: bool, errors: list[RowError]) -> None:
+def _check(customers: dict[str, _Customer], limit: int, sync: bool, held: set[str], errors: list[RowError]) -> None:
     for plan in customers.values():
         if plan.existing is None and not plan.name:
             for line in plan.lines:
-                errors.append(RowError(line, "customer_name", f"{plan.email} is a new customer and needs a name"))
+                errors.append(RowError(line, "customer_name", f"{plan.email} is a new customer and needs a name", plan.key))
             continue
-        kept = 0 if sync or plan.existing is None else sum(1 for k in plan.existing.active if k not in plan.contacts)
+        synced = sync and plan.key not in held
+        kept = 0 if synced or plan.existing is None else sum(1 for k in plan.existing.active if k not in plan.contacts)
         already = 0 if plan.existing is None else sum(1 for k in plan.contacts if k in plan.existing.active)
         room = limit - kept - already
         for key, (line, contact) in plan.contacts.items():
@@ -235,9 +249,19 @@ def _check(customers: dict[str, _Customer], limit: int, sync: bool, errors: list
                         line,
                         "contact_email",
                         f"{plan.email} would have more than {limit} contact persons"
-                        + ("" if sync else " (with those already in the database; --sync drops the ones not in the file)"),
+                        + ("" if synced else " (with those already in the database; --sync drops the ones not in the file)"),
+                        plan.key,
                     )
                 )
+
+
+def _held_from_sync(customers: dict[str, _Customer], errors: list[RowError]) -> set[str] | None:
+    """The existing customers --sync must leave alone: a skipped row of theirs
+    may have been meant for any of their contact persons. ``None``: some
+    skipped row names no customer that can be read, so none is safe."""
+    if any(e.customer_key is None for e in errors):
+        return None
+    return {e.customer_key for e in errors if e.customer_key in customers and customers[e.customer_key].existing}
 
 
 def _drop_lines(customers: dict[str, _Customer], bad_lines: set[int]) -> None:
@@ -251,7 +275,9 @@ def _drop_lines(customers: dict[str, _Customer], bad_lines: set[int]) -> None:
             del customers[key]
 
 
-def _write(customers: dict[str, _Customer], sync: bool, report: ImportReport, dry_run: bool, progress) -> None:
+def _write(
+    customers: dict[str, _Customer], sync: bool, report: ImportReport, dry_run: bool, progress, held: set[str]
+) -> None:
     # Raw inserts bypass the field converters; this text is what they store.
     now = utcnow().isoformat(sep=" ")
     new = [p for p in customers.values() if p.existing is None]
@@ -280,7 +306,7 @@ def _write(customers: dict[str, _Customer], sync: bool, report: ImportReport, dr
         for _, contact in p.contacts.values():
             inserts.append((_contact_row(ids.get(p.key, 0), contact, now), contact.categories))
     for p in old:
-        done += 1 + _update_customer(p, sync, report, dry_run, now, inserts)
+        done += 1 + _update_customer(p, sync and p.key not in held, report, dry_run, now, inserts)
         if progress and done % 2000 < len(p.contacts) + 1:
             progress("writing", done, total)
     report.contacts_added += len(inserts)

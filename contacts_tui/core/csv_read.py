@@ -7,7 +7,7 @@ that carry the line number and the column, so a user can fix the file.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterator
 
 from .catalog import Catalog
@@ -27,6 +27,9 @@ class RowError:
     line: int
     column: str | None
     message: str
+    # Whose row it was, when its customer_email could be read: --sync must
+    # not take a skipped row for a contact person the file left out.
+    customer_key: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
@@ -168,5 +171,7 @@ def _clean_row(line, values, catalog, cache, errors) -> Row | None:
         except ValidationError as exc:
             errors.append(RowError(line, "phone", exc.errors[0].message))
     if len(errors) != count:
+        if not isinstance(customer, RowError):
+            errors[count:] = [replace(e, customer_key=customer[1]) for e in errors[count:]]
         return None
     return Row(line, customer[0], customer[1], customer_name, customer_phone, contact)

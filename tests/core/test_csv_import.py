@@ -111,6 +111,58 @@ def test_sync_soft_deletes_unlisted_contacts_of_listed_customers_only(directory)
     assert directory.get_contact(hank.id).active  # Globex was not in the file
 
 
+def test_sync_with_skip_invalid_keeps_the_contacts_of_a_customer_whose_row_was_skipped(directory):
+    import_text(directory, SAMPLE)
+    globex = directory.find_customer("info@globex.example")
+    hank = directory.add_contact(globex.id, person("Hank", "hank@globex.example"))
+    report = import_text(
+        directory,
+        csv_text(
+            "owner@acme.example,Acme Ltd,Bea Bookkeeper,bea@acme.example,+31 20 555 0101,bookkeeping,billing",
+            "owner@acme.example,Acme Ltd,Tom Tech,tom@acme.example,,Technicl,billing;account",  # a typo: skipped
+            "info@globex.example,Globex,,,+1 555 0100,,",
+        ),
+        sync=True,
+        skip_invalid=True,
+    )
+    acme = directory.find_customer("owner@acme.example")
+    # Tom's row was meant to keep him: Acme loses nobody; Globex is synced as usual.
+    assert directory.get_customer(acme.id).contact_count == 4
+    assert not directory.get_contact(hank.id).active
+    assert (report.rows_skipped, report.contacts_removed, report.sync_held) == (1, 1, 1)
+    assert "--sync removed nothing at 1 customer(s) with a skipped row" in report.summary()
+
+
+def test_sync_with_skip_invalid_removes_nothing_when_a_skipped_row_names_no_customer(directory):
+    import_text(directory, SAMPLE)
+    report = import_text(
+        directory,
+        csv_text("owner@acme.example,Acme Ltd,Bea Bookkeeper,bea@acme.example,,bookkeeping,billing", "owner@acme,x,y"),
+        sync=True,
+        skip_invalid=True,
+    )
+    assert report.contacts_removed == 0
+    assert directory.get_customer(directory.find_customer("owner@acme.example").id).contact_count == 4
+    assert "--sync removed nothing: a skipped row names no customer" in report.summary()
+
+
+def test_a_held_sync_still_keeps_the_limit(directory):
+    import_text(directory, csv_text(*(f"owner@acme.example,Acme Ltd,P{i},p{i}@acme.example,,," for i in range(9))))
+    report = import_text(
+        directory,
+        csv_text(
+            "owner@acme.example,Acme Ltd,New One,n1@acme.example,,,",
+            "owner@acme.example,Acme Ltd,New Two,n2@acme.example,,,",
+            "owner@acme.example,Acme Ltd,Bad,not-an-email,,,",
+        ),
+        sync=True,
+        skip_invalid=True,
+    )
+    acme = directory.find_customer("owner@acme.example")
+    assert directory.get_customer(acme.id).contact_count == 10
+    assert report.contacts_removed == 0 and report.rows_skipped == 2
+
+
 def test_without_sync_unlisted_contacts_stay(directory):
     import_text(directory, SAMPLE)
     import_text(directory, csv_text("owner@acme.example,Acme Ltd,Zoe New,zoe@acme.example,,,"))
