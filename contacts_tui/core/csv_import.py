@@ -8,7 +8,7 @@ writes are batched because 300k rows one by one would take many minutes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable
 
 from peewee import chunked
@@ -333,6 +333,11 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
     active_after: list[tuple[str, str]] = []
     for key, (_, contact) in p.contacts.items():
         current = ex.active.get(key) or ex.deleted.get(key)
+        if current is not None and contact.receive_all and not contact.categories:
+            # "all" says nothing of the categories underneath (export writes
+            # "all" for receive-all with or without them): keep them, so an
+            # export imported again changes nothing.
+            contact = replace(contact, categories=ex.categories.get(current.id, frozenset()))
         if current is None:
             inserts.append((_contact_row(ex.id, contact, now), contact.categories))
         elif current.deleted_at is not None:

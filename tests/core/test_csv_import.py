@@ -7,7 +7,7 @@ import pytest
 
 from contacts_tui.core.csv_import import ImportFailed
 
-from .helpers import csv_text, import_text, new_customer, person
+from .helpers import csv_text, export_text, import_text, new_customer, person
 
 SAMPLE = csv_text(
     "owner@acme.example,Acme Ltd,Bea Bookkeeper,bea@acme.example,+31 20 555 0101,bookkeeping,billing",
@@ -161,6 +161,18 @@ def test_a_held_sync_still_keeps_the_limit(directory):
     acme = directory.find_customer("owner@acme.example")
     assert directory.get_customer(acme.id).contact_count == 10
     assert report.contacts_removed == 0 and report.rows_skipped == 2
+
+
+def test_reimporting_an_export_keeps_the_categories_under_receive_all(directory):
+    import_text(directory, SAMPLE)
+    acme = directory.find_customer("owner@acme.example")
+    tom = next(c for c in directory.list_contacts(acme.id) if c.name == "Tom Tech")
+    directory.set_receive_all(tom.id, True)
+    exported = export_text(directory).encode()
+    assert import_text(directory, exported, dry_run=True).contacts_updated == 0
+    import_text(directory, exported)
+    again = directory.get_contact(tom.id)
+    assert again.receive_all and again.categories == ("billing", "account")
 
 
 def test_without_sync_unlisted_contacts_stay(directory):
