@@ -39,6 +39,9 @@ SQLITE_PRAGMAS = {
 }
 
 
+CONNECT_TIMEOUT = 10  # seconds, for PostgreSQL
+
+
 def default_database_url() -> str:
     return "sqlite:///" + str(Path(user_data_dir(APP_NAME)) / "contacts.db")
 
@@ -136,9 +139,13 @@ def _open_postgres(url: str) -> peewee.Database:
     if not parts.path.strip("/"):
         raise DatabaseUnavailable(f"the database URL {redact(url)} names no database (…/DBNAME)")
     pooled = parts._replace(scheme="postgresql+pool").geturl()
+    # libpq waits for ever on a host that takes the connection and never
+    # answers; a URL's own ?connect_timeout= wins.
+    limits = {} if "connect_timeout" in parts.query else {"connect_timeout": CONNECT_TIMEOUT}
     try:
         database = connect_url(
-            pooled, unquote_password=True, unquote_user=True, max_connections=32, stale_timeout=300, timeout=30
+            pooled, unquote_password=True, unquote_user=True, max_connections=32, stale_timeout=300, timeout=30,
+            **limits,
         )
     except Exception as exc:  # a malformed URL fails in many ways
         # Parser messages quote the whole URL, password included.

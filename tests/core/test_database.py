@@ -3,12 +3,14 @@ a user sees when the URL is wrong or the server cannot be reached."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
 import peewee
 import pytest
 
+from contacts_tui.core import db
 from contacts_tui.core.db import open_database, redact
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.errors import DatabaseUnavailable
@@ -146,6 +148,18 @@ def test_unreachable_postgres_names_the_url_without_its_password(no_env):
     message = str(caught.value)
     assert message.startswith("cannot reach PostgreSQL at postgresql://admin:***@127.0.0.1:1/contacts: ")
     assert "s3cr" not in message
+
+
+def test_a_postgres_server_that_never_answers_is_given_up_on(no_env, monkeypatch):
+    # The kernel completes the handshake for a listening socket nobody accepts
+    # on: to libpq a server that hangs before its first word.
+    monkeypatch.setattr(db, "CONNECT_TIMEOUT", 1)
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:
+        port = silent.getsockname()[1]
+        with pytest.raises(DatabaseUnavailable) as caught:
+            open_database(f"postgresql://admin@127.0.0.1:{port}/contacts")
+    assert str(caught.value).startswith(f"cannot reach PostgreSQL at postgresql://admin@127.0.0.1:{port}/contacts: ")
+    assert "timeout" in str(caught.value)
 
 
 @pytest.mark.parametrize("url", ["postgresql://admin:pa55word@127.0.0.1:1", "postgresql://admin:pa55word@127.0.0.1:1/"])
