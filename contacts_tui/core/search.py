@@ -28,6 +28,8 @@ _RECORD_FIELDS = (
 _TRIGRAM = 3
 # Rows an index walk may test before a scan and a sort is cheaper (measured at 100k).
 _INDEX_WALK_ROWS = 5_000
+# Above this share of a sample of customers a word is common (see _common).
+_SAMPLE, _COMMON_SHARE = 1_000, 0.2
 _fts_available: "weakref.WeakKeyDictionary[peewee.Database, bool]" = weakref.WeakKeyDictionary()
 
 
@@ -45,10 +47,24 @@ def _split(database: peewee.Database, text: str) -> tuple[str | None, list[str]]
     if not _has_fts(database):
         return None, words
     long_words = [w for w in words if len(w) >= _TRIGRAM]
-    if not long_words:
+    if not long_words or _common(database, long_words):
         return None, words
     expression = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
     return expression, [w for w in words if len(w) < _TRIGRAM]
+
+
+def _common(database: peewee.Database, words: list[str]) -> bool:
+    """Whether the words are in so many customers that the trigram index costs
+    more than it saves. It answers a rare word at once, but hands back every
+    match of a common one ("example" is in every address: 240 ms at 100k),
+    while a walk down the sort order finds a page of them in a millisecond.
+    A sample of the table tells which."""
+    condition = " AND ".join("search_text LIKE ? ESCAPE '\\'" for _ in words)
+    hits = database.execute_sql(
+        f"SELECT count(*) FROM (SELECT search_text FROM customer LIMIT {_SAMPLE}) WHERE {condition}",
+        [f"%{_escape_like(w)}%" for w in words],
+    ).fetchone()[0]
+    return hits > _SAMPLE * _COMMON_SHARE
 
 
 def _matching(database: peewee.Database, expression: str | None, words: list[str]) -> peewee.Expression | None:
@@ -70,8 +86,11 @@ def _contains(database: peewee.Database, word: str) -> peewee.Expression:
     # The search text and the words are case-folded already, so PostgreSQL
     # can use LIKE: ILIKE folds every row again, 3 to 5 times slower at 100k
     # (a scan for "de": 254 ms against 53 ms). pg_trgm serves both.
-    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return peewee.Expression(Customer.search_text, peewee.OP.LIKE, f"%{escaped}%")
+    return peewee.Expression(Customer.search_text, peewee.OP.LIKE, f"%{_escape_like(word)}%")
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def customer_page(
