@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command == "demo":
             return _demo(settings, explicit_db=hasattr(args, "db"))
-        directory = open_directory(settings)
+        directory = open_directory(settings, must_exist=args.command == "export")
         if args.command == "init":
             return _init(directory)
         if args.command == "import":

@@ -84,7 +84,8 @@ def run_inspect_command(args: argparse.Namespace, settings: Settings) -> int:
         return _passwd(args)
     if args.command == "queue":
         return _queue(args)
-    directory = open_directory(settings)
+    # These only read: a mistyped --db is an error, not an empty log or inbox.
+    directory = open_directory(settings, must_exist=True)
     if args.command == "preview":
         return _preview(args, directory)
     if args.command == "log":

@@ -282,12 +282,14 @@ def test_export_to_a_file_leaves_no_partial_file(capsys, db_url, tmp_path):
 def test_export_over_an_existing_file_replaces_it_whole(capsys, sqlite_url, tmp_path):
     target = tmp_path / "out.csv"
     target.write_text("old content that is much longer than the new export " * 100)
+    run(capsys, "--db", sqlite_url, "init")
     assert run(capsys, "--db", sqlite_url, "export", str(target))[0] == 0
     assert target.read_text() == HEADER + "\n"
     assert not (tmp_path / "out.csv.part").exists()
 
 
 def test_export_into_a_missing_directory_exits_1_and_leaves_nothing(capsys, sqlite_url, tmp_path):
+    run(capsys, "--db", sqlite_url, "init")
     code, _, err = run(capsys, "--db", sqlite_url, "export", str(tmp_path / "nope" / "out.csv"))
     assert code == 1 and "cannot write" in err and "No such file or directory" in err
     assert not (tmp_path / "nope").exists()
@@ -371,3 +373,11 @@ def test_a_relay_address_must_be_host_and_port(capsys):
         main(["--relay", "localhost", "init"])
     assert exit_info.value.code == 2
     assert "'localhost' is not HOST:PORT" in capsys.readouterr().err
+
+
+def test_export_from_a_database_that_is_not_there_is_an_error_and_creates_nothing(capsys, tmp_path):
+    typo = tmp_path / "contcts.db"
+    code, out, err = run(capsys, "--db", str(typo), "export", "-")
+    assert (code, out) == (1, "")
+    assert f"there is no database at {typo}; check --db or CONTACTS_DB" in err
+    assert not typo.exists()

@@ -71,9 +71,11 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def open_database(url: str | None = None, *, migrate: bool = True) -> peewee.Database:
+def open_database(url: str | None = None, *, migrate: bool = True, must_exist: bool = False) -> peewee.Database:
     """Connect, bind the models and bring the schema up to date.
 
+    ``must_exist`` is for commands that only read: a mistyped SQLite path
+    then is an error, not a new empty database that reads as "nothing here".
     Raises DatabaseUnavailable with a sentence a user can act on.
     """
     url = resolve_url(url)
@@ -82,7 +84,7 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> peewee.Dat
     except ValueError as exc:
         raise DatabaseUnavailable(f"invalid database URL {redact(url)}: {exc}") from None
     if scheme.startswith("sqlite"):
-        database = _open_sqlite(url)
+        database = _open_sqlite(url, must_exist)
     elif scheme.split("+")[0] in ("postgres", "postgresql"):
         database = _open_postgres(url)
     else:
@@ -111,13 +113,17 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> peewee.Dat
     return database
 
 
-def _open_sqlite(url: str) -> peewee.Database:
+def _open_sqlite(url: str, must_exist: bool = False) -> peewee.Database:
     path = urlsplit(url).path
     # sqlite:///relative.db and sqlite:////absolute.db, as playhouse reads them.
     path = path[1:] if path.startswith("/") else path
     if not path or path == ":memory:":
         raise DatabaseUnavailable("an in-memory database cannot be shared; give a file path")
     file = Path(path).expanduser()
+    if must_exist and not file.exists():
+        raise DatabaseUnavailable(
+            f"there is no database at {file}; check --db or CONTACTS_DB ('contacts-tui init' creates one)"
+        )
     if url == default_database_url():
         file.parent.mkdir(parents=True, exist_ok=True)
     elif not file.parent.is_dir():

@@ -38,8 +38,10 @@ class Settings:
         )
 
 
-def open_directory(settings: Settings) -> Directory:
-    """Load the catalog, open (and migrate) the database, build the directory."""
+def open_directory(settings: Settings, *, must_exist: bool = False) -> Directory:
+    """Load the catalog, open (and migrate) the database, build the directory.
+
+    ``must_exist``: refuse an SQLite file that is not there (see open_database)."""
     catalog = load_catalog(settings.catalog_path)
-    database = open_database(settings.db_url)
+    database = open_database(settings.db_url, must_exist=must_exist)
     return Directory(database, catalog, settings.max_contacts)

@@ -94,3 +94,12 @@ def test_a_limit_below_one_is_refused(capsys):
         main(["log", "--limit", "0"])
     assert exit_info.value.code == 2
     assert "'0' is not a whole number of at least 1" in capsys.readouterr().err
+
+
+def test_a_mistyped_database_is_an_error_not_an_empty_log(capsys, tmp_path):
+    typo = tmp_path / "relay-typo.db"
+    for command in (["log"], ["messages", "list"]):
+        code, out, err = run_cli(capsys, *command, "--db", f"sqlite:///{typo}")
+        assert (code, out) == (1, "")
+        assert f"there is no database at {typo}" in err
+    assert not typo.exists()

@@ -95,7 +95,7 @@ def test_the_message_can_come_from_standard_input_and_the_header_name_can_change
     assert "  + Jörg Buchhalter <books@acme.example>: opted in to billing" in out
 
 
-def test_a_missing_file_is_an_error_with_its_name(capsys, sqlite_url, tmp_path):
+def test_a_missing_file_is_an_error_with_its_name(capsys, sqlite_url, eml, tmp_path):
     code, out, err = run_cli(capsys, "preview", str(tmp_path / "nope.eml"), "--db", sqlite_url)
     assert code == 1
     assert f"cannot read {tmp_path / 'nope.eml'}: No such file or directory" in err

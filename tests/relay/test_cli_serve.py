@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from contacts_tui.core.db import open_database
+
 from relay.access import AuthFile, verify_password
 
 from .live import ROOT, run_cli
@@ -82,6 +84,7 @@ def test_a_bad_number_in_the_environment_names_the_variable(capsys, tmp_path, mo
     assert code == 2
     assert "'lots' is not a number (from the option or RELAY_MAX_SIZE)" in err
     # Other commands do not care about serve's variables.
+    open_database(f"sqlite:///{tmp_path / 'c.db'}").close()
     assert run_cli(capsys, "log", "--db", f"sqlite:///{tmp_path / 'c.db'}")[0] == 0
 
 
