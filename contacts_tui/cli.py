@@ -7,6 +7,8 @@ Exit codes: 0 done, 1 the work failed (bad rows, unreachable database),
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -164,7 +166,16 @@ def _export(directory, target: str) -> int:
     from contacts_tui.core.csv_export import export_csv
 
     if target == "-":
-        export_csv(directory.catalog, sys.stdout)
+        # UTF-8 whatever the terminal's locale says: import reads only UTF-8.
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+        try:
+            export_csv(directory.catalog, out)
+            out.flush()
+        except BrokenPipeError:
+            # `export - | head` stopped reading: not an error of ours.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        finally:
+            out.detach()
         return 0
     path = Path(target)
     temporary = path.with_name(path.name + ".part")

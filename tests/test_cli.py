@@ -381,3 +381,18 @@ def test_export_from_a_database_that_is_not_there_is_an_error_and_creates_nothin
     assert (code, out) == (1, "")
     assert f"there is no database at {typo}; check --db or CONTACTS_DB" in err
     assert not typo.exists()
+
+
+def test_export_to_a_pipe_is_utf8_whatever_the_locale_and_a_closed_pipe_is_no_error(sqlite_url, tmp_path):
+    assert script("--db", sqlite_url, "import", write(tmp_path, "good.csv", GOOD)).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
+    done = subprocess.run([SCRIPT, "--db", sqlite_url, "export", "-"], capture_output=True, timeout=60,
+                          env={**env, "PYTHONIOENCODING": "ascii", "LC_ALL": "C"})
+    assert done.returncode == 0, done.stderr
+    assert "Bea Müller".encode("utf-8") in done.stdout
+    # A reader that stops reading at once (export - | head -0).
+    reader = subprocess.Popen([SCRIPT, "--db", sqlite_url, "export", "-"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env)
+    reader.stdout.close()
+    assert reader.wait(timeout=60) == 0
+    assert b"Traceback" not in reader.stderr.read()
