@@ -59,5 +59,9 @@ class SchemaTooNew(DatabaseUnavailable):
     """The database was migrated by a newer version of this program."""
 
 
+class ForeignSchema(DatabaseUnavailable):
+    """The database holds tables of another program under our names."""
+
+
 class CatalogError(DirectoryError):
     """The notification catalog file cannot be used; the text says where and why."""

@@ -17,8 +17,8 @@ import peewee
 from playhouse.migrate import SchemaMigrator
 
 from . import migrations as migrations_package
-from .errors import SchemaTooNew
-from .models import utcnow
+from .errors import ForeignSchema, SchemaTooNew
+from .models import ALL_MODELS, utcnow
 
 _NAME = re.compile(r"^m(\d{4})_\w+$")
 # Any constant works; it only has to be the same in every process.
@@ -101,6 +101,8 @@ def migrate_database(database: peewee.Database) -> list[str]:
                     f"this database has schema version {newest}, newer than this program knows ({latest}); "
                     "upgrade contact-persons"
                 )
+            if not applied:
+                _refuse_foreign_tables(database)
             migrator = SchemaMigrator.from_database(database)
             for migration in known:
                 if migration.version in applied:
@@ -116,3 +118,16 @@ def migrate_database(database: peewee.Database) -> list[str]:
         if sqlite:
             database.execute_sql("PRAGMA foreign_keys = ON")
     return applied_now
+
+
+def _refuse_foreign_tables(database: peewee.Database) -> None:
+    """A database with no schema version yet must not hold our table names:
+    they belong to another program, and building on them would fail later in
+    puzzling ways (or write our tables into its file)."""
+    ours = {model._meta.table_name for model in ALL_MODELS}
+    taken = sorted(ours & set(database.get_tables()))
+    if taken:
+        raise ForeignSchema(
+            f"this database already has tables named {', '.join(taken)} that contact-persons did not make; "
+            "give a new database file or an empty database"
+        )

@@ -186,3 +186,16 @@ def test_two_programs_migrating_at_once_apply_each_migration_once(db_url):
         assert database.execute_sql("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
     finally:
         close(database)
+
+
+def test_a_database_of_another_program_with_our_table_names_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "theirs.db"
+    theirs = pw.SqliteDatabase(str(path))
+    theirs.execute_sql("CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT)")
+    theirs.execute_sql("INSERT INTO customer (name) VALUES ('kept')")
+    theirs.close()
+    with pytest.raises(DatabaseUnavailable, match="already has tables named customer that contact-persons did not make"):
+        open_database(f"sqlite:///{path}")
+    theirs.connect()
+    assert theirs.get_tables() == ["customer"]
+    assert theirs.execute_sql("SELECT name FROM customer").fetchall() == [("kept",)]
