@@ -157,6 +157,11 @@ def _import(directory, args) -> int:
     line.finish()
     for error in report.errors:
         print(f"{args.file}: skipped {error}", file=sys.stderr)
+    if args.dry_run:
+        for change in report.changes:
+            print(change)
+        if report.changes_left_out:
+            print(f"... and {report.changes_left_out:,} more changes")
     prefix = "Dry run, nothing written: " if args.dry_run else "Imported: "
     print(prefix + report.summary())
     return 0
@@ -222,34 +227,46 @@ def _env_relay() -> tuple[str, int] | None:
 
 def _demo(settings: Settings, explicit_db: bool) -> int:
     """Demo data, a capture relay in this process, and the TUI wired to both."""
+    from contextlib import ExitStack
     from dataclasses import replace
 
     from contacts_tui.core.db import APP_NAME
-    from contacts_tui.core.demo_data import seed_demo
+    from contacts_tui.core.demo_data import DemoRunning, demo_lock, seed_demo
     from platformdirs import user_data_dir
     from relay.config import RelayConfig
     from relay.server import RelayThread
 
-    if not explicit_db:
-        # The demo never touches the real default database; it starts afresh.
-        folder = Path(user_data_dir(APP_NAME))
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "demo.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        settings = replace(settings, db_url=f"sqlite:///{path}")
-    directory = open_directory(settings)
-    if directory.counts()[0] == 0:
-        seed_demo(directory)
-    relay = RelayThread(
-        RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="demo-relay.localhost"), directory
-    ).start()
-    try:
-        from .ui.app import make_app
+    with ExitStack() as held:
+        if not explicit_db:
+            # The demo never touches the real default database; it starts afresh.
+            folder = Path(user_data_dir(APP_NAME))
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "demo.db"
+            try:
+                # Starting afresh deletes the file: never under a demo that is still using it.
+                held.enter_context(demo_lock(path))
+            except DemoRunning as exc:
+                print(f"contacts-tui: {exc}; its data is in {path}", file=sys.stderr)
+                return 1
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            settings = replace(settings, db_url=f"sqlite:///{path}")
+            # The TUI covers the terminal; this stays readable once it closes.
+            print(f"Starting the demo with fresh demo data in {path}")
+            print(f"(read what it captured later with: contacts-relay --db {path} messages list)")
+        directory = open_directory(settings)
+        if directory.counts()[0] == 0:
+            seed_demo(directory)
+        relay = RelayThread(
+            RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="demo-relay.localhost"),
+            directory,
+        ).start()
+        try:
+            from .ui.app import make_app
 
-        make_app(directory, relay_address=("127.0.0.1", relay.port), demo=True).run()
-    finally:
-        relay.stop()
+            make_app(directory, relay_address=("127.0.0.1", relay.port), demo=True).run()
+        finally:
+            relay.stop()
     return 0
 
 

@@ -3,6 +3,11 @@ a soft-deleted contact and a person who is a contact at two customers."""
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
 from .directory import Directory
 from .records import ContactInput, CustomerInput
 
@@ -89,3 +94,41 @@ def seed_demo(directory: Directory) -> int:
             ContactInput(f"Bookkeeper {n:02d}", f"books{n:02d}@customer{n:02d}.example", "", "Bookkeeping", False, ("billing",)),
         )
     return created
+
+
+class DemoRunning(Exception):
+    """Another demo holds the demo database; starting afresh would delete its data."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__(f"a demo is already running (pid {pid or 'unknown'}); quit it first")
+        self.pid = pid
+
+
+@contextmanager
+def demo_lock(database: Path) -> Iterator[None]:
+    """Hold a lock next to the demo database while a demo runs.
+
+    Each demo starts afresh by deleting the database; a second demo started
+    while one runs would pull the first one's data away under it. The lock
+    is released by the kernel when the process ends, even if it crashes.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no fcntl (Windows): nothing to lock with
+        yield
+        return
+    lock_path = Path(str(database) + ".lock")
+    handle: IO[str] = lock_path.open("a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise DemoRunning(handle.read().strip()) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()

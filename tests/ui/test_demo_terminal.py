@@ -4,7 +4,9 @@ message read off the screen with the bookkeeper in its Cc."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 from .test_terminal import Terminal, pytestmark, program  # noqa: F401 - pytestmark skips without tmux
 
@@ -36,3 +38,34 @@ def test_demo_sends_a_sample_and_shows_the_bookkeeper_in_cc(tmp_path):
         terminal.close()
     # The demo keeps its database in the user data directory it was given, not the real one.
     assert (home / "data" / "contact-persons" / "demo.db").exists()
+
+
+def test_a_second_demo_refuses_while_the_first_runs_and_leaves_its_data(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"TERM": "xterm", "LANG": "C.UTF-8", "HOME": str(home), "XDG_DATA_HOME": str(home / "data")}
+    database = home / "data" / "contact-persons" / "demo.db"
+    # The shell keeps the terminal open after the demo, to read what it printed before the TUI.
+    terminal = Terminal(["sh", "-c", " ".join([*program(), "demo"]) + "; echo demo ended; sleep 60"], env)
+    try:
+        terminal.wait_for("52 customers")
+        before = database.stat().st_ino
+        second = subprocess.run([*program(), "demo"], env={**os.environ, **env}, capture_output=True, text=True,
+                                timeout=60, stdin=subprocess.DEVNULL)
+        assert second.returncode == 1
+        assert re.search(r"a demo is already running \(pid \d+\); quit it first", second.stderr)
+        assert str(database) in second.stderr
+        assert database.stat().st_ino == before
+        # The first demo still works on its own data.
+        terminal.keys("s")
+        terminal.wait_for("Which category?")
+        terminal.keys("1")
+        terminal.wait_for("Sent: 250")
+        terminal.keys("C-q")
+        # tmux wraps the long path at 80 columns anywhere, spaces included: compare without them.
+        screen = "".join(terminal.wait_for("demo ended").split())
+        for said in (f"Starting the demo with fresh demo data in {database}",
+                     f"contacts-relay --db {database} messages list"):
+            assert "".join(said.split()) in screen, said
+    finally:
+        terminal.close()
