@@ -99,13 +99,13 @@ def test_options_stand_before_or_after_the_command(capsys, db_url, order):
     argv = ["--db", db_url, "init"] if order == "before" else ["init", "--db", db_url]
     code, out, _ = run(capsys, *argv)
     assert code == 0
-    assert out == "Database ready (schema version 1): 0 customers, 0 active contact persons.\n"
+    assert out == "Database ready (schema version 2): 0 customers, 0 active contact persons.\n"
 
 
 def test_init_reports_what_the_database_holds(capsys, db_url, tmp_path):
     assert run(capsys, "--db", db_url, "import", write(tmp_path, "good.csv", GOOD))[0] == 0
     code, out, _ = run(capsys, "init", "--db", db_url)
-    assert (code, out) == (0, "Database ready (schema version 1): 2 customers, 2 active contact persons.\n")
+    assert (code, out) == (0, "Database ready (schema version 2): 2 customers, 2 active contact persons.\n")
 
 
 def test_contacts_db_from_the_environment(capsys, monkeypatch, tmp_path):
@@ -221,8 +221,32 @@ def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(capsys, db_url,
 def test_dry_run_reports_and_writes_nothing(capsys, db_url, tmp_path):
     code, out, _ = run(capsys, "--db", db_url, "import", write(tmp_path, "good.csv", GOOD), "--dry-run")
     assert code == 0
-    assert out.startswith("Dry run, nothing written: 3 rows read; customers: 2 would be created")
+    assert out.splitlines() == [
+        "new customer owner@acme.example (Acme, Ltd.)",
+        "  add bea@acme.example (Bea Müller)",
+        "  add ann@acme.example (Ann)",
+        "new customer info@globex.example (Globex)",
+        "Dry run, nothing written: 3 rows read; customers: 2 would be created, 0 would be updated; contact persons: "
+        "2 would be added, 0 would be updated, 0 would be restored, 0 would be removed",
+    ]
     assert exported(capsys, db_url) == HEADER + "\n"
+
+
+def test_dry_run_lists_each_change_to_an_existing_customer(capsys, db_url, tmp_path):
+    run(capsys, "--db", db_url, "import", write(tmp_path, "good.csv", GOOD))
+    changed = "\n".join([
+        HEADER,
+        'owner@acme.example,"Acme, Ltd.",Bea Müller,bea@acme.example,+31 20 555 0101,Bookkeeping,billing;account',
+        "owner@acme.example,\"Acme, Ltd.\",Zoe,zoe@acme.example,,,",
+    ]) + "\n"
+    code, out, _ = run(capsys, "--db", db_url, "import", "--dry-run", "--sync", write(tmp_path, "changed.csv", changed))
+    assert code == 0
+    assert out.splitlines()[:4] == [
+        "customer owner@acme.example",
+        "  update bea@acme.example: categories 'billing' -> 'account;billing'",
+        "  add zoe@acme.example (Zoe)",
+        "  remove ann@acme.example (Ann): not in the file (--sync)",
+    ]
 
 
 def test_sync_removes_contacts_the_file_no_longer_lists(capsys, db_url, tmp_path):

@@ -26,6 +26,7 @@ Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): phases are "reading" (bytes), "writing" (rows)."""
 
 _BATCH = 500
+CHANGES_KEPT = 1_000
 _ANALYZE_AFTER = 10_000
 
 
@@ -42,6 +43,16 @@ class ImportReport:
     sync_held: int = 0  # customers --sync left alone because a row of theirs was skipped
     errors: list[RowError] = field(default_factory=list)
     written: bool = False
+    # What changes, one line each, for --dry-run to show; the first
+    # CHANGES_KEPT only, so a dry run of 300k rows keeps its memory.
+    changes: list[str] = field(default_factory=list)
+    changes_left_out: int = 0
+
+    def change(self, text: str) -> None:
+        if len(self.changes) < CHANGES_KEPT:
+            self.changes.append(text)
+        else:
+            self.changes_left_out += 1
 
     def summary(self) -> str:
         verb = "" if self.written else "would be "
@@ -283,6 +294,10 @@ def _write(
     new = [p for p in customers.values() if p.existing is None]
     old = [p for p in customers.values() if p.existing is not None]
     report.customers_created = len(new)
+    for p in new if dry_run else ():
+        report.change(f"new customer {p.email} ({p.name})")
+        for _, contact in p.contacts.values():
+            report.change(f"  add {contact.email} ({contact.name})")
     total = len(customers) + sum(len(p.contacts) for p in customers.values())
     done = 0
 
@@ -331,6 +346,7 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
     changes = (report.contacts_added, report.contacts_updated, report.contacts_restored, report.contacts_removed, len(inserts))
     customer_changed = (p.name and p.name != ex.name) or (p.phone and p.phone != ex.phone)
     active_after: list[tuple[str, str]] = []
+    lines: list[str] = []  # what changes at this customer, for --dry-run
     for key, (_, contact) in p.contacts.items():
         current = ex.active.get(key) or ex.deleted.get(key)
         if current is not None and contact.receive_all and not contact.categories:
@@ -340,11 +356,14 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
             contact = replace(contact, categories=ex.categories.get(current.id, frozenset()))
         if current is None:
             inserts.append((_contact_row(ex.id, contact, now), contact.categories))
+            lines.append(f"  add {contact.email} ({contact.name})")
         elif current.deleted_at is not None:
             report.contacts_restored += 1
+            lines.append(f"  restore {contact.email} ({contact.name})")
             _save_contact(current, contact, now, dry_run, restore=True)
         elif _differs(current, ex.categories.get(current.id, frozenset()), contact):
             report.contacts_updated += 1
+            lines.append(f"  update {contact.email}: {_what_differs(current, ex.categories.get(current.id), contact)}")
             _save_contact(current, contact, now, dry_run, restore=False)
         active_after.append((contact.name, contact.email))
         touched += 1
@@ -353,12 +372,21 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
             continue
         if sync:
             report.contacts_removed += 1
+            lines.append(f"  remove {current.email} ({current.name}): not in the file (--sync)")
             if not dry_run:
                 ContactPerson.update(deleted_at=now, updated_at=now).where(ContactPerson.id == current.id).execute()
         else:
             active_after.append((current.name, current.email))
     if customer_changed:
         report.customers_updated += 1
+    if customer_changed or lines:
+        what = ", ".join(
+            f"{label} {old!r} -> {new!r}"
+            for label, old, new in (("name", ex.name, p.name), ("phone", ex.phone, p.phone))
+            if new and new != old
+        )
+        for line in [f"customer {ex.email}" + (f": {what}" if what else ""), *lines]:
+            report.change(line)
     contacts_changed = changes != (
         report.contacts_added, report.contacts_updated, report.contacts_restored, report.contacts_removed, len(inserts)
     )
@@ -377,6 +405,17 @@ def _differs(current: ContactPerson, categories: frozenset[str], contact: CleanC
         (current.name, current.email, current.phone, current.role, bool(current.receive_all), categories)
         != (contact.name, contact.email, contact.phone, contact.role, contact.receive_all, contact.categories)
     )
+
+
+def _what_differs(current, categories: frozenset[str] | None, contact: CleanContact) -> str:
+    categories = categories or frozenset()
+    pairs = (
+        ("name", current.name, contact.name), ("email", current.email, contact.email),
+        ("phone", current.phone, contact.phone), ("role", current.role, contact.role),
+        ("receive all", bool(current.receive_all), contact.receive_all),
+        ("categories", ";".join(sorted(categories)), ";".join(sorted(contact.categories))),
+    )
+    return ", ".join(f"{label} {old!r} -> {new!r}" for label, old, new in pairs if old != new)
 
 
 def _save_contact(current: ContactPerson, contact: CleanContact, now, dry_run: bool, restore: bool) -> None:
