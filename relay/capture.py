@@ -55,6 +55,7 @@ class CaptureStore:
                 subject=entry.subject,
                 message_id=entry.message_id,
                 category=entry.category,
+                category_key=entry.category_key,
                 added=json.dumps(entry.added, ensure_ascii=False),
                 search_text=searchable,
                 original=original,

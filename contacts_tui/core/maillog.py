@@ -59,6 +59,7 @@ class CapturedRecord:
     subject: str
     message_id: str
     category: str
+    category_key: str
     added: tuple[dict, ...]
     size: int
 
@@ -89,7 +90,7 @@ def _log_record(row: RelayLog) -> LogRecord:
 def _captured_record(row: CapturedMessage) -> CapturedRecord:
     return CapturedRecord(
         row.id, row.log_id, row.received_at, row.sender, _json_list(row.recipients), row.subject,
-        row.message_id, row.category, _json_list(row.added), row.size,
+        row.message_id, row.category, row.category_key, _json_list(row.added), row.size,
     )
 
 
@@ -122,6 +123,8 @@ def _log_query(query, search: str, status: str):
             | RelayLog.recipients.contains(word)
             | RelayLog.subject.contains(word)
             | RelayLog.category.contains(word)
+            # "billing" finds invoice.created too, as the category column shows it.
+            | RelayLog.category_key.contains(word)
             | RelayLog.customers.contains(word)
             # "Did the bookkeeper get it?" is the question people ask the log.
             | RelayLog.added.contains(word)
@@ -144,7 +147,8 @@ def log_for_queue_id(queue_id: str) -> LogRecord | None:
 
 @_uses_database
 def captured_messages(limit: int = 50, *, search: str = "", offset: int = 0) -> list[CapturedRecord]:
-    """Newest first; every word of ``search`` must appear in sender, recipients, subject, category or added."""
+    """Newest first; every word of ``search`` must appear in sender, recipients, subject, category
+    (the header's value or the category it resolved to) or added."""
     fields = [f for f in CapturedMessage._meta.sorted_fields if f.name not in ("original", "message")]
     query = _captured_query(CapturedMessage.select(*fields), search)
     rows = query.order_by(CapturedMessage.id.desc()).offset(max(0, offset)).limit(max(1, limit))
@@ -159,7 +163,7 @@ def count_captured(search: str = "") -> int:
 
 def _captured_query(query, search: str):
     for word in search.casefold().split():
-        query = query.where(CapturedMessage.search_text.contains(word))
+        query = query.where(CapturedMessage.search_text.contains(word) | CapturedMessage.category_key.contains(word))
     return query
 
 

@@ -109,6 +109,8 @@ class CapturedMessage(BaseModel):
     subject = TextField(default="")
     message_id = CharField(max_length=998, default="")
     category = CharField(max_length=255, default="")
+    # What the relay resolved the header to (billing for invoice.created).
+    category_key = CharField(max_length=64, default="")
     added = TextField(default="[]")
     search_text = TextField(default="")
     original = BlobField()

@@ -25,6 +25,10 @@ from contacts_tui.core.records import ContactInput, CustomerInput
 from .helpers import person
 
 REAL_MIGRATIONS = migrations.known_migrations()
+LATEST = REAL_MIGRATIONS[-1].version
+# The version the simulated later program adds, after every real one.
+NEXT = LATEST + 1
+NEXT_NAME = f"m{NEXT:04d}_nickname"
 
 
 def close(database):
@@ -35,7 +39,7 @@ def columns(database, table):
     return {c.name for c in database.get_columns(table)}
 
 
-def with_migration(monkeypatch, up, version=2, name="m0002_nickname"):
+def with_migration(monkeypatch, up, version=NEXT, name=NEXT_NAME):
     module = types.ModuleType(f"contacts_tui.core.migrations.{name}")
     module.up = up
     monkeypatch.setattr(migrations, "known_migrations", lambda: [*REAL_MIGRATIONS, Migration(version, name, module)])
@@ -52,7 +56,7 @@ def add_nickname(migrator, database):
 def test_a_new_database_has_the_latest_schema_version(db_url):
     database = open_database(db_url)
     try:
-        assert schema_version(database) == REAL_MIGRATIONS[-1].version == 1
+        assert schema_version(database) == LATEST == 2
         assert {"customer", "contact_person", "contact_category", "relay_log", "captured_message"} <= set(
             database.get_tables()
         )
@@ -67,7 +71,7 @@ def test_reopening_applies_nothing_and_keeps_the_data(db_url):
     again = open_database(db_url)
     try:
         assert migrate_database(again) == []
-        assert again.execute_sql("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+        assert again.execute_sql("SELECT COUNT(*) FROM schema_version").fetchone()[0] == len(REAL_MIGRATIONS)
         assert Directory(again).counts() == (1, 0)
     finally:
         close(again)
@@ -80,7 +84,7 @@ def test_a_database_from_a_newer_program_is_refused(db_url):
     with pytest.raises(SchemaTooNew) as caught:
         open_database(db_url)
     assert str(caught.value) == (
-        "this database has schema version 7, newer than this program knows (1); upgrade contact-persons"
+        f"this database has schema version 7, newer than this program knows ({LATEST}); upgrade contact-persons"
     )
     assert isinstance(caught.value, DatabaseUnavailable)
 
@@ -97,7 +101,7 @@ def test_an_older_database_opens_in_a_newer_version_with_its_data(db_url, monkey
     with_migration(monkeypatch, add_nickname)
     newer = open_database(db_url)
     try:
-        assert schema_version(newer) == 2
+        assert schema_version(newer) == NEXT
         assert "nickname" in columns(newer, "contact_person")
         # The rebuilt table keeps the partial index that backs uniqueness.
         assert "contact_person_active_email" in {i.name for i in newer.get_indexes("contact_person")}
@@ -112,7 +116,7 @@ def test_an_older_database_opens_in_a_newer_version_with_its_data(db_url, monkey
         again.add_contact(customer.id, person("Bob", "bob@mueller.example"))
         assert again.get_customer(customer.id).contact_count == 2
         versions = newer.execute_sql("SELECT version, name FROM schema_version ORDER BY version").fetchall()
-        assert [tuple(v) for v in versions] == [(1, "m0001_initial"), (2, "m0002_nickname")]
+        assert [tuple(v) for v in versions] == [*((m.version, m.name) for m in REAL_MIGRATIONS), (NEXT, NEXT_NAME)]
     finally:
         close(newer)
 
@@ -124,7 +128,7 @@ def test_init_without_changes_after_the_newer_version_is_a_no_op(db_url, monkeyp
     database = open_database(db_url)
     try:
         assert migrate_database(database) == []
-        assert schema_version(database) == 2
+        assert schema_version(database) == NEXT
     finally:
         close(database)
 
@@ -145,7 +149,7 @@ def test_a_failing_migration_leaves_the_old_schema_and_data(db_url, monkeypatch)
     monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS)
     database = open_database(db_url)
     try:
-        assert schema_version(database) == 1
+        assert schema_version(database) == LATEST
         assert "nickname" not in columns(database, "contact_person")
         assert Directory(database).counts() == (1, 0)
     finally:
@@ -157,7 +161,7 @@ def test_without_migrate_an_old_database_is_left_as_it_is(db_url, monkeypatch):
     with_migration(monkeypatch, add_nickname)
     database = open_database(db_url, migrate=False)
     try:
-        assert schema_version(database) == 1
+        assert schema_version(database) == LATEST
     finally:
         close(database)
 
@@ -180,10 +184,10 @@ def test_two_programs_migrating_at_once_apply_each_migration_once(db_url):
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert errors == [] and results == [1, 1, 1, 1]
+    assert errors == [] and results == [LATEST] * 4
     database = open_database(db_url)
     try:
-        assert database.execute_sql("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+        assert database.execute_sql("SELECT COUNT(*) FROM schema_version").fetchone()[0] == len(REAL_MIGRATIONS)
     finally:
         close(database)
 

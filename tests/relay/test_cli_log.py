@@ -84,6 +84,15 @@ async def test_limit_json_search_and_status(history, capsys, db_url):
     assert out == "No relay log entries match.\n"
 
 
+async def test_search_by_category_finds_entries_tagged_with_its_email_types(directory, tmp_path, capsys, db_url):
+    seed(directory)
+    async with running(relay_config(tmp_path), directory) as relay:
+        order = await send(relay.port, [ACME], message(subject="Order 7", category="order.confirmed"))
+        await send(relay.port, [ACME], message(subject="Invoice A-1"))
+    assert order.code == 250
+    assert [r["subject"] for r in log_json(capsys, db_url, "--search", "account")] == ["Order 7"]
+
+
 def test_an_empty_log_says_so(sqlite_directory, capsys, sqlite_url):
     code, out, _ = run_cli(capsys, "log", "--db", sqlite_url)
     assert (code, out) == (0, "The relay log is empty.\n")

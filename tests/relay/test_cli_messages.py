@@ -76,6 +76,21 @@ async def test_list_searches_and_speaks_json(captured, capsys, db_url):
     assert messages(capsys, db_url, "list", "--search", "nothing-like-this") == "No captured messages match.\n"
 
 
+async def test_search_by_category_finds_messages_tagged_with_its_email_types(captured, directory, tmp_path, capsys, db_url):
+    async with running(relay_config(tmp_path), directory) as relay:
+        reply = await send(relay.port, [ACME], message(subject="Order 7", category="order.confirmed"))
+    assert reply.code == 250
+
+    def found(text):
+        out = messages(capsys, db_url, "list", "--search", text, "--json")
+        return [json.loads(line)["id"] for line in out.splitlines()]
+
+    # The header said order.confirmed; the list shows its category, account.
+    assert found("account") == [3]
+    assert found("ACCOUNT order") == [3]
+    assert found("order.confirmed") == [3]
+
+
 async def test_show_summarises_who_was_added_and_why_with_the_header_diff(captured, capsys, db_url):
     out = messages(capsys, db_url, "show", "1")
     assert out.startswith("Message 1, received ")
