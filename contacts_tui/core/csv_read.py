@@ -105,9 +105,8 @@ def read_rows(
         if not fields or fields == [""]:
             continue
         if len(fields) != len(COLUMNS):
-            errors.append(
-                RowError(start, None, f"expected {len(COLUMNS)} fields, found {len(fields)} (an unquoted comma?)")
-            )
+            hint = "an unquoted comma in a value?" if len(fields) > len(COLUMNS) else "a field left out?"
+            errors.append(RowError(start, None, f"expected {len(COLUMNS)} fields, found {len(fields)} ({hint})"))
             continue
         row = _clean_row(start, [fields[i] for i in order], catalog, cache, errors)
         if row is not None:
@@ -118,8 +117,12 @@ def _check_header(header: list[str] | None) -> None:
     if not header:
         raise CsvFormatError(RowError(1, None, "the file is empty; the first line must name the columns"))
     names = [name.strip() for name in header]
+    for separator in (";", "\t"):
+        if len(names) == 1 and all(c in names[0].split(separator) for c in COLUMNS):
+            shown = "semicolons" if separator == ";" else "tabs"
+            raise CsvFormatError(RowError(1, None, f"the columns are separated by {shown}; save the file with commas"))
     missing = [c for c in COLUMNS if c not in names]
-    unknown = [n for n in names if n not in COLUMNS]
+    unknown = [repr(n) if n else "an empty one (a comma too many?)" for n in names if n not in COLUMNS]
     twice = sorted({n for n in names if names.count(n) > 1})
     problems = []
     if missing:

@@ -34,7 +34,8 @@ def failures(directory, data: bytes) -> list[str]:
     "header, problem",
     [
         ("email,name,contact,contact_mail,phone,role,categories", "missing column(s) customer_email, customer_name"),
-        (HEADER + ",notes", "unknown column(s) notes"),
+        (HEADER + ",notes", "unknown column(s) 'notes'"),
+        (HEADER + ",", "unknown column(s) an empty one (a comma too many?)"),
         (HEADER.replace(",categories", ""), "missing column(s) categories"),
         (HEADER.replace("role", "phone"), "missing column(s) role; repeated column(s) phone"),
         (HEADER + ",role", "repeated column(s) role"),
@@ -119,12 +120,20 @@ def test_text_after_a_closing_quote_is_broken_quoting(directory):
 
 @pytest.mark.parametrize(
     "row, found",
-    [("owner@acme.example,Acme Ltd,Tom,tom@acme.example,,,,", 8), ("owner@acme.example,Acme Ltd,Tom,tom@acme.example", 4)],
+    [
+        ("owner@acme.example,Acme Ltd,Tom,tom@acme.example,,,,", "found 8 (an unquoted comma in a value?)"),
+        ("owner@acme.example,Acme Ltd,Tom,tom@acme.example", "found 4 (a field left out?)"),
+    ],
 )
 def test_a_wrong_field_count_is_reported_per_row(directory, row, found):
-    assert failures(directory, csv_text(GOOD, row, OTHER)) == [
-        f"line 3: expected 7 fields, found {found} (an unquoted comma?)"
-    ]
+    assert failures(directory, csv_text(GOOD, row, OTHER)) == [f"line 3: expected 7 fields, {found}"]
+
+
+@pytest.mark.parametrize("separator, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_file_separated_by_semicolons_or_tabs_says_so(directory, separator, name):
+    header = HEADER.replace(",", separator)
+    message = format_error(directory, csv_text(GOOD.replace(",", separator), header=header))
+    assert message == f"line 1: the columns are separated by {name}; save the file with commas"
 
 
 def test_an_empty_file_says_what_the_first_line_must_be(directory):
