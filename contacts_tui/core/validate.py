@@ -24,8 +24,10 @@ _PHONE_CHARS = re.compile(r"^[0-9+()./\- ]+(?:\s*(?:x|ext\.?)\s*[0-9]+)?$", re.I
 
 
 # Unicode category Cc (CR, LF, TAB, NUL, DEL, C1), plus the line and paragraph
-# separators that end lines in some readers and would smuggle a header line.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# separators that end lines in some readers and would smuggle a header line,
+# and the text-direction controls that make "Eve\u202efdp.exe" read as
+# another name in a mail client or the TUI.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def has_control_chars(value: str) -> bool:

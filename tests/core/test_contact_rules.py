@@ -40,6 +40,8 @@ def test_name_is_required(directory, acme, name):
         "Eve\x7fDel",
         "Eve\x85Next line",
         "Eve\u2028Line separator",
+        "Eve\u202efdp.exe",  # right-to-left override: shows as 'Eveexe.pdf'
+        "Eve\u2066isolate\u2069",
     ],
 )
 def test_name_with_line_breaks_or_control_characters_is_refused(directory, acme, name):
@@ -47,6 +49,11 @@ def test_name_with_line_breaks_or_control_characters_is_refused(directory, acme,
         directory.add_contact(acme.id, person(name, "eve@acme.example"))
     assert caught.value.for_field("name") == ["Name may not contain line breaks or control characters"]
     assert directory.list_contacts(acme.id) == []
+
+
+def test_names_in_right_to_left_scripts_and_emoji_with_joiners_are_kept(directory, acme):
+    for name, email in [("محمد علي", "m@acme.example"), ("שרה כהן", "s@acme.example"), ("Ana 👩\u200d💻", "a@acme.example")]:
+        assert directory.add_contact(acme.id, person(name, email)).name == name
 
 
 def test_header_injection_in_an_edit_is_refused_and_the_old_name_stays(directory, acme):
