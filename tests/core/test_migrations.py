@@ -15,11 +15,13 @@ import peewee as pw
 import pytest
 from playhouse.migrate import migrate
 
+from contacts_tui.core import maillog
 from contacts_tui.core import migrate as migrations
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.errors import DatabaseUnavailable, SchemaTooNew
 from contacts_tui.core.migrate import Migration, migrate_database, schema_version
+from contacts_tui.core.models import CapturedMessage
 from contacts_tui.core.records import ContactInput, CustomerInput
 
 from .helpers import person
@@ -203,3 +205,43 @@ def test_a_database_of_another_program_with_our_table_names_is_refused_and_left_
     theirs.connect()
     assert theirs.get_tables() == ["customer"]
     assert theirs.execute_sql("SELECT name FROM customer").fetchall() == [("kept",)]
+
+
+def test_captured_messages_of_a_version_1_database_keep_their_ids_and_find_their_category(db_url, monkeypatch):
+    monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS[:1])
+    old = open_database(db_url)
+    param = old.param
+    for number in (1, 2):
+        old.execute_sql(
+            "INSERT INTO relay_log (id, received_at, updated_at, relay, queue_id, message_id, sender, recipients, "
+            "subject, category, category_key, customers, added, decision, reason, status, attempts, last_error, size) "
+            f"VALUES ({', '.join([param] * 19)})",
+            (number, "2026-01-05 10:00:00", "2026-01-05 10:00:00", "relay", "", f"<{number}@shop.example>",
+             "shop@shop.example", "[]", f"Invoice {number}", "invoice.created", "billing", "[]", "[]", "unchanged",
+             "", "captured", 0, "", 10),
+        )
+        old.execute_sql(
+            "INSERT INTO captured_message (log_id, received_at, sender, recipients, subject, message_id, category, "
+            f"added, search_text, original, message, size) VALUES ({', '.join([param] * 12)})",
+            (number, "2026-01-05 10:00:00", "shop@shop.example", "[]", f"Invoice {number}",
+             f"<{number}@shop.example>", "invoice.created", "[]", f"shop@shop.example invoice {number} invoice.created",
+             b"original", b"rewritten", 9),
+        )
+    close(old)
+
+    monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS)
+    database = open_database(db_url)
+    try:
+        assert schema_version(database) == LATEST
+        # The header said invoice.created; searching its category finds both.
+        found = maillog.captured_messages(10, search="billing")
+        assert [(r.subject, r.category_key) for r in found] == [("Invoice 2", "billing"), ("Invoice 1", "billing")]
+        newest = found[0].id
+        record, original, rewritten = maillog.captured_message(newest)
+        assert (record.subject, original, rewritten) == ("Invoice 2", b"original", b"rewritten")
+        assert maillog.clear_captured() == 2
+        new_id = CapturedMessage.insert(original=b"x", message=b"x", log=1).execute()
+        # "show 2" written down before the clear never means this one.
+        assert new_id > newest
+    finally:
+        close(database)

@@ -143,6 +143,15 @@ async def test_clear_deletes_every_captured_message_but_not_the_log(captured, ca
     assert len(maillog.recent_log(10)) == 2
 
 
+async def test_ids_are_not_given_out_again_after_a_clear(captured, directory, tmp_path, capsys, db_url):
+    messages(capsys, db_url, "clear")
+    async with running(relay_config(tmp_path), directory) as relay:
+        reply = await send(relay.port, [ACME], message(subject="After the clear"))
+    assert "captured as 3" in reply.text
+    code, _, err = run_cli(capsys, "messages", "show", "1", "--db", db_url)
+    assert code == 1 and "there is no captured message 1" in err
+
+
 async def test_an_unknown_id_is_an_error(captured, capsys, db_url):
     code, _, err = run_cli(capsys, "messages", "show", "99", "--db", db_url)
     assert code == 1 and "there is no captured message 99" in err
