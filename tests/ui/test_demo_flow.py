@@ -61,10 +61,13 @@ async def test_send_a_billing_sample_and_find_the_bookkeeper_in_cc(demo):
         assert "2 Account" in text and "enter sends · 1-2 send that category · escape cancels" in text
         await press(pilot, "enter")  # billing is highlighted first
         reply = await sent(pilot)
-        assert reply.startswith("Sent: 250 ") and "captured as" in reply and "Press m" in reply
+        assert reply.startswith("Sent: 250 ") and "captured as" in reply
+        assert reply.endswith("Added as Cc: Beatrice Bookman, Marcus Manning. Press m to see the message.")
         await press(pilot, "m")
         assert isinstance(app.screen, MessagesScreen)
         assert "Your invoice INV-2026-0042" in screen_text(app)
+        # The toast said it already; it must not cover the summary lines that say it here.
+        assert not [m for m in notifications(app) if m.startswith("Sent")]
         assert "Added as Cc: Beatrice Bookman (opted in to billing)" in seen(app)
         await press(pilot, "enter")
         assert isinstance(app.screen, MessageScreen)
@@ -85,6 +88,17 @@ async def test_a_long_non_ascii_customer_gets_an_account_sample(demo):
         await press(pilot, "m", "enter")
         assert "Cc Anja Köhler <a.koehler@mueller-soehne.example>" in seen(demo)
         assert "buchhaltung@" not in seen(demo)
+
+
+async def test_a_sample_nobody_opted_in_to_says_so_and_why(demo):
+    async with demo.run_test(size=SIZE) as pilot:
+        await open_customer(pilot, "Nordlicht")
+        await press(pilot, "s", "2")  # account: Åsa takes billing only, Erik nothing
+        reply = await sent(pilot)
+        assert reply.startswith("Sent: 250 ")
+        assert "Nobody was added: " in reply and "Added as Cc" not in reply
+        (entry,) = maillog.recent_log(5)
+        assert f"Nobody was added: {entry.reason}. Press m to see the message." in reply
 
 
 async def test_the_keys_of_the_demo_are_in_help_and_the_palette(demo):

@@ -14,6 +14,7 @@ from ..widgets.mail_tables import MessageTable
 from .confirm import Confirm
 from .mail_list import MailListScreen
 from .navigate import open_list
+from .sample import dismiss_sent_answers
 
 
 class MessagesScreen(MailListScreen):
@@ -48,6 +49,7 @@ class MessagesScreen(MailListScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Captured messages"
+        dismiss_sent_answers(self.app)
         super().on_mount()
 
     def fetch(self, text: str, status: str, offset: int, limit: int) -> tuple[Sequence[Any], int]:

@@ -21,6 +21,7 @@ from ..widgets.mail_tables import LogTable
 from .base import AppScreen
 from .mail_list import REFRESH_SECONDS, MailListScreen
 from .navigate import open_list
+from .sample import dismiss_sent_answers
 
 STATUSES = ("", "queued", "deferred", "delivered", "failed", "expired", "captured", "refused", "deleted")
 
@@ -58,6 +59,7 @@ class LogScreen(MailListScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Relay log"
+        dismiss_sent_answers(self.app)
         super().on_mount()
 
     def fetch(self, text: str, status: str, offset: int, limit: int) -> tuple[Sequence[Any], int]:

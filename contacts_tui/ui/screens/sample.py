@@ -3,6 +3,7 @@ application would, to see whom the relay adds as Cc."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 from typing import ClassVar
 
@@ -16,14 +17,22 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from contacts_tui.core import maillog
 from contacts_tui.core.catalog import Catalog
+from contacts_tui.core.errors import DatabaseUnavailable
+from contacts_tui.core.maillog import LogRecord
 from contacts_tui.core.records import CustomerRecord
 from contacts_tui.core.sample import build_sample, sample_type, send_sample
 
 from .base import AppModal
+from .mail_list import MailListScreen
 
 NO_RELAY = "no relay: start with contacts-tui demo, or give one with --relay HOST:PORT"
 PICK_KEYS = 9
+SENT = "Sent: "
+"""How the answer to a sample that got through begins."""
+NAMED = 3
+"""Added people named in the answer; more are counted."""
 
 
 class SampleDialog(AppModal[str | None]):
@@ -112,7 +121,10 @@ def send_in_background(screen: Screen, customer: CustomerRecord, category: str) 
 
     def show(text: str, severity: str) -> None:
         slow.stop()
-        app.notify(text, severity=severity, timeout=8 if severity == "information" else 15, markup=False)
+        timeout = 8 if severity == "information" else 15
+        if severity == "information" and isinstance(app.screen, MailListScreen):
+            timeout = 3  # already where it points: the list under the toast says the same
+        app.notify(text, severity=severity, timeout=timeout, markup=False)
 
     def answer(text: str, severity: str) -> None:
         try:
@@ -127,10 +139,44 @@ def send_in_background(screen: Screen, customer: CustomerRecord, category: str) 
         except (OSError, smtplib.SMTPException) as exc:
             answer(f"Not sent: {_reason(exc)}", "error")
             return
-        if "captured" in reply:
-            answer(f"Sent: {reply}. Press m to see what the relay added.", "information")
-        else:
-            answer(f"Sent: {reply}. Press l to see it in the relay log.", "information")
+        answer(sent_text(reply, _entry_of(reply)), "information")
 
     # The app runs it, not the screen: leaving the screen must not lose the answer.
     app.run_worker(run, name="sample", group="sample", thread=True, exit_on_error=False)
+
+
+def _entry_of(reply: str) -> LogRecord | None:
+    """The relay log entry a reply names ("... queue id X)" or "queued as X"), if it is there yet."""
+    found = re.search(r"queue id ([^\s)]+)|queued as (\S+)", reply)
+    if found is None:
+        return None
+    try:
+        return maillog.log_for_queue_id(found.group(1) or found.group(2))
+    except DatabaseUnavailable:
+        return None  # the answer is still worth showing without it
+
+
+def sent_text(reply: str, entry: LogRecord | None) -> str:
+    """The answer to a sample that got through: the reply, who was added (or why nobody), where to look."""
+    where = "Press m to see the message." if "captured" in reply else "Press l to see it in the relay log."
+    if entry is None:
+        return f"{SENT}{reply}. {where}"
+    if entry.added:
+        names = [a.get("name") or a.get("email", "") for a in entry.added]
+        shown = ", ".join(names[:NAMED]) + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
+        who = f"Added as Cc: {shown}."
+    else:
+        why = entry.reason or entry.decision or "the relay log does not say why"
+        who = f"Nobody was added: {why}."
+    return f"{SENT}{reply}. {who} {where}"
+
+
+def dismiss_sent_answers(app) -> None:
+    """Take away the toast of a sample that got through: the screen it pointed to says it all now,
+    and the toast would cover that screen's summary lines.
+
+    Textual has no public call to withdraw one notification; failures ("Not sent") stay.
+    """
+    for notification in list(app._notifications):
+        if notification.message.startswith(SENT):
+            app._unnotify(notification)
