@@ -33,8 +33,16 @@ _MESSAGE_ID = re.compile(r"^<[\x21-\x7e]{1,500}>$")
 _MAX_DIAGNOSTIC = 900  # keeps every line well under SMTP's 998-octet limit
 
 
+# RFC 3463: "delivery time expired". An expired recipient is reported with it,
+# whatever the last temporary reply was; that reply is the Diagnostic-Code.
+EXPIRED_STATUS = "4.4.7"
+
+
 class FailedRecipient(NamedTuple):
-    """One recipient in a DSN. ``diagnostic`` is the SMTP reply ("550 5.1.1 no such user") or a local reason."""
+    """One recipient in a DSN. ``diagnostic`` is the SMTP reply ("550 5.1.1 no such user") or a local reason.
+
+    ``expired`` recipients get Status 4.4.7 whatever ``status`` says.
+    """
 
     recipient: str
     status: str
@@ -116,7 +124,7 @@ def _status_fields(
         group = [
             f"Final-Recipient: {address_type}; {recipient}",
             f"Action: {_one_line(item.action)}",
-            f"Status: {_one_line(item.status)}",
+            f"Status: {EXPIRED_STATUS if item.expired else _one_line(item.status)}",
         ]
         if _REPLY.match(diagnostic):
             if remote_mta:

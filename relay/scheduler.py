@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from .backoff import RetryPolicy
 from .deliver import Deliverer, DeliveryResult, Reply
-from .dsn import FailedRecipient, build_dsn
+from .dsn import EXPIRED_STATUS, FailedRecipient, build_dsn
 from .spool import Envelope, Failure, QueuedMessage, Spool, SpoolError
 
 log = logging.getLogger(__name__)
@@ -295,7 +295,8 @@ class Scheduler:
         if message.pending and self._policy.expired(message.received, now):
             for rcpt in message.pending:
                 last = result.replies.get(rcpt) or Reply.local(f"4.4.7 {message.last_error or 'no reply'}")
-                message.failed[rcpt] = Failure(str(last), last.status, expired=True)
+                # RFC 3463 4.4.7, delivery time expired; the last reply stays the diagnostic.
+                message.failed[rcpt] = Failure(str(last), EXPIRED_STATUS, expired=True)
         if message.pending:
             message.next_attempt = self._policy.next_attempt(message.received, message.attempts, now)
 

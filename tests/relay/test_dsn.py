@@ -71,7 +71,8 @@ def test_the_status_part_names_each_failed_recipient_with_the_upstream_reply() -
     assert gone["Action"] == "failed"
     assert gone["Status"] == "5.1.1"
     assert gone["Diagnostic-Code"] == "smtp; 550 5.1.1 no such user"
-    assert late["Status"] == "4.4.1"
+    # Expired: "delivery time expired", with the last attempt's reason as the diagnostic.
+    assert late["Status"] == "4.4.7"
     assert late["Diagnostic-Code"].startswith("X-Contacts-Relay; 4.4.1 connect to")
 
 

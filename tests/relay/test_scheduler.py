@@ -215,7 +215,8 @@ async def test_a_recipient_still_deferred_when_the_lifetime_ends_expires_with_a_
     assert detail.attempts >= 2
     [bounce] = upstream.messages
     _, slow = status_fields(bounce.data)
-    assert (slow["Action"], slow["Status"]) == ("failed", "4.2.0")
+    # RFC 3463 4.4.7 "delivery time expired"; the last temporary reply is the diagnostic.
+    assert (slow["Action"], slow["Status"]) == ("failed", "4.4.7")
     assert slow["Diagnostic-Code"] == "smtp; 451 4.2.0 greylisted, try later"
     assert b"retry period ended" in bounce.data
 
