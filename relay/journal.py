@@ -174,7 +174,7 @@ class Journal:
             except (peewee.OperationalError, peewee.InterfaceError) as exc:  # unreachable or locked: retry
                 self._jobs.extendleft(reversed(batch))
                 self._waiting += sum(1 for _, future in batch if future is not None)
-                log.warning("relay log: cannot write to the database (%s); retrying in %.0f s", _first_line(exc), delay)
+                log.warning("relay log: cannot write to the database (%s); retrying in %g s", _first_line(exc), delay)
                 if self._closing:
                     for _, future in batch:
                         if future and not future.done():
