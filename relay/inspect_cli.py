@@ -4,7 +4,6 @@ preview, log, queue, messages and passwd."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import json
 import smtplib
@@ -14,6 +13,7 @@ from pathlib import Path
 from contacts_tui.core import maillog
 from contacts_tui.core.mailview import view_message
 from contacts_tui.core.settings import Settings, open_directory
+from contacts_tui.core.times import from_epoch, local_time, local_time_soon
 
 from .access import set_password
 from .config import DEFAULT_HEADER, ConfigError, env_value, host_port
@@ -147,10 +147,14 @@ def _log(args) -> int:
         print("No relay log entries match." if args.search or args.status else "The relay log is empty.")
         return 0
     for entry in entries:
-        when = entry.received_at.strftime("%Y-%m-%d %H:%M:%S")
         added = ", ".join(a.get("email", "") for a in entry.added) or "nobody"
-        print(f"{when}  {entry.queue_id:16}  {entry.status:9}  {entry.decision:13}  {entry.category or '-'}")
+        # 16 fits the longest status, "partially failed"; 13 the longest decision.
+        print(f"{local_time(entry.received_at)}  {entry.queue_id or '-':16}  {entry.status or '-':16}  "
+              f"{entry.decision or '-':13}  {entry.category or '-'}")
         print(f"    from {entry.sender or '<>'} to {', '.join(entry.recipients)}; added: {added}")
+        customers = ", ".join(entry.customers)
+        delivered = f"; delivered {local_time(entry.delivered_at)}" if entry.delivered_at else ""
+        print(f"    customer(s): {customers}{delivered}" if customers else f"    no customer matched{delivered}")
         attempts = f"; {entry.attempts} delivery attempts" if entry.attempts > 1 else ""
         print(f"    {entry.reason}{attempts}" + (f"; last error: {entry.last_error}" if entry.last_error else ""))
     return 0
@@ -190,8 +194,8 @@ def _queue(args) -> int:
         print(f"The queue at {spool} is empty.")
         return 0
     for item in items:
-        received = dt.datetime.fromtimestamp(item.received).strftime("%Y-%m-%d %H:%M:%S")
-        due = dt.datetime.fromtimestamp(item.next_attempt).strftime("%H:%M:%S") if item.next_attempt else "now"
+        received = local_time(from_epoch(item.received))
+        due = local_time_soon(from_epoch(item.next_attempt)) if item.next_attempt else "now"
         print(f"{item.queue_id}  {item.size:>9,} bytes  {received}  from {item.sender or '<>'}")
         print(f"    waiting for {', '.join(item.pending)}; {item.attempts} attempt(s), next at {due}")
         if item.last_error:

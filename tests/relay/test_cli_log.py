@@ -8,7 +8,10 @@ without a category, and a mail loop refused with 554.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import time
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,7 +21,8 @@ from relay.cli import main
 from ..waiting import wait_until
 from .live import ACME, BETA, log_json, logged, message, relay_config, run_cli, running, seed, send
 
-ENTRY = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  ", re.MULTILINE)
+# Each entry starts with its local time and zone: "2026-01-05 11:00:00 CET  ".
+ENTRY = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (?:[A-Z]{3,5}|[+-]\d{4})  ", re.MULTILINE)
 
 
 @pytest.fixture
@@ -37,12 +41,26 @@ async def history(directory, upstream, tmp_path):
     return {"acme": acme, "beta": beta, "plain": plain}
 
 
+@pytest.fixture
+def zone(monkeypatch):
+    """Run the command in a time zone: ``zone("Europe/Berlin")``."""
+
+    def use(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
 def entries(out: str) -> list[str]:
     starts = [m.start() for m in ENTRY.finditer(out)]
     return [out[a:b] for a, b in zip(starts, starts[1:] + [len(out)])]
 
 
-async def test_log_shows_newest_first_with_status_decision_and_who_was_added(history, capsys, db_url):
+async def test_log_shows_newest_first_with_status_decision_and_who_was_added(history, capsys, db_url, zone):
+    zone("UTC")
     code, out, _ = run_cli(capsys, "log", "--db", db_url)
     assert code == 0
     looping, plain, beta, acme = entries(out)
@@ -51,8 +69,12 @@ async def test_log_shows_newest_first_with_status_decision_and_who_was_added(his
     assert history["beta"].queue_id in beta and "payment.reminder" in beta
     assert "added: bea@beta.example, boss@acme.example" in beta
     first = acme.splitlines()[0].split()
-    assert first[2:] == [history["acme"].queue_id, "delivered", "rewritten", "billing"]
+    assert first[2:] == ["UTC", history["acme"].queue_id, "delivered", "rewritten", "billing"]
     assert "from billing@shop.example to acme@customer.example; added: books@acme.example," in acme
+    assert re.search(r"\n    customer\(s\): acme@customer\.example; delivered \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n", acme)
+    assert "\n    customer(s): beta@customer.example; delivered " in beta
+    assert "\n    no customer matched; delivered " in plain
+    assert "\n    no customer matched\n" in looping
     assert "3 contact person(s) of ACME GmbH opted in to billing" in acme
 
 
@@ -91,6 +113,18 @@ async def test_search_by_category_finds_entries_tagged_with_its_email_types(dire
         await send(relay.port, [ACME], message(subject="Invoice A-1"))
     assert order.code == 250
     assert [r["subject"] for r in log_json(capsys, db_url, "--search", "account")] == ["Order 7"]
+
+
+async def test_times_are_local_and_say_their_zone(history, capsys, db_url, zone):
+    zone("Europe/Berlin")
+    stored = {r["subject"]: r for r in log_json(capsys, db_url)}["Invoice A-1"]
+    code, out, _ = run_cli(capsys, "log", "--search", "A-1", "--db", db_url)
+    berlin = ZoneInfo("Europe/Berlin")
+    received = dt.datetime.fromisoformat(stored["received_at"]).astimezone(berlin)
+    delivered = dt.datetime.fromisoformat(stored["delivered_at"]).astimezone(berlin)
+    assert out.startswith(received.strftime("%Y-%m-%d %H:%M:%S %Z  "))
+    assert received.strftime("%Z") in ("CET", "CEST")
+    assert f"; delivered {delivered:%Y-%m-%d %H:%M:%S %Z}\n" in out
 
 
 def test_an_empty_log_says_so(sqlite_directory, capsys, sqlite_url):
