@@ -131,7 +131,7 @@ class Spool:
             self._release_lock()
             raise
         self._segments = Appender(self._open_segment, name="seg", roll_bytes=self._segment_bytes,
-                                  stats=self._segment_stats)
+                                  stats=self._segment_stats, on_abandon=self._abandon_segment)
         self._states = Appender(self._open_state, name="state", stats=self._state_stats)
 
     async def close(self) -> None:
@@ -182,11 +182,24 @@ class Spool:
     def _open_segment(self) -> tuple[int, object]:
         number = self._next_segment
         self._next_segment += 1
-        fd = os.open(segment_path(self.directory, number), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        # The new name must be durable before any record in it is acknowledged.
-        fsync_dir(segment_dir(self.directory))
+        path = segment_path(self.directory, number)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        try:
+            # The new name must be durable before any record in it is acknowledged.
+            fsync_dir(segment_dir(self.directory))
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
         self._segment_stats.dir_fsyncs += 1
         return fd, number
+
+    def _abandon_segment(self, number: object, size: int) -> None:
+        # A failed commit (a full disk) gives its segment up. One that holds
+        # no acknowledged record would otherwise stay as an empty file, one
+        # more with every failed commit, until the next start.
+        if size == 0 and isinstance(number, int):
+            segment_path(self.directory, number).unlink(missing_ok=True)
 
     def _open_state(self) -> tuple[int, object]:
         return os.open(self.directory / "state.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "state"

@@ -147,7 +147,8 @@ class Appender:
     by a new one between batches. After a failed write or fsync the file is
     abandoned rather than reused: after a failed fsync Linux may have dropped
     the dirty pages and a later fsync would report success for data that is
-    gone, so only a fresh file can be trusted.
+    gone, so only a fresh file can be trusted. ``on_abandon(token, size)``
+    (worker thread) hears of a file given up, with the size it keeps.
     """
 
     def __init__(
@@ -157,8 +158,10 @@ class Appender:
         name: str,
         roll_bytes: int | None = None,
         stats: AppendStats | None = None,
+        on_abandon: Callable[[object, int], None] | None = None,
     ) -> None:
         self._open_file = open_file
+        self._on_abandon = on_abandon
         self._roll_bytes = roll_bytes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"spool-{name}")
         self._fd: int | None = None
@@ -251,6 +254,11 @@ class Appender:
             except OSError:
                 pass
             self._close_fd()
+            if self._on_abandon is not None:
+                try:
+                    self._on_abandon(self._token, start)
+                except OSError:
+                    pass
             raise
         self._size = position
         self.stats.records += len(records)

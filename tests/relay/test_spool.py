@@ -426,3 +426,31 @@ def test_kill_9_loses_no_acknowledged_commit(tmp_path: Path, run: int) -> None:
     assert counts["lost"] == 0
     assert counts["resurrected"] == 0
     assert counts["unreadable"] == 0
+
+
+async def test_failed_commits_on_a_full_disk_leave_no_empty_segments_behind(tmp_path: Path) -> None:
+    import resource
+
+    spool = Spool(tmp_path / "spool")
+    first = await spool.commit(envelope())
+    big = envelope(data=MESSAGE + b"x" * 200_000)
+    # A file size limit makes writes fail as a full disk does (EFBIG instead of ENOSPC).
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        for _ in range(3):
+            with pytest.raises(SpoolError, match="could not write the spool"):
+                await spool.commit(big)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    # The segment holding the first message stays; the ones opened for the failed commits are gone.
+    assert segments(tmp_path / "spool") == ["0000000001.seg"]
+    second = await spool.commit(envelope())
+    await spool.close()
+
+    again = await reopened(tmp_path / "spool")
+    assert [m.queue_id for m in again.recover()] == [first, second]
+    assert all(os.path.getsize(tmp_path / "spool" / "seg" / name) > 0 for name in segments(tmp_path / "spool"))
+    await again.close()
