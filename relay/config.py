@@ -112,7 +112,17 @@ def _numeric(group, flag: str, metavar: str, convert: type, env: str, default: s
                        help=f"{text} ({env}; default %(default)s{note})")
 
 
+SERVE_EPILOG = (
+    "The contact directory: --db URL or CONTACTS_DB (sqlite:///path or postgresql://user@host/db; default: "
+    "the SQLite file that contacts-tui uses), --catalog FILE or CONTACTS_CATALOG. "
+    "SIGTERM or Ctrl-C stops the relay: it stops accepting, lets transactions in flight finish (up to 30 s), "
+    "and keeps the rest in the spool. SIGHUP reads the --auth-file again."
+)
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    # --db comes from the options all commands share; say here where it is read from.
+    parser.epilog = parser.epilog or SERVE_EPILOG
     where = parser.add_argument_group("where mail comes from and goes to")
     where.add_argument("--listen", metavar="HOST:PORT", default=env_value("RELAY_LISTEN", DEFAULT_LISTEN),
                        help="address to accept mail on (RELAY_LISTEN; default %(default)s)")
@@ -138,10 +148,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     inbound = parser.add_argument_group("who may send (never an open relay)")
     inbound.add_argument("--allow", metavar="CIDR", action="append", default=None,
                          help="network allowed to relay without AUTH; repeatable (RELAY_ALLOW, comma-separated; "
-                              "default loopback only)")
+                              "default loopback only: 127.0.0.0/8 and ::1/128). Replaces the default; add "
+                              "127.0.0.0/8 to keep loopback")
     inbound.add_argument("--auth-file", metavar="FILE", default=env_value("RELAY_AUTH_FILE"),
                          help="users allowed to relay after AUTH over TLS, as scrypt hashes written by "
-                              "'contacts-relay passwd' (RELAY_AUTH_FILE)")
+                              "'contacts-relay passwd' (RELAY_AUTH_FILE). Read again when it changes, and on "
+                              "SIGHUP: users added or removed count without a restart")
     inbound.add_argument("--tls-cert", metavar="FILE", default=env_value("RELAY_TLS_CERT"),
                          help="certificate chain (PEM) for STARTTLS (RELAY_TLS_CERT)")
     inbound.add_argument("--tls-key", metavar="FILE", default=env_value("RELAY_TLS_KEY"),

@@ -43,6 +43,16 @@ def test_serve_help_explains_every_option_and_variable_of_the_readme_table(capsy
         assert variable in flat, variable
 
 
+def test_serve_help_says_what_allow_replaces_and_where_the_database_comes_from(capsys):
+    code, help_text, _ = run_cli(capsys, "serve", "--help")
+    flat = " ".join(help_text.split())
+    assert code == 0
+    # An operator adding their LAN with --allow would otherwise lock out the local billing app.
+    assert "Replaces the default; add 127.0.0.0/8 to keep loopback" in flat
+    assert "--db URL or CONTACTS_DB" in flat
+    assert "SIGHUP reads the --auth-file again" in flat
+
+
 def run_serve(capsys, tmp_path, *args):
     return run_cli(capsys, "serve", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--spool", str(tmp_path / "spool"), *args)
 
