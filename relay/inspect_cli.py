@@ -4,6 +4,7 @@ preview, log, queue, messages and passwd."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import json
 import smtplib
@@ -13,7 +14,7 @@ from pathlib import Path
 from contacts_tui.core import maillog
 from contacts_tui.core.mailview import view_message
 from contacts_tui.core.settings import Settings, open_directory
-from contacts_tui.core.times import from_epoch, local_time, local_time_soon
+from contacts_tui.core.times import from_epoch, local, local_time, local_time_soon, zone_name
 
 from .access import set_password
 from .config import DEFAULT_HEADER, ConfigError, env_value, host_port
@@ -90,7 +91,7 @@ def run_inspect_command(args: argparse.Namespace, settings: Settings) -> int:
         return _preview(args, directory)
     if args.command == "log":
         return _log(args)
-    return _messages(args)
+    return _messages(args, directory)
 
 
 def _preview(args, directory) -> int:
@@ -205,7 +206,7 @@ def _queue(args) -> int:
     return 0
 
 
-def _messages(args) -> int:
+def _messages(args, directory) -> int:
     action = args.action or "list"
     if action == "list":
         found = maillog.captured_messages(getattr(args, "limit", 50), search=getattr(args, "search", ""))
@@ -215,10 +216,8 @@ def _messages(args) -> int:
             return 0
         if not found:
             print("No captured messages" + (" match." if getattr(args, "search", "") else "."))
-        for record in found:
-            when = record.received_at.strftime("%Y-%m-%d %H:%M:%S")
-            added = len(record.added)
-            print(f"{record.id:>6}  {when}  {record.category or '-':12}  +{added} cc  {record.subject[:60]}")
+            return 0
+        _message_table(found, directory.catalog)
         return 0
     if action == "clear":
         print(f"Deleted {maillog.clear_captured():,} captured messages.")
@@ -233,20 +232,68 @@ def _messages(args) -> int:
     if action == "release":
         return _release(record, rewritten, args.to)
     view = view_message(original, rewritten)
-    print(f"Message {record.id}, received {record.received_at:%Y-%m-%d %H:%M:%S} UTC")
-    print(f"From:     {view.sender}\nTo:       {view.to}\nCc:       {view.cc}\nSubject:  {view.subject}")
-    print(f"Category: {record.category or '(none)'}")
     entry = maillog.log_entry(record.log_id) if record.log_id else None
+    print(f"Message {record.id}, received {local_time(record.received_at)}, {len(rewritten):,} bytes")
+    print(f"From:     {view.sender or '-'}\nTo:       {view.to or '-'}\nCc:       {view.cc or '(none)'}")
+    print(f"Subject:  {view.subject or '(no subject)'}")
+    print(f"Category: {_category_line(record, directory.catalog)}")
+    envelope = list(dict.fromkeys([*record.recipients, *(a.get("email", "") for a in record.added)]))
+    print(f"Envelope: from {record.sender or '<>'} to {', '.join(envelope) or '-'}")
     if record.added:
         print("Added:")
         for added in record.added:
             print(f"  + {added.get('name', '')} <{added.get('email', '')}>: {added.get('reason', '')}")
+    else:
+        why = entry.reason if entry is not None and entry.reason else "its relay log entry is gone"
+        print(f"Added:    nobody ({why})")
     if entry is not None:
         print(f"Decision: {entry.decision}: {entry.reason}")
     print("\nHeaders (+ added, - removed by the relay):")
     for mark, line in view.header_diff:
         print(f"{mark} {line}")
     return 0
+
+
+def _category_line(record, catalog) -> str:
+    """'invoice.overdue (category billing)', as the TUI shows it."""
+    if not record.category:
+        return "(no category header)"
+    key = record.category_key or catalog.resolve(record.category)
+    if key and key != record.category.strip().lower():
+        return f"{record.category} (category {key})"
+    return record.category
+
+
+def _message_table(records, catalog) -> None:
+    """One aligned line per message in about 100 columns; the subject, last, may run on."""
+    now = dt.datetime.now().astimezone()
+    rows = []
+    for record in records:
+        when = local(record.received_at)
+        # The category as the TUI shows it: billing, not invoice.created.
+        category = record.category_key or catalog.resolve(record.category) or record.category or "-"
+        rows.append((
+            str(record.id),
+            when.strftime("%H:%M:%S" if when.date() == now.date() else "%m-%d %H:%M"),
+            record.sender or "<>",
+            ", ".join(record.recipients) or "-",
+            category,
+            f"+{len(record.added)} cc" if record.added else "-",
+            record.subject or "(no subject)",
+        ))
+    heading = ("ID", f"Time ({zone_name(now)})", "From", "To", "Category", "Added", "Subject")
+    # Each column as wide as its widest cell, up to a cap: From, To and the
+    # category are cut with an ellipsis beyond it.
+    caps = (10, 11, 24, 28, 12, 7)
+    widths = [min(cap, max(len(heading[n]), *(len(row[n]) for row in rows))) for n, cap in enumerate(caps)]
+    for row in (heading, *rows):
+        cells = [_fit(text, width) for text, width in zip(row, widths)]
+        cells = [cells[0].rjust(widths[0]), *(c.ljust(w) for c, w in zip(cells[1:], widths[1:]))]
+        print("  ".join([*cells, row[-1]]))
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _release(record, rewritten: bytes, target: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -30,6 +31,16 @@ from .test_security import _raw_session
 BODY = b"Dear customer,\r\nyour invoice is attached.\r\n"
 
 
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Times print in the local zone; these tests read them in UTC."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.fixture
 async def captured(directory, tmp_path):
     """Two captured messages, to ACME (id 1) and to Beta (id 2); on SQLite and PostgreSQL."""
@@ -49,12 +60,21 @@ def messages(capsys, db_url, *args):
     return out
 
 
-async def test_list_shows_the_newest_first_with_category_and_added_count(captured, capsys, db_url):
+async def test_list_shows_the_newest_first_in_aligned_columns(captured, capsys, db_url):
     out = messages(capsys, db_url, "list")
-    second, first = out.splitlines()
-    assert second.split()[0] == "2" and "payment.reminder" in second and "+2 cc" in second
-    assert second.endswith("Reminder B-1")
-    assert first.split()[0] == "1" and "billing" in first and "+3 cc" in first
+    heading, second, first = out.splitlines()
+    assert heading.split() == ["ID", "Time", "(UTC)", "From", "To", "Category", "Added", "Subject"]
+    # The category as the TUI shows it: payment.reminder is a billing email.
+    assert second.split()[0] == "2"
+    assert second.split()[2:] == [SENDER, BETA, "billing", "+2", "cc", "Reminder", "B-1"]
+    assert first.split()[0] == "1"
+    assert first.split()[2:] == [SENDER, ACME, "billing", "+3", "cc", "Invoice", "A-1"]
+    # Every column starts where its heading does.
+    for name in ("From", "To", "Category", "Added", "Subject"):
+        column = heading.index(name + " " if name != "Subject" else name)
+        for line in (second, first):
+            assert line[column - 2 : column] == "  " and line[column] != " ", (name, line)
+    assert len(first) < 100
     assert messages(capsys, db_url) == out  # list is the default
 
 
@@ -98,7 +118,8 @@ async def test_show_summarises_who_was_added_and_why_with_the_header_diff(captur
     assert "To:       acme@customer.example" in out
     assert "Cc:       Jörg Buchhalter <books@acme.example>, " in out
     assert "Subject:  Invoice A-1" in out
-    assert "Category: billing" in out
+    assert "Category: billing\n" in out
+    assert f"Envelope: from {SENDER} to {ACME}, {', '.join(ACME_BILLING)}\n" in out
     assert "  + Jörg Buchhalter <books@acme.example>: opted in to billing" in out
     assert "  + Mia Manager <boss@acme.example>: receives all notifications" in out
     assert "Decision: rewritten: 3 contact person(s) of ACME GmbH opted in to billing" in out
@@ -107,6 +128,18 @@ async def test_show_summarises_who_was_added_and_why_with_the_header_diff(captur
     assert [line for line in diff if line.startswith("+ Cc: ")]
     assert "  Subject: Invoice A-1" in diff
     assert not [line for line in diff if line.startswith("- ")]
+
+
+async def test_show_names_the_category_of_an_email_type_and_why_nobody_was_added(directory, tmp_path, capsys, db_url):
+    seed(directory)
+    async with running(relay_config(tmp_path), directory) as relay:
+        await send(relay.port, [ACME], message(subject="Overdue", category="invoice.overdue"))
+        await send(relay.port, ["stranger@elsewhere.example"], message(to="stranger@elsewhere.example"))
+    overdue = messages(capsys, db_url, "show", "1")
+    assert "Category: invoice.overdue (category billing)\n" in overdue
+    stranger = messages(capsys, db_url, "show", "2")
+    assert "Added:    nobody (no recipient is a customer's primary email)\n" in stranger
+    assert f"Envelope: from {SENDER} to stranger@elsewhere.example\n" in stranger
 
 
 async def test_raw_is_the_rewritten_message_and_original_what_was_received(captured, capsysbinary, db_url):
