@@ -6,6 +6,7 @@ import time
 from typing import Iterable
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 
 from contacts_tui.core.directory import Directory
@@ -48,6 +49,19 @@ async def press(pilot: Pilot, *keys: str) -> None:
     for key in keys:
         await pilot.press(key)
         await settle(pilot)
+
+
+async def burst(pilot: Pilot, *keys: str) -> None:
+    """Send keys the way a paste, tmux or a slow SSH link does: all at once,
+    none waiting for the one before it to be handled (pilot.press waits).
+    Characters are letters, digits and spaces; longer keys are key names."""
+    app = pilot.app
+    for key in keys:
+        character = key if len(key) == 1 else None
+        event = events.Key("space" if key == " " else key, character)
+        event.set_sender(app)
+        app.post_message(event)
+    await settle(pilot)
 
 
 async def type_text(pilot: Pilot, text: str) -> None:

@@ -11,7 +11,7 @@ from contacts_tui.ui.screens.contact_form import ContactForm
 from contacts_tui.ui.screens.customer import CustomerScreen
 from contacts_tui.ui.widgets.contact_table import ContactTable
 
-from .conftest import SIZE, contacts, customer, notifications, press, screen_text, seen, settle, type_text
+from .conftest import SIZE, burst, contacts, customer, notifications, press, screen_text, seen, settle, type_text
 
 
 @pytest.fixture
@@ -295,3 +295,16 @@ async def test_a_customer_that_is_gone_says_so_and_escape_still_goes_back(app, s
         assert any("not loaded" in message for message in notifications(app))
         await press(pilot, "escape")
         assert not isinstance(app.screen, CustomerScreen)
+
+
+async def test_ctrl_s_right_behind_the_typing_saves_all_of_it(app, sqlite_directory, acme):
+    # A paste, tmux or a slow SSH link delivers the keys in one burst: the
+    # save must still see every key typed before ctrl+s.
+    name = "Solo Trading Company Limited 5"
+    async with app.run_test(size=SIZE) as pilot:
+        await open_customer(pilot)
+        await press(pilot, "c", "ctrl+u")
+        await burst(pilot, *name, "ctrl+s")
+        assert sqlite_directory.get_customer(acme.id).name == name
+        assert isinstance(app.screen, CustomerScreen)
+        assert name in screen_text(app)

@@ -30,7 +30,11 @@ class FormScreen(AppScreen):
     """Fields that show their own errors; other errors show above the buttons."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "save", priority=True, tooltip="Save and go back", id="form.save"),
+        # Not priority: a priority key runs the moment it arrives, before the
+        # keys typed just ahead of it (a paste, tmux, a slow SSH link) have
+        # reached the field, and the save would miss them. No field uses
+        # ctrl+s, so it bubbles up to here after those keys, in order.
+        Binding("ctrl+s", "save", "save", tooltip="Save and go back", id="form.save"),
         Binding("escape", "cancel", "cancel", tooltip="Go back without saving", id="form.cancel"),
         # Priority, so focus moves before the next key arrives: a key bubbles
         # up from a nested field only after the keys typed right behind it
