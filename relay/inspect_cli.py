@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import getpass
 import json
+import os
 import smtplib
 import sys
 from pathlib import Path
@@ -81,6 +82,20 @@ def _positive(value: str) -> int:
 
 
 def run_inspect_command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        code = _run(args, settings)
+        # Flushed here, so a reader that went away shows up below and not
+        # as a traceback when Python flushes at exit.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # `log | head -1` or `messages show 6 | head -3` stopped reading: that
+        # is the reader's choice, not an error of ours (as `export - | head`).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "passwd":
         return _passwd(args)
     if args.command == "queue":
@@ -165,8 +180,6 @@ def _queue(args) -> int:
     from .config import RelayConfig
     from .spool import SpoolError
     from .spool_queue import read_queue, request_delete, request_retry_now
-
-    import os
 
     spool = Path(args.spool or os.environ.get("RELAY_SPOOL") or RelayConfig().spool_dir)
     if not spool.is_dir():

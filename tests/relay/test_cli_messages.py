@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -15,6 +18,7 @@ from .live import (
     ACME,
     ACME_BILLING,
     BETA,
+    ROOT,
     SENDER,
     cc_of,
     message,
@@ -174,6 +178,22 @@ async def test_clear_deletes_every_captured_message_but_not_the_log(captured, ca
     assert messages(capsys, db_url, "clear") == "Deleted 2 captured messages.\n"
     assert messages(capsys, db_url, "list") == "No captured messages.\n"
     assert len(maillog.recent_log(10)) == 2
+
+
+@pytest.mark.parametrize("command", [["messages", "show", "1"], ["messages", "raw", "1"], ["log"]])
+async def test_a_reader_that_stops_early_is_not_an_error(captured, db_url, command):
+    # As `contacts-relay messages show 1 | head -3`: here the reader is gone
+    # before the first line, so every write meets a closed pipe.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "relay.cli", *command, "--db", db_url],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=60, cwd=ROOT,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr.decode()) == (0, "")
 
 
 async def test_ids_are_not_given_out_again_after_a_clear(captured, directory, tmp_path, capsys, db_url):
