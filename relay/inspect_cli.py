@@ -237,7 +237,7 @@ def _messages(args, directory) -> int:
         return 0
     found = maillog.captured_message(args.id)
     if found is None:
-        raise ConfigError(f"there is no captured message {args.id} (it may have been dropped by retention)")
+        raise ConfigError(f"there is no captured message {args.id} ({_why_missing(args.id)})")
     record, original, rewritten = found
     if action == "raw":
         sys.stdout.buffer.write(original if args.original else rewritten)
@@ -265,6 +265,17 @@ def _messages(args, directory) -> int:
     for mark, line in view.header_diff:
         print(f"{mark} {line}")
     return 0
+
+
+def _why_missing(message_id: int) -> str:
+    # Ids only grow and are never reused: an id above the newest was never
+    # given out, one below it was, and has gone since.
+    newest = maillog.newest_captured_id()
+    if newest is None:
+        return "no messages are stored now"
+    if 0 < message_id < newest:
+        return "it may have been cleared or dropped by retention"
+    return f"the newest is {newest}"
 
 
 def _category_line(record, catalog) -> str:

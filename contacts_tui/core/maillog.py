@@ -177,5 +177,11 @@ def captured_message(message_id: int) -> tuple[CapturedRecord, bytes, bytes] | N
 
 
 @_uses_database
+def newest_captured_id() -> int | None:
+    """The id of the newest captured message, or None when none are stored."""
+    return CapturedMessage.select(fn.MAX(CapturedMessage.id)).scalar()
+
+
+@_uses_database
 def clear_captured() -> int:
     return CapturedMessage.delete().execute()

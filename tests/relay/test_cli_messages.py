@@ -178,6 +178,8 @@ async def test_clear_deletes_every_captured_message_but_not_the_log(captured, ca
     assert messages(capsys, db_url, "clear") == "Deleted 2 captured messages.\n"
     assert messages(capsys, db_url, "list") == "No captured messages.\n"
     assert len(maillog.recent_log(10)) == 2
+    code, _, err = run_cli(capsys, "messages", "show", "2", "--db", db_url)
+    assert (code, err) == (1, "contacts-relay: error: there is no captured message 2 (no messages are stored now)\n")
 
 
 @pytest.mark.parametrize("command", [["messages", "show", "1"], ["messages", "raw", "1"], ["log"]])
@@ -202,12 +204,16 @@ async def test_ids_are_not_given_out_again_after_a_clear(captured, directory, tm
         reply = await send(relay.port, [ACME], message(subject="After the clear"))
     assert "captured as 3" in reply.text
     code, _, err = run_cli(capsys, "messages", "show", "1", "--db", db_url)
-    assert code == 1 and "there is no captured message 1" in err
+    assert code == 1
+    assert err == "contacts-relay: error: there is no captured message 1 (it may have been cleared or dropped by retention)\n"
 
 
-async def test_an_unknown_id_is_an_error(captured, capsys, db_url):
-    code, _, err = run_cli(capsys, "messages", "show", "99", "--db", db_url)
-    assert code == 1 and "there is no captured message 99" in err
+@pytest.mark.parametrize("action, number", [("show", "99"), ("raw", "0"), ("raw", "-1"), ("release", "3")])
+async def test_an_id_never_given_out_is_an_error_that_names_the_newest(captured, capsys, db_url, action, number):
+    extra = ["--to", "127.0.0.1:1"] if action == "release" else []
+    code, out, err = run_cli(capsys, "messages", action, number, *extra, "--db", db_url)
+    assert (code, out) == (1, "")
+    assert err == f"contacts-relay: error: there is no captured message {number} (the newest is 2)\n"
 
 
 async def test_retention_keeps_only_the_newest(sqlite_directory, tmp_path, capsys, sqlite_url):
