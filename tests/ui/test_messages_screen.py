@@ -4,9 +4,12 @@ raw), keys between tabs, and clearing with a confirmation."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from contacts_tui.core import maillog
+from contacts_tui.core.models import CapturedMessage
 from contacts_tui.ui.app import make_app
 from contacts_tui.ui.screens.confirm import Confirm
 from contacts_tui.ui.screens.message import MessageScreen
@@ -75,6 +78,45 @@ async def test_search_as_you_type(app, three, words, found):
         await type_text(pilot, words)
         assert subjects(app) == found
         assert f"{len(found)} of 3 captured messages match" in screen_text(app)
+
+
+async def test_one_match_reads_in_the_singular(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "slash")
+        await type_text(pilot, "newsletter")
+        assert "1 of 3 captured messages matches · row 1" in screen_text(app)
+
+
+async def test_one_match_of_one_reads_in_the_singular(app):
+    captured_row(1)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "slash")
+        await type_text(pilot, "invoice")
+        assert "1 of 1 captured message matches · row 1" in screen_text(app)
+
+
+async def test_the_footer_tells_deleting_everything_from_clearing_the_search(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "slash")
+        await type_text(pilot, "invoice")
+        await press(pilot, "enter")  # to the list, where c works
+        footer = screen_text(app).splitlines()[-1]
+        assert "c delete all" in footer and "esc clear search" in footer
+        assert " c clear" not in f" {footer}"
+
+
+async def test_a_subject_of_today_is_whole_at_80_columns(app):
+    # Today's times are short (HH:MM:SS): the subject, not the time, gets the room.
+    captured_row(1)
+    CapturedMessage.update(received_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)).execute()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        row = next(line for line in screen_text(app).splitlines() if "billing@" in line)
+        assert "Your invoice INV-2024-0042 " in row
+        assert "billing@d…" in row and "accounts@…" in row
 
 
 async def test_a_search_that_finds_nothing_says_how_to_get_back(app, three):

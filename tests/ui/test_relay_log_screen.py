@@ -83,9 +83,10 @@ async def test_search_as_you_type_and_the_status_filter(sqlite_directory, acme, 
         # The bookkeeper added as Cc is what people search the log for.
         await type_text(pilot, "bookkeeping")
         assert [r.recipients for r in table(app).records] == [("accounts@acme-trading.example",)]
-        assert "1 of 2 entries match" in screen_text(app)
+        assert "1 of 2 entries matches" in screen_text(app)
         await press(pilot, "enter", "f")
         assert app.screen.query_state.status == "queued"
+        assert "esc clear search" in screen_text(app).splitlines()[-1]
         assert "Nothing matches; 2 entries in all. Escape shows them all." in screen_text(app)
         assert "Status queued" in screen_text(app)
         await press(pilot, "escape")

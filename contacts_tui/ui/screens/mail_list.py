@@ -167,7 +167,9 @@ class MailListScreen(PagedListScreen):
             text = f"Nothing matches; {self.everyone:,} {noun} in all. Escape shows them all."
         else:
             if self.filtering():
-                text = f"{table.total:,} of {self.everyone:,} {plural} match"
+                noun = singular if self.everyone == 1 else plural
+                verb = "matches" if table.total == 1 else "match"
+                text = f"{table.total:,} of {self.everyone:,} {noun} {verb}"
             else:
                 text = f"{self.everyone:,} {singular if self.everyone == 1 else plural}, newest first"
             if table.current() is not None:

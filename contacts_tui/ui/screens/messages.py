@@ -40,10 +40,10 @@ class MessagesScreen(MailListScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "search", tooltip="Search the captured messages", id="messages.search"),
         Binding("r", "refresh", "refresh", tooltip="Load the newest messages now", id="messages.refresh"),
-        Binding("c", "clear_all", "clear", tooltip="Delete every captured message (asks first)",
+        Binding("c", "clear_all", "delete all", tooltip="Delete every captured message (asks first)",
                 id="messages.clear_all"),
         Binding("l", "relay_log", "log", tooltip="Relay log", id="messages.log"),
-        Binding("escape", "clear_search", "clear", tooltip="Clear the search", id="messages.clear"),
+        Binding("escape", "clear_search", "clear search", tooltip="Clear the search", id="messages.clear"),
         Binding("escape", "back", "back", tooltip="Back", id="messages.back"),
     ]
 

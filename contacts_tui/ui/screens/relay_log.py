@@ -52,7 +52,7 @@ class LogScreen(MailListScreen):
                 id="log.status"),
         Binding("r", "refresh", "refresh", tooltip="Load the newest entries now", id="log.refresh"),
         Binding("m", "messages", "messages", tooltip="Captured messages", id="log.messages"),
-        Binding("escape", "clear_search", "clear", tooltip="Clear the search and the status filter",
+        Binding("escape", "clear_search", "clear search", tooltip="Clear the search and the status filter",
                 id="log.clear"),
         Binding("escape", "back", "back", tooltip="Back", id="log.back"),
     ]

@@ -15,6 +15,8 @@ from .paged_table import PagedTable
 
 # Statuses that need someone's attention stand out without colour.
 TROUBLE = {"failed", "refused", "expired", "deferred"}
+ADDRESS_MIN = 10
+"""Columns an address keeps next to a long subject: "billing@d…" still tells senders apart."""
 
 
 class LogTable(PagedTable):
@@ -55,6 +57,21 @@ class MessageTable(PagedTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "open", tooltip="Open the highlighted message", id="messages.open"),
     ]
+
+    def _widths(self) -> dict[str, int]:
+        # Subject is what a tester looks for; at 80 columns equal shares cut it to
+        # "Your invoice I…". Subject gets the width it needs (From and To keep a
+        # readable minimum), and Time only what this page's times take.
+        widths = dict(super()._widths())
+        times = [len(short_time(record.received_at)) for record in self.records]
+        widths["time"] = max(times, default=widths["time"])
+        shared = sum(widths[key] for key in ("sender", "to", "subject")) + sum(
+            width - widths[key] for key, _, width in self.COLUMNS if width)
+        needed = max((len(record.subject or "(no subject)") for record in self.records), default=0)
+        subject = max(min(needed, shared - 2 * ADDRESS_MIN), shared // 3)
+        sender = (shared - subject) // 2
+        widths.update(sender=sender, to=shared - subject - sender, subject=subject)
+        return widths
 
     def cells(self, record: CapturedRecord) -> list[Text]:
         # The category, as the log shows it, rather than a long email type key.
