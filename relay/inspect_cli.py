@@ -9,6 +9,7 @@ import getpass
 import json
 import os
 import smtplib
+import socket
 import sys
 from pathlib import Path
 
@@ -323,19 +324,41 @@ def _fit(text: str, width: int) -> str:
 def _release(record, rewritten: bytes, target: str) -> int:
     host, port = host_port(target, "--to", 25)
     recipients = list(dict.fromkeys([*record.recipients, *(a.get("email", "") for a in record.added)]))
-    options = ["SMTPUTF8"] if any(not r.isascii() for r in recipients) or not record.sender.isascii() else []
+    header, _ = split_message(rewritten)
+    # SMTPUTF8 for UTF-8 addresses or raw UTF-8 in the header block (RFC
+    # 6531); 8BITMIME for any 8-bit byte (RFC 6152). A server that cannot
+    # take them would garble or bounce the message, so ask before sending.
+    utf8 = not header.isascii() or not record.sender.isascii() or not all(r.isascii() for r in recipients)
+    eightbit = not rewritten.isascii()
+    where = f"{host}:{port}"
+
+    def failed(why: str) -> ConfigError:
+        maillog.log_release(record, where, recipients, size=len(rewritten), relay=socket.getfqdn(), error=why)
+        return ConfigError(f"{where} did not take message {record.id}: {why}")
+
     try:
         with smtplib.SMTP(host, port, timeout=60) as client:
             client.ehlo()
             if client.has_extn("starttls"):
                 client.starttls()
                 client.ehlo()
+            options = []
+            if utf8:
+                if not client.has_extn("smtputf8"):
+                    raise failed("the server does not offer SMTPUTF8, which its addresses or headers need")
+                options.append("SMTPUTF8")
+            if eightbit or utf8:
+                if not client.has_extn("8bitmime"):
+                    raise failed("the server does not offer 8BITMIME, which its 8-bit content needs")
+                options.append("BODY=8BITMIME")
             refused = client.sendmail(record.sender, recipients, rewritten, mail_options=options)
     except (OSError, smtplib.SMTPException) as exc:
-        raise ConfigError(f"{host}:{port} did not take message {record.id}: {exc}") from None
-    for address, (code, text) in refused.items():
-        print(f"  refused {address}: {code} {text.decode(errors='replace')}", file=sys.stderr)
-    print(f"Released message {record.id} to {host}:{port} for {len(recipients) - len(refused)} recipient(s).")
+        raise failed(str(exc)) from None
+    replies = {address: f"{code} {text.decode(errors='replace')}" for address, (code, text) in refused.items()}
+    maillog.log_release(record, where, recipients, size=len(rewritten), relay=socket.getfqdn(), refused=replies)
+    for address, reply in replies.items():
+        print(f"  refused {address}: {reply}", file=sys.stderr)
+    print(f"Released message {record.id} to {where} for {len(recipients) - len(refused)} recipient(s).")
     return 0
 
 

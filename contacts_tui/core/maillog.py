@@ -2,6 +2,7 @@
 
 The relay writes these tables; the TUI and the ``contacts-relay log`` and
 ``messages`` commands read them through here, so neither imports the other.
+The ``messages`` command also clears them and logs the messages it releases.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from peewee import fn
 
 from .db import database_call
-from .models import CapturedMessage, RelayLog
+from .models import CapturedMessage, RelayLog, utcnow
 
 _uses_database = database_call(lambda *args: RelayLog._meta.database)
 
@@ -185,3 +186,41 @@ def newest_captured_id() -> int | None:
 @_uses_database
 def clear_captured() -> int:
     return CapturedMessage.delete().execute()
+
+
+@_uses_database
+def log_release(
+    record: CapturedRecord, target: str, recipients: list[str], *, size: int, relay: str = "",
+    refused: dict[str, str] | None = None, error: str = "",
+) -> int:
+    """A relay log entry for a captured message sent on to ``target`` (or not: ``error``); returns its id.
+
+    ``refused`` maps the recipients the server refused to its reply.
+    """
+    refused = refused or {}
+    if error or len(refused) >= len(recipients):
+        status = "failed"
+    else:
+        status = "partially failed" if refused else "delivered"
+    source = RelayLog.get_or_none(RelayLog.id == record.log_id) if record.log_id else None
+    now = utcnow()
+    return RelayLog.insert(
+        received_at=now,
+        updated_at=now,
+        relay=relay,
+        message_id=record.message_id,
+        sender=record.sender,
+        recipients=json.dumps(recipients, ensure_ascii=False),
+        subject=record.subject,
+        category=record.category,
+        category_key=record.category_key,
+        customers=source.customers if source else "[]",
+        added=json.dumps(record.added, ensure_ascii=False),
+        decision="released",
+        reason=f"captured message {record.id} released to {target} by contacts-relay messages release",
+        status=status,
+        attempts=1,
+        last_error=error or "; ".join(f"{address}: {reply}" for address, reply in refused.items()),
+        size=size,
+        delivered_at=None if status == "failed" else now,
+    ).execute()

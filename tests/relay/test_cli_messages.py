@@ -21,6 +21,7 @@ from .live import (
     ROOT,
     SENDER,
     cc_of,
+    log_json,
     message,
     relay_config,
     run_cli,
@@ -165,6 +166,55 @@ async def test_release_sends_the_captured_message_on_to_a_real_server(captured, 
     code, raw, _ = run_cli(capsys, "messages", "raw", "1", "--db", db_url)
     assert got.data.decode() == raw
     assert without_trace(got.data) != captured[0]  # it is the rewritten one
+
+
+async def test_a_release_is_in_the_relay_log(captured, capsys, db_url, upstream):
+    messages(capsys, db_url, "release", "1", "--to", f"127.0.0.1:{upstream.port}")
+    await upstream.wait_for(1)
+    newest = log_json(capsys, db_url)[0]
+    assert (newest["decision"], newest["status"], newest["subject"]) == ("released", "delivered", "Invoice A-1")
+    assert newest["reason"].startswith(f"captured message 1 released to 127.0.0.1:{upstream.port}")
+    assert sorted(newest["recipients"]) == sorted([ACME, *ACME_BILLING])
+    assert newest["customers"] == [ACME] and newest["delivered_at"]
+
+
+async def capture_one(directory, tmp_path, data: bytes, **options) -> None:
+    seed(directory)
+    async with running(relay_config(tmp_path), directory) as relay:
+        assert (await send(relay.port, [ACME], data, **options)).code == 250
+
+
+async def test_release_of_utf8_headers_asks_for_smtputf8_and_8bitmime(directory, tmp_path, capsys, db_url, upstream):
+    await capture_one(directory, tmp_path, message(subject="Rechnung für März"), mail_options=["SMTPUTF8"])
+    messages(capsys, db_url, "release", "1", "--to", f"127.0.0.1:{upstream.port}")
+    [got] = await upstream.wait_for(1)
+    assert {"SMTPUTF8", "BODY=8BITMIME"} <= set(got.mail_options)
+    assert "Subject: Rechnung für März\r\n" in got.data.decode()
+
+
+async def test_release_of_an_8bit_body_asks_for_8bitmime_only(directory, tmp_path, capsys, db_url, upstream):
+    await capture_one(directory, tmp_path, message(body="Grüße\r\n".encode()), mail_options=["BODY=8BITMIME"])
+    messages(capsys, db_url, "release", "1", "--to", f"127.0.0.1:{upstream.port}")
+    [got] = await upstream.wait_for(1)
+    assert "BODY=8BITMIME" in got.mail_options and "SMTPUTF8" not in got.mail_options
+    assert got.data.endswith("Grüße\r\n".encode())
+
+
+async def test_release_of_utf8_headers_to_a_server_without_smtputf8_fails_clearly(
+    directory, tmp_path, capsys, db_url, make_upstream
+):
+    plain = make_upstream(smtputf8=False)
+    await capture_one(directory, tmp_path, message(subject="Rechnung für März"), mail_options=["SMTPUTF8"])
+    code, out, err = run_cli(capsys, "messages", "release", "1", "--to", f"127.0.0.1:{plain.port}", "--db", db_url)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"contacts-relay: error: 127.0.0.1:{plain.port} did not take message 1: "
+        "the server does not offer SMTPUTF8, which its addresses or headers need\n"
+    )
+    assert plain.messages == []
+    newest = log_json(capsys, db_url)[0]
+    assert (newest["decision"], newest["status"]) == ("released", "failed")
+    assert "does not offer SMTPUTF8" in newest["last_error"]
 
 
 async def test_release_to_a_server_that_is_down_fails_with_a_reason(captured, capsys, db_url, upstream):
