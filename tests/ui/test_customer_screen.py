@@ -25,7 +25,7 @@ async def open_customer(pilot, name: str = "Acme Ltd") -> CustomerScreen:
     search = app.screen.query_one("#search")
     search.value = name
     await settle(pilot)
-    await press(pilot, "escape", "enter")
+    await press(pilot, "enter")
     assert isinstance(app.screen, CustomerScreen)
     return app.screen
 
@@ -118,6 +118,21 @@ async def test_each_rule_shows_next_to_its_field_and_keeps_the_input(
         form.query_one(f"#{field}").focus()
         await press(pilot, "end", "x")
         assert not form.query_one(f"#{field}-error").has_class("shown")
+
+
+async def test_every_field_error_of_one_save_shows_at_once(app, sqlite_directory, acme):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_customer(pilot)
+        await press(pilot, "a")
+        form = app.screen
+        form.query_one("#email").value = "bea at acme"
+        form.query_one("#phone").value = "call me"
+        await press(pilot, "ctrl+s")
+        text = seen(app)
+        assert "Name is required" in text
+        assert "is not a valid email address" in text
+        assert "is not a phone number" in text
+        assert form.query_one("#name").has_focus, "the first field with an error has the cursor"
 
 
 async def test_the_limit_disables_add_and_says_why(sqlite_directory, acme):

@@ -65,10 +65,15 @@ async def test_search_as_you_type_over_name_customer_email_and_contact_email(app
         await type_text(pilot, "x")
         assert names(app) == []
         assert "No customer matches" in screen_text(app)
-        # escape leaves the search box, a second escape clears the search
-        await press(pilot, "escape", "escape")
+        assert "escape clears the search" in screen_text(app)
+        # escape clears the search and stays in the box; a second one goes to the table
+        await press(pilot, "escape")
+        assert app.screen.query_one("#search").value == ""
+        assert app.screen.query_one("#search").has_focus
         assert names(app) == ["Acme Ltd", "Bakery", "Nordlicht"]
         assert "3 customers" in screen_text(app)
+        await press(pilot, "escape")
+        assert table(app).has_focus
 
 
 async def test_enter_in_search_goes_to_the_results_and_enter_opens(app, sqlite_directory):

@@ -142,10 +142,16 @@ class PagedListScreen(AppScreen):
     def on_key(self, event: events.Key) -> None:
         search = self.query_one("#search", Input)
         if search.has_focus and event.key in ("down", "escape"):
-            # From the search box, down or escape goes to the results.
             event.stop()
             event.prevent_default()
-            self.table.focus()
+            if event.key == "escape" and not self.hidden("clear_search", ()):
+                # The status line promises that escape clears the search; the
+                # cursor stays in the box for the next one.
+                self.action_clear_search()
+                search.focus()
+            else:
+                # Down, or escape with nothing to clear, goes to the results.
+                self.table.focus()
         # Textual calls KeyHelp.on_key after this one (handlers run for the whole MRO).
 
     def action_search(self) -> None:
