@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import getpass
 import json
 import os
@@ -189,14 +190,20 @@ def _queue(args) -> int:
     try:
         if args.retry_now:
             request_retry_now(spool)
-            print("Asked the relay to retry every waiting message now.")
+            if _relay_running(spool):
+                print("Asked the relay to retry every waiting message now.")
+            else:
+                print(f"No relay is running on {spool}; the messages are retried when it starts.")
             return 0
         if args.delete:
             queue_id = args.delete.strip().upper()
             if queue_id not in {item.queue_id for item in read_queue(spool)}:
                 raise ConfigError(f"there is no message {queue_id} in the queue at {spool}")
             request_delete(spool, queue_id)
-            print(f"Asked the relay to delete {queue_id} (no bounce is sent).")
+            if _relay_running(spool):
+                print(f"Asked the relay to delete {queue_id} (no bounce is sent).")
+            else:
+                print(f"No relay is running on {spool}; {queue_id} is deleted when it starts (no bounce is sent).")
             return 0
         items = read_queue(spool)
     except SpoolError as exc:
@@ -218,6 +225,25 @@ def _queue(args) -> int:
         if item.delete_requested:
             print("    deletion requested")
     return 0
+
+
+def _relay_running(spool: Path) -> bool:
+    """Whether a relay holds the spool's lock (see spool_log.try_lock), without keeping it.
+
+    A shared lock that is let go at once: a relay starting in that instant
+    is told the spool is busy and can be started again.
+    """
+    try:
+        fd = os.open(spool / "lock", os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # no relay ever ran here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock we took
+    return False
 
 
 def _messages(args, directory) -> int:

@@ -1,4 +1,5 @@
-"""`contacts-relay log`: what the relay did with recent messages, as text and JSON.
+"""`contacts-relay log`: what the relay did with recent messages, as text and JSON;
+and `contacts-relay queue`: what still waits in a spool.
 
 The entries are made by a real relay in front of the recording upstream
 (SQLite and PostgreSQL, whose searches differ: LIKE and ILIKE):
@@ -146,3 +147,29 @@ def test_a_mistyped_database_is_an_error_not_an_empty_log(capsys, tmp_path):
         assert (code, out) == (1, "")
         assert f"there is no database at {typo}" in err
     assert not typo.exists()
+
+
+# -- queue: what still waits in a spool ------------------------------------------
+
+
+async def test_queue_says_when_no_relay_runs_and_dates_a_retry_that_is_not_today(
+    sqlite_directory, upstream, tmp_path, capsys, zone
+):
+    zone("UTC")
+    seed(sqlite_directory)
+    upstream.stop()
+    spool = str(tmp_path / "spool")
+    # The first retry in two to three days: not today, whatever the hour.
+    config = relay_config(tmp_path, upstream, min_backoff=200_000, max_backoff=250_000)
+    async with running(config, sqlite_directory) as relay:
+        reply = await send(relay.port, [ACME], message(subject="waits"))
+        await logged(reply.queue_id, "deferred")
+        code, out, _ = run_cli(capsys, "queue", "--spool", spool, "--retry-now")
+        assert (code, out) == (0, "Asked the relay to retry every waiting message now.\n")
+    # The relay has stopped; the message stays in its spool.
+    code, out, _ = run_cli(capsys, "queue", "--spool", spool, "--retry-now")
+    assert (code, out) == (0, f"No relay is running on {spool}; the messages are retried when it starts.\n")
+    code, out, _ = run_cli(capsys, "queue", "--spool", spool)
+    due = re.search(r"next at (\S+) (\S+) (\S+)\n", out)
+    assert due, out
+    assert dt.date.fromisoformat(due.group(1)) > dt.date.today() and due.group(3) == "UTC"
