@@ -10,9 +10,12 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ALLOW = ("127.0.0.0/8", "::1/128")
 # Interactive logins tolerate ~50 ms; an attacker guessing offline pays it too.
@@ -104,6 +107,49 @@ class AuthFile:
             verify_password(password, hash_password("", salt=b"\0" * 16))
             return False
         return verify_password(password, stored)
+
+
+class AuthUsers:
+    """The auth file of a running relay, read again whenever it changes.
+
+    ``contacts-relay passwd`` (or an editor) changes the file while the relay
+    runs; each AUTH compares the file's size, mtime and inode with what was
+    read (one stat) and reads it again if they differ; SIGHUP forces a read.
+    A file that cannot be read or has a bad line lets nobody in until it is
+    fixed: keeping the old users would keep a user the admin just removed.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._stamp = _stamp(self.path)
+        self._file: AuthFile | None = AuthFile.load(self.path)  # at start a bad file is an error
+
+    def check(self, user: str, password: str) -> bool:
+        if _stamp(self.path) != self._stamp:
+            log.warning("%s", self.reload())
+        if self._file is None:
+            verify_password(password, hash_password("", salt=b"\0" * 16))  # same cost as ever
+            return False
+        return self._file.check(user, password)
+
+    def reload(self) -> str:
+        """Read the file again; returns a sentence for the log."""
+        self._stamp = _stamp(self.path)
+        try:
+            self._file = AuthFile.load(self.path)
+        except AccessConfigError as exc:
+            self._file = None
+            return f"{exc}; AUTH fails for every user until it is fixed"
+        count = len(self._file.users)
+        return f"auth file {self.path} read again: {count} user{'' if count == 1 else 's'}"
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def set_password(path: str | os.PathLike[str], user: str, password: str) -> None:

@@ -80,7 +80,14 @@ class RelayHandler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
         if len(envelope.rcpt_tos) >= self.limits.max_recipients:
-            return f"452 4.5.3 Too many recipients (at most {self.limits.max_recipients} per message)"
+            reply = f"452 4.5.3 Too many recipients (at most {self.limits.max_recipients} per message)"
+            # One log entry per message, not one per recipient over the limit:
+            # a client may well send a thousand more.
+            if not getattr(envelope, "recipients_refused", False):
+                envelope.recipients_refused = True
+                self.refuse(session, envelope.mail_from, [address], reply,
+                            "this recipient and any after it; the message may go on to the others")
+            return reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 Recipient ok"
@@ -110,7 +117,9 @@ class RelayHandler:
         )
         hops = sum(1 for f in fields if f.name == "received")
         if hops > self.limits.max_received:
-            return self._refuse(entry, f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop?")
+            return self._refuse(
+                entry, f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop?", peer=_peer_ip(session)
+            )
 
         category = category_in_fields(fields, self.category_header)
         entry.category = category or ""
@@ -124,13 +133,12 @@ class RelayHandler:
                 # Whatever stops the lookup (a dropped connection, a revoked
                 # grant, a corrupt file) is temporary to the sender: a 5xx
                 # would lose the notification, a send would lose the contacts.
-                if isinstance(exc, DirectoryError):
-                    log.warning("directory unavailable for a %s message: %s", category, exc)
-                else:
+                if not isinstance(exc, DirectoryError):
                     log.exception("directory lookup failed for a %s message", category)
                 detail = " ".join(str(exc).split()) or type(exc).__name__
                 return self._refuse(
-                    entry, "451 4.3.0 The contact directory is unavailable; please try again later", detail
+                    entry, "451 4.3.0 The contact directory is unavailable; please try again later", detail,
+                    peer=_peer_ip(session),
                 )
         queue_id = new_queue_id()
         smtputf8, eightbit = mail_flags(envelope.mail_options)
@@ -158,8 +166,10 @@ class RelayHandler:
         try:
             where = await self.sink(queue_id, spooled, entry, data)
         except Exception as exc:  # disk full, database gone: nothing was acknowledged
-            log.error("could not store a message from %s: %s", sender or "<>", exc)
-            return self._refuse(entry, "451 4.3.0 The message could not be stored; please try again later", str(exc))
+            return self._refuse(
+                entry, "451 4.3.0 The message could not be stored; please try again later", str(exc),
+                peer=_peer_ip(session), level=logging.ERROR,
+            )
         log.info(
             "%s from %s to %s: %s (%s)", where, sender or "<>", ",".join(recipients), entry.decision, entry.reason
         )
@@ -171,11 +181,25 @@ class RelayHandler:
         log.error("unexpected error in an SMTP session", exc_info=error)
         return "451 4.3.0 Local error in processing; please try again later"
 
-    def _refuse(self, entry: LogEntry, reply: str, detail: str = "") -> str:
+    def refuse(self, session: Session, sender: str | None, recipients: list[str], reply: str, detail: str) -> None:
+        """Log a refusal decided outside DATA (the size limit, the recipient limit)."""
+        sender = "" if sender in (None, "<>") else sender
+        entry = LogEntry(queue_id="", sender=sender or "", recipients=list(recipients))
+        self._refuse(entry, reply, detail, peer=_peer_ip(session))
+
+    def _refuse(
+        self, entry: LogEntry, reply: str, detail: str = "", *, peer: str | None = None, level: int = logging.WARNING
+    ) -> str:
+        """Every refusal is in the relay log and in the process log, with its reason."""
         entry.decision = "refused"
         entry.status = "refused"
         entry.reason = reply[4:] + (f" ({detail})" if detail else "")
         self.journal.received(entry)
+        log.log(
+            level, "refused a message from %s to %s (client %s): %s %s",
+            entry.sender or "<>", ",".join(entry.recipients) or "nobody yet", peer or "unknown",
+            reply[:3], entry.reason,
+        )
         return reply
 
 

@@ -10,19 +10,20 @@ import asyncio
 import datetime as dt
 import logging
 import re
+import signal
 import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
 from contacts_tui.core.directory import Directory
 
-from .access import AuthFile, parse_networks
+from .access import AuthUsers, parse_networks
 from .backoff import RetryPolicy
 from .capture import CaptureStore
-from .config import RelayConfig
+from .config import MIB, RelayConfig
 from .deliver import UpstreamConfig, UpstreamPool
 from .journal import Journal, LogEntry
 from .receive import Limits, RelayHandler
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 LOG_PRUNE_INTERVAL = 3600.0
 
 _BUSY = b"421 4.7.0 Too many connections; please try again later\r\n"
+_SHUTTING_DOWN = b"421 4.3.2 The relay is shutting down; please try again later\r\n"
+# aiosmtpd's own replies for a message over the size limit, at DATA and at MAIL ... SIZE=.
+_TOO_MUCH_DATA = b"552 Error: Too much mail data"
+_SIZE_ANNOUNCED = b"552 Error: message size exceeds fixed maximum message size"
+_ANGLE_PATH = re.compile(r"<([^<>]*)>")
 
 
 # Replies after which the connection closes or turns to TLS: never held back.
@@ -55,18 +61,69 @@ class _RelaySMTP(SMTP):
         super().__init__(*args, **kwargs)
         self._relay = relay
         self._replies: list[bytes] = []
+        self._mail_arg = ""
+        self._closed_for_shutdown = False
+
+    @property
+    def in_transaction(self) -> bool:
+        """After MAIL and until the reply to DATA (or RSET): a message is on its way."""
+        envelope = self.envelope
+        return envelope is not None and envelope.mail_from is not None
 
     async def push(self, status: str | bytes) -> None:
         if isinstance(status, str):
             status = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        if status.startswith(b"552 Error: "):
+            status = self._too_big(status)
         self._replies.append(status + b"\r\n")
         if status[3:4] == b"-":
             return  # the rest of a multi-line reply (EHLO) follows at once
+        stopping = self._relay.stopping
         # aiosmtpd itself reads the reader's buffer (to clear it after STARTTLS).
-        if not self._reader._buffer or status[:3] in _FLUSH_AT_ONCE:  # type: ignore[attr-defined]
+        if not self._reader._buffer or status[:3] in _FLUSH_AT_ONCE or stopping:  # type: ignore[attr-defined]
             replies, self._replies = b"".join(self._replies), []
             self._writer.write(replies)
             await self._writer.drain()
+        if stopping and not self.in_transaction:
+            # Shutting down: the transaction this session was in (if any) is
+            # finished, so it is told to go now rather than start another.
+            self.close_for_shutdown()
+
+    def close_for_shutdown(self) -> None:
+        """Answer 421 (after any replies still held back) and close the connection."""
+        transport = self.transport
+        if self._closed_for_shutdown or transport is None or transport.is_closing():
+            return  # the client is gone already (a TLS transport then cannot even be written to)
+        self._closed_for_shutdown = True
+        replies, self._replies = b"".join(self._replies), []
+        transport.write(replies + _SHUTTING_DOWN)
+        transport.close()
+
+    @syntax(SMTP.smtp_MAIL.__smtp_syntax__, SMTP.smtp_MAIL.__smtp_syntax_extended__,  # type: ignore[attr-defined]
+            SMTP.smtp_MAIL.__smtp_syntax_when__)  # type: ignore[attr-defined]
+    async def smtp_MAIL(self, arg: str) -> None:
+        self._mail_arg = arg or ""  # for the log line if SIZE= is over the limit
+        await super().smtp_MAIL(arg)
+
+    def _too_big(self, status: bytes) -> bytes:
+        # aiosmtpd answers these itself, without an enhanced status code and
+        # without asking the handler, so the refusal would go unlogged.
+        limit = self.data_size_limit or 0
+        reply = f"552 5.3.4 Message too big for this relay (limit {_size_text(limit)})"
+        if status.startswith(_TOO_MUCH_DATA):
+            envelope = self.envelope
+            sender = envelope.mail_from if envelope is not None else None
+            recipients = list(envelope.rcpt_tos) if envelope is not None else []
+            detail = f"more than {limit} bytes sent"
+        elif status.startswith(_SIZE_ANNOUNCED):
+            found = _ANGLE_PATH.search(self._mail_arg)
+            sender, recipients = (found.group(1) if found else None), []
+            announced = re.search(r"\bSIZE=(\d+)", self._mail_arg, re.I)
+            detail = f"announced SIZE={announced.group(1)}" if announced else "announced in MAIL FROM"
+        else:
+            return status
+        self._relay.handler.refuse(self.session, sender, recipients, reply, detail)
+        return reply.encode("ascii")
 
     def _getaddr(self, arg: str):
         # aiosmtpd parses every address with the email package's header
@@ -86,10 +143,56 @@ class _RelaySMTP(SMTP):
         super().connection_lost(exc)
 
 
-class _Busy(asyncio.Protocol):
+def _size_text(size: int) -> str:
+    if size >= MIB:
+        return f"{size / MIB:g} MiB"
+    return f"{size / 1024:g} KiB" if size >= 1024 else f"{size} bytes"
+
+
+class _Refuse(asyncio.Protocol):
+    """A connection the relay will not serve: one 421 line, then close."""
+
+    def __init__(self, reply: bytes) -> None:
+        self._reply = reply
+
     def connection_made(self, transport) -> None:
-        transport.write(_BUSY)
+        transport.write(self._reply)
         transport.close()
+
+
+class _NoClientText(logging.Filter):
+    """Keeps what clients send out of aiosmtpd's 'mail.log' lines.
+
+    aiosmtpd quotes client input in its log: every command line (at INFO),
+    and at WARNING any line it does not recognise, which includes the base64
+    password of an AUTH LOGIN refused for want of TLS and the binary bytes
+    of a TLS handshake sent to the plain port. Every argument of its log
+    calls other than the peer address and numbers is replaced by its length.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_harmless(value) for value in record.args)
+        elif record.args:
+            record.args = {key: _harmless(value) for key, value in record.args.items()}
+        return True
+
+
+def _harmless(value):
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, tuple) and all(isinstance(part, (str, int)) for part in value):
+        return value  # the peer, ('192.0.2.2', 43654)
+    if isinstance(value, (str, bytes, bytearray)):
+        return f"[{len(value)} characters from the client, not logged]"
+    return f"[{type(value).__name__}, not logged]"
+
+
+def keep_client_text_out_of_the_log() -> None:
+    """Install the 'mail.log' filter once per process (every Relay calls it)."""
+    mail_log = logging.getLogger("mail.log")
+    if not any(isinstance(existing, _NoClientText) for existing in mail_log.filters):
+        mail_log.addFilter(_NoClientText())
 
 
 class Relay:
@@ -103,9 +206,12 @@ class Relay:
         self.capture: CaptureStore | None = None
         self._server: asyncio.base_events.Server | None = None
         self._sessions: set[_RelaySMTP] = set()
+        self.stopping = False
+        self._sighup = False
         self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="relay-db")
         self._tls = self._tls_context()
-        self._auth = AuthFile.load(config.auth_file) if config.auth_file else None
+        self._auth = AuthUsers(config.auth_file) if config.auth_file else None
+        keep_client_text_out_of_the_log()
         self.handler = RelayHandler(
             directory,
             self._sink,
@@ -151,24 +257,51 @@ class Relay:
         self._server = await loop.create_server(self._protocol, self.config.listen_host, self.config.listen_port)
         if self.config.log_retention_days > 0:
             self._pruner = loop.create_task(self._prune_log(), name="relay-log-retention")
+        # SIGHUP is the usual "reload": without a handler it would kill the
+        # relay. Signal handlers exist only in the main thread (not in the demo's).
+        if threading.current_thread() is threading.main_thread():
+            try:
+                loop.add_signal_handler(signal.SIGHUP, self.reload)
+                self._sighup = True
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    def reload(self) -> None:
+        """SIGHUP: read the auth file again, and say so in the log."""
+        if self._auth is None:
+            log.warning("SIGHUP: nothing to reload (no --auth-file); the relay keeps running")
+            return
+        log.warning("SIGHUP: %s", self._auth.reload())
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Stop accepting, let transactions in flight finish, keep the rest in the spool."""
+        """Stop accepting, let transactions in flight finish, keep the rest in the spool.
+
+        Sessions between transactions get 421 at once. A session after MAIL
+        (sending RCPTs, or its DATA) may finish that transaction within
+        ``timeout`` and gets the usual 250 once the message is in the spool;
+        then 421. Whatever is still unfinished at the deadline gets 421 too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.stopping = True
         if self._server is not None:
             self._server.close()
         if self._pruner is not None:
             self._pruner.cancel()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.handler.in_flight and asyncio.get_running_loop().time() < deadline:
+        if self._sighup:
+            loop.remove_signal_handler(signal.SIGHUP)
+            self._sighup = False
+        for session in list(self._sessions):
+            if not session.in_transaction:
+                session.close_for_shutdown()
+        while loop.time() < deadline and (
+            self.handler.in_flight or any(session.in_transaction for session in self._sessions)
+        ):
             await asyncio.sleep(0.05)
         for session in list(self._sessions):
-            transport = session.transport
-            if transport is None or transport.is_closing():
-                continue  # the client is gone already (a TLS transport then cannot even be written to)
-            transport.write(b"421 4.3.2 The relay is shutting down; please try again later\r\n")
-            transport.close()
+            session.close_for_shutdown()
         if self.scheduler is not None:
-            await self.scheduler.stop(max(1.0, deadline - asyncio.get_running_loop().time()))
+            await self.scheduler.stop(max(1.0, deadline - loop.time()))
         await self.journal.stop()
         if self.spool is not None:
             await self.spool.close()
@@ -183,9 +316,11 @@ class Relay:
             await asyncio.sleep(LOG_PRUNE_INTERVAL)
 
     def _protocol(self) -> asyncio.Protocol:
+        if self.stopping:
+            return _Refuse(_SHUTTING_DOWN)
         if len(self._sessions) >= self.config.max_connections:
             log.warning("refused a connection: %d sessions open already", len(self._sessions))
-            return _Busy()
+            return _Refuse(_BUSY)
         session = _RelaySMTP(
             self,
             self.handler,

@@ -370,6 +370,18 @@ class RelayProcess:
         self._drain.join(5)
         return code
 
+    def send_signal(self, signum: int) -> None:
+        """Signal the relay without waiting for it (SIGTERM: it drains first)."""
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """The exit code, once the relay has exited and its output is read."""
+        assert self.process is not None
+        code = self.process.wait(timeout)
+        self._drain.join(5)
+        return code
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()

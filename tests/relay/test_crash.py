@@ -142,51 +142,72 @@ def test_kill_9_mid_stream_loses_no_message_that_got_250(seeded_db, tmp_path, up
     assert all(sorted(m.recipients) == sorted([ACME, *ACME_BILLING]) for m in upstream.messages)
 
 
-def test_sigterm_keeps_the_queue_and_a_restart_delivers_it(seeded_db, tmp_path, upstream, capsys):
+def _reply(reader) -> bytes:
+    """One SMTP reply, its last line (multi-line replies are read through)."""
+    line = reader.readline()
+    while line[3:4] == b"-":
+        line = reader.readline()
+    return line
+
+
+def test_sigterm_lets_a_transaction_in_flight_finish_and_keeps_the_queue(seeded_db, tmp_path, upstream, capsys):
     spool = tmp_path / "spool"
     upstream.stop()
     relay = RelayProcess(relay_args(seeded_db, spool, upstream.port)).start()
     try:
-        queued = []
         for n in range(5):
             with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as client:
                 client.sendmail(SENDER, [ACME], message(subject=f"kept {n}"))
-                queued.append(n)
-        # A client in the middle of a transaction when the relay is told to stop.
-        hanging = socket.create_connection(("127.0.0.1", relay.port), timeout=10)
-        reader = hanging.makefile("rb")
-        reader.readline()
+        # One client between messages, one in the middle of its DATA when the relay is told to stop.
+        idle = socket.create_connection(("127.0.0.1", relay.port), timeout=10)
+        idle_reader = idle.makefile("rb")
+        _reply(idle_reader)
+        idle.sendall(b"EHLO idle.test\r\n")
+        _reply(idle_reader)
+        sending = socket.create_connection(("127.0.0.1", relay.port), timeout=10)
+        reader = sending.makefile("rb")
+        _reply(reader)
         for command in (b"EHLO late.test", f"MAIL FROM:<{SENDER}>".encode(), f"RCPT TO:<{ACME}>".encode(), b"DATA"):
-            hanging.sendall(command + b"\r\n")
-            while reader.readline()[3:4] == b"-":
-                pass  # the rest of a multi-line reply
-        hanging.sendall(message(subject="half sent")[:-20])
+            sending.sendall(command + b"\r\n")
+            _reply(reader)
+        late = message(subject="sent while stopping")
+        sending.sendall(late[:-20])
 
-        assert relay.terminate() == 0
+        relay.send_signal(signal.SIGTERM)
+        assert idle_reader.readline().startswith(b"421 4.3.2 ")  # told at once, not silently dropped
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", relay.port), timeout=10).close()  # no longer accepting
+        assert relay.process.poll() is None  # still waiting for the message on its way
+        sending.sendall(late[-20:] + b".\r\n")
+        done = reader.readline()
+        assert done.startswith(b"250 2.0.0 Ok: queued as "), done
+        assert reader.readline().startswith(b"421 4.3.2 ")  # and then it is told to go
+        idle.close()
+        sending.close()
+
+        assert relay.wait() == 0
         first_line = relay.output.splitlines()[0]
         assert f"upstream 127.0.0.1:{upstream.port} (no TLS), spool {spool}, 0 queued" in first_line
         assert first_line.endswith(f", directory {seeded_db}")
         assert "stopping: finishing messages in flight; the rest stays in the spool" in relay.output
-        assert "stopped; 5 message(s) stay in the spool" in relay.output
-        assert reader.readline().startswith(b"421 ")  # told, not silently dropped
-        hanging.close()
+        assert "stopped; 6 message(s) stay in the spool" in relay.output
     finally:
         relay.stop()
 
     code, out, _ = run_cli(capsys, "queue", "--spool", str(spool))
-    assert code == 0 and out.count("waiting for") == 5
+    assert code == 0 and out.count("waiting for") == 6
 
     upstream.start()
     restarted = RelayProcess(relay_args(seeded_db, spool, upstream.port)).start()
     try:
-        assert "5 queued" in restarted.output
-        poll(lambda: len(upstream.messages) >= 5, 20, lambda: upstream.messages)
+        assert "6 queued" in restarted.output
+        poll(lambda: len(upstream.messages) >= 6, 20, lambda: upstream.messages)
         poll(lambda: "is empty" in run_cli(capsys, "queue", "--spool", str(spool))[1], 10)
         assert restarted.terminate() == 0
     finally:
         restarted.stop()
     subjects = sorted(parsed(m.data)["Subject"] for m in upstream.messages)
-    assert subjects == [f"kept {n}" for n in range(5)]
+    assert subjects == [f"kept {n}" for n in range(5)] + ["sent while stopping"]
 
 
 def test_a_second_relay_on_the_same_spool_is_refused(seeded_db, tmp_path, upstream):

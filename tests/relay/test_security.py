@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
+import signal
 import smtplib
 import socket
 import ssl
@@ -35,6 +37,7 @@ from .live import (
     ROOT,
     SENDER,
     RelayProcess,
+    Reply,
     cc_of,
     logged,
     message,
@@ -145,6 +148,92 @@ async def test_a_wrong_password_is_refused_and_the_right_one_over_starttls_relay
     assert b"with ESMTPSA id" in got.data.split(b"\r\n\r\n", 1)[0]
 
 
+async def test_auth_login_pipelined_without_tls_never_puts_the_password_in_the_log(
+    sqlite_directory, people, upstream, tmp_path, tls_files, auth_file, caplog
+):
+    # A client that does not wait for 538 sends its credentials anyway; the
+    # relay reads them as unknown commands, and the log must not quote them.
+    config = relay_config(
+        tmp_path, upstream, allow=STRANGERS_ONLY, auth_file=auth_file, tls_cert=tls_files.cert, tls_key=tls_files.key
+    )
+    user64, password64 = (base64.b64encode(text.encode()) for text in (USER, PASSWORD))
+    for logger in ("mail.log", "relay"):
+        caplog.set_level(logging.DEBUG, logger=logger)
+    async with running(config, sqlite_directory) as relay:
+
+        def pipelined():
+            with socket.create_connection(("127.0.0.1", relay.port), timeout=20) as sock:
+                reader = sock.makefile("rb")
+                reader.readline()
+                sock.sendall(b"EHLO client.test\r\n")
+                while reader.readline()[3:4] == b"-":
+                    pass
+                sock.sendall(b"AUTH LOGIN\r\n" + user64 + b"\r\n" + password64 + b"\r\n")
+                return [reader.readline() for _ in range(3)]
+
+        def tls_hello_on_the_plain_port():
+            with socket.create_connection(("127.0.0.1", relay.port), timeout=20) as sock:
+                sock.recv(1000)
+                with pytest.raises((ssl.SSLError, OSError)):
+                    _tls_client(tls_files).wrap_socket(sock, server_hostname="localhost")
+
+        replies = await _thread(pipelined)
+        await _thread(tls_hello_on_the_plain_port)
+    assert replies[0].startswith(b"538 ") and [r[:4] for r in replies[1:]] == [b"500 ", b"500 "]
+    text = caplog.text
+    assert "unrecognised" in text  # still said, without what was sent
+    for secret in (password64.decode(), user64.decode(), PASSWORD):
+        for variant in (secret, secret.upper(), secret.lower()):
+            assert variant not in text
+    assert "\\x16\\x03" not in text and "\x16" not in text  # the TLS ClientHello, as repr or raw
+
+
+async def test_users_added_to_or_removed_from_the_auth_file_count_without_a_restart(
+    sqlite_directory, people, upstream, tmp_path, tls_files, auth_file, caplog
+):
+    config = relay_config(
+        tmp_path, upstream, allow=STRANGERS_ONLY, auth_file=auth_file, tls_cert=tls_files.cert, tls_key=tls_files.key
+    )
+    new_user, new_password = "shop-app", "another secret 42"
+    async with running(config, sqlite_directory) as relay:
+
+        def login(user: str, password: str) -> int:
+            with _session(relay.port) as client:
+                client.starttls(context=_tls_client(tls_files))
+                client.ehlo("client.test")
+                try:
+                    return client.login(user, password)[0]
+                except smtplib.SMTPAuthenticationError as exc:
+                    return exc.smtp_code
+
+        assert await _thread(login, new_user, new_password) == 535
+        set_password(auth_file, new_user, new_password)  # what `contacts-relay passwd` does
+        assert await _thread(login, new_user, new_password) == 235
+        # An admin deletes the first user's line with an editor.
+        lines = auth_file.read_text().splitlines(keepends=True)
+        auth_file.write_text("".join(line for line in lines if not line.startswith(f"{USER}:")))
+        assert await _thread(login, USER, PASSWORD) == 535
+        assert await _thread(login, new_user, new_password) == 235
+    assert f"auth file {auth_file} read again: 1 user" in caplog.text
+
+
+def test_sighup_reads_the_auth_file_again_and_the_relay_keeps_running(tmp_path, tls_files, auth_file):
+    process = RelayProcess(
+        ["--db", f"sqlite:///{tmp_path / 'contacts.db'}", "--capture", "--listen", "127.0.0.1:0",
+         "--auth-file", str(auth_file), "--tls-cert", str(tls_files.cert), "--tls-key", str(tls_files.key)],
+    ).start()
+    try:
+        set_password(auth_file, "second-app", "yet another secret 7")
+        process.process.send_signal(signal.SIGHUP)
+        poll(lambda: "SIGHUP" in process.output, 10, lambda: process.output)
+        assert process.process.poll() is None
+        with _session(process.port) as client:
+            assert client.noop()[0] == 250
+    finally:
+        assert process.terminate() == 0
+    assert f"SIGHUP: auth file {auth_file} read again: 2 users" in process.output
+
+
 async def test_an_auth_file_with_a_plain_text_password_is_refused_at_start(tmp_path, tls_files, capsys):
     bad = tmp_path / "users"
     bad.write_text(f"{USER}:{PASSWORD}\n")
@@ -168,10 +257,23 @@ async def test_a_message_over_max_size_gets_552(sqlite_directory, people, upstre
         unannounced = await send(relay.port, [ACME], big)
         fits = await send(relay.port, [ACME], small)
         await upstream.wait_for(1)
-    assert announced[0] == 552
-    assert unannounced.code == 552
+        refused = await wait_until(lambda: len(rows := _refused_rows()) == 2 and rows)
+    assert announced == (552, b"5.3.4 Message too big for this relay (limit 10 KiB)")
+    assert unannounced == Reply(552, "5.3.4 Message too big for this relay (limit 10 KiB)")
     assert fits.code == 250
     assert len(upstream.messages) == 1
+    # Both refusals are in the relay log, with who sent what and why.
+    by_reason = {row.reason: row for row in refused}
+    assert sorted(by_reason) == [
+        f"5.3.4 Message too big for this relay (limit 10 KiB) (announced SIZE={len(big)})",
+        "5.3.4 Message too big for this relay (limit 10 KiB) (more than 10240 bytes sent)",
+    ]
+    assert all(row.sender == SENDER for row in refused)
+    assert [row.recipients for row in refused if "more than" in row.reason] == [(ACME,)]
+
+
+def _refused_rows():
+    return [row for row in maillog.recent_log(20) if row.status == "refused"]
 
 
 def _mail_with_size(port: int, size: int):
@@ -180,7 +282,7 @@ def _mail_with_size(port: int, size: int):
         return client.mail(SENDER, [f"SIZE={size}"])
 
 
-async def test_too_many_received_headers_get_554_as_a_loop(sqlite_directory, people, upstream, tmp_path):
+async def test_too_many_received_headers_get_554_as_a_loop(sqlite_directory, people, upstream, tmp_path, caplog):
     config = relay_config(tmp_path, upstream, max_received=3)
     hops = [("Received", f"from hop{i}.example by hop{i + 1}.example; Mon, 23 Nov 2026 08:00:0{i} +0000")
             for i in range(4)]
@@ -193,6 +295,10 @@ async def test_too_many_received_headers_get_554_as_a_loop(sqlite_directory, peo
     assert three.code == 250
     assert len(upstream.messages) == 1
     assert "Too many hops (4 Received headers)" in refused[0].reason
+    assert (
+        f"refused a message from {SENDER} to {ACME} (client 127.0.0.1): 554 5.4.6 Too many hops (4 Received headers)"
+        in caplog.text
+    )
 
 
 async def test_more_than_max_recipients_get_452_and_the_rest_go_on(sqlite_directory, people, upstream, tmp_path):
@@ -207,7 +313,10 @@ async def test_more_than_max_recipients_get_452_and_the_rest_go_on(sqlite_direct
 
         codes, data = await _thread(attempt)
         [got] = await upstream.wait_for(1)
+        [refused] = await wait_until(_refused_rows)
     assert codes == [250, 250, 250, 452]
+    assert refused.recipients == ("c@x.example",) and refused.sender == SENDER
+    assert refused.reason.startswith("4.5.3 Too many recipients (at most 3 per message) (this recipient and any")
     assert data == 250
     # The recipient limit is on what clients send; the contacts come on top.
     assert sorted(got.recipients) == sorted([ACME, "a@x.example", "b@x.example", *ACME_BILLING])
