@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import difflib
 import email
+import email.errors
+import email.header
 import email.policy
+import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -55,15 +58,38 @@ def header_fields(data: bytes) -> list[str]:
     return fields
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def decode_field(line: str) -> str:
+    """A header field as people read it: encoded words (=?utf-8?b?...?=) decoded.
+
+    A word that does not decode (unknown charset, broken base64) stays as it
+    was; control characters a sender smuggled into an encoded word are shown
+    as U+FFFD rather than sent to the terminal.
+    """
+    name, colon, value = line.partition(":")
+    if not colon or "=?" not in value:
+        return line
+    try:
+        decoded = str(email.header.make_header(email.header.decode_header(value)))
+    except (LookupError, ValueError, email.errors.HeaderParseError):
+        return line
+    if not decoded.strip():
+        return line  # a word that decodes to nothing: the raw form says more
+    return f"{name}: {_CONTROL.sub(chr(0xFFFD), decoded)}"
+
+
 def diff_headers(original: bytes, rewritten: bytes) -> tuple[tuple[str, str], ...]:
+    """Header fields, decoded for reading, marked by comparing them as they were sent."""
     before, after = header_fields(original), header_fields(rewritten)
     marked: list[tuple[str, str]] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
         if tag == "equal":
-            marked.extend((" ", line) for line in after[j1:j2])
+            marked.extend((" ", decode_field(line)) for line in after[j1:j2])
             continue
-        marked.extend(("-", line) for line in before[i1:i2])
-        marked.extend(("+", line) for line in after[j1:j2])
+        marked.extend(("-", decode_field(line)) for line in before[i1:i2])
+        marked.extend(("+", decode_field(line)) for line in after[j1:j2])
     return tuple(marked)
 
 

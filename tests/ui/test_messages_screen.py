@@ -18,7 +18,7 @@ from contacts_tui.ui.screens.relay_log import LogEntryScreen
 from contacts_tui.ui.widgets.mail_tables import MessageTable
 
 from .conftest import SIZE, notifications, press, screen_text, seen, settle, type_text
-from .mail import ORIGINAL, REWRITTEN, captured_row
+from .mail import ORIGINAL, RECEIVED_LINE, REWRITTEN, captured_row
 
 NORDLICHT = {"email": "asa@nordlicht.example", "name": "Åsa Lindqvist", "customer": "faktura@nordlicht.example",
              "reason": "receives all notifications"}
@@ -167,6 +167,43 @@ async def test_a_removed_header_line_is_marked_minus(app):
         lines = screen_text(app).splitlines()
         assert any(line.startswith(" - Cc: Old Person <old@acme-trading.example>") for line in lines)
         assert any(line.startswith(" + Cc: Beatrice Bookman") for line in lines)
+
+
+async def test_the_headers_tab_decodes_encoded_words_and_raw_keeps_them(app):
+    original = ORIGINAL.replace(b"Subject: Your invoice INV-2024-0042",
+                                b"Subject: Facture =?utf-8?b?bsKwIDQy?= pour mars", 1)
+    rewritten = RECEIVED_LINE + original.replace(
+        b"Subject:", b"Cc: =?utf-8?b?SsO8cmdlbiBXZWnDnw==?= <buchhaltung@mueller-soehne.example>\r\nSubject:", 1)
+    captured_row(1, original=original, rewritten=rewritten)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "enter", "2")
+        lines = screen_text(app).splitlines()
+        assert any(line.startswith(" + Cc: Jürgen Weiß <buchhaltung@mueller-soehne.example>") for line in lines)
+        assert any(line.startswith("   Subject: Facture n° 42 pour mars") for line in lines)
+        assert "=?utf-8?" not in screen_text(app)
+        await press(pilot, "5")
+        assert "Cc: =?utf-8?b?SsO8cmdlbiBXZWnDnw==?= <buchhaltung@mueller-soehne.example>" in screen_text(app)
+
+
+async def test_o_shows_the_original_as_received_and_back(app, three):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        await press(pilot, "end", "enter")
+        footer = lambda: screen_text(app).splitlines()[-1]  # noqa: E731
+        assert "o original" in footer()
+        await press(pilot, "o")
+        assert app.screen.query_one("#tabs").active == "raw"
+        text = screen_text(app)
+        assert f"The original, as the relay received it ({len(ORIGINAL):,} bytes)" in seen(app)
+        assert "Subject: Your invoice INV-2024-0042" in text
+        assert "Cc: Beatrice Bookman" not in text and "Received: from shop.example" not in text
+        assert "o as sent" in footer()
+        await press(pilot, "o")
+        text = screen_text(app)
+        assert f"As the relay would have sent it ({len(REWRITTEN):,} bytes)" in seen(app)
+        assert "Cc: Beatrice Bookman" in text and "Received: from shop.example" in text
+        assert "o original" in footer()
 
 
 async def test_text_html_and_raw_tabs_and_the_keys_between_them(app, three):

@@ -35,6 +35,8 @@ class Shown:
     view: MessageView
     raw: str
     raw_size: int
+    original: str
+    original_size: int
 
 
 def _clip(text: str, what: str, command: str) -> str:
@@ -50,11 +52,16 @@ def _load(message_id: int) -> Shown:
     record, original, rewritten = found
     entry = maillog.log_entry(record.log_id) if record.log_id else None
     view = view_message(original, rewritten)
-    raw = rewritten[:SHOWN].decode("utf-8", errors="replace").replace("\r\n", "\n")
-    if len(rewritten) > SHOWN:
-        raw += (f"\n\n… {len(rewritten) - SHOWN:,} more bytes: contacts-relay messages raw {record.id} "
-                "shows the whole message.")
-    return Shown(record, entry, view, raw, len(rewritten))
+    raw = _raw_text(rewritten, f"contacts-relay messages raw {record.id}")
+    received = _raw_text(original, f"contacts-relay messages raw --original {record.id}")
+    return Shown(record, entry, view, raw, len(rewritten), received, len(original))
+
+
+def _raw_text(data: bytes, command: str) -> str:
+    text = data[:SHOWN].decode("utf-8", errors="replace").replace("\r\n", "\n")
+    if len(data) > SHOWN:
+        text += f"\n\n… {len(data) - SHOWN:,} more bytes: {command} shows the whole message."
+    return text
 
 
 def summary_table(shown: Shown) -> Table:
@@ -103,8 +110,9 @@ class MessageScreen(AppScreen):
         "A message as the capture relay stored it. Summary: who it is from and to, the Cc, "
         "and which contact persons the relay added and why. Headers: the header fields "
         "before and after the relay; '+' marks a line the relay added, '-' one it removed, "
-        "unmarked lines are unchanged. Text and HTML: the bodies (HTML as source). Raw: "
-        "the whole message as the relay would have sent it."
+        "unmarked lines are unchanged (encoded words such as =?utf-8?b?…?= are shown "
+        "decoded). Text and HTML: the bodies (HTML as source). Raw: the whole message as "
+        "the relay would have sent it; o switches to the original as the relay received it."
     )
     EXTRA_KEYS = (("↑ ↓ pgup pgdn", "Scroll the tab"), ("← →", "Previous or next tab"))
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -112,6 +120,10 @@ class MessageScreen(AppScreen):
                   id=f"message.tab_{key}") for n, (key, title) in enumerate(TABS, 1)),
         Binding("left", "step_tab(-1)", show=False, priority=True, id="message.previous_tab"),
         Binding("right", "step_tab(1)", show=False, priority=True, id="message.next_tab"),
+        Binding("o", "raw(True)", "original", tooltip="Raw tab: the original message as the relay received it",
+                id="message.raw_original"),
+        Binding("o", "raw(False)", "as sent", tooltip="Raw tab: the message as the relay would have sent it",
+                id="message.raw_sent"),
         Binding("l", "log_entry", "log entry", tooltip="The relay log entry of this message", id="message.log"),
         Binding("escape", "back", "back", tooltip="Back to the captured messages", id="message.back"),
     ]
@@ -120,6 +132,7 @@ class MessageScreen(AppScreen):
         super().__init__()
         self.message_id = message_id
         self.shown: Shown | None = None
+        self.raw_original = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -131,6 +144,9 @@ class MessageScreen(AppScreen):
                         if key == "headers":
                             yield Static("", id="headers-note", markup=False)
                             yield HeaderDiff(id="header-diff")
+                        elif key == "raw":
+                            yield Static("", id="raw-note", markup=False)
+                            yield Static("", id="raw-body", markup=False)
                         else:
                             yield Static("", id=f"{key}-body", markup=False)
         yield Footer(compact=True, show_command_palette=False)
@@ -158,9 +174,23 @@ class MessageScreen(AppScreen):
             _clip(view.text, "text", command) if view.text else "(This message has no plain-text part.)")
         self.query_one("#html-body", Static).update(
             _clip(view.html, "HTML", command) if view.html else "(This message has no HTML part.)")
-        self.query_one("#raw-body", Static).update(shown.raw)
+        self._show_raw()
         self._focus_tab()
         self.update_keys()
+
+    def _show_raw(self) -> None:
+        shown = self.shown
+        if shown is None:
+            return
+        if self.raw_original:
+            note = (f"The original, as the relay received it ({shown.original_size:,} bytes), before "
+                    "anything was added. o: as sent.")
+            text = shown.original
+        else:
+            note = f"As the relay would have sent it ({shown.raw_size:,} bytes). o: the original as received."
+            text = shown.raw
+        self.query_one("#raw-note", Static).update(note)
+        self.query_one("#raw-body", Static).update(text)
 
     def _failed(self, error: Exception) -> None:
         self.query_one("#message-title", Static).update(f"Could not show this message: {error}. Escape goes back.")
@@ -191,13 +221,26 @@ class MessageScreen(AppScreen):
 
     # -- actions -------------------------------------------------------------
 
+    def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
+        # One "o" key: the footer names the view it switches to.
+        return action == "raw" and parameters[0] == self.raw_original
+
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action == "raw" and self.shown is None:
+            return "The message is not loaded (yet)."
         if action == "log_entry":
             if self.shown is None:
                 return "The message is not loaded (yet)."
             if self.shown.entry is None:
                 return "This message has no relay log entry any more."
         return None
+
+    def action_raw(self, original: bool) -> None:
+        self.raw_original = original
+        self._show_raw()
+        self.action_show_tab("raw")
+        self.query_one("#raw-scroll", VerticalScroll).scroll_home(animate=False)
+        self.update_keys()
 
     def action_log_entry(self) -> None:
         from .relay_log import LogEntryScreen
