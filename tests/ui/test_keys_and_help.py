@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.command import CommandPalette
 
+from contacts_tui.ui.screens.customer import CustomerScreen
 from contacts_tui.ui.screens.customer_form import CustomerForm
 from contacts_tui.ui.screens.help import HelpScreen
 
@@ -29,7 +30,8 @@ async def test_help_lists_every_key_of_the_customers_screen(app, sqlite_director
         for key, words in [
             ("/", "Search customers"), ("a", "Add a customer"), ("e", "Edit the highlighted customer"),
             ("d", "Deactivate the highlighted customer"), ("o", "Sort by the next column"),
-            ("r", "Reverse the sort order"), ("enter", "Open the highlighted customer"),
+            ("r", "Reverse the sort order"), ("⏎", "Open the highlighted customer"),
+            ("enter", "In the search box: go to the table"),
             ("home end", "First or last customer"), ("ctrl+p", "Command palette"), ("ctrl+q", "Quit"),
             ("?", "This help"), ("escape", "Back"),
         ]:
@@ -77,7 +79,8 @@ async def test_every_action_is_in_the_command_palette(app, sqlite_directory):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        for title in ["Search customers and contact persons", "Add a customer", "Edit the highlighted customer",
+        for title in ["Open the highlighted customer", "Search customers and contact persons", "Add a customer",
+                      "Edit the highlighted customer",
                       "Deactivate the highlighted customer", "Sort by the next column", "Reverse the sort order",
                       "Help", "Quit"]:
             assert title in titles
@@ -87,6 +90,10 @@ async def test_every_action_is_in_the_command_palette(app, sqlite_directory):
         await press(pilot, "down", "enter")
         await settle(pilot)
         assert isinstance(app.screen, CustomerForm)
+        await press(pilot, "escape", "ctrl+p")
+        await type_text(pilot, "open")
+        await press(pilot, "enter")
+        assert isinstance(app.screen, CustomerScreen) and app.screen.customer.name == "Acme Ltd"
 
 
 async def test_an_unavailable_action_in_the_palette_says_why(app, sqlite_directory):

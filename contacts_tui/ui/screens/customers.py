@@ -48,7 +48,7 @@ class CustomersScreen(PagedListScreen):
         "with any number of customers."
     )
     EXTRA_KEYS = (
-        ("enter", "Open the highlighted customer (in the search box: go to the table)"),
+        ("enter", "In the search box: go to the table"),
         ("↑ ↓", "Move through the customers (↓ in the search box: go to the table)"),
         ("pgup pgdn", "A screen up or down"),
         ("home end", "First or last customer"),
@@ -56,6 +56,9 @@ class CustomersScreen(PagedListScreen):
     AUTO_FOCUS = "#customers"
     LOAD_GROUP = "customers"
     BINDINGS: ClassVar[list[BindingType]] = [
+        # The table's own enter opens (and shows in the footer); this one puts
+        # opening in the help and the command palette with every other action.
+        Binding("enter", "open", "open", show=False, tooltip="Open the highlighted customer", id="customers.open"),
         Binding("slash", "search", "search", tooltip="Search customers and contact persons", id="customers.search"),
         Binding("a", "add", "add", tooltip="Add a customer", id="customers.add"),
         Binding("e", "edit", "edit", tooltip="Edit the highlighted customer", id="customers.edit"),
