@@ -144,9 +144,10 @@ class _RelaySMTP(SMTP):
 
 
 def _size_text(size: int) -> str:
+    """25 MiB, 10 KiB, 2.5 MiB: a limit as the operator set it, not 10.2393 KiB."""
     if size >= MIB:
-        return f"{size / MIB:g} MiB"
-    return f"{size / 1024:g} KiB" if size >= 1024 else f"{size} bytes"
+        return f"{size / MIB:.3g} MiB"
+    return f"{size / 1024:.3g} KiB" if size >= 1024 else f"{size} bytes"
 
 
 class _Refuse(asyncio.Protocol):

@@ -5,10 +5,13 @@ front of the recording upstream. Clients in threads send tagged messages; a
 tag counts as accepted only when its DATA got 250. After a crash the relay is
 started again on the same spool, and every accepted tag must arrive.
 ``tests/bench/bench_crash.py`` runs many more rounds and prints the figures.
+The end of SIGTERM's grace period is checked on a relay in the test's own
+loop, where it can be short; the process always waits its full 30 s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import signal
@@ -26,7 +29,9 @@ from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
 
 from ..waiting import poll
-from .live import ACME, ACME_BILLING, SENDER, RelayProcess, message, parsed, run_cli, seed
+from relay.server import Relay
+
+from .live import ACME, ACME_BILLING, SENDER, RelayProcess, message, parsed, relay_config, run_cli, seed
 
 _TAG = re.compile(rb"^Subject: crash (\S+)\r$", re.MULTILINE)
 
@@ -208,6 +213,31 @@ def test_sigterm_lets_a_transaction_in_flight_finish_and_keeps_the_queue(seeded_
         restarted.stop()
     subjects = sorted(parsed(m.data)["Subject"] for m in upstream.messages)
     assert subjects == [f"kept {n}" for n in range(5)] + ["sent while stopping"]
+
+
+async def test_a_transaction_still_open_when_the_grace_period_ends_gets_421(sqlite_directory, tmp_path, upstream):
+    seed(sqlite_directory)
+    relay = Relay(relay_config(tmp_path, upstream), sqlite_directory)
+    await relay.start()
+
+    def open_transaction():
+        sock = socket.create_connection(("127.0.0.1", relay.port), timeout=10)
+        reader = sock.makefile("rb")
+        _reply(reader)
+        for command in (b"EHLO slow.test", f"MAIL FROM:<{SENDER}>".encode()):
+            sock.sendall(command + b"\r\n")
+            _reply(reader)
+        return sock, reader
+
+    sock, reader = await asyncio.to_thread(open_transaction)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await relay.stop(0.5)
+    waited = loop.time() - started
+    last = await asyncio.to_thread(reader.readline)
+    sock.close()
+    assert waited >= 0.5  # the open transaction had its grace period...
+    assert last.startswith(b"421 4.3.2 ")  # ...and was then told, not dropped
 
 
 def test_a_second_relay_on_the_same_spool_is_refused(seeded_db, tmp_path, upstream):
