@@ -335,7 +335,7 @@ def _message_table(records, catalog) -> None:
     heading = ("ID", f"Time ({zone_name(now)})", "From", "To", "Category", "Added", "Subject")
     # Each column as wide as its widest cell, up to a cap: From, To and the
     # category are cut with an ellipsis beyond it.
-    caps = (10, 11, 24, 28, 12, 7)
+    caps = (10, 12, 24, 28, 12, 7)
     widths = [min(cap, max(len(heading[n]), *(len(row[n]) for row in rows))) for n, cap in enumerate(caps)]
     for row in (heading, *rows):
         cells = [_fit(text, width) for text, width in zip(row, widths)]
