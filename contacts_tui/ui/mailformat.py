@@ -101,6 +101,14 @@ def log_fields(entry: LogRecord) -> list[tuple[str, str]]:
         ("Last error", entry.last_error or "-"),
         ("Delivered", full_time(entry.delivered_at)),
         ("Updated", full_time(entry.updated_at)),
-        ("Size", f"{entry.size:,} bytes as received"),
+        ("Size", _size(entry)),
         ("Relay", entry.relay or "-"),
     ]
+
+
+def _size(entry: LogRecord) -> str:
+    if entry.size:
+        return f"{entry.size:,} bytes as received"
+    # A bounce is written by the relay itself, and a message refused before
+    # DATA has no body: "0 bytes as received" would be wrong for both.
+    return "- (the relay wrote this notification itself)" if entry.decision == "bounce" else "-"

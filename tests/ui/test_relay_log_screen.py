@@ -122,6 +122,22 @@ async def test_the_detail_view_shows_every_field(sqlite_directory, acme, relay):
         assert isinstance(app.screen, LogScreen)
 
 
+async def test_a_bounce_has_no_size_as_received(sqlite_directory):
+    # As the relay writes the delivery status notification it sends the sender.
+    log_row(1, sender="", recipients=["billing@demo-shop.example"], subject="Delivery status notification for 5F3A0001",
+            category="", category_key="", customers=[], added=[], decision="bounce", status="queued",
+            reason="delivery to accounts@acme-trading.example failed: 550 5.1.1 no such user", size=0,
+            attempts=0, delivered_at=None)
+    app = make_app(sqlite_directory, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_log(pilot)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, LogEntryScreen)
+        text = seen(app)
+        assert "Size - (the relay wrote this notification itself)" in text
+        assert "0 bytes" not in text
+
+
 async def test_new_entries_appear_while_open_and_the_cursor_stays(sqlite_directory, acme, relay):
     await send(relay, acme.email, acme.name, "invoice.created")
     await send(relay, acme.email, acme.name, "payment.received")
