@@ -225,6 +225,31 @@ async def test_delete_asks_then_show_inactive_and_undelete(app, sqlite_directory
         assert rows(app) == ["Bea", "Ivy"]
 
 
+async def test_home_and_end_go_to_the_first_and_last_contact_person(app, sqlite_directory, acme):
+    contacts(sqlite_directory, acme.id, [("Al", "al@acme.example"), ("Bo", "bo@acme.example"), ("Cy", "cy@acme.example")])
+    async with app.run_test(size=SIZE) as pilot:
+        await open_customer(pilot)
+        await press(pilot, "end", "d")
+        assert "Delete Cy?" in screen_text(app)
+        await press(pilot, "n", "home", "d")
+        assert "Delete Al?" in screen_text(app)
+
+
+async def test_u_on_an_active_and_d_on_a_deleted_contact_say_why_not(app, sqlite_directory, acme):
+    bea, ivy = contacts(sqlite_directory, acme.id, [("Bea", "bea@acme.example"), ("Ivy", "ivy@acme.example")])
+    sqlite_directory.delete_contact(ivy.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_customer(pilot)
+        await press(pilot, "u")
+        assert "Bea is not deleted." in notifications(app)
+        await press(pilot, "i", "end", "d")
+        assert "Ivy is deleted already; u restores." in notifications(app)
+        assert sqlite_directory.get_contact(bea.id).active and not sqlite_directory.get_contact(ivy.id).active
+        # Number keys beyond the catalog are no keys at all.
+        await press(pilot, "5")
+        assert len(notifications(app)) == 2
+
+
 async def test_make_primary_asks_then_swaps(app, sqlite_directory, acme):
     (bea,) = contacts(sqlite_directory, acme.id, [("Bea", "bea@acme.example")])
     async with app.run_test(size=SIZE) as pilot:

@@ -164,13 +164,17 @@ class KeyHelp:
         return self.unavailable(name, parameters)
 
     def on_key(self, event: events.Key) -> None:
-        # A dimmed key would otherwise do nothing at all; say why instead.
+        # A dimmed key would otherwise do nothing at all; say why instead. So
+        # does a key hidden from the footer for now whose reason help gives
+        # (u on a contact person who is not deleted).
         reasons = []
         for binding in self._bindings.key_to_bindings.get(event.key, ()):  # type: ignore[attr-defined]
             _, name, parameters = parse(binding.action)
-            if self.hidden(name, parameters):
-                continue
             reason = self.unavailable(name, parameters)
+            if self.hidden(name, parameters):
+                if reason:
+                    reasons.append(reason)
+                continue
             if reason is None:
                 return
             reasons.append(reason)

@@ -54,6 +54,7 @@ class CustomerScreen(AppScreen):
     EXTRA_KEYS = (
         ("enter", "Edit the highlighted contact person"),
         ("↑ ↓", "Move through the contact persons"),
+        ("home end", "First or last contact person"),
     )
     AUTO_FOCUS = "#contacts"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -185,6 +186,8 @@ class CustomerScreen(AppScreen):
             return None
         if action == "send_sample" and not self.app.options.get("relay_address"):
             return NO_RELAY
+        if action == "toggle_category" and int(parameters[0]) > len(self.directory.catalog.categories):
+            return None  # no such category: the key does nothing, and help leaves it out
         if not self.is_mounted or self.customer is None:
             return "The customer is not loaded (yet)."
         contact = self.table.current()

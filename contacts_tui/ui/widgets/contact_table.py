@@ -75,6 +75,14 @@ class ContactTable(DataTable):
         if event.size.width != self._laid_out_width and self.columns:
             self._rebuild(self.cursor_row)
 
+    # With a row cursor, home and end have no columns to move between: go to
+    # the first or last contact person, as on the customers table.
+    def action_scroll_home(self) -> None:
+        self.action_scroll_top()
+
+    def action_scroll_end(self) -> None:
+        self.action_scroll_bottom()
+
     def current(self) -> ContactRecord | None:
         if not self.records or not 0 <= self.cursor_row < len(self.records):
             return None
