@@ -4,24 +4,21 @@ preview, log, queue, messages and passwd."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import fcntl
 import getpass
 import json
 import os
-import smtplib
-import socket
 import sys
 from pathlib import Path
 
 from contacts_tui.core import maillog
-from contacts_tui.core.mailview import view_message
 from contacts_tui.core.settings import Settings, open_directory
-from contacts_tui.core.times import from_epoch, local, local_time, local_time_soon, zone_name
+from contacts_tui.core.times import from_epoch, local_time, local_time_soon
 
 from .access import set_password
-from .config import DEFAULT_HEADER, ConfigError, env_value, host_port
+from .config import DEFAULT_HEADER, ConfigError, env_value
 from .headers import header_addresses, split_message
+from .messages_cli import add_messages_command, run_messages
 from .rewrite import Addition, read_category, rewrite, transport_address
 
 
@@ -50,21 +47,7 @@ def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
     action.add_argument("--delete", metavar="ID", help="give up on one message (no bounce is sent)")
     queue.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    messages = commands.add_parser("messages", parents=[common], help="messages captured by --capture")
-    sub = messages.add_subparsers(dest="action", metavar="ACTION")
-    listing = sub.add_parser("list", parents=[common], help="captured messages, newest first")
-    listing.add_argument("--search", metavar="TEXT", default="", help="only messages mentioning TEXT")
-    listing.add_argument("--limit", metavar="N", type=_positive, default=50, help="how many, newest first (default 50)")
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    show = sub.add_parser("show", parents=[common], help="summary: who was added and why, headers before/after")
-    show.add_argument("id", type=int)
-    raw = sub.add_parser("raw", parents=[common], help="the message exactly as the relay would have sent it")
-    raw.add_argument("id", type=int)
-    raw.add_argument("--original", action="store_true", help="the message as it was received instead")
-    sub.add_parser("clear", parents=[common], help="delete every captured message")
-    release = sub.add_parser("release", parents=[common], help="send a captured message on to a real server")
-    release.add_argument("id", type=int)
-    release.add_argument("--to", metavar="HOST:PORT", required=True, help="the server to send it to")
+    add_messages_command(commands, common, _positive)
 
     passwd = commands.add_parser(
         "passwd", help="add or change a user in an auth file (asks for the password; never on the command line)"
@@ -108,7 +91,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return _preview(args, directory)
     if args.command == "log":
         return _log(args)
-    return _messages(args, directory)
+    return run_messages(args, directory)
 
 
 def _preview(args, directory) -> int:
@@ -244,148 +227,6 @@ def _relay_running(spool: Path) -> bool:
     finally:
         os.close(fd)  # closing releases a lock we took
     return False
-
-
-def _messages(args, directory) -> int:
-    action = args.action or "list"
-    if action == "list":
-        found = maillog.captured_messages(getattr(args, "limit", 50), search=getattr(args, "search", ""))
-        if getattr(args, "json", False):
-            for record in found:
-                print(json.dumps(record.as_json(), ensure_ascii=False))
-            return 0
-        if not found:
-            print("No captured messages" + (" match." if getattr(args, "search", "") else "."))
-            return 0
-        _message_table(found, directory.catalog)
-        return 0
-    if action == "clear":
-        print(f"Deleted {maillog.clear_captured():,} captured messages.")
-        return 0
-    found = maillog.captured_message(args.id)
-    if found is None:
-        raise ConfigError(f"there is no captured message {args.id} ({_why_missing(args.id)})")
-    record, original, rewritten = found
-    if action == "raw":
-        sys.stdout.buffer.write(original if args.original else rewritten)
-        return 0
-    if action == "release":
-        return _release(record, rewritten, args.to)
-    view = view_message(original, rewritten)
-    entry = maillog.log_entry(record.log_id) if record.log_id else None
-    print(f"Message {record.id}, received {local_time(record.received_at)}, {len(rewritten):,} bytes")
-    print(f"From:     {view.sender or '-'}\nTo:       {view.to or '-'}\nCc:       {view.cc or '(none)'}")
-    print(f"Subject:  {view.subject or '(no subject)'}")
-    print(f"Category: {_category_line(record, directory.catalog)}")
-    envelope = list(dict.fromkeys([*record.recipients, *(a.get("email", "") for a in record.added)]))
-    print(f"Envelope: from {record.sender or '<>'} to {', '.join(envelope) or '-'}")
-    if record.added:
-        print("Added:")
-        for added in record.added:
-            print(f"  + {added.get('name', '')} <{added.get('email', '')}>: {added.get('reason', '')}")
-    else:
-        why = entry.reason if entry is not None and entry.reason else "its relay log entry is gone"
-        print(f"Added:    nobody ({why})")
-    if entry is not None:
-        print(f"Decision: {entry.decision}: {entry.reason}")
-    print("\nHeaders (+ added, - removed by the relay):")
-    for mark, line in view.header_diff:
-        print(f"{mark} {line}")
-    return 0
-
-
-def _why_missing(message_id: int) -> str:
-    # Ids only grow and are never reused: an id above the newest was never
-    # given out, one below it was, and has gone since.
-    newest = maillog.newest_captured_id()
-    if newest is None:
-        return "no messages are stored now"
-    if 0 < message_id < newest:
-        return "it may have been cleared or dropped by retention"
-    return f"the newest is {newest}"
-
-
-def _category_line(record, catalog) -> str:
-    """'invoice.overdue (category billing)', as the TUI shows it."""
-    if not record.category:
-        return "(no category header)"
-    key = record.category_key or catalog.resolve(record.category)
-    if key and key != record.category.strip().lower():
-        return f"{record.category} (category {key})"
-    return record.category
-
-
-def _message_table(records, catalog) -> None:
-    """One aligned line per message in about 100 columns; the subject, last, may run on."""
-    now = dt.datetime.now().astimezone()
-    rows = []
-    for record in records:
-        when = local(record.received_at)
-        # The category as the TUI shows it: billing, not invoice.created.
-        category = record.category_key or catalog.resolve(record.category) or record.category or "-"
-        rows.append((
-            str(record.id),
-            when.strftime("%H:%M:%S" if when.date() == now.date() else "%m-%d %H:%M"),
-            record.sender or "<>",
-            ", ".join(record.recipients) or "-",
-            category,
-            f"+{len(record.added)} cc" if record.added else "-",
-            record.subject or "(no subject)",
-        ))
-    heading = ("ID", f"Time ({zone_name(now)})", "From", "To", "Category", "Added", "Subject")
-    # Each column as wide as its widest cell, up to a cap: From, To and the
-    # category are cut with an ellipsis beyond it.
-    caps = (10, 12, 24, 28, 12, 7)
-    widths = [min(cap, max(len(heading[n]), *(len(row[n]) for row in rows))) for n, cap in enumerate(caps)]
-    for row in (heading, *rows):
-        cells = [_fit(text, width) for text, width in zip(row, widths)]
-        cells = [cells[0].rjust(widths[0]), *(c.ljust(w) for c, w in zip(cells[1:], widths[1:]))]
-        print("  ".join([*cells, row[-1]]))
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _release(record, rewritten: bytes, target: str) -> int:
-    host, port = host_port(target, "--to", 25)
-    recipients = list(dict.fromkeys([*record.recipients, *(a.get("email", "") for a in record.added)]))
-    header, _ = split_message(rewritten)
-    # SMTPUTF8 for UTF-8 addresses or raw UTF-8 in the header block (RFC
-    # 6531); 8BITMIME for any 8-bit byte (RFC 6152). A server that cannot
-    # take them would garble or bounce the message, so ask before sending.
-    utf8 = not header.isascii() or not record.sender.isascii() or not all(r.isascii() for r in recipients)
-    eightbit = not rewritten.isascii()
-    where = f"{host}:{port}"
-
-    def failed(why: str) -> ConfigError:
-        maillog.log_release(record, where, recipients, size=len(rewritten), relay=socket.getfqdn(), error=why)
-        return ConfigError(f"{where} did not take message {record.id}: {why}")
-
-    try:
-        with smtplib.SMTP(host, port, timeout=60) as client:
-            client.ehlo()
-            if client.has_extn("starttls"):
-                client.starttls()
-                client.ehlo()
-            options = []
-            if utf8:
-                if not client.has_extn("smtputf8"):
-                    raise failed("the server does not offer SMTPUTF8, which its addresses or headers need")
-                options.append("SMTPUTF8")
-            if eightbit or utf8:
-                if not client.has_extn("8bitmime"):
-                    raise failed("the server does not offer 8BITMIME, which its 8-bit content needs")
-                options.append("BODY=8BITMIME")
-            refused = client.sendmail(record.sender, recipients, rewritten, mail_options=options)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise failed(str(exc)) from None
-    replies = {address: f"{code} {text.decode(errors='replace')}" for address, (code, text) in refused.items()}
-    maillog.log_release(record, where, recipients, size=len(rewritten), relay=socket.getfqdn(), refused=replies)
-    for address, reply in replies.items():
-        print(f"  refused {address}: {reply}", file=sys.stderr)
-    print(f"Released message {record.id} to {where} for {len(recipients) - len(refused)} recipient(s).")
-    return 0
 
 
 def _passwd(args) -> int:
