@@ -66,11 +66,15 @@ class CustomerScreen(AppScreen):
                 id="customer.undelete"),
         Binding("p", "make_primary", "primary", tooltip="Make the highlighted contact person the primary email",
                 id="customer.primary"),
-        Binding("i", "show_inactive", "deleted", tooltip="Show or hide deleted contact persons",
+        # One i key; the footer says which way it switches now.
+        Binding("i", "show_inactive(True)", "deleted", tooltip="Show deleted contact persons too",
                 id="customer.inactive"),
+        Binding("i", "show_inactive(False)", "hide deleted", tooltip="Hide the deleted contact persons",
+                id="customer.hide_inactive"),
         Binding("s", "send_sample", "sample", tooltip="Send a sample notification to this customer through the relay",
                 id="customer.sample"),
-        Binding("m", "messages", "messages", tooltip="Captured messages to this customer", id="customer.messages"),
+        # "mail", not "messages": the footer has no room to spare at 80 columns.
+        Binding("m", "messages", "mail", tooltip="Captured messages to this customer", id="customer.messages"),
         # Not in the footer, which is full at 80 columns: help and the palette list it.
         Binding("l", "relay_log", "log", show=False, tooltip="Relay log entries of this customer", id="customer.log"),
         *_toggle_bindings(),
@@ -175,6 +179,8 @@ class CustomerScreen(AppScreen):
         contact = self.table.current()
         if action == "toggle_category":
             return int(parameters[0]) > len(self.directory.catalog.categories)
+        if action == "show_inactive":
+            return parameters[0] == self.show_inactive
         if action == "undelete":
             return contact is None or contact.active
         if action == "delete":
@@ -296,8 +302,8 @@ class CustomerScreen(AppScreen):
         if self.customer is not None:
             open_list(self, "log", self.customer.email)
 
-    def action_show_inactive(self) -> None:
-        self.show_inactive = not self.show_inactive
+    def action_show_inactive(self, show: bool) -> None:
+        self.show_inactive = show
         current = self.table.current()
         self.reload(current.id if current else None)
 

@@ -74,7 +74,8 @@ class CustomersScreen(PagedListScreen):
                 id="customers.sample"),
         Binding("l", "relay_log", "log", tooltip="Relay log: what the relay did with each message",
                 id="customers.log"),
-        Binding("m", "messages", "messages", tooltip="Captured messages: what a capture relay would have sent",
+        # "mail", not "messages": with "esc clear" the footer has no room to spare at 80 columns.
+        Binding("m", "messages", "mail", tooltip="Captured messages: what a capture relay would have sent",
                 id="customers.messages"),
         Binding("escape", "clear_search", "clear", tooltip="Clear the search", id="customers.clear"),
     ]
