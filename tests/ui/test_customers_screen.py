@@ -163,6 +163,36 @@ async def test_add_a_customer(app, sqlite_directory):
         assert table(app).current().id == saved.id
 
 
+async def test_a_customer_added_during_a_search_shows_anyway(app, sqlite_directory):
+    customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "slash")
+        await type_text(pilot, "acme")
+        await press(pilot, "enter", "a")
+        await type_text(pilot, "New Co")
+        await press(pilot, "tab")
+        await type_text(pilot, "office@new.example")
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, CustomersScreen)
+        assert "New Co does not match the search 'acme', so it is cleared." in notifications(app)
+        assert app.screen.query_one("#search").value == ""
+        assert names(app) == ["Acme Ltd", "New Co"]
+        assert table(app).current().name == "New Co"
+        assert "2 customers" in screen_text(app)
+        # One that matches keeps the search.
+        await press(pilot, "slash")
+        await type_text(pilot, "co")
+        await press(pilot, "enter", "a")
+        await type_text(pilot, "Second Co")
+        await press(pilot, "tab")
+        await type_text(pilot, "office@second.example")
+        await press(pilot, "ctrl+s")
+        assert app.screen.query_one("#search").value == "co"
+        assert names(app) == ["New Co", "Second Co"]
+        assert table(app).current().name == "Second Co"
+
+
 async def test_customer_form_errors_show_inline_and_keep_what_was_typed(app, sqlite_directory):
     customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
     async with app.run_test(size=SIZE) as pilot:

@@ -86,6 +86,8 @@ class CustomersScreen(PagedListScreen):
         self.everyone_stale = True
         self.shown: Query | None = None
         """The query whose rows the table shows now."""
+        self.reveal: CustomerRecord | None = None
+        """A customer just saved, to show even if the search leaves it out."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -108,7 +110,9 @@ class CustomersScreen(PagedListScreen):
 
     def on_screen_resume(self) -> None:
         # Another screen (or another admin) may have changed what the rows say.
-        if self.loaded_once:
+        # After a save here, the save's own reload (around the saved customer)
+        # is fresher already; another would put the cursor back where it was.
+        if self.loaded_once and self.reveal is None:
             self.everyone_stale = True
             self.reload()
 
@@ -151,6 +155,7 @@ class CustomersScreen(PagedListScreen):
         table.sort_key, table.descending = query.sort, query.descending
         self.shown = query
         self.show_rows(query, page.rows, page.offset, page.total)
+        self._reveal(query, page.rows)
 
     def show_failure(self) -> None:
         self.query_one("#status", Static).update("Could not load customers: the database is unavailable.")
@@ -244,7 +249,22 @@ class CustomersScreen(PagedListScreen):
         if record is not None:
             self.everyone_stale = True
             self.app.notify(f"Saved {record.name}.", markup=False)
+            self.reveal = record
             self.reload(record.id)
+
+    def _reveal(self, query: Query, rows: tuple[CustomerRecord, ...] | list[CustomerRecord]) -> None:
+        """After a save, make sure the saved customer is in sight."""
+        record = self.reveal
+        if record is None or query.select_id != record.id:
+            return
+        self.reveal = None
+        if not query.text.strip() or any(row.id == record.id for row in rows):
+            return
+        # A new or renamed customer that the search leaves out would seem lost.
+        self.app.notify(f"{record.name} does not match the search '{query.text.strip()}', so it is cleared.",
+                        markup=False)
+        self.load(replace(query, text="", index=0, select_id=record.id, quiet=False))
+        self.query_one("#search", Input).value = ""
 
     def action_set_active(self, active: bool) -> None:
         from .confirm import Confirm
