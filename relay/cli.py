@@ -75,7 +75,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # itself on every successful AUTH: noise that looks like a fault.
     mail_log.addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
     config = config_from_args(args)
-    directory = open_directory(settings)
+    # A mistyped --db would be a new empty directory: every notification
+    # passed on without its contacts, and nobody told.
+    directory = open_directory(settings, must_exist=True)
     try:
         relay = Relay(config, directory)
     except (OSError, ValueError) as exc:
@@ -111,6 +113,13 @@ async def _run(relay, database: str) -> int:
         file=sys.stderr,
         flush=True,
     )
+    if not config.capture and ("." not in config.hostname or config.hostname.endswith((".localdomain", ".localhost"))):
+        print(
+            f"contacts-relay: warning: this relay names itself {config.hostname!r} to the upstream and in Received "
+            "headers; many mail servers refuse such a name: give --hostname (RELAY_HOSTNAME) this host's real name",
+            file=sys.stderr,
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -16,7 +16,8 @@ from contacts_tui.core.db import open_database
 
 from relay.access import AuthFile, verify_password
 
-from .live import ROOT, run_cli
+from ..waiting import poll
+from .live import ROOT, RelayProcess, run_cli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -54,6 +55,7 @@ def test_serve_help_says_what_allow_replaces_and_where_the_database_comes_from(c
 
 
 def run_serve(capsys, tmp_path, *args):
+    open_database(f"sqlite:///{tmp_path / 'c.db'}").close()
     return run_cli(capsys, "serve", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--spool", str(tmp_path / "spool"), *args)
 
 
@@ -158,3 +160,23 @@ def test_the_console_script_runs_passwd_and_the_relay_accepts_the_file(tmp_path)
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     for command in ("serve", "preview", "log", "queue", "messages", "passwd"):
         assert command in result.stdout
+
+
+def test_serve_refuses_a_database_that_is_not_there(capsys, tmp_path):
+    # A new empty directory would pass every notification on without its contacts.
+    typo = tmp_path / "contcts.db"
+    code, _, err = run_cli(capsys, "serve", "--db", f"sqlite:///{typo}", "--capture", "--listen", "127.0.0.1:0")
+    assert code == 1
+    assert f"there is no database at {typo}" in err and not typo.exists()
+
+
+@pytest.mark.parametrize("name, warned", [("localhost", True), ("relay.localdomain", True), ("relay.example.com", False)])
+def test_a_name_that_upstreams_refuse_is_warned_about_at_start(tmp_path, name, warned):
+    open_database(f"sqlite:///{tmp_path / 'c.db'}").close()
+    process = RelayProcess(["--db", f"sqlite:///{tmp_path / 'c.db'}", "--spool", str(tmp_path / "spool"),
+                            "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--hostname", name]).start()
+    try:
+        poll(lambda: "contacts-relay: warning:" in process.output or not warned, 10, lambda: process.output)
+    finally:
+        assert process.terminate() == 0
+    assert (f"names itself {name!r} to the upstream" in process.output) is warned

@@ -218,6 +218,7 @@ async def test_users_added_to_or_removed_from_the_auth_file_count_without_a_rest
 
 
 def test_sighup_reads_the_auth_file_again_and_the_relay_keeps_running(tmp_path, tls_files, auth_file):
+    open_database(f"sqlite:///{tmp_path / 'contacts.db'}").close()
     process = RelayProcess(
         ["--db", f"sqlite:///{tmp_path / 'contacts.db'}", "--capture", "--listen", "127.0.0.1:0",
          "--auth-file", str(auth_file), "--tls-cert", str(tls_files.cert), "--tls-key", str(tls_files.key)],
@@ -237,6 +238,7 @@ def test_sighup_reads_the_auth_file_again_and_the_relay_keeps_running(tmp_path, 
 async def test_an_auth_file_with_a_plain_text_password_is_refused_at_start(tmp_path, tls_files, capsys):
     bad = tmp_path / "users"
     bad.write_text(f"{USER}:{PASSWORD}\n")
+    open_database(f"sqlite:///{tmp_path / 'c.db'}").close()
     code, _, err = run_cli(
         capsys, "serve", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--capture", "--listen", "127.0.0.1:0",
         "--auth-file", str(bad), "--tls-cert", str(tls_files.cert), "--tls-key", str(tls_files.key),
