@@ -28,8 +28,8 @@ contacts-tui uses), --catalog FILE or CONTACTS_CATALOG."""
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="contact directory database URL")
-    common.add_argument("--catalog", metavar="FILE", default=argparse.SUPPRESS, help="notification catalog (TOML)")
+    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="contact directory database URL (CONTACTS_DB; default the SQLite file contacts-tui uses)")
+    common.add_argument("--catalog", metavar="FILE", default=argparse.SUPPRESS, help="notification catalog (TOML; CONTACTS_CATALOG)")
     parser = argparse.ArgumentParser(
         prog="contacts-relay", description=DESCRIPTION, epilog=EPILOG, parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
