@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from contacts_tui.core.catalog import Catalog
@@ -30,17 +31,23 @@ def contact_status(contact: ContactRecord) -> str:
     return "active" if contact.active else "deleted"
 
 
-def receives(contact: ContactRecord, catalog: Catalog) -> str:
-    """What a contact person gets: "all", the category labels, or "nothing"."""
+def receives(contact: ContactRecord, catalog: Catalog, width: int = 0) -> str:
+    """What a contact person gets: "all", the category keys in catalog order, or "nothing".
+
+    Keys rather than labels: they are short and what senders put in the
+    header. When they do not fit in ``width``, the first and how many more
+    ("billing +1"): the line under the table names every category.
+    """
     if contact.receive_all:
         return "all"
     if not contact.categories:
         return "nothing"
-    labels = []
-    for key in contact.categories:
-        category = catalog.get(key)
-        labels.append(category.label if category else key)
-    return ", ".join(labels)
+    order = {category.key: number for number, category in enumerate(catalog.categories)}
+    keys = sorted(contact.categories, key=lambda key: (order.get(key, len(order)), key))
+    text = ", ".join(keys)
+    if width and len(keys) > 1 and cell_len(text) > width:
+        text = f"{keys[0]} +{len(keys) - 1}"
+    return text
 
 
 def matches_line(matches: int, total: int, searching: bool) -> str:

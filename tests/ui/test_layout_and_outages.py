@@ -47,14 +47,31 @@ async def test_long_cjk_and_emoji_names_stay_in_their_columns(app, sqlite_direct
         assert all(cell_len(line) <= 80 for line in screen_text(app).splitlines())
 
 
-async def test_a_wider_terminal_shows_the_phone_column(app, sqlite_directory):
+async def test_every_contact_column_shows_at_80_columns(app, sqlite_directory):
     acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
-    contacts(sqlite_directory, acme.id, [("Bea", "bea@acme.example")], phone="+44 20 7946 0001")
-    async with app.run_test(size=(120, 30)) as pilot:
+    contacts(sqlite_directory, acme.id, [("Bea Books", "bea@acme.example")], phone="+44 20 7946 0001",
+             role="Bookkeeping", categories=("billing", "account"))
+    contacts(sqlite_directory, acme.id, [("Max", "max@acme.example")], receive_all=True)
+    contacts(sqlite_directory, acme.id, [("Bartholomew Longname-Smithington", "bartholomew@acme.example")],
+             categories=("account",))
+    async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "enter")
-        row = next(line for line in screen_text(app).splitlines() if line.startswith(" Bea "))
-        assert "+44 20 7946 0001" in row
+        lines = screen_text(app).splitlines()
+        header = next(line for line in lines if line.lstrip().startswith("Name"))
+        assert header.split() == ["Name", "Email", "Phone", "Role", "Receives", "Status"]
+        bea = next(line for line in lines if line.startswith(" Bea Books "))
+        assert bea.split() == ["Bea", "Books", "bea@acme.example", "+44", "20", "7946", "0001", "Bookkeeping",
+                               "billing", "+1", "active"]
+        assert next(line for line in lines if line.startswith(" Max ")).split()[-2:] == ["all", "active"]
+        long_one = next(line for line in lines if line.startswith(" Bartholomew"))
+        assert "…" in long_one and long_one.split()[-2:] == ["account", "active"]
+    # Wider, the categories are spelled out.
+    async with make_app(sqlite_directory, cursor_blink=False).run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        bea = next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" Bea Books "))
+        assert "+44 20 7946 0001" in bea and "billing, account" in bea
 
 
 async def test_no_color_still_shows_everything(monkeypatch, sqlite_directory):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
@@ -13,9 +14,16 @@ from contacts_tui.core.records import ContactRecord
 
 from ..format import cell, contact_status, receives
 
-# Phone needs room; below this width it shows under the table instead.
+COLUMNS = ("name", "email", "phone", "role", "receives", "status")
+# The most each of the short columns takes at 80 columns and when wider: every
+# column shows at 80, the short ones shrink to what their values need, and
+# name and email share the rest (long values end in an ellipsis).
+NARROW_CAPS = {"phone": 16, "role": 11, "receives": 10, "status": 7}
+WIDE_CAPS = {"phone": 18, "role": 11, "receives": 24, "status": 7}
 WIDE = 100
-FIXED = {"role": 11, "receives": 14, "status": 7}
+GAP = " "
+"""Between columns: one space, not the DataTable's two, leaves name and email
+six more cells at 80 columns."""
 
 
 class ContactTable(DataTable):
@@ -25,7 +33,7 @@ class ContactTable(DataTable):
     ]
 
     def __init__(self, catalog: Catalog, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row")
+        super().__init__(id=id, cursor_type="row", cell_padding=0)
         self.catalog = catalog
         self.records: list[ContactRecord] = []
         self._laid_out_width = 0
@@ -39,37 +47,38 @@ class ContactTable(DataTable):
 
     def _rebuild(self, row: int) -> None:
         self.clear(columns=True)
-        widths = self._widths()
-        for key, width in widths.items():
-            self.add_column(key.capitalize(), key=key, width=width)
-        for record in self.records:
+        total = max(self.size.width, 40)
+        caps = WIDE_CAPS if total >= WIDE else NARROW_CAPS
+        texts = [self._texts(record, caps["receives"]) for record in self.records]
+        for key, width in self._widths(texts, total, caps).items():
+            self.add_column(GAP + key.capitalize(), key=key, width=len(GAP) + width)
+        for record, values in zip(self.records, texts):
             style = "" if record.active else "dim"
-            cells = {
-                "name": cell(record.name, style),
-                "email": cell(record.email, style),
-                "phone": cell(record.phone, style),
-                "role": cell(record.role, style),
-                "receives": cell(receives(record, self.catalog), style),
-                "status": cell(contact_status(record), style),
-            }
-            self.add_row(*(cells[key] for key in widths), key=str(record.id))
+            self.add_row(*(cell(GAP + values[key], style) for key in COLUMNS), key=str(record.id))
         if self.records:
             self.move_cursor(row=row, animate=False)
         self._laid_out_width = self.size.width
 
-    def _widths(self) -> dict[str, int]:
-        total = max(self.size.width, 40)
-        wide = total >= WIDE
-        columns = 6 if wide else 5
-        free = total - 2 * self.cell_padding * columns - 1 - sum(FIXED.values())
-        if wide:
-            phone = 16
-            free -= phone
-        name = max(free * 2 // 5, 6)
-        widths = {"name": name, "email": max(free - name, 6)}
-        if wide:
-            widths["phone"] = phone
-        return {**widths, **FIXED}
+    def _texts(self, record: ContactRecord, receives_width: int) -> dict[str, str]:
+        return {
+            "name": record.name,
+            "email": record.email,
+            "phone": record.phone,
+            "role": record.role,
+            "receives": receives(record, self.catalog, receives_width),
+            "status": contact_status(record),
+        }
+
+    @staticmethod
+    def _widths(texts: list[dict[str, str]], total: int, caps: dict[str, int]) -> dict[str, int]:
+        widths = {
+            key: min(cap, max([len(key)] + [cell_len(values[key]) for values in texts]))
+            for key, cap in caps.items()
+        }
+        # One cell of gap per column and one for the scrollbar.
+        free = max(total - len(GAP) * len(COLUMNS) - 1 - sum(widths.values()), 12)
+        name = free * 2 // 5
+        return {"name": name, "email": free - name, **widths}
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width != self._laid_out_width and self.columns:
