@@ -85,6 +85,34 @@ async def test_no_color_still_shows_everything(monkeypatch, sqlite_directory):
         assert "Acme Ltd" in text and "1 customer" in text and "? help" in text
 
 
+def footer_styles(app) -> dict[str, bool]:
+    """Each footer key's description, and whether it is struck through."""
+    strip = app.screen._compositor.render_strips()[-1]
+    return {segment.text.strip(): bool(segment.style and segment.style.strike)
+            for segment in strip if segment.text.strip()}
+
+
+async def test_without_colour_a_key_not_usable_now_is_struck_through(monkeypatch, sqlite_directory):
+    monkeypatch.setenv("NO_COLOR", "1")
+    acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    contacts(sqlite_directory, acme.id, [(f"P{n}", f"p{n}@acme.example") for n in range(10)])
+    app = make_app(sqlite_directory, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        styles = footer_styles(app)
+        assert styles["add"] and styles["sample"], "at the limit, and without a relay"
+        assert not styles["edit"] and not styles["delete"] and not styles["help"]
+
+
+async def test_form_errors_are_bold_not_only_red(app, sqlite_directory):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "a", "ctrl+s")
+        error = app.screen.query_one("#name-error")
+        assert "Name is required" in str(error.render()) and error.rich_style.bold
+
+
 def lock_writes(url: str) -> sqlite3.Connection:
     """Another process's long write transaction: reads go on, writes wait."""
     path = urlsplit(url).path[1:]
