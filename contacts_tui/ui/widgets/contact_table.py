@@ -77,7 +77,10 @@ class ContactTable(DataTable):
         }
         # One cell of gap per column and one for the scrollbar.
         free = max(total - len(GAP) * len(COLUMNS) - 1 - sum(widths.values()), 12)
-        name = free * 2 // 5
+        # Names get two fifths, or more when the addresses are short; never
+        # more than the longest name needs.
+        name_need, email_need = (max([4] + [cell_len(values[key]) for values in texts]) for key in ("name", "email"))
+        name = max(min(name_need, max(free * 2 // 5, free - email_need)), 4)
         return {"name": name, "email": free - name, **widths}
 
     def on_resize(self, event: events.Resize) -> None:
