@@ -8,7 +8,7 @@ from contacts_tui.ui.screens.customer import CustomerScreen
 from contacts_tui.ui.screens.customer_form import CustomerForm
 from contacts_tui.ui.screens.help import HelpScreen
 
-from .conftest import SIZE, contacts, customer, notifications, press, screen_text, seen, settle, type_text
+from .conftest import SIZE, contacts, customer, notifications, press, screen_text, settle, type_text
 
 
 def table_rows(help_screen) -> str:
