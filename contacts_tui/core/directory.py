@@ -31,6 +31,8 @@ from .records import (
 )
 from .rules import (
     DEFAULT_MAX_CONTACTS,
+    CleanContact,
+    CleanCustomer,
     Problems,
     clean_contact,
     clean_customer,
@@ -39,7 +41,7 @@ from .rules import (
     raise_limit,
     search_text,
 )
-from .validate import clean_categories, email_key
+from .validate import clean_categories, clean_email, email_key
 
 _database_call = database_call(lambda self, *args: self.database)
 
@@ -72,7 +74,7 @@ class Directory:
 
     @_database_call
     def create_customer(self, data: CustomerInput) -> CustomerRecord:
-        clean = clean_customer(data)
+        clean = self._clean_customer(data, None)
         with write_transaction(self.database):
             self._check_customer_email_free(clean.key, clean.email, None)
             now = utcnow()
@@ -90,7 +92,7 @@ class Directory:
 
     @_database_call
     def update_customer(self, customer_id: int, data: CustomerInput) -> CustomerRecord:
-        clean = clean_customer(data)
+        clean = self._clean_customer(data, customer_id)
         with write_transaction(self.database):
             row = self._lock_customer(customer_id)
             self._check_customer_email_free(clean.key, clean.email, customer_id)
@@ -151,7 +153,7 @@ class Directory:
 
     @_database_call
     def add_contact(self, customer_id: int, data: ContactInput) -> ContactRecord:
-        clean = clean_contact(data, self.catalog)
+        clean = self._clean_contact(data, customer_id, exclude=None)
         with write_transaction(self.database):
             customer = self._lock_customer(customer_id)
             self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=None, adding=True)
@@ -174,7 +176,8 @@ class Directory:
     @_database_call
     def update_contact(self, contact_id: int, data: ContactInput, *, apply_to_all: bool = False) -> ContactRecord:
         """Save an edit; ``apply_to_all`` copies name and phone to every record with the old address."""
-        clean = clean_contact(data, self.catalog)
+        row = self._contact_row(contact_id)
+        clean = self._clean_contact(data, row.customer_id, exclude=row.id if row.deleted_at is None else -1)
         with write_transaction(self.database):
             row = self._contact_row(contact_id)
             customer = self._lock_customer(row.customer_id)
@@ -355,6 +358,44 @@ class Directory:
         other = Customer.get_or_none(Customer.email_key == key)
         if other is not None and other.id != customer_id:
             raise ValidationError.single("email", f"{email} is already the primary email of customer {other.name!r}")
+
+    def _clean_customer(self, data: CustomerInput, customer_id: int | None) -> CleanCustomer:
+        """``clean_customer``; when another field is wrong, the address is still
+        checked against the other customers, to report both at once."""
+        try:
+            return clean_customer(data)
+        except ValidationError as exc:
+            if any(error.field == "email" for error in exc.errors):
+                raise
+            try:
+                email = clean_email(data.email)
+                self._check_customer_email_free(email_key(email), email, customer_id)
+            except ValidationError as taken:
+                raise ValidationError([*exc.errors, *taken.errors], exc.subject) from None
+            raise
+
+    def _clean_contact(self, data: ContactInput, customer_id: int, *, exclude: int | None) -> CleanContact:
+        """``clean_contact``, but when another field is wrong the address is
+        still checked against the customer, so one save reports an empty name
+        and a duplicate email together. ``exclude`` is the contact being
+        edited (-1: a deleted one, whose address is not checked)."""
+        try:
+            return clean_contact(data, self.catalog)
+        except ValidationError as exc:
+            if exclude == -1 or any(error.field == "email" for error in exc.errors):
+                raise
+            customer = Customer.get_or_none(Customer.id == customer_id)
+            if customer is None:
+                raise
+            email = clean_email(data.email)
+            key = email_key(email)
+            active = {r.email_key: r.email for r in self._active_contacts(customer_id) if r.id != exclude}
+            problems = Problems()
+            problems.errors.extend(exc.errors)
+            problems.add(primary_conflict(key, email, customer.email_key))
+            problems.add(duplicate_conflict(email, active.get(key)))
+            problems.raise_if_any(exc.subject)
+            raise
 
     def _check_contact_email(
         self, customer: Customer, key: str, email: str, name: str, *, exclude: int | None, adding: bool

@@ -310,3 +310,18 @@ def test_missing_customer_and_contact_are_not_found(directory, acme):
     ):
         with pytest.raises(NotFound, match="contact person 999"):
             call()
+
+
+def test_one_save_reports_an_empty_name_and_a_duplicate_email_together(directory, acme):
+    bea = directory.add_contact(acme.id, person("Bea", "bea@acme.example"))
+    with pytest.raises(ValidationError) as caught:
+        directory.add_contact(acme.id, person("", "BEA@acme.example", phone="not a phone"))
+    assert caught.value.for_field("name") == ["Name is required"]
+    assert caught.value.for_field("email") == ["BEA@acme.example is already a contact person of this customer (as bea@acme.example)"]
+    assert caught.value.for_field("phone")
+    with pytest.raises(ValidationError) as caught:
+        directory.update_contact(bea.id, person("", "owner@acme.example"))
+    assert caught.value.for_field("name") == ["Name is required"]
+    assert caught.value.for_field("email") == [
+        "owner@acme.example is this customer's primary email, which gets every notification already"
+    ]

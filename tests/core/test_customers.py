@@ -142,3 +142,11 @@ def test_apply_to_all_refuses_bad_input_everywhere(directory, acme, eve_everywhe
     with pytest.raises(ValidationError):
         directory.update_contact(at_acme.id, person("Eve\nBcc: x@y.example", "eve@shared.example"), apply_to_all=True)
     assert directory.list_contacts(globex.id)[0].name == "Eve S."
+
+
+def test_one_save_reports_an_empty_name_and_a_taken_email_together(directory):
+    directory.create_customer(CustomerInput("Acme", "owner@acme.example"))
+    with pytest.raises(ValidationError) as caught:
+        directory.create_customer(CustomerInput(" ", "OWNER@acme.example"))
+    assert caught.value.for_field("name") == ["Name is required"]
+    assert caught.value.for_field("email") == ["OWNER@acme.example is already the primary email of customer 'Acme'"]
