@@ -14,7 +14,7 @@ from contacts_tui.core import db
 from contacts_tui.core.db import open_database, redact
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.errors import DatabaseUnavailable
-from contacts_tui.core.migrate import schema_version
+from contacts_tui.core.migrate import known_migrations, schema_version
 from contacts_tui.core.records import CustomerInput
 
 
@@ -32,7 +32,7 @@ def test_bare_relative_path_is_an_sqlite_file(tmp_path, monkeypatch, no_env):
     database = open_database("contacts.db")
     try:
         assert Path(database.database) == tmp_path / "contacts.db"
-        assert schema_version(database) == 1
+        assert schema_version(database) == known_migrations()[-1].version
     finally:
         database.close()
     assert (tmp_path / "contacts.db").is_file()
