@@ -8,6 +8,7 @@ script starts one); each test then gets its own schema, dropped afterwards.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,3 +125,16 @@ def sqlite_directory(sqlite_url: str) -> Directory:
     database = open_database(sqlite_url)
     yield Directory(database, DEFAULT_CATALOG)
     database.close()
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """Set the process's local time zone (TZ) for one test; restored after it."""
+
+    def use(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()

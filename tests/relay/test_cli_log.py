@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -42,26 +41,13 @@ async def history(directory, upstream, tmp_path):
     return {"acme": acme, "beta": beta, "plain": plain}
 
 
-@pytest.fixture
-def zone(monkeypatch):
-    """Run the command in a time zone: ``zone("Europe/Berlin")``."""
-
-    def use(name: str) -> None:
-        monkeypatch.setenv("TZ", name)
-        time.tzset()
-
-    yield use
-    monkeypatch.undo()
-    time.tzset()
-
-
 def entries(out: str) -> list[str]:
     starts = [m.start() for m in ENTRY.finditer(out)]
     return [out[a:b] for a, b in zip(starts, starts[1:] + [len(out)])]
 
 
-async def test_log_shows_newest_first_with_status_decision_and_who_was_added(history, capsys, db_url, zone):
-    zone("UTC")
+async def test_log_shows_newest_first_with_status_decision_and_who_was_added(history, capsys, db_url, local_zone):
+    local_zone("UTC")
     code, out, _ = run_cli(capsys, "log", "--db", db_url)
     assert code == 0
     looping, plain, beta, acme = entries(out)
@@ -116,8 +102,8 @@ async def test_search_by_category_finds_entries_tagged_with_its_email_types(dire
     assert [r["subject"] for r in log_json(capsys, db_url, "--search", "account")] == ["Order 7"]
 
 
-async def test_times_are_local_and_say_their_zone(history, capsys, db_url, zone):
-    zone("Europe/Berlin")
+async def test_times_are_local_and_say_their_zone(history, capsys, db_url, local_zone):
+    local_zone("Europe/Berlin")
     stored = {r["subject"]: r for r in log_json(capsys, db_url)}["Invoice A-1"]
     code, out, _ = run_cli(capsys, "log", "--search", "A-1", "--db", db_url)
     berlin = ZoneInfo("Europe/Berlin")
@@ -153,9 +139,9 @@ def test_a_mistyped_database_is_an_error_not_an_empty_log(capsys, tmp_path):
 
 
 async def test_queue_says_when_no_relay_runs_and_dates_a_retry_that_is_not_today(
-    sqlite_directory, upstream, tmp_path, capsys, zone
+    sqlite_directory, upstream, tmp_path, capsys, local_zone
 ):
-    zone("UTC")
+    local_zone("UTC")
     seed(sqlite_directory)
     upstream.stop()
     spool = str(tmp_path / "spool")
