@@ -343,10 +343,9 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
     """Apply the file to one existing customer; new contact rows go to ``inserts``."""
     ex = p.existing
     touched = 0
-    changes = (report.contacts_added, report.contacts_updated, report.contacts_restored, report.contacts_removed, len(inserts))
     customer_changed = (p.name and p.name != ex.name) or (p.phone and p.phone != ex.phone)
     active_after: list[tuple[str, str]] = []
-    lines: list[str] = []  # what changes at this customer, for --dry-run
+    lines: list[str] = []  # what changes at this customer's contact persons, for --dry-run
     for key, (_, contact) in p.contacts.items():
         current = ex.active.get(key) or ex.deleted.get(key)
         if current is not None and contact.receive_all and not contact.categories:
@@ -361,9 +360,9 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
             report.contacts_restored += 1
             lines.append(f"  restore {contact.email} ({contact.name})")
             _save_contact(current, contact, now, dry_run, restore=True)
-        elif _differs(current, ex.categories.get(current.id, frozenset()), contact):
+        elif differences := _differences(current, ex.categories.get(current.id, frozenset()), contact):
             report.contacts_updated += 1
-            lines.append(f"  update {contact.email}: {_what_differs(current, ex.categories.get(current.id), contact)}")
+            lines.append(f"  update {contact.email}: " + ", ".join(differences))
             _save_contact(current, contact, now, dry_run, restore=False)
         active_after.append((contact.name, contact.email))
         touched += 1
@@ -387,10 +386,7 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
         )
         for line in [f"customer {ex.email}" + (f": {what}" if what else ""), *lines]:
             report.change(line)
-    contacts_changed = changes != (
-        report.contacts_added, report.contacts_updated, report.contacts_restored, report.contacts_removed, len(inserts)
-    )
-    if not dry_run and (customer_changed or contacts_changed):
+    if not dry_run and (customer_changed or lines):
         name = p.name or ex.name
         Customer.update(
             name=name, name_key=name.casefold(), phone=p.phone or ex.phone, contact_count=len(active_after),
@@ -400,22 +396,21 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
     return touched
 
 
-def _differs(current: ContactPerson, categories: frozenset[str], contact: CleanContact) -> bool:
-    return (
-        (current.name, current.email, current.phone, current.role, bool(current.receive_all), categories)
-        != (contact.name, contact.email, contact.phone, contact.role, contact.receive_all, contact.categories)
-    )
-
-
-def _what_differs(current, categories: frozenset[str] | None, contact: CleanContact) -> str:
-    categories = categories or frozenset()
+def _differences(current: ContactPerson, categories: frozenset[str], contact: CleanContact) -> list[str]:
+    """What the row changes of the stored contact person, as "field 'old' -> 'new'"; empty: nothing."""
     pairs = (
         ("name", current.name, contact.name), ("email", current.email, contact.email),
         ("phone", current.phone, contact.phone), ("role", current.role, contact.role),
         ("receive all", bool(current.receive_all), contact.receive_all),
-        ("categories", ";".join(sorted(categories)), ";".join(sorted(contact.categories))),
+        ("categories", categories, contact.categories),
     )
-    return ", ".join(f"{label} {old!r} -> {new!r}" for label, old, new in pairs if old != new)
+    return [
+        f"{label} {_shown(old)!r} -> {_shown(new)!r}" for label, old, new in pairs if old != new
+    ]
+
+
+def _shown(value):
+    return ";".join(sorted(value)) if isinstance(value, frozenset) else value
 
 
 def _save_contact(current: ContactPerson, contact: CleanContact, now, dry_run: bool, restore: bool) -> None:

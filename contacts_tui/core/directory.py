@@ -15,7 +15,7 @@ import peewee
 from . import resolver, search
 from .catalog import DEFAULT_CATALOG, Catalog
 from .db import database_call
-from .errors import NotFound, ValidationError
+from .errors import FieldError, NotFound, ValidationError
 from .migrate import write_transaction
 from .models import ContactCategory, ContactPerson, Customer, utcnow
 from .records import (
@@ -153,7 +153,7 @@ class Directory:
 
     @_database_call
     def add_contact(self, customer_id: int, data: ContactInput) -> ContactRecord:
-        clean = self._clean_contact(data, customer_id, exclude=None)
+        clean = self._clean_contact(data, customer_id=customer_id)
         with write_transaction(self.database):
             customer = self._lock_customer(customer_id)
             self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=None, adding=True)
@@ -176,8 +176,7 @@ class Directory:
     @_database_call
     def update_contact(self, contact_id: int, data: ContactInput, *, apply_to_all: bool = False) -> ContactRecord:
         """Save an edit; ``apply_to_all`` copies name and phone to every record with the old address."""
-        row = self._contact_row(contact_id)
-        clean = self._clean_contact(data, row.customer_id, exclude=row.id if row.deleted_at is None else -1)
+        clean = self._clean_contact(data, contact_id=contact_id)
         with write_transaction(self.database):
             row = self._contact_row(contact_id)
             customer = self._lock_customer(row.customer_id)
@@ -374,27 +373,31 @@ class Directory:
                 raise ValidationError([*exc.errors, *taken.errors], exc.subject) from None
             raise
 
-    def _clean_contact(self, data: ContactInput, customer_id: int, *, exclude: int | None) -> CleanContact:
+    def _clean_contact(
+        self, data: ContactInput, *, customer_id: int | None = None, contact_id: int | None = None
+    ) -> CleanContact:
         """``clean_contact``, but when another field is wrong the address is
-        still checked against the customer, so one save reports an empty name
-        and a duplicate email together. ``exclude`` is the contact being
-        edited (-1: a deleted one, whose address is not checked)."""
+        still checked against the customer (of ``customer_id``, or of the
+        contact ``contact_id`` being edited), so one save reports an empty
+        name and a duplicate email together."""
         try:
             return clean_contact(data, self.catalog)
         except ValidationError as exc:
-            if exclude == -1 or any(error.field == "email" for error in exc.errors):
+            if any(error.field == "email" for error in exc.errors):
                 raise
+            exclude = None
+            if contact_id is not None:
+                row = ContactPerson.get_or_none(ContactPerson.id == contact_id)
+                if row is None or row.deleted_at is not None:
+                    raise  # a deleted record's address is checked when it is restored
+                customer_id, exclude = row.customer_id, row.id
             customer = Customer.get_or_none(Customer.id == customer_id)
             if customer is None:
                 raise
             email = clean_email(data.email)
-            key = email_key(email)
-            active = {r.email_key: r.email for r in self._active_contacts(customer_id) if r.id != exclude}
-            problems = Problems()
-            problems.errors.extend(exc.errors)
-            problems.add(primary_conflict(key, email, customer.email_key))
-            problems.add(duplicate_conflict(email, active.get(key)))
-            problems.raise_if_any(exc.subject)
+            conflicts = self._email_conflicts(customer, email_key(email), email, exclude)[0]
+            if conflicts:
+                raise ValidationError([*exc.errors, *conflicts], exc.subject) from None
             raise
 
     def _check_contact_email(
@@ -403,13 +406,23 @@ class Directory:
         """Check that ``email`` can be an active contact person's at ``customer``: not its
         primary email, nor another active contact's (``exclude`` is the contact itself).
         ``adding`` one more (a new or a restored contact person) also checks the limit."""
+        conflicts, active = self._email_conflicts(customer, key, email, exclude)
+        if conflicts:
+            raise ValidationError(conflicts, name)
+        if adding:
+            raise_limit(active, self.max_contacts, name)
+
+    def _email_conflicts(
+        self, customer: Customer, key: str, email: str, exclude: int | None
+    ) -> tuple[list[FieldError], int]:
+        """Why ``email`` cannot be an active contact person's at ``customer``
+        (its primary email, or another active contact's), and how many other
+        active contact persons it has."""
         active = {r.email_key: r.email for r in self._active_contacts(customer.id) if r.id != exclude}
         problems = Problems()
         problems.add(primary_conflict(key, email, customer.email_key))
         problems.add(duplicate_conflict(email, active.get(key)))
-        problems.raise_if_any(name)
-        if adding:
-            raise_limit(len(active), self.max_contacts, name)
+        return problems.errors, len(active)
 
     def _apply_everywhere(self, key: str, contact_id: int, name: str, phone: str, now) -> set[int]:
         rows = list(
