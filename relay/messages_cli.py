@@ -70,8 +70,7 @@ def run_messages(args, directory) -> int:
     print(f"From:     {view.sender or '-'}\nTo:       {view.to or '-'}\nCc:       {view.cc or '(none)'}")
     print(f"Subject:  {view.subject or '(no subject)'}")
     print(f"Category: {_category_line(record, directory.catalog)}")
-    envelope = list(dict.fromkeys([*record.recipients, *(a.get("email", "") for a in record.added)]))
-    print(f"Envelope: from {record.sender or '<>'} to {', '.join(envelope) or '-'}")
+    print(f"Envelope: from {record.sender or '<>'} to {', '.join(record.envelope) or '-'}")
     if record.added:
         print("Added:")
         for added in record.added:
@@ -142,7 +141,7 @@ def _fit(text: str, width: int) -> str:
 
 def _release(record, rewritten: bytes, target: str) -> int:
     host, port = host_port(target, "--to", 25)
-    recipients = list(dict.fromkeys([*record.recipients, *(a.get("email", "") for a in record.added)]))
+    recipients = record.envelope
     header, _ = split_message(rewritten)
     # SMTPUTF8 for UTF-8 addresses or raw UTF-8 in the header block (RFC
     # 6531); 8BITMIME for any 8-bit byte (RFC 6152). A server that cannot

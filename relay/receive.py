@@ -211,16 +211,15 @@ def _describe(
         entry.category_key = resolution.category or ""
         entry.customers = [c.email for c in resolution.customers]
     added = set(result.envelope_added)
-    entry.added = [
-        {"email": a.email, "name": a.name, "customer": a.customer_email, "reason": a.reason}
-        for a in (resolution.additions if resolution else ())
-        if transport_address(a.email, smtputf8) in added
-    ]
+    entry.added = []
+    for a in resolution.additions if resolution else ():
+        sent = transport_address(a.email, smtputf8)
+        if sent in added:
+            item = {"email": a.email, "name": a.name, "customer": a.customer_email, "reason": a.reason}
+            entry.added.append(item | ({"sent": sent} if sent != a.email else {}))
     notes = list(resolution.notes) if resolution else []
     notes += [
-        f"{a['email']} written as {sent}: the sender did not use SMTPUTF8"
-        for a in entry.added
-        if (sent := transport_address(a["email"], smtputf8)) != a["email"]
+        f"{a['email']} written as {a['sent']}: the sender did not use SMTPUTF8" for a in entry.added if "sent" in a
     ]
     notes += [f"{address} not added: {why}" for address, why in result.skipped]
     if not result.cc_locked_by_dkim:

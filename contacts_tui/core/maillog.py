@@ -64,6 +64,14 @@ class CapturedRecord:
     added: tuple[dict, ...]
     size: int
 
+    @property
+    def envelope(self) -> list[str]:
+        """The recipients the relay sent it to: the client's, then those it
+        added, as they went out ("sent": an xn-- domain for a sender without
+        SMTPUTF8)."""
+        added = (a.get("sent") or a.get("email", "") for a in self.added)
+        return list(dict.fromkeys([*self.recipients, *added]))
+
     def as_json(self) -> dict:
         data = {name: getattr(self, name) for name in self.__slots__}
         data["received_at"] = self.received_at.isoformat() + "Z"

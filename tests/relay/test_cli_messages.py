@@ -314,3 +314,15 @@ async def test_a_capture_relay_whose_database_is_away_answers_451_and_captures_n
     rows = [json.loads(line) for line in messages(capsys, sqlite_url, "list", "--json").splitlines()]
     assert [r["subject"] for r in rows] == ["sent again"]
     assert "did not take the message within 1 s" in refusal[0].reason
+
+
+async def test_show_gives_the_envelope_as_the_relay_sent_it(directory, tmp_path, capsys, db_url):
+    # A sender without SMTPUTF8: ida@bücher.example went out as ida@xn--bcher-kva.example.
+    seed(directory)
+    customer = "kundin@xn--bcher-kva.example"
+    async with running(relay_config(tmp_path), directory) as relay:
+        assert (await send(relay.port, [customer], message(to=customer))).code == 250
+    [record] = maillog.captured_messages(5)
+    assert "ida@xn--bcher-kva.example" in record.envelope and "ida@bücher.example" not in record.envelope
+    out = messages(capsys, db_url, "show", str(record.id))
+    assert f"Envelope: from {SENDER} to {customer}, " in out and "ida@xn--bcher-kva.example" in out.split("Envelope:")[1]

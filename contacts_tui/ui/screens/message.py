@@ -97,7 +97,7 @@ def summary_table(shown: Shown) -> Table:
     elif record.log_id is None:
         row("Decision", "(its relay log entry is gone)")
     if record.recipients:
-        row("Envelope", "to " + ", ".join([*record.recipients, *(a.get("email", "") for a in record.added)]))
+        row("Envelope", "to " + ", ".join(record.envelope))
     for name, kind, size in view.attachments:
         row("Attached", f"{name} ({kind}, {size:,} bytes)")
     return table
