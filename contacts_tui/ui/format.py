@@ -42,8 +42,7 @@ def receives(contact: ContactRecord, catalog: Catalog, width: int = 0) -> str:
         return "all"
     if not contact.categories:
         return "nothing"
-    order = {category.key: number for number, category in enumerate(catalog.categories)}
-    keys = sorted(contact.categories, key=lambda key: (order.get(key, len(order)), key))
+    keys = catalog.sort_keys(contact.categories)
     text = ", ".join(keys)
     if width and len(keys) > 1 and cell_len(text) > width:
         text = f"{keys[0]} +{len(keys) - 1}"
