@@ -14,7 +14,7 @@ import sys
 
 from contacts_tui.core import maillog
 from contacts_tui.core.mailview import view_message
-from contacts_tui.core.times import local, local_time, zone_name
+from contacts_tui.core.times import local_time, short_time, zone_name
 
 from .config import ConfigError, host_port
 from .headers import split_message
@@ -112,12 +112,11 @@ def _message_table(records, catalog) -> None:
     now = dt.datetime.now().astimezone()
     rows = []
     for record in records:
-        when = local(record.received_at)
         # The category as the TUI shows it: billing, not invoice.created.
         category = record.category_key or catalog.resolve(record.category) or record.category or "-"
         rows.append((
             str(record.id),
-            when.strftime("%H:%M:%S" if when.date() == now.date() else "%m-%d %H:%M"),
+            short_time(record.received_at, now),
             record.sender or "<>",
             ", ".join(record.recipients) or "-",
             category,

@@ -10,6 +10,13 @@ def local(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.timezone.utc).astimezone()
 
 
+def short_time(moment: dt.datetime, now: dt.datetime | None = None) -> str:
+    """HH:MM:SS today, MM-DD HH:MM before: the seconds matter while testing."""
+    when = local(moment)
+    today = (now or dt.datetime.now().astimezone()).date()
+    return when.strftime("%H:%M:%S") if when.date() == today else when.strftime("%m-%d %H:%M")
+
+
 def zone_name(when: dt.datetime) -> str:
     """CET, UTC, or +0530 where the zone has no abbreviation."""
     name = when.strftime("%Z")

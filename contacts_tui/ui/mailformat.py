@@ -9,17 +9,7 @@ import datetime as dt
 from typing import Iterable
 
 from contacts_tui.core.maillog import CapturedRecord, LogRecord
-
-
-def local(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.timezone.utc).astimezone()
-
-
-def short_time(moment: dt.datetime, now: dt.datetime | None = None) -> str:
-    """HH:MM:SS today, MM-DD HH:MM before: the seconds matter while testing."""
-    when = local(moment)
-    today = (now or dt.datetime.now().astimezone()).date()
-    return when.strftime("%H:%M:%S") if when.date() == today else when.strftime("%m-%d %H:%M")
+from contacts_tui.core.times import local
 
 
 def full_time(moment: dt.datetime | None) -> str:

@@ -8,9 +8,10 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from contacts_tui.core.maillog import CapturedRecord, LogRecord
+from contacts_tui.core.times import short_time
 
 from ..format import cell
-from ..mailformat import added_count, log_category, short_time
+from ..mailformat import added_count, log_category
 from .paged_table import PagedTable
 
 # Statuses that need someone's attention stand out without colour.
