@@ -7,6 +7,7 @@ line; ``contacts-relay passwd`` writes them. Nothing here ever logs a password.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -104,9 +105,16 @@ class AuthFile:
         stored = self.users.get(user)
         if stored is None:
             # Same cost for unknown users, so timing does not tell which exist.
-            verify_password(password, hash_password("", salt=b"\0" * 16))
+            verify_password(password, _unknown_user_hash())
             return False
         return verify_password(password, stored)
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """A hash to verify against for a user who does not exist: one scrypt run
+    per failed AUTH, like a known user's, and not two (hashing it each time)."""
+    return hash_password("", salt=b"\0" * 16)
 
 
 class AuthUsers:
@@ -127,10 +135,8 @@ class AuthUsers:
     def check(self, user: str, password: str) -> bool:
         if _stamp(self.path) != self._stamp:
             log.warning("%s", self.reload())
-        if self._file is None:
-            verify_password(password, hash_password("", salt=b"\0" * 16))  # same cost as ever
-            return False
-        return self._file.check(user, password)
+        # An unreadable file lets nobody in, at the cost of an unknown user.
+        return (self._file or AuthFile(self.path, {})).check(user, password)
 
     def reload(self) -> str:
         """Read the file again; returns a sentence for the log."""
