@@ -20,6 +20,7 @@ from platformdirs import user_data_dir
 from playhouse.db_url import connect as connect_url
 from playhouse.pool import PooledDatabase
 
+from . import grams
 from .errors import DatabaseUnavailable, ValidationError
 from .migrate import migrate_database
 from .models import ALL_MODELS
@@ -131,7 +132,10 @@ def _open_sqlite(url: str, must_exist: bool = False) -> peewee.Database:
     if file.exists() and not file.is_file():
         raise DatabaseUnavailable(f"{file} is not a file")
     returning = sqlite3.sqlite_version_info >= (3, 35, 0)
-    return peewee.SqliteDatabase(str(file), pragmas=SQLITE_PRAGMAS, timeout=10, returning_clause=returning)
+    database = peewee.SqliteDatabase(str(file), pragmas=SQLITE_PRAGMAS, timeout=10, returning_clause=returning)
+    # The search index's triggers call it (see grams.py); every connection has it.
+    database.register_function(grams.grams, grams.FUNCTION, 1, deterministic=True)
+    return database
 
 
 def _open_postgres(url: str) -> peewee.Database:

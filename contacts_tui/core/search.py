@@ -1,18 +1,23 @@
 """Customer search and paging that stay fast at 100k customers.
 
 Words of three or more characters go through a trigram index (SQLite FTS5, or
-pg_trgm on PostgreSQL); shorter words filter what that leaves. Pages come from
+pg_trgm on PostgreSQL), shorter ones on SQLite through an index of
+characters and pairs of characters (grams.py). Pages come from
 indexed ORDER BY with LIMIT/OFFSET, so no query holds all rows in memory.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 import weakref
+from dataclasses import dataclass
 
 import peewee
 
+from . import grams
 from .models import Customer
-from .records import CustomerPage, customer_record
+from .records import CustomerPage, CustomerRecord, customer_record
 
 SORTS = {
     "name": ("name_key", "id"),
@@ -26,67 +31,103 @@ _RECORD_FIELDS = (
     Customer.contact_count, Customer.created_at, Customer.updated_at,
 )
 _TRIGRAM = 3
-# Rows an index walk may test before a scan and a sort is cheaper (measured at 100k).
-_INDEX_WALK_ROWS = 5_000
-# Above this share of a sample of customers a word is common (see _common).
-_SAMPLE, _COMMON_SHARE = 1_000, 0.2
-_fts_available: "weakref.WeakKeyDictionary[peewee.Database, bool]" = weakref.WeakKeyDictionary()
+# Rows a walk down the sort order may test before gathering the matches from
+# an index and sorting them is cheaper (measured at 100k).
+_WALK_ROWS = 5_000
+# A word in more than this share of a sample of customers is counted with
+# LIKE: it stops at the first hit in each row, where the trigram index
+# would gather every place of the word in every row (see _everywhere).
+_SAMPLE, _EVERYWHERE_SHARE = 1_000, 0.9
+_tables: weakref.WeakKeyDictionary[peewee.Database, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
-def _has_fts(database: peewee.Database) -> bool:
-    if database not in _fts_available:
-        _fts_available[database] = isinstance(database, peewee.SqliteDatabase) and database.table_exists(
-            "customer_search"
-        )
-    return _fts_available[database]
+def _has_index(database: peewee.Database, table: str) -> bool:
+    if database not in _tables:
+        indexes = {"customer_search", "customer_grams"}
+        found = indexes & set(database.get_tables()) if isinstance(database, peewee.SqliteDatabase) else set()
+        _tables[database] = frozenset(found)
+    return table in _tables[database]
 
 
-def _split(database: peewee.Database, text: str) -> tuple[str | None, list[str]]:
-    """(FTS MATCH expression or None, words left for LIKE)."""
-    words = text.casefold().split()
-    if not _has_fts(database):
-        return None, words
+@dataclass(frozen=True)
+class _Plan:
+    """How a search text is matched: the index queries and the words left for LIKE."""
+
+    words: tuple[str, ...] = ()
+    """Every word, case-folded: what a walk down the sort order tests."""
+    trigrams: str | None = None
+    """FTS5 MATCH expression over customer_search (words of three or more characters)."""
+    grams: str | None = None
+    """FTS5 MATCH expression over customer_grams (shorter words, see grams.py), only without ``trigrams``."""
+    scanned: tuple[str, ...] = ()
+    """Words no index serves: LIKE tests them row by row."""
+
+
+def _plan(database: peewee.Database, text: str) -> _Plan:
+    words = tuple(text.casefold().split())
+    if not _has_index(database, "customer_search"):
+        return _Plan(words, scanned=words)
     long_words = [w for w in words if len(w) >= _TRIGRAM]
-    if not long_words or _common(database, long_words):
-        return None, words
-    expression = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
-    return expression, [w for w in words if len(w) < _TRIGRAM]
+    short = [w for w in words if len(w) < _TRIGRAM]
+    scanned: list[str] = []
+    if long_words and _everywhere(database, long_words):
+        scanned, long_words = long_words, []
+    if short and (long_words or not _has_index(database, "customer_grams")):
+        # Beside a word of the trigram index, LIKE tests the short ones on
+        # its matches only; the two indexes are never joined (SQLite would
+        # run one full-text query per row of the other: 35 s at 100k).
+        scanned, short = scanned + short, []
+    trigrams = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words) or None
+    expression = " AND ".join(grams.match_expression(w) for w in short) or None
+    return _Plan(words, trigrams, expression, tuple(scanned))
 
 
-def _common(database: peewee.Database, words: list[str]) -> bool:
-    """Whether the words are in so many customers that the trigram index costs
-    more than it saves. It answers a rare word at once, but hands back every
-    match of a common one ("example" is in every address: 240 ms at 100k),
-    while a walk down the sort order finds a page of them in a millisecond.
-    A sample of the table tells which."""
+def _everywhere(database: peewee.Database, words: list[str]) -> bool:
+    """Whether the words are in nearly every customer ("example" is in every
+    address). Counting those through the trigram index gathers every place
+    they occur (70 ms at 100k), where LIKE stops at the first in each row.
+    A sample of the table tells."""
     condition = " AND ".join("search_text LIKE ? ESCAPE '\\'" for _ in words)
     hits = database.execute_sql(
         f"SELECT count(*) FROM (SELECT search_text FROM customer LIMIT {_SAMPLE}) WHERE {condition}",
         [f"%{_escape_like(w)}%" for w in words],
     ).fetchone()[0]
-    return hits > _SAMPLE * _COMMON_SHARE
+    return hits > _SAMPLE * _EVERYWHERE_SHARE
 
 
-def _matching(database: peewee.Database, expression: str | None, words: list[str]) -> peewee.Expression | None:
-    """The WHERE condition for a search text split by ``_split``, or None to match everything."""
-    condition = None
-    if expression is not None:
-        condition = Customer.id.in_(
-            peewee.SQL("(SELECT rowid FROM customer_search WHERE customer_search MATCH ?)", [expression])
-        )
-    for word in words:
-        term = _contains(database, word)
-        condition = term if condition is None else condition & term
-    return condition
+def _in_index(table: str, expression: str) -> peewee.Expression:
+    return Customer.id.in_(peewee.SQL(f"(SELECT rowid FROM {table} WHERE {table} MATCH ?)", [expression]))
 
 
-def _contains(database: peewee.Database, word: str) -> peewee.Expression:
+def _matching(database: peewee.Database, plan: _Plan) -> peewee.Expression | None:
+    """The WHERE condition of ``plan``, or None to match everything."""
+    conditions = []
+    if plan.trigrams is not None:
+        conditions.append(_in_index("customer_search", plan.trigrams))
+    if plan.grams is not None:
+        conditions.append(_in_index("customer_grams", plan.grams))
+    conditions += [_contains(database, Customer.search_text, word) for word in plan.scanned]
+    return functools.reduce(operator.and_, conditions) if conditions else None
+
+
+def _count(database: peewee.Database, plan: _Plan) -> int:
+    if plan.scanned or (plan.trigrams is None and plan.grams is None):
+        query = Customer.select()
+        condition = _matching(database, plan)
+        return (query.where(condition) if condition is not None else query).count()
+    # Each index has one row per customer: counting there skips a join
+    # back to every matching customer (1 ms instead of 12 at 9k hits).
+    table, expression = ("customer_search", plan.trigrams) if plan.grams is None else ("customer_grams", plan.grams)
+    return database.execute_sql(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (expression,)).fetchone()[0]
+
+
+def _contains(database: peewee.Database, text: peewee.ColumnBase, word: str) -> peewee.Expression:
     if not isinstance(database, peewee.PostgresqlDatabase):
-        return Customer.search_text.contains(word)  # LIKE on SQLite
+        return text.contains(word)  # LIKE on SQLite
     # The search text and the words are case-folded already, so PostgreSQL
     # can use LIKE: ILIKE folds every row again, 3 to 5 times slower at 100k
     # (a scan for "de": 254 ms against 53 ms). pg_trgm serves both.
-    return peewee.Expression(Customer.search_text, peewee.OP.LIKE, f"%{_escape_like(word)}%")
+    return peewee.Expression(text, peewee.OP.LIKE, f"%{_escape_like(word)}%")
 
 
 def _escape_like(word: str) -> str:
@@ -101,30 +142,56 @@ def customer_page(
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     columns = [getattr(Customer, name) for name in SORTS[sort]]
-    expression, short_words = _split(database, text)
-    # Only what a record shows: the sorter then carries no search text.
-    query = Customer.select(*_RECORD_FIELDS)
-    condition = _matching(database, expression, short_words)
-    if condition is not None:
-        query = query.where(condition)
-    if expression is not None and not short_words:
-        # The index has one row per customer: counting there skips a join
-        # back to every matching customer (1 ms instead of 12 at 9k hits).
-        cursor = database.execute_sql("SELECT count(*) FROM customer_search WHERE customer_search MATCH ?", (expression,))
-        total = cursor.fetchone()[0]
-    else:
-        total = query.count()
+    plan = _plan(database, text)
+    total = _count(database, plan)
     if offset >= total:
         return CustomerPage((), total, offset, limit)
-    if expression is None and short_words and isinstance(database, peewee.SqliteDatabase):
-        # Only substring filters, which no index serves. SQLite then walks the
-        # sort index and tests each row it reaches: cheap when many match, but
-        # half a second at 100k customers when few do. The count tells which:
-        # when the walk would reach too many rows, a unary plus keeps the
-        # index out of the ORDER BY, and SQLite scans once and sorts the matches.
+    wanted = min(limit, total - offset)
+    if plan.words and isinstance(database, peewee.SqliteDatabase):
+        # Where many customers match, a page of them is near the start of the
+        # sort order: a walk down its index that tests each row finds them in
+        # a millisecond, where gathering every match from an index and sorting
+        # them takes 20–50 ms. The count says how far the walk should reach,
+        # if the matches are spread evenly; when they are not, it gives up there.
         customers = Customer.select(peewee.fn.MAX(Customer.id)).scalar() or total
-        if (offset + limit) * customers / total > _INDEX_WALK_ROWS:
+        reach = (offset + limit) * customers / total
+        if reach <= _WALK_ROWS:
+            ids = _walk(database, plan.words, columns, descending, offset, limit, window=int(2 * reach) + limit)
+            if len(ids) == wanted:
+                return CustomerPage(_records(ids), total, offset, limit)
+        if plan.trigrams is None and plan.grams is None:
+            # Only LIKE: a unary plus keeps the sort index out of the ORDER
+            # BY, so SQLite scans once and sorts the matches.
             columns = [peewee.NodeList((peewee.SQL("+"), c), glue="") for c in columns]
+    # Only what a record shows: the sorter then carries no search text.
+    query = Customer.select(*_RECORD_FIELDS)
+    condition = _matching(database, plan)
+    if condition is not None:
+        query = query.where(condition)
     order = [c.desc() if descending else c.asc() for c in columns]
     rows = tuple(customer_record(r) for r in query.order_by(*order).offset(offset).limit(limit))
     return CustomerPage(rows, total, offset, limit)
+
+
+def _walk(database: peewee.Database, words: tuple[str, ...], columns: list[peewee.Field], descending: bool,
+          offset: int, limit: int, window: int) -> list[int]:
+    """The ids of a page of the customers holding every word, among the first
+    ``window`` customers in the sort order (fewer when the window holds too few)."""
+    order = [c.desc() if descending else c.asc() for c in columns]
+    keys = [c for c in columns if c is not Customer.id]
+    reached = Customer.select(Customer.id, Customer.search_text, *keys).order_by(*order).limit(window).alias("reached")
+    inner = [reached.c[c.column_name] for c in columns]
+    query = (
+        Customer.select(reached.c.id)
+        .from_(reached)
+        .where(functools.reduce(operator.and_, [_contains(database, reached.c.search_text, w) for w in words]))
+        .order_by(*[c.desc() if descending else c.asc() for c in inner])
+        .offset(offset)
+        .limit(limit)
+    )
+    return [row[0] for row in query.tuples()]
+
+
+def _records(ids: list[int]) -> tuple[CustomerRecord, ...]:
+    by_id = {r.id: r for r in Customer.select(*_RECORD_FIELDS).where(Customer.id.in_(ids))}
+    return tuple(customer_record(by_id[i]) for i in ids if i in by_id)

@@ -58,7 +58,7 @@ def add_nickname(migrator, database):
 def test_a_new_database_has_the_latest_schema_version(db_url):
     database = open_database(db_url)
     try:
-        assert schema_version(database) == LATEST == 2
+        assert schema_version(database) == LATEST == 3
         assert {"customer", "contact_person", "contact_category", "relay_log", "captured_message"} <= set(
             database.get_tables()
         )
@@ -243,5 +243,26 @@ def test_captured_messages_of_a_version_1_database_keep_their_ids_and_find_their
         new_id = CapturedMessage.insert(original=b"x", message=b"x", log=1).execute()
         # "show 2" written down before the clear never means this one.
         assert new_id > newest
+    finally:
+        close(database)
+
+
+def test_customers_of_a_version_2_database_are_found_by_one_or_two_characters(db_url, monkeypatch):
+    monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS[:2])
+    old = open_database(db_url)
+    Directory(old).create_customer(CustomerInput("Hoya Oy", "owner@shop.example"))
+    close(old)
+
+    monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS)
+    database = open_database(db_url)
+    try:
+        directory = Directory(database)
+        directory.create_customer(CustomerInput("Joy Ltd", "joy@other.example"))
+        assert sorted(c.name for c in directory.search_customers("oy").rows) == ["Hoya Oy", "Joy Ltd"]
+        assert [c.name for c in directory.search_customers("w").rows] == ["Hoya Oy"]
+        if isinstance(database, pw.SqliteDatabase):
+            # Found through the new index, which holds the customer from before the migration too.
+            (held,) = database.execute_sql("SELECT count(*) FROM customer_grams WHERE customer_grams MATCH '\"6f79\"'").fetchone()
+            assert held == 2
     finally:
         close(database)

@@ -227,3 +227,21 @@ def test_a_word_in_every_customer_and_one_in_few_find_the_same_as_apart(director
     assert found(directory, "EXAMPLE peter_g") == [town["initech"]]
     names = [c.name for c in directory.search_customers("example", limit=2, offset=1).rows]
     assert names == [c.name for c in directory.search_customers("", limit=2, offset=1).rows]
+
+
+@pytest.mark.parametrize("word", ["zeta", "zq"], ids=["long word", "short word"])
+def test_matches_gathered_at_the_end_of_the_sort_order_page_right(directory, word):
+    # A walk down the sort order expects the matches spread evenly; here they
+    # all come last, so it gives up at its window and the index answers.
+    from .helpers import csv_text, import_text
+
+    rows = [f"a{i:02d}@plain.example,Alpha {i:02d},,,,," for i in range(40)]
+    rows += [f"z{i:02d}@last.example,Zeta Zq {i:02d},,,,," for i in range(20)]
+    import_text(directory, csv_text(*rows))
+    expected = [f"Zeta Zq {i:02d}" for i in range(20)]
+    for descending in (False, True):
+        order = expected[::-1] if descending else expected
+        pages = [directory.search_customers(word, descending=descending, offset=i, limit=1) for i in range(20)]
+        assert [p.total for p in pages] == [20] * 20
+        assert [p.rows[0].name for p in pages] == order
+        assert [c.name for c in directory.search_customers(word, descending=descending, offset=5, limit=7).rows] == order[5:12]
