@@ -172,7 +172,9 @@ class CustomersScreen(PagedListScreen):
             if table.current() is not None:
                 # The scrollbar only spans the page in memory; this spans them all.
                 text += f" · row {table.index + 1:,}"
-        self.query_one("#status", Static).update(text)
+        # One line, always (app.tcss): new text needs no new layout, which
+        # would cost every keystroke and cursor move a reflow of the screen.
+        self.query_one("#status", Static).update(text, layout=False)
 
     # -- sorting -----------------------------------------------------------
 

@@ -176,7 +176,9 @@ class MailListScreen(PagedListScreen):
                 text += f" · row {table.index + 1:,}"
         if self.outage and self.loaded_once:
             text = f"Not up to date: {self.outage}. " + text
-        self.query_one("#status", Static).update(text)
+        # One line, always (app.tcss): new text needs no new layout, which
+        # would cost every keystroke and cursor move a reflow of the screen.
+        self.query_one("#status", Static).update(text, layout=False)
 
     def _show_row(self) -> None:
         record = self.table.current()
