@@ -260,3 +260,14 @@ async def test_changes_made_on_the_customer_screen_show_when_going_back(app, sql
         sqlite_directory.add_contact(acme.id, ContactInput("Bea", "bea@acme.example"))
         await press(pilot, "escape")
         assert "1 of 10" in screen_text(app)
+
+
+async def test_what_the_app_made_at_start_is_kept_out_of_full_collections_while_it_runs(app):
+    import gc
+
+    before = gc.get_freeze_count()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > before
+    # Gone with the app: collectable again, so a process that runs many apps does not keep them.
+    assert gc.get_freeze_count() == 0
