@@ -15,7 +15,7 @@ import peewee as pw
 import pytest
 from playhouse.migrate import migrate
 
-from contacts_tui.core import maillog
+from contacts_tui.core import grams, maillog
 from contacts_tui.core import migrate as migrations
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
@@ -262,7 +262,10 @@ def test_customers_of_a_version_2_database_are_found_by_one_or_two_characters(db
         assert [c.name for c in directory.search_customers("w").rows] == ["Hoya Oy"]
         if isinstance(database, pw.SqliteDatabase):
             # Found through the new index, which holds the customer from before the migration too.
-            (held,) = database.execute_sql("SELECT count(*) FROM customer_grams WHERE customer_grams MATCH '\"6f79\"'").fetchone()
+            expression = grams.match_expression("oy")
+            (held,) = database.execute_sql(
+                "SELECT count(*) FROM customer_grams WHERE customer_grams MATCH ?", (expression,)
+            ).fetchone()
             assert held == 2
     finally:
         close(database)

@@ -14,7 +14,8 @@ def up(migrator, database):
         return  # No FTS5 (SQLite older than 3.34): search uses LIKE.
     # Contentless, without positions: only which customers hold a gram.
     database.execute_sql(
-        "CREATE VIRTUAL TABLE customer_grams USING fts5(grams, content='', detail=none, tokenize='ascii')"
+        "CREATE VIRTUAL TABLE customer_grams USING fts5("
+        "grams, content='', detail=none, tokenize='trigram case_sensitive 1')"
     )
     database.execute_sql(f"INSERT INTO customer_grams(rowid, grams) SELECT id, {FUNCTION}(search_text) FROM customer")
     database.execute_sql(
