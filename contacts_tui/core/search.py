@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import operator
+import os
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import peewee
@@ -38,6 +40,8 @@ _WALK_ROWS = 5_000
 # LIKE: it stops at the first hit in each row, where the trigram index
 # would gather every place of the word in every row (see _everywhere).
 _SAMPLE, _EVERYWHERE_SHARE = 1_000, 0.9
+# From this many customers a scan is counted in two halves at once (_scan_count).
+_SPLIT_ROWS = 20_000
 _tables: weakref.WeakKeyDictionary[peewee.Database, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
@@ -88,11 +92,11 @@ def _everywhere(database: peewee.Database, words: list[str]) -> bool:
     they occur (70 ms at 100k), where LIKE stops at the first in each row.
     A sample of the table tells."""
     condition = " AND ".join("search_text LIKE ? ESCAPE '\\'" for _ in words)
-    hits = database.execute_sql(
-        f"SELECT count(*) FROM (SELECT search_text FROM customer LIMIT {_SAMPLE}) WHERE {condition}",
+    sampled, hits = database.execute_sql(
+        f"SELECT count(*), coalesce(sum({condition}), 0) FROM (SELECT search_text FROM customer LIMIT {_SAMPLE})",
         [f"%{_escape_like(w)}%" for w in words],
-    ).fetchone()[0]
-    return hits > _SAMPLE * _EVERYWHERE_SHARE
+    ).fetchone()
+    return sampled > 0 and hits > sampled * _EVERYWHERE_SHARE
 
 
 def _in_index(table: str, expression: str) -> peewee.Expression:
@@ -111,14 +115,40 @@ def _matching(database: peewee.Database, plan: _Plan) -> peewee.Expression | Non
 
 
 def _count(database: peewee.Database, plan: _Plan) -> int:
-    if plan.scanned or (plan.trigrams is None and plan.grams is None):
-        query = Customer.select()
-        condition = _matching(database, plan)
-        return (query.where(condition) if condition is not None else query).count()
+    if plan.trigrams is None and plan.grams is None and not plan.scanned:
+        return Customer.select().count()
+    if plan.scanned:
+        return _scan_count(database, _matching(database, plan))
     # Each index has one row per customer: counting there skips a join
     # back to every matching customer (1 ms instead of 12 at 9k hits).
     table, expression = ("customer_search", plan.trigrams) if plan.grams is None else ("customer_grams", plan.grams)
     return database.execute_sql(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (expression,)).fetchone()[0]
+
+
+def _scan_count(database: peewee.Database, condition: peewee.Expression) -> int:
+    """How many customers meet a condition that LIKE tests on every row.
+
+    At 100k customers that scan is 40-70 ms of reading and testing rows. On
+    SQLite with more than one core, the two halves of the table are counted
+    at once, in two connections: in about half the time.
+    """
+    if not isinstance(database, peewee.SqliteDatabase) or (os.cpu_count() or 1) < 2:
+        return Customer.select().where(condition).count()
+    top = Customer.select(peewee.fn.MAX(Customer.id)).scalar() or 0
+    if top < _SPLIT_ROWS:
+        return Customer.select().where(condition).count()
+
+    def half(low: int, high: int) -> int:
+        return Customer.select().where(condition & (Customer.id > low) & (Customer.id <= high)).count()
+
+    # The helper thread keeps its connection, and with it a warm page cache.
+    later = _helper().submit(half, top // 2, top)
+    return half(0, top // 2) + later.result()
+
+
+@functools.cache
+def _helper() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="customer-count")
 
 
 def _contains(database: peewee.Database, text: peewee.ColumnBase, word: str) -> peewee.Expression:

@@ -245,3 +245,19 @@ def test_matches_gathered_at_the_end_of_the_sort_order_page_right(directory, wor
         assert [p.total for p in pages] == [20] * 20
         assert [p.rows[0].name for p in pages] == order
         assert [c.name for c in directory.search_customers(word, descending=descending, offset=5, limit=7).rows] == order[5:12]
+
+
+def test_a_scan_counted_in_two_halves_at_once_counts_each_customer_once(sqlite_directory, monkeypatch):
+    from contacts_tui.core import search
+
+    directory = sqlite_directory
+    for i in range(31):
+        customer = directory.create_customer(CustomerInput(f"Customer {i:02d}", f"c{i:02d}@many.example"))
+        if i % 3 == 0:
+            directory.add_contact(customer.id, person(f"P{i}", f"p{i}@other.example"))
+    texts = ["customer", "many.example", "customer 1", "example 2", "customer other"]
+    whole = {text: directory.search_customers(text).total for text in texts}
+    monkeypatch.setattr(search, "_SPLIT_ROWS", 1)  # split even a table this small
+    assert {text: directory.search_customers(text).total for text in texts} == whole
+    assert whole["customer"] == whole["many.example"] == 31
+    assert whole["customer other"] == 11
