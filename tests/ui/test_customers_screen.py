@@ -20,6 +20,16 @@ def names(app) -> list[str]:
     return [record.name for record in table(app).records]
 
 
+async def save_form(pilot, *fields: str) -> None:
+    """Type each field of the open customer form (name, email, phone), tab between them, and save."""
+    for position, text in enumerate(fields):
+        if position:
+            await press(pilot, "tab")
+        if text:
+            await type_text(pilot, text)
+    await press(pilot, "ctrl+s")
+
+
 async def test_an_empty_directory_says_how_to_start(app):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -150,12 +160,7 @@ async def test_add_a_customer(app, sqlite_directory):
         await settle(pilot)
         await press(pilot, "a")
         assert isinstance(app.screen, CustomerForm)
-        await type_text(pilot, "Harbour Logistics")
-        await press(pilot, "tab")
-        await type_text(pilot, "Facturen@Harbour.example")
-        await press(pilot, "tab")
-        await type_text(pilot, "+31 20 555 0199")
-        await press(pilot, "ctrl+s")
+        await save_form(pilot, "Harbour Logistics", "Facturen@Harbour.example", "+31 20 555 0199")
         assert isinstance(app.screen, CustomersScreen)
         saved = sqlite_directory.find_customer("facturen@harbour.example")
         assert saved is not None and saved.name == "Harbour Logistics" and saved.phone == "+31 20 555 0199"
@@ -170,10 +175,7 @@ async def test_a_customer_added_during_a_search_shows_anyway(app, sqlite_directo
         await press(pilot, "slash")
         await type_text(pilot, "acme")
         await press(pilot, "enter", "a")
-        await type_text(pilot, "New Co")
-        await press(pilot, "tab")
-        await type_text(pilot, "office@new.example")
-        await press(pilot, "ctrl+s")
+        await save_form(pilot, "New Co", "office@new.example")
         assert isinstance(app.screen, CustomersScreen)
         assert "New Co does not match the search 'acme', so it is cleared." in notifications(app)
         assert app.screen.query_one("#search").value == ""
@@ -184,10 +186,7 @@ async def test_a_customer_added_during_a_search_shows_anyway(app, sqlite_directo
         await press(pilot, "slash")
         await type_text(pilot, "co")
         await press(pilot, "enter", "a")
-        await type_text(pilot, "Second Co")
-        await press(pilot, "tab")
-        await type_text(pilot, "office@second.example")
-        await press(pilot, "ctrl+s")
+        await save_form(pilot, "Second Co", "office@second.example")
         assert app.screen.query_one("#search").value == "co"
         assert names(app) == ["New Co", "Second Co"]
         assert table(app).current().name == "Second Co"
@@ -198,11 +197,7 @@ async def test_customer_form_errors_show_inline_and_keep_what_was_typed(app, sql
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "a")
-        await press(pilot, "tab")
-        await type_text(pilot, "not an address")
-        await press(pilot, "tab")
-        await type_text(pilot, "call me")
-        await press(pilot, "ctrl+s")
+        await save_form(pilot, "", "not an address", "call me")
         form = app.screen
         assert isinstance(form, CustomerForm)
         text = screen_text(app)
