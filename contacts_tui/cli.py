@@ -234,7 +234,7 @@ def _demo(settings: Settings, explicit_db: bool) -> int:
     from contacts_tui.core.demo_data import DemoRunning, demo_lock, seed_demo
     from platformdirs import user_data_dir
     from relay.config import RelayConfig
-    from relay.server import RelayThread
+    from relay.app import RelayThread
 
     with ExitStack() as held:
         if not explicit_db:

@@ -80,19 +80,35 @@ def tree(folder: Path, files: dict[str, str]) -> None:
 
 CLEAN = {
     "contacts_tui/__init__.py": "",
-    "contacts_tui/cli.py": "import contacts_tui.ui.app\nimport relay.server\n",
+    "contacts_tui/cli.py": "import contacts_tui.ui.app\nimport relay.app\n",
     "contacts_tui/core/__init__.py": "",
     "contacts_tui/core/directory.py": "import peewee\n",
     "contacts_tui/ui/__init__.py": "",
     "contacts_tui/ui/app.py": "import textual\nimport contacts_tui.core.directory\n",
+    # The relay by job, each importing the layer below it.
     "relay/__init__.py": "",
-    "relay/server.py": "import contacts_tui.core.directory\n",
+    "relay/cli/__init__.py": "import relay.app\n",
+    "relay/app.py": "import relay.config\nimport relay.server.handler\nimport relay.delivery.scheduler\n",
+    "relay/config.py": "import relay.server.handler\n",
+    "relay/server/__init__.py": "",
+    "relay/server/handler.py": "import contacts_tui.core.directory\nimport relay.queue.spool\nimport relay.journal.writer\n",
+    "relay/delivery/__init__.py": "",
+    "relay/delivery/scheduler.py": "import relay.queue.spool\n",
+    "relay/queue/__init__.py": "",
+    "relay/queue/spool.py": "import relay.rewrite.headers\n",
+    "relay/journal/__init__.py": "",
+    "relay/journal/writer.py": "import contacts_tui.core.directory\n",
+    "relay/rewrite/__init__.py": "",
+    "relay/rewrite/headers.py": "",
 }
+
+
+RELAY_LAYERS = "The relay is laid out by job, and the data flows one way"
 
 
 def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
     tree(tmp_path, CLEAN)
-    done = lint(tmp_path, "--config", str(write_config(tmp_path)))
+    done = lint(tmp_path, str(write_config(tmp_path)))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -107,11 +123,16 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         ),
         ({"relay/tui.py": "import textual.app\n"}, "The relay works without the TUI"),
         ({"relay/screens.py": "from contacts_tui.ui import app\n"}, "The relay works without the TUI"),
+        ({"relay/rewrite/headers.py": "import relay.queue.spool\n"}, RELAY_LAYERS),
+        ({"relay/queue/spool.py": "import relay.delivery.scheduler\n"}, RELAY_LAYERS),
+        ({"relay/server/handler.py": "import relay.delivery.scheduler\n"}, RELAY_LAYERS),
+        ({"relay/delivery/scheduler.py": "import relay.app\n"}, RELAY_LAYERS),
     ],
-    ids=["core-textual", "core-ui", "core-textual-indirect", "relay-textual", "relay-ui"],
+    ids=["core-textual", "core-ui", "core-textual-indirect", "relay-textual", "relay-ui", "rewrite-queue",
+         "queue-delivery", "server-delivery", "delivery-app"],
 )
 def test_the_contracts_fail_a_tree_that_breaks_an_arrow(tmp_path, extra, broken):
     tree(tmp_path, {**CLEAN, **extra})
-    done = lint(tmp_path, "--config", str(write_config(tmp_path)))
+    done = lint(tmp_path, str(write_config(tmp_path)))
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"{broken} BROKEN" in done.stdout

@@ -9,44 +9,75 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from peewee import fn
 
 from .db import database_call
 from .models import CapturedMessage, RelayLog, utcnow
+from .status import Decision, Status
 
 _uses_database = database_call(lambda *args: RelayLog._meta.database)
 
 
-@dataclass(frozen=True, slots=True)
-class LogRecord:
-    id: int
-    received_at: dt.datetime
-    updated_at: dt.datetime
-    relay: str
-    queue_id: str
-    message_id: str
-    sender: str
-    recipients: tuple[str, ...]
-    subject: str
-    category: str
-    category_key: str
-    customers: tuple[str, ...]
-    added: tuple[dict, ...]
-    decision: str
-    reason: str
-    status: str
-    attempts: int
-    last_error: str
-    size: int
-    delivered_at: dt.datetime | None
+@dataclass(slots=True)
+class LogEntry:
+    """One row of the relay log: what the relay did with a message.
+
+    The relay fills one in as it decides (``row()`` is what it writes);
+    readers get them back from ``recent_log`` and friends, with the columns
+    delivery fills in later (``attempts``, ``last_error``, ``delivered_at``).
+    """
+
+    queue_id: str = ""
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    message_id: str = ""
+    subject: str = ""
+    category: str = ""
+    category_key: str = ""
+    customers: tuple[str, ...] = ()
+    added: tuple[dict, ...] = ()
+    decision: str = ""
+    reason: str = ""
+    status: str = Status.QUEUED
+    size: int = 0
+    received_at: dt.datetime = field(default_factory=utcnow)
+    relay: str = ""
+    id: int | None = None
+    updated_at: dt.datetime | None = None
+    attempts: int = 0
+    last_error: str = ""
+    delivered_at: dt.datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The columns of a new relay log row (values cut to the columns' sizes)."""
+        return {
+            "received_at": self.received_at,
+            "updated_at": self.updated_at or self.received_at,
+            "relay": self.relay[:255],
+            "queue_id": self.queue_id,
+            "message_id": self.message_id[:998],
+            "sender": self.sender[:254],
+            "recipients": json.dumps(list(self.recipients), ensure_ascii=False),
+            "subject": self.subject,
+            "category": self.category[:255],
+            "category_key": self.category_key,
+            "customers": json.dumps(list(self.customers), ensure_ascii=False),
+            "added": json.dumps(list(self.added), ensure_ascii=False),
+            "decision": str(self.decision),
+            "reason": self.reason,
+            "status": str(self.status),
+            "size": self.size,
+        }
 
     def as_json(self) -> dict:
         data = {name: getattr(self, name) for name in self.__slots__}
         for name in ("received_at", "updated_at", "delivered_at"):
             data[name] = data[name].isoformat() + "Z" if data[name] else None
         data["recipients"], data["customers"], data["added"] = list(self.recipients), list(self.customers), list(self.added)
+        data["status"], data["decision"] = str(self.status), str(self.decision)
         return data
 
 
@@ -87,12 +118,13 @@ def _json_list(text: str) -> tuple:
     return tuple(value) if isinstance(value, list) else ()
 
 
-def _log_record(row: RelayLog) -> LogRecord:
-    return LogRecord(
-        row.id, row.received_at, row.updated_at, row.relay, row.queue_id, row.message_id, row.sender,
-        _json_list(row.recipients), row.subject, row.category, row.category_key, _json_list(row.customers),
-        _json_list(row.added), row.decision, row.reason, row.status, row.attempts, row.last_error, row.size,
-        row.delivered_at,
+def _log_entry(row: RelayLog) -> LogEntry:
+    return LogEntry(
+        queue_id=row.queue_id, sender=row.sender, recipients=_json_list(row.recipients), message_id=row.message_id,
+        subject=row.subject, category=row.category, category_key=row.category_key,
+        customers=_json_list(row.customers), added=_json_list(row.added), decision=row.decision, reason=row.reason,
+        status=row.status, size=row.size, received_at=row.received_at, relay=row.relay, id=row.id,
+        updated_at=row.updated_at, attempts=row.attempts, last_error=row.last_error, delivered_at=row.delivered_at,
     )
 
 
@@ -106,14 +138,14 @@ def _captured_record(row: CapturedMessage) -> CapturedRecord:
 @_uses_database
 def recent_log(
     limit: int = 50, *, search: str = "", status: str = "", before_id: int | None = None, offset: int = 0
-) -> list[LogRecord]:
+) -> list[LogEntry]:
     """Newest first; every word of ``search`` matches message-id, sender, recipients,
     subject, category, customers, added contact persons or the queue id."""
     query = _log_query(RelayLog.select(), search, status)
     if before_id is not None:
         query = query.where(RelayLog.id < before_id)
     rows = query.order_by(RelayLog.id.desc()).offset(max(0, offset)).limit(max(1, limit))
-    return [_log_record(r) for r in rows]
+    return [_log_entry(r) for r in rows]
 
 
 @_uses_database
@@ -143,15 +175,15 @@ def _log_query(query, search: str, status: str):
 
 
 @_uses_database
-def log_entry(log_id: int) -> LogRecord | None:
+def log_entry(log_id: int) -> LogEntry | None:
     row = RelayLog.get_or_none(RelayLog.id == log_id)
-    return _log_record(row) if row else None
+    return _log_entry(row) if row else None
 
 
 @_uses_database
-def log_for_queue_id(queue_id: str) -> LogRecord | None:
+def log_for_queue_id(queue_id: str) -> LogEntry | None:
     row = RelayLog.select().where(RelayLog.queue_id == queue_id).order_by(RelayLog.id.desc()).first()
-    return _log_record(row) if row else None
+    return _log_entry(row) if row else None
 
 
 @_uses_database
@@ -207,9 +239,9 @@ def log_release(
     """
     refused = refused or {}
     if error or len(refused) >= len(recipients):
-        status = "failed"
+        status = Status.FAILED
     else:
-        status = "partially failed" if refused else "delivered"
+        status = Status.PARTIALLY_FAILED if refused else Status.DELIVERED
     source = RelayLog.get_or_none(RelayLog.id == record.log_id) if record.log_id else None
     now = utcnow()
     return RelayLog.insert(
@@ -224,11 +256,11 @@ def log_release(
         category_key=record.category_key,
         customers=source.customers if source else "[]",
         added=json.dumps(record.added, ensure_ascii=False),
-        decision="released",
+        decision=Decision.RELEASED,
         reason=f"captured message {record.id} released to {target} by contacts-relay messages release",
         status=status,
         attempts=1,
         last_error=error or "; ".join(f"{address}: {reply}" for address, reply in refused.items()),
         size=size,
-        delivered_at=None if status == "failed" else now,
+        delivered_at=None if status == Status.FAILED else now,
     ).execute()

@@ -81,12 +81,13 @@ class CustomerPage:
 
 @dataclass(frozen=True, slots=True)
 class Addition:
-    """A contact person the relay adds as CC, and why."""
+    """A contact person the relay adds as CC: the address, the display name,
+    the customer whose contact person it is, and why it is added."""
 
-    customer_email: str
-    name: str
     email: str
-    reason: str
+    name: str = ""
+    customer_email: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

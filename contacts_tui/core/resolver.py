@@ -102,7 +102,7 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
             continue
         seen.add(email_key(pemail))
         why = "receives all notifications" if receive_all else f"opted in to {category}"
-        additions.append(Addition(cemail, pname, pemail, why))
+        additions.append(Addition(pemail, pname, customer_email=cemail, reason=why))
 
     if not customers:
         reason = "no recipient is a customer's primary email"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable
 
-from contacts_tui.core.maillog import CapturedRecord, LogRecord
+from contacts_tui.core.maillog import CapturedRecord, LogEntry
 from contacts_tui.core.times import local
 
 
@@ -41,12 +41,12 @@ def added_count(added: tuple[dict, ...]) -> str:
     return f"+{len(added)}" if added else "-"
 
 
-def log_category(entry: LogRecord) -> str:
+def log_category(entry: LogEntry) -> str:
     """The resolved category, else whatever the header said, else a dash."""
     return entry.category_key or entry.category or "-"
 
 
-def log_summary(entry: LogRecord) -> list[str]:
+def log_summary(entry: LogEntry) -> list[str]:
     """Two lines on the highlighted entry: the envelope, and what was added and why."""
     to = ", ".join(entry.recipients) or "nobody"
     first = f"{entry.sender or '<>'} → {to}"
@@ -62,7 +62,7 @@ def message_summary(record: CapturedRecord) -> list[str]:
     return [f"{record.subject or '(no subject)'} → {to}", f"Added as Cc: {added_line(record.added)}"]
 
 
-def log_fields(entry: LogRecord) -> list[tuple[str, str]]:
+def log_fields(entry: LogEntry) -> list[tuple[str, str]]:
     """Every field of a relay log entry, labelled, in the order people ask about them."""
     category = entry.category or "(no category header)"
     if entry.category_key and entry.category_key != entry.category.strip().lower():
@@ -96,7 +96,7 @@ def log_fields(entry: LogRecord) -> list[tuple[str, str]]:
     ]
 
 
-def _size(entry: LogRecord) -> str:
+def _size(entry: LogEntry) -> str:
     if entry.size:
         return f"{entry.size:,} bytes as received"
     # A bounce is written by the relay itself, and a message refused before

@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from relay.spool import Envelope, Spool  # noqa: E402
-from tests.relay.test_spool import kill_and_recover  # noqa: E402
+from relay.queue import QueuedMessage, Spool  # noqa: E402
+from tests.relay.queue.test_spool import kill_and_recover  # noqa: E402
 
 
 async def commits_per_second(directory: Path, concurrency: int, seconds: float, size: int) -> dict[str, float]:
@@ -39,7 +39,7 @@ async def commits_per_second(directory: Path, concurrency: int, seconds: float, 
     async def committer(n: int) -> None:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            await spool.commit(Envelope("billing@shop.example", [f"c{n}@example.com"], body))
+            await spool.commit(QueuedMessage("", "billing@shop.example", (f"c{n}@example.com",)), body)
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()

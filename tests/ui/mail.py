@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 
 from contacts_tui.core.models import CapturedMessage, RelayLog
 from relay.config import RelayConfig
-from relay.server import RelayThread
+from relay.app import RelayThread
 
 from ..waiting import wait_until
 

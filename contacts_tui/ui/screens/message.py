@@ -16,7 +16,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from contacts_tui.core import maillog
 from contacts_tui.core.errors import NotFound
-from contacts_tui.core.maillog import CapturedRecord, LogRecord
+from contacts_tui.core.maillog import CapturedRecord, LogEntry
 from contacts_tui.core.mailview import MessageView, view_message
 
 from ..mailformat import full_time, person
@@ -31,7 +31,7 @@ SHOWN = 200_000
 @dataclass(frozen=True)
 class Shown:
     record: CapturedRecord
-    entry: LogRecord | None
+    entry: LogEntry | None
     view: MessageView
     raw: str
     raw_size: int

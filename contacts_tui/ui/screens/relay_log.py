@@ -14,7 +14,7 @@ from textual.widgets import Footer, Header, Static
 
 from contacts_tui.core import maillog
 from contacts_tui.core.errors import DatabaseUnavailable
-from contacts_tui.core.maillog import LogRecord
+from contacts_tui.core.maillog import LogEntry
 
 from ..mailformat import log_fields, log_summary
 from ..widgets.mail_tables import LogTable
@@ -74,10 +74,10 @@ class LogScreen(MailListScreen):
             return "The relay log is empty. Open a customer and press s to send a sample."
         return "The relay log is empty. Messages the relay receives show up here."
 
-    def summary(self, record: LogRecord) -> list[str]:
+    def summary(self, record: LogEntry) -> list[str]:
         return log_summary(record)
 
-    def open_record(self, record: LogRecord) -> None:
+    def open_record(self, record: LogEntry) -> None:
         self.app.push_screen(LogEntryScreen(record))
 
     def action_messages(self) -> None:
@@ -99,7 +99,7 @@ class LogEntryScreen(AppScreen):
         Binding("escape", "back", "back", tooltip="Back to the relay log", id="entry.back"),
     ]
 
-    def __init__(self, entry: LogRecord) -> None:
+    def __init__(self, entry: LogEntry) -> None:
         super().__init__()
         self.entry = entry
         self.timer: Timer | None = None
@@ -127,7 +127,7 @@ class LogEntryScreen(AppScreen):
     def action_refresh(self, quiet: bool = False) -> None:
         entry_id = self.entry.id
 
-        def fetch() -> LogRecord | None:
+        def fetch() -> LogEntry | None:
             try:
                 return maillog.log_entry(entry_id)
             except DatabaseUnavailable:
@@ -137,7 +137,7 @@ class LogEntryScreen(AppScreen):
 
         self.call_directory("entry", fetch, self._loaded)
 
-    def _loaded(self, entry: LogRecord | None) -> None:
+    def _loaded(self, entry: LogEntry | None) -> None:
         if entry is not None and entry != self.entry:
             self.entry = entry
             self.query_one("#entry-fields", Static).update(self._fields())

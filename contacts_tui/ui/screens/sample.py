@@ -20,7 +20,7 @@ from textual.widgets.option_list import Option
 from contacts_tui.core import maillog
 from contacts_tui.core.catalog import Catalog
 from contacts_tui.core.errors import DatabaseUnavailable
-from contacts_tui.core.maillog import LogRecord
+from contacts_tui.core.maillog import LogEntry
 from contacts_tui.core.records import CustomerRecord
 from contacts_tui.core.sample import build_sample, sample_type, send_sample
 
@@ -145,7 +145,7 @@ def send_in_background(screen: Screen, customer: CustomerRecord, category: str) 
     app.run_worker(run, name="sample", group="sample", thread=True, exit_on_error=False)
 
 
-def _entry_of(reply: str) -> LogRecord | None:
+def _entry_of(reply: str) -> LogEntry | None:
     """The relay log entry a reply names ("... queue id X)" or "queued as X"), if it is there yet."""
     found = re.search(r"queue id ([^\s)]+)|queued as (\S+)", reply)
     if found is None:
@@ -156,7 +156,7 @@ def _entry_of(reply: str) -> LogRecord | None:
         return None  # the answer is still worth showing without it
 
 
-def sent_text(reply: str, entry: LogRecord | None) -> str:
+def sent_text(reply: str, entry: LogEntry | None) -> str:
     """The answer to a sample that got through: the reply, who was added (or why nobody), where to look."""
     where = "Press m to see the message." if "captured" in reply else "Press l to see it in the relay log."
     if entry is None:

@@ -7,7 +7,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from contacts_tui.core.maillog import CapturedRecord, LogRecord
+from contacts_tui.core.maillog import CapturedRecord, LogEntry
 from contacts_tui.core.times import short_time
 
 from ..format import cell
@@ -34,7 +34,7 @@ class LogTable(PagedTable):
         Binding("enter", "select_cursor", "open", tooltip="Open the highlighted entry in full", id="log.open"),
     ]
 
-    def cells(self, entry: LogRecord) -> list[Text]:
+    def cells(self, entry: LogEntry) -> list[Text]:
         return [
             cell(short_time(entry.received_at)),
             cell(entry.status or "-", "bold" if entry.status in TROUBLE else ""),

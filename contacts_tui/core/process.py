@@ -1,0 +1,66 @@
+"""What the two programs share about running as a process: pid lock files,
+and output to a reader that may stop reading.
+
+No Textual and no database: both command lines and the relay's spool use these.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def take_lock(path: str | os.PathLike[str]) -> tuple[int | None, str]:
+    """Take an exclusive lock file: ``(fd, "")``, or ``(None, owner pid)`` if another process holds it.
+
+    The lock lasts as long as the descriptor is open (the kernel lets it go
+    when the process ends, even in a crash); the file holds our pid for the
+    message the next process gets.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        return None, owner
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd, ""
+
+
+def lock_held(path: str | os.PathLike[str]) -> bool:
+    """Whether some process holds the lock at ``path`` (see ``take_lock``), without keeping it.
+
+    A shared lock that is let go at once: a process starting in that instant
+    is told the lock is busy and can be started again.
+    """
+    try:
+        fd = os.open(Path(path), os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # nobody ever took it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock we took
+    return False
+
+
+@contextmanager
+def reader_may_stop() -> Iterator[None]:
+    """Output to a pipe whose reader may stop early (``log | head -1``).
+
+    That is the reader's choice, not an error: instead of a traceback (now
+    or when Python flushes at exit), the rest of the output goes nowhere.
+    """
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,0 +1,245 @@
+"""The running relay, wired together: config -> listener -> spool -> scheduler, and the relay log.
+
+``Relay`` runs inside an asyncio loop (``contacts-relay serve``);
+``RelayThread`` runs one in a thread of its own, for ``contacts-tui demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.status import Decision, Status
+
+from .config import RelayConfig
+from .delivery.backoff import RetryPolicy
+from .delivery.pool import UpstreamConfig, UpstreamPool
+from .delivery.scheduler import Scheduler
+from .journal.capture import CaptureStore
+from .journal.writer import Journal
+from .queue import QueuedMessage, Spool
+from .server.access import parse_networks
+from .server.handler import Limits, RelayHandler
+from .server.listener import Listener
+
+logger = logging.getLogger(__name__)
+
+LOG_PRUNE_INTERVAL = 3600.0
+
+
+class Relay:
+    def __init__(self, config: RelayConfig, directory: Directory) -> None:
+        self.config = config
+        self.directory = directory
+        self.journal = Journal(config.hostname)
+        self._pruner: asyncio.Task | None = None
+        self.spool: Spool | None = None
+        self.scheduler: Scheduler | None = None
+        self.capture: CaptureStore | None = None
+        self._sighup = False
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="relay-db")
+        self.handler = RelayHandler(
+            directory,
+            self._sink,
+            self.journal,
+            networks=parse_networks(config.allow),
+            hostname=config.hostname,
+            category_header=config.category_header,
+            limits=Limits(config.max_received, config.max_recipients),
+            executor=self._executor,
+        )
+        self.listener = Listener(
+            self.handler,
+            host=config.listen_host,
+            port=config.listen_port,
+            hostname=config.hostname,
+            max_connections=config.max_connections,
+            max_size=config.max_size,
+            tls_cert=config.tls_cert,
+            tls_key=config.tls_key,
+            auth_file=config.auth_file,
+        )
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
+
+    async def start(self) -> None:
+        self.journal.start()
+        if self.config.capture:
+            self.capture = CaptureStore(self.journal, self.config.capture_retention)
+        else:
+            self.spool = Spool(self.config.spool_dir)
+            self.spool.open()
+            self.scheduler = Scheduler(
+                self.spool,
+                UpstreamPool(self._upstream()),
+                policy=RetryPolicy(self.config.min_backoff, self.config.max_backoff, self.config.max_lifetime),
+                on_status=self._on_status,
+                reporting_mta=self.config.hostname,
+            )
+            await self.scheduler.start()
+        await self.listener.start()
+        loop = asyncio.get_running_loop()
+        if self.config.log_retention_days > 0:
+            self._pruner = loop.create_task(self._prune_log(), name="relay-log-retention")
+        # SIGHUP is the usual "reload": without a handler it would kill the
+        # relay. Signal handlers exist only in the main thread (not in the demo's).
+        if threading.current_thread() is threading.main_thread():
+            try:
+                loop.add_signal_handler(signal.SIGHUP, self.reload)
+                self._sighup = True
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    def _upstream(self) -> UpstreamConfig:
+        config = self.config
+        return UpstreamConfig(
+            host=config.upstream_host or "",
+            port=config.upstream_port,
+            tls=config.upstream_tls,  # type: ignore[arg-type]
+            verify=config.upstream_verify,
+            ca_file=config.upstream_ca_file,
+            username=config.upstream_user,
+            password=config.upstream_password,
+            helo_name=config.hostname,
+            connections=config.upstream_connections,
+        )
+
+    def reload(self) -> None:
+        """SIGHUP: read the auth file again, and say so in the log."""
+        logger.warning("SIGHUP: %s", self.listener.reload())
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop accepting, let transactions in flight finish, keep the rest in the spool.
+
+        Sessions between transactions get 421 at once. A session after MAIL
+        (sending RCPTs, or its DATA) may finish that transaction within
+        ``timeout`` and gets the usual 250 once the message is in the spool;
+        then 421. Whatever is still unfinished at the deadline gets 421 too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.listener.stop_accepting()
+        if self._pruner is not None:
+            self._pruner.cancel()
+        if self._sighup:
+            loop.remove_signal_handler(signal.SIGHUP)
+            self._sighup = False
+        while loop.time() < deadline and self.listener.busy:
+            await asyncio.sleep(0.05)
+        self.listener.close_all()
+        if self.scheduler is not None:
+            await self.scheduler.stop(max(1.0, deadline - loop.time()))
+        await self.journal.stop()
+        if self.spool is not None:
+            await self.spool.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _prune_log(self) -> None:
+        # The log would otherwise grow by a row per message for ever. Several
+        # relays on one database may all prune: the deletes are idempotent.
+        keep = dt.timedelta(days=self.config.log_retention_days)
+        while True:
+            self.journal.prune(keep)
+            await asyncio.sleep(LOG_PRUNE_INTERVAL)
+
+    async def _sink(self, message: QueuedMessage, data: bytes, entry: LogEntry, original: bytes) -> str:
+        entry.queue_id = message.queue_id
+        if self.capture is not None:
+            entry.status = Status.CAPTURED
+            captured = await self.capture.store(entry, original, data)
+            return f"captured as {captured} (queue id {message.queue_id})"
+        assert self.spool is not None
+        await self.spool.commit(message, data)
+        entry.status = Status.QUEUED
+        self.journal.received(entry)
+        return f"queued as {message.queue_id}"
+
+    def _on_status(self, message: QueuedMessage, status: Status, reply: str, dsn_id: str | None) -> None:
+        error = "" if status == Status.DELIVERED else reply
+        self.journal.status(message.queue_id, status, attempts=message.attempts, last_error=error)
+        _log_status(message, status, reply, dsn_id)
+        if dsn_id:
+            failed = ", ".join(message.failed) or "recipients"
+            self.journal.received(
+                LogEntry(
+                    queue_id=dsn_id,
+                    sender="",
+                    recipients=(message.sender,) if message.sender else (),
+                    subject=f"Delivery status notification for {message.queue_id}",
+                    decision=Decision.BOUNCE,
+                    reason=f"delivery to {failed} failed: {reply}",
+                )
+            )
+
+
+def _log_status(message: QueuedMessage, status: Status, reply: str, dsn_id: str | None) -> None:
+    """One line per delivery attempt, as an operator tailing the log expects (Postfix's status=)."""
+    queue_id = message.queue_id
+    if status == Status.DELIVERED:
+        logger.info("%s delivered to %s: %s", queue_id, ", ".join(message.delivered), reply)
+    elif status == Status.DEFERRED:
+        when = time.strftime("%H:%M:%S", time.localtime(message.next_attempt)) if message.next_attempt else "soon"
+        logger.warning(
+            "%s deferred after attempt %d, next at %s: %s (waiting for %s)",
+            queue_id, message.attempts, when, reply, ", ".join(message.pending),
+        )
+    elif status == Status.DELETED:
+        logger.info("%s deleted from the queue: %s", queue_id, reply)
+    else:
+        failed = "; ".join(f"{rcpt}: {failure.reply}" for rcpt, failure in message.failed.items())
+        bounce = f"; bounce {dsn_id} to the sender" if dsn_id else ""
+        logger.warning("%s %s: %s%s", queue_id, status, failed or reply, bounce)
+
+
+class RelayThread:
+    """A relay with its own event loop in a background thread (the demo's relay)."""
+
+    def __init__(self, config: RelayConfig, directory: Directory) -> None:
+        self.relay = Relay(config, directory)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.relay.port
+
+    def start(self, timeout: float = 10.0) -> "RelayThread":
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the relay did not start in time")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self._thread.is_alive():
+            return
+        future = asyncio.run_coroutine_threadsafe(self.relay.stop(timeout), self._loop)
+        try:
+            future.result(timeout + 5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.relay.start())
+        except BaseException as exc:  # reported to start()'s caller
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.close()

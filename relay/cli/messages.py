@@ -1,0 +1,174 @@
+"""`contacts-relay messages`: the captured messages of --capture, for testers.
+
+List, show (who was added and why, headers before/after), raw, clear, and
+release to a real server (with the relay's own SMTP client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from contacts_tui.core import maillog
+from contacts_tui.core.mailview import view_message
+from contacts_tui.core.times import local_time, short_time, zone_name
+
+from ..config import ConfigError, host_port
+from ..delivery.pool import UpstreamConfig, UpstreamPool
+from ..rewrite import split_message
+
+
+def add_messages_command(commands, common, positive) -> None:
+    messages = commands.add_parser("messages", parents=[common], help="messages captured by --capture")
+    sub = messages.add_subparsers(dest="action", metavar="ACTION")
+    listing = sub.add_parser("list", parents=[common], help="captured messages, newest first")
+    listing.add_argument("--search", metavar="TEXT", default="", help="only messages mentioning TEXT")
+    listing.add_argument("--limit", metavar="N", type=positive, default=50, help="how many, newest first (default 50)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    show = sub.add_parser("show", parents=[common], help="summary: who was added and why, headers before/after")
+    show.add_argument("id", type=int)
+    raw = sub.add_parser("raw", parents=[common], help="the message exactly as the relay would have sent it")
+    raw.add_argument("id", type=int)
+    raw.add_argument("--original", action="store_true", help="the message as it was received instead")
+    sub.add_parser("clear", parents=[common], help="delete every captured message")
+    release = sub.add_parser("release", parents=[common], help="send a captured message on to a real server")
+    release.add_argument("id", type=int)
+    release.add_argument("--to", metavar="HOST:PORT", required=True, help="the server to send it to")
+
+
+def run_messages(args, directory) -> int:
+    """`contacts-relay messages ACTION`: list, show, raw, clear or release."""
+    action = args.action or "list"
+    if action == "list":
+        found = maillog.captured_messages(getattr(args, "limit", 50), search=getattr(args, "search", ""))
+        if getattr(args, "json", False):
+            for record in found:
+                print(json.dumps(record.as_json(), ensure_ascii=False))
+            return 0
+        if not found:
+            print("No captured messages" + (" match." if getattr(args, "search", "") else "."))
+            return 0
+        _message_table(found, directory.catalog)
+        return 0
+    if action == "clear":
+        print(f"Deleted {maillog.clear_captured():,} captured messages.")
+        return 0
+    found = maillog.captured_message(args.id)
+    if found is None:
+        raise ConfigError(f"there is no captured message {args.id} ({_why_missing(args.id)})")
+    record, original, rewritten = found
+    if action == "raw":
+        sys.stdout.buffer.write(original if args.original else rewritten)
+        return 0
+    if action == "release":
+        return _release(record, rewritten, args.to)
+    view = view_message(original, rewritten)
+    entry = maillog.log_entry(record.log_id) if record.log_id else None
+    print(f"Message {record.id}, received {local_time(record.received_at)}, {len(rewritten):,} bytes")
+    print(f"From:     {view.sender or '-'}\nTo:       {view.to or '-'}\nCc:       {view.cc or '(none)'}")
+    print(f"Subject:  {view.subject or '(no subject)'}")
+    print(f"Category: {_category_line(record, directory.catalog)}")
+    print(f"Envelope: from {record.sender or '<>'} to {', '.join(record.envelope) or '-'}")
+    if record.added:
+        print("Added:")
+        for added in record.added:
+            print(f"  + {added.get('name', '')} <{added.get('email', '')}>: {added.get('reason', '')}")
+    else:
+        why = entry.reason if entry is not None and entry.reason else "its relay log entry is gone"
+        print(f"Added:    nobody ({why})")
+    if entry is not None:
+        print(f"Decision: {entry.decision}: {entry.reason}")
+    print("\nHeaders (+ added, - removed by the relay):")
+    for mark, line in view.header_diff:
+        print(f"{mark} {line}")
+    return 0
+
+
+def _why_missing(message_id: int) -> str:
+    # Ids only grow and are never reused: an id above the newest was never
+    # given out, one below it was, and has gone since.
+    newest = maillog.newest_captured_id()
+    if newest is None:
+        return "no messages are stored now"
+    if 0 < message_id < newest:
+        return "it may have been cleared or dropped by retention"
+    return f"the newest is {newest}"
+
+
+def _category_line(record, catalog) -> str:
+    """'invoice.overdue (category billing)', as the TUI shows it."""
+    if not record.category:
+        return "(no category header)"
+    key = record.category_key or catalog.resolve(record.category)
+    if key and key != record.category.strip().lower():
+        return f"{record.category} (category {key})"
+    return record.category
+
+
+def _message_table(records, catalog) -> None:
+    """One aligned line per message in about 100 columns; the subject, last, may run on."""
+    now = dt.datetime.now().astimezone()
+    rows = []
+    for record in records:
+        # The category as the TUI shows it: billing, not invoice.created.
+        category = record.category_key or catalog.resolve(record.category) or record.category or "-"
+        rows.append((
+            str(record.id),
+            short_time(record.received_at, now),
+            record.sender or "<>",
+            ", ".join(record.recipients) or "-",
+            category,
+            f"+{len(record.added)} cc" if record.added else "-",
+            record.subject or "(no subject)",
+        ))
+    heading = ("ID", f"Time ({zone_name(now)})", "From", "To", "Category", "Added", "Subject")
+    # Each column as wide as its widest cell, up to a cap: From, To and the
+    # category are cut with an ellipsis beyond it.
+    caps = (10, 12, 24, 28, 12, 7)
+    widths = [min(cap, max(len(heading[n]), *(len(row[n]) for row in rows))) for n, cap in enumerate(caps)]
+    for row in (heading, *rows):
+        cells = [_fit(text, width) for text, width in zip(row, widths)]
+        cells = [cells[0].rjust(widths[0]), *(c.ljust(w) for c, w in zip(cells[1:], widths[1:]))]
+        print("  ".join([*cells, row[-1]]))
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _release(record, rewritten: bytes, target: str) -> int:
+    """Send a captured message on with the relay's own client, under the relay's rules
+    (SMTPUTF8 when its addresses or headers need it, 8-bit content as it is)."""
+    host, port = host_port(target, "--to", 25)
+    recipients = record.envelope
+    header, _ = split_message(rewritten)
+    utf8 = not header.isascii() or not record.sender.isascii() or not all(r.isascii() for r in recipients)
+    where = f"{host}:{port}"
+    relay_name = socket.getfqdn()
+
+    async def deliver():
+        pool = UpstreamPool(UpstreamConfig(host, port, helo_name=relay_name, connections=1))
+        try:
+            return await pool.deliver(rewritten, record.sender, recipients, smtputf8=utf8,
+                                      eightbit=not rewritten.isascii())
+        finally:
+            await pool.close()
+
+    # A loop of its own in a thread of its own: whoever calls this command
+    # may have an event loop running already (the tests do).
+    with ThreadPoolExecutor(1) as thread:
+        result = thread.submit(asyncio.run, deliver()).result()
+    refused = {rcpt: str(reply) for rcpt, reply in result.replies.items() if reply.outcome != "accepted"}
+    if len(refused) == len(recipients):
+        why = "; ".join(dict.fromkeys(refused.values()))
+        maillog.log_release(record, where, recipients, size=len(rewritten), relay=relay_name, error=why)
+        raise ConfigError(f"{where} did not take message {record.id}: {why}")
+    maillog.log_release(record, where, recipients, size=len(rewritten), relay=relay_name, refused=refused)
+    for address, reply in refused.items():
+        print(f"  refused {address}: {reply}", file=sys.stderr)
+    print(f"Released message {record.id} to {where} for {len(recipients) - len(refused)} recipient(s).")
+    return 0

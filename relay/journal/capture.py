@@ -1,0 +1,89 @@
+"""Capture mode: rewritten messages are stored for testers instead of sent.
+
+A captured message and its relay-log row are committed together before the
+relay answers 250; retention keeps the newest N messages. If the database
+does not take a message within ``timeout`` seconds, the store gives up (the
+relay answers 451, the sender retries) and the message is not written later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from contacts_tui.core.models import CapturedMessage, RelayLog
+
+from contacts_tui.core.maillog import LogEntry
+
+from .writer import Journal
+
+DEFAULT_RETENTION = 1000
+# Longer than SQLite's busy timeout (10 s), so a briefly locked file is waited out.
+DEFAULT_TIMEOUT = 15.0
+
+
+class CaptureUnavailable(Exception):
+    """The database did not take a captured message in time."""
+
+
+class CaptureStore:
+    def __init__(self, journal: Journal, retention: int = DEFAULT_RETENTION, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if retention < 1:
+            raise ValueError("capture retention must be at least 1 message")
+        self.journal = journal
+        self.retention = retention
+        self.timeout = timeout
+
+    async def store(self, entry: LogEntry, original: bytes, rewritten: bytes) -> int:
+        """Commit the message with its log entry; returns the captured message's id."""
+        entry.relay = entry.relay or self.journal.relay_name
+        row = entry.row()
+        searchable = " ".join(
+            [entry.sender, entry.subject, entry.category, entry.message_id, *entry.recipients]
+            + [a.get("email", "") + " " + a.get("name", "") for a in entry.added]
+        ).casefold()
+        retention = self.retention
+        abandoned = False
+
+        def job() -> int | None:
+            if abandoned:
+                return None  # the client was told 451 and will send it again
+            log_id = RelayLog.insert(**row).execute()
+            captured_id = CapturedMessage.insert(
+                log=log_id,
+                received_at=entry.received_at,
+                sender=entry.sender,
+                recipients=row["recipients"],
+                subject=entry.subject,
+                message_id=entry.message_id,
+                category=entry.category,
+                category_key=entry.category_key,
+                added=json.dumps(entry.added, ensure_ascii=False),
+                search_text=searchable,
+                original=original,
+                message=rewritten,
+                size=len(rewritten),
+            ).execute()
+            _prune(retention)
+            return captured_id
+
+        try:
+            return await asyncio.wait_for(self.journal.write(job), self.timeout)
+        except asyncio.TimeoutError:
+            # Without this the client would wait as long as the database is
+            # away, and the message would be captured after it had given up.
+            abandoned = True
+            raise CaptureUnavailable(f"the database did not take the message within {self.timeout:g} s") from None
+
+
+def _prune(retention: int) -> None:
+    # Ids only grow, so "older than the Nth newest" is one indexed range delete.
+    cutoff = (
+        CapturedMessage.select(CapturedMessage.id)
+        .order_by(CapturedMessage.id.desc())
+        .offset(retention)
+        .limit(1)
+        .scalar()
+    )
+    if cutoff is not None:
+        CapturedMessage.delete().where(CapturedMessage.id <= cutoff).execute()

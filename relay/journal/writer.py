@@ -1,0 +1,200 @@
+"""The relay log: one database row per message, written in batches.
+
+The spool, not the log, carries the mail; so log writes never hold up an SMTP
+reply. They queue here and a background task writes them in one transaction
+per batch; consecutive new rows go in one multi-row INSERT, and when nobody
+waits for a commit the writer lets entries gather for a moment first, so that
+under load a transaction carries dozens of rows rather than two or three. If the database is unreachable the entries wait (bounded) and are
+written when it is back. Captured messages, which *are* the product in
+capture mode, go through the same writer but their callers wait for the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import peewee
+
+from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.migrate import write_transaction
+from contacts_tui.core.models import RelayLog, utcnow
+from contacts_tui.core.status import Status
+
+logger = logging.getLogger(__name__)
+
+MAX_WAITING = 100_000
+_BATCH = 500
+# How long entries may gather before a write when no caller waits for it.
+_GATHER = 0.025
+
+
+Job = Callable[[], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    """A new relay log row; consecutive ones are written with one INSERT."""
+
+    row: dict[str, Any]
+
+    def __call__(self) -> None:
+        RelayLog.insert(**self.row).execute()
+
+
+class Journal:
+    """Batches database writes of the relay off the event loop."""
+
+    def __init__(self, relay_name: str = "") -> None:
+        self.relay_name = relay_name
+        self._jobs: deque[tuple[Job, asyncio.Future | None]] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._closing = False
+        self._waiting = 0  # jobs in the queue whose caller awaits the commit
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="relay-journal")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Write what is waiting (up to ``timeout``), then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                logger.warning("relay log: %d entries not written at shutdown (database unreachable)", len(self._jobs))
+
+    def received(self, entry: LogEntry) -> None:
+        """Record a message the relay accepted, refused or captured."""
+        entry.relay = entry.relay or self.relay_name
+        self._submit(_Insert(entry.row()))
+
+    def status(self, queue_id: str, status: Status, *, attempts: int | None = None, last_error: str | None = None) -> None:
+        """Record what delivery did with a message, by its queue id."""
+        now = utcnow()
+        values: dict[Any, Any] = {RelayLog.status: str(status), RelayLog.updated_at: now}
+        if attempts is not None:
+            values[RelayLog.attempts] = attempts
+        if last_error is not None:
+            values[RelayLog.last_error] = last_error
+        if status == Status.DELIVERED:
+            values[RelayLog.delivered_at] = now
+        self._submit(lambda: RelayLog.update(values).where(RelayLog.queue_id == queue_id).execute())
+
+    def prune(self, older_than: dt.timedelta, batch: int = 10_000) -> None:
+        """Delete log entries received before now - ``older_than``, a batch at a time."""
+        cutoff = utcnow() - older_than
+
+        def job() -> int:
+            old = RelayLog.select(RelayLog.id).where(RelayLog.received_at < cutoff).limit(batch)
+            return RelayLog.delete().where(RelayLog.id.in_(old)).execute()
+
+        self._submit(job)
+
+    async def write(self, job: Job) -> Any:
+        """Run ``job`` in the next batch and wait until it is committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._jobs.append((job, future))
+        self._waiting += 1
+        self._wake.set()
+        return await future
+
+    def _submit(self, job: Job) -> None:
+        if len(self._jobs) >= MAX_WAITING:
+            self._jobs.popleft()
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                logger.warning("relay log: database unreachable for long; %d oldest entries dropped", self.dropped)
+        self._jobs.append((job, None))
+        self._wake.set()
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while True:
+            if not self._jobs:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if len(self._jobs) < _BATCH and not self._waiting and not self._closing:
+                await asyncio.sleep(_GATHER)
+            batch = [self._jobs.popleft() for _ in range(min(_BATCH, len(self._jobs)))]
+            self._waiting -= sum(1 for _, future in batch if future is not None)
+            try:
+                results = await asyncio.to_thread(_write_batch, [job for job, _ in batch])
+            except (peewee.OperationalError, peewee.InterfaceError) as exc:  # unreachable or locked: retry
+                self._jobs.extendleft(reversed(batch))
+                self._waiting += sum(1 for _, future in batch if future is not None)
+                logger.warning("relay log: cannot write to the database (%s); retrying in %g s", _first_line(exc), delay)
+                if self._closing:
+                    for _, future in batch:
+                        if future and not future.done():
+                            future.set_exception(exc)
+                    self._jobs.clear()
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            except Exception:
+                # One bad entry must not hold up the rest forever: write them
+                # one by one and give up only on those that fail alone.
+                await self._one_by_one(batch)
+                continue
+            delay = 0.5
+            for (_, future), result in zip(batch, results):
+                if future and not future.done():
+                    future.set_result(result)
+
+    async def _one_by_one(self, batch) -> None:
+        for job, future in batch:
+            try:
+                (result,) = await asyncio.to_thread(_write_batch, [job])
+            except Exception as exc:
+                logger.error("relay log: an entry could not be written and was dropped: %s", _first_line(exc))
+                if future and not future.done():
+                    future.set_exception(exc)
+            else:
+                if future and not future.done():
+                    future.set_result(result)
+
+
+def _write_batch(jobs: list[Job]) -> list[Any]:
+    database = RelayLog._meta.database
+    try:
+        with write_transaction(database):
+            results: list[Any] = []
+            rows: list[dict[str, Any]] = []
+            for job in jobs:
+                if isinstance(job, _Insert):
+                    rows.append(job.row)
+                    results.append(None)
+                    continue
+                _insert_rows(rows)
+                results.append(job())
+            _insert_rows(rows)
+            return results
+    finally:
+        # Pooled PostgreSQL connections go back; SQLite keeps its per-thread one.
+        if isinstance(database, peewee.PostgresqlDatabase) and not database.is_closed():
+            database.close()
+
+
+def _insert_rows(rows: list[dict[str, Any]]) -> None:
+    """Write and forget ``rows``, in chunks that stay under SQLite's limit on bound values."""
+    for start in range(0, len(rows), 50):
+        RelayLog.insert_many(rows[start:start + 50]).execute()
+    rows.clear()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

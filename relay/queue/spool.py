@@ -1,0 +1,374 @@
+"""The durable spool: nothing the relay answered 250 for is ever lost.
+
+A spool directory (created mode 0700 on first use; see ``layout`` for its
+files) holds append-only message segments and a state file.
+
+A commit appends one record to the current segment; concurrent commits share
+one write and one fsync (group commit, see ``appender.Appender``). Message
+records are never rewritten: what happens to a message later is a small full
+snapshot of its state appended to the state file, and the last snapshot wins
+on recovery. A segment is deleted once every message in it is done, and only
+after the "done" records are on disk. The state file is rewritten from memory
+when it has grown, and at every start, which also drops a torn tail before
+anything is appended after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from contacts_tui.core.process import take_lock
+
+from .appender import Appender, AppendStats, fsync_dir, write_all
+from .control import QUEUE_ID, Command, list_commands, read_segments, remove_command
+from .layout import OLD_STATE_FILE, STATE_FILE, lock_path, segment_dir, segment_path
+from .message import QueuedMessage, SpoolStats, new_queue_id
+from .records import HEADER, KIND_MESSAGE, KIND_STATE, SpoolError, encode, read_body
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
+DEFAULT_STATE_COMPACT_BYTES = 4 * 1024 * 1024
+# Bytes of just-committed messages kept in memory for their first delivery
+# attempt, which then needs no disk read (nor a thread to do it in).
+FRESH_BYTES = 32 * 1024 * 1024
+
+
+class SpoolBusy(SpoolError):
+    """Another relay process owns the spool directory."""
+
+
+class Spool:
+    """A spool directory owned by this process. See the module docstring.
+
+    ``open()`` (or the first ``commit``/``recover``) creates the directory,
+    takes the lock and reads what a previous run left. Call it at startup, so
+    that a second relay fails there with ``SpoolBusy``.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        state_compact_bytes: int = DEFAULT_STATE_COMPACT_BYTES,
+    ) -> None:
+        self.directory = Path(directory)
+        self._segment_bytes = segment_bytes
+        self._state_compact_bytes = state_compact_bytes
+        self._lock_fd: int | None = None
+        self._closed = False
+        self._index: dict[str, QueuedMessage] = {}
+        self._committing: set[str] = set()  # ids on their way to disk, not yet indexed
+        self._segment_ids: dict[int, list[str]] = {}
+        # Messages not yet done, per segment: a segment at 0 can be deleted.
+        self._live: dict[int, int] = {}
+        self._listeners: list[Callable[[QueuedMessage], None]] = []
+        self._segments: Appender | None = None
+        self._states: Appender | None = None
+        self._next_segment = 1
+        self._state_bytes = 0
+        self._state_limit = state_compact_bytes
+        self._commits = 0
+        self._fresh: dict[str, bytes] = {}
+        self._fresh_bytes = 0
+        self._segment_stats = AppendStats()
+        self._state_stats = AppendStats()
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the spool if needed, lock it, and load what is queued."""
+        if self._closed:
+            raise SpoolError(f"the spool {self.directory} was closed")
+        if self._lock_fd is not None:
+            return
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for sub in ("seg", "control"):
+            (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
+        self._take_lock()
+        try:
+            self._load()
+        except BaseException:
+            self._release_lock()
+            raise
+        self._segments = Appender(self._open_segment, name="seg", roll_bytes=self._segment_bytes,
+                                  stats=self._segment_stats, on_abandon=self._abandon_segment)
+        self._states = Appender(self._open_state, name="state", stats=self._state_stats)
+
+    async def close(self) -> None:
+        """Flush what is pending and give the spool up for another process."""
+        for appender in (self._segments, self._states):
+            if appender is not None:
+                await appender.close()
+        self._segments = self._states = None
+        self._closed = True
+        self._release_lock()
+
+    async def __aenter__(self) -> Spool:
+        self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _take_lock(self) -> None:
+        fd, owner = take_lock(lock_path(self.directory))
+        if fd is None:
+            raise SpoolBusy(f"spool {self.directory} is in use by another relay (pid {owner})")
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def _load(self) -> None:
+        segments = read_segments(self.directory, owner=True)
+        for number, messages in segments.items():
+            self._index.update((message.queue_id, message) for message in messages)
+            self._segment_ids[number] = [message.queue_id for message in messages]
+            self._live[number] = 0
+        self._next_segment = max(segments, default=0) + 1
+        for message in self._index.values():
+            if not message.done:
+                self._live[message.segment] += 1
+        for number, live in list(self._live.items()):
+            if live == 0:
+                self._drop_segment(number)
+                segment_path(self.directory, number).unlink(missing_ok=True)
+        self._write_state_snapshot(self._state_snapshot())
+
+    # -- worker-thread file openers -----------------------------------------
+
+    def _open_segment(self) -> tuple[int, object]:
+        number = self._next_segment
+        self._next_segment += 1
+        path = segment_path(self.directory, number)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        try:
+            # The new name must be durable before any record in it is acknowledged.
+            fsync_dir(segment_dir(self.directory))
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        self._segment_stats.dir_fsyncs += 1
+        return fd, number
+
+    def _abandon_segment(self, number: object, size: int) -> None:
+        # A failed commit (a full disk) gives its segment up. One that holds
+        # no acknowledged record would otherwise stay as an empty file, one
+        # more with every failed commit, until the next start.
+        if size == 0 and isinstance(number, int):
+            segment_path(self.directory, number).unlink(missing_ok=True)
+
+    def _open_state(self) -> tuple[int, object]:
+        return os.open(self.directory / STATE_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "state"
+
+    # -- committing ----------------------------------------------------------
+
+    def add_listener(self, callback: Callable[[QueuedMessage], None]) -> None:
+        """Call ``callback(message)`` after every durable commit (the scheduler's hand-off)."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[QueuedMessage], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    async def commit(self, message: QueuedMessage, data: bytes, *, notify: bool = True) -> str:
+        """Write the message and its bytes durably and return its queue id.
+
+        When this returns, the message is on disk and fsync'd: answer 250 only
+        now. If it raises, nothing was acknowledged: answer 451. The message is
+        handed to the listeners (the scheduler) unless ``notify`` is false.
+        Its ``queue_id`` may be set by a receiver that named the message before
+        committing it (e.g. in its Received header; from ``new_queue_id``), or
+        left empty for the spool to choose.
+        """
+        self.open()
+        if not message.recipients:
+            raise ValueError("a message needs at least one recipient")
+        if not message.queue_id:
+            message.queue_id = new_queue_id()
+            while message.queue_id in self._index or message.queue_id in self._committing:
+                message.queue_id = new_queue_id()
+        elif not QUEUE_ID.match(message.queue_id) or message.queue_id in self._index \
+                or message.queue_id in self._committing:
+            raise ValueError(f"{message.queue_id!r} is not a new queue id")
+        message.holds(data)
+        head = json.dumps(message.envelope_head()).encode()
+        record = encode(KIND_MESSAGE, head, data)
+        # Shielded: once the bytes are on their way to disk, the message must be
+        # indexed and scheduled even if the client that sent it hung up.
+        return await asyncio.shield(self._commit(message, record, len(head), notify, data))
+
+    async def _commit(self, message: QueuedMessage, record: bytes, head_len: int, notify: bool, data: bytes) -> str:
+        assert self._segments is not None
+
+        def index(number: object, offset: int) -> None:
+            # Runs right when the batch is synced (see Appender.append): had it
+            # waited for this task to resume, a finish elsewhere could have seen
+            # the segment with no live message and deleted it under this one.
+            assert isinstance(number, int)
+            message.segment = number
+            message.body_offset = offset + HEADER.size + head_len
+            self._index[message.queue_id] = message
+            self._segment_ids.setdefault(number, []).append(message.queue_id)
+            self._live[number] = self._live.get(number, 0) + 1
+            self._commits += 1
+            if self._fresh_bytes + len(data) <= FRESH_BYTES:
+                self._fresh[message.queue_id] = data
+                self._fresh_bytes += len(data)
+
+        self._committing.add(message.queue_id)
+        try:
+            await self._segments.append(record, index)
+        finally:
+            self._committing.discard(message.queue_id)
+        if notify:
+            for callback in self._listeners:
+                try:
+                    callback(message)
+                except Exception:
+                    logger.exception("spool listener failed for %s", message.queue_id)
+        self._delete_finished_segments()
+        return message.queue_id
+
+    # -- reading and updating ------------------------------------------------
+
+    def get(self, queue_id: str) -> QueuedMessage | None:
+        message = self._index.get(queue_id)
+        return None if message is None or message.done else message
+
+    def recover(self) -> list[QueuedMessage]:
+        """Every message that is not done, oldest first, with its delivery state."""
+        self.open()
+        return sorted(self.waiting(), key=lambda m: (m.received, m.queue_id))
+
+    def waiting(self) -> Iterator[QueuedMessage]:
+        """The messages not done yet, in no order (the scheduler's queue)."""
+        return (m for m in self._index.values() if not m.done)
+
+    @property
+    def waiting_count(self) -> int:
+        return sum(self._live.values())
+
+    async def read_data(self, message: QueuedMessage) -> bytes:
+        """The message bytes as committed (checked against their CRC when read from disk)."""
+        data = self._forget_fresh(message.queue_id)
+        if data is not None:
+            return data
+        path = segment_path(self.directory, message.segment)
+        return await asyncio.to_thread(read_body, path, message.body_offset, message.size, message.body_crc)
+
+    async def save(self, message: QueuedMessage) -> None:
+        """Record the message's delivery state (attempts, per-recipient results) durably."""
+        await self._append_state(message)
+
+    async def finish(self, message: QueuedMessage, *, deleted: bool = False) -> None:
+        """Mark the message done (or deleted by an admin); its space is reclaimed."""
+        if message.done:
+            return
+        message.done = True
+        message.deleted = message.deleted or deleted
+        self._forget_fresh(message.queue_id)
+        await self._append_state(message)
+        # Counted out only once "done" is on disk: a segment is never deleted
+        # before the records that say its messages are finished.
+        self._live[message.segment] -= 1
+        self._delete_finished_segments()
+
+    def _forget_fresh(self, queue_id: str) -> bytes | None:
+        data = self._fresh.pop(queue_id, None)
+        if data is not None:
+            self._fresh_bytes -= len(data)
+        return data
+
+    async def _append_state(self, message: QueuedMessage) -> None:
+        self.open()
+        assert self._states is not None
+        record = encode(KIND_STATE, json.dumps(message.state_head()).encode())
+        self._state_bytes += len(record)
+        await self._states.append(record)
+        if self._state_bytes > self._state_limit:
+            await self._compact_state()
+
+    async def _compact_state(self) -> None:
+        assert self._states is not None
+        snapshot = self._state_snapshot()
+        self._state_bytes = 0
+        # Leave room to grow: with a large live queue, a fixed limit would mean
+        # rewriting the whole snapshot after every few updates.
+        self._state_limit = max(self._state_compact_bytes, 2 * len(snapshot))
+        states = self._states
+
+        def job() -> None:
+            self._write_state_snapshot(snapshot)
+            fd, token = self._open_state()
+            states.replace_file(fd, token, os.fstat(fd).st_size)
+
+        await states.run(job)
+
+    def _state_snapshot(self) -> bytes:
+        return b"".join(
+            encode(KIND_STATE, json.dumps(m.state_head()).encode()) for m in self._index.values() if m.has_state()
+        )
+
+    def _write_state_snapshot(self, snapshot: bytes) -> None:
+        # Segment deletions must be durable before the "done" records that made
+        # them safe disappear from the state file, or a crash could bring back a
+        # segment whose messages no longer look done.
+        fsync_dir(segment_dir(self.directory))
+        tmp = self.directory / (STATE_FILE + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_all(fd, snapshot)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.directory / STATE_FILE)
+        # A spool from before the state file had its name: read, now rewritten.
+        (self.directory / OLD_STATE_FILE).unlink(missing_ok=True)
+        fsync_dir(self.directory)
+        self._state_stats.fsyncs += 1
+        self._state_stats.dir_fsyncs += 2
+
+    def _delete_finished_segments(self) -> None:
+        current = self._segments.token if self._segments is not None else None
+        for number in [number for number, live in self._live.items() if live == 0 and number != current]:
+            self._drop_segment(number)
+            # Unlinked at once, not in a thread later: a state file compaction
+            # drops the done records of dropped segments, and it must find the
+            # unlink already made (it fsyncs the directory before replacing).
+            segment_path(self.directory, number).unlink(missing_ok=True)
+
+    def _drop_segment(self, number: int) -> None:
+        del self._live[number]
+        for queue_id in self._segment_ids.pop(number):
+            self._index.pop(queue_id, None)
+
+    # -- admin commands ------------------------------------------------------
+
+    def commands(self) -> list[Command]:
+        """Admin commands waiting in the control directory, oldest first."""
+        return list_commands(self.directory)
+
+    def remove_command(self, command: Command) -> None:
+        remove_command(self.directory, command)
+
+    @property
+    def stats(self) -> SpoolStats:
+        """Counters for tests and the benchmark: how many fsyncs the commits cost."""
+        return SpoolStats(
+            commits=self._commits,
+            commit_batches=self._segment_stats.batches,
+            commit_fsyncs=self._segment_stats.fsyncs,
+            dir_fsyncs=self._segment_stats.dir_fsyncs + self._state_stats.dir_fsyncs,
+            state_fsyncs=self._state_stats.fsyncs,
+        )

@@ -1,0 +1,21 @@
+"""Rewriting: a message's header block read once, and the pure rewrite that copies contact persons on it.
+
+Nothing here touches a database, a file or a socket: bytes in, bytes out.
+"""
+
+from .cc import DEFAULT_CATEGORY_HEADER, Copy, RewriteResult, read_category, rewrite, transport_address
+from .headers import HeaderBlock, header_addresses, split_message
+from .trace import received_header
+
+__all__ = [
+    "DEFAULT_CATEGORY_HEADER",
+    "Copy",
+    "HeaderBlock",
+    "RewriteResult",
+    "header_addresses",
+    "read_category",
+    "received_header",
+    "rewrite",
+    "split_message",
+    "transport_address",
+]

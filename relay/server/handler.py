@@ -1,0 +1,212 @@
+"""Receiving: the aiosmtpd handler that checks, rewrites and commits each message.
+
+The client gets 250 only after the rewritten message is durable (in the spool,
+or in the database in capture mode). Anything that stops that answers with a
+4xx (try again) or 5xx (do not) code and a sentence saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session
+
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.errors import DirectoryError
+from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.records import Resolution
+from contacts_tui.core.status import Decision, Status
+
+from ..journal.writer import Journal
+from ..queue import QueuedMessage, mail_flags, new_queue_id
+from ..rewrite import HeaderBlock, read_category, received_header, rewrite
+from .access import peer_allowed
+from .decision import describe
+
+logger = logging.getLogger(__name__)
+
+Sink = Callable[[QueuedMessage, bytes, LogEntry, bytes], Awaitable[str]]
+"""sink(message, rewritten bytes, log entry, original bytes) -> the text after "250 2.0.0 Ok: "."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_received: int = 50
+    max_recipients: int = 1000
+
+
+class RelayHandler:
+    """aiosmtpd handler: MAIL/RCPT policy, then rewrite and commit at DATA."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        sink: Sink,
+        journal: Journal,
+        *,
+        networks,
+        hostname: str,
+        category_header: str,
+        limits: Limits = Limits(),
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.directory = directory
+        self.sink = sink
+        self.journal = journal
+        self.networks = networks
+        self.hostname = hostname
+        self.category_header = category_header
+        self.limits = limits
+        self.executor = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+        self.in_flight = 0
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        # aiosmtpd reads commands one after another from its buffer, so a
+        # pipelined group is handled in order; the replies are coalesced in protocol.py.
+        session.host_name = hostname
+        responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
+        if not (session.authenticated or peer_allowed(_peer_ip(session), self.networks)):
+            logger.info("refused MAIL from %s: not an allowed network and not authenticated", _peer_ip(session))
+            return "530 5.7.0 Authentication required: this relay accepts mail only from allowed networks or after AUTH over TLS"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 Sender ok"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
+        if len(envelope.rcpt_tos) >= self.limits.max_recipients:
+            reply = f"452 4.5.3 Too many recipients (at most {self.limits.max_recipients} per message)"
+            # One log entry per message, not one per recipient over the limit:
+            # a client may well send a thousand more.
+            if not getattr(envelope, "recipients_refused", False):
+                envelope.recipients_refused = True
+                self.refuse(session, envelope.mail_from, [address], reply,
+                            "this recipient and any after it; the message may go on to the others")
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 Recipient ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        # Counted so a graceful shutdown can wait for messages being committed.
+        self.in_flight += 1
+        try:
+            return await self._data(session, envelope)
+        finally:
+            self.in_flight -= 1
+
+    async def _data(self, session: Session, envelope: SmtpEnvelope) -> str:
+        data = envelope.original_content or b""
+        sender = envelope.mail_from or ""
+        sender = "" if sender == "<>" else sender
+        recipients = list(envelope.rcpt_tos)
+        # The header block is parsed here, once: the checks, the log entry and
+        # the rewrite all read these fields.
+        headers = HeaderBlock.of(data)
+        entry = LogEntry(
+            sender=sender,
+            recipients=tuple(recipients),
+            message_id=headers.first("message-id"),
+            subject=headers.decoded("subject")[:1000],
+            size=len(data),
+        )
+        hops = headers.count("received")
+        if hops > self.limits.max_received:
+            return self._refuse(
+                entry, f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop?", peer=_peer_ip(session)
+            )
+
+        category = read_category(headers, self.category_header)
+        entry.category = category or ""
+        resolution: Resolution | None = None
+        if category:
+            try:
+                resolution = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self.directory.resolve, recipients, category
+                )
+            except Exception as exc:
+                # Whatever stops the lookup (a dropped connection, a revoked
+                # grant, a corrupt file) is temporary to the sender: a 5xx
+                # would lose the notification, a send would lose the contacts.
+                if not isinstance(exc, DirectoryError):
+                    logger.exception("directory lookup failed for a %s message", category)
+                detail = " ".join(str(exc).split()) or type(exc).__name__
+                return self._refuse(
+                    entry, "451 4.3.0 The contact directory is unavailable; please try again later", detail,
+                    peer=_peer_ip(session),
+                )
+        smtputf8, eightbit = mail_flags(envelope.mail_options)
+        queue_id = new_queue_id()
+        trace = received_header(
+            helo=session.host_name or "unknown",
+            peer_ip=_peer_ip(session) or "unknown",
+            by_host=self.hostname,
+            queue_id=queue_id,
+            recipients=recipients,
+            tls=session.ssl is not None,
+            authenticated=bool(session.authenticated),
+            smtputf8=smtputf8,
+        )
+        additions = resolution.additions if resolution else ()
+        result = rewrite(data, recipients, additions, trace, utf8_headers=smtputf8, headers=headers)
+        describe(entry, category, resolution, result)
+        message = QueuedMessage(
+            queue_id=queue_id,
+            sender=sender,
+            recipients=(*recipients, *result.envelope_added),
+            smtputf8=smtputf8 or result.needs_smtputf8,
+            eightbit=eightbit,
+            category=entry.category_key,
+        )
+        try:
+            where = await self.sink(message, result.message, entry, data)
+        except Exception as exc:  # disk full, database gone: nothing was acknowledged
+            return self._refuse(
+                entry, "451 4.3.0 The message could not be stored; please try again later", str(exc),
+                peer=_peer_ip(session), level=logging.ERROR,
+            )
+        logger.info(
+            "%s from %s to %s: %s (%s)", where, sender or "<>", ",".join(recipients), entry.decision, entry.reason
+        )
+        return f"250 2.0.0 Ok: {where}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        # aiosmtpd's default answers "500 Error: (Type) text": permanent, so
+        # the sender drops the mail, and it shows our internals to clients.
+        logger.error("unexpected error in an SMTP session", exc_info=error)
+        return "451 4.3.0 Local error in processing; please try again later"
+
+    def refuse(self, session: Session, sender: str | None, recipients: list[str], reply: str, detail: str) -> None:
+        """Log a refusal decided outside DATA (the size limit, the recipient limit)."""
+        sender = "" if sender in (None, "<>") else sender
+        entry = LogEntry(sender=sender or "", recipients=tuple(recipients))
+        self._refuse(entry, reply, detail, peer=_peer_ip(session))
+
+    def _refuse(
+        self, entry: LogEntry, reply: str, detail: str = "", *, peer: str | None = None, level: int = logging.WARNING
+    ) -> str:
+        """Every refusal is in the relay log and in the process log, with its reason."""
+        entry.decision = Decision.REFUSED
+        entry.status = Status.REFUSED
+        entry.reason = reply[4:] + (f" ({detail})" if detail else "")
+        self.journal.received(entry)
+        logger.log(
+            level, "refused a message from %s to %s (client %s): %s %s",
+            entry.sender or "<>", ",".join(entry.recipients) or "nobody yet", peer or "unknown",
+            reply[:3], entry.reason,
+        )
+        return reply
+
+
+def _peer_ip(session: Session) -> str | None:
+    peer = session.peer
+    if isinstance(peer, (tuple, list)) and peer:
+        return str(peer[0])
+    return None

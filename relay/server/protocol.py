@@ -1,0 +1,147 @@
+"""The SMTP protocol the relay speaks: aiosmtpd's, with replies coalesced and its own refusals logged.
+
+aiosmtpd 1.4 is pinned in pyproject.toml (``>=1.4.5,<1.5``) because
+``RelaySMTP`` leans on its private parts: it reads ``_reader._buffer`` to
+coalesce pipelined replies, overrides ``_getaddr`` for speed, and recognises
+the text of the 552 replies aiosmtpd answers by itself. Each is marked where
+it happens; a new aiosmtpd minor version means checking them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING
+
+from aiosmtpd.smtp import SMTP, syntax
+
+if TYPE_CHECKING:
+    from .listener import Listener
+
+MIB = 1024 * 1024
+SHUTTING_DOWN = b"421 4.3.2 The relay is shutting down; please try again later\r\n"
+# aiosmtpd's own replies for a message over the size limit, at DATA and at
+# MAIL ... SIZE= (private text: see the module docstring).
+_TOO_MUCH_DATA = b"552 Error: Too much mail data"
+_SIZE_ANNOUNCED = b"552 Error: message size exceeds fixed maximum message size"
+_ANGLE_PATH = re.compile(r"<([^<>]*)>")
+
+
+# Replies after which the connection closes or turns to TLS: never held back.
+_FLUSH_AT_ONCE = (b"220", b"221", b"421")
+# The everyday MAIL FROM / RCPT TO argument: <dot-atom@domain> and parameters.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?:[ \t]+(.*))?", re.S)
+
+
+class RelaySMTP(SMTP):
+    """aiosmtpd's protocol, counted so the relay can cap and drain connections.
+
+    Replies are coalesced: while more commands of a pipelined group (RFC
+    2920) wait in the input buffer, their replies collect and go out in one
+    write when the group is done, instead of one send() per reply.
+    """
+
+    def __init__(self, listener: Listener, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._listener = listener
+        self._replies: list[bytes] = []
+        self._mail_arg = ""
+        self._closed_for_shutdown = False
+
+    @property
+    def in_transaction(self) -> bool:
+        """After MAIL and until the reply to DATA (or RSET): a message is on its way."""
+        envelope = self.envelope
+        return envelope is not None and envelope.mail_from is not None
+
+    async def push(self, status: str | bytes) -> None:
+        if isinstance(status, str):
+            status = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        if status.startswith(b"552 Error: "):
+            status = self._too_big(status)
+        self._replies.append(status + b"\r\n")
+        if status[3:4] == b"-":
+            return  # the rest of a multi-line reply (EHLO) follows at once
+        stopping = self._listener.stopping
+        # Private to asyncio's StreamReader, and read by aiosmtpd itself (to
+        # clear it after STARTTLS); pinned with aiosmtpd (module docstring).
+        if not self._reader._buffer or status[:3] in _FLUSH_AT_ONCE or stopping:  # type: ignore[attr-defined]
+            replies, self._replies = b"".join(self._replies), []
+            self._writer.write(replies)
+            await self._writer.drain()
+        if stopping and not self.in_transaction:
+            # Shutting down: the transaction this session was in (if any) is
+            # finished, so it is told to go now rather than start another.
+            self.close_for_shutdown()
+
+    def close_for_shutdown(self) -> None:
+        """Answer 421 (after any replies still held back) and close the connection."""
+        transport = self.transport
+        if self._closed_for_shutdown or transport is None or transport.is_closing():
+            return  # the client is gone already (a TLS transport then cannot even be written to)
+        self._closed_for_shutdown = True
+        replies, self._replies = b"".join(self._replies), []
+        transport.write(replies + SHUTTING_DOWN)
+        transport.close()
+
+    @syntax(SMTP.smtp_MAIL.__smtp_syntax__, SMTP.smtp_MAIL.__smtp_syntax_extended__,  # type: ignore[attr-defined]
+            SMTP.smtp_MAIL.__smtp_syntax_when__)  # type: ignore[attr-defined]
+    async def smtp_MAIL(self, arg: str) -> None:
+        self._mail_arg = arg or ""  # for the log line if SIZE= is over the limit
+        await super().smtp_MAIL(arg)
+
+    def _too_big(self, status: bytes) -> bytes:
+        # aiosmtpd answers these itself, without an enhanced status code and
+        # without asking the handler, so the refusal would go unlogged.
+        limit = self.data_size_limit or 0
+        reply = f"552 5.3.4 Message too big for this relay (limit {size_text(limit)})"
+        if status.startswith(_TOO_MUCH_DATA):
+            envelope = self.envelope
+            sender = envelope.mail_from if envelope is not None else None
+            recipients = list(envelope.rcpt_tos) if envelope is not None else []
+            detail = f"more than {limit} bytes sent"
+        elif status.startswith(_SIZE_ANNOUNCED):
+            found = _ANGLE_PATH.search(self._mail_arg)
+            sender, recipients = (found.group(1) if found else None), []
+            announced = re.search(r"\bSIZE=(\d+)", self._mail_arg, re.I)
+            detail = f"announced SIZE={announced.group(1)}" if announced else "announced in MAIL FROM"
+        else:
+            return status
+        self._listener.handler.refuse(self.session, sender, recipients, reply, detail)
+        return reply.encode("ascii")
+
+    def _getaddr(self, arg: str):
+        # A private method of aiosmtpd 1.4 (pinned: module docstring). It parses every address with the email package's header
+        # parser (and defines a class per call): a tenth of the event loop's
+        # time under load. Plain addresses take this shortcut, with the same
+        # result; anything else (quotes, source routes, literals, UTF-8) the full parser.
+        match = _PLAIN_PATH.fullmatch(arg) if arg else None
+        if match is None:
+            return super()._getaddr(arg)
+        address = match.group(1)
+        if self.local_part_limit and address.rindex("@") > self.local_part_limit:
+            return None, None
+        return address, match.group(2) or ""
+
+    def connection_lost(self, exc) -> None:
+        self._listener.forget(self)
+        super().connection_lost(exc)
+
+
+def size_text(size: int) -> str:
+    """25 MiB, 10 KiB, 2.5 MiB: a limit as the operator set it, not 10.2393 KiB."""
+    if size >= MIB:
+        return f"{size / MIB:.3g} MiB"
+    return f"{size / 1024:.3g} KiB" if size >= 1024 else f"{size} bytes"
+
+
+class Refuse(asyncio.Protocol):
+    """A connection the relay will not serve: one 421 line, then close."""
+
+    def __init__(self, reply: bytes) -> None:
+        self._reply = reply
+
+    def connection_made(self, transport) -> None:
+        transport.write(self._reply)
+        transport.close()

@@ -1,0 +1,51 @@
+"""The project as an earlier commit had it, for upgrade tests.
+
+A spool or a database that an older version wrote must open in this one, so
+upgrade tests let the older code itself write it: ``earlier_tree`` extracts
+the packages of a commit from git into a folder, and ``run_earlier`` runs a
+script with that folder first on the path. Without the git history (a source
+tarball rather than a clone) the tests that need it are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The last commit before the relay was laid out by job (state.log, JSON records).
+BEFORE_RELAY_LAYOUT = "dd0de90"
+
+
+def earlier_tree(commit: str, folder: Path) -> Path:
+    """``contacts_tui/`` and ``relay/`` as ``commit`` had them, under ``folder``."""
+    target = folder / f"code-{commit}"
+    if target.exists():
+        return target
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("needs the project's git history to build what an earlier version wrote")
+    done = subprocess.run([git, "-C", str(ROOT), "archive", commit, "contacts_tui", "relay"], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"commit {commit} is not in this clone's history: {done.stderr.decode().strip()}")
+    with tarfile.open(fileobj=BytesIO(done.stdout)) as archive:
+        archive.extractall(target, filter="data")
+    return target
+
+
+def run_earlier(commit: str, folder: Path, script: str, *args: str) -> str:
+    """Run ``script`` (Python source) with the code of ``commit``; returns what it printed."""
+    tree = earlier_tree(commit, folder)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=tree, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

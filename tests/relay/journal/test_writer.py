@@ -1,0 +1,56 @@
+"""The relay log writer: batches keep the order of what happened, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from contacts_tui.core import maillog
+from contacts_tui.core.models import RelayLog
+from contacts_tui.core.maillog import LogEntry
+from relay.journal.writer import Journal
+
+
+async def test_a_burst_of_entries_lands_in_order_with_the_last_status_winning(directory) -> None:
+    journal = Journal("relay.test")
+    journal.start()
+    for number in range(120):
+        queue_id = f"{number:016X}"
+        journal.received(LogEntry(queue_id=queue_id, sender="billing@shop.example",
+                                  recipients=[f"{number}@example.com"], subject=f"Invoice {number}"))
+        journal.status(queue_id, "deferred", attempts=1, last_error="451 4.3.0 later")
+        if number % 2:
+            journal.status(queue_id, "delivered", attempts=2)
+    # A job whose caller waits, between the rows: it sees every row queued before it.
+    counted = await journal.write(lambda: RelayLog.select().count())
+    journal.received(LogEntry(queue_id="F" * 16, sender="", recipients=["late@example.com"]))
+    await journal.stop()
+
+    assert counted == 120
+    rows = list(reversed(maillog.recent_log(500)))
+    assert [r.queue_id for r in rows] == [f"{n:016X}" for n in range(120)] + ["F" * 16]
+    assert [r.status for r in rows[:4]] == ["deferred", "delivered", "deferred", "delivered"]
+    assert rows[1].attempts == 2 and rows[0].last_error == "451 4.3.0 later"
+
+
+async def test_a_database_that_cannot_be_written_is_retried_and_the_wait_is_printed_as_it_is(
+    sqlite_directory, sqlite_url, caplog
+) -> None:
+    import sqlite3
+    from urllib.parse import urlsplit
+
+    from ...waiting import wait_until
+
+    table = RelayLog._meta.table_name
+    admin = sqlite3.connect(urlsplit(sqlite_url).path[1:], isolation_level=None)
+    admin.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+    journal = Journal("relay.test")
+    journal.start()
+    try:
+        with caplog.at_level("WARNING", logger="relay.journal"):
+            journal.received(LogEntry(queue_id="A" * 16, sender="billing@shop.example", recipients=["a@example.com"]))
+            await wait_until(lambda: "retrying in" in caplog.text)
+        admin.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
+        await journal.stop()
+    finally:
+        admin.close()
+
+    assert "cannot write to the database" in caplog.text and "retrying in 0.5 s" in caplog.text
+    assert [r.queue_id for r in maillog.recent_log(5)] == ["A" * 16]
