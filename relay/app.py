@@ -54,6 +54,7 @@ class Relay:
             category_header=config.category_header,
             limits=Limits(config.max_received, config.max_recipients),
             executor=self._executor,
+            lookup_timeout=config.lookup_timeout,
         )
         self.listener = Listener(
             self.handler,
@@ -61,6 +62,7 @@ class Relay:
             port=config.listen_port,
             hostname=config.hostname,
             max_connections=config.max_connections,
+            max_client_connections=config.max_client_connections,
             max_size=config.max_size,
             tls_cert=config.tls_cert,
             tls_key=config.tls_key,

@@ -15,7 +15,8 @@ from platformdirs import user_data_dir
 
 from .delivery.pool import DEFAULT_CONNECTIONS
 from .journal.capture import DEFAULT_RETENTION
-from .server.handler import Limits
+from .server.handler import LOOKUP_TIMEOUT, Limits
+from .server.listener import DEFAULT_CLIENT_CONNECTIONS
 from .delivery.backoff import DEFAULT_MAX_BACKOFF, DEFAULT_MAX_LIFETIME, DEFAULT_MIN_BACKOFF
 from .rewrite import DEFAULT_CATEGORY_HEADER
 from .server.access import DEFAULT_ALLOW
@@ -54,6 +55,9 @@ class RelayConfig:
     max_received: int = Limits.max_received
     max_recipients: int = Limits.max_recipients
     max_connections: int = 200
+    max_client_connections: int = DEFAULT_CLIENT_CONNECTIONS
+    # Seconds a directory lookup may take before the sender gets 451 (not an option: tests shorten it).
+    lookup_timeout: float = LOOKUP_TIMEOUT
     upstream_tls: str = "opportunistic"
     upstream_verify: bool = True
     upstream_ca_file: str | None = None

@@ -10,10 +10,11 @@ import functools
 import os
 import re
 import sqlite3
+import threading
 import time
 from typing import Callable, TypeVar
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import peewee
 from platformdirs import user_data_dir
@@ -22,7 +23,7 @@ from playhouse.pool import PooledDatabase
 
 from . import grams
 from .errors import DatabaseUnavailable, ValidationError
-from .migrate import migrate_database
+from .migrate import migrate_database, schema_version
 from .models import ALL_MODELS
 
 T = TypeVar("T")
@@ -99,6 +100,13 @@ def open_database(url: str | None = None, *, migrate: bool = True, must_exist: b
     while True:
         try:
             database.connect(reuse_if_open=True)
+            if must_exist and schema_version(database) == 0:
+                # Only 'init' (and the TUI) make a directory: a program that
+                # reads one must not start with nothing.
+                raise DatabaseUnavailable(
+                    f"{redact(url)} holds no contact directory; check --db or CONTACTS_DB "
+                    "('contacts-tui init' creates one)"
+                )
             if migrate:
                 migrate_database(database)
             break
@@ -132,10 +140,66 @@ def _open_sqlite(url: str, must_exist: bool = False) -> peewee.Database:
     if file.exists() and not file.is_file():
         raise DatabaseUnavailable(f"{file} is not a file")
     returning = sqlite3.sqlite_version_info >= (3, 35, 0)
-    database = peewee.SqliteDatabase(str(file), pragmas=SQLITE_PRAGMAS, timeout=10, returning_clause=returning)
+    kind = _ExistingSqliteDatabase if must_exist else peewee.SqliteDatabase
+    database = kind(str(file), pragmas=SQLITE_PRAGMAS, timeout=10, returning_clause=returning)
     # The search index's triggers call it (see grams.py); every connection has it.
     database.register_function(grams.grams, grams.FUNCTION, 1, deterministic=True)
     return database
+
+
+class _ExistingSqliteDatabase(peewee.SqliteDatabase):
+    """An SQLite file that must be there already: it is never created, and a
+    file moved away or replaced under a running program is noticed.
+
+    SQLite creates a missing file on connect, and every thread connects on
+    first use: a relay whose database was moved would start writing a new,
+    empty one, and pass every notification on without its contacts. Here
+    each connection opens the file read-write only if it exists, remembers
+    which file it opened, and every statement first checks that the path
+    still names that file (one stat). When it names another, the connection
+    is opened again on the new file, which must hold a contact directory.
+    """
+
+    def __init__(self, path: str, *args, **kwargs) -> None:
+        super().__init__(path, *args, **kwargs)
+        self._opened = threading.local()
+
+    def _connect(self):
+        path = self.database
+        identity = _file_identity(path)
+        if identity is None:
+            raise peewee.OperationalError(f"the database file {path} is gone (moved or deleted)")
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=self._timeout,
+                               isolation_level=None, **self.connect_params)
+        try:
+            tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+            if tables.fetchone() is None:
+                raise peewee.OperationalError(f"{path} holds no contact directory (no schema version table)")
+            self._add_conn_hooks(conn)
+        except Exception:
+            conn.close()
+            raise
+        self._opened.identity = identity
+        return conn
+
+    def execute_sql(self, sql, params=None):
+        if not self.is_closed():
+            current = _file_identity(self.database)
+            if current != getattr(self._opened, "identity", None):
+                if self.in_transaction():
+                    raise peewee.OperationalError(f"the database file {self.database} was moved or replaced")
+                self.close()  # reopened below, on whatever the path names now (or an error)
+                if current is None:
+                    raise peewee.OperationalError(f"the database file {self.database} is gone (moved or deleted)")
+        return super().execute_sql(sql, params)
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _open_postgres(url: str) -> peewee.Database:

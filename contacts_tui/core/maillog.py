@@ -136,15 +136,15 @@ def _captured_record(row: CapturedMessage) -> CapturedRecord:
 
 
 @_uses_database
-def recent_log(
-    limit: int = 50, *, search: str = "", status: str = "", before_id: int | None = None, offset: int = 0
-) -> list[LogEntry]:
-    """Newest first; every word of ``search`` matches message-id, sender, recipients,
-    subject, category, customers, added contact persons or the queue id."""
+def recent_log(limit: int = 50, *, search: str = "", status: str = "", offset: int = 0) -> list[LogEntry]:
+    """Newest first by the time the relay received the message (an entry written
+    late, after the database was back, takes its place in time); every word of
+    ``search`` matches message-id, sender, recipients, subject, category,
+    customers, added contact persons or the queue id."""
     query = _log_query(RelayLog.select(), search, status)
-    if before_id is not None:
-        query = query.where(RelayLog.id < before_id)
-    rows = query.order_by(RelayLog.id.desc()).offset(max(0, offset)).limit(max(1, limit))
+    rows = (
+        query.order_by(RelayLog.received_at.desc(), RelayLog.id.desc()).offset(max(0, offset)).limit(max(1, limit))
+    )
     return [_log_entry(r) for r in rows]
 
 

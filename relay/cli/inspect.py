@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 from pathlib import Path
 
 from contacts_tui.core import maillog
+from contacts_tui.core.display import json_line, visible, visible_lines
 from contacts_tui.core.process import lock_held, reader_may_stop
 from contacts_tui.core.settings import Settings, open_directory
+from contacts_tui.core.status import Decision
 from contacts_tui.core.times import from_epoch, local_time, local_time_soon
 
 from ..config import ConfigError, default, default_spool_dir
@@ -93,41 +94,43 @@ def _preview(args, directory) -> int:
     data = sys.stdin.buffer.read() if args.message == "-" else _read(args.message)
     recipients = args.rcpt or header_addresses(data)
     category = read_category(data, args.header)
-    print(f"Envelope recipients: {', '.join(recipients) or '(none)'}")
+    print(f"Envelope recipients: {visible(', '.join(recipients)) or '(none)'}")
     if not category:
         print(f"No {args.header} header: the message would pass unchanged.")
         return 0
     resolution = directory.resolve(recipients, category)
     if resolution.category is None:
-        print(f"Category: {category} (unknown)")
+        print(f"Category: {visible(category)} (unknown)")
     elif resolution.category == category.strip().lower():
         print(f"Category: {resolution.category}")
     else:
-        print(f"Category: {category} (an email type of {resolution.category})")
+        print(f"Category: {visible(category)} (an email type of {resolution.category})")
     for customer in resolution.customers:
-        print(f"Customer: {customer.name} <{customer.email}>" + ("" if customer.active else " (inactive)"))
+        print(visible(f"Customer: {customer.name} <{customer.email}>") + ("" if customer.active else " (inactive)"))
     utf8 = args.smtputf8
     result = rewrite(data, recipients, resolution.additions, utf8_headers=utf8)
     for copy in result.copies:
         person = copy.person
-        print(f"  + {person.name} <{person.email}>: {person.reason}")
+        print(visible(f"  + {person.name} <{person.email}>: {person.reason}"))
         if copy.address != person.email:
-            print(f"    written as {copy.address}: the sender does not use SMTPUTF8")
-        elif not copy.in_header and not result.cc_locked_by_dkim:
+            print(visible(f"    written as {copy.address}: the sender does not use SMTPUTF8"))
+        elif not copy.in_header and not (result.cc_locked_by_dkim or result.cc_malformed):
             print("    envelope only: the address needs SMTPUTF8, which the sender does not use")
     for address, why in result.skipped:
-        print(f"  - {address}: {why}")
+        print(visible(f"  - {address}: {why}"))
     for note in resolution.notes:
-        print(f"  note: {note}")
+        print(visible(f"  note: {note}"))
     if not result.envelope_added:
-        print(f"Nobody added: {resolution.reason}.")
+        print(visible(f"Nobody added: {resolution.reason}."))
     elif result.cc_locked_by_dkim:
         print("A DKIM signature covers Cc: they would be added to the envelope only.")
+    elif result.cc_malformed:
+        print("The Cc field is malformed (something in it is not closed): they would be added to the envelope only.")
     elif utf8 and not all(address.isascii() for address in result.header_added):
         print("Some addresses need SMTPUTF8; a sender that does not use it gets them differently (--no-smtputf8).")
     print("\nHeaders after the rewrite (the relay also puts a Received header on top):\n")
     header, _ = split_message(result.message)
-    sys.stdout.write(header.decode("utf-8", errors="replace").replace("\r\n", "\n"))
+    sys.stdout.write(visible_lines(header.decode("utf-8", errors="replace")))
     return 0
 
 
@@ -135,7 +138,7 @@ def _log(args) -> int:
     entries = maillog.recent_log(args.limit, search=args.search, status=args.status)
     if args.json:
         for entry in entries:
-            print(json.dumps(entry.as_json(), ensure_ascii=False))
+            print(json_line(entry.as_json()))
         return 0
     if not entries:
         print("No relay log entries match." if args.search or args.status else "The relay log is empty.")
@@ -144,13 +147,20 @@ def _log(args) -> int:
         added = ", ".join(a.get("email", "") for a in entry.added) or "nobody"
         # 16 fits the longest status, "partially failed"; 13 the longest decision.
         print(f"{local_time(entry.received_at)}  {entry.queue_id or '-':16}  {entry.status or '-':16}  "
-              f"{entry.decision or '-':13}  {entry.category or '-'}")
-        print(f"    from {entry.sender or '<>'} to {', '.join(entry.recipients)}; added: {added}")
-        customers = ", ".join(entry.customers)
+              f"{entry.decision or '-':13}  {visible(entry.category) or '-'}")
+        print(visible(f"    from {entry.sender or '<>'} to {', '.join(entry.recipients)}; added: {added}"))
+        customers = visible(", ".join(entry.customers))
         delivered = f"; delivered {local_time(entry.delivered_at)}" if entry.delivered_at else ""
-        print(f"    customer(s): {customers}{delivered}" if customers else f"    no customer matched{delivered}")
+        if customers:
+            print(f"    customer(s): {customers}{delivered}")
+        elif entry.decision == Decision.REFUSED:
+            pass  # refused before the directory was asked: the reason below says why
+        elif entry.category:
+            print(f"    no customer matched{delivered}")
+        elif delivered:
+            print(f"    {delivered[2:]}")
         attempts = f"; {entry.attempts} delivery attempts" if entry.attempts > 1 else ""
-        print(f"    {entry.reason}{attempts}" + (f"; last error: {entry.last_error}" if entry.last_error else ""))
+        print(visible(f"    {entry.reason}{attempts}" + (f"; last error: {entry.last_error}" if entry.last_error else "")))
     return 0
 
 
@@ -184,7 +194,7 @@ def _queue(args) -> int:
         raise ConfigError(str(exc)) from None
     if args.json:
         for message in messages:
-            print(json.dumps(_queue_json(message, message.queue_id in deleting), ensure_ascii=False))
+            print(json_line(_queue_json(message, message.queue_id in deleting)))
         return 0
     if not messages:
         print(f"The queue at {spool} is empty.")
@@ -192,10 +202,10 @@ def _queue(args) -> int:
     for message in messages:
         received = local_time(from_epoch(message.received))
         due = local_time_soon(from_epoch(message.next_attempt)) if message.next_attempt else "now"
-        print(f"{message.queue_id}  {message.size:>9,} bytes  {received}  from {message.sender or '<>'}")
-        print(f"    waiting for {', '.join(message.pending)}; {message.attempts} attempt(s), next at {due}")
+        print(f"{message.queue_id}  {message.size:>9,} bytes  {received}  from {visible(message.sender) or '<>'}")
+        print(f"    waiting for {visible(', '.join(message.pending))}; {message.attempts} attempt(s), next at {due}")
         if message.last_error:
-            print(f"    last error: {message.last_error}")
+            print(f"    last error: {visible(message.last_error)}")
         if message.queue_id in deleting:
             print("    deletion requested")
     return 0

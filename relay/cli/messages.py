@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from contacts_tui.core import maillog
+from contacts_tui.core.display import json_line, visible, visible_lines
 from contacts_tui.core.mailview import view_message
 from contacts_tui.core.times import local_time, short_time, zone_name
 
@@ -47,7 +47,7 @@ def run_messages(args, directory) -> int:
         found = maillog.captured_messages(getattr(args, "limit", 50), search=getattr(args, "search", ""))
         if getattr(args, "json", False):
             for record in found:
-                print(json.dumps(record.as_json(), ensure_ascii=False))
+                print(json_line(record.as_json()))
             return 0
         if not found:
             print("No captured messages" + (" match." if getattr(args, "search", "") else "."))
@@ -62,29 +62,35 @@ def run_messages(args, directory) -> int:
         raise ConfigError(f"there is no captured message {args.id} ({_why_missing(args.id)})")
     record, original, rewritten = found
     if action == "raw":
-        sys.stdout.buffer.write(original if args.original else rewritten)
+        data = original if args.original else rewritten
+        if sys.stdout.isatty():
+            # On a terminal, shown; into a file or a pipe, the bytes as they are.
+            sys.stdout.write(visible_lines(data.decode("utf-8", "replace")))
+        else:
+            sys.stdout.buffer.write(data)
         return 0
     if action == "release":
         return _release(record, rewritten, args.to)
     view = view_message(original, rewritten)
     entry = maillog.log_entry(record.log_id) if record.log_id else None
     print(f"Message {record.id}, received {local_time(record.received_at)}, {len(rewritten):,} bytes")
-    print(f"From:     {view.sender or '-'}\nTo:       {view.to or '-'}\nCc:       {view.cc or '(none)'}")
-    print(f"Subject:  {view.subject or '(no subject)'}")
-    print(f"Category: {_category_line(record, directory.catalog)}")
-    print(f"Envelope: from {record.sender or '<>'} to {', '.join(record.envelope) or '-'}")
+    print(f"From:     {visible(view.sender) or '-'}\nTo:       {visible(view.to) or '-'}\n"
+          f"Cc:       {visible(view.cc) or '(none)'}")
+    print(f"Subject:  {visible(view.subject) or '(no subject)'}")
+    print(f"Category: {visible(_category_line(record, directory.catalog))}")
+    print(f"Envelope: from {visible(record.sender) or '<>'} to {visible(', '.join(record.envelope)) or '-'}")
     if record.added:
         print("Added:")
         for added in record.added:
-            print(f"  + {added.get('name', '')} <{added.get('email', '')}>: {added.get('reason', '')}")
+            print(visible(f"  + {added.get('name', '')} <{added.get('email', '')}>: {added.get('reason', '')}"))
     else:
         why = entry.reason if entry is not None and entry.reason else "its relay log entry is gone"
-        print(f"Added:    nobody ({why})")
+        print(f"Added:    nobody ({visible(why)})")
     if entry is not None:
-        print(f"Decision: {entry.decision}: {entry.reason}")
+        print(f"Decision: {entry.decision}: {visible(entry.reason)}")
     print("\nHeaders (+ added, - removed by the relay):")
     for mark, line in view.header_diff:
-        print(f"{mark} {line}")
+        print(f"{mark} {visible(line)}")
     return 0
 
 
@@ -125,6 +131,7 @@ def _message_table(records, catalog) -> None:
             f"+{len(record.added)} cc" if record.added else "-",
             record.subject or "(no subject)",
         ))
+    rows = [tuple(visible(cell) for cell in row) for row in rows]
     heading = ("ID", f"Time ({zone_name(now)})", "From", "To", "Category", "Added", "Subject")
     # Each column as wide as its widest cell, up to a cap: From, To and the
     # category are cut with an ellipsis beyond it.

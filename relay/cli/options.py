@@ -102,6 +102,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
              "recipients per message; more get 452")
     _numeric(inbound, "--max-connections", "N", int, "RELAY_MAX_CONNECTIONS", _text(default("max_connections")),
              "simultaneous client connections; more get 421")
+    _numeric(inbound, "--max-client-connections", "N", int, "RELAY_MAX_CLIENT_CONNECTIONS",
+             _text(default("max_client_connections")),
+             "simultaneous connections from one address outside --allow (those together get at most half "
+             "of --max-connections)")
 
     upstream = parser.add_argument_group("the upstream server")
     upstream.add_argument("--upstream-tls", choices=("opportunistic", "starttls", "tls", "none"),
@@ -160,7 +164,8 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         password = os.environ["RELAY_UPSTREAM_PASSWORD"]
     if password and not args.upstream_user:
         raise ConfigError("an upstream password is set but no --upstream-user")
-    for name in ("max_received", "max_recipients", "max_connections", "upstream_connections", "capture_retention"):
+    for name in ("max_received", "max_recipients", "max_connections", "max_client_connections",
+                 "upstream_connections", "capture_retention"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
     if args.max_size <= 0:
@@ -181,6 +186,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         tls_key=Path(args.tls_key) if args.tls_key else None,
         max_size=int(args.max_size * MIB), max_received=args.max_received,
         max_recipients=args.max_recipients, max_connections=args.max_connections,
+        max_client_connections=args.max_client_connections,
         upstream_tls=args.upstream_tls, upstream_verify=not args.upstream_no_verify,
         upstream_ca_file=args.upstream_ca_file, upstream_user=args.upstream_user, upstream_password=password,
         upstream_connections=args.upstream_connections,

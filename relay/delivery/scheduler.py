@@ -208,10 +208,18 @@ class Scheduler:
     def _attempt_done(self, message: QueuedMessage, task: asyncio.Task[None]) -> None:
         self._inflight.pop(message.queue_id, None)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("attempt for %s failed", message.queue_id, exc_info=task.exception())
-            # Try again later rather than leaving the message stranded until a restart.
-            message.next_attempt = time.time() + self._policy.min_backoff
+            error = task.exception()
+            logger.error("attempt for %s failed", message.queue_id, exc_info=error)
+            # Counted like any failed attempt, so that the message still
+            # expires and bounces in the end instead of being retried for ever.
+            if message.pending and not message.deleted:
+                reply = Reply.local(f"4.3.0 local error in delivery: {type(error).__name__}: {error}")
+                self._record(message, DeliveryResult({rcpt: reply for rcpt in message.pending}), time.time())
+            if message.next_attempt <= time.time():
+                message.next_attempt = time.time() + self._policy.min_backoff
             self._schedule(message)
+            saving = asyncio.get_running_loop().create_task(self._spool.save(message))
+            saving.add_done_callback(_report_save_failure)
         self._wake.set()
 
     # -- one attempt ---------------------------------------------------------
@@ -303,16 +311,24 @@ class Scheduler:
             message.reported.update(unreported)
             return None
         failures = {rcpt: message.failed[rcpt] for rcpt in unreported}
-        dsn = build_dsn(
-            data,
-            message.sender,
-            failures,
-            self._reporting_mta or "localhost",
-            message.received,
-            time.time(),
-            queue_id=message.queue_id,
-            remote_mta=self._deliverer.remote_name,
-        )
+        try:
+            dsn = build_dsn(
+                data,
+                message.sender,
+                failures,
+                self._reporting_mta or "localhost",
+                message.received,
+                time.time(),
+                queue_id=message.queue_id,
+                remote_mta=self._deliverer.remote_name,
+            )
+        except Exception:
+            # A report that cannot be written (an address no encoding can
+            # carry) must not keep the message in the queue for ever.
+            logger.exception("cannot write the DSN for %s to %r; the sender is not told", message.queue_id,
+                             message.sender)
+            message.reported.update(unreported)
+            return None
         report = QueuedMessage(
             queue_id="",
             sender="",
@@ -357,6 +373,11 @@ class Scheduler:
                 await outcome
         except Exception:
             logger.exception("status callback failed for %s (%s)", message.queue_id, status)
+
+
+def _report_save_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("cannot record a message's state: %s", task.exception())
 
 
 def _merge_dsn_reports(messages: list[QueuedMessage]) -> None:

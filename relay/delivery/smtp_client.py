@@ -23,11 +23,11 @@ import re
 import ssl
 
 from ..queue.reply import Reply
+from ..rewrite.headers import crlf_lines
 
 MAX_LINE = 8192
 # Replies waiting to be read; a pipelined group of 1000 recipients is ~40 KiB.
 MAX_BUFFER = 1024 * 1024
-_LINE_ENDS = re.compile(rb"\r\n|\n|\r")
 # What cannot be in an address on a command line: it would end the address,
 # add ESMTP parameters or start another command. A quoted local part may
 # hold spaces and angle brackets, so it is taken out before the check.
@@ -65,8 +65,7 @@ def data_bytes(message: bytes) -> bytes:
     ends we counted: no line the upstream reads as "." can hide in the body
     (SMTP smuggling), whatever the sender put there.
     """
-    if message.count(b"\n") != message.count(b"\r\n") or message.count(b"\r") != message.count(b"\r\n"):
-        message = _LINE_ENDS.sub(b"\r\n", message)
+    message = crlf_lines(message)
     if not message.endswith(b"\r\n"):
         message += b"\r\n"
     message = message.replace(b"\r\n.", b"\r\n..")
@@ -231,7 +230,9 @@ class SmtpClient:
         self.write(data_bytes(message))
         async with asyncio.timeout(timeout):
             await self._live().drain()
-            return await self.read_reply(None)
+            # Not the client's usual timeout: the upstream may take minutes to
+            # commit a message, and giving up early means sending it again.
+            return await self.read_reply(timeout)
 
     async def read_reply(self, timeout: float | None = None) -> Reply:
         """The next reply, multi-line ones joined; waits at most ``timeout`` (default: the client's)."""

@@ -88,12 +88,18 @@ class Spool:
             raise SpoolError(f"the spool {self.directory} was closed")
         if self._lock_fd is not None:
             return
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for sub in ("seg", "control"):
-            (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
-        self._take_lock()
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for sub in ("seg", "control"):
+                (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
+            self._take_lock()
+        except OSError as exc:
+            raise SpoolError(f"cannot open the spool {self.directory}: {exc.strerror or exc}") from None
         try:
             self._load()
+        except OSError as exc:
+            self._release_lock()
+            raise SpoolError(f"cannot open the spool {self.directory}: {exc.strerror or exc}") from None
         except BaseException:
             self._release_lock()
             raise
@@ -328,10 +334,14 @@ class Spool:
         tmp = self.directory / (STATE_FILE + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            write_all(fd, snapshot)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            try:
+                write_all(fd, snapshot)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk must not also be left a half-written copy
+            raise
         os.replace(tmp, self.directory / STATE_FILE)
         # A spool from before the state file had its name: read, now rewritten.
         (self.directory / OLD_STATE_FILE).unlink(missing_ok=True)

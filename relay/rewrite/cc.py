@@ -55,13 +55,17 @@ class RewriteResult:
     """The rewritten message and an account of every decision taken on it.
 
     ``copies`` are the people added, in order; ``skipped`` pairs each address
-    left out with why.
+    left out with why. The Cc field is left alone when a DKIM signature
+    covers it (``cc_locked_by_dkim``) or it is malformed (``cc_malformed``:
+    more addresses written into it would land inside the broken part); the
+    people then go to the envelope only.
     """
 
     message: bytes
     copies: tuple[Copy, ...]
     skipped: list[tuple[str, str]]
     cc_locked_by_dkim: bool
+    cc_malformed: bool = False
 
     @property
     def envelope_added(self) -> list[str]:
@@ -138,8 +142,10 @@ def rewrite(
     header_block = headers.raw
     chosen, skipped = _choose(headers, envelope_rcpts, additions, utf8_headers)
     locked = bool(chosen) and _dkim_covers_cc(headers.fields)
+    malformed = bool(chosen) and not locked and not all(_well_formed(f.value_bytes) for f in headers.named("cc"))
     copies = tuple(
-        Copy(person, address, not locked and (utf8_headers or address.isascii())) for person, address in chosen
+        Copy(person, address, not (locked or malformed) and (utf8_headers or address.isascii()))
+        for person, address in chosen
     )
     in_header = [copy for copy in copies if copy.in_header]
     if in_header:
@@ -153,7 +159,8 @@ def rewrite(
     if in_header or trace:
         # A memoryview spares a copy of a large body: the join is the only one.
         message = b"".join((header_block, memoryview(message)[headers.end :]))
-    return RewriteResult(message=message, copies=copies, skipped=skipped, cc_locked_by_dkim=locked)
+    return RewriteResult(message=message, copies=copies, skipped=skipped, cc_locked_by_dkim=locked,
+                         cc_malformed=malformed)
 
 
 def _valid_address(address: str) -> bool:
@@ -208,6 +215,37 @@ def _dkim_covers_cc(fields: Iterable[Field]) -> bool:
             if "cc" in names:
                 return True
     return False
+
+
+def _well_formed(value: bytes) -> bool:
+    """Whether an address field's quotes, comments and angle brackets are all closed."""
+    quoted, comments, angle, escaped = False, 0, 0, False
+    for byte in value:
+        if escaped:
+            escaped = False
+        elif byte == 0x5C and (quoted or comments):  # backslash
+            escaped = True
+        elif quoted:
+            quoted = byte != 0x22
+        elif byte == 0x22:
+            quoted = True
+        elif byte == 0x28:  # (
+            comments += 1
+        elif byte == 0x29:  # )
+            comments -= 1
+            if comments < 0:
+                return False
+        elif comments:
+            continue
+        elif byte == 0x3C:  # <
+            angle += 1
+            if angle > 1:
+                return False
+        elif byte == 0x3E:  # >
+            angle -= 1
+            if angle < 0:
+                return False
+    return not (quoted or comments or angle or escaped)
 
 
 def _with_cc(headers: HeaderBlock, adding: list[Copy]) -> bytes:

@@ -25,6 +25,7 @@ LF = b"\n"
 # LF (CRLF counts too, the CR is part of the line); the last one may lack it.
 _FIELD = re.compile(rb"[^ \t\r\n][^\n]*\n?(?:[ \t][^\n]*\n?)*")
 _LINE_BREAK = re.compile(rb"\r?\n")
+_LINE_ENDS = re.compile(rb"\r\n|\n|\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,21 @@ class HeaderBlock:
     def decoded(self, name: str) -> str:
         """The first value of ``name`` with RFC 2047 encoded-words decoded, stripped."""
         return decode_words(self.first(name)).strip()
+
+
+def crlf_lines(data: bytes) -> bytes:
+    """``data`` with every bare LF and bare CR made a CRLF.
+
+    What the upstream reads: delivery sends CRLF line ends, so a bare CR or
+    LF ends a line there. The receiver applies it first, so that the relay
+    parses the header block exactly as it will be sent (a category or a Bcc
+    after a bare CR is a header to both), and no line the upstream reads as
+    "." can hide in the body (SMTP smuggling).
+    """
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+        return _LINE_ENDS.sub(b"\r\n", data)
+    return data
 
 
 def split_message(data: bytes) -> tuple[bytes, bytes]:

@@ -27,7 +27,7 @@ def describe(entry: LogEntry, category: str | None, resolution: Resolution | Non
         if copy.address != copy.person.email
     ]
     notes += [f"{address} not added: {why}" for address, why in result.skipped]
-    if not result.cc_locked_by_dkim:
+    if not (result.cc_locked_by_dkim or result.cc_malformed):
         notes += [
             f"{copy.address} added to the envelope only: the address needs SMTPUTF8, which the sender did not use"
             for copy in result.copies
@@ -41,6 +41,10 @@ def describe(entry: LogEntry, category: str | None, resolution: Resolution | Non
     elif result.cc_locked_by_dkim:
         entry.decision = Decision.ENVELOPE_ONLY
         reason = f"{resolution.reason}; a DKIM signature covers Cc, so they were added to the envelope only"
+    elif result.cc_malformed:
+        entry.decision = Decision.ENVELOPE_ONLY
+        reason = (f"{resolution.reason}; the message's Cc field is malformed (something in it is not closed), "
+                  "so they were added to the envelope only")
     else:
         entry.decision, reason = Decision.REWRITTEN, resolution.reason
     entry.reason = "; ".join([reason, *notes])

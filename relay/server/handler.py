@@ -8,6 +8,7 @@ or in the database in capture mode). Anything that stops that answers with a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,10 +25,14 @@ from contacts_tui.core.status import Decision, Status
 from ..journal.writer import Journal
 from ..queue import QueuedMessage, mail_flags, new_queue_id
 from ..rewrite import HeaderBlock, read_category, received_header, rewrite
+from ..rewrite.headers import crlf_lines, header_end
 from .access import peer_allowed
 from .decision import describe
 
 logger = logging.getLogger(__name__)
+
+# Seconds a directory lookup may take before the sender gets 451.
+LOOKUP_TIMEOUT = 5.0
 
 Sink = Callable[[QueuedMessage, bytes, LogEntry, bytes], Awaitable[str]]
 """sink(message, rewritten bytes, log entry, original bytes) -> the text after "250 2.0.0 Ok: "."""
@@ -37,6 +42,29 @@ Sink = Callable[[QueuedMessage, bytes, LogEntry, bytes], Awaitable[str]]
 class Limits:
     max_received: int = 50
     max_recipients: int = 1000
+    # Like Postfix's header_size_limit (a field) and a cap on how many fields
+    # a message may have: real mail has dozens; a client sending thousands
+    # only makes the relay parse them.
+    max_header_fields: int = 1000
+    max_field_bytes: int = 100 * 1024
+    # Parsing and rewriting a header block larger than this runs in a thread,
+    # so one big message never holds up the replies to other sessions.
+    inline_header_bytes: int = 64 * 1024
+
+
+def address_problem(address: str) -> str | None:
+    """Why an address from MAIL FROM or RCPT TO cannot be carried on, or None.
+
+    aiosmtpd keeps bytes that are not UTF-8 as surrogates: such an address
+    could be neither written to the upstream nor put in a bounce.
+    """
+    try:
+        address.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in address):
+        return "contains a control character"
+    return None
 
 
 class RelayHandler:
@@ -53,6 +81,7 @@ class RelayHandler:
         category_header: str,
         limits: Limits = Limits(),
         executor: ThreadPoolExecutor | None = None,
+        lookup_timeout: float = LOOKUP_TIMEOUT,
     ) -> None:
         self.directory = directory
         self.sink = sink
@@ -62,6 +91,7 @@ class RelayHandler:
         self.category_header = category_header
         self.limits = limits
         self.executor = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+        self.lookup_timeout = lookup_timeout
         self.in_flight = 0
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str,
@@ -76,11 +106,20 @@ class RelayHandler:
         if not (session.authenticated or peer_allowed(_peer_ip(session), self.networks)):
             logger.info("refused MAIL from %s: not an allowed network and not authenticated", _peer_ip(session))
             return "530 5.7.0 Authentication required: this relay accepts mail only from allowed networks or after AUTH over TLS"
+        problem = address_problem(address)
+        if problem:
+            return f"553 5.1.7 The sender address {problem}"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 Sender ok"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
+        if not address or address == "<>":
+            # Accepted, it could only ever bounce: backscatter to whoever sent it.
+            return "553 5.1.3 The null address <> cannot be a recipient"
+        problem = address_problem(address)
+        if problem:
+            return f"553 5.1.3 The recipient address {problem}"
         if len(envelope.rcpt_tos) >= self.limits.max_recipients:
             reply = f"452 4.5.3 Too many recipients (at most {self.limits.max_recipients} per message)"
             # One log entry per message, not one per recipient over the limit:
@@ -103,44 +142,47 @@ class RelayHandler:
             self.in_flight -= 1
 
     async def _data(self, session: Session, envelope: SmtpEnvelope) -> str:
-        data = envelope.original_content or b""
+        original = envelope.original_content or b""
+        data = crlf_lines(original)  # as the upstream will read it (see crlf_lines)
         sender = envelope.mail_from or ""
         sender = "" if sender == "<>" else sender
         recipients = list(envelope.rcpt_tos)
+        # Big header blocks are read in a thread, so that the replies to other
+        # sessions do not wait for them.
+        offload = header_end(data) > self.limits.inline_header_bytes
         # The header block is parsed here, once: the checks, the log entry and
         # the rewrite all read these fields.
-        headers = HeaderBlock.of(data)
+        headers = await asyncio.to_thread(HeaderBlock.of, data) if offload else HeaderBlock.of(data)
         entry = LogEntry(
             sender=sender,
             recipients=tuple(recipients),
-            message_id=headers.first("message-id"),
+            message_id=headers.first("message-id")[:998],
             subject=headers.decoded("subject")[:1000],
-            size=len(data),
+            size=len(original),
         )
-        hops = headers.count("received")
-        if hops > self.limits.max_received:
-            return self._refuse(
-                entry, f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop?", peer=_peer_ip(session)
-            )
+        refusal = self._header_refusal(headers)
+        if refusal:
+            return self._refuse(entry, refusal, peer=_peer_ip(session))
 
         category = read_category(headers, self.category_header)
         entry.category = category or ""
         resolution: Resolution | None = None
         if category:
             try:
-                resolution = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self.directory.resolve, recipients, category
-                )
+                resolution = await self._resolve(recipients, category)
             except Exception as exc:
                 # Whatever stops the lookup (a dropped connection, a revoked
-                # grant, a corrupt file) is temporary to the sender: a 5xx
-                # would lose the notification, a send would lose the contacts.
-                if not isinstance(exc, DirectoryError):
+                # grant, a corrupt file, a server that does not answer) is
+                # temporary to the sender: a 5xx would lose the notification,
+                # a send would lose the contacts.
+                if not isinstance(exc, (DirectoryError, TimeoutError)):
                     logger.exception("directory lookup failed for a %s message", category)
                 detail = " ".join(str(exc).split()) or type(exc).__name__
+                # An error, not a warning: mail is held back until someone
+                # brings the directory back.
                 return self._refuse(
                     entry, "451 4.3.0 The contact directory is unavailable; please try again later", detail,
-                    peer=_peer_ip(session),
+                    peer=_peer_ip(session), level=logging.ERROR,
                 )
         smtputf8, eightbit = mail_flags(envelope.mail_options)
         queue_id = new_queue_id()
@@ -155,7 +197,9 @@ class RelayHandler:
             smtputf8=smtputf8,
         )
         additions = resolution.additions if resolution else ()
-        result = rewrite(data, recipients, additions, trace, utf8_headers=smtputf8, headers=headers)
+        rewriting = functools.partial(rewrite, data, recipients, additions, trace, utf8_headers=smtputf8,
+                                      headers=headers)
+        result = await asyncio.to_thread(rewriting) if offload else rewriting()
         describe(entry, category, resolution, result)
         message = QueuedMessage(
             queue_id=queue_id,
@@ -166,7 +210,7 @@ class RelayHandler:
             category=entry.category_key,
         )
         try:
-            where = await self.sink(message, result.message, entry, data)
+            where = await self.sink(message, result.message, entry, original)
         except Exception as exc:  # disk full, database gone: nothing was acknowledged
             return self._refuse(
                 entry, "451 4.3.0 The message could not be stored; please try again later", str(exc),
@@ -176,6 +220,37 @@ class RelayHandler:
             "%s from %s to %s: %s (%s)", where, sender or "<>", ",".join(recipients), entry.decision, entry.reason
         )
         return f"250 2.0.0 Ok: {where}"
+
+    async def _resolve(self, recipients: list[str], category: str) -> Resolution:
+        """The directory's answer, or TimeoutError after ``lookup_timeout`` seconds.
+
+        A database that takes the query and never answers (a stopped server,
+        a stalled network) must not hold the sender's DATA: it gets a 451
+        and tries again later. The thread stays with the query until the
+        database answers or the connection breaks.
+        """
+        loop = asyncio.get_running_loop()
+        lookup = loop.run_in_executor(self.executor, self.directory.resolve, recipients, category)
+        try:
+            return await asyncio.wait_for(asyncio.shield(lookup), self.lookup_timeout)
+        except TimeoutError:
+            raise TimeoutError(f"the directory did not answer within {self.lookup_timeout:g} s") from None
+
+    def _header_refusal(self, headers: HeaderBlock) -> str | None:
+        """The reply refusing a header block the relay will not carry, or None."""
+        limits = self.limits
+        if len(headers.fields) > limits.max_header_fields:
+            return (f"552 5.6.0 Too many header fields ({len(headers.fields):,}; "
+                    f"this relay takes at most {limits.max_header_fields:,})")
+        longest = max(headers.fields, key=lambda field: len(field.raw), default=None)
+        if longest is not None and len(longest.raw) > limits.max_field_bytes:
+            name = (longest.name or "a header line").title()
+            return (f"552 5.6.0 Header field {name} too long ({len(longest.raw):,} bytes; "
+                    f"this relay takes at most {limits.max_field_bytes:,})")
+        hops = headers.count("received")
+        if hops > limits.max_received:
+            return f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop?"
+        return None
 
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd's default answers "500 Error: (Type) text": permanent, so

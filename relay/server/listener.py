@@ -1,15 +1,27 @@
-"""The listening socket and its sessions: the connection cap, TLS and AUTH, and a graceful stop."""
+"""The listening socket and its sessions: who gets a slot, TLS and AUTH, and a graceful stop.
+
+Connection slots are the relay's to share out, and strangers (clients outside
+the allowed networks, who can only relay after AUTH) must not take them from
+the senders the relay is for: together they get at most half the slots, each
+address at most ``max_client_connections``, and an idle stranger goes after
+``STRANGER_IDLE`` seconds. When the slots run low, every idle session goes
+after ``STRESSED_IDLE`` seconds (Postfix's stress mode). Password checks run
+in a thread, and an address that keeps guessing is told to wait.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from .access import AuthUsers
+from .access import AuthUsers, peer_allowed
 from .handler import RelayHandler
 from .protocol import SHUTTING_DOWN, Refuse, RelaySMTP
 from .redact import keep_client_text_out_of_the_log
@@ -17,6 +29,17 @@ from .redact import keep_client_text_out_of_the_log
 logger = logging.getLogger(__name__)
 
 _BUSY = b"421 4.7.0 Too many connections; please try again later\r\n"
+_CLIENT_BUSY = b"421 4.7.0 Too many connections from your address; please try again later\r\n"
+_IDLE = b"421 4.4.2 Idle for too long; closing the connection\r\n"
+_AUTH_BLOCKED = "454 4.7.0 Too many failed AUTH attempts from your address; please try again later"
+
+DEFAULT_CLIENT_CONNECTIONS = 10
+STRANGER_IDLE = 30.0
+STRESSED_IDLE = 10.0
+STRESS_SHARE = 0.8  # of max_connections in use: idle sessions go sooner
+AUTH_FAILURES = 5  # per address within AUTH_WINDOW seconds; more are refused unchecked
+AUTH_WINDOW = 60.0
+AUTH_PENALTY = 1.0  # seconds before answering a wrong password
 
 
 class Listener:
@@ -31,6 +54,7 @@ class Listener:
         hostname: str,
         max_connections: int,
         max_size: int,
+        max_client_connections: int = DEFAULT_CLIENT_CONNECTIONS,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
         auth_file: Path | None = None,
@@ -39,12 +63,16 @@ class Listener:
         self.host, self._port = host, port
         self.hostname = hostname
         self.max_connections = max_connections
+        self.max_client_connections = max_client_connections
         self.max_size = max_size
         self.stopping = False
         self._server: asyncio.base_events.Server | None = None
-        self._sessions: set[RelaySMTP] = set()
+        self._sessions: dict[RelaySMTP, bool] = {}  # each admitted session: whether it is a stranger
+        self._watcher: asyncio.Task[None] | None = None
         self._tls = _tls_context(tls_cert, tls_key)
         self._auth = AuthUsers(auth_file) if auth_file else None
+        self._auth_failures: dict[str, collections.deque[float]] = {}
+        self._auth_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-auth")
         keep_client_text_out_of_the_log()
 
     @property
@@ -55,6 +83,7 @@ class Listener:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, self.host, self._port)
+        self._watcher = loop.create_task(self._watch_idle(), name="relay-idle-sessions")
 
     def reload(self) -> str:
         """Read the auth file again; returns a sentence for the log."""
@@ -62,14 +91,37 @@ class Listener:
             return "nothing to reload (no --auth-file); the relay keeps running"
         return self._auth.reload()
 
+    # -- sessions ------------------------------------------------------------
+
+    def admit(self, session: RelaySMTP, peer_ip: str | None) -> bytes | None:
+        """Take a new connection in, or say with which reply to send it away."""
+        stranger = not peer_allowed(peer_ip, self.handler.networks)
+        if len(self._sessions) >= self.max_connections:
+            logger.warning("refused a connection from %s: %d sessions open already", peer_ip, len(self._sessions))
+            return _BUSY
+        if stranger:
+            strangers = [s for s, is_stranger in self._sessions.items() if is_stranger]
+            if len(strangers) >= max(1, self.max_connections // 2):
+                logger.warning("refused a connection from %s: half the slots are taken by clients outside "
+                               "the allowed networks", peer_ip)
+                return _BUSY
+            if sum(1 for s in strangers if s.peer_ip == peer_ip) >= self.max_client_connections:
+                logger.warning("refused a connection from %s: %d open from that address already", peer_ip,
+                               self.max_client_connections)
+                return _CLIENT_BUSY
+        self._sessions[session] = stranger
+        return None
+
     def forget(self, session: RelaySMTP) -> None:
-        self._sessions.discard(session)
+        self._sessions.pop(session, None)
 
     def stop_accepting(self) -> None:
         """Close the listening socket and send idle sessions away with 421."""
         self.stopping = True
         if self._server is not None:
             self._server.close()
+        if self._watcher is not None:
+            self._watcher.cancel()
         for session in list(self._sessions):
             if not session.in_transaction:
                 session.close_for_shutdown()
@@ -82,14 +134,33 @@ class Listener:
     def close_all(self) -> None:
         for session in list(self._sessions):
             session.close_for_shutdown()
+        self._auth_threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _watch_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(1.0)
+            now = loop.time()
+            stressed = len(self._sessions) >= STRESS_SHARE * self.max_connections
+            self._forget_old_auth_failures()
+            for session, stranger in list(self._sessions.items()):
+                if session.in_transaction:
+                    continue
+                idle = now - session.last_active
+                authenticated = session.session is not None and session.session.authenticated
+                if (stranger and not authenticated and idle > STRANGER_IDLE) or (stressed and idle > STRESSED_IDLE):
+                    session.close_with(_IDLE)
+
+    def _forget_old_auth_failures(self) -> None:
+        now = time.monotonic()
+        for peer, failures in list(self._auth_failures.items()):
+            if not failures or now - failures[-1] > AUTH_WINDOW:
+                del self._auth_failures[peer]
 
     def _protocol(self) -> asyncio.Protocol:
         if self.stopping:
             return Refuse(SHUTTING_DOWN)
-        if len(self._sessions) >= self.max_connections:
-            logger.warning("refused a connection: %d sessions open already", len(self._sessions))
-            return Refuse(_BUSY)
-        session = RelaySMTP(
+        return RelaySMTP(
             self,
             self.handler,
             data_size_limit=self.max_size,
@@ -98,26 +169,46 @@ class Listener:
             hostname=self.hostname,
             ident="Contact Persons relay",
             tls_context=self._tls,
-            authenticator=self._authenticate if self._auth else None,
+            authenticator=self._no_authenticator if self._auth else None,
             auth_require_tls=True,
             # Without an auth file nobody can log in, so AUTH is not offered.
             auth_exclude_mechanism=None if self._auth else ["LOGIN", "PLAIN"],
             # AUTH guesses end the session; every other command is unlimited
-            # because one session may carry thousands of messages.
+            # because one session may carry thousands of messages (junk
+            # commands have a limit of their own: see protocol.py).
             command_call_limit={"AUTH": 3, "*": 2**31},
         )
-        self._sessions.add(session)
-        return session
 
-    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+    # -- AUTH ----------------------------------------------------------------
+
+    @staticmethod
+    def _no_authenticator(*_args) -> AuthResult:
+        # aiosmtpd wants one to offer AUTH at all; RelaySMTP checks in authenticate().
+        return AuthResult(success=False, handled=False)
+
+    async def authenticate(self, session: RelaySMTP, auth_data) -> AuthResult:
+        """Check a user's password in a thread; an address that keeps failing is refused unchecked."""
         if not isinstance(auth_data, LoginPassword) or self._auth is None:
             return AuthResult(success=False, handled=False)
+        peer = session.peer_ip or "unknown"
+        failures = self._auth_failures.setdefault(peer, collections.deque())
+        now = time.monotonic()
+        while failures and now - failures[0] > AUTH_WINDOW:
+            failures.popleft()
+        if len(failures) >= AUTH_FAILURES:
+            logger.warning("refused AUTH from %s unchecked: %d failures in the last %g s", peer, len(failures),
+                           AUTH_WINDOW)
+            return AuthResult(success=False, handled=False, message=_AUTH_BLOCKED)
         user = auth_data.login.decode("utf-8", errors="replace")
-        ok = self._auth.check(user, auth_data.password.decode("utf-8", errors="replace"))
-        if not ok:
-            peer = session.peer[0] if isinstance(session.peer, (tuple, list)) else session.peer
-            logger.warning("failed AUTH for user %r from %s", user, peer)
-        return AuthResult(success=ok, handled=False)
+        password = auth_data.password.decode("utf-8", errors="replace")
+        ok = await asyncio.get_running_loop().run_in_executor(self._auth_threads, self._auth.check, user, password)
+        if ok:
+            failures.clear()
+            return AuthResult(success=True, handled=False, auth_data=auth_data)
+        failures.append(time.monotonic())
+        logger.warning("failed AUTH for user %r from %s", user, peer)
+        await asyncio.sleep(AUTH_PENALTY)  # only this session waits
+        return AuthResult(success=False, handled=False)
 
 
 def _tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:

@@ -2,9 +2,11 @@
 
 aiosmtpd 1.4 is pinned in pyproject.toml (``>=1.4.5,<1.5``) because
 ``RelaySMTP`` leans on its private parts: it reads ``_reader._buffer`` to
-coalesce pipelined replies, overrides ``_getaddr`` for speed, and recognises
-the text of the 552 replies aiosmtpd answers by itself. Each is marked where
-it happens; a new aiosmtpd minor version means checking them again.
+coalesce pipelined replies, overrides ``_getaddr`` for speed and
+``_authenticate`` to check passwords off the event loop, wraps entries of
+``_smtp_methods`` to count junk commands, and recognises the text of the
+replies aiosmtpd refuses messages with by itself. Each is marked where it
+happens; a new aiosmtpd minor version means checking them again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import re
 from typing import TYPE_CHECKING
 
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import SMTP, AuthResult, syntax
 
 if TYPE_CHECKING:
     from .listener import Listener
@@ -24,8 +26,18 @@ SHUTTING_DOWN = b"421 4.3.2 The relay is shutting down; please try again later\r
 # MAIL ... SIZE= (private text: see the module docstring).
 _TOO_MUCH_DATA = b"552 Error: Too much mail data"
 _SIZE_ANNOUNCED = b"552 Error: message size exceeds fixed maximum message size"
+_LINE_TOO_LONG = b"500 Line too long"
 _ANGLE_PATH = re.compile(r"<([^<>]*)>")
 
+
+# Commands that carry no mail (Postfix's smtpd_junk_command_limit): a client
+# may send this many between two messages, then it is sent away.
+JUNK_COMMANDS = ("NOOP", "RSET", "VRFY", "EXPN", "HELP")
+JUNK_LIMIT = 100
+_TOO_MUCH_JUNK = "421 4.7.0 Too many commands without mail; closing the connection"
+# What aiosmtpd's mechanisms get back from _authenticate: the credentials,
+# to be checked by the listener in a thread (see RelaySMTP._authenticate).
+_TO_CHECK = "credentials to check"
 
 # Replies after which the connection closes or turns to TLS: never held back.
 _FLUSH_AT_ONCE = (b"220", b"221", b"421")
@@ -47,7 +59,15 @@ class RelaySMTP(SMTP):
         self._listener = listener
         self._replies: list[bytes] = []
         self._mail_arg = ""
-        self._closed_for_shutdown = False
+        self._closing = False
+        self._refused = False
+        self.last_active = self.loop.time()
+        self._junk = 0
+        for command in JUNK_COMMANDS:
+            # A private table of aiosmtpd's (pinned: module docstring).
+            method = self._smtp_methods.get(command)
+            if method is not None:
+                self._smtp_methods[command] = self._counted(method)
 
     @property
     def in_transaction(self) -> bool:
@@ -58,9 +78,12 @@ class RelaySMTP(SMTP):
     async def push(self, status: str | bytes) -> None:
         if isinstance(status, str):
             status = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
-        if status.startswith(b"552 Error: "):
-            status = self._too_big(status)
+        if status.startswith((b"552 Error: ", _LINE_TOO_LONG)):
+            status = self._refused_by_aiosmtpd(status)
         self._replies.append(status + b"\r\n")
+        self.last_active = self.loop.time()
+        if status.startswith(b"250 2.0.0 Ok: "):
+            self._junk = 0  # a message went through: the client is working
         if status[3:4] == b"-":
             return  # the rest of a multi-line reply (EHLO) follows at once
         stopping = self._listener.stopping
@@ -75,14 +98,54 @@ class RelaySMTP(SMTP):
             # finished, so it is told to go now rather than start another.
             self.close_for_shutdown()
 
+    @property
+    def peer_ip(self) -> str | None:
+        peer = self.session.peer if self.session is not None else None
+        return str(peer[0]) if isinstance(peer, (tuple, list)) and peer else None
+
+    def _counted(self, method):
+        async def counted(arg: str) -> None:
+            self._junk += 1
+            if self._junk > JUNK_LIMIT:
+                await self.push(_TOO_MUCH_JUNK)
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            await method(arg)
+
+        return counted
+
+
+    def _authenticate(self, mechanism: str, auth_data) -> AuthResult:
+        # aiosmtpd's mechanisms call this (a private method, pinned) to check
+        # the credentials they decoded, and wait for nothing: a scrypt run
+        # here would hold up every session. They get the credentials back,
+        # and auth_PLAIN / auth_LOGIN below have the listener check them in
+        # a thread.
+        return AuthResult(success=False, handled=False, message=_TO_CHECK, auth_data=auth_data)
+
+    async def auth_PLAIN(self, _, args) -> AuthResult:
+        return await self._check(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _, args) -> AuthResult:
+        return await self._check(await super().auth_LOGIN(_, args))
+
+    async def _check(self, result: AuthResult) -> AuthResult:
+        if result.message != _TO_CHECK:
+            return result  # undecodable, or cancelled by the client: answered already
+        return await self._listener.authenticate(self, result.auth_data)
+
     def close_for_shutdown(self) -> None:
-        """Answer 421 (after any replies still held back) and close the connection."""
+        self.close_with(SHUTTING_DOWN)
+
+    def close_with(self, reply: bytes) -> None:
+        """Answer ``reply`` (after any replies still held back) and close the connection."""
         transport = self.transport
-        if self._closed_for_shutdown or transport is None or transport.is_closing():
+        if self._closing or transport is None or transport.is_closing():
             return  # the client is gone already (a TLS transport then cannot even be written to)
-        self._closed_for_shutdown = True
+        self._closing = True
         replies, self._replies = b"".join(self._replies), []
-        transport.write(replies + SHUTTING_DOWN)
+        transport.write(replies + reply)
         transport.close()
 
     @syntax(SMTP.smtp_MAIL.__smtp_syntax__, SMTP.smtp_MAIL.__smtp_syntax_extended__,  # type: ignore[attr-defined]
@@ -91,17 +154,22 @@ class RelaySMTP(SMTP):
         self._mail_arg = arg or ""  # for the log line if SIZE= is over the limit
         await super().smtp_MAIL(arg)
 
-    def _too_big(self, status: bytes) -> bytes:
-        # aiosmtpd answers these itself, without an enhanced status code and
-        # without asking the handler, so the refusal would go unlogged.
-        limit = self.data_size_limit or 0
-        reply = f"552 5.3.4 Message too big for this relay (limit {size_text(limit)})"
-        if status.startswith(_TOO_MUCH_DATA):
-            envelope = self.envelope
-            sender = envelope.mail_from if envelope is not None else None
-            recipients = list(envelope.rcpt_tos) if envelope is not None else []
+    def _refused_by_aiosmtpd(self, status: bytes) -> bytes:
+        # aiosmtpd refuses these messages itself, without an enhanced status
+        # code and without asking the handler, so the refusal would go unlogged.
+        envelope = self.envelope
+        sender = envelope.mail_from if envelope is not None else None
+        recipients = list(envelope.rcpt_tos) if envelope is not None else []
+        if status.startswith(_LINE_TOO_LONG):
+            reply = "500 5.5.2 Line too long: lines may hold at most 998 characters (RFC 5321 4.5.3.1.6)"
+            detail = "a line of the message was longer"
+        elif status.startswith(_TOO_MUCH_DATA):
+            limit = self.data_size_limit or 0
+            reply = f"552 5.3.4 Message too big for this relay (limit {size_text(limit)})"
             detail = f"more than {limit} bytes sent"
         elif status.startswith(_SIZE_ANNOUNCED):
+            limit = self.data_size_limit or 0
+            reply = f"552 5.3.4 Message too big for this relay (limit {size_text(limit)})"
             found = _ANGLE_PATH.search(self._mail_arg)
             sender, recipients = (found.group(1) if found else None), []
             announced = re.search(r"\bSIZE=(\d+)", self._mail_arg, re.I)
@@ -124,9 +192,29 @@ class RelaySMTP(SMTP):
             return None, None
         return address, match.group(2) or ""
 
+    def connection_made(self, transport) -> None:
+        if self.transport is None and self._original_transport is None:  # a new connection, not STARTTLS
+            peer = transport.get_extra_info("peername")
+            refusal = self._listener.admit(self, str(peer[0]) if isinstance(peer, (tuple, list)) and peer else None)
+            if refusal is not None:
+                # Sent away before aiosmtpd sets the session up: it never hears of it.
+                self._refused = True
+                transport.write(refusal)
+                transport.close()
+                return
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def eof_received(self):
+        return False if self._refused else super().eof_received()
+
     def connection_lost(self, exc) -> None:
         self._listener.forget(self)
-        super().connection_lost(exc)
+        if not self._refused:
+            super().connection_lost(exc)
 
 
 def size_text(size: int) -> str:

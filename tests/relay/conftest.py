@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from .helpers import seed
+from relay.server.access import set_password
+
+from .helpers import PASSWORD, USER, seed
 from .helpers.dkim import make_keys
 from .helpers.upstream import TlsFiles, Upstream
 
@@ -66,3 +68,11 @@ def people(sqlite_directory):
 def dkim_keys() -> tuple[bytes, bytes]:
     """(PEM private key, DNS TXT record) of a fresh 1024-bit RSA key pair."""
     return make_keys()
+
+
+@pytest.fixture
+def auth_file(tmp_path):
+    """An auth file with one user, ``helpers.USER`` with ``helpers.PASSWORD``."""
+    path = tmp_path / "relay-users"
+    set_password(path, USER, PASSWORD)
+    return path

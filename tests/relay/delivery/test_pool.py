@@ -362,3 +362,16 @@ async def test_too_many_recipients_for_everyone_is_an_ordinary_deferral(upstream
     assert result.temporary == ["a@example.com", "b@example.com"]
     assert len(upstream.refusals) == 2  # one transaction, no loop
     assert upstream.messages == []
+
+
+async def test_an_upstream_slow_to_answer_the_final_dot_is_waited_for_not_sent_twice(upstream: Upstream) -> None:
+    # RFC 5321 4.5.3.2.6: up to 10 minutes for the reply to the final ".",
+    # however short the wait for every other reply is.
+    upstream.reply_data("250 2.0.0 committed at last", delay=1.5, times=1)
+
+    pool = pool_for(upstream, timeout=0.5, data_timeout=10.0)
+    result = await deliver(pool, "customer@example.com")
+
+    assert result.accepted == ["customer@example.com"]
+    assert str(result.data_reply) == "250 2.0.0 committed at last"
+    assert pool.stats.transactions == 1

@@ -381,3 +381,58 @@ def test_the_backoff_doubles_from_min_to_max_and_stops_at_the_lifetime() -> None
     assert not policy.expired(0, 5 * 86400 - 1) and policy.expired(0, 5 * 86400)
     with pytest.raises(ValueError):
         RetryPolicy(min_backoff=10, max_backoff=5)
+
+
+async def test_a_message_whose_bounce_cannot_be_written_still_leaves_the_queue(tmp_path: Path, upstream: Upstream) -> None:
+    # A sender that is not valid UTF-8 (an earlier relay let such through):
+    # it cannot be written to the upstream, nor into a bounce.
+    delivery = await start_delivery(tmp_path / "spool", upstream)
+    try:
+        queue_id = await delivery.commit("customer@example.com", sender="\udcff\udcfe@b.example")
+        report = await delivery.wait_status(queue_id, "failed")
+        await wait_until(lambda: read_queue(delivery.spool.directory) == [])
+    finally:
+        await delivery.close()
+
+    assert report.dsn_id is None
+    assert "5.1.7" in report.failed["customer@example.com"]
+    assert upstream.messages == []
+
+
+class _Broken:
+    """A deliverer with a fault of its own: every attempt raises, or answers nonsense."""
+
+    concurrency = 1
+    remote_name = None
+
+    def __init__(self, fault: str) -> None:
+        self.fault = fault
+
+    async def deliver(self, *args, **kwargs):
+        if self.fault == "raises":
+            raise RuntimeError("something inside broke")
+        return None  # the scheduler itself trips over this
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("fault", ["raises", "nonsense"])
+async def test_an_exception_in_every_attempt_still_ends_in_expiry(tmp_path: Path, fault: str) -> None:
+    spool = Spool(tmp_path / "spool")
+    reports: list[tuple[str, str, int]] = []
+    scheduler = Scheduler(spool, _Broken(fault), policy=RetryPolicy(min_backoff=0.05, max_backoff=0.1, max_lifetime=0.5),
+                          on_status=lambda message, status, reply, dsn_id: reports.append(
+                              (message.queue_id, status, message.attempts)),
+                          reporting_mta="relay.test", control_interval=0.05)
+    await scheduler.start()
+    try:
+        queue_id = await spool.commit(QueuedMessage("", SENDER, ("customer@example.com",)), MESSAGE)
+        await wait_until(lambda: any(q == queue_id and s == "expired" for q, s, _ in reports), timeout=15)
+    finally:
+        await scheduler.stop()
+        await spool.close()
+
+    mine = [(s, n) for q, s, n in reports if q == queue_id]
+    assert mine[-1][0] == "expired" and mine[-1][1] >= 2
+    assert all(s == "deferred" for s, _ in mine[:-1])

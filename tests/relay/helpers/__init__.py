@@ -18,6 +18,7 @@ import re
 import shutil
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -46,6 +47,7 @@ BETA = "beta@customer.example"
 QUIET = "quiet@customer.example"
 UTF8_CUSTOMER = "kundin@bücher.example"
 SENDER = "billing@shop.example"
+USER, PASSWORD = "billing-app", "correct horse battery 9"  # in the auth_file fixture
 
 # customer email -> (customer name, [(contact name, email, role, receive_all, categories)])
 PEOPLE: dict[str, tuple[str, list[tuple[str, str, str, bool, tuple[str, ...]]]]] = {
@@ -413,3 +415,70 @@ def raw_session(port: int, data: bytes) -> list[tuple[int, str]]:
         sock.sendall(b"QUIT\r\n")
         replies.append(reply())
         return replies
+
+
+class RawSession:
+    """An SMTP session over a plain socket, bytes exactly as given: what a client
+    library would clean up (bare CR, raw 8-bit, NUL) reaches the relay as is."""
+
+    def __init__(self, port: int, *, source: str | None = None, timeout: float = 20.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
+        self.reader = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self) -> tuple[int, str]:
+        lines = []
+        while True:
+            line = self.reader.readline()
+            if not line:
+                raise ConnectionError("the relay closed the connection")
+            lines.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), "\n".join(lines)
+
+    def command(self, line: bytes) -> tuple[int, str]:
+        self.sock.sendall(line + b"\r\n")
+        return self.reply()
+
+    def send_message(self, sender: bytes, recipients: Sequence[bytes], data: bytes) -> list[tuple[int, str]]:
+        """EHLO (once), MAIL, RCPT each, DATA and the message with its final dot; every reply."""
+        replies = [self.command(b"EHLO raw.test")] if not getattr(self, "_greeted", False) else []
+        self._greeted = True
+        replies.append(self.command(b"MAIL FROM:<" + sender + b">"))
+        replies += [self.command(b"RCPT TO:<" + rcpt + b">") for rcpt in recipients]
+        replies.append(self.command(b"DATA"))
+        if replies[-1][0] == 354:
+            self.sock.sendall(data + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+            replies.append(self.reply())
+        return replies
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(b"QUIT\r\n")
+            self.reply()
+        except OSError:
+            pass
+        self.reader.close()
+        self.sock.close()
+
+
+def tls_client(tls_files) -> ssl.SSLContext:
+    """A client context that trusts the test certificate (``tls_files``)."""
+    return ssl.create_default_context(cafile=str(tls_files.cert))
+
+
+def worst_reply_time(port: int, done: "threading.Event | asyncio.Event") -> float:
+    """Another client's view while something else happens: EHLO after EHLO
+    (not junk, so never cut off) until ``done``; the slowest reply in seconds."""
+    session = RawSession(port)
+    worst = 0.0
+    try:
+        while not done.is_set():
+            started = time.monotonic()
+            code, text = session.command(b"EHLO watcher.test")
+            assert code == 250, text
+            worst = max(worst, time.monotonic() - started)
+    finally:
+        session.close()
+    return worst

@@ -34,35 +34,26 @@ from ...waiting import poll, wait_until
 from ..helpers import (
     ACME,
     ACME_BILLING,
+    PASSWORD,
     ROOT,
     SENDER,
-    RelayProcess,
+    USER,
     Answer,
+    RelayProcess,
     cc_of,
     logged,
     message,
     parsed,
     relay_config,
     run_cli,
-    running,
     raw_session,
+    running,
     seed,
     send,
+    tls_client,
 )
 
-USER, PASSWORD = "billing-app", "correct horse battery 9"
 STRANGERS_ONLY = ("10.0.0.0/8",)
-
-
-@pytest.fixture
-def auth_file(tmp_path):
-    path = tmp_path / "relay-users"
-    set_password(path, USER, PASSWORD)
-    return path
-
-
-def _tls_client(tls_files) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(tls_files.cert))
 
 
 def _session(port: int) -> smtplib.SMTP:
@@ -120,7 +111,7 @@ async def test_a_wrong_password_is_refused_and_the_right_one_over_starttls_relay
 
         def login(password: str):
             client = _session(relay.port)
-            client.starttls(context=_tls_client(tls_files))
+            client.starttls(context=tls_client(tls_files))
             client.ehlo("client.test")
             client.user, client.password = USER, password
             method = client.auth_plain if mechanism == "PLAIN" else client.auth_login
@@ -173,7 +164,7 @@ async def test_auth_login_pipelined_without_tls_never_puts_the_password_in_the_l
             with socket.create_connection(("127.0.0.1", relay.port), timeout=3) as sock:
                 sock.recv(1000)
                 with pytest.raises((ssl.SSLError, OSError)):
-                    _tls_client(tls_files).wrap_socket(sock, server_hostname="localhost")
+                    tls_client(tls_files).wrap_socket(sock, server_hostname="localhost")
 
         replies = await _thread(pipelined)
         await _thread(tls_hello_on_the_plain_port)
@@ -197,7 +188,7 @@ async def test_users_added_to_or_removed_from_the_auth_file_count_without_a_rest
 
         def login(user: str, password: str) -> int:
             with _session(relay.port) as client:
-                client.starttls(context=_tls_client(tls_files))
+                client.starttls(context=tls_client(tls_files))
                 client.ehlo("client.test")
                 try:
                     return client.login(user, password)[0]
@@ -509,7 +500,7 @@ def test_no_password_in_help_or_in_a_verbose_run_with_auth(tmp_path, tls_files, 
     try:
         for password in ("a wrong password 1", PASSWORD):
             with _session(process.port) as client:
-                client.starttls(context=_tls_client(tls_files))
+                client.starttls(context=tls_client(tls_files))
                 client.ehlo("client.test")
                 try:
                     client.login(USER, password)
