@@ -138,3 +138,10 @@ def local_zone(monkeypatch):
     yield use
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture
+def pg_url(request) -> str:
+    """A URL for an empty schema of its own on the PostgreSQL test server (skipped without one)."""
+    with _new_schema(request.getfixturevalue("pg_database_url")) as url:
+        yield url

@@ -86,9 +86,9 @@ def test_serve_refuses_to_start_without_a_contact_directory(tmp_path, kind, caps
 
 
 async def test_a_database_that_stops_answering_gives_451_within_the_lookup_timeout(
-    pg_database_url, tmp_path, upstream
+    pg_url, tmp_path, upstream
 ):
-    parts = urlsplit(pg_database_url)
+    parts = urlsplit(pg_url)
     with StallingProxy(parts.hostname, parts.port or 5432) as proxy:
         url = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl()
         database = open_database(url)

@@ -323,9 +323,10 @@ def log_json(capsys, db_url: str, *args: str) -> list[dict]:
 class RelayProcess:
     """``contacts-relay serve`` in a child process; the port is read from its first line."""
 
-    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None, *, preexec=None) -> None:
         self.args = list(args)
         self.env = {**os.environ, **(env or {})}
+        self.preexec = preexec  # run in the child before the relay starts (e.g. a resource limit)
         self.process: subprocess.Popen | None = None
         self.port = 0
 
@@ -333,7 +334,7 @@ class RelayProcess:
         command = [sys.executable, "-m", "relay.cli", "serve", *self.args]
         self._lines: list[str] = []
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+            command, cwd=ROOT, env=self.env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, preexec_fn=self.preexec
         )
         stream = self.process.stderr
         assert stream is not None

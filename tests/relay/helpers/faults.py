@@ -3,7 +3,8 @@
 ``StallingProxy`` forwards TCP connections to a real server (PostgreSQL, an
 upstream) through its own thread; ``stall()`` stops passing bytes either way
 while every connection stays open, as a hung server or a stalled network
-does; ``resume()`` lets them flow again.
+does; ``cut()`` closes every connection and refuses new ones, as a stopped
+server does; ``resume()`` lets them flow again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class StallingProxy:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stalling-proxy", daemon=True)
         self._server: asyncio.base_events.Server | None = None
+        self._refusing = False
+        self._writers: set[asyncio.StreamWriter] = set()
 
     def __enter__(self) -> StallingProxy:
         self._thread.start()
@@ -45,7 +48,19 @@ class StallingProxy:
         self._loop.call_soon_threadsafe(self._flowing.clear)
 
     def resume(self) -> None:
-        self._loop.call_soon_threadsafe(self._flowing.set)
+        def flow() -> None:
+            self._refusing = False
+            self._flowing.set()
+
+        self._loop.call_soon_threadsafe(flow)
+
+    def cut(self) -> None:
+        def refuse() -> None:
+            self._refusing = True
+            for writer in list(self._writers):
+                writer.close()
+
+        self._loop.call_soon_threadsafe(refuse)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -58,12 +73,19 @@ class StallingProxy:
         self._loop.close()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            writer.close()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.close()
             return
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+        self._writers |= {writer, up_writer}
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+        finally:
+            self._writers -= {writer, up_writer}
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -59,7 +59,7 @@ class ReceivedMessage:
 @dataclass(slots=True)
 class _Rule:
     stage: Stage
-    reply: str
+    reply: str | None  # None: answer as usual, after the delay
     address: str | None
     contains: bytes | None
     times: int | None
@@ -276,11 +276,13 @@ class Upstream:
         self._add(_Rule("rcpt", reply, address.lower(), None, times, delay))
 
     def reply_data(
-        self, reply: str, *, times: int | None = None, contains: bytes | None = None, delay: float = 0.0
+        self, reply: str | None, *, times: int | None = None, contains: bytes | None = None, delay: float = 0.0
     ) -> None:
         """Answer the end of DATA with ``reply``, for messages containing ``contains`` if given.
 
-        ``delay`` holds the reply back that many seconds (an upstream that stalls).
+        ``delay`` holds the reply back that many seconds (an upstream that
+        stalls); with ``reply`` None the message is then taken as usual (an
+        upstream slow to commit).
         """
         self._add(_Rule("data", reply, None, contains, times, delay))
 
@@ -305,6 +307,8 @@ class Upstream:
             finally:
                 with self._lock:
                     self.stalled -= 1
+        if rule.reply is None:
+            return None
         with self._lock:
             self.refusals.append((stage, address or "", rule.reply))
         return rule.reply

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contacts_tui.core import maillog
 
@@ -161,3 +166,67 @@ async def test_a_line_too_long_is_refused_and_in_the_relay_log(sqlite_directory,
     assert replies[-1][0] == 500 and "5.5.2 Line too long" in replies[-1][1]
     [entry] = maillog.recent_log(5)
     assert entry.status == "refused" and "Line too long" in entry.reason and entry.sender == SENDER
+
+
+# -- any bytes at all, over raw SMTP ---------------------------------------------------------
+
+_LINE_END = st.sampled_from([b"\r\n", b"\n", b"\r"])
+_JUNK = st.lists(st.sampled_from([b"\x00", b"\r", b"\n", b"\xff\xfe", "ü".encode(), b"\t", b" ", b":", b"<", b'"',
+                                  b"=?utf-8?b?G1sySg==?=", b"X-Notification-Category: account", b"Bcc: x@evil.example"]),
+                 max_size=6).map(b"".join)
+
+
+@st.composite
+def hostile_messages(draw) -> bytes:
+    """A notification to ACME whose lines end any way and carry junk, and maybe no category at all."""
+    fields = [b"From: billing@shop.example", b"To: " + ACME.encode(), b"Subject: Invoice " + draw(_JUNK),
+              b"X-Junk: " + draw(_JUNK)]
+    if draw(st.booleans()):
+        fields.insert(draw(st.integers(0, len(fields))), b"X-Notification-Category: billing")
+    head = b"".join(field + draw(_LINE_END) for field in fields)
+    return head + draw(_LINE_END) + b"Body " + draw(_JUNK) + b"\r\n"
+
+
+@pytest.fixture(scope="module")
+def capture_relay(tmp_path_factory):
+    from contacts_tui.core.catalog import DEFAULT_CATALOG
+    from contacts_tui.core.db import open_database
+    from contacts_tui.core.directory import Directory
+    from relay.app import RelayThread
+
+    from ..helpers import seed
+
+    folder = tmp_path_factory.mktemp("hostile")
+    database = open_database(f"sqlite:///{folder / 'contacts.db'}")
+    directory = Directory(database, DEFAULT_CATALOG)
+    seed(directory)
+    relay = RelayThread(relay_config(folder, capture_retention=100_000), directory).start()
+    yield relay
+    relay.stop()
+    database.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=hostile_messages())
+def test_whatever_the_bytes_a_tagged_notification_never_loses_its_contacts(capture_relay, data):
+    session = RawSession(capture_relay.port, timeout=10)
+    try:
+        replies = session.send_message(SENDER.encode(), [ACME.encode()], data)
+        assert session.command(b"NOOP")[0] == 250  # and the session goes on
+    finally:
+        session.close()
+    code, text = replies[-1]
+    assert code in (250, 552), text
+    if code != 250:
+        return
+    # What the upstream reads: every CR, LF or CRLF ends a line; the first empty line ends the header block.
+    lines = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    header = lines.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    tagged = re.search(rb"(?:^|\r\n)X-Notification-Category: (billing|account)\r\n", header)
+    captured = maillog.captured_message(int(re.search(r"captured as (\d+)", text).group(1)))
+    record, _, rewritten = captured
+    if tagged and tagged.group(1) == b"billing":
+        assert set(ACME_BILLING) <= set(record.envelope), (data, record.envelope)
+    elif not tagged:
+        assert record.added == ()
+    assert b"\r" not in rewritten.replace(b"\r\n", b"") and b"\n" not in rewritten.replace(b"\r\n", b"")
