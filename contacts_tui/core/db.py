@@ -155,8 +155,8 @@ class _ExistingSqliteDatabase(peewee.SqliteDatabase):
     first use: a relay whose database was moved would start writing a new,
     empty one, and pass every notification on without its contacts. Here
     each connection opens the file read-write only if it exists, remembers
-    which file it opened, and every statement first checks that the path
-    still names that file (one stat). When it names another, the connection
+    which file it opened, and every statement, asking for a cursor, first
+    checks that the path still names that file (one stat). When it names another, the connection
     is opened again on the new file, which must hold a contact directory.
     """
 
@@ -182,7 +182,8 @@ class _ExistingSqliteDatabase(peewee.SqliteDatabase):
         self._opened.identity = identity
         return conn
 
-    def execute_sql(self, sql, params=None):
+    def cursor(self, named_cursor=None):
+        # Every statement, the ORM's and the raw ones (executemany), asks for a cursor.
         if not self.is_closed():
             current = _file_identity(self.database)
             if current != getattr(self._opened, "identity", None):
@@ -191,7 +192,7 @@ class _ExistingSqliteDatabase(peewee.SqliteDatabase):
                 self.close()  # reopened below, on whatever the path names now (or an error)
                 if current is None:
                     raise peewee.OperationalError(f"the database file {self.database} is gone (moved or deleted)")
-        return super().execute_sql(sql, params)
+        return super().cursor(named_cursor)
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:

@@ -70,6 +70,9 @@ class LogEntry:
             "reason": self.reason,
             "status": str(self.status),
             "size": self.size,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "delivered_at": self.delivered_at,
         }
 
     def as_json(self) -> dict:

@@ -2,11 +2,14 @@
 
 The spool, not the log, carries the mail; so log writes never hold up an SMTP
 reply. They queue here and a background task writes them in one transaction
-per batch; consecutive new rows go in one multi-row INSERT, and when nobody
-waits for a commit the writer lets entries gather for a moment first, so that
-under load a transaction carries dozens of rows rather than two or three. If the database is unreachable the entries wait (bounded) and are
-written when it is back. Captured messages, which *are* the product in
-capture mode, go through the same writer but their callers wait for the commit.
+per batch; when nobody waits for a commit the writer lets entries gather for
+a moment first, so that under load a transaction carries dozens of rows
+rather than two or three. New rows and status updates are plain tuples fed to
+one prepared INSERT or UPDATE with ``executemany``: building the SQL of each
+row through the ORM cost more than the database's own work. If the database
+is unreachable the entries wait (bounded) and are written when it is back.
+Captured messages, which *are* the product in capture mode, go through the
+same writer but their callers wait for the commit.
 """
 
 from __future__ import annotations
@@ -35,15 +38,22 @@ _GATHER = 0.025
 
 Job = Callable[[], Any]
 
+_COLUMNS = tuple(LogEntry(queue_id="").row())
+_STATUS_COLUMNS = ("status", "updated_at", "attempts", "last_error", "delivered_at")
+
 
 @dataclass(frozen=True, slots=True)
 class _Insert:
-    """A new relay log row; consecutive ones are written with one INSERT."""
+    """A new relay log row (values in ``_COLUMNS`` order); consecutive ones go in one executemany."""
 
-    row: dict[str, Any]
+    values: tuple
 
-    def __call__(self) -> None:
-        RelayLog.insert(**self.row).execute()
+
+@dataclass(frozen=True, slots=True)
+class _Status:
+    """What delivery did with a message: ``_STATUS_COLUMNS`` values, then the queue id."""
+
+    values: tuple
 
 
 class Journal:
@@ -75,19 +85,13 @@ class Journal:
     def received(self, entry: LogEntry) -> None:
         """Record a message the relay accepted, refused or captured."""
         entry.relay = entry.relay or self.relay_name
-        self._submit(_Insert(entry.row()))
+        self._submit(_Insert(tuple(entry.row().values())))
 
-    def status(self, queue_id: str, status: Status, *, attempts: int | None = None, last_error: str | None = None) -> None:
+    def status(self, queue_id: str, status: Status, *, attempts: int, last_error: str) -> None:
         """Record what delivery did with a message, by its queue id."""
         now = utcnow()
-        values: dict[Any, Any] = {RelayLog.status: str(status), RelayLog.updated_at: now}
-        if attempts is not None:
-            values[RelayLog.attempts] = attempts
-        if last_error is not None:
-            values[RelayLog.last_error] = last_error
-        if status == Status.DELIVERED:
-            values[RelayLog.delivered_at] = now
-        self._submit(lambda: RelayLog.update(values).where(RelayLog.queue_id == queue_id).execute())
+        delivered = now if status == Status.DELIVERED else None
+        self._submit(_Status((str(status), now, attempts, last_error, delivered, queue_id)))
 
     def prune(self, older_than: dt.timedelta, batch: int = 10_000) -> None:
         """Delete log entries received before now - ``older_than``, a batch at a time."""
@@ -171,16 +175,29 @@ def _write_batch(jobs: list[Job]) -> list[Any]:
     database = RelayLog._meta.database
     try:
         with write_transaction(database):
+            statements = _statements(database)
             results: list[Any] = []
-            rows: list[dict[str, Any]] = []
+            run: list[tuple] = []
+            kind: type | None = None
+
+            def flush() -> None:
+                if run:
+                    with peewee.__exception_wrapper__:  # driver errors as peewee's, as for any query
+                        database.cursor().executemany(statements[kind], [_values(database, row) for row in run])
+                    run.clear()
+
             for job in jobs:
-                if isinstance(job, _Insert):
-                    rows.append(job.row)
+                if isinstance(job, (_Insert, _Status)):
+                    if type(job) is not kind:
+                        flush()
+                        kind = type(job)
+                    run.append(job.values)
                     results.append(None)
                     continue
-                _insert_rows(rows)
+                flush()
+                kind = None
                 results.append(job())
-            _insert_rows(rows)
+            flush()
             return results
     finally:
         # Pooled PostgreSQL connections go back; SQLite keeps its per-thread one.
@@ -188,11 +205,29 @@ def _write_batch(jobs: list[Job]) -> list[Any]:
             database.close()
 
 
-def _insert_rows(rows: list[dict[str, Any]]) -> None:
-    """Write and forget ``rows``, in chunks that stay under SQLite's limit on bound values."""
-    for start in range(0, len(rows), 50):
-        RelayLog.insert_many(rows[start:start + 50]).execute()
-    rows.clear()
+_prepared: dict[tuple[str, str], dict[type, str]] = {}
+
+
+def _statements(database: peewee.Database) -> dict[type, str]:
+    """The INSERT and the status UPDATE, built once for the database's parameter style."""
+    key = (type(database).__name__, database.param)
+    if key not in _prepared:
+        mark = database.param
+        table = RelayLog._meta.table_name
+        _prepared[key] = {
+            _Insert: f'INSERT INTO "{table}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in _COLUMNS)}) '
+                     f"VALUES ({', '.join([mark] * len(_COLUMNS))})",
+            _Status: f'UPDATE "{table}" SET ' + ", ".join(f'"{c}" = {mark}' for c in _STATUS_COLUMNS)
+                     + f' WHERE "queue_id" = {mark}',
+        }
+    return _prepared[key]
+
+
+def _values(database: peewee.Database, row: tuple) -> tuple:
+    # SQLite stores peewee's DateTimeField as this text; PostgreSQL takes datetimes as they are.
+    if isinstance(database, peewee.SqliteDatabase):
+        return tuple(str(value) if isinstance(value, dt.datetime) else value for value in row)
+    return row
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ async def test_a_burst_of_entries_lands_in_order_with_the_last_status_winning(di
                                   recipients=[f"{number}@example.com"], subject=f"Invoice {number}"))
         journal.status(queue_id, "deferred", attempts=1, last_error="451 4.3.0 later")
         if number % 2:
-            journal.status(queue_id, "delivered", attempts=2)
+            journal.status(queue_id, "delivered", attempts=2, last_error="")
     # A job whose caller waits, between the rows: it sees every row queued before it.
     counted = await journal.write(lambda: RelayLog.select().count())
     journal.received(LogEntry(queue_id="F" * 16, sender="", recipients=["late@example.com"]))
