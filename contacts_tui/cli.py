@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -169,16 +168,15 @@ def _import(directory, args) -> int:
 
 def _export(directory, target: str) -> int:
     from contacts_tui.core.csv_export import export_csv
+    from contacts_tui.core.process import reader_may_stop
 
     if target == "-":
         # UTF-8 whatever the terminal's locale says: import reads only UTF-8.
         out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
         try:
-            export_csv(directory.catalog, out)
-            out.flush()
-        except BrokenPipeError:
-            # `export - | head` stopped reading: not an error of ours.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            with reader_may_stop():  # `export - | head`
+                export_csv(directory.catalog, out)
+                out.flush()
         finally:
             out.detach()
         return 0

@@ -172,7 +172,7 @@ def test_a_bad_catalog_exits_1_with_the_reason(capsys, sqlite_url, tmp_path, con
 def test_max_contacts_option_and_environment(capsys, monkeypatch, sqlite_url, tmp_path):
     three = write(tmp_path, "three.csv", "\n".join([HEADER, *(f"o@acme.example,Acme,P{i},p{i}@acme.example,,," for i in range(3)), ""]))
     code, _, err = run(capsys, "--db", sqlite_url, "import", three, "--max-contacts", "2")
-    assert code == 1 and "would have more than 2 contact persons" in err
+    assert code == 1 and "o@acme.example already has 2 contact persons — remove one first" in err
     monkeypatch.setenv("CONTACTS_MAX_CONTACTS", "2")
     assert run(capsys, "--db", sqlite_url, "import", three)[0] == 1
     assert run(capsys, "--db", sqlite_url, "import", three, "--max-contacts", "3")[0] == 0

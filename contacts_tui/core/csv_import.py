@@ -2,8 +2,9 @@
 
 The whole file is checked against the directory rules before anything is
 written, then written in one transaction: all or nothing, unless the caller
-asks to skip invalid rows. Checks use the same functions as single edits; the
-writes are batched because 300k rows one by one would take many minutes.
+asks to skip invalid rows. It checks with the rule functions single edits use
+(``rules``) and writes with their write functions (``writes``), in batches:
+300k rows one by one would take many minutes.
 """
 
 from __future__ import annotations
@@ -13,19 +14,18 @@ from typing import BinaryIO, Callable
 
 from peewee import chunked
 
-from .bulk import insert_rows
+from . import writes
 from .csv_read import Row, RowError, read_rows
 from .db import database_call, is_postgres
 from .directory import Directory
 from .errors import DirectoryError
 from .migrate import write_transaction
 from .models import ContactCategory, ContactPerson, Customer, utcnow
-from .rules import CleanContact, primary_conflict, search_text
+from .rules import CleanContact, CleanCustomer, limit_error, primary_conflict
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): phases are "reading" (bytes), "writing" (rows)."""
 
-_BATCH = 500
 CHANGES_KEPT = 1_000
 _ANALYZE_AFTER = 10_000
 
@@ -199,7 +199,7 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
 
 
 def _load_existing(customers: dict[str, _Customer]) -> None:
-    for keys in chunked(sorted(customers), _BATCH):
+    for keys in chunked(sorted(customers), writes.BATCH):
         query = (
             Customer.select(Customer.id, Customer.name, Customer.email, Customer.email_key, Customer.phone)
             .where(Customer.email_key.in_(keys))
@@ -229,7 +229,7 @@ def _load_existing(customers: dict[str, _Customer]) -> None:
             bucket = target.active if contact.deleted_at is None else target.deleted
             bucket[contact.email_key] = contact
         ids = [c.id for c in contacts]
-        for id_chunk in chunked(ids, _BATCH):
+        for id_chunk in chunked(ids, writes.BATCH):
             links: dict[int, set[str]] = {}
             for link in ContactCategory.select().where(ContactCategory.contact.in_(id_chunk)):
                 links.setdefault(link.contact_id, set()).add(link.category)
@@ -246,24 +246,20 @@ def _check(customers: dict[str, _Customer], limit: int, sync: bool, held: set[st
             for line in plan.lines:
                 errors.append(RowError(line, "customer_name", f"{plan.email} is a new customer and needs a name", plan.key))
             continue
+        active = plan.existing.active if plan.existing is not None else {}
         synced = sync and plan.key not in held
-        kept = 0 if synced or plan.existing is None else sum(1 for k in plan.existing.active if k not in plan.contacts)
-        already = 0 if plan.existing is None else sum(1 for k in plan.contacts if k in plan.existing.active)
-        room = limit - kept - already
-        for key, (line, contact) in plan.contacts.items():
-            if plan.existing is not None and key in plan.existing.active:
+        kept = 0 if synced else sum(1 for key in active if key not in plan.contacts)
+        # Contact persons the file names that are active already take no more room.
+        count = kept + sum(1 for key in plan.contacts if key in active)
+        hint = " (counting those already in the database; --sync drops the ones not in the file)" if kept else ""
+        for key, (line, _) in plan.contacts.items():
+            if key in active:
                 continue
-            room -= 1
-            if room < 0:
-                errors.append(
-                    RowError(
-                        line,
-                        "contact_email",
-                        f"{plan.email} would have more than {limit} contact persons"
-                        + ("" if synced else " (with those already in the database; --sync drops the ones not in the file)"),
-                        plan.key,
-                    )
-                )
+            error = limit_error(count, limit, plan.email)
+            if error:
+                errors.append(RowError(line, "contact_email", error.message + hint, plan.key))
+            else:
+                count += 1
 
 
 def _held_from_sync(customers: dict[str, _Customer], errors: list[RowError]) -> set[str] | None:
@@ -289,8 +285,7 @@ def _drop_lines(customers: dict[str, _Customer], bad_lines: set[int]) -> None:
 def _write(
     customers: dict[str, _Customer], sync: bool, report: ImportReport, dry_run: bool, progress, held: set[str]
 ) -> None:
-    # Raw inserts bypass the field converters; this text is what they store.
-    now = utcnow().isoformat(sep=" ")
+    now = utcnow()
     new = [p for p in customers.values() if p.existing is None]
     old = [p for p in customers.values() if p.existing is not None]
     report.customers_created = len(new)
@@ -301,81 +296,76 @@ def _write(
     total = len(customers) + sum(len(p.contacts) for p in customers.values())
     done = 0
 
-    ids: dict[str, int] = {}
-    for batch in chunked(new, _BATCH):
-        rows = [
-            (
-                p.name, p.name.casefold(), p.email, p.key, p.phone, True, len(p.contacts),
-                search_text(p.name, p.email, [(c.name, c.email) for _, c in p.contacts.values()]), now, now,
-            )
-            for p in batch
-        ]
-        if not dry_run:
-            ids.update((key, new_id) for new_id, key in insert_rows(Customer, _CUSTOMER_COLUMNS, rows, ("id", "email_key")))
+    inserts: list[tuple[int, CleanContact]] = []  # (customer id, contact person) to add
+    for batch in chunked(new, writes.BATCH):
+        rows = [(CleanCustomer(p.name, p.email, p.key, p.phone), _contacts_of(p)) for p in batch]
+        ids = {} if dry_run else writes.insert_customers(rows, now)
+        inserts.extend((ids.get(customer.key, 0), contact) for customer, contacts in rows for contact in contacts)
         done += len(batch)
         if progress:
             progress("writing", done, total)
 
-    inserts: list[tuple[dict, frozenset[str]]] = []
-    for p in new:
-        for _, contact in p.contacts.values():
-            inserts.append((_contact_row(ids.get(p.key, 0), contact, now), contact.categories))
+    changed: list[int] = []
     for p in old:
-        done += 1 + _update_customer(p, sync and p.key not in held, report, dry_run, now, inserts)
+        touched, changed_here = _update_customer(p, sync and p.key not in held, report, dry_run, now, inserts)
+        if changed_here:
+            changed.append(p.existing.id)
+        done += 1 + touched
         if progress and done % 2000 < len(p.contacts) + 1:
             progress("writing", done, total)
     report.contacts_added += len(inserts)
 
-    for batch in chunked(inserts, _BATCH):
+    for batch in chunked(inserts, writes.BATCH):
         if not dry_run:
-            returned = insert_rows(ContactPerson, _CONTACT_COLUMNS, [row for row, _ in batch], ("id", "customer_id", "email_key"))
-            # RETURNING promises no order, so new ids are matched by their unique key.
-            new_ids = {(customer_id, key): new_id for new_id, customer_id, key in returned}
-            links = [(new_ids[(row[0], row[3])], key) for row, cats in batch for key in sorted(cats)]
-            for link_batch in chunked(links, _BATCH * 2):
-                insert_rows(ContactCategory, ("contact_id", "category"), link_batch)
+            writes.insert_contacts(batch, now)
         done += len(batch)
         if progress:
             progress("writing", min(done, total), total)
+    if not dry_run:
+        # New customers were written with their counts; these changed since.
+        writes.refresh_customers(changed)
 
 
-def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
-    """Apply the file to one existing customer; new contact rows go to ``inserts``."""
+def _contacts_of(plan: _Customer) -> list[CleanContact]:
+    return [contact for _, contact in plan.contacts.values()]
+
+
+def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> tuple[int, bool]:
+    """Apply the file to one existing customer; new contact rows go to ``inserts``.
+    Returns the rows of the file it took and whether anything changed there."""
     ex = p.existing
     touched = 0
-    customer_changed = (p.name and p.name != ex.name) or (p.phone and p.phone != ex.phone)
-    active_after: list[tuple[str, str]] = []
+    customer_changed = bool((p.name and p.name != ex.name) or (p.phone and p.phone != ex.phone))
     lines: list[str] = []  # what changes at this customer's contact persons, for --dry-run
+    restored: list[int] = []
+    updated: list[tuple[int, CleanContact]] = []
     for key, (_, contact) in p.contacts.items():
+        touched += 1
         current = ex.active.get(key) or ex.deleted.get(key)
-        if current is not None and contact.receive_all and not contact.categories:
+        if current is None:
+            inserts.append((ex.id, contact))
+            lines.append(f"  add {contact.email} ({contact.name})")
+            continue
+        stored = ex.categories.get(current.id, frozenset())
+        if contact.receive_all and not contact.categories:
             # "all" says nothing of the categories underneath (export writes
             # "all" for receive-all with or without them): keep them, so an
             # export imported again changes nothing.
-            contact = replace(contact, categories=ex.categories.get(current.id, frozenset()))
-        if current is None:
-            inserts.append((_contact_row(ex.id, contact, now), contact.categories))
-            lines.append(f"  add {contact.email} ({contact.name})")
-        elif current.deleted_at is not None:
+            contact = replace(contact, categories=stored)
+        differences = _differences(current, stored, contact)
+        if differences:
+            updated.append((current.id, contact))
+        if current.deleted_at is not None:
             report.contacts_restored += 1
             lines.append(f"  restore {contact.email} ({contact.name})")
-            _save_contact(current, contact, now, dry_run, restore=True)
-        elif differences := _differences(current, ex.categories.get(current.id, frozenset()), contact):
+            restored.append(current.id)
+        elif differences:
             report.contacts_updated += 1
             lines.append(f"  update {contact.email}: " + ", ".join(differences))
-            _save_contact(current, contact, now, dry_run, restore=False)
-        active_after.append((contact.name, contact.email))
-        touched += 1
-    for key, current in ex.active.items():
-        if key in p.contacts:
-            continue
-        if sync:
-            report.contacts_removed += 1
-            lines.append(f"  remove {current.email} ({current.name}): not in the file (--sync)")
-            if not dry_run:
-                ContactPerson.update(deleted_at=now, updated_at=now).where(ContactPerson.id == current.id).execute()
-        else:
-            active_after.append((current.name, current.email))
+    removed = [current for key, current in ex.active.items() if key not in p.contacts] if sync else []
+    for current in removed:
+        report.contacts_removed += 1
+        lines.append(f"  remove {current.email} ({current.name}): not in the file (--sync)")
     if customer_changed:
         report.customers_updated += 1
     if customer_changed or lines:
@@ -386,14 +376,14 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> int:
         )
         for line in [f"customer {ex.email}" + (f": {what}" if what else ""), *lines]:
             report.change(line)
-    if not dry_run and (customer_changed or lines):
-        name = p.name or ex.name
-        Customer.update(
-            name=name, name_key=name.casefold(), phone=p.phone or ex.phone, contact_count=len(active_after),
-            search_text=search_text(name, ex.email, active_after),
-            **({"updated_at": now} if customer_changed else {}),
-        ).where(Customer.id == ex.id).execute()
-    return touched
+    if not dry_run:
+        writes.set_deleted([current.id for current in removed], True, now)
+        writes.set_deleted(restored, False, now)
+        writes.update_contacts(updated, now)
+        if customer_changed:
+            name = p.name or ex.name
+            writes.update_customer(ex.id, CleanCustomer(name, ex.email, p.key, p.phone or ex.phone), now)
+    return touched, customer_changed or bool(lines)
 
 
 def _differences(current: ContactPerson, categories: frozenset[str], contact: CleanContact) -> list[str]:
@@ -411,34 +401,3 @@ def _differences(current: ContactPerson, categories: frozenset[str], contact: Cl
 
 def _shown(value):
     return ";".join(sorted(value)) if isinstance(value, frozenset) else value
-
-
-def _save_contact(current: ContactPerson, contact: CleanContact, now, dry_run: bool, restore: bool) -> None:
-    if dry_run:
-        return
-    values = {
-        "name": contact.name, "email": contact.email, "email_key": contact.key, "phone": contact.phone,
-        "role": contact.role, "receive_all": contact.receive_all, "updated_at": now,
-    }
-    if restore:
-        values["deleted_at"] = None
-    ContactPerson.update(**values).where(ContactPerson.id == current.id).execute()
-    ContactCategory.delete().where(ContactCategory.contact == current.id).execute()
-    if contact.categories:
-        ContactCategory.insert_many(
-            [(current.id, key) for key in sorted(contact.categories)], fields=[ContactCategory.contact, ContactCategory.category]
-        ).execute()
-
-
-_CUSTOMER_COLUMNS = (
-    "name", "name_key", "email", "email_key", "phone", "active", "contact_count", "search_text", "created_at", "updated_at",
-)
-_CONTACT_COLUMNS = (
-    "customer_id", "name", "email", "email_key", "phone", "role", "receive_all", "created_at", "updated_at",
-)
-
-
-def _contact_row(customer_id: int, contact: CleanContact, now) -> tuple:
-    return (
-        customer_id, contact.name, contact.email, contact.key, contact.phone, contact.role, contact.receive_all, now, now,
-    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 from .directory import Directory
 from .records import ContactInput, CustomerInput
@@ -109,26 +109,17 @@ def demo_lock(database: Path) -> Iterator[None]:
     """Hold a lock next to the demo database while a demo runs.
 
     Each demo starts afresh by deleting the database; a second demo started
-    while one runs would pull the first one's data away under it. The lock
-    is released by the kernel when the process ends, even if it crashes.
+    while one runs would pull the first one's data away under it.
     """
     try:
-        import fcntl
+        from .process import take_lock
     except ImportError:  # no fcntl (Windows): nothing to lock with
         yield
         return
-    lock_path = Path(str(database) + ".lock")
-    handle: IO[str] = lock_path.open("a+", encoding="utf-8")
+    fd, owner = take_lock(Path(str(database) + ".lock"))
+    if fd is None:
+        raise DemoRunning(owner)
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            raise DemoRunning(handle.read().strip()) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
         yield
     finally:
-        handle.close()
+        os.close(fd)

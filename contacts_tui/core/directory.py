@@ -12,7 +12,7 @@ from typing import Iterable
 
 import peewee
 
-from . import resolver, search
+from . import resolver, search, writes
 from .catalog import DEFAULT_CATALOG, Catalog
 from .db import database_call
 from .errors import FieldError, NotFound, ValidationError
@@ -39,15 +39,21 @@ from .rules import (
     duplicate_conflict,
     primary_conflict,
     raise_limit,
-    search_text,
 )
-from .validate import clean_categories, clean_email, email_key
+from .validate import DEFAULT_ROLE, clean_categories, clean_email, email_key
 
 _database_call = database_call(lambda self, *args: self.database)
 
 
 class Directory:
-    """Customers and their contact persons, with every rule of DESIGN.md."""
+    """Customers and their contact persons, under the directory rules (the
+    README's table): a name and a valid email; an address once per customer
+    and never the customer's primary email; at most ``max_contacts`` active
+    contact persons; soft deletes; make primary swaps atomically.
+
+    The checks are the functions of ``rules`` and the writes those of
+    ``writes``, which the CSV import uses too.
+    """
 
     def __init__(
         self,
@@ -77,18 +83,8 @@ class Directory:
         clean = self._clean_customer(data, None)
         with write_transaction(self.database):
             self._check_customer_email_free(clean.key, clean.email, None)
-            now = utcnow()
-            row = Customer.create(
-                name=clean.name,
-                name_key=clean.name.casefold(),
-                email=clean.email,
-                email_key=clean.key,
-                phone=clean.phone,
-                search_text=search_text(clean.name, clean.email, ()),
-                created_at=now,
-                updated_at=now,
-            )
-        return customer_record(row)
+            ids = writes.insert_customers([(clean, ())], utcnow())
+            return customer_record(self._customer_row(ids[clean.key]))
 
     @_database_call
     def update_customer(self, customer_id: int, data: CustomerInput) -> CustomerRecord:
@@ -102,12 +98,9 @@ class Directory:
                     "email",
                     f"{clean.email} is a contact person of this customer; use 'make primary' to swap them",
                 )
-            row.name, row.name_key, row.phone = clean.name, clean.name.casefold(), clean.phone
-            row.email, row.email_key = clean.email, clean.key
-            row.updated_at = utcnow()
-            row.save()
+            writes.update_customer(row.id, clean, utcnow())
             self._refresh_customer(row)
-        return customer_record(row)
+            return customer_record(self._customer_row(row.id))
 
     @_database_call
     def set_customer_active(self, customer_id: int, active: bool) -> CustomerRecord:
@@ -157,21 +150,9 @@ class Directory:
         with write_transaction(self.database):
             customer = self._lock_customer(customer_id)
             self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=None, adding=True)
-            now = utcnow()
-            row = ContactPerson.create(
-                customer=customer_id,
-                name=clean.name,
-                email=clean.email,
-                email_key=clean.key,
-                phone=clean.phone,
-                role=clean.role,
-                receive_all=clean.receive_all,
-                created_at=now,
-                updated_at=now,
-            )
-            self._write_categories(row.id, clean.categories)
+            (contact_id,) = writes.insert_contacts([(customer_id, clean)], utcnow())
             self._refresh_customer(customer)
-        return self._contact_records([row])[0]
+            return self.get_contact(contact_id)
 
     @_database_call
     def update_contact(self, contact_id: int, data: ContactInput, *, apply_to_all: bool = False) -> ContactRecord:
@@ -187,18 +168,14 @@ class Directory:
                 problems = Problems()
                 problems.add(primary_conflict(clean.key, clean.email, customer.email_key))
                 problems.raise_if_any(clean.name)
-            old_key = row.email_key
-            now = utcnow()
-            row.name, row.email, row.email_key, row.phone = clean.name, clean.email, clean.key, clean.phone
-            row.role, row.receive_all, row.updated_at = clean.role, clean.receive_all, now
-            row.save()
-            self._write_categories(row.id, clean.categories)
+            old_key, now = row.email_key, utcnow()
+            writes.update_contacts([(row.id, clean)], now)
             touched = {customer.id}
             if apply_to_all:
                 touched |= self._apply_everywhere(old_key, row.id, clean.name, clean.phone, now)
             for customer_id in touched:
                 self._refresh_customer(self._lock_customer(customer_id))
-        return self._contact_records([row])[0]
+            return self.get_contact(contact_id)
 
     @_database_call
     def delete_contact(self, contact_id: int) -> ContactRecord:
@@ -207,10 +184,9 @@ class Directory:
             row = self._contact_row(contact_id)
             customer = self._lock_customer(row.customer_id)
             if row.deleted_at is None:
-                row.deleted_at = row.updated_at = utcnow()
-                row.save()
+                writes.set_deleted([row.id], True, utcnow())
                 self._refresh_customer(customer)
-        return self._contact_records([row])[0]
+            return self.get_contact(contact_id)
 
     @_database_call
     def undelete_contact(self, contact_id: int) -> ContactRecord:
@@ -220,11 +196,9 @@ class Directory:
             customer = self._lock_customer(row.customer_id)
             if row.deleted_at is not None:
                 self._check_contact_email(customer, row.email_key, row.email, row.name, exclude=row.id, adding=True)
-                row.deleted_at = None
-                row.updated_at = utcnow()
-                row.save()
+                writes.set_deleted([row.id], False, utcnow())
                 self._refresh_customer(customer)
-        return self._contact_records([row])[0]
+            return self.get_contact(contact_id)
 
     @_database_call
     def set_category(self, contact_id: int, category: str, enabled: bool) -> ContactRecord:
@@ -275,10 +249,10 @@ class Directory:
             self._check_customer_email_free(contact.email_key, contact.email, customer.id)
             old_email, old_key = customer.email, customer.email_key
             now = utcnow()
-            contact.deleted_at = contact.updated_at = now
-            contact.save()
-            customer.email, customer.email_key, customer.updated_at = contact.email, contact.email_key, now
-            customer.save()
+            writes.set_deleted([contact.id], True, now)
+            writes.update_customer(
+                customer.id, CleanCustomer(customer.name, contact.email, contact.email_key, customer.phone), now
+            )
             previous = (
                 ContactPerson.select()
                 .where((ContactPerson.customer == customer.id) & (ContactPerson.email_key == old_key))
@@ -286,16 +260,16 @@ class Directory:
                 .first()
             )
             if previous is None:
-                ContactPerson.create(
-                    customer=customer.id, name=customer.name, email=old_email, email_key=old_key,
-                    phone=customer.phone, receive_all=True, created_at=now, updated_at=now,
+                old_primary = CleanContact(
+                    customer.name, old_email, old_key, customer.phone, DEFAULT_ROLE, True, frozenset()
                 )
+                writes.insert_contacts([(customer.id, old_primary)], now)
             else:
                 # Categories stay as they were, so turning receive-all off later gives them back.
-                previous.deleted_at, previous.receive_all, previous.updated_at = None, True, now
-                previous.save()
+                writes.set_deleted([previous.id], False, now)
+                ContactPerson.update(receive_all=True).where(ContactPerson.id == previous.id).execute()
             self._refresh_customer(customer)
-        return customer_record(customer)
+            return customer_record(self._customer_row(customer.id))
 
     @_database_call
     def memberships(self, email: str) -> list[Membership]:
@@ -436,22 +410,9 @@ class Directory:
             ).execute()
         return {r.customer_id for r in rows}
 
-    def _write_categories(self, contact_id: int, categories: frozenset[str]) -> None:
-        ContactCategory.delete().where(ContactCategory.contact == contact_id).execute()
-        if categories:
-            ContactCategory.insert_many(
-                [(contact_id, key) for key in sorted(categories)],
-                fields=[ContactCategory.contact, ContactCategory.category],
-            ).execute()
-
     def _refresh_customer(self, customer: Customer) -> None:
-        """Recompute the stored contact count and search text after a change."""
-        active = list(self._active_contacts(customer.id).select(ContactPerson.name, ContactPerson.email))
-        Customer.update(
-            contact_count=len(active),
-            search_text=search_text(customer.name, customer.email, [(r.name, r.email) for r in active]),
-        ).where(Customer.id == customer.id).execute()
-        customer.contact_count = len(active)
+        """Bring the stored contact count and search text up to date after a change."""
+        customer.contact_count = writes.refresh_customers([customer.id])[customer.id]
 
     def _contact_records(self, rows: list[ContactPerson]) -> list[ContactRecord]:
         by_contact: dict[int, set[str]] = {row.id: set() for row in rows}

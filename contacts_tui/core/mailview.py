@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import difflib
 import email
-import email.errors
-import email.header
 import email.policy
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+
+from .encoded_words import decode_words
 
 _MAX_BODY = 1_000_000
 
@@ -69,12 +69,9 @@ def decode_field(line: str) -> str:
     as U+FFFD rather than sent to the terminal.
     """
     name, colon, value = line.partition(":")
-    if not colon or "=?" not in value:
-        return line
-    try:
-        decoded = str(email.header.make_header(email.header.decode_header(value)))
-    except (LookupError, ValueError, email.errors.HeaderParseError):
-        return line
+    decoded = decode_words(value) if colon else value
+    if decoded == value:
+        return line  # nothing to decode, or it does not decode
     if not decoded.strip():
         return line  # a word that decodes to nothing: the raw form says more
     return f"{name}: {_CONTROL.sub(chr(0xFFFD), decoded)}"

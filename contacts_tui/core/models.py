@@ -2,7 +2,10 @@
 
 The models are bound to a database by ``db.open_database``; the schema itself
 is created and changed only by the migrations in ``migrations/``.
-Widgets and the relay never see these rows: ``records.py`` converts them.
+Widgets never see these rows: ``records.py`` converts the directory's and
+``maillog.py`` the relay log's and captured messages' into dataclasses. The
+relay asks the directory through ``Directory`` and writes its log and
+captures itself (``relay/journal``), with these models.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ class Customer(BaseModel):
     active = BooleanField(default=True)
     # Kept by the directory so the list shows "N of 10" without counting rows.
     contact_count = IntegerField(default=0)
-    # Name, email, contact names and emails, lowercased: what search matches.
+    # Name, email, contact names and emails, case-folded: what search matches
+    # (rules.search_text makes it).
     search_text = TextField(default="")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

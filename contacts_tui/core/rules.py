@@ -116,10 +116,11 @@ def duplicate_conflict(email: str, existing: str | None) -> FieldError | None:
     return FieldError("email", f"{email} is already a contact person of this customer{as_stored}")
 
 
-def limit_error(active_count: int, limit: int) -> FieldError | None:
-    """The error for adding one more active contact to ``active_count``."""
+def limit_error(active_count: int, limit: int, customer: str = "this customer") -> FieldError | None:
+    """The error for one more active contact person at a customer that has
+    ``active_count``: the limit's one wording, for single edits and imports."""
     if active_count >= limit:
-        return FieldError(None, f"this customer already has {limit} contact persons — remove one first")
+        return FieldError(None, f"{customer} already has {limit} contact persons — remove one first")
     return None
 
 

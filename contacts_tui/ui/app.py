@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from contacts_tui.core.directory import Directory
+from contacts_tui.core.maillog import LogEntry
 
 from .commands import screen_commands
 from .screens.customers import CustomersScreen
@@ -63,6 +64,44 @@ class ContactsApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    # -- navigation: screens ask the app, so they never import each other ----
+    # The mail screens load when first opened: the customers screen, what
+    # every start shows, does not wait for them.
+
+    def open_relay_log(self, search: str = "") -> None:
+        """The relay log, searched for ``search``."""
+        from .screens.relay_log import LogScreen
+
+        self._open_list(LogScreen, search)
+
+    def open_messages(self, search: str = "") -> None:
+        """The captured messages, searched for ``search``."""
+        from .screens.messages import MessagesScreen
+
+        self._open_list(MessagesScreen, search)
+
+    def open_log_entry(self, entry: LogEntry) -> None:
+        """One relay log entry in full."""
+        from .screens.log_entry import LogEntryScreen
+
+        self.push_screen(LogEntryScreen(entry))
+
+    def open_message(self, message_id: int) -> None:
+        """A captured message."""
+        from .screens.message import MessageScreen
+
+        self.push_screen(MessageScreen(message_id))
+
+    def _open_list(self, target: type[Screen], search: str) -> None:
+        # From either list the other is one key away; going there a second
+        # time goes back instead, so l m l m never piles up screens that
+        # escape must unwind.
+        stack = self.screen_stack
+        if len(stack) >= 2 and isinstance(stack[-2], target):
+            self.screen.dismiss()
+        else:
+            self.push_screen(target(search))
 
 
 def make_app(directory: Directory, **options: Any) -> ContactsApp:

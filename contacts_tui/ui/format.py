@@ -49,11 +49,15 @@ def receives(contact: ContactRecord, catalog: Catalog, width: int = 0) -> str:
     return text
 
 
-def matches_line(matches: int, total: int, searching: bool) -> str:
-    noun = "customer" if total == 1 else "customers"
-    if not searching:
-        return f"{total:,} {noun}"
-    return f"{matches:,} of {total:,} {noun} match"
+def counted(count: int, nouns: tuple[str, str]) -> str:
+    """ "1 customer", "1,204 customers": ``nouns`` is (singular, plural)."""
+    return f"{count:,} {nouns[0] if count == 1 else nouns[1]}"
+
+
+def matches_line(matches: int, total: int, nouns: tuple[str, str]) -> str:
+    """What a search or filter leaves of all the rows, in every list: "1 of 46
+    customers matches", "12 of 46 customers match" (the verb agrees with the matches)."""
+    return f"{matches:,} of {counted(total, nouns)} {'matches' if matches == 1 else 'match'}"
 
 
 def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_deleted: bool) -> list[str]:

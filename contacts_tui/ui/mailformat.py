@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Iterable
 
 from contacts_tui.core.maillog import CapturedRecord, LogEntry
+from contacts_tui.core.status import Decision
 from contacts_tui.core.times import local
 
 
@@ -101,4 +102,4 @@ def _size(entry: LogEntry) -> str:
         return f"{entry.size:,} bytes as received"
     # A bounce is written by the relay itself, and a message refused before
     # DATA has no body: "0 bytes as received" would be wrong for both.
-    return "- (the relay wrote this notification itself)" if entry.decision == "bounce" else "-"
+    return "- (the relay wrote this notification itself)" if entry.decision == Decision.BOUNCE else "-"

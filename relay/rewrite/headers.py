@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.header import decode_header, make_header
 from email.utils import getaddresses
+
+from contacts_tui.core.encoded_words import decode_words
 
 CRLF = b"\r\n"
 LF = b"\n"
@@ -178,13 +179,3 @@ def parse_fields(header_block: bytes) -> list[Field]:
 def header_addresses(message: bytes, names: tuple[str, ...] = ("to", "cc")) -> list[str]:
     """The addresses in the message's To and Cc fields (or ``names``), in order; reads only the header block."""
     return HeaderBlock.of(message).addresses(names)
-
-
-def decode_words(text: str) -> str:
-    """Decode RFC 2047 encoded-words in ``text``; anything undecodable stays as given."""
-    if "=?" not in text:
-        return text
-    try:
-        return str(make_header(decode_header(text)))
-    except (ValueError, LookupError, UnicodeError):
-        return text

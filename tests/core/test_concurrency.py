@@ -168,7 +168,7 @@ def test_an_import_waits_for_an_admin_editing_the_same_customer(directory, acme,
     importer.join(timeout=60)
     monitor.close()
     assert isinstance(outcome.get("error"), ImportFailed), outcome
-    assert "would have more than 10 contact persons" in str(outcome["error"].report.errors[0])
+    assert "already has 10 contact persons" in str(outcome["error"].report.errors[0])
     assert directory.get_customer(acme.id).contact_count == 9
     assert len(directory.list_contacts(acme.id)) == 9
 

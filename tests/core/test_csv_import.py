@@ -295,7 +295,10 @@ def test_the_limit_counts_the_file_and_the_database(directory):
     with pytest.raises(ImportFailed) as failure:
         import_text(directory, csv_text(*rows))
     assert [(e.line, e.column) for e in failure.value.report.errors] == [(4, "contact_email")]
-    assert "owner@acme.example would have more than 10 contact persons" in messages(failure)[0]
+    assert messages(failure)[0].endswith(
+        "owner@acme.example already has 10 contact persons — remove one first"
+        " (counting those already in the database; --sync drops the ones not in the file)"
+    )
     assert directory.get_customer(acme.id).contact_count == 8
 
 

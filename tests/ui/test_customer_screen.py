@@ -11,7 +11,7 @@ from contacts_tui.ui.screens.contact_form import ContactForm
 from contacts_tui.ui.screens.customer import CustomerScreen
 from contacts_tui.ui.widgets.contact_table import ContactTable
 
-from .conftest import SIZE, burst, contacts, customer, notifications, press, screen_text, seen, settle, type_text
+from .helpers import SIZE, burst, contacts, customer, notifications, press, screen_text, seen, settle, type_text
 
 
 @pytest.fixture

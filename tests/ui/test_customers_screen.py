@@ -9,7 +9,7 @@ from contacts_tui.ui.screens.customer_form import CustomerForm
 from contacts_tui.ui.screens.customers import PAGE, CustomersScreen
 from contacts_tui.ui.widgets.customer_table import CustomerTable
 
-from .conftest import SIZE, contacts, customer, notifications, press, screen_text, seen, settle, type_text
+from .helpers import SIZE, contacts, customer, notifications, press, screen_text, seen, settle, type_text
 
 
 def table(app) -> CustomerTable:
@@ -63,7 +63,7 @@ async def test_search_as_you_type_over_name_customer_email_and_contact_email(app
         await press(pilot, "slash")
         await type_text(pilot, "bakery")
         assert names(app) == ["Bakery"]
-        assert "1 of 3 customers match" in screen_text(app)
+        assert "1 of 3 customers matches" in screen_text(app)
         app.screen.query_one("#search").value = ""
         await settle(pilot)
         await type_text(pilot, "faktura@")

@@ -16,17 +16,14 @@ from contacts_tui.ui.screens.message import MessageScreen
 from contacts_tui.ui.screens.messages import MessagesScreen
 from contacts_tui.ui.screens.sample import NO_RELAY, SampleDialog
 
-from .conftest import SIZE, notifications, press, screen_text, seen, settle, type_text
-from .mail import capture_relay, wait_for
-from .test_keys_and_help import table_rows
+from .helpers import SIZE, notifications, press, screen_text, seen, settle, table_rows, type_text, wait_for
 
 
 @pytest.fixture
-def demo(sqlite_directory, tmp_path):
+def demo(sqlite_directory, capture_relay):
     """What `contacts-tui demo` starts: demo data and a capture relay in this process."""
     seed_demo(sqlite_directory)
-    with capture_relay(sqlite_directory, tmp_path) as relay:
-        yield make_app(sqlite_directory, cursor_blink=False, relay_address=("127.0.0.1", relay.port), demo=True)
+    return make_app(sqlite_directory, cursor_blink=False, relay_address=("127.0.0.1", capture_relay.port), demo=True)
 
 
 async def open_customer(pilot, name: str) -> CustomerScreen:

@@ -8,7 +8,9 @@ import os
 import re
 import subprocess
 
-from .test_terminal import Terminal, pytestmark, program  # noqa: F401 - pytestmark skips without tmux
+from .helpers import Terminal, needs_tmux, program
+
+pytestmark = needs_tmux
 
 
 def test_demo_sends_a_sample_and_shows_the_bookkeeper_in_cc(tmp_path):

@@ -8,17 +8,7 @@ from contacts_tui.ui.screens.customer import CustomerScreen
 from contacts_tui.ui.screens.customer_form import CustomerForm
 from contacts_tui.ui.screens.help import HelpScreen
 
-from .conftest import SIZE, contacts, customer, notifications, press, screen_text, settle, type_text
-
-
-def table_rows(help_screen) -> str:
-    """The key tables of the help, as text."""
-    from rich.console import Console
-
-    console = Console(width=100, record=True, file=open("/dev/null", "w"))
-    for widget in help_screen.query("#help-body Static"):
-        console.print(widget.content if hasattr(widget, "content") else widget.render())
-    return " ".join(console.export_text().split())
+from .helpers import SIZE, contacts, customer, notifications, press, screen_text, settle, table_rows, type_text
 
 
 async def test_help_lists_every_key_of_the_customers_screen(app, sqlite_directory):

@@ -14,7 +14,7 @@ from contacts_tui.ui.screens.customer import CustomerScreen
 from contacts_tui.ui.widgets.contact_table import ContactTable
 from contacts_tui.ui.widgets.customer_table import CustomerTable
 
-from .conftest import SIZE, contacts, customer, notifications, press, screen_text, settle
+from .helpers import SIZE, contacts, customer, notifications, press, screen_text, settle
 
 LONG = "Internationale Gesellschaft für außerordentlich lange Firmennamen und Söhne GmbH & Co. KG"
 CJK = "東京トレーディング株式会社・大阪支店・名古屋営業所"

@@ -10,15 +10,18 @@ import pytest
 
 from contacts_tui.core import maillog
 from contacts_tui.core.models import CapturedMessage
+from contacts_tui.core.sample import build_sample, send_sample
 from contacts_tui.ui.app import make_app
 from contacts_tui.ui.screens.confirm import Confirm
+from contacts_tui.ui.screens.log_entry import LogEntryScreen
 from contacts_tui.ui.screens.message import MessageScreen
 from contacts_tui.ui.screens.messages import MessagesScreen
-from contacts_tui.ui.screens.relay_log import LogEntryScreen
 from contacts_tui.ui.widgets.mail_tables import MessageTable
 
-from .conftest import SIZE, notifications, press, screen_text, seen, settle, type_text
-from .mail import ORIGINAL, RECEIVED_LINE, REWRITTEN, captured_row
+from .helpers import (
+    ORIGINAL, RECEIVED_LINE, REWRITTEN, SIZE, captured_row, notifications, press, screen_text, seen, settle, type_text,
+    wait_for,
+)
 
 NORDLICHT = {"email": "asa@nordlicht.example", "name": "Åsa Lindqvist", "customer": "faktura@nordlicht.example",
              "reason": "receives all notifications"}
@@ -278,19 +281,14 @@ async def test_m_and_l_go_back_and_forth_without_piling_up_screens(app, three):
         assert isinstance(app.screen, MessagesScreen) and len(app.screen_stack) == depth
 
 
-async def test_a_message_sent_while_the_list_is_open_appears_by_itself(sqlite_directory, tmp_path):
-    from contacts_tui.core.sample import build_sample, send_sample
-
-    from .mail import capture_relay, wait_for
-
+async def test_a_message_sent_while_the_list_is_open_appears_by_itself(sqlite_directory, capture_relay):
     app = make_app(sqlite_directory, cursor_blink=False, refresh_seconds=0.1)
-    with capture_relay(sqlite_directory, tmp_path) as relay:
-        async with app.run_test(size=SIZE) as pilot:
-            await open_messages(pilot)
-            assert "No captured messages" in screen_text(app)
-            message = build_sample("Quiet Ltd", "finance@quiet.example", "invoice.created")
-            send_sample("127.0.0.1", relay.port, "finance@quiet.example", message)
-            # No key pressed.
-            await wait_for(lambda: subjects(app) == ["Your invoice INV-2026-0042"])
-            await settle(pilot)
-            assert "1 captured message, newest first · row 1" in screen_text(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        assert "No captured messages" in screen_text(app)
+        message = build_sample("Quiet Ltd", "finance@quiet.example", "invoice.created")
+        send_sample("127.0.0.1", capture_relay.port, "finance@quiet.example", message)
+        # No key pressed.
+        await wait_for(lambda: subjects(app) == ["Your invoice INV-2026-0042"])
+        await settle(pilot)
+        assert "1 captured message, newest first · row 1" in screen_text(app)

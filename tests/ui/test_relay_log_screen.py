@@ -12,11 +12,11 @@ from contacts_tui.core.sample import build_sample, send_sample
 from contacts_tui.ui.app import make_app
 from contacts_tui.ui.screens.customers import CustomersScreen
 from contacts_tui.ui.screens.mail_list import PAGE
-from contacts_tui.ui.screens.relay_log import LogEntryScreen, LogScreen
+from contacts_tui.ui.screens.log_entry import LogEntryScreen
+from contacts_tui.ui.screens.relay_log import LogScreen
 from contacts_tui.ui.widgets.mail_tables import LogTable
 
-from .conftest import SIZE, contacts, customer, press, screen_text, seen, settle, type_text
-from .mail import capture_relay, log_row, wait_for
+from .helpers import SIZE, contacts, customer, log_row, press, screen_text, seen, settle, type_text, wait_for
 
 
 @pytest.fixture
@@ -25,12 +25,6 @@ def acme(sqlite_directory):
     contacts(sqlite_directory, record.id, [("Beatrice Bookman", "bookkeeping@acme-trading.example")],
              role="Bookkeeping", categories=("billing",))
     return record
-
-
-@pytest.fixture
-def relay(sqlite_directory, tmp_path):
-    with capture_relay(sqlite_directory, tmp_path) as running:
-        yield running
 
 
 async def send(relay, to: str, name: str, category: str) -> str:
@@ -52,10 +46,10 @@ async def open_log(pilot) -> LogScreen:
     return pilot.app.screen
 
 
-async def test_each_message_is_a_row_newest_first_with_what_was_added(sqlite_directory, acme, relay):
-    assert (await send(relay, acme.email, acme.name, "invoice.created")).startswith("250 ")
-    await send(relay, "someone@elsewhere.example", "Someone", "order.confirmed")
-    app = make_app(sqlite_directory, cursor_blink=False, relay_address=("127.0.0.1", relay.port))
+async def test_each_message_is_a_row_newest_first_with_what_was_added(sqlite_directory, acme, capture_relay):
+    assert (await send(capture_relay, acme.email, acme.name, "invoice.created")).startswith("250 ")
+    await send(capture_relay, "someone@elsewhere.example", "Someone", "order.confirmed")
+    app = make_app(sqlite_directory, cursor_blink=False, relay_address=("127.0.0.1", capture_relay.port))
     async with app.run_test(size=SIZE) as pilot:
         await open_log(pilot)
         text = screen_text(app)
@@ -73,9 +67,9 @@ async def test_each_message_is_a_row_newest_first_with_what_was_added(sqlite_dir
         assert "Added as Cc: Beatrice Bookman (opted in to billing)" in seen(app)
 
 
-async def test_search_as_you_type_and_the_status_filter(sqlite_directory, acme, relay):
-    await send(relay, acme.email, acme.name, "invoice.created")
-    await send(relay, "someone@elsewhere.example", "Someone", "order.confirmed")
+async def test_search_as_you_type_and_the_status_filter(sqlite_directory, acme, capture_relay):
+    await send(capture_relay, acme.email, acme.name, "invoice.created")
+    await send(capture_relay, "someone@elsewhere.example", "Someone", "order.confirmed")
     app = make_app(sqlite_directory, cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await open_log(pilot)
@@ -97,8 +91,8 @@ async def test_search_as_you_type_and_the_status_filter(sqlite_directory, acme, 
         assert isinstance(app.screen, CustomersScreen)
 
 
-async def test_the_detail_view_shows_every_field(sqlite_directory, acme, relay):
-    await send(relay, acme.email, acme.name, "invoice.created")
+async def test_the_detail_view_shows_every_field(sqlite_directory, acme, capture_relay):
+    await send(capture_relay, acme.email, acme.name, "invoice.created")
     app = make_app(sqlite_directory, cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await open_log(pilot)
@@ -138,16 +132,16 @@ async def test_a_bounce_has_no_size_as_received(sqlite_directory):
         assert "0 bytes" not in text
 
 
-async def test_new_entries_appear_while_open_and_the_cursor_stays(sqlite_directory, acme, relay):
-    await send(relay, acme.email, acme.name, "invoice.created")
-    await send(relay, acme.email, acme.name, "payment.received")
+async def test_new_entries_appear_while_open_and_the_cursor_stays(sqlite_directory, acme, capture_relay):
+    await send(capture_relay, acme.email, acme.name, "invoice.created")
+    await send(capture_relay, acme.email, acme.name, "payment.received")
     app = make_app(sqlite_directory, cursor_blink=False, refresh_seconds=0.1)
     async with app.run_test(size=SIZE) as pilot:
         await open_log(pilot)
         await press(pilot, "down")
         chosen = table(app).current()
         assert chosen.category == "invoice.created"
-        await send(relay, acme.email, acme.name, "order.confirmed")
+        await send(capture_relay, acme.email, acme.name, "order.confirmed")
         # No key pressed: the refresh finds the new entry by itself.
         await wait_for(lambda: table(app).total == 3)
         await settle(pilot)
@@ -174,9 +168,36 @@ async def test_a_long_log_is_paged_from_the_database(sqlite_directory):
         assert all(record.status == "deferred" for record in table(app).records)
 
 
-async def test_l_on_a_customer_shows_that_customers_entries(sqlite_directory, acme, relay):
-    await send(relay, acme.email, acme.name, "invoice.created")
-    await send(relay, "someone@elsewhere.example", "Someone", "order.confirmed")
+def bold(app, words: str) -> bool:
+    """Whether the first piece of the screen that shows ``words`` is bold."""
+    for strip in app.screen._compositor.render_strips():
+        for segment in strip:
+            if words in segment.text:
+                return bool(segment.style and segment.style.bold)
+    raise AssertionError(f"{words!r} is not on the screen")
+
+
+async def test_partially_failed_is_a_status_to_filter_by_and_stands_out_as_trouble(sqlite_directory):
+    log_row(1, status="delivered")
+    log_row(2, status="partially failed", attempts=1, last_error="bob@acme-trading.example: 550 5.1.1 no such user")
+    app = make_app(sqlite_directory, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_log(pilot)
+        # The cell is cut to the column ("partiall…"); bold, like failed, without colour.
+        assert bold(app, "partiall") and not bold(app, "delivered")
+        for _ in LogScreen.STATUSES:
+            if app.screen.query_state.status == "partially failed":
+                break
+            await press(pilot, "f")
+        assert app.screen.query_state.status == "partially failed"
+        assert "Status partially failed ▼" in screen_text(app)
+        assert [record.status for record in table(app).records] == ["partially failed"]
+        assert "1 of 2 entries matches" in screen_text(app)
+
+
+async def test_l_on_a_customer_shows_that_customers_entries(sqlite_directory, acme, capture_relay):
+    await send(capture_relay, acme.email, acme.name, "invoice.created")
+    await send(capture_relay, "someone@elsewhere.example", "Someone", "order.confirmed")
     app = make_app(sqlite_directory, cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -9,7 +9,7 @@ import pytest
 from contacts_tui.core.demo_data import seed_demo
 from contacts_tui.ui.app import make_app
 
-from .conftest import SIZE, press, settle
+from .helpers import SIZE, press, settle
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_help(snap_compare, demo):
 @pytest.fixture
 def captured(sqlite_directory):
     """Three captured messages and a delivered and a deferred log entry, at fixed times."""
-    from .mail import BEA, captured_row, log_row
+    from .helpers import BEA, captured_row, log_row
 
     log_row(1)
     log_row(2, status="deferred", attempts=3, last_error="451 4.3.0 mailbox busy", delivered_at=None)

@@ -4,67 +4,11 @@ back from the database through the directory."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
-
-import pytest
-
 from contacts_tui.core.records import CustomerInput
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+from .helpers import Terminal, needs_tmux, program
 
-DEADLINE = 30.0
-
-
-class Terminal:
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.name = "contacts-" + uuid.uuid4().hex[:8]
-        exports = " ".join(f"{key}={value}" for key, value in env.items())
-        quoted = " ".join(f"'{part}'" for part in command)
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", f"env {exports} {quoted}"],
-            check=True,
-        )
-
-    def screen(self) -> str:
-        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
-        return result.stdout
-
-    def wait_for(self, text: str) -> str:
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} did not appear within {DEADLINE} s; the terminal shows:\n{self.screen()}")
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def type(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
-
-    def quit(self) -> None:
-        """Press ctrl+q and wait until the program has ended (its session is gone)."""
-        self.keys("C-q")
-        deadline = time.monotonic() + DEADLINE
-        while self.screen() and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
-
-
-def program() -> list[str]:
-    script = Path(sys.executable).with_name("contacts-tui")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "contacts_tui.cli"]
+pytestmark = needs_tmux
 
 
 def test_add_a_contact_person_by_keys_in_tmux(sqlite_directory, sqlite_url):

@@ -17,7 +17,6 @@ from ..format import contact_lines, customer_lines
 from ..widgets.contact_table import ContactTable
 from .base import AppScreen
 from .confirm import Confirm
-from .navigate import open_list
 from .sample import NO_RELAY, SampleDialog, send_in_background
 
 TOGGLE_KEYS = 9
@@ -296,11 +295,11 @@ class CustomerScreen(AppScreen):
 
     def action_messages(self) -> None:
         if self.customer is not None:
-            open_list(self, "messages", self.customer.email)
+            self.app.open_messages(self.customer.email)
 
     def action_relay_log(self) -> None:
         if self.customer is not None:
-            open_list(self, "log", self.customer.email)
+            self.app.open_relay_log(self.customer.email)
 
     def action_show_inactive(self, show: bool) -> None:
         self.show_inactive = show

@@ -13,9 +13,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from contacts_tui.core.records import CustomerPage, CustomerRecord
 
-from ..format import matches_line
+from ..format import counted, matches_line
 from ..widgets.customer_table import CustomerTable
-from .navigate import open_list
 from .paged_list import PAGE, PagedListScreen, PageQuery
 from .sample import NO_RELAY, SampleDialog, send_in_background
 
@@ -41,6 +40,7 @@ class Loaded:
 class CustomersScreen(PagedListScreen):
     """Every customer, a page at a time, with search over names and addresses."""
 
+    NOUNS = ("customer", "customers")
     HELP = (
         "Every customer, with how many contact persons it has. Type after / to search: "
         "every word must appear in the customer's name, primary email, or a contact "
@@ -166,9 +166,12 @@ class CustomersScreen(PagedListScreen):
         if self.everyone == 0:
             text = "No customers yet. Press a to add the first one."
         elif searching and table.total == 0:
-            text = f"No customer matches. {matches_line(0, self.everyone, True)}; escape clears the search."
+            text = f"No customer matches. {matches_line(0, self.everyone, self.NOUNS)}; escape clears the search."
         else:
-            text = matches_line(table.total, self.everyone, searching)
+            if searching:
+                text = matches_line(table.total, self.everyone, self.NOUNS)
+            else:
+                text = counted(self.everyone, self.NOUNS)
             if table.current() is not None:
                 # The scrollbar only spans the page in memory; this spans them all.
                 text += f" · row {table.index + 1:,}"
@@ -235,10 +238,10 @@ class CustomersScreen(PagedListScreen):
             self.app.push_screen(dialog, lambda category: category and send_in_background(self, customer, category))
 
     def action_relay_log(self) -> None:
-        open_list(self, "log")
+        self.app.open_relay_log()
 
     def action_messages(self) -> None:
-        open_list(self, "messages")
+        self.app.open_messages()
 
     def action_edit(self) -> None:
         from .customer_form import CustomerForm

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from contacts_tui.core.errors import DatabaseUnavailable
 
+from ..format import counted, matches_line
 from ..widgets.paged_table import PagedTable
 from .paged_list import PAGE, PagedListScreen, PageQuery
 
@@ -157,21 +158,17 @@ class MailListScreen(PagedListScreen):
 
     def _show_status(self) -> None:
         table = self.table
-        singular, plural = self.NOUNS
         if self.outage and not self.loaded_once:
-            text = f"Could not load the {plural}: {self.outage}. Retrying every few seconds."
+            text = f"Could not load the {self.NOUNS[1]}: {self.outage}. Retrying every few seconds."
         elif self.everyone == 0:
             text = self.empty_text()
         elif self.filtering() and table.total == 0:
-            noun = singular if self.everyone == 1 else plural
-            text = f"Nothing matches; {self.everyone:,} {noun} in all. Escape shows them all."
+            text = f"Nothing matches; {counted(self.everyone, self.NOUNS)} in all. Escape shows them all."
         else:
             if self.filtering():
-                noun = singular if self.everyone == 1 else plural
-                verb = "matches" if table.total == 1 else "match"
-                text = f"{table.total:,} of {self.everyone:,} {noun} {verb}"
+                text = matches_line(table.total, self.everyone, self.NOUNS)
             else:
-                text = f"{self.everyone:,} {singular if self.everyone == 1 else plural}, newest first"
+                text = f"{counted(self.everyone, self.NOUNS)}, newest first"
             if table.current() is not None:
                 text += f" · row {table.index + 1:,}"
         if self.outage and self.loaded_once:

@@ -243,10 +243,8 @@ class MessageScreen(AppScreen):
         self.update_keys()
 
     def action_log_entry(self) -> None:
-        from .relay_log import LogEntryScreen
-
         if self.shown is not None and self.shown.entry is not None:
-            self.app.push_screen(LogEntryScreen(self.shown.entry))
+            self.app.open_log_entry(self.shown.entry)
 
     def action_back(self) -> None:
         self.dismiss()

@@ -13,7 +13,6 @@ from ..mailformat import message_summary
 from ..widgets.mail_tables import MessageTable
 from .confirm import Confirm
 from .mail_list import MailListScreen
-from .navigate import open_list
 from .sample import dismiss_sent_answers
 
 
@@ -67,12 +66,10 @@ class MessagesScreen(MailListScreen):
         return message_summary(record)
 
     def open_record(self, record: CapturedRecord) -> None:
-        from .message import MessageScreen
-
-        self.app.push_screen(MessageScreen(record.id))
+        self.app.open_message(record.id)
 
     def action_relay_log(self) -> None:
-        open_list(self, "log")
+        self.app.open_relay_log()
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
         if action == "clear_all" and self.loaded_once and self.everyone == 0:

@@ -173,10 +173,16 @@ def sent_text(reply: str, entry: LogEntry | None) -> str:
 
 def dismiss_sent_answers(app) -> None:
     """Take away the toast of a sample that got through: the screen it pointed to says it all now,
-    and the toast would cover that screen's summary lines.
+    and the toast would cover that screen's summary lines. Failures ("Not sent") stay.
 
-    Textual has no public call to withdraw one notification; failures ("Not sent") stay.
+    Textual (8.2) has no public call to withdraw one notification, and the public
+    ``clear_notifications()`` would take a failure away before anyone read it; so this
+    uses ``_notifications`` and ``_unnotify``, what Textual's own toasts call when they
+    time out. Should a release drop them, the toast just stays until its timeout.
     """
-    for notification in list(app._notifications):
+    unnotify = getattr(app, "_unnotify", None)
+    if unnotify is None:
+        return
+    for notification in list(getattr(app, "_notifications", ())):
         if notification.message.startswith(SENT):
-            app._unnotify(notification)
+            unnotify(notification)

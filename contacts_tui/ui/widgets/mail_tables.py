@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from contacts_tui.core.maillog import CapturedRecord, LogEntry
+from contacts_tui.core.status import Status
 from contacts_tui.core.times import short_time
 
 from ..format import cell
@@ -15,7 +16,7 @@ from ..mailformat import added_count, log_category
 from .paged_table import PagedTable
 
 # Statuses that need someone's attention stand out without colour.
-TROUBLE = {"failed", "refused", "expired", "deferred"}
+TROUBLE = frozenset(status for status in Status if status.trouble)
 ADDRESS_MIN = 10
 """Columns an address keeps next to a long subject: "billing@d…" still tells senders apart."""
 

@@ -1,0 +1,253 @@
+"""Plain helpers of the UI tests (fixtures are in conftest.py): driving the
+app under Pilot and reading the screen, making customers, relay data for the
+relay log and captured messages screens (fixed rows, for screenshots whose
+times must not move), and the program in a real terminal (tmux)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pytest
+from textual import events
+from textual.pilot import Pilot
+
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.models import CapturedMessage, RelayLog
+from contacts_tui.core.records import ContactInput, CustomerInput, CustomerRecord
+from contacts_tui.ui.app import ContactsApp
+
+from ..waiting import wait_until
+
+SIZE = (80, 24)
+DEADLINE = 15.0
+TERMINAL_DEADLINE = 30.0
+
+
+async def settle(pilot: Pilot) -> None:
+    """Wait until every directory call has answered and the screen is drawn."""
+    app = pilot.app
+    for _ in range(50):
+        await pilot.pause()
+        if not any(worker.is_running for worker in app.workers):
+            await pilot.pause()
+            if not any(worker.is_running for worker in app.workers):
+                return
+        await app.workers.wait_for_complete()
+    raise AssertionError("the app kept starting directory calls")
+
+
+async def press(pilot: Pilot, *keys: str) -> None:
+    """Press keys one at a time, letting each one's directory call answer."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+async def burst(pilot: Pilot, *keys: str) -> None:
+    """Send keys the way a paste, tmux or a slow SSH link does: all at once,
+    none waiting for the one before it to be handled (pilot.press waits).
+    Characters are letters, digits and spaces; longer keys are key names."""
+    app = pilot.app
+    for key in keys:
+        character = key if len(key) == 1 else None
+        event = events.Key("space" if key == " " else key, character)
+        event.set_sender(app)
+        app.post_message(event)
+    await settle(pilot)
+
+
+async def type_text(pilot: Pilot, text: str) -> None:
+    await pilot.press(*text)
+    await settle(pilot)
+
+
+def screen_text(app: ContactsApp) -> str:
+    """What the terminal shows, as plain text lines."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip).rstrip() for strip in strips)
+
+
+def notifications(app: ContactsApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+def customer(directory: Directory, name: str, email: str, phone: str = "") -> CustomerRecord:
+    return directory.create_customer(CustomerInput(name, email, phone))
+
+
+def contacts(directory: Directory, customer_id: int, people: Iterable[tuple[str, str]], **fields) -> list:
+    return [directory.add_contact(customer_id, ContactInput(name, email, **fields)) for name, email in people]
+
+
+def table_rows(help_screen) -> str:
+    """The key tables of the help, as text."""
+    from rich.console import Console
+
+    console = Console(width=100, record=True, file=open("/dev/null", "w"))
+    for widget in help_screen.query("#help-body Static"):
+        console.print(widget.content if hasattr(widget, "content") else widget.render())
+    return " ".join(console.export_text().split())
+
+
+def seen(app: ContactsApp) -> str:
+    """The screen's words with line breaks and padding folded, for wrapped messages."""
+    return " ".join(screen_text(app).split())
+
+
+async def wait_for(condition: Callable[[], Any], describe: Callable[[], Any] | None = None) -> Any:
+    """``wait_until`` with the UI tests' deadline: for mail a relay handles in its own thread."""
+    return await wait_until(condition, DEADLINE, describe)
+
+
+# -- relay data ------------------------------------------------------------
+
+RECEIVED = dt.datetime(2024, 3, 1, 9, 30, 5)
+"""Long past, so the screens show date and time, the same on any day."""
+
+ORIGINAL = (
+    b"From: Demo Shop Billing <billing@demo-shop.example>\r\n"
+    b"To: Acme Trading Ltd <accounts@acme-trading.example>\r\n"
+    b"Subject: Your invoice INV-2024-0042\r\n"
+    b"Date: Fri, 01 Mar 2024 09:30:04 +0000\r\n"
+    b"Message-ID: <inv-0042@demo-shop.example>\r\n"
+    b"X-Notification-Category: invoice.created\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/alternative; boundary=\"b1\"\r\n"
+    b"\r\n"
+    b"--b1\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"Dear Acme Trading Ltd,\r\n\r\nyour invoice INV-2024-0042 is attached.\r\n"
+    b"--b1\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n"
+    b"\r\n"
+    b"<p>Dear Acme Trading Ltd,</p><p>your invoice <b>INV-2024-0042</b> is attached.</p>\r\n"
+    b"--b1--\r\n"
+)
+RECEIVED_LINE = (
+    b"Received: from shop.example ([127.0.0.1]) by test-relay.localhost (Contact Persons relay)\r\n"
+    b" with ESMTP id 5F3A1C for <accounts@acme-trading.example>; Fri, 01 Mar 2024 09:30:05 +0000\r\n"
+)
+REWRITTEN = RECEIVED_LINE + ORIGINAL.replace(
+    b"Subject:", b"Cc: Beatrice Bookman <bookkeeping@acme-trading.example>\r\nSubject:", 1
+)
+BEA = {"email": "bookkeeping@acme-trading.example", "name": "Beatrice Bookman",
+       "customer": "accounts@acme-trading.example", "reason": "opted in to billing"}
+
+
+def log_row(number: int = 1, **fields: Any) -> int:
+    """A relay log entry as the relay writes it; returns its id."""
+    values = {
+        "received_at": RECEIVED + dt.timedelta(minutes=number),
+        "updated_at": RECEIVED + dt.timedelta(minutes=number),
+        "relay": "test-relay.localhost",
+        "queue_id": f"5F3A{number:04X}",
+        "message_id": f"<msg-{number}@demo-shop.example>",
+        "sender": "billing@demo-shop.example",
+        "recipients": json.dumps(["accounts@acme-trading.example"]),
+        "subject": f"Your invoice INV-2024-{number:04d}",
+        "category": "invoice.created",
+        "category_key": "billing",
+        "customers": json.dumps(["accounts@acme-trading.example"]),
+        "added": json.dumps([BEA]),
+        "decision": "rewritten",
+        "reason": "1 contact person(s) of Acme Trading Ltd opted in to billing",
+        "status": "delivered",
+        "attempts": 1,
+        "size": len(ORIGINAL),
+        "delivered_at": RECEIVED + dt.timedelta(minutes=number, seconds=2),
+    }
+    values.update(fields)
+    for name in ("recipients", "customers", "added"):
+        if not isinstance(values[name], str):
+            values[name] = json.dumps(values[name])
+    return RelayLog.insert(**values).execute()
+
+
+def captured_row(number: int = 1, *, original: bytes = ORIGINAL, rewritten: bytes = REWRITTEN,
+                 added: list | None = None, subject: str = "Your invoice INV-2024-0042",
+                 recipients: tuple[str, ...] = ("accounts@acme-trading.example",), **log_fields: Any) -> int:
+    """A captured message with its log entry, as a capture relay stores them; returns its id."""
+    added = [BEA] if added is None else added
+    log_id = log_row(number, status="captured", attempts=0, delivered_at=None, subject=subject,
+                     recipients=list(recipients), added=added, **log_fields)
+    searchable = " ".join(["billing@demo-shop.example", subject, "invoice.created", *recipients]
+                          + [a["email"] + " " + a["name"] for a in added]).casefold()
+    return CapturedMessage.insert(
+        log=log_id,
+        received_at=RECEIVED + dt.timedelta(minutes=number),
+        sender="billing@demo-shop.example",
+        recipients=json.dumps(list(recipients)),
+        subject=subject,
+        message_id=f"<msg-{number}@demo-shop.example>",
+        category="invoice.created",
+        added=json.dumps(added),
+        search_text=searchable,
+        original=original,
+        message=rewritten,
+        size=len(rewritten),
+    ).execute()
+
+
+# -- a real terminal -------------------------------------------------------
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+
+
+class Terminal:
+    """A command in a tmux session at 80x24, read by polling the screen against a deadline."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.name = "contacts-" + uuid.uuid4().hex[:8]
+        exports = " ".join(f"{key}={value}" for key, value in env.items())
+        quoted = " ".join(f"'{part}'" for part in command)
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", f"env {exports} {quoted}"],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        return result.stdout
+
+    def wait_for(self, text: str) -> str:
+        deadline = time.monotonic() + TERMINAL_DEADLINE
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.05)
+        raise AssertionError(
+            f"{text!r} did not appear within {TERMINAL_DEADLINE} s; the terminal shows:\n{self.screen()}"
+        )
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def type(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+
+    def quit(self) -> None:
+        """Press ctrl+q and wait until the program has ended (its session is gone)."""
+        self.keys("C-q")
+        deadline = time.monotonic() + TERMINAL_DEADLINE
+        while self.screen() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def program() -> list[str]:
+    script = Path(sys.executable).with_name("contacts-tui")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "contacts_tui.cli"]
