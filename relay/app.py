@@ -10,9 +10,11 @@ import asyncio
 import datetime as dt
 import logging
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.maillog import LogEntry
@@ -24,7 +26,8 @@ from .delivery.pool import UpstreamConfig, UpstreamPool
 from .delivery.scheduler import Scheduler
 from .journal.capture import CaptureStore
 from .journal.writer import Journal
-from .queue import QueuedMessage, Spool
+from .queue import QueuedMessage, Spool, adopt_legacy_spool
+from .queue.layout import spools_to_drain, worker_spool
 from .server.access import parse_networks
 from .server.handler import Limits, RelayHandler
 from .server.listener import Listener
@@ -35,13 +38,24 @@ LOG_PRUNE_INTERVAL = 3600.0
 
 
 class Relay:
-    def __init__(self, config: RelayConfig, directory: Directory) -> None:
+    """One relay process: worker ``worker`` of ``workers`` (see supervisor.py), or the only one.
+
+    Its spool is ``worker-N`` under the spool directory; it also delivers what
+    waits in the spools of workers no longer started. ``sock`` is a listening
+    socket shared with the other workers; without one it listens itself.
+    """
+
+    def __init__(self, config: RelayConfig, directory: Directory, *, worker: int = 1, workers: int = 1,
+                 sock: socket.socket | None = None) -> None:
         self.config = config
         self.directory = directory
+        self.worker, self.workers = worker, workers
+        self._sock = sock
         self.journal = Journal(config.hostname)
         self._pruner: asyncio.Task | None = None
         self.spool: Spool | None = None
         self.scheduler: Scheduler | None = None
+        self._drains: list[tuple[Spool, Scheduler]] = []
         self.capture: CaptureStore | None = None
         self._sighup = False
         self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="relay-db")
@@ -78,17 +92,15 @@ class Relay:
         if self.config.capture:
             self.capture = CaptureStore(self.journal, self.config.capture_retention)
         else:
-            self.spool = Spool(self.config.spool_dir)
-            self.spool.open()
-            self.scheduler = Scheduler(
-                self.spool,
-                UpstreamPool(self._upstream()),
-                policy=RetryPolicy(self.config.min_backoff, self.config.max_backoff, self.config.max_lifetime),
-                on_status=self._on_status,
-                reporting_mta=self.config.hostname,
-            )
-            await self.scheduler.start()
-        await self.listener.start()
+            root = self.config.spool_dir
+            primary = worker_spool(root, self.worker)
+            if self.worker == 1:
+                adopt_legacy_spool(root, primary)
+            pool = UpstreamPool(self._upstream())
+            self.spool, self.scheduler = await self._deliver_from(primary, pool)
+            for path in spools_to_drain(root, self.worker, self.workers):
+                self._drains.append(await self._deliver_from(path, pool))
+        await self.listener.start(self._sock)
         loop = asyncio.get_running_loop()
         if self.config.log_retention_days > 0:
             self._pruner = loop.create_task(self._prune_log(), name="relay-log-retention")
@@ -100,6 +112,25 @@ class Relay:
                 self._sighup = True
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting in this process's spools."""
+        schedulers = [self.scheduler] if self.scheduler else []
+        return sum(scheduler.queued for scheduler in schedulers + [s for _, s in self._drains])
+
+    async def _deliver_from(self, path: Path, pool: UpstreamPool) -> tuple[Spool, Scheduler]:
+        spool = Spool(path)
+        spool.open()
+        scheduler = Scheduler(
+            spool,
+            pool,
+            policy=RetryPolicy(self.config.min_backoff, self.config.max_backoff, self.config.max_lifetime),
+            on_status=self._on_status,
+            reporting_mta=self.config.hostname,
+        )
+        await scheduler.start()
+        return spool, scheduler
 
     def _upstream(self) -> UpstreamConfig:
         config = self.config
@@ -138,11 +169,11 @@ class Relay:
         while loop.time() < deadline and self.listener.busy:
             await asyncio.sleep(0.05)
         self.listener.close_all()
-        if self.scheduler is not None:
-            await self.scheduler.stop(max(1.0, deadline - loop.time()))
+        running = ([(self.spool, self.scheduler)] if self.scheduler is not None else []) + self._drains
+        await asyncio.gather(*(scheduler.stop(max(1.0, deadline - loop.time())) for _, scheduler in running))
         await self.journal.stop()
-        if self.spool is not None:
-            await self.spool.close()
+        for spool, _ in running:
+            await spool.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _prune_log(self) -> None:

@@ -56,6 +56,7 @@ class RelayConfig:
     max_recipients: int = Limits.max_recipients
     max_connections: int = 200
     max_client_connections: int = DEFAULT_CLIENT_CONNECTIONS
+    workers: int = 1
     # Seconds a directory lookup may take before the sender gets 451 (not an option: tests shorten it).
     lookup_timeout: float = LOOKUP_TIMEOUT
     upstream_tls: str = "opportunistic"

@@ -18,7 +18,7 @@ from contacts_tui.core.times import from_epoch, local_time, local_time_soon
 
 from ..config import ConfigError, default, default_spool_dir
 from ..queue import QueuedMessage, SpoolError, deletes_requested, read_queue, request_delete, request_retry_now
-from ..queue.layout import lock_path
+from ..queue.layout import all_spools, lock_path
 from ..rewrite import header_addresses, read_category, rewrite, split_message
 from ..server.access import set_password
 from .messages import add_messages_command, run_messages
@@ -165,31 +165,35 @@ def _log(args) -> int:
 
 
 def _queue(args) -> int:
-    spool = Path(args.spool or os.environ.get("RELAY_SPOOL") or default_spool_dir())
-    if not spool.is_dir():
+    root = Path(args.spool or os.environ.get("RELAY_SPOOL") or default_spool_dir())
+    if not root.is_dir():
         # A mistyped path is not an empty queue.
-        raise ConfigError(f"there is no spool at {spool} (give the relay's --spool DIR)")
-    running = lock_held(lock_path(spool))
+        raise ConfigError(f"there is no spool at {root} (give the relay's --spool DIR)")
+    # One spool per worker process of the relay (and one an earlier relay may have left).
+    spools = all_spools(root)
+    running = any(lock_held(lock_path(spool)) for spool in spools)
     try:
         if args.retry_now:
-            request_retry_now(spool)
+            for spool in spools:
+                request_retry_now(spool)
             if running:
                 print("Asked the relay to retry every waiting message now.")
             else:
-                print(f"No relay is running on {spool}; the messages are retried when it starts.")
+                print(f"No relay is running on {root}; the messages are retried when it starts.")
             return 0
         if args.delete:
             queue_id = args.delete.strip().upper()
-            if queue_id not in {message.queue_id for message in read_queue(spool)}:
-                raise ConfigError(f"there is no message {queue_id} in the queue at {spool}")
-            request_delete(spool, queue_id)
+            holder = next((spool for spool in spools if queue_id in {m.queue_id for m in read_queue(spool)}), None)
+            if holder is None:
+                raise ConfigError(f"there is no message {queue_id} in the queue at {root}")
+            request_delete(holder, queue_id)
             if running:
                 print(f"Asked the relay to delete {queue_id} (no bounce is sent).")
             else:
-                print(f"No relay is running on {spool}; {queue_id} is deleted when it starts (no bounce is sent).")
+                print(f"No relay is running on {root}; {queue_id} is deleted when it starts (no bounce is sent).")
             return 0
-        messages = read_queue(spool)
-        deleting = deletes_requested(spool)
+        messages = sorted((m for spool in spools for m in read_queue(spool)), key=lambda m: (m.received, m.queue_id))
+        deleting = set().union(*(deletes_requested(spool) for spool in spools))
     except SpoolError as exc:
         raise ConfigError(str(exc)) from None
     if args.json:
@@ -197,7 +201,7 @@ def _queue(args) -> int:
             print(json_line(_queue_json(message, message.queue_id in deleting)))
         return 0
     if not messages:
-        print(f"The queue at {spool} is empty.")
+        print(f"The queue at {root} is empty.")
         return 0
     for message in messages:
         received = local_time(from_epoch(message.received))

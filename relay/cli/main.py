@@ -79,11 +79,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # A mistyped --db would be a new empty directory: every notification
     # passed on without its contacts, and nobody told.
     directory = open_directory(settings, must_exist=True)
+    database = redact(resolve_url(settings.db_url))
+    if config.workers > 1:
+        # The workers open the database themselves; nothing open crosses the fork.
+        close = getattr(directory.database, "close_all", None) or directory.database.close
+        close()
+        return _serve_workers(config, settings, database)
     try:
         relay = Relay(config, directory)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot set up the relay: {exc}") from None
-    return asyncio.run(_run(relay, redact(resolve_url(settings.db_url))))
+    return asyncio.run(_run(relay, database))
 
 
 async def _run(relay, database: str) -> int:
@@ -95,21 +101,66 @@ async def _run(relay, database: str) -> int:
         print(f"contacts-relay: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(
-            f"contacts-relay: error: cannot listen on {_host(relay.config.listen_host)}:{relay.config.listen_port}: "
-            f"{exc.strerror or exc}",
-            file=sys.stderr,
-        )
+        _cannot_listen(relay.config, exc)
         await relay.stop(1)
         return 1
-    config = relay.config
+    _say_started(relay.config, relay.port, database, relay.queued if relay.scheduler else None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("contacts-relay: stopping: finishing messages in flight; the rest stays in the spool", file=sys.stderr)
+    await relay.stop()
+    _say_stopped(relay.config)
+    return 0
+
+
+def _serve_workers(config, settings: Settings, database: str) -> int:
+    from ..supervisor import Supervisor, listening_socket
+
+    try:
+        sock = listening_socket(config)
+    except OSError as exc:
+        _cannot_listen(config, exc)
+        return 1
+    supervisor = Supervisor(config, settings, sock, config.workers)
+    try:
+        supervisor.start()
+    except RuntimeError as exc:
+        print(f"contacts-relay: error: {exc}", file=sys.stderr)
+        return 1
+    port = sock.getsockname()[1]
+    _say_started(config, port, database, None if config.capture else _waiting(config), config.workers)
+    code = supervisor.run(lambda: print("contacts-relay: stopping: finishing messages in flight; the rest stays in "
+                                         "the spool", file=sys.stderr, flush=True))
+    _say_stopped(config)
+    return code
+
+
+def _waiting(config) -> int:
+    from ..queue import read_queue
+    from ..queue.layout import all_spools
+
+    return sum(len(read_queue(spool)) for spool in all_spools(config.spool_dir))
+
+
+def _cannot_listen(config, exc: OSError) -> None:
+    print(
+        f"contacts-relay: error: cannot listen on {_host(config.listen_host)}:{config.listen_port}: "
+        f"{exc.strerror or exc}",
+        file=sys.stderr,
+    )
+
+
+def _say_started(config, port: int, database: str, queued: int | None, workers: int = 1) -> None:
     target = "capture mode (nothing is sent)" if config.capture else (
         f"upstream {_host(config.upstream_host)}:{config.upstream_port} ({_UPSTREAM_TLS[config.upstream_tls]})"
     )
-    queued = f", {relay.scheduler.queued} queued" if relay.scheduler else ""
     print(
-        f"contacts-relay: listening on {_host(config.listen_host)}:{relay.port}, {target}"
-        + (f", spool {config.spool_dir}{queued}" if not config.capture else "")
+        f"contacts-relay: listening on {_host(config.listen_host)}:{port}, {target}"
+        + (f", spool {config.spool_dir}, {queued} queued" if queued is not None else "")
+        + (f", {workers} worker processes" if workers > 1 else "")
         + f", directory {database}",
         file=sys.stderr,
         flush=True,
@@ -121,16 +172,11 @@ async def _run(relay, database: str) -> int:
             file=sys.stderr,
             flush=True,
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    print("contacts-relay: stopping: finishing messages in flight; the rest stays in the spool", file=sys.stderr)
-    await relay.stop()
-    left = f"; {relay.scheduler.queued} message(s) stay in the spool" if relay.scheduler else ""
+
+
+def _say_stopped(config) -> None:
+    left = "" if config.capture else f"; {_waiting(config)} message(s) stay in the spool"
     print(f"contacts-relay: stopped{left}", file=sys.stderr)
-    return 0
 
 
 def _host(host: str | None) -> str:

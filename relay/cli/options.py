@@ -71,6 +71,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
              "captured messages to keep, oldest dropped first")
     _numeric(where, "--log-retention", "DAYS", float, "RELAY_LOG_RETENTION", _text(default("log_retention_days")),
              "relay log entries older than this are deleted; 0 keeps them forever")
+    _numeric(where, "--workers", "N", int, "RELAY_WORKERS", str(os.cpu_count() or 1),
+             "relay processes, each on its own core and with its own spool under --spool; "
+             "1 runs a single process", " = the number of cores")
     where.add_argument("--spool", metavar="DIR", default=env_value("RELAY_SPOOL"),
                        help="durable queue directory (RELAY_SPOOL; default in the user data directory)")
     where.add_argument("--header", metavar="NAME", default=env_value("RELAY_HEADER", default("category_header")),
@@ -164,7 +167,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         password = os.environ["RELAY_UPSTREAM_PASSWORD"]
     if password and not args.upstream_user:
         raise ConfigError("an upstream password is set but no --upstream-user")
-    for name in ("max_received", "max_recipients", "max_connections", "max_client_connections",
+    for name in ("workers", "max_received", "max_recipients", "max_connections", "max_client_connections",
                  "upstream_connections", "capture_retention"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
@@ -186,7 +189,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         tls_key=Path(args.tls_key) if args.tls_key else None,
         max_size=int(args.max_size * MIB), max_received=args.max_received,
         max_recipients=args.max_recipients, max_connections=args.max_connections,
-        max_client_connections=args.max_client_connections,
+        max_client_connections=args.max_client_connections, workers=args.workers,
         upstream_tls=args.upstream_tls, upstream_verify=not args.upstream_no_verify,
         upstream_ca_file=args.upstream_ca_file, upstream_user=args.upstream_user, upstream_password=password,
         upstream_connections=args.upstream_connections,

@@ -9,7 +9,7 @@ from .control import deletes_requested, read_queue, request_delete, request_retr
 from .message import QueuedMessage, mail_flags, new_queue_id
 from .records import SpoolError
 from .reply import EXPIRED_STATUS, Failure, Reply
-from .spool import Spool, SpoolBusy
+from .spool import Spool, SpoolBusy, adopt_legacy_spool
 
 __all__ = [
     "EXPIRED_STATUS",
@@ -17,6 +17,7 @@ __all__ = [
     "QueuedMessage",
     "Reply",
     "Spool",
+    "adopt_legacy_spool",
     "SpoolBusy",
     "SpoolError",
     "deletes_requested",

@@ -54,3 +54,53 @@ def state_path(directory: Path) -> Path:
     path = directory / STATE_FILE
     old = directory / OLD_STATE_FILE
     return old if not path.exists() and old.exists() else path
+
+
+# -- one spool per worker ---------------------------------------------------------
+#
+# A relay serving with N worker processes gives each its own spool, so that no
+# two processes write one file: ``worker-1`` ... ``worker-N`` under the spool
+# directory. A spool of a worker that is no longer started (fewer workers than
+# before) is drained by one that is; one written by a relay from before the
+# workers (its files right in the spool directory) becomes ``worker-1``.
+
+WORKER_PREFIX = "worker-"
+
+
+def worker_spool(root: Path, worker: int) -> Path:
+    return root / f"{WORKER_PREFIX}{worker}"
+
+
+def worker_spools(root: str | os.PathLike[str]) -> dict[int, Path]:
+    """The worker spools under ``root``, by worker number."""
+    found = {}
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return {}
+    for name in names:
+        number = name[len(WORKER_PREFIX):]
+        if name.startswith(WORKER_PREFIX) and number.isdigit() and int(number) > 0:
+            found[int(number)] = Path(root) / name
+    return dict(sorted(found.items()))
+
+
+def spools_to_drain(root: Path, worker: int, workers: int) -> list[Path]:
+    """The spools of workers numbered above ``workers`` that ``worker`` takes over."""
+    return [path for number, path in worker_spools(root).items()
+            if number > workers and (number - 1) % workers == worker - 1]
+
+
+def legacy_files(root: Path) -> list[Path]:
+    """What a relay from before the workers left right in the spool directory."""
+    names = ("seg", "control", STATE_FILE, OLD_STATE_FILE)
+    return [root / name for name in names if (root / name).exists()]
+
+
+def all_spools(root: str | os.PathLike[str]) -> list[Path]:
+    """Every spool under ``root`` to read or command: the workers', and a legacy one not yet moved."""
+    spools = list(worker_spools(root).values())
+    root = Path(root)
+    if (root / "seg").is_dir():
+        spools.insert(0, root)
+    return spools

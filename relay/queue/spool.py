@@ -26,7 +26,7 @@ from contacts_tui.core.process import take_lock
 
 from .appender import Appender, AppendStats, fsync_dir, write_all
 from .control import QUEUE_ID, Command, list_commands, read_segments, remove_command
-from .layout import OLD_STATE_FILE, STATE_FILE, lock_path, segment_dir, segment_path
+from .layout import OLD_STATE_FILE, STATE_FILE, legacy_files, lock_path, segment_dir, segment_path
 from .message import QueuedMessage, SpoolStats, new_queue_id
 from .records import HEADER, KIND_MESSAGE, KIND_STATE, SpoolError, encode, read_body
 
@@ -382,3 +382,37 @@ class Spool:
             dir_fsyncs=self._segment_stats.dir_fsyncs + self._state_stats.dir_fsyncs,
             state_fsyncs=self._state_stats.fsyncs,
         )
+
+
+def adopt_legacy_spool(root: Path, target: Path) -> bool:
+    """Move a spool that an earlier relay wrote right into ``root`` to ``target`` (worker 1's).
+
+    Under the root's own lock, so never from under an earlier relay still
+    running there; renames only, so nothing is copied or can be half-moved
+    (a crash in between leaves files in both places, and the next start
+    moves the rest). Returns whether anything was moved.
+    """
+    files = legacy_files(root)
+    if not files:
+        return False
+    fd, owner = take_lock(lock_path(root))
+    if fd is None:
+        raise SpoolBusy(f"spool {root} is in use by another relay (pid {owner})")
+    try:
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path in legacy_files(root):
+            destination = target / path.name
+            if destination.exists() and path.is_dir():
+                for entry in path.iterdir():  # the rest of an interrupted move
+                    entry.rename(destination / entry.name)
+                path.rmdir()
+            elif not destination.exists():
+                path.rename(destination)
+        fsync_dir(target)
+        fsync_dir(root)
+    except OSError as exc:
+        raise SpoolError(f"cannot move the spool in {root} to {target}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    logger.warning("moved the spool of an earlier relay in %s to %s", root, target)
+    return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import socket
 import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -80,9 +81,13 @@ class Listener:
         assert self._server is not None, "the listener is not started"
         return self._server.sockets[0].getsockname()[1]
 
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on the configured address, or accept on ``sock`` (shared with other workers)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, self.host, self._port)
+        if sock is not None:
+            self._server = await loop.create_server(self._protocol, sock=sock)
+        else:
+            self._server = await loop.create_server(self._protocol, self.host, self._port)
         self._watcher = loop.create_task(self._watch_idle(), name="relay-idle-sessions")
 
     def reload(self) -> str:

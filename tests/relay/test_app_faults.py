@@ -115,7 +115,7 @@ async def test_a_spool_that_cannot_be_written_at_start_says_so(sqlite_directory,
     # A spool with delivery state: the start rewrites its state file, which a
     # file size limit (as a full disk does) makes fail.
     spool_dir = tmp_path / "spool"
-    spool = Spool(spool_dir)
+    spool = Spool(spool_dir / "worker-1")
     queue_id = await spool.commit(QueuedMessage("", SENDER, (ACME,)), b"Subject: x\r\n\r\n" + b"x" * 200)
     waiting = spool.get(queue_id)
     waiting.attempts, waiting.last_error = 1, "451 4.3.0 try later " + "x" * 5000
@@ -135,6 +135,6 @@ async def test_a_spool_that_cannot_be_written_at_start_says_so(sqlite_directory,
         env={**os.environ, "RELAY_HOSTNAME": "relay.test"},
     )
     assert done.returncode == 1
-    assert f"cannot open the spool {spool_dir}: File too large" in done.stderr
+    assert f"cannot open the spool {spool_dir / 'worker-1'}: File too large" in done.stderr
     assert "cannot listen" not in done.stderr
-    assert sorted(p.name for p in spool_dir.iterdir() if p.is_file()) == ["lock", "state.rec"]
+    assert sorted(p.name for p in (spool_dir / "worker-1").iterdir() if p.is_file()) == ["lock", "state.rec"]

@@ -74,3 +74,18 @@ async def test_a_spool_of_the_earlier_relay_is_resumed_with_its_delivery_state(t
     finally:
         await spool.close()
     assert {m.queue_id for m in read_queue(directory)} == {partly, waiting}
+
+
+async def test_the_relay_moves_an_earlier_spool_to_its_first_worker_and_delivers_it(
+    tmp_path: Path, sqlite_directory, upstream
+) -> None:
+    from ..helpers import relay_config, running
+
+    directory = tmp_path / "spool"
+    partly, waiting, _ = json.loads(run_earlier(BEFORE_RELAY_LAYOUT, tmp_path, WRITE_WITH_THE_EARLIER_RELAY,
+                                                str(directory)))
+    async with running(relay_config(tmp_path, upstream), sqlite_directory):
+        await upstream.wait_for(2)
+    assert sorted(m.recipients for m in upstream.messages) == [("later@example.com",), ("new@example.com",)]
+    assert sorted(p.name for p in directory.iterdir()) == ["lock", "worker-1"]
+    assert read_queue(directory / "worker-1") == []

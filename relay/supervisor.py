@@ -1,0 +1,210 @@
+"""Serving with several worker processes: every core used, one listening address.
+
+Python runs one thread of code at a time, so one relay process uses one
+core. ``contacts-relay serve --workers N`` binds the listening socket here,
+then forks N workers that each accept on it (the kernel hands each new
+connection to one of them) and run a whole relay: its own spool
+(``worker-K`` under the spool directory), scheduler, upstream connections
+and relay log writer, over the one directory database. This process only
+watches: a worker that dies is started again on its spool, SIGTERM and
+SIGHUP are passed on, and when this process is killed the workers die with
+it (the kernel tells them), so a restart finds every spool free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+
+from contacts_tui.core.settings import Settings, open_directory
+
+from .app import Relay
+from .config import RelayConfig
+
+logger = logging.getLogger(__name__)
+
+STOP_GRACE = 40.0  # seconds a worker gets to finish after SIGTERM (its own grace is 30)
+READY_TIMEOUT = 60.0
+_PR_SET_PDEATHSIG = 1
+
+
+def listening_socket(config: RelayConfig) -> socket.socket:
+    """The socket every worker accepts on; OSError if the address cannot be had."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        config.listen_host, config.listen_port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(1024)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Supervisor:
+    """Starts ``workers`` relay processes on ``sock`` and keeps them running."""
+
+    def __init__(self, config: RelayConfig, settings: Settings, sock: socket.socket, workers: int) -> None:
+        self.config, self.settings, self.sock, self.workers = config, settings, sock, workers
+        self._context = multiprocessing.get_context("fork")
+        self._processes: dict[int, BaseProcess] = {}
+        self._started: dict[int, float] = {}
+        self._failures: dict[int, int] = {}
+        self._stopping = False
+        self._reload = False
+
+    def start(self) -> None:
+        """Fork the workers and wait until each accepts mail; RuntimeError if one cannot."""
+        readiness = {}
+        for worker in range(1, self.workers + 1):
+            readiness[worker] = self._start(worker)
+        deadline = time.monotonic() + READY_TIMEOUT
+        for worker, (ready, sender) in readiness.items():
+            sender.close()
+            problem = ""
+            if ready.poll(max(0.0, deadline - time.monotonic())):
+                try:
+                    problem = ready.recv()
+                except EOFError:
+                    problem = "it exited while starting"
+            else:
+                problem = f"it did not start within {READY_TIMEOUT:g} s"
+            ready.close()
+            if problem:
+                self.stop()
+                raise RuntimeError(f"worker {worker}: {problem}")
+
+    def _start(self, worker: int) -> tuple[multiprocessing.connection.Connection, multiprocessing.connection.Connection]:
+        ready, sender = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=_worker_main, args=(self.config, self.settings, self.sock, worker, self.workers, sender),
+            name=f"contacts-relay worker {worker}", daemon=False,
+        )
+        process.start()
+        self._processes[worker] = process
+        self._started[worker] = time.monotonic()
+        return ready, sender
+
+    def run(self, stopping: Callable[[], None] = lambda: None) -> int:
+        """Watch the workers until SIGTERM or SIGINT (then call ``stopping``); returns the exit code."""
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+        while not self._stopping:
+            sentinels = {process.sentinel: worker for worker, process in self._processes.items()}
+            for sentinel in multiprocessing.connection.wait(list(sentinels), timeout=0.5):
+                self._restart(sentinels[sentinel])
+            if self._reload:
+                self._reload = False
+                for process in self._processes.values():
+                    if process.pid:
+                        os.kill(process.pid, signal.SIGHUP)
+        stopping()
+        self.stop()
+        return 0
+
+    def _restart(self, worker: int) -> None:
+        if self._stopping:
+            return  # it was told to stop (a Ctrl-C reaches every process of the terminal)
+        process = self._processes[worker]
+        process.join()
+        code = process.exitcode
+        how = f"signal {-code}" if code is not None and code < 0 else f"code {code}"
+        lived = time.monotonic() - self._started[worker]
+        self._failures[worker] = self._failures.get(worker, 0) + 1 if lived < 5 else 0
+        # A worker that keeps dying at once waits longer each time, up to 30 s.
+        pause = min(30.0, 0.5 * 2 ** self._failures[worker]) if self._failures[worker] else 0.0
+        logger.error("worker %d (pid %s) exited with %s after %.0f s; starting it again%s", worker, process.pid, how,
+                     lived, f" in {pause:g} s" if pause else "")
+        if pause:
+            time.sleep(pause)
+        if not self._stopping:
+            ready, sender = self._start(worker)
+            sender.close()
+            ready.close()
+
+    def stop(self) -> None:
+        """SIGTERM to every worker; they finish what is in flight. SIGKILL after STOP_GRACE."""
+        self._stopping = True
+        # This copy of the listening socket goes first: once the workers close
+        # theirs, new connections are refused rather than left waiting.
+        self.sock.close()
+        for process in self._processes.values():
+            if process.is_alive() and process.pid:
+                os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for process in self._processes.values():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    def _on_stop(self, signum, frame) -> None:
+        self._stopping = True
+
+    def _on_hup(self, signum, frame) -> None:
+        self._reload = True
+
+
+def _worker_main(config: RelayConfig, settings: Settings, sock: socket.socket, worker: int, workers: int,
+                 ready) -> None:
+    _die_with_parent()
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter(f"%(asctime)s contacts-relay[{worker}] %(levelname)s %(message)s"))
+    try:
+        code = asyncio.run(_serve_worker(config, settings, sock, worker, workers, ready))
+    except BaseException as exc:  # whatever stops the start is told to the supervisor
+        try:
+            ready.send(f"{type(exc).__name__}: {exc}")
+        except OSError:
+            pass
+        raise
+    sys.exit(code)
+
+
+async def _serve_worker(config: RelayConfig, settings: Settings, sock: socket.socket, worker: int, workers: int,
+                        ready) -> int:
+    directory = open_directory(settings, must_exist=True)
+    relay = Relay(config, directory, worker=worker, workers=workers, sock=sock)
+    try:
+        await relay.start()
+    except Exception as exc:
+        ready.send(str(exc) or type(exc).__name__)
+        await relay.stop(1)
+        return 1
+    ready.send("")
+    ready.close()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await relay.stop()
+    return 0
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the supervisor dies (kill -9 included)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: a supervisor killed with -9 leaves its workers to be stopped by hand
+    if os.getppid() == 1:
+        os._exit(1)  # the supervisor died before the request took effect
