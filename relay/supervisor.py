@@ -28,7 +28,7 @@ from multiprocessing.process import BaseProcess
 
 from contacts_tui.core.settings import Settings, open_directory
 
-from .app import Relay
+from .app import Relay, run_loop
 from .config import RelayConfig
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def _worker_main(config: RelayConfig, settings: Settings, sock: socket.socket, w
     for handler in logging.getLogger().handlers:
         handler.setFormatter(logging.Formatter(f"%(asctime)s contacts-relay[{worker}] %(levelname)s %(message)s"))
     try:
-        code = asyncio.run(_serve_worker(config, settings, sock, worker, workers, ready))
+        code = run_loop(_serve_worker(config, settings, sock, worker, workers, ready))
     except BaseException as exc:  # whatever stops the start is told to the supervisor
         try:
             ready.send(f"{type(exc).__name__}: {exc}")

@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from ..app import Relay
+    from ..app import Relay, run_loop
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -89,7 +89,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         relay = Relay(config, directory)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot set up the relay: {exc}") from None
-    return asyncio.run(_run(relay, database))
+    return run_loop(_run(relay, database))
 
 
 async def _run(relay, database: str) -> int:
