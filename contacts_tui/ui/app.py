@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from contacts_tui.core.directory import Directory
+from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.maillog import LogEntry
 
 from .commands import screen_commands
@@ -50,6 +51,11 @@ class ContactsApp(App[None]):
         # Let what this app made be collected again once it is gone (the tests
         # run hundreds of apps in one process).
         gc.unfreeze()
+
+    def notify(self, message: str, *, title: str = "", **options: Any) -> None:
+        # Notifications name customers, contact persons and senders: whatever
+        # control characters they hold are shown, never sent to the terminal.
+        super().notify(visible_lines(message), title=visible(title), **options)
 
     def get_default_screen(self) -> Screen:
         return CustomersScreen()

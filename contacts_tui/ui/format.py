@@ -1,4 +1,8 @@
-"""How records read on screen: short, the same words everywhere."""
+"""How records read on screen: short, the same words everywhere.
+
+Names and addresses reach the terminal through ``visible`` (core/display.py):
+a control character in them is shown as a stand-in, never obeyed.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from contacts_tui.core.catalog import Catalog
+from contacts_tui.core.display import visible
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 
 
 def cell(value: str, style: str = "") -> Text:
     """A table cell that ends in an ellipsis instead of wrapping or spilling over."""
-    return Text(value, style=style, no_wrap=True, overflow="ellipsis", end="")
+    return Text(visible(value), style=style, no_wrap=True, overflow="ellipsis", end="")
 
 
 def contact_count(count: int, limit: int) -> str:
@@ -68,7 +73,7 @@ def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_de
         count += " · the limit: delete one to add another"
     if showing_deleted:
         count += " · showing deleted ones too"
-    return [customer.name, contact, count]
+    return [visible(customer.name), visible(contact), count]
 
 
 def toggles_line(contact: ContactRecord, catalog: Catalog, keys: int) -> str:
@@ -91,9 +96,9 @@ def contact_lines(
     who = " · ".join(part for part in (f"{contact.name} <{contact.email}>", contact.phone, contact.role) if part)
     if not contact.active:
         when = contact.deleted_at.strftime("%Y-%m-%d") if contact.deleted_at else ""
-        return [who, f"Deleted {when}: gets no mail. u restores.", ""]
+        return [visible(who), f"Deleted {when}: gets no mail. u restores.", ""]
     if not others:
         where = "Not a contact person at any other customer."
     else:
         where = "Also a contact person at: " + ", ".join(m.customer_name for m in others)
-    return [who, toggles_line(contact, catalog, keys), where]
+    return [visible(who), visible(toggles_line(contact, catalog, keys)), visible(where)]

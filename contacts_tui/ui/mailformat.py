@@ -1,6 +1,9 @@
 """How relay log entries and captured messages read on screen.
 
 Times are stored as naive UTC; people read them in their own time zone.
+Everything here came from mail (a subject, an address, a header the sender
+wrote), so each value reaches the screen through ``visible``: its control
+characters are shown, never obeyed by the terminal.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable
 
+from contacts_tui.core.display import visible
 from contacts_tui.core.maillog import CapturedRecord, LogEntry
 from contacts_tui.core.status import Decision
 from contacts_tui.core.times import local
@@ -26,7 +30,7 @@ def full_time(moment: dt.datetime | None) -> str:
 
 def person(added: dict) -> str:
     name, email = added.get("name", ""), added.get("email", "")
-    return f"{name} <{email}>" if name else email
+    return visible(f"{name} <{email}>" if name else email)
 
 
 def added_line(added: Iterable[dict]) -> str:
@@ -35,7 +39,7 @@ def added_line(added: Iterable[dict]) -> str:
     for one in added:
         name = one.get("name") or one.get("email", "")
         people.append(f"{name} ({one['reason']})" if one.get("reason") else name)
-    return ", ".join(people) if people else "nobody"
+    return visible(", ".join(people)) if people else "nobody"
 
 
 def added_count(added: tuple[dict, ...]) -> str:
@@ -55,12 +59,12 @@ def log_summary(entry: LogEntry) -> list[str]:
         second = f"Added as Cc: {added_line(entry.added)}"
     else:
         second = f"{entry.decision or entry.status}: {entry.reason}" if entry.reason else entry.decision or entry.status
-    return [first, second]
+    return [visible(first), visible(second)]
 
 
 def message_summary(record: CapturedRecord) -> list[str]:
     to = ", ".join(record.recipients) or "nobody"
-    return [f"{record.subject or '(no subject)'} → {to}", f"Added as Cc: {added_line(record.added)}"]
+    return [visible(f"{record.subject or '(no subject)'} → {to}"), f"Added as Cc: {added_line(record.added)}"]
 
 
 def log_fields(entry: LogEntry) -> list[tuple[str, str]]:
@@ -74,17 +78,22 @@ def log_fields(entry: LogEntry) -> list[tuple[str, str]]:
         resolved = "(none: unknown or missing)" if entry.category else "-"
     added = [f"{person(a)}: {a.get('reason', '')}" + (f" (contact of {a['customer']})" if a.get("customer") else "")
              for a in entry.added]
-    return [
+
+    def lines(values) -> str:
+        # One value per line where a field holds several (recipients, customers).
+        return "\n".join(visible(value) for value in values)
+
+    fields = [
         ("Received", full_time(entry.received_at)),
         ("Message-ID", entry.message_id or "-"),
         ("Queue ID", entry.queue_id or "-"),
         ("Subject", entry.subject or "-"),
         ("Sender", entry.sender or "<> (null sender)"),
-        ("Recipients", "\n".join(entry.recipients) or "-"),
+        ("Recipients", lines(entry.recipients) or "-"),
         ("Category", category),
         ("Resolved", resolved),
-        ("Customers", "\n".join(entry.customers) or "none matched"),
-        ("Added", "\n".join(added) or "nobody"),
+        ("Customers", lines(entry.customers) or "none matched"),
+        ("Added", lines(added) or "nobody"),
         ("Decision", entry.decision or "-"),
         ("Reason", entry.reason or "-"),
         ("Status", entry.status or "-"),
@@ -95,6 +104,10 @@ def log_fields(entry: LogEntry) -> list[tuple[str, str]]:
         ("Size", _size(entry)),
         ("Relay", entry.relay or "-"),
     ]
+    return [(label, value if label in _LISTS else visible(value)) for label, value in fields]
+
+
+_LISTS = frozenset({"Recipients", "Customers", "Added"})
 
 
 def _size(entry: LogEntry) -> str:

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from contacts_tui.core.directory import Directory
+from contacts_tui.core.display import visible
 from contacts_tui.core.errors import DatabaseUnavailable, DirectoryError
 
 T = TypeVar("T")
@@ -186,6 +187,10 @@ class KeyHelp:
 
 class AppScreen(DirectoryCalls, KeyHelp, Screen):
     """A full screen of the app."""
+
+    def validate_sub_title(self, sub_title: Any) -> str | None:
+        # The header shows a customer's name here: its controls are shown, never obeyed.
+        return None if sub_title is None else visible(str(sub_title))
 
 
 class AppModal(DirectoryCalls, KeyHelp, ModalScreen[T]):

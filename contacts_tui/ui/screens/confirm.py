@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from contacts_tui.core.display import visible_lines
+
 
 class Confirm(ModalScreen[bool]):
     """Answer with y or n; escape is no. Focus starts on "no", so enter is safe."""
@@ -24,7 +26,9 @@ class Confirm(ModalScreen[bool]):
 
     def __init__(self, question: str, detail: str = "", *, yes: str = "Yes", no: str = "No") -> None:
         super().__init__(classes="dialog-screen")
-        self.question, self.detail, self.yes, self.no = question, detail, yes, no
+        # Questions name people and customers: their controls are shown, not obeyed.
+        self.question, self.detail = visible_lines(question), visible_lines(detail)
+        self.yes, self.no = yes, no
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm", classes="dialog"):

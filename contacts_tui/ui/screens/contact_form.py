@@ -10,6 +10,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from contacts_tui.core.catalog import Category
+from contacts_tui.core.display import visible
 from contacts_tui.core.records import ContactInput, ContactRecord, CustomerRecord, Membership
 from contacts_tui.core.validate import DEFAULT_ROLE, ROLES
 
@@ -112,7 +113,7 @@ class ContactForm(FormScreen):
         self.query_one("#apply_all-note", Static).update(f"Copy name and phone to {records} too")
         self.query_one("#apply_all-row").remove_class("hidden")
         note = self.query_one("#elsewhere", Static)
-        note.update(f"{contact.email} is also a contact person at: {names}")
+        note.update(visible(f"{contact.email} is also a contact person at: {names}"))
         note.remove_class("hidden")
         self.initial = self.values()
 

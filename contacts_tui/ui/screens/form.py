@@ -12,6 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
+from contacts_tui.core.display import visible
 from contacts_tui.core.errors import DatabaseUnavailable, DirectoryError, NotFound, ValidationError
 
 from .base import AppScreen
@@ -67,7 +68,7 @@ class FormScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self.heading(), id="form-title", markup=False)
+        yield Static(visible(self.heading()), id="form-title", markup=False)
         with VerticalScroll(id="form"):
             yield from self.fields()
             yield from self.form_end()

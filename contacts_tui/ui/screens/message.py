@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from contacts_tui.core import maillog
+from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.errors import NotFound
 from contacts_tui.core.maillog import CapturedRecord, LogEntry
 from contacts_tui.core.mailview import MessageView, view_message
@@ -58,7 +59,7 @@ def _load(message_id: int) -> Shown:
 
 
 def _raw_text(data: bytes, command: str) -> str:
-    text = data[:SHOWN].decode("utf-8", errors="replace").replace("\r\n", "\n")
+    text = visible_lines(data[:SHOWN].decode("utf-8", errors="replace"))
     if len(data) > SHOWN:
         text += f"\n\n… {len(data) - SHOWN:,} more bytes: {command} shows the whole message."
     return text
@@ -72,7 +73,8 @@ def summary_table(shown: Shown) -> Table:
     table.add_column(ratio=1, overflow="fold")
 
     def row(label: str, value: str) -> None:
-        table.add_row(Text(label), Text(value))
+        # Every value holds something the sender wrote.
+        table.add_row(Text(label), Text(visible(value)))
 
     category = record.category or "(no category header)"
     if entry is not None and entry.category_key and entry.category_key != category.lower():
@@ -158,7 +160,7 @@ class MessageScreen(AppScreen):
     def _loaded(self, shown: Shown) -> None:
         self.shown = shown
         view = shown.view
-        self.query_one("#message-title", Static).update(view.subject or shown.record.subject or "(no subject)")
+        self.query_one("#message-title", Static).update(visible(view.subject or shown.record.subject or "(no subject)"))
         self.query_one("#summary-body", Static).update(summary_table(shown))
         changed = sum(1 for mark, _ in view.header_diff if mark != " ")
         note = (
@@ -171,9 +173,9 @@ class MessageScreen(AppScreen):
         self.query_one(HeaderDiff).show(view.header_diff)
         command = f"contacts-relay messages raw {shown.record.id}"
         self.query_one("#text-body", Static).update(
-            _clip(view.text, "text", command) if view.text else "(This message has no plain-text part.)")
+            visible_lines(_clip(view.text, "text", command)) if view.text else "(This message has no plain-text part.)")
         self.query_one("#html-body", Static).update(
-            _clip(view.html, "HTML", command) if view.html else "(This message has no HTML part.)")
+            visible_lines(_clip(view.html, "HTML", command)) if view.html else "(This message has no HTML part.)")
         self._show_raw()
         self._focus_tab()
         self.update_keys()

@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 
 from contacts_tui.core import maillog
 from contacts_tui.core.catalog import Catalog
+from contacts_tui.core.display import visible
 from contacts_tui.core.errors import DatabaseUnavailable
 from contacts_tui.core.maillog import LogEntry
 from contacts_tui.core.records import CustomerRecord
@@ -58,8 +59,8 @@ class SampleDialog(AppModal[str | None]):
     def compose(self) -> ComposeResult:
         host, port = self.relay
         with Vertical(id="sample", classes="dialog"):
-            yield Static(f"Send a sample notification to {self.customer.name}", id="sample-title", markup=False)
-            yield Static(f"To {self.customer.email}, through the relay at {host}:{port}. Which category?",
+            yield Static(visible(f"Send a sample notification to {self.customer.name}"), id="sample-title", markup=False)
+            yield Static(visible(f"To {self.customer.email}, through the relay at {host}:{port}. Which category?"),
                          id="sample-detail", markup=False)
             yield OptionList(*self._options(), id="sample-categories")
             count = min(len(self.catalog.categories), PICK_KEYS)

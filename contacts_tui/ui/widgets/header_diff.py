@@ -12,6 +12,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from contacts_tui.core.display import visible
+
 
 class HeaderDiff(Static):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"header-diff--added", "header-diff--removed"}
@@ -45,5 +47,6 @@ class HeaderDiff(Static):
         table.add_column(ratio=1, overflow="fold")
         for mark, line in self.lines:
             style = styles.get(mark, "")
-            table.add_row(Text(mark, style=style), Text(line, style=style))
+            # A header line is what the sender wrote: its controls are shown, not obeyed.
+            table.add_row(Text(mark, style=style), Text(visible(line), style=style))
         self.update(table)
