@@ -106,15 +106,26 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
+        # A signal wakes the wait at once (the handler only sets a flag).
+        woken, waker = socket.socketpair()
+        woken.setblocking(False)
+        waker.setblocking(False)
+        signal.set_wakeup_fd(waker.fileno(), warn_on_full_buffer=False)
         while not self._stopping:
             sentinels = {process.sentinel: worker for worker, process in self._processes.items()}
-            for sentinel in multiprocessing.connection.wait(list(sentinels), timeout=0.5):
-                self._restart(sentinels[sentinel])
+            for ready in multiprocessing.connection.wait([woken, *sentinels], timeout=5):
+                if ready is woken:
+                    woken.recv(1024)
+                elif not self._stopping:
+                    self._restart(sentinels[ready])
             if self._reload:
                 self._reload = False
                 for process in self._processes.values():
                     if process.pid:
                         os.kill(process.pid, signal.SIGHUP)
+        signal.set_wakeup_fd(-1)
+        woken.close()
+        waker.close()
         stopping()
         self.stop()
         return 0

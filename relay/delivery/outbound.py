@@ -61,6 +61,7 @@ async def send(
     eightbit: bool,
     fresh: bool,
     data_timeout: float,
+    crlf: bool = False,
 ) -> DeliveryResult:
     """Send ``message``; never raises for what the upstream or the network does, except ``Stale``.
 
@@ -153,7 +154,7 @@ async def send(
             # send, and an empty message must not go out; end the session.
             client.close()
             return DeliveryResult(replies)
-        data_reply = await client.send_data(message, data_timeout)
+        data_reply = await client.send_data(message, data_timeout, crlf=crlf)
         if data_reply.outcome != "accepted":
             await _abort(client, 0, data_reply.code)
         return _result(recipients, replies, accepted, data_reply)

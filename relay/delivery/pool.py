@@ -95,7 +95,8 @@ class Deliverer(Protocol):
     def remote_name(self) -> str | None: ...
 
     async def deliver(
-        self, message: bytes, sender: str, recipients: Sequence[str], *, smtputf8: bool = False, eightbit: bool = False
+        self, message: bytes, sender: str, recipients: Sequence[str], *, smtputf8: bool = False, eightbit: bool = False,
+        crlf: bool = False,
     ) -> DeliveryResult: ...
 
     async def close(self) -> None: ...
@@ -158,16 +159,20 @@ class UpstreamPool:
         return self.config.connections
 
     async def deliver(
-        self, message: bytes, sender: str, recipients: Sequence[str], *, smtputf8: bool = False, eightbit: bool = False
+        self, message: bytes, sender: str, recipients: Sequence[str], *, smtputf8: bool = False, eightbit: bool = False,
+        crlf: bool = False,
     ) -> DeliveryResult:
-        """Send ``message`` from ``sender`` to ``recipients``; see ``DeliveryResult``."""
+        """Send ``message`` from ``sender`` to ``recipients``; see ``DeliveryResult``.
+
+        ``crlf``: every line of the message ends in CRLF already, so it needs no look for bare ones.
+        """
         recipients = list(dict.fromkeys(recipients))
         replies: dict[str, Reply] = {}
         data_reply = None
         todo = recipients
         async with self._slots:
             while todo:
-                result = await self._deliver_once(message, sender, todo, smtputf8, eightbit)
+                result = await self._deliver_once(message, sender, todo, smtputf8, eightbit, crlf)
                 replies.update(result.replies)
                 data_reply = result.data_reply or data_reply
                 more = [rcpt for rcpt in todo if _too_many_recipients(result.replies[rcpt])]
@@ -177,7 +182,7 @@ class UpstreamPool:
         return DeliveryResult({rcpt: replies[rcpt] for rcpt in recipients}, data_reply)
 
     async def _deliver_once(
-        self, message: bytes, sender: str, recipients: list[str], smtputf8: bool, eightbit: bool
+        self, message: bytes, sender: str, recipients: list[str], smtputf8: bool, eightbit: bool, crlf: bool
     ) -> DeliveryResult:
         connection = self._take_idle()
         fresh = connection is None
@@ -190,7 +195,7 @@ class UpstreamPool:
             try:
                 result = await send(
                     connection.client, message, sender, recipients, smtputf8=smtputf8, eightbit=eightbit,
-                    fresh=fresh, data_timeout=self.config.data_timeout,
+                    fresh=fresh, data_timeout=self.config.data_timeout, crlf=crlf,
                 )
             except Stale:
                 connection.client.close()

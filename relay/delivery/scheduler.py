@@ -273,7 +273,7 @@ class Scheduler:
         pending = message.pending
         try:
             return await self._deliverer.deliver(
-                data, message.sender, pending, smtputf8=message.smtputf8, eightbit=message.eightbit
+                data, message.sender, pending, smtputf8=message.smtputf8, eightbit=message.eightbit, crlf=message.crlf
             )
         except Exception as exc:
             logger.exception("delivery of %s raised", message.queue_id)
@@ -339,6 +339,7 @@ class Scheduler:
             # this commit and the original's state record cannot send it twice.
             dsn_for=message.queue_id,
             dsn_reports=failures,
+            crlf=True,  # build_dsn writes CRLF line ends
         )
         # Not handed to the listener: it is scheduled only after the original's
         # state is recorded (see _attempt). A SpoolError goes to the caller.

@@ -58,14 +58,15 @@ def address_path(address: str, encoding: str) -> bytes:
     return b"<" + address.encode(encoding) + b">"
 
 
-def data_bytes(message: bytes) -> bytes:
+def data_bytes(message: bytes, *, crlf: bool = False) -> bytes:
     """The message as sent after DATA: CRLF line ends, dot-stuffed, with the final ".".
 
     Every bare LF and bare CR becomes CRLF, so the upstream sees the same line
     ends we counted: no line the upstream reads as "." can hide in the body
     (SMTP smuggling), whatever the sender put there.
     """
-    message = crlf_lines(message)
+    if not crlf:  # else the receiver made every line end in CRLF already
+        message = crlf_lines(message)
     if not message.endswith(b"\r\n"):
         message += b"\r\n"
     message = message.replace(b"\r\n.", b"\r\n..")
@@ -225,9 +226,9 @@ class SmtpClient:
         self.write(line + b"\r\n")
         return await self.read_reply(timeout)
 
-    async def send_data(self, message: bytes, timeout: float) -> Reply:
+    async def send_data(self, message: bytes, timeout: float, *, crlf: bool = False) -> Reply:
         """After a 354: the message (see ``data_bytes``) and its reply, within ``timeout`` for both."""
-        self.write(data_bytes(message))
+        self.write(data_bytes(message, crlf=crlf))
         async with asyncio.timeout(timeout):
             await self._live().drain()
             # Not the client's usual timeout: the upstream may take minutes to

@@ -57,6 +57,7 @@ class QueuedMessage:
     eightbit: bool = False
     received: float = field(default_factory=time.time)
     category: str = ""
+    crlf: bool = False  # every line ends in CRLF already (delivery need not look)
     dsn_for: str = ""
     dsn_reports: dict[str, Failure] = field(default_factory=dict)
     size: int = 0
@@ -96,6 +97,8 @@ class QueuedMessage:
         extra: dict[str, Any] = {}
         if self.category:
             extra["category"] = self.category
+        if self.crlf:
+            extra["crlf"] = True
         if self.dsn_for:
             extra["dsn_for"] = self.dsn_for
             extra["dsn_reports"] = {rcpt: _failure_json(f) for rcpt, f in self.dsn_reports.items()}
@@ -121,6 +124,7 @@ class QueuedMessage:
             eightbit=bool(head.get("8bit")),
             received=float(head["at"]),
             category=str(extra.get("category") or ""),
+            crlf=bool(extra.get("crlf")),
             dsn_for=str(extra.get("dsn_for") or ""),
             dsn_reports={str(r): _failure(v) for r, v in (extra.get("dsn_reports") or {}).items()},
         )

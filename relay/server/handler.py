@@ -150,7 +150,9 @@ class RelayHandler:
 
     async def _data(self, session: Session, envelope: SmtpEnvelope) -> str:
         original = envelope.original_content or b""
-        data = crlf_lines(original)  # as the upstream will read it (see crlf_lines)
+        # As the upstream will read it (see crlf_lines); the DATA reader knows
+        # already whether there is a bare CR or LF to turn into CRLF.
+        data = crlf_lines(original) if getattr(envelope, "bare_line_ends", True) else original
         sender = envelope.mail_from or ""
         sender = "" if sender == "<>" else sender
         recipients = list(envelope.rcpt_tos)
@@ -215,6 +217,7 @@ class RelayHandler:
             smtputf8=smtputf8 or result.needs_smtputf8,
             eightbit=eightbit,
             category=entry.category_key,
+            crlf=True,
         )
         try:
             where = await self.sink(message, result.message, entry, original)

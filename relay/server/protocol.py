@@ -15,7 +15,9 @@ import asyncio
 import re
 from typing import TYPE_CHECKING
 
-from aiosmtpd.smtp import SMTP, AuthResult, syntax
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, syntax
+
+from .data import Outcome, read_data
 
 if TYPE_CHECKING:
     from .listener import Listener
@@ -147,6 +149,38 @@ class RelaySMTP(SMTP):
         replies, self._replies = b"".join(self._replies), []
         transport.write(replies + reply)
         transport.close()
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        # aiosmtpd's smtp_DATA, reading the message in chunks (see data.py);
+        # the checks before and the hand-over after are its own, in its order.
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data = await read_data(self._reader, size_limit=self.data_size_limit, line_limit=self.line_length_limit)
+        except (asyncio.CancelledError, ConnectionResetError):
+            self._writer.close()
+            raise
+        if data.outcome is not Outcome.OK:
+            # The replies aiosmtpd gives, which push() turns into the relay's own.
+            await self.push(_LINE_TOO_LONG if data.outcome is Outcome.LINE_TOO_LONG else _TOO_MUCH_DATA)
+            self._set_post_data_state()  # private to aiosmtpd (pinned): what its DATA does after
+            return
+        self.envelope.content = self.envelope.original_content = data.content
+        self.envelope.bare_line_ends = data.bare_line_ends  # read by the handler
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
     @syntax(SMTP.smtp_MAIL.__smtp_syntax__, SMTP.smtp_MAIL.__smtp_syntax_extended__,  # type: ignore[attr-defined]
             SMTP.smtp_MAIL.__smtp_syntax_when__)  # type: ignore[attr-defined]

@@ -1,37 +1,123 @@
-"""Relay throughput: messages per second, accepted and delivered end to end.
+"""The relay against the Postfix it replaces: messages per second, the 250's latency, memory.
 
-    python tests/bench/bench_relay.py [--messages 2000] [--sessions 8] [--capture]
+    python tests/bench/bench_relay.py --peer 2700 [--rounds 3] [--messages 5000] [--only NAME ...]
+                                      [--pg URL] [--cache DIR]
 
-Builds a directory where customer "<n>cust@example.com" has three contact
-persons opted in to billing, starts `contacts-relay serve` against Postfix's
-smtp-sink on 127.0.0.1:2600, sends billing notifications with smtp-source
-(one distinct customer per message, as a billing run does), and prints the
-rate at which the relay accepted them (250 after fsync) and the rate at which
-the upstream had them all, each with three contacts added. With --peer PORT it
-measures another relay the same way (e.g. a Postfix with recipient_bcc_maps).
-Needs Postfix's smtp-source and smtp-sink (Debian: postfix).
+Every figure is a billing run: notifications from smtp-source, each to its own
+customer "<n>cust@example.com" with three contact persons opted in to billing,
+through the relay to Postfix's smtp-sink on 127.0.0.1:2600; "end to end" is
+messages per second until the sink has them all, three people added to each.
+The peer (--peer, see postfix_peer.sh) is a Postfix whose recipient_bcc_maps
+add the same three people, measured the same way in the same run, round by
+round in turn with the relay, since this machine's speed drifts. Each figure
+is the median of --rounds runs, with their range. Needs Postfix's smtp-source
+and smtp-sink (Debian: postfix).
+
+NAME is one of: sessions (1, 8 and 64 sessions, 3 KiB), big (200 KiB),
+directory (1,000 and 1,000,000 customers), postgres (with --pg), latency
+(p50/p99 of the 250 at 8 sessions), memory (RSS over 100,000 messages).
+The million-customer directory is built once into --cache (a few minutes).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import random
 import re
 import shutil
 import signal
+import smtplib
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-MESSAGE = HERE / "notification.eml"
 SINK_PORT = 2600
+MIB = 1024 * 1024
 
 
-def wait_port(port: int, deadline: float = 15.0) -> None:
+# -- what is sent ------------------------------------------------------------------
+
+
+def notification(size: int) -> bytes:
+    """A billing notification of about ``size`` bytes: a text invoice, or past 16 KiB one with a PDF attached.
+
+    With LF line ends, as smtp-source wants its file: it sends each line with CRLF.
+    """
+    return _notification(size).replace(b"\r\n", b"\n")
+
+
+def _notification(size: int) -> bytes:
+    head = (
+        "From: Billing <billing@shop.example>\r\nTo: Customer <cust@example.com>\r\n"
+        "Subject: Your invoice INV-2026-0001\r\nMessage-ID: <inv-0001@shop.example>\r\n"
+        "Date: Sun, 22 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nX-Notification-Category: billing\r\n"
+    )
+    text = "Dear customer,\r\n\r\nPlease find your invoice INV-2026-0001 for EUR 120.00 attached.\r\n"
+    if size <= 16 * 1024:
+        filler = "".join(f"Line {n:03}: item, quantity, unit price and amount of the invoice.\r\n" for n in range(500))
+        body = (text + filler)[: max(0, size - len(head) - 60)]
+        return (head + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\nKind regards\r\n").encode()
+    pdf = base64.encodebytes(random.Random(7).randbytes(size * 3 // 4)).replace(b"\n", b"\r\n")
+    return (
+        head.encode()
+        + b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n'
+        + text.encode()
+        + b'\r\n--b1\r\nContent-Type: application/pdf; name="INV-2026-0001.pdf"\r\n'
+        + b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + pdf
+        + b"\r\n--b1--\r\n"
+    )
+
+
+# -- the directory -------------------------------------------------------------------
+
+
+def build_directory(db: str, customers: int, work: Path) -> None:
+    """Customers "<n>cust@example.com" for n = 0 .. customers, three contacts each, imported as CSV."""
+    csv_path = work / f"directory-{customers}.csv"
+    with csv_path.open("w", encoding="utf-8") as out:
+        out.write("customer_email,customer_name,contact_name,contact_email,phone,role,categories\n")
+        for n in range(customers + 1):
+            for letter in "abc":
+                out.write(f"{n}cust@example.com,Customer {n},Contact {letter}{n},{letter}{n}@acme.example,,"
+                          "Bookkeeping,billing\n")
+    subprocess.run([sys.executable, "-m", "contacts_tui.cli", "--db", db, "import", str(csv_path)], check=True,
+                   stdout=subprocess.DEVNULL)
+    csv_path.unlink()
+
+
+def cached_directory(cache: Path, customers: int, work: Path) -> str:
+    """An SQLite directory of ``customers``, built once and copied from ``cache`` after that."""
+    cache.mkdir(parents=True, exist_ok=True)
+    kept = cache / f"directory-{customers}.db"
+    if not kept.exists():
+        print(f"(building a directory of {customers:,} customers in {kept}, once)", flush=True)
+        partial = cache / f"directory-{customers}.db.part"
+        partial.unlink(missing_ok=True)
+        build_directory(str(partial), customers, work)
+        partial.rename(kept)
+    copy = work / kept.name
+    shutil.copyfile(kept, copy)
+    return str(copy)
+
+
+# -- the relay under test ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_port(port: int, deadline: float = 60.0) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         with socket.socket() as probe:
@@ -41,91 +127,272 @@ def wait_port(port: int, deadline: float = 15.0) -> None:
     raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Relay:
+    """`contacts-relay serve` on a directory, for the length of a ``with``."""
+
+    def __init__(self, db: str, work: Path, *, workers: int, sessions: int) -> None:
+        self.port = free_port()
+        self.spool = Path(tempfile.mkdtemp(prefix="spool-", dir=work))
+        self.command = [
+            sys.executable, "-m", "relay.cli", "--db", db, "serve", "--listen", f"127.0.0.1:{self.port}",
+            "--upstream", f"127.0.0.1:{SINK_PORT}", "--upstream-tls", "none", "--spool", str(self.spool),
+            "--upstream-connections", str(max(4, min(sessions, 16))), "--workers", str(workers),
+            "--hostname", "relay.bench.example",
+        ]
+
+    def __enter__(self) -> Relay:
+        self.process = subprocess.Popen(self.command, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(60)
+        shutil.rmtree(self.spool, ignore_errors=True)
+
+    def rss(self) -> int:
+        """Resident memory of the relay's processes (the supervisor and its workers), in bytes."""
+        pids = [self.process.pid] + children(self.process.pid)
+        total = 0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+            total += int(found.group(1)) * 1024 if found else 0
+        return total
 
 
-def build_directory(db: Path, customers: int) -> None:
-    csv_path = db.with_suffix(".csv")
-    with csv_path.open("w", encoding="utf-8") as out:
-        out.write("customer_email,customer_name,contact_name,contact_email,phone,role,categories\n")
-        for n in range(customers + 1):
-            for letter in "abc":
-                out.write(f"{n}cust@example.com,Customer {n},Contact {letter}{n},{letter}{n}@acme.example,,Bookkeeping,billing\n")
-    subprocess.run(
-        [sys.executable, "-m", "contacts_tui.cli", "--db", str(db), "import", str(csv_path)],
-        check=True, stdout=subprocess.DEVNULL,
-    )
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
 
 
-def measure(port: int, messages: int, sessions: int) -> tuple[float, float, int]:
-    """(accepted/s, delivered/s, recipients the sink saw) for one run against ``port``."""
-    sink_log = tempfile.NamedTemporaryFile(prefix="sink-", delete=False)
-    sink = subprocess.Popen(
-        ["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{SINK_PORT}", "512"],
-        stdout=sink_log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+# -- measuring -------------------------------------------------------------------------
+
+
+def rate(port: int, messages: int, sessions: int, message_file: Path) -> float:
+    """End to end: messages per second from the first connection until the sink has them all."""
+    log = tempfile.NamedTemporaryFile(prefix="sink-", delete=False)
+    sink = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{SINK_PORT}", "1024"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_port(SINK_PORT)
-        sink_log.truncate(0)
+        log.truncate(0)
         start = time.monotonic()
-        subprocess.run(
-            ["smtp-source", "-F", str(MESSAGE), "-N", "-m", str(messages), "-s", str(sessions), "-d",
-             "-f", "billing@shop.example", "-t", "cust@example.com", f"127.0.0.1:{port}"],
-            check=True,
-        )
-        accepted = time.monotonic()
-        deadline = accepted + 300
+        subprocess.run(["smtp-source", "-F", str(message_file), "-N", "-m", str(messages), "-s", str(sessions), "-d",
+                        "-f", "billing@shop.example", "-t", "cust@example.com", f"127.0.0.1:{port}"], check=True)
+        deadline = time.monotonic() + 600
         got = 0
         while got < messages:
-            text = Path(sink_log.name).read_bytes().replace(b"\r", b"\n")
-            counts = re.findall(rb"mesg=(\d+)", text)
+            counts = re.findall(rb"mesg=(\d+)", Path(log.name).read_bytes().replace(b"\r", b"\n"))
             got = int(counts[-1]) if counts else 0
             if time.monotonic() > deadline:
-                raise SystemExit(f"timeout: the upstream got {got} of {messages}")
-            time.sleep(0.05)
-        end = time.monotonic()
-        recipients = re.findall(rb"rcpt=(\d+)", Path(sink_log.name).read_bytes().replace(b"\r", b"\n"))
-        return messages / (accepted - start), messages / (end - start), int(recipients[-1]) if recipients else 0
+                raise SystemExit(f"timeout: the sink got {got} of {messages}")
+            time.sleep(0.02)
+        return messages / (time.monotonic() - start)
     finally:
         os.killpg(sink.pid, signal.SIGTERM)
         sink.wait()
-        os.unlink(sink_log.name)
+        os.unlink(log.name)
+
+
+def latencies(port: int, messages: int, sessions: int, data: bytes) -> list[float]:
+    """Seconds from the end of each message's DATA to its 250, ``sessions`` clients at once."""
+    sink = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{SINK_PORT}", "1024"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def client(offset: int) -> None:
+        mine = []
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as session:
+            session.ehlo("latency.bench")
+            for n in range(offset, messages, sessions):
+                session.mail("billing@shop.example")
+                session.rcpt(f"{n}cust@example.com")
+                session.putcmd("data")
+                session.getreply()
+                session.send(data.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
+                sent = time.perf_counter()
+                code, _ = session.getreply()
+                mine.append(time.perf_counter() - sent)
+                assert code == 250
+        with lock:
+            times.extend(mine)
+
+    try:
+        wait_port(SINK_PORT)
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(sessions)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        os.killpg(sink.pid, signal.SIGTERM)
+        sink.wait()
+    return times
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+# -- the report --------------------------------------------------------------------------
+
+
+def figure(values: list[float], unit: str = "msg/s") -> str:
+    if not values:
+        return "-"
+    middle = statistics.median(values)
+    spread = f" ({min(values):,.0f}-{max(values):,.0f})" if len(values) > 1 else ""
+    return f"{middle:,.0f} {unit}{spread}"
+
+
+def ratio(relay: list[float], peer: list[float]) -> str:
+    if not relay or not peer:
+        return "-"
+    return f"{statistics.median(relay) / statistics.median(peer):.2f}x"
+
+
+def row(what: str, relay: list[float], peer: list[float]) -> None:
+    print(f"| {what} | {figure(relay)} | {figure(peer)} | {ratio(relay, peer)} |", flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--peer", type=int, help="the Postfix to compare with (postfix_peer.sh: 2700)")
+    parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--peer", type=int, help="also measure the relay listening on this port")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--only", nargs="*", default=["sessions", "big", "directory", "postgres", "latency", "memory"])
+    parser.add_argument("--pg", default=os.environ.get("CONTACTS_TEST_PG", ""), help="a PostgreSQL server URL")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "contact-persons-bench")
     args = parser.parse_args()
     for tool in ("smtp-source", "smtp-sink"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is missing (Debian: apt-get install postfix)")
     work = Path(tempfile.mkdtemp(prefix="bench-relay-"))
-    db = work / "contacts.db"
-    build_directory(db, args.messages)
-    port = free_port()
-    relay = subprocess.Popen(
-        [sys.executable, "-m", "relay.cli", "--db", str(db), "serve", "--listen", f"127.0.0.1:{port}",
-         "--upstream", f"127.0.0.1:{SINK_PORT}", "--upstream-tls", "none", "--spool", str(work / "spool"),
-         "--upstream-connections", str(args.sessions)],
-    )
     try:
-        wait_port(port)
-        print(f"{args.messages} billing notifications, {args.sessions} sessions, 3 contacts added to each")
-        for label, target in [("contacts-relay", port)] + ([("peer", args.peer)] if args.peer else []):
-            for round_number in range(1, args.rounds + 1):
-                accept, delivered, _ = measure(target, args.messages, args.sessions)
-                print(f"{label:15} round {round_number}: accept {accept:6.0f} msg/s   end-to-end {delivered:6.0f} msg/s")
+        run(args, work)
     finally:
-        relay.send_signal(signal.SIGTERM)
-        relay.wait(30)
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def run(args, work: Path) -> None:
+    n = args.messages
+    small, big = work / "3k.eml", work / "200k.eml"
+    small.write_bytes(notification(3 * 1024))
+    big.write_bytes(notification(200 * 1024))
+    db = str(work / "directory.db")
+    build_directory(db, max(n, 10_000), work)
+    print(f"contacts-relay ({args.workers} workers) and Postfix, {n:,} notifications per run, three people added "
+          f"to each, median of {args.rounds} runs (range)\n")
+    print("| figure | contacts-relay | Postfix | relay / Postfix |\n|---|---|---|---|", flush=True)
+
+    def both(what: str, sessions: int, message: Path, count: int = n, directory: str = db) -> list[float]:
+        mine, theirs = [], []
+        for _ in range(args.rounds):
+            with Relay(directory, work, workers=args.workers, sessions=sessions) as relay:
+                mine.append(rate(relay.port, count, sessions, message))
+            if args.peer:
+                theirs.append(rate(args.peer, count, sessions, message))
+        row(what, mine, theirs)
+        return theirs
+
+    peer_8: list[float] = []
+    if "sessions" in args.only:
+        for sessions in (1, 8, 64):
+            found = both(f"end to end, {sessions} session{'s' if sessions > 1 else ''}, 3 KiB", sessions, small)
+            peer_8 = found if sessions == 8 else peer_8
+    if "big" in args.only:
+        both("end to end, 8 sessions, 200 KiB (an invoice with its PDF)", 8, big, count=max(500, n // 5))
+    if "directory" in args.only:
+        for customers in (1_000, 1_000_000):
+            directory = cached_directory(args.cache, customers, work)
+            mine = []
+            for _ in range(args.rounds):
+                with Relay(directory, work, workers=args.workers, sessions=8) as relay:
+                    mine.append(rate(relay.port, 1_000, 8, small))
+            row(f"end to end, 8 sessions, 3 KiB, 1,000 messages, directory of {customers:,} customers", mine,
+                peer_8)
+            print(f"|   one lookup in that directory | {lookup_time(directory, customers)} | | |", flush=True)
+    if "postgres" in args.only and args.pg:
+        url = throwaway_database(args.pg)
+        try:
+            build_directory(url, n, work)
+            mine = []
+            for _ in range(args.rounds):
+                with Relay(url, work, workers=args.workers, sessions=8) as relay:
+                    mine.append(rate(relay.port, n, 8, small))
+            row("end to end, 8 sessions, 3 KiB, directory on PostgreSQL", mine, peer_8)
+        finally:
+            throwaway_database(args.pg, drop=True)
+    if "latency" in args.only:
+        data = small.read_bytes()
+        with Relay(db, work, workers=args.workers, sessions=8) as relay:
+            mine = latencies(relay.port, n, 8, data)
+        theirs = latencies(args.peer, n, 8, data) if args.peer else []
+        for share, label in ((0.5, "p50"), (0.99, "p99")):
+            a = percentile(mine, share) * 1000
+            b = percentile(theirs, share) * 1000 if theirs else None
+            print(f"| latency of the 250, 8 sessions, {label} | {a:.1f} ms | {'-' if b is None else f'{b:.1f} ms'} | "
+                  f"{'-' if b is None else f'{a / b:.2f}x'} |", flush=True)
+    if "memory" in args.only:
+        with Relay(db, work, workers=args.workers, sessions=8) as relay:
+            samples = []
+            for _ in range(10):
+                rate(relay.port, 10_000, 8, small)
+                samples.append(relay.rss())
+        warm, last = samples[0], samples[-1]
+        print(f"| memory of the relay after 10,000 / 100,000 messages | {warm / MIB:.0f} / {last / MIB:.0f} MiB "
+              f"({(last - warm) / warm:+.0%}) | | |", flush=True)
+
+
+def lookup_time(db: str, customers: int) -> str:
+    """The median time of one directory lookup for a customer with three contacts."""
+    from contacts_tui.core.settings import Settings, open_directory
+
+    directory = open_directory(Settings.from_env(db, None), must_exist=True)
+    rng = random.Random(3)
+    times = []
+    for _ in range(2000):
+        started = time.perf_counter()
+        directory.resolve([f"{rng.randint(0, customers)}cust@example.com"], "invoice.created")
+        times.append(time.perf_counter() - started)
+    directory.database.close()
+    return f"{statistics.median(times) * 1e6:.0f} µs"
+
+
+def throwaway_database(server_url: str, *, drop: bool = False) -> str:
+    import psycopg2
+    from urllib.parse import urlsplit
+
+    name = f"bench_relay_{os.getpid()}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if not drop:
+            cursor.execute(f"CREATE DATABASE {name}")
+            admin_db = urlsplit(server_url)._replace(path="/" + name).geturl()
+            extension = psycopg2.connect(admin_db)
+            extension.autocommit = True
+            with extension.cursor() as inner:
+                inner.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            extension.close()
+    admin.close()
+    return urlsplit(server_url)._replace(path="/" + name).geturl()
 
 
 if __name__ == "__main__":
