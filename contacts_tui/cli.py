@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from contacts_tui.core.csv_dialect import delimiter_option, encoding_option
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.settings import Settings, open_directory
 
@@ -69,8 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--sync", action="store_true", help="soft-delete contact persons of listed customers that the file leaves out"
     )
     importer.add_argument("--skip-invalid", action="store_true", help="import the good rows, list the bad ones")
-    exporter = commands.add_parser("export", parents=[common], help="export everything as CSV")
+    importer.add_argument("--delimiter", metavar="CHAR", type=_option(delimiter_option),
+                          help="the separator: , ; tab or | (default: found in the header line)")
+    importer.add_argument("--encoding", metavar="NAME", type=_option(encoding_option),
+                          help="e.g. utf-8, cp1252, utf-16 (default: UTF-8, else Windows-1252 as Excel writes)")
+    exporter = commands.add_parser(
+        "export", parents=[common], help="export everything as CSV",
+        description="Export every customer and active contact person. Cells a spreadsheet would run as a "
+        "formula (beginning with = + - @) get an apostrophe in front; import takes it off again.",
+    )
     exporter.add_argument("file", metavar="FILE.csv", help="where to write, or - for standard output")
+    exporter.add_argument("--delimiter", metavar="CHAR", type=_option(delimiter_option), default=",",
+                          help="the separator (default ,); ';' for Excel in Dutch, German or French settings")
+    exporter.add_argument("--encoding", metavar="NAME", type=_option(encoding_option), default="utf-8",
+                          help="default utf-8; utf-8-sig adds the BOM Excel looks for, cp1252 is Excel's own")
     commands.add_parser(
         "demo", parents=[common], help="demo data, a capture relay and the TUI in one command"
     )
@@ -92,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import":
             return _import(directory, args)
         if args.command == "export":
-            return _export(directory, args.file)
+            return _export(directory, args)
         from .ui.app import make_app
 
         relay = getattr(args, "relay", None) or _env_relay()
@@ -118,6 +131,7 @@ def _init(directory) -> int:
 
 
 def _import(directory, args) -> int:
+    from contacts_tui.core.csv_dialect import CsvFormat
     from contacts_tui.core.csv_import import ImportFailed, import_csv
     from contacts_tui.core.csv_read import CsvFormatError
 
@@ -131,6 +145,7 @@ def _import(directory, args) -> int:
     except OSError as exc:
         print(f"contacts-tui: error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 1
+    found = CsvFormat(args.delimiter, args.encoding)
     try:
         with stream:
             report = import_csv(
@@ -141,19 +156,23 @@ def _import(directory, args) -> int:
                 skip_invalid=args.skip_invalid,
                 progress=line.update,
                 size=size,
+                csv_format=found,
             )
     except CsvFormatError as exc:
         line.finish()
+        _guessed(args.file, found)
         print(f"{args.file}: {exc.error}", file=sys.stderr)
         print("contacts-tui: nothing was imported", file=sys.stderr)
         return 1
     except ImportFailed as exc:
         line.finish()
+        _guessed(args.file, found)
         for error in exc.report.errors:
             print(f"{args.file}: {error}", file=sys.stderr)
         print(f"contacts-tui: {exc}", file=sys.stderr)
         return 1
     line.finish()
+    _guessed(args.file, found)
     for error in report.errors:
         print(f"{args.file}: skipped {error}", file=sys.stderr)
     if args.dry_run:
@@ -166,17 +185,26 @@ def _import(directory, args) -> int:
     return 0
 
 
-def _export(directory, target: str) -> int:
+def _guessed(name: str, found) -> None:
+    if found.guessed_encoding:
+        print(f"{name}: not UTF-8, so read as {found.describe()}; --encoding names another encoding",
+              file=sys.stderr)
+
+
+def _export(directory, args) -> int:
     from contacts_tui.core.csv_export import export_csv
     from contacts_tui.core.process import reader_may_stop
 
+    target, encoding, delimiter = args.file, args.encoding, args.delimiter
     if target == "-":
-        # UTF-8 whatever the terminal's locale says: import reads only UTF-8.
-        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+        # UTF-8 (unless asked otherwise) whatever the terminal's locale says.
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="", write_through=True)
         try:
             with reader_may_stop():  # `export - | head`
-                export_csv(directory.catalog, out)
+                export_csv(directory.catalog, out, delimiter=delimiter)
                 out.flush()
+        except UnicodeEncodeError as exc:
+            return _unencodable(exc, encoding)
         finally:
             out.detach()
         return 0
@@ -184,10 +212,14 @@ def _export(directory, target: str) -> int:
     temporary = path.with_name(path.name + ".part")
     line = ProgressLine(sys.stderr)
     try:
-        with temporary.open("w", encoding="utf-8", newline="") as out:
-            rows = export_csv(directory.catalog, out, lambda n: line.update("exporting", n, 0))
+        with temporary.open("w", encoding=encoding, newline="") as out:
+            rows = export_csv(directory.catalog, out, lambda n: line.update("exporting", n, 0), delimiter=delimiter)
         # A reader never sees a half-written export under the real name.
         temporary.replace(path)
+    except UnicodeEncodeError as exc:
+        line.finish()
+        temporary.unlink(missing_ok=True)
+        return _unencodable(exc, encoding)
     except OSError as exc:
         line.finish()
         temporary.unlink(missing_ok=True)
@@ -201,6 +233,28 @@ def _export(directory, target: str) -> int:
     line.finish()
     print(f"Exported {rows:,} rows to {target}.", file=sys.stderr)
     return 0
+
+
+def _unencodable(exc: UnicodeEncodeError, encoding: str) -> int:
+    from contacts_tui.core.display import visible
+
+    print(f"contacts-tui: error: {visible(exc.object[exc.start:exc.end])!r} cannot be written in {encoding}; "
+          "nothing was exported. --encoding utf-8-sig writes every character, and Excel opens it too",
+          file=sys.stderr)
+    return 1
+
+
+def _option(parse):
+    """An argparse type from a parser that raises ValueError with the reason."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def _host_port(value: str) -> tuple[str, int]:

@@ -270,10 +270,43 @@ def test_a_malformed_file_names_the_line(capsys, sqlite_url, tmp_path):
     assert err.splitlines()[-1] == "contacts-tui: nothing was imported"
 
 
-def test_latin1_file_names_the_line(capsys, sqlite_url, tmp_path):
-    path = write(tmp_path, "latin1.csv", (HEADER + "\nowner@acme.example,Caf\xe9,,,,,\n").encode("latin-1"))
-    code, _, err = run(capsys, "--db", sqlite_url, "import", path)
-    assert code == 1 and f"{path}: line 2: not valid UTF-8 (byte 0xE9" in err
+def test_an_excel_csv_in_dutch_settings_is_imported_and_says_how_it_was_read(capsys, sqlite_url, tmp_path):
+    # Semicolons and Windows-1252: what Excel saves as "CSV" in Dutch, German and French settings.
+    excel = (HEADER.replace(",", ";") + "\r\nowner@acme.example;Café Noël;José;jose@acme.example;;;billing\r\n")
+    path = write(tmp_path, "excel.csv", excel.encode("cp1252"))
+    code, out, err = run(capsys, "--db", sqlite_url, "import", path)
+    assert code == 0 and out.startswith("Imported: 1 rows read")
+    assert err == f"{path}: not UTF-8, so read as Windows-1252, separated by semicolons; --encoding names another encoding\n"
+    assert "owner@acme.example,Café Noël,José,jose@acme.example,,General,billing" in exported(capsys, sqlite_url)
+
+
+def test_import_and_export_take_a_delimiter_and_an_encoding(capsys, sqlite_url, tmp_path):
+    assert run(capsys, "--db", sqlite_url, "import", write(tmp_path, "good.csv", GOOD))[0] == 0
+    target = tmp_path / "excel.csv"
+    assert run(capsys, "--db", sqlite_url, "export", str(target), "--delimiter", ";", "--encoding", "cp1252")[0] == 0
+    text = target.read_bytes().decode("cp1252")
+    assert text.splitlines()[0] == HEADER.replace(",", ";")
+    assert "owner@acme.example;Acme, Ltd.;Bea Müller;bea@acme.example;'+31 20 555 0101;Bookkeeping;billing" in text
+    # Read back as it was written, told or not.
+    for told in ([], ["--delimiter", "semicolon", "--encoding", "windows-1252"]):
+        code, out, _ = run(capsys, "--db", sqlite_url, "import", str(target), "--dry-run", *told)
+        assert code == 0 and "0 would be created, 0 would be updated" in out and "0 would be added, 0 would be updated" in out
+
+
+def test_an_export_in_an_encoding_that_cannot_hold_a_name_says_which_and_leaves_nothing(capsys, sqlite_url, tmp_path):
+    rows = "\n".join([HEADER, "info@yamada.example,山田商事,,,,,", ""])
+    assert run(capsys, "--db", sqlite_url, "import", write(tmp_path, "jp.csv", rows))[0] == 0
+    code, _, err = run(capsys, "--db", sqlite_url, "export", str(tmp_path / "out.csv"), "--encoding", "cp1252")
+    assert code == 1 and "'山田商事' cannot be written in cp1252; nothing was exported. --encoding utf-8-sig" in err
+    assert not any(p.name.startswith("out.csv") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--delimiter", "ab", "'ab' is not a separator"), ("--encoding", "klingon", "unknown encoding 'klingon'")])
+def test_a_bad_delimiter_or_encoding_is_a_usage_error(capsys, option, value, message):
+    with pytest.raises(SystemExit) as done:
+        main(["import", "x.csv", option, value])
+    assert done.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_a_missing_file_exits_1(capsys, sqlite_url, tmp_path):
@@ -358,7 +391,7 @@ def test_installed_script_imports_from_a_pipe_and_exports_to_stdout(sqlite_url):
     exported = script("export", "-", "--db", sqlite_url)
     assert exported.returncode == 0
     assert exported.stdout.decode("utf-8").splitlines()[1] == (
-        'info@globex.example,Globex,,,+1 555 0100,,'
+        "info@globex.example,Globex,,,'+1 555 0100,,"
     )
 
 

@@ -1,7 +1,9 @@
 """Export of the directory as CSV, streamed so memory stays flat at any size.
 
 Customers come in email order, contact persons in email order within them,
-so an export of an import of an export is byte-identical.
+so an export of an import of an export is byte-identical. Every cell goes
+through ``to_cell``: a name like ``=HYPERLINK(...)`` reaches a spreadsheet as
+text, not as a formula (csv_dialect.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import csv
 from typing import Callable, TextIO
 
 from .catalog import Catalog
+from .csv_dialect import to_cell
 from .csv_read import COLUMNS, RECEIVE_ALL
 from .db import database_call
 from .models import ContactCategory, ContactPerson, Customer
@@ -18,14 +21,17 @@ _CHUNK = 1000
 
 
 @database_call(lambda *args: Customer._meta.database)
-def export_csv(catalog: Catalog, out: TextIO, progress: Callable[[int], None] | None = None) -> int:
+def export_csv(
+    catalog: Catalog, out: TextIO, progress: Callable[[int], None] | None = None, *, delimiter: str = ","
+) -> int:
     """Write every customer and its active contact persons; returns the rows written.
 
     A customer with no contact persons, or with a phone number, gets a row of
     its own with empty contact fields.
     """
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    plain = csv.writer(out, lineterminator="\n", delimiter=delimiter)
+    plain.writerow(COLUMNS)
+    writer = _SpreadsheetSafe(plain)
     rows = 0
     last_key = None
     while True:
@@ -76,3 +82,13 @@ def _contacts_of(customer_ids: list[int]) -> dict[int, list[tuple]]:
     for row in rows:
         grouped.setdefault(row.customer, []).append((row, categories.get(row.id, set())))
     return grouped
+
+
+class _SpreadsheetSafe:
+    """A csv writer whose cells a spreadsheet shows as text (``to_cell``)."""
+
+    def __init__(self, writer) -> None:
+        self.writer = writer
+
+    def writerow(self, row: list[str]) -> None:
+        self.writer.writerow([to_cell(value) for value in row])

@@ -15,10 +15,11 @@ from typing import BinaryIO, Callable
 from peewee import chunked
 
 from . import writes
+from .csv_dialect import CsvFormat
 from .csv_read import Row, RowError, read_rows
+from .csv_report import ImportFailed, ImportReport
 from .db import database_call, is_postgres
 from .directory import Directory
-from .errors import DirectoryError
 from .migrate import write_transaction
 from .models import ContactCategory, ContactPerson, Customer, utcnow
 from .rules import CleanContact, CleanCustomer, limit_error, primary_conflict
@@ -26,58 +27,7 @@ from .rules import CleanContact, CleanCustomer, limit_error, primary_conflict
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): phases are "reading" (bytes), "writing" (rows)."""
 
-CHANGES_KEPT = 1_000
 _ANALYZE_AFTER = 10_000
-
-
-@dataclass
-class ImportReport:
-    rows: int = 0
-    customers_created: int = 0
-    customers_updated: int = 0
-    contacts_added: int = 0
-    contacts_updated: int = 0
-    contacts_restored: int = 0
-    contacts_removed: int = 0
-    rows_skipped: int = 0
-    sync_held: int = 0  # customers --sync left alone because a row of theirs was skipped
-    errors: list[RowError] = field(default_factory=list)
-    written: bool = False
-    # What changes, one line each, for --dry-run to show; the first
-    # CHANGES_KEPT only, so a dry run of 300k rows keeps its memory.
-    changes: list[str] = field(default_factory=list)
-    changes_left_out: int = 0
-
-    def change(self, text: str) -> None:
-        if len(self.changes) < CHANGES_KEPT:
-            self.changes.append(text)
-        else:
-            self.changes_left_out += 1
-
-    def summary(self) -> str:
-        verb = "" if self.written else "would be "
-        parts = [
-            f"{self.rows:,} rows read",
-            f"customers: {self.customers_created:,} {verb}created, {self.customers_updated:,} {verb}updated",
-            f"contact persons: {self.contacts_added:,} {verb}added, {self.contacts_updated:,} {verb}updated, "
-            f"{self.contacts_restored:,} {verb}restored, {self.contacts_removed:,} {verb}removed",
-        ]
-        if self.rows_skipped:
-            parts.append(f"{self.rows_skipped:,} invalid rows skipped")
-        if self.sync_held:
-            parts.append(
-                f"--sync removed nothing at {self.sync_held:,} customer(s) with a skipped row"
-                if self.sync_held > 0 else "--sync removed nothing: a skipped row names no customer"
-            )
-        return "; ".join(parts)
-
-
-class ImportFailed(DirectoryError):
-    """The file has errors and nothing was written."""
-
-    def __init__(self, report: ImportReport):
-        self.report = report
-        super().__init__(f"{len(report.errors)} problem(s) in the file; nothing was imported")
 
 
 @dataclass(slots=True)
@@ -116,9 +66,13 @@ def import_csv(
     skip_invalid: bool = False,
     progress: Progress | None = None,
     size: int = 0,
+    csv_format: CsvFormat | None = None,
 ) -> ImportReport:
-    """Import a CSV stream; raises ImportFailed (with every error) unless it is clean or skip_invalid."""
-    report = ImportReport()
+    """Import a CSV stream; raises ImportFailed (with every error) unless it is clean or skip_invalid.
+
+    ``csv_format``: the separator and encoding, where the user gave them;
+    the rest is found in the file (``report.csv_format`` says what was used)."""
+    report = ImportReport(csv_format=csv_format or CsvFormat())
     errors = report.errors
     on_row = None
     # Reading progress is the byte offset; a pipe (stdin) has none to tell.
@@ -126,7 +80,7 @@ def import_csv(
         on_row = lambda _line: (report.rows % 2000 == 0) and progress("reading", stream.tell(), size)  # noqa: E731
     customers: dict[str, _Customer] = {}
     lines: set[int] = set()
-    for row in read_rows(stream, directory.catalog, errors, on_row):
+    for row in read_rows(stream, directory.catalog, errors, on_row, report.csv_format):
         report.rows += 1
         lines.add(row.line)
         _collect(customers, row, errors)

@@ -1,4 +1,4 @@
-"""Reading the contact CSV: encoding, quoting, columns and per-row cleaning.
+"""Reading the contact CSV: encoding, separator, quoting, columns and per-row cleaning.
 
 Rows come out cleaned by the same functions the directory uses, or as errors
 that carry the line number and the column, so a user can fix the file.
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterator
 
 from .catalog import Catalog
+from .csv_dialect import DELIMITER_NAMES, CsvFormat, encoding_name, from_cell, open_lines
 from .errors import ValidationError
 from .records import ContactInput
 from .rules import CleanContact, clean_contact
@@ -56,34 +57,43 @@ class Row:
     contact: CleanContact | None
 
 
-def _decoded_lines(stream: BinaryIO, errors: list[RowError]) -> Iterator[str]:
-    """Physical lines as text; a line that is not UTF-8 is reported and replaced."""
-    for number, raw in enumerate(stream, start=1):
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+def _decoded_lines(lines: Iterator[bytes], encoding: str, errors: list[RowError]) -> Iterator[str]:
+    """Physical lines as text; a line that does not decode is reported and replaced."""
+    for number, raw in enumerate(lines, start=1):
+        if number == 1 and encoding in ("utf-8", "utf-8-sig") and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:
-            yield raw.decode("utf-8")
+            yield raw.decode(encoding)
         except UnicodeDecodeError as exc:
             bad = raw[exc.start : exc.start + 1].hex().upper()
+            hint = "; save the file as UTF-8, or give --encoding (Excel's CSV is often cp1252)"
             errors.append(
-                RowError(number, None, f"not valid UTF-8 (byte 0x{bad} at position {exc.start + 1}); save the file as UTF-8")
+                RowError(number, None,
+                         f"not valid {encoding_name(encoding)} (byte 0x{bad} at position {exc.start + 1}){hint}")
             )
-            yield raw.decode("utf-8", errors="replace")
+            yield raw.decode(encoding, errors="replace")
 
 
 def read_rows(
-    stream: BinaryIO, catalog: Catalog, errors: list[RowError], on_row: Callable[[int], None] | None = None
+    stream: BinaryIO, catalog: Catalog, errors: list[RowError], on_row: Callable[[int], None] | None = None,
+    found: CsvFormat | None = None,
 ) -> Iterator[Row]:
-    """Clean rows one by one; problems go to ``errors`` and the row is left out."""
+    """Clean rows one by one; problems go to ``errors`` and the row is left out.
+
+    ``found`` holds the separator and encoding given by the user; what it
+    leaves open is found in the file and filled in."""
+    found = found if found is not None else CsvFormat()
     decode_errors: list[RowError] = []
-    reader = csv.reader(_decoded_lines(stream, decode_errors), strict=True)
+    lines, text = open_lines(stream, found, COLUMNS)
+    source = _decoded_lines(lines, found.encoding, decode_errors) if lines is not None else _text_lines(text)
+    reader = csv.reader(source, strict=True, delimiter=found.delimiter)
     try:
         header = next(reader, None)
     except csv.Error as exc:
         raise CsvFormatError(RowError(1, None, f"the header cannot be read: {exc}")) from None
     if decode_errors:
         raise CsvFormatError(decode_errors[0])
-    _check_header(header)
+    _check_header(header, found.delimiter)
     order = [header.index(column) for column in COLUMNS]
     cache: dict[str, tuple[str, str] | RowError] = {}
     end = 1
@@ -108,19 +118,30 @@ def read_rows(
             hint = "an unquoted comma in a value?" if len(fields) > len(COLUMNS) else "a field left out?"
             errors.append(RowError(start, None, f"expected {len(COLUMNS)} fields, found {len(fields)} ({hint})"))
             continue
-        row = _clean_row(start, [fields[i] for i in order], catalog, cache, errors)
+        row = _clean_row(start, [from_cell(fields[i]) for i in order], catalog, cache, errors)
         if row is not None:
             yield row
 
 
-def _check_header(header: list[str] | None) -> None:
+def _text_lines(text) -> Iterator[str]:
+    """Lines of a UTF-16 or UTF-32 file; one that does not decode stops the import."""
+    number = 0
+    try:
+        for number, line in enumerate(text, start=1):
+            yield line.lstrip("\ufeff") if number == 1 else line
+    except UnicodeDecodeError as exc:
+        raise CsvFormatError(RowError(number + 1, None, f"not valid {text.encoding}: {exc.reason}")) from None
+
+
+def _check_header(header: list[str] | None, delimiter: str) -> None:
     if not header:
         raise CsvFormatError(RowError(1, None, "the file is empty; the first line must name the columns"))
     names = [name.strip() for name in header]
-    for separator in (";", "\t"):
-        if len(names) == 1 and all(c in names[0].split(separator) for c in COLUMNS):
-            shown = "semicolons" if separator == ";" else "tabs"
-            raise CsvFormatError(RowError(1, None, f"the columns are separated by {shown}; save the file with commas"))
+    for separator, shown in DELIMITER_NAMES.items():
+        if separator != delimiter and len(names) == 1 and all(c in names[0].split(separator) for c in COLUMNS):
+            raise CsvFormatError(RowError(
+                1, None, f"the columns are separated by {shown}, not by {DELIMITER_NAMES.get(delimiter, repr(delimiter))}; "
+                "leave out --delimiter and the separator is found by itself"))
     missing = [c for c in COLUMNS if c not in names]
     unknown = [repr(n) if n else "an empty one (a comma too many?)" for n in names if n not in COLUMNS]
     twice = sorted({n for n in names if names.count(n) > 1})

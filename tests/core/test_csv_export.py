@@ -1,10 +1,16 @@
 """CSV export, and the round trip: export, import into an empty database,
-export again, byte for byte. On SQLite and PostgreSQL."""
+export again, byte for byte. On SQLite and PostgreSQL. Cells a spreadsheet
+would run as a formula are exported as text and imported unchanged."""
 
 from __future__ import annotations
 
 import io
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contacts_tui.core.csv_dialect import CsvFormat, from_cell, to_cell
 from contacts_tui.core.csv_export import export_csv
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
@@ -37,9 +43,9 @@ def test_export_writes_customers_and_contacts_in_a_stable_order(directory):
         "info@yamada.example,山田商事,,,03-1234-5678,,",
         "kontakt@bäckerei-groß.example,Bäckerei Groß,Jürgen Weiß,jürgen@bäckerei-groß.example,089 123,Support,billing",
         "office@ivanov.example,ООО Иванов,,,,,",
-        "Owner@acme.example,\"Acme, Ltd.\",,,+31 20 555 0100,,",
+        "Owner@acme.example,\"Acme, Ltd.\",,,'+31 20 555 0100,,",
         "Owner@acme.example,\"Acme, Ltd.\",Ann Allmail,Ann@acme.example,,Management,all",
-        "Owner@acme.example,\"Acme, Ltd.\",\"Bea \"\"Books\"\" Müller\",bea@acme.example,+31 20 555 0101,Bookkeeping,billing;account",
+        "Owner@acme.example,\"Acme, Ltd.\",\"Bea \"\"Books\"\" Müller\",bea@acme.example,'+31 20 555 0101,Bookkeeping,billing;account",
         "Owner@acme.example,\"Acme, Ltd.\",Ned Nothing,ned@acme.example,,General,",
         "zeta@zeta.example,Zeta Inactive,Zed,zed@zeta.example,,General,account",
     ]
@@ -81,3 +87,67 @@ def test_export_then_import_into_an_empty_database_then_export_is_byte_identical
         assert (report.contacts_added, report.contacts_updated, report.customers_updated) == (0, 0, 0)
     finally:
         second.close_all() if hasattr(second, "close_all") else second.close()
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","Bea")', "@SUM(1+1)", "+cmd", "-2+3", "'=already quoted", "'t Hart"]
+
+
+def test_cells_a_spreadsheet_would_run_are_exported_as_text_and_imported_unchanged(directory, second_db_url):
+    acme = directory.create_customer(CustomerInput("=Acme", "owner@acme.example", "-20 555"))
+    for number, name in enumerate(FORMULAS):
+        directory.add_contact(acme.id, ContactInput(name, f"p{number}@acme.example", "+31 6 1234"))
+    first = export_text(directory)
+    rows = first.splitlines()
+    assert rows[1] == "owner@acme.example,'=Acme,,,'-20 555,,"
+    assert rows[2] == "owner@acme.example,'=Acme,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"Bea\"\")\",p0@acme.example,'+31 6 1234,General,"
+    names = [row.split(",")[2] for row in rows[3:]]
+    assert names == ["'@SUM(1+1)", "'+cmd", "'-2+3", "''=already quoted", "'t Hart"]  # an apostrophe of its own stays apart
+
+    second = open_database(second_db_url)
+    try:
+        empty = Directory(second)
+        import_text(empty, first.encode())
+        copy = empty.find_customer("owner@acme.example")
+        assert (copy.name, copy.phone) == ("=Acme", "-20 555")
+        assert sorted(c.name for c in empty.list_contacts(copy.id)) == sorted(FORMULAS)
+        assert {c.phone for c in empty.list_contacts(copy.id)} == {"+31 6 1234"}
+        assert export_text(empty) == first
+    finally:
+        second.close_all() if hasattr(second, "close_all") else second.close()
+
+
+def test_a_hand_written_apostrophe_before_a_phone_number_is_taken_off(directory):
+    # What people type in Excel to keep the + of a phone number.
+    import_text(directory, f"{HEADER}\nowner@acme.example,Acme,'t Hart,t@acme.example,'+31 6 1234,,\n".encode())
+    [hart] = directory.list_contacts(directory.find_customer("owner@acme.example").id)
+    assert (hart.name, hart.phone) == ("'t Hart", "+31 6 1234")
+
+
+@given(st.text(alphabet=st.sampled_from("'=+-@\tx 1"), max_size=8))
+def test_from_cell_reads_back_whatever_to_cell_wrote(value):
+    assert from_cell(to_cell(value)) == value
+    assert not to_cell(value).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@pytest.mark.parametrize("delimiter, encoding", [(";", "cp1252"), ("\t", "utf-16"), (",", "utf-8-sig")])
+def test_an_export_for_excel_imports_back_the_same(directory, second_db_url, delimiter, encoding):
+    fill_western(directory)
+    out = io.StringIO()
+    export_csv(directory.catalog, out, delimiter=delimiter)
+    data, expected = out.getvalue().encode(encoding), export_text(directory)
+    second = open_database(second_db_url)
+    try:
+        empty = Directory(second)
+        report = import_text(empty, data)
+        assert (report.csv_format.delimiter, report.csv_format.encoding) == (delimiter, encoding)
+        assert export_text(empty) == expected
+    finally:
+        second.close_all() if hasattr(second, "close_all") else second.close()
+
+
+def fill_western(directory: Directory) -> None:
+    """What Windows-1252 can hold: Dutch, German and French names, and a formula."""
+    acme = directory.create_customer(CustomerInput("Café Noël; Groß", "owner@cafe.example", "+33 1 23"))
+    directory.add_contact(acme.id, ContactInput("José Peña", "jose@cafe.example", "+34 6", "Billing", False, ("billing",)))
+    directory.add_contact(acme.id, ContactInput("=1+1", "f@cafe.example"))
+

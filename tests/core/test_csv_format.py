@@ -1,4 +1,6 @@
-"""Malformed CSV files: columns, encoding, quoting, field counts, line ends.
+"""CSV files as people and spreadsheets write them: columns, encodings and
+separators (Excel's semicolons and Windows-1252), quoting, field counts, line
+ends, and cells a spreadsheet would run as formulas.
 
 Every problem names its line (and column where there is one); nothing is
 written when the file cannot be read."""
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from contacts_tui.core.csv_dialect import SNIFF_BYTES, CsvFormat
 from contacts_tui.core.csv_import import ImportFailed
 from contacts_tui.core.csv_read import CsvFormatError
 
@@ -16,16 +19,16 @@ GOOD = "owner@acme.example,Acme Ltd,Bea,bea@acme.example,,,billing"
 OTHER = "info@globex.example,Globex,Hank,hank@globex.example,,,"
 
 
-def format_error(directory, data: bytes) -> str:
+def format_error(directory, data: bytes, **options) -> str:
     with pytest.raises(CsvFormatError) as caught:
-        import_text(directory, data)
+        import_text(directory, data, **options)
     assert directory.counts() == (0, 0)
     return str(caught.value)
 
 
-def failures(directory, data: bytes) -> list[str]:
+def failures(directory, data: bytes, **options) -> list[str]:
     with pytest.raises(ImportFailed) as caught:
-        import_text(directory, data)
+        import_text(directory, data, **options)
     assert directory.counts() == (0, 0)
     return [str(e) for e in caught.value.report.errors]
 
@@ -64,21 +67,49 @@ def test_a_repeated_header_line_is_a_bad_row(directory):
     assert all(e.startswith("line 3, ") for e in errors)
 
 
-def test_latin1_bytes_are_reported_with_their_line(directory):
-    data = csv_text(GOOD) + "owner@acme.example,Acme Ltd,José,jose@acme.example,,,\n".encode("latin-1")
+def test_a_windows_1252_file_as_excel_saves_it_is_read_as_such(directory):
+    data = csv_text(GOOD) + "owner@acme.example,Acme Ltd,José Peña,jose@acme.example,,,\n".encode("cp1252")
+    report = import_text(directory, data)
+    assert report.csv_format.encoding == "cp1252" and report.csv_format.guessed_encoding
+    assert report.csv_format.describe() == "Windows-1252, separated by commas"
+    acme = directory.find_customer("owner@acme.example")
+    assert [c.name for c in directory.list_contacts(acme.id)] == ["Bea", "José Peña"]
+
+
+def test_a_line_that_is_not_utf8_after_a_utf8_start_is_reported_with_its_line(directory):
+    # The encoding is judged on the start of the file; a stray byte later is the file's mistake.
+    filler = [f"c{n}@fill.example,Filler {n},,,,," for n in range(SNIFF_BYTES // 30)]
+    data = csv_text(*filler) + "owner@acme.example,Acme Ltd,José,jose@acme.example,,,\n".encode("latin-1")
     errors = failures(directory, data)
-    assert errors == ["line 3: not valid UTF-8 (byte 0xE9 at position 32); save the file as UTF-8"]
+    assert errors == [f"line {len(filler) + 2}: not valid UTF-8 (byte 0xE9 at position 32); save the file as UTF-8, "
+                      "or give --encoding (Excel's CSV is often cp1252)"]
 
 
-def test_latin1_bytes_in_the_header_stop_the_import(directory):
+def test_latin1_bytes_in_the_header_of_a_file_said_to_be_utf8_stop_the_import(directory):
     data = (HEADER + ",caf\xe9\n").encode("latin-1") + GOOD.encode()
-    assert format_error(directory, data).startswith("line 1: not valid UTF-8 (byte 0xE9")
+    message = format_error(directory, data, csv_format=CsvFormat(encoding="utf-8"))
+    assert message.startswith("line 1: not valid UTF-8 (byte 0xE9")
 
 
 def test_latin1_bytes_inside_a_quoted_multiline_field_name_its_line(directory):
     data = csv_text(GOOD) + b'owner@acme.example,Acme Ltd,"Jos\xe9\nSmith",j@acme.example,,,\n' + OTHER.encode() + b"\n"
-    errors = failures(directory, data)
+    errors = failures(directory, data, csv_format=CsvFormat(encoding="utf-8"))
     assert errors[0].startswith("line 3: not valid UTF-8")
+
+
+def test_a_given_encoding_wins_over_the_guess(directory):
+    data = csv_text("owner@acme.example,Acme Ltd,Łucja,l@acme.example,,,").decode().encode("cp1250")
+    report = import_text(directory, data, csv_format=CsvFormat(encoding="cp1250"))
+    assert not report.csv_format.guessed_encoding
+    [lucja] = directory.list_contacts(directory.find_customer("owner@acme.example").id)
+    assert lucja.name == "Łucja"
+
+
+def test_excel_unicode_text_utf16_with_tabs_is_read(directory):
+    text = "\n".join([HEADER, GOOD]).replace(",", "\t") + "\n"
+    report = import_text(directory, text.encode("utf-16"))
+    assert (report.csv_format.delimiter, report.csv_format.encoding) == ("\t", "utf-16")
+    assert directory.counts() == (1, 1)
 
 
 def test_utf8_bom_is_accepted(directory):
@@ -129,11 +160,23 @@ def test_a_wrong_field_count_is_reported_per_row(directory, row, found):
     assert failures(directory, csv_text(GOOD, row, OTHER)) == [f"line 3: expected 7 fields, {found}"]
 
 
-@pytest.mark.parametrize("separator, name", [(";", "semicolons"), ("\t", "tabs")])
-def test_a_file_separated_by_semicolons_or_tabs_says_so(directory, separator, name):
-    header = HEADER.replace(",", separator)
-    message = format_error(directory, csv_text(GOOD.replace(",", separator), header=header))
-    assert message == f"line 1: the columns are separated by {name}; save the file with commas"
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_the_separator_is_found_in_the_header_line(directory, separator):
+    cells = ["owner@acme.example", '"Acme; Ltd | Co"', "Bea", "bea@acme.example", "+31 20", "",
+             '"billing;account"']
+    row = separator.join(cells)
+    report = import_text(directory, csv_text(row, header=HEADER.replace(",", separator)))
+    assert report.csv_format.delimiter == separator
+    acme = directory.find_customer("owner@acme.example")
+    [bea] = directory.list_contacts(acme.id)
+    assert (acme.name, bea.phone, bea.categories) == ("Acme; Ltd | Co", "+31 20", ("billing", "account"))
+
+
+def test_a_wrong_separator_given_says_which_one_the_file_uses(directory):
+    data = csv_text(GOOD.replace(",", ";"), header=HEADER.replace(",", ";"))
+    message = format_error(directory, data, csv_format=CsvFormat(delimiter=","))
+    assert message == ("line 1: the columns are separated by semicolons, not by commas; "
+                       "leave out --delimiter and the separator is found by itself")
 
 
 def test_an_empty_file_says_what_the_first_line_must_be(directory):
