@@ -18,14 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from contacts_tui.core import chaos
 from contacts_tui.core.directory import Directory
+from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.maillog import LogEntry
 from contacts_tui.core.status import Decision, Status
 
+from . import metrics
 from .config import RelayConfig
 from .delivery.backoff import RetryPolicy
 from .delivery.pool import UpstreamConfig, UpstreamPool
 from .delivery.scheduler import Scheduler
+from .health import directory_problem, spool_problem
 from .journal.capture import CaptureStore
 from .journal.writer import Journal
 from .queue import QueuedMessage, Spool, adopt_legacy_spool
@@ -38,6 +42,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LOG_PRUNE_INTERVAL = 3600.0
+CHAOS_REFRESH = 0.5  # seconds between reads of the chaos rules
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
@@ -63,9 +68,14 @@ class Relay:
         self.config = config
         self.directory = directory
         self.worker, self.workers = worker, workers
+        # Where the directory is, for health checks that open it afresh.
+        self.directory_url: str | None = None
+        self.catalog_path: str | None = None
         self._sock = sock
         self.journal = Journal(config.hostname)
         self._pruner: asyncio.Task | None = None
+        self._gauges: asyncio.Task | None = None
+        self._chaos: asyncio.Task | None = None
         self.spool: Spool | None = None
         self.scheduler: Scheduler | None = None
         self._drains: list[tuple[Spool, Scheduler]] = []
@@ -104,6 +114,9 @@ class Relay:
         self.journal.start()
         if self.config.capture:
             self.capture = CaptureStore(self.journal, self.config.capture_retention)
+            if self.config.chaos is not None and self.worker == 1:
+                await asyncio.to_thread(chaos.replace_rules, chaos.rules_from_file(self.config.chaos))
+            self.handler.chaos = await asyncio.to_thread(chaos.current_rules)
         else:
             root = self.config.spool_dir
             primary = worker_spool(root, self.worker)
@@ -117,6 +130,10 @@ class Relay:
         loop = asyncio.get_running_loop()
         if self.config.log_retention_days > 0:
             self._pruner = loop.create_task(self._prune_log(), name="relay-log-retention")
+        if self.config.capture:
+            self._chaos = loop.create_task(self._follow_chaos(), name="relay-chaos-rules")
+        if metrics.enabled() and self.scheduler is not None:
+            self._gauges = loop.create_task(self._count_queue(), name="relay-queue-gauge")
         # SIGHUP is the usual "reload": without a handler it would kill the
         # relay. Signal handlers exist only in the main thread (not in the demo's).
         if threading.current_thread() is threading.main_thread():
@@ -174,8 +191,9 @@ class Relay:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         self.listener.stop_accepting()
-        if self._pruner is not None:
-            self._pruner.cancel()
+        for task in (self._pruner, self._gauges, self._chaos):
+            if task is not None:
+                task.cancel()
         if self._sighup:
             loop.remove_signal_handler(signal.SIGHUP)
             self._sighup = False
@@ -188,6 +206,29 @@ class Relay:
         for spool, _ in running:
             await spool.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _follow_chaos(self) -> None:
+        # 'contacts-relay chaos' changes the rules in the database while this runs.
+        while True:
+            await asyncio.sleep(CHAOS_REFRESH)
+            try:
+                self.handler.chaos = await asyncio.to_thread(chaos.current_rules)
+            except DirectoryError as exc:
+                logger.warning("chaos rules: cannot read them (%s); keeping the ones read before", exc)
+
+    async def _count_queue(self) -> None:
+        spools = [self.spool, *(spool for spool, _ in self._drains)]
+        while True:
+            waiting = [m for spool in spools if spool is not None for m in spool.waiting()]
+            deferred = sum(1 for m in waiting if m.attempts)
+            metrics.current.queue.labels("deferred").set(deferred)
+            metrics.current.queue.labels("new").set(len(waiting) - deferred)
+            await asyncio.sleep(2.0)
+
+    def health(self) -> list[str]:
+        """What keeps this relay from taking mail now (empty: nothing); from any thread."""
+        problems = ["not accepting mail: stopping"] if self.listener.stopping else []
+        return problems + health_problems(self.config, self.directory_url, self.catalog_path)
 
     async def _prune_log(self) -> None:
         # The log would otherwise grow by a row per message for ever. Several
@@ -204,13 +245,18 @@ class Relay:
             captured = await self.capture.store(entry, original, data)
             return f"captured as {captured} (queue id {message.queue_id})"
         assert self.spool is not None
+        started = time.perf_counter()
         await self.spool.commit(message, data)
+        metrics.current.commit.observe(time.perf_counter() - started)
         entry.status = Status.QUEUED
         self.journal.received(entry)
         return f"queued as {message.queue_id}"
 
     def _on_status(self, message: QueuedMessage, status: Status, reply: str, dsn_id: str | None) -> None:
         error = "" if status == Status.DELIVERED else reply
+        metrics.current.attempts.labels(str(status).replace(" ", "_")).inc()
+        if status == Status.DELIVERED:
+            metrics.current.delivery.observe(max(0.0, time.time() - message.received))
         self.journal.status(message.queue_id, status, attempts=message.attempts, last_error=error)
         _log_status(message, status, reply, dsn_id)
         if dsn_id:
@@ -227,23 +273,35 @@ class Relay:
             )
 
 
+def health_problems(config: RelayConfig, db_url: str | None, catalog: str | None) -> list[str]:
+    """The spool can be written and has room, and the directory answers; else why not."""
+    problems = []
+    if not config.capture:
+        problems.append(spool_problem(config.spool_dir, config.max_size))
+    problems.append(directory_problem(db_url, catalog))
+    return [problem for problem in problems if problem]
+
+
 def _log_status(message: QueuedMessage, status: Status, reply: str, dsn_id: str | None) -> None:
     """One line per delivery attempt, as an operator tailing the log expects (Postfix's status=)."""
     queue_id = message.queue_id
+    fields = {"extra": {"mail": {"queue_id": queue_id, "sender": message.sender,
+                                 "recipients": list(message.recipients), "category": message.category,
+                                 "status": str(status), "reply": reply, "attempts": message.attempts}}}
     if status == Status.DELIVERED:
-        logger.info("%s delivered to %s: %s", queue_id, ", ".join(message.delivered), reply)
+        logger.info("%s delivered to %s: %s", queue_id, ", ".join(message.delivered), reply, **fields)
     elif status == Status.DEFERRED:
         when = time.strftime("%H:%M:%S", time.localtime(message.next_attempt)) if message.next_attempt else "soon"
         logger.warning(
             "%s deferred after attempt %d, next at %s: %s (waiting for %s)",
-            queue_id, message.attempts, when, reply, ", ".join(message.pending),
+            queue_id, message.attempts, when, reply, ", ".join(message.pending), **fields,
         )
     elif status == Status.DELETED:
-        logger.info("%s deleted from the queue: %s", queue_id, reply)
+        logger.info("%s deleted from the queue: %s", queue_id, reply, **fields)
     else:
         failed = "; ".join(f"{rcpt}: {failure.reply}" for rcpt, failure in message.failed.items())
         bounce = f"; bounce {dsn_id} to the sender" if dsn_id else ""
-        logger.warning("%s %s: %s%s", queue_id, status, failed or reply, bounce)
+        logger.warning("%s %s: %s%s", queue_id, status, failed or reply, bounce, **fields)
 
 
 class RelayThread:

@@ -57,6 +57,10 @@ class RelayConfig:
     max_connections: int = 200
     max_client_connections: int = DEFAULT_CLIENT_CONNECTIONS
     workers: int = 1
+    metrics_host: str | None = None  # --metrics HOST:PORT: /metrics and /healthz; None: off
+    metrics_port: int = 0
+    log_format: str = "text"
+    chaos: Path | None = None  # --chaos FILE: the capture relay's chaos rules at start
     # Seconds a directory lookup may take before the sender gets 451 (not an option: tests shorten it).
     lookup_timeout: float = LOOKUP_TIMEOUT
     upstream_tls: str = "opportunistic"

@@ -20,15 +20,20 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import shutil
 import socket
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
 from contacts_tui.core.settings import Settings, open_directory
 
-from .app import Relay, run_loop
+from . import metrics
+from .app import Relay, health_problems, run_loop
+from . import logs
 from .config import RelayConfig
 
 logger = logging.getLogger(__name__)
@@ -68,6 +73,9 @@ class Supervisor:
         self._failures: dict[int, int] = {}
         self._stopping = False
         self._reload = False
+        self._ready: set[int] = set()
+        # Where the workers write their metrics for the supervisor's endpoint to add up.
+        self.metrics_dir = tempfile.mkdtemp(prefix="contacts-relay-metrics-") if config.metrics_host else None
 
     def start(self) -> None:
         """Fork the workers and wait until each accepts mail; RuntimeError if one cannot."""
@@ -89,11 +97,13 @@ class Supervisor:
             if problem:
                 self.stop()
                 raise RuntimeError(f"worker {worker}: {problem}")
+            self._ready.add(worker)
 
     def _start(self, worker: int) -> tuple[multiprocessing.connection.Connection, multiprocessing.connection.Connection]:
         ready, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=_worker_main, args=(self.config, self.settings, self.sock, worker, self.workers, sender),
+            target=_worker_main,
+            args=(self.config, self.settings, self.sock, worker, self.workers, sender, self.metrics_dir),
             name=f"contacts-relay worker {worker}", daemon=False,
         )
         process.start()
@@ -135,6 +145,9 @@ class Supervisor:
             return  # it was told to stop (a Ctrl-C reaches every process of the terminal)
         process = self._processes[worker]
         process.join()
+        self._ready.discard(worker)
+        if self.metrics_dir and process.pid:
+            metrics.forget_process(self.metrics_dir, process.pid)
         code = process.exitcode
         how = f"signal {-code}" if code is not None and code < 0 else f"code {code}"
         lived = time.monotonic() - self._started[worker]
@@ -148,7 +161,25 @@ class Supervisor:
         if not self._stopping:
             ready, sender = self._start(worker)
             sender.close()
+            # Ready again once it says so; /healthz waits for that.
+            threading.Thread(target=self._await_ready, args=(worker, ready), daemon=True).start()
+
+    def _await_ready(self, worker: int, ready) -> None:
+        try:
+            if ready.poll(READY_TIMEOUT) and ready.recv() == "":
+                self._ready.add(worker)
+        except (EOFError, OSError):
+            pass
+        finally:
             ready.close()
+
+    def health(self) -> list[str]:
+        """What keeps the relay from taking mail now (empty: nothing); for /healthz."""
+        problems = ["not accepting mail: stopping"] if self._stopping else []
+        down = sorted(set(range(1, self.workers + 1)) - self._ready)
+        if down:
+            problems.append(f"worker(s) {', '.join(map(str, down))} not running")
+        return problems + health_problems(self.config, self.settings.db_url, self.settings.catalog_path)
 
     def stop(self) -> None:
         """SIGTERM to every worker; they finish what is in flight. SIGKILL after STOP_GRACE."""
@@ -165,6 +196,8 @@ class Supervisor:
             if process.is_alive():
                 process.kill()
                 process.join()
+        if self.metrics_dir:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     def _on_stop(self, signum, frame) -> None:
         self._stopping = True
@@ -174,10 +207,11 @@ class Supervisor:
 
 
 def _worker_main(config: RelayConfig, settings: Settings, sock: socket.socket, worker: int, workers: int,
-                 ready) -> None:
+                 ready, metrics_dir: str | None) -> None:
     _die_with_parent()
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s contacts-relay[{worker}] %(levelname)s %(message)s"))
+    logs.for_worker(worker)
+    if metrics_dir:
+        metrics.enable(metrics_dir)
     try:
         code = run_loop(_serve_worker(config, settings, sock, worker, workers, ready))
     except BaseException as exc:  # whatever stops the start is told to the supervisor

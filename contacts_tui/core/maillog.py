@@ -227,6 +227,12 @@ def newest_captured_id() -> int | None:
 
 
 @_uses_database
+def delete_captured(message_id: int) -> bool:
+    """Delete one captured message (its relay log entry stays); whether it was there."""
+    return CapturedMessage.delete().where(CapturedMessage.id == message_id).execute() > 0
+
+
+@_uses_database
 def clear_captured() -> int:
     return CapturedMessage.delete().execute()
 

@@ -19,6 +19,7 @@ from peewee import (
     CharField,
     CompositeKey,
     DateTimeField,
+    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -122,4 +123,18 @@ class CapturedMessage(BaseModel):
     size = IntegerField(default=0)
 
 
-ALL_MODELS = (Customer, ContactPerson, ContactCategory, RelayLog, CapturedMessage)
+class ChaosRule(BaseModel):
+    """A failure a capture relay makes on purpose for matching mail (see chaos.py)."""
+
+    id = AutoField()
+    stage = CharField(max_length=8)
+    reply = CharField(max_length=512)
+    sender = CharField(max_length=254, default="")
+    recipient = CharField(max_length=254, default="")
+    category = CharField(max_length=255, default="")
+    probability = FloatField(default=1.0)
+    delay = FloatField(default=0.0)
+    created_at = DateTimeField(default=utcnow)
+
+
+ALL_MODELS = (Customer, ContactPerson, ContactCategory, RelayLog, CapturedMessage, ChaosRule)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from typing import Sequence
@@ -13,9 +12,13 @@ from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.settings import Settings, open_directory
 
+from .. import metrics
 from ..config import ConfigError
+from ..endpoint import Endpoint
+from .. import logs
 from ..server.access import AccessConfigError
 from .inspect import add_inspect_commands, run_inspect_command
+from .operate import add_operate_commands, run_operate_command
 from .options import add_serve_arguments, config_from_args
 
 DESCRIPTION = """\
@@ -44,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("-v", "--verbose", action="store_true", help="log every message, not just problems")
     add_serve_arguments(serve)
     add_inspect_commands(commands, common)
+    add_operate_commands(commands, common)
     return parser
 
 
@@ -53,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(getattr(args, "db", None), getattr(args, "catalog", None))
         if args.command == "serve":
             return _serve(args, settings)
+        if args.command in ("check", "service", "chaos"):
+            return run_operate_command(args, settings)
         return run_inspect_command(args, settings)
     except (ConfigError, AccessConfigError, DirectoryError) as exc:
         print(f"contacts-relay: error: {exc}", file=sys.stderr)
@@ -64,18 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from ..app import Relay, run_loop
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s contacts-relay %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    # aiosmtpd logs every command line at INFO, AUTH credentials included.
-    mail_log = logging.getLogger("mail.log")
-    mail_log.setLevel(logging.WARNING)
-    # ... and warns about its own deprecated Session.login_data, which it sets
-    # itself on every successful AUTH: noise that looks like a fault.
-    mail_log.addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
     config = config_from_args(args)
+    logs.configure(args.verbose, config.log_format)
     # A mistyped --db would be a new empty directory: every notification
     # passed on without its contacts, and nobody told.
     directory = open_directory(settings, must_exist=True)
@@ -85,14 +81,27 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         close = getattr(directory.database, "close_all", None) or directory.database.close
         close()
         return _serve_workers(config, settings, database)
+    registry = metrics.enable() if config.metrics_host else None
     try:
         relay = Relay(config, directory)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot set up the relay: {exc}") from None
-    return run_loop(_run(relay, database))
+    relay.directory_url, relay.catalog_path = settings.db_url, settings.catalog_path
+    endpoint = None
+    if registry is not None:
+        try:
+            endpoint = Endpoint(config.metrics_host, config.metrics_port, registry, relay.health).start()
+        except OSError as exc:
+            raise ConfigError(f"cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: "
+                              f"{exc.strerror or exc}") from None
+    try:
+        return run_loop(_run(relay, database, endpoint))
+    finally:
+        if endpoint is not None:
+            endpoint.stop()
 
 
-async def _run(relay, database: str) -> int:
+async def _run(relay, database: str, endpoint: Endpoint | None = None) -> int:
     from ..queue import SpoolError
 
     try:
@@ -105,6 +114,8 @@ async def _run(relay, database: str) -> int:
         await relay.stop(1)
         return 1
     _say_started(relay.config, relay.port, database, relay.queued if relay.scheduler else None)
+    if endpoint is not None:
+        _say_endpoint(endpoint)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -130,10 +141,24 @@ def _serve_workers(config, settings: Settings, database: str) -> int:
     except RuntimeError as exc:
         print(f"contacts-relay: error: {exc}", file=sys.stderr)
         return 1
+    endpoint = None
+    if supervisor.metrics_dir:
+        try:
+            endpoint = Endpoint(config.metrics_host, config.metrics_port,
+                                metrics.multiprocess_registry(supervisor.metrics_dir), supervisor.health).start()
+        except OSError as exc:
+            supervisor.stop()
+            print(f"contacts-relay: error: cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 1
     port = sock.getsockname()[1]
     _say_started(config, port, database, None if config.capture else _waiting(config), config.workers)
+    if endpoint is not None:
+        _say_endpoint(endpoint)
     code = supervisor.run(lambda: print("contacts-relay: stopping: finishing messages in flight; the rest stays in "
                                          "the spool", file=sys.stderr, flush=True))
+    if endpoint is not None:
+        endpoint.stop()
     _say_stopped(config)
     return code
 
@@ -143,6 +168,12 @@ def _waiting(config) -> int:
     from ..queue.layout import all_spools
 
     return sum(len(read_queue(spool)) for spool in all_spools(config.spool_dir))
+
+
+def _say_endpoint(endpoint: Endpoint) -> None:
+    host = _host(endpoint.host)
+    print(f"contacts-relay: metrics on http://{host}:{endpoint.port}/metrics, health on "
+          f"http://{host}:{endpoint.port}/healthz", file=sys.stderr, flush=True)
 
 
 def _cannot_listen(config, exc: OSError) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import socket
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from contacts_tui.core import maillog
@@ -35,6 +36,15 @@ def add_messages_command(commands, common, positive) -> None:
     raw.add_argument("id", type=int)
     raw.add_argument("--original", action="store_true", help="the message as it was received instead")
     sub.add_parser("clear", parents=[common], help="delete every captured message")
+    delete = sub.add_parser("delete", parents=[common], help="delete one captured message")
+    delete.add_argument("id", type=int)
+    wait = sub.add_parser("wait", parents=[common], help="wait for a message to be captured (for scripts and CI)")
+    wait.add_argument("--search", metavar="TEXT", default="", help="only a message mentioning TEXT (as list does)")
+    wait.add_argument("--timeout", metavar="SECONDS", type=float, default=30.0,
+                      help="give up after this long, with exit code 1 (default 30)")
+    wait.add_argument("--new", action="store_true",
+                      help="only a message captured after the command starts (default: one already there counts)")
+    wait.add_argument("--json", action="store_true", help="print the message as list --json does")
     release = sub.add_parser("release", parents=[common], help="send a captured message on to a real server")
     release.add_argument("id", type=int)
     release.add_argument("--to", metavar="HOST:PORT", required=True, help="the server to send it to")
@@ -56,6 +66,13 @@ def run_messages(args, directory) -> int:
         return 0
     if action == "clear":
         print(f"Deleted {maillog.clear_captured():,} captured messages.")
+        return 0
+    if action == "wait":
+        return _wait(args, directory)
+    if action == "delete":
+        if not maillog.delete_captured(args.id):
+            raise ConfigError(f"there is no captured message {args.id} ({_why_missing(args.id)})")
+        print(f"Deleted captured message {args.id}.")
         return 0
     found = maillog.captured_message(args.id)
     if found is None:
@@ -92,6 +109,28 @@ def run_messages(args, directory) -> int:
     for mark, line in view.header_diff:
         print(f"{mark} {visible(line)}")
     return 0
+
+
+def _wait(args, directory) -> int:
+    """Wait for a captured message that matches ``--search`` (with ``--new``, one captured since the start); print it."""
+    since = (maillog.newest_captured_id() or 0) if args.new else 0
+    deadline = time.monotonic() + max(0.0, args.timeout)
+    pause = 0.05
+    while True:
+        found = [r for r in maillog.captured_messages(50, search=args.search) if r.id > since]
+        if found:
+            record = min(found, key=lambda r: r.id) if args.new else found[0]  # the first new one, or the newest
+            if args.json:
+                print(json_line(record.as_json()))
+            else:
+                _message_table([record], directory.catalog)
+            return 0
+        if time.monotonic() >= deadline:
+            what = f" mentioning {args.search!r}" if args.search else ""
+            print(f"No message{what} was captured within {args.timeout:g} s.", file=sys.stderr)
+            return 1
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 0.25)
 
 
 def _why_missing(message_id: int) -> str:

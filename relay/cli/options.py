@@ -67,6 +67,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                       help="the real mail server to pass mail on to (RELAY_UPSTREAM; port 25 if left out)")
     mode.add_argument("--capture", action="store_true", default=_env_flag("RELAY_CAPTURE"),
                       help="store rewritten messages for inspection instead of sending them (RELAY_CAPTURE=1)")
+    where.add_argument("--chaos", metavar="FILE", default=env_value("RELAY_CHAOS"),
+                       help="with --capture: chaos rules (TOML, [[rule]] tables) that make the relay answer chosen "
+                            "SMTP errors for matching mail; they replace the rules set before. Change them while "
+                            "it runs with 'contacts-relay chaos' (RELAY_CHAOS)")
     _numeric(where, "--capture-retention", "N", int, "RELAY_CAPTURE_RETENTION", _text(default("capture_retention")),
              "captured messages to keep, oldest dropped first")
     _numeric(where, "--log-retention", "DAYS", float, "RELAY_LOG_RETENTION", _text(default("log_retention_days")),
@@ -131,6 +135,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     _numeric(upstream, "--upstream-connections", "N", int, "RELAY_UPSTREAM_CONNECTIONS", _text(default("upstream_connections")),
              "parallel, reused connections to the upstream")
 
+    operate = parser.add_argument_group("running it")
+    operate.add_argument("--metrics", metavar="HOST:PORT", default=env_value("RELAY_METRICS"),
+                         help="serve Prometheus metrics on /metrics and a health check on /healthz (RELAY_METRICS; "
+                              "default off)")
+    operate.add_argument("--log-format", choices=("text", "json"), default=env_value("RELAY_LOG_FORMAT", "text"),
+                         help="text for people, json for log shippers: one object per line (RELAY_LOG_FORMAT; "
+                              "default %(default)s)")
+
     retry = parser.add_argument_group("retries (like Postfix)")
     _numeric(retry, "--min-backoff", "SECONDS", float, "RELAY_MIN_BACKOFF", _text(default("min_backoff")),
              "first retry after a 4xx or a connection failure")
@@ -143,11 +155,22 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> RelayConfig:
     """Check the options together and build the config; ConfigError says what is wrong."""
     listen_host, listen_port = host_port(args.listen, "--listen")
+    metrics_host, metrics_port = host_port(args.metrics, "--metrics") if args.metrics else (None, 0)
     upstream_host, upstream_port = None, 25
     if args.upstream:
         upstream_host, upstream_port = host_port(args.upstream, "--upstream", 25)
     elif not args.capture:
         raise ConfigError("give --upstream HOST:PORT (where to send mail) or --capture (store it for inspection)")
+    if args.chaos and not args.capture:
+        raise ConfigError("--chaos makes a capture relay fail on purpose: it needs --capture")
+    if args.chaos:
+        from contacts_tui.core.chaos import rules_from_file
+        from contacts_tui.core.errors import ValidationError
+
+        try:
+            rules_from_file(args.chaos)  # checked now: a mistake stops the start, not the first message
+        except ValidationError as exc:
+            raise ConfigError(f"--chaos {exc}") from None
     if args.upstream and args.capture:
         # One may come from the environment and the other from the command
         # line; guessing which the user meant could send real mail.
@@ -190,6 +213,8 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         max_size=int(args.max_size * MIB), max_received=args.max_received,
         max_recipients=args.max_recipients, max_connections=args.max_connections,
         max_client_connections=args.max_client_connections, workers=args.workers,
+        metrics_host=metrics_host, metrics_port=metrics_port, log_format=args.log_format,
+        chaos=Path(args.chaos) if args.chaos else None,
         upstream_tls=args.upstream_tls, upstream_verify=not args.upstream_no_verify,
         upstream_ca_file=args.upstream_ca_file, upstream_user=args.upstream_user, upstream_password=password,
         upstream_connections=args.upstream_connections,

@@ -29,6 +29,8 @@ from collections.abc import Awaitable, Callable
 
 from contacts_tui.core.status import Status
 
+from .. import metrics
+from ..metrics import reply_class
 from ..queue import Failure, QueuedMessage, Reply, Spool, SpoolError
 from .backoff import RetryPolicy
 from .bounce import build_dsn
@@ -286,6 +288,7 @@ class Scheduler:
         for rcpt, reply in result.replies.items():
             if rcpt in message.delivered or rcpt in message.failed:
                 continue
+            metrics.current.replies.labels(reply_class(reply.code)).inc()
             if reply.outcome == "accepted":
                 message.delivered[rcpt] = reply
             elif reply.outcome == "permanent":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Awaitable, Callable
@@ -23,6 +24,7 @@ from contacts_tui.core.maillog import LogEntry
 from contacts_tui.core.records import Resolution
 from contacts_tui.core.status import Decision, Status
 
+from .. import metrics
 from ..journal.writer import Journal
 from ..queue import QueuedMessage, mail_flags, new_queue_id
 from ..rewrite import HeaderBlock, read_category, received_header, rewrite
@@ -93,6 +95,7 @@ class RelayHandler:
         self.limits = limits
         self.executor = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
         self.lookup_timeout = lookup_timeout
+        self.chaos: list = []  # chaos rules (contacts_tui.core.chaos), kept current by the capture relay
         # An SQLite lookup reads a local file in a fraction of a millisecond, and
         # in WAL mode no writer blocks it: it runs right here. Handing it to a
         # thread and back cost more than the query (a sixth of the relay's
@@ -112,10 +115,15 @@ class RelayHandler:
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
         if not (session.authenticated or peer_allowed(_peer_ip(session), self.networks)):
             logger.info("refused MAIL from %s: not an allowed network and not authenticated", _peer_ip(session))
+            metrics.current.refused.labels("access").inc()
             return "530 5.7.0 Authentication required: this relay accepts mail only from allowed networks or after AUTH over TLS"
         problem = address_problem(address)
         if problem:
+            metrics.current.refused.labels("address").inc()
             return f"553 5.1.7 The sender address {problem}"
+        chaos = await self._chaos("mail", session, address, [], None)
+        if chaos:
+            return chaos
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 Sender ok"
@@ -123,9 +131,11 @@ class RelayHandler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
         if not address or address == "<>":
             # Accepted, it could only ever bounce: backscatter to whoever sent it.
+            metrics.current.refused.labels("address").inc()
             return "553 5.1.3 The null address <> cannot be a recipient"
         problem = address_problem(address)
         if problem:
+            metrics.current.refused.labels("address").inc()
             return f"553 5.1.3 The recipient address {problem}"
         if len(envelope.rcpt_tos) >= self.limits.max_recipients:
             reply = f"452 4.5.3 Too many recipients (at most {self.limits.max_recipients} per message)"
@@ -136,6 +146,9 @@ class RelayHandler:
                 self.refuse(session, envelope.mail_from, [address], reply,
                             "this recipient and any after it; the message may go on to the others")
             return reply
+        chaos = await self._chaos("rcpt", session, envelope.mail_from or "", [address], None)
+        if chaos:
+            return chaos
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 Recipient ok"
@@ -143,10 +156,13 @@ class RelayHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
         # Counted so a graceful shutdown can wait for messages being committed.
         self.in_flight += 1
+        started = time.perf_counter()
+        metrics.current.received.inc()
         try:
             return await self._data(session, envelope)
         finally:
             self.in_flight -= 1
+            metrics.current.accept.observe(time.perf_counter() - started)
 
     async def _data(self, session: Session, envelope: SmtpEnvelope) -> str:
         original = envelope.original_content or b""
@@ -175,6 +191,9 @@ class RelayHandler:
 
         category = read_category(headers, self.category_header)
         entry.category = category or ""
+        chaos = await self._chaos("data", session, sender, recipients, category)
+        if chaos:
+            return chaos
         resolution: Resolution | None = None
         if category:
             try:
@@ -210,6 +229,7 @@ class RelayHandler:
                                       headers=headers)
         result = await asyncio.to_thread(rewriting) if offload else rewriting()
         describe(entry, category, resolution, result)
+        _count(resolution, result, category)
         message = QueuedMessage(
             queue_id=queue_id,
             sender=sender,
@@ -227,7 +247,8 @@ class RelayHandler:
                 peer=_peer_ip(session), level=logging.ERROR,
             )
         logger.info(
-            "%s from %s to %s: %s (%s)", where, sender or "<>", ",".join(recipients), entry.decision, entry.reason
+            "%s from %s to %s: %s (%s)", where, sender or "<>", ",".join(recipients), entry.decision, entry.reason,
+            extra={"mail": _fields(entry)},
         )
         return f"250 2.0.0 Ok: {where}"
 
@@ -240,13 +261,20 @@ class RelayHandler:
         database answers or the connection breaks.
         """
         if self.inline_lookups:
-            return self.directory.resolve(recipients, category)
+            started = time.perf_counter()
+            try:
+                return self.directory.resolve(recipients, category)
+            finally:
+                metrics.current.lookup.observe(time.perf_counter() - started)
+        started = time.perf_counter()
         loop = asyncio.get_running_loop()
         lookup = loop.run_in_executor(self.executor, self.directory.resolve, recipients, category)
         try:
             return await asyncio.wait_for(asyncio.shield(lookup), self.lookup_timeout)
         except TimeoutError:
             raise TimeoutError(f"the directory did not answer within {self.lookup_timeout:g} s") from None
+        finally:
+            metrics.current.lookup.observe(time.perf_counter() - started)
 
     def _header_refusal(self, headers: HeaderBlock) -> str | None:
         """The reply refusing a header block the relay will not carry, or None."""
@@ -270,26 +298,88 @@ class RelayHandler:
         logger.error("unexpected error in an SMTP session", exc_info=error)
         return "451 4.3.0 Local error in processing; please try again later"
 
-    def refuse(self, session: Session, sender: str | None, recipients: list[str], reply: str, detail: str) -> None:
-        """Log a refusal decided outside DATA (the size limit, the recipient limit)."""
+    async def _chaos(self, stage: str, session: Session, sender: str, recipients: list[str],
+                     category: str | None) -> str | None:
+        """The reply of the first chaos rule that takes this mail at ``stage`` (capture mode), or None."""
+        if not self.chaos:
+            return None
+        keys = [category, self.directory.catalog.resolve(category)] if category else [None]
+        for rule in self.chaos:
+            if any(rule.matches(stage, sender or "", rcpt, key) for rcpt in (recipients or [None]) for key in keys) \
+                    and rule.fires():
+                if rule.delay:
+                    await asyncio.sleep(rule.delay)
+                self.refuse(session, sender, recipients, rule.reply, f"chaos rule {rule.id}: {rule.describe()}",
+                            reason="chaos")
+                return rule.reply
+        return None
+
+    def refuse(self, session: Session, sender: str | None, recipients: list[str], reply: str, detail: str, *,
+               reason: str | None = None) -> None:
+        """Log a refusal decided outside DATA (the size limit, the recipient limit, chaos)."""
         sender = "" if sender in (None, "<>") else sender
         entry = LogEntry(sender=sender or "", recipients=tuple(recipients))
-        self._refuse(entry, reply, detail, peer=_peer_ip(session))
+        self._refuse(entry, reply, detail, peer=_peer_ip(session), reason=reason)
 
     def _refuse(
-        self, entry: LogEntry, reply: str, detail: str = "", *, peer: str | None = None, level: int = logging.WARNING
+        self, entry: LogEntry, reply: str, detail: str = "", *, peer: str | None = None, level: int = logging.WARNING,
+        reason: str | None = None,
     ) -> str:
         """Every refusal is in the relay log and in the process log, with its reason."""
         entry.decision = Decision.REFUSED
         entry.status = Status.REFUSED
         entry.reason = reply[4:] + (f" ({detail})" if detail else "")
         self.journal.received(entry)
+        metrics.current.refused.labels(reason or refusal_reason(reply)).inc()
         logger.log(
             level, "refused a message from %s to %s (client %s): %s %s",
             entry.sender or "<>", ",".join(entry.recipients) or "nobody yet", peer or "unknown",
-            reply[:3], entry.reason,
+            reply[:3], entry.reason, extra={"mail": _fields(entry, reply)},
         )
         return reply
+
+
+_REASONS = {"5.3.4": "size", "5.5.2": "line", "5.6.0": "headers", "5.4.6": "loop", "4.5.3": "recipients",
+            "5.7.0": "access"}
+
+
+def refusal_reason(reply: str) -> str:
+    """The metrics label of a refusal, from its enhanced status code and words."""
+    status = reply[4:9]
+    if status in _REASONS:
+        return _REASONS[status]
+    if "chaos" in reply:
+        return "chaos"
+    return "directory" if "directory" in reply else "storage"
+
+
+def _count(resolution: Resolution | None, result, category: str | None) -> None:
+    if result.copies:
+        metrics.current.rewritten.labels("envelope" if not any(c.in_header for c in result.copies) else "cc").inc()
+        metrics.current.contacts_added.inc(len(result.copies))
+        return
+    if category is None:
+        reason = "no_category"
+    elif resolution is None or resolution.category is None:
+        reason = "unknown_category"
+    elif not resolution.customers:
+        reason = "no_customer"
+    elif not any(c.active for c in resolution.customers):
+        reason = "inactive"
+    elif not resolution.additions:
+        reason = "nobody_opted_in"
+    else:
+        reason = "already_recipients"
+    metrics.current.unchanged.labels(reason).inc()
+
+
+def _fields(entry: LogEntry, reply: str = "") -> dict:
+    """What a log shipper gets of a message (--log-format json)."""
+    return {
+        "queue_id": entry.queue_id, "sender": entry.sender, "recipients": list(entry.recipients),
+        "category": entry.category, "added": [a.get("sent") or a.get("email") for a in entry.added],
+        "status": str(entry.status), "decision": str(entry.decision), "reply": reply or "250",
+    }
 
 
 def _peer_ip(session: Session) -> str | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from .. import metrics
 from .access import AuthUsers, peer_allowed
 from .handler import RelayHandler
 from .protocol import SHUTTING_DOWN, Refuse, RelaySMTP
@@ -115,10 +116,12 @@ class Listener:
                                self.max_client_connections)
                 return _CLIENT_BUSY
         self._sessions[session] = stranger
+        metrics.current.sessions.inc()
         return None
 
     def forget(self, session: RelaySMTP) -> None:
-        self._sessions.pop(session, None)
+        if self._sessions.pop(session, None) is not None:
+            metrics.current.sessions.dec()
 
     def stop_accepting(self) -> None:
         """Close the listening socket and send idle sessions away with 421."""

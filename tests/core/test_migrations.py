@@ -58,7 +58,7 @@ def add_nickname(migrator, database):
 def test_a_new_database_has_the_latest_schema_version(db_url):
     database = open_database(db_url)
     try:
-        assert schema_version(database) == LATEST == 3
+        assert schema_version(database) == LATEST == 5
         assert {"customer", "contact_person", "contact_category", "relay_log", "captured_message"} <= set(
             database.get_tables()
         )

@@ -1,0 +1,64 @@
+"""The operator's HTTP endpoint (``serve --metrics HOST:PORT``): /metrics and /healthz.
+
+/metrics is Prometheus' text format; /healthz answers 200 "ok" while the
+relay takes mail, else 503 with one line per reason, for load balancers and
+orchestrators. A thread of its own serves both, so a slow scrape or check
+never holds up mail.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+logger = logging.getLogger(__name__)
+
+
+class Endpoint:
+    def __init__(self, host: str, port: int, registry, health: Callable[[], list[str]]) -> None:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._answer(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                elif path == "/healthz":
+                    problems = health()
+                    text = "\n".join(problems) if problems else "ok"
+                    self._answer(503 if problems else 200, (text + "\n").encode(), "text/plain; charset=utf-8")
+                else:
+                    self._answer(404, b"/metrics or /healthz\n", "text/plain; charset=utf-8")
+
+            def _answer(self, code: int, body: bytes, kind: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's name)
+                pass  # scrapes every few seconds are not news
+
+        self.host = host
+        server_class = type("Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6}) if ":" in host \
+            else ThreadingHTTPServer
+        self._server = server_class((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="relay-endpoint", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> Endpoint:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
