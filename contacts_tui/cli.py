@@ -7,16 +7,15 @@ Exit codes: 0 done, 1 the work failed (bad rows, unreachable database),
 from __future__ import annotations
 
 import argparse
-import io
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from contacts_tui.core.csv_dialect import delimiter_option, encoding_option
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.settings import Settings, open_directory
 
-from .progress import ProgressLine
+from .commands.settings import copy_option
+
 
 DESCRIPTION = """\
 Contact persons for your customers: who gets a CC copy of which notification.
@@ -26,8 +25,9 @@ EPILOG = """\
 environment:
   CONTACTS_DB            database URL (sqlite:///PATH or postgresql://USER@HOST/DB);
                          default: an SQLite file in your user data directory
-  CONTACTS_CATALOG       TOML file with the notification categories
-  CONTACTS_MAX_CONTACTS  active contact persons per customer (default 10)
+  CONTACTS_CATALOG       catalog for a database that has none stored yet
+                         (payrequest, herotill, perfex or a TOML file)
+  CONTACTS_MAX_CONTACTS  contact limit for a database that has none stored yet (10)
   CONTACTS_RELAY         HOST:PORT of a relay for the TUI's sample notifications
 
 CSV columns: customer_email,customer_name,contact_name,contact_email,phone,role,categories
@@ -41,9 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS lets the options stand before or after the command name.
     common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="database URL or SQLite file path")
-    common.add_argument("--catalog", metavar="FILE", default=argparse.SUPPRESS, help="notification catalog (TOML)")
     common.add_argument(
-        "--max-contacts", metavar="N", type=int, default=argparse.SUPPRESS, help="active contact persons per customer"
+        "--catalog", metavar="NAME|FILE", default=argparse.SUPPRESS,
+        help="notification catalog: payrequest, herotill, perfex or a TOML file (stored in the database: "
+        "with init or settings it changes it, elsewhere it must match)",
+    )
+    common.add_argument(
+        "--max-contacts", metavar="N", type=_positive, default=argparse.SUPPRESS,
+        help="active contact persons per customer (stored in the database, like --catalog)",
     )
     common.add_argument(
         "--relay", metavar="HOST:PORT", type=_host_port, default=argparse.SUPPRESS,
@@ -57,7 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
-    commands.add_parser("init", parents=[common], help="create or migrate the database")
+    commands.add_parser(
+        "init", parents=[common], help="create or migrate the database",
+        description="Create or migrate the database. With --catalog or --max-contacts, also change those (see settings).",
+    )
+    configure = commands.add_parser(
+        "settings", parents=[common], help="show or change the catalog and the contact limit of the database",
+        description="Without options: show the catalog and the contact person limit every program of this "
+        "database uses. --max-contacts N changes the limit unless a customer has more. --catalog NAME|FILE "
+        "switches the catalog and says what becomes of opt-ins of categories it lacks: they are kept (doing "
+        "nothing) and come back when you switch back; --map OLD=NEW gives those contact persons NEW as well.",
+    )
+    configure.add_argument("--map", metavar="OLD=NEW", action="append", type=copy_option,
+                           help="with --catalog: who opted in to OLD also gets NEW of the new catalog (repeatable)")
+    configure.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     importer = commands.add_parser(
         "import",
         parents=[common],
@@ -98,14 +116,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             getattr(args, "db", None), getattr(args, "catalog", None), getattr(args, "max_contacts", None)
         )
         if args.command == "demo":
-            return _demo(settings, explicit_db=hasattr(args, "db"))
-        directory = open_directory(settings, must_exist=args.command == "export")
-        if args.command == "init":
-            return _init(directory)
+            from .commands.demo import run_demo
+
+            return run_demo(settings, explicit_db=hasattr(args, "db"))
+        # init and settings change the stored catalog and limit; everything
+        # else must agree with them.
+        changing = args.command in ("init", "settings")
+        directory = open_directory(settings, must_exist=args.command == "export", check=not changing)
+        if changing:
+            from .commands.settings import run_init, run_settings
+
+            return (run_init if args.command == "init" else run_settings)(directory, args)
         if args.command == "import":
-            return _import(directory, args)
+            from .commands.csv_files import run_import
+
+            return run_import(directory, args)
         if args.command == "export":
-            return _export(directory, args)
+            from .commands.csv_files import run_export
+
+            return run_export(directory, args)
         from .ui.app import make_app
 
         relay = getattr(args, "relay", None) or _env_relay()
@@ -119,129 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _init(directory) -> int:
-    from contacts_tui.core.migrate import schema_version
-
-    customers, contacts = directory.counts()
-    print(
-        f"Database ready (schema version {schema_version(directory.database)}): "
-        f"{customers:,} customers, {contacts:,} active contact persons."
-    )
-    return 0
-
-
-def _import(directory, args) -> int:
-    from contacts_tui.core.csv_dialect import CsvFormat
-    from contacts_tui.core.csv_import import ImportFailed, import_csv
-    from contacts_tui.core.csv_read import CsvFormatError
-
-    line = ProgressLine(sys.stderr)
+def _positive(text: str) -> int:
     try:
-        if args.file == "-":
-            stream, size = sys.stdin.buffer, 0
-        else:
-            path = Path(args.file)
-            stream, size = path.open("rb"), path.stat().st_size
-    except OSError as exc:
-        print(f"contacts-tui: error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 1
-    found = CsvFormat(args.delimiter, args.encoding)
-    try:
-        with stream:
-            report = import_csv(
-                directory,
-                stream,
-                dry_run=args.dry_run,
-                sync=args.sync,
-                skip_invalid=args.skip_invalid,
-                progress=line.update,
-                size=size,
-                csv_format=found,
-            )
-    except CsvFormatError as exc:
-        line.finish()
-        _guessed(args.file, found)
-        print(f"{args.file}: {exc.error}", file=sys.stderr)
-        print("contacts-tui: nothing was imported", file=sys.stderr)
-        return 1
-    except ImportFailed as exc:
-        line.finish()
-        _guessed(args.file, found)
-        for error in exc.report.errors:
-            print(f"{args.file}: {error}", file=sys.stderr)
-        print(f"contacts-tui: {exc}", file=sys.stderr)
-        return 1
-    line.finish()
-    _guessed(args.file, found)
-    for error in report.errors:
-        print(f"{args.file}: skipped {error}", file=sys.stderr)
-    if args.dry_run:
-        for change in report.changes:
-            print(change)
-        if report.changes_left_out:
-            print(f"... and {report.changes_left_out:,} more changes")
-    prefix = "Dry run, nothing written: " if args.dry_run else "Imported: "
-    print(prefix + report.summary())
-    return 0
-
-
-def _guessed(name: str, found) -> None:
-    if found.guessed_encoding:
-        print(f"{name}: not UTF-8, so read as {found.describe()}; --encoding names another encoding",
-              file=sys.stderr)
-
-
-def _export(directory, args) -> int:
-    from contacts_tui.core.csv_export import export_csv
-    from contacts_tui.core.process import reader_may_stop
-
-    target, encoding, delimiter = args.file, args.encoding, args.delimiter
-    if target == "-":
-        # UTF-8 (unless asked otherwise) whatever the terminal's locale says.
-        out = io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="", write_through=True)
-        try:
-            with reader_may_stop():  # `export - | head`
-                export_csv(directory.catalog, out, delimiter=delimiter)
-                out.flush()
-        except UnicodeEncodeError as exc:
-            return _unencodable(exc, encoding)
-        finally:
-            out.detach()
-        return 0
-    path = Path(target)
-    temporary = path.with_name(path.name + ".part")
-    line = ProgressLine(sys.stderr)
-    try:
-        with temporary.open("w", encoding=encoding, newline="") as out:
-            rows = export_csv(directory.catalog, out, lambda n: line.update("exporting", n, 0), delimiter=delimiter)
-        # A reader never sees a half-written export under the real name.
-        temporary.replace(path)
-    except UnicodeEncodeError as exc:
-        line.finish()
-        temporary.unlink(missing_ok=True)
-        return _unencodable(exc, encoding)
-    except OSError as exc:
-        line.finish()
-        temporary.unlink(missing_ok=True)
-        print(f"contacts-tui: error: cannot write {target}: {exc.strerror}", file=sys.stderr)
-        return 1
-    except BaseException:
-        # A lost database connection or ^C: no half-written export is left behind.
-        line.finish()
-        temporary.unlink(missing_ok=True)
-        raise
-    line.finish()
-    print(f"Exported {rows:,} rows to {target}.", file=sys.stderr)
-    return 0
-
-
-def _unencodable(exc: UnicodeEncodeError, encoding: str) -> int:
-    from contacts_tui.core.display import visible
-
-    print(f"contacts-tui: error: {visible(exc.object[exc.start:exc.end])!r} cannot be written in {encoding}; "
-          "nothing was exported. --encoding utf-8-sig writes every character, and Excel opens it too",
-          file=sys.stderr)
-    return 1
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("the contact person limit must be at least 1")
+    return value
 
 
 def _option(parse):
@@ -275,51 +189,6 @@ def _env_relay() -> tuple[str, int] | None:
         return _host_port(value)
     except argparse.ArgumentTypeError as exc:
         raise DirectoryError(f"CONTACTS_RELAY: {exc}") from None
-
-
-def _demo(settings: Settings, explicit_db: bool) -> int:
-    """Demo data, a capture relay in this process, and the TUI wired to both."""
-    from contextlib import ExitStack
-    from dataclasses import replace
-
-    from contacts_tui.core.db import APP_NAME
-    from contacts_tui.core.demo_data import DemoRunning, demo_lock, seed_demo
-    from platformdirs import user_data_dir
-    from relay.config import RelayConfig
-    from relay.app import RelayThread
-
-    with ExitStack() as held:
-        if not explicit_db:
-            # The demo never touches the real default database; it starts afresh.
-            folder = Path(user_data_dir(APP_NAME))
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "demo.db"
-            try:
-                # Starting afresh deletes the file: never under a demo that is still using it.
-                held.enter_context(demo_lock(path))
-            except DemoRunning as exc:
-                print(f"contacts-tui: {exc}; its data is in {path}", file=sys.stderr)
-                return 1
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(path) + suffix).unlink(missing_ok=True)
-            settings = replace(settings, db_url=f"sqlite:///{path}")
-            # The TUI covers the terminal; this stays readable once it closes.
-            print(f"Starting the demo with fresh demo data in {path}")
-            print(f"(read what it captured later with: contacts-relay --db {path} messages list)")
-        directory = open_directory(settings)
-        if directory.counts()[0] == 0:
-            seed_demo(directory)
-        relay = RelayThread(
-            RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="demo-relay.localhost"),
-            directory,
-        ).start()
-        try:
-            from .ui.app import make_app
-
-            make_app(directory, relay_address=("127.0.0.1", relay.port), demo=True).run()
-        finally:
-            relay.stop()
-    return 0
 
 
 if __name__ == "__main__":

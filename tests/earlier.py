@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The last commit before the relay was laid out by job (state.log, JSON records).
 BEFORE_RELAY_LAYOUT = "dd0de90"
+# The last commit before the catalog and the contact limit were stored in the
+# database (schema version 5; each program took them from its options).
+BEFORE_STORED_SETTINGS = "9fc001b"
 
 
 def earlier_tree(commit: str, folder: Path) -> Path:

@@ -78,7 +78,7 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for command in ("init", "import", "export", "demo"):
+    for command in ("init", "import", "export", "settings", "demo"):
         assert f"    {command} " in out
     assert "CONTACTS_DB" in out and "customer_email,customer_name" in out
 
@@ -140,42 +140,115 @@ def test_a_malformed_database_url_exits_1_without_the_password(capsys):
     assert "s3cret" not in err
 
 
-# -- catalog and limit options -----------------------------------------------
+# -- the catalog and the limit, stored in the database -------------------------
 
 CATALOG = '[categories.helpdesk]\ntypes = ["ticket.opened"]\n[categories.outages]\n'
 HELPDESK_ROW = "\n".join([HEADER, "owner@acme.example,Acme,Bea,bea@acme.example,,,helpdesk", ""])
 
 
-def test_catalog_option_replaces_the_default_catalog(capsys, sqlite_url, tmp_path):
+def test_a_catalog_given_to_a_new_database_is_stored_for_every_later_command(capsys, sqlite_url, tmp_path):
     data = write(tmp_path, "helpdesk.csv", HELPDESK_ROW)
     code, _, err = run(capsys, "--db", sqlite_url, "import", data)
     assert code == 1 and "Unknown category 'helpdesk'; the catalog has billing, account" in err
     catalog = write(tmp_path, "catalog.toml", CATALOG)
-    assert run(capsys, "import", data, "--db", sqlite_url, "--catalog", catalog)[0] == 0
-    assert "Bea,bea@acme.example,,General,helpdesk" in exported(capsys, sqlite_url)
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert run(capsys, "import", data, "--db", fresh, "--catalog", catalog)[0] == 0
+    # No option any more: the database says which catalog it uses.
+    assert "Bea,bea@acme.example,,General,helpdesk" in exported(capsys, fresh)
+    code, out, _ = run(capsys, "--db", fresh, "settings")
+    assert code == 0 and out.splitlines()[:3] == [
+        f"Catalog: {catalog}", "  helpdesk  Helpdesk: ticket.opened", "  outages   Outages: (no email types: the key only)"]
 
 
-def test_contacts_catalog_environment_variable(capsys, monkeypatch, sqlite_url, tmp_path):
+def test_contacts_catalog_environment_variable_fills_a_new_database(capsys, monkeypatch, sqlite_url, tmp_path):
     monkeypatch.setenv("CONTACTS_CATALOG", write(tmp_path, "catalog.toml", CATALOG))
     assert run(capsys, "--db", sqlite_url, "import", write(tmp_path, "h.csv", HELPDESK_ROW))[0] == 0
+    monkeypatch.setenv("CONTACTS_CATALOG", "perfex")
+    code, _, err = run(capsys, "--db", sqlite_url, "export", "-")
+    assert code == 1 and f"this database uses the catalog {tmp_path / 'catalog.toml'} (helpdesk, outages), not perfex" in err
 
 
-@pytest.mark.parametrize("content, message", [(None, "does not exist"), ("[categories.all]\n", "'all' is reserved")])
+@pytest.mark.parametrize("content, message", [(None, "catalog file catalog.toml does not exist"), ("[categories.all]\n", "'all' is reserved")])
 def test_a_bad_catalog_exits_1_with_the_reason(capsys, sqlite_url, tmp_path, content, message):
     path = tmp_path / "catalog.toml"
     if content is not None:
         path.write_text(content)
-    code, _, err = run(capsys, "--db", sqlite_url, "--catalog", str(path), "init")
+    code, _, err = run(capsys, "--db", sqlite_url, "--catalog", "catalog.toml" if content is None else str(path), "init")
     assert code == 1 and err.startswith("contacts-tui: error: ") and message in err
 
 
-def test_max_contacts_option_and_environment(capsys, monkeypatch, sqlite_url, tmp_path):
+def test_a_limit_given_to_one_command_no_longer_outlives_it(capsys, db_url, tmp_path):
+    """The issue's steps: --max-contacts 11 on one import used to leave "11 of 10" behind."""
+    eleven = write(tmp_path, "eleven.csv", "\n".join(
+        [HEADER, *(f"o@acme.example,Acme,P{i},p{i}@acme.example,,," for i in range(11)), ""]))
+    assert run(capsys, "--db", db_url, "init")[0] == 0
+    code, out, err = run(capsys, "--db", db_url, "--max-contacts", "11", "import", eleven)
+    assert (code, out) == (1, "")
+    assert "this database allows 10 contact persons per customer, not 11; " in err
+    assert "'contacts-tui settings --max-contacts 11' changes it for every program" in err
+    code, out, _ = run(capsys, "--db", db_url, "settings", "--max-contacts", "11")
+    assert (code, out) == (0, "Contact persons per customer: now at most 11 (was 10).\n")
+    assert run(capsys, "--db", db_url, "import", eleven)[0] == 0  # no option needed now
+    # Lowering it below what a customer has is refused, naming the customer.
+    code, _, err = run(capsys, "--db", db_url, "settings", "--max-contacts", "10")
+    assert code == 1
+    assert "1 customer(s) have more than 10 active contact persons: Acme <o@acme.example> (11)" in err
+    assert "the limit stays at 11" in err
+    code, out, _ = run(capsys, "--db", db_url, "settings")
+    assert "Contact persons per customer: at most 11 (the most a customer has now: 11)" in out
+
+
+def test_contacts_max_contacts_fills_a_new_database_only(capsys, monkeypatch, sqlite_url, tmp_path):
     three = write(tmp_path, "three.csv", "\n".join([HEADER, *(f"o@acme.example,Acme,P{i},p{i}@acme.example,,," for i in range(3)), ""]))
-    code, _, err = run(capsys, "--db", sqlite_url, "import", three, "--max-contacts", "2")
-    assert code == 1 and "o@acme.example already has 2 contact persons — remove one first" in err
     monkeypatch.setenv("CONTACTS_MAX_CONTACTS", "2")
-    assert run(capsys, "--db", sqlite_url, "import", three)[0] == 1
-    assert run(capsys, "--db", sqlite_url, "import", three, "--max-contacts", "3")[0] == 0
+    code, _, err = run(capsys, "--db", sqlite_url, "import", three)
+    assert code == 1 and "o@acme.example already has 2 contact persons — remove one first" in err
+    monkeypatch.delenv("CONTACTS_MAX_CONTACTS")
+    assert run(capsys, "--db", sqlite_url, "import", three)[0] == 1  # still 2: the database holds it
+    assert run(capsys, "--db", sqlite_url, "init", "--max-contacts", "3")[0] == 0
+    assert run(capsys, "--db", sqlite_url, "import", three)[0] == 0
+
+
+def test_catalogs_of_the_products_this_replaces_are_shipped(capsys, tmp_path):
+    shown = {}
+    for name in ("payrequest", "herotill", "perfex"):
+        db = f"sqlite:///{tmp_path / name}.db"
+        assert run(capsys, "--db", db, "init", "--catalog", name)[0] == 0
+        shown[name] = run(capsys, "--db", db, "settings")[1].splitlines()
+    assert shown["payrequest"][1].startswith("  billing  Billing: invoice.created, payment.received")
+    assert [line.split()[0] for line in shown["herotill"][1:6]] == ["billing", "helpdesk", "usage", "outages", "general"]
+    assert [line.split()[0] for line in shown["perfex"][1:8]] == [
+        "invoice", "credit_note", "estimate", "ticket", "project", "contract", "task"]
+
+
+def test_switching_the_catalog_says_what_becomes_of_opt_ins_and_loses_none(capsys, db_url, tmp_path):
+    rows = "\n".join([HEADER, "o@acme.example,Acme,Bea,bea@acme.example,,,billing;account",
+                       "o@acme.example,Acme,Ann,ann@acme.example,,,account", "o@acme.example,Acme,Al,al@acme.example,,,all", ""])
+    assert run(capsys, "--db", db_url, "import", write(tmp_path, "acme.csv", rows))[0] == 0
+    code, out, _ = run(capsys, "--db", db_url, "settings", "--catalog", "herotill", "--dry-run")
+    assert code == 0 and out.splitlines() == [
+        "Catalog: would switch from payrequest (billing, account) to herotill (billing, helpdesk, usage, outages, general).",
+        "  billing: 1 opt-in(s) stay (herotill has billing too).",
+        "  account: 2 opt-in(s) are kept but do nothing while herotill has no account; switching back brings them back.",
+        "  1 contact person(s) receive all: they get every category of herotill too.",
+        "  Mail tagged account (or their email types) will pass without contact persons unless herotill names that type too.",
+        "Dry run: nothing was changed.",
+    ]
+    code, out, _ = run(capsys, "--db", db_url, "settings", "--catalog", "herotill", "--map", "account=general")
+    assert code == 0 and "Each of those contact persons also gets general." in out
+    text = exported(capsys, db_url)
+    assert "Bea,bea@acme.example,,General,billing;general" in text and "Ann,ann@acme.example,,General,general" in text
+    # An import of that file changes nothing, and keeps the hidden account opt-ins.
+    code, out, _ = run(capsys, "--db", db_url, "import", write(tmp_path, "again.csv", text))
+    assert code == 0 and "0 updated, 0 restored" in out
+    assert run(capsys, "--db", db_url, "settings", "--catalog", "payrequest")[0] == 0
+    text = exported(capsys, db_url)
+    assert "Bea,bea@acme.example,,General,billing;account" in text and "Ann,ann@acme.example,,General,account" in text
+
+
+def test_map_needs_a_category_of_the_new_catalog(capsys, sqlite_url):
+    code, _, err = run(capsys, "--db", sqlite_url, "settings", "--catalog", "perfex", "--map", "account=general")
+    assert code == 1 and "perfex has no category 'general'" in err
 
 
 @pytest.mark.parametrize("value, message", [("abc", "must be a whole number"), ("0", "at least 1")])

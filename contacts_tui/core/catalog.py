@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from .errors import CatalogError
@@ -62,42 +63,10 @@ class Catalog:
         return tuple(sorted(keys, key=lambda k: (order.get(k, len(order)), k)))
 
 
-def _category(key: str, label: str, description: str, types: list[tuple[str, str]]) -> Category:
-    return Category(key, label, description, tuple(EmailType(k, v) for k, v in types))
-
-
-DEFAULT_CATALOG = Catalog(
-    (
-        _category(
-            "billing",
-            "Billing",
-            "Invoices, payments, reminders and direct-debit mandates",
-            [
-                ("invoice.created", "Invoice created"),
-                ("payment.received", "Payment received"),
-                ("payment.reminder", "Payment reminder"),
-                ("invoice.overdue", "Invoice overdue"),
-                ("mandate.requested", "Mandate requested"),
-                ("mandate.activated", "Mandate activated"),
-            ],
-        ),
-        _category(
-            "account",
-            "Account",
-            "Orders and subscriptions",
-            [
-                ("order.confirmed", "Order confirmed"),
-                ("order.completed", "Order completed"),
-                ("subscription.suspended", "Subscription suspended"),
-                ("subscription.changed", "Subscription changed"),
-            ],
-        ),
-    )
-)
-
-
 def load_catalog(path: str | Path | None) -> Catalog:
     """The catalog from a TOML file, or the default catalog when path is None.
+
+    The shipped ones (``catalogs/*.toml``) are written the same way.
 
     File format::
 
@@ -176,3 +145,43 @@ def _text(value: object, where: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise CatalogError(f"{where} contains control characters")
     return value.strip()
+
+
+PRESETS = ("payrequest", "herotill", "perfex")
+"""Catalogs of the products this one replaces, shipped in ``catalogs/``."""
+DEFAULT_PRESET = "payrequest"
+
+
+def load_preset(name: str) -> Catalog:
+    """A catalog shipped with the package, by name."""
+    if name not in PRESETS:
+        raise CatalogError(f"there is no catalog named {name!r}; the shipped ones are {', '.join(PRESETS)}")
+    text = (resources.files(__package__) / "catalogs" / f"{name}.toml").read_text(encoding="utf-8")
+    return parse_catalog(tomllib.loads(text), f"the {name} catalog")
+
+
+DEFAULT_CATALOG = load_preset(DEFAULT_PRESET)
+
+
+def choose_catalog(value: str) -> tuple[str, Catalog]:
+    """``--catalog``: a shipped catalog's name, or a TOML file; returns (name, catalog).
+
+    A name of the list wins over a file of that name in the current folder;
+    ``./payrequest`` names the file.
+    """
+    value = value.strip()
+    if value.lower() in PRESETS:
+        return value.lower(), load_preset(value.lower())
+    if not Path(value).exists() and "/" not in value and not value.endswith(".toml"):
+        raise CatalogError(f"{value!r} is neither a shipped catalog ({', '.join(PRESETS)}) nor a file")
+    return value, load_catalog(value)
+
+
+def catalog_data(catalog: Catalog) -> dict:
+    """The catalog as data that ``parse_catalog`` reads back as an equal catalog (to store it)."""
+    return {
+        "categories": {
+            c.key: {"label": c.label, "description": c.description, "types": {t.key: t.label for t in c.types}}
+            for c in catalog.categories
+        }
+    }

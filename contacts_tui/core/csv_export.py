@@ -52,7 +52,8 @@ def export_csv(
                 if contact.receive_all:
                     cats = RECEIVE_ALL
                 else:
-                    cats = ";".join(catalog.sort_keys(categories))
+                    # Opt-ins an earlier catalog left are not the file's: import would refuse them.
+                    cats = ";".join(catalog.sort_keys(categories & set(catalog.keys)))
                 writer.writerow(
                     [customer.email, customer.name, contact.name, contact.email, contact.phone, contact.role, cats]
                 )

@@ -92,14 +92,14 @@ def import_csv(
             sync, held, report.sync_held = False, set(), -1
         else:
             report.sync_held = len(held)
-        _check(customers, directory.max_contacts, sync, held, errors)
+        _check(customers, directory.limit_for_write(), sync, held, errors)
         bad_lines = {e.line for e in errors}
         if bad_lines and not skip_invalid:
             errors.sort(key=lambda e: e.line)
             raise ImportFailed(report)
         report.rows_skipped = len(bad_lines)
         _drop_lines(customers, bad_lines)
-        _write(customers, sync, report, dry_run, progress, held)
+        _write(customers, sync, report, dry_run, progress, held, frozenset(directory.catalog.keys))
     errors.sort(key=lambda e: e.line)
     report.written = not dry_run
     if report.written and report.rows >= _ANALYZE_AFTER and is_postgres(directory.database):
@@ -237,7 +237,8 @@ def _drop_lines(customers: dict[str, _Customer], bad_lines: set[int]) -> None:
 
 
 def _write(
-    customers: dict[str, _Customer], sync: bool, report: ImportReport, dry_run: bool, progress, held: set[str]
+    customers: dict[str, _Customer], sync: bool, report: ImportReport, dry_run: bool, progress, held: set[str],
+    known: frozenset[str],
 ) -> None:
     now = utcnow()
     new = [p for p in customers.values() if p.existing is None]
@@ -261,7 +262,7 @@ def _write(
 
     changed: list[int] = []
     for p in old:
-        touched, changed_here = _update_customer(p, sync and p.key not in held, report, dry_run, now, inserts)
+        touched, changed_here = _update_customer(p, sync and p.key not in held, report, dry_run, now, inserts, known)
         if changed_here:
             changed.append(p.existing.id)
         done += 1 + touched
@@ -284,9 +285,11 @@ def _contacts_of(plan: _Customer) -> list[CleanContact]:
     return [contact for _, contact in plan.contacts.values()]
 
 
-def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> tuple[int, bool]:
+def _update_customer(p: _Customer, sync, report, dry_run, now, inserts, known) -> tuple[int, bool]:
     """Apply the file to one existing customer; new contact rows go to ``inserts``.
-    Returns the rows of the file it took and whether anything changed there."""
+    Returns the rows of the file it took and whether anything changed there.
+    Opt-ins of categories the catalog (``known``) lacks are not the file's to
+    change: they stay, as a switch of the catalog left them."""
     ex = p.existing
     touched = 0
     customer_changed = bool((p.name and p.name != ex.name) or (p.phone and p.phone != ex.phone))
@@ -306,6 +309,8 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts) -> tuple
             # "all" for receive-all with or without them): keep them, so an
             # export imported again changes nothing.
             contact = replace(contact, categories=stored)
+        elif stored - known:
+            contact = replace(contact, categories=contact.categories | (stored - known))
         differences = _differences(current, stored, contact)
         if differences:
             updated.append((current.id, contact))

@@ -3,17 +3,20 @@
 The TUI, the CLI, the CSV import and the relay all go through ``Directory``.
 Every write runs in one transaction that first locks the customer, so two
 admins (or an admin and an import) cannot together break a rule that each of
-them checked alone.
+them checked alone. The catalog and the contact limit are those stored in
+the database (stored_settings.py), read again every few seconds, so a
+change reaches every running program.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import replace
 from typing import Iterable
 
 import peewee
 
-from . import resolver, search, writes
-from .catalog import DEFAULT_CATALOG, Catalog
+from . import resolver, search, stored_settings, writes
 from .db import database_call
 from .errors import FieldError, NotFound, ValidationError
 from .migrate import write_transaction
@@ -30,7 +33,6 @@ from .records import (
     customer_record,
 )
 from .rules import (
-    DEFAULT_MAX_CONTACTS,
     CleanContact,
     CleanCustomer,
     Problems,
@@ -42,10 +44,21 @@ from .rules import (
 )
 from .validate import DEFAULT_ROLE, clean_categories, clean_email, email_key
 
-_database_call = database_call(lambda self, *args: self.database)
+_uses_database = database_call(lambda self, *args: self.database)
 
 
-class Directory:
+def _database_call(function):
+    """A public directory call: the stored settings are fresh, driver failures become DatabaseUnavailable."""
+
+    @functools.wraps(function)
+    def call(self: "Directory", *args, **kwargs):
+        self.follow_settings()
+        return function(self, *args, **kwargs)
+
+    return _uses_database(call)
+
+
+class Directory(stored_settings.Following):
     """Customers and their contact persons, under the directory rules (the
     README's table): a name and a valid email; an address once per customer
     and never the customer's primary email; at most ``max_contacts`` active
@@ -53,19 +66,9 @@ class Directory:
 
     The checks are the functions of ``rules`` and the writes those of
     ``writes``, which the CSV import uses too.
-    """
 
-    def __init__(
-        self,
-        database: peewee.Database,
-        catalog: Catalog = DEFAULT_CATALOG,
-        max_contacts: int = DEFAULT_MAX_CONTACTS,
-    ) -> None:
-        if max_contacts < 1:
-            raise ValueError("max_contacts must be at least 1")
-        self.database = database
-        self.catalog = catalog
-        self.max_contacts = max_contacts
+    The catalog and the limit: see ``stored_settings.Following``.
+    """
 
     # -- customers ---------------------------------------------------------
 
@@ -169,6 +172,10 @@ class Directory:
                 problems.add(primary_conflict(clean.key, clean.email, customer.email_key))
                 problems.raise_if_any(clean.name)
             old_key, now = row.email_key, utcnow()
+            kept = self._kept_categories(row.id)
+            if kept:
+                # Opt-ins of an earlier catalog are not the form's to remove.
+                clean = replace(clean, categories=clean.categories | kept)
             writes.update_contacts([(row.id, clean)], now)
             touched = {customer.id}
             if apply_to_all:
@@ -384,7 +391,7 @@ class Directory:
         if conflicts:
             raise ValidationError(conflicts, name)
         if adding:
-            raise_limit(active, self.max_contacts, name)
+            raise_limit(active, self.limit_for_write(), name)
 
     def _email_conflicts(
         self, customer: Customer, key: str, email: str, exclude: int | None
@@ -414,9 +421,19 @@ class Directory:
         """Bring the stored contact count and search text up to date after a change."""
         customer.contact_count = writes.refresh_customers([customer.id])[customer.id]
 
+    def _kept_categories(self, contact_id: int) -> frozenset[str]:
+        """The contact person's opt-ins of categories the catalog does not have."""
+        links = ContactCategory.select(ContactCategory.category).where(ContactCategory.contact == contact_id)
+        return frozenset(link.category for link in links if link.category not in self.catalog.keys)
+
     def _contact_records(self, rows: list[ContactPerson]) -> list[ContactRecord]:
         by_contact: dict[int, set[str]] = {row.id: set() for row in rows}
         if by_contact:
             for link in ContactCategory.select().where(ContactCategory.contact.in_(list(by_contact))):
                 by_contact[link.contact_id].add(link.category)
-        return [contact_record(row, self.catalog.sort_keys(by_contact[row.id])) for row in rows]
+        known = set(self.catalog.keys)
+        return [
+            contact_record(row, self.catalog.sort_keys(by_contact[row.id] & known),
+                           tuple(sorted(by_contact[row.id] - known)))
+            for row in rows
+        ]

@@ -79,8 +79,12 @@ def migrate_database(database: peewee.Database) -> list[str]:
     latest = known[-1].version if known else 0
     model = _version_model(database)
     # Cheap read first: most opens find the schema current and take no lock.
-    if model.table_exists() and schema_version(database) == latest:
-        return []
+    # Every known version must be there, not only the newest: a migration
+    # numbered below one that another branch shipped first would be skipped.
+    if model.table_exists():
+        present = {row.version for row in model.select(model.version)}
+        if {m.version for m in known} <= present and max(present, default=0) <= latest:
+            return []
     applied_now = []
     sqlite = isinstance(database, peewee.SqliteDatabase)
     if sqlite:

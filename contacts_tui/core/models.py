@@ -123,6 +123,15 @@ class CapturedMessage(BaseModel):
     size = IntegerField(default=0)
 
 
+class Setting(BaseModel):
+    """A setting every process of one database shares (see stored_settings.py):
+    the catalog in use and the contact person limit."""
+
+    name = CharField(max_length=64, primary_key=True)
+    value = TextField()
+    updated_at = DateTimeField(default=utcnow)
+
+
 class ChaosRule(BaseModel):
     """A failure a capture relay makes on purpose for matching mail (see chaos.py)."""
 
@@ -137,4 +146,4 @@ class ChaosRule(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-ALL_MODELS = (Customer, ContactPerson, ContactCategory, RelayLog, CapturedMessage, ChaosRule)
+ALL_MODELS = (Customer, ContactPerson, ContactCategory, RelayLog, CapturedMessage, Setting, ChaosRule)

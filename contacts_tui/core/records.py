@@ -50,6 +50,9 @@ class ContactRecord:
     deleted_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    kept: tuple[str, ...] = ()
+    """Opt-ins of categories the catalog in use does not have: kept, doing
+    nothing, since the catalog was switched (they come back with it)."""
 
     @property
     def active(self) -> bool:
@@ -115,7 +118,7 @@ def customer_record(row) -> CustomerRecord:
     )
 
 
-def contact_record(row, categories: tuple[str, ...]) -> ContactRecord:
+def contact_record(row, categories: tuple[str, ...], kept: tuple[str, ...] = ()) -> ContactRecord:
     return ContactRecord(
         row.id,
         row.customer_id,
@@ -128,4 +131,5 @@ def contact_record(row, categories: tuple[str, ...]) -> ContactRecord:
         row.deleted_at,
         row.created_at,
         row.updated_at,
+        kept,
     )

@@ -1,22 +1,30 @@
-"""Settings shared by the CLI, the TUI and the relay, from options or environment."""
+"""Settings shared by the CLI, the TUI and the relay, from options or environment.
+
+The database comes from here. The catalog and the contact limit are stored
+in the database (stored_settings.py); an option or environment variable for
+them only fills in a database that holds none yet, and otherwise must agree
+with it: ``contacts-tui settings`` is where they change.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
-from .catalog import load_catalog
+from . import stored_settings
+from .catalog import Catalog, choose_catalog
 from .db import open_database
 from .directory import Directory
 from .errors import DirectoryError
-from .rules import DEFAULT_MAX_CONTACTS
 
 
 @dataclass(frozen=True)
 class Settings:
     db_url: str | None = None
     catalog_path: str | None = None
-    max_contacts: int = DEFAULT_MAX_CONTACTS
+    """A shipped catalog's name (payrequest, herotill, perfex) or a TOML file; None: not asked for."""
+    max_contacts: int | None = None
+    """None: not asked for."""
 
     @classmethod
     def from_env(
@@ -26,10 +34,10 @@ class Settings:
         if max_contacts is None:
             raw = os.environ.get("CONTACTS_MAX_CONTACTS", "").strip()
             try:
-                max_contacts = int(raw) if raw else DEFAULT_MAX_CONTACTS
+                max_contacts = int(raw) if raw else None
             except ValueError:
                 raise DirectoryError(f"CONTACTS_MAX_CONTACTS must be a whole number, not {raw!r}") from None
-        if max_contacts < 1:
+        if max_contacts is not None and max_contacts < 1:
             raise DirectoryError("the contact person limit must be at least 1")
         return cls(
             db_url or os.environ.get("CONTACTS_DB") or None,
@@ -37,11 +45,27 @@ class Settings:
             max_contacts,
         )
 
+    def catalog(self) -> tuple[str, Catalog] | None:
+        """The catalog asked for, loaded (raises CatalogError), or None."""
+        return choose_catalog(self.catalog_path) if self.catalog_path else None
 
-def open_directory(settings: Settings, *, must_exist: bool = False) -> Directory:
-    """Load the catalog, open (and migrate) the database, build the directory.
 
-    ``must_exist``: refuse an SQLite file that is not there (see open_database)."""
-    catalog = load_catalog(settings.catalog_path)
+def open_directory(settings: Settings, *, must_exist: bool = False, check: bool = True) -> Directory:
+    """Open (and migrate) the database and build the directory over its stored settings.
+
+    A database without stored settings takes the catalog and limit asked
+    for (or the defaults). ``check``: refuse a catalog or limit asked for that
+    differs from the stored one (``contacts-tui settings`` passes False: it
+    changes them). ``must_exist``: refuse an SQLite file that is not there
+    (see open_database)."""
+    catalog = settings.catalog()  # a bad file is reported before the database is touched
     database = open_database(settings.db_url, must_exist=must_exist)
-    return Directory(database, catalog, settings.max_contacts)
+    try:
+        stored_settings.adopt(database, catalog, settings.max_contacts)
+        directory = Directory(database)
+        if check:
+            stored_settings.check(directory.stored, catalog, settings.max_contacts)
+    except BaseException:
+        database.close()
+        raise
+    return directory

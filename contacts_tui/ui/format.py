@@ -83,6 +83,9 @@ def toggles_line(contact: ContactRecord, catalog: Catalog, keys: int) -> str:
     if len(catalog.categories) > keys:
         parts.append("… (e edits the rest)")
     parts.append(f"[0] All {'on' if contact.receive_all else 'off'}")
+    if contact.kept:
+        # Opt-ins an earlier catalog left: they do nothing now, and come back with it.
+        parts.append(f"(kept: {', '.join(contact.kept)})")
     return "  ".join(parts)
 
 

@@ -17,6 +17,7 @@ from playhouse.migrate import migrate
 
 from contacts_tui.core import grams, maillog
 from contacts_tui.core import migrate as migrations
+from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.errors import DatabaseUnavailable, SchemaTooNew
@@ -58,10 +59,25 @@ def add_nickname(migrator, database):
 def test_a_new_database_has_the_latest_schema_version(db_url):
     database = open_database(db_url)
     try:
-        assert schema_version(database) == LATEST == 5
-        assert {"customer", "contact_person", "contact_category", "relay_log", "captured_message"} <= set(
+        assert schema_version(database) == LATEST >= 4
+        assert {"customer", "contact_person", "contact_category", "relay_log", "captured_message", "setting"} <= set(
             database.get_tables()
         )
+    finally:
+        close(database)
+
+
+def test_a_migration_numbered_below_one_applied_already_is_applied_too(db_url, monkeypatch):
+    # Two branches each added a migration; the one with the higher number shipped first.
+    missing = REAL_MIGRATIONS[-2]
+    monkeypatch.setattr(migrations, "known_migrations", lambda: [m for m in REAL_MIGRATIONS if m is not missing])
+    database = open_database(db_url)
+    close(database)
+    monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS)
+    database = open_database(db_url)
+    try:
+        versions = {row[0] for row in database.execute_sql("SELECT version FROM schema_version").fetchall()}
+        assert versions == {m.version for m in REAL_MIGRATIONS}
     finally:
         close(database)
 
@@ -81,12 +97,12 @@ def test_reopening_applies_nothing_and_keeps_the_data(db_url):
 
 def test_a_database_from_a_newer_program_is_refused(db_url):
     database = open_database(db_url)
-    database.execute_sql("INSERT INTO schema_version (version, name, applied_at) VALUES (7, 'm0007_future', '2030-01-01')")
+    database.execute_sql(f"INSERT INTO schema_version (version, name, applied_at) VALUES ({NEXT}, '{NEXT_NAME}', '2030-01-01')")
     close(database)
     with pytest.raises(SchemaTooNew) as caught:
         open_database(db_url)
     assert str(caught.value) == (
-        f"this database has schema version 7, newer than this program knows ({LATEST}); upgrade contact-persons"
+        f"this database has schema version {NEXT}, newer than this program knows ({LATEST}); upgrade contact-persons"
     )
     assert isinstance(caught.value, DatabaseUnavailable)
 
@@ -250,7 +266,8 @@ def test_captured_messages_of_a_version_1_database_keep_their_ids_and_find_their
 def test_customers_of_a_version_2_database_are_found_by_one_or_two_characters(db_url, monkeypatch):
     monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS[:2])
     old = open_database(db_url)
-    Directory(old).create_customer(CustomerInput("Hoya Oy", "owner@shop.example"))
+    # Version 2 stores no settings: this directory is given them.
+    Directory(old, DEFAULT_CATALOG, 10).create_customer(CustomerInput("Hoya Oy", "owner@shop.example"))
     close(old)
 
     monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS)

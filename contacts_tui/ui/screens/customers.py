@@ -97,7 +97,7 @@ class CustomersScreen(PagedListScreen):
         if self.app.options.get("demo"):
             yield Static(DEMO_HINT, id="demo-hint", markup=False)
         yield Static("Loading customers…", id="status")
-        yield CustomerTable(self.app.directory.max_contacts, id="customers")
+        yield CustomerTable(id="customers")
         yield Footer(compact=True, show_command_palette=False)
 
     @property

@@ -22,14 +22,14 @@ class CustomerTable(PagedTable):
         Binding("enter", "select_cursor", "open", tooltip="Open the highlighted customer", id="customers.open"),
     ]
 
-    def __init__(self, max_contacts: int, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.max_contacts = max_contacts
         self.sort_key = "name"
         self.descending = False
 
     def cells(self, record: CustomerRecord) -> list[Text]:
-        limit = self.max_contacts
+        # Read each time: the database's limit may have changed since the table was made.
+        limit = self.app.directory.max_contacts
         full = record.contact_count >= limit
         return [
             cell(record.name),

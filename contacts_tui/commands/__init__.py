@@ -1,0 +1,1 @@
+"""The commands of `contacts-tui` (cli.py parses the command line and calls them)."""

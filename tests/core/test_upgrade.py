@@ -1,0 +1,82 @@
+"""A database that an earlier version wrote opens in this one with nothing lost.
+
+The earlier version's own code writes it (see ``tests/earlier.py``): schema
+version 5, customers filled under ``--max-contacts 12`` (each program took
+the limit from its options then), opt-ins, a deleted contact person. This
+version migrates it, stores the catalog and a limit its customers fit, and
+finds every opt-in where it was. On SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+
+from contacts_tui.core import stored_settings
+from contacts_tui.core.catalog import DEFAULT_CATALOG, load_preset
+from contacts_tui.core.migrate import known_migrations, schema_version
+from contacts_tui.core.settings import Settings, open_directory
+
+from ..earlier import BEFORE_STORED_SETTINGS, run_earlier
+
+WRITE_WITH_THE_EARLIER_VERSION = """
+import json, sys
+from contacts_tui.core.migrate import schema_version
+from contacts_tui.core.records import ContactInput, CustomerInput
+from contacts_tui.core.settings import Settings, open_directory
+
+directory = open_directory(Settings(sys.argv[1], max_contacts=12))
+big = directory.create_customer(CustomerInput("Big Co", "owner@big.example"))
+for number in range(12):
+    directory.add_contact(big.id, ContactInput(f"Person {number}", f"p{number}@big.example",
+                                               categories=("billing",) if number % 2 else ("billing", "account")))
+gone = directory.add_contact(directory.create_customer(CustomerInput("Small Co", "owner@small.example")).id,
+                             ContactInput("Gone", "gone@small.example", receive_all=True))
+directory.delete_contact(gone.id)
+print(json.dumps({"version": schema_version(directory.database), "big": big.id}))
+"""
+
+
+def write_earlier(tmp_path, url: str) -> dict:
+    return json.loads(run_earlier(BEFORE_STORED_SETTINGS, tmp_path, WRITE_WITH_THE_EARLIER_VERSION, url))
+
+
+def close(directory) -> None:
+    database = directory.database
+    database.close_all() if hasattr(database, "close_all") else database.close()
+
+
+def test_an_earlier_database_is_migrated_and_keeps_its_limit_and_opt_ins(tmp_path, db_url):
+    written = write_earlier(tmp_path, db_url)
+    assert written["version"] == 5
+
+    directory = open_directory(Settings(db_url))
+    try:
+        assert schema_version(directory.database) == known_migrations()[-1].version
+        # The default limit would show Big Co as "12 of 10": the limit its customers were filled under stays.
+        assert directory.stored == stored_settings.Stored("payrequest", DEFAULT_CATALOG, 12)
+        contacts = directory.list_contacts(written["big"])
+        assert len(contacts) == 12
+        assert sum(1 for c in contacts if c.categories == ("billing", "account")) == 6
+        assert [c.name for c in directory.list_contacts(written["big"] + 1, include_deleted=True)] == ["Gone"]
+        added = directory.resolve(["owner@big.example"], "order.confirmed").additions
+        assert sorted(a.email for a in added) == [f"p{n}@big.example" for n in (0, 10, 2, 4, 6, 8)]
+    finally:
+        close(directory)
+    # Every later program reads the same, with no option.
+    again = open_directory(Settings(db_url))
+    try:
+        assert again.max_contacts == 12
+    finally:
+        close(again)
+
+
+def test_an_earlier_database_opened_with_a_catalog_option_takes_that_catalog_and_hides_no_opt_in(tmp_path, db_url):
+    written = write_earlier(tmp_path, db_url)
+    # Its programs ran with CONTACTS_CATALOG=herotill: the first one of this version stores it.
+    directory = open_directory(Settings(db_url, catalog_path="herotill"))
+    try:
+        assert directory.stored.catalog_name == "herotill" and directory.catalog == load_preset("herotill")
+        both = [c for c in directory.list_contacts(written["big"]) if c.kept]
+        assert len(both) == 6 and all(c.kept == ("account",) and c.categories == ("billing",) for c in both)
+    finally:
+        close(directory)
