@@ -246,6 +246,9 @@ def database_call(get_database: Callable[..., peewee.Database]):
             # died with a server restart is replaced, not reported.
             database = get_database(*args)
             outermost = database.transaction_depth() == 0
+            # A thread that opened its connection itself keeps it (the relay's
+            # lookup threads); otherwise a pooled connection goes back after the call.
+            borrowed = database.is_closed()
             try:
                 return function(*args, **kwargs)
             except peewee.IntegrityError as exc:
@@ -268,7 +271,7 @@ def database_call(get_database: Callable[..., peewee.Database]):
                 # Permission denied, a damaged file: not the user's input.
                 raise DatabaseUnavailable(f"the database refused the request: {_first_line(exc)}") from exc
             finally:
-                if outermost and is_pooled(database) and not database.is_closed():
+                if outermost and borrowed and is_pooled(database) and not database.is_closed():
                     database.close()
 
         return wrapper

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import weakref
 from typing import Iterable
 
-from peewee import JOIN, SQL, Database, fn
+from peewee import JOIN, SQL, Database, PostgresqlDatabase, fn
 
 from .catalog import Catalog
 from .models import ContactCategory, ContactPerson, Customer
@@ -66,6 +67,29 @@ def _statement(database: Database, count: int) -> str:
     return cache[count]
 
 
+def _run(database: Database, count: int, params: list[str]) -> list[tuple]:
+    """The resolver's query; on PostgreSQL a statement prepared once per connection.
+
+    PostgreSQL plans an unprepared query every time it is sent: for this
+    join, planning took about five times as long as running it, on the
+    server's CPU that the relay shares.
+    """
+    if not isinstance(database, PostgresqlDatabase):
+        return database.execute_sql(_statement(database, count), params).fetchall()
+    connection = database.connection()
+    prepared = _prepared.setdefault(connection, set())
+    name = f"contacts_resolve_{count}"
+    if count not in prepared:
+        numbered = iter(range(1, count + 2))
+        sql = re.sub(r"%s", lambda _: f"${next(numbered)}", _statement(database, count))
+        database.execute_sql(f"PREPARE {name} ({', '.join(['text'] * (count + 1))}) AS {sql}")
+        prepared.add(count)
+    return database.execute_sql(f"EXECUTE {name} ({', '.join(['%s'] * (count + 1))})", params).fetchall()
+
+
+# The counts prepared on each PostgreSQL connection (a new connection starts with none).
+_prepared: "weakref.WeakKeyDictionary[object, set[int]]" = weakref.WeakKeyDictionary()
+
 _CATEGORY = "\x00category"
 _KEY = "\x00key"
 
@@ -87,7 +111,7 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
         return Resolution(category, reason="no recipients")
 
     database = Customer._meta.database
-    rows = database.execute_sql(_statement(database, len(keys)), [category, *keys]).fetchall()
+    rows = _run(database, len(keys), [category, *keys])
 
     customers: dict[int, CustomerMatch] = {}
     additions: list[Addition] = []

@@ -182,8 +182,16 @@ def _write_batch(jobs: list[Job]) -> list[Any]:
 
             def flush() -> None:
                 if run:
+                    rows = [_values(database, row) for row in run]
                     with peewee.__exception_wrapper__:  # driver errors as peewee's, as for any query
-                        database.cursor().executemany(statements[kind], [_values(database, row) for row in run])
+                        cursor = database.cursor()
+                        if isinstance(database, peewee.PostgresqlDatabase):
+                            # psycopg2's executemany is a round trip per row; this sends pages of them.
+                            from psycopg2.extras import execute_batch
+
+                            execute_batch(cursor, statements[kind], rows, page_size=250)
+                        else:
+                            cursor.executemany(statements[kind], rows)
                     run.clear()
 
             for job in jobs:

@@ -18,6 +18,7 @@ from typing import Awaitable, Callable
 import peewee
 from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session
 
+from contacts_tui.core.db import is_pooled
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.maillog import LogEntry
@@ -268,13 +269,21 @@ class RelayHandler:
                 metrics.current.lookup.observe(time.perf_counter() - started)
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        lookup = loop.run_in_executor(self.executor, self.directory.resolve, recipients, category)
+        lookup = loop.run_in_executor(self.executor, self._resolve_in_thread, recipients, category)
         try:
             return await asyncio.wait_for(asyncio.shield(lookup), self.lookup_timeout)
         except TimeoutError:
             raise TimeoutError(f"the directory did not answer within {self.lookup_timeout:g} s") from None
         finally:
             metrics.current.lookup.observe(time.perf_counter() - started)
+
+    def _resolve_in_thread(self, recipients: list[str], category: str) -> Resolution:
+        # Each lookup thread keeps a connection of the pool for itself: giving
+        # it back and taking it again per message cost more than the query.
+        database = self.directory.database
+        if is_pooled(database):
+            database.connect(reuse_if_open=True)
+        return self.directory.resolve(recipients, category)
 
     def _header_refusal(self, headers: HeaderBlock) -> str | None:
         """The reply refusing a header block the relay will not carry, or None."""

@@ -339,7 +339,7 @@ def run(args, work: Path) -> None:
         finally:
             throwaway_database(args.pg, drop=True)
     if "latency" in args.only:
-        data = small.read_bytes()
+        data = _notification(3 * 1024)  # CRLF line ends: the latency client sends it as it is
         with Relay(db, work, workers=args.workers, sessions=8) as relay:
             mine = latencies(relay.port, n, 8, data)
         theirs = latencies(args.peer, n, 8, data) if args.peer else []

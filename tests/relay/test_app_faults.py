@@ -112,6 +112,10 @@ async def test_a_database_that_stops_answering_gives_451_within_the_lookup_timeo
 
 
 async def test_a_spool_that_cannot_be_written_at_start_says_so(sqlite_directory, people, tmp_path):
+    # The directory as every program finds it once one has opened it (its settings stored).
+    from contacts_tui.core.settings import Settings, open_directory
+
+    open_directory(Settings.from_env(str(tmp_path / "contacts.db"), None), must_exist=True).database.close()
     # A spool with delivery state: the start rewrites its state file, which a
     # file size limit (as a full disk does) makes fail.
     spool_dir = tmp_path / "spool"
