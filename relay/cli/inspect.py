@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _preview(args, directory) -> int:
     data = sys.stdin.buffer.read() if args.message == "-" else _read(args.message)
     recipients = args.rcpt or header_addresses(data)
-    category = read_category(data, args.header)
+    category = read_category(data, args.header, known=directory.catalog.resolve)
     print(f"Envelope recipients: {visible(', '.join(recipients)) or '(none)'}")
     if not category:
         print(f"No {args.header} header: the message would pass unchanged.")

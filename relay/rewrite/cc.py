@@ -11,11 +11,12 @@ everything else, body included, is passed on as is.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import idna
 
+from contacts_tui.core.encoded_words import decode_words
 from contacts_tui.core.records import Addition
 
 from .headers import CRLF, LF, Field, HeaderBlock
@@ -88,14 +89,25 @@ class RewriteResult:
         return bool(self.copies)
 
 
-def read_category(message: bytes | HeaderBlock, header_name: str = DEFAULT_CATEGORY_HEADER) -> str | None:
+def read_category(
+    message: bytes | HeaderBlock,
+    header_name: str = DEFAULT_CATEGORY_HEADER,
+    known: Callable[[str], object] | None = None,
+) -> str | None:
     """The value of the category header: unfolded, RFC 2047-decoded, stripped.
 
-    The first instance wins if the header is repeated. Case is kept (the caller
-    compares case-insensitively). Missing or empty: ``None``.
+    If the header is repeated, the first value ``known`` accepts wins (a
+    garbled copy in front of the real one must not cost the contacts), else
+    the first. Case is kept (the caller compares case-insensitively).
+    Missing or empty: ``None``.
     """
     headers = message if isinstance(message, HeaderBlock) else HeaderBlock.of(message)
-    return headers.decoded(header_name) or None
+    values = [value for value in (decode_words(text).strip() for text in headers.texts(header_name)) if value]
+    if known is not None:
+        for value in values:
+            if known(value):
+                return value
+    return values[0] if values else None
 
 
 def transport_address(address: str, utf8: bool) -> str:

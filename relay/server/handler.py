@@ -190,7 +190,7 @@ class RelayHandler:
         if refusal:
             return self._refuse(entry, refusal, peer=_peer_ip(session))
 
-        category = read_category(headers, self.category_header)
+        category = read_category(headers, self.category_header, known=self.directory.catalog.resolve)
         entry.category = category or ""
         chaos = await self._chaos("data", session, sender, recipients, category)
         if chaos:

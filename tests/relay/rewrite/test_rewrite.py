@@ -78,6 +78,9 @@ def test_category_folded_repeated_and_encoded():
     assert read_category(folded) == "payment.reminder"
     repeated = MESSAGE.replace(b"\r\n\r\n", b"\r\nX-Notification-Category: account\r\n\r\n", 1)
     assert read_category(repeated) == "billing"
+    garbled_first = MESSAGE.replace(b"X-Notification", b"X-Notification-Category: account\x00\r\nX-Notification", 1)
+    assert read_category(garbled_first) == "account\x00"
+    assert read_category(garbled_first, known={"billing", "account"}.__contains__) == "billing"
     encoded = MESSAGE.replace(b"billing", b"=?utf-8?q?billing?=")
     assert read_category(encoded) == "billing"
 
