@@ -17,7 +17,6 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
 
@@ -113,9 +112,10 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def directory(db_url: str) -> Directory:
-    """The directory service on an empty database, SQLite and PostgreSQL."""
+    """The directory service on an empty database, SQLite and PostgreSQL, with
+    the catalog and limit the database stores (the defaults), as programs open it."""
     database = open_database(db_url)
-    yield Directory(database, DEFAULT_CATALOG)
+    yield Directory(database)
     database.close_all() if hasattr(database, "close_all") else database.close()
 
 
@@ -123,7 +123,7 @@ def directory(db_url: str) -> Directory:
 def sqlite_directory(sqlite_url: str) -> Directory:
     """The directory service on an empty SQLite file (UI tests use this one)."""
     database = open_database(sqlite_url)
-    yield Directory(database, DEFAULT_CATALOG)
+    yield Directory(database)
     database.close()
 
 

@@ -38,6 +38,7 @@ from .rules import (
     Problems,
     clean_contact,
     clean_customer,
+    name_sort_key,
     duplicate_conflict,
     primary_conflict,
     raise_limit,
@@ -144,7 +145,7 @@ class Directory(stored_settings.Following):
         )
         if not include_deleted:
             query = query.where(ContactPerson.deleted_at.is_null())
-        rows = sorted(query, key=lambda r: (r.deleted_at is not None, r.name.casefold(), r.id))
+        rows = sorted(query, key=lambda r: (r.deleted_at is not None, name_sort_key(r.name), r.id))
         return self._contact_records(rows)
 
     @_database_call

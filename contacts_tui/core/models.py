@@ -41,7 +41,8 @@ class Customer(BaseModel):
     id = AutoField()
     name = CharField(max_length=200)
     # Case-folded copies: sorting, paging and uniqueness must ignore case and
-    # stay index-only on both SQLite and PostgreSQL.
+    # stay index-only on both SQLite and PostgreSQL. The name's sorts numbers
+    # by value (rules.name_sort_key).
     name_key = CharField(max_length=200)
     email = CharField(max_length=254)
     email_key = CharField(max_length=254, unique=True)

@@ -6,6 +6,7 @@ whole files with them, so both say the same thing in the same words.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -128,6 +129,25 @@ def raise_limit(active_count: int, limit: int, subject: str | None) -> None:
     error = limit_error(active_count, limit)
     if error:
         raise LimitReached([error], subject)
+
+
+_NUMBER = re.compile(r"[0-9]+")
+SORT_KEY_MAX = 200
+
+
+def name_sort_key(name: str) -> str:
+    """How names sort, as people count: case-folded, and numbers by their
+    value ("Person 2" before "Person 10", as a file manager sorts).
+
+    Each run of digits is written as its length, then the digits without
+    leading zeros: "person 10" is "person 210", "person 2" is "person 12".
+    Numbers of nine digits or more compare as text among themselves.
+    """
+    def number(match: re.Match[str]) -> str:
+        digits = match.group().lstrip("0") or "0"
+        return f"{min(len(digits), 9)}{digits}"
+
+    return _NUMBER.sub(number, name.casefold())[:SORT_KEY_MAX]
 
 
 def search_text(name: str, email: str, contacts: Iterable[tuple[str, str]]) -> str:

@@ -15,7 +15,7 @@ from peewee import chunked
 
 from .bulk import insert_rows
 from .models import ContactCategory, ContactPerson, Customer
-from .rules import CleanContact, CleanCustomer, search_text
+from .rules import CleanContact, CleanCustomer, name_sort_key, search_text
 
 BATCH = 500
 """Rows per statement: well under SQLite's limit of variables per statement."""
@@ -46,7 +46,7 @@ def insert_customers(
     for batch in chunked(customers, BATCH):
         rows = [
             (
-                customer.name, customer.name.casefold(), customer.email, customer.key, customer.phone, True,
+                customer.name, name_sort_key(customer.name), customer.email, customer.key, customer.phone, True,
                 len(contacts), search_text(customer.name, customer.email, [(c.name, c.email) for c in contacts]),
                 stamp, stamp,
             )
@@ -60,7 +60,7 @@ def insert_customers(
 def update_customer(customer_id: int, customer: CleanCustomer, now: dt.datetime) -> None:
     """Name, email and phone; ``refresh_customers`` brings the search text up to date."""
     Customer.update(
-        name=customer.name, name_key=customer.name.casefold(), email=customer.email, email_key=customer.key,
+        name=customer.name, name_key=name_sort_key(customer.name), email=customer.email, email_key=customer.key,
         phone=customer.phone, updated_at=now,
     ).where(Customer.id == customer_id).execute()
 

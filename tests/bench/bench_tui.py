@@ -60,7 +60,7 @@ def build(path: Path, customers: int, each: int) -> None:
     """Fill a fresh database through the models, in one transaction."""
     from contacts_tui.core.db import open_database
     from contacts_tui.core.models import ContactCategory, ContactPerson, Customer, utcnow
-    from contacts_tui.core.rules import search_text
+    from contacts_tui.core.rules import name_sort_key, search_text
 
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
@@ -90,7 +90,7 @@ def build(path: Path, customers: int, each: int) -> None:
                                      rng.choice(ROLES), receive_all, now, now))
                 if not receive_all and contact_id % 2:
                     category_rows.append((contact_id, "billing"))
-            customer_rows.append((number, name, name.casefold(), email, email, "", number % 50 != 0, each,
+            customer_rows.append((number, name, name_sort_key(name), email, email, "", number % 50 != 0, each,
                                   search_text(name, email, people), now, now))
             if len(customer_rows) >= 1000:
                 _flush(Customer, ContactPerson, ContactCategory, customer_rows, contact_rows, category_rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.records import CustomerInput
+from contacts_tui.core.records import ContactInput, CustomerInput
 
 from .helpers import new_customer, person
 
@@ -268,3 +268,16 @@ def test_a_scan_counted_in_two_halves_at_once_counts_each_customer_once(sqlite_d
     assert {text: directory.search_customers(text).total for text in texts} == whole
     assert whole["customer"] == whole["many.example"] == 31
     assert whole["customer other"] == 11
+
+
+def test_names_sort_as_people_count(directory):
+    for name in ("Person 10", "Person 2", "person 1", "Person 1a", "Acme 2000", "Acme 300", "Office 007"):
+        directory.create_customer(CustomerInput(name, name.replace(" ", "").lower() + "@n.example"))
+    names = [c.name for c in directory.search_customers("", sort="name", limit=20).rows]
+    assert names == ["Acme 300", "Acme 2000", "Office 007", "person 1", "Person 1a", "Person 2", "Person 10"]
+    descending = [c.name for c in directory.search_customers("person", sort="name", descending=True).rows]
+    assert descending == ["Person 10", "Person 2", "Person 1a", "person 1"]
+    acme = directory.find_customer("acme300@n.example")
+    for name in ("Contact 10", "Contact 9", "contact 1"):
+        directory.add_contact(acme.id, ContactInput(name, name.replace(" ", "").lower() + "@acme.example"))
+    assert [c.name for c in directory.list_contacts(acme.id)] == ["contact 1", "Contact 9", "Contact 10"]

@@ -4,7 +4,8 @@ The earlier version's own code writes it (see ``tests/earlier.py``): schema
 version 5, customers filled under ``--max-contacts 12`` (each program took
 the limit from its options then), opt-ins, a deleted contact person. This
 version migrates it, stores the catalog and a limit its customers fit, and
-finds every opt-in where it was. On SQLite and PostgreSQL.
+finds every opt-in where it was; customers named with numbers sort by
+them. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from contacts_tui.core import stored_settings
 from contacts_tui.core.catalog import DEFAULT_CATALOG, load_preset
 from contacts_tui.core.migrate import known_migrations, schema_version
+from contacts_tui.core.records import CustomerInput
 from contacts_tui.core.settings import Settings, open_directory
 
 from ..earlier import BEFORE_STORED_SETTINGS, run_earlier
@@ -32,6 +34,8 @@ for number in range(12):
 gone = directory.add_contact(directory.create_customer(CustomerInput("Small Co", "owner@small.example")).id,
                              ContactInput("Gone", "gone@small.example", receive_all=True))
 directory.delete_contact(gone.id)
+for name in ("Person 10", "Person 2", "Person 1", "person 20b"):
+    directory.create_customer(CustomerInput(name, name.replace(" ", "").lower() + "@numbers.example"))
 print(json.dumps({"version": schema_version(directory.database), "big": big.id}))
 """
 
@@ -60,6 +64,11 @@ def test_an_earlier_database_is_migrated_and_keeps_its_limit_and_opt_ins(tmp_pat
         assert [c.name for c in directory.list_contacts(written["big"] + 1, include_deleted=True)] == ["Gone"]
         added = directory.resolve(["owner@big.example"], "order.confirmed").additions
         assert sorted(a.email for a in added) == [f"p{n}@big.example" for n in (0, 10, 2, 4, 6, 8)]
+        # m0007 sorts the names written before it by their numbers, as new ones are.
+        directory.create_customer(CustomerInput("Person 3", "person3@numbers.example"))
+        page = directory.search_customers("numbers.example", sort="name")
+        assert [c.name for c in page.rows] == ["Person 1", "Person 2", "Person 3", "Person 10", "person 20b"]
+        assert [c.name for c in directory.list_contacts(written["big"])][:3] == ["Person 0", "Person 1", "Person 2"]
     finally:
         close(directory)
     # Every later program reads the same, with no option.
