@@ -6,6 +6,7 @@ field, so callers can collect several errors for one record.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 
@@ -113,11 +114,20 @@ def clean_categories(values: object, catalog: Catalog, field: str = "categories"
         if not key:
             continue
         if key not in catalog.keys:
-            known = ", ".join(catalog.keys)
-            raise ValidationError.single(field, f"Unknown category {value!r}; the catalog has {known}")
+            raise ValidationError.single(field, _unknown_category(str(value).strip(), key, catalog))
         keys.add(key)
     found = frozenset(keys)
     return _SHARED_SETS.setdefault(found, found)
+
+
+def _unknown_category(value: str, key: str, catalog: Catalog) -> str:
+    """Why ``value`` is no category, and what was probably meant."""
+    message = f"Unknown category {value!r}; the catalog has {', '.join(catalog.keys)}"
+    category = catalog.resolve(key)
+    if category is not None:
+        return f"{message}. {value!r} is an email type of {category}: opt in to {category}"
+    close = difflib.get_close_matches(key, catalog.keys, n=1, cutoff=0.6)
+    return f"{message}. Did you mean {close[0]!r}?" if close else message
 
 
 _NO_CATEGORIES: frozenset[str] = frozenset()

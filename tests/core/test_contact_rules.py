@@ -255,8 +255,18 @@ def test_unknown_category_is_refused(directory, acme):
 
 
 def test_a_type_key_is_not_a_category_to_opt_in_to(directory, acme):
-    with pytest.raises(ValidationError, match="Unknown category"):
+    with pytest.raises(ValidationError, match="Unknown category") as caught:
         directory.add_contact(acme.id, person("Eve", "eve@acme.example", categories=("invoice.created",)))
+    assert caught.value.for_field("categories")[0].endswith(
+        "'invoice.created' is an email type of billing: opt in to billing")
+
+
+@pytest.mark.parametrize("typed, meant", [("acount", "account"), ("biling", "billing"), ("ACCOUNTS", "account")])
+def test_a_misspelt_category_gets_a_did_you_mean(directory, acme, typed, meant):
+    with pytest.raises(ValidationError) as caught:
+        directory.add_contact(acme.id, person("Eve", "eve@acme.example", categories=(typed,)))
+    assert caught.value.for_field("categories") == [
+        f"Unknown category {typed!r}; the catalog has billing, account. Did you mean {meant!r}?"]
 
 
 def test_toggle_category_switches_one_category(directory, acme):
