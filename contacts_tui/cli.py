@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from contacts_tui.core.csv_dialect import delimiter_option, encoding_option
@@ -118,7 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from .commands.demo import run_demo
 
-            return run_demo(settings, explicit_db=hasattr(args, "db"))
+            return run_demo(settings, explicit_db=hasattr(args, "db"), need_a_terminal=need_a_terminal)
+        if args.command is None:
+            need_a_terminal()
+        if args.command == "import":
+            return _import(settings, args)
         # init and settings change the stored catalog and limit; everything
         # else must agree with them.
         changing = args.command in ("init", "settings")
@@ -127,10 +132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.settings import run_init, run_settings
 
             return (run_init if args.command == "init" else run_settings)(directory, args)
-        if args.command == "import":
-            from .commands.csv_files import run_import
-
-            return run_import(directory, args)
         if args.command == "export":
             from .commands.csv_files import run_export
 
@@ -146,6 +147,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("contacts-tui: interrupted; nothing was written by the unfinished step", file=sys.stderr)
         return 130
+
+
+def need_a_terminal() -> None:
+    """The TUI draws on a terminal and reads keys from one; without, it would
+    wait for ever on a pipe or /dev/null writing escape codes nobody sees."""
+    import os
+
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return  # textual-serve runs it over pipes, with its own driver
+    for stream, name in ((sys.stdin, "input"), (sys.stdout, "output")):
+        if not stream.isatty():
+            raise DirectoryError(
+                f"the admin TUI needs a terminal, and the standard {name} is not one. "
+                "Scripts use the commands: init, settings, import, export (contacts-tui --help)"
+            )
+
+
+def _import(settings: Settings, args) -> int:
+    """An import, which leaves no new database behind when it writes nothing."""
+    from contacts_tui.core.db import sqlite_file
+
+    from .commands.csv_files import run_import
+
+    file = sqlite_file(settings.db_url)
+    new = file is not None and not file.exists()
+    code = 1
+    try:
+        directory = open_directory(settings)
+        try:
+            code = run_import(directory, args)
+        finally:
+            directory.database.close()
+    finally:
+        # A failed import (or a dry run) into a database it created would leave
+        # an empty file that reads as "nothing here" to the next command.
+        if new and (code != 0 or args.dry_run):
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(file) + suffix).unlink(missing_ok=True)
+    return code
 
 
 def _positive(text: str) -> int:

@@ -64,6 +64,14 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def assert_nothing_written(capsys, db) -> None:
+    """Not a row, and on SQLite not even the database file the command would have made."""
+    if db.startswith("sqlite"):
+        assert not Path(db.removeprefix("sqlite:///")).exists()
+    else:
+        assert exported(capsys, db) == HEADER + "\n"
+
+
 def exported(capsys, db) -> str:
     code, out, _ = run(capsys, "--db", db, "export", "-")
     assert code == 0
@@ -201,6 +209,7 @@ def test_a_limit_given_to_one_command_no_longer_outlives_it(capsys, db_url, tmp_
 def test_contacts_max_contacts_fills_a_new_database_only(capsys, monkeypatch, sqlite_url, tmp_path):
     three = write(tmp_path, "three.csv", "\n".join([HEADER, *(f"o@acme.example,Acme,P{i},p{i}@acme.example,,," for i in range(3)), ""]))
     monkeypatch.setenv("CONTACTS_MAX_CONTACTS", "2")
+    assert run(capsys, "--db", sqlite_url, "init")[0] == 0
     code, _, err = run(capsys, "--db", sqlite_url, "import", three)
     assert code == 1 and "o@acme.example already has 2 contact persons — remove one first" in err
     monkeypatch.delenv("CONTACTS_MAX_CONTACTS")
@@ -281,7 +290,7 @@ def test_import_of_a_bad_file_lists_every_bad_row_and_writes_nothing(capsys, db_
         "Technical, Management, Support",
         "contacts-tui: 2 problem(s) in the file; nothing was imported",
     ]
-    assert exported(capsys, db_url) == HEADER + "\n"
+    assert_nothing_written(capsys, db_url)
 
 
 def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(capsys, db_url, tmp_path):
@@ -305,7 +314,7 @@ def test_dry_run_reports_and_writes_nothing(capsys, db_url, tmp_path):
         "Dry run, nothing written: 3 rows read; customers: 2 would be created, 0 would be updated; contact persons: "
         "2 would be added, 0 would be updated, 0 would be restored, 0 would be removed",
     ]
-    assert exported(capsys, db_url) == HEADER + "\n"
+    assert_nothing_written(capsys, db_url)
 
 
 def test_dry_run_lists_each_change_to_an_existing_customer(capsys, db_url, tmp_path):
@@ -529,3 +538,37 @@ def test_export_to_a_pipe_is_utf8_whatever_the_locale_and_a_closed_pipe_is_no_er
     reader.stdout.close()
     assert reader.wait(timeout=60) == 0
     assert b"Traceback" not in reader.stderr.read()
+
+
+# -- smaller things an admin runs into ------------------------------------------
+
+
+@pytest.mark.parametrize("rows, extra, code", [(BAD, [], 1), (GOOD, ["--dry-run"], 0)])
+def test_an_import_that_writes_nothing_leaves_no_new_database_behind(capsys, tmp_path, rows, extra, code):
+    target = tmp_path / "new.db"
+    assert run(capsys, "--db", str(target), "import", write(tmp_path, "in.csv", rows), *extra)[0] == code
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("new.db")) == []
+    # An import that writes keeps its new database, and a failed one an existing database.
+    assert run(capsys, "--db", str(target), "import", write(tmp_path, "good.csv", GOOD))[0] == 0
+    assert run(capsys, "--db", str(target), "import", write(tmp_path, "bad.csv", BAD))[0] == 1
+    assert target.exists() and "bea@acme.example" in exported(capsys, str(target))
+
+
+def test_the_tui_without_a_terminal_says_it_needs_one(sqlite_url):
+    done = script("--db", sqlite_url, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert b"the admin TUI needs a terminal, and the standard input is not one" in done.stderr
+    done = script("demo", stdin=subprocess.DEVNULL)
+    assert done.returncode == 1 and b"needs a terminal" in done.stderr
+
+
+def test_the_demo_names_contacts_relay_so_that_it_runs_without_the_virtualenv(monkeypatch):
+    from contacts_tui.commands.demo import relay_command
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    command = relay_command()
+    assert command == str(Path(sys.executable).with_name("contacts-relay"))
+    done = subprocess.run([command, "--help"], capture_output=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0 and b"messages" in done.stdout
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin")
+    assert relay_command() == "contacts-relay"

@@ -59,6 +59,16 @@ def resolve_url(url: str | None) -> str:
     return url
 
 
+def sqlite_file(url: str | None) -> Path | None:
+    """The file an SQLite URL (or a bare path) names, or None for another database."""
+    url = resolve_url(url)
+    parts = urlsplit(url)
+    if not parts.scheme.lower().startswith("sqlite"):
+        return None
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    return Path(path).expanduser() if path and path != ":memory:" else None
+
+
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
     try:
@@ -277,6 +287,18 @@ def database_call(get_database: Callable[..., peewee.Database]):
         return wrapper
 
     return decorator
+
+
+def describe(database: peewee.Database) -> str:
+    """Which database this is, in a few words for a header: the file name of an
+    SQLite database, host and database name of a PostgreSQL one (never a password)."""
+    if isinstance(database, peewee.SqliteDatabase):
+        return Path(database.database).name
+    params = getattr(database, "connect_params", {}) or {}
+    host = params.get("host") or "localhost"
+    port = params.get("port")
+    where = f"{host}:{port}" if port and int(port) != 5432 else host
+    return f"{where}/{database.database}"
 
 
 def is_postgres(database: peewee.Database) -> bool:

@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 
+from contacts_tui.commands.demo import DEMO_PORTS
+
 from .helpers import Terminal, needs_tmux, program
 
 pytestmark = needs_tmux
@@ -21,6 +23,9 @@ def test_demo_sends_a_sample_and_shows_the_bookkeeper_in_cc(tmp_path):
     try:
         screen = terminal.wait_for("52 customers")
         assert "Demo: open a customer, press s to send a sample, then m to see who was added." in screen
+        # The relay's address is on screen, so a mail sender outside can be pointed at it.
+        port = int(re.search(r"Its relay listens on 127\.0\.0\.1:(\d+) \(capture only\)", screen).group(1))
+        assert port in DEMO_PORTS
         terminal.keys("Enter")  # Acme Trading Ltd is the first row
         terminal.wait_for("3 of 10 contacts")
         terminal.keys("s")
@@ -71,3 +76,37 @@ def test_a_second_demo_refuses_while_the_first_runs_and_leaves_its_data(tmp_path
             assert "".join(said.split()) in screen, said
     finally:
         terminal.close()
+
+
+def test_the_demo_relay_takes_the_next_port_when_2525_is_taken_and_says_which(tmp_path):
+    import smtplib
+    import socket
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"TERM": "xterm", "LANG": "C.UTF-8", "HOME": str(home), "XDG_DATA_HOME": str(home / "data")}
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        for held in DEMO_PORTS:
+            try:
+                taken.bind(("127.0.0.1", held))
+                break
+            except OSError:
+                continue
+        taken.listen()
+        terminal = Terminal(["sh", "-c", " ".join([*program(), "demo"]) + "; echo demo ended; sleep 60"], env)
+        try:
+            screen = terminal.wait_for("52 customers")
+            port = int(re.search(r"Its relay listens on 127\.0\.0\.1:(\d+)", screen).group(1))
+            assert port != held and port in DEMO_PORTS
+            # An outside sender reaches it there.
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+                client.sendmail("shop@outside.example", ["accounts@acme-trading.example"],
+                                b"Subject: From outside\r\nX-Notification-Category: billing\r\n\r\nhi\r\n")
+            terminal.keys("m")
+            terminal.wait_for("From outside")
+            terminal.keys("C-q")
+            said = "".join(terminal.wait_for("demo ended").split())
+            assert f"listens on 127.0.0.1:{port}" in " ".join(screen.split()) and f"127.0.0.1:{port}." in said
+        finally:
+            terminal.close()
