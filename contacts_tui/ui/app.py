@@ -9,24 +9,28 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from contacts_tui.core.db import describe
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.maillog import LogEntry
 
-from .commands import screen_commands
+from .commands import ScreenActions
 from .screens.customers import CustomersScreen
 from .screens.help import HelpScreen
+from .typeahead import TypeAhead
 
 # Built-in palette entries that belong to this app; the rest (screenshots,
 # maximising, Textual's own key panel) would only compete with our help.
 KEPT_SYSTEM_COMMANDS = ("Theme", "Quit")
 
 
-class ContactsApp(App[None]):
+class ContactsApp(TypeAhead):
     """Customers and contact persons over one directory."""
 
     CSS_PATH = "app.tcss"
     TITLE = "Contact Persons"
+    # Every action of the screen, by its name and the words people use for it.
+    COMMANDS = App.COMMANDS | {ScreenActions}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "help", tooltip="Show every key of this screen", id="app.help"),
     ]
@@ -37,9 +41,9 @@ class ContactsApp(App[None]):
         self.cursor_blink = cursor_blink
         # The relay log, captured messages and sample screens read theirs from here.
         self.options = options
-        if options.get("demo"):
-            # Nothing here reaches a real mailbox: the relay only captures.
-            self.title = f"{self.TITLE} demo"
+        # Over SSH an admin must tell production from a test file at a glance.
+        title = f"{self.TITLE} demo" if options.get("demo") else self.TITLE  # the demo's relay only captures
+        self.title = f"{title} · {visible(describe(directory.database))}"
 
     def on_ready(self) -> None:
         # A full garbage collection walks every object made at start (the
@@ -61,7 +65,6 @@ class ContactsApp(App[None]):
         return CustomersScreen()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from screen_commands(screen)
         yield SystemCommand("Help", "Key: ?  Every key of this screen", self.action_help)
         for command in super().get_system_commands(screen):
             if command.title in KEPT_SYSTEM_COMMANDS:
@@ -116,7 +119,7 @@ def make_app(directory: Directory, **options: Any) -> ContactsApp:
     ``cursor_blink=False`` keeps screenshots steady. Other options, kept for
     the screens that need them: ``relay_address=(host, port)`` lets s send
     sample notifications through that relay; ``demo=True`` shows the demo's
-    hint; ``refresh_seconds`` is how often the relay log and the captured
+    hint, ``read_later`` the command that lists its captured messages afterwards; ``refresh_seconds`` is how often the relay log and the captured
     messages reload while open (default 2; 0 never).
     """
     return ContactsApp(directory, **options)

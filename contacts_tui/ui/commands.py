@@ -1,27 +1,91 @@
-"""Every key of the current screen, by name, in the command palette."""
+"""Every action of the current screen in the command palette, found by the
+words people type for it.
+
+An action that does not apply right now is listed all the same, saying why
+("Not now: Bea is not deleted"), so ``ctrl+p`` then ``undelete`` always
+answers. Each action also answers to the other words people use for it
+(restore, remove, promote …), not only to its title.
+"""
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Iterator
+from typing import Callable, Iterator, NamedTuple
 
-from textual.app import SystemCommand
+from textual.actions import parse
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
 from .screens.base import KeyHelp
 
+WORDS = {
+    "add": "new create",
+    "edit": "change rename modify update",
+    "delete": "remove deactivate stop",
+    "undelete": "restore recover undo bring back reactivate",
+    "make_primary": "promote swap main primary email",
+    "show_inactive": "deleted inactive hidden removed",
+    "set_active": "deactivate activate disable enable",
+    "search": "find filter look",
+    "clear_search": "reset",
+    "messages": "mail captured inbox mailpit",
+    "relay_log": "log deliveries history",
+    "send_sample": "test try email notification",
+    "toggle_category": "category opt in subscribe",
+    "receive_all": "everything all categories",
+    "edit_customer": "customer rename",
+    "clear_all": "purge empty remove all delete all",
+    "delete_message": "remove",
+    "sort": "order",
+    "reverse": "descending ascending order",
+    "next_status": "filter status",
+    "refresh": "reload update",
+    "raw": "original source",
+    "log_entry": "log",
+    "close": "quit exit leave back",
+    "back": "return leave",
+    "save": "store keep",
+    "cancel": "discard abandon",
+}
+"""Other words for an action, by its name."""
 
-def screen_commands(screen: Screen) -> Iterator[SystemCommand]:
-    """One command per action of ``screen`` that applies now; unavailable ones say why."""
+
+class ScreenCommand(NamedTuple):
+    title: str
+    help: str
+    callback: Callable[[], object]
+    words: tuple[str, ...]
+
+
+def screen_commands(screen: Screen) -> Iterator[ScreenCommand]:
+    """One command per action of ``screen``; one that does not apply now says why."""
     if not isinstance(screen, KeyHelp):
         return
     app = screen.app
-    for binding in screen.key_bindings():
+    for binding in screen.key_bindings(every=True):
         title = screen.describe(binding)
         reason = screen.reason_for(binding)
+        name = parse(binding.action)[1]
+        words = (name.replace("_", " "), *WORDS.get(name, "").split())
         if reason:
-            yield SystemCommand(title, f"Not now: {reason}", partial(app.notify, reason, severity="warning",
-                                                                     markup=False))
+            yield ScreenCommand(title, f"Not now: {reason}",
+                                partial(app.notify, reason, severity="warning", markup=False), words)
         else:
             key = app.get_key_display(binding)
-            yield SystemCommand(title, f"Key: {key}", partial(screen.run_action, binding.action))
+            yield ScreenCommand(title, f"Key: {key}", partial(screen.run_action, binding.action), words)
+
+
+class ScreenActions(Provider):
+    """The command palette's source of the current screen's actions."""
+
+    async def discover(self) -> Hits:
+        for command in screen_commands(self.screen):
+            yield DiscoveryHit(command.title, command.callback, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in screen_commands(self.screen):
+            # A title that matches ranks above a word that only means the same.
+            score = max([matcher.match(command.title)] + [matcher.match(word) * 0.9 for word in command.words])
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), command.callback, help=command.help)

@@ -76,13 +76,20 @@ def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_de
     return [visible(customer.name), visible(contact), count]
 
 
-def toggles_line(contact: ContactRecord, catalog: Catalog, keys: int) -> str:
+SWITCHED = " ✓"
+"""After the state a key just switched: the answer to 1-9 and 0 is on this line, not in a toast over it."""
+
+
+def toggles_line(contact: ContactRecord, catalog: Catalog, keys: int, switched: str | None = None) -> str:
+    """ "[1] Billing on  [2] Account off  [0] All off"; ``switched`` (a category key, or
+    "all") gets a mark: it was saved a moment ago."""
     parts = []
     for number, category in enumerate(catalog.categories[:keys], 1):
-        parts.append(f"[{number}] {category.label} {'on' if category.key in contact.categories else 'off'}")
+        mark = SWITCHED if category.key == switched else ""
+        parts.append(f"[{number}] {category.label} {'on' if category.key in contact.categories else 'off'}{mark}")
     if len(catalog.categories) > keys:
         parts.append("… (e edits the rest)")
-    parts.append(f"[0] All {'on' if contact.receive_all else 'off'}")
+    parts.append(f"[0] All {'on' if contact.receive_all else 'off'}{SWITCHED if switched == 'all' else ''}")
     if contact.kept:
         # Opt-ins an earlier catalog left: they do nothing now, and come back with it.
         parts.append(f"(kept: {', '.join(contact.kept)})")
@@ -90,13 +97,15 @@ def toggles_line(contact: ContactRecord, catalog: Catalog, keys: int) -> str:
 
 
 def contact_lines(
-    contact: ContactRecord | None, catalog: Catalog, others: list | None, *, has_contacts: bool, keys: int = 9
+    contact: ContactRecord | None, catalog: Catalog, others: list | None, *, has_contacts: bool, keys: int = 9,
+    switched: str | None = None,
 ) -> list[str]:
     """The highlighted contact person in full, what it gets, and where else it is a contact."""
     if contact is None:
         empty = "" if has_contacts else "No contact persons yet. Press a to add the first one."
         return [empty, "", ""]
-    who = " · ".join(part for part in (f"{contact.name} <{contact.email}>", contact.phone, contact.role) if part)
+    # Phone and role first after the name: at 80 columns they are not in the table.
+    who = " · ".join(part for part in (contact.name, contact.phone, contact.role, contact.email) if part)
     if not contact.active:
         when = contact.deleted_at.strftime("%Y-%m-%d") if contact.deleted_at else ""
         return [visible(who), f"Deleted {when}: gets no mail. u restores.", ""]
@@ -104,4 +113,4 @@ def contact_lines(
         where = "Not a contact person at any other customer."
     else:
         where = "Also a contact person at: " + ", ".join(m.customer_name for m in others)
-    return [visible(who), visible(toggles_line(contact, catalog, keys)), visible(where)]
+    return [visible(who), visible(toggles_line(contact, catalog, keys, switched)), visible(where)]

@@ -63,8 +63,9 @@ def log_summary(entry: LogEntry) -> list[str]:
 
 
 def message_summary(record: CapturedRecord) -> list[str]:
+    """The envelope (the table may have no room for the sender) and who was added."""
     to = ", ".join(record.recipients) or "nobody"
-    return [visible(f"{record.subject or '(no subject)'} → {to}"), f"Added as Cc: {added_line(record.added)}"]
+    return [visible(f"{record.sender or '<>'} → {to}"), f"Added as Cc: {added_line(record.added)}"]
 
 
 def log_fields(entry: LogEntry) -> list[tuple[str, str]]:

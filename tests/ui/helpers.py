@@ -36,9 +36,9 @@ async def settle(pilot: Pilot) -> None:
     app = pilot.app
     for _ in range(50):
         await pilot.pause()
-        if not any(worker.is_running for worker in app.workers):
+        if not any(worker.is_running for worker in app.workers) and not app.keys_waiting:
             await pilot.pause()
-            if not any(worker.is_running for worker in app.workers):
+            if not any(worker.is_running for worker in app.workers) and not app.keys_waiting:
                 return
         await app.workers.wait_for_complete()
     raise AssertionError("the app kept starting directory calls")
@@ -54,11 +54,12 @@ async def press(pilot: Pilot, *keys: str) -> None:
 async def burst(pilot: Pilot, *keys: str) -> None:
     """Send keys the way a paste, tmux or a slow SSH link does: all at once,
     none waiting for the one before it to be handled (pilot.press waits).
-    Characters are letters, digits and spaces; longer keys are key names."""
+    A key of one character is that character ("@", "+"); longer ones are key names."""
+    from textual.keys import _character_to_key  # the name Textual's own driver gives a character
+
     app = pilot.app
     for key in keys:
-        character = key if len(key) == 1 else None
-        event = events.Key("space" if key == " " else key, character)
+        event = events.Key(_character_to_key(key), key) if len(key) == 1 else events.Key(key, None)
         event.set_sender(app)
         app.post_message(event)
     await settle(pilot)
@@ -203,19 +204,25 @@ needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 
 class Terminal:
-    """A command in a tmux session at 80x24, read by polling the screen against a deadline."""
+    """A command in a tmux session at 80x24 (or ``size``), read by polling the screen against a deadline.
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+    Each has a tmux server of its own (-L): a session started while the last
+    one's server was still going away took that server's size."""
+
+    def __init__(self, command: list[str], env: dict[str, str], size: tuple[int, int] = SIZE) -> None:
         self.name = "contacts-" + uuid.uuid4().hex[:8]
         exports = " ".join(f"{key}={value}" for key, value in env.items())
         quoted = " ".join(f"'{part}'" for part in command)
+        width, height = size
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", f"env {exports} {quoted}"],
+            # COLUMNS and LINES from the test run would win over the terminal's real size.
+            ["tmux", "-L", self.name, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+             f"env -u COLUMNS -u LINES {exports} {quoted}"],
             check=True,
         )
 
     def screen(self) -> str:
-        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        result = subprocess.run(["tmux", "-L", self.name, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
         return result.stdout
 
     def wait_for(self, text: str) -> str:
@@ -230,10 +237,16 @@ class Terminal:
         )
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run(["tmux", "-L", self.name, "send-keys", "-t", self.name, *keys], check=True)
 
     def type(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        subprocess.run(["tmux", "-L", self.name, "send-keys", "-t", self.name, "-l", text], check=True)
+
+    def paste(self, text: str) -> None:
+        """Paste as a terminal does: the text in one piece, in bracketed-paste marks."""
+        buffer = "paste-" + self.name
+        subprocess.run(["tmux", "-L", self.name, "set-buffer", "-b", buffer, "--", text], check=True)
+        subprocess.run(["tmux", "-L", self.name, "paste-buffer", "-p", "-d", "-b", buffer, "-t", self.name], check=True)
 
     def quit(self) -> None:
         """Press ctrl+q and wait until the program has ended (its session is gone)."""
@@ -243,7 +256,7 @@ class Terminal:
             time.sleep(0.05)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run(["tmux", "-L", self.name, "kill-session", "-t", self.name], capture_output=True)
 
 
 def program() -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 from contacts_tui.core import maillog
 from contacts_tui.core.demo_data import seed_demo
 from contacts_tui.ui.app import make_app
+from contacts_tui.ui.commands import screen_commands
 from contacts_tui.ui.screens.customer import CustomerScreen
 from contacts_tui.ui.screens.message import MessageScreen
 from contacts_tui.ui.screens.messages import MessagesScreen
@@ -101,11 +102,11 @@ async def test_a_sample_nobody_opted_in_to_says_so_and_why(demo):
 async def test_the_keys_of_the_demo_are_in_help_and_the_palette(demo):
     async with demo.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        titles = [command.title for command in demo.get_system_commands(demo.screen)]
+        titles = [command.title for command in screen_commands(demo.screen)]
         assert "Relay log: what the relay did with each message" in titles
         assert "Captured messages: what a capture relay would have sent" in titles
         await open_customer(pilot, "Acme Trading")
-        titles = [command.title for command in demo.get_system_commands(demo.screen)]
+        titles = [command.title for command in screen_commands(demo.screen)]
         assert "Send a sample notification to this customer through the relay" in titles
         await press(pilot, "question_mark")
         text = table_rows(demo.screen)
@@ -125,7 +126,7 @@ async def test_without_a_relay_s_says_why(sqlite_directory):
         await press(pilot, "s")
         assert app.screen is screen
         assert NO_RELAY in notifications(app)
-        (command,) = [c for c in app.get_system_commands(screen) if c.title.startswith("Send a sample")]
+        (command,) = [c for c in screen_commands(screen) if c.title.startswith("Send a sample")]
         assert command.help == f"Not now: {NO_RELAY}"
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from textual.command import CommandPalette
 
+from contacts_tui.ui.commands import screen_commands
 from contacts_tui.ui.screens.customer import CustomerScreen
 from contacts_tui.ui.screens.customer_form import CustomerForm
 from contacts_tui.ui.screens.help import HelpScreen
 
-from .helpers import SIZE, contacts, customer, notifications, press, screen_text, settle, table_rows, type_text
+from .helpers import SIZE, contacts, customer, notifications, press, screen_text, seen, settle, table_rows, type_text
 
 
 async def test_help_lists_every_key_of_the_customers_screen(app, sqlite_directory):
@@ -68,7 +69,8 @@ async def test_every_action_is_in_the_command_palette(app, sqlite_directory):
     customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        titles = [command.title for command in app.get_system_commands(app.screen)]
+        titles = [command.title for command in screen_commands(app.screen)]
+        titles += [command.title for command in app.get_system_commands(app.screen)]
         for title in ["Open the highlighted customer", "Search customers and contact persons", "Add a customer",
                       "Edit the highlighted customer",
                       "Deactivate the highlighted customer", "Sort by the next column", "Reverse the sort order",
@@ -92,7 +94,7 @@ async def test_an_unavailable_action_in_the_palette_says_why(app, sqlite_directo
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "enter")
-        (add,) = [c for c in app.get_system_commands(app.screen) if c.title == "Add a contact person"]
+        (add,) = [c for c in screen_commands(app.screen) if c.title == "Add a contact person"]
         assert add.help.startswith("Not now: Acme Ltd already has 10 of 10 contact persons")
         add.callback()
         await settle(pilot)
@@ -132,3 +134,77 @@ async def test_ctrl_q_quits_even_from_a_form(app, sqlite_directory):
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert app.return_code == 0
+
+
+async def test_the_palette_finds_every_action_by_the_words_people_type(app, sqlite_directory):
+    """ctrl+p then undelete found nothing, restore only while a deleted row was highlighted."""
+    acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    contacts(sqlite_directory, acme.id, [("Bea", "bea@acme.example")])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        for typed, title, help_text in [
+            ("undelete", "Restore the highlighted deleted contact person", "Not now: Bea is not deleted."),
+            ("restore", "Restore the highlighted deleted contact person", "Not now: Bea is not deleted."),
+            ("remove", "Delete the highlighted contact person (mail stops)", "Key: d"),
+            ("promote", "Make the highlighted contact person the primary email", "Key: p"),
+        ]:
+            await press(pilot, "ctrl+p")
+            await type_text(pilot, typed)
+            palette = app.screen
+            assert isinstance(palette, CommandPalette)
+            shown = " ".join(seen(app).split())
+            assert title in shown and help_text in shown, typed
+            await press(pilot, "escape")
+        # The unavailable one says why when chosen.
+        await press(pilot, "ctrl+p")
+        await type_text(pilot, "undelete")
+        await press(pilot, "enter")
+        assert "Bea is not deleted." in notifications(app)
+
+
+async def test_j_and_k_move_in_lists_and_q_closes_where_nothing_is_typed(app, sqlite_directory):
+    for name in ("Alpha", "Beta", "Gamma"):
+        customer(sqlite_directory, name, f"{name.lower()}@example.com")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#customers")
+        await press(pilot, "j", "j")
+        assert table.current().name == "Gamma"
+        await press(pilot, "k")
+        assert table.current().name == "Beta"
+        await press(pilot, "enter")
+        assert isinstance(app.screen, CustomerScreen)
+        await press(pilot, "q")
+        assert not isinstance(app.screen, CustomerScreen)
+        # In the search box q is a letter.
+        await press(pilot, "slash", "q")
+        assert app.screen.query_one("#search").value == "q" and app.return_code is None
+        # In a form q is not a way out, whatever has the focus.
+        await press(pilot, "escape", "escape", "a", "tab", "tab", "tab")
+        form = app.screen
+        assert isinstance(form, CustomerForm)
+        await press(pilot, "q")
+        assert app.screen is form
+        await press(pilot, "escape", "m", "q")
+        assert not isinstance(app.screen, CustomerForm) and app.return_code is None
+        # On the first screen q quits, as it does in less or lazygit.
+        await press(pilot, "q")
+        assert app.return_code == 0
+
+
+async def test_the_header_names_the_database(app, sqlite_directory, sqlite_url, pg_url):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "Contact Persons · contacts.db — Customers" in screen_text(app).splitlines()[0]
+    from contacts_tui.core.settings import Settings, open_directory
+    from contacts_tui.ui.app import make_app
+
+    directory = open_directory(Settings(pg_url))
+    try:
+        async with make_app(directory, cursor_blink=False).run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            host = pg_url.split("@", 1)[1].split("?")[0]
+            assert f"Contact Persons · {host}" in screen_text(pilot.app).splitlines()[0]
+    finally:
+        directory.database.close_all()

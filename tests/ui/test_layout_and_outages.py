@@ -41,37 +41,65 @@ async def test_long_cjk_and_emoji_names_stay_in_their_columns(app, sqlite_direct
         lines = screen_text(app).splitlines()
         assert all(cell_len(line) <= 80 for line in lines)
         row = next(line for line in lines if line.lstrip().startswith("山田"))
-        assert "General" in row and row.rstrip().endswith("active"), row
+        # The long name takes what phone and role gave up; they are on the line under the table.
+        assert "hanako" in row and row.rstrip().endswith("billing +1"), row
         await press(pilot, "e")
         assert isinstance(app.screen, ContactForm)
         assert all(cell_len(line) <= 80 for line in screen_text(app).splitlines())
 
 
-async def test_every_contact_column_shows_at_80_columns(app, sqlite_directory):
+async def test_every_contact_column_shows_at_80_columns_while_names_and_addresses_fit(app, sqlite_directory):
     acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
     contacts(sqlite_directory, acme.id, [("Bea Books", "bea@acme.example")], phone="+44 20 7946 0001",
              role="Bookkeeping", categories=("billing", "account"))
     contacts(sqlite_directory, acme.id, [("Max", "max@acme.example")], receive_all=True)
-    contacts(sqlite_directory, acme.id, [("Bartholomew Longname-Smithington", "bartholomew@acme.example")],
-             categories=("account",))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "enter")
         lines = screen_text(app).splitlines()
         header = next(line for line in lines if line.lstrip().startswith("Name"))
-        assert header.split() == ["Name", "Email", "Phone", "Role", "Receives", "Status"]
+        assert header.split() == ["Name", "Email", "Phone", "Role", "Receives"]  # all active: no Status
         bea = next(line for line in lines if line.startswith(" Bea Books "))
         assert bea.split() == ["Bea", "Books", "bea@acme.example", "+44", "20", "7946", "0001", "Bookkeeping",
-                               "billing", "+1", "active"]
-        assert next(line for line in lines if line.startswith(" Max ")).split()[-2:] == ["all", "active"]
-        long_one = next(line for line in lines if line.startswith(" Bartholomew"))
-        assert "…" in long_one and long_one.split()[-2:] == ["account", "active"]
+                               "billing", "+1"]
+        assert next(line for line in lines if line.startswith(" Max ")).split()[-1] == "all"
+        await press(pilot, "down", "d", "y", "i")  # Max deleted, deleted ones shown: the Status column says which
+        header = next(line for line in screen_text(app).splitlines() if line.lstrip().startswith("Name"))
+        assert header.split()[-1] == "Status"
     # Wider, the categories are spelled out.
     async with make_app(sqlite_directory, cursor_blink=False).run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         await press(pilot, "enter")
         bea = next(line for line in screen_text(pilot.app).splitlines() if line.startswith(" Bea Books "))
         assert "+44 20 7946 0001" in bea and "billing, account" in bea
+
+
+async def test_names_and_addresses_stay_whole_at_80_columns_and_phone_and_role_give_way(app, sqlite_directory):
+    """The issue's screen: once a person has a phone, names and addresses were cut to
+    "Filler Pers…" and "bookkeeping@acme-t…"."""
+    acme = customer(sqlite_directory, "Acme Trading Ltd", "accounts@acme-trading.example")
+    contacts(sqlite_directory, acme.id, [("Beatrice Bookman", "bookkeeping@acme-trading.example")],
+             phone="+44 20 7946 0958", role="Bookkeeping", categories=("billing",))
+    contacts(sqlite_directory, acme.id, [(f"Filler Person {n}", f"filler.person{n}@acme-trading.example")
+                                         for n in range(1, 6)], categories=("account",))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        text = screen_text(app)
+        header = next(line for line in text.splitlines() if line.lstrip().startswith("Name"))
+        assert header.split() == ["Name", "Email", "Role", "Receives"]
+        rows = [line for line in text.splitlines() if line.startswith((" Beatrice", " Filler")) and "·" not in line]
+        assert len(rows) == 6 and "…" not in "\n".join(rows)
+        for number in range(1, 6):
+            assert f"Filler Person {number}" in text and f"filler.person{number}@acme-trading.example" in text
+        # The phone is on the line under the table, for the highlighted person.
+        assert "Beatrice Bookman · +44 20 7946 0958 · Bookkeeping · bookkeeping@acme-trading" in text
+    async with make_app(sqlite_directory, cursor_blink=False).run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        text = screen_text(pilot.app)
+        # At 60 columns the longest addresses lose their end, names and the category stay.
+        assert "filler.person5@acme-trading.exa" in text and "Filler Person 5" in text and "account" in text
 
 
 async def test_no_color_still_shows_everything(monkeypatch, sqlite_directory):
@@ -155,3 +183,30 @@ async def test_a_database_outage_keeps_everything_typed(app, sqlite_directory, s
         assert isinstance(app.screen, CustomerScreen)
         (saved,) = sqlite_directory.list_contacts(acme.id)
         assert saved.name == "Bea Books" and saved.categories == ("billing",)
+
+
+async def test_the_save_button_of_a_long_form_is_in_sight_at_60x20(sqlite_directory):
+    from contacts_tui.core import stored_settings
+    from contacts_tui.core.catalog import load_preset
+
+    acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
+    stored_settings.change_catalog(sqlite_directory.database, "perfex", load_preset("perfex"))  # seven categories
+    sqlite_directory.refresh_settings()
+    app = make_app(sqlite_directory, cursor_blink=False)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "a")
+        form = app.screen
+        assert isinstance(form, ContactForm)
+        assert "Save (ctrl+s)" in screen_text(app)
+        form.query_one("#name").value, form.query_one("#email").value = "Bea", "bea@acme.example"
+        # Down the fields to the last switch: the button is still in sight, and tab reaches it.
+        for _ in range(20):
+            await press(pilot, "tab")
+            assert "Save (ctrl+s)" in screen_text(app)
+            if app.focused is form.query_one("#save"):
+                break
+        assert app.focused is form.query_one("#save")
+        await press(pilot, "enter")
+        assert isinstance(app.screen, CustomerScreen)
+        assert [c.name for c in sqlite_directory.list_contacts(acme.id)] == ["Bea"]

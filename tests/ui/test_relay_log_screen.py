@@ -57,8 +57,8 @@ async def test_each_message_is_a_row_newest_first_with_what_was_added(sqlite_dir
         assert "Time" in text and "Status" in text and "Decision" in text and "Added" in text
         newest, older = table(app).records
         assert newest.recipients == ("someone@elsewhere.example",)
-        assert "captured   unchanged   account" in row_of(app, "someone@")
-        assert "captured   rewritten   billing" in row_of(app, "accounts@")
+        assert row_of(app, "someone@").split()[1:4] == ["captured", "unchanged", "account"]
+        assert row_of(app, "accounts@").split()[1:4] == ["captured", "rewritten", "billing"]
         assert row_of(app, "accounts@").rstrip().endswith("+1")
         # The highlighted entry in full under the table: nobody added, and why.
         assert "billing@demo-shop.example → someone@elsewhere.example" in text

@@ -46,8 +46,7 @@ async def test_a_hostile_subject_and_body_show_as_stand_ins_in_the_list_and_ever
         await settle(pilot)
         await press(pilot, "m")
         listed = drawn(app)
-        assert "Invoice ␛]8;;http://evil.example␛\\click" in listed  # the table's cell and the summary line
-        assert SHOWN_SUBJECT in " ".join(listed.split())
+        assert "Invoice ␛]8;;http://evil.example␛\\click" in listed  # the table's cell
         await press(pilot, "enter")
         for number, (key, _) in enumerate(TABS, 1):
             await press(pilot, str(number))

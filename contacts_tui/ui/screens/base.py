@@ -128,8 +128,7 @@ class KeyHelp:
         """
         state = tuple(
             self.check_action(*parse(binding.action)[1:])
-            for binding in self.BINDINGS  # type: ignore[attr-defined]
-            if isinstance(binding, Binding)
+            for binding in self.own_bindings()
         )
         if state != self._key_state:
             self._key_state = state
@@ -147,14 +146,21 @@ class KeyHelp:
         lists them so a user learns the key before it applies).
         """
         seen: set[str] = set()
-        for binding in self.BINDINGS:  # type: ignore[attr-defined]
-            if not isinstance(binding, Binding) or not binding.description or binding.action in seen:
+        for binding in self.own_bindings():
+            if not binding.description or binding.action in seen:
                 continue
             _, name, parameters = parse(binding.action)
             if self.hidden(name, parameters) and not (every and self.unavailable(name, parameters)):
                 continue
             seen.add(binding.action)
             yield binding
+
+    def own_bindings(self) -> Iterator[Binding]:
+        """The bindings of this screen's class, then those it inherits (q from AppScreen)."""
+        for cls in type(self).__mro__:
+            for binding in cls.__dict__.get("BINDINGS", ()):
+                if isinstance(binding, Binding):
+                    yield binding
 
     def describe(self, binding: Binding) -> str:
         """What a key does, in a few words, for help and the command palette."""
@@ -187,6 +193,14 @@ class KeyHelp:
 
 class AppScreen(DirectoryCalls, KeyHelp, Screen):
     """A full screen of the app."""
+
+    BINDINGS: ClassVar[list] = [
+        # Where nothing is being typed: a text field takes the q itself.
+        Binding("q", "close", "close", show=False, tooltip="Close this screen", id="screen.close"),
+    ]
+
+    def action_close(self) -> None:
+        self.dismiss()
 
     def validate_sub_title(self, sub_title: Any) -> str | None:
         # The header shows a customer's name here: its controls are shown, never obeyed.

@@ -20,7 +20,7 @@ class Confirm(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "yes", id="confirm.yes"),
         Binding("n", "answer(False)", "no", id="confirm.no"),
-        Binding("escape", "answer(False)", "cancel", show=False, id="confirm.cancel"),
+        Binding("escape,q", "answer(False)", "cancel", show=False, id="confirm.cancel"),
         Binding("left,right", "app.focus_next", show=False),
     ]
 

@@ -46,6 +46,8 @@ class ContactForm(FormScreen):
         self.contact = contact
         self.known_elsewhere = elsewhere
         self.elsewhere: list[Membership] = []
+        self.copied_to: list[str] = []
+        """The other customers whose records the save copied name and phone to."""
 
     def heading(self) -> str:
         if self.contact is None:
@@ -55,9 +57,17 @@ class ContactForm(FormScreen):
     def fields(self) -> ComposeResult:
         contact = self.contact
         data = contact.as_input() if contact else ContactInput("", "")
+        # First, in sight when the form opens: an edit here may be meant for every customer of the person.
+        yield Static("", classes="field-note hidden", id="elsewhere", markup=False)
         yield from self.field("name", "Name", Input(data.name, id="name", compact=True, placeholder="required"))
         yield from self.field("email", "Email", Input(data.email, id="email", compact=True, placeholder="required"))
         yield from self.field("phone", "Phone", Input(data.phone, id="phone", compact=True, placeholder="optional"))
+        # Next to what it copies: name and phone.
+        with Horizontal(classes="field switch-row hidden", id="apply_all-row"):
+            yield Label("Copy there", classes="field-label")
+            yield Switch(False, id="apply_all")
+            yield Static(self._state(False), classes="switch-state", id="apply_all-state")
+            yield Static("", classes="field-note", id="apply_all-note", markup=False)
         role = Select([(r, r) for r in ROLES], value=data.role or DEFAULT_ROLE, allow_blank=False, id="role",
                       compact=True)
         yield from self.field("role", "Role", role)
@@ -70,12 +80,6 @@ class ContactForm(FormScreen):
                 f"category-{number}", category.label, category.key in data.categories, category_note(category)
             )
         yield Static("", classes="error", id="categories-error", markup=False)
-        yield Static("", classes="field-note hidden", id="elsewhere", markup=False)
-        with Horizontal(classes="field switch-row hidden", id="apply_all-row"):
-            yield Label("Copy there", classes="field-label")
-            yield Switch(False, id="apply_all")
-            yield Static(self._state(False), classes="switch-state", id="apply_all-state")
-            yield Static("", classes="field-note", id="apply_all-note", markup=False)
 
     def switch_row(self, name: str, label: str, value: bool, note: str) -> ComposeResult:
         with Horizontal(classes="field switch-row", id=f"{name}-row"):
@@ -139,4 +143,5 @@ class ContactForm(FormScreen):
         if contact is None:
             return lambda: directory.add_contact(customer.id, data)
         apply_to_all = bool(self.elsewhere) and self.query_one("#apply_all", Switch).value
+        self.copied_to = [m.customer_name for m in self.elsewhere] if apply_to_all else []
         return lambda: directory.update_contact(contact.id, data, apply_to_all=apply_to_all)

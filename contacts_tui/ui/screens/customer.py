@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Static
 
 from contacts_tui.core.records import ContactRecord, CustomerRecord, Membership
@@ -20,6 +21,7 @@ from .confirm import Confirm
 from .sample import NO_RELAY, SampleDialog, send_in_background
 
 TOGGLE_KEYS = 9
+SWITCH_MARK_SECONDS = 4.0
 _toggle = Binding.Group("toggle", compact=True)
 
 
@@ -90,6 +92,9 @@ class CustomerScreen(AppScreen):
         self.customer: CustomerRecord | None = None
         self.show_inactive = False
         self.memberships: dict[str, list[Membership]] = {}
+        self.switched: tuple[int, str] | None = None
+        """(contact id, category key or "all") just switched: marked on the line of toggles for a moment."""
+        self._unmark: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -154,7 +159,9 @@ class CustomerScreen(AppScreen):
     def _show_contact(self) -> None:
         contact = self.table.current()
         others = self.memberships.get(contact.email.lower(), None) if contact else None
-        lines = contact_lines(contact, self.directory.catalog, others, has_contacts=bool(self.table.records))
+        switched = self.switched[1] if contact and self.switched and self.switched[0] == contact.id else None
+        lines = contact_lines(contact, self.directory.catalog, others, has_contacts=bool(self.table.records),
+                              switched=switched)
         for number, text in enumerate(lines):
             self.query_one(f"#contact-line{number}", Static).update(text)
 
@@ -235,11 +242,16 @@ class CustomerScreen(AppScreen):
         contact = self.table.current()
         if contact is not None and self.customer is not None:
             elsewhere = self.memberships.get(contact.email.lower()) if contact.active else None
-            self.app.push_screen(ContactForm(self.customer, contact, elsewhere), self._saved)
+            form = ContactForm(self.customer, contact, elsewhere)
+            self.app.push_screen(form, lambda saved: self._saved(saved, form.copied_to))
 
-    def _saved(self, contact: ContactRecord | None) -> None:
+    def _saved(self, contact: ContactRecord | None, copied_to: list[str] | None = None) -> None:
         if contact is not None:
-            self.app.notify(f"Saved {contact.name}.", markup=False)
+            if copied_to:
+                where = ", ".join(copied_to)
+                self.app.notify(f"Saved {contact.name}, and the name and phone at {where} too.", markup=False)
+            else:
+                self.app.notify(f"Saved {contact.name}.", markup=False)
             self.reload(contact.id)
 
     def action_edit_customer(self) -> None:
@@ -254,6 +266,24 @@ class CustomerScreen(AppScreen):
             self.reload(select_id)
 
         self.call_directory("write", call, done, write=True)
+
+    def _switch(self, call, contact: ContactRecord, key: str) -> None:
+        """Save a switch of 1-9 or 0. Its answer is the line of toggles itself
+        (the new state, marked ✓): a toast would cover the rows and that line."""
+
+        def done(_result: object) -> None:
+            self.switched = (contact.id, key)
+            if self._unmark is not None:
+                self._unmark.stop()
+            self._unmark = self.set_timer(SWITCH_MARK_SECONDS, self._clear_mark)
+            self.reload(contact.id)
+
+        self.call_directory("write", call, done, write=True)
+
+    def _clear_mark(self) -> None:
+        self.switched = None
+        if self.is_mounted:
+            self._show_contact()
 
     def action_delete(self) -> None:
         contact = self.table.current()
@@ -311,14 +341,11 @@ class CustomerScreen(AppScreen):
         category = self.directory.catalog.categories[number - 1]
         if contact is None:
             return
-        state = "off" if category.key in contact.categories else "on"
-        self._write(lambda: self.directory.toggle_category(contact.id, category.key),
-                    f"{category.label} {state} for {contact.name}.", contact.id)
+        self._switch(lambda: self.directory.toggle_category(contact.id, category.key), contact, category.key)
 
     def action_receive_all(self) -> None:
         contact = self.table.current()
         if contact is None:
             return
         enabled = not contact.receive_all
-        self._write(lambda: self.directory.set_receive_all(contact.id, enabled),
-                    f"Receive all {'on' if enabled else 'off'} for {contact.name}.", contact.id)
+        self._switch(lambda: self.directory.set_receive_all(contact.id, enabled), contact, "all")

@@ -95,7 +95,12 @@ class CustomersScreen(PagedListScreen):
             yield Label("Search", id="search-label")
             yield Input(placeholder="name, email or contact email  (press /)", id="search", compact=True)
         if self.app.options.get("demo"):
-            yield Static(DEMO_HINT, id="demo-hint", markup=False)
+            hint = DEMO_HINT
+            relay = self.app.options.get("relay_address")
+            if relay:
+                # An outside mail sender can be pointed at it too: the address is here, not only in the log.
+                hint += f"\nIts relay listens on {relay[0]}:{relay[1]} (capture only): point a mail sender there too."
+            yield Static(hint, id="demo-hint", markup=False)
         yield Static("Loading customers…", id="status")
         yield CustomerTable(id="customers")
         yield Footer(compact=True, show_command_palette=False)
@@ -218,6 +223,15 @@ class CustomersScreen(PagedListScreen):
         if action in ("edit", "open", "send_sample") and self.is_mounted and self.table.current() is None:
             return "There is no customer to " + ("send to" if action == "send_sample" else action) + " here."
         return None
+
+    def describe(self, binding: Binding) -> str:
+        if binding.action == "close":
+            return "Quit (where nothing is being typed)"
+        return super().describe(binding)
+
+    def action_close(self) -> None:
+        # The first screen: closing it is leaving, as q does in less or lazygit.
+        self.app.exit()
 
     def action_open(self) -> None:
         from .customer import CustomerScreen

@@ -8,7 +8,7 @@ from typing import Any, Callable, ClassVar
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
@@ -71,6 +71,9 @@ class FormScreen(AppScreen):
         yield Static(visible(self.heading()), id="form-title", markup=False)
         with VerticalScroll(id="form"):
             yield from self.fields()
+        # Below the scrolling fields, not at their end: at 60x20 a form with a
+        # long catalog scrolled its save button out of sight.
+        with Vertical(id="form-end"):
             yield from self.form_end()
         yield Footer(compact=True, show_command_palette=False)
 
@@ -87,6 +90,10 @@ class FormScreen(AppScreen):
             if widget.id:
                 values[widget.id] = widget.value
         return values
+
+    def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
+        # A form is for typing: q on a switch or a button must not drop what was typed.
+        return action == "close" or super().hidden(action, parameters)
 
     def on_mount(self) -> None:
         self.sub_title = self.SUB_TITLE

@@ -8,14 +8,17 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from ..widgets.vi_keys import Scroll
 from .base import KeyHelp
 
 APP_KEYS = (
     ("?", "This help (F1 inside a text field)"),
+    ("j k", "Down and up in lists and views, like ↓ ↑"),
+    ("q", "Close this screen, where nothing is being typed (on the customers: quit)"),
     ("ctrl+p", "Command palette: every action by name"),
     ("escape", "Back, or cancel"),
     ("ctrl+q", "Quit"),
@@ -58,7 +61,7 @@ class HelpScreen(ModalScreen[None]):
         title = getattr(screen, "TITLE", None) or screen.sub_title or "Help"
         with Vertical(id="help", classes="dialog"):
             yield Static(f"Help: {title}", id="help-title", markup=False)
-            with VerticalScroll(id="help-body"):
+            with Scroll(id="help-body"):
                 text = getattr(screen, "HELP", "")
                 if text:
                     yield Static(text, id="help-text", markup=False)
@@ -66,7 +69,7 @@ class HelpScreen(ModalScreen[None]):
                 if getattr(screen, "IS_FORM", False):
                     yield Static(self._keys_table(list(FORM_KEYS)), id="help-form-keys")
                 yield Static(self._keys_table(list(APP_KEYS)), id="help-app-keys")
-            yield Static("↑ ↓ pgup pgdn scroll · escape closes this help", id="help-hint")
+            yield Static("↑ ↓ j k pgup pgdn scroll · escape or q closes this help", id="help-hint")
 
     @staticmethod
     def _keys_table(rows: list[tuple[str, str]]) -> Table:

@@ -8,7 +8,6 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
@@ -17,6 +16,7 @@ from contacts_tui.core.errors import DatabaseUnavailable
 from contacts_tui.core.maillog import LogEntry
 
 from ..mailformat import log_fields
+from ..widgets.vi_keys import Scroll
 from .base import AppScreen
 from .mail_list import REFRESH_SECONDS
 
@@ -43,7 +43,7 @@ class LogEntryScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="entry", classes="detail"):
+        with Scroll(id="entry", classes="detail"):
             yield Static(self._fields(), id="entry-fields")
         yield Footer(compact=True, show_command_palette=False)
 

@@ -49,6 +49,9 @@ class MailListScreen(PagedListScreen):
 
     def __init__(self, search: str = "") -> None:
         super().__init__(Query(search))
+        self.opened_with = search
+        """The search another screen opened this one with (m on a customer): escape goes
+        straight back from it, where a search typed here is cleared first."""
         self.everyone = 0
         self.outage = ""
         self.timer: Timer | None = None
@@ -156,6 +159,10 @@ class MailListScreen(PagedListScreen):
     def filtering(self) -> bool:
         return bool(self.query_state.text.strip() or self.query_state.status)
 
+    def as_opened(self) -> bool:
+        """Showing what the screen was opened with, a search of its opener's."""
+        return bool(self.opened_with) and self.query_state.text == self.opened_with and not self.query_state.status
+
     def _show_status(self) -> None:
         table = self.table
         if self.outage and not self.loaded_once:
@@ -217,9 +224,9 @@ class MailListScreen(PagedListScreen):
 
     def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
         if action == "clear_search":
-            return not self.filtering()
+            return not self.filtering() or self.as_opened()
         if action == "back":
-            return self.filtering()
+            return self.filtering() and not self.as_opened()
         return False
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:

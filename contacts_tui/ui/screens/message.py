@@ -11,18 +11,21 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from contacts_tui.core import maillog
 from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.errors import NotFound
+from contacts_tui.core.html_text import html_to_text
 from contacts_tui.core.maillog import CapturedRecord, LogEntry
 from contacts_tui.core.mailview import MessageView, view_message
 
 from ..mailformat import full_time, person
+from ..widgets.hanging import raw_lines
 from ..widgets.header_diff import HeaderDiff
+from ..widgets.vi_keys import Scroll
 from .base import AppScreen
+from .confirm import Confirm
 
 TABS = (("summary", "Summary"), ("headers", "Headers"), ("text", "Text"), ("html", "HTML"), ("raw", "Raw"))
 SHOWN = 200_000
@@ -113,8 +116,9 @@ class MessageScreen(AppScreen):
         "and which contact persons the relay added and why. Headers: the header fields "
         "before and after the relay; '+' marks a line the relay added, '-' one it removed, "
         "unmarked lines are unchanged (encoded words such as =?utf-8?b?…?= are shown "
-        "decoded). Text and HTML: the bodies (HTML as source). Raw: the whole message as "
-        "the relay would have sent it; o switches to the original as the relay received it."
+        "decoded). Text and HTML: the bodies; the HTML one as readable text, h shows its "
+        "source. Raw: the whole message as the relay would have sent it; o switches to the "
+        "original as the relay received it. d deletes this message."
     )
     EXTRA_KEYS = (("↑ ↓ pgup pgdn", "Scroll the tab"), ("← →", "Previous or next tab"))
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -126,7 +130,11 @@ class MessageScreen(AppScreen):
                 id="message.raw_original"),
         Binding("o", "raw(False)", "as sent", tooltip="Raw tab: the message as the relay would have sent it",
                 id="message.raw_sent"),
+        Binding("h", "html(True)", "source", tooltip="HTML tab: the HTML source", id="message.html_source"),
+        Binding("h", "html(False)", "as text", tooltip="HTML tab: the HTML as readable text", id="message.html_text"),
         Binding("l", "log_entry", "log entry", tooltip="The relay log entry of this message", id="message.log"),
+        Binding("d", "delete_message", "delete", tooltip="Delete this captured message (asks first)",
+                id="message.delete"),
         Binding("escape", "back", "back", tooltip="Back to the captured messages", id="message.back"),
     ]
 
@@ -135,6 +143,7 @@ class MessageScreen(AppScreen):
         self.message_id = message_id
         self.shown: Shown | None = None
         self.raw_original = False
+        self.html_source = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -142,7 +151,7 @@ class MessageScreen(AppScreen):
         with TabbedContent(id="tabs"):
             for number, (key, title) in enumerate(TABS, 1):
                 with TabPane(f"{number} {title}", id=key):
-                    with VerticalScroll(classes="detail", id=f"{key}-scroll"):
+                    with Scroll(classes="detail", id=f"{key}-scroll"):
                         if key == "headers":
                             yield Static("", id="headers-note", markup=False)
                             yield HeaderDiff(id="header-diff")
@@ -174,11 +183,24 @@ class MessageScreen(AppScreen):
         command = f"contacts-relay messages raw {shown.record.id}"
         self.query_one("#text-body", Static).update(
             visible_lines(_clip(view.text, "text", command)) if view.text else "(This message has no plain-text part.)")
-        self.query_one("#html-body", Static).update(
-            visible_lines(_clip(view.html, "HTML", command)) if view.html else "(This message has no HTML part.)")
+        self._show_html()
         self._show_raw()
         self._focus_tab()
         self.update_keys()
+
+    def _show_html(self) -> None:
+        shown = self.shown
+        if shown is None:
+            return
+        html = shown.view.html
+        if not html:
+            text = "(This message has no HTML part.)"
+        elif self.html_source:
+            text = "The HTML source; h: as text.\n\n" + _clip(html, "HTML", f"contacts-relay messages raw {shown.record.id}")
+        else:
+            text = "The HTML as text (no images, nothing run); h: its source.\n\n" + _clip(
+                html_to_text(html), "HTML", f"contacts-relay messages raw {shown.record.id}")
+        self.query_one("#html-body", Static).update(visible_lines(text))
 
     def _show_raw(self) -> None:
         shown = self.shown
@@ -192,7 +214,7 @@ class MessageScreen(AppScreen):
             note = f"As the relay would have sent it ({shown.raw_size:,} bytes). o: the original as received."
             text = shown.raw
         self.query_one("#raw-note", Static).update(note)
-        self.query_one("#raw-body", Static).update(text)
+        self.query_one("#raw-body", Static).update(raw_lines(text))
 
     def _failed(self, error: Exception) -> None:
         self.query_one("#message-title", Static).update(f"Could not show this message: {error}. Escape goes back.")
@@ -219,17 +241,21 @@ class MessageScreen(AppScreen):
     def _focus_tab(self) -> None:
         # The scrolling area of the tab takes the keys, so ↑ ↓ scroll at once.
         active = self.tabs.active or TABS[0][0]
-        self.query_one(f"#{active}-scroll", VerticalScroll).focus()
+        self.query_one(f"#{active}-scroll", Scroll).focus()
 
     # -- actions -------------------------------------------------------------
 
     def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
-        # One "o" key: the footer names the view it switches to.
+        # One "o" key and one "h": the footer names the view each switches to.
+        if action == "html":
+            return parameters[0] == self.html_source
         return action == "raw" and parameters[0] == self.raw_original
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
-        if action == "raw" and self.shown is None:
+        if action in ("raw", "html", "delete_message") and self.shown is None:
             return "The message is not loaded (yet)."
+        if action == "html" and not self.shown.view.html:
+            return "This message has no HTML part."
         if action == "log_entry":
             if self.shown is None:
                 return "The message is not loaded (yet)."
@@ -241,8 +267,29 @@ class MessageScreen(AppScreen):
         self.raw_original = original
         self._show_raw()
         self.action_show_tab("raw")
-        self.query_one("#raw-scroll", VerticalScroll).scroll_home(animate=False)
+        self.query_one("#raw-scroll", Scroll).scroll_home(animate=False)
         self.update_keys()
+
+    def action_html(self, source: bool) -> None:
+        self.html_source = source
+        self._show_html()
+        self.action_show_tab("html")
+        self.query_one("#html-scroll", Scroll).scroll_home(animate=False)
+        self.update_keys()
+
+    def action_delete_message(self) -> None:
+        message_id = self.message_id
+        question = Confirm(f"Delete captured message {message_id}?",
+                           "It is gone for good; its relay log entry stays. Nothing is sent.", yes="Delete")
+
+        def delete() -> None:
+            self.call_directory("delete", lambda: maillog.delete_captured(message_id), self._deleted, write=True)
+
+        self.app.push_screen(question, lambda yes: yes and delete())
+
+    def _deleted(self, _found: bool) -> None:
+        self.app.notify(f"Deleted captured message {self.message_id}.", markup=False)
+        self.dismiss()
 
     def action_log_entry(self) -> None:
         if self.shown is not None and self.shown.entry is not None:

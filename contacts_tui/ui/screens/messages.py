@@ -39,6 +39,8 @@ class MessagesScreen(MailListScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "search", tooltip="Search the captured messages", id="messages.search"),
         Binding("r", "refresh", "refresh", tooltip="Load the newest messages now", id="messages.refresh"),
+        Binding("d", "delete_message", "delete", tooltip="Delete the highlighted message (asks first)",
+                id="messages.delete"),
         Binding("c", "clear_all", "delete all", tooltip="Delete every captured message (asks first)",
                 id="messages.clear_all"),
         Binding("l", "relay_log", "log", tooltip="Relay log", id="messages.log"),
@@ -48,6 +50,10 @@ class MessagesScreen(MailListScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Captured messages"
+        later = self.app.options.get("read_later")
+        if later:
+            # The demo printed this before the TUI covered the terminal.
+            self.HELP = f"{MessagesScreen.HELP} After the demo they stay: {later}"
         dismiss_sent_answers(self.app)
         super().on_mount()
 
@@ -74,7 +80,28 @@ class MessagesScreen(MailListScreen):
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
         if action == "clear_all" and self.loaded_once and self.everyone == 0:
             return "There are no captured messages to delete."
+        if action == "delete_message" and self.is_mounted and self.table.current() is None:
+            return "No message is highlighted."
         return super().unavailable(action, parameters)
+
+    def action_delete_message(self) -> None:
+        record = self.table.current()
+        if record is None:
+            return
+        question = Confirm(
+            f"Delete captured message {record.id}?",
+            f"{record.subject or '(no subject)'}, to {', '.join(record.recipients) or 'nobody'}. It is gone for "
+            "good; its relay log entry stays. Nothing is sent.",
+            yes="Delete",
+        )
+
+        def done(_found: bool) -> None:
+            self.app.notify(f"Deleted captured message {record.id}.", markup=False)
+            self.reload()
+
+        delete = lambda: self.call_directory(  # noqa: E731
+            "delete", lambda: maillog.delete_captured(record.id), done, write=True)
+        self.app.push_screen(question, lambda yes: yes and delete())
 
     def action_clear_all(self) -> None:
         count = self.everyone

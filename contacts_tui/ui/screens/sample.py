@@ -25,6 +25,7 @@ from contacts_tui.core.maillog import LogEntry
 from contacts_tui.core.records import CustomerRecord
 from contacts_tui.core.sample import build_sample, sample_type, send_sample
 
+from ..widgets.vi_keys import Options
 from .base import AppModal
 from .mail_list import MailListScreen
 
@@ -49,7 +50,7 @@ class SampleDialog(AppModal[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(str(n), f"pick({n})", "send", show=False, tooltip=f"Send category {n}", id=f"sample.pick{n}")
           for n in range(1, PICK_KEYS + 1)),
-        Binding("escape", "cancel", "cancel", tooltip="Close without sending", id="sample.cancel"),
+        Binding("escape,q", "cancel", "cancel", tooltip="Close without sending", id="sample.cancel"),
     ]
 
     def __init__(self, customer: CustomerRecord, catalog: Catalog, relay: tuple[str, int]) -> None:
@@ -62,7 +63,7 @@ class SampleDialog(AppModal[str | None]):
             yield Static(visible(f"Send a sample notification to {self.customer.name}"), id="sample-title", markup=False)
             yield Static(visible(f"To {self.customer.email}, through the relay at {host}:{port}. Which category?"),
                          id="sample-detail", markup=False)
-            yield OptionList(*self._options(), id="sample-categories")
+            yield Options(*self._options(), id="sample-categories")
             count = min(len(self.catalog.categories), PICK_KEYS)
             keys = "1" if count == 1 else f"1-{count}"
             yield Static(f"enter sends · {keys} send that category · escape cancels", id="sample-hint", markup=False)

@@ -13,13 +13,17 @@ from contacts_tui.core.catalog import Catalog
 from contacts_tui.core.records import ContactRecord
 
 from ..format import cell, contact_status, receives
+from .vi_keys import LIST_KEYS
 
 COLUMNS = ("name", "email", "phone", "role", "receives", "status")
-# The most each of the short columns takes at 80 columns and when wider: every
-# column shows at 80, the short ones shrink to what their values need, and
-# name and email share the rest (long values end in an ellipsis).
+# The most each of the short columns takes at 80 columns and when wider; they
+# shrink to what their values need, and name and email share the rest.
 NARROW_CAPS = {"phone": 16, "role": 11, "receives": 10, "status": 7}
 WIDE_CAPS = {"phone": 18, "role": 11, "receives": 24, "status": 7}
+GIVE_WAY = ("phone", "role")
+"""Columns that leave the table, in this order, while names or addresses
+would be cut: the line under the table shows the highlighted person's phone
+and role. Status shows only while deleted contact persons are listed."""
 WIDE = 100
 GAP = " "
 """Between columns: one space, not the DataTable's two, leaves name and email
@@ -30,6 +34,7 @@ class ContactTable(DataTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "edit", show=False, tooltip="Edit the highlighted contact person",
                 id="contacts.open"),
+        *LIST_KEYS,
     ]
 
     def __init__(self, catalog: Catalog, *, id: str | None = None) -> None:
@@ -50,11 +55,12 @@ class ContactTable(DataTable):
         total = max(self.size.width, 40)
         caps = WIDE_CAPS if total >= WIDE else NARROW_CAPS
         texts = [self._texts(record, caps["receives"]) for record in self.records]
-        for key, width in self._widths(texts, total, caps).items():
+        widths = self._widths(texts, total, caps, deleted=any(not record.active for record in self.records))
+        for key, width in widths.items():
             self.add_column(GAP + key.capitalize(), key=key, width=len(GAP) + width)
         for record, values in zip(self.records, texts):
             style = "" if record.active else "dim"
-            self.add_row(*(cell(GAP + values[key], style) for key in COLUMNS), key=str(record.id))
+            self.add_row(*(cell(GAP + values[key], style) for key in widths), key=str(record.id))
         if self.records:
             self.move_cursor(row=row, animate=False)
         self._laid_out_width = self.size.width
@@ -70,18 +76,30 @@ class ContactTable(DataTable):
         }
 
     @staticmethod
-    def _widths(texts: list[dict[str, str]], total: int, caps: dict[str, int]) -> dict[str, int]:
-        widths = {
+    def _widths(texts: list[dict[str, str]], total: int, caps: dict[str, int], *, deleted: bool) -> dict[str, int]:
+        """The columns to show, in order, with their widths."""
+        short = {
             key: min(cap, max([len(key)] + [cell_len(values[key]) for values in texts]))
             for key, cap in caps.items()
+            # A column that would be empty (nobody has a phone) or say the same on each row is left out.
+            if (key != "status" or deleted) and (key != "phone" or any(values[key] for values in texts))
         }
-        # One cell of gap per column and one for the scrollbar.
-        free = max(total - len(GAP) * len(COLUMNS) - 1 - sum(widths.values()), 12)
+        name_need, email_need = (max([4] + [cell_len(values[key]) for values in texts]) for key in ("name", "email"))
+
+        def free() -> int:
+            # One cell of gap per column and one for the scrollbar.
+            return total - len(GAP) * (len(short) + 2) - 1 - sum(short.values())
+
+        for key in GIVE_WAY:
+            if free() >= name_need + email_need:
+                break
+            short.pop(key, None)
+        room = max(free(), 12)
         # Names get two fifths, or more when the addresses are short; never
         # more than the longest name needs.
-        name_need, email_need = (max([4] + [cell_len(values[key]) for values in texts]) for key in ("name", "email"))
-        name = max(min(name_need, max(free * 2 // 5, free - email_need)), 4)
-        return {"name": name, "email": free - name, **widths}
+        name = max(min(name_need, max(room * 2 // 5, room - email_need)), 4)
+        widths = {"name": name, "email": room - name, **short}
+        return {key: widths[key] for key in COLUMNS if key in widths}
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width != self._laid_out_width and self.columns:

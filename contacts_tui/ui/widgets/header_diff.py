@@ -14,6 +14,8 @@ from textual.widgets import Static
 
 from contacts_tui.core.display import visible
 
+from .hanging import INDENT, Hanging
+
 
 class HeaderDiff(Static):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"header-diff--added", "header-diff--removed"}
@@ -44,9 +46,10 @@ class HeaderDiff(Static):
         }
         table = Table.grid(padding=(0, 1))
         table.add_column(width=1, no_wrap=True)
-        table.add_column(ratio=1, overflow="fold")
+        table.add_column(ratio=1)
         for mark, line in self.lines:
             style = styles.get(mark, "")
             # A header line is what the sender wrote: its controls are shown, not obeyed.
-            table.add_row(Text(mark, style=style), Text(visible(line), style=style))
+            # A long one wraps indented under its name, so each field reads as one.
+            table.add_row(Text(mark, style=style), Hanging([(visible(line), INDENT)], style))
         self.update(table)

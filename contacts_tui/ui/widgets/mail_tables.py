@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
@@ -17,8 +18,8 @@ from .paged_table import PagedTable
 
 # Statuses that need someone's attention stand out without colour.
 TROUBLE = frozenset(status for status in Status if status.trouble)
-ADDRESS_MIN = 10
-"""Columns an address keeps next to a long subject: "billing@d…" still tells senders apart."""
+ADDRESS_NEED = 36
+"""The most an address column asks for before the subject gets the rest."""
 
 
 class LogTable(PagedTable):
@@ -31,6 +32,9 @@ class LogTable(PagedTable):
         ("to", "To", 0),
         ("added", "Added", 5),
     )
+    # At 80 columns From and To each got 11 cells ("billing@de…"); the line
+    # under the table shows the sender, so To (the customer) gets them all.
+    NARROW_HIDDEN = frozenset({"sender"})
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "open", tooltip="Open the highlighted entry in full", id="log.open"),
     ]
@@ -56,6 +60,8 @@ class MessageTable(PagedTable):
         ("category", "Category", 8),
         ("added", "Added", 5),
     )
+    # As in the relay log: the line under the table names the sender and who was added.
+    NARROW_HIDDEN = frozenset({"sender", "added"})
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "open", tooltip="Open the highlighted message", id="messages.open"),
     ]
@@ -67,12 +73,20 @@ class MessageTable(PagedTable):
         widths = dict(super()._widths())
         times = [len(short_time(record.received_at)) for record in self.records]
         widths["time"] = max(times, default=widths["time"])
-        shared = sum(widths[key] for key in ("sender", "to", "subject")) + sum(
-            width - widths[key] for key, _, width in self.COLUMNS if width)
-        needed = max((len(record.subject or "(no subject)") for record in self.records), default=0)
-        subject = max(min(needed, shared - 2 * ADDRESS_MIN), shared // 3)
-        sender = (shared - subject) // 2
-        widths.update(sender=sender, to=shared - subject - sender, subject=subject)
+        addresses = [key for key in ("sender", "to") if key in widths]
+        shared = sum(widths[key] for key in (*addresses, "subject")) + sum(
+            width - widths[key] for key, _, width in self.COLUMNS if width and key in widths)
+        texts = {"sender": [r.sender or "<>" for r in self.records], "to": [", ".join(r.recipients) for r in self.records]}
+        needs = {key: min(ADDRESS_NEED, max((cell_len(t) for t in texts[key]), default=4)) for key in addresses}
+        subject_need = max((cell_len(r.subject or "(no subject)") for r in self.records), default=0)
+        # The subject gets what it needs, or at least half when the addresses would take it all;
+        # the addresses share the rest by what they need, so a recipient is read whole.
+        subject = max(shared - sum(needs.values()), min(subject_need, shared // 2), shared // 3)
+        left, total_need = shared - subject, max(sum(needs.values()), 1)
+        for number, key in enumerate(addresses):
+            last = number == len(addresses) - 1
+            widths[key] = left - sum(widths[k] for k in addresses[:number]) if last else left * needs[key] // total_need
+        widths["subject"] = subject
         return widths
 
     def cells(self, record: CapturedRecord) -> list[Text]:

@@ -6,7 +6,10 @@ result has (``total``); when the cursor would leave the page it posts
 ``Wanted`` with the row it wants, and the screen answers with ``show_page``.
 
 Columns are declared as (key, title, width); a width of 0 shares what the
-fixed columns leave, so nothing spills past 80 columns.
+fixed columns leave, so nothing spills past 80 columns. Columns named in
+``NARROW_HIDDEN`` leave the table when it is narrower than ``WIDE``: the line
+under the table shows them for the highlighted row, and the columns that tell
+rows apart get their room.
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ from typing import Any, ClassVar, Sequence
 
 from rich.text import Text
 from textual import events
+from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import DataTable
+
+from .vi_keys import LIST_KEYS
 
 
 class PagedTable(DataTable):
     COLUMNS: ClassVar[tuple[tuple[str, str, int], ...]] = ()
+    NARROW_HIDDEN: ClassVar[frozenset[str]] = frozenset()
+    WIDE: ClassVar[int] = 100
+    BINDINGS: ClassVar[list[BindingType]] = LIST_KEYS
 
     class Wanted(Message):
         """The cursor wants row ``index`` of the whole result, outside this page."""
@@ -30,7 +39,9 @@ class PagedTable(DataTable):
             self.index = index
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        # One space between columns (in the cells) instead of the DataTable's
+        # two: at 80 columns a recipient or a name keeps one more cell per column.
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=0)
         self.page_offset = 0
         self.total = 0
         self.records: tuple[Any, ...] = ()
@@ -66,12 +77,20 @@ class PagedTable(DataTable):
             self.scroll_to(y=max(0, scroll_y + shift), animate=False, immediate=True)
             self.move_cursor(row=row, animate=False)
 
+    def shown_columns(self) -> tuple[tuple[str, str, int], ...]:
+        """The columns at the table's width now."""
+        narrow = self.size.width < self.WIDE
+        return tuple(column for column in self.COLUMNS if not (narrow and column[0] in self.NARROW_HIDDEN))
+
     def _rebuild(self, row: int) -> None:
         self.clear(columns=True)
-        for key, width in self._widths().items():
-            self.add_column(self._label(key), key=key, width=width)
+        widths = self._widths()
+        for key, width in widths.items():
+            self.add_column(_gap(self._label(key)), key=key, width=width + GAP)
+        keys = [key for key, _, _ in self.COLUMNS]
         for record in self.records:
-            self.add_row(*self.cells(record), key=str(record.id))
+            cells = dict(zip(keys, self.cells(record)))
+            self.add_row(*(_gap(cells[key]) for key in widths), key=str(record.id))
         if self.records:
             self.move_cursor(row=row, animate=False)
         self._laid_out_width = self.size.width
@@ -82,14 +101,16 @@ class PagedTable(DataTable):
 
     def _free_width(self) -> int:
         """What the fixed columns leave: two cells of padding per column and one for the scrollbar."""
-        fixed = sum(width for _, _, width in self.COLUMNS)
-        return max(self.size.width, 40) - 2 * self.cell_padding * len(self.COLUMNS) - 1 - fixed
+        columns = self.shown_columns()
+        fixed = sum(width for _, _, width in columns)
+        return max(self.size.width, 40) - GAP * len(columns) - 1 - fixed
 
     def _widths(self) -> dict[str, int]:
-        shared = [key for key, _, width in self.COLUMNS if not width]
+        columns = self.shown_columns()
+        shared = [key for key, _, width in columns if not width]
         each, extra = divmod(max(self._free_width(), 6 * len(shared)), max(len(shared), 1))
         widths = {}
-        for key, _, width in self.COLUMNS:
+        for key, _, width in columns:
             if width:
                 widths[key] = width
             else:
@@ -154,6 +175,15 @@ class PagedTable(DataTable):
     # With a row cursor, home and end have no columns to move between.
     action_scroll_home = action_scroll_top
     action_scroll_end = action_scroll_bottom
+
+
+GAP = 1
+"""Cells of space before each column."""
+
+
+def _gap(text: Text) -> Text:
+    text.pad_left(GAP)
+    return text
 
 
 def page_row(cursor: int, offset: int, rows: Sequence[Any]) -> int:
