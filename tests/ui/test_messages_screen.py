@@ -353,3 +353,21 @@ async def test_escape_goes_straight_back_from_the_messages_of_a_customer(app, sq
         assert isinstance(app.screen, MessagesScreen)
         await press(pilot, "escape")
         assert isinstance(app.screen, CustomerScreen)
+
+
+async def test_chaos_rules_show_above_the_messages_while_they_last(app, three):
+    from contacts_tui.core import chaos
+
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        assert "Chaos" not in screen_text(app)
+        added = chaos.add_rule(chaos.rule("data", "451 4.3.0 Try again later", category="billing", probability=0.5))
+        await press(pilot, "r")
+        await wait_for(lambda: "Chaos, 1 rule (mail fails on purpose)" in screen_text(app))
+        text = " ".join(screen_text(app).split())
+        assert f"#{added.id} 451 4.3.0 Try again later (at DATA, category billing, 50% of the time)" in text
+        # The messages stay in view under it.
+        assert "Newsletter" in text
+        chaos.clear_rules()
+        await press(pilot, "r")
+        await wait_for(lambda: "Chaos" not in screen_text(app))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Sequence
 
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.widgets import Static
 
-from contacts_tui.core import maillog
+from contacts_tui.core import chaos, maillog
+from contacts_tui.core.display import visible
 from contacts_tui.core.maillog import CapturedRecord
 
 from ..mailformat import message_summary
@@ -28,7 +31,9 @@ class MessagesScreen(MailListScreen):
         "as Cc. Open one to see who was added and why, the headers before and after the "
         "relay, the text and HTML bodies and the raw message. Type after / to search: "
         "every word must appear in the sender, a recipient, the subject, the category or "
-        "an added person. The list updates itself every few seconds."
+        "an added person. The list updates itself every few seconds. Chaos rules "
+        "(contacts-relay chaos), which make the relay fail on purpose, show above the list "
+        "while they last: contacts-relay chaos clear ends them."
     )
     EXTRA_KEYS = (
         ("enter", "Open the highlighted message (in the search box: go to the list)"),
@@ -48,6 +53,18 @@ class MessagesScreen(MailListScreen):
         Binding("escape", "back", "back", tooltip="Back", id="messages.back"),
     ]
 
+    def __init__(self, search: str = "") -> None:
+        super().__init__(search)
+        self.chaos_rules: list[chaos.Rule] = []
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, self.TABLE):
+                # A tester who forgot a chaos rule would hunt for the bug in
+                # the billing application: say it above the messages.
+                yield Static("", id="chaos", markup=False)
+            yield widget
+
     def on_mount(self) -> None:
         self.sub_title = "Captured messages"
         later = self.app.options.get("read_later")
@@ -58,7 +75,23 @@ class MessagesScreen(MailListScreen):
         super().on_mount()
 
     def fetch(self, text: str, status: str, offset: int, limit: int) -> tuple[Sequence[Any], int]:
+        # In the loading thread, with the page: the rules change while relays run.
+        self.chaos_rules = chaos.current_rules()
         return maillog.captured_messages(limit, search=text, offset=offset), maillog.count_captured(text)
+
+    def show_loaded(self, loaded: Any) -> None:
+        super().show_loaded(loaded)
+        self._show_chaos()
+
+    def _show_chaos(self) -> None:
+        line = self.query_one("#chaos", Static)
+        rules = self.chaos_rules
+        line.display = bool(rules)
+        if rules:
+            # The rules first: at 80 columns the line may end in an ellipsis.
+            described = "; ".join(f"#{rule.id} {rule.describe()}" for rule in rules)
+            counted = "1 rule" if len(rules) == 1 else f"{len(rules)} rules"
+            line.update(visible(f"Chaos, {counted} (mail fails on purpose): {described}"))
 
     def count_everyone(self) -> int:
         return maillog.count_captured()
