@@ -10,14 +10,13 @@ change reaches every running program.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable
 
 import peewee
 
-from . import resolver, search, stored_settings, writes
-from .db import database_call
+from . import history, resolver, search, stored_settings, writes
+from .directory_history import HistoryCalls, directory_call
 from .errors import FieldError, NotFound, ValidationError
 from .migrate import write_transaction
 from .models import ContactCategory, ContactPerson, Customer, utcnow
@@ -38,28 +37,17 @@ from .rules import (
     Problems,
     clean_contact,
     clean_customer,
-    name_sort_key,
     duplicate_conflict,
+    name_sort_key,
     primary_conflict,
     raise_limit,
 )
 from .validate import DEFAULT_ROLE, clean_categories, clean_email, email_key
 
-_uses_database = database_call(lambda self, *args: self.database)
+_database_call = directory_call
 
 
-def _database_call(function):
-    """A public directory call: the stored settings are fresh, driver failures become DatabaseUnavailable."""
-
-    @functools.wraps(function)
-    def call(self: "Directory", *args, **kwargs):
-        self.follow_settings()
-        return function(self, *args, **kwargs)
-
-    return _uses_database(call)
-
-
-class Directory(stored_settings.Following):
+class Directory(HistoryCalls, stored_settings.Following):
     """Customers and their contact persons, under the directory rules (the
     README's table): a name and a valid email; an address once per customer
     and never the customer's primary email; at most ``max_contacts`` active
@@ -68,7 +56,9 @@ class Directory(stored_settings.Following):
     The checks are the functions of ``rules`` and the writes those of
     ``writes``, which the CSV import uses too.
 
-    The catalog and the limit: see ``stored_settings.Following``.
+    The catalog and the limit: see ``stored_settings.Following``. Every
+    write records one change in the history, in its transaction, as the
+    directory's actor (``as_actor``; see ``directory_history``).
     """
 
     # -- customers ---------------------------------------------------------
@@ -88,7 +78,11 @@ class Directory(stored_settings.Following):
         with write_transaction(self.database):
             self._check_customer_email_free(clean.key, clean.email, None)
             ids = writes.insert_customers([(clean, ())], utcnow())
-            return customer_record(self._customer_row(ids[clean.key]))
+            record = customer_record(self._customer_row(ids[clean.key]))
+            added = history.customer_fields(record)
+            del added["active"]  # every new customer is
+            self._record(history.CUSTOMER_ADDED, record, history.differences(None, added))
+            return record
 
     @_database_call
     def update_customer(self, customer_id: int, data: CustomerInput) -> CustomerRecord:
@@ -104,12 +98,19 @@ class Directory(stored_settings.Following):
                 )
             writes.update_customer(row.id, clean, utcnow())
             self._refresh_customer(row)
-            return customer_record(self._customer_row(row.id))
+            record = customer_record(self._customer_row(row.id))
+            changes = history.differences(history.customer_fields(customer_record(row)), history.customer_fields(record))
+            if changes:
+                self._record(history.CUSTOMER_EDITED, record, changes)
+            return record
 
     @_database_call
     def set_customer_active(self, customer_id: int, active: bool) -> CustomerRecord:
         with write_transaction(self.database):
             row = self._lock_customer(customer_id)
+            if bool(row.active) != bool(active):
+                action = history.CUSTOMER_ACTIVATED if active else history.CUSTOMER_DEACTIVATED
+                self._record(action, row, [["active", bool(row.active), bool(active)]])
             row.active = active
             row.updated_at = utcnow()
             row.save()
@@ -156,7 +157,10 @@ class Directory(stored_settings.Following):
             self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=None, adding=True)
             (contact_id,) = writes.insert_contacts([(customer_id, clean)], utcnow())
             self._refresh_customer(customer)
-            return self.get_contact(contact_id)
+            record = self.get_contact(contact_id)
+            changes = history.differences(None, history.contact_fields(record))
+            self._record(history.CONTACT_ADDED, customer, changes, record)
+            return record
 
     @_database_call
     def update_contact(self, contact_id: int, data: ContactInput, *, apply_to_all: bool = False) -> ContactRecord:
@@ -173,6 +177,7 @@ class Directory(stored_settings.Following):
                 problems.add(primary_conflict(clean.key, clean.email, customer.email_key))
                 problems.raise_if_any(clean.name)
             old_key, now = row.email_key, utcnow()
+            before = history.contact_fields(self._contact_records([row])[0])
             kept = self._kept_categories(row.id)
             if kept:
                 # Opt-ins of an earlier catalog are not the form's to remove.
@@ -183,7 +188,11 @@ class Directory(stored_settings.Following):
                 touched |= self._apply_everywhere(old_key, row.id, clean.name, clean.phone, now)
             for customer_id in touched:
                 self._refresh_customer(self._lock_customer(customer_id))
-            return self.get_contact(contact_id)
+            record = self.get_contact(contact_id)
+            changes = history.differences(before, history.contact_fields(record))
+            if changes:
+                self._record(history.CONTACT_EDITED, customer, changes, record, now=now)
+            return record
 
     @_database_call
     def delete_contact(self, contact_id: int) -> ContactRecord:
@@ -194,6 +203,7 @@ class Directory(stored_settings.Following):
             if row.deleted_at is None:
                 writes.set_deleted([row.id], True, utcnow())
                 self._refresh_customer(customer)
+                self._record(history.CONTACT_DELETED, customer, [["active", True, False]], row)
             return self.get_contact(contact_id)
 
     @_database_call
@@ -206,6 +216,7 @@ class Directory(stored_settings.Following):
                 self._check_contact_email(customer, row.email_key, row.email, row.name, exclude=row.id, adding=True)
                 writes.set_deleted([row.id], False, utcnow())
                 self._refresh_customer(customer)
+                self._record(history.CONTACT_RESTORED, customer, [["active", False, True]], row)
             return self.get_contact(contact_id)
 
     @_database_call
@@ -213,7 +224,8 @@ class Directory(stored_settings.Following):
         (key,) = clean_categories([category], self.catalog)
         with write_transaction(self.database):
             row = self._contact_row(contact_id)
-            self._lock_customer(row.customer_id)
+            customer = self._lock_customer(row.customer_id)
+            before = self._contact_records([row])[0]
             query = ContactCategory.delete().where(
                 (ContactCategory.contact == contact_id) & (ContactCategory.category == key)
             )
@@ -221,7 +233,11 @@ class Directory(stored_settings.Following):
             if enabled:
                 ContactCategory.insert(contact=contact_id, category=key).execute()
             ContactPerson.update(updated_at=utcnow()).where(ContactPerson.id == contact_id).execute()
-        return self.get_contact(contact_id)
+            after = self.get_contact(contact_id)
+            if after.categories != before.categories:
+                changes = [["categories", list(before.categories), list(after.categories)]]
+                self._record(history.CATEGORIES_CHANGED, customer, changes, after)
+        return after
 
     @_database_call
     def toggle_category(self, contact_id: int, category: str) -> ContactRecord:
@@ -234,7 +250,9 @@ class Directory(stored_settings.Following):
     def set_receive_all(self, contact_id: int, enabled: bool) -> ContactRecord:
         with write_transaction(self.database):
             row = self._contact_row(contact_id)
-            self._lock_customer(row.customer_id)
+            customer = self._lock_customer(row.customer_id)
+            if bool(row.receive_all) != bool(enabled):
+                self._record(history.RECEIVE_ALL_CHANGED, customer, [["receive all", bool(row.receive_all), bool(enabled)]], row)
             row.receive_all, row.updated_at = enabled, utcnow()
             row.save()
         return self.get_contact(contact_id)
@@ -277,7 +295,9 @@ class Directory(stored_settings.Following):
                 writes.set_deleted([previous.id], False, now)
                 ContactPerson.update(receive_all=True).where(ContactPerson.id == previous.id).execute()
             self._refresh_customer(customer)
-            return customer_record(self._customer_row(customer.id))
+            record = customer_record(self._customer_row(customer.id))
+            self._record(history.MADE_PRIMARY, record, [["primary email", old_email, contact.email]], contact, now=now)
+            return record
 
     @_database_call
     def memberships(self, email: str) -> list[Membership]:
@@ -408,14 +428,21 @@ class Directory(stored_settings.Following):
 
     def _apply_everywhere(self, key: str, contact_id: int, name: str, phone: str, now) -> set[int]:
         rows = list(
-            ContactPerson.select(ContactPerson.id, ContactPerson.customer).where(
+            ContactPerson.select(ContactPerson, Customer.email.alias("customer_email")).join(Customer).where(
                 (ContactPerson.email_key == key) & (ContactPerson.id != contact_id)
-            )
+            ).objects()
         )
         if rows:
             ContactPerson.update(name=name, phone=phone, updated_at=now).where(
                 ContactPerson.id.in_([r.id for r in rows])
             ).execute()
+        # Each customer's history shows the edit of its own contact person.
+        history.record(self.actor, [
+            history.Entry(r.customer_id, r.customer_email, history.CONTACT_EDITED,
+                          history.differences({"name": r.name, "phone": r.phone}, {"name": name, "phone": phone}),
+                          r.id, r.email)
+            for r in rows if (r.name, r.phone) != (name, phone)
+        ], now)
         return {r.customer_id for r in rows}
 
     def _refresh_customer(self, customer: Customer) -> None:

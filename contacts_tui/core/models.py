@@ -29,7 +29,7 @@ from peewee import (
 
 def utcnow() -> dt.datetime:
     """Naive UTC, the one time format every table stores."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 class BaseModel(Model):
@@ -55,6 +55,11 @@ class Customer(BaseModel):
     search_text = TextField(default="")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # The customer portal (m0008): set while an admin keeps the customer from
+    # signing in; the last sign-in and whether it came over ssh or the web.
+    portal_disabled_at = DateTimeField(null=True)
+    last_sign_in_at = DateTimeField(null=True)
+    last_sign_in_channel = CharField(max_length=8, null=True)
 
 
 class ContactPerson(BaseModel):
@@ -147,4 +152,46 @@ class ChaosRule(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-ALL_MODELS = (Customer, ContactPerson, ContactCategory, RelayLog, CapturedMessage, Setting, ChaosRule)
+class ChangeRecord(BaseModel):
+    """One change of the directory: when, who, through which channel, what
+    (see history.py). Customer and contact person are plain ids with their
+    addresses copied at the time, not foreign keys: the history outlives what
+    it is about and reads the same after an address changes."""
+
+    id = AutoField()
+    at = DateTimeField(default=utcnow, index=True)
+    customer_id = IntegerField()
+    customer_email = CharField(max_length=254, default="")
+    contact_id = IntegerField(null=True)
+    contact_email = CharField(max_length=254, default="")
+    who = CharField(max_length=254)
+    channel = CharField(max_length=8)
+    action = CharField(max_length=64)
+    # JSON: a list of [field, before, after], only the fields that changed.
+    changes = TextField(default="[]")
+
+    class Meta:
+        table_name = "change_history"
+        indexes = ((("customer_id", "at"), False),)
+
+
+class SignInCode(BaseModel):
+    """A one-time code mailed to a customer's primary email for the portal;
+    only its hash is stored."""
+
+    id = AutoField()
+    customer = ForeignKeyField(Customer, on_delete="CASCADE")
+    code_hash = TextField()
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    tries = IntegerField(default=0)
+    used_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "portal_codes"
+        indexes = ((("customer", "created_at"), False),)
+
+
+ALL_MODELS = (
+    Customer, ContactPerson, ContactCategory, RelayLog, CapturedMessage, Setting, ChaosRule, ChangeRecord, SignInCode,
+)

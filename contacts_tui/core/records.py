@@ -35,6 +35,15 @@ class CustomerRecord:
     contact_count: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    portal_disabled_at: dt.datetime | None = None
+    """Set while an admin keeps the customer from signing in to the portal."""
+    last_sign_in_at: dt.datetime | None = None
+    last_sign_in_channel: str | None = None
+    """``ssh`` or ``web``: how the customer last signed in to the portal."""
+
+    @property
+    def portal_enabled(self) -> bool:
+        return self.portal_disabled_at is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +123,8 @@ class Resolution:
 
 def customer_record(row) -> CustomerRecord:
     return CustomerRecord(
-        row.id, row.name, row.email, row.phone, bool(row.active), row.contact_count, row.created_at, row.updated_at
+        row.id, row.name, row.email, row.phone, bool(row.active), row.contact_count, row.created_at, row.updated_at,
+        row.portal_disabled_at, row.last_sign_in_at, row.last_sign_in_channel,
     )
 
 

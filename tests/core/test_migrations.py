@@ -15,15 +15,15 @@ import peewee as pw
 import pytest
 from playhouse.migrate import migrate
 
-from contacts_tui.core import grams, maillog
+from contacts_tui.core import grams, maillog, writes
 from contacts_tui.core import migrate as migrations
-from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.errors import DatabaseUnavailable, SchemaTooNew
 from contacts_tui.core.migrate import Migration, migrate_database, schema_version
-from contacts_tui.core.models import CapturedMessage
+from contacts_tui.core.models import CapturedMessage, utcnow
 from contacts_tui.core.records import ContactInput, CustomerInput
+from contacts_tui.core.rules import clean_customer
 
 from .helpers import person
 
@@ -266,8 +266,11 @@ def test_captured_messages_of_a_version_1_database_keep_their_ids_and_find_their
 def test_customers_of_a_version_2_database_are_found_by_one_or_two_characters(db_url, monkeypatch):
     monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS[:2])
     old = open_database(db_url)
-    # Version 2 stores no settings: this directory is given them.
-    Directory(old, DEFAULT_CATALOG, 10).create_customer(CustomerInput("Hoya Oy", "owner@shop.example"))
+    # Written as version 2 had the customer table: today's Directory reads
+    # columns later migrations add (m0008's portal columns).
+    clean = clean_customer(CustomerInput("Hoya Oy", "owner@shop.example"))
+    with old.atomic():
+        writes.insert_customers([(clean, ())], utcnow())
     close(old)
 
     monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS)
