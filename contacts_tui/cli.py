@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo", parents=[common], help="demo data, a capture relay and the TUI in one command"
     )
+    from .commands.history import add_parser as add_history_parser
+
+    add_history_parser(commands, common)
     return parser
 
 
@@ -127,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # init and settings change the stored catalog and limit; everything
         # else must agree with them.
         changing = args.command in ("init", "settings")
-        directory = open_directory(settings, must_exist=args.command == "export", check=not changing)
+        directory = open_directory(settings, must_exist=args.command in ("export", "history"), check=not changing)
         if changing:
             from .commands.settings import run_init, run_settings
 
@@ -136,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.csv_files import run_export
 
             return run_export(directory, args)
+        if args.command == "history":
+            from .commands.history import run_history
+
+            return run_history(directory, args)
         from .ui.app import make_app
 
         relay = getattr(args, "relay", None) or _env_relay()

@@ -36,6 +36,7 @@ def run_import(directory, args) -> int:
                 progress=line.update,
                 size=size,
                 csv_format=found,
+                source=args.file,
             )
     except CsvFormatError as exc:
         line.finish()

@@ -9,17 +9,19 @@ asks to skip invalid rows. It checks with the rule functions single edits use
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from peewee import chunked
 
-from . import writes
+from . import history, writes
 from .csv_dialect import CsvFormat
 from .csv_read import Row, RowError, read_rows
 from .csv_report import ImportFailed, ImportReport
 from .db import database_call, is_postgres
 from .directory import Directory
+from .import_history import ImportHistory
 from .migrate import write_transaction
 from .models import ContactCategory, ContactPerson, Customer, utcnow
 from .rules import CleanContact, CleanCustomer, limit_error, primary_conflict
@@ -67,17 +69,20 @@ def import_csv(
     progress: Progress | None = None,
     size: int = 0,
     csv_format: CsvFormat | None = None,
+    source: str | None = None,
 ) -> ImportReport:
     """Import a CSV stream; raises ImportFailed (with every error) unless it is clean or skip_invalid.
 
     ``csv_format``: the separator and encoding, where the user gave them;
-    the rest is found in the file (``report.csv_format`` says what was used)."""
+    the rest is found in the file (``report.csv_format`` says what was used).
+    ``source``: the file's name, which the history records as the author of
+    every change (by default the stream's own name)."""
     report = ImportReport(csv_format=csv_format or CsvFormat())
     errors = report.errors
     on_row = None
     # Reading progress is the byte offset; a pipe (stdin) has none to tell.
     if progress and _seekable(stream):
-        on_row = lambda _line: (report.rows % 2000 == 0) and progress("reading", stream.tell(), size)  # noqa: E731
+        on_row = lambda _line: (report.rows % 2000 == 0) and progress("reading", stream.tell(), size)
     customers: dict[str, _Customer] = {}
     lines: set[int] = set()
     for row in read_rows(stream, directory.catalog, errors, on_row, report.csv_format):
@@ -99,7 +104,10 @@ def import_csv(
             raise ImportFailed(report)
         report.rows_skipped = len(bad_lines)
         _drop_lines(customers, bad_lines)
-        _write(customers, sync, report, dry_run, progress, held, frozenset(directory.catalog.keys))
+        changes = ImportHistory(history.import_actor(_source_name(stream, source)), directory.catalog, utcnow())
+        _write(customers, sync, report, dry_run, progress, held, changes)
+        if not dry_run:
+            changes.flush()
     errors.sort(key=lambda e: e.line)
     report.written = not dry_run
     if report.written and report.rows >= _ANALYZE_AFTER and is_postgres(directory.database):
@@ -108,6 +116,12 @@ def import_csv(
         for table in ("customer", "contact_person", "contact_category"):
             directory.database.execute_sql(f"ANALYZE {table}")
     return report
+
+
+def _source_name(stream: BinaryIO, source: str | None) -> str:
+    name = source if source is not None else getattr(stream, "name", "")
+    # Standard input is named "<stdin>", a file opened by descriptor by its number.
+    return name if isinstance(name, str) and not name.startswith("<") else "-"
 
 
 def _seekable(stream: BinaryIO) -> bool:
@@ -238,9 +252,9 @@ def _drop_lines(customers: dict[str, _Customer], bad_lines: set[int]) -> None:
 
 def _write(
     customers: dict[str, _Customer], sync: bool, report: ImportReport, dry_run: bool, progress, held: set[str],
-    known: frozenset[str],
+    changes: ImportHistory,
 ) -> None:
-    now = utcnow()
+    now = changes.now
     new = [p for p in customers.values() if p.existing is None]
     old = [p for p in customers.values() if p.existing is not None]
     report.customers_created = len(new)
@@ -255,6 +269,8 @@ def _write(
     for batch in chunked(new, writes.BATCH):
         rows = [(CleanCustomer(p.name, p.email, p.key, p.phone), _contacts_of(p)) for p in batch]
         ids = {} if dry_run else writes.insert_customers(rows, now)
+        for customer, _ in rows if not dry_run else ():
+            changes.customer_added(ids[customer.key], customer)
         inserts.extend((ids.get(customer.key, 0), contact) for customer, contacts in rows for contact in contacts)
         done += len(batch)
         if progress:
@@ -262,7 +278,7 @@ def _write(
 
     changed: list[int] = []
     for p in old:
-        touched, changed_here = _update_customer(p, sync and p.key not in held, report, dry_run, now, inserts, known)
+        touched, changed_here = _update_customer(p, sync and p.key not in held, report, dry_run, inserts, changes)
         if changed_here:
             changed.append(p.existing.id)
         done += 1 + touched
@@ -270,9 +286,11 @@ def _write(
             progress("writing", done, total)
     report.contacts_added += len(inserts)
 
+    emails = {} if dry_run else _customer_emails(customers, inserts)
     for batch in chunked(inserts, writes.BATCH):
         if not dry_run:
-            writes.insert_contacts(batch, now)
+            for contact_id, (customer_id, contact) in zip(writes.insert_contacts(batch, now), batch):
+                changes.contact_added(customer_id, emails[customer_id], contact_id, contact)
         done += len(batch)
         if progress:
             progress("writing", min(done, total), total)
@@ -281,16 +299,27 @@ def _write(
         writes.refresh_customers(changed)
 
 
+def _customer_emails(customers: dict[str, _Customer], inserts: list[tuple[int, CleanContact]]) -> dict[int, str]:
+    """The primary email of each customer that gets contact persons, by id, for the history."""
+    wanted = {customer_id for customer_id, _ in inserts}
+    found = {p.existing.id: p.existing.email for p in customers.values() if p.existing and p.existing.id in wanted}
+    missing = sorted(wanted - set(found))
+    for batch in chunked(missing, writes.BATCH):
+        found.update(Customer.select(Customer.id, Customer.email).where(Customer.id.in_(batch)).tuples())
+    return found
+
+
 def _contacts_of(plan: _Customer) -> list[CleanContact]:
     return [contact for _, contact in plan.contacts.values()]
 
 
-def _update_customer(p: _Customer, sync, report, dry_run, now, inserts, known) -> tuple[int, bool]:
-    """Apply the file to one existing customer; new contact rows go to ``inserts``.
-    Returns the rows of the file it took and whether anything changed there.
-    Opt-ins of categories the catalog (``known``) lacks are not the file's to
-    change: they stay, as a switch of the catalog left them."""
-    ex = p.existing
+def _update_customer(p: _Customer, sync, report, dry_run, inserts, changes: ImportHistory) -> tuple[int, bool]:
+    """Apply the file to one existing customer; new contact rows go to ``inserts``,
+    what changes to the history (``changes``). Returns the rows of the file it
+    took and whether anything changed there. Opt-ins of categories the catalog
+    lacks are not the file's to change: they stay, as a switch of the catalog left them."""
+    ex, now, known = p.existing, changes.now, changes.known
+    recorded: list[tuple[str, tuple, list]] = []  # (action, contact row, [field, before, after]) for the history
     touched = 0
     customer_changed = bool((p.name and p.name != ex.name) or (p.phone and p.phone != ex.phone))
     lines: list[str] = []  # what changes at this customer's contact persons, for --dry-run
@@ -318,21 +347,22 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts, known) -
             report.contacts_restored += 1
             lines.append(f"  restore {contact.email} ({contact.name})")
             restored.append(current.id)
+            recorded.append((history.CONTACT_RESTORED, current, [["active", False, True], *differences]))
         elif differences:
             report.contacts_updated += 1
-            lines.append(f"  update {contact.email}: " + ", ".join(differences))
+            lines.append(f"  update {contact.email}: " + ", ".join(_described(differences)))
+            recorded.append((history.CONTACT_EDITED, current, differences))
     removed = [current for key, current in ex.active.items() if key not in p.contacts] if sync else []
     for current in removed:
         report.contacts_removed += 1
         lines.append(f"  remove {current.email} ({current.name}): not in the file (--sync)")
+        recorded.append((history.CONTACT_DELETED, current, [["active", True, False]]))
     if customer_changed:
         report.customers_updated += 1
+    edits = [[label, old, new] for label, old, new in (("name", ex.name, p.name), ("phone", ex.phone, p.phone))
+             if new and new != old]
     if customer_changed or lines:
-        what = ", ".join(
-            f"{label} {old!r} -> {new!r}"
-            for label, old, new in (("name", ex.name, p.name), ("phone", ex.phone, p.phone))
-            if new and new != old
-        )
+        what = ", ".join(f"{label} {old!r} -> {new!r}" for label, old, new in edits)
         for line in [f"customer {ex.email}" + (f": {what}" if what else ""), *lines]:
             report.change(line)
     if not dry_run:
@@ -342,20 +372,26 @@ def _update_customer(p: _Customer, sync, report, dry_run, now, inserts, known) -
         if customer_changed:
             name = p.name or ex.name
             writes.update_customer(ex.id, CleanCustomer(name, ex.email, p.key, p.phone or ex.phone), now)
+            changes.customer_edited(ex.id, ex.email, edits)
+        for action, current, fields in recorded:
+            changes.contact_changed(action, ex.id, ex.email, current.id, current.email, fields)
     return touched, customer_changed or bool(lines)
 
 
-def _differences(current: ContactPerson, categories: frozenset[str], contact: CleanContact) -> list[str]:
-    """What the row changes of the stored contact person, as "field 'old' -> 'new'"; empty: nothing."""
+def _differences(current: ContactPerson, categories: frozenset[str], contact: CleanContact) -> list[list]:
+    """What the row changes of the stored contact person, as [field, before, after]; empty: nothing."""
     pairs = (
         ("name", current.name, contact.name), ("email", current.email, contact.email),
         ("phone", current.phone, contact.phone), ("role", current.role, contact.role),
         ("receive all", bool(current.receive_all), contact.receive_all),
         ("categories", categories, contact.categories),
     )
-    return [
-        f"{label} {_shown(old)!r} -> {_shown(new)!r}" for label, old, new in pairs if old != new
-    ]
+    return [[label, old, new] for label, old, new in pairs if old != new]
+
+
+def _described(differences: list[list]) -> list[str]:
+    """As --dry-run says them: "field 'old' -> 'new'"."""
+    return [f"{label} {_shown(old)!r} -> {_shown(new)!r}" for label, old, new in differences]
 
 
 def _shown(value):

@@ -141,3 +141,45 @@ def test_dates_people_type_are_read_in_their_zone(local_zone):
     assert parse_since("2026-12-01T10:00:00Z") == dt.datetime(2026, 12, 1, 10, 0)
     with pytest.raises(ValueError, match="not a date"):
         parse_since("yesterday")
+
+
+def test_an_import_records_each_changed_customer_and_contact_once_as_the_file(directory, acme):
+    from .helpers import csv_text, import_text
+
+    ann = directory.add_contact(acme.id, person("Ann", "ann@acme.example"))
+    gone = directory.add_contact(acme.id, person("Gone", "gone@acme.example"))
+    old = directory.add_contact(acme.id, person("Old", "old@acme.example"))
+    directory.delete_contact(old.id)
+    before = {c.id for c in directory.history()}
+    data = csv_text(
+        "owner@acme.example,Acme Ltd,Ann,ann@acme.example,+31 20 123,Billing,billing",
+        "owner@acme.example,Acme Ltd,Old,old@acme.example,,,",
+        "owner@new.example,New Co,Bea,bea@new.example,,,all",
+    )
+    assert import_text(directory, data, dry_run=True).rows == 3
+    assert {c.id for c in directory.history()} == before  # a dry run records nothing
+
+    import_text(directory, data, sync=True, source="/tmp/contacts-2026.csv")
+    recorded = [c for c in reversed(directory.history()) if c.id not in before]
+    assert {(c.who, c.channel) for c in recorded} == {("contacts-2026.csv", "import")}
+    assert sorted((c.customer_email, c.action, c.contact_email) for c in recorded) == [
+        ("owner@acme.example", "contact deleted", "gone@acme.example"),
+        ("owner@acme.example", "contact edited", "ann@acme.example"),
+        ("owner@acme.example", "contact restored", "old@acme.example"),
+        ("owner@new.example", "contact added", "bea@new.example"),
+        ("owner@new.example", "customer added", ""),
+    ]
+    by_action = {c.action: c for c in recorded}
+    assert by_action["contact edited"].contact_id == ann.id
+    assert by_action["contact edited"].changes == (
+        ("phone", "", "+31 20 123"), ("role", "General", "Billing"), ("categories", [], ["billing"]),
+    )
+    assert by_action["contact deleted"].contact_id == gone.id
+    assert ("receive all", None, True) in by_action["contact added"].changes
+    new = directory.find_customer("owner@new.example")
+    assert {c.action for c in directory.history(new.id)} == {"customer added", "contact added"}
+
+    # The same file again changes nothing, so records nothing.
+    count = len(directory.history())
+    import_text(directory, data, sync=True, source="contacts-2026.csv")
+    assert len(directory.history()) == count
