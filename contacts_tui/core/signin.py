@@ -1,0 +1,244 @@
+"""Signing in to the customer portal with a one-time code sent by mail.
+
+Only a customer's primary email signs in. Whoever asks for a code gets the
+same answer, as fast, whether the address is a customer's or not: the code is
+made and hashed for every request, and the mail goes out in the background.
+A code is six digits, lives ten minutes, allows five tries, and an address
+gets at most three an hour. Only the newest code of an address works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+import smtplib
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+import peewee
+
+from .db import database_call
+from .directory import Directory
+from .errors import ValidationError
+from .history import PORTAL_CHANNELS
+from .migrate import write_transaction
+from .models import Customer, SignInCode, utcnow
+from .records import CustomerRecord
+from .validate import clean_email, email_key
+
+CODE_DIGITS = 6
+CODE_LIFETIME = dt.timedelta(minutes=10)
+MAX_TRIES = 5
+MAX_REQUESTS = 3
+REQUEST_WINDOW = dt.timedelta(hours=1)
+CHANNELS = PORTAL_CHANNELS
+CATEGORY = "portal-sign-in"
+"""The code mail's X-Notification-Category: no catalog has it, so a relay
+passes the mail on unchanged (and a capture relay shows it)."""
+SMTP_TIMEOUT = 30
+
+# Why scrypt with a salt of its own per code: six digits are only a million
+# values, so a fast hash (SHA-256) of a code is reversed from a copy of the
+# database in well under a second. scrypt at n=2**14 costs about 50 ms and
+# 16 MiB per guess: all million guesses take hours of one core, long after
+# the code expired. A keyed hash (HMAC) would need a secret outside the
+# database that every portal process shares; this needs none.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+_SCHEME = "scrypt"
+
+log = logging.getLogger(__name__)
+_uses_database = database_call(lambda self, *args: self.database)
+
+
+def hash_code(code: str) -> str:
+    """The stored form of a code: scheme, salt and scrypt hash."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(code.encode("ascii"), salt=salt, **_SCRYPT)
+    return f"{_SCHEME}${salt.hex()}${digest.hex()}"
+
+
+def code_matches(code: str, stored: str) -> bool:
+    """Whether ``code`` is the one ``stored`` was made from (constant time)."""
+    scheme, _, rest = stored.partition("$")
+    salt_hex, _, digest_hex = rest.partition("$")
+    try:
+        salt, digest = bytes.fromhex(salt_hex), bytes.fromhex(digest_hex)
+    except ValueError:
+        salt, digest = b"\0" * 16, b""
+    candidate = code.encode("ascii", "replace") if code.isascii() else b"?"
+    actual = hashlib.scrypt(candidate, salt=salt, **_SCRYPT)
+    return scheme == _SCHEME and hmac.compare_digest(actual, digest)
+
+
+# The same work for an address without a customer, so that it takes as long.
+_DUMMY = hash_code("000000")
+
+
+def normal_code(text: str) -> str:
+    """A code as typed ("123 456", "123-456") as its six digits, or "" when it is not one."""
+    digits = "".join(ch for ch in text if not ch.isspace() and ch != "-")
+    return digits if len(digits) == CODE_DIGITS and digits.isascii() and digits.isdigit() else ""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where code mails go: an SMTP server (the relay, or the real mail server) and the sender."""
+
+    host: str
+    port: int
+    sender: str = ""
+
+    @property
+    def from_address(self) -> str:
+        return self.sender or f"portal@{socket.getfqdn()}"
+
+
+class SignIn:
+    """Codes for the portal: ask for one, check one.
+
+    ``clock`` returns naive UTC (models.utcnow); tests pass one they move.
+    """
+
+    def __init__(
+        self, directory: Directory, mail: MailSettings, *, clock: Callable[[], dt.datetime] = utcnow
+    ) -> None:
+        self.directory = directory
+        self.mail = mail
+        self.clock = clock
+        self._sending: list[threading.Thread] = []
+
+    @property
+    def database(self) -> peewee.Database:
+        return self.directory.database
+
+    @_uses_database
+    def request_code(self, email: str) -> None:
+        """Mail a new code to ``email`` if it is the primary email of a customer
+        who may sign in and has had fewer than three codes this hour.
+
+        Says nothing either way: what the caller learns (and how long it
+        takes) is the same for every address. A malformed address is a
+        ValidationError, which tells nothing about customers.
+        """
+        address = clean_email(email)
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        stored = hash_code(code)
+        now = self.clock()
+        customer = self._customer(address)
+        with write_transaction(self.database):
+            if customer is None:
+                return
+            recent = SignInCode.select().where(
+                (SignInCode.customer == customer.id) & (SignInCode.created_at > now - REQUEST_WINDOW)
+            ).count()
+            if recent >= MAX_REQUESTS:
+                return
+            SignInCode.insert(
+                customer=customer.id, code_hash=stored, created_at=now, expires_at=now + CODE_LIFETIME, tries=0
+            ).execute()
+        self._send_later(customer.name, customer.email, code)
+
+    @_uses_database
+    def verify(self, email: str, code: str, channel: str) -> CustomerRecord | None:
+        """The customer whose newest live code this is, now signed in through
+        ``channel`` ("ssh" or "web"); None for anything else. Every check of a
+        live code counts as one of its five tries, right or wrong."""
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}")
+        try:
+            address = clean_email(email)
+        except ValidationError:
+            code_matches("", _DUMMY)
+            return None
+        typed = normal_code(code)
+        now = self.clock()
+        customer = self._customer(address)
+        row = self._live_code(customer.id, now) if customer is not None else None
+        if row is None or not typed:
+            code_matches(typed, _DUMMY)
+            return None
+        with write_transaction(self.database):
+            # One statement takes the try, so two sessions guessing at once
+            # still get five between them.
+            taken = SignInCode.update(tries=SignInCode.tries + 1).where(
+                (SignInCode.id == row.id) & (SignInCode.tries < MAX_TRIES) & SignInCode.used_at.is_null()
+            ).execute()
+        if not taken:
+            code_matches(typed, _DUMMY)
+            return None
+        if not code_matches(typed, row.code_hash):
+            return None
+        with write_transaction(self.database):
+            used = SignInCode.update(used_at=now).where(
+                (SignInCode.id == row.id) & SignInCode.used_at.is_null()
+            ).execute()
+        if not used:
+            return None  # the same code, used by another session a moment ago
+        self.directory.record_sign_in(customer.id, channel)
+        return self.directory.get_customer(customer.id)
+
+    def wait_sent(self, timeout: float = SMTP_TIMEOUT) -> None:
+        """Wait for the code mails still being sent (a program about to end)."""
+        for thread in list(self._sending):
+            thread.join(timeout)
+
+    # -- internals ---------------------------------------------------------
+
+    def _customer(self, address: str) -> Customer | None:
+        """The customer who may sign in with this address, or None."""
+        row = Customer.get_or_none(Customer.email_key == email_key(address))
+        if row is None or not row.active or row.portal_disabled_at is not None:
+            return None
+        return row
+
+    def _live_code(self, customer_id: int, now: dt.datetime) -> SignInCode | None:
+        newest = (
+            SignInCode.select()
+            .where(SignInCode.customer == customer_id)
+            .order_by(SignInCode.created_at.desc(), SignInCode.id.desc())
+            .first()
+        )
+        if newest is None or newest.used_at is not None or newest.expires_at <= now or newest.tries >= MAX_TRIES:
+            return None
+        return newest
+
+    def _send_later(self, name: str, address: str, code: str) -> None:
+        message = code_message(self.mail.from_address, name, address, code)
+        # Not a daemon: a session that ends right after asking still sends its code.
+        thread = threading.Thread(target=self._send, args=(address, message), name="portal-code-mail")
+        self._sending = [t for t in self._sending if t.is_alive()] + [thread]
+        thread.start()
+
+    def _send(self, address: str, message: bytes) -> None:
+        try:
+            with smtplib.SMTP(self.mail.host, self.mail.port, timeout=SMTP_TIMEOUT) as smtp:
+                smtp.sendmail(self.mail.from_address, [address], message)
+        except (OSError, smtplib.SMTPException) as exc:
+            # Never the code itself: logs are read by more people than the customer.
+            log.warning("could not send a portal sign-in code to %s via %s:%s: %s",
+                        address, self.mail.host, self.mail.port, exc)
+
+
+def code_message(sender: str, name: str, address: str, code: str) -> bytes:
+    """The mail with the code: an ordinary notification of its own category."""
+    message = EmailMessage()
+    message["From"] = formataddr(("Contact Persons portal", sender))
+    message["To"] = formataddr((name, address))
+    message["Subject"] = "Your sign-in code for the contact persons portal"
+    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["X-Notification-Category"] = CATEGORY
+    minutes = int(CODE_LIFETIME.total_seconds() // 60)
+    message.set_content(
+        f"Your sign-in code: {code}\n\n"
+        f"Type it in the portal within {minutes} minutes. Only the newest code works.\n"
+        "If you did not ask for it, ignore this mail: nobody can sign in without the code.\n"
+    )
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))

@@ -1,0 +1,255 @@
+"""Signing in to the portal by code: codes mailed through a real capture
+relay, stored only hashed, ten minutes, five tries, three an hour, and no
+way to tell a customer's address from any other by the answer or its time.
+On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import statistics
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from contacts_tui.core import maillog
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.errors import ValidationError
+from contacts_tui.core.models import SignInCode
+from contacts_tui.core.records import CustomerRecord
+from contacts_tui.core.signin import CATEGORY, MailSettings, SignIn, normal_code
+from relay.app import RelayThread
+from relay.config import RelayConfig
+
+from ..waiting import poll
+
+OWNER = "owner@acme.example"
+START = dt.datetime(2026, 12, 5, 9, 0, 0)
+
+
+class Clock:
+    """Naive UTC that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def move(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def relay(directory: Directory, tmp_path: Path) -> Iterator[RelayThread]:
+    config = RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="test-relay.localhost",
+                         spool=tmp_path / "spool")
+    thread = RelayThread(config, directory).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def signin(directory: Directory, relay: RelayThread, clock: Clock) -> Iterator[SignIn]:
+    service = SignIn(directory, MailSettings("127.0.0.1", relay.port, "portal@shop.example"), clock=clock)
+    yield service
+    service.wait_sent()
+
+
+def mails_to(address: str) -> list[bytes]:
+    found = []
+    for record in maillog.captured_messages(50):
+        if address in record.recipients:
+            found.append(maillog.captured_message(record.id)[2])
+    return found
+
+
+def code_in(message: bytes) -> str:
+    return re.search(rb"sign-in code: (\d{6})", message).group(1).decode()
+
+
+def wait_for_codes(address: str, count: int) -> list[str]:
+    """The codes mailed to ``address``, oldest first, once ``count`` have arrived."""
+    poll(lambda: len(mails_to(address)) >= count, 15, lambda: len(mails_to(address)))
+    return [code_in(m) for m in reversed(mails_to(address))]
+
+
+def stored_codes(customer: CustomerRecord) -> list[SignInCode]:
+    return list(SignInCode.select().where(SignInCode.customer == customer.id).order_by(SignInCode.id))
+
+
+def test_a_code_goes_to_the_primary_email_as_a_notification_and_signs_in(
+    directory: Directory, acme: CustomerRecord, signin: SignIn
+) -> None:
+    assert signin.request_code("  Owner@ACME.example ") is None
+    (message,) = [message_from_bytes(m) for m in mails_to_wait(OWNER)]
+    # An ordinary message of its own category, which the relay passed on unchanged.
+    assert message["X-Notification-Category"] == CATEGORY
+    assert message["From"] == "Contact Persons portal <portal@shop.example>"
+    assert "Cc" not in message
+    code = code_in(message.as_bytes())
+    customer = signin.verify(OWNER, code, "ssh")
+    assert customer is not None and customer.id == acme.id
+    signed = directory.get_customer(acme.id)
+    assert signed.last_sign_in_channel == "ssh" and signed.last_sign_in_at is not None
+    # Used once, it is used up.
+    assert signin.verify(OWNER, code, "ssh") is None
+
+
+def mails_to_wait(address: str) -> list[bytes]:
+    poll(lambda: mails_to(address), 15)
+    return mails_to(address)
+
+
+def test_codes_are_stored_only_as_slow_salted_hashes(acme: CustomerRecord, signin: SignIn) -> None:
+    signin.request_code(OWNER)
+    signin.request_code(OWNER)
+    codes = wait_for_codes(OWNER, 2)
+    rows = stored_codes(acme)
+    assert len(rows) == 2
+    for row in rows:
+        assert row.code_hash.startswith("scrypt$")
+        assert all(code not in row.code_hash for code in codes)
+    # The same code twice would still hash differently: each has its own salt.
+    assert rows[0].code_hash.split("$")[1] != rows[1].code_hash.split("$")[1]
+
+
+def test_an_address_of_nobody_gets_the_same_answer_and_no_mail(directory: Directory, acme, signin: SignIn) -> None:
+    assert signin.request_code("nobody@acme.example") is None
+    assert signin.request_code(OWNER) is None
+    wait_for_codes(OWNER, 1)
+    signin.wait_sent()
+    assert [r.recipients for r in maillog.captured_messages(50)] == [(OWNER,)]
+    assert SignInCode.select().count() == 1
+    assert signin.verify("nobody@acme.example", "123456", "ssh") is None
+
+
+def test_a_contact_person_cannot_sign_in(directory: Directory, acme: CustomerRecord, signin: SignIn) -> None:
+    from contacts_tui.core.records import ContactInput
+
+    directory.add_contact(acme.id, ContactInput("Bea Bookman", "bea@acme.example"))
+    signin.request_code("bea@acme.example")
+    signin.wait_sent()
+    assert SignInCode.select().count() == 0 and mails_to("bea@acme.example") == []
+
+
+def test_the_sixth_try_is_refused_even_with_the_right_code(acme: CustomerRecord, signin: SignIn) -> None:
+    signin.request_code(OWNER)
+    (code,) = wait_for_codes(OWNER, 1)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        assert signin.verify(OWNER, wrong, "ssh") is None
+    assert signin.verify(OWNER, code, "ssh") is None
+    assert stored_codes(acme)[0].tries == 5
+
+
+def test_the_fourth_code_in_an_hour_is_refused(acme: CustomerRecord, signin: SignIn, clock: Clock) -> None:
+    for _ in range(3):
+        signin.request_code(OWNER)
+        clock.move(minutes=10)
+    signin.request_code(OWNER)  # 30 minutes after the first
+    assert len(stored_codes(acme)) == 3
+    clock.move(minutes=31)  # the first is more than an hour old now
+    signin.request_code(OWNER)
+    assert len(stored_codes(acme)) == 4
+    codes = wait_for_codes(OWNER, 4)
+    signin.wait_sent()
+    assert len(mails_to(OWNER)) == 4  # the refused request mailed nothing
+    assert signin.verify(OWNER, codes[-1], "web") is not None
+
+
+def test_a_code_expires_after_ten_minutes(acme: CustomerRecord, signin: SignIn, clock: Clock) -> None:
+    signin.request_code(OWNER)
+    (code,) = wait_for_codes(OWNER, 1)
+    clock.move(minutes=10)
+    assert signin.verify(OWNER, code, "ssh") is None
+    clock.move(minutes=1)
+    signin.request_code(OWNER)
+    fresh = wait_for_codes(OWNER, 2)[-1]
+    clock.move(minutes=9, seconds=59)
+    assert signin.verify(OWNER, fresh, "ssh") is not None
+
+
+def test_only_the_newest_code_works(acme: CustomerRecord, signin: SignIn, clock: Clock) -> None:
+    signin.request_code(OWNER)
+    clock.move(seconds=30)
+    signin.request_code(OWNER)
+    first, second = wait_for_codes(OWNER, 2)
+    if first != second:  # one in a million they are the same
+        assert signin.verify(OWNER, first, "ssh") is None
+    assert signin.verify(OWNER, second, "ssh") is not None
+
+
+def test_a_customer_whose_sign_in_is_disabled_gets_no_code_and_cannot_use_one(
+    directory: Directory, acme: CustomerRecord, signin: SignIn, clock: Clock
+) -> None:
+    signin.request_code(OWNER)
+    (code,) = wait_for_codes(OWNER, 1)
+    directory.set_portal_access(acme.id, False)
+    assert signin.verify(OWNER, code, "ssh") is None
+    signin.request_code(OWNER)
+    assert len(stored_codes(acme)) == 1
+    directory.set_portal_access(acme.id, True)
+    clock.move(seconds=1)
+    signin.request_code(OWNER)
+    fresh = wait_for_codes(OWNER, 2)[-1]
+    assert signin.verify(OWNER, fresh, "ssh") is not None
+
+
+def test_a_deactivated_customer_cannot_sign_in(directory: Directory, acme: CustomerRecord, signin: SignIn) -> None:
+    directory.set_customer_active(acme.id, False)
+    signin.request_code(OWNER)
+    signin.wait_sent()
+    assert stored_codes(acme) == []
+
+
+@pytest.mark.parametrize("typed", ["", "not an address", "owner@acme.example\r\nBcc: x@evil.example"])
+def test_what_is_not_an_address_is_a_field_error(acme, signin: SignIn, typed: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        signin.request_code(typed)
+    assert raised.value.errors[0].field == "email"
+    assert SignInCode.select().count() == 0
+
+
+def test_codes_are_read_as_people_type_them() -> None:
+    assert normal_code(" 123 456 ") == "123456"
+    assert normal_code("123-456") == "123456"
+    assert normal_code("12345") == "" and normal_code("1234567") == "" and normal_code("١٢٣٤٥٦") == ""
+
+
+def median_seconds(call, times: int = 7) -> float:
+    samples = []
+    for _ in range(times):
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def test_a_customer_and_a_stranger_take_as_long(acme: CustomerRecord, signin: SignIn, clock: Clock) -> None:
+    def known() -> None:
+        clock.move(hours=2)  # never rate limited: every request makes and mails a code
+        signin.request_code(OWNER)
+
+    def stranger() -> None:
+        signin.request_code("stranger@acme.example")
+
+    known(), stranger()  # warm both paths up
+    customer, nobody = median_seconds(known), median_seconds(stranger)
+    # Generous: only a path that skipped the hashing (a tenth of the time) or
+    # waited for the mail would fail; no bound on the speed itself.
+    assert abs(customer - nobody) < 0.5 * max(customer, nobody), (customer, nobody)
+    signin.request_code(OWNER)
+    wrong_known = median_seconds(lambda: signin.verify(OWNER, "000000", "ssh"), 4)
+    wrong_nobody = median_seconds(lambda: signin.verify("stranger@acme.example", "000000", "ssh"), 4)
+    assert abs(wrong_known - wrong_nobody) < 0.5 * max(wrong_known, wrong_nobody), (wrong_known, wrong_nobody)
