@@ -1,0 +1,81 @@
+"""The signed-in customer's history: every change to its contact persons, read only."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Header, Static
+
+from contacts_tui.core.history import ADMIN_PREFIX, Change
+from contacts_tui.core.times import local_time, short_time
+
+from ..format import cell
+from ..screens.base import AppScreen
+from ..widgets.vi_keys import LIST_KEYS
+
+
+def author(change: Change) -> str:
+    """Who made a change, as the customer may know it: itself by its address;
+    our admins and imports only as such (their names and files are ours)."""
+    if change.channel in ("ssh", "web"):
+        return f"{change.who} ({change.channel})"
+    if change.who.startswith(ADMIN_PREFIX) or change.channel in ("tui", "cli"):
+        return "our admin"
+    return "an import by us"
+
+
+class HistoryTable(DataTable):
+    BINDINGS: ClassVar[list[BindingType]] = LIST_KEYS
+
+
+class PortalHistoryScreen(AppScreen):
+    """Newest first; the line under the table shows the highlighted change in full."""
+
+    SUB_TITLE = "History"
+    HELP = "Every change to your contact persons, newest first: when, by whom, and what it was before and after."
+    EXTRA_KEYS = (("↑ ↓ j k", "Move through the changes"),)
+    AUTO_FOCUS = "#history"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "back", tooltip="Back to your contact persons", id="portal.history.back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changes: list[Change] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield HistoryTable(id="history", cursor_type="row")
+        yield Static("Loading…", id="history-detail", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.SUB_TITLE
+        table = self.query_one(HistoryTable)
+        table.add_column("When", key="when", width=11)
+        table.add_column("Who", key="who", width=22)
+        table.add_column("What", key="what")
+        scope = self.app.directory
+        self.call_directory("history", lambda: scope.history(), self._loaded)
+
+    def _loaded(self, changes: list[Change]) -> None:
+        self.changes = changes
+        table = self.query_one(HistoryTable)
+        table.clear()
+        for change in changes:
+            what = f"{change.action}: {change.contact_email}" if change.contact_email else change.action
+            table.add_row(cell(short_time(change.at)), cell(author(change)), cell(what))
+        self._show_detail()
+
+    @on(DataTable.RowHighlighted, "#history")
+    def _show_detail(self) -> None:
+        detail = self.query_one("#history-detail", Static)
+        if not self.changes:
+            detail.update("No changes recorded yet.")
+            return
+        row = self.query_one(HistoryTable).cursor_row
+        change = self.changes[max(0, min(row, len(self.changes) - 1))]
+        detail.update(f"{local_time(change.at)} · {author(change)} · {change.describe() or change.action}")

@@ -1,0 +1,255 @@
+"""The customer portal under Pilot at 80x24, as a customer uses it: sign in
+with the code a real capture relay received over SMTP, then add, edit,
+delete, restore and switch categories, with each rule's error inline and
+each change in the customer's history."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from contacts_tui.core import maillog
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.records import CustomerRecord
+from contacts_tui.core.signin import MailSettings, SignIn
+from contacts_tui.ui.portal.app import PortalApp, make_portal_app
+from contacts_tui.ui.portal.contact_form import PortalContactForm
+from contacts_tui.ui.portal.contacts_screen import PortalContactsScreen
+from contacts_tui.ui.portal.history_screen import PortalHistoryScreen
+from contacts_tui.ui.portal.signin_screen import SENT, WRONG, SignInScreen
+from contacts_tui.ui.screens.confirm import Confirm
+
+from .helpers import (
+    SIZE,
+    contacts,
+    customer,
+    notifications,
+    press,
+    seen,
+    settle,
+    type_text,
+    wait_for,
+)
+
+OWNER = "accounts@acme-trading.example"
+
+
+@pytest.fixture
+def acme(sqlite_directory: Directory) -> CustomerRecord:
+    acme = customer(sqlite_directory, "Acme Trading Ltd", OWNER)
+    contacts(sqlite_directory, acme.id, [("Beatrice Bookman", "bookkeeping@acme-trading.example")])
+    return acme
+
+
+@pytest.fixture
+def globex(sqlite_directory: Directory) -> CustomerRecord:
+    """Another customer, whom Acme's session must never see."""
+    globex = customer(sqlite_directory, "Globex Corporation", "billing@globex.example")
+    contacts(sqlite_directory, globex.id, [("Hank Scorpio", "hank@globex.example")])
+    return globex
+
+
+@pytest.fixture
+def portal(sqlite_directory: Directory, capture_relay) -> PortalApp:
+    signin = SignIn(sqlite_directory, MailSettings("127.0.0.1", capture_relay.port, "portal@shop.example"))
+    return make_portal_app(signin, cursor_blink=False)
+
+
+def mailed_codes(address: str) -> list[str]:
+    codes = []
+    for record in maillog.captured_messages(50):
+        if address in record.recipients:
+            message = maillog.captured_message(record.id)[2]
+            codes.append(re.search(rb"sign-in code: (\d{6})", message).group(1).decode())
+    return codes
+
+
+async def sign_in(pilot, address: str = OWNER) -> None:
+    app = pilot.app
+    await settle(pilot)
+    await type_text(pilot, address)
+    await press(pilot, "enter")
+    codes = await wait_for(lambda: mailed_codes(address))
+    await type_text(pilot, codes[0])
+    await press(pilot, "enter")
+    assert isinstance(app.screen, PortalContactsScreen), seen(app)
+
+
+async def test_a_customer_signs_in_with_the_mailed_code_and_manages_its_contact_persons(
+    portal: PortalApp, sqlite_directory: Directory, acme: CustomerRecord, globex: CustomerRecord
+) -> None:
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        text = seen(app)
+        assert "Acme Trading Ltd" in text and "Beatrice Bookman" in text and "1 of 10" in text
+        assert "Globex" not in text and "Hank" not in text
+        assert sqlite_directory.get_customer(acme.id).last_sign_in_channel == "ssh"
+
+        # Add: a, the form, ctrl+s.
+        await press(pilot, "a")
+        assert isinstance(app.screen, PortalContactForm)
+        await type_text(pilot, "Ingrid Tech")
+        await press(pilot, "tab")
+        await type_text(pilot, "it@acme-trading.example")
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, PortalContactsScreen)
+        assert "Saved Ingrid Tech." in notifications(app) and "2 of 10" in seen(app)
+        ingrid = app.screen.table.current()
+        assert ingrid.email == "it@acme-trading.example"
+
+        # Edit: e, a phone number.
+        await press(pilot, "e", "tab", "tab")
+        await type_text(pilot, "+31 20 555 0101")
+        await press(pilot, "ctrl+s")
+        assert sqlite_directory.get_contact(ingrid.id).phone == "+31 20 555 0101"
+
+        # Toggle billing (1) and receive all (0).
+        await press(pilot, "1")
+        assert sqlite_directory.get_contact(ingrid.id).categories == ("billing",)
+        await press(pilot, "0")
+        assert sqlite_directory.get_contact(ingrid.id).receive_all
+
+        # Delete (confirmed), show deleted, restore.
+        await press(pilot, "d")
+        assert isinstance(app.screen, Confirm)
+        await press(pilot, "y")
+        assert not sqlite_directory.get_contact(ingrid.id).active
+        await press(pilot, "i")
+        table = app.screen.table
+        table.move_cursor(row=next(i for i, c in enumerate(table.records) if c.id == ingrid.id))
+        await settle(pilot)
+        assert "Deleted" in seen(app)
+        await press(pilot, "u")
+        assert sqlite_directory.get_contact(ingrid.id).active
+
+        # The history: each change once, by the customer over SSH.
+        await press(pilot, "h")
+        assert isinstance(app.screen, PortalHistoryScreen)
+        text = seen(app)
+        assert f"{OWNER} (ssh)" in text and "contact restored: it@acme-trading.example" in text
+        mine = [c for c in sqlite_directory.history(customer_id=acme.id) if c.contact_id == ingrid.id]
+        assert [c.action for c in reversed(mine)] == [
+            "contact added", "contact edited", "categories changed", "receive all changed", "contact deleted",
+            "contact restored"]
+        assert {(c.who, c.channel) for c in mine} == {(OWNER, "ssh")}
+        assert "Globex" not in seen(app)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, PortalContactsScreen)
+
+
+async def test_any_address_gets_the_same_answer_and_a_wrong_code_is_said_inline(
+    portal: PortalApp, acme: CustomerRecord
+) -> None:
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "stranger@nowhere.example")
+        await press(pilot, "enter")
+        stranger = seen(app)
+        assert " ".join(SENT.split()) in stranger
+        await type_text(pilot, "123456")
+        await press(pilot, "enter")
+        assert WRONG in seen(app) and isinstance(app.screen, SignInScreen)
+        await press(pilot, "escape")  # another address
+        await type_text(pilot, OWNER)
+        await press(pilot, "enter")
+        assert seen(app).replace(OWNER, "stranger@nowhere.example") == stranger
+        await type_text(pilot, "not a code")
+        await press(pilot, "enter")
+        assert WRONG in seen(app)
+
+
+async def test_a_malformed_address_is_said_under_the_field(portal: PortalApp) -> None:
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "no address")
+        await press(pilot, "enter")
+        assert "not a valid email address" in app.screen.query_one("#email-error").render().plain
+        assert SENT.split()[0] not in app.screen.query_one("#signin-sent").render().plain
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "field", "words"),
+    [
+        ("", "new@acme-trading.example", "name", "Name"),
+        ("Me Again", OWNER, "email", "primary email"),
+        ("Bea Again", "Bookkeeping@Acme-Trading.example", "email", "already"),
+        ("Broken", "not an address", "email", "email"),
+    ],
+)
+async def test_each_rule_error_shows_inline_and_keeps_what_was_typed(
+    portal: PortalApp, sqlite_directory: Directory, acme: CustomerRecord, name: str, email: str, field: str,
+    words: str,
+) -> None:
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await press(pilot, "a")
+        if name:
+            await type_text(pilot, name)
+        await press(pilot, "tab")
+        await type_text(pilot, email)
+        await press(pilot, "ctrl+s")
+        form = app.screen
+        assert isinstance(form, PortalContactForm)
+        error = form.query_one(f"#{field}-error").render().plain
+        assert words.lower() in error.lower(), error
+        assert form.query_one("#email").value == email
+        assert len(sqlite_directory.list_contacts(acme.id)) == 1
+
+
+async def test_at_the_limit_a_says_why(portal: PortalApp, sqlite_directory: Directory, acme: CustomerRecord) -> None:
+    contacts(sqlite_directory, acme.id, [(f"Person {n}", f"p{n}@acme-trading.example") for n in range(9)])
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await press(pilot, "a")
+        assert isinstance(app.screen, PortalContactsScreen)
+        assert any("10 of 10" in message for message in notifications(app))
+
+
+async def test_sign_out_goes_back_to_an_empty_sign_in(portal: PortalApp, acme: CustomerRecord) -> None:
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await press(pilot, "o")
+        assert isinstance(app.screen, SignInScreen) and app.directory is None
+        assert "You are signed out." in seen(app) and OWNER not in seen(app)
+        assert len(app.screen_stack) == 1
+
+
+async def test_an_admin_turning_the_portal_off_signs_the_customer_out(
+    portal: PortalApp, sqlite_directory: Directory, acme: CustomerRecord
+) -> None:
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        sqlite_directory.set_portal_access(acme.id, False)
+        await press(pilot, "1")
+        await wait_for(lambda: isinstance(app.screen, SignInScreen))
+        await settle(pilot)
+        assert "turned off" in seen(app) and app.directory is None
+        assert sqlite_directory.list_contacts(acme.id)[0].categories == ()
+
+
+@pytest.mark.parametrize("key", ["ctrl+q", "ctrl+c", "ctrl+z"])
+async def test_the_keys_that_leave_end_the_session(portal: PortalApp, acme: CustomerRecord, key: str) -> None:
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press(key)
+        await wait_for(lambda: not app.is_running)
+    assert app.return_code == 0
+
+
+async def test_fifteen_idle_minutes_end_the_session(sqlite_directory: Directory, capture_relay, acme) -> None:
+    signin = SignIn(sqlite_directory, MailSettings("127.0.0.1", capture_relay.port))
+    app = make_portal_app(signin, cursor_blink=False, idle_seconds=0.5)
+    assert make_portal_app(signin).idle_seconds == 15 * 60
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await wait_for(lambda: not app.is_running)
+    assert app.ended_idle
