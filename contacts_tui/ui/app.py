@@ -102,6 +102,12 @@ class ContactsApp(TypeAhead):
 
         self.push_screen(MessageScreen(message_id))
 
+    def open_history(self, customer_id: int | None = None, customer_name: str = "") -> None:
+        """The history of changes: of one customer, or of all with ``None``."""
+        from .screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(customer_id, customer_name))
+
     def _open_list(self, target: type[Screen], search: str) -> None:
         # From either list the other is one key away; going there a second
         # time goes back instead, so l m l m never piles up screens that

@@ -12,6 +12,7 @@ from rich.text import Text
 from contacts_tui.core.catalog import Catalog
 from contacts_tui.core.display import visible
 from contacts_tui.core.records import ContactRecord, CustomerRecord
+from contacts_tui.core.times import local, zone_name
 
 
 def cell(value: str, style: str = "") -> Text:
@@ -74,6 +75,18 @@ def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_de
     if showing_deleted:
         count += " · showing deleted ones too"
     return [visible(customer.name), visible(contact), count]
+
+
+def portal_line(customer: CustomerRecord) -> str:
+    """Whether the customer may sign in to the portal, and when and how it last did (fits 80 columns)."""
+    if customer.last_sign_in_at is None:
+        last = "never signed in"
+    else:
+        when = local(customer.last_sign_in_at)
+        last = f"last signed in {when:%Y-%m-%d %H:%M} {zone_name(when)} ({customer.last_sign_in_channel})"
+    if customer.portal_disabled_at is not None:
+        return f"Portal sign-in disabled · {last}"  # b enables it: help and the palette say so
+    return f"Portal: {last}"
 
 
 SWITCHED = " ✓"

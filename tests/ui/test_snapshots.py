@@ -95,3 +95,30 @@ def test_message_headers(snap_compare, captured):
 
 def test_relay_log(snap_compare, captured):
     assert snap_compare(mail_app(captured), terminal_size=SIZE, run_before=keys("l"))
+
+
+@pytest.fixture
+def changes(demo):
+    """The demo's history, with a customer's own edit, at fixed times and by a fixed admin."""
+    import datetime as dt
+
+    from contacts_tui.core.history import Actor
+    from contacts_tui.core.models import ChangeRecord
+    from contacts_tui.core.records import ContactInput
+
+    first = demo.search_customers("").rows[0]
+    person = demo.list_contacts(first.id)[0]
+    portal = demo.as_actor(Actor(first.email, "web"))
+    portal.update_contact(person.id, ContactInput(person.name, person.email, "+31 20 555 0199", "Bookkeeping",
+                                                  person.receive_all, person.categories))
+    start = dt.datetime(2026, 12, 1, 9, 0)
+    for row in ChangeRecord.select(ChangeRecord.id, ChangeRecord.channel):
+        fields = {"at": start + dt.timedelta(minutes=row.id)}
+        if row.channel == "tui":
+            fields["who"] = "admin alice"
+        ChangeRecord.update(**fields).where(ChangeRecord.id == row.id).execute()
+    return demo
+
+
+def test_history(snap_compare, changes):
+    assert snap_compare(make_app(changes, cursor_blink=False), terminal_size=SIZE, run_before=keys("enter", "h"))

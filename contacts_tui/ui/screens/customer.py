@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from contacts_tui.core.records import ContactRecord, CustomerRecord, Membership
 
-from ..format import contact_lines, customer_lines
+from ..format import contact_lines, customer_lines, portal_line
 from ..widgets.contact_table import ContactTable
 from .base import AppScreen
 from .confirm import Confirm
@@ -50,7 +50,9 @@ class CustomerScreen(AppScreen):
         "off for the highlighted contact person, in catalog order; 0 switches 'receive "
         "all'. Deleting is soft: mail stops with the next message, and u restores. "
         "With a relay (contacts-tui demo starts one), s sends this customer a sample "
-        "notification and m shows who the relay added as Cc."
+        "notification and m shows who the relay added as Cc. h shows the history of "
+        "every change to this customer, by admins, imports and the customer itself in "
+        "the portal; b stops the customer from signing in to the portal, or lets it again."
     )
     EXTRA_KEYS = (
         ("enter", "Edit the highlighted contact person"),
@@ -83,6 +85,13 @@ class CustomerScreen(AppScreen):
                 id="customer.receive_all"),
         Binding("c", "edit_customer", "customer", show=False, tooltip="Edit this customer's name, email and phone",
                 id="customer.edit_customer"),
+        Binding("h", "history", "history", show=False, tooltip="History: every change to this customer",
+                id="customer.history"),
+        # b as in block: p (portal) is make primary.
+        Binding("b", "portal_access(False)", "block sign-in", show=False,
+                tooltip="Disable this customer's sign-in to the portal", id="customer.portal_disable"),
+        Binding("b", "portal_access(True)", "allow sign-in", show=False,
+                tooltip="Enable this customer's sign-in to the portal again", id="customer.portal_enable"),
         Binding("escape", "back", "back", tooltip="Back to the customers", id="customer.back"),
     ]
 
@@ -102,6 +111,7 @@ class CustomerScreen(AppScreen):
             yield Static("Loading…", id="customer-name", markup=False)
             yield Static("", id="customer-email", markup=False)
             yield Static("", id="customer-count", markup=False)
+            yield Static("", id="customer-portal", markup=False)
         yield ContactTable(self.directory.catalog, id="contacts")
         with Vertical(id="contact-details"):
             for line in range(3):
@@ -155,6 +165,9 @@ class CustomerScreen(AppScreen):
         for name, text in zip(("name", "email", "count"), lines):
             self.query_one(f"#customer-{name}", Static).update(text)
         self.query_one("#customer-count").set_class(active >= self.directory.max_contacts, "full")
+        portal = self.query_one("#customer-portal", Static)
+        portal.update(portal_line(self.customer))
+        portal.set_class(not self.customer.portal_enabled, "disabled")
 
     def _show_contact(self) -> None:
         contact = self.table.current()
@@ -191,6 +204,9 @@ class CustomerScreen(AppScreen):
             return contact is None or contact.active
         if action == "delete":
             return contact is not None and not contact.active
+        if action == "portal_access":
+            # One b: it offers the way the customer's sign-in is not now.
+            return self.customer is not None and parameters[0] == self.customer.portal_enabled
         return False
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
@@ -330,6 +346,32 @@ class CustomerScreen(AppScreen):
     def action_relay_log(self) -> None:
         if self.customer is not None:
             self.app.open_relay_log(self.customer.email)
+
+    def action_history(self) -> None:
+        if self.customer is not None:
+            self.app.open_history(self.customer.id, self.customer.name)
+
+    def action_portal_access(self, enabled: bool) -> None:
+        customer = self.customer
+        if customer is None:
+            return
+        if enabled:
+            question = Confirm(
+                f"Let {customer.name} sign in to the portal again?",
+                f"{customer.email} can ask for a sign-in code and manage its own contact persons.",
+                yes="Enable",
+            )
+            message = f"{customer.name} can sign in to the portal again."
+        else:
+            question = Confirm(
+                f"Stop {customer.name} from signing in to the portal?",
+                f"{customer.email} gets no sign-in code until you enable it again (b). "
+                "Its contact persons keep getting their copies.",
+                yes="Disable",
+            )
+            message = f"{customer.name} can no longer sign in to the portal."
+        change = lambda: self.directory.set_portal_access(customer.id, enabled)
+        self.app.push_screen(question, lambda yes: yes and self._write(change, message))
 
     def action_show_inactive(self, show: bool) -> None:
         self.show_inactive = show

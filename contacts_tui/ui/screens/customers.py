@@ -77,6 +77,10 @@ class CustomersScreen(PagedListScreen):
         # "mail", not "messages": with "esc clear" the footer has no room to spare at 80 columns.
         Binding("m", "messages", "mail", tooltip="Captured messages: what a capture relay would have sent",
                 id="customers.messages"),
+        # Not in the footer, which is full at 80 columns: help and the palette list it.
+        Binding("h", "history", "history", show=False,
+                tooltip="History: every change to the highlighted customer (to every customer when none is)",
+                id="customers.history"),
         Binding("escape", "clear_search", "clear", tooltip="Clear the search", id="customers.clear"),
     ]
 
@@ -256,6 +260,13 @@ class CustomersScreen(PagedListScreen):
 
     def action_messages(self) -> None:
         self.app.open_messages()
+
+    def action_history(self) -> None:
+        current = self.table.current()
+        if current is None:
+            self.app.open_history()
+        else:
+            self.app.open_history(current.id, current.name)
 
     def action_edit(self) -> None:
         from .customer_form import CustomerForm

@@ -1,0 +1,39 @@
+"""The history as a table: when, who, through which channel, what."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from contacts_tui.core.history import Change
+from contacts_tui.core.times import short_time
+
+from ..format import cell
+from .paged_table import PagedTable
+
+
+def what(change: Change) -> str:
+    """The action and whom it was about: "contact edited ann@acme.example"."""
+    return change.action + (f" {change.contact_email}" if change.contact_email else "")
+
+
+class HistoryTable(PagedTable):
+    """The newest changes, all on one page (the screen asks for a bounded number)."""
+
+    COLUMNS = (("when", "When", 11), ("who", "Who", 0), ("via", "Via", 6), ("what", "What", 0))
+
+    def cells(self, change: Change) -> list[Text]:
+        return [
+            cell(short_time(change.at)),
+            # Customers stand out from admins and files: they are who the history is kept for.
+            cell(change.who, "" if change.channel in ("tui", "cli", "import") else "bold"),
+            cell(change.channel),
+            cell(what(change)),
+        ]
+
+    def _widths(self) -> dict[str, int]:
+        # What happened needs more room than who did it.
+        free = max(self._free_width(), 20)
+        widths = {key: width for key, _, width in self.COLUMNS}
+        widths["who"] = free // 3
+        widths["what"] = free - widths["who"]
+        return widths
