@@ -26,6 +26,9 @@ BEFORE_RELAY_LAYOUT = "dd0de90"
 # The last commit before the catalog and the contact limit were stored in the
 # database (schema version 5; each program took them from its options).
 BEFORE_STORED_SETTINGS = "9fc001b"
+# The last commit before the history of changes and the portal's sign-in
+# (schema version 7; changes were not recorded).
+BEFORE_HISTORY = "8293bbd"
 
 
 def earlier_tree(commit: str, folder: Path) -> Path:

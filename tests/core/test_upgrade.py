@@ -5,7 +5,8 @@ version 5, customers filled under ``--max-contacts 12`` (each program took
 the limit from its options then), opt-ins, a deleted contact person. This
 version migrates it, stores the catalog and a limit its customers fit, and
 finds every opt-in where it was; customers named with numbers sort by
-them. On SQLite and PostgreSQL.
+them. A database from before the history (schema version 7) gets it, and
+records changes from then on. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import json
 
 from contacts_tui.core import stored_settings
 from contacts_tui.core.catalog import DEFAULT_CATALOG, load_preset
+from contacts_tui.core.history import Actor
 from contacts_tui.core.migrate import known_migrations, schema_version
 from contacts_tui.core.records import CustomerInput
 from contacts_tui.core.settings import Settings, open_directory
 
-from ..earlier import BEFORE_STORED_SETTINGS, run_earlier
+from ..earlier import BEFORE_HISTORY, BEFORE_STORED_SETTINGS, run_earlier
 
 WRITE_WITH_THE_EARLIER_VERSION = """
 import json, sys
@@ -87,5 +89,44 @@ def test_an_earlier_database_opened_with_a_catalog_option_takes_that_catalog_and
         assert directory.stored.catalog_name == "herotill" and directory.catalog == load_preset("herotill")
         both = [c for c in directory.list_contacts(written["big"]) if c.kept]
         assert len(both) == 6 and all(c.kept == ("account",) and c.categories == ("billing",) for c in both)
+    finally:
+        close(directory)
+
+
+WRITE_BEFORE_THE_HISTORY = """
+import json, sys
+from contacts_tui.core.migrate import schema_version
+from contacts_tui.core.records import ContactInput, CustomerInput
+from contacts_tui.core.settings import Settings, open_directory
+
+directory = open_directory(Settings(sys.argv[1]))
+acme = directory.create_customer(CustomerInput("Acme Ltd", "owner@acme.example"))
+bea = directory.add_contact(acme.id, ContactInput("Bea", "bea@acme.example", categories=("billing",)))
+gone = directory.add_contact(acme.id, ContactInput("Gone", "gone@acme.example"))
+directory.delete_contact(gone.id)
+print(json.dumps({"version": schema_version(directory.database), "acme": acme.id, "bea": bea.id}))
+"""
+
+
+def test_a_database_from_before_the_history_migrates_and_records_changes(tmp_path, db_url):
+    written = json.loads(run_earlier(BEFORE_HISTORY, tmp_path, WRITE_BEFORE_THE_HISTORY, db_url))
+    assert written["version"] == 7
+
+    directory = open_directory(Settings(db_url))
+    try:
+        assert schema_version(directory.database) == known_migrations()[-1].version >= 8
+        acme = directory.get_customer(written["acme"])
+        # Nobody signed in before the portal, and nobody is kept out.
+        assert (acme.portal_disabled_at, acme.last_sign_in_at, acme.last_sign_in_channel) == (None, None, None)
+        assert [c.name for c in directory.list_contacts(acme.id, include_deleted=True)] == ["Bea", "Gone"]
+        assert directory.history(acme.id) == []  # what happened before was not recorded
+        portal = directory.as_actor(Actor("owner@acme.example", "ssh"))
+        portal.toggle_category(written["bea"], "account")
+        directory.set_portal_access(acme.id, False)
+        assert [(c.action, c.who, c.channel) for c in directory.history(acme.id)][1] == (
+            "categories changed", "owner@acme.example", "ssh",
+        )
+        assert directory.history(acme.id)[0].action == "portal disabled"
+        assert directory.record_sign_in(acme.id, "web").last_sign_in_channel == "web"
     finally:
         close(directory)
