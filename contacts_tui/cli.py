@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .commands.history import add_parser as add_history_parser
 
     add_history_parser(commands, common)
+    from .commands.portal import add_parser as add_portal_parser
+
+    add_portal_parser(commands, common, _host_port)
     return parser
 
 
@@ -123,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.demo import run_demo
 
             return run_demo(settings, explicit_db=hasattr(args, "db"), need_a_terminal=need_a_terminal)
+        if args.command == "portal":
+            from .commands.portal import run_portal
+
+            return run_portal(settings, args, need_a_terminal)
         if args.command is None:
             need_a_terminal()
         if args.command == "import":

@@ -1,0 +1,299 @@
+"""The portal in a browser: `contacts-tui portal --web` as a real server
+process, read with urllib for its headers and page, and used in Debian's
+chromium (headless, driven over its DevTools protocol): the sign-in screen
+takes an address, the code arrives at a real capture relay, and typing it
+signs the customer in over the "web" channel."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contacts_tui.core import maillog
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.records import CustomerInput
+from relay.app import RelayThread
+from relay.config import RelayConfig
+
+from .waiting import poll, wait_until
+
+DEADLINE = 60.0
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+URL_IN_TEXT = re.compile(r"""(?:(?:https?|wss?):)?//[^\s"'<>)]+""")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def program() -> list[str]:
+    script = Path(sys.executable).with_name("contacts-tui")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "contacts_tui.cli"]
+
+
+def get(url: str, **headers: str):
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        return urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as error:
+        return error
+
+
+@pytest.fixture
+def relay(sqlite_directory: Directory, tmp_path: Path) -> Iterator[RelayThread]:
+    config = RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="test-relay.localhost",
+                         spool=tmp_path / "spool")
+    thread = RelayThread(config, sqlite_directory).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+@pytest.fixture
+def portal(sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path) -> Iterator[str]:
+    """`contacts-tui portal --web` on a free loopback port; yields its URL."""
+    port = free_port()
+    log = (tmp_path / "portal.log").open("wb")
+    server = subprocess.Popen(
+        [*program(), "portal", "--db", sqlite_url, "--web", "--listen", f"127.0.0.1:{port}",
+         "--mail-via", f"127.0.0.1:{relay.port}", "--mail-from", "portal@shop.example"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+
+    def up() -> bool:
+        if server.poll() is not None:
+            raise AssertionError(f"the server ended: {(tmp_path / 'portal.log').read_text()}")
+        try:
+            return get(url).status == 200
+        except OSError:
+            return False
+
+    try:
+        poll(up, DEADLINE, lambda: (tmp_path / "portal.log").read_text())
+        yield url
+    finally:
+        # The server and the session processes it started for browsers.
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def test_every_response_carries_the_security_headers(portal: str) -> None:
+    for path in ("", "static/js/textual.js", "static/css/xterm.css", "portal/portal.js", "no-such-page", "ws"):
+        response = get(portal + path)
+        headers = response.headers
+        policy = headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy and "script-src 'self'" in policy, path
+        assert "frame-ancestors 'none'" in policy and headers["X-Frame-Options"] == "DENY", path
+        assert headers["Cache-Control"] == "no-store", path
+        assert headers["Referrer-Policy"] == "no-referrer", path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+
+
+def test_the_page_names_no_other_host(portal: str) -> None:
+    page = get(portal).read().decode()
+    assert "textual-terminal" in page
+    for path in re.findall(r'(?:href|src)="([^"]+)"', page):
+        assert "//" not in path, f"{path} is not this server's"
+        assert path.startswith("data:") or get(portal + path).status == 200, path
+    style = get(portal + "portal/portal.css").read().decode()
+    # Only the W3C's own namespace URL in the SVG markup is allowed to look like one.
+    assert [u for u in URL_IN_TEXT.findall(page + style) if "www.w3.org" not in u] == []
+    assert "fonts.googleapis" not in page + style
+
+
+def test_no_listing_of_files_and_no_websocket_from_another_site(portal: str) -> None:
+    assert get(portal + "static/js/").status in (403, 404)
+    forbidden = get(portal + "ws", Origin="https://evil.example", Connection="Upgrade", Upgrade="websocket",
+                    **{"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"})
+    assert forbidden.status == 403
+
+
+# -- a real browser ----------------------------------------------------------
+
+
+class Browser:
+    """Headless chromium, driven over its DevTools protocol on a loopback port."""
+
+    def __init__(self, url: str, profile: Path) -> None:
+        self.profile = profile
+        self.process = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-default-apps",
+             f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1000,700", url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        self.messages: list[dict] = []
+        self._ids = 0
+
+    async def connect(self) -> None:
+        import aiohttp
+
+        port_file = self.profile / "DevToolsActivePort"
+        await wait_until(lambda: port_file.exists() and port_file.read_text().split("\n")[0], DEADLINE)
+        port = int(port_file.read_text().split("\n")[0])
+        self.session = aiohttp.ClientSession()
+
+        async def page_target():
+            try:
+                async with self.session.get(f"http://127.0.0.1:{port}/json/list") as response:
+                    targets = await response.json()
+            except aiohttp.ClientError:
+                return None
+            return next((t for t in targets if t.get("type") == "page"), None)
+
+        target = None
+        while target is None:
+            target = await asyncio.wait_for(page_target(), DEADLINE)
+        self.socket = await self.session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0)
+        await self.call("Runtime.enable")
+        await self.call("Log.enable")
+
+    async def call(self, method: str, **params) -> dict:
+        self._ids += 1
+        number = self._ids
+        await self.socket.send_json({"id": number, "method": method, "params": params})
+        while True:
+            message = json.loads(await asyncio.wait_for(self.socket.receive_str(), DEADLINE))
+            if message.get("id") == number:
+                if "error" in message:
+                    raise AssertionError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.messages.append(message)
+
+    async def evaluate(self, expression: str):
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+    async def until(self, expression: str) -> None:
+        """Poll a JavaScript expression until it is true, or fail after the deadline."""
+        deadline = asyncio.get_running_loop().time() + DEADLINE
+        while not await self._evaluate_while_loading(expression):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{expression} stayed false; the console said {self.complaints()}")
+            await asyncio.sleep(0.1)
+
+    async def _evaluate_while_loading(self, expression: str):
+        try:
+            return await self.evaluate(expression)
+        except AssertionError as error:
+            if "execution context" in str(error):
+                return None  # the page is still on its way in
+            raise
+
+    async def type(self, text: str) -> None:
+        # Key by key, as a keyboard does: the terminal reads keydown and keypress, not input events.
+        for character in text:
+            await self.call("Input.dispatchKeyEvent", type="keyDown", text=character, key=character)
+            await self.call("Input.dispatchKeyEvent", type="keyUp", key=character)
+
+    async def key(self, key: str, code: int, *, ctrl: bool = False) -> None:
+        named = {"key": key, "windowsVirtualKeyCode": code, "modifiers": 2 if ctrl else 0}
+        text = {"Enter": "\r", "Tab": "\t"}.get(key, "")
+        await self.call("Input.dispatchKeyEvent", type="keyDown", text=text, **named)
+        await self.call("Input.dispatchKeyEvent", type="keyUp", **named)
+
+    def complaints(self) -> list[str]:
+        """What the page's console said about blocked content (the CSP) or failures."""
+        texts = []
+        for message in self.messages:
+            params = message.get("params", {})
+            entry = params.get("entry") or {}
+            if entry.get("level") == "error" or params.get("type") == "error":
+                texts.append(entry.get("text") or json.dumps(params.get("args")))
+        return texts
+
+    async def close(self) -> None:
+        if hasattr(self, "socket"):
+            await self.socket.close()
+        if hasattr(self, "session"):
+            await self.session.close()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+async def captured_code(address: str) -> str:
+    def code():
+        for record in maillog.captured_messages(20):
+            if address in record.recipients:
+                _record, _original, message = maillog.captured_message(record.id)
+                found = re.search(rb"sign-in code: (\d{6})", message)
+                if found:
+                    return found.group(1).decode()
+        return None
+
+    return await wait_until(code, DEADLINE, lambda: [m.subject for m in maillog.captured_messages(20)])
+
+
+@needs_chromium
+async def test_a_customer_signs_in_in_chromium_with_the_mailed_code(
+    portal: str, sqlite_directory: Directory, tmp_path: Path
+) -> None:
+    customer = sqlite_directory.create_customer(CustomerInput("Acme Trading Ltd", "accounts@acme-trading.example"))
+    browser = Browser(portal, tmp_path / "chromium")
+    try:
+        await browser.connect()
+        # The page loaded textual.js, opened its websocket and got the portal's first screen.
+        await browser.until("document.body.classList.contains('-first-byte')")
+        assert await browser.evaluate("document.querySelector('.intro-dialog').offsetParent") is None
+        # The sign-in screen has the focus on its address field: typing there asks for a code.
+        await browser.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+        await browser.type("accounts@acme-trading.example")
+        await browser.key("Enter", 13)
+        code = await captured_code("accounts@acme-trading.example")
+        await browser.type(code)
+        await browser.key("Enter", 13)
+        signed_in = await wait_until(
+            lambda: sqlite_directory.get_customer(customer.id).last_sign_in_channel == "web", DEADLINE
+        )
+        assert signed_in
+        # Signed in, a contact person added in the browser is the customer's, recorded as made on the web.
+        # The keys behind a wait for the form it opens (the app holds them), as typed ones do.
+        await browser.key("a", 65)
+        await browser.type("Bea Bookman")
+        await browser.key("Tab", 9)
+        await browser.type("bea@acme-trading.example")
+        await browser.key("s", 83, ctrl=True)
+
+        def added():
+            return [c for c in sqlite_directory.list_contacts(customer.id) if c.email == "bea@acme-trading.example"]
+
+        await wait_until(added, DEADLINE)
+        (change,) = [c for c in sqlite_directory.history(customer_id=customer.id) if c.action == "contact added"]
+        assert (change.who, change.channel) == ("accounts@acme-trading.example", "web")
+        assert not [text for text in browser.complaints() if "Content Security Policy" in text]
+    except BaseException:
+        # What the browser showed, for whoever reads the failure.
+        shot = await browser.call("Page.captureScreenshot")
+        (tmp_path / "chromium.png").write_bytes(base64.b64decode(shot["data"]))
+        print(f"the browser's screen: {tmp_path / 'chromium.png'}")
+        raise
+    finally:
+        await browser.close()
