@@ -17,11 +17,13 @@ from ..screens.base import AppScreen
 from ..widgets.vi_keys import LIST_KEYS
 
 
-def author(change: Change) -> str:
-    """Who made a change, as the customer may know it: itself by its address;
-    our admins and imports only as such (their names and files are ours)."""
+def author(change: Change, own_email: str) -> str:
+    """Who made a change, as the customer may know it: "you", or an address
+    it signed in with before; our admins and imports only as such (their
+    names and files are ours)."""
     if change.channel in ("ssh", "web"):
-        return f"{change.who} ({change.channel})"
+        who = "you" if change.who.lower() == own_email.lower() else change.who
+        return f"{who} ({change.channel})"
     if change.who.startswith(ADMIN_PREFIX) or change.channel in ("tui", "cli"):
         return "our admin"
     return "an import by us"
@@ -45,6 +47,7 @@ class PortalHistoryScreen(AppScreen):
     def __init__(self) -> None:
         super().__init__()
         self.changes: list[Change] = []
+        self.own_email = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -56,18 +59,19 @@ class PortalHistoryScreen(AppScreen):
         self.sub_title = self.SUB_TITLE
         table = self.query_one(HistoryTable)
         table.add_column("When", key="when", width=11)
-        table.add_column("Who", key="who", width=22)
+        table.add_column("Who", key="who", width=16)
         table.add_column("What", key="what")
         scope = self.app.directory
-        self.call_directory("history", lambda: scope.history(), self._loaded)
+        self.call_directory("history", lambda: (scope.customer().email, scope.history()), self._loaded)
 
-    def _loaded(self, changes: list[Change]) -> None:
+    def _loaded(self, loaded: tuple[str, list[Change]]) -> None:
+        self.own_email, changes = loaded
         self.changes = changes
         table = self.query_one(HistoryTable)
         table.clear()
         for change in changes:
             what = f"{change.action}: {change.contact_email}" if change.contact_email else change.action
-            table.add_row(cell(short_time(change.at)), cell(author(change)), cell(what))
+            table.add_row(cell(short_time(change.at)), cell(author(change, self.own_email)), cell(what))
         self._show_detail()
 
     @on(DataTable.RowHighlighted, "#history")
@@ -78,4 +82,4 @@ class PortalHistoryScreen(AppScreen):
             return
         row = self.query_one(HistoryTable).cursor_row
         change = self.changes[max(0, min(row, len(self.changes) - 1))]
-        detail.update(f"{local_time(change.at)} · {author(change)} · {change.describe() or change.action}")
+        detail.update(f"{local_time(change.at)} · {author(change, self.own_email)} · {change.describe() or change.action}")
