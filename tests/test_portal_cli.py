@@ -1,0 +1,71 @@
+"""`contacts-tui portal` as an admin uses it: stopping and allowing a
+customer's sign-in, and the errors for what cannot work. In-process through
+``contacts_tui.cli.main``, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts_tui.cli import main
+from contacts_tui.core.db import open_database
+from contacts_tui.core.directory import Directory
+from contacts_tui.core.records import ContactInput, CustomerInput
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def acme(db_url: str):
+    database = open_database(db_url)
+    directory = Directory(database)
+    customer = directory.create_customer(CustomerInput("Acme Ltd", "owner@acme.example"))
+    directory.add_contact(customer.id, ContactInput("Bea Bookman", "bea@acme.example"))
+    yield directory, customer
+    database.close()
+
+
+def test_disable_then_enable_a_customers_sign_in(capsys, db_url: str, acme) -> None:
+    directory, customer = acme
+    code, out, _ = run(capsys, "portal", "--db", db_url, "--disable", "OWNER@acme.example")
+    assert code == 0 and out == "Acme Ltd <owner@acme.example> can no longer sign in to the portal.\n"
+    assert directory.get_customer(customer.id).portal_disabled_at is not None
+    (change,) = [c for c in directory.history(customer_id=customer.id) if c.action == "portal disabled"]
+    assert change.channel == "cli" and change.who.startswith("admin ")
+    code, out, _ = run(capsys, "portal", "--db", db_url, "--enable", "owner@acme.example")
+    assert code == 0 and "may sign in to the portal again" in out
+    assert directory.get_customer(customer.id).portal_disabled_at is None
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("nobody@acme.example", "no customer has the primary email nobody@acme.example"),
+        ("bea@acme.example", "contact persons never do"),
+        ("not an address", "not a valid email address"),
+    ],
+)
+def test_an_address_that_is_not_a_customers_is_a_clear_error(capsys, db_url: str, acme, address, words) -> None:
+    code, out, err = run(capsys, "portal", "--db", db_url, "--disable", address)
+    assert code == 1 and out == "" and words in err
+
+
+def test_the_portal_needs_somewhere_to_mail_its_codes(capsys, db_url: str, acme, monkeypatch) -> None:
+    monkeypatch.delenv("CONTACTS_MAIL_VIA", raising=False)
+    code, _, err = run(capsys, "portal", "--db", db_url)
+    assert code == 1 and "--mail-via HOST:PORT" in err
+    monkeypatch.setenv("CONTACTS_MAIL_VIA", "relay.example")
+    code, _, err = run(capsys, "portal", "--db", db_url)
+    assert code == 1 and "CONTACTS_MAIL_VIA: 'relay.example' is not HOST:PORT" in err
+
+
+def test_enable_and_disable_stand_alone(capsys, db_url: str, acme) -> None:
+    with pytest.raises(SystemExit) as both:
+        main(["portal", "--db", db_url, "--disable", "owner@acme.example", "--enable", "owner@acme.example"])
+    assert both.value.code == 2
+    capsys.readouterr()
+    code, _, err = run(capsys, "portal", "--db", db_url, "--web", "--disable", "owner@acme.example")
+    assert code == 1 and "without --web" in err
