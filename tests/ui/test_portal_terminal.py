@@ -1,0 +1,62 @@
+"""The portal as sshd runs it: `contacts-tui portal` on a real terminal (a
+pty at 80x24), and a connection that drops (the terminal goes away and
+SIGHUP arrives) ends it cleanly instead of leaving it running or crashing."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+
+from .helpers import TERMINAL_DEADLINE, program
+
+ESCAPES = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def read_until(fd: int, text: bytes, deadline: float) -> bytes:
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if text in ESCAPES.sub(b"", seen).replace(b" ", b""):
+                return seen
+    raise AssertionError(f"{text!r} never appeared; the terminal got {ESCAPES.sub(b'', seen)[-2000:]!r}")
+
+
+def test_a_dropped_connection_ends_the_session_cleanly(sqlite_url: str, sqlite_directory) -> None:
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES", "TEXTUAL_DRIVER")}
+    env["TERM"] = "xterm-256color"
+    process = subprocess.Popen(
+        # Port 9 (discard): nobody asks for a code in this test.
+        [*program(), "portal", "--db", sqlite_url, "--mail-via", "127.0.0.1:9"],
+        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        read_until(master, b"Sendcode(enter)", time.monotonic() + TERMINAL_DEADLINE)
+        # The line drops: the terminal is gone, and the session gets SIGHUP.
+        os.close(master)
+        master = -1
+        process.send_signal(signal.SIGHUP)
+        assert process.wait(TERMINAL_DEADLINE) == 0
+    finally:
+        if master >= 0:
+            os.close(master)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
