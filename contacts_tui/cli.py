@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "portal":
             from .commands.portal import run_portal
 
-            return run_portal(settings, args, need_a_terminal)
+            return run_portal(settings, args)
         if args.command is None:
             need_a_terminal()
         if args.command == "import":

@@ -69,3 +69,19 @@ def test_enable_and_disable_stand_alone(capsys, db_url: str, acme) -> None:
     capsys.readouterr()
     code, _, err = run(capsys, "portal", "--db", db_url, "--web", "--disable", "owner@acme.example")
     assert code == 1 and "without --web" in err
+
+
+def test_a_mistyped_database_is_an_error_not_a_new_empty_one(capsys, tmp_path) -> None:
+    missing = tmp_path / "typo.db"
+    for argv in (["--disable", "owner@acme.example"], ["--mail-via", "127.0.0.1:9", "--web", "--listen", "127.0.0.1:9"]):
+        code, _, err = run(capsys, "portal", "--db", str(missing), *argv)
+        assert code == 1 and "there is no database" in err, argv
+    run(capsys, "portal", "--db", str(missing), "--mail-via", "127.0.0.1:9")
+    assert not missing.exists()
+
+
+def test_without_a_terminal_the_portal_says_how_to_connect(capsys, db_url: str, acme, monkeypatch) -> None:
+    monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
+    code, _, err = run(capsys, "portal", "--db", db_url, "--mail-via", "127.0.0.1:9")
+    assert code == 1 and "the portal needs a terminal: connect with ssh -t" in err
+    assert "admin" not in err

@@ -45,7 +45,7 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
     portal.add_argument("--web-session", action="store_true", help=argparse.SUPPRESS)
 
 
-def run_portal(settings: Settings, args: argparse.Namespace, need_a_terminal: Callable[[], None]) -> int:
+def run_portal(settings: Settings, args: argparse.Namespace) -> int:
     if args.disable or args.enable:
         if args.web or args.mail_via or args.listen:
             raise DirectoryError("--disable and --enable change a setting and stop: give them without --web")
@@ -55,9 +55,9 @@ def run_portal(settings: Settings, args: argparse.Namespace, need_a_terminal: Ca
     mail = _mail_settings(args)
     if args.web:
         return _serve(settings, args, mail)
-    need_a_terminal()
+    _need_a_terminal()
     _log_quietly()
-    directory = open_directory(settings)
+    directory = open_directory(settings, must_exist=True)
     signin = SignIn(directory, mail)
     from contacts_tui.ui.portal.app import make_portal_app
 
@@ -71,9 +71,18 @@ def run_portal(settings: Settings, args: argparse.Namespace, need_a_terminal: Ca
     return 0
 
 
+def _need_a_terminal() -> None:
+    """The portal draws on a terminal; without one (ssh -T, a pipe) it says so
+    in the customer's words, not the admin's."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return  # a browser session: textual-serve's driver, over pipes
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise DirectoryError("the portal needs a terminal: connect with ssh -t, or open it in a browser")
+
+
 def _set_access(settings: Settings, email: str, *, enabled: bool) -> int:
     address = clean_email(email)
-    directory = open_directory(settings).as_actor(admin_actor("cli"))
+    directory = open_directory(settings, must_exist=True).as_actor(admin_actor("cli"))
     customer = directory.find_customer(address)
     if customer is None:
         raise DirectoryError(
@@ -107,8 +116,9 @@ def _mail_settings(args: argparse.Namespace) -> MailSettings:
 def _serve(settings: Settings, args: argparse.Namespace, mail: MailSettings) -> int:
     from contacts_tui.ui.portal.web_server import serve
 
-    # The database must open before browsers are told to come.
-    open_directory(settings).database.close()
+    # The database must open before browsers are told to come; the portal
+    # never starts an empty one at a mistyped path.
+    open_directory(settings, must_exist=True).database.close()
     # Each browser session is a process of its own, told its settings by the
     # environment: a database URL may hold a password, and command lines are
     # visible to every user of the machine.

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
+from contacts_tui.core.display import visible
 from contacts_tui.core.history import ADMIN_PREFIX, Change
 from contacts_tui.core.times import local_time, short_time
 
@@ -82,4 +83,6 @@ class PortalHistoryScreen(AppScreen):
             return
         row = self.query_one(HistoryTable).cursor_row
         change = self.changes[max(0, min(row, len(self.changes) - 1))]
-        detail.update(f"{local_time(change.at)} · {author(change, self.own_email)} · {change.describe() or change.action}")
+        # Values are what people typed: their control characters are shown, never sent.
+        what = change.describe() or change.action
+        detail.update(visible(f"{local_time(change.at)} · {author(change, self.own_email)} · {what}"))
