@@ -16,8 +16,9 @@ from dataclasses import replace
 import peewee
 
 from . import history, resolver, search, stored_settings, writes
+from .directory_checks import RuleChecks
 from .directory_history import HistoryCalls, directory_call
-from .errors import FieldError, NotFound, ValidationError
+from .errors import NotFound, ValidationError
 from .migrate import write_transaction
 from .models import ContactCategory, ContactPerson, Customer, utcnow
 from .records import (
@@ -35,26 +36,23 @@ from .rules import (
     CleanContact,
     CleanCustomer,
     Problems,
-    clean_contact,
-    clean_customer,
-    duplicate_conflict,
     name_sort_key,
     primary_conflict,
-    raise_limit,
 )
-from .validate import DEFAULT_ROLE, clean_categories, clean_email, email_key
+from .validate import DEFAULT_ROLE, clean_categories, email_key
 
 _database_call = directory_call
 
 
-class Directory(HistoryCalls, stored_settings.Following):
+class Directory(RuleChecks, HistoryCalls, stored_settings.Following):
     """Customers and their contact persons, under the directory rules (the
     README's table): a name and a valid email; an address once per customer
     and never the customer's primary email; at most ``max_contacts`` active
     contact persons; soft deletes; make primary swaps atomically.
 
-    The checks are the functions of ``rules`` and the writes those of
-    ``writes``, which the CSV import uses too.
+    The checks are the functions of ``rules`` (those that read the database
+    in ``directory_checks``) and the writes those of ``writes``, which the
+    CSV import uses too.
 
     The catalog and the limit: see ``stored_settings.Following``. Every
     write records one change in the history, in its transaction, as the
@@ -349,82 +347,6 @@ class Directory(HistoryCalls, stored_settings.Following):
         if row is None:
             raise NotFound(f"contact person {contact_id} does not exist")
         return row
-
-    def _active_contacts(self, customer_id: int):
-        return ContactPerson.select().where(
-            (ContactPerson.customer == customer_id) & ContactPerson.deleted_at.is_null()
-        )
-
-    def _check_customer_email_free(self, key: str, email: str, customer_id: int | None) -> None:
-        other = Customer.get_or_none(Customer.email_key == key)
-        if other is not None and other.id != customer_id:
-            raise ValidationError.single("email", f"{email} is already the primary email of customer {other.name!r}")
-
-    def _clean_customer(self, data: CustomerInput, customer_id: int | None) -> CleanCustomer:
-        """``clean_customer``; when another field is wrong, the address is still
-        checked against the other customers, to report both at once."""
-        try:
-            return clean_customer(data)
-        except ValidationError as exc:
-            if any(error.field == "email" for error in exc.errors):
-                raise
-            try:
-                email = clean_email(data.email)
-                self._check_customer_email_free(email_key(email), email, customer_id)
-            except ValidationError as taken:
-                raise ValidationError([*exc.errors, *taken.errors], exc.subject) from None
-            raise
-
-    def _clean_contact(
-        self, data: ContactInput, *, customer_id: int | None = None, contact_id: int | None = None
-    ) -> CleanContact:
-        """``clean_contact``, but when another field is wrong the address is
-        still checked against the customer (of ``customer_id``, or of the
-        contact ``contact_id`` being edited), so one save reports an empty
-        name and a duplicate email together."""
-        try:
-            return clean_contact(data, self.catalog)
-        except ValidationError as exc:
-            if any(error.field == "email" for error in exc.errors):
-                raise
-            exclude = None
-            if contact_id is not None:
-                row = ContactPerson.get_or_none(ContactPerson.id == contact_id)
-                if row is None or row.deleted_at is not None:
-                    raise  # a deleted record's address is checked when it is restored
-                customer_id, exclude = row.customer_id, row.id
-            customer = Customer.get_or_none(Customer.id == customer_id)
-            if customer is None:
-                raise
-            email = clean_email(data.email)
-            conflicts = self._email_conflicts(customer, email_key(email), email, exclude)[0]
-            if conflicts:
-                raise ValidationError([*exc.errors, *conflicts], exc.subject) from None
-            raise
-
-    def _check_contact_email(
-        self, customer: Customer, key: str, email: str, name: str, *, exclude: int | None, adding: bool
-    ) -> None:
-        """Check that ``email`` can be an active contact person's at ``customer``: not its
-        primary email, nor another active contact's (``exclude`` is the contact itself).
-        ``adding`` one more (a new or a restored contact person) also checks the limit."""
-        conflicts, active = self._email_conflicts(customer, key, email, exclude)
-        if conflicts:
-            raise ValidationError(conflicts, name)
-        if adding:
-            raise_limit(active, self.limit_for_write(), name)
-
-    def _email_conflicts(
-        self, customer: Customer, key: str, email: str, exclude: int | None
-    ) -> tuple[list[FieldError], int]:
-        """Why ``email`` cannot be an active contact person's at ``customer``
-        (its primary email, or another active contact's), and how many other
-        active contact persons it has."""
-        active = {r.email_key: r.email for r in self._active_contacts(customer.id) if r.id != exclude}
-        problems = Problems()
-        problems.add(primary_conflict(key, email, customer.email_key))
-        problems.add(duplicate_conflict(email, active.get(key)))
-        return problems.errors, len(active)
 
     def _apply_everywhere(self, key: str, contact_id: int, name: str, phone: str, now) -> set[int]:
         rows = list(
