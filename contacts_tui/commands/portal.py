@@ -136,9 +136,11 @@ def _log_quietly() -> None:
     terminal is the customer's screen, and they are not the customer's business."""
     logger = logging.getLogger("contacts_tui")
     logger.propagate = False
+    handler: logging.Handler = logging.NullHandler()
     if Path("/dev/log").exists():
-        handler: logging.Handler = logging.handlers.SysLogHandler("/dev/log")
-        handler.setFormatter(logging.Formatter("contacts-tui portal: %(message)s"))
-    else:
-        handler = logging.NullHandler()
+        try:
+            handler = logging.handlers.SysLogHandler("/dev/log")
+            handler.setFormatter(logging.Formatter("contacts-tui portal: %(message)s"))
+        except OSError:
+            pass  # a socket nobody listens on: no system log to write to
     logger.addHandler(handler)
