@@ -174,7 +174,7 @@ def need_a_terminal() -> None:
         if not stream.isatty():
             raise DirectoryError(
                 f"the admin TUI needs a terminal, and the standard {name} is not one. "
-                "Scripts use the commands: init, settings, import, export (contacts-tui --help)"
+                "Scripts use the commands: init, settings, import, export, history (contacts-tui --help)"
             )
 
 

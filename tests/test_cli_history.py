@@ -103,3 +103,13 @@ def test_history_of_a_database_that_is_not_there_creates_nothing(capsys, tmp_pat
     code, _, err = run(capsys, "--db", f"sqlite:///{missing}", "history")
     assert code == 1 and err
     assert not missing.exists()
+
+
+def test_help_names_the_history_command_and_its_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "    history " in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["history", "--help"])
+    out = capsys.readouterr().out
+    assert all(option in out for option in ("--customer EMAIL", "--since DATE", "--json", "--limit N"))
