@@ -113,3 +113,18 @@ def test_help_names_the_history_command_and_its_options(capsys):
         main(["history", "--help"])
     out = capsys.readouterr().out
     assert all(option in out for option in ("--customer EMAIL", "--since DATE", "--json", "--limit N"))
+
+
+def test_a_former_primary_email_finds_its_customer(capsys, imported):
+    database = open_database(imported)
+    try:
+        directory = Directory(database)
+        acme = directory.find_customer("owner@acme.example")
+        bea = next(c for c in directory.list_contacts(acme.id) if c.email == "bea@acme.example")
+        directory.make_primary(bea.id)
+    finally:
+        database.close_all() if hasattr(database, "close_all") else database.close()
+    code, out, err = run(capsys, "--db", imported, "history", "--customer", "owner@acme.example", "--json")
+    assert code == 0
+    assert "owner@acme.example was the primary email of Acme Ltd, now bea@acme.example" in err
+    assert [json.loads(line)["action"] for line in out.splitlines()][:2] == ["made primary", "contact added"]

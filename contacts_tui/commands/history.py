@@ -39,7 +39,12 @@ def run_history(directory: Directory, args: argparse.Namespace) -> int:
     if args.customer:
         customer = directory.find_customer(args.customer)
         if customer is None:
-            raise DirectoryError(f"no customer has the primary email {visible(args.customer)!r}")
+            # Make primary swaps addresses: the history still knows the old one.
+            customer = directory.customer_once_at(args.customer)
+            if customer is None:
+                raise DirectoryError(f"no customer has the primary email {visible(args.customer)!r}")
+            print(f"{visible(args.customer)} was the primary email of {visible(customer.name)}, now "
+                  f"{visible(customer.email)}: its history follows.", file=sys.stderr)
         customer_id = customer.id
     changes = directory.history(customer_id, args.since, args.limit)
     with reader_may_stop():  # `history | head`

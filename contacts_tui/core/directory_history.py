@@ -61,6 +61,15 @@ class HistoryCalls:
         return history.changes(customer_id, since, limit)
 
     @directory_call
+    def customer_once_at(self, email: str) -> CustomerRecord | None:
+        """The customer whose primary email this was when a change was recorded; ``None`` if none was."""
+        customer_id = history.customer_once_at(email)
+        if customer_id is None:
+            return None
+        row = Customer.get_or_none(Customer.id == customer_id)
+        return customer_record(row) if row else None
+
+    @directory_call
     def set_portal_access(self, customer_id: int, enabled: bool) -> CustomerRecord:
         """Let the customer sign in to the portal, or stop it from signing in (recorded in the history)."""
         with write_transaction(self.database):

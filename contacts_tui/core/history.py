@@ -16,6 +16,8 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from peewee import fn
+
 from .bulk import insert_rows
 from .display import visible
 from .models import ChangeRecord, utcnow
@@ -212,6 +214,18 @@ def changes(customer_id: int | None = None, since: dt.datetime | None = None, li
         query = query.where(ChangeRecord.at >= since)
     query = query.order_by(ChangeRecord.at.desc(), ChangeRecord.id.desc()).limit(limit)
     return [_change(row) for row in query]
+
+
+def customer_once_at(email: str) -> int | None:
+    """The customer whose primary email ``email`` was when a change was recorded
+    (the newest such change), for an address that make primary has since swapped."""
+    row = (
+        ChangeRecord.select(ChangeRecord.customer_id)
+        .where(fn.LOWER(ChangeRecord.customer_email) == email.strip().lower())
+        .order_by(ChangeRecord.id.desc())
+        .first()
+    )
+    return row.customer_id if row else None
 
 
 def _change(row: ChangeRecord) -> Change:
