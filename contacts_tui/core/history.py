@@ -103,7 +103,7 @@ class Change:
     """(field, before, after) for each field that changed; ``None`` where there was no value."""
 
     def describe(self) -> str:
-        """What changed, on one line: ``name "Ann" -> "Anne", phone "" -> "+31 6"``."""
+        """What changed, on one line: ``name "Ann" -> "Anne"; phone "" -> "+31 6"``."""
         return "; ".join(f"{name} {shown(before)} -> {shown(after)}" for name, before, after in self.changes)
 
     def as_json(self) -> dict:
