@@ -136,7 +136,7 @@ class SignInScreen(AppScreen):
             return PortalScope(app.signin.directory, customer.id, app.channel) if customer else None
 
         self._error("code", "Checking…")
-        self.call_directory("verify", check, self._checked, write=True)
+        self.call_directory("verify", check, self._checked, lambda _error: self._error("code", ""), write=True)
 
     def _checked(self, scope: PortalScope | None) -> None:
         if scope is None:
