@@ -85,3 +85,11 @@ def test_without_a_terminal_the_portal_says_how_to_connect(capsys, db_url: str, 
     code, _, err = run(capsys, "portal", "--db", db_url, "--mail-via", "127.0.0.1:9")
     assert code == 1 and "the portal needs a terminal: connect with ssh -t" in err
     assert "admin" not in err
+
+
+def test_session_limits_are_for_the_web(capsys, db_url: str, acme) -> None:
+    code, _, err = run(capsys, "portal", "--db", db_url, "--mail-via", "127.0.0.1:9", "--max-sessions", "5")
+    assert code == 1 and "are for --web" in err
+    with pytest.raises(SystemExit) as zero:
+        main(["portal", "--db", db_url, "--web", "--max-sessions", "0"])
+    assert zero.value.code == 2

@@ -19,6 +19,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,28 +68,29 @@ def relay(sqlite_directory: Directory, tmp_path: Path) -> Iterator[RelayThread]:
         thread.stop()
 
 
-@pytest.fixture
-def portal(sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def serving(sqlite_url: str, relay: RelayThread, tmp_path: Path, *options: str) -> Iterator[str]:
     """`contacts-tui portal --web` on a free loopback port; yields its URL."""
     port = free_port()
-    log = (tmp_path / "portal.log").open("wb")
+    log_file = tmp_path / f"portal-{port}.log"
+    log = log_file.open("wb")
     server = subprocess.Popen(
         [*program(), "portal", "--db", sqlite_url, "--web", "--listen", f"127.0.0.1:{port}",
-         "--mail-via", f"127.0.0.1:{relay.port}", "--mail-from", "portal@shop.example"],
+         "--mail-via", f"127.0.0.1:{relay.port}", "--mail-from", "portal@shop.example", *options],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
 
     def up() -> bool:
         if server.poll() is not None:
-            raise AssertionError(f"the server ended: {(tmp_path / 'portal.log').read_text()}")
+            raise AssertionError(f"the server ended: {log_file.read_text()}")
         try:
             return get(url).status == 200
         except OSError:
             return False
 
     try:
-        poll(up, DEADLINE, lambda: (tmp_path / "portal.log").read_text())
+        poll(up, DEADLINE, log_file.read_text)
         yield url
     finally:
         # The server and the session processes it started for browsers.
@@ -99,6 +101,12 @@ def portal(sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
+
+
+@pytest.fixture
+def portal(sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path) -> Iterator[str]:
+    with serving(sqlite_url, relay, tmp_path) as url:
+        yield url
 
 
 def test_every_response_carries_the_security_headers(portal: str) -> None:
@@ -123,6 +131,34 @@ def test_the_page_names_no_other_host(portal: str) -> None:
     # Only the W3C's own namespace URL in the SVG markup is allowed to look like one.
     assert [u for u in URL_IN_TEXT.findall(page + style) if "www.w3.org" not in u] == []
     assert "fonts.googleapis" not in page + style
+
+
+async def test_sessions_beyond_the_limit_are_refused_until_one_ends(
+    sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
+) -> None:
+    import aiohttp
+
+    with serving(sqlite_url, relay, tmp_path, "--max-sessions", "1") as url:
+        socket_url = url.replace("http:", "ws:") + "ws"
+        origin = url.rstrip("/")
+        async with aiohttp.ClientSession() as session:
+            first = await session.ws_connect(socket_url, origin=origin)
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(socket_url, origin=origin)
+            assert refused.value.status == 503
+            await first.close()
+
+            async def again():
+                try:
+                    return await session.ws_connect(socket_url, origin=origin)
+                except aiohttp.WSServerHandshakeError:
+                    return None
+
+            deadline = asyncio.get_running_loop().time() + DEADLINE
+            while (second := await again()) is None:
+                assert asyncio.get_running_loop().time() < deadline, "the ended session was never given back"
+                await asyncio.sleep(0.1)
+            await second.close()
 
 
 def test_no_listing_of_files_and_no_websocket_from_another_site(portal: str) -> None:

@@ -38,6 +38,8 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
     portal.add_argument("--web", action="store_true", help="serve the portal to browsers instead of this terminal")
     portal.add_argument("--listen", metavar="HOST:PORT", type=host_port, default=None,
                         help="with --web: where to listen (default 127.0.0.1:8080; put a TLS proxy in front)")
+    portal.add_argument("--max-sessions", metavar="N", type=_at_least_one, default=None,
+                        help="with --web: browser sessions open at once, each a process (default 50)")
     access = portal.add_mutually_exclusive_group()
     access.add_argument("--disable", metavar="EMAIL", help="stop the customer with this primary email from signing in")
     access.add_argument("--enable", metavar="EMAIL", help="let that customer sign in again")
@@ -47,11 +49,11 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
 
 def run_portal(settings: Settings, args: argparse.Namespace) -> int:
     if args.disable or args.enable:
-        if args.web or args.mail_via or args.listen:
+        if args.web or args.mail_via or args.listen or args.max_sessions:
             raise DirectoryError("--disable and --enable change a setting and stop: give them without --web")
         return _set_access(settings, args.disable or args.enable, enabled=bool(args.enable))
-    if args.listen and not args.web:
-        raise DirectoryError("--listen is for --web")
+    if (args.listen or args.max_sessions) and not args.web:
+        raise DirectoryError("--listen and --max-sessions are for --web")
     mail = _mail_settings(args)
     if args.web:
         return _serve(settings, args, mail)
@@ -69,6 +71,12 @@ def run_portal(settings: Settings, args: argparse.Namespace) -> int:
     if app.ended_idle:
         print("Signed out after 15 idle minutes.", file=sys.stderr)
     return 0
+
+
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def _need_a_terminal() -> None:
@@ -127,7 +135,7 @@ def _serve(settings: Settings, args: argparse.Namespace, mail: MailSettings) -> 
     os.environ[MAIL_FROM_ENV] = mail.sender
     command = shlex.join([sys.executable, "-m", "contacts_tui.cli", "portal", "--web-session"])
     host, port = args.listen or DEFAULT_LISTEN
-    serve(command, host, port)
+    serve(command, host, port, **({"max_sessions": args.max_sessions} if args.max_sessions else {}))
     return 0
 
 

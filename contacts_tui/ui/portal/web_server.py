@@ -50,6 +50,9 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 
+MAX_SESSIONS = 50
+"""Browser sessions open at once, by default: each is a portal process."""
+
 log = logging.getLogger("textual-serve")
 
 
@@ -61,9 +64,11 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
 class PortalServer(Server):
     """textual-serve's server with our page and headers (see the module's docstring)."""
 
-    def __init__(self, command: str, host: str, port: int, title: str) -> None:
+    def __init__(self, command: str, host: str, port: int, title: str, max_sessions: int = MAX_SESSIONS) -> None:
         super().__init__(command, host=host, port=port, title=title, statics_path=TEXTUAL_SERVE_STATIC,
                          templates_path=PAGE)
+        self.max_sessions = max_sessions
+        self.sessions = 0
 
     async def _make_app(self) -> web.Application:
         app = web.Application()
@@ -98,9 +103,19 @@ class PortalServer(Server):
             raise web.HTTPForbidden(text="this portal's sessions open only from its own page")
         if not web.WebSocketResponse().can_prepare(request).ok:
             raise web.HTTPBadRequest(text="this address is for the portal page's websocket")
-        return await super().handle_websocket(request)
+        # Each session is a process: whoever opens sessions by the thousand
+        # must not take the machine with them.
+        if self.sessions >= self.max_sessions:
+            log.warning("refused a session: %d are open, the most --max-sessions allows", self.sessions)
+            raise web.HTTPServiceUnavailable(text="the portal is busy; try again in a few minutes")
+        self.sessions += 1
+        try:
+            return await super().handle_websocket(request)
+        finally:
+            self.sessions -= 1
 
 
-def serve(command: str, host: str, port: int, title: str = "Contact persons portal") -> None:
+def serve(command: str, host: str, port: int, max_sessions: int = MAX_SESSIONS,
+          title: str = "Contact persons portal") -> None:
     """Serve ``command`` (the portal, as a web session) until ctrl+c or SIGTERM."""
-    PortalServer(command, host, port, title).serve()
+    PortalServer(command, host, port, title, max_sessions).serve()
