@@ -96,3 +96,13 @@ async def test_a_name_written_past_the_directory_rules_is_shown_not_obeyed(app, 
         assert "Evil␛[2J [bold red]Co" in text
         await press(pilot, "d")  # no contact person: the notification names nobody, but the header does
         drawn(app)
+
+
+async def test_the_admin_forms_show_stand_ins_for_a_name_written_past_the_rules(app, sqlite_directory):
+    Customer.insert(name=f"Evil{CLEAR}Co", name_key="evil", email="e@evil.example",
+                    email_key="e@evil.example").execute()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "e")  # the customer form, with the name in its input
+        text = drawn(app)
+        assert "Evil␛[2JCo" in text

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual.widgets import Input
-
-from contacts_tui.core.display import visible
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 
 from ..screens.contact_form import ContactForm
@@ -26,15 +23,6 @@ class PortalContactForm(ContactForm):
 
     def __init__(self, customer: CustomerRecord, contact: ContactRecord | None = None) -> None:
         super().__init__(customer, contact, elsewhere=[])
-
-    def on_mount(self) -> None:
-        # A value written past the rules (an older program, a hand edit) may
-        # hold escape sequences, which an input would send to the customer's
-        # terminal as they are: it shows their stand-ins (a save then keeps those).
-        for field in self.query(Input):
-            if field.value != visible(field.value):
-                field.value = visible(field.value)
-        super().on_mount()
 
     def save_call(self) -> Callable[[], ContactRecord]:
         data = self.contact_input()

@@ -97,9 +97,14 @@ class FormScreen(AppScreen):
 
     def on_mount(self) -> None:
         self.sub_title = self.SUB_TITLE
-        if not self.app.cursor_blink:
-            for widget in self.query(Input):
+        for widget in self.query(Input):
+            if not self.app.cursor_blink:
                 widget.cursor_blink = False
+            # A value written past the rules (an older program, a hand edit)
+            # may hold escape sequences, which an input sends to the terminal
+            # as they are: it shows their stand-ins (a save then keeps those).
+            if widget.value != visible(widget.value):
+                widget.value = visible(widget.value)
         self.initial = self.values()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
