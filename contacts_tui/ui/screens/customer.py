@@ -5,32 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Static
 
 from contacts_tui.core.records import ContactRecord, CustomerRecord, Membership
 
-from ..format import contact_lines, customer_lines, portal_line
-from ..widgets.contact_table import ContactTable
-from .base import AppScreen
+from ..format import contact_lines, portal_line
 from .confirm import Confirm
+from .contact_list import ContactListScreen, toggle_bindings
 from .sample import NO_RELAY, SampleDialog, send_in_background
 
-TOGGLE_KEYS = 9
 SWITCH_MARK_SECONDS = 4.0
 _toggle = Binding.Group("toggle", compact=True)
-
-
-def _toggle_bindings() -> list[Binding]:
-    return [
-        # The contact line under the table names these keys with each category's state.
-        Binding(str(n), f"toggle_category({n})", "toggle", show=False, group=_toggle, id=f"customer.toggle{n}")
-        for n in range(1, TOGGLE_KEYS + 1)
-    ]
 
 
 @dataclass(frozen=True)
@@ -41,7 +28,7 @@ class Loaded:
     """Other customers of each active address, by lowercased address."""
 
 
-class CustomerScreen(AppScreen):
+class CustomerScreen(ContactListScreen):
     """A customer's details and contact persons."""
 
     HELP = (
@@ -59,7 +46,9 @@ class CustomerScreen(AppScreen):
         ("↑ ↓", "Move through the contact persons"),
         ("home end", "First or last contact person"),
     )
-    AUTO_FOCUS = "#contacts"
+    CUSTOMER_LINES = ("name", "email", "count", "portal")
+    CONTACT_ACTIONS = (*ContactListScreen.CONTACT_ACTIONS, "make_primary")
+    NEEDS_ACTIVE = (*ContactListScreen.NEEDS_ACTIVE, "make_primary")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "add", tooltip="Add a contact person", id="customer.add"),
         Binding("e", "edit", "edit", tooltip="Edit the highlighted contact person", id="customer.edit"),
@@ -80,7 +69,7 @@ class CustomerScreen(AppScreen):
         Binding("m", "messages", "mail", tooltip="Captured messages to this customer", id="customer.messages"),
         # Not in the footer, which is full at 80 columns: help and the palette list it.
         Binding("l", "relay_log", "log", show=False, tooltip="Relay log entries of this customer", id="customer.log"),
-        *_toggle_bindings(),
+        *toggle_bindings("customer", _toggle),
         Binding("0", "receive_all", "all", show=False, tooltip="Switch 'receive all' for the highlighted contact person",
                 id="customer.receive_all"),
         Binding("c", "edit_customer", "customer", show=False, tooltip="Edit this customer's name, email and phone",
@@ -98,29 +87,10 @@ class CustomerScreen(AppScreen):
     def __init__(self, customer_id: int) -> None:
         super().__init__()
         self.customer_id = customer_id
-        self.customer: CustomerRecord | None = None
-        self.show_inactive = False
         self.memberships: dict[str, list[Membership]] = {}
         self.switched: tuple[int, str] | None = None
         """(contact id, category key or "all") just switched: marked on the line of toggles for a moment."""
         self._unmark: Timer | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="customer-details"):
-            yield Static("Loading…", id="customer-name", markup=False)
-            yield Static("", id="customer-email", markup=False)
-            yield Static("", id="customer-count", markup=False)
-            yield Static("", id="customer-portal", markup=False)
-        yield ContactTable(self.directory.catalog, id="contacts")
-        with Vertical(id="contact-details"):
-            for line in range(3):
-                yield Static("", id=f"contact-line{line}", markup=False)
-        yield Footer(compact=True, show_command_palette=False)
-
-    @property
-    def table(self) -> ContactTable:
-        return self.query_one(ContactTable)
 
     def on_mount(self) -> None:
         self.reload()
@@ -149,8 +119,8 @@ class CustomerScreen(AppScreen):
         self.memberships = loaded.elsewhere
         self.sub_title = loaded.customer.name
         self.table.show_records(loaded.contacts, select_id)
-        self._show_customer()
-        self._show_contact()
+        self.show_customer()
+        self.show_contact()
         self.update_keys()
 
     def _load_failed(self, error: Exception) -> None:
@@ -158,56 +128,28 @@ class CustomerScreen(AppScreen):
             self.query_one("#customer-name", Static).update(f"Could not load this customer: {error}.")
             self.query_one("#customer-email", Static).update("Escape goes back to the customers.")
 
-    def _show_customer(self) -> None:
+    def show_customer(self) -> None:
+        super().show_customer()
         assert self.customer is not None
-        active = self.active_count()
-        lines = customer_lines(self.customer, active, self.directory.max_contacts, self.show_inactive)
-        for name, text in zip(("name", "email", "count"), lines):
-            self.query_one(f"#customer-{name}", Static).update(text)
-        self.query_one("#customer-count").set_class(active >= self.directory.max_contacts, "full")
-        portal = self.query_one("#customer-portal", Static)
-        portal.update(portal_line(self.customer))
-        portal.set_class(not self.customer.portal_enabled, "disabled")
+        self.query_one("#customer-portal").set_class(not self.customer.portal_enabled, "disabled")
 
-    def _show_contact(self) -> None:
-        contact = self.table.current()
+    def customer_lines(self, lines: list[str]) -> list[str]:
+        assert self.customer is not None
+        return [*lines, portal_line(self.customer)]
+
+    def contact_lines(self, contact: ContactRecord | None) -> list[str]:
         others = self.memberships.get(contact.email.lower(), None) if contact else None
         switched = self.switched[1] if contact and self.switched and self.switched[0] == contact.id else None
-        lines = contact_lines(contact, self.directory.catalog, others, has_contacts=bool(self.table.records),
-                              switched=switched)
-        for number, text in enumerate(lines):
-            self.query_one(f"#contact-line{number}", Static).update(text)
-
-    @on(DataTable.RowHighlighted, "#contacts")
-    def highlighted(self) -> None:
-        self._show_contact()
-        self.update_keys()
-
-    @on(DataTable.RowSelected, "#contacts")
-    def selected(self) -> None:
-        self.action_edit()
+        return contact_lines(contact, self.directory.catalog, others, has_contacts=bool(self.table.records),
+                             switched=switched)
 
     # -- what applies now ----------------------------------------------------
 
-    def active_count(self) -> int:
-        return sum(1 for c in self.table.records if c.active)
-
     def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
-        if not self.is_mounted:
-            return False
-        contact = self.table.current()
-        if action == "toggle_category":
-            return int(parameters[0]) > len(self.directory.catalog.categories)
-        if action == "show_inactive":
-            return parameters[0] == self.show_inactive
-        if action == "undelete":
-            return contact is None or contact.active
-        if action == "delete":
-            return contact is not None and not contact.active
         if action == "portal_access":
             # One b: it offers the way the customer's sign-in is not now.
-            return self.customer is not None and parameters[0] == self.customer.portal_enabled
-        return False
+            return self.is_mounted and self.customer is not None and parameters[0] == self.customer.portal_enabled
+        return super().hidden(action, parameters)
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
         if action == "back":
@@ -218,28 +160,10 @@ class CustomerScreen(AppScreen):
             return None  # no such category: the key does nothing, and help leaves it out
         if not self.is_mounted or self.customer is None:
             return "The customer is not loaded (yet)."
-        contact = self.table.current()
         limit = self.directory.max_contacts
         if action == "add" and self.active_count() >= limit:
             return f"{self.customer.name} already has {limit} of {limit} contact persons: delete one to add another."
-        if action in ("edit", "delete", "undelete", "make_primary", "toggle_category", "receive_all"):
-            if contact is None:
-                return "No contact person is highlighted."
-            if action == "undelete" and contact.active:
-                return f"{contact.name} is not deleted."
-            if action == "delete" and not contact.active:
-                return f"{contact.name} is deleted already; u restores."
-            if action in ("make_primary", "toggle_category", "receive_all") and not contact.active:
-                return f"{contact.name} is deleted; restore with u first."
-        return None
-
-    def describe(self, binding: Binding) -> str:
-        if binding.action.startswith("toggle_category("):
-            number = int(binding.key)
-            categories = self.directory.catalog.categories
-            if number <= len(categories):
-                return f"Switch {categories[number - 1].label} on or off for the highlighted contact person"
-        return super().describe(binding)
+        return self.contact_unavailable(action)
 
     # -- actions -------------------------------------------------------------
 
@@ -276,7 +200,7 @@ class CustomerScreen(AppScreen):
         if self.customer is not None:
             self.app.push_screen(CustomerForm(self.customer), lambda saved: saved and self.reload())
 
-    def _write(self, call, message: str, select_id: int | None = None) -> None:
+    def write(self, call, message: str, select_id: int | None = None) -> None:
         def done(_result: object) -> None:
             self.app.notify(message, markup=False)
             self.reload(select_id)
@@ -299,25 +223,17 @@ class CustomerScreen(AppScreen):
     def _clear_mark(self) -> None:
         self.switched = None
         if self.is_mounted:
-            self._show_contact()
+            self.show_contact()
 
     def action_delete(self) -> None:
         contact = self.table.current()
-        if contact is None:
-            return
-        question = Confirm(
-            f"Delete {contact.name}?",
-            f"{contact.email} gets no more copies from the next message on. Nobody is told. "
-            "You can restore the contact person later (i shows deleted ones, u restores).",
-            yes="Delete",
-        )
-        delete = lambda: self.directory.delete_contact(contact.id)  # noqa: E731
-        self.app.push_screen(question, lambda yes: yes and self._write(delete, f"Deleted {contact.name}."))
+        if contact is not None:
+            self.confirm_delete(contact, lambda: self.directory.delete_contact(contact.id))
 
     def action_undelete(self) -> None:
         contact = self.table.current()
         if contact is not None:
-            self._write(lambda: self.directory.undelete_contact(contact.id), f"Restored {contact.name}.", contact.id)
+            self.write(lambda: self.directory.undelete_contact(contact.id), f"Restored {contact.name}.", contact.id)
 
     def action_make_primary(self) -> None:
         contact, customer = self.table.current(), self.customer
@@ -330,7 +246,7 @@ class CustomerScreen(AppScreen):
             yes="Make primary",
         )
         swap = lambda: self.directory.make_primary(contact.id)  # noqa: E731
-        self.app.push_screen(question, lambda yes: yes and self._write(swap, f"{contact.email} is the primary email now."))
+        self.app.push_screen(question, lambda yes: yes and self.write(swap, f"{contact.email} is the primary email now."))
 
     def action_send_sample(self) -> None:
         customer = self.customer
@@ -371,12 +287,7 @@ class CustomerScreen(AppScreen):
             )
             message = f"{customer.name} can no longer sign in to the portal."
         change = lambda: self.directory.set_portal_access(customer.id, enabled)
-        self.app.push_screen(question, lambda yes: yes and self._write(change, message))
-
-    def action_show_inactive(self, show: bool) -> None:
-        self.show_inactive = show
-        current = self.table.current()
-        self.reload(current.id if current else None)
+        self.app.push_screen(question, lambda yes: yes and self.write(change, message))
 
     def action_toggle_category(self, number: int) -> None:
         contact = self.table.current()
