@@ -48,6 +48,8 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
 class HelpScreen(ModalScreen[None]):
     """Keys of one screen, the app's keys, and a few lines on what the screen does."""
 
+    APP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = APP_KEYS
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark,f1", "close", "close", id="help.close"),
     ]
@@ -68,7 +70,7 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(self._keys_table(key_rows(screen)), id="help-keys")
                 if getattr(screen, "IS_FORM", False):
                     yield Static(self._keys_table(list(FORM_KEYS)), id="help-form-keys")
-                yield Static(self._keys_table(list(APP_KEYS)), id="help-app-keys")
+                yield Static(self._keys_table(list(self.APP_KEYS)), id="help-app-keys")
             yield Static("↑ ↓ j k pgup pgdn scroll · escape or q closes this help", id="help-hint")
 
     @staticmethod
