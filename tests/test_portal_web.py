@@ -28,8 +28,8 @@ from contacts_tui.core import maillog
 from contacts_tui.core.directory import Directory
 from contacts_tui.core.records import CustomerInput
 from relay.app import RelayThread
-from relay.config import RelayConfig
 
+from .capture import capture_relay
 from .waiting import poll, wait_until
 
 DEADLINE = 60.0
@@ -59,13 +59,8 @@ def get(url: str, **headers: str):
 
 @pytest.fixture
 def relay(sqlite_directory: Directory, tmp_path: Path) -> Iterator[RelayThread]:
-    config = RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="test-relay.localhost",
-                         spool=tmp_path / "spool")
-    thread = RelayThread(config, sqlite_directory).start()
-    try:
+    with capture_relay(sqlite_directory, tmp_path) as thread:
         yield thread
-    finally:
-        thread.stop()
 
 
 @contextmanager

@@ -22,8 +22,8 @@ from contacts_tui.core.models import SignInCode
 from contacts_tui.core.records import CustomerRecord
 from contacts_tui.core.signin import CATEGORY, MailSettings, SignIn, normal_code
 from relay.app import RelayThread
-from relay.config import RelayConfig
 
+from ..capture import capture_relay
 from ..waiting import poll
 
 OWNER = "owner@acme.example"
@@ -45,13 +45,8 @@ class Clock:
 
 @pytest.fixture
 def relay(directory: Directory, tmp_path: Path) -> Iterator[RelayThread]:
-    config = RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="test-relay.localhost",
-                         spool=tmp_path / "spool")
-    thread = RelayThread(config, directory).start()
-    try:
+    with capture_relay(directory, tmp_path) as thread:
         yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pytest
 from contacts_tui.core.directory import Directory
 from contacts_tui.ui.app import ContactsApp, make_app
 from relay.app import RelayThread
-from relay.config import RelayConfig
+
+from ..capture import capture_relay as capture_relay_in
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +28,5 @@ def app(sqlite_directory: Directory) -> ContactsApp:
 @pytest.fixture
 def capture_relay(sqlite_directory: Directory, tmp_path) -> Iterator[RelayThread]:
     """A relay in capture mode on an ephemeral loopback port, as ``contacts-tui demo`` starts it."""
-    config = RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="test-relay.localhost",
-                         spool=tmp_path / "spool")
-    relay = RelayThread(config, sqlite_directory).start()
-    try:
+    with capture_relay_in(sqlite_directory, tmp_path) as relay:
         yield relay
-    finally:
-        relay.stop()
