@@ -15,6 +15,7 @@ from pathlib import Path
 from contacts_tui.core.db import resolve_url
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.history import admin_actor
+from contacts_tui.core.process import at_least_one
 from contacts_tui.core.settings import Settings, open_directory
 from contacts_tui.core.signin import MailSettings, SignIn
 from contacts_tui.core.validate import clean_email
@@ -38,7 +39,7 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
     portal.add_argument("--web", action="store_true", help="serve the portal to browsers instead of this terminal")
     portal.add_argument("--listen", metavar="HOST:PORT", type=host_port, default=None,
                         help="with --web: where to listen (default 127.0.0.1:8080; put a TLS proxy in front)")
-    portal.add_argument("--max-sessions", metavar="N", type=_at_least_one, default=None,
+    portal.add_argument("--max-sessions", metavar="N", type=at_least_one, default=None,
                         help="with --web: browser sessions open at once, each a process (default 50)")
     access = portal.add_mutually_exclusive_group()
     access.add_argument("--disable", metavar="EMAIL", help="stop the customer with this primary email from signing in")
@@ -71,12 +72,6 @@ def run_portal(settings: Settings, args: argparse.Namespace) -> int:
     if app.ended_idle:
         print("Signed out after 15 idle minutes.", file=sys.stderr)
     return 0
-
-
-def _at_least_one(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
 
 
 def _need_a_terminal() -> None:

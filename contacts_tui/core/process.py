@@ -1,11 +1,12 @@
 """What the two programs share about running as a process: pid lock files,
-and output to a reader that may stop reading.
+output to a reader that may stop reading, and a count option's type.
 
 No Textual and no database: both command lines and the relay's spool use these.
 """
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
 import sys
@@ -64,3 +65,14 @@ def reader_may_stop() -> Iterator[None]:
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def at_least_one(text: str) -> int:
+    """An option's count (``type=at_least_one``): a whole number of at least 1, or a usage error."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return number

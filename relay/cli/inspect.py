@@ -11,7 +11,7 @@ from pathlib import Path
 
 from contacts_tui.core import maillog
 from contacts_tui.core.display import json_line, visible, visible_lines
-from contacts_tui.core.process import lock_held, reader_may_stop
+from contacts_tui.core.process import at_least_one, lock_held, reader_may_stop
 from contacts_tui.core.settings import Settings, open_directory
 from contacts_tui.core.status import Decision
 from contacts_tui.core.times import from_epoch, local_time, local_time_soon
@@ -38,7 +38,7 @@ def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
                          help="as for a sender that does not use SMTPUTF8 (default: one that does)")
 
     log = commands.add_parser("log", parents=[common], help="what the relay did with recent messages")
-    log.add_argument("--limit", metavar="N", type=_positive, default=20, help="how many, newest first (default 20)")
+    log.add_argument("--limit", metavar="N", type=at_least_one, default=20, help="how many, newest first (default 20)")
     log.add_argument("--search", metavar="TEXT", default="", help="only entries mentioning TEXT")
     log.add_argument("--status", metavar="STATUS", default="", help="only this status (queued, delivered, ...)")
     log.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -50,23 +50,13 @@ def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
     action.add_argument("--delete", metavar="ID", help="give up on one message (no bounce is sent)")
     queue.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    add_messages_command(commands, common, _positive)
+    add_messages_command(commands, common, at_least_one)
 
     passwd = commands.add_parser(
         "passwd", help="add or change a user in an auth file (asks for the password; never on the command line)"
     )
     passwd.add_argument("user")
     passwd.add_argument("--auth-file", metavar="FILE", required=True)
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
-    return number
 
 
 def run_inspect_command(args: argparse.Namespace, settings: Settings) -> int:
