@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from contacts_tui.core.csv_dialect import delimiter_option, encoding_option
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.settings import Settings, open_directory
 
 from .commands.settings import copy_option
-
 
 DESCRIPTION = """\
 Contact persons for your customers: who gets a CC copy of which notification.
@@ -43,16 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS lets the options stand before or after the command name.
     common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="database URL or SQLite file path")
     common.add_argument(
-        "--catalog", metavar="NAME|FILE", default=argparse.SUPPRESS,
+        "--catalog",
+        metavar="NAME|FILE",
+        default=argparse.SUPPRESS,
         help="notification catalog: payrequest, herotill, perfex or a TOML file (stored in the database: "
         "with init or settings it changes it, elsewhere it must match)",
     )
     common.add_argument(
-        "--max-contacts", metavar="N", type=_positive, default=argparse.SUPPRESS,
+        "--max-contacts",
+        metavar="N",
+        type=_positive,
+        default=argparse.SUPPRESS,
         help="active contact persons per customer (stored in the database, like --catalog)",
     )
     common.add_argument(
-        "--relay", metavar="HOST:PORT", type=_host_port, default=argparse.SUPPRESS,
+        "--relay",
+        metavar="HOST:PORT",
+        type=_host_port,
+        default=argparse.SUPPRESS,
         help="a relay (e.g. contacts-relay serve --capture) the TUI sends sample notifications to (CONTACTS_RELAY)",
     )
     parser = argparse.ArgumentParser(
@@ -64,18 +71,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     commands.add_parser(
-        "init", parents=[common], help="create or migrate the database",
+        "init",
+        parents=[common],
+        help="create or migrate the database",
         description="Create or migrate the database. With --catalog or --max-contacts, also change those (see settings).",
     )
     configure = commands.add_parser(
-        "settings", parents=[common], help="show or change the catalog and the contact limit of the database",
+        "settings",
+        parents=[common],
+        help="show or change the catalog and the contact limit of the database",
         description="Without options: show the catalog and the contact person limit every program of this "
         "database uses. --max-contacts N changes the limit unless a customer has more. --catalog NAME|FILE "
         "switches the catalog and says what becomes of opt-ins of categories it lacks: they are kept (doing "
         "nothing) and come back when you switch back; --map OLD=NEW gives those contact persons NEW as well.",
     )
-    configure.add_argument("--map", metavar="OLD=NEW", action="append", type=copy_option,
-                           help="with --catalog: who opted in to OLD also gets NEW of the new catalog (repeatable)")
+    configure.add_argument(
+        "--map",
+        metavar="OLD=NEW",
+        action="append",
+        type=copy_option,
+        help="with --catalog: who opted in to OLD also gets NEW of the new catalog (repeatable)",
+    )
     configure.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     importer = commands.add_parser(
         "import",
@@ -89,23 +105,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--sync", action="store_true", help="soft-delete contact persons of listed customers that the file leaves out"
     )
     importer.add_argument("--skip-invalid", action="store_true", help="import the good rows, list the bad ones")
-    importer.add_argument("--delimiter", metavar="CHAR", type=_option(delimiter_option),
-                          help="the separator: , ; tab or | (default: found in the header line)")
-    importer.add_argument("--encoding", metavar="NAME", type=_option(encoding_option),
-                          help="e.g. utf-8, cp1252, utf-16 (default: UTF-8, else Windows-1252 as Excel writes)")
+    importer.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        type=_option(delimiter_option),
+        help="the separator: , ; tab or | (default: found in the header line)",
+    )
+    importer.add_argument(
+        "--encoding",
+        metavar="NAME",
+        type=_option(encoding_option),
+        help="e.g. utf-8, cp1252, utf-16 (default: UTF-8, else Windows-1252 as Excel writes)",
+    )
     exporter = commands.add_parser(
-        "export", parents=[common], help="export everything as CSV",
+        "export",
+        parents=[common],
+        help="export everything as CSV",
         description="Export every customer and active contact person. Cells a spreadsheet would run as a "
         "formula (beginning with = + - @) get an apostrophe in front; import takes it off again.",
     )
     exporter.add_argument("file", metavar="FILE.csv", help="where to write, or - for standard output")
-    exporter.add_argument("--delimiter", metavar="CHAR", type=_option(delimiter_option), default=",",
-                          help="the separator (default ,); ';' for Excel in Dutch, German or French settings")
-    exporter.add_argument("--encoding", metavar="NAME", type=_option(encoding_option), default="utf-8",
-                          help="default utf-8; utf-8-sig adds the BOM Excel looks for, cp1252 is Excel's own")
-    commands.add_parser(
-        "demo", parents=[common], help="demo data, a capture relay and the TUI in one command"
+    exporter.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        type=_option(delimiter_option),
+        default=",",
+        help="the separator (default ,); ';' for Excel in Dutch, German or French settings",
     )
+    exporter.add_argument(
+        "--encoding",
+        metavar="NAME",
+        type=_option(encoding_option),
+        default="utf-8",
+        help="default utf-8; utf-8-sig adds the BOM Excel looks for, cp1252 is Excel's own",
+    )
+    commands.add_parser("demo", parents=[common], help="demo data, a capture relay and the TUI in one command")
     from .commands.history import add_parser as add_history_parser
 
     add_history_parser(commands, common)

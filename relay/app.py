@@ -63,8 +63,15 @@ class Relay:
     socket shared with the other workers; without one it listens itself.
     """
 
-    def __init__(self, config: RelayConfig, directory: Directory, *, worker: int = 1, workers: int = 1,
-                 sock: socket.socket | None = None) -> None:
+    def __init__(
+        self,
+        config: RelayConfig,
+        directory: Directory,
+        *,
+        worker: int = 1,
+        workers: int = 1,
+        sock: socket.socket | None = None,
+    ) -> None:
         self.config = config
         self.directory = directory
         self.worker, self.workers = worker, workers
@@ -285,16 +292,31 @@ def health_problems(config: RelayConfig, db_url: str | None, catalog: str | None
 def _log_status(message: QueuedMessage, status: Status, reply: str, dsn_id: str | None) -> None:
     """One line per delivery attempt, as an operator tailing the log expects (Postfix's status=)."""
     queue_id = message.queue_id
-    fields = {"extra": {"mail": {"queue_id": queue_id, "sender": message.sender,
-                                 "recipients": list(message.recipients), "category": message.category,
-                                 "status": str(status), "reply": reply, "attempts": message.attempts}}}
+    fields = {
+        "extra": {
+            "mail": {
+                "queue_id": queue_id,
+                "sender": message.sender,
+                "recipients": list(message.recipients),
+                "category": message.category,
+                "status": str(status),
+                "reply": reply,
+                "attempts": message.attempts,
+            }
+        }
+    }
     if status == Status.DELIVERED:
         logger.info("%s delivered to %s: %s", queue_id, ", ".join(message.delivered), reply, **fields)
     elif status == Status.DEFERRED:
         when = time.strftime("%H:%M:%S", time.localtime(message.next_attempt)) if message.next_attempt else "soon"
         logger.warning(
             "%s deferred after attempt %d, next at %s: %s (waiting for %s)",
-            queue_id, message.attempts, when, reply, ", ".join(message.pending), **fields,
+            queue_id,
+            message.attempts,
+            when,
+            reply,
+            ", ".join(message.pending),
+            **fields,
         )
     elif status == Status.DELETED:
         logger.info("%s deleted from the queue: %s", queue_id, reply, **fields)
@@ -318,7 +340,7 @@ class RelayThread:
     def port(self) -> int:
         return self.relay.port
 
-    def start(self, timeout: float = 10.0) -> "RelayThread":
+    def start(self, timeout: float = 10.0) -> RelayThread:
         self._thread.start()
         if not self._ready.wait(timeout):
             raise RuntimeError("the relay did not start in time")

@@ -45,8 +45,11 @@ class Endpoint:
                 pass  # scrapes every few seconds are not news
 
         self.host = host
-        server_class = type("Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6}) if ":" in host \
+        server_class = (
+            type("Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+            if ":" in host
             else ThreadingHTTPServer
+        )
         self._server = server_class((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="relay-endpoint", daemon=True)

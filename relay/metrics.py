@@ -54,25 +54,34 @@ class Metrics:
 
         quick = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
         self.received = counter("messages_received_total", "Messages whose DATA the relay read to the end.")
-        self.refused = counter("messages_refused_total", "Messages refused with a 4xx or 5xx reply, by reason.",
-                               ("reason",))
-        self.rewritten = counter("messages_rewritten_total",
-                                 "Messages taken with contact persons added, by where they went (cc, envelope).",
-                                 ("added_to",))
-        self.unchanged = counter("messages_unchanged_total", "Messages taken and passed on unchanged, by reason.",
-                                 ("reason",))
+        self.refused = counter(
+            "messages_refused_total", "Messages refused with a 4xx or 5xx reply, by reason.", ("reason",)
+        )
+        self.rewritten = counter(
+            "messages_rewritten_total",
+            "Messages taken with contact persons added, by where they went (cc, envelope).",
+            ("added_to",),
+        )
+        self.unchanged = counter(
+            "messages_unchanged_total", "Messages taken and passed on unchanged, by reason.", ("reason",)
+        )
         self.contacts_added = counter("contacts_added_total", "Contact persons added to messages.")
-        self.attempts = counter("delivery_attempts_total", "Delivery attempts, by what came of the message.",
-                                ("result",))
-        self.replies = counter("delivery_replies_total", "Replies per recipient, by class (2xx, 4xx, 5xx, local).",
-                               ("reply_class",))
+        self.attempts = counter(
+            "delivery_attempts_total", "Delivery attempts, by what came of the message.", ("result",)
+        )
+        self.replies = counter(
+            "delivery_replies_total", "Replies per recipient, by class (2xx, 4xx, 5xx, local).", ("reply_class",)
+        )
         self.queue = gauge("queue_messages", "Messages in the spool, by state (new, deferred).", ("state",))
         self.sessions = gauge("sessions", "Open SMTP sessions.")
         self.accept = histogram("accept_seconds", "From the end of DATA to the reply (250 after the fsync).", quick)
         self.lookup = histogram("directory_lookup_seconds", "One directory lookup.", quick)
         self.commit = histogram("spool_commit_seconds", "One spool commit, written and fsync'd.", quick)
-        self.delivery = histogram("delivery_seconds", "From the relay taking a message to the upstream taking it.",
-                                  (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 3600, 86400))
+        self.delivery = histogram(
+            "delivery_seconds",
+            "From the relay taking a message to the upstream taking it.",
+            (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 3600, 86400),
+        )
 
 
 class _Off:

@@ -19,8 +19,8 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import signal
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -31,9 +31,8 @@ from multiprocessing.process import BaseProcess
 
 from contacts_tui.core.settings import Settings, open_directory
 
-from . import metrics
+from . import logs, metrics
 from .app import Relay, health_problems, run_loop
-from . import logs
 from .config import RelayConfig
 
 logger = logging.getLogger(__name__)
@@ -99,12 +98,15 @@ class Supervisor:
                 raise RuntimeError(f"worker {worker}: {problem}")
             self._ready.add(worker)
 
-    def _start(self, worker: int) -> tuple[multiprocessing.connection.Connection, multiprocessing.connection.Connection]:
+    def _start(
+        self, worker: int
+    ) -> tuple[multiprocessing.connection.Connection, multiprocessing.connection.Connection]:
         ready, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=_worker_main,
             args=(self.config, self.settings, self.sock, worker, self.workers, sender, self.metrics_dir),
-            name=f"contacts-relay worker {worker}", daemon=False,
+            name=f"contacts-relay worker {worker}",
+            daemon=False,
         )
         process.start()
         self._processes[worker] = process
@@ -154,8 +156,14 @@ class Supervisor:
         self._failures[worker] = self._failures.get(worker, 0) + 1 if lived < 5 else 0
         # A worker that keeps dying at once waits longer each time, up to 30 s.
         pause = min(30.0, 0.5 * 2 ** self._failures[worker]) if self._failures[worker] else 0.0
-        logger.error("worker %d (pid %s) exited with %s after %.0f s; starting it again%s", worker, process.pid, how,
-                     lived, f" in {pause:g} s" if pause else "")
+        logger.error(
+            "worker %d (pid %s) exited with %s after %.0f s; starting it again%s",
+            worker,
+            process.pid,
+            how,
+            lived,
+            f" in {pause:g} s" if pause else "",
+        )
         if pause:
             time.sleep(pause)
         if not self._stopping:
@@ -206,8 +214,15 @@ class Supervisor:
         self._reload = True
 
 
-def _worker_main(config: RelayConfig, settings: Settings, sock: socket.socket, worker: int, workers: int,
-                 ready, metrics_dir: str | None) -> None:
+def _worker_main(
+    config: RelayConfig,
+    settings: Settings,
+    sock: socket.socket,
+    worker: int,
+    workers: int,
+    ready,
+    metrics_dir: str | None,
+) -> None:
     _die_with_parent()
     logs.for_worker(worker)
     if metrics_dir:
@@ -223,8 +238,9 @@ def _worker_main(config: RelayConfig, settings: Settings, sock: socket.socket, w
     sys.exit(code)
 
 
-async def _serve_worker(config: RelayConfig, settings: Settings, sock: socket.socket, worker: int, workers: int,
-                        ready) -> int:
+async def _serve_worker(
+    config: RelayConfig, settings: Settings, sock: socket.socket, worker: int, workers: int, ready
+) -> int:
     directory = open_directory(settings, must_exist=True)
     relay = Relay(config, directory, worker=worker, workers=workers, sock=sock)
     try:

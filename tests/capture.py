@@ -14,8 +14,9 @@ from relay.config import RelayConfig
 @contextmanager
 def capture_relay(directory: Directory, folder: Path) -> Iterator[RelayThread]:
     """A capturing relay on an ephemeral loopback port, its spool under ``folder``."""
-    config = RelayConfig(listen_host="127.0.0.1", listen_port=0, capture=True, hostname="test-relay.localhost",
-                         spool=folder / "spool")
+    config = RelayConfig(
+        listen_host="127.0.0.1", listen_port=0, capture=True, hostname="test-relay.localhost", spool=folder / "spool"
+    )
     relay = RelayThread(config, directory).start()
     try:
         yield relay

@@ -51,7 +51,8 @@ def run_earlier(commit: str, folder: Path, script: str, *args: str) -> str:
     """Run ``script`` (Python source) with the code of ``commit``; returns what it printed."""
     tree = earlier_tree(commit, folder)
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, "-c", script, *args], cwd=tree, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=tree, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout

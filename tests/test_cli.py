@@ -27,7 +27,7 @@ GOOD = "\n".join(
     [
         HEADER,
         'owner@acme.example,"Acme, Ltd.",Bea Müller,bea@acme.example,+31 20 555 0101,Bookkeeping,billing',
-        "owner@acme.example,\"Acme, Ltd.\",Ann,ann@acme.example,,,all",
+        'owner@acme.example,"Acme, Ltd.",Ann,ann@acme.example,,,all',
         "info@globex.example,Globex,,,+1 555 0100,,",
         "",
     ]
@@ -133,7 +133,9 @@ def test_without_db_the_default_file_is_created_in_the_user_data_directory(capsy
 def test_unreachable_database_exits_1_without_the_password(capsys):
     code, out, err = run(capsys, "--db", "postgresql://admin:s3cret-pw@127.0.0.1:1/contacts", "init")
     assert code == 1 and out == ""
-    assert err.startswith("contacts-tui: error: cannot reach PostgreSQL at postgresql://admin:***@127.0.0.1:1/contacts: ")
+    assert err.startswith(
+        "contacts-tui: error: cannot reach PostgreSQL at postgresql://admin:***@127.0.0.1:1/contacts: "
+    )
     assert "s3cret" not in err and "Traceback" not in err
 
 
@@ -165,7 +167,10 @@ def test_a_catalog_given_to_a_new_database_is_stored_for_every_later_command(cap
     assert "Bea,bea@acme.example,,General,helpdesk" in exported(capsys, fresh)
     code, out, _ = run(capsys, "--db", fresh, "settings")
     assert code == 0 and out.splitlines()[:3] == [
-        f"Catalog: {catalog}", "  helpdesk  Helpdesk: ticket.opened", "  outages   Outages: (no email types: the key only)"]
+        f"Catalog: {catalog}",
+        "  helpdesk  Helpdesk: ticket.opened",
+        "  outages   Outages: (no email types: the key only)",
+    ]
 
 
 def test_contacts_catalog_environment_variable_fills_a_new_database(capsys, monkeypatch, sqlite_url, tmp_path):
@@ -173,22 +178,33 @@ def test_contacts_catalog_environment_variable_fills_a_new_database(capsys, monk
     assert run(capsys, "--db", sqlite_url, "import", write(tmp_path, "h.csv", HELPDESK_ROW))[0] == 0
     monkeypatch.setenv("CONTACTS_CATALOG", "perfex")
     code, _, err = run(capsys, "--db", sqlite_url, "export", "-")
-    assert code == 1 and f"this database uses the catalog {tmp_path / 'catalog.toml'} (helpdesk, outages), not perfex" in err
+    assert (
+        code == 1
+        and f"this database uses the catalog {tmp_path / 'catalog.toml'} (helpdesk, outages), not perfex" in err
+    )
 
 
-@pytest.mark.parametrize("content, message", [(None, "catalog file catalog.toml does not exist"), ("[categories.all]\n", "'all' is reserved")])
+@pytest.mark.parametrize(
+    "content, message",
+    [(None, "catalog file catalog.toml does not exist"), ("[categories.all]\n", "'all' is reserved")],
+)
 def test_a_bad_catalog_exits_1_with_the_reason(capsys, sqlite_url, tmp_path, content, message):
     path = tmp_path / "catalog.toml"
     if content is not None:
         path.write_text(content)
-    code, _, err = run(capsys, "--db", sqlite_url, "--catalog", "catalog.toml" if content is None else str(path), "init")
+    code, _, err = run(
+        capsys, "--db", sqlite_url, "--catalog", "catalog.toml" if content is None else str(path), "init"
+    )
     assert code == 1 and err.startswith("contacts-tui: error: ") and message in err
 
 
 def test_a_limit_given_to_one_command_no_longer_outlives_it(capsys, db_url, tmp_path):
     """The issue's steps: --max-contacts 11 on one import used to leave "11 of 10" behind."""
-    eleven = write(tmp_path, "eleven.csv", "\n".join(
-        [HEADER, *(f"o@acme.example,Acme,P{i},p{i}@acme.example,,," for i in range(11)), ""]))
+    eleven = write(
+        tmp_path,
+        "eleven.csv",
+        "\n".join([HEADER, *(f"o@acme.example,Acme,P{i},p{i}@acme.example,,," for i in range(11)), ""]),
+    )
     assert run(capsys, "--db", db_url, "init")[0] == 0
     code, out, err = run(capsys, "--db", db_url, "--max-contacts", "11", "import", eleven)
     assert (code, out) == (1, "")
@@ -207,7 +223,11 @@ def test_a_limit_given_to_one_command_no_longer_outlives_it(capsys, db_url, tmp_
 
 
 def test_contacts_max_contacts_fills_a_new_database_only(capsys, monkeypatch, sqlite_url, tmp_path):
-    three = write(tmp_path, "three.csv", "\n".join([HEADER, *(f"o@acme.example,Acme,P{i},p{i}@acme.example,,," for i in range(3)), ""]))
+    three = write(
+        tmp_path,
+        "three.csv",
+        "\n".join([HEADER, *(f"o@acme.example,Acme,P{i},p{i}@acme.example,,," for i in range(3)), ""]),
+    )
     monkeypatch.setenv("CONTACTS_MAX_CONTACTS", "2")
     assert run(capsys, "--db", sqlite_url, "init")[0] == 0
     code, _, err = run(capsys, "--db", sqlite_url, "import", three)
@@ -225,14 +245,34 @@ def test_catalogs_of_the_products_this_replaces_are_shipped(capsys, tmp_path):
         assert run(capsys, "--db", db, "init", "--catalog", name)[0] == 0
         shown[name] = run(capsys, "--db", db, "settings")[1].splitlines()
     assert shown["payrequest"][1].startswith("  billing  Billing: invoice.created, payment.received")
-    assert [line.split()[0] for line in shown["herotill"][1:6]] == ["billing", "helpdesk", "usage", "outages", "general"]
+    assert [line.split()[0] for line in shown["herotill"][1:6]] == [
+        "billing",
+        "helpdesk",
+        "usage",
+        "outages",
+        "general",
+    ]
     assert [line.split()[0] for line in shown["perfex"][1:8]] == [
-        "invoice", "credit_note", "estimate", "ticket", "project", "contract", "task"]
+        "invoice",
+        "credit_note",
+        "estimate",
+        "ticket",
+        "project",
+        "contract",
+        "task",
+    ]
 
 
 def test_switching_the_catalog_says_what_becomes_of_opt_ins_and_loses_none(capsys, db_url, tmp_path):
-    rows = "\n".join([HEADER, "o@acme.example,Acme,Bea,bea@acme.example,,,billing;account",
-                       "o@acme.example,Acme,Ann,ann@acme.example,,,account", "o@acme.example,Acme,Al,al@acme.example,,,all", ""])
+    rows = "\n".join(
+        [
+            HEADER,
+            "o@acme.example,Acme,Bea,bea@acme.example,,,billing;account",
+            "o@acme.example,Acme,Ann,ann@acme.example,,,account",
+            "o@acme.example,Acme,Al,al@acme.example,,,all",
+            "",
+        ]
+    )
     assert run(capsys, "--db", db_url, "import", write(tmp_path, "acme.csv", rows))[0] == 0
     code, out, _ = run(capsys, "--db", db_url, "settings", "--catalog", "herotill", "--dry-run")
     assert code == 0 and out.splitlines() == [
@@ -297,7 +337,10 @@ def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(capsys, db_url,
     path = write(tmp_path, "bad.csv", BAD)
     code, out, err = run(capsys, "--db", db_url, "import", "--skip-invalid", path)
     assert code == 0
-    assert [line.startswith(f"{path}: skipped line {n}, column ") for n, line in zip((3, 4), err.splitlines())] == [True, True]
+    assert [line.startswith(f"{path}: skipped line {n}, column ") for n, line in zip((3, 4), err.splitlines())] == [
+        True,
+        True,
+    ]
     assert len(err.splitlines()) == 2
     assert "2 invalid rows skipped" in out
     assert "bea@acme.example" in exported(capsys, db_url)
@@ -319,11 +362,16 @@ def test_dry_run_reports_and_writes_nothing(capsys, db_url, tmp_path):
 
 def test_dry_run_lists_each_change_to_an_existing_customer(capsys, db_url, tmp_path):
     run(capsys, "--db", db_url, "import", write(tmp_path, "good.csv", GOOD))
-    changed = "\n".join([
-        HEADER,
-        'owner@acme.example,"Acme, Ltd.",Bea Müller,bea@acme.example,+31 20 555 0101,Bookkeeping,billing;account',
-        "owner@acme.example,\"Acme, Ltd.\",Zoe,zoe@acme.example,,,",
-    ]) + "\n"
+    changed = (
+        "\n".join(
+            [
+                HEADER,
+                'owner@acme.example,"Acme, Ltd.",Bea Müller,bea@acme.example,+31 20 555 0101,Bookkeeping,billing;account',
+                'owner@acme.example,"Acme, Ltd.",Zoe,zoe@acme.example,,,',
+            ]
+        )
+        + "\n"
+    )
     code, out, _ = run(capsys, "--db", db_url, "import", "--dry-run", "--sync", write(tmp_path, "changed.csv", changed))
     assert code == 0
     assert out.splitlines()[:4] == [
@@ -354,11 +402,14 @@ def test_a_malformed_file_names_the_line(capsys, sqlite_url, tmp_path):
 
 def test_an_excel_csv_in_dutch_settings_is_imported_and_says_how_it_was_read(capsys, sqlite_url, tmp_path):
     # Semicolons and Windows-1252: what Excel saves as "CSV" in Dutch, German and French settings.
-    excel = (HEADER.replace(",", ";") + "\r\nowner@acme.example;Café Noël;José;jose@acme.example;;;billing\r\n")
+    excel = HEADER.replace(",", ";") + "\r\nowner@acme.example;Café Noël;José;jose@acme.example;;;billing\r\n"
     path = write(tmp_path, "excel.csv", excel.encode("cp1252"))
     code, out, err = run(capsys, "--db", sqlite_url, "import", path)
     assert code == 0 and out.startswith("Imported: 1 rows read")
-    assert err == f"{path}: not UTF-8, so read as Windows-1252, separated by semicolons; --encoding names another encoding\n"
+    assert (
+        err
+        == f"{path}: not UTF-8, so read as Windows-1252, separated by semicolons; --encoding names another encoding\n"
+    )
     assert "owner@acme.example,Café Noël,José,jose@acme.example,,General,billing" in exported(capsys, sqlite_url)
 
 
@@ -372,7 +423,11 @@ def test_import_and_export_take_a_delimiter_and_an_encoding(capsys, sqlite_url, 
     # Read back as it was written, told or not.
     for told in ([], ["--delimiter", "semicolon", "--encoding", "windows-1252"]):
         code, out, _ = run(capsys, "--db", sqlite_url, "import", str(target), "--dry-run", *told)
-        assert code == 0 and "0 would be created, 0 would be updated" in out and "0 would be added, 0 would be updated" in out
+        assert (
+            code == 0
+            and "0 would be created, 0 would be updated" in out
+            and "0 would be added, 0 would be updated" in out
+        )
 
 
 def test_an_export_in_an_encoding_that_cannot_hold_a_name_says_which_and_leaves_nothing(capsys, sqlite_url, tmp_path):
@@ -383,8 +438,10 @@ def test_an_export_in_an_encoding_that_cannot_hold_a_name_says_which_and_leaves_
     assert not any(p.name.startswith("out.csv") for p in tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--delimiter", "ab", "'ab' is not a separator"), ("--encoding", "klingon", "unknown encoding 'klingon'")])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [("--delimiter", "ab", "'ab' is not a separator"), ("--encoding", "klingon", "unknown encoding 'klingon'")],
+)
 def test_a_bad_delimiter_or_encoding_is_a_usage_error(capsys, option, value, message):
     with pytest.raises(SystemExit) as done:
         main(["import", "x.csv", option, value])
@@ -438,7 +495,10 @@ def test_export_into_a_missing_directory_exits_1_and_leaves_nothing(capsys, sqli
 
 
 def test_export_import_export_through_the_cli_is_byte_identical(capsys, db_url, second_db_url, tmp_path):
-    rich = GOOD + "info@yamada.example,山田商事,,,03-1234-5678,,\noffice@ivanov.example,ООО Иванов,Сергей,s@ivanov.example,,Support,account;billing\n"
+    rich = (
+        GOOD
+        + "info@yamada.example,山田商事,,,03-1234-5678,,\noffice@ivanov.example,ООО Иванов,Сергей,s@ivanov.example,,Support,account;billing\n"
+    )
     assert run(capsys, "--db", db_url, "import", write(tmp_path, "rich.csv", rich))[0] == 0
     first = tmp_path / "first.csv"
     assert run(capsys, "--db", db_url, "export", str(first))[0] == 0
@@ -472,9 +532,7 @@ def test_installed_script_imports_from_a_pipe_and_exports_to_stdout(sqlite_url):
     assert done.stdout.decode().startswith("Imported: 3 rows read")
     exported = script("export", "-", "--db", sqlite_url)
     assert exported.returncode == 0
-    assert exported.stdout.decode("utf-8").splitlines()[1] == (
-        "info@globex.example,Globex,,,'+1 555 0100,,"
-    )
+    assert exported.stdout.decode("utf-8").splitlines()[1] == ("info@globex.example,Globex,,,'+1 555 0100,,")
 
 
 def test_installed_script_reports_an_unreachable_database():
@@ -528,13 +586,18 @@ def test_export_from_a_database_that_is_not_there_is_an_error_and_creates_nothin
 def test_export_to_a_pipe_is_utf8_whatever_the_locale_and_a_closed_pipe_is_no_error(sqlite_url, tmp_path):
     assert script("--db", sqlite_url, "import", write(tmp_path, "good.csv", GOOD)).returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
-    done = subprocess.run([SCRIPT, "--db", sqlite_url, "export", "-"], capture_output=True, timeout=60,
-                          env={**env, "PYTHONIOENCODING": "ascii", "LC_ALL": "C"})
+    done = subprocess.run(
+        [SCRIPT, "--db", sqlite_url, "export", "-"],
+        capture_output=True,
+        timeout=60,
+        env={**env, "PYTHONIOENCODING": "ascii", "LC_ALL": "C"},
+    )
     assert done.returncode == 0, done.stderr
-    assert "Bea Müller".encode("utf-8") in done.stdout
+    assert "Bea Müller".encode() in done.stdout
     # A reader that stops reading at once (export - | head -0).
-    reader = subprocess.Popen([SCRIPT, "--db", sqlite_url, "export", "-"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env)
+    reader = subprocess.Popen(
+        [SCRIPT, "--db", sqlite_url, "export", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     reader.stdout.close()
     assert reader.wait(timeout=60) == 0
     assert b"Traceback" not in reader.stderr.read()

@@ -86,11 +86,14 @@ def test_an_unknown_customer_is_an_error(capsys, imported):
     assert "no customer has the primary email 'nobody@nowhere.example'" in err
 
 
-@pytest.mark.parametrize("option, message", [
-    (("--since", "yesterday"), "'yesterday' is not a date: give YYYY-MM-DD"),
-    (("--since", "2026-13-01"), "'2026-13-01' is not a date"),
-    (("--limit", "0"), "the limit must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (("--since", "yesterday"), "'yesterday' is not a date: give YYYY-MM-DD"),
+        (("--since", "2026-13-01"), "'2026-13-01' is not a date"),
+        (("--limit", "0"), "the limit must be at least 1"),
+    ],
+)
 def test_a_bad_date_or_limit_is_a_usage_error(capsys, sqlite_url, option, message):
     with pytest.raises(SystemExit) as done:
         main(["--db", sqlite_url, "history", *option])

@@ -24,7 +24,11 @@ def lint(cwd: Path, *options: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(cwd)}
     return subprocess.run(
         [LINT_IMPORTS, "--no-logo", "--no-cache", *options],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -90,9 +94,10 @@ CLEAN = {
     "contacts_tui/ui/screens/messages.py": "from . import base\n",
     "contacts_tui/ui/screens/relay_log.py": "from . import base\n",
     # The admin's other screens and the captured messages, which the portal may not reach.
-    **{f"contacts_tui/ui/screens/{name}.py": "from . import base\n"
-       for name in ("customers", "customer", "customer_form", "history", "message", "mail_list", "log_entry",
-                    "sample")},
+    **{
+        f"contacts_tui/ui/screens/{name}.py": "from . import base\n"
+        for name in ("customers", "customer", "customer_form", "history", "message", "mail_list", "log_entry", "sample")
+    },
     "contacts_tui/core/maillog.py": "import peewee\n",
     "contacts_tui/ui/portal/__init__.py": "",
     "contacts_tui/ui/portal/app.py": "from contacts_tui.ui.screens import base\n",
@@ -129,10 +134,16 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
 @pytest.mark.parametrize(
     "extra, broken",
     [
-        ({"contacts_tui/core/widgets.py": "from textual.widget import Widget\n"}, "The directory core works without the TUI"),
+        (
+            {"contacts_tui/core/widgets.py": "from textual.widget import Widget\n"},
+            "The directory core works without the TUI",
+        ),
         ({"contacts_tui/core/show.py": "import contacts_tui.ui.app\n"}, "The directory core works without the TUI"),
         (
-            {"contacts_tui/core/middle.py": "import contacts_tui.core.later\n", "contacts_tui/core/later.py": "def f():\n    import textual\n"},
+            {
+                "contacts_tui/core/middle.py": "import contacts_tui.core.later\n",
+                "contacts_tui/core/later.py": "def f():\n    import textual\n",
+            },
             "The directory core works without the TUI",
         ),
         ({"relay/tui.py": "import textual.app\n"}, "The relay works without the TUI"),
@@ -142,15 +153,28 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         ({"relay/server/handler.py": "import relay.delivery.scheduler\n"}, RELAY_LAYERS),
         ({"relay/delivery/scheduler.py": "import relay.app\n"}, RELAY_LAYERS),
         (
-            {"contacts_tui/ui/screens/messages.py": "from . import relay_log\n",
-             # A lazy import inside a function counts as well.
-             "contacts_tui/ui/screens/relay_log.py": "def open_messages():\n    from . import messages\n"},
+            {
+                "contacts_tui/ui/screens/messages.py": "from . import relay_log\n",
+                # A lazy import inside a function counts as well.
+                "contacts_tui/ui/screens/relay_log.py": "def open_messages():\n    from . import messages\n",
+            },
             SCREENS,
         ),
         ({"contacts_tui/ui/portal/app.py": "def more():\n    from contacts_tui.ui.screens import messages\n"}, PORTAL),
     ],
-    ids=["core-textual", "core-ui", "core-textual-indirect", "relay-textual", "relay-ui", "rewrite-queue",
-         "queue-delivery", "server-delivery", "delivery-app", "screens-cycle", "portal-admin-screen"],
+    ids=[
+        "core-textual",
+        "core-ui",
+        "core-textual-indirect",
+        "relay-textual",
+        "relay-ui",
+        "rewrite-queue",
+        "queue-delivery",
+        "server-delivery",
+        "delivery-app",
+        "screens-cycle",
+        "portal-admin-screen",
+    ],
 )
 def test_the_contracts_fail_a_tree_that_breaks_an_arrow(tmp_path, extra, broken):
     tree(tmp_path, {**CLEAN, **extra})

@@ -73,7 +73,10 @@ def test_enable_and_disable_stand_alone(capsys, db_url: str, acme) -> None:
 
 def test_a_mistyped_database_is_an_error_not_a_new_empty_one(capsys, tmp_path) -> None:
     missing = tmp_path / "typo.db"
-    for argv in (["--disable", "owner@acme.example"], ["--mail-via", "127.0.0.1:9", "--web", "--listen", "127.0.0.1:9"]):
+    for argv in (
+        ["--disable", "owner@acme.example"],
+        ["--mail-via", "127.0.0.1:9", "--web", "--listen", "127.0.0.1:9"],
+    ):
         code, _, err = run(capsys, "portal", "--db", str(missing), *argv)
         assert code == 1 and "there is no database" in err, argv
     run(capsys, "portal", "--db", str(missing), "--mail-via", "127.0.0.1:9")

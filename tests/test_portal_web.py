@@ -70,9 +70,24 @@ def serving(sqlite_url: str, relay: RelayThread, tmp_path: Path, *options: str) 
     log_file = tmp_path / f"portal-{port}.log"
     log = log_file.open("wb")
     server = subprocess.Popen(
-        [*program(), "portal", "--db", sqlite_url, "--web", "--listen", f"127.0.0.1:{port}",
-         "--mail-via", f"127.0.0.1:{relay.port}", "--mail-from", "portal@shop.example", *options],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        [
+            *program(),
+            "portal",
+            "--db",
+            sqlite_url,
+            "--web",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--mail-via",
+            f"127.0.0.1:{relay.port}",
+            "--mail-from",
+            "portal@shop.example",
+            *options,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
 
@@ -158,8 +173,13 @@ async def test_sessions_beyond_the_limit_are_refused_until_one_ends(
 
 def test_no_listing_of_files_and_no_websocket_from_another_site(portal: str) -> None:
     assert get(portal + "static/js/").status in (403, 404)
-    forbidden = get(portal + "ws", Origin="https://evil.example", Connection="Upgrade", Upgrade="websocket",
-                    **{"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"})
+    forbidden = get(
+        portal + "ws",
+        Origin="https://evil.example",
+        Connection="Upgrade",
+        Upgrade="websocket",
+        **{"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"},
+    )
     assert forbidden.status == 403
 
 
@@ -172,10 +192,25 @@ class Browser:
     def __init__(self, url: str, profile: Path) -> None:
         self.profile = profile
         self.process = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-default-apps",
-             f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1000,700", url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-default-apps",
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                "--window-size=1000,700",
+                url,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self.messages: list[dict] = []
         self._ids = 0

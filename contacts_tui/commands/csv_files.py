@@ -67,8 +67,7 @@ def run_import(directory, args) -> int:
 
 def _guessed(name: str, found) -> None:
     if found.guessed_encoding:
-        print(f"{name}: not UTF-8, so read as {found.describe()}; --encoding names another encoding",
-              file=sys.stderr)
+        print(f"{name}: not UTF-8, so read as {found.describe()}; --encoding names another encoding", file=sys.stderr)
 
 
 def run_export(directory, args) -> int:
@@ -118,7 +117,9 @@ def run_export(directory, args) -> int:
 def _unencodable(exc: UnicodeEncodeError, encoding: str) -> int:
     from contacts_tui.core.display import visible
 
-    print(f"contacts-tui: error: {visible(exc.object[exc.start:exc.end])!r} cannot be written in {encoding}; "
-          "nothing was exported. --encoding utf-8-sig writes every character, and Excel opens it too",
-          file=sys.stderr)
+    print(
+        f"contacts-tui: error: {visible(exc.object[exc.start : exc.end])!r} cannot be written in {encoding}; "
+        "nothing was exported. --encoding utf-8-sig writes every character, and Excel opens it too",
+        file=sys.stderr,
+    )
     return 1

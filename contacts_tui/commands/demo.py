@@ -23,9 +23,10 @@ def run_demo(settings: Settings, explicit_db: bool, need_a_terminal=lambda: None
     from contextlib import ExitStack
     from dataclasses import replace
 
+    from platformdirs import user_data_dir
+
     from contacts_tui.core.db import APP_NAME, redact, resolve_url
     from contacts_tui.core.demo_data import DemoRunning, demo_lock, seed_demo
-    from platformdirs import user_data_dir
 
     with ExitStack() as held:
         if not explicit_db:

@@ -21,16 +21,27 @@ DEFAULT_LIMIT = 500
 
 def add_parser(commands, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser(
-        "history", parents=[common], help="who changed what, when and through which channel",
+        "history",
+        parents=[common],
+        help="who changed what, when and through which channel",
         description="The history of every change to customers and contact persons, newest first: by an admin "
         "(the TUI or a command), an import (the file) or a customer in the portal (over ssh or the web). "
         "Deleting a contact person keeps its history.",
     )
     parser.add_argument("--customer", metavar="EMAIL", help="only this customer's changes (its primary email)")
-    parser.add_argument("--since", metavar="DATE", type=_since,
-                        help="only changes from then on: YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (local time), or ISO 8601")
-    parser.add_argument("--limit", metavar="N", type=_limit, default=DEFAULT_LIMIT,
-                        help=f"at most N changes, the newest (default {DEFAULT_LIMIT})")
+    parser.add_argument(
+        "--since",
+        metavar="DATE",
+        type=_since,
+        help="only changes from then on: YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (local time), or ISO 8601",
+    )
+    parser.add_argument(
+        "--limit",
+        metavar="N",
+        type=_limit,
+        default=DEFAULT_LIMIT,
+        help=f"at most N changes, the newest (default {DEFAULT_LIMIT})",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
@@ -43,8 +54,11 @@ def run_history(directory: Directory, args: argparse.Namespace) -> int:
             customer = directory.customer_once_at(args.customer)
             if customer is None:
                 raise DirectoryError(f"no customer has the primary email {visible(args.customer)!r}")
-            print(f"{visible(args.customer)} was the primary email of {visible(customer.name)}, now "
-                  f"{visible(customer.email)}: its history follows.", file=sys.stderr)
+            print(
+                f"{visible(args.customer)} was the primary email of {visible(customer.name)}, now "
+                f"{visible(customer.email)}: its history follows.",
+                file=sys.stderr,
+            )
         customer_id = customer.id
     changes = directory.history(customer_id, args.since, args.limit)
     with reader_may_stop():  # `history | head`
@@ -52,8 +66,13 @@ def run_history(directory: Directory, args: argparse.Namespace) -> int:
             print(json_line(change.as_json()) if args.json else line(change))
         sys.stdout.flush()
     if not changes and not args.json:
-        print("No changes recorded" + (" for this customer" if customer_id else "") +
-              (" since then" if args.since else "") + ".", file=sys.stderr)
+        print(
+            "No changes recorded"
+            + (" for this customer" if customer_id else "")
+            + (" since then" if args.since else "")
+            + ".",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -27,20 +27,41 @@ DEFAULT_LISTEN = ("127.0.0.1", 8080)
 
 def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[str], tuple[str, int]]) -> None:
     portal = commands.add_parser(
-        "portal", parents=[common], help="the customer portal: customers manage their own contact persons",
+        "portal",
+        parents=[common],
+        help="the customer portal: customers manage their own contact persons",
         description="Customers sign in with their primary email and a code mailed to it, then manage their "
         "own contact persons. Without --web it runs in this terminal (an SSH forced command); with --web it "
         "serves browsers. --disable and --enable stop or allow one customer's sign-in.",
     )
-    portal.add_argument("--mail-via", metavar="HOST:PORT", type=host_port, default=None,
-                        help=f"SMTP server the sign-in codes go through, e.g. the relay ({MAIL_VIA_ENV})")
-    portal.add_argument("--mail-from", metavar="ADDRESS", default=None,
-                        help=f"sender of the code mails ({MAIL_FROM_ENV}; default portal@ this host's name)")
+    portal.add_argument(
+        "--mail-via",
+        metavar="HOST:PORT",
+        type=host_port,
+        default=None,
+        help=f"SMTP server the sign-in codes go through, e.g. the relay ({MAIL_VIA_ENV})",
+    )
+    portal.add_argument(
+        "--mail-from",
+        metavar="ADDRESS",
+        default=None,
+        help=f"sender of the code mails ({MAIL_FROM_ENV}; default portal@ this host's name)",
+    )
     portal.add_argument("--web", action="store_true", help="serve the portal to browsers instead of this terminal")
-    portal.add_argument("--listen", metavar="HOST:PORT", type=host_port, default=None,
-                        help="with --web: where to listen (default 127.0.0.1:8080; put a TLS proxy in front)")
-    portal.add_argument("--max-sessions", metavar="N", type=at_least_one, default=None,
-                        help="with --web: browser sessions open at once, each a process (default 50)")
+    portal.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        type=host_port,
+        default=None,
+        help="with --web: where to listen (default 127.0.0.1:8080; put a TLS proxy in front)",
+    )
+    portal.add_argument(
+        "--max-sessions",
+        metavar="N",
+        type=at_least_one,
+        default=None,
+        help="with --web: browser sessions open at once, each a process (default 50)",
+    )
     access = portal.add_mutually_exclusive_group()
     access.add_argument("--disable", metavar="EMAIL", help="stop the customer with this primary email from signing in")
     access.add_argument("--enable", metavar="EMAIL", help="let that customer sign in again")

@@ -129,9 +129,7 @@ def parse_catalog(data: dict, source: str = "catalog") -> Catalog:
 
 def _check_key(key: str, where: str, seen: dict[str, str]) -> None:
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
-        raise CatalogError(
-            f"{where}: key {key!r} must be lowercase letters, digits, '.', '_' or '-' (at most 64)"
-        )
+        raise CatalogError(f"{where}: key {key!r} must be lowercase letters, digits, '.', '_' or '-' (at most 64)")
     if key in RESERVED_KEYS:
         raise CatalogError(f"{where}: {key!r} is reserved (it means 'receive all')")
     if key in seen:

@@ -66,8 +66,15 @@ class Rule:
         return f"{self.reply} ({', '.join(what)})"
 
 
-def rule(stage: str, reply: str, sender: str = "", recipient: str = "", category: str = "", probability: float = 1.0,
-         delay: float = 0.0) -> Rule:
+def rule(
+    stage: str,
+    reply: str,
+    sender: str = "",
+    recipient: str = "",
+    category: str = "",
+    probability: float = 1.0,
+    delay: float = 0.0,
+) -> Rule:
     """A checked rule; ValidationError names the field that cannot be used."""
     errors = []
     stage = stage.strip().lower()
@@ -75,8 +82,12 @@ def rule(stage: str, reply: str, sender: str = "", recipient: str = "", category
     if stage not in STAGES:
         errors.append(("stage", f"{stage!r} is not a stage: use mail, rcpt or data"))
     if not _REPLY.match(reply):
-        errors.append(("reply", f"{reply!r} is not an SMTP error reply like '451 4.3.0 Try again later' "
-                                "(a 4xx or 5xx code, then text)"))
+        errors.append(
+            (
+                "reply",
+                f"{reply!r} is not an SMTP error reply like '451 4.3.0 Try again later' (a 4xx or 5xx code, then text)",
+            )
+        )
     if stage == "mail" and (recipient or category):
         errors.append(("stage", "at MAIL the recipients and the category are not known yet: use rcpt or data"))
     if stage == "rcpt" and category:
@@ -116,8 +127,15 @@ def current_rules() -> list[Rule]:
 
 @_uses_database
 def add_rule(new: Rule) -> Rule:
-    row = ChaosRule.create(stage=new.stage, reply=new.reply, sender=new.sender, recipient=new.recipient,
-                           category=new.category, probability=new.probability, delay=new.delay)
+    row = ChaosRule.create(
+        stage=new.stage,
+        reply=new.reply,
+        sender=new.sender,
+        recipient=new.recipient,
+        category=new.category,
+        probability=new.probability,
+        delay=new.delay,
+    )
     return _record(row)
 
 

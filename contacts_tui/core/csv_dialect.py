@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import codecs
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO
 
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "bars"}
@@ -53,7 +54,7 @@ def delimiter_option(text: str) -> str:
     """``--delimiter``: one character, or its name ("tab", "semicolon")."""
     names = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "bar": "|"}
     value = names.get(text.strip().lower(), text)
-    if len(value) != 1 or value in "\"\r\n" or value.isalnum():
+    if len(value) != 1 or value in '"\r\n' or value.isalnum():
         raise ValueError(f"{text!r} is not a separator: give one character such as ';' or the word 'tab'")
     return value
 

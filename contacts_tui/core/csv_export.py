@@ -9,7 +9,8 @@ text, not as a formula (csv_dialect.py).
 from __future__ import annotations
 
 import csv
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from .catalog import Catalog
 from .csv_dialect import to_cell
@@ -65,8 +66,14 @@ def export_csv(
 def _contacts_of(customer_ids: list[int]) -> dict[int, list[tuple]]:
     rows = list(
         ContactPerson.select(
-            ContactPerson.id, ContactPerson.customer, ContactPerson.name, ContactPerson.email,
-            ContactPerson.email_key, ContactPerson.phone, ContactPerson.role, ContactPerson.receive_all,
+            ContactPerson.id,
+            ContactPerson.customer,
+            ContactPerson.name,
+            ContactPerson.email,
+            ContactPerson.email_key,
+            ContactPerson.phone,
+            ContactPerson.role,
+            ContactPerson.receive_all,
         )
         .where(ContactPerson.customer.in_(customer_ids) & ContactPerson.deleted_at.is_null())
         .order_by(ContactPerson.customer, ContactPerson.email_key)

@@ -139,8 +139,12 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
         )
     elif row.customer_name and plan.name and row.customer_name != plan.name:
         errors.append(
-            RowError(row.line, "customer_name", f"differs from line {plan.name_line} ({plan.name!r}); a customer has one name",
-                     row.customer_key)
+            RowError(
+                row.line,
+                "customer_name",
+                f"differs from line {plan.name_line} ({plan.name!r}); a customer has one name",
+                row.customer_key,
+            )
         )
         return
     elif row.customer_name and not plan.name:
@@ -148,15 +152,26 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
     plan.lines.append(row.line)
     if row.contact is None:
         if row.customer_phone and plan.phone and row.customer_phone != plan.phone:
-            errors.append(RowError(row.line, "phone", f"differs from the customer's phone {plan.phone!r} given before", row.customer_key))
+            errors.append(
+                RowError(
+                    row.line,
+                    "phone",
+                    f"differs from the customer's phone {plan.phone!r} given before",
+                    row.customer_key,
+                )
+            )
         elif row.customer_phone:
             plan.phone = row.customer_phone
         return
     first = plan.contacts.get(row.contact.key)
     if first is not None:
         errors.append(
-            RowError(row.line, "contact_email", f"{row.contact.email} appears twice for this customer (first on line {first[0]})",
-                     row.customer_key)
+            RowError(
+                row.line,
+                "contact_email",
+                f"{row.contact.email} appears twice for this customer (first on line {first[0]})",
+                row.customer_key,
+            )
         )
         return
     conflict = primary_conflict(row.contact.key, row.contact.email, plan.key)
@@ -184,8 +199,14 @@ def _load_existing(customers: dict[str, _Customer]) -> None:
         existing = {cid: _Existing(c.id, c.name, c.email, c.phone) for cid, c in found.items()}
         contacts = list(
             ContactPerson.select(
-                ContactPerson.id, ContactPerson.customer, ContactPerson.name, ContactPerson.email,
-                ContactPerson.email_key, ContactPerson.phone, ContactPerson.role, ContactPerson.receive_all,
+                ContactPerson.id,
+                ContactPerson.customer,
+                ContactPerson.name,
+                ContactPerson.email,
+                ContactPerson.email_key,
+                ContactPerson.phone,
+                ContactPerson.role,
+                ContactPerson.receive_all,
                 ContactPerson.deleted_at,
             )
             .where(ContactPerson.customer.in_(list(found)))
@@ -212,7 +233,9 @@ def _check(customers: dict[str, _Customer], limit: int, sync: bool, held: set[st
     for plan in customers.values():
         if plan.existing is None and not plan.name:
             for line in plan.lines:
-                errors.append(RowError(line, "customer_name", f"{plan.email} is a new customer and needs a name", plan.key))
+                errors.append(
+                    RowError(line, "customer_name", f"{plan.email} is a new customer and needs a name", plan.key)
+                )
             continue
         active = plan.existing.active if plan.existing is not None else {}
         synced = sync and plan.key not in held
@@ -251,7 +274,12 @@ def _drop_lines(customers: dict[str, _Customer], bad_lines: set[int]) -> None:
 
 
 def _write(
-    customers: dict[str, _Customer], sync: bool, report: ImportReport, dry_run: bool, progress, held: set[str],
+    customers: dict[str, _Customer],
+    sync: bool,
+    report: ImportReport,
+    dry_run: bool,
+    progress,
+    held: set[str],
     changes: ImportHistory,
 ) -> None:
     now = changes.now
@@ -359,8 +387,11 @@ def _update_customer(p: _Customer, sync, report, dry_run, inserts, changes: Impo
         recorded.append((history.CONTACT_DELETED, current, [["active", True, False]]))
     if customer_changed:
         report.customers_updated += 1
-    edits = [[label, old, new] for label, old, new in (("name", ex.name, p.name), ("phone", ex.phone, p.phone))
-             if new and new != old]
+    edits = [
+        [label, old, new]
+        for label, old, new in (("name", ex.name, p.name), ("phone", ex.phone, p.phone))
+        if new and new != old
+    ]
     if customer_changed or lines:
         what = ", ".join(f"{label} {old!r} -> {new!r}" for label, old, new in edits)
         for line in [f"customer {ex.email}" + (f": {what}" if what else ""), *lines]:
@@ -381,8 +412,10 @@ def _update_customer(p: _Customer, sync, report, dry_run, inserts, changes: Impo
 def _differences(current: ContactPerson, categories: frozenset[str], contact: CleanContact) -> list[list]:
     """What the row changes of the stored contact person, as [field, before, after]; empty: nothing."""
     pairs = (
-        ("name", current.name, contact.name), ("email", current.email, contact.email),
-        ("phone", current.phone, contact.phone), ("role", current.role, contact.role),
+        ("name", current.name, contact.name),
+        ("email", current.email, contact.email),
+        ("phone", current.phone, contact.phone),
+        ("role", current.role, contact.role),
         ("receive all", bool(current.receive_all), contact.receive_all),
         ("categories", categories, contact.categories),
     )

@@ -7,20 +7,27 @@ that carry the line number and the column, so a user can fix the file.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from .catalog import Catalog
 from .csv_dialect import DELIMITER_NAMES, CsvFormat, encoding_name, from_cell, open_lines
 from .errors import ValidationError
 from .records import ContactInput
 from .rules import CleanContact, clean_contact
-from .validate import clean_email, clean_phone, clean_text, email_key, NAME_MAX
+from .validate import NAME_MAX, clean_email, clean_phone, clean_text, email_key
 
 COLUMNS = ("customer_email", "customer_name", "contact_name", "contact_email", "phone", "role", "categories")
 RECEIVE_ALL = "all"
 # Field names of the directory's errors, as the CSV spells them.
-FIELD_COLUMNS = {"name": "contact_name", "email": "contact_email", "phone": "phone", "role": "role", "categories": "categories"}
+FIELD_COLUMNS = {
+    "name": "contact_name",
+    "email": "contact_email",
+    "phone": "phone",
+    "role": "role",
+    "categories": "categories",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +75,20 @@ def _decoded_lines(lines: Iterator[bytes], encoding: str, errors: list[RowError]
             bad = raw[exc.start : exc.start + 1].hex().upper()
             hint = "; save the file as UTF-8, or give --encoding (Excel's CSV is often cp1252)"
             errors.append(
-                RowError(number, None,
-                         f"not valid {encoding_name(encoding)} (byte 0x{bad} at position {exc.start + 1}){hint}")
+                RowError(
+                    number,
+                    None,
+                    f"not valid {encoding_name(encoding)} (byte 0x{bad} at position {exc.start + 1}){hint}",
+                )
             )
             yield raw.decode(encoding, errors="replace")
 
 
 def read_rows(
-    stream: BinaryIO, catalog: Catalog, errors: list[RowError], on_row: Callable[[int], None] | None = None,
+    stream: BinaryIO,
+    catalog: Catalog,
+    errors: list[RowError],
+    on_row: Callable[[int], None] | None = None,
     found: CsvFormat | None = None,
 ) -> Iterator[Row]:
     """Clean rows one by one; problems go to ``errors`` and the row is left out.
@@ -139,9 +152,14 @@ def _check_header(header: list[str] | None, delimiter: str) -> None:
     names = [name.strip() for name in header]
     for separator, shown in DELIMITER_NAMES.items():
         if separator != delimiter and len(names) == 1 and all(c in names[0].split(separator) for c in COLUMNS):
-            raise CsvFormatError(RowError(
-                1, None, f"the columns are separated by {shown}, not by {DELIMITER_NAMES.get(delimiter, repr(delimiter))}; "
-                "leave out --delimiter and the separator is found by itself"))
+            raise CsvFormatError(
+                RowError(
+                    1,
+                    None,
+                    f"the columns are separated by {shown}, not by {DELIMITER_NAMES.get(delimiter, repr(delimiter))}; "
+                    "leave out --delimiter and the separator is found by itself",
+                )
+            )
     missing = [c for c in COLUMNS if c not in names]
     unknown = [repr(n) if n else "an empty one (a comma too many?)" for n in names if n not in COLUMNS]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -171,7 +189,9 @@ def _clean_row(line, values, catalog, cache, errors) -> Row | None:
     if isinstance(customer, RowError):
         errors.append(RowError(line, customer.column, customer.message))
     try:
-        customer_name = clean_text(customer_name, "customer_name", label="Customer name", required=False, max_length=NAME_MAX)
+        customer_name = clean_text(
+            customer_name, "customer_name", label="Customer name", required=False, max_length=NAME_MAX
+        )
     except ValidationError as exc:
         errors.append(RowError(line, "customer_name", exc.errors[0].message))
 
@@ -188,7 +208,9 @@ def _clean_row(line, values, catalog, cache, errors) -> Row | None:
     else:
         if role.strip() or categories.strip():
             errors.append(
-                RowError(line, "contact_email", "role and categories need a contact person (contact_name and contact_email)")
+                RowError(
+                    line, "contact_email", "role and categories need a contact person (contact_name and contact_email)"
+                )
             )
         try:
             customer_phone = clean_phone(phone)

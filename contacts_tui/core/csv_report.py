@@ -50,7 +50,8 @@ class ImportReport:
         if self.sync_held:
             parts.append(
                 f"--sync removed nothing at {self.sync_held:,} customer(s) with a skipped row"
-                if self.sync_held > 0 else "--sync removed nothing: a skipped row names no customer"
+                if self.sync_held > 0
+                else "--sync removed nothing: a skipped row names no customer"
             )
         return "; ".join(parts)
 

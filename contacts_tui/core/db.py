@@ -12,8 +12,9 @@ import re
 import sqlite3
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 import peewee
@@ -179,8 +180,9 @@ class _ExistingSqliteDatabase(peewee.SqliteDatabase):
         identity = _file_identity(path)
         if identity is None:
             raise peewee.OperationalError(f"the database file {path} is gone (moved or deleted)")
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=self._timeout,
-                               isolation_level=None, **self.connect_params)
+        conn = sqlite3.connect(
+            f"file:{quote(path)}?mode=rw", uri=True, timeout=self._timeout, isolation_level=None, **self.connect_params
+        )
         try:
             tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
             if tables.fetchone() is None:
@@ -229,7 +231,12 @@ def _open_postgres(url: str) -> peewee.Database:
     limits = {} if "connect_timeout" in parts.query else {"connect_timeout": CONNECT_TIMEOUT}
     try:
         database = connect_url(
-            pooled, unquote_password=True, unquote_user=True, max_connections=32, stale_timeout=300, timeout=30,
+            pooled,
+            unquote_password=True,
+            unquote_user=True,
+            max_connections=32,
+            stale_timeout=300,
+            timeout=30,
             **limits,
         )
     except Exception as exc:  # a malformed URL fails in many ways
@@ -238,9 +245,7 @@ def _open_postgres(url: str) -> peewee.Database:
     try:
         database.connect()
     except peewee.OperationalError as exc:
-        raise DatabaseUnavailable(
-            f"cannot reach PostgreSQL at {redact(url)}: {_hide(_first_line(exc), url)}"
-        ) from None
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact(url)}: {_hide(_first_line(exc), url)}") from None
     database.close()
     return database
 

@@ -97,7 +97,9 @@ class Directory(RuleChecks, HistoryCalls, stored_settings.Following):
             writes.update_customer(row.id, clean, utcnow())
             self._refresh_customer(row)
             record = customer_record(self._customer_row(row.id))
-            changes = history.differences(history.customer_fields(customer_record(row)), history.customer_fields(record))
+            changes = history.differences(
+                history.customer_fields(customer_record(row)), history.customer_fields(record)
+            )
             if changes:
                 self._record(history.CUSTOMER_EDITED, record, changes)
             return record
@@ -250,7 +252,9 @@ class Directory(RuleChecks, HistoryCalls, stored_settings.Following):
             row = self._contact_row(contact_id)
             customer = self._lock_customer(row.customer_id)
             if bool(row.receive_all) != bool(enabled):
-                self._record(history.RECEIVE_ALL_CHANGED, customer, [["receive all", bool(row.receive_all), bool(enabled)]], row)
+                self._record(
+                    history.RECEIVE_ALL_CHANGED, customer, [["receive all", bool(row.receive_all), bool(enabled)]], row
+                )
             row.receive_all, row.updated_at = enabled, utcnow()
             row.save()
         return self.get_contact(contact_id)
@@ -306,9 +310,7 @@ class Directory(RuleChecks, HistoryCalls, stored_settings.Following):
             .where((ContactPerson.email_key == email_key(email)) & ContactPerson.deleted_at.is_null())
             .order_by(Customer.name_key, Customer.id)
         )
-        return [
-            Membership(r.id, r.customer.id, r.customer.name, r.customer.email, r.name, r.phone) for r in query
-        ]
+        return [Membership(r.id, r.customer.id, r.customer.name, r.customer.email, r.name, r.phone) for r in query]
 
     # -- the relay's question ---------------------------------------------
 
@@ -350,21 +352,32 @@ class Directory(RuleChecks, HistoryCalls, stored_settings.Following):
 
     def _apply_everywhere(self, key: str, contact_id: int, name: str, phone: str, now) -> set[int]:
         rows = list(
-            ContactPerson.select(ContactPerson, Customer.email.alias("customer_email")).join(Customer).where(
-                (ContactPerson.email_key == key) & (ContactPerson.id != contact_id)
-            ).objects()
+            ContactPerson.select(ContactPerson, Customer.email.alias("customer_email"))
+            .join(Customer)
+            .where((ContactPerson.email_key == key) & (ContactPerson.id != contact_id))
+            .objects()
         )
         if rows:
             ContactPerson.update(name=name, phone=phone, updated_at=now).where(
                 ContactPerson.id.in_([r.id for r in rows])
             ).execute()
         # Each customer's history shows the edit of its own contact person.
-        history.record(self.actor, [
-            history.Entry(r.customer_id, r.customer_email, history.CONTACT_EDITED,
-                          history.differences({"name": r.name, "phone": r.phone}, {"name": name, "phone": phone}),
-                          r.id, r.email)
-            for r in rows if (r.name, r.phone) != (name, phone)
-        ], now)
+        history.record(
+            self.actor,
+            [
+                history.Entry(
+                    r.customer_id,
+                    r.customer_email,
+                    history.CONTACT_EDITED,
+                    history.differences({"name": r.name, "phone": r.phone}, {"name": name, "phone": phone}),
+                    r.id,
+                    r.email,
+                )
+                for r in rows
+                if (r.name, r.phone) != (name, phone)
+            ],
+            now,
+        )
         return {r.customer_id for r in rows}
 
     def _refresh_customer(self, customer: Customer) -> None:
@@ -383,7 +396,8 @@ class Directory(RuleChecks, HistoryCalls, stored_settings.Following):
                 by_contact[link.contact_id].add(link.category)
         known = set(self.catalog.keys)
         return [
-            contact_record(row, self.catalog.sort_keys(by_contact[row.id] & known),
-                           tuple(sorted(by_contact[row.id] - known)))
+            contact_record(
+                row, self.catalog.sort_keys(by_contact[row.id] & known), tuple(sorted(by_contact[row.id] - known))
+            )
             for row in rows
         ]

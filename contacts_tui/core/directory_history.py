@@ -97,7 +97,17 @@ class HistoryCalls:
         self, action: str, customer, changes: Sequence[Sequence], contact=None, *, now: dt.datetime | None = None
     ) -> None:
         """Record one change of ``customer`` (a row or a record), in the caller's transaction."""
-        history.record(self.actor, [Entry(
-            customer.id, customer.email, action, changes,
-            contact.id if contact is not None else None, contact.email if contact is not None else "",
-        )], now)
+        history.record(
+            self.actor,
+            [
+                Entry(
+                    customer.id,
+                    customer.email,
+                    action,
+                    changes,
+                    contact.id if contact is not None else None,
+                    contact.email if contact is not None else "",
+                )
+            ],
+            now,
+        )

@@ -31,7 +31,7 @@ class ValidationError(DirectoryError):
         super().__init__(self._render())
 
     @classmethod
-    def single(cls, field: str | None, message: str, subject: str | None = None) -> "ValidationError":
+    def single(cls, field: str | None, message: str, subject: str | None = None) -> ValidationError:
         return cls([FieldError(field, message)], subject)
 
     def for_field(self, field: str | None) -> list[str]:

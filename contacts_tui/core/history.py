@@ -108,9 +108,15 @@ class Change:
 
     def as_json(self) -> dict:
         return {
-            "id": self.id, "at": self.at.isoformat() + "Z", "customer_id": self.customer_id,
-            "customer_email": self.customer_email, "contact_id": self.contact_id,
-            "contact_email": self.contact_email, "who": self.who, "channel": self.channel, "action": self.action,
+            "id": self.id,
+            "at": self.at.isoformat() + "Z",
+            "customer_id": self.customer_id,
+            "customer_email": self.customer_email,
+            "contact_id": self.contact_id,
+            "contact_email": self.contact_email,
+            "who": self.who,
+            "channel": self.channel,
+            "action": self.action,
             "changes": [{"field": f, "before": b, "after": a} for f, b, a in self.changes],
         }
 
@@ -137,8 +143,12 @@ def customer_fields(record: CustomerRecord) -> Fields:
 
 def contact_fields(record: ContactRecord) -> Fields:
     return {
-        "name": record.name, "email": record.email, "phone": record.phone, "role": record.role,
-        "receive all": record.receive_all, "categories": list(record.categories),
+        "name": record.name,
+        "email": record.email,
+        "phone": record.phone,
+        "role": record.role,
+        "receive all": record.receive_all,
+        "categories": list(record.categories),
     }
 
 
@@ -174,10 +184,12 @@ class Entry:
 def record(actor: Actor, entries: Iterable[Entry], now: dt.datetime | None = None) -> None:
     """Record changes, inside the caller's transaction."""
     stamp = stamp_of(now or utcnow())
-    insert([
-        row(stamp, actor, e.customer_id, e.customer_email, e.action, e.changes, e.contact_id, e.contact_email)
-        for e in entries
-    ])
+    insert(
+        [
+            row(stamp, actor, e.customer_id, e.customer_email, e.action, e.changes, e.contact_id, e.contact_email)
+            for e in entries
+        ]
+    )
 
 
 def stamp_of(now: dt.datetime) -> str:
@@ -186,18 +198,33 @@ def stamp_of(now: dt.datetime) -> str:
 
 
 def row(
-    stamp: str, actor: Actor, customer_id: int, customer_email: str, action: str, changes: Sequence[Sequence],
-    contact_id: int | None = None, contact_email: str = "",
+    stamp: str,
+    actor: Actor,
+    customer_id: int,
+    customer_email: str,
+    action: str,
+    changes: Sequence[Sequence],
+    contact_id: int | None = None,
+    contact_email: str = "",
 ) -> tuple:
     """One change as ``insert`` takes it: the CSV import builds thousands of these without an ``Entry`` each."""
-    return (stamp, customer_id, customer_email, contact_id, contact_email, actor.who, actor.channel, action,
-            _json(changes))
+    return (
+        stamp,
+        customer_id,
+        customer_email,
+        contact_id,
+        contact_email,
+        actor.who,
+        actor.channel,
+        action,
+        _json(changes),
+    )
 
 
 def insert(rows: Sequence[tuple]) -> None:
     """Write rows made by ``row``, in batches well under SQLite's limit of variables per statement."""
     for start in range(0, len(rows), 500):
-        insert_rows(ChangeRecord, _COLUMNS, list(rows[start:start + 500]))
+        insert_rows(ChangeRecord, _COLUMNS, list(rows[start : start + 500]))
 
 
 # -- reading ------------------------------------------------------------------
@@ -235,8 +262,16 @@ def _change(row: ChangeRecord) -> Change:
         raw = []
     fields = tuple((str(item[0]), item[1], item[2]) for item in raw if isinstance(item, list) and len(item) == 3)
     return Change(
-        row.id, row.at, row.customer_id, row.customer_email, row.contact_id, row.contact_email, row.who,
-        row.channel, row.action, fields,
+        row.id,
+        row.at,
+        row.customer_id,
+        row.customer_email,
+        row.contact_id,
+        row.contact_email,
+        row.who,
+        row.channel,
+        row.action,
+        fields,
     )
 
 
@@ -251,4 +286,3 @@ def parse_since(text: str) -> dt.datetime:
     if moment.tzinfo is None:
         moment = moment.astimezone()  # the reader's own zone, as the TUI shows times
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
-

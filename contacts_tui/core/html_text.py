@@ -13,10 +13,38 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-BLOCKS = frozenset({
-    "p", "div", "section", "article", "header", "footer", "main", "aside", "nav", "table", "tr", "ul", "ol",
-    "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "address", "form", "fieldset", "dl", "dt", "dd",
-})
+BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "main",
+        "aside",
+        "nav",
+        "table",
+        "tr",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "address",
+        "form",
+        "fieldset",
+        "dl",
+        "dt",
+        "dd",
+    }
+)
 HIDDEN = frozenset({"script", "style", "head", "title", "template", "noscript"})
 
 
@@ -75,5 +103,7 @@ def html_to_text(html: str) -> str:
     reader.feed(html)
     reader.close()
     text = "".join(reader.parts)
-    lines = [line.strip(" ").removeprefix("| ").strip() if "|" in line else line.strip(" ") for line in text.split("\n")]
+    lines = [
+        line.strip(" ").removeprefix("| ").strip() if "|" in line else line.strip(" ") for line in text.split("\n")
+    ]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")

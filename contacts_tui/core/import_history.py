@@ -57,7 +57,12 @@ class ImportHistory:
         self._add(customer_id, customer_email, history.CONTACT_ADDED, changes, contact_id, contact.email)
 
     def contact_changed(
-        self, action: str, customer_id: int, customer_email: str, contact_id: int, contact_email: str,
+        self,
+        action: str,
+        customer_id: int,
+        customer_email: str,
+        contact_id: int,
+        contact_email: str,
         changes: Sequence[Sequence],
     ) -> None:
         """A contact person edited, restored or deleted; ``changes`` as [field, before, after]."""
@@ -74,10 +79,19 @@ class ImportHistory:
         history.insert(self._rows)
         self._rows.clear()
 
-    def _add(self, customer_id: int, customer_email: str, action: str, changes: Sequence[Sequence],
-             contact_id: int | None = None, contact_email: str = "") -> None:
+    def _add(
+        self,
+        customer_id: int,
+        customer_email: str,
+        action: str,
+        changes: Sequence[Sequence],
+        contact_id: int | None = None,
+        contact_email: str = "",
+    ) -> None:
         self._rows.append(
-            history.row(self._stamp, self.actor, customer_id, customer_email, action, changes, contact_id, contact_email)
+            history.row(
+                self._stamp, self.actor, customer_id, customer_email, action, changes, contact_id, contact_email
+            )
         )
         if len(self._rows) >= _FLUSH:
             self.flush()

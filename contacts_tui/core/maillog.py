@@ -79,7 +79,11 @@ class LogEntry:
         data = {name: getattr(self, name) for name in self.__slots__}
         for name in ("received_at", "updated_at", "delivered_at"):
             data[name] = data[name].isoformat() + "Z" if data[name] else None
-        data["recipients"], data["customers"], data["added"] = list(self.recipients), list(self.customers), list(self.added)
+        data["recipients"], data["customers"], data["added"] = (
+            list(self.recipients),
+            list(self.customers),
+            list(self.added),
+        )
         data["status"], data["decision"] = str(self.status), str(self.decision)
         return data
 
@@ -123,18 +127,42 @@ def _json_list(text: str) -> tuple:
 
 def _log_entry(row: RelayLog) -> LogEntry:
     return LogEntry(
-        queue_id=row.queue_id, sender=row.sender, recipients=_json_list(row.recipients), message_id=row.message_id,
-        subject=row.subject, category=row.category, category_key=row.category_key,
-        customers=_json_list(row.customers), added=_json_list(row.added), decision=row.decision, reason=row.reason,
-        status=row.status, size=row.size, received_at=row.received_at, relay=row.relay, id=row.id,
-        updated_at=row.updated_at, attempts=row.attempts, last_error=row.last_error, delivered_at=row.delivered_at,
+        queue_id=row.queue_id,
+        sender=row.sender,
+        recipients=_json_list(row.recipients),
+        message_id=row.message_id,
+        subject=row.subject,
+        category=row.category,
+        category_key=row.category_key,
+        customers=_json_list(row.customers),
+        added=_json_list(row.added),
+        decision=row.decision,
+        reason=row.reason,
+        status=row.status,
+        size=row.size,
+        received_at=row.received_at,
+        relay=row.relay,
+        id=row.id,
+        updated_at=row.updated_at,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
     )
 
 
 def _captured_record(row: CapturedMessage) -> CapturedRecord:
     return CapturedRecord(
-        row.id, row.log_id, row.received_at, row.sender, _json_list(row.recipients), row.subject,
-        row.message_id, row.category, row.category_key, _json_list(row.added), row.size,
+        row.id,
+        row.log_id,
+        row.received_at,
+        row.sender,
+        _json_list(row.recipients),
+        row.subject,
+        row.message_id,
+        row.category,
+        row.category_key,
+        _json_list(row.added),
+        row.size,
     )
 
 
@@ -145,9 +173,7 @@ def recent_log(limit: int = 50, *, search: str = "", status: str = "", offset: i
     ``search`` matches message-id, sender, recipients, subject, category,
     customers, added contact persons or the queue id."""
     query = _log_query(RelayLog.select(), search, status)
-    rows = (
-        query.order_by(RelayLog.received_at.desc(), RelayLog.id.desc()).offset(max(0, offset)).limit(max(1, limit))
-    )
+    rows = query.order_by(RelayLog.received_at.desc(), RelayLog.id.desc()).offset(max(0, offset)).limit(max(1, limit))
     return [_log_entry(r) for r in rows]
 
 
@@ -239,8 +265,14 @@ def clear_captured() -> int:
 
 @_uses_database
 def log_release(
-    record: CapturedRecord, target: str, recipients: list[str], *, size: int, relay: str = "",
-    refused: dict[str, str] | None = None, error: str = "",
+    record: CapturedRecord,
+    target: str,
+    recipients: list[str],
+    *,
+    size: int,
+    relay: str = "",
+    refused: dict[str, str] | None = None,
+    error: str = "",
 ) -> int:
     """A relay log entry for a captured message sent on to ``target`` (or not: ``error``); returns its id.
 

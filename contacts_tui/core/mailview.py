@@ -123,6 +123,15 @@ def view_message(original: bytes, rewritten: bytes, category_header: str = "X-No
         return str(value) if value is not None else ""
 
     return MessageView(
-        header("From"), header("To"), header("Cc"), header("Subject"), header("Date"), header("Message-ID"),
-        header(category_header), diff_headers(original, rewritten), text, html, tuple(attachments),
+        header("From"),
+        header("To"),
+        header("Cc"),
+        header("Subject"),
+        header("Date"),
+        header("Message-ID"),
+        header(category_header),
+        diff_headers(original, rewritten),
+        text,
+        html,
+        tuple(attachments),
     )

@@ -193,5 +193,13 @@ class SignInCode(BaseModel):
 
 
 ALL_MODELS = (
-    Customer, ContactPerson, ContactCategory, RelayLog, CapturedMessage, Setting, ChaosRule, ChangeRecord, SignInCode,
+    Customer,
+    ContactPerson,
+    ContactCategory,
+    RelayLog,
+    CapturedMessage,
+    Setting,
+    ChaosRule,
+    ChangeRecord,
+    SignInCode,
 )

@@ -97,8 +97,10 @@ class PortalScope:
             contact = None
         # The record kept under the primary email (see Directory.make_primary)
         # is not a contact person to show or change.
-        if contact is None or contact.customer_id != self.customer_id or email_key(contact.email) == email_key(
-            customer.email
+        if (
+            contact is None
+            or contact.customer_id != self.customer_id
+            or email_key(contact.email) == email_key(customer.email)
         ):
             raise NotFound(f"contact person {contact_id} does not exist")
         return contact

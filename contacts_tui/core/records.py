@@ -123,8 +123,17 @@ class Resolution:
 
 def customer_record(row) -> CustomerRecord:
     return CustomerRecord(
-        row.id, row.name, row.email, row.phone, bool(row.active), row.contact_count, row.created_at, row.updated_at,
-        row.portal_disabled_at, row.last_sign_in_at, row.last_sign_in_channel,
+        row.id,
+        row.name,
+        row.email,
+        row.phone,
+        bool(row.active),
+        row.contact_count,
+        row.created_at,
+        row.updated_at,
+        row.portal_disabled_at,
+        row.last_sign_in_at,
+        row.last_sign_in_channel,
     )
 
 

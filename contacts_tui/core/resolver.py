@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import Iterable
+from collections.abc import Iterable
 
 from peewee import JOIN, SQL, Database, PostgresqlDatabase, fn
 
 from .catalog import Catalog
-from .models import ContactCategory, ContactPerson, Customer
 from .errors import ValidationError
+from .models import ContactCategory, ContactPerson, Customer
 from .records import Addition, CustomerMatch, Resolution
 from .validate import clean_email, email_key
 
@@ -25,7 +25,7 @@ def _recipient_keys(address: str) -> tuple[str, ...]:
         return (email_key(address),)
 
 
-_statements: "weakref.WeakKeyDictionary[Database, dict[int, str]]" = weakref.WeakKeyDictionary()
+_statements: weakref.WeakKeyDictionary[Database, dict[int, str]] = weakref.WeakKeyDictionary()
 
 
 def _statement(database: Database, count: int) -> str:
@@ -45,8 +45,13 @@ def _statement(database: Database, count: int) -> str:
         keys = [f"{_KEY}{n}" for n in range(count)]
         query = (
             Customer.select(
-                Customer.id, Customer.name, Customer.email, Customer.active,
-                ContactPerson.name, ContactPerson.email, ContactPerson.receive_all,
+                Customer.id,
+                Customer.name,
+                Customer.email,
+                Customer.active,
+                ContactPerson.name,
+                ContactPerson.email,
+                ContactPerson.receive_all,
             )
             .join(
                 ContactPerson,
@@ -88,7 +93,7 @@ def _run(database: Database, count: int, params: list[str]) -> list[tuple]:
 
 
 # The counts prepared on each PostgreSQL connection (a new connection starts with none).
-_prepared: "weakref.WeakKeyDictionary[object, set[int]]" = weakref.WeakKeyDictionary()
+_prepared: weakref.WeakKeyDictionary[object, set[int]] = weakref.WeakKeyDictionary()
 
 _CATEGORY = "\x00category"
 _KEY = "\x00key"

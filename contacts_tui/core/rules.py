@@ -7,9 +7,9 @@ whole files with them, so both say the same thing in the same words.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from .catalog import Catalog
 from .errors import FieldError, LimitReached, ValidationError
@@ -79,8 +79,13 @@ def clean_contact(data: ContactInput, catalog: Catalog) -> CleanContact:
         # only pays off when there is something to report.
         email = clean_email(data.email)
         return CleanContact(
-            clean_name(data.name), email, email_key(email), clean_phone(data.phone), clean_role(data.role),
-            bool(data.receive_all), clean_categories(data.categories, catalog),
+            clean_name(data.name),
+            email,
+            email_key(email),
+            clean_phone(data.phone),
+            clean_role(data.role),
+            bool(data.receive_all),
+            clean_categories(data.categories, catalog),
         )
     except ValidationError:
         pass
@@ -103,9 +108,7 @@ def clean_contact(data: ContactInput, catalog: Catalog) -> CleanContact:
 
 def primary_conflict(key: str, email: str, customer_key: str) -> FieldError | None:
     if key == customer_key:
-        return FieldError(
-            "email", f"{email} is this customer's primary email, which gets every notification already"
-        )
+        return FieldError("email", f"{email} is this customer's primary email, which gets every notification already")
     return None
 
 
@@ -143,6 +146,7 @@ def name_sort_key(name: str) -> str:
     leading zeros: "person 10" is "person 210", "person 2" is "person 12".
     Numbers of nine digits or more compare as text among themselves.
     """
+
     def number(match: re.Match[str]) -> str:
         digits = match.group().lstrip("0") or "0"
         return f"{min(len(digits), 9)}{digits}"

@@ -6,11 +6,11 @@ work; tests use them as realistic input.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.policy
 import smtplib
 from email.message import EmailMessage
-from email.utils import formataddr, format_datetime, make_msgid
-import datetime as dt
+from email.utils import format_datetime, formataddr, make_msgid
 
 from .catalog import Catalog
 
@@ -37,13 +37,15 @@ def sample_type(catalog: Catalog, category: str) -> str:
     return found.types[0].key if found and found.types else category
 
 
-def build_sample(customer_name: str, customer_email: str, header_value: str, *, header: str = "X-Notification-Category") -> bytes:
+def build_sample(
+    customer_name: str, customer_email: str, header_value: str, *, header: str = "X-Notification-Category"
+) -> bytes:
     """A realistic notification to one customer, tagged with ``header_value``."""
     message = EmailMessage()
     message["From"] = formataddr((SAMPLE_SENDER_NAME, SAMPLE_SENDER))
     message["To"] = formataddr((customer_name, customer_email))
     message["Subject"] = _SUBJECTS.get(header_value, f"Your {header_value} notification")
-    message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     message["Message-ID"] = make_msgid(domain="demo-shop.example")
     message[header] = header_value
     message.set_content(

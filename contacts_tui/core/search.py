@@ -29,8 +29,14 @@ SORTS = {
 }
 MAX_LIMIT = 500
 _RECORD_FIELDS = (
-    Customer.id, Customer.name, Customer.email, Customer.phone, Customer.active,
-    Customer.contact_count, Customer.created_at, Customer.updated_at,
+    Customer.id,
+    Customer.name,
+    Customer.email,
+    Customer.phone,
+    Customer.active,
+    Customer.contact_count,
+    Customer.created_at,
+    Customer.updated_at,
 )
 _TRIGRAM = 3
 # Rows a walk down the sort order may test before gathering the matches from
@@ -208,8 +214,15 @@ def customer_page(
     return CustomerPage(rows, total, offset, limit)
 
 
-def _walk(database: peewee.Database, words: tuple[str, ...], columns: list[peewee.Field], descending: bool,
-          offset: int, limit: int, window: int) -> list[int]:
+def _walk(
+    database: peewee.Database,
+    words: tuple[str, ...],
+    columns: list[peewee.Field],
+    descending: bool,
+    offset: int,
+    limit: int,
+    window: int,
+) -> list[int]:
     """The ids of a page of the customers holding every word, among the first
     ``window`` customers in the sort order (fewer when the window holds too few)."""
     order = [c.desc() if descending else c.asc() for c in columns]

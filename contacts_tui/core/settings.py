@@ -29,7 +29,7 @@ class Settings:
     @classmethod
     def from_env(
         cls, db_url: str | None = None, catalog_path: str | None = None, max_contacts: int | None = None
-    ) -> "Settings":
+    ) -> Settings:
         """Options win over CONTACTS_DB, CONTACTS_CATALOG and CONTACTS_MAX_CONTACTS."""
         if max_contacts is None:
             raw = os.environ.get("CONTACTS_MAX_CONTACTS", "").strip()

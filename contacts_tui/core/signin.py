@@ -106,9 +106,7 @@ class SignIn:
     ``clock`` returns naive UTC (models.utcnow); tests pass one they move.
     """
 
-    def __init__(
-        self, directory: Directory, mail: MailSettings, *, clock: Callable[[], dt.datetime] = utcnow
-    ) -> None:
+    def __init__(self, directory: Directory, mail: MailSettings, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.directory = directory
         self.mail = mail
         self.clock = clock
@@ -135,9 +133,11 @@ class SignIn:
         with write_transaction(self.database):
             if customer is None:
                 return
-            recent = SignInCode.select().where(
-                (SignInCode.customer == customer.id) & (SignInCode.created_at > now - REQUEST_WINDOW)
-            ).count()
+            recent = (
+                SignInCode.select()
+                .where((SignInCode.customer == customer.id) & (SignInCode.created_at > now - REQUEST_WINDOW))
+                .count()
+            )
             if recent >= MAX_REQUESTS:
                 return
             SignInCode.insert(
@@ -167,18 +167,20 @@ class SignIn:
         with write_transaction(self.database):
             # One statement takes the try, so two sessions guessing at once
             # still get five between them.
-            taken = SignInCode.update(tries=SignInCode.tries + 1).where(
-                (SignInCode.id == row.id) & (SignInCode.tries < MAX_TRIES) & SignInCode.used_at.is_null()
-            ).execute()
+            taken = (
+                SignInCode.update(tries=SignInCode.tries + 1)
+                .where((SignInCode.id == row.id) & (SignInCode.tries < MAX_TRIES) & SignInCode.used_at.is_null())
+                .execute()
+            )
         if not taken:
             code_matches(typed, _DUMMY)
             return None
         if not code_matches(typed, row.code_hash):
             return None
         with write_transaction(self.database):
-            used = SignInCode.update(used_at=now).where(
-                (SignInCode.id == row.id) & SignInCode.used_at.is_null()
-            ).execute()
+            used = (
+                SignInCode.update(used_at=now).where((SignInCode.id == row.id) & SignInCode.used_at.is_null()).execute()
+            )
         if not used:
             return None  # the same code, used by another session a moment ago
         self.directory.record_sign_in(customer.id, channel)
@@ -222,8 +224,9 @@ class SignIn:
                 smtp.sendmail(self.mail.from_address, [address], message)
         except (OSError, smtplib.SMTPException) as exc:
             # Never the code itself: logs are read by more people than the customer.
-            log.warning("could not send a portal sign-in code to %s via %s:%s: %s",
-                        address, self.mail.host, self.mail.port, exc)
+            log.warning(
+                "could not send a portal sign-in code to %s via %s:%s: %s", address, self.mail.host, self.mail.port, exc
+            )
 
 
 def code_message(sender: str, name: str, address: str, code: str) -> bytes:

@@ -202,7 +202,11 @@ def change_limit(database: peewee.Database, limit: int, *, dry_run: bool = False
 
 @_on_database
 def change_catalog(
-    database: peewee.Database, name: str, catalog: Catalog, *, copies: dict[str, str] | None = None,
+    database: peewee.Database,
+    name: str,
+    catalog: Catalog,
+    *,
+    copies: dict[str, str] | None = None,
     dry_run: bool = False,
 ) -> list[str]:
     """Switch the catalog; returns what happens to each opt-in.
@@ -224,27 +228,36 @@ def change_catalog(
         counts = _opt_ins()
         unknown = sorted(set(copies) - set(counts) - set(old_catalog.keys))
         if unknown:
-            raise CatalogError(f"--map: nobody is opted in to {', '.join(unknown)}, and {old_name} has no such category")
+            raise CatalogError(
+                f"--map: nobody is opted in to {', '.join(unknown)}, and {old_name} has no such category"
+            )
         verb = "would switch" if dry_run else "switched"
-        lines = [f"Catalog: {verb} from {old_name} ({', '.join(old_catalog.keys)}) "
-                 f"to {name} ({', '.join(catalog.keys)})."]
+        lines = [
+            f"Catalog: {verb} from {old_name} ({', '.join(old_catalog.keys)}) to {name} ({', '.join(catalog.keys)})."
+        ]
         for key in old_catalog.sort_keys(tuple(counts)):
             people = counts[key]
             if key in catalog.keys:
                 lines.append(f"  {key}: {people:,} opt-in(s) stay ({name} has {key} too).")
                 continue
-            line = (f"  {key}: {people:,} opt-in(s) are kept but do nothing while {name} has no {key}; "
-                    "switching back brings them back.")
+            line = (
+                f"  {key}: {people:,} opt-in(s) are kept but do nothing while {name} has no {key}; "
+                "switching back brings them back."
+            )
             if key in copies:
                 line += f" Each of those contact persons also gets {copies[key]}."
             lines.append(line)
-        receive_all = ContactPerson.select().where(ContactPerson.receive_all & ContactPerson.deleted_at.is_null()).count()
+        receive_all = (
+            ContactPerson.select().where(ContactPerson.receive_all & ContactPerson.deleted_at.is_null()).count()
+        )
         if receive_all:
             lines.append(f"  {receive_all:,} contact person(s) receive all: they get every category of {name} too.")
         gone = [k for k in old_catalog.keys if k not in catalog.keys]
         if gone:
-            lines.append(f"  Mail tagged {', '.join(gone)} (or their email types) will pass without contact persons "
-                         f"unless {name} names that type too.")
+            lines.append(
+                f"  Mail tagged {', '.join(gone)} (or their email types) will pass without contact persons "
+                f"unless {name} names that type too."
+            )
         if not dry_run:
             for old, new in copies.items():
                 _copy_opt_ins(old, new)

@@ -7,7 +7,7 @@ import datetime as dt
 
 def local(moment: dt.datetime) -> dt.datetime:
     """A stored naive-UTC time in the local zone."""
-    return moment.replace(tzinfo=dt.timezone.utc).astimezone()
+    return moment.replace(tzinfo=dt.UTC).astimezone()
 
 
 def short_time(moment: dt.datetime, now: dt.datetime | None = None) -> str:
@@ -35,7 +35,7 @@ def local_time(moment: dt.datetime | None, *, date: bool = True) -> str:
 
 def from_epoch(seconds: float) -> dt.datetime:
     """A spool timestamp (seconds since the epoch) as a stored time, naive UTC."""
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)
 
 
 def local_time_soon(moment: dt.datetime, now: dt.datetime | None = None) -> str:

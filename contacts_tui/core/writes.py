@@ -9,7 +9,7 @@ inside the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from peewee import chunked
 
@@ -21,10 +21,27 @@ BATCH = 500
 """Rows per statement: well under SQLite's limit of variables per statement."""
 
 _CUSTOMER_COLUMNS = (
-    "name", "name_key", "email", "email_key", "phone", "active", "contact_count", "search_text", "created_at", "updated_at",
+    "name",
+    "name_key",
+    "email",
+    "email_key",
+    "phone",
+    "active",
+    "contact_count",
+    "search_text",
+    "created_at",
+    "updated_at",
 )
 _CONTACT_COLUMNS = (
-    "customer_id", "name", "email", "email_key", "phone", "role", "receive_all", "created_at", "updated_at",
+    "customer_id",
+    "name",
+    "email",
+    "email_key",
+    "phone",
+    "role",
+    "receive_all",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -46,9 +63,16 @@ def insert_customers(
     for batch in chunked(customers, BATCH):
         rows = [
             (
-                customer.name, name_sort_key(customer.name), customer.email, customer.key, customer.phone, True,
-                len(contacts), search_text(customer.name, customer.email, [(c.name, c.email) for c in contacts]),
-                stamp, stamp,
+                customer.name,
+                name_sort_key(customer.name),
+                customer.email,
+                customer.key,
+                customer.phone,
+                True,
+                len(contacts),
+                search_text(customer.name, customer.email, [(c.name, c.email) for c in contacts]),
+                stamp,
+                stamp,
             )
             for customer, contacts in batch
         ]
@@ -60,8 +84,12 @@ def insert_customers(
 def update_customer(customer_id: int, customer: CleanCustomer, now: dt.datetime) -> None:
     """Name, email and phone; ``refresh_customers`` brings the search text up to date."""
     Customer.update(
-        name=customer.name, name_key=name_sort_key(customer.name), email=customer.email, email_key=customer.key,
-        phone=customer.phone, updated_at=now,
+        name=customer.name,
+        name_key=name_sort_key(customer.name),
+        email=customer.email,
+        email_key=customer.key,
+        phone=customer.phone,
+        updated_at=now,
     ).where(Customer.id == customer_id).execute()
 
 
@@ -117,7 +145,12 @@ def update_contacts(contacts: Sequence[tuple[int, CleanContact]], now: dt.dateti
     """Every field of contact persons ``(id, contact)``, and their categories."""
     for contact_id, c in contacts:
         ContactPerson.update(
-            name=c.name, email=c.email, email_key=c.key, phone=c.phone, role=c.role, receive_all=c.receive_all,
+            name=c.name,
+            email=c.email,
+            email_key=c.key,
+            phone=c.phone,
+            role=c.role,
+            receive_all=c.receive_all,
             updated_at=now,
         ).where(ContactPerson.id == contact_id).execute()
     write_categories({contact_id: c.categories for contact_id, c in contacts})

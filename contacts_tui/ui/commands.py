@@ -9,8 +9,9 @@ answers. Each action also answers to the other words people use for it
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Callable, Iterator, NamedTuple
+from typing import NamedTuple
 
 from textual.actions import parse
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -71,8 +72,9 @@ def screen_commands(screen: Screen) -> Iterator[ScreenCommand]:
         name = parse(binding.action)[1]
         words = (name.replace("_", " "), *WORDS.get(name, "").split())
         if reason:
-            yield ScreenCommand(title, f"Not now: {reason}",
-                                partial(app.notify, reason, severity="warning", markup=False), words)
+            yield ScreenCommand(
+                title, f"Not now: {reason}", partial(app.notify, reason, severity="warning", markup=False), words
+            )
         else:
             key = app.get_key_display(binding)
             yield ScreenCommand(title, f"Key: {key}", partial(screen.run_action, binding.action), words)

@@ -110,7 +110,12 @@ def toggles_line(contact: ContactRecord, catalog: Catalog, keys: int, switched: 
 
 
 def contact_lines(
-    contact: ContactRecord | None, catalog: Catalog, others: list | None, *, has_contacts: bool, keys: int = 9,
+    contact: ContactRecord | None,
+    catalog: Catalog,
+    others: list | None,
+    *,
+    has_contacts: bool,
+    keys: int = 9,
     switched: str | None = None,
 ) -> list[str]:
     """The highlighted contact person in full, what it gets, and where else it is a contact."""

@@ -9,7 +9,7 @@ characters are shown, never obeyed by the terminal.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from collections.abc import Iterable
 
 from contacts_tui.core.display import visible
 from contacts_tui.core.maillog import CapturedRecord, LogEntry
@@ -77,8 +77,10 @@ def log_fields(entry: LogEntry) -> list[tuple[str, str]]:
         resolved = f"{entry.category_key} (the header named the category itself)"
     else:
         resolved = "(none: unknown or missing)" if entry.category else "-"
-    added = [f"{person(a)}: {a.get('reason', '')}" + (f" (contact of {a['customer']})" if a.get("customer") else "")
-             for a in entry.added]
+    added = [
+        f"{person(a)}: {a.get('reason', '')}" + (f" (contact of {a['customer']})" if a.get("customer") else "")
+        for a in entry.added
+    ]
 
     def lines(values) -> str:
         # One value per line where a field holds several (recipients, customers).

@@ -130,5 +130,5 @@ async def _handled(nodes, deadline: float) -> None:
     if count:
         try:
             await asyncio.wait_for(done.wait(), max(0.0, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

@@ -30,12 +30,25 @@ def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
         "preview", parents=[common], help="show who would be added to a message, without sending it"
     )
     preview.add_argument("message", metavar="MESSAGE.eml", help="the message file (- for standard input)")
-    preview.add_argument("--rcpt", metavar="ADDR", action="append", default=[],
-                         help="envelope recipient; repeatable (default: the To and Cc addresses)")
-    preview.add_argument("--header", metavar="NAME", default=env_value("RELAY_HEADER", default("category_header")),
-                         help="category header name (RELAY_HEADER; default %(default)s)")
-    preview.add_argument("--no-smtputf8", dest="smtputf8", action="store_false",
-                         help="as for a sender that does not use SMTPUTF8 (default: one that does)")
+    preview.add_argument(
+        "--rcpt",
+        metavar="ADDR",
+        action="append",
+        default=[],
+        help="envelope recipient; repeatable (default: the To and Cc addresses)",
+    )
+    preview.add_argument(
+        "--header",
+        metavar="NAME",
+        default=env_value("RELAY_HEADER", default("category_header")),
+        help="category header name (RELAY_HEADER; default %(default)s)",
+    )
+    preview.add_argument(
+        "--no-smtputf8",
+        dest="smtputf8",
+        action="store_false",
+        help="as for a sender that does not use SMTPUTF8 (default: one that does)",
+    )
 
     log = commands.add_parser("log", parents=[common], help="what the relay did with recent messages")
     log.add_argument("--limit", metavar="N", type=at_least_one, default=20, help="how many, newest first (default 20)")
@@ -136,8 +149,10 @@ def _log(args) -> int:
     for entry in entries:
         added = ", ".join(a.get("email", "") for a in entry.added) or "nobody"
         # 16 fits the longest status, "partially failed"; 13 the longest decision.
-        print(f"{local_time(entry.received_at)}  {entry.queue_id or '-':16}  {entry.status or '-':16}  "
-              f"{entry.decision or '-':13}  {visible(entry.category) or '-'}")
+        print(
+            f"{local_time(entry.received_at)}  {entry.queue_id or '-':16}  {entry.status or '-':16}  "
+            f"{entry.decision or '-':13}  {visible(entry.category) or '-'}"
+        )
         print(visible(f"    from {entry.sender or '<>'} to {', '.join(entry.recipients)}; added: {added}"))
         customers = visible(", ".join(entry.customers))
         delivered = f"; delivered {local_time(entry.delivered_at)}" if entry.delivered_at else ""
@@ -150,7 +165,9 @@ def _log(args) -> int:
         elif delivered:
             print(f"    {delivered[2:]}")
         attempts = f"; {entry.attempts} delivery attempts" if entry.attempts > 1 else ""
-        print(visible(f"    {entry.reason}{attempts}" + (f"; last error: {entry.last_error}" if entry.last_error else "")))
+        print(
+            visible(f"    {entry.reason}{attempts}" + (f"; last error: {entry.last_error}" if entry.last_error else ""))
+        )
     return 0
 
 

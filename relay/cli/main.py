@@ -6,16 +6,15 @@ import argparse
 import asyncio
 import signal
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.settings import Settings, open_directory
 
-from .. import metrics
+from .. import logs, metrics
 from ..config import ConfigError
 from ..endpoint import Endpoint
-from .. import logs
 from ..server.access import AccessConfigError
 from .inspect import add_inspect_commands, run_inspect_command
 from .operate import add_operate_commands, run_operate_command
@@ -32,15 +31,27 @@ contacts-tui uses), --catalog FILE or CONTACTS_CATALOG."""
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="contact directory database URL (CONTACTS_DB; default the SQLite file contacts-tui uses)")
-    common.add_argument("--catalog", metavar="FILE", default=argparse.SUPPRESS, help="notification catalog (TOML; CONTACTS_CATALOG)")
+    common.add_argument(
+        "--db",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="contact directory database URL (CONTACTS_DB; default the SQLite file contacts-tui uses)",
+    )
+    common.add_argument(
+        "--catalog", metavar="FILE", default=argparse.SUPPRESS, help="notification catalog (TOML; CONTACTS_CATALOG)"
+    )
     parser = argparse.ArgumentParser(
-        prog="contacts-relay", description=DESCRIPTION, epilog=EPILOG, parents=[common],
+        prog="contacts-relay",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
     serve = commands.add_parser(
-        "serve", parents=[common], help="run the relay",
+        "serve",
+        parents=[common],
+        help="run the relay",
         description="Accept mail, add the opted-in contact persons as Cc, and pass it on to --upstream "
         "(or store it with --capture). Answers 250 only once a message is safely on disk.",
     )
@@ -92,8 +103,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         try:
             endpoint = Endpoint(config.metrics_host, config.metrics_port, registry, relay.health).start()
         except OSError as exc:
-            raise ConfigError(f"cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: "
-                              f"{exc.strerror or exc}") from None
+            raise ConfigError(
+                f"cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: {exc.strerror or exc}"
+            ) from None
     try:
         return run_loop(_run(relay, database, endpoint))
     finally:
@@ -144,19 +156,31 @@ def _serve_workers(config, settings: Settings, database: str) -> int:
     endpoint = None
     if supervisor.metrics_dir:
         try:
-            endpoint = Endpoint(config.metrics_host, config.metrics_port,
-                                metrics.multiprocess_registry(supervisor.metrics_dir), supervisor.health).start()
+            endpoint = Endpoint(
+                config.metrics_host,
+                config.metrics_port,
+                metrics.multiprocess_registry(supervisor.metrics_dir),
+                supervisor.health,
+            ).start()
         except OSError as exc:
             supervisor.stop()
-            print(f"contacts-relay: error: cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: "
-                  f"{exc.strerror or exc}", file=sys.stderr)
+            print(
+                f"contacts-relay: error: cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: "
+                f"{exc.strerror or exc}",
+                file=sys.stderr,
+            )
             return 1
     port = sock.getsockname()[1]
     _say_started(config, port, database, None if config.capture else _waiting(config), config.workers)
     if endpoint is not None:
         _say_endpoint(endpoint)
-    code = supervisor.run(lambda: print("contacts-relay: stopping: finishing messages in flight; the rest stays in "
-                                         "the spool", file=sys.stderr, flush=True))
+    code = supervisor.run(
+        lambda: print(
+            "contacts-relay: stopping: finishing messages in flight; the rest stays in the spool",
+            file=sys.stderr,
+            flush=True,
+        )
+    )
     if endpoint is not None:
         endpoint.stop()
     _say_stopped(config)
@@ -172,8 +196,12 @@ def _waiting(config) -> int:
 
 def _say_endpoint(endpoint: Endpoint) -> None:
     host = _host(endpoint.host)
-    print(f"contacts-relay: metrics on http://{host}:{endpoint.port}/metrics, health on "
-          f"http://{host}:{endpoint.port}/healthz", file=sys.stderr, flush=True)
+    print(
+        f"contacts-relay: metrics on http://{host}:{endpoint.port}/metrics, health on "
+        f"http://{host}:{endpoint.port}/healthz",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _cannot_listen(config, exc: OSError) -> None:
@@ -185,8 +213,10 @@ def _cannot_listen(config, exc: OSError) -> None:
 
 
 def _say_started(config, port: int, database: str, queued: int | None, workers: int = 1) -> None:
-    target = "capture mode (nothing is sent)" if config.capture else (
-        f"upstream {_host(config.upstream_host)}:{config.upstream_port} ({_UPSTREAM_TLS[config.upstream_tls]})"
+    target = (
+        "capture mode (nothing is sent)"
+        if config.capture
+        else (f"upstream {_host(config.upstream_host)}:{config.upstream_port} ({_UPSTREAM_TLS[config.upstream_tls]})")
     )
     print(
         f"contacts-relay: listening on {_host(config.listen_host)}:{port}, {target}"
@@ -221,4 +251,3 @@ _UPSTREAM_TLS = {
     "tls": "implicit TLS",
     "none": "no TLS",
 }
-

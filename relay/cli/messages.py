@@ -40,10 +40,18 @@ def add_messages_command(commands, common, positive) -> None:
     delete.add_argument("id", type=int)
     wait = sub.add_parser("wait", parents=[common], help="wait for a message to be captured (for scripts and CI)")
     wait.add_argument("--search", metavar="TEXT", default="", help="only a message mentioning TEXT (as list does)")
-    wait.add_argument("--timeout", metavar="SECONDS", type=float, default=30.0,
-                      help="give up after this long, with exit code 1 (default 30)")
-    wait.add_argument("--new", action="store_true",
-                      help="only a message captured after the command starts (default: one already there counts)")
+    wait.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=30.0,
+        help="give up after this long, with exit code 1 (default 30)",
+    )
+    wait.add_argument(
+        "--new",
+        action="store_true",
+        help="only a message captured after the command starts (default: one already there counts)",
+    )
     wait.add_argument("--json", action="store_true", help="print the message as list --json does")
     release = sub.add_parser("release", parents=[common], help="send a captured message on to a real server")
     release.add_argument("id", type=int)
@@ -91,8 +99,10 @@ def run_messages(args, directory) -> int:
     view = view_message(original, rewritten)
     entry = maillog.log_entry(record.log_id) if record.log_id else None
     print(f"Message {record.id}, received {local_time(record.received_at)}, {len(rewritten):,} bytes")
-    print(f"From:     {visible(view.sender) or '-'}\nTo:       {visible(view.to) or '-'}\n"
-          f"Cc:       {visible(view.cc) or '(none)'}")
+    print(
+        f"From:     {visible(view.sender) or '-'}\nTo:       {visible(view.to) or '-'}\n"
+        f"Cc:       {visible(view.cc) or '(none)'}"
+    )
     print(f"Subject:  {visible(view.subject) or '(no subject)'}")
     print(f"Category: {visible(_category_line(record, directory.catalog))}")
     print(f"Envelope: from {visible(record.sender) or '<>'} to {visible(', '.join(record.envelope)) or '-'}")
@@ -161,15 +171,17 @@ def _message_table(records, catalog) -> None:
     for record in records:
         # The category as the TUI shows it: billing, not invoice.created.
         category = record.category_key or catalog.resolve(record.category) or record.category or "-"
-        rows.append((
-            str(record.id),
-            short_time(record.received_at, now),
-            record.sender or "<>",
-            ", ".join(record.recipients) or "-",
-            category,
-            f"+{len(record.added)} cc" if record.added else "-",
-            record.subject or "(no subject)",
-        ))
+        rows.append(
+            (
+                str(record.id),
+                short_time(record.received_at, now),
+                record.sender or "<>",
+                ", ".join(record.recipients) or "-",
+                category,
+                f"+{len(record.added)} cc" if record.added else "-",
+                record.subject or "(no subject)",
+            )
+        )
     rows = [tuple(visible(cell) for cell in row) for row in rows]
     heading = ("ID", f"Time ({zone_name(now)})", "From", "To", "Category", "Added", "Subject")
     # Each column as wide as its widest cell, up to a cap: From, To and the
@@ -199,8 +211,9 @@ def _release(record, rewritten: bytes, target: str) -> int:
     async def deliver():
         pool = UpstreamPool(UpstreamConfig(host, port, helo_name=relay_name, connections=1))
         try:
-            return await pool.deliver(rewritten, record.sender, recipients, smtputf8=utf8,
-                                      eightbit=not rewritten.isascii())
+            return await pool.deliver(
+                rewritten, record.sender, recipients, smtputf8=utf8, eightbit=not rewritten.isascii()
+            )
         finally:
             await pool.close()
 

@@ -22,7 +22,9 @@ from .options import add_serve_arguments, config_from_args
 
 def add_operate_commands(commands, common: argparse.ArgumentParser) -> None:
     check = commands.add_parser(
-        "check", parents=[common], help="check a configuration, or a running relay, without starting one",
+        "check",
+        parents=[common],
+        help="check a configuration, or a running relay, without starting one",
         description="Checks the options as serve reads them (the same options and RELAY_* variables), that the "
         "directory answers, that the spool can be written, that the upstream answers EHLO, and, with --metrics, "
         "what the running relay's /healthz says. Exit code 0 when all is well, 1 otherwise.",
@@ -63,8 +65,14 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     results.append(("directory", directory_problem(settings.db_url, settings.catalog_path)))
     if not config.capture:
         results.append(("spool", spool_problem(config.spool_dir, config.max_size)))
-        results.append(("upstream", upstream_problem(config.upstream_host or "", config.upstream_port,
-                                                     config.upstream_tls, config.hostname)))
+        results.append(
+            (
+                "upstream",
+                upstream_problem(
+                    config.upstream_host or "", config.upstream_port, config.upstream_tls, config.hostname
+                ),
+            )
+        )
     results.append(("listen address", _listen_problem(config)))
     if config.metrics_host:
         results.append(("running relay", _running_problem(config.metrics_host, config.metrics_port)))
@@ -110,8 +118,9 @@ def _chaos(args: argparse.Namespace, settings: Settings) -> int:
     open_directory(settings, must_exist=True)
     if args.action == "set":
         try:
-            new = chaos.rule(args.stage, args.reply, args.sender, args.recipient, args.category, args.probability,
-                             args.delay)
+            new = chaos.rule(
+                args.stage, args.reply, args.sender, args.recipient, args.category, args.probability, args.delay
+            )
         except ValidationError as exc:
             raise ConfigError(str(exc)) from None
         added = chaos.add_rule(new)
@@ -126,9 +135,20 @@ def _chaos(args: argparse.Namespace, settings: Settings) -> int:
     found = chaos.current_rules()
     if args.json:
         for rule in found:
-            print(json_line({"id": rule.id, "stage": rule.stage, "reply": rule.reply, "sender": rule.sender,
-                             "recipient": rule.recipient, "category": rule.category,
-                             "probability": rule.probability, "delay": rule.delay}))
+            print(
+                json_line(
+                    {
+                        "id": rule.id,
+                        "stage": rule.stage,
+                        "reply": rule.reply,
+                        "sender": rule.sender,
+                        "recipient": rule.recipient,
+                        "category": rule.category,
+                        "probability": rule.probability,
+                        "delay": rule.delay,
+                    }
+                )
+            )
         return 0
     if not found:
         print("No chaos rules: capture relays take all mail.")

@@ -44,8 +44,13 @@ def _text(value: float) -> str:
 
 
 def _numeric(group, flag: str, metavar: str, convert: type, env: str, default: str, text: str, note: str = "") -> None:
-    group.add_argument(flag, metavar=metavar, type=_number(convert, env), default=env_value(env, default),
-                       help=f"{text} ({env}; default %(default)s{note})")
+    group.add_argument(
+        flag,
+        metavar=metavar,
+        type=_number(convert, env),
+        default=env_value(env, default),
+        help=f"{text} ({env}; default %(default)s{note})",
+    )
 
 
 SERVE_EPILOG = (
@@ -60,96 +65,248 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     # --db comes from the options all commands share; say here where it is read from.
     parser.epilog = parser.epilog or SERVE_EPILOG
     where = parser.add_argument_group("where mail comes from and goes to")
-    where.add_argument("--listen", metavar="HOST:PORT", default=env_value("RELAY_LISTEN", DEFAULT_LISTEN),
-                       help="address to accept mail on (RELAY_LISTEN; default %(default)s)")
+    where.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default=env_value("RELAY_LISTEN", DEFAULT_LISTEN),
+        help="address to accept mail on (RELAY_LISTEN; default %(default)s)",
+    )
     mode = where.add_mutually_exclusive_group()
-    mode.add_argument("--upstream", metavar="HOST:PORT", default=env_value("RELAY_UPSTREAM"),
-                      help="the real mail server to pass mail on to (RELAY_UPSTREAM; port 25 if left out)")
-    mode.add_argument("--capture", action="store_true", default=_env_flag("RELAY_CAPTURE"),
-                      help="store rewritten messages for inspection instead of sending them (RELAY_CAPTURE=1)")
-    where.add_argument("--chaos", metavar="FILE", default=env_value("RELAY_CHAOS"),
-                       help="with --capture: chaos rules (TOML, [[rule]] tables) that make the relay answer chosen "
-                            "SMTP errors for matching mail; they replace the rules set before. Change them while "
-                            "it runs with 'contacts-relay chaos' (RELAY_CHAOS)")
-    _numeric(where, "--capture-retention", "N", int, "RELAY_CAPTURE_RETENTION", _text(default("capture_retention")),
-             "captured messages to keep, oldest dropped first")
-    _numeric(where, "--log-retention", "DAYS", float, "RELAY_LOG_RETENTION", _text(default("log_retention_days")),
-             "relay log entries older than this are deleted; 0 keeps them forever")
-    _numeric(where, "--workers", "N", int, "RELAY_WORKERS", str(os.cpu_count() or 1),
-             "relay processes, each on its own core and with its own spool under --spool; "
-             "1 runs a single process", " = the number of cores")
-    where.add_argument("--spool", metavar="DIR", default=env_value("RELAY_SPOOL"),
-                       help="durable queue directory (RELAY_SPOOL; default in the user data directory)")
-    where.add_argument("--header", metavar="NAME", default=env_value("RELAY_HEADER", default("category_header")),
-                       help="header naming the notification category (RELAY_HEADER; default %(default)s)")
+    mode.add_argument(
+        "--upstream",
+        metavar="HOST:PORT",
+        default=env_value("RELAY_UPSTREAM"),
+        help="the real mail server to pass mail on to (RELAY_UPSTREAM; port 25 if left out)",
+    )
+    mode.add_argument(
+        "--capture",
+        action="store_true",
+        default=_env_flag("RELAY_CAPTURE"),
+        help="store rewritten messages for inspection instead of sending them (RELAY_CAPTURE=1)",
+    )
+    where.add_argument(
+        "--chaos",
+        metavar="FILE",
+        default=env_value("RELAY_CHAOS"),
+        help="with --capture: chaos rules (TOML, [[rule]] tables) that make the relay answer chosen "
+        "SMTP errors for matching mail; they replace the rules set before. Change them while "
+        "it runs with 'contacts-relay chaos' (RELAY_CHAOS)",
+    )
+    _numeric(
+        where,
+        "--capture-retention",
+        "N",
+        int,
+        "RELAY_CAPTURE_RETENTION",
+        _text(default("capture_retention")),
+        "captured messages to keep, oldest dropped first",
+    )
+    _numeric(
+        where,
+        "--log-retention",
+        "DAYS",
+        float,
+        "RELAY_LOG_RETENTION",
+        _text(default("log_retention_days")),
+        "relay log entries older than this are deleted; 0 keeps them forever",
+    )
+    _numeric(
+        where,
+        "--workers",
+        "N",
+        int,
+        "RELAY_WORKERS",
+        str(os.cpu_count() or 1),
+        "relay processes, each on its own core and with its own spool under --spool; 1 runs a single process",
+        " = the number of cores",
+    )
+    where.add_argument(
+        "--spool",
+        metavar="DIR",
+        default=env_value("RELAY_SPOOL"),
+        help="durable queue directory (RELAY_SPOOL; default in the user data directory)",
+    )
+    where.add_argument(
+        "--header",
+        metavar="NAME",
+        default=env_value("RELAY_HEADER", default("category_header")),
+        help="header naming the notification category (RELAY_HEADER; default %(default)s)",
+    )
     # Resolved only when serving: every contacts-relay command builds this
     # parser, and a host with slow DNS would make even 'log' wait.
-    where.add_argument("--hostname", metavar="NAME", default=env_value("RELAY_HOSTNAME"),
-                       help="this relay's name in the greeting and Received headers (RELAY_HOSTNAME; "
-                            "default this host's fully qualified name)")
+    where.add_argument(
+        "--hostname",
+        metavar="NAME",
+        default=env_value("RELAY_HOSTNAME"),
+        help="this relay's name in the greeting and Received headers (RELAY_HOSTNAME; "
+        "default this host's fully qualified name)",
+    )
 
     inbound = parser.add_argument_group("who may send (never an open relay)")
-    inbound.add_argument("--allow", metavar="CIDR", action="append", default=None,
-                         help="network allowed to relay without AUTH; repeatable (RELAY_ALLOW, comma-separated; "
-                              "default loopback only: 127.0.0.0/8 and ::1/128). Replaces the default; add "
-                              "127.0.0.0/8 to keep loopback")
-    inbound.add_argument("--auth-file", metavar="FILE", default=env_value("RELAY_AUTH_FILE"),
-                         help="users allowed to relay after AUTH over TLS, as scrypt hashes written by "
-                              "'contacts-relay passwd' (RELAY_AUTH_FILE). Read again when it changes, and on "
-                              "SIGHUP: users added or removed count without a restart")
-    inbound.add_argument("--tls-cert", metavar="FILE", default=env_value("RELAY_TLS_CERT"),
-                         help="certificate chain (PEM) for STARTTLS (RELAY_TLS_CERT)")
-    inbound.add_argument("--tls-key", metavar="FILE", default=env_value("RELAY_TLS_KEY"),
-                         help="private key (PEM) for STARTTLS (RELAY_TLS_KEY)")
-    _numeric(inbound, "--max-size", "MIB", float, "RELAY_MAX_SIZE", _text(default("max_size") / MIB),
-             "largest message accepted, in MiB; larger ones get 552")
-    _numeric(inbound, "--max-received", "N", int, "RELAY_MAX_RECEIVED", _text(default("max_received")),
-             "more Received headers than this means a mail loop: 554")
-    _numeric(inbound, "--max-recipients", "N", int, "RELAY_MAX_RECIPIENTS", _text(default("max_recipients")),
-             "recipients per message; more get 452")
-    _numeric(inbound, "--max-connections", "N", int, "RELAY_MAX_CONNECTIONS", _text(default("max_connections")),
-             "simultaneous client connections; more get 421")
-    _numeric(inbound, "--max-client-connections", "N", int, "RELAY_MAX_CLIENT_CONNECTIONS",
-             _text(default("max_client_connections")),
-             "simultaneous connections from one address outside --allow (those together get at most half "
-             "of --max-connections)")
+    inbound.add_argument(
+        "--allow",
+        metavar="CIDR",
+        action="append",
+        default=None,
+        help="network allowed to relay without AUTH; repeatable (RELAY_ALLOW, comma-separated; "
+        "default loopback only: 127.0.0.0/8 and ::1/128). Replaces the default; add "
+        "127.0.0.0/8 to keep loopback",
+    )
+    inbound.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        default=env_value("RELAY_AUTH_FILE"),
+        help="users allowed to relay after AUTH over TLS, as scrypt hashes written by "
+        "'contacts-relay passwd' (RELAY_AUTH_FILE). Read again when it changes, and on "
+        "SIGHUP: users added or removed count without a restart",
+    )
+    inbound.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        default=env_value("RELAY_TLS_CERT"),
+        help="certificate chain (PEM) for STARTTLS (RELAY_TLS_CERT)",
+    )
+    inbound.add_argument(
+        "--tls-key",
+        metavar="FILE",
+        default=env_value("RELAY_TLS_KEY"),
+        help="private key (PEM) for STARTTLS (RELAY_TLS_KEY)",
+    )
+    _numeric(
+        inbound,
+        "--max-size",
+        "MIB",
+        float,
+        "RELAY_MAX_SIZE",
+        _text(default("max_size") / MIB),
+        "largest message accepted, in MiB; larger ones get 552",
+    )
+    _numeric(
+        inbound,
+        "--max-received",
+        "N",
+        int,
+        "RELAY_MAX_RECEIVED",
+        _text(default("max_received")),
+        "more Received headers than this means a mail loop: 554",
+    )
+    _numeric(
+        inbound,
+        "--max-recipients",
+        "N",
+        int,
+        "RELAY_MAX_RECIPIENTS",
+        _text(default("max_recipients")),
+        "recipients per message; more get 452",
+    )
+    _numeric(
+        inbound,
+        "--max-connections",
+        "N",
+        int,
+        "RELAY_MAX_CONNECTIONS",
+        _text(default("max_connections")),
+        "simultaneous client connections; more get 421",
+    )
+    _numeric(
+        inbound,
+        "--max-client-connections",
+        "N",
+        int,
+        "RELAY_MAX_CLIENT_CONNECTIONS",
+        _text(default("max_client_connections")),
+        "simultaneous connections from one address outside --allow (those together get at most half "
+        "of --max-connections)",
+    )
 
     upstream = parser.add_argument_group("the upstream server")
-    upstream.add_argument("--upstream-tls", choices=("opportunistic", "starttls", "tls", "none"),
-                          default=env_value("RELAY_UPSTREAM_TLS", "opportunistic"),
-                          help="opportunistic: STARTTLS when offered, the certificate not checked (like Postfix's "
-                               "'may': an unverified TLS session still beats plain text), but checked when "
-                               "--upstream-user is set; starttls: required and verified; tls: implicit TLS (port 465), "
-                               "verified; none: plain (RELAY_UPSTREAM_TLS; default %(default)s)")
-    upstream.add_argument("--upstream-ca-file", metavar="FILE", default=env_value("RELAY_UPSTREAM_CA_FILE"),
-                          help="CA certificates to verify the upstream with (RELAY_UPSTREAM_CA_FILE; "
-                               "default: the system's)")
-    upstream.add_argument("--upstream-no-verify", action="store_true", default=_env_flag("RELAY_UPSTREAM_NO_VERIFY"),
-                          help="do not verify the upstream's certificate; for testing only "
-                               "(RELAY_UPSTREAM_NO_VERIFY=1)")
-    upstream.add_argument("--upstream-user", metavar="USER", default=env_value("RELAY_UPSTREAM_USER"),
-                          help="AUTH user at the upstream (RELAY_UPSTREAM_USER); the password comes from "
-                               "RELAY_UPSTREAM_PASSWORD_FILE or RELAY_UPSTREAM_PASSWORD, never the command line")
-    upstream.add_argument("--upstream-password-file", metavar="FILE", default=env_value("RELAY_UPSTREAM_PASSWORD_FILE"),
-                          help="file holding the upstream AUTH password (RELAY_UPSTREAM_PASSWORD_FILE)")
-    _numeric(upstream, "--upstream-connections", "N", int, "RELAY_UPSTREAM_CONNECTIONS", _text(default("upstream_connections")),
-             "parallel, reused connections to the upstream")
+    upstream.add_argument(
+        "--upstream-tls",
+        choices=("opportunistic", "starttls", "tls", "none"),
+        default=env_value("RELAY_UPSTREAM_TLS", "opportunistic"),
+        help="opportunistic: STARTTLS when offered, the certificate not checked (like Postfix's "
+        "'may': an unverified TLS session still beats plain text), but checked when "
+        "--upstream-user is set; starttls: required and verified; tls: implicit TLS (port 465), "
+        "verified; none: plain (RELAY_UPSTREAM_TLS; default %(default)s)",
+    )
+    upstream.add_argument(
+        "--upstream-ca-file",
+        metavar="FILE",
+        default=env_value("RELAY_UPSTREAM_CA_FILE"),
+        help="CA certificates to verify the upstream with (RELAY_UPSTREAM_CA_FILE; default: the system's)",
+    )
+    upstream.add_argument(
+        "--upstream-no-verify",
+        action="store_true",
+        default=_env_flag("RELAY_UPSTREAM_NO_VERIFY"),
+        help="do not verify the upstream's certificate; for testing only (RELAY_UPSTREAM_NO_VERIFY=1)",
+    )
+    upstream.add_argument(
+        "--upstream-user",
+        metavar="USER",
+        default=env_value("RELAY_UPSTREAM_USER"),
+        help="AUTH user at the upstream (RELAY_UPSTREAM_USER); the password comes from "
+        "RELAY_UPSTREAM_PASSWORD_FILE or RELAY_UPSTREAM_PASSWORD, never the command line",
+    )
+    upstream.add_argument(
+        "--upstream-password-file",
+        metavar="FILE",
+        default=env_value("RELAY_UPSTREAM_PASSWORD_FILE"),
+        help="file holding the upstream AUTH password (RELAY_UPSTREAM_PASSWORD_FILE)",
+    )
+    _numeric(
+        upstream,
+        "--upstream-connections",
+        "N",
+        int,
+        "RELAY_UPSTREAM_CONNECTIONS",
+        _text(default("upstream_connections")),
+        "parallel, reused connections to the upstream",
+    )
 
     operate = parser.add_argument_group("running it")
-    operate.add_argument("--metrics", metavar="HOST:PORT", default=env_value("RELAY_METRICS"),
-                         help="serve Prometheus metrics on /metrics and a health check on /healthz (RELAY_METRICS; "
-                              "default off)")
-    operate.add_argument("--log-format", choices=("text", "json"), default=env_value("RELAY_LOG_FORMAT", "text"),
-                         help="text for people, json for log shippers: one object per line (RELAY_LOG_FORMAT; "
-                              "default %(default)s)")
+    operate.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        default=env_value("RELAY_METRICS"),
+        help="serve Prometheus metrics on /metrics and a health check on /healthz (RELAY_METRICS; default off)",
+    )
+    operate.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=env_value("RELAY_LOG_FORMAT", "text"),
+        help="text for people, json for log shippers: one object per line (RELAY_LOG_FORMAT; default %(default)s)",
+    )
 
     retry = parser.add_argument_group("retries (like Postfix)")
-    _numeric(retry, "--min-backoff", "SECONDS", float, "RELAY_MIN_BACKOFF", _text(default("min_backoff")),
-             "first retry after a 4xx or a connection failure")
-    _numeric(retry, "--max-backoff", "SECONDS", float, "RELAY_MAX_BACKOFF", _text(default("max_backoff")),
-             "longest wait between retries; the wait doubles up to it")
-    _numeric(retry, "--max-lifetime", "SECONDS", float, "RELAY_MAX_LIFETIME", _text(default("max_lifetime")),
-             "give up and bounce after this long in the queue", " = 5 days")
+    _numeric(
+        retry,
+        "--min-backoff",
+        "SECONDS",
+        float,
+        "RELAY_MIN_BACKOFF",
+        _text(default("min_backoff")),
+        "first retry after a 4xx or a connection failure",
+    )
+    _numeric(
+        retry,
+        "--max-backoff",
+        "SECONDS",
+        float,
+        "RELAY_MAX_BACKOFF",
+        _text(default("max_backoff")),
+        "longest wait between retries; the wait doubles up to it",
+    )
+    _numeric(
+        retry,
+        "--max-lifetime",
+        "SECONDS",
+        float,
+        "RELAY_MAX_LIFETIME",
+        _text(default("max_lifetime")),
+        "give up and bounce after this long in the queue",
+        " = 5 days",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> RelayConfig:
@@ -175,7 +332,11 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         # One may come from the environment and the other from the command
         # line; guessing which the user meant could send real mail.
         raise ConfigError("give either --upstream (RELAY_UPSTREAM) or --capture (RELAY_CAPTURE), not both")
-    allow = tuple(args.allow) if args.allow else tuple((env_value("RELAY_ALLOW", ",".join(default("allow"))) or "").split(","))
+    allow = (
+        tuple(args.allow)
+        if args.allow
+        else tuple((env_value("RELAY_ALLOW", ",".join(default("allow"))) or "").split(","))
+    )
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")
     if args.auth_file and not args.tls_cert:
@@ -190,8 +351,15 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         password = os.environ["RELAY_UPSTREAM_PASSWORD"]
     if password and not args.upstream_user:
         raise ConfigError("an upstream password is set but no --upstream-user")
-    for name in ("workers", "max_received", "max_recipients", "max_connections", "max_client_connections",
-                 "upstream_connections", "capture_retention"):
+    for name in (
+        "workers",
+        "max_received",
+        "max_recipients",
+        "max_connections",
+        "max_client_connections",
+        "upstream_connections",
+        "capture_retention",
+    ):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
     if args.max_size <= 0:
@@ -201,22 +369,37 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
     if not (0 < args.min_backoff <= args.max_backoff) or args.max_lifetime <= 0:
         raise ConfigError("retries need 0 < --min-backoff <= --max-backoff and a positive --max-lifetime")
     return RelayConfig(
-        listen_host=listen_host, listen_port=listen_port,
-        upstream_host=upstream_host, upstream_port=upstream_port,
-        capture=bool(args.capture), capture_retention=args.capture_retention,
+        listen_host=listen_host,
+        listen_port=listen_port,
+        upstream_host=upstream_host,
+        upstream_port=upstream_port,
+        capture=bool(args.capture),
+        capture_retention=args.capture_retention,
         log_retention_days=args.log_retention,
         spool=Path(args.spool) if args.spool else None,
-        category_header=args.header, hostname=args.hostname or socket.getfqdn(), allow=allow,
+        category_header=args.header,
+        hostname=args.hostname or socket.getfqdn(),
+        allow=allow,
         auth_file=Path(args.auth_file) if args.auth_file else None,
         tls_cert=Path(args.tls_cert) if args.tls_cert else None,
         tls_key=Path(args.tls_key) if args.tls_key else None,
-        max_size=int(args.max_size * MIB), max_received=args.max_received,
-        max_recipients=args.max_recipients, max_connections=args.max_connections,
-        max_client_connections=args.max_client_connections, workers=args.workers,
-        metrics_host=metrics_host, metrics_port=metrics_port, log_format=args.log_format,
+        max_size=int(args.max_size * MIB),
+        max_received=args.max_received,
+        max_recipients=args.max_recipients,
+        max_connections=args.max_connections,
+        max_client_connections=args.max_client_connections,
+        workers=args.workers,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        log_format=args.log_format,
         chaos=Path(args.chaos) if args.chaos else None,
-        upstream_tls=args.upstream_tls, upstream_verify=not args.upstream_no_verify,
-        upstream_ca_file=args.upstream_ca_file, upstream_user=args.upstream_user, upstream_password=password,
+        upstream_tls=args.upstream_tls,
+        upstream_verify=not args.upstream_no_verify,
+        upstream_ca_file=args.upstream_ca_file,
+        upstream_user=args.upstream_user,
+        upstream_password=password,
         upstream_connections=args.upstream_connections,
-        min_backoff=args.min_backoff, max_backoff=args.max_backoff, max_lifetime=args.max_lifetime,
+        min_backoff=args.min_backoff,
+        max_backoff=args.max_backoff,
+        max_lifetime=args.max_lifetime,
     )

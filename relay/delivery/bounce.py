@@ -35,8 +35,8 @@ _MAX_DIAGNOSTIC = 900  # keeps every line well under SMTP's 998-octet limit
 
 def _datetime(value: dt.datetime | float) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
 def _one_line(text: str) -> str:
@@ -61,8 +61,7 @@ def _human_text(failed: Mapping[str, Failure], reporting_mta: str) -> str:
     lines = [
         f"This is the mail system at {reporting_mta}.",
         "",
-        "Your message could not be delivered to the following "
-        + ("recipient." if len(failed) == 1 else "recipients."),
+        "Your message could not be delivered to the following " + ("recipient." if len(failed) == 1 else "recipients."),
         "",
     ]
     for recipient, failure in failed.items():
@@ -81,11 +80,14 @@ def _human_text(failed: Mapping[str, Failure], reporting_mta: str) -> str:
 
 def _text_part(text: str) -> list[bytes]:
     if text.isascii():
-        return [b"Content-Type: text/plain; charset=us-ascii", b"Content-Transfer-Encoding: 7bit", b"",
-                text.replace("\n", "\r\n").encode("ascii")]
+        return [
+            b"Content-Type: text/plain; charset=us-ascii",
+            b"Content-Transfer-Encoding: 7bit",
+            b"",
+            text.replace("\n", "\r\n").encode("ascii"),
+        ]
     encoded = quopri.encodestring(text.encode("utf-8")).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    return [b"Content-Type: text/plain; charset=utf-8", b"Content-Transfer-Encoding: quoted-printable", b"",
-            encoded]
+    return [b"Content-Type: text/plain; charset=utf-8", b"Content-Transfer-Encoding: quoted-printable", b"", encoded]
 
 
 def _status_fields(
@@ -138,7 +140,7 @@ def build_dsn(
     """
     if not failed:
         raise ValueError("a DSN needs at least one failed recipient")
-    moment = _datetime(now if now is not None else dt.datetime.now(dt.timezone.utc))
+    moment = _datetime(now if now is not None else dt.datetime.now(dt.UTC))
     headers = _header_section(original)
     utf8_addresses = not sender.isascii() or not all(recipient.isascii() for recipient in failed)
     boundary = f"=_report_{secrets.token_hex(12)}"

@@ -15,7 +15,6 @@ break DKIM signatures), like Postfix does by default.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -168,8 +167,9 @@ async def send(
         return DeliveryResult({rcpt: kept.get(rcpt, lost) for rcpt in recipients})
 
 
-def _result(recipients: Sequence[str], replies: dict[str, Reply], accepted: list[str],
-            data_reply: Reply | None) -> DeliveryResult:
+def _result(
+    recipients: Sequence[str], replies: dict[str, Reply], accepted: list[str], data_reply: Reply | None
+) -> DeliveryResult:
     if data_reply is not None:
         for rcpt in accepted:
             replies[rcpt] = data_reply
@@ -192,6 +192,5 @@ async def _abort(client: SmtpClient, unread: int, code: int) -> None:
                 raise ProtocolError("the server accepted DATA without a sender")
         if (await client.command(b"RSET")).code != 250:
             raise ProtocolError("RSET refused")
-    except (ProtocolError, OSError, asyncio.TimeoutError):
+    except (TimeoutError, ProtocolError, OSError):
         client.close()
-

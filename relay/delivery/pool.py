@@ -95,7 +95,13 @@ class Deliverer(Protocol):
     def remote_name(self) -> str | None: ...
 
     async def deliver(
-        self, message: bytes, sender: str, recipients: Sequence[str], *, smtputf8: bool = False, eightbit: bool = False,
+        self,
+        message: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        *,
+        smtputf8: bool = False,
+        eightbit: bool = False,
         crlf: bool = False,
     ) -> DeliveryResult: ...
 
@@ -159,7 +165,13 @@ class UpstreamPool:
         return self.config.connections
 
     async def deliver(
-        self, message: bytes, sender: str, recipients: Sequence[str], *, smtputf8: bool = False, eightbit: bool = False,
+        self,
+        message: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        *,
+        smtputf8: bool = False,
+        eightbit: bool = False,
         crlf: bool = False,
     ) -> DeliveryResult:
         """Send ``message`` from ``sender`` to ``recipients``; see ``DeliveryResult``.
@@ -194,8 +206,15 @@ class UpstreamPool:
                     return DeliveryResult({rcpt: failure.reply for rcpt in recipients})
             try:
                 result = await send(
-                    connection.client, message, sender, recipients, smtputf8=smtputf8, eightbit=eightbit,
-                    fresh=fresh, data_timeout=self.config.data_timeout, crlf=crlf,
+                    connection.client,
+                    message,
+                    sender,
+                    recipients,
+                    smtputf8=smtputf8,
+                    eightbit=eightbit,
+                    fresh=fresh,
+                    data_timeout=self.config.data_timeout,
+                    crlf=crlf,
                 )
             except Stale:
                 connection.client.close()

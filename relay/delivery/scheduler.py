@@ -193,7 +193,7 @@ class Scheduler:
             if timeout > 0:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     def _dispatch(self, now: float) -> None:
@@ -328,8 +328,9 @@ class Scheduler:
         except Exception:
             # A report that cannot be written (an address no encoding can
             # carry) must not keep the message in the queue for ever.
-            logger.exception("cannot write the DSN for %s to %r; the sender is not told", message.queue_id,
-                             message.sender)
+            logger.exception(
+                "cannot write the DSN for %s to %r; the sender is not told", message.queue_id, message.sender
+            )
             message.reported.update(unreported)
             return None
         report = QueuedMessage(

@@ -149,8 +149,12 @@ class SmtpClient:
     @property
     def is_connected(self) -> bool:
         protocol = self._protocol
-        return protocol is not None and protocol.transport is not None and not protocol.transport.is_closing() \
+        return (
+            protocol is not None
+            and protocol.transport is not None
+            and not protocol.transport.is_closing()
             and protocol.lost is None
+        )
 
     def supports(self, extension: str) -> bool:
         return extension.lower() in self.extensions
@@ -160,7 +164,10 @@ class SmtpClient:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self.timeout):
             _, protocol = await loop.create_connection(
-                lambda: _Protocol(loop), self.host, self.port, ssl=tls_context,
+                lambda: _Protocol(loop),
+                self.host,
+                self.port,
+                ssl=tls_context,
                 server_hostname=self.host if tls_context is not None else None,
                 ssl_handshake_timeout=self.timeout if tls_context is not None else None,
             )
@@ -287,7 +294,7 @@ def _parse(buffer: bytearray) -> Reply | None:
             if len(buffer) - offset > MAX_LINE:
                 raise ProtocolError("a reply line is too long")
             return None
-        line = bytes(buffer[offset:end + 1])
+        line = bytes(buffer[offset : end + 1])
         if len(line) > MAX_LINE or not line[:3].isdigit() or line[3:4] not in (b" ", b"-", b"\r", b"\n"):
             raise ProtocolError(f"not an SMTP reply: {line[:80]!r}")
         if lines and int(line[:3]) != code:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from contacts_tui.core.models import CapturedMessage, RelayLog
-
 from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.models import CapturedMessage, RelayLog
 
 from .writer import Journal
 
@@ -69,7 +68,7 @@ class CaptureStore:
 
         try:
             return await asyncio.wait_for(self.journal.write(job), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             # Without this the client would wait as long as the database is
             # away, and the message would be captured after it had given up.
             abandoned = True

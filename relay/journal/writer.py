@@ -18,8 +18,9 @@ import asyncio
 import datetime as dt
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import peewee
 
@@ -78,7 +79,7 @@ class Journal:
         if self._task:
             try:
                 await asyncio.wait_for(self._task, timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._task.cancel()
                 logger.warning("relay log: %d entries not written at shutdown (database unreachable)", len(self._jobs))
 
@@ -138,7 +139,9 @@ class Journal:
             except (peewee.OperationalError, peewee.InterfaceError) as exc:  # unreachable or locked: retry
                 self._jobs.extendleft(reversed(batch))
                 self._waiting += sum(1 for _, future in batch if future is not None)
-                logger.warning("relay log: cannot write to the database (%s); retrying in %g s", _first_line(exc), delay)
+                logger.warning(
+                    "relay log: cannot write to the database (%s); retrying in %g s", _first_line(exc), delay
+                )
                 if self._closing:
                     for _, future in batch:
                         if future and not future.done():
@@ -224,9 +227,10 @@ def _statements(database: peewee.Database) -> dict[type, str]:
         table = RelayLog._meta.table_name
         _prepared[key] = {
             _Insert: f'INSERT INTO "{table}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in _COLUMNS)}) '
-                     f"VALUES ({', '.join([mark] * len(_COLUMNS))})",
-            _Status: f'UPDATE "{table}" SET ' + ", ".join(f'"{c}" = {mark}' for c in _STATUS_COLUMNS)
-                     + f' WHERE "queue_id" = {mark}',
+            f"VALUES ({', '.join([mark] * len(_COLUMNS))})",
+            _Status: f'UPDATE "{table}" SET '
+            + ", ".join(f'"{c}" = {mark}' for c in _STATUS_COLUMNS)
+            + f' WHERE "queue_id" = {mark}',
         }
     return _prepared[key]
 

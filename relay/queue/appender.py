@@ -179,5 +179,3 @@ class Appender:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-

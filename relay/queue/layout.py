@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+
 def segment_dir(directory: Path) -> Path:
     return directory / "seg"
 
@@ -79,7 +80,7 @@ def worker_spools(root: str | os.PathLike[str]) -> dict[int, Path]:
     except FileNotFoundError:
         return {}
     for name in names:
-        number = name[len(WORKER_PREFIX):]
+        number = name[len(WORKER_PREFIX) :]
         if name.startswith(WORKER_PREFIX) and number.isdigit() and int(number) > 0:
             found[int(number)] = Path(root) / name
     return dict(sorted(found.items()))
@@ -87,8 +88,11 @@ def worker_spools(root: str | os.PathLike[str]) -> dict[int, Path]:
 
 def spools_to_drain(root: Path, worker: int, workers: int) -> list[Path]:
     """The spools of workers numbered above ``workers`` that ``worker`` takes over."""
-    return [path for number, path in worker_spools(root).items()
-            if number > workers and (number - 1) % workers == worker - 1]
+    return [
+        path
+        for number, path in worker_spools(root).items()
+        if number > workers and (number - 1) % workers == worker - 1
+    ]
 
 
 def legacy_files(root: Path) -> list[Path]:

@@ -96,5 +96,3 @@ def read_body(path: str | os.PathLike[str], offset: int, length: int, crc: int) 
     if len(body) != length or zlib.crc32(body) != crc:
         raise SpoolError(f"spool file {os.fspath(path)} is damaged at offset {offset}")
     return body
-
-

@@ -103,8 +103,13 @@ class Spool:
         except BaseException:
             self._release_lock()
             raise
-        self._segments = Appender(self._open_segment, name="seg", roll_bytes=self._segment_bytes,
-                                  stats=self._segment_stats, on_abandon=self._abandon_segment)
+        self._segments = Appender(
+            self._open_segment,
+            name="seg",
+            roll_bytes=self._segment_bytes,
+            stats=self._segment_stats,
+            on_abandon=self._abandon_segment,
+        )
         self._states = Appender(self._open_state, name="state", stats=self._state_stats)
 
     async def close(self) -> None:
@@ -204,8 +209,11 @@ class Spool:
             message.queue_id = new_queue_id()
             while message.queue_id in self._index or message.queue_id in self._committing:
                 message.queue_id = new_queue_id()
-        elif not QUEUE_ID.match(message.queue_id) or message.queue_id in self._index \
-                or message.queue_id in self._committing:
+        elif (
+            not QUEUE_ID.match(message.queue_id)
+            or message.queue_id in self._index
+            or message.queue_id in self._committing
+        ):
             raise ValueError(f"{message.queue_id!r} is not a new queue id")
         message.holds(data)
         head = json.dumps(message.envelope_head()).encode()

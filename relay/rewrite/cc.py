@@ -171,8 +171,9 @@ def rewrite(
     if in_header or trace:
         # A memoryview spares a copy of a large body: the join is the only one.
         message = b"".join((header_block, memoryview(message)[headers.end :]))
-    return RewriteResult(message=message, copies=copies, skipped=skipped, cc_locked_by_dkim=locked,
-                         cc_malformed=malformed)
+    return RewriteResult(
+        message=message, copies=copies, skipped=skipped, cc_locked_by_dkim=locked, cc_malformed=malformed
+    )
 
 
 def _valid_address(address: str) -> bool:

@@ -124,9 +124,7 @@ def mailbox_tokens(address: str, name: str = "") -> list[str]:
     return [*name_tokens, f"<{address}>"]
 
 
-def fold_tokens(
-    mailboxes: list[list[str]], column: int, eol: bytes, *, fold_first: bool = True
-) -> bytes:
+def fold_tokens(mailboxes: list[list[str]], column: int, eol: bytes, *, fold_first: bool = True) -> bytes:
     """Mailboxes joined with commas, folded to stay within 78 columns.
 
     Folds go between mailboxes; only a mailbox too long for a line of its own

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from .headers import CRLF
@@ -37,7 +37,7 @@ def received_header(
     if when is None:
         date = _date_now()
     else:
-        date = format_datetime(when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc))
+        date = format_datetime(when if when.tzinfo is not None else when.replace(tzinfo=UTC))
     protocol = ("UTF8SMTP" if smtputf8 else "ESMTP") if esmtp else "SMTP"
     if esmtp:
         protocol += ("S" if tls else "") + ("A" if authenticated else "")
@@ -62,7 +62,7 @@ def _date_now() -> str:
     global _date_cache
     second = int(time.time())
     if _date_cache[0] != second:
-        _date_cache = (second, format_datetime(datetime.fromtimestamp(second, timezone.utc)))
+        _date_cache = (second, format_datetime(datetime.fromtimestamp(second, UTC)))
     return _date_cache[1]
 
 
@@ -83,6 +83,4 @@ def _address_literal(peer_ip: str) -> str:
 
 
 def _trace_address(address: str) -> str:
-    return "".join(
-        ch for ch in address if ch.isprintable() and not ch.isspace() and ch not in "<>;"
-    )[:254]
+    return "".join(ch for ch in address if ch.isprintable() and not ch.isspace() and ch not in "<>;")[:254]

@@ -81,7 +81,7 @@ class AuthFile:
     users: dict[str, str]
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "AuthFile":
+    def load(cls, path: str | os.PathLike[str]) -> AuthFile:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")

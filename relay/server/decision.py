@@ -37,14 +37,18 @@ def describe(entry: LogEntry, category: str | None, resolution: Resolution | Non
         entry.decision, reason = Decision.UNCHANGED, "no notification category header"
     elif not result.copies:
         entry.decision = Decision.UNCHANGED
-        reason = resolution.reason if resolution and not resolution.additions else "everyone opted in is already a recipient"
+        reason = (
+            resolution.reason if resolution and not resolution.additions else "everyone opted in is already a recipient"
+        )
     elif result.cc_locked_by_dkim:
         entry.decision = Decision.ENVELOPE_ONLY
         reason = f"{resolution.reason}; a DKIM signature covers Cc, so they were added to the envelope only"
     elif result.cc_malformed:
         entry.decision = Decision.ENVELOPE_ONLY
-        reason = (f"{resolution.reason}; the message's Cc field is malformed (something in it is not closed), "
-                  "so they were added to the envelope only")
+        reason = (
+            f"{resolution.reason}; the message's Cc field is malformed (something in it is not closed), "
+            "so they were added to the envelope only"
+        )
     else:
         entry.decision, reason = Decision.REWRITTEN, resolution.reason
     entry.reason = "; ".join([reason, *notes])

@@ -11,12 +11,13 @@ import asyncio
 import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import peewee
-from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session
+from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from contacts_tui.core.db import is_pooled
 from contacts_tui.core.directory import Directory
@@ -105,8 +106,9 @@ class RelayHandler:
         self.inline_lookups = isinstance(directory.database, peewee.SqliteDatabase)
         self.in_flight = 0
 
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str, responses: list[str]
+    ) -> list[str]:
         # aiosmtpd reads commands one after another from its buffer, so a
         # pipelined group is handled in order; the replies are coalesced in protocol.py.
         session.host_name = hostname
@@ -144,8 +146,13 @@ class RelayHandler:
             # a client may well send a thousand more.
             if not getattr(envelope, "recipients_refused", False):
                 envelope.recipients_refused = True
-                self.refuse(session, envelope.mail_from, [address], reply,
-                            "this recipient and any after it; the message may go on to the others")
+                self.refuse(
+                    session,
+                    envelope.mail_from,
+                    [address],
+                    reply,
+                    "this recipient and any after it; the message may go on to the others",
+                )
             return reply
         chaos = await self._chaos("rcpt", session, envelope.mail_from or "", [address], None)
         if chaos:
@@ -210,8 +217,11 @@ class RelayHandler:
                 # An error, not a warning: mail is held back until someone
                 # brings the directory back.
                 return self._refuse(
-                    entry, "451 4.3.0 The contact directory is unavailable; please try again later", detail,
-                    peer=_peer_ip(session), level=logging.ERROR,
+                    entry,
+                    "451 4.3.0 The contact directory is unavailable; please try again later",
+                    detail,
+                    peer=_peer_ip(session),
+                    level=logging.ERROR,
                 )
         smtputf8, eightbit = mail_flags(envelope.mail_options)
         queue_id = new_queue_id()
@@ -226,8 +236,9 @@ class RelayHandler:
             smtputf8=smtputf8,
         )
         additions = resolution.additions if resolution else ()
-        rewriting = functools.partial(rewrite, data, recipients, additions, trace, utf8_headers=smtputf8,
-                                      headers=headers)
+        rewriting = functools.partial(
+            rewrite, data, recipients, additions, trace, utf8_headers=smtputf8, headers=headers
+        )
         result = await asyncio.to_thread(rewriting) if offload else rewriting()
         describe(entry, category, resolution, result)
         _count(resolution, result, category)
@@ -244,11 +255,19 @@ class RelayHandler:
             where = await self.sink(message, result.message, entry, original)
         except Exception as exc:  # disk full, database gone: nothing was acknowledged
             return self._refuse(
-                entry, "451 4.3.0 The message could not be stored; please try again later", str(exc),
-                peer=_peer_ip(session), level=logging.ERROR,
+                entry,
+                "451 4.3.0 The message could not be stored; please try again later",
+                str(exc),
+                peer=_peer_ip(session),
+                level=logging.ERROR,
             )
         logger.info(
-            "%s from %s to %s: %s (%s)", where, sender or "<>", ",".join(recipients), entry.decision, entry.reason,
+            "%s from %s to %s: %s (%s)",
+            where,
+            sender or "<>",
+            ",".join(recipients),
+            entry.decision,
+            entry.reason,
             extra={"mail": _fields(entry)},
         )
         return f"250 2.0.0 Ok: {where}"
@@ -289,13 +308,17 @@ class RelayHandler:
         """The reply refusing a header block the relay will not carry, or None."""
         limits = self.limits
         if len(headers.fields) > limits.max_header_fields:
-            return (f"552 5.6.0 Too many header fields ({len(headers.fields):,}; "
-                    f"this relay takes at most {limits.max_header_fields:,})")
+            return (
+                f"552 5.6.0 Too many header fields ({len(headers.fields):,}; "
+                f"this relay takes at most {limits.max_header_fields:,})"
+            )
         longest = max(headers.fields, key=lambda field: len(field.raw), default=None)
         if longest is not None and len(longest.raw) > limits.max_field_bytes:
             name = (longest.name or "a header line").title()
-            return (f"552 5.6.0 Header field {name} too long ({len(longest.raw):,} bytes; "
-                    f"this relay takes at most {limits.max_field_bytes:,})")
+            return (
+                f"552 5.6.0 Header field {name} too long ({len(longest.raw):,} bytes; "
+                f"this relay takes at most {limits.max_field_bytes:,})"
+            )
         hops = headers.count("received")
         if hops > limits.max_received:
             return f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop?"
@@ -307,31 +330,49 @@ class RelayHandler:
         logger.error("unexpected error in an SMTP session", exc_info=error)
         return "451 4.3.0 Local error in processing; please try again later"
 
-    async def _chaos(self, stage: str, session: Session, sender: str, recipients: list[str],
-                     category: str | None) -> str | None:
+    async def _chaos(
+        self, stage: str, session: Session, sender: str, recipients: list[str], category: str | None
+    ) -> str | None:
         """The reply of the first chaos rule that takes this mail at ``stage`` (capture mode), or None."""
         if not self.chaos:
             return None
         keys = [category, self.directory.catalog.resolve(category)] if category else [None]
         for rule in self.chaos:
-            if any(rule.matches(stage, sender or "", rcpt, key) for rcpt in (recipients or [None]) for key in keys) \
-                    and rule.fires():
+            if (
+                any(rule.matches(stage, sender or "", rcpt, key) for rcpt in (recipients or [None]) for key in keys)
+                and rule.fires()
+            ):
                 if rule.delay:
                     await asyncio.sleep(rule.delay)
-                self.refuse(session, sender, recipients, rule.reply, f"chaos rule {rule.id}: {rule.describe()}",
-                            reason="chaos")
+                self.refuse(
+                    session, sender, recipients, rule.reply, f"chaos rule {rule.id}: {rule.describe()}", reason="chaos"
+                )
                 return rule.reply
         return None
 
-    def refuse(self, session: Session, sender: str | None, recipients: list[str], reply: str, detail: str, *,
-               reason: str | None = None) -> None:
+    def refuse(
+        self,
+        session: Session,
+        sender: str | None,
+        recipients: list[str],
+        reply: str,
+        detail: str,
+        *,
+        reason: str | None = None,
+    ) -> None:
         """Log a refusal decided outside DATA (the size limit, the recipient limit, chaos)."""
         sender = "" if sender in (None, "<>") else sender
         entry = LogEntry(sender=sender or "", recipients=tuple(recipients))
         self._refuse(entry, reply, detail, peer=_peer_ip(session), reason=reason)
 
     def _refuse(
-        self, entry: LogEntry, reply: str, detail: str = "", *, peer: str | None = None, level: int = logging.WARNING,
+        self,
+        entry: LogEntry,
+        reply: str,
+        detail: str = "",
+        *,
+        peer: str | None = None,
+        level: int = logging.WARNING,
         reason: str | None = None,
     ) -> str:
         """Every refusal is in the relay log and in the process log, with its reason."""
@@ -341,15 +382,26 @@ class RelayHandler:
         self.journal.received(entry)
         metrics.current.refused.labels(reason or refusal_reason(reply)).inc()
         logger.log(
-            level, "refused a message from %s to %s (client %s): %s %s",
-            entry.sender or "<>", ",".join(entry.recipients) or "nobody yet", peer or "unknown",
-            reply[:3], entry.reason, extra={"mail": _fields(entry, reply)},
+            level,
+            "refused a message from %s to %s (client %s): %s %s",
+            entry.sender or "<>",
+            ",".join(entry.recipients) or "nobody yet",
+            peer or "unknown",
+            reply[:3],
+            entry.reason,
+            extra={"mail": _fields(entry, reply)},
         )
         return reply
 
 
-_REASONS = {"5.3.4": "size", "5.5.2": "line", "5.6.0": "headers", "5.4.6": "loop", "4.5.3": "recipients",
-            "5.7.0": "access"}
+_REASONS = {
+    "5.3.4": "size",
+    "5.5.2": "line",
+    "5.6.0": "headers",
+    "5.4.6": "loop",
+    "4.5.3": "recipients",
+    "5.7.0": "access",
+}
 
 
 def refusal_reason(reply: str) -> str:
@@ -385,9 +437,14 @@ def _count(resolution: Resolution | None, result, category: str | None) -> None:
 def _fields(entry: LogEntry, reply: str = "") -> dict:
     """What a log shipper gets of a message (--log-format json)."""
     return {
-        "queue_id": entry.queue_id, "sender": entry.sender, "recipients": list(entry.recipients),
-        "category": entry.category, "added": [a.get("sent") or a.get("email") for a in entry.added],
-        "status": str(entry.status), "decision": str(entry.decision), "reply": reply or "250",
+        "queue_id": entry.queue_id,
+        "sender": entry.sender,
+        "recipients": list(entry.recipients),
+        "category": entry.category,
+        "added": [a.get("sent") or a.get("email") for a in entry.added],
+        "status": str(entry.status),
+        "decision": str(entry.decision),
+        "reply": reply or "250",
     }
 
 

@@ -108,12 +108,17 @@ class Listener:
         if stranger:
             strangers = [s for s, is_stranger in self._sessions.items() if is_stranger]
             if len(strangers) >= max(1, self.max_connections // 2):
-                logger.warning("refused a connection from %s: half the slots are taken by clients outside "
-                               "the allowed networks", peer_ip)
+                logger.warning(
+                    "refused a connection from %s: half the slots are taken by clients outside the allowed networks",
+                    peer_ip,
+                )
                 return _BUSY
             if sum(1 for s in strangers if s.peer_ip == peer_ip) >= self.max_client_connections:
-                logger.warning("refused a connection from %s: %d open from that address already", peer_ip,
-                               self.max_client_connections)
+                logger.warning(
+                    "refused a connection from %s: %d open from that address already",
+                    peer_ip,
+                    self.max_client_connections,
+                )
                 return _CLIENT_BUSY
         self._sessions[session] = stranger
         metrics.current.sessions.inc()
@@ -204,8 +209,9 @@ class Listener:
         while failures and now - failures[0] > AUTH_WINDOW:
             failures.popleft()
         if len(failures) >= AUTH_FAILURES:
-            logger.warning("refused AUTH from %s unchecked: %d failures in the last %g s", peer, len(failures),
-                           AUTH_WINDOW)
+            logger.warning(
+                "refused AUTH from %s unchecked: %d failures in the last %g s", peer, len(failures), AUTH_WINDOW
+            )
             return AuthResult(success=False, handled=False, message=_AUTH_BLOCKED)
         user = auth_data.login.decode("utf-8", errors="replace")
         password = auth_data.password.decode("utf-8", errors="replace")

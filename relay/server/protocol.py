@@ -117,7 +117,6 @@ class RelaySMTP(SMTP):
 
         return counted
 
-
     def _authenticate(self, mechanism: str, auth_data) -> AuthResult:
         # aiosmtpd's mechanisms call this (a private method, pinned) to check
         # the credentials they decoded, and wait for nothing: a scrypt run
@@ -182,8 +181,11 @@ class RelaySMTP(SMTP):
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
 
-    @syntax(SMTP.smtp_MAIL.__smtp_syntax__, SMTP.smtp_MAIL.__smtp_syntax_extended__,  # type: ignore[attr-defined]
-            SMTP.smtp_MAIL.__smtp_syntax_when__)  # type: ignore[attr-defined]
+    @syntax(
+        SMTP.smtp_MAIL.__smtp_syntax__,
+        SMTP.smtp_MAIL.__smtp_syntax_extended__,  # type: ignore[attr-defined]
+        SMTP.smtp_MAIL.__smtp_syntax_when__,
+    )  # type: ignore[attr-defined]
     async def smtp_MAIL(self, arg: str) -> None:
         self._mail_arg = arg or ""  # for the log line if SIZE= is over the limit
         await super().smtp_MAIL(arg)

@@ -86,10 +86,15 @@ def build_directory(db: str, customers: int, work: Path) -> None:
         out.write("customer_email,customer_name,contact_name,contact_email,phone,role,categories\n")
         for n in range(customers + 1):
             for letter in "abc":
-                out.write(f"{n}cust@example.com,Customer {n},Contact {letter}{n},{letter}{n}@acme.example,,"
-                          "Bookkeeping,billing\n")
-    subprocess.run([sys.executable, "-m", "contacts_tui.cli", "--db", db, "import", str(csv_path)], check=True,
-                   stdout=subprocess.DEVNULL)
+                out.write(
+                    f"{n}cust@example.com,Customer {n},Contact {letter}{n},{letter}{n}@acme.example,,"
+                    "Bookkeeping,billing\n"
+                )
+    subprocess.run(
+        [sys.executable, "-m", "contacts_tui.cli", "--db", db, "import", str(csv_path)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     csv_path.unlink()
 
 
@@ -134,10 +139,26 @@ class Relay:
         self.port = free_port()
         self.spool = Path(tempfile.mkdtemp(prefix="spool-", dir=work))
         self.command = [
-            sys.executable, "-m", "relay.cli", "--db", db, "serve", "--listen", f"127.0.0.1:{self.port}",
-            "--upstream", f"127.0.0.1:{SINK_PORT}", "--upstream-tls", "none", "--spool", str(self.spool),
-            "--upstream-connections", str(max(4, min(sessions, 16))), "--workers", str(workers),
-            "--hostname", "relay.bench.example",
+            sys.executable,
+            "-m",
+            "relay.cli",
+            "--db",
+            db,
+            "serve",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--upstream",
+            f"127.0.0.1:{SINK_PORT}",
+            "--upstream-tls",
+            "none",
+            "--spool",
+            str(self.spool),
+            "--upstream-connections",
+            str(max(4, min(sessions, 16))),
+            "--workers",
+            str(workers),
+            "--hostname",
+            "relay.bench.example",
         ]
 
     def __enter__(self) -> Relay:
@@ -182,14 +203,35 @@ def children(pid: int) -> list[int]:
 def rate(port: int, messages: int, sessions: int, message_file: Path) -> float:
     """End to end: messages per second from the first connection until the sink has them all."""
     log = tempfile.NamedTemporaryFile(prefix="sink-", delete=False)
-    sink = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{SINK_PORT}", "1024"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    sink = subprocess.Popen(
+        ["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{SINK_PORT}", "1024"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_port(SINK_PORT)
         log.truncate(0)
         start = time.monotonic()
-        subprocess.run(["smtp-source", "-F", str(message_file), "-N", "-m", str(messages), "-s", str(sessions), "-d",
-                        "-f", "billing@shop.example", "-t", "cust@example.com", f"127.0.0.1:{port}"], check=True)
+        subprocess.run(
+            [
+                "smtp-source",
+                "-F",
+                str(message_file),
+                "-N",
+                "-m",
+                str(messages),
+                "-s",
+                str(sessions),
+                "-d",
+                "-f",
+                "billing@shop.example",
+                "-t",
+                "cust@example.com",
+                f"127.0.0.1:{port}",
+            ],
+            check=True,
+        )
         deadline = time.monotonic() + 600
         got = 0
         while got < messages:
@@ -207,8 +249,12 @@ def rate(port: int, messages: int, sessions: int, message_file: Path) -> float:
 
 def latencies(port: int, messages: int, sessions: int, data: bytes) -> list[float]:
     """Seconds from the end of each message's DATA to its 250, ``sessions`` clients at once."""
-    sink = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{SINK_PORT}", "1024"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    sink = subprocess.Popen(
+        ["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{SINK_PORT}", "1024"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     times: list[float] = []
     lock = threading.Lock()
 
@@ -297,8 +343,10 @@ def run(args, work: Path) -> None:
     big.write_bytes(notification(200 * 1024))
     db = str(work / "directory.db")
     build_directory(db, max(n, 10_000), work)
-    print(f"contacts-relay ({args.workers} workers) and Postfix, {n:,} notifications per run, three people added "
-          f"to each, median of {args.rounds} runs (range)\n")
+    print(
+        f"contacts-relay ({args.workers} workers) and Postfix, {n:,} notifications per run, three people added "
+        f"to each, median of {args.rounds} runs (range)\n"
+    )
     print("| figure | contacts-relay | Postfix | relay / Postfix |\n|---|---|---|---|", flush=True)
 
     def both(what: str, sessions: int, message: Path, count: int = n, directory: str = db) -> list[float]:
@@ -325,8 +373,7 @@ def run(args, work: Path) -> None:
             for _ in range(args.rounds):
                 with Relay(directory, work, workers=args.workers, sessions=8) as relay:
                     mine.append(rate(relay.port, 1_000, 8, small))
-            row(f"end to end, 8 sessions, 3 KiB, 1,000 messages, directory of {customers:,} customers", mine,
-                peer_8)
+            row(f"end to end, 8 sessions, 3 KiB, 1,000 messages, directory of {customers:,} customers", mine, peer_8)
             print(f"|   one lookup in that directory | {lookup_time(directory, customers)} | | |", flush=True)
     if "postgres" in args.only and args.pg:
         url = throwaway_database(args.pg)
@@ -347,8 +394,11 @@ def run(args, work: Path) -> None:
         for share, label in ((0.5, "p50"), (0.99, "p99")):
             a = percentile(mine, share) * 1000
             b = percentile(theirs, share) * 1000 if theirs else None
-            print(f"| latency of the 250, 8 sessions, {label} | {a:.1f} ms | {'-' if b is None else f'{b:.1f} ms'} | "
-                  f"{'-' if b is None else f'{a / b:.2f}x'} |", flush=True)
+            print(
+                f"| latency of the 250, 8 sessions, {label} | {a:.1f} ms | {'-' if b is None else f'{b:.1f} ms'} | "
+                f"{'-' if b is None else f'{a / b:.2f}x'} |",
+                flush=True,
+            )
     if "memory" in args.only:
         with Relay(db, work, workers=args.workers, sessions=8) as relay:
             samples = []
@@ -356,12 +406,17 @@ def run(args, work: Path) -> None:
                 rate(relay.port, 10_000, 8, small)
                 samples.append(relay.rss())
         warm, last = samples[0], samples[-1]
-        print(f"| memory of the relay after 10,000 / {len(samples) * 10_000:,} messages | {warm / MIB:.0f} / "
-              f"{last / MIB:.0f} MiB ({(last - warm) / warm:+.0%}) | | |", flush=True)
+        print(
+            f"| memory of the relay after 10,000 / {len(samples) * 10_000:,} messages | {warm / MIB:.0f} / "
+            f"{last / MIB:.0f} MiB ({(last - warm) / warm:+.0%}) | | |",
+            flush=True,
+        )
         # The whole series: growth that levels off (caches filling) reads
         # differently from growth that goes on (a leak).
-        print(f"|   every 10,000 messages | {', '.join(f'{sample / MIB:.0f}' for sample in samples)} MiB | | |",
-              flush=True)
+        print(
+            f"|   every 10,000 messages | {', '.join(f'{sample / MIB:.0f}' for sample in samples)} MiB | | |",
+            flush=True,
+        )
 
 
 def lookup_time(db: str, customers: int) -> str:
@@ -380,8 +435,9 @@ def lookup_time(db: str, customers: int) -> str:
 
 
 def throwaway_database(server_url: str, *, drop: bool = False) -> str:
-    import psycopg2
     from urllib.parse import urlsplit
+
+    import psycopg2
 
     name = f"bench_relay_{os.getpid()}"
     admin = psycopg2.connect(server_url)

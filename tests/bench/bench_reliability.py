@@ -26,26 +26,48 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from relay.server.access import set_password  # noqa: E402
-from tests.relay.helpers import PASSWORD, USER  # noqa: E402
-from tests.relay.helpers import reliability  # noqa: E402
+from tests.relay.helpers import (  # noqa: E402
+    PASSWORD,
+    USER,
+    reliability,  # noqa: E402
+)
 from tests.relay.helpers.upstream import TlsFiles, Upstream  # noqa: E402
 
 
 def tls_files(folder: Path) -> TlsFiles:
     files = TlsFiles(folder / "cert.pem", folder / "key.pem")
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(files.key), "-out", str(files.cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(files.key),
+            "-out",
+            str(files.cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return files
 
 
 def throwaway_database(server_url: str, *, drop: bool = False) -> str:
     """A new, empty database on the server (dropped again with ``drop``)."""
-    import psycopg2
     from urllib.parse import urlsplit
+
+    import psycopg2
 
     name = f"bench_reliability_{os.getpid()}"
     admin = psycopg2.connect(server_url)
@@ -61,8 +83,11 @@ def throwaway_database(server_url: str, *, drop: bool = False) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=int, default=10, help="messages per scenario, in tens of the CI form")
-    parser.add_argument("--pg", default=os.environ.get("CONTACTS_TEST_PG", ""),
-                        help="a PostgreSQL server URL (with a database to create tables in)")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("CONTACTS_TEST_PG", ""),
+        help="a PostgreSQL server URL (with a database to create tables in)",
+    )
     args = parser.parse_args()
     n = args.scale
     scenarios = [

@@ -89,8 +89,10 @@ def main() -> None:
                 )
                 for key in totals:
                     totals[key] += counts[key]
-            print(f"  total: {totals['committed']} acknowledged, {totals['lost']} lost,"
-                  f" {totals['resurrected']} finished ones back")
+            print(
+                f"  total: {totals['committed']} acknowledged, {totals['lost']} lost,"
+                f" {totals['resurrected']} finished ones back"
+            )
 
 
 if __name__ == "__main__":

@@ -31,21 +31,46 @@ TARGET_FIRST_ROWS = 1.5
 TARGET_SEARCH = 0.150
 TARGET_PEAK_MB = 250
 
-FIRST = ("Anna Ben Carla David Emma Felix Greta Hugo Ines Jonas Karin Lars Mia Noah Olga Paul Rosa Sven "
-         "Tara Udo Vera Walter Yusuf Zoe Åsa Jürgen Émilie 花子 Søren Chloé").split()
-LAST = ("Müller Schmidt Smith Jones Tanaka García Rossi Dubois Novak Jensen Silva Kowalski Nagy Ivanov "
-        "Andersen Bauer Keller Weiß Lindqvist Moreau Yamada O'Brien Costa Fischer Wagner Becker").split()
-WORDS = ("Acme Nordlicht Harbour Greenfield Orbit Silverline Riverside Bright Pixel Quiet Summit Falcon "
-         "Maple Cedar Copper Granite Lighthouse Meadow Atlas Beacon Vertex Horizon Pioneer Cascade "
-         "Evergreen Northwind Bluebird Redwood Sunrise Starlight Ironbridge Oakridge Westwind").split()
-TRADES = ("Trading Logistics Design Bakery Dental Farms Networks Studio Consulting Builders Media "
-          "Software Foods Motors Textiles Pharma Energy Travel Legal Print").split()
+FIRST = (
+    "Anna Ben Carla David Emma Felix Greta Hugo Ines Jonas Karin Lars Mia Noah Olga Paul Rosa Sven "
+    "Tara Udo Vera Walter Yusuf Zoe Åsa Jürgen Émilie 花子 Søren Chloé"
+).split()
+LAST = (
+    "Müller Schmidt Smith Jones Tanaka García Rossi Dubois Novak Jensen Silva Kowalski Nagy Ivanov "
+    "Andersen Bauer Keller Weiß Lindqvist Moreau Yamada O'Brien Costa Fischer Wagner Becker"
+).split()
+WORDS = (
+    "Acme Nordlicht Harbour Greenfield Orbit Silverline Riverside Bright Pixel Quiet Summit Falcon "
+    "Maple Cedar Copper Granite Lighthouse Meadow Atlas Beacon Vertex Horizon Pioneer Cascade "
+    "Evergreen Northwind Bluebird Redwood Sunrise Starlight Ironbridge Oakridge Westwind"
+).split()
+TRADES = (
+    "Trading Logistics Design Bakery Dental Farms Networks Studio Consulting Builders Media "
+    "Software Foods Motors Textiles Pharma Energy Travel Legal Print"
+).split()
 LEGAL = "Ltd GmbH AB SARL BV Inc KG Co-op LLC".split()
 ROLES = ("General", "Billing", "Bookkeeping", "Technical", "Management", "Support")
 TERMS = [
-    "acme", "müller", "harbour logistics", "gmbh", "orbit net", "bookkeeper", "smith", "emma",
-    "tanaka", "beacon", "copper", "weiß", "north", "dental", "lindqvist", "example.org",
-    "vertex studio", "pioneer 4", "花子", "zz-no-such-customer",
+    "acme",
+    "müller",
+    "harbour logistics",
+    "gmbh",
+    "orbit net",
+    "bookkeeper",
+    "smith",
+    "emma",
+    "tanaka",
+    "beacon",
+    "copper",
+    "weiß",
+    "north",
+    "dental",
+    "lindqvist",
+    "example.org",
+    "vertex studio",
+    "pioneer 4",
+    "花子",
+    "zz-no-such-customer",
 ]
 
 
@@ -86,34 +111,81 @@ def build(path: Path, customers: int, each: int) -> None:
                     first, person_email = "Bookkeeper", f"books{contact_id % 5000}@ledger-firm.example"
                 people.append((f"{first} {last}", person_email))
                 receive_all = contact_id % 7 == 0
-                contact_rows.append((contact_id, number, f"{first} {last}", person_email, person_email.lower(), "",
-                                     rng.choice(ROLES), receive_all, now, now))
+                contact_rows.append(
+                    (
+                        contact_id,
+                        number,
+                        f"{first} {last}",
+                        person_email,
+                        person_email.lower(),
+                        "",
+                        rng.choice(ROLES),
+                        receive_all,
+                        now,
+                        now,
+                    )
+                )
                 if not receive_all and contact_id % 2:
                     category_rows.append((contact_id, "billing"))
-            customer_rows.append((number, name, name_sort_key(name), email, email, "", number % 50 != 0, each,
-                                  search_text(name, email, people), now, now))
+            customer_rows.append(
+                (
+                    number,
+                    name,
+                    name_sort_key(name),
+                    email,
+                    email,
+                    "",
+                    number % 50 != 0,
+                    each,
+                    search_text(name, email, people),
+                    now,
+                    now,
+                )
+            )
             if len(customer_rows) >= 1000:
                 _flush(Customer, ContactPerson, ContactCategory, customer_rows, contact_rows, category_rows)
         _flush(Customer, ContactPerson, ContactCategory, customer_rows, contact_rows, category_rows)
     database.close()
-    print(f"built {customers:,} customers and {customers * each:,} contact persons in "
-          f"{time.perf_counter() - started:.1f} s: {path}")
+    print(
+        f"built {customers:,} customers and {customers * each:,} contact persons in "
+        f"{time.perf_counter() - started:.1f} s: {path}"
+    )
 
 
 def _flush(Customer, ContactPerson, ContactCategory, customers, contacts, categories) -> None:
-    customer_fields = [Customer.id, Customer.name, Customer.name_key, Customer.email, Customer.email_key,
-                       Customer.phone, Customer.active, Customer.contact_count, Customer.search_text,
-                       Customer.created_at, Customer.updated_at]
-    contact_fields = [ContactPerson.id, ContactPerson.customer, ContactPerson.name, ContactPerson.email,
-                      ContactPerson.email_key, ContactPerson.phone, ContactPerson.role, ContactPerson.receive_all,
-                      ContactPerson.created_at, ContactPerson.updated_at]
+    customer_fields = [
+        Customer.id,
+        Customer.name,
+        Customer.name_key,
+        Customer.email,
+        Customer.email_key,
+        Customer.phone,
+        Customer.active,
+        Customer.contact_count,
+        Customer.search_text,
+        Customer.created_at,
+        Customer.updated_at,
+    ]
+    contact_fields = [
+        ContactPerson.id,
+        ContactPerson.customer,
+        ContactPerson.name,
+        ContactPerson.email,
+        ContactPerson.email_key,
+        ContactPerson.phone,
+        ContactPerson.role,
+        ContactPerson.receive_all,
+        ContactPerson.created_at,
+        ContactPerson.updated_at,
+    ]
     for start in range(0, len(customers), 500):
-        Customer.insert_many(customers[start:start + 500], fields=customer_fields).execute()
+        Customer.insert_many(customers[start : start + 500], fields=customer_fields).execute()
     for start in range(0, len(contacts), 500):
-        ContactPerson.insert_many(contacts[start:start + 500], fields=contact_fields).execute()
+        ContactPerson.insert_many(contacts[start : start + 500], fields=contact_fields).execute()
     for start in range(0, len(categories), 500):
-        ContactCategory.insert_many(categories[start:start + 500],
-                                    fields=[ContactCategory.contact, ContactCategory.category]).execute()
+        ContactCategory.insert_many(
+            categories[start : start + 500], fields=[ContactCategory.contact, ContactCategory.category]
+        ).execute()
     customers.clear()
     contacts.clear()
     categories.clear()
@@ -137,10 +209,11 @@ def is_built(path: Path, customers: int, each: int) -> bool:
 
 
 async def measure(path: Path, launched: float) -> dict:
+    from textual import events
+
     from contacts_tui.core.settings import Settings, open_directory
     from contacts_tui.ui.app import make_app
     from contacts_tui.ui.screens.customers import CustomersScreen
-    from textual import events
 
     directory = open_directory(Settings.from_env(db_url=f"sqlite:///{path}"))
     app = make_app(directory, cursor_blink=False)
@@ -207,14 +280,30 @@ def report(result: dict) -> None:
         print(f"  {label:<34} {value:>10}   target {target:<9} {'ok' if ok else 'MISSED'}")
 
     print(f"\nadmin TUI at {result['customers']:,} customers, headless 80x24:")
-    line("launch to first customer rows", f"{result['first_rows']:.2f} s", f"< {TARGET_FIRST_ROWS} s",
-         result["first_rows"] < TARGET_FIRST_ROWS)
-    line("search keystroke to table, median", f"{median * 1000:.0f} ms", f"< {TARGET_SEARCH * 1000:.0f} ms",
-         median < TARGET_SEARCH)
-    line("search keystroke to table, p95", f"{p95 * 1000:.0f} ms", f"< {TARGET_SEARCH * 1000:.0f} ms",
-         p95 < TARGET_SEARCH)
-    line("peak memory (max RSS)", f"{result['peak_mb']:.0f} MB", f"< {TARGET_PEAK_MB} MB",
-         result["peak_mb"] < TARGET_PEAK_MB)
+    line(
+        "launch to first customer rows",
+        f"{result['first_rows']:.2f} s",
+        f"< {TARGET_FIRST_ROWS} s",
+        result["first_rows"] < TARGET_FIRST_ROWS,
+    )
+    line(
+        "search keystroke to table, median",
+        f"{median * 1000:.0f} ms",
+        f"< {TARGET_SEARCH * 1000:.0f} ms",
+        median < TARGET_SEARCH,
+    )
+    line(
+        "search keystroke to table, p95",
+        f"{p95 * 1000:.0f} ms",
+        f"< {TARGET_SEARCH * 1000:.0f} ms",
+        p95 < TARGET_SEARCH,
+    )
+    line(
+        "peak memory (max RSS)",
+        f"{result['peak_mb']:.0f} MB",
+        f"< {TARGET_PEAK_MB} MB",
+        result["peak_mb"] < TARGET_PEAK_MB,
+    )
     print("\n  per term (ms, matches):")
     for term, seconds in zip(TERMS, result["search"]):
         print(f"    {term!r:<24} {seconds * 1000:7.1f}  {result['matches'][term]:>7,}")
@@ -234,13 +323,18 @@ def main() -> int:
         return 0
     if args.rebuild or not is_built(path, args.customers, args.contacts_each):
         # A child builds, so the measuring process starts without its memory.
-        subprocess.run([sys.executable, "-c", _BUILD, str(path), str(args.customers), str(args.contacts_each)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-c", _BUILD, str(path), str(args.customers), str(args.contacts_each)], check=True
+        )
     else:
         print(f"reusing {path}")
     launched = time.time()
-    child = subprocess.run([sys.executable, __file__, "--db", str(path), "--measure", str(launched)],
-                           check=True, capture_output=True, text=True)
+    child = subprocess.run(
+        [sys.executable, __file__, "--db", str(path), "--measure", str(launched)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     report(json.loads(child.stdout.strip().splitlines()[-1]))
     return 0
 

@@ -16,4 +16,3 @@ from .helpers import new_customer
 def acme(directory: Directory) -> CustomerRecord:
     """One customer, owner@acme.example, with no contact persons yet."""
     return new_customer(directory)
-

@@ -31,19 +31,32 @@ def test_default_catalog_has_billing_and_account_with_their_types():
     assert DEFAULT_CATALOG.keys == ("billing", "account")
     billing, account = DEFAULT_CATALOG.categories
     assert [t.key for t in billing.types] == [
-        "invoice.created", "payment.received", "payment.reminder",
-        "invoice.overdue", "mandate.requested", "mandate.activated",
+        "invoice.created",
+        "payment.received",
+        "payment.reminder",
+        "invoice.overdue",
+        "mandate.requested",
+        "mandate.activated",
     ]
     assert [t.key for t in account.types] == [
-        "order.confirmed", "order.completed", "subscription.suspended", "subscription.changed",
+        "order.confirmed",
+        "order.completed",
+        "subscription.suspended",
+        "subscription.changed",
     ]
 
 
 @pytest.mark.parametrize(
     "value, category",
     [
-        ("billing", "billing"), ("ACCOUNT", "account"), (" invoice.overdue ", "billing"),
-        ("Subscription.Changed", "account"), ("newsletter", None), ("", None), (None, None), ("all", None),
+        ("billing", "billing"),
+        ("ACCOUNT", "account"),
+        (" invoice.overdue ", "billing"),
+        ("Subscription.Changed", "account"),
+        ("newsletter", None),
+        ("", None),
+        (None, None),
+        ("all", None),
     ],
 )
 def test_header_values_resolve_to_categories(value, category):
@@ -108,7 +121,7 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path):
         ("[categories.Billing]\n", "key 'Billing' must be lowercase letters"),
         ('[categories."bill ing"]\n', "key 'bill ing' must be lowercase"),
         ('[categories."-x"]\n', "key '-x' must be"),
-        (f'[categories.{"a" * 65}]\n', "at most 64"),
+        (f"[categories.{'a' * 65}]\n", "at most 64"),
         ("[categories.all]\n", "'all' is reserved"),
         ('[categories.billing]\ntypes = ["all"]\n', "'all' is reserved"),
         ('[categories.billing]\ntypes = ["account"]\n[categories.account]\n', "key 'account' is already used"),

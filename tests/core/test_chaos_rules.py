@@ -23,12 +23,15 @@ def test_rules_are_added_listed_and_cleared(directory):
     assert chaos.clear_rules() == 1 and chaos.current_rules() == []
 
 
-@pytest.mark.parametrize("fields, wrong", [
-    ({"stage": "later", "reply": "451 4.3.0 x"}, "stage"),
-    ({"stage": "data", "reply": "250 ok"}, "reply"),
-    ({"stage": "data", "reply": "451 x", "probability": 0}, "probability"),
-    ({"stage": "data", "reply": "451 x", "delay": -1}, "delay"),
-])
+@pytest.mark.parametrize(
+    "fields, wrong",
+    [
+        ({"stage": "later", "reply": "451 4.3.0 x"}, "stage"),
+        ({"stage": "data", "reply": "250 ok"}, "reply"),
+        ({"stage": "data", "reply": "451 x", "probability": 0}, "probability"),
+        ({"stage": "data", "reply": "451 x", "delay": -1}, "delay"),
+    ],
+)
 def test_a_rule_that_cannot_work_is_refused_by_field(fields, wrong):
     with pytest.raises(ValidationError) as refused:
         chaos.rule(**fields)

@@ -47,8 +47,7 @@ def kinds(outcomes):
 
 def test_twenty_writers_at_once_never_exceed_the_limit(directory, acme):
     jobs = [
-        (lambda i=i: directory.add_contact(acme.id, person(f"Writer {i}", f"w{i}@acme.example")))
-        for i in range(20)
+        (lambda i=i: directory.add_contact(acme.id, person(f"Writer {i}", f"w{i}@acme.example"))) for i in range(20)
     ]
     outcomes = race(directory, jobs)
     assert kinds(outcomes) == Counter(ok=10, LimitReached=10), outcomes

@@ -12,7 +12,6 @@ from contacts_tui.core.records import ContactInput, CustomerInput
 
 from .helpers import active_emails, new_customer, person
 
-
 # -- names -------------------------------------------------------------------
 
 
@@ -52,7 +51,11 @@ def test_name_with_line_breaks_or_control_characters_is_refused(directory, acme,
 
 
 def test_names_in_right_to_left_scripts_and_emoji_with_joiners_are_kept(directory, acme):
-    for name, email in [("محمد علي", "m@acme.example"), ("שרה כהן", "s@acme.example"), ("Ana 👩\u200d💻", "a@acme.example")]:
+    for name, email in [
+        ("محمد علي", "m@acme.example"),
+        ("שרה כהן", "s@acme.example"),
+        ("Ana 👩\u200d💻", "a@acme.example"),
+    ]:
         assert directory.add_contact(acme.id, person(name, email)).name == name
 
 
@@ -227,7 +230,9 @@ def test_role_defaults_to_general(directory, acme):
     assert directory.add_contact(acme.id, person("Eve", "eve@acme.example")).role == "General"
 
 
-@pytest.mark.parametrize("typed, stored", [("bookkeeping", "Bookkeeping"), ("BILLING", "Billing"), (" technical ", "Technical")])
+@pytest.mark.parametrize(
+    "typed, stored", [("bookkeeping", "Bookkeeping"), ("BILLING", "Billing"), (" technical ", "Technical")]
+)
 def test_role_is_accepted_in_any_case(directory, acme, typed, stored):
     assert directory.add_contact(acme.id, person("Eve", "eve@acme.example", role=typed)).role == stored
 
@@ -258,7 +263,8 @@ def test_a_type_key_is_not_a_category_to_opt_in_to(directory, acme):
     with pytest.raises(ValidationError, match="Unknown category") as caught:
         directory.add_contact(acme.id, person("Eve", "eve@acme.example", categories=("invoice.created",)))
     assert caught.value.for_field("categories")[0].endswith(
-        "'invoice.created' is an email type of billing: opt in to billing")
+        "'invoice.created' is an email type of billing: opt in to billing"
+    )
 
 
 @pytest.mark.parametrize("typed, meant", [("acount", "account"), ("biling", "billing"), ("ACCOUNTS", "account")])
@@ -266,7 +272,8 @@ def test_a_misspelt_category_gets_a_did_you_mean(directory, acme, typed, meant):
     with pytest.raises(ValidationError) as caught:
         directory.add_contact(acme.id, person("Eve", "eve@acme.example", categories=(typed,)))
     assert caught.value.for_field("categories") == [
-        f"Unknown category {typed!r}; the catalog has billing, account. Did you mean {meant!r}?"]
+        f"Unknown category {typed!r}; the catalog has billing, account. Did you mean {meant!r}?"
+    ]
 
 
 def test_toggle_category_switches_one_category(directory, acme):
@@ -291,7 +298,9 @@ def test_receive_all_is_switched_on_and_off(directory, acme):
 
 def test_an_edit_replaces_the_categories(directory, acme):
     eve = directory.add_contact(acme.id, person("Eve", "eve@acme.example", categories=("billing",)))
-    edited = directory.update_contact(eve.id, person("Eve", "eve@acme.example", categories=("account",), receive_all=True))
+    edited = directory.update_contact(
+        eve.id, person("Eve", "eve@acme.example", categories=("account",), receive_all=True)
+    )
     assert (edited.categories, edited.receive_all) == (("account",), True)
 
 
@@ -327,7 +336,9 @@ def test_one_save_reports_an_empty_name_and_a_duplicate_email_together(directory
     with pytest.raises(ValidationError) as caught:
         directory.add_contact(acme.id, person("", "BEA@acme.example", phone="not a phone"))
     assert caught.value.for_field("name") == ["Name is required"]
-    assert caught.value.for_field("email") == ["BEA@acme.example is already a contact person of this customer (as bea@acme.example)"]
+    assert caught.value.for_field("email") == [
+        "BEA@acme.example is already a contact person of this customer (as bea@acme.example)"
+    ]
     assert caught.value.for_field("phone")
     with pytest.raises(ValidationError) as caught:
         directory.update_contact(bea.id, person("", "owner@acme.example"))

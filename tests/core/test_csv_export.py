@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contacts_tui.core.csv_dialect import CsvFormat, from_cell, to_cell
+from contacts_tui.core.csv_dialect import from_cell, to_cell
 from contacts_tui.core.csv_export import export_csv
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
@@ -22,13 +22,23 @@ from .helpers import HEADER, export_text, import_text, person
 def fill(directory: Directory) -> None:
     """Customers and contacts that exercise every column and quoting rule."""
     acme = directory.create_customer(CustomerInput("Acme, Ltd.", "Owner@Acme.example", "+31 20 555 0100"))
-    directory.add_contact(acme.id, ContactInput("Bea \"Books\" Müller", "bea@acme.example", "+31 20 555 0101", "bookkeeping", False, ("account", "billing")))
-    directory.add_contact(acme.id, ContactInput("Ann Allmail", "Ann@acme.example", "", "Management", True, ("billing",)))
+    directory.add_contact(
+        acme.id,
+        ContactInput(
+            'Bea "Books" Müller', "bea@acme.example", "+31 20 555 0101", "bookkeeping", False, ("account", "billing")
+        ),
+    )
+    directory.add_contact(
+        acme.id, ContactInput("Ann Allmail", "Ann@acme.example", "", "Management", True, ("billing",))
+    )
     directory.add_contact(acme.id, ContactInput("Ned Nothing", "ned@acme.example"))
     gone = directory.add_contact(acme.id, person("Gone Person", "gone@acme.example"))
     directory.delete_contact(gone.id)
     muenchen = directory.create_customer(CustomerInput("Bäckerei Groß", "kontakt@bäckerei-groß.example"))
-    directory.add_contact(muenchen.id, ContactInput("Jürgen Weiß", "jürgen@bäckerei-groß.example", "089 123", "Support", False, ("billing",)))
+    directory.add_contact(
+        muenchen.id,
+        ContactInput("Jürgen Weiß", "jürgen@bäckerei-groß.example", "089 123", "Support", False, ("billing",)),
+    )
     directory.create_customer(CustomerInput("ООО Иванов", "office@ivanov.example"))
     directory.create_customer(CustomerInput("山田商事", "info@yamada.example", "03-1234-5678"))
     inactive = directory.create_customer(CustomerInput("Zeta Inactive", "zeta@zeta.example"))
@@ -43,10 +53,10 @@ def test_export_writes_customers_and_contacts_in_a_stable_order(directory):
         "info@yamada.example,山田商事,,,03-1234-5678,,",
         "kontakt@bäckerei-groß.example,Bäckerei Groß,Jürgen Weiß,jürgen@bäckerei-groß.example,089 123,Support,billing",
         "office@ivanov.example,ООО Иванов,,,,,",
-        "Owner@acme.example,\"Acme, Ltd.\",,,'+31 20 555 0100,,",
-        "Owner@acme.example,\"Acme, Ltd.\",Ann Allmail,Ann@acme.example,,Management,all",
-        "Owner@acme.example,\"Acme, Ltd.\",\"Bea \"\"Books\"\" Müller\",bea@acme.example,'+31 20 555 0101,Bookkeeping,billing;account",
-        "Owner@acme.example,\"Acme, Ltd.\",Ned Nothing,ned@acme.example,,General,",
+        'Owner@acme.example,"Acme, Ltd.",,,\'+31 20 555 0100,,',
+        'Owner@acme.example,"Acme, Ltd.",Ann Allmail,Ann@acme.example,,Management,all',
+        'Owner@acme.example,"Acme, Ltd.","Bea ""Books"" Müller",bea@acme.example,\'+31 20 555 0101,Bookkeeping,billing;account',
+        'Owner@acme.example,"Acme, Ltd.",Ned Nothing,ned@acme.example,,General,',
         "zeta@zeta.example,Zeta Inactive,Zed,zed@zeta.example,,General,account",
     ]
 
@@ -99,9 +109,18 @@ def test_cells_a_spreadsheet_would_run_are_exported_as_text_and_imported_unchang
     first = export_text(directory)
     rows = first.splitlines()
     assert rows[1] == "owner@acme.example,'=Acme,,,'-20 555,,"
-    assert rows[2] == "owner@acme.example,'=Acme,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"Bea\"\")\",p0@acme.example,'+31 6 1234,General,"
+    assert (
+        rows[2]
+        == 'owner@acme.example,\'=Acme,"\'=HYPERLINK(""http://evil.example"",""Bea"")",p0@acme.example,\'+31 6 1234,General,'
+    )
     names = [row.split(",")[2] for row in rows[3:]]
-    assert names == ["'@SUM(1+1)", "'+cmd", "'-2+3", "''=already quoted", "'t Hart"]  # an apostrophe of its own stays apart
+    assert names == [
+        "'@SUM(1+1)",
+        "'+cmd",
+        "'-2+3",
+        "''=already quoted",
+        "'t Hart",
+    ]  # an apostrophe of its own stays apart
 
     second = open_database(second_db_url)
     try:
@@ -148,6 +167,7 @@ def test_an_export_for_excel_imports_back_the_same(directory, second_db_url, del
 def fill_western(directory: Directory) -> None:
     """What Windows-1252 can hold: Dutch, German and French names, and a formula."""
     acme = directory.create_customer(CustomerInput("Café Noël; Groß", "owner@cafe.example", "+33 1 23"))
-    directory.add_contact(acme.id, ContactInput("José Peña", "jose@cafe.example", "+34 6", "Billing", False, ("billing",)))
+    directory.add_contact(
+        acme.id, ContactInput("José Peña", "jose@cafe.example", "+34 6", "Billing", False, ("billing",))
+    )
     directory.add_contact(acme.id, ContactInput("=1+1", "f@cafe.example"))
-

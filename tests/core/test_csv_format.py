@@ -42,7 +42,10 @@ def failures(directory, data: bytes, **options) -> list[str]:
         (HEADER.replace(",categories", ""), "missing column(s) categories"),
         (HEADER.replace("role", "phone"), "missing column(s) role; repeated column(s) phone"),
         (HEADER + ",role", "repeated column(s) role"),
-        ("Customer_Email,customer_name,contact_name,contact_email,phone,role,categories", "missing column(s) customer_email"),
+        (
+            "Customer_Email,customer_name,contact_name,contact_email,phone,role,categories",
+            "missing column(s) customer_email",
+        ),
     ],
 )
 def test_wrong_columns_are_refused_on_line_1(directory, header, problem):
@@ -81,8 +84,10 @@ def test_a_line_that_is_not_utf8_after_a_utf8_start_is_reported_with_its_line(di
     filler = [f"c{n}@fill.example,Filler {n},,,,," for n in range(SNIFF_BYTES // 30)]
     data = csv_text(*filler) + "owner@acme.example,Acme Ltd,José,jose@acme.example,,,\n".encode("latin-1")
     errors = failures(directory, data)
-    assert errors == [f"line {len(filler) + 2}: not valid UTF-8 (byte 0xE9 at position 32); save the file as UTF-8, "
-                      "or give --encoding (Excel's CSV is often cp1252)"]
+    assert errors == [
+        f"line {len(filler) + 2}: not valid UTF-8 (byte 0xE9 at position 32); save the file as UTF-8, "
+        "or give --encoding (Excel's CSV is often cp1252)"
+    ]
 
 
 def test_latin1_bytes_in_the_header_of_a_file_said_to_be_utf8_stop_the_import(directory):
@@ -118,11 +123,18 @@ def test_utf8_bom_is_accepted(directory):
 
 
 def test_quoted_fields_keep_commas_quotes_and_non_ascii(directory):
-    data = csv_text('owner@acme.example,"Acme, Ltd.","Bea ""Books"" Müller",bea@acme.example,"+31 (20) 555",,"billing;account"')
+    data = csv_text(
+        'owner@acme.example,"Acme, Ltd.","Bea ""Books"" Müller",bea@acme.example,"+31 (20) 555",,"billing;account"'
+    )
     import_text(directory, data)
     acme = directory.find_customer("owner@acme.example")
     [bea] = directory.list_contacts(acme.id)
-    assert (acme.name, bea.name, bea.phone, bea.categories) == ("Acme, Ltd.", 'Bea "Books" Müller', "+31 (20) 555", ("billing", "account"))
+    assert (acme.name, bea.name, bea.phone, bea.categories) == (
+        "Acme, Ltd.",
+        'Bea "Books" Müller',
+        "+31 (20) 555",
+        ("billing", "account"),
+    )
 
 
 def test_a_newline_inside_a_quoted_name_is_refused_and_later_lines_keep_their_numbers(directory):
@@ -162,8 +174,7 @@ def test_a_wrong_field_count_is_reported_per_row(directory, row, found):
 
 @pytest.mark.parametrize("separator", [";", "\t", "|"])
 def test_the_separator_is_found_in_the_header_line(directory, separator):
-    cells = ["owner@acme.example", '"Acme; Ltd | Co"', "Bea", "bea@acme.example", "+31 20", "",
-             '"billing;account"']
+    cells = ["owner@acme.example", '"Acme; Ltd | Co"', "Bea", "bea@acme.example", "+31 20", "", '"billing;account"']
     row = separator.join(cells)
     report = import_text(directory, csv_text(row, header=HEADER.replace(",", separator)))
     assert report.csv_format.delimiter == separator
@@ -175,8 +186,10 @@ def test_the_separator_is_found_in_the_header_line(directory, separator):
 def test_a_wrong_separator_given_says_which_one_the_file_uses(directory):
     data = csv_text(GOOD.replace(",", ";"), header=HEADER.replace(",", ";"))
     message = format_error(directory, data, csv_format=CsvFormat(delimiter=","))
-    assert message == ("line 1: the columns are separated by semicolons, not by commas; "
-                       "leave out --delimiter and the separator is found by itself")
+    assert message == (
+        "line 1: the columns are separated by semicolons, not by commas; "
+        "leave out --delimiter and the separator is found by itself"
+    )
 
 
 def test_an_empty_file_says_what_the_first_line_must_be(directory):
@@ -207,7 +220,9 @@ def test_crlf_file_reports_the_right_line(directory):
 
 def test_a_lone_carriage_return_inside_a_field_is_refused(directory):
     data = csv_text('owner@acme.example,Acme Ltd,"Eve\rX-Evil: 1",eve@acme.example,,,')
-    assert failures(directory, data) == ["line 2, column contact_name: Name may not contain line breaks or control characters"]
+    assert failures(directory, data) == [
+        "line 2, column contact_name: Name may not contain line breaks or control characters"
+    ]
 
 
 def test_receive_all_is_spelled_all_in_any_case(directory):

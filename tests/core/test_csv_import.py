@@ -34,7 +34,12 @@ def test_import_creates_customers_and_contacts_with_roles_and_categories(directo
     assert (acme.name, acme.contact_count) == ("Acme Ltd", 4)
     people = contacts_by_email(directory, acme.id)
     bea, tom, ann, ned = (people[f"{n}@acme.example"] for n in ("bea", "tom", "ann", "ned"))
-    assert (bea.name, bea.phone, bea.role, bea.categories) == ("Bea Bookkeeper", "+31 20 555 0101", "Bookkeeping", ("billing",))
+    assert (bea.name, bea.phone, bea.role, bea.categories) == (
+        "Bea Bookkeeper",
+        "+31 20 555 0101",
+        "Bookkeeping",
+        ("billing",),
+    )
     assert (tom.role, tom.categories, tom.receive_all) == ("Technical", ("billing", "account"), False)
     assert (ann.role, ann.receive_all, ann.categories) == ("General", True, ())
     assert (ned.receive_all, ned.categories) == (False, ())
@@ -62,7 +67,12 @@ def test_importing_the_same_file_again_changes_nothing(directory):
     before = (directory.get_customer(acme.id), directory.list_contacts(acme.id))
     report = import_text(directory, SAMPLE)
     assert (report.customers_created, report.customers_updated) == (0, 0)
-    assert (report.contacts_added, report.contacts_updated, report.contacts_restored, report.contacts_removed) == (0, 0, 0, 0)
+    assert (report.contacts_added, report.contacts_updated, report.contacts_restored, report.contacts_removed) == (
+        0,
+        0,
+        0,
+        0,
+    )
     assert (directory.get_customer(acme.id), directory.list_contacts(acme.id)) == before
     assert directory.counts() == (3, 4)
 
@@ -79,7 +89,13 @@ def test_a_changed_row_updates_the_contact(directory):
     assert (report.contacts_updated, report.contacts_added, report.contacts_removed) == (1, 0, 0)
     acme = directory.find_customer("owner@acme.example")
     bea = next(c for c in directory.list_contacts(acme.id) if c.email.lower() == "bea@acme.example")
-    assert (bea.name, bea.email, bea.phone, bea.role, bea.categories) == ("Bea Smith", "BEA@acme.example", "", "Billing", ("account",))
+    assert (bea.name, bea.email, bea.phone, bea.role, bea.categories) == (
+        "Bea Smith",
+        "BEA@acme.example",
+        "",
+        "Billing",
+        ("account",),
+    )
     assert directory.get_customer(acme.id).contact_count == 4
     assert [c.id for c in directory.search_customers("bea smith").rows] == [acme.id]
 
@@ -208,12 +224,22 @@ def test_dry_run_writes_nothing_and_reports_what_would_change(directory):
         sync=True,
     )
     assert not report.written
-    assert (report.customers_created, report.contacts_added, report.contacts_updated, report.contacts_removed) == (1, 2, 1, 3)
+    assert (report.customers_created, report.contacts_added, report.contacts_updated, report.contacts_removed) == (
+        1,
+        2,
+        1,
+        3,
+    )
     assert "would be created" in report.summary() and "would be removed" in report.summary()
     assert directory.counts() == (3, 4)
     assert directory.find_customer("new@newco.example") is None
     acme = directory.find_customer("owner@acme.example")
-    assert sorted(c.name for c in directory.list_contacts(acme.id)) == ["Ann Allmail", "Bea Bookkeeper", "Ned Nothing", "Tom Tech"]
+    assert sorted(c.name for c in directory.list_contacts(acme.id)) == [
+        "Ann Allmail",
+        "Bea Bookkeeper",
+        "Ned Nothing",
+        "Tom Tech",
+    ]
 
 
 def test_one_bad_row_and_nothing_is_written(directory):

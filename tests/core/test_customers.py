@@ -52,7 +52,10 @@ def test_update_customer_to_another_customers_email_is_refused(directory, acme):
 
 
 def test_update_customer_keeping_its_own_email_in_another_case_is_fine(directory, acme):
-    assert directory.update_customer(acme.id, CustomerInput("Acme Ltd", "OWNER@acme.example")).email == "OWNER@acme.example"
+    assert (
+        directory.update_customer(acme.id, CustomerInput("Acme Ltd", "OWNER@acme.example")).email
+        == "OWNER@acme.example"
+    )
 
 
 def test_update_customer_email_to_one_of_its_contacts_is_refused(directory, acme):
@@ -100,7 +103,9 @@ def test_memberships_list_every_customer_of_an_address(directory, acme, eve_ever
     _, globex, initech = eve_everywhere
     found = directory.memberships("Eve@Shared.Example")
     assert [(m.customer_name, m.name) for m in found] == [
-        ("Acme Ltd", "Eve"), ("Globex", "Eve S."), ("Initech", "E. Smith"),
+        ("Acme Ltd", "Eve"),
+        ("Globex", "Eve S."),
+        ("Initech", "E. Smith"),
     ]
     assert {m.customer_email for m in found} == {"owner@acme.example", "owner@globex.example", "owner@initech.example"}
 

@@ -133,7 +133,9 @@ def test_in_memory_sqlite_is_refused(no_env):
         open_database("sqlite:///:memory:")
 
 
-@pytest.mark.parametrize("url", ["mysql://admin:hunter2@db.example/contacts", "redis://:hunter2@localhost/0", "ftp://x"])
+@pytest.mark.parametrize(
+    "url", ["mysql://admin:hunter2@db.example/contacts", "redis://:hunter2@localhost/0", "ftp://x"]
+)
 def test_unsupported_scheme_is_refused_without_the_password(url, no_env):
     with pytest.raises(DatabaseUnavailable, match="unsupported database URL") as caught:
         open_database(url)

@@ -172,7 +172,9 @@ def test_an_import_records_each_changed_customer_and_contact_once_as_the_file(di
     by_action = {c.action: c for c in recorded}
     assert by_action["contact edited"].contact_id == ann.id
     assert by_action["contact edited"].changes == (
-        ("phone", "", "+31 20 123"), ("role", "General", "Billing"), ("categories", [], ["billing"]),
+        ("phone", "", "+31 20 123"),
+        ("role", "General", "Billing"),
+        ("categories", [], ["billing"]),
     )
     assert by_action["contact deleted"].contact_id == gone.id
     assert ("receive all", None, True) in by_action["contact added"].changes

@@ -9,7 +9,6 @@ from contacts_tui.core.records import CustomerInput
 
 from .helpers import active_emails, new_customer, person
 
-
 # -- soft delete and undelete ------------------------------------------------
 
 
@@ -151,7 +150,11 @@ def test_make_primary_back_gives_the_person_their_own_details_again(directory, a
     directory.make_primary(owner.id)
     back = directory.get_contact(eve.id)
     assert (back.name, back.email, back.phone, back.role, back.categories) == (
-        "Eve Example", "eve@acme.example", "+49 2", "Bookkeeping", ("billing",)
+        "Eve Example",
+        "eve@acme.example",
+        "+49 2",
+        "Bookkeeping",
+        ("billing",),
     )
     assert back.active and back.receive_all  # she got everything as the primary; she keeps it
     assert directory.list_contacts(acme.id) == [back]

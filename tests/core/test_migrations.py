@@ -97,7 +97,9 @@ def test_reopening_applies_nothing_and_keeps_the_data(db_url):
 
 def test_a_database_from_a_newer_program_is_refused(db_url):
     database = open_database(db_url)
-    database.execute_sql(f"INSERT INTO schema_version (version, name, applied_at) VALUES ({NEXT}, '{NEXT_NAME}', '2030-01-01')")
+    database.execute_sql(
+        f"INSERT INTO schema_version (version, name, applied_at) VALUES ({NEXT}, '{NEXT_NAME}', '2030-01-01')"
+    )
     close(database)
     with pytest.raises(SchemaTooNew) as caught:
         open_database(db_url)
@@ -111,7 +113,9 @@ def test_an_older_database_opens_in_a_newer_version_with_its_data(db_url, monkey
     database = open_database(db_url)
     directory = Directory(database)
     customer = directory.create_customer(CustomerInput("Bäckerei Müller", "kontakt@mueller.example", "030 1234"))
-    eve = directory.add_contact(customer.id, ContactInput("Eve", "eve@mueller.example", "", "Billing", False, ("billing",)))
+    eve = directory.add_contact(
+        customer.id, ContactInput("Eve", "eve@mueller.example", "", "Billing", False, ("billing",))
+    )
     deleted = directory.add_contact(customer.id, person("Old", "old@mueller.example"))
     directory.delete_contact(deleted.id)
     close(database)
@@ -216,7 +220,9 @@ def test_a_database_of_another_program_with_our_table_names_is_refused_and_left_
     theirs.execute_sql("CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT)")
     theirs.execute_sql("INSERT INTO customer (name) VALUES ('kept')")
     theirs.close()
-    with pytest.raises(DatabaseUnavailable, match="already has tables named customer that contact-persons did not make"):
+    with pytest.raises(
+        DatabaseUnavailable, match="already has tables named customer that contact-persons did not make"
+    ):
         open_database(f"sqlite:///{path}")
     theirs.connect()
     assert theirs.get_tables() == ["customer"]
@@ -232,16 +238,45 @@ def test_captured_messages_of_a_version_1_database_keep_their_ids_and_find_their
             "INSERT INTO relay_log (id, received_at, updated_at, relay, queue_id, message_id, sender, recipients, "
             "subject, category, category_key, customers, added, decision, reason, status, attempts, last_error, size) "
             f"VALUES ({', '.join([param] * 19)})",
-            (number, "2026-01-05 10:00:00", "2026-01-05 10:00:00", "relay", "", f"<{number}@shop.example>",
-             "shop@shop.example", "[]", f"Invoice {number}", "invoice.created", "billing", "[]", "[]", "unchanged",
-             "", "captured", 0, "", 10),
+            (
+                number,
+                "2026-01-05 10:00:00",
+                "2026-01-05 10:00:00",
+                "relay",
+                "",
+                f"<{number}@shop.example>",
+                "shop@shop.example",
+                "[]",
+                f"Invoice {number}",
+                "invoice.created",
+                "billing",
+                "[]",
+                "[]",
+                "unchanged",
+                "",
+                "captured",
+                0,
+                "",
+                10,
+            ),
         )
         old.execute_sql(
             "INSERT INTO captured_message (log_id, received_at, sender, recipients, subject, message_id, category, "
             f"added, search_text, original, message, size) VALUES ({', '.join([param] * 12)})",
-            (number, "2026-01-05 10:00:00", "shop@shop.example", "[]", f"Invoice {number}",
-             f"<{number}@shop.example>", "invoice.created", "[]", f"shop@shop.example invoice {number} invoice.created",
-             b"original", b"rewritten", 9),
+            (
+                number,
+                "2026-01-05 10:00:00",
+                "shop@shop.example",
+                "[]",
+                f"Invoice {number}",
+                f"<{number}@shop.example>",
+                "invoice.created",
+                "[]",
+                f"shop@shop.example invoice {number} invoice.created",
+                b"original",
+                b"rewritten",
+                9,
+            ),
         )
     close(old)
 

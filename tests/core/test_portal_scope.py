@@ -37,11 +37,21 @@ def test_every_change_is_the_customers_own_and_recorded_as_it(
     scope.restore(bea.id)
     (contact,) = scope.contacts()
     assert (contact.phone, contact.role, contact.categories, contact.receive_all, contact.active) == (
-        "+31 6 1234 5678", "Billing", ("billing",), True, True)
+        "+31 6 1234 5678",
+        "Billing",
+        ("billing",),
+        True,
+        True,
+    )
     changes = [c for c in scope.history() if c.contact_id == bea.id]
     assert [c.action for c in reversed(changes)] == [
-        "contact added", "contact edited", "categories changed", "receive all changed", "contact deleted",
-        "contact restored"]
+        "contact added",
+        "contact edited",
+        "categories changed",
+        "receive all changed",
+        "contact deleted",
+        "contact restored",
+    ]
     assert {(c.who, c.channel) for c in changes} == {("owner@acme.example", "web")}
 
 

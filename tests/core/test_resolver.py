@@ -37,7 +37,8 @@ def test_type_key_or_category_in_any_case_resolves_to_its_category(directory, ac
 
 def test_account_types_reach_the_account_category(directory, acme_people):
     assert added(directory.resolve(["owner@acme.example"], "subscription.suspended")) == [
-        "ann@acme.example", "tom@acme.example",
+        "ann@acme.example",
+        "tom@acme.example",
     ]
 
 
@@ -131,7 +132,9 @@ def test_receive_all_also_covers_categories_added_later(db_url):
         old = Directory(database, parse_catalog({"categories": {"billing": {"types": ["invoice.created"]}}}))
         customer = new_customer(old)
         old.add_contact(customer.id, person("Ann", "ann@acme.example", receive_all=True))
-        new = Directory(database, parse_catalog({"categories": {"billing": {}, "outages": {"types": ["outage.started"]}}}))
+        new = Directory(
+            database, parse_catalog({"categories": {"billing": {}, "outages": {"types": ["outage.started"]}}})
+        )
         assert added(new.resolve(["owner@acme.example"], "outage.started")) == ["ann@acme.example"]
     finally:
         database.close_all() if hasattr(database, "close_all") else database.close()

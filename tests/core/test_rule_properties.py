@@ -14,7 +14,6 @@ import itertools
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from peewee import SqliteDatabase
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -24,6 +23,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from peewee import SqliteDatabase
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
@@ -103,7 +103,8 @@ def test_no_sequence_of_operations_breaks_a_rule(database):
             full = len(self.active_keys()) >= LIMIT
             try:
                 added = directory.add_contact(
-                    self.a.id, ContactInput(f"Person {local}", self.address(local), "", "General", receive_all, tuple(categories))
+                    self.a.id,
+                    ContactInput(f"Person {local}", self.address(local), "", "General", receive_all, tuple(categories)),
                 )
             except LimitReached:
                 assert full and not conflict

@@ -228,8 +228,10 @@ def test_a_word_in_every_customer_and_one_in_few_find_the_same_as_apart(director
     # "example" is in every address: on SQLite it is matched by a walk down
     # the sort order rather than the trigram index; the answers must agree.
     assert directory.search_customers("example").total == 5
-    assert found(directory, "example bookkeeper") == found(directory, "bookkeeper") == sorted(
-        [town["acme"], town["globex"]]
+    assert (
+        found(directory, "example bookkeeper")
+        == found(directory, "bookkeeper")
+        == sorted([town["acme"], town["globex"]])
     )
     assert found(directory, "EXAMPLE peter_g") == [town["initech"]]
     names = [c.name for c in directory.search_customers("example", limit=2, offset=1).rows]
@@ -251,7 +253,9 @@ def test_matches_gathered_at_the_end_of_the_sort_order_page_right(directory, wor
         pages = [directory.search_customers(word, descending=descending, offset=i, limit=1) for i in range(20)]
         assert [p.total for p in pages] == [20] * 20
         assert [p.rows[0].name for p in pages] == order
-        assert [c.name for c in directory.search_customers(word, descending=descending, offset=5, limit=7).rows] == order[5:12]
+        assert [
+            c.name for c in directory.search_customers(word, descending=descending, offset=5, limit=7).rows
+        ] == order[5:12]
 
 
 def test_a_scan_counted_in_two_halves_at_once_counts_each_customer_once(sqlite_directory, monkeypatch):

@@ -98,8 +98,12 @@ texts = st.text(alphabet="aoyé山田ñ4 .-", min_size=1, max_size=12).map(str.s
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(names=st.lists(texts, min_size=1, max_size=4), renamed=texts, contact=texts,
-       words=st.lists(st.text(alphabet="aoyé山田ñ4.-", min_size=1, max_size=2), min_size=1, max_size=4))
+@given(
+    names=st.lists(texts, min_size=1, max_size=4),
+    renamed=texts,
+    contact=texts,
+    words=st.lists(st.text(alphabet="aoyé山田ñ4.-", min_size=1, max_size=2), min_size=1, max_size=4),
+)
 def test_short_words_find_what_a_substring_test_finds(directory, names, renamed, contact, words):
     ids = [new_customer(directory, f"x{next(_emails)}@q.example", name).id for name in names]
     directory.update_customer(ids[0], CustomerInput(renamed, directory.get_customer(ids[0]).email))
@@ -109,4 +113,6 @@ def test_short_words_find_what_a_substring_test_finds(directory, names, renamed,
     for word in words:
         assert found(directory, word) == holding(directory, word), word
     first, second = words[0], words[-1]
-    assert found(directory, f"{first} {second}") == sorted(set(holding(directory, first)) & set(holding(directory, second)))
+    assert found(directory, f"{first} {second}") == sorted(
+        set(holding(directory, first)) & set(holding(directory, second))
+    )

@@ -75,15 +75,20 @@ def test_the_limit_cannot_go_below_what_a_customer_has(opened):
     acme = new_customer(opened)
     for number in range(3):
         opened.add_contact(acme.id, person(f"P{number}", f"p{number}@acme.example"))
-    with pytest.raises(DirectoryError, match=r"1 customer\(s\) have more than 2 active contact persons: "
-                                             r"Acme Ltd <owner@acme.example> \(3\)"):
+    with pytest.raises(
+        DirectoryError,
+        match=r"1 customer\(s\) have more than 2 active contact persons: "
+        r"Acme Ltd <owner@acme.example> \(3\)",
+    ):
         stored_settings.change_limit(opened.database, 2)
     assert stored_settings.read(opened.database).max_contacts == 10
     assert stored_settings.change_limit(opened.database, 3) == ["Contact persons per customer: now at most 3 (was 10)."]
 
 
 def test_options_that_differ_from_the_database_are_refused(opened, db_url):
-    with pytest.raises(stored_settings.SettingsDiffer, match="uses the catalog payrequest .billing, account., not perfex"):
+    with pytest.raises(
+        stored_settings.SettingsDiffer, match="uses the catalog payrequest .billing, account., not perfex"
+    ):
         open_directory(Settings(db_url, catalog_path="perfex"))
     with pytest.raises(stored_settings.SettingsDiffer, match="allows 10 contact persons per customer, not 12"):
         open_directory(Settings(db_url, max_contacts=12))

@@ -124,7 +124,9 @@ def test_a_database_from_before_the_history_migrates_and_records_changes(tmp_pat
         portal.toggle_category(written["bea"], "account")
         directory.set_portal_access(acme.id, False)
         assert [(c.action, c.who, c.channel) for c in directory.history(acme.id)][1] == (
-            "categories changed", "owner@acme.example", "ssh",
+            "categories changed",
+            "owner@acme.example",
+            "ssh",
         )
         assert directory.history(acme.id)[0].action == "portal disabled"
         assert directory.record_sign_in(acme.id, "web").last_sign_in_channel == "web"

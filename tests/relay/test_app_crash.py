@@ -27,10 +27,9 @@ import pytest
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
-
-from ..waiting import poll
 from relay.app import Relay
 
+from ..waiting import poll
 from .helpers import ACME, ACME_BILLING, SENDER, RelayProcess, message, parsed, relay_config, run_cli, seed
 
 _TAG = re.compile(rb"^Subject: crash (\S+)\r$", re.MULTILINE)
@@ -47,8 +46,20 @@ class RoundResult:
 
 def relay_args(db_url: str, spool: Path, upstream_port: int, *extra: str) -> list[str]:
     return [
-        "--db", db_url, "--listen", "127.0.0.1:0", "--upstream", f"127.0.0.1:{upstream_port}",
-        "--upstream-tls", "none", "--spool", str(spool), "--min-backoff", "0.05", "--max-backoff", "0.2",
+        "--db",
+        db_url,
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        f"127.0.0.1:{upstream_port}",
+        "--upstream-tls",
+        "none",
+        "--spool",
+        str(spool),
+        "--min-backoff",
+        "0.05",
+        "--max-backoff",
+        "0.2",
         *extra,
     ]
 
@@ -100,6 +111,7 @@ def crash_round(
 
     restarted = RelayProcess(relay_args(db_url, spool, upstream.port)).start()
     try:
+
         def delivered_tags() -> Counter:
             tags: Counter = Counter()
             for received in upstream.messages:
@@ -135,11 +147,16 @@ def test_kill_9_mid_stream_loses_no_message_that_got_250(seeded_db, tmp_path, up
     rng = random.Random()
     results = [crash_round(f"r{n}", seeded_db, tmp_path / "spool", upstream, rng) for n in range(5)]
     print(
-        "kill -9 rounds:", len(results),
-        "accepted:", sum(r.accepted for r in results),
-        "delivered:", sum(r.delivered for r in results),
-        "duplicated:", sum(r.duplicated for r in results),
-        "delivered without a 250:", sum(r.extra for r in results),
+        "kill -9 rounds:",
+        len(results),
+        "accepted:",
+        sum(r.accepted for r in results),
+        "delivered:",
+        sum(r.delivered for r in results),
+        "duplicated:",
+        sum(r.duplicated for r in results),
+        "delivered without a 250:",
+        sum(r.extra for r in results),
     )
     assert [r.lost for r in results] == [[]] * 5
     assert all(r.accepted >= 1 for r in results)

@@ -45,8 +45,10 @@ async def test_upstream_down_for_a_while_then_up_everything_is_delivered_once(
     # The operator's log tells each step (one line per attempt).
     lines = [r.getMessage() for r in caplog.records if r.name == "relay.app"]
     first = replies[0].queue_id
-    assert any(line.startswith(f"{first} deferred after attempt 1, next at ") and "Connection refused" in line
-               for line in lines), lines
+    assert any(
+        line.startswith(f"{first} deferred after attempt 1, next at ") and "Connection refused" in line
+        for line in lines
+    ), lines
     assert any(line.startswith(f"{first} delivered to acme@customer.example, ") for line in lines), lines
     assert all(sorted(m.recipients) == sorted([ACME, *ACME_BILLING]) for m in upstream.messages)
 

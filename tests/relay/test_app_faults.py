@@ -30,19 +30,36 @@ from .helpers.faults import StallingProxy
 def _send_all(port: int, count: int) -> list[int]:
     session = RawSession(port)
     try:
-        return [session.send_message(SENDER.encode(), [ACME.encode()], message(subject=f"n{n}"))[-1][0]
-                for n in range(count)]
+        return [
+            session.send_message(SENDER.encode(), [ACME.encode()], message(subject=f"n{n}"))[-1][0]
+            for n in range(count)
+        ]
     finally:
         session.close()
 
 
 def _serve(db: Path, upstream, tmp_path: Path) -> RelayProcess:
-    return RelayProcess(["--db", str(db), "--listen", "127.0.0.1:0", "--upstream", f"127.0.0.1:{upstream.port}",
-                         "--upstream-tls", "none", "--spool", str(tmp_path / "spool"), "--hostname", "relay.test"])
+    return RelayProcess(
+        [
+            "--db",
+            str(db),
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            f"127.0.0.1:{upstream.port}",
+            "--upstream-tls",
+            "none",
+            "--spool",
+            str(tmp_path / "spool"),
+            "--hostname",
+            "relay.test",
+        ]
+    )
 
 
-async def test_a_database_moved_away_is_never_replaced_and_mail_waits_with_451(sqlite_directory, people, upstream,
-                                                                               tmp_path):
+async def test_a_database_moved_away_is_never_replaced_and_mail_waits_with_451(
+    sqlite_directory, people, upstream, tmp_path
+):
     db = tmp_path / "contacts.db"
     relay = _serve(db, upstream, tmp_path).start()
     try:
@@ -80,14 +97,15 @@ def test_serve_refuses_to_start_without_a_contact_directory(tmp_path, kind, caps
     code = main(["--db", str(db), "serve", "--capture", "--listen", "127.0.0.1:0", "--spool", str(tmp_path / "s")])
     err = capsys.readouterr().err
     assert code == 1
-    assert {"missing": "there is no database", "empty": "holds no contact directory",
-            "foreign": "holds no contact directory"}[kind] in err
+    assert {
+        "missing": "there is no database",
+        "empty": "holds no contact directory",
+        "foreign": "holds no contact directory",
+    }[kind] in err
     assert db.exists() == (kind != "missing")
 
 
-async def test_a_database_that_stops_answering_gives_451_within_the_lookup_timeout(
-    pg_url, tmp_path, upstream
-):
+async def test_a_database_that_stops_answering_gives_451_within_the_lookup_timeout(pg_url, tmp_path, upstream):
     parts = urlsplit(pg_url)
     with StallingProxy(parts.hostname, parts.port or 5432) as proxy:
         url = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl()
@@ -133,9 +151,25 @@ async def test_a_spool_that_cannot_be_written_at_start_says_so(sqlite_directory,
         resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
 
     done = subprocess.run(
-        [sys.executable, "-m", "relay.cli", "--db", str(tmp_path / "contacts.db"), "serve", "--listen", "127.0.0.1:0",
-         "--upstream", "127.0.0.1:1", "--spool", str(spool_dir)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, preexec_fn=limit_file_size,
+        [
+            sys.executable,
+            "-m",
+            "relay.cli",
+            "--db",
+            str(tmp_path / "contacts.db"),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "127.0.0.1:1",
+            "--spool",
+            str(spool_dir),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit_file_size,
         env={**os.environ, "RELAY_HOSTNAME": "relay.test"},
     )
     assert done.returncode == 1

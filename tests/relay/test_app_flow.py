@@ -225,7 +225,9 @@ async def test_non_ascii_names_and_an_smtputf8_address(running_relay, upstream):
     assert "SMTPUTF8" in [o.upper() for o in got.mail_options]
     names = cc_names(got.data)
     assert names == {
-        "zoë@bücher.example": "Zoë Ünal", "lukasz@buecher.example": "Łukasz Żółć", "ida@bücher.example": "Ida Idn"
+        "zoë@bücher.example": "Zoë Ünal",
+        "lukasz@buecher.example": "Łukasz Żółć",
+        "ida@bücher.example": "Ida Idn",
     }
     assert split(got.data)[1] == split(original)[1]
     assert _others(got.data) == header_lines(original)
@@ -233,7 +235,9 @@ async def test_non_ascii_names_and_an_smtputf8_address(running_relay, upstream):
     assert [a["name"] for a in row.added] == ["Zoë Ünal", "Łukasz Żółć", "Ida Idn"]
 
 
-async def test_an_ascii_client_writing_the_domain_as_xn_matches_and_the_relay_turns_on_smtputf8(running_relay, upstream):
+async def test_an_ascii_client_writing_the_domain_as_xn_matches_and_the_relay_turns_on_smtputf8(
+    running_relay, upstream
+):
     ascii_form = "kundin@xn--bcher-kva.example"
     original = message(to=ascii_form)
     await send(running_relay.port, [ascii_form], original)

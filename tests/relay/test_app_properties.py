@@ -24,9 +24,9 @@ from contacts_tui.core.db import open_database
 from contacts_tui.core.directory import Directory
 from relay.app import RelayThread
 
-from .helpers.upstream import Upstream
 from ..waiting import poll
 from .helpers import ACME, BETA, QUIET, UTF8_CUSTOMER, header_lines, relay_config, seed, smtp_send, split
+from .helpers.upstream import Upstream
 
 _ids = itertools.count()
 
@@ -134,5 +134,5 @@ def test_the_relay_keeps_everything_and_only_adds(running_relay, generated):
     assert all(a in after or a in to for a in added)
     # ... and whoever the Cc header gained gets the message too: header and envelope agree.
     delivered_to = {r.lower() for r in got.recipients}
-    assert set(after[len(before):]) <= delivered_to
+    assert set(after[len(before) :]) <= delivered_to
     assert len(got.recipients) == len({r.lower() for r in got.recipients})

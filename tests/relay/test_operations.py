@@ -12,7 +12,6 @@ import resource
 import signal
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,8 +22,11 @@ from .helpers.reliability import Outcome, free_port, relay_process, seeded_datab
 
 def scrape(port: int) -> dict[tuple[str, tuple], float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def health(port: int) -> tuple[int, str]:
@@ -60,8 +62,14 @@ def test_the_counters_match_what_was_sent(tmp_path, upstream):
         assert codes == [250] * 13 + [554]
         # Two connections at once: both workers may have taken one.
         assert send_all(port, [message(subject="second")]) == [250]
-        samples = poll(lambda: (s := scrape(metrics_port)) and value(s, "contacts_relay_delivery_attempts_total",
-                                                                       result="delivered") == 14 and s, 20)
+        samples = poll(
+            lambda: (
+                (s := scrape(metrics_port))
+                and value(s, "contacts_relay_delivery_attempts_total", result="delivered") == 14
+                and s
+            ),
+            20,
+        )
     assert value(samples, "contacts_relay_messages_received_total") == 15
     assert value(samples, "contacts_relay_messages_rewritten_total", added_to="cc") == 13
     assert value(samples, "contacts_relay_messages_unchanged_total", reason="no_category") == 1

@@ -3,7 +3,7 @@ by Pilot at 80x24, and a real capture relay. Plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -12,8 +12,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pytest
 from textual import events
@@ -121,7 +122,7 @@ ORIGINAL = (
     b"Message-ID: <inv-0042@demo-shop.example>\r\n"
     b"X-Notification-Category: invoice.created\r\n"
     b"MIME-Version: 1.0\r\n"
-    b"Content-Type: multipart/alternative; boundary=\"b1\"\r\n"
+    b'Content-Type: multipart/alternative; boundary="b1"\r\n'
     b"\r\n"
     b"--b1\r\n"
     b"Content-Type: text/plain; charset=utf-8\r\n"
@@ -140,8 +141,12 @@ RECEIVED_LINE = (
 REWRITTEN = RECEIVED_LINE + ORIGINAL.replace(
     b"Subject:", b"Cc: Beatrice Bookman <bookkeeping@acme-trading.example>\r\nSubject:", 1
 )
-BEA = {"email": "bookkeeping@acme-trading.example", "name": "Beatrice Bookman",
-       "customer": "accounts@acme-trading.example", "reason": "opted in to billing"}
+BEA = {
+    "email": "bookkeeping@acme-trading.example",
+    "name": "Beatrice Bookman",
+    "customer": "accounts@acme-trading.example",
+    "reason": "opted in to billing",
+}
 
 
 def log_row(number: int = 1, **fields: Any) -> int:
@@ -173,15 +178,32 @@ def log_row(number: int = 1, **fields: Any) -> int:
     return RelayLog.insert(**values).execute()
 
 
-def captured_row(number: int = 1, *, original: bytes = ORIGINAL, rewritten: bytes = REWRITTEN,
-                 added: list | None = None, subject: str = "Your invoice INV-2024-0042",
-                 recipients: tuple[str, ...] = ("accounts@acme-trading.example",), **log_fields: Any) -> int:
+def captured_row(
+    number: int = 1,
+    *,
+    original: bytes = ORIGINAL,
+    rewritten: bytes = REWRITTEN,
+    added: list | None = None,
+    subject: str = "Your invoice INV-2024-0042",
+    recipients: tuple[str, ...] = ("accounts@acme-trading.example",),
+    **log_fields: Any,
+) -> int:
     """A captured message with its log entry, as a capture relay stores them; returns its id."""
     added = [BEA] if added is None else added
-    log_id = log_row(number, status="captured", attempts=0, delivered_at=None, subject=subject,
-                     recipients=list(recipients), added=added, **log_fields)
-    searchable = " ".join(["billing@demo-shop.example", subject, "invoice.created", *recipients]
-                          + [a["email"] + " " + a["name"] for a in added]).casefold()
+    log_id = log_row(
+        number,
+        status="captured",
+        attempts=0,
+        delivered_at=None,
+        subject=subject,
+        recipients=list(recipients),
+        added=added,
+        **log_fields,
+    )
+    searchable = " ".join(
+        ["billing@demo-shop.example", subject, "invoice.created", *recipients]
+        + [a["email"] + " " + a["name"] for a in added]
+    ).casefold()
     return CapturedMessage.insert(
         log=log_id,
         received_at=RECEIVED + dt.timedelta(minutes=number),
@@ -216,13 +238,27 @@ class Terminal:
         width, height = size
         subprocess.run(
             # COLUMNS and LINES from the test run would win over the terminal's real size.
-            ["tmux", "-L", self.name, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-             f"env -u COLUMNS -u LINES {exports} {quoted}"],
+            [
+                "tmux",
+                "-L",
+                self.name,
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                str(width),
+                "-y",
+                str(height),
+                f"env -u COLUMNS -u LINES {exports} {quoted}",
+            ],
             check=True,
         )
 
     def screen(self) -> str:
-        result = subprocess.run(["tmux", "-L", self.name, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        result = subprocess.run(
+            ["tmux", "-L", self.name, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        )
         return result.stdout
 
     def wait_for(self, text: str) -> str:

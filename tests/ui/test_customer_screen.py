@@ -74,7 +74,10 @@ async def test_add_a_contact_person_by_keyboard(app, sqlite_directory, acme):
         assert isinstance(app.screen, CustomerScreen)
         (saved,) = sqlite_directory.list_contacts(acme.id)
         assert (saved.name, saved.email, saved.phone, saved.role) == (
-            "Bea Books", "bea@acme.example", "+44 161 555 0123", "Bookkeeping"
+            "Bea Books",
+            "bea@acme.example",
+            "+44 161 555 0123",
+            "Bookkeeping",
         )
         assert saved.categories == ("billing",) and not saved.receive_all
         assert "1 of 10 contacts" in screen_text(app)
@@ -112,7 +115,9 @@ async def test_each_rule_shows_next_to_its_field_and_keeps_the_input(
         assert message in seen(app)
         assert form.query_one(f"#{field}").has_focus
         assert (form.query_one("#name").value, form.query_one("#email").value, form.query_one("#phone").value) == (
-            name, email, phone
+            name,
+            email,
+            phone,
         )
         assert len(sqlite_directory.list_contacts(acme.id)) == 1
         # Typing in the field clears its error.
@@ -227,7 +232,9 @@ async def test_delete_asks_then_show_inactive_and_undelete(app, sqlite_directory
 
 
 async def test_home_and_end_go_to_the_first_and_last_contact_person(app, sqlite_directory, acme):
-    contacts(sqlite_directory, acme.id, [("Al", "al@acme.example"), ("Bo", "bo@acme.example"), ("Cy", "cy@acme.example")])
+    contacts(
+        sqlite_directory, acme.id, [("Al", "al@acme.example"), ("Bo", "bo@acme.example"), ("Cy", "cy@acme.example")]
+    )
     async with app.run_test(size=SIZE) as pilot:
         await open_customer(pilot)
         await press(pilot, "end", "d")
@@ -284,7 +291,9 @@ async def test_number_keys_toggle_categories_and_zero_receive_all(app, sqlite_di
         assert sqlite_directory.get_contact(bea.id).categories == ("account",)
         await press(pilot, "0")
         assert sqlite_directory.get_contact(bea.id).receive_all
-        assert next(line for line in screen_text(app).splitlines() if line.startswith(" Bea ")).rstrip().endswith(" all")
+        assert (
+            next(line for line in screen_text(app).splitlines() if line.startswith(" Bea ")).rstrip().endswith(" all")
+        )
         assert "[0] All on ✓" in screen_text(app) and notifications(app) == []
         # The mark goes after a moment; the state stays.
         screen._clear_mark()
@@ -371,7 +380,8 @@ async def test_opt_ins_an_earlier_catalog_left_show_as_kept(app, sqlite_director
     async with app.run_test(size=SIZE) as pilot:
         await open_customer(pilot)
         # Five switches and the kept opt-in take two lines at 80 columns rather than lose their end.
-        assert ("[1] Billing on [2] Helpdesk off [3] Usage off [4] Outages off [5] General off [0] All off "
-                "(kept: account)") in seen(app)
+        assert (
+            "[1] Billing on [2] Helpdesk off [3] Usage off [4] Outages off [5] General off [0] All off (kept: account)"
+        ) in seen(app)
         await press(pilot, "2")
         assert sqlite_directory.list_contacts(acme.id)[0].kept == ("account",)

@@ -147,8 +147,22 @@ async def test_the_table_holds_one_page_and_pages_through_everything(app, sqlite
         assert table(app).page_offset > 0
         await press(pilot, "up", "up")
         assert table(app).current().name == f"Customer {PAGE - 2:04d}"
-        await press(pilot, "pagedown", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown",
-                    "pagedown", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown", "pagedown")
+        await press(
+            pilot,
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+            "pagedown",
+        )
         assert table(app).current().name == f"Customer {total - 1:04d}"
         await press(pilot, "pageup")
         assert table(app).index < total - 1

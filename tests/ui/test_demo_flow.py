@@ -110,8 +110,11 @@ async def test_the_keys_of_the_demo_are_in_help_and_the_palette(demo):
         assert "Send a sample notification to this customer through the relay" in titles
         await press(pilot, "question_mark")
         text = table_rows(demo.screen)
-        for key, words in [("s", "Send a sample notification"), ("m", "Captured messages to this customer"),
-                           ("l", "Relay log entries of this customer")]:
+        for key, words in [
+            ("s", "Send a sample notification"),
+            ("m", "Captured messages to this customer"),
+            ("l", "Relay log entries of this customer"),
+        ]:
             assert f"{key} {words}" in text, key
 
 

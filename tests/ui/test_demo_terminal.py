@@ -57,8 +57,14 @@ def test_a_second_demo_refuses_while_the_first_runs_and_leaves_its_data(tmp_path
     try:
         terminal.wait_for("52 customers")
         before = database.stat().st_ino
-        second = subprocess.run([*program(), "demo"], env={**os.environ, **env}, capture_output=True, text=True,
-                                timeout=60, stdin=subprocess.DEVNULL)
+        second = subprocess.run(
+            [*program(), "demo"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         assert second.returncode == 1
         assert re.search(r"a demo is already running \(pid \d+\); quit it first", second.stderr)
         assert str(database) in second.stderr
@@ -71,8 +77,10 @@ def test_a_second_demo_refuses_while_the_first_runs_and_leaves_its_data(tmp_path
         terminal.keys("C-q")
         # tmux wraps the long path at 80 columns anywhere, spaces included: compare without them.
         screen = "".join(terminal.wait_for("demo ended").split())
-        for said in (f"Starting the demo with fresh demo data in {database}",
-                     f"contacts-relay --db {database} messages list"):
+        for said in (
+            f"Starting the demo with fresh demo data in {database}",
+            f"contacts-relay --db {database} messages list",
+        ):
             assert "".join(said.split()) in screen, said
     finally:
         terminal.close()
@@ -101,8 +109,11 @@ def test_the_demo_relay_takes_the_next_port_when_2525_is_taken_and_says_which(tm
             assert port != held and port in DEMO_PORTS
             # An outside sender reaches it there.
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-                client.sendmail("shop@outside.example", ["accounts@acme-trading.example"],
-                                b"Subject: From outside\r\nX-Notification-Category: billing\r\n\r\nhi\r\n")
+                client.sendmail(
+                    "shop@outside.example",
+                    ["accounts@acme-trading.example"],
+                    b"Subject: From outside\r\nX-Notification-Category: billing\r\n\r\nhi\r\n",
+                )
             terminal.keys("m")
             terminal.wait_for("From outside")
             terminal.keys("C-q")

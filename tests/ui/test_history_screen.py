@@ -79,7 +79,9 @@ async def test_each_change_made_in_the_tui_appears_once_with_the_admin(app, sqli
         assert isinstance(app.screen, CustomerScreen)
     # Deleting kept the contact person's history.
     assert [c.action for c in sqlite_directory.history(acme.id)][:3] == [
-        "contact deleted", "categories changed", "contact added",
+        "contact deleted",
+        "categories changed",
+        "contact added",
     ]
 
 
@@ -109,8 +111,10 @@ async def test_the_history_of_one_customer_or_of_every_customer(app, sqlite_dire
 
 
 async def test_an_import_appears_with_its_file_as_the_author(app, sqlite_directory, acme):
-    data = "customer_email,customer_name,contact_name,contact_email,phone,role,categories\n" \
-           "billing@acme.example,Acme Ltd,Ivo,ivo@acme.example,,,billing\n"
+    data = (
+        "customer_email,customer_name,contact_name,contact_email,phone,role,categories\n"
+        "billing@acme.example,Acme Ltd,Ivo,ivo@acme.example,,,billing\n"
+    )
     import_csv(sqlite_directory, io.BytesIO(data.encode()), source="december.csv")
     async with app.run_test(size=SIZE) as pilot:
         await open_customer(pilot)
@@ -173,10 +177,16 @@ async def test_help_and_the_palette_name_history_and_portal_sign_in(app, sqlite_
 
 async def test_a_long_change_reads_at_80_columns(app, sqlite_directory, acme):
     (bea,) = contacts(sqlite_directory, acme.id, [("Bea", "bea@acme.example")])
-    sqlite_directory.update_contact(bea.id, ContactInput(
-        "Beatrix Wilhelmina Armgard van Oranje-Nassau", "beatrix.van.oranje-nassau@acme.example",
-        phone="+31 70 123 4567", role="Bookkeeping", categories=("billing", "account"),
-    ))
+    sqlite_directory.update_contact(
+        bea.id,
+        ContactInput(
+            "Beatrix Wilhelmina Armgard van Oranje-Nassau",
+            "beatrix.van.oranje-nassau@acme.example",
+            phone="+31 70 123 4567",
+            role="Bookkeeping",
+            categories=("billing", "account"),
+        ),
+    )
     async with app.run_test(size=SIZE) as pilot:
         await open_customer(pilot)
         assert app.screen.query_one(ContactTable).records

@@ -19,12 +19,19 @@ async def test_help_lists_every_key_of_the_customers_screen(app, sqlite_director
         await press(pilot, "question_mark")
         text = table_rows(app.screen)
         for key, words in [
-            ("/", "Search customers"), ("a", "Add a customer"), ("e", "Edit the highlighted customer"),
-            ("d", "Deactivate the highlighted customer"), ("o", "Sort by the next column"),
-            ("r", "Reverse the sort order"), ("⏎", "Open the highlighted customer"),
+            ("/", "Search customers"),
+            ("a", "Add a customer"),
+            ("e", "Edit the highlighted customer"),
+            ("d", "Deactivate the highlighted customer"),
+            ("o", "Sort by the next column"),
+            ("r", "Reverse the sort order"),
+            ("⏎", "Open the highlighted customer"),
             ("enter", "In the search box: go to the table"),
-            ("home end", "First or last customer"), ("ctrl+p", "Command palette"), ("ctrl+q", "Quit"),
-            ("?", "This help"), ("escape", "Back"),
+            ("home end", "First or last customer"),
+            ("ctrl+p", "Command palette"),
+            ("ctrl+q", "Quit"),
+            ("?", "This help"),
+            ("escape", "Back"),
         ]:
             assert f"{key} {words}" in text, key
         await press(pilot, "escape")
@@ -40,11 +47,15 @@ async def test_help_of_the_customer_screen_names_the_category_keys(app, sqlite_d
         text = table_rows(app.screen)
         for key, words in [
             ("a", "Add a contact person (not now: Acme Ltd already has 10 of 10"),
-            ("e", "Edit the highlighted contact person"), ("d", "Delete the highlighted contact person"),
+            ("e", "Edit the highlighted contact person"),
+            ("d", "Delete the highlighted contact person"),
             ("p", "Make the highlighted contact person the primary email"),
             ("i", "Show deleted contact persons too"),
-            ("1", "Switch Billing on or off"), ("2", "Switch Account on or off"),
-            ("0", "Switch 'receive all'"), ("c", "Edit this customer's name"), ("esc", "Back to the customers"),
+            ("1", "Switch Billing on or off"),
+            ("2", "Switch Account on or off"),
+            ("0", "Switch 'receive all'"),
+            ("c", "Edit this customer's name"),
+            ("esc", "Back to the customers"),
         ]:
             assert f"{key} {words}" in text, key
         assert "3 Switch" not in text
@@ -60,8 +71,12 @@ async def test_help_in_a_form_lists_the_form_keys(app):
         assert app.screen.query_one("#name").value == "?"
         await press(pilot, "f1")
         text = table_rows(app.screen)
-        for key, words in [("^s", "Save and go back"), ("esc", "Go back without saving"), ("tab", "Next field"),
-                           ("shift+tab", "Previous field")]:
+        for key, words in [
+            ("^s", "Save and go back"),
+            ("esc", "Go back without saving"),
+            ("tab", "Next field"),
+            ("shift+tab", "Previous field"),
+        ]:
             assert f"{key} {words}" in text, key
 
 
@@ -71,10 +86,17 @@ async def test_every_action_is_in_the_command_palette(app, sqlite_directory):
         await settle(pilot)
         titles = [command.title for command in screen_commands(app.screen)]
         titles += [command.title for command in app.get_system_commands(app.screen)]
-        for title in ["Open the highlighted customer", "Search customers and contact persons", "Add a customer",
-                      "Edit the highlighted customer",
-                      "Deactivate the highlighted customer", "Sort by the next column", "Reverse the sort order",
-                      "Help", "Quit"]:
+        for title in [
+            "Open the highlighted customer",
+            "Search customers and contact persons",
+            "Add a customer",
+            "Edit the highlighted customer",
+            "Deactivate the highlighted customer",
+            "Sort by the next column",
+            "Reverse the sort order",
+            "Help",
+            "Quit",
+        ]:
             assert title in titles
         await press(pilot, "ctrl+p")
         assert isinstance(app.screen, CommandPalette)

@@ -24,8 +24,12 @@ EMOJI = "Bright Pixel Studio 🎨🖌️👩‍🎨 Creative Collective"
 async def test_long_cjk_and_emoji_names_stay_in_their_columns(app, sqlite_directory):
     for number, name in enumerate([LONG, CJK, EMOJI]):
         record = customer(sqlite_directory, name, f"accounts{number}@a-rather-long-domain-name.example")
-        contacts(sqlite_directory, record.id, [("山田 花子 " * 8, f"hanako{number}@tokyo-trading.example")],
-                 categories=("billing", "account"))
+        contacts(
+            sqlite_directory,
+            record.id,
+            [("山田 花子 " * 8, f"hanako{number}@tokyo-trading.example")],
+            categories=("billing", "account"),
+        )
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one(CustomerTable)
@@ -50,8 +54,14 @@ async def test_long_cjk_and_emoji_names_stay_in_their_columns(app, sqlite_direct
 
 async def test_every_contact_column_shows_at_80_columns_while_names_and_addresses_fit(app, sqlite_directory):
     acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
-    contacts(sqlite_directory, acme.id, [("Bea Books", "bea@acme.example")], phone="+44 20 7946 0001",
-             role="Bookkeeping", categories=("billing", "account"))
+    contacts(
+        sqlite_directory,
+        acme.id,
+        [("Bea Books", "bea@acme.example")],
+        phone="+44 20 7946 0001",
+        role="Bookkeeping",
+        categories=("billing", "account"),
+    )
     contacts(sqlite_directory, acme.id, [("Max", "max@acme.example")], receive_all=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -60,8 +70,18 @@ async def test_every_contact_column_shows_at_80_columns_while_names_and_addresse
         header = next(line for line in lines if line.lstrip().startswith("Name"))
         assert header.split() == ["Name", "Email", "Phone", "Role", "Receives"]  # all active: no Status
         bea = next(line for line in lines if line.startswith(" Bea Books "))
-        assert bea.split() == ["Bea", "Books", "bea@acme.example", "+44", "20", "7946", "0001", "Bookkeeping",
-                               "billing", "+1"]
+        assert bea.split() == [
+            "Bea",
+            "Books",
+            "bea@acme.example",
+            "+44",
+            "20",
+            "7946",
+            "0001",
+            "Bookkeeping",
+            "billing",
+            "+1",
+        ]
         assert next(line for line in lines if line.startswith(" Max ")).split()[-1] == "all"
         await press(pilot, "down", "d", "y", "i")  # Max deleted, deleted ones shown: the Status column says which
         header = next(line for line in screen_text(app).splitlines() if line.lstrip().startswith("Name"))
@@ -78,10 +98,20 @@ async def test_names_and_addresses_stay_whole_at_80_columns_and_phone_and_role_g
     """The issue's screen: once a person has a phone, names and addresses were cut to
     "Filler Pers…" and "bookkeeping@acme-t…"."""
     acme = customer(sqlite_directory, "Acme Trading Ltd", "accounts@acme-trading.example")
-    contacts(sqlite_directory, acme.id, [("Beatrice Bookman", "bookkeeping@acme-trading.example")],
-             phone="+44 20 7946 0958", role="Bookkeeping", categories=("billing",))
-    contacts(sqlite_directory, acme.id, [(f"Filler Person {n}", f"filler.person{n}@acme-trading.example")
-                                         for n in range(1, 6)], categories=("account",))
+    contacts(
+        sqlite_directory,
+        acme.id,
+        [("Beatrice Bookman", "bookkeeping@acme-trading.example")],
+        phone="+44 20 7946 0958",
+        role="Bookkeeping",
+        categories=("billing",),
+    )
+    contacts(
+        sqlite_directory,
+        acme.id,
+        [(f"Filler Person {n}", f"filler.person{n}@acme-trading.example") for n in range(1, 6)],
+        categories=("account",),
+    )
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "enter")
@@ -116,8 +146,9 @@ async def test_no_color_still_shows_everything(monkeypatch, sqlite_directory):
 def footer_styles(app) -> dict[str, bool]:
     """Each footer key's description, and whether it is struck through."""
     strip = app.screen._compositor.render_strips()[-1]
-    return {segment.text.strip(): bool(segment.style and segment.style.strike)
-            for segment in strip if segment.text.strip()}
+    return {
+        segment.text.strip(): bool(segment.style and segment.style.strike) for segment in strip if segment.text.strip()
+    }
 
 
 async def test_without_colour_a_key_not_usable_now_is_struck_through(monkeypatch, sqlite_directory):

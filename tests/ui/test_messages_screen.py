@@ -19,12 +19,26 @@ from contacts_tui.ui.screens.messages import MessagesScreen
 from contacts_tui.ui.widgets.mail_tables import MessageTable
 
 from .helpers import (
-    ORIGINAL, RECEIVED_LINE, REWRITTEN, SIZE, captured_row, notifications, press, screen_text, seen, settle, type_text,
+    ORIGINAL,
+    RECEIVED_LINE,
+    REWRITTEN,
+    SIZE,
+    captured_row,
+    notifications,
+    press,
+    screen_text,
+    seen,
+    settle,
+    type_text,
     wait_for,
 )
 
-NORDLICHT = {"email": "asa@nordlicht.example", "name": "Åsa Lindqvist", "customer": "faktura@nordlicht.example",
-             "reason": "receives all notifications"}
+NORDLICHT = {
+    "email": "asa@nordlicht.example",
+    "name": "Åsa Lindqvist",
+    "customer": "faktura@nordlicht.example",
+    "reason": "receives all notifications",
+}
 
 
 @pytest.fixture
@@ -36,8 +50,14 @@ def app(sqlite_directory):
 def three():
     captured_row(1)
     captured_row(2, subject="Order #1042 confirmed", recipients=("faktura@nordlicht.example",), added=[NORDLICHT])
-    captured_row(3, subject="Newsletter", recipients=("someone@elsewhere.example",), added=[],
-                 decision="unchanged", reason="no recipient is a customer's primary email")
+    captured_row(
+        3,
+        subject="Newsletter",
+        recipients=("someone@elsewhere.example",),
+        added=[],
+        decision="unchanged",
+        reason="no recipient is a customer's primary email",
+    )
 
 
 def subjects(app) -> list[str]:
@@ -115,7 +135,7 @@ async def test_a_subject_of_today_and_the_recipient_are_whole_at_80_columns(app)
     # Today's times are short (HH:MM:SS): the subject, not the time, gets the room; the
     # sender, the same on most rows, is on the line under the table and not in a column.
     captured_row(1)
-    CapturedMessage.update(received_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)).execute()
+    CapturedMessage.update(received_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)).execute()
     async with app.run_test(size=SIZE) as pilot:
         await open_messages(pilot)
         text = screen_text(app)
@@ -179,10 +199,12 @@ async def test_a_removed_header_line_is_marked_minus(app):
 
 
 async def test_the_headers_tab_decodes_encoded_words_and_raw_keeps_them(app):
-    original = ORIGINAL.replace(b"Subject: Your invoice INV-2024-0042",
-                                b"Subject: Facture =?utf-8?b?bsKwIDQy?= pour mars", 1)
+    original = ORIGINAL.replace(
+        b"Subject: Your invoice INV-2024-0042", b"Subject: Facture =?utf-8?b?bsKwIDQy?= pour mars", 1
+    )
     rewritten = RECEIVED_LINE + original.replace(
-        b"Subject:", b"Cc: =?utf-8?b?SsO8cmdlbiBXZWnDnw==?= <buchhaltung@mueller-soehne.example>\r\nSubject:", 1)
+        b"Subject:", b"Cc: =?utf-8?b?SsO8cmdlbiBXZWnDnw==?= <buchhaltung@mueller-soehne.example>\r\nSubject:", 1
+    )
     captured_row(1, original=original, rewritten=rewritten)
     async with app.run_test(size=SIZE) as pilot:
         await open_messages(pilot)
@@ -322,9 +344,11 @@ async def test_one_message_is_deleted_from_the_list_or_from_its_own_screen(app, 
 
 
 async def test_raw_headers_that_wrap_stay_indented_under_their_name(app):
-    received = (b"Received: from a-very-long-host-name.shop.example ([192.0.2.1]) by test-relay.localhost "
-                b"(Contact Persons relay) with ESMTPSA id 5F3A1C for <accounts@acme-trading.example>; "
-                b"Fri, 01 Mar 2024 09:30:05 +0000\r\n")
+    received = (
+        b"Received: from a-very-long-host-name.shop.example ([192.0.2.1]) by test-relay.localhost "
+        b"(Contact Persons relay) with ESMTPSA id 5F3A1C for <accounts@acme-trading.example>; "
+        b"Fri, 01 Mar 2024 09:30:05 +0000\r\n"
+    )
     captured_row(1, rewritten=received + ORIGINAL)
     async with app.run_test(size=SIZE) as pilot:
         await open_messages(pilot)

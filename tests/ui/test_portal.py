@@ -134,8 +134,13 @@ async def test_a_customer_signs_in_with_the_mailed_code_and_manages_its_contact_
         assert "you (ssh)" in text and "contact restored: it@acme-trading.example" in text
         mine = [c for c in sqlite_directory.history(customer_id=acme.id) if c.contact_id == ingrid.id]
         assert [c.action for c in reversed(mine)] == [
-            "contact added", "contact edited", "categories changed", "receive all changed", "contact deleted",
-            "contact restored"]
+            "contact added",
+            "contact edited",
+            "categories changed",
+            "receive all changed",
+            "contact deleted",
+            "contact restored",
+        ]
         assert {(c.who, c.channel) for c in mine} == {(OWNER, "ssh")}
         assert "Globex" not in seen(app)
         await press(pilot, "escape")
@@ -184,7 +189,12 @@ async def test_a_malformed_address_is_said_under_the_field(portal: PortalApp) ->
     ],
 )
 async def test_each_rule_error_shows_inline_and_keeps_what_was_typed(
-    portal: PortalApp, sqlite_directory: Directory, acme: CustomerRecord, name: str, email: str, field: str,
+    portal: PortalApp,
+    sqlite_directory: Directory,
+    acme: CustomerRecord,
+    name: str,
+    email: str,
+    field: str,
     words: str,
 ) -> None:
     app = portal

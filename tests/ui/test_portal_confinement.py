@@ -45,8 +45,13 @@ def portal(sqlite_directory: Directory, capture_relay) -> PortalApp:
 
 def portal_screens(app: PortalApp) -> list[Screen]:
     """Screens that are neither the portal's nor the few shared dialogs it reuses."""
-    allowed = ("contacts_tui.ui.portal.", "contacts_tui.ui.screens.confirm", "contacts_tui.ui.screens.help",
-               "contacts_tui.ui.screens.contact_form", "textual.")
+    allowed = (
+        "contacts_tui.ui.portal.",
+        "contacts_tui.ui.screens.confirm",
+        "contacts_tui.ui.screens.help",
+        "contacts_tui.ui.screens.contact_form",
+        "textual.",
+    )
     return [s for s in app.screen_stack if not type(s).__module__.startswith(allowed)]
 
 
@@ -67,9 +72,7 @@ async def back_to_contacts(pilot) -> None:
     assert isinstance(app.screen, PortalContactsScreen)
 
 
-async def test_no_admin_key_shows_another_customer(
-    portal: PortalApp, sqlite_directory: Directory, customers
-) -> None:
+async def test_no_admin_key_shows_another_customer(portal: PortalApp, sqlite_directory: Directory, customers) -> None:
     acme, globex = customers
     before = sqlite_directory.list_contacts(globex.id, include_deleted=True)
     app = portal

@@ -18,8 +18,13 @@ OWNER = "accounts@acme-trading.example"
 @pytest.fixture
 def portal(sqlite_directory):
     acme = customer(sqlite_directory, "Acme Trading Ltd", OWNER)
-    contacts(sqlite_directory, acme.id, [("Beatrice Bookman", "bookkeeping@acme-trading.example")],
-             role="Bookkeeping", categories=("billing",))
+    contacts(
+        sqlite_directory,
+        acme.id,
+        [("Beatrice Bookman", "bookkeeping@acme-trading.example")],
+        role="Bookkeeping",
+        categories=("billing",),
+    )
     contacts(sqlite_directory, acme.id, [("Ingrid Tech", "it@acme-trading.example")], receive_all=True)
     # Port 9 (discard): these screenshots mail nothing.
     app = make_portal_app(SignIn(sqlite_directory, MailSettings("127.0.0.1", 9)), cursor_blink=False)

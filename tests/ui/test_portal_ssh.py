@@ -50,9 +50,9 @@ def sshd(tmp_path: Path, sqlite_url: str, sqlite_directory: Directory, capture_r
     (folder / "sshd_config").write_text(f"""\
 ListenAddress 127.0.0.1
 Port {port}
-HostKey {folder / 'host'}
-PidFile {folder / 'sshd.pid'}
-AuthorizedKeysFile {folder / 'authorized_keys'}
+HostKey {folder / "host"}
+PidFile {folder / "sshd.pid"}
+AuthorizedKeysFile {folder / "authorized_keys"}
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -81,9 +81,22 @@ Match User {getpass.getuser()}
 
     try:
         poll(listening, TERMINAL_DEADLINE)
-        client = ["ssh", "-i", str(folder / "client"), "-p", str(port), "-o", "BatchMode=yes",
-                  "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={folder / 'known_hosts'}",
-                  "-o", "LogLevel=ERROR", f"{getpass.getuser()}@127.0.0.1"]
+        client = [
+            "ssh",
+            "-i",
+            str(folder / "client"),
+            "-p",
+            str(port),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            f"UserKnownHostsFile={folder / 'known_hosts'}",
+            "-o",
+            "LogLevel=ERROR",
+            f"{getpass.getuser()}@127.0.0.1",
+        ]
         yield {"client": client, "db": sqlite_url}
     finally:
         server.terminate()
@@ -93,7 +106,9 @@ Match User {getpass.getuser()}
 
 def portals(db: str) -> list[str]:
     """Portal processes of this test's database still running."""
-    found = subprocess.run(["ps", "-ww", "-eo", "pid,args"], check=True, capture_output=True, text=True).stdout.splitlines()
+    found = subprocess.run(
+        ["ps", "-ww", "-eo", "pid,args"], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
     return [line for line in found if " portal " in line and db in line and "sshd" not in line]
 
 
@@ -129,11 +144,23 @@ def test_a_customer_signs_in_over_ssh_and_a_dropped_connection_ends_the_portal(
 
 @needs_ssh
 def test_a_command_asked_for_runs_the_portal_instead(sshd: dict) -> None:
-    done = subprocess.run([*sshd["client"], "cat /etc/passwd; echo shell"], check=False, capture_output=True, text=True,
-                          timeout=TERMINAL_DEADLINE, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [*sshd["client"], "cat /etc/passwd; echo shell"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=TERMINAL_DEADLINE,
+        stdin=subprocess.DEVNULL,
+    )
     assert "root:" not in done.stdout and "shell" not in done.stdout
     assert "the portal needs a terminal" in done.stderr
     # No forwarding either: a port opened on the server for the client is refused.
-    tunnel = subprocess.run([*sshd["client"], "-N", "-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:9"],
-                            check=False, capture_output=True, text=True, timeout=TERMINAL_DEADLINE, stdin=subprocess.DEVNULL)
+    tunnel = subprocess.run(
+        [*sshd["client"], "-N", "-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:9"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=TERMINAL_DEADLINE,
+        stdin=subprocess.DEVNULL,
+    )
     assert tunnel.returncode != 0 and "forwarding failed" in tunnel.stderr.lower()

@@ -44,7 +44,11 @@ def test_a_dropped_connection_ends_the_session_cleanly(sqlite_url: str, sqlite_d
     process = subprocess.Popen(
         # Port 9 (discard): nobody asks for a code in this test.
         [*program(), "portal", "--db", sqlite_url, "--mail-via", "127.0.0.1:9"],
-        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
     )
     os.close(slave)
     try:

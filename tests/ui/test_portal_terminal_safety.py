@@ -30,9 +30,19 @@ async def test_hostile_names_and_changes_show_as_stand_ins(sqlite_directory) -> 
     # Written past the rules, as an older program or a hand edit could have.
     Customer.update(name=f"Acme {LINK}click{CLEAR}").where(Customer.id == acme.id).execute()
     ContactPerson.update(name=f"Bea {CLIPBOARD}").where(ContactPerson.id == bea.id).execute()
-    history.record(history.Actor("admin eve", "tui"), [history.Entry(
-        acme.id, acme.email, history.CONTACT_EDITED, [["name", "Beatrice", f"Bea {CLIPBOARD}{CLEAR}"]],
-        bea.id, bea.email)])
+    history.record(
+        history.Actor("admin eve", "tui"),
+        [
+            history.Entry(
+                acme.id,
+                acme.email,
+                history.CONTACT_EDITED,
+                [["name", "Beatrice", f"Bea {CLIPBOARD}{CLEAR}"]],
+                bea.id,
+                bea.email,
+            )
+        ],
+    )
     app = make_portal_app(SignIn(sqlite_directory, MailSettings("127.0.0.1", 9)), cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

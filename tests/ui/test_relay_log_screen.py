@@ -11,8 +11,8 @@ import pytest
 from contacts_tui.core.sample import build_sample, send_sample
 from contacts_tui.ui.app import make_app
 from contacts_tui.ui.screens.customers import CustomersScreen
-from contacts_tui.ui.screens.mail_list import PAGE
 from contacts_tui.ui.screens.log_entry import LogEntryScreen
+from contacts_tui.ui.screens.mail_list import PAGE
 from contacts_tui.ui.screens.relay_log import LogScreen
 from contacts_tui.ui.widgets.mail_tables import LogTable
 
@@ -22,8 +22,13 @@ from .helpers import SIZE, contacts, customer, log_row, press, screen_text, seen
 @pytest.fixture
 def acme(sqlite_directory):
     record = customer(sqlite_directory, "Acme Trading Ltd", "accounts@acme-trading.example")
-    contacts(sqlite_directory, record.id, [("Beatrice Bookman", "bookkeeping@acme-trading.example")],
-             role="Bookkeeping", categories=("billing",))
+    contacts(
+        sqlite_directory,
+        record.id,
+        [("Beatrice Bookman", "bookkeeping@acme-trading.example")],
+        role="Bookkeeping",
+        categories=("billing",),
+    )
     return record
 
 
@@ -101,13 +106,20 @@ async def test_the_detail_view_shows_every_field(sqlite_directory, acme, capture
         assert isinstance(app.screen, LogEntryScreen)
         text = seen(app)
         for label, value in [
-            ("Message-ID", entry.message_id), ("Queue ID", entry.queue_id),
-            ("Sender", "billing@demo-shop.example"), ("Recipients", "accounts@acme-trading.example"),
-            ("Category", "invoice.created"), ("Resolved", "billing"),
+            ("Message-ID", entry.message_id),
+            ("Queue ID", entry.queue_id),
+            ("Sender", "billing@demo-shop.example"),
+            ("Recipients", "accounts@acme-trading.example"),
+            ("Category", "invoice.created"),
+            ("Resolved", "billing"),
             ("Customers", "accounts@acme-trading.example"),
             ("Added", "Beatrice Bookman <bookkeeping@acme-trading.example>: opted in to billing"),
-            ("Decision", "rewritten"), ("Reason", "1 contact person(s) of Acme Trading Ltd opted in to billing"),
-            ("Status", "captured"), ("Attempts", "0"), ("Last error", "-"), ("Delivered", "-"),
+            ("Decision", "rewritten"),
+            ("Reason", "1 contact person(s) of Acme Trading Ltd opted in to billing"),
+            ("Status", "captured"),
+            ("Attempts", "0"),
+            ("Last error", "-"),
+            ("Delivered", "-"),
             ("Received", f"{entry.received_at:%Y-%m-%d %H:%M:%S} UTC"),
             ("Updated", f"{entry.updated_at:%Y-%m-%d %H:%M:%S} UTC"),
         ]:
@@ -118,10 +130,22 @@ async def test_the_detail_view_shows_every_field(sqlite_directory, acme, capture
 
 async def test_a_bounce_has_no_size_as_received(sqlite_directory):
     # As the relay writes the delivery status notification it sends the sender.
-    log_row(1, sender="", recipients=["billing@demo-shop.example"], subject="Delivery status notification for 5F3A0001",
-            category="", category_key="", customers=[], added=[], decision="bounce", status="queued",
-            reason="delivery to accounts@acme-trading.example failed: 550 5.1.1 no such user", size=0,
-            attempts=0, delivered_at=None)
+    log_row(
+        1,
+        sender="",
+        recipients=["billing@demo-shop.example"],
+        subject="Delivery status notification for 5F3A0001",
+        category="",
+        category_key="",
+        customers=[],
+        added=[],
+        decision="bounce",
+        status="queued",
+        reason="delivery to accounts@acme-trading.example failed: 550 5.1.1 no such user",
+        size=0,
+        attempts=0,
+        delivered_at=None,
+    )
     app = make_app(sqlite_directory, cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await open_log(pilot)
@@ -206,4 +230,3 @@ async def test_l_on_a_customer_shows_that_customers_entries(sqlite_directory, ac
         assert app.screen.query_one("#search").value == acme.email
         assert [r.recipients for r in table(app).records] == [(acme.email,)]
         assert "1 of 2 entries match" in screen_text(app)
-

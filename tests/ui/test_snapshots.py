@@ -57,7 +57,9 @@ def test_contact_form_with_errors(snap_compare, demo):
 
 
 def test_help(snap_compare, demo):
-    assert snap_compare(make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=keys("enter", "question_mark"))
+    assert snap_compare(
+        make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=keys("enter", "question_mark")
+    )
 
 
 @pytest.fixture
@@ -68,11 +70,20 @@ def captured(sqlite_directory):
     log_row(1)
     log_row(2, status="deferred", attempts=3, last_error="451 4.3.0 mailbox busy", delivered_at=None)
     captured_row(3)
-    captured_row(4, subject="Order #1042 confirmed", recipients=("orders@riverside-bakery.example",),
-                 added=[dict(BEA, name="Rosa Baker", email="rosa@riverside-bakery.example",
-                             reason="opted in to account")])
-    captured_row(5, subject="Newsletter", recipients=("someone@elsewhere.example",), added=[],
-                 decision="unchanged", reason="no recipient is a customer's primary email")
+    captured_row(
+        4,
+        subject="Order #1042 confirmed",
+        recipients=("orders@riverside-bakery.example",),
+        added=[dict(BEA, name="Rosa Baker", email="rosa@riverside-bakery.example", reason="opted in to account")],
+    )
+    captured_row(
+        5,
+        subject="Newsletter",
+        recipients=("someone@elsewhere.example",),
+        added=[],
+        decision="unchanged",
+        reason="no recipient is a customer's primary email",
+    )
     return sqlite_directory
 
 
@@ -109,8 +120,12 @@ def changes(demo):
     first = demo.search_customers("").rows[0]
     person = demo.list_contacts(first.id)[0]
     portal = demo.as_actor(Actor(first.email, "web"))
-    portal.update_contact(person.id, ContactInput(person.name, person.email, "+31 20 555 0199", "Bookkeeping",
-                                                  person.receive_all, person.categories))
+    portal.update_contact(
+        person.id,
+        ContactInput(
+            person.name, person.email, "+31 20 555 0199", "Bookkeeping", person.receive_all, person.categories
+        ),
+    )
     start = dt.datetime(2026, 12, 1, 9, 0)
     for row in ChangeRecord.select(ChangeRecord.id, ChangeRecord.channel):
         fields = {"at": start + dt.timedelta(minutes=row.id)}

@@ -38,5 +38,10 @@ def test_add_a_contact_person_by_keys_in_tmux(sqlite_directory, sqlite_url):
     finally:
         terminal.close()
     (bea,) = sqlite_directory.list_contacts(acme.id)
-    assert (bea.name, bea.email, bea.phone, bea.role) == ("Bea Books", "bea@acme.example", "+44 161 555 0123", "General")
+    assert (bea.name, bea.email, bea.phone, bea.role) == (
+        "Bea Books",
+        "bea@acme.example",
+        "+44 161 555 0123",
+        "General",
+    )
     assert bea.categories == ("billing",) and not bea.receive_all

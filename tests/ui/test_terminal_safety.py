@@ -22,9 +22,8 @@ CLEAR = "\x1b[2J"
 CLIPBOARD = "\x1b]52;c;ZXZpbA==\x07"
 SUBJECT = f"Invoice {LINK}click{CLEAR} now"
 SHOWN_SUBJECT = "Invoice ␛]8;;http://evil.example␛\\click␛[2J now"
-HOSTILE = (
-    ORIGINAL.replace(b"Subject: Your invoice INV-2024-0042", b"Subject: " + SUBJECT.encode())
-    .replace(b"your invoice INV-2024-0042 is attached.", f"pay here {LINK}{CLEAR}{CLIPBOARD}\u202e\x9b31m".encode())
+HOSTILE = ORIGINAL.replace(b"Subject: Your invoice INV-2024-0042", b"Subject: " + SUBJECT.encode()).replace(
+    b"your invoice INV-2024-0042 is attached.", f"pay here {LINK}{CLEAR}{CLIPBOARD}\u202e\x9b31m".encode()
 )
 
 
@@ -72,8 +71,13 @@ async def test_an_encoded_word_that_decodes_to_escapes_is_shown_not_obeyed(app):
 
 
 async def test_relay_log_lines_and_the_entry_show_stand_ins(app):
-    log_row(1, subject=SUBJECT, sender=f"x{CLEAR}@evil.example", reason=f"why {LINK}",
-            added=[{"email": "b@x.example", "name": f"Bea{CLIPBOARD}", "reason": "opted in"}])
+    log_row(
+        1,
+        subject=SUBJECT,
+        sender=f"x{CLEAR}@evil.example",
+        reason=f"why {LINK}",
+        added=[{"email": "b@x.example", "name": f"Bea{CLIPBOARD}", "reason": "opted in"}],
+    )
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         await press(pilot, "l")
@@ -86,8 +90,9 @@ async def test_relay_log_lines_and_the_entry_show_stand_ins(app):
 async def test_a_name_written_past_the_directory_rules_is_shown_not_obeyed(app, sqlite_directory):
     # The directory refuses control characters; a row written by hand (or an
     # older program) still must not reach the terminal as they are.
-    Customer.insert(name=f"Evil{CLEAR} [bold red]Co", name_key="evil", email="e@evil.example",
-                    email_key="e@evil.example").execute()
+    Customer.insert(
+        name=f"Evil{CLEAR} [bold red]Co", name_key="evil", email="e@evil.example", email_key="e@evil.example"
+    ).execute()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "Evil␛[2J [bold red]Co" in drawn(app)  # Rich markup stays literal too
@@ -99,8 +104,9 @@ async def test_a_name_written_past_the_directory_rules_is_shown_not_obeyed(app, 
 
 
 async def test_the_admin_forms_show_stand_ins_for_a_name_written_past_the_rules(app, sqlite_directory):
-    Customer.insert(name=f"Evil{CLEAR}Co", name_key="evil", email="e@evil.example",
-                    email_key="e@evil.example").execute()
+    Customer.insert(
+        name=f"Evil{CLEAR}Co", name_key="evil", email="e@evil.example", email_key="e@evil.example"
+    ).execute()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "e")  # the customer form, with the name in its input

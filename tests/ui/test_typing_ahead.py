@@ -12,8 +12,6 @@ come as one write to the terminal.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from contacts_tui.ui.screens.customer import CustomerScreen

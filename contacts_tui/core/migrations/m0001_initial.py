@@ -28,7 +28,11 @@ def up(migrator, database):
         updated_at = pw.DateTimeField(default=utcnow)
 
         class Meta:
-            indexes = ((("name_key", "id"), False), (("contact_count", "name_key"), False), (("active", "name_key"), False))
+            indexes = (
+                (("name_key", "id"), False),
+                (("contact_count", "name_key"), False),
+                (("active", "name_key"), False),
+            )
 
     class ContactPerson(Base):
         customer = pw.ForeignKeyField(Customer, on_delete="CASCADE")

@@ -39,7 +39,7 @@ def _rebuild_sqlite(database):
         '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "log_id" INTEGER, "received_at" DATETIME NOT NULL, '
         '"sender" VARCHAR(254) NOT NULL, "recipients" TEXT NOT NULL, "subject" TEXT NOT NULL, '
         '"message_id" VARCHAR(998) NOT NULL, "category" VARCHAR(255) NOT NULL, '
-        "\"category_key\" VARCHAR(64) NOT NULL DEFAULT '', \"added\" TEXT NOT NULL, "
+        '"category_key" VARCHAR(64) NOT NULL DEFAULT \'\', "added" TEXT NOT NULL, '
         '"search_text" TEXT NOT NULL, "original" BLOB NOT NULL, "message" BLOB NOT NULL, "size" INTEGER NOT NULL, '
         'FOREIGN KEY ("log_id") REFERENCES "relay_log" ("id") ON DELETE SET NULL)'
     )

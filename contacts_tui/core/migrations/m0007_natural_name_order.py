@@ -26,7 +26,7 @@ def up(migrator, database):
     changed = [(customer_id, _key(name)) for customer_id, name, old in rows if _key(name) != old]
     mark = database.param
     for start in range(0, len(changed), BATCH):
-        batch = changed[start:start + BATCH]
+        batch = changed[start : start + BATCH]
         values = ", ".join(f"({mark}, {mark})" for _ in batch)
         # One statement per batch, in a form SQLite and PostgreSQL both take:
         # a statement per customer is 100k round trips to a database server.

@@ -43,12 +43,20 @@ class PortalApp(TypeAhead):
         Binding("question_mark,f1", "help", "help", tooltip="Show the keys of this screen", id="portal.help"),
         # Every way out ends the session: over SSH there is no shell to
         # suspend to (ctrl+z) or to interrupt into (ctrl+c).
-        Binding("ctrl+q,ctrl+c,ctrl+z", "quit", "quit", show=False, priority=True,
-                tooltip="End the session", id="portal.quit"),
+        Binding(
+            "ctrl+q,ctrl+c,ctrl+z",
+            "quit",
+            "quit",
+            show=False,
+            priority=True,
+            tooltip="End the session",
+            id="portal.quit",
+        ),
     ]
 
-    def __init__(self, signin: SignIn, *, channel: str = "ssh", cursor_blink: bool = True,
-                 idle_seconds: float = IDLE_SECONDS) -> None:
+    def __init__(
+        self, signin: SignIn, *, channel: str = "ssh", cursor_blink: bool = True, idle_seconds: float = IDLE_SECONDS
+    ) -> None:
         super().__init__()
         self.signin = signin
         self.channel = channel

@@ -37,18 +37,36 @@ class PortalContactsScreen(ContactListScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "add", tooltip="Add a contact person", id="portal.add"),
         Binding("e", "edit", "edit", tooltip="Edit the highlighted contact person", id="portal.edit"),
-        Binding("d", "delete", "delete", tooltip="Delete the highlighted contact person (their mail stops)",
-                id="portal.delete"),
-        Binding("u", "undelete", "restore", tooltip="Restore the highlighted deleted contact person",
-                id="portal.restore"),
-        Binding("i", "show_inactive(True)", "deleted", tooltip="Show deleted contact persons too",
-                id="portal.inactive"),
-        Binding("i", "show_inactive(False)", "hide deleted", tooltip="Hide the deleted contact persons",
-                id="portal.hide_inactive"),
+        Binding(
+            "d",
+            "delete",
+            "delete",
+            tooltip="Delete the highlighted contact person (their mail stops)",
+            id="portal.delete",
+        ),
+        Binding(
+            "u", "undelete", "restore", tooltip="Restore the highlighted deleted contact person", id="portal.restore"
+        ),
+        Binding(
+            "i", "show_inactive(True)", "deleted", tooltip="Show deleted contact persons too", id="portal.inactive"
+        ),
+        Binding(
+            "i",
+            "show_inactive(False)",
+            "hide deleted",
+            tooltip="Hide the deleted contact persons",
+            id="portal.hide_inactive",
+        ),
         Binding("h", "history", "history", tooltip="Every change to your contact persons", id="portal.history"),
         *toggle_bindings("portal"),
-        Binding("0", "receive_all", "all", show=False, tooltip="Switch 'receive all' for the highlighted person",
-                id="portal.receive_all"),
+        Binding(
+            "0",
+            "receive_all",
+            "all",
+            show=False,
+            tooltip="Switch 'receive all' for the highlighted person",
+            id="portal.receive_all",
+        ),
         Binding("o", "sign_out", "sign out", tooltip="Sign out", id="portal.sign_out"),
     ]
 
@@ -165,13 +183,19 @@ class PortalContactsScreen(ContactListScreen):
             return
         category = scope.catalog.categories[number - 1]
         state = "off" if category.key in contact.categories else "on"
-        self.write(lambda: scope.toggle_category(contact.id, category.key),
-                   f"{category.label} {state} for {contact.name}.", contact.id)
+        self.write(
+            lambda: scope.toggle_category(contact.id, category.key),
+            f"{category.label} {state} for {contact.name}.",
+            contact.id,
+        )
 
     def action_receive_all(self) -> None:
         contact, scope = self.table.current(), self.scope
         if contact is None:
             return
         enabled = not contact.receive_all
-        self.write(lambda: scope.set_receive_all(contact.id, enabled),
-                   f"Receive all {'on' if enabled else 'off'} for {contact.name}.", contact.id)
+        self.write(
+            lambda: scope.set_receive_all(contact.id, enabled),
+            f"Receive all {'on' if enabled else 'off'} for {contact.name}.",
+            contact.id,
+        )

@@ -37,8 +37,13 @@ class SignInScreen(AppScreen):
     AUTO_FOCUS = "#email"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "new_code", "new code", tooltip="Mail a new code to the address", id="signin.new_code"),
-        Binding("escape", "other_address", "other address", tooltip="Sign in with another address",
-                id="signin.other_address"),
+        Binding(
+            "escape",
+            "other_address",
+            "other address",
+            tooltip="Sign in with another address",
+            id="signin.other_address",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -101,8 +106,9 @@ class SignInScreen(AppScreen):
             return
         signin = self.app.signin
         self._error("email", "")
-        self.call_directory("request", lambda: signin.request_code(address), lambda _: self._sent(address),
-                            self._refused, write=True)
+        self.call_directory(
+            "request", lambda: signin.request_code(address), lambda _: self._sent(address), self._refused, write=True
+        )
 
     def _sent(self, address: str) -> None:
         self.requests += 1

@@ -25,20 +25,22 @@ from textual_serve.server import Server, to_int
 PAGE = Path(__file__).resolve().parent / "web"
 TEXTUAL_SERVE_STATIC = Path(textual_serve.__file__).resolve().parent / "static"
 
-CONTENT_SECURITY_POLICY = "; ".join([  # noqa: FLY002 - one line per directive, with its reason
-    "default-src 'none'",
-    "script-src 'self'",
-    # The terminal (xterm.js inside textual.js) sizes and colours its cells
-    # with <style> elements it makes at run time.
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    # The session's websocket, to this same host (ws: or wss:).
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [  # noqa: FLY002 - one line per directive, with its reason
+        "default-src 'none'",
+        "script-src 'self'",
+        # The terminal (xterm.js inside textual.js) sizes and colours its cells
+        # with <style> elements it makes at run time.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        # The session's websocket, to this same host (ws: or wss:).
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
@@ -65,20 +67,23 @@ class PortalServer(Server):
     """textual-serve's server with our page and headers (see the module's docstring)."""
 
     def __init__(self, command: str, host: str, port: int, title: str, max_sessions: int = MAX_SESSIONS) -> None:
-        super().__init__(command, host=host, port=port, title=title, statics_path=TEXTUAL_SERVE_STATIC,
-                         templates_path=PAGE)
+        super().__init__(
+            command, host=host, port=port, title=title, statics_path=TEXTUAL_SERVE_STATIC, templates_path=PAGE
+        )
         self.max_sessions = max_sessions
         self.sessions = 0
 
     async def _make_app(self) -> web.Application:
         app = web.Application()
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(PAGE), autoescape=True)
-        app.add_routes([
-            web.get("/", self.handle_index, name="index"),
-            web.get("/ws", self.handle_websocket, name="websocket"),
-            web.static("/static", TEXTUAL_SERVE_STATIC, name="static"),
-            web.get("/portal/{name:portal\\.(js|css)}", self.handle_page_file, name="portal"),
-        ])
+        app.add_routes(
+            [
+                web.get("/", self.handle_index, name="index"),
+                web.get("/ws", self.handle_websocket, name="websocket"),
+                web.static("/static", TEXTUAL_SERVE_STATIC, name="static"),
+                web.get("/portal/{name:portal\\.(js|css)}", self.handle_page_file, name="portal"),
+            ]
+        )
         app.on_response_prepare.append(add_security_headers)
         app.on_startup.append(self.on_startup)
         app.on_shutdown.append(self.on_shutdown)
@@ -115,7 +120,8 @@ class PortalServer(Server):
             self.sessions -= 1
 
 
-def serve(command: str, host: str, port: int, max_sessions: int = MAX_SESSIONS,
-          title: str = "Contact persons portal") -> None:
+def serve(
+    command: str, host: str, port: int, max_sessions: int = MAX_SESSIONS, title: str = "Contact persons portal"
+) -> None:
     """Serve ``command`` (the portal, as a web session) until ctrl+c or SIGTERM."""
     PortalServer(command, host, port, title, max_sessions).serve()

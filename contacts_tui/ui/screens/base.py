@@ -3,7 +3,8 @@ text, and directory calls that run off the UI thread."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, TypeVar
 
 from textual import events
 from textual.actions import parse
@@ -126,10 +127,7 @@ class KeyHelp:
         The footer rebuilds itself on every refresh, which costs tens of
         milliseconds: too much for each search keystroke or cursor move.
         """
-        state = tuple(
-            self.check_action(*parse(binding.action)[1:])
-            for binding in self.own_bindings()
-        )
+        state = tuple(self.check_action(*parse(binding.action)[1:]) for binding in self.own_bindings())
         if state != self._key_state:
             self._key_state = state
             self.refresh_bindings()  # type: ignore[attr-defined]

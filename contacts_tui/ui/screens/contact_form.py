@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -68,8 +68,9 @@ class ContactForm(FormScreen):
             yield Switch(False, id="apply_all")
             yield Static(self._state(False), classes="switch-state", id="apply_all-state")
             yield Static("", classes="field-note", id="apply_all-note", markup=False)
-        role = Select([(r, r) for r in ROLES], value=data.role or DEFAULT_ROLE, allow_blank=False, id="role",
-                      compact=True)
+        role = Select(
+            [(r, r) for r in ROLES], value=data.role or DEFAULT_ROLE, allow_blank=False, id="role", compact=True
+        )
         yield from self.field("role", "Role", role)
         with Horizontal(classes="section", id="categories-row"):
             yield Label("Receives copies of")

@@ -52,35 +52,87 @@ class CustomerScreen(ContactListScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "add", tooltip="Add a contact person", id="customer.add"),
         Binding("e", "edit", "edit", tooltip="Edit the highlighted contact person", id="customer.edit"),
-        Binding("d", "delete", "delete", tooltip="Delete the highlighted contact person (mail stops)",
-                id="customer.delete"),
-        Binding("u", "undelete", "undelete", tooltip="Restore the highlighted deleted contact person",
-                id="customer.undelete"),
-        Binding("p", "make_primary", "primary", tooltip="Make the highlighted contact person the primary email",
-                id="customer.primary"),
+        Binding(
+            "d", "delete", "delete", tooltip="Delete the highlighted contact person (mail stops)", id="customer.delete"
+        ),
+        Binding(
+            "u",
+            "undelete",
+            "undelete",
+            tooltip="Restore the highlighted deleted contact person",
+            id="customer.undelete",
+        ),
+        Binding(
+            "p",
+            "make_primary",
+            "primary",
+            tooltip="Make the highlighted contact person the primary email",
+            id="customer.primary",
+        ),
         # One i key; the footer says which way it switches now.
-        Binding("i", "show_inactive(True)", "deleted", tooltip="Show deleted contact persons too",
-                id="customer.inactive"),
-        Binding("i", "show_inactive(False)", "hide deleted", tooltip="Hide the deleted contact persons",
-                id="customer.hide_inactive"),
-        Binding("s", "send_sample", "sample", tooltip="Send a sample notification to this customer through the relay",
-                id="customer.sample"),
+        Binding(
+            "i", "show_inactive(True)", "deleted", tooltip="Show deleted contact persons too", id="customer.inactive"
+        ),
+        Binding(
+            "i",
+            "show_inactive(False)",
+            "hide deleted",
+            tooltip="Hide the deleted contact persons",
+            id="customer.hide_inactive",
+        ),
+        Binding(
+            "s",
+            "send_sample",
+            "sample",
+            tooltip="Send a sample notification to this customer through the relay",
+            id="customer.sample",
+        ),
         # "mail", not "messages": the footer has no room to spare at 80 columns.
         Binding("m", "messages", "mail", tooltip="Captured messages to this customer", id="customer.messages"),
         # Not in the footer, which is full at 80 columns: help and the palette list it.
         Binding("l", "relay_log", "log", show=False, tooltip="Relay log entries of this customer", id="customer.log"),
         *toggle_bindings("customer", _toggle),
-        Binding("0", "receive_all", "all", show=False, tooltip="Switch 'receive all' for the highlighted contact person",
-                id="customer.receive_all"),
-        Binding("c", "edit_customer", "customer", show=False, tooltip="Edit this customer's name, email and phone",
-                id="customer.edit_customer"),
-        Binding("h", "history", "history", show=False, tooltip="History: every change to this customer",
-                id="customer.history"),
+        Binding(
+            "0",
+            "receive_all",
+            "all",
+            show=False,
+            tooltip="Switch 'receive all' for the highlighted contact person",
+            id="customer.receive_all",
+        ),
+        Binding(
+            "c",
+            "edit_customer",
+            "customer",
+            show=False,
+            tooltip="Edit this customer's name, email and phone",
+            id="customer.edit_customer",
+        ),
+        Binding(
+            "h",
+            "history",
+            "history",
+            show=False,
+            tooltip="History: every change to this customer",
+            id="customer.history",
+        ),
         # b as in block: p (portal) is make primary.
-        Binding("b", "portal_access(False)", "block sign-in", show=False,
-                tooltip="Disable this customer's sign-in to the portal", id="customer.portal_disable"),
-        Binding("b", "portal_access(True)", "allow sign-in", show=False,
-                tooltip="Enable this customer's sign-in to the portal again", id="customer.portal_enable"),
+        Binding(
+            "b",
+            "portal_access(False)",
+            "block sign-in",
+            show=False,
+            tooltip="Disable this customer's sign-in to the portal",
+            id="customer.portal_disable",
+        ),
+        Binding(
+            "b",
+            "portal_access(True)",
+            "allow sign-in",
+            show=False,
+            tooltip="Enable this customer's sign-in to the portal again",
+            id="customer.portal_enable",
+        ),
         Binding("escape", "back", "back", tooltip="Back to the customers", id="customer.back"),
     ]
 
@@ -140,8 +192,9 @@ class CustomerScreen(ContactListScreen):
     def contact_lines(self, contact: ContactRecord | None) -> list[str]:
         others = self.memberships.get(contact.email.lower(), None) if contact else None
         switched = self.switched[1] if contact and self.switched and self.switched[0] == contact.id else None
-        return contact_lines(contact, self.directory.catalog, others, has_contacts=bool(self.table.records),
-                             switched=switched)
+        return contact_lines(
+            contact, self.directory.catalog, others, has_contacts=bool(self.table.records), switched=switched
+        )
 
     # -- what applies now ----------------------------------------------------
 
@@ -246,7 +299,9 @@ class CustomerScreen(ContactListScreen):
             yes="Make primary",
         )
         swap = lambda: self.directory.make_primary(contact.id)  # noqa: E731
-        self.app.push_screen(question, lambda yes: yes and self.write(swap, f"{contact.email} is the primary email now."))
+        self.app.push_screen(
+            question, lambda yes: yes and self.write(swap, f"{contact.email} is the primary email now.")
+        )
 
     def action_send_sample(self) -> None:
         customer = self.customer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.widgets import Input
@@ -32,12 +32,24 @@ class CustomerForm(FormScreen):
 
     def fields(self) -> ComposeResult:
         customer = self.customer
-        yield from self.field("name", "Name", Input(customer.name if customer else "", id="name", compact=True,
-                                                    placeholder="required"))
-        yield from self.field("email", "Primary email", Input(customer.email if customer else "", id="email",
-                                                              compact=True, placeholder="required; gets every notification"))
-        yield from self.field("phone", "Phone", Input(customer.phone if customer else "", id="phone",
-                                                      compact=True, placeholder="optional"))
+        yield from self.field(
+            "name", "Name", Input(customer.name if customer else "", id="name", compact=True, placeholder="required")
+        )
+        yield from self.field(
+            "email",
+            "Primary email",
+            Input(
+                customer.email if customer else "",
+                id="email",
+                compact=True,
+                placeholder="required; gets every notification",
+            ),
+        )
+        yield from self.field(
+            "phone",
+            "Phone",
+            Input(customer.phone if customer else "", id="phone", compact=True, placeholder="optional"),
+        )
 
     def save_call(self) -> Callable[[], CustomerRecord]:
         data = CustomerInput(

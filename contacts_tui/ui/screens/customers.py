@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -62,25 +63,49 @@ class CustomersScreen(PagedListScreen):
         Binding("slash", "search", "search", tooltip="Search customers and contact persons", id="customers.search"),
         Binding("a", "add", "add", tooltip="Add a customer", id="customers.add"),
         Binding("e", "edit", "edit", tooltip="Edit the highlighted customer", id="customers.edit"),
-        Binding("d", "set_active(False)", "deactivate", tooltip="Deactivate the highlighted customer",
-                id="customers.deactivate"),
-        Binding("d", "set_active(True)", "activate", tooltip="Activate the highlighted customer again",
-                id="customers.activate"),
+        Binding(
+            "d",
+            "set_active(False)",
+            "deactivate",
+            tooltip="Deactivate the highlighted customer",
+            id="customers.deactivate",
+        ),
+        Binding(
+            "d",
+            "set_active(True)",
+            "activate",
+            tooltip="Activate the highlighted customer again",
+            id="customers.activate",
+        ),
         Binding("o", "sort", "sort", tooltip="Sort by the next column", id="customers.sort"),
         Binding("r", "reverse", "reverse", show=False, tooltip="Reverse the sort order", id="customers.reverse"),
         # Not in the full footer; the demo hint and help name it.
-        Binding("s", "send_sample", "sample", show=False,
-                tooltip="Send a sample notification to the highlighted customer through the relay",
-                id="customers.sample"),
-        Binding("l", "relay_log", "log", tooltip="Relay log: what the relay did with each message",
-                id="customers.log"),
+        Binding(
+            "s",
+            "send_sample",
+            "sample",
+            show=False,
+            tooltip="Send a sample notification to the highlighted customer through the relay",
+            id="customers.sample",
+        ),
+        Binding("l", "relay_log", "log", tooltip="Relay log: what the relay did with each message", id="customers.log"),
         # "mail", not "messages": with "esc clear" the footer has no room to spare at 80 columns.
-        Binding("m", "messages", "mail", tooltip="Captured messages: what a capture relay would have sent",
-                id="customers.messages"),
+        Binding(
+            "m",
+            "messages",
+            "mail",
+            tooltip="Captured messages: what a capture relay would have sent",
+            id="customers.messages",
+        ),
         # Not in the footer, which is full at 80 columns: help and the palette list it.
-        Binding("h", "history", "history", show=False,
-                tooltip="History: every change to the highlighted customer (to every customer when none is)",
-                id="customers.history"),
+        Binding(
+            "h",
+            "history",
+            "history",
+            show=False,
+            tooltip="History: every change to the highlighted customer (to every customer when none is)",
+            id="customers.history",
+        ),
         Binding("escape", "clear_search", "clear", tooltip="Clear the search", id="customers.clear"),
     ]
 
@@ -199,8 +224,11 @@ class CustomersScreen(PagedListScreen):
 
     def _sort(self, sort: str, descending: bool) -> None:
         current = self.table.current()
-        self.load(replace(self.query_state, sort=sort, descending=descending, index=0,
-                          select_id=current.id if current else None))
+        self.load(
+            replace(
+                self.query_state, sort=sort, descending=descending, index=0, select_id=current.id if current else None
+            )
+        )
 
     def action_sort(self) -> None:
         position = SORT_ORDER.index(self.query_state.sort)
@@ -291,8 +319,9 @@ class CustomersScreen(PagedListScreen):
         if not query.text.strip() or any(row.id == record.id for row in rows):
             return
         # A new or renamed customer that the search leaves out would seem lost.
-        self.app.notify(f"{record.name} does not match the search '{query.text.strip()}', so it is cleared.",
-                        markup=False)
+        self.app.notify(
+            f"{record.name} does not match the search '{query.text.strip()}', so it is cleared.", markup=False
+        )
         self.load(replace(query, text="", index=0, select_id=record.id, quiet=False))
         self.query_one("#search", Input).value = ""
 
@@ -307,8 +336,7 @@ class CustomersScreen(PagedListScreen):
             return
         question = Confirm(
             f"Deactivate {current.name}?",
-            "Its contact persons get no more copies until you activate it again. "
-            "Nothing is deleted.",
+            "Its contact persons get no more copies until you activate it again. Nothing is deleted.",
             yes="Deactivate",
         )
         self.app.push_screen(question, lambda yes: yes and self._set_active(current, False))
@@ -319,5 +347,6 @@ class CustomersScreen(PagedListScreen):
             self.app.notify(f"{record.name} is {word}.", markup=False)
             self.reload(record.id)
 
-        self.call_directory("customer-write", lambda: self.directory.set_customer_active(customer.id, active), done,
-                            write=True)
+        self.call_directory(
+            "customer-write", lambda: self.directory.set_customer_active(customer.id, active), done, write=True
+        )

@@ -3,7 +3,8 @@ errors underneath, ctrl+s to save, escape to cancel, nothing typed ever lost."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -193,6 +194,7 @@ class FormScreen(AppScreen):
         if self.values() == self.initial:
             self.dismiss(None)
             return
-        question = Confirm("Discard your changes?", "What you typed in this form is not saved.", yes="Discard",
-                           no="Keep editing")
+        question = Confirm(
+            "Discard your changes?", "What you typed in this form is not saved.", yes="Discard", no="Keep editing"
+        )
         self.app.push_screen(question, lambda discard: discard and self.dismiss(None))

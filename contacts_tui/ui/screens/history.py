@@ -25,8 +25,10 @@ LIMIT = 500
 def change_lines(change: Change, *, with_customer: bool) -> str:
     """A change in full: when, who and how; what (and of which customer, where
     the list holds every customer's); then each field before and after, one per line."""
-    lines = [f"{local_time(change.at)} · {change.who} ({change.channel})",
-             (f"{change.customer_email}: " if with_customer else "") + what(change)]
+    lines = [
+        f"{local_time(change.at)} · {change.who} ({change.channel})",
+        (f"{change.customer_email}: " if with_customer else "") + what(change),
+    ]
     lines += [f"  {field}: {shown(before)} → {shown(after)}" for field, before, after in change.changes]
     return "\n".join(visible(line) for line in lines)
 
@@ -48,10 +50,16 @@ class HistoryScreen(AppScreen):
     )
     AUTO_FOCUS = "#history"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "every_customer(True)", "all customers", tooltip="Show the changes of every customer",
-                id="history.all"),
-        Binding("a", "every_customer(False)", "this customer", tooltip="Show only this customer's changes again",
-                id="history.one"),
+        Binding(
+            "a", "every_customer(True)", "all customers", tooltip="Show the changes of every customer", id="history.all"
+        ),
+        Binding(
+            "a",
+            "every_customer(False)",
+            "this customer",
+            tooltip="Show only this customer's changes again",
+            id="history.one",
+        ),
         Binding("r", "refresh", "refresh", tooltip="Load the newest changes now", id="history.refresh"),
         Binding("escape", "back", "back", tooltip="Back", id="history.back"),
     ]
@@ -81,8 +89,11 @@ class HistoryScreen(AppScreen):
         self.sub_title = "History" + ("" if customer_id is None else f" of {self.customer_name}")
         current = self.table.current()
         keep = current.id if current else None
-        self.call_directory("history", lambda: self.directory.history(customer_id, limit=LIMIT),
-                            lambda changes: self._loaded(changes, keep))
+        self.call_directory(
+            "history",
+            lambda: self.directory.history(customer_id, limit=LIMIT),
+            lambda changes: self._loaded(changes, keep),
+        )
 
     def _loaded(self, changes: list[Change], keep: int | None) -> None:
         ids = [change.id for change in changes]
@@ -93,7 +104,9 @@ class HistoryScreen(AppScreen):
         else:
             count = f"{len(changes):,} change{'' if len(changes) == 1 else 's'}"
             text = f"The newest {count}" if len(changes) >= LIMIT else count
-            text += ", newest first" + ("" if self.customer_id is None or self.every_customer else f", of {self.customer_name}")
+            text += ", newest first" + (
+                "" if self.customer_id is None or self.every_customer else f", of {self.customer_name}"
+            )
         self.query_one("#status", Static).update(visible(text))
         self._show_change()
         self.update_keys()

@@ -4,8 +4,9 @@ highlighted row, and a refresh every few seconds that never moves the cursor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult

@@ -122,19 +122,34 @@ class MessageScreen(AppScreen):
     )
     EXTRA_KEYS = (("↑ ↓ pgup pgdn", "Scroll the tab"), ("← →", "Previous or next tab"))
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(str(n), f"show_tab('{key}')", title.lower(), tooltip=f"Show the {title} tab",
-                  id=f"message.tab_{key}") for n, (key, title) in enumerate(TABS, 1)),
+        *(
+            Binding(
+                str(n), f"show_tab('{key}')", title.lower(), tooltip=f"Show the {title} tab", id=f"message.tab_{key}"
+            )
+            for n, (key, title) in enumerate(TABS, 1)
+        ),
         Binding("left", "step_tab(-1)", show=False, priority=True, id="message.previous_tab"),
         Binding("right", "step_tab(1)", show=False, priority=True, id="message.next_tab"),
-        Binding("o", "raw(True)", "original", tooltip="Raw tab: the original message as the relay received it",
-                id="message.raw_original"),
-        Binding("o", "raw(False)", "as sent", tooltip="Raw tab: the message as the relay would have sent it",
-                id="message.raw_sent"),
+        Binding(
+            "o",
+            "raw(True)",
+            "original",
+            tooltip="Raw tab: the original message as the relay received it",
+            id="message.raw_original",
+        ),
+        Binding(
+            "o",
+            "raw(False)",
+            "as sent",
+            tooltip="Raw tab: the message as the relay would have sent it",
+            id="message.raw_sent",
+        ),
         Binding("h", "html(True)", "source", tooltip="HTML tab: the HTML source", id="message.html_source"),
         Binding("h", "html(False)", "as text", tooltip="HTML tab: the HTML as readable text", id="message.html_text"),
         Binding("l", "log_entry", "log entry", tooltip="The relay log entry of this message", id="message.log"),
-        Binding("d", "delete_message", "delete", tooltip="Delete this captured message (asks first)",
-                id="message.delete"),
+        Binding(
+            "d", "delete_message", "delete", tooltip="Delete this captured message (asks first)", id="message.delete"
+        ),
         Binding("escape", "back", "back", tooltip="Back to the captured messages", id="message.back"),
     ]
 
@@ -172,17 +187,15 @@ class MessageScreen(AppScreen):
         self.query_one("#message-title", Static).update(visible(view.subject or shown.record.subject or "(no subject)"))
         self.query_one("#summary-body", Static).update(summary_table(shown))
         changed = sum(1 for mark, _ in view.header_diff if mark != " ")
-        note = (
-            "Header fields after the relay. + the relay added this line, - it removed it, "
-            "no mark: unchanged."
-        )
+        note = "Header fields after the relay. + the relay added this line, - it removed it, no mark: unchanged."
         if not changed:
             note = "The relay changed no header field of this message."
         self.query_one("#headers-note", Static).update(note)
         self.query_one(HeaderDiff).show(view.header_diff)
         command = f"contacts-relay messages raw {shown.record.id}"
         self.query_one("#text-body", Static).update(
-            visible_lines(_clip(view.text, "text", command)) if view.text else "(This message has no plain-text part.)")
+            visible_lines(_clip(view.text, "text", command)) if view.text else "(This message has no plain-text part.)"
+        )
         self._show_html()
         self._show_raw()
         self._focus_tab()
@@ -196,10 +209,13 @@ class MessageScreen(AppScreen):
         if not html:
             text = "(This message has no HTML part.)"
         elif self.html_source:
-            text = "The HTML source; h: as text.\n\n" + _clip(html, "HTML", f"contacts-relay messages raw {shown.record.id}")
+            text = "The HTML source; h: as text.\n\n" + _clip(
+                html, "HTML", f"contacts-relay messages raw {shown.record.id}"
+            )
         else:
             text = "The HTML as text (no images, nothing run); h: its source.\n\n" + _clip(
-                html_to_text(html), "HTML", f"contacts-relay messages raw {shown.record.id}")
+                html_to_text(html), "HTML", f"contacts-relay messages raw {shown.record.id}"
+            )
         self.query_one("#html-body", Static).update(visible_lines(text))
 
     def _show_raw(self) -> None:
@@ -207,8 +223,10 @@ class MessageScreen(AppScreen):
         if shown is None:
             return
         if self.raw_original:
-            note = (f"The original, as the relay received it ({shown.original_size:,} bytes), before "
-                    "anything was added. o: as sent.")
+            note = (
+                f"The original, as the relay received it ({shown.original_size:,} bytes), before "
+                "anything was added. o: as sent."
+            )
             text = shown.original
         else:
             note = f"As the relay would have sent it ({shown.raw_size:,} bytes). o: the original as received."
@@ -279,8 +297,11 @@ class MessageScreen(AppScreen):
 
     def action_delete_message(self) -> None:
         message_id = self.message_id
-        question = Confirm(f"Delete captured message {message_id}?",
-                           "It is gone for good; its relay log entry stays. Nothing is sent.", yes="Delete")
+        question = Confirm(
+            f"Delete captured message {message_id}?",
+            "It is gone for good; its relay log entry stays. Nothing is sent.",
+            yes="Delete",
+        )
 
         def delete() -> None:
             self.call_directory("delete", lambda: maillog.delete_captured(message_id), self._deleted, write=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -44,10 +45,16 @@ class MessagesScreen(MailListScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "search", tooltip="Search the captured messages", id="messages.search"),
         Binding("r", "refresh", "refresh", tooltip="Load the newest messages now", id="messages.refresh"),
-        Binding("d", "delete_message", "delete", tooltip="Delete the highlighted message (asks first)",
-                id="messages.delete"),
-        Binding("c", "clear_all", "delete all", tooltip="Delete every captured message (asks first)",
-                id="messages.clear_all"),
+        Binding(
+            "d", "delete_message", "delete", tooltip="Delete the highlighted message (asks first)", id="messages.delete"
+        ),
+        Binding(
+            "c",
+            "clear_all",
+            "delete all",
+            tooltip="Delete every captured message (asks first)",
+            id="messages.clear_all",
+        ),
         Binding("l", "relay_log", "log", tooltip="Relay log", id="messages.log"),
         Binding("escape", "clear_search", "clear search", tooltip="Clear the search", id="messages.clear"),
         Binding("escape", "back", "back", tooltip="Back", id="messages.back"),
@@ -133,7 +140,8 @@ class MessagesScreen(MailListScreen):
             self.reload()
 
         delete = lambda: self.call_directory(  # noqa: E731
-            "delete", lambda: maillog.delete_captured(record.id), done, write=True)
+            "delete", lambda: maillog.delete_captured(record.id), done, write=True
+        )
         self.app.push_screen(question, lambda yes: yes and delete())
 
     def action_clear_all(self) -> None:

@@ -4,8 +4,9 @@ newest request wins."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from textual import events, on
 from textual.widgets import DataTable, Input
@@ -86,8 +87,9 @@ class PagedListScreen(AppScreen):
             return
         self.in_flight = query
         known_total = self.table.total if self.loaded_once else PAGE
-        self.call_directory(self.LOAD_GROUP, self.loader(query, query.offset(known_total)), self._loaded,
-                            self._load_failed)
+        self.call_directory(
+            self.LOAD_GROUP, self.loader(query, query.offset(known_total)), self._loaded, self._load_failed
+        )
 
     def load_first_page(self, **changes: Any) -> None:
         """Load the start of a changed search."""

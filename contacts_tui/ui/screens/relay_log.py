@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 
@@ -14,7 +15,6 @@ from ..mailformat import log_summary
 from ..widgets.mail_tables import LogTable
 from .mail_list import MailListScreen
 from .sample import dismiss_sent_answers
-
 
 
 class LogScreen(MailListScreen):
@@ -39,12 +39,18 @@ class LogScreen(MailListScreen):
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "search", tooltip="Search the relay log", id="log.search"),
-        Binding("f", "next_status", "status", tooltip="Show only the next status (all, queued, delivered, …)",
-                id="log.status"),
+        Binding(
+            "f",
+            "next_status",
+            "status",
+            tooltip="Show only the next status (all, queued, delivered, …)",
+            id="log.status",
+        ),
         Binding("r", "refresh", "refresh", tooltip="Load the newest entries now", id="log.refresh"),
         Binding("m", "messages", "messages", tooltip="Captured messages", id="log.messages"),
-        Binding("escape", "clear_search", "clear search", tooltip="Clear the search and the status filter",
-                id="log.clear"),
+        Binding(
+            "escape", "clear_search", "clear search", tooltip="Clear the search and the status filter", id="log.clear"
+        ),
         Binding("escape", "back", "back", tooltip="Back", id="log.back"),
     ]
 

@@ -48,8 +48,10 @@ class SampleDialog(AppModal[str | None]):
     )
     EXTRA_KEYS = (("↑ ↓", "Choose a category"), ("enter", "Send the highlighted category"))
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(str(n), f"pick({n})", "send", show=False, tooltip=f"Send category {n}", id=f"sample.pick{n}")
-          for n in range(1, PICK_KEYS + 1)),
+        *(
+            Binding(str(n), f"pick({n})", "send", show=False, tooltip=f"Send category {n}", id=f"sample.pick{n}")
+            for n in range(1, PICK_KEYS + 1)
+        ),
         Binding("escape,q", "cancel", "cancel", tooltip="Close without sending", id="sample.cancel"),
     ]
 
@@ -60,9 +62,14 @@ class SampleDialog(AppModal[str | None]):
     def compose(self) -> ComposeResult:
         host, port = self.relay
         with Vertical(id="sample", classes="dialog"):
-            yield Static(visible(f"Send a sample notification to {self.customer.name}"), id="sample-title", markup=False)
-            yield Static(visible(f"To {self.customer.email}, through the relay at {host}:{port}. Which category?"),
-                         id="sample-detail", markup=False)
+            yield Static(
+                visible(f"Send a sample notification to {self.customer.name}"), id="sample-title", markup=False
+            )
+            yield Static(
+                visible(f"To {self.customer.email}, through the relay at {host}:{port}. Which category?"),
+                id="sample-detail",
+                markup=False,
+            )
             yield Options(*self._options(), id="sample-categories")
             count = min(len(self.catalog.categories), PICK_KEYS)
             keys = "1" if count == 1 else f"1-{count}"
@@ -99,11 +106,14 @@ class SampleDialog(AppModal[str | None]):
 
 def _reason(error: Exception) -> str:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        (code, text), = error.recipients.values()
+        ((code, text),) = error.recipients.values()
         return f"{code} {text.decode('utf-8', errors='replace')}"
     if isinstance(error, smtplib.SMTPResponseException):
-        text = error.smtp_error.decode("utf-8", errors="replace") if isinstance(error.smtp_error, bytes) else str(
-            error.smtp_error)
+        text = (
+            error.smtp_error.decode("utf-8", errors="replace")
+            if isinstance(error.smtp_error, bytes)
+            else str(error.smtp_error)
+        )
         return f"{error.smtp_code} {text}"
     if isinstance(error, OSError):
         return f"the relay cannot be reached ({error.strerror or error})"

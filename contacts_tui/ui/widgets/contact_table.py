@@ -32,8 +32,14 @@ six more cells at 80 columns."""
 
 class ContactTable(DataTable):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "edit", show=False, tooltip="Edit the highlighted contact person",
-                id="contacts.open"),
+        Binding(
+            "enter",
+            "select_cursor",
+            "edit",
+            show=False,
+            tooltip="Edit the highlighted contact person",
+            id="contacts.open",
+        ),
         *LIST_KEYS,
     ]
 

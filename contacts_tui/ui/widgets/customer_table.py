@@ -3,7 +3,8 @@ sorted by one column (see PagedTable for the paging)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -17,7 +18,12 @@ from .paged_table import PagedTable, page_row
 class CustomerTable(PagedTable):
     """A paged window onto the customers that match the search."""
 
-    COLUMNS = (("name", "Name", 0), ("email", "Primary email", 0), ("contacts", "Contacts", 10), ("status", "Status", 8))
+    COLUMNS = (
+        ("name", "Name", 0),
+        ("email", "Primary email", 0),
+        ("contacts", "Contacts", 10),
+        ("status", "Status", 8),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "open", tooltip="Open the highlighted customer", id="customers.open"),
     ]

@@ -6,7 +6,8 @@ colour; colour only helps. Continuation lines stay clear of the mark column.
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text

@@ -75,8 +75,12 @@ class MessageTable(PagedTable):
         widths["time"] = max(times, default=widths["time"])
         addresses = [key for key in ("sender", "to") if key in widths]
         shared = sum(widths[key] for key in (*addresses, "subject")) + sum(
-            width - widths[key] for key, _, width in self.COLUMNS if width and key in widths)
-        texts = {"sender": [r.sender or "<>" for r in self.records], "to": [", ".join(r.recipients) for r in self.records]}
+            width - widths[key] for key, _, width in self.COLUMNS if width and key in widths
+        )
+        texts = {
+            "sender": [r.sender or "<>" for r in self.records],
+            "to": [", ".join(r.recipients) for r in self.records],
+        }
         needs = {key: min(ADDRESS_NEED, max((cell_len(t) for t in texts[key]), default=4)) for key in addresses}
         subject_need = max((cell_len(r.subject or "(no subject)") for r in self.records), default=0)
         # The subject gets what it needs, or at least half when the addresses would take it all;

@@ -58,7 +58,9 @@ async def test_log_shows_newest_first_with_status_decision_and_who_was_added(his
     first = acme.splitlines()[0].split()
     assert first[2:] == ["UTC", history["acme"].queue_id, "delivered", "rewritten", "billing"]
     assert "from billing@shop.example to acme@customer.example; added: books@acme.example," in acme
-    assert re.search(r"\n    customer\(s\): acme@customer\.example; delivered \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n", acme)
+    assert re.search(
+        r"\n    customer\(s\): acme@customer\.example; delivered \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n", acme
+    )
     assert "\n    customer(s): beta@customer.example; delivered " in beta
     # No category, so nobody was looked up: it says when it was delivered, not that no customer matched.
     assert "\n    delivered " in plain and "no customer matched" not in plain
@@ -172,8 +174,12 @@ def test_entries_written_late_take_their_place_in_time(directory, capsys, db_url
     local_zone("UTC")
     base = dt.datetime(2026, 12, 4, 9, 0, 0)
     for minute, subject in [(30, "sent after the outage"), (5, "refused during the outage"), (0, "before")]:
-        entry = LogEntry(sender="billing@shop.example", recipients=(ACME,), subject=subject,
-                         received_at=base + dt.timedelta(minutes=minute))
+        entry = LogEntry(
+            sender="billing@shop.example",
+            recipients=(ACME,),
+            subject=subject,
+            received_at=base + dt.timedelta(minutes=minute),
+        )
         RelayLog.insert(**entry.row()).execute()
 
     subjects = [row["subject"] for row in log_json(capsys, db_url)]

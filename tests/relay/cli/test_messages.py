@@ -22,10 +22,10 @@ from ..helpers import (
     cc_of,
     log_json,
     message,
+    raw_session,
     relay_config,
     run_cli,
     running,
-    raw_session,
     seed,
     send,
     split,
@@ -96,7 +96,9 @@ async def test_list_searches_and_speaks_json(captured, capsys, db_url):
     assert messages(capsys, db_url, "list", "--search", "nothing-like-this") == "No captured messages match.\n"
 
 
-async def test_search_by_category_finds_messages_tagged_with_its_email_types(captured, directory, tmp_path, capsys, db_url):
+async def test_search_by_category_finds_messages_tagged_with_its_email_types(
+    captured, directory, tmp_path, capsys, db_url
+):
     async with running(relay_config(tmp_path), directory) as relay:
         reply = await send(relay.port, [ACME], message(subject="Order 7", category="order.confirmed"))
     assert reply.code == 250
@@ -236,7 +238,10 @@ async def test_a_reader_that_stops_early_is_not_an_error(captured, db_url, comma
     try:
         done = subprocess.run(
             [sys.executable, "-m", "relay.cli", *command, "--db", db_url],
-            stdout=write_end, stderr=subprocess.PIPE, timeout=60, cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            cwd=ROOT,
         )
     finally:
         os.close(write_end)
@@ -250,7 +255,10 @@ async def test_ids_are_not_given_out_again_after_a_clear(captured, directory, tm
     assert "captured as 3" in reply.text
     code, _, err = run_cli(capsys, "messages", "show", "1", "--db", db_url)
     assert code == 1
-    assert err == "contacts-relay: error: there is no captured message 1 (it may have been cleared or dropped by retention)\n"
+    assert (
+        err
+        == "contacts-relay: error: there is no captured message 1 (it may have been cleared or dropped by retention)\n"
+    )
 
 
 @pytest.mark.parametrize("action, number", [("show", "99"), ("raw", "0"), ("raw", "-1"), ("release", "3")])
@@ -325,4 +333,6 @@ async def test_show_gives_the_envelope_as_the_relay_sent_it(directory, tmp_path,
     [record] = maillog.captured_messages(5)
     assert "ida@xn--bcher-kva.example" in record.envelope and "ida@bücher.example" not in record.envelope
     out = messages(capsys, db_url, "show", str(record.id))
-    assert f"Envelope: from {SENDER} to {customer}, " in out and "ida@xn--bcher-kva.example" in out.split("Envelope:")[1]
+    assert (
+        f"Envelope: from {SENDER} to {customer}, " in out and "ida@xn--bcher-kva.example" in out.split("Envelope:")[1]
+    )

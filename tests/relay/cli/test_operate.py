@@ -15,14 +15,15 @@ import pytest
 from contacts_tui.core import maillog
 
 from ...waiting import wait_until
-from ..helpers import ACME, ROOT, SENDER, log_json, message, relay_config, run_cli, running, seed
+from ..helpers import ACME, ROOT, SENDER, log_json, message, relay_config, run_cli, running
 
 pytestmark = pytest.mark.usefixtures("people")
 
 
 def relay_cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "relay.cli", *argv], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "relay.cli", *argv], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def send(port: int, data: bytes) -> tuple[int, str]:
@@ -39,13 +40,36 @@ def send(port: int, data: bytes) -> tuple[int, str]:
     return 250, ""
 
 
-async def test_a_chaos_rule_gives_exactly_its_reply_and_the_log_says_chaos(sqlite_directory, sqlite_url, tmp_path,
-                                                                           capsys):
-    code, out, _ = run_cli(capsys, "chaos", "set", "--stage", "data", "--reply", "451 4.3.0 Try again later",
-                           "--category", "billing", "--db", sqlite_url)
+async def test_a_chaos_rule_gives_exactly_its_reply_and_the_log_says_chaos(
+    sqlite_directory, sqlite_url, tmp_path, capsys
+):
+    code, out, _ = run_cli(
+        capsys,
+        "chaos",
+        "set",
+        "--stage",
+        "data",
+        "--reply",
+        "451 4.3.0 Try again later",
+        "--category",
+        "billing",
+        "--db",
+        sqlite_url,
+    )
     assert code == 0 and out.startswith("Chaos rule 1: 451 4.3.0 Try again later (at DATA, category billing)")
-    run_cli(capsys, "chaos", "set", "--stage", "rcpt", "--reply", "550 5.1.1 No such user",
-            "--recipient", "nobody@*", "--db", sqlite_url)
+    run_cli(
+        capsys,
+        "chaos",
+        "set",
+        "--stage",
+        "rcpt",
+        "--reply",
+        "550 5.1.1 No such user",
+        "--recipient",
+        "nobody@*",
+        "--db",
+        sqlite_url,
+    )
     async with running(relay_config(tmp_path), sqlite_directory) as relay:
         # invoice.created is a billing email: the rule's category takes it too.
         refused = await asyncio.to_thread(send, relay.port, message(category="invoice.created"))
@@ -84,8 +108,9 @@ async def test_a_rule_at_half_the_mail_refuses_about_half(sqlite_directory, sqli
 
 
 def test_chaos_rules_are_checked(sqlite_directory, sqlite_url, capsys):
-    code, _, err = run_cli(capsys, "chaos", "set", "--stage", "mail", "--reply", "250 fine", "--category", "billing",
-                           "--db", sqlite_url)
+    code, _, err = run_cli(
+        capsys, "chaos", "set", "--stage", "mail", "--reply", "250 fine", "--category", "billing", "--db", sqlite_url
+    )
     assert code == 1
     assert "is not an SMTP error reply" in err and "at MAIL the recipients and the category are not known" in err
 
@@ -107,12 +132,31 @@ def test_serve_takes_its_chaos_rules_from_a_file(sqlite_directory, sqlite_url, t
         relay.stop()
 
 
-async def test_messages_wait_returns_when_the_message_arrives_and_fails_on_timeout(sqlite_directory, sqlite_url,
-                                                                                 tmp_path):
+async def test_messages_wait_returns_when_the_message_arrives_and_fails_on_timeout(
+    sqlite_directory, sqlite_url, tmp_path
+):
     async with running(relay_config(tmp_path), sqlite_directory) as relay:
-        waiting = subprocess.Popen([sys.executable, "-m", "relay.cli", "messages", "wait", "--search", "INV-77",
-                                    "--new", "--json", "--timeout", "20", "--db", sqlite_url],
-                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "relay.cli",
+                "messages",
+                "wait",
+                "--search",
+                "INV-77",
+                "--new",
+                "--json",
+                "--timeout",
+                "20",
+                "--db",
+                sqlite_url,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         await asyncio.sleep(0)  # let it start and look before the message exists
         await asyncio.to_thread(lambda: time.sleep(0.8))
         await asyncio.to_thread(send, relay.port, message(subject="other"))
@@ -154,12 +198,32 @@ def test_the_systemd_unit_verifies(tmp_path):
 
 
 def test_check_says_what_is_wrong_and_exits_1(sqlite_directory, sqlite_url, tmp_path, upstream):
-    ok = relay_cli("--db", sqlite_url, "check", "--upstream", f"127.0.0.1:{upstream.port}", "--upstream-tls", "none",
-                   "--spool", str(tmp_path / "spool"), "--listen", "127.0.0.1:0")
+    ok = relay_cli(
+        "--db",
+        sqlite_url,
+        "check",
+        "--upstream",
+        f"127.0.0.1:{upstream.port}",
+        "--upstream-tls",
+        "none",
+        "--spool",
+        str(tmp_path / "spool"),
+        "--listen",
+        "127.0.0.1:0",
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert [line.split()[-1] for line in ok.stdout.splitlines()] == ["ok"] * 5
     upstream.stop()
-    down = relay_cli("--db", str(tmp_path / "missing.db"), "check", "--upstream", f"127.0.0.1:{upstream.port}",
-                     "--spool", str(tmp_path / "spool"), "--listen", "127.0.0.1:0")
+    down = relay_cli(
+        "--db",
+        str(tmp_path / "missing.db"),
+        "check",
+        "--upstream",
+        f"127.0.0.1:{upstream.port}",
+        "--spool",
+        str(tmp_path / "spool"),
+        "--listen",
+        "127.0.0.1:0",
+    )
     assert down.returncode == 1
     assert "there is no database at" in down.stdout and "Connection refused" in down.stdout

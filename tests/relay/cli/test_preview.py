@@ -7,7 +7,7 @@ import pytest
 from contacts_tui.core import maillog
 
 from ..helpers import ACME, BETA, UTF8_CUSTOMER, message, run_cli, seed
-from ..helpers.dkim import sign, verifies
+from ..helpers.dkim import sign
 
 
 @pytest.fixture
@@ -115,9 +115,13 @@ def test_utf8_addresses_are_previewed_for_a_sender_with_or_without_smtputf8(caps
     assert "a sender that does not use it gets them differently (--no-smtputf8)" in out
 
     out = preview(capsys, sqlite_url, path, "--no-smtputf8")
-    assert "  + Ida Idn <ida@bücher.example>: opted in to billing\n" \
-           "    written as ida@xn--bcher-kva.example: the sender does not use SMTPUTF8" in out
-    assert "  + Zoë Ünal <zoë@bücher.example>: opted in to billing\n" \
-           "    envelope only: the address needs SMTPUTF8, which the sender does not use" in out
+    assert (
+        "  + Ida Idn <ida@bücher.example>: opted in to billing\n"
+        "    written as ida@xn--bcher-kva.example: the sender does not use SMTPUTF8" in out
+    )
+    assert (
+        "  + Zoë Ünal <zoë@bücher.example>: opted in to billing\n"
+        "    envelope only: the address needs SMTPUTF8, which the sender does not use" in out
+    )
     headers = out.split("on top):\n\n", 1)[1]
     assert "ida@xn--bcher-kva.example" in headers and "zoë" not in headers

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from contacts_tui.core.db import open_database
-
 from relay.server.access import AuthFile, verify_password
 
 from ...waiting import poll
@@ -38,8 +37,15 @@ def test_serve_help_explains_every_option_and_variable_of_the_readme_table(capsy
     assert [o for o in options if o not in flat] == []
     assert [v for v in variables if v not in flat] == []
     # Every numeric option names its variable, not only those the README spells out.
-    for option in ("--max-received", "--max-recipients", "--max-connections", "--upstream-connections",
-                   "--min-backoff", "--max-backoff", "--max-lifetime"):
+    for option in (
+        "--max-received",
+        "--max-recipients",
+        "--max-connections",
+        "--upstream-connections",
+        "--min-backoff",
+        "--max-backoff",
+        "--max-lifetime",
+    ):
         variable = "RELAY_" + option[2:].upper().replace("-", "_")
         assert variable in flat, variable
 
@@ -73,8 +79,18 @@ def run_serve(capsys, tmp_path, *args):
         (("--upstream", "mx:25", "--min-backoff", "500", "--max-backoff", "100"), "--min-backoff <= --max-backoff"),
         (("--upstream", "mx:25", "--upstream-password-file", "nothing-here"), "--upstream-password-file nothing-here"),
     ],
-    ids=["no-target", "no-port", "bad-port", "no-host", "auth-without-tls", "cert-without-key", "bad-cidr",
-         "zero-recipients", "backoffs", "password-file"],
+    ids=[
+        "no-target",
+        "no-port",
+        "bad-port",
+        "no-host",
+        "auth-without-tls",
+        "cert-without-key",
+        "bad-cidr",
+        "zero-recipients",
+        "backoffs",
+        "password-file",
+    ],
 )
 def test_configuration_errors_exit_1_with_a_sentence(capsys, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
@@ -151,8 +167,13 @@ def test_the_console_script_runs_passwd_and_the_relay_accepts_the_file(tmp_path)
         pytest.skip("the contacts-relay console script is not installed in this environment")
     path = tmp_path / "users"
     result = subprocess.run(
-        [str(script), "passwd", "ops", "--auth-file", str(path)], input="from-the-console\n",
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ}, timeout=60,
+        [str(script), "passwd", "ops", "--auth-file", str(path)],
+        input="from-the-console\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ},
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "Saved ops" in result.stdout
@@ -170,11 +191,25 @@ def test_serve_refuses_a_database_that_is_not_there(capsys, tmp_path):
     assert f"there is no database at {typo}" in err and not typo.exists()
 
 
-@pytest.mark.parametrize("name, warned", [("localhost", True), ("relay.localdomain", True), ("relay.example.com", False)])
+@pytest.mark.parametrize(
+    "name, warned", [("localhost", True), ("relay.localdomain", True), ("relay.example.com", False)]
+)
 def test_a_name_that_upstreams_refuse_is_warned_about_at_start(tmp_path, name, warned):
     open_database(f"sqlite:///{tmp_path / 'c.db'}").close()
-    process = RelayProcess(["--db", f"sqlite:///{tmp_path / 'c.db'}", "--spool", str(tmp_path / "spool"),
-                            "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--hostname", name]).start()
+    process = RelayProcess(
+        [
+            "--db",
+            f"sqlite:///{tmp_path / 'c.db'}",
+            "--spool",
+            str(tmp_path / "spool"),
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "127.0.0.1:9",
+            "--hostname",
+            name,
+        ]
+    ).start()
     try:
         poll(lambda: "contacts-relay: warning:" in process.output or not warned, 10, lambda: process.output)
     finally:

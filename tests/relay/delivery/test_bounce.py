@@ -21,8 +21,8 @@ ORIGINAL = (
     b"\r\n"
     b"--x\r\n\r\nSECRET BODY TEXT\r\n--x--\r\n"
 )
-ARRIVAL = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
-NOW = dt.datetime(2026, 3, 1, 9, 31, tzinfo=dt.timezone.utc)
+ARRIVAL = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 3, 1, 9, 31, tzinfo=dt.UTC)
 
 
 def parse(raw: bytes) -> Message:
@@ -58,15 +58,19 @@ def test_a_dsn_is_a_delivery_status_report_to_the_sender() -> None:
     assert dsn["Date"].datetime == NOW
     assert dsn["In-Reply-To"] == "<42@shop.example>"
     assert [p.get_content_type() for p in dsn.get_payload()] == [
-        "text/plain", "message/delivery-status", "text/rfc822-headers"
+        "text/plain",
+        "message/delivery-status",
+        "text/rfc822-headers",
     ]
 
 
 def test_the_status_part_names_each_failed_recipient_with_the_upstream_reply() -> None:
-    dsn = report(failures(
-        ("gone@example.com", "550 5.1.1 no such user"),
-        ("late@example.com", "4.4.1 connect to smtp.example.com:25 failed: refused", True),
-    ))
+    dsn = report(
+        failures(
+            ("gone@example.com", "550 5.1.1 no such user"),
+            ("late@example.com", "4.4.1 connect to smtp.example.com:25 failed: refused", True),
+        )
+    )
 
     per_message, gone, late = status_groups(dsn)
     assert per_message["Reporting-MTA"] == "dns; relay.example.net"
@@ -82,10 +86,12 @@ def test_the_status_part_names_each_failed_recipient_with_the_upstream_reply() -
 
 
 def test_the_explanation_says_in_plain_words_who_failed_and_why() -> None:
-    dsn = report(failures(
-        ("gone@example.com", "550 5.1.1 no such user"),
-        ("late@example.com", "451 4.3.0 try later", True),
-    ))
+    dsn = report(
+        failures(
+            ("gone@example.com", "550 5.1.1 no such user"),
+            ("late@example.com", "451 4.3.0 try later", True),
+        )
+    )
 
     text = dsn.get_payload()[0].get_content()
     assert "<gone@example.com>: the receiving mail server refused it" in text
@@ -114,9 +120,14 @@ def test_multiline_or_hostile_reply_text_stays_on_one_line() -> None:
 def test_non_ascii_addresses_use_the_rfc_6533_forms() -> None:
     original = "From: Σύστημα <σύστημα@shop.example>\r\nSubject: Grüße\r\n\r\nbody\r\n".encode()
 
-    raw = build_dsn(original, "σύστημα@shop.example",
-                    failures(("δοκιμή@παράδειγμα.δοκιμή", "550 5.1.1 unknown")),
-                    "relay.example.net", ARRIVAL, NOW)
+    raw = build_dsn(
+        original,
+        "σύστημα@shop.example",
+        failures(("δοκιμή@παράδειγμα.δοκιμή", "550 5.1.1 unknown")),
+        "relay.example.net",
+        ARRIVAL,
+        NOW,
+    )
 
     dsn = parse(raw)
     types = [p.get_content_type() for p in dsn.get_payload()]

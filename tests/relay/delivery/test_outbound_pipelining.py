@@ -224,8 +224,10 @@ async def test_replies_to_a_group_in_one_segment_are_paired_in_order(scripted) -
         if line == b"DATA":
             in_data = True
             # Everything for MAIL, two RCPTs and DATA in one segment, a multi-line one among them.
-            return (b"250 2.1.0 ok\r\n250-2.1.5 first line\r\n250 2.1.5 second line\r\n"
-                    b"550 5.1.1 no b here\r\n354 go ahead\r\n")
+            return (
+                b"250 2.1.0 ok\r\n250-2.1.5 first line\r\n250 2.1.5 second line\r\n"
+                b"550 5.1.1 no b here\r\n354 go ahead\r\n"
+            )
         if line.startswith(b"RCPT"):
             return b""
         if line == b"QUIT":

@@ -29,8 +29,7 @@ MESSAGE = (
 
 
 @pytest.fixture(params=[False, True], ids=["lockstep", "pipelining"])
-def make_upstream(request: pytest.FixtureRequest,
-                  make_upstream: Callable[..., Upstream]) -> Callable[..., Upstream]:
+def make_upstream(request: pytest.FixtureRequest, make_upstream: Callable[..., Upstream]) -> Callable[..., Upstream]:
     def make(**options: Any) -> Upstream:
         options.setdefault("pipelining", request.param)
         return make_upstream(**options)
@@ -44,8 +43,9 @@ def pool_for(upstream: Upstream, **options: Any) -> UpstreamPool:
     return UpstreamPool(UpstreamConfig(upstream.host, upstream.port, **options))
 
 
-async def deliver(pool: UpstreamPool, *recipients: str, message: bytes = MESSAGE, sender: str = "billing@shop.example",
-                  **flags: bool) -> DeliveryResult:
+async def deliver(
+    pool: UpstreamPool, *recipients: str, message: bytes = MESSAGE, sender: str = "billing@shop.example", **flags: bool
+) -> DeliveryResult:
     try:
         return await pool.deliver(message, sender, list(recipients), **flags)
     finally:
@@ -80,8 +80,9 @@ async def test_each_recipient_gets_its_own_outcome(upstream: Upstream) -> None:
     assert received.recipients == ("customer@example.com",)
 
 
-@pytest.mark.parametrize(("reply", "outcome"), [("554 5.7.1 rejected as spam", "permanent"),
-                                                ("451 4.3.0 queue full", "temporary")])
+@pytest.mark.parametrize(
+    ("reply", "outcome"), [("554 5.7.1 rejected as spam", "permanent"), ("451 4.3.0 queue full", "temporary")]
+)
 async def test_a_refusal_after_data_applies_to_every_accepted_recipient(
     upstream: Upstream, reply: str, outcome: str
 ) -> None:
@@ -188,8 +189,7 @@ async def test_an_eight_bit_body_is_declared_when_the_upstream_offers_8bitmime(u
 
 
 async def test_a_non_ascii_address_goes_out_with_smtputf8(upstream: Upstream) -> None:
-    result = await deliver(pool_for(upstream), "δοκιμή@παράδειγμα.δοκιμή", sender="σύστημα@shop.example",
-                           smtputf8=True)
+    result = await deliver(pool_for(upstream), "δοκιμή@παράδειγμα.δοκιμή", sender="σύστημα@shop.example", smtputf8=True)
 
     assert result.accepted == ["δοκιμή@παράδειγμα.δοκιμή"]
     [received] = upstream.messages
@@ -211,8 +211,9 @@ async def test_smtputf8_needed_but_not_offered_fails_for_good_with_a_clear_reaso
 
     address = await deliver(pool_for(upstream), "δοκιμή@example.com", "plain@example.com")
     sender = await deliver(pool_for(upstream), "plain@example.com", sender="σύστημα@shop.example")
-    headers = await deliver(pool_for(upstream), "plain@example.com", smtputf8=True,
-                            message="Subject: Grüße\r\n\r\nhi\r\n".encode())
+    headers = await deliver(
+        pool_for(upstream), "plain@example.com", smtputf8=True, message="Subject: Grüße\r\n\r\nhi\r\n".encode()
+    )
 
     # Only the address that cannot be written without SMTPUTF8 fails; the others get the message.
     assert address.permanent == ["δοκιμή@example.com"]
@@ -226,8 +227,9 @@ async def test_smtputf8_needed_but_not_offered_fails_for_good_with_a_clear_reaso
     assert "SMTPUTF8" not in received.mail_options
 
 
-async def test_starttls_with_a_private_ca_and_auth_plain(make_upstream: Callable[..., Upstream],
-                                                       tls_files: TlsFiles) -> None:
+async def test_starttls_with_a_private_ca_and_auth_plain(
+    make_upstream: Callable[..., Upstream], tls_files: TlsFiles
+) -> None:
     upstream = make_upstream(tls=tls_files, users={"relay": "s3cret pass"})
     pool = pool_for(upstream, tls="starttls", ca_file=str(tls_files.cert), username="relay", password="s3cret pass")
 
@@ -239,8 +241,9 @@ async def test_starttls_with_a_private_ca_and_auth_plain(make_upstream: Callable
     assert (received.auth_login, received.auth_mechanism) == ("relay", "PLAIN")
 
 
-async def test_opportunistic_tls_is_used_when_offered(make_upstream: Callable[..., Upstream],
-                                                     tls_files: TlsFiles) -> None:
+async def test_opportunistic_tls_is_used_when_offered(
+    make_upstream: Callable[..., Upstream], tls_files: TlsFiles
+) -> None:
     upstream = make_upstream(tls=tls_files)
 
     result = await deliver(pool_for(upstream, ca_file=str(tls_files.cert)), "customer@example.com")
@@ -267,8 +270,9 @@ async def test_opportunistic_tls_verifies_before_sending_a_password(
     upstream = make_upstream(tls=tls_files, users={"relay": "pw"})
 
     unverified = await deliver(pool_for(upstream, username="relay", password="pw"), "customer@example.com")
-    trusted = await deliver(pool_for(upstream, username="relay", password="pw", ca_file=str(tls_files.cert)),
-                            "customer@example.com")
+    trusted = await deliver(
+        pool_for(upstream, username="relay", password="pw", ca_file=str(tls_files.cert)), "customer@example.com"
+    )
 
     reply = unverified.replies["customer@example.com"]
     assert reply.outcome == "temporary" and "certificate verify failed" in reply.text
@@ -302,8 +306,9 @@ async def test_implicit_tls(make_upstream: Callable[..., Upstream], tls_files: T
     assert upstream.messages[0].auth_login == "relay"
 
 
-async def test_a_wrong_password_defers_instead_of_bouncing(make_upstream: Callable[..., Upstream],
-                                                          tls_files: TlsFiles) -> None:
+async def test_a_wrong_password_defers_instead_of_bouncing(
+    make_upstream: Callable[..., Upstream], tls_files: TlsFiles
+) -> None:
     upstream = make_upstream(tls=tls_files, users={"relay": "right"})
     pool = pool_for(upstream, tls="starttls", ca_file=str(tls_files.cert), username="relay", password="wrong")
 
@@ -343,13 +348,16 @@ async def test_recipients_over_the_upstreams_limit_go_in_another_transaction_at_
         upstream.reply_rcpt(address, "452 4.5.3 Too many recipients", times=1)
     upstream.reply_rcpt("full@example.com", "452 4.2.2 mailbox full")
 
-    result = await deliver(pool_for(upstream), "a@example.com", "b@example.com", "c@example.com", "d@example.com",
-                           "full@example.com")
+    result = await deliver(
+        pool_for(upstream), "a@example.com", "b@example.com", "c@example.com", "d@example.com", "full@example.com"
+    )
 
     assert result.accepted == ["a@example.com", "b@example.com", "c@example.com", "d@example.com"]
     assert result.temporary == ["full@example.com"]  # a full mailbox waits for the backoff
-    assert [m.recipients for m in upstream.messages] == [("a@example.com", "b@example.com"),
-                                                         ("c@example.com", "d@example.com")]
+    assert [m.recipients for m in upstream.messages] == [
+        ("a@example.com", "b@example.com"),
+        ("c@example.com", "d@example.com"),
+    ]
     assert upstream.connections == 1
 
 

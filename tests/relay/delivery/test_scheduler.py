@@ -76,22 +76,37 @@ class Delivery:
         await self.spool.close()
 
 
-async def start_delivery(directory: Path, upstream: Upstream, *, concurrency: int | None = None,
-                         **policy: float) -> Delivery:
+async def start_delivery(
+    directory: Path, upstream: Upstream, *, concurrency: int | None = None, **policy: float
+) -> Delivery:
     spool = Spool(directory)
     pool = UpstreamPool(UpstreamConfig(upstream.host, upstream.port, timeout=5.0, helo_name="delivery.test"))
     delivery = Delivery(spool, None, pool)  # type: ignore[arg-type]
 
     async def on_status(message: QueuedMessage, status: str, reply: str, dsn_id: str | None) -> None:
-        delivery.reports.append(Report(
-            message.queue_id, status, reply, dsn_id, message.attempts, message.category,
-            {rcpt: str(r) for rcpt, r in message.delivered.items()},
-            {rcpt: str(f.reply) for rcpt, f in message.failed.items()},
-            None if message.done else message.next_attempt,
-        ))
+        delivery.reports.append(
+            Report(
+                message.queue_id,
+                status,
+                reply,
+                dsn_id,
+                message.attempts,
+                message.category,
+                {rcpt: str(r) for rcpt, r in message.delivered.items()},
+                {rcpt: str(f.reply) for rcpt, f in message.failed.items()},
+                None if message.done else message.next_attempt,
+            )
+        )
 
-    delivery.scheduler = Scheduler(spool, pool, policy=RetryPolicy(**{**FAST, **policy}), concurrency=concurrency,
-                                   on_status=on_status, reporting_mta="delivery.test", control_interval=0.05)
+    delivery.scheduler = Scheduler(
+        spool,
+        pool,
+        policy=RetryPolicy(**{**FAST, **policy}),
+        concurrency=concurrency,
+        on_status=on_status,
+        reporting_mta="delivery.test",
+        control_interval=0.05,
+    )
     await delivery.scheduler.start()
     return delivery
 
@@ -109,7 +124,9 @@ def status_fields(raw: bytes) -> list[Any]:
     return report.get_payload()[1].get_payload()
 
 
-async def test_a_committed_message_is_delivered_once_and_leaves_the_spool(delivery: Delivery, upstream: Upstream) -> None:
+async def test_a_committed_message_is_delivered_once_and_leaves_the_spool(
+    delivery: Delivery, upstream: Upstream
+) -> None:
     queue_id = await delivery.commit("customer@example.com", "bookkeeper@example.com", category="billing")
 
     detail = await delivery.wait_status(queue_id, "delivered")
@@ -124,7 +141,9 @@ async def test_a_committed_message_is_delivered_once_and_leaves_the_spool(delive
     assert delivery.spool.recover() == []
 
 
-async def test_an_upstream_that_is_down_gets_the_message_once_it_is_back(delivery: Delivery, upstream: Upstream) -> None:
+async def test_an_upstream_that_is_down_gets_the_message_once_it_is_back(
+    delivery: Delivery, upstream: Upstream
+) -> None:
     upstream.stop()
     queue_id = await delivery.commit("customer@example.com")
 
@@ -206,10 +225,13 @@ async def test_a_plain_function_can_take_the_status_reports(tmp_path: Path, upst
     seen: list[tuple[str, str, int]] = []
     spool = Spool(tmp_path / "spool")
     pool = UpstreamPool(UpstreamConfig(upstream.host, upstream.port, timeout=5.0))
-    scheduler = Scheduler(spool, pool, policy=RetryPolicy(**FAST),
-                          on_status=lambda message, status, reply, dsn_id: seen.append((message.queue_id, status,
-                                                                                        message.attempts)),
-                          reporting_mta="delivery.test")
+    scheduler = Scheduler(
+        spool,
+        pool,
+        policy=RetryPolicy(**FAST),
+        on_status=lambda message, status, reply, dsn_id: seen.append((message.queue_id, status, message.attempts)),
+        reporting_mta="delivery.test",
+    )
     await scheduler.start()
     try:
         queue_id = await spool.commit(QueuedMessage("", SENDER, ("customer@example.com",)), MESSAGE)
@@ -357,8 +379,9 @@ async def test_a_dsn_on_disk_marks_its_failures_reported_after_a_crash(tmp_path:
     spool = Spool(tmp_path / "spool")
     original = await spool.commit(QueuedMessage("", SENDER, ("ok@example.com", "gone@example.com")), MESSAGE)
     reports = {"gone@example.com": Failure(Reply(550, "5.1.1 no such user"))}
-    dsn = await spool.commit(QueuedMessage("", "", (SENDER,), dsn_for=original, dsn_reports=reports),
-                             b"Subject: bounce\r\n\r\n")
+    dsn = await spool.commit(
+        QueuedMessage("", "", (SENDER,), dsn_for=original, dsn_reports=reports), b"Subject: bounce\r\n\r\n"
+    )
     await spool.close()
 
     delivery = await start_delivery(tmp_path / "spool", upstream)
@@ -383,7 +406,9 @@ def test_the_backoff_doubles_from_min_to_max_and_stops_at_the_lifetime() -> None
         RetryPolicy(min_backoff=10, max_backoff=5)
 
 
-async def test_a_message_whose_bounce_cannot_be_written_still_leaves_the_queue(tmp_path: Path, upstream: Upstream) -> None:
+async def test_a_message_whose_bounce_cannot_be_written_still_leaves_the_queue(
+    tmp_path: Path, upstream: Upstream
+) -> None:
     # A sender that is not valid UTF-8 (an earlier relay let such through):
     # it cannot be written to the upstream, nor into a bounce.
     delivery = await start_delivery(tmp_path / "spool", upstream)
@@ -421,10 +446,14 @@ class _Broken:
 async def test_an_exception_in_every_attempt_still_ends_in_expiry(tmp_path: Path, fault: str) -> None:
     spool = Spool(tmp_path / "spool")
     reports: list[tuple[str, str, int]] = []
-    scheduler = Scheduler(spool, _Broken(fault), policy=RetryPolicy(min_backoff=0.05, max_backoff=0.1, max_lifetime=0.5),
-                          on_status=lambda message, status, reply, dsn_id: reports.append(
-                              (message.queue_id, status, message.attempts)),
-                          reporting_mta="relay.test", control_interval=0.05)
+    scheduler = Scheduler(
+        spool,
+        _Broken(fault),
+        policy=RetryPolicy(min_backoff=0.05, max_backoff=0.1, max_lifetime=0.5),
+        on_status=lambda message, status, reply, dsn_id: reports.append((message.queue_id, status, message.attempts)),
+        reporting_mta="relay.test",
+        control_interval=0.05,
+    )
     await scheduler.start()
     try:
         queue_id = await spool.commit(QueuedMessage("", SENDER, ("customer@example.com",)), MESSAGE)

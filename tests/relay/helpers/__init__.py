@@ -34,8 +34,8 @@ from contacts_tui.core.directory import Directory
 from contacts_tui.core.models import ALL_MODELS, RelayLog
 from contacts_tui.core.records import ContactInput, CustomerInput
 from relay import cli
-from relay.config import RelayConfig
 from relay.app import Relay
+from relay.config import RelayConfig
 
 from ...waiting import wait_until
 
@@ -51,27 +51,39 @@ USER, PASSWORD = "billing-app", "correct horse battery 9"  # in the auth_file fi
 
 # customer email -> (customer name, [(contact name, email, role, receive_all, categories)])
 PEOPLE: dict[str, tuple[str, list[tuple[str, str, str, bool, tuple[str, ...]]]]] = {
-    ACME: ("ACME GmbH", [
-        ("Jörg Buchhalter", "books@acme.example", "Bookkeeping", False, ("billing",)),
-        ("Ina IT", "it@acme.example", "Technical", False, ("account",)),
-        ("Mia Manager", "boss@acme.example", "Management", True, ()),
-        ("Otto Optout", "otto@acme.example", "General", False, ()),
-        ("Gert Gone", "gone@acme.example", "Billing", False, ("billing",)),
-    ]),
-    BETA: ("Beta Ltd", [
-        ("Bea Billing", "bea@beta.example", "Billing", False, ("billing",)),
-        # The same person as at ACME: copied once when both customers match.
-        ("Mia Manager", "boss@acme.example", "Management", False, ("billing",)),
-    ]),
-    QUIET: ("Quiet Co", [
-        ("Quentin Quiet", "q@quiet.example", "General", False, ("account",)),
-    ]),
-    UTF8_CUSTOMER: ("Bücherstube Café", [
-        ("Zoë Ünal", "zoë@bücher.example", "Bookkeeping", False, ("billing",)),
-        ("Łukasz Żółć", "lukasz@buecher.example", "Management", False, ("billing",)),
-        # ASCII but for the domain: without SMTPUTF8 it travels as ida@xn--bcher-kva.example.
-        ("Ida Idn", "ida@bücher.example", "Billing", False, ("billing",)),
-    ]),
+    ACME: (
+        "ACME GmbH",
+        [
+            ("Jörg Buchhalter", "books@acme.example", "Bookkeeping", False, ("billing",)),
+            ("Ina IT", "it@acme.example", "Technical", False, ("account",)),
+            ("Mia Manager", "boss@acme.example", "Management", True, ()),
+            ("Otto Optout", "otto@acme.example", "General", False, ()),
+            ("Gert Gone", "gone@acme.example", "Billing", False, ("billing",)),
+        ],
+    ),
+    BETA: (
+        "Beta Ltd",
+        [
+            ("Bea Billing", "bea@beta.example", "Billing", False, ("billing",)),
+            # The same person as at ACME: copied once when both customers match.
+            ("Mia Manager", "boss@acme.example", "Management", False, ("billing",)),
+        ],
+    ),
+    QUIET: (
+        "Quiet Co",
+        [
+            ("Quentin Quiet", "q@quiet.example", "General", False, ("account",)),
+        ],
+    ),
+    UTF8_CUSTOMER: (
+        "Bücherstube Café",
+        [
+            ("Zoë Ünal", "zoë@bücher.example", "Bookkeeping", False, ("billing",)),
+            ("Łukasz Żółć", "lukasz@buecher.example", "Management", False, ("billing",)),
+            # ASCII but for the domain: without SMTPUTF8 it travels as ida@xn--bcher-kva.example.
+            ("Ida Idn", "ida@bücher.example", "Billing", False, ("billing",)),
+        ],
+    ),
 }
 
 # Who a billing notification to ACME copies: opted in to billing, or receive-all.
@@ -142,7 +154,7 @@ def message(
     if category is not None:
         lines.append(("X-Notification-Category", category))
     lines += list(headers or ())
-    head = b"".join(f"{name}: {value}\r\n".encode("utf-8") for name, value in lines)
+    head = b"".join(f"{name}: {value}\r\n".encode() for name, value in lines)
     return head + b"\r\n" + body
 
 
@@ -256,9 +268,19 @@ async def swaks(port: int, recipients: Sequence[str], data: bytes, tmp_path: Pat
     # swaks ends the data with CRLF "." CRLF itself, after whatever the file holds.
     file.write_bytes(data[:-2] if data.endswith(b"\r\n") else data)
     process = await asyncio.create_subprocess_exec(
-        SWAKS, "--server", f"127.0.0.1:{port}", "--from", sender, "--to", ",".join(recipients),
-        "--data", f"@{file}", "--helo", "swaks.test",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        SWAKS,
+        "--server",
+        f"127.0.0.1:{port}",
+        "--from",
+        sender,
+        "--to",
+        ",".join(recipients),
+        "--data",
+        f"@{file}",
+        "--helo",
+        "swaks.test",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(process.communicate(), 30)
     transcript = out.decode("utf-8", "replace")
@@ -330,7 +352,7 @@ class RelayProcess:
         self.process: subprocess.Popen | None = None
         self.port = 0
 
-    def start(self, timeout: float = 20.0) -> "RelayProcess":
+    def start(self, timeout: float = 20.0) -> RelayProcess:
         command = [sys.executable, "-m", "relay.cli", "serve", *self.args]
         self._lines: list[str] = []
         self.process = subprocess.Popen(
@@ -423,8 +445,9 @@ class RawSession:
     library would clean up (bare CR, raw 8-bit, NUL) reaches the relay as is."""
 
     def __init__(self, port: int, *, source: str | None = None, timeout: float = 20.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+        )
         self.reader = self.sock.makefile("rb")
         self.greeting = self.reply()
 
@@ -469,7 +492,7 @@ def tls_client(tls_files) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(tls_files.cert))
 
 
-def worst_reply_time(port: int, done: "threading.Event | asyncio.Event") -> float:
+def worst_reply_time(port: int, done: threading.Event | asyncio.Event) -> float:
     """Another client's view while something else happens: EHLO after EHLO
     (not junk, so never cut off) until ``done``; the slowest reply in seconds."""
     session = RawSession(port)

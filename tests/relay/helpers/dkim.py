@@ -36,9 +36,7 @@ def _der_seq(*items: bytes) -> bytes:
 def _probable_prime(bits: int, rng: random.Random) -> int:
     while True:
         candidate = rng.getrandbits(bits) | (3 << (bits - 2)) | 1
-        if all(candidate % p for p in (3, 5, 7, 11, 13, 17, 19, 23, 29, 31)) and _miller_rabin(
-            candidate, rng
-        ):
+        if all(candidate % p for p in (3, 5, 7, 11, 13, 17, 19, 23, 29, 31)) and _miller_rabin(candidate, rng):
             return candidate
 
 
@@ -70,11 +68,7 @@ def make_keys() -> tuple[bytes, bytes]:
             break
     n, d = p * q, pow(e, -1, phi)
     private = _der_seq(*map(_der_int, (0, n, e, d, p, q, d % (p - 1), d % (q - 1), pow(q, -1, p))))
-    pem = (
-        b"-----BEGIN RSA PRIVATE KEY-----\n"
-        + base64.encodebytes(private)
-        + b"-----END RSA PRIVATE KEY-----\n"
-    )
+    pem = b"-----BEGIN RSA PRIVATE KEY-----\n" + base64.encodebytes(private) + b"-----END RSA PRIVATE KEY-----\n"
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(_der_seq(_der_int(n), _der_int(e)))
     return pem, record
 

@@ -12,7 +12,6 @@ counts as accepted only once it got 250.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import random
@@ -54,9 +53,11 @@ class Outcome:
 
     def row(self) -> str:
         worst = "-" if self.worst_reply is None else f"{self.worst_reply * 1000:,.0f} ms"
-        return (f"| {self.scenario} | {self.sent:,} | {self.retried:,} | {self.accepted:,} | {self.delivered:,} | "
-                f"{self.duplicated:,} | "
-                f"{self.lost:,} | {self.without_contacts:,} | {self.crashes} | {worst} |")
+        return (
+            f"| {self.scenario} | {self.sent:,} | {self.retried:,} | {self.accepted:,} | {self.delivered:,} | "
+            f"{self.duplicated:,} | "
+            f"{self.lost:,} | {self.without_contacts:,} | {self.crashes} | {worst} |"
+        )
 
     def problems(self) -> list[str]:
         """What breaks the relay's promises; empty when it kept them."""
@@ -72,8 +73,10 @@ class Outcome:
         return found
 
 
-HEADER = ("| scenario | sent | retried after 4xx | 250 | delivered | duplicated | lost | without contacts | crashes | "
-          "worst reply to another client |\n|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| scenario | sent | retried after 4xx | 250 | delivered | duplicated | lost | without contacts | crashes | "
+    "worst reply to another client |\n|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 # -- clients ---------------------------------------------------------------------
@@ -86,8 +89,16 @@ class Senders:
     makes meanwhile meet mail on its way; ``body`` pads each message.
     """
 
-    def __init__(self, port: Callable[[], int], tags: list[str], *, sessions: int = 4, tries: int = 20,
-                 seconds: float = 2.0, body: int = 0) -> None:
+    def __init__(
+        self,
+        port: Callable[[], int],
+        tags: list[str],
+        *,
+        sessions: int = 4,
+        tries: int = 20,
+        seconds: float = 2.0,
+        body: int = 0,
+    ) -> None:
         self.port, self.tags, self.sessions, self.tries = port, tags, sessions, tries
         self.pause = seconds * sessions / max(1, len(tags))
         self.body = b"Your invoice is attached.\r\n" + (b"x" * 76 + b"\r\n") * (body // 78)
@@ -126,8 +137,7 @@ class Senders:
                     session.ehlo("billing-app.test")
                 session.mail(SENDER)
                 session.rcpt(ACME)
-                code, _ = session.data(message(subject=f"rel {tag}", message_id=f"<{tag}@rel.test>",
-                                               body=self.body))
+                code, _ = session.data(message(subject=f"rel {tag}", message_id=f"<{tag}@rel.test>", body=self.body))
             except (OSError, smtplib.SMTPException):
                 code = 0
                 with contextlib.suppress(Exception):
@@ -228,11 +238,28 @@ def seeded_database(folder: Path) -> Path:
     return db
 
 
-def relay_process(db: str | Path, folder: Path, upstream: Upstream, port: int, *extra: str,
-                  limit_file_size: int | None = None) -> RelayProcess:
-    args = ["--db", str(db), "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{upstream.port}",
-            "--upstream-tls", "none", "--spool", str(folder / "spool"), "--min-backoff", "0.1",
-            "--max-backoff", "0.5", "--hostname", "relay.test", *extra]
+def relay_process(
+    db: str | Path, folder: Path, upstream: Upstream, port: int, *extra: str, limit_file_size: int | None = None
+) -> RelayProcess:
+    args = [
+        "--db",
+        str(db),
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--upstream",
+        f"127.0.0.1:{upstream.port}",
+        "--upstream-tls",
+        "none",
+        "--spool",
+        str(folder / "spool"),
+        "--min-backoff",
+        "0.1",
+        "--max-backoff",
+        "0.5",
+        "--hostname",
+        "relay.test",
+        *extra,
+    ]
     return RelayProcess(args, preexec=_file_size_limit(limit_file_size) if limit_file_size else None)
 
 
@@ -336,8 +363,13 @@ def postgres_restarted(folder: Path, upstream: Upstream, size: int, pg_url: str)
 
 def upstream_trouble(folder: Path, upstream: Upstream, size: int, kind: str) -> Outcome:
     """The upstream hangs on DATA, flaps (down and up), or answers the final dot late."""
-    outcome = Outcome({"hanging": "upstream hanging for 2 s at a time", "flapping": "upstream flapping",
-                       "late": "upstream answering the final dot late"}[kind])
+    outcome = Outcome(
+        {
+            "hanging": "upstream hanging for 2 s at a time",
+            "flapping": "upstream flapping",
+            "late": "upstream answering the final dot late",
+        }[kind]
+    )
     db = seeded_database(folder)
     port = free_port()
     if kind == "hanging":
@@ -411,7 +443,7 @@ def hostile_sessions(folder: Path, upstream: Upstream, inputs: list[bytes]) -> O
                 session = RawSession(port, timeout=30)
                 try:
                     if data.startswith(b"PIPELINE "):
-                        session.sock.sendall(data[len(b"PIPELINE "):])
+                        session.sock.sendall(data[len(b"PIPELINE ") :])
                         session.sock.settimeout(2)
                         with contextlib.suppress(OSError):
                             while session.reader.readline():
@@ -436,8 +468,18 @@ def abuse(folder: Path, upstream: Upstream, tls_files, auth_file: Path, size: in
     outcome = Outcome("abuse: AUTH guessing, idle and slow clients, a connection flood")
     db = seeded_database(folder)
     port = free_port()
-    extra = ["--allow", "127.0.0.1/32", "--auth-file", str(auth_file), "--tls-cert", str(tls_files.cert),
-             "--tls-key", str(tls_files.key), "--max-connections", "40"]
+    extra = [
+        "--allow",
+        "127.0.0.1/32",
+        "--auth-file",
+        str(auth_file),
+        "--tls-cert",
+        str(tls_files.cert),
+        "--tls-key",
+        str(tls_files.key),
+        "--max-connections",
+        "40",
+    ]
     with serving(relay_process(db, folder, upstream, port, *extra), outcome), Watcher(port) as watcher:
         senders = Senders(lambda: port, tags("abuse", size), seconds=size / RATE).start()
         stop = threading.Event()
@@ -490,14 +532,33 @@ def abuse(folder: Path, upstream: Upstream, tls_files, auth_file: Path, size: in
 def fuzzed_inputs(count: int, seed_value: int = 7) -> list[bytes]:
     """Messages and sessions a broken or hostile client sends, built from a fixed seed."""
     rng = random.Random(seed_value)
-    pieces = [b"\r", b"\n", b"\r\n", b"\x00", b"\xff\xfe", "ü".encode(), b".", b"\r\n.\r\n", b"\t", b" ",
-              b"X-Notification-Category: billing", b"Cc: ", b"<", b">", b'"', b"(", b"=?utf-8?b?G1sySg==?="]
+    pieces = [
+        b"\r",
+        b"\n",
+        b"\r\n",
+        b"\x00",
+        b"\xff\xfe",
+        "ü".encode(),
+        b".",
+        b"\r\n.\r\n",
+        b"\t",
+        b" ",
+        b"X-Notification-Category: billing",
+        b"Cc: ",
+        b"<",
+        b">",
+        b'"',
+        b"(",
+        b"=?utf-8?b?G1sySg==?=",
+    ]
     inputs = []
     for n in range(count):
         kind = n % 5
         if kind == 0:  # random bytes in the header block
-            head = b"".join(rng.choice(pieces) + bytes(rng.randrange(32, 127) for _ in range(rng.randrange(5)))
-                            for _ in range(rng.randrange(1, 40)))
+            head = b"".join(
+                rng.choice(pieces) + bytes(rng.randrange(32, 127) for _ in range(rng.randrange(5)))
+                for _ in range(rng.randrange(1, 40))
+            )
             inputs.append(b"To: " + ACME.encode() + b"\r\n" + head + b"\r\n\r\nbody\r\n")
         elif kind == 1:  # many headers
             inputs.append(message(headers=[("Cc", f"x{i}@example.org") for i in range(rng.randrange(500, 3000))]))
@@ -507,8 +568,20 @@ def fuzzed_inputs(count: int, seed_value: int = 7) -> list[bytes]:
         elif kind == 3:  # 8-bit without SMTPUTF8, NUL and bare line ends in the body
             inputs.append(message(body=bytes(rng.randrange(256) for _ in range(rng.randrange(50, 2000)))))
         else:  # pipelined junk
-            junk = b"".join(rng.choice([b"NOOP\r\n", b"RSET\r\n", b"MAIL FROM:<>\r\n", b"RCPT TO:<>\r\n",
-                                        b"DATA\r\n", b"\x00\xff\r\n", b"HELO x\r\n", b"BDAT 10\r\n"])
-                            for _ in range(rng.randrange(10, 300)))
+            junk = b"".join(
+                rng.choice(
+                    [
+                        b"NOOP\r\n",
+                        b"RSET\r\n",
+                        b"MAIL FROM:<>\r\n",
+                        b"RCPT TO:<>\r\n",
+                        b"DATA\r\n",
+                        b"\x00\xff\r\n",
+                        b"HELO x\r\n",
+                        b"BDAT 10\r\n",
+                    ]
+                )
+                for _ in range(rng.randrange(10, 300))
+            )
             inputs.append(b"PIPELINE " + b"EHLO junk.test\r\n" + junk + b"QUIT\r\n")
     return inputs

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from contacts_tui.core import maillog
-from contacts_tui.core.models import RelayLog
 from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.models import RelayLog
 from relay.journal.writer import Journal
 
 
@@ -13,8 +13,14 @@ async def test_a_burst_of_entries_lands_in_order_with_the_last_status_winning(di
     journal.start()
     for number in range(120):
         queue_id = f"{number:016X}"
-        journal.received(LogEntry(queue_id=queue_id, sender="billing@shop.example",
-                                  recipients=[f"{number}@example.com"], subject=f"Invoice {number}"))
+        journal.received(
+            LogEntry(
+                queue_id=queue_id,
+                sender="billing@shop.example",
+                recipients=[f"{number}@example.com"],
+                subject=f"Invoice {number}",
+            )
+        )
         journal.status(queue_id, "deferred", attempts=1, last_error="451 4.3.0 later")
         if number % 2:
             journal.status(queue_id, "delivered", attempts=2, last_error="")

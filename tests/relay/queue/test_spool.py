@@ -49,8 +49,15 @@ async def reopened(directory: Path, **options: int) -> Spool:
 async def test_a_commit_comes_back_whole_in_a_fresh_spool(tmp_path: Path) -> None:
     data = "Subject: Grüße\r\n\r\nÄrger mit der Rechnung\r\n".encode()
     spool = Spool(tmp_path / "spool")
-    message = QueuedMessage("", "", ("δοκιμή@example.com", "b@example.com", "b@example.com"), smtputf8=True,
-                            eightbit=True, received=1_700_000_000.5, category="billing")
+    message = QueuedMessage(
+        "",
+        "",
+        ("δοκιμή@example.com", "b@example.com", "b@example.com"),
+        smtputf8=True,
+        eightbit=True,
+        received=1_700_000_000.5,
+        category="billing",
+    )
     queue_id = await spool.commit(message, data)
     await spool.close()
 
@@ -257,9 +264,16 @@ async def test_a_closed_spool_refuses_commits_instead_of_reopening(tmp_path: Pat
 async def test_a_second_relay_on_the_same_spool_is_refused(tmp_path: Path) -> None:
     owner = await reopened(tmp_path / "spool")
     child = subprocess.run(
-        [sys.executable, "-c", "import sys; from relay.queue import Spool; Spool(sys.argv[1]).open()",
-         str(tmp_path / "spool")],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from relay.queue import Spool; Spool(sys.argv[1]).open()",
+            str(tmp_path / "spool"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     with pytest.raises(SpoolBusy) as refused:
         Spool(tmp_path / "spool").open()
@@ -287,15 +301,24 @@ async def test_another_process_reads_the_queue_while_the_relay_holds_it(tmp_path
 
     # What `contacts-relay queue --json` prints, in a process of its own.
     script = "import sys; from relay.cli import main; sys.exit(main(sys.argv[1:]))"
-    child = subprocess.run([sys.executable, "-c", script, "queue", "--spool", str(tmp_path / "spool"), "--json"],
-                           cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    child = subprocess.run(
+        [sys.executable, "-c", script, "queue", "--spool", str(tmp_path / "spool"), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     await spool.close()
 
     first, second = [json.loads(line) for line in child.stdout.splitlines()]
     assert first["queue_id"] == waiting
     assert first["pending"] == ["later@example.com"] and first["delivered"] == {"ok@example.com": "250 ok"}
-    assert (first["attempts"], first["next_attempt"], first["last_error"]) == (3, 1_800_000_000.0,
-                                                                               "451 4.3.0 try later")
+    assert (first["attempts"], first["next_attempt"], first["last_error"]) == (
+        3,
+        1_800_000_000.0,
+        "451 4.3.0 try later",
+    )
     assert first["size"] == len(MESSAGE) and not first["delete_requested"]
     assert second["queue_id"] == fresh and second["delete_requested"]
 
@@ -329,6 +352,7 @@ def test_admin_commands_check_their_input(tmp_path: Path) -> None:
 
 
 # -- kill -9 -------------------------------------------------------------------
+
 
 def crash_child_main() -> None:
     """Commit and finish messages as fast as possible, printing each id once that returned.
@@ -376,9 +400,15 @@ def kill_and_recover(directory: Path, lines_before_kill: int) -> dict[str, int]:
     the kill came may legitimately end up either way.
     """
     child = subprocess.Popen(
-        [sys.executable, "-c", "from tests.relay.queue.test_spool import crash_child_main; crash_child_main()",
-         str(directory)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from tests.relay.queue.test_spool import crash_child_main; crash_child_main()",
+            str(directory),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"

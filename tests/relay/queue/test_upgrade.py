@@ -45,14 +45,19 @@ asyncio.run(main(sys.argv[1]))
 
 async def test_a_spool_of_the_earlier_relay_is_resumed_with_its_delivery_state(tmp_path: Path) -> None:
     directory = tmp_path / "spool"
-    partly, waiting, finished = json.loads(run_earlier(BEFORE_RELAY_LAYOUT, tmp_path, WRITE_WITH_THE_EARLIER_RELAY,
-                                                       str(directory)))
+    partly, waiting, finished = json.loads(
+        run_earlier(BEFORE_RELAY_LAYOUT, tmp_path, WRITE_WITH_THE_EARLIER_RELAY, str(directory))
+    )
     assert (directory / "state.log").exists()
 
     # Another process lists it as it is, before any relay of this version opened it.
     listing = subprocess.run(
         [sys.executable, "-m", "relay.cli", "queue", "--spool", str(directory), "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     listed = {item["queue_id"]: item for item in map(json.loads, listing.stdout.splitlines())}
     assert set(listed) == {partly, waiting}
@@ -82,8 +87,9 @@ async def test_the_relay_moves_an_earlier_spool_to_its_first_worker_and_delivers
     from ..helpers import relay_config, running
 
     directory = tmp_path / "spool"
-    partly, waiting, _ = json.loads(run_earlier(BEFORE_RELAY_LAYOUT, tmp_path, WRITE_WITH_THE_EARLIER_RELAY,
-                                                str(directory)))
+    partly, waiting, _ = json.loads(
+        run_earlier(BEFORE_RELAY_LAYOUT, tmp_path, WRITE_WITH_THE_EARLIER_RELAY, str(directory))
+    )
     async with running(relay_config(tmp_path, upstream), sqlite_directory):
         await upstream.wait_for(2)
     assert sorted(m.recipients for m in upstream.messages) == [("later@example.com",), ("new@example.com",)]

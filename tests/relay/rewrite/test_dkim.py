@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from contacts_tui.core.records import Addition
-from relay.rewrite.headers import split_message
 from relay.rewrite import received_header, rewrite
+from relay.rewrite.headers import split_message
 
 from ..helpers.dkim import sign, verifies
 
@@ -25,7 +25,10 @@ CONTACTS = [Addition("bk@example.com", "Jörg Buchhaltung"), Addition("it@exampl
 
 def _trace() -> bytes:
     return received_header(
-        helo="billing-app", peer_ip="127.0.0.1", by_host="relay.test", queue_id="Q1",
+        helo="billing-app",
+        peer_ip="127.0.0.1",
+        by_host="relay.test",
+        queue_id="Q1",
         recipients=["cust@example.com"],
     )
 
@@ -89,8 +92,7 @@ def test_folded_mixed_case_h_tag_is_recognised():
 
 def test_a_cc_like_name_in_another_tag_does_not_lock():
     signature = (
-        b"DKIM-Signature: v=1; a=rsa-sha256; d=cc.example; s=cc;\r\n"
-        b"\th=from:to:subject:x-cc; bh=abc=; b=AAAA\r\n"
+        b"DKIM-Signature: v=1; a=rsa-sha256; d=cc.example; s=cc;\r\n\th=from:to:subject:x-cc; bh=abc=; b=AAAA\r\n"
     )
     result = rewrite(signature + PLAIN, ["cust@example.com"], CONTACTS)
     assert not result.cc_locked_by_dkim

@@ -7,7 +7,7 @@ import email
 import email.policy
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -15,8 +15,8 @@ from email.utils import getaddresses
 import pytest
 
 from contacts_tui.core.records import Addition
-from relay.rewrite.headers import parse_fields
 from relay.rewrite import header_addresses, read_category, received_header, rewrite, split_message
+from relay.rewrite.headers import parse_fields
 
 MESSAGE = (
     b"Return-Path: <billing@shop.example>\r\n"
@@ -131,7 +131,10 @@ def test_several_cc_fields_merge_into_one_at_the_first():
     names = [f.name for f in parse_fields(split_message(result.message)[0])]
     assert names == ["from", "cc", "to", "subject"]
     assert [a for _, a in cc_of(result.message)] == [
-        "one@example.com", "two@example.com", "three@example.com", "bk@acme.example",
+        "one@example.com",
+        "two@example.com",
+        "three@example.com",
+        "bk@acme.example",
     ]
     assert raw_fields(result.message) == raw_fields(message)
 
@@ -261,7 +264,10 @@ def test_header_injection_in_a_name_stays_inside_the_cc():
 
 
 def test_long_names_fold_between_addresses_within_78_columns():
-    additions = [Addition(f"contact{i}@acme.example", f"Contact Person Number {i} of the Accounting Department") for i in range(8)]
+    additions = [
+        Addition(f"contact{i}@acme.example", f"Contact Person Number {i} of the Accounting Department")
+        for i in range(8)
+    ]
     additions.append(Addition("long@acme.example", "Very " * 40 + "Long"))
     result = rewrite(MESSAGE, RCPTS, additions)
     cc_lines = [line for line in lines_of(result.message) if line.startswith((b"Cc:", b" "))]
@@ -312,7 +318,10 @@ def test_message_without_body(ending):
 def test_message_without_any_header(eol):
     trace = received_header(helo="shop", peer_ip="127.0.0.1", by_host="relay", queue_id="Q1")
     result = rewrite(eol + b"just a body" + eol, RCPTS, [BK], trace=trace)
-    assert result.message == trace.replace(b"\r\n", eol) + b"Cc: Jane Doe <bk@acme.example>" + eol + eol + b"just a body" + eol
+    assert (
+        result.message
+        == trace.replace(b"\r\n", eol) + b"Cc: Jane Doe <bk@acme.example>" + eol + eol + b"just a body" + eol
+    )
 
 
 def test_eight_bit_body_is_byte_identical():
@@ -344,13 +353,20 @@ def test_multipart_with_attachment_is_byte_identical():
 
 # --- the trace header --------------------------------------------------------
 
-WHEN = datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 
 
 def test_received_header_for_one_recipient():
     trace = received_header(
-        helo="billing-app.local", peer_ip="192.0.2.7", peer_host="app.shop.example", by_host="relay.example",
-        queue_id="4XyZ", recipients=["cust@example.com"], tls=True, authenticated=True, when=WHEN,
+        helo="billing-app.local",
+        peer_ip="192.0.2.7",
+        peer_host="app.shop.example",
+        by_host="relay.example",
+        queue_id="4XyZ",
+        recipients=["cust@example.com"],
+        tls=True,
+        authenticated=True,
+        when=WHEN,
     )
     assert trace == (
         b"Received: from billing-app.local (app.shop.example [192.0.2.7])\r\n"
@@ -363,8 +379,14 @@ def test_received_header_for_one_recipient():
 
 def test_received_header_hides_several_recipients_and_names_the_protocol():
     trace = received_header(
-        helo="h", peer_ip="2001:db8::25", by_host="relay", queue_id="Q", recipients=["a@x.example", "b@x.example"],
-        smtputf8=True, tls=True, when=WHEN,
+        helo="h",
+        peer_ip="2001:db8::25",
+        by_host="relay",
+        queue_id="Q",
+        recipients=["a@x.example", "b@x.example"],
+        smtputf8=True,
+        tls=True,
+        when=WHEN,
     )
     assert b"a@x" not in trace and b"for" not in trace
     assert trace.startswith(b"Received: from h (unknown [IPv6:2001:db8::25])\r\n")
@@ -375,8 +397,13 @@ def test_received_header_hides_several_recipients_and_names_the_protocol():
 
 def test_received_header_neutralises_what_the_peer_sent():
     trace = received_header(
-        helo="evil\r\nBcc: x@y (comment); by forged", peer_ip="not-an-ip\r\n", peer_host="a b\x00c",
-        by_host="relay", queue_id="Q\r\n1", recipients=["<x@y>\r\nX-Evil: 1"], when=WHEN,
+        helo="evil\r\nBcc: x@y (comment); by forged",
+        peer_ip="not-an-ip\r\n",
+        peer_host="a b\x00c",
+        by_host="relay",
+        queue_id="Q\r\n1",
+        recipients=["<x@y>\r\nX-Evil: 1"],
+        when=WHEN,
     )
     lines = trace.split(b"\r\n")
     assert len(lines) == 4 and lines[-1] == b""
@@ -425,7 +452,9 @@ def test_a_utf8_address_goes_to_the_envelope_only_when_the_sender_did_not_use_sm
 
 def test_an_internationalised_domain_is_written_in_its_ascii_form_when_the_sender_did_not_use_smtputf8():
     message = b"From: a@shop.example\r\nTo: kundin@buecher.example\r\nSubject: x\r\n\r\nbody\r\n"
-    result = rewrite(message, ["kundin@buecher.example"], [Addition("ida@b\u00fccher.example", "Ida")], utf8_headers=False)
+    result = rewrite(
+        message, ["kundin@buecher.example"], [Addition("ida@b\u00fccher.example", "Ida")], utf8_headers=False
+    )
     assert result.envelope_added == result.header_added == ["ida@xn--bcher-kva.example"]
     assert cc_of(result.message) == [("Ida", "ida@xn--bcher-kva.example")]
     assert result.message.isascii() and not result.needs_smtputf8

@@ -8,8 +8,8 @@ duplicate and already-addressed people with arbitrary Unicode names.
 from __future__ import annotations
 
 import email
-import re
 import email.policy
+import re
 from email.errors import NonASCIILocalPartDefect
 from email.header import decode_header, make_header
 from email.utils import getaddresses
@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contacts_tui.core.records import Addition
+from relay.rewrite import received_header, rewrite
 from relay.rewrite.headers import HeaderBlock, line_ending, parse_fields, split_message
 from relay.rewrite.mailbox import clean_display_name
-from relay.rewrite import received_header, rewrite
 
 ascii_address = st.builds(
     "{}@{}.{}".format,
@@ -103,9 +103,20 @@ def additions(draw, message: bytes, envelope: list[str]) -> list[Addition]:
 def cases(draw):
     message, envelope = draw(messages())
     people = draw(additions(message, envelope))
-    trace = draw(st.one_of(st.none(), st.just(received_header(
-        helo="app", peer_ip="127.0.0.1", by_host="relay", queue_id="Q1", recipients=envelope[:1],
-    ))))
+    trace = draw(
+        st.one_of(
+            st.none(),
+            st.just(
+                received_header(
+                    helo="app",
+                    peer_ip="127.0.0.1",
+                    by_host="relay",
+                    queue_id="Q1",
+                    recipients=envelope[:1],
+                )
+            ),
+        )
+    )
     return message, envelope, people, trace
 
 
@@ -144,7 +155,7 @@ def test_rewrite_preserves_everything_it_does_not_add(case):
         assert [f.name for f in parse_fields(head)].count("cc") == 1
         assert cc_addresses(out) == before + result.header_added
         text_parsed = email.message_from_string(head.decode("utf-8"), policy=email.policy.default)
-        assert [a.addr_spec for a in text_parsed["Cc"].addresses][-len(result.header_added):] == result.header_added
+        assert [a.addr_spec for a in text_parsed["Cc"].addresses][-len(result.header_added) :] == result.header_added
         # SMTPUTF8 local parts are flagged, rightly: they need SMTPUTF8 downstream.
         defects = [d for d in text_parsed["Cc"].defects if not isinstance(d, NonASCIILocalPartDefect)]
         assert not defects
@@ -177,7 +188,11 @@ def test_rewrite_preserves_everything_it_does_not_add(case):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.builds(Addition, ascii_address, st.text(max_size=60)), min_size=1, max_size=5, unique_by=lambda a: a.email))
+@given(
+    st.lists(
+        st.builds(Addition, ascii_address, st.text(max_size=60)), min_size=1, max_size=5, unique_by=lambda a: a.email
+    )
+)
 def test_display_names_decode_back_per_rfc_2047(people):
     message = b"From: a@shop.example\r\nTo: cust@example.com\r\nSubject: x\r\n\r\nbody\r\n"
     result = rewrite(message, ["cust@example.com"], people)

@@ -35,8 +35,9 @@ ONLY_ME = ("127.0.0.1/32",)
 async def test_password_guessing_holds_up_no_other_session_and_is_cut_off_per_address(
     sqlite_directory, people, upstream, tmp_path, tls_files, auth_file
 ):
-    config = relay_config(tmp_path, upstream, allow=ONLY_ME, auth_file=auth_file, tls_cert=tls_files.cert,
-                          tls_key=tls_files.key)
+    config = relay_config(
+        tmp_path, upstream, allow=ONLY_ME, auth_file=auth_file, tls_cert=tls_files.cert, tls_key=tls_files.key
+    )
 
     def guess(port: int, password: str) -> int:
         with smtplib.SMTP("127.0.0.1", port, timeout=30, source_address=("127.0.0.9", 0)) as client:
@@ -49,7 +50,6 @@ async def test_password_guessing_holds_up_no_other_session_and_is_cut_off_per_ad
 
     async with running(config, sqlite_directory) as relay:
         done = asyncio.Event()
-
 
         watcher = asyncio.create_task(asyncio.to_thread(worst_reply_time, relay.port, done))
         codes = await asyncio.gather(*(asyncio.to_thread(guess, relay.port, f"guess {n}") for n in range(8)))
@@ -82,8 +82,13 @@ async def test_strangers_get_at_most_half_the_slots_and_a_few_each(sqlite_direct
 
         results = await asyncio.to_thread(fill)
     assert results == [
-        ("127.0.0.5", 220), ("127.0.0.5", 220), ("127.0.0.5", 220), ("127.0.0.5", 421),  # 3 per address
-        ("127.0.0.6", 220), ("127.0.0.6", 220), ("127.0.0.6", 421),  # 5 strangers: half of 10
+        ("127.0.0.5", 220),
+        ("127.0.0.5", 220),
+        ("127.0.0.5", 220),
+        ("127.0.0.5", 421),  # 3 per address
+        ("127.0.0.6", 220),
+        ("127.0.0.6", 220),
+        ("127.0.0.6", 421),  # 5 strangers: half of 10
         ("127.0.0.1", 250),
     ]
 

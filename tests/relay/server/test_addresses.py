@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from aiosmtpd.smtp import SMTP
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relay.server.protocol import RelaySMTP
 
-_PIECES = ["a", "Z", "0", ".", "@", "-", "+", "_", "'", "<", ">", " ", "\t", "=", "[", "]", ":", ",", '"', "\\",
-           "ü", "SIZE=100", "BODY=8BITMIME", "example.com", "x@y.example"]
+_PIECES = [
+    "a",
+    "Z",
+    "0",
+    ".",
+    "@",
+    "-",
+    "+",
+    "_",
+    "'",
+    "<",
+    ">",
+    " ",
+    "\t",
+    "=",
+    "[",
+    "]",
+    ":",
+    ",",
+    '"',
+    "\\",
+    "ü",
+    "SIZE=100",
+    "BODY=8BITMIME",
+    "example.com",
+    "x@y.example",
+]
 
 
 def _parsers(limit: int = 0) -> tuple[RelaySMTP, SMTP]:
@@ -36,8 +62,12 @@ def test_any_argument_parses_as_aiosmtpd_parses_it(text: str) -> None:
 
 def test_plain_addresses_with_parameters_and_the_local_part_limit() -> None:
     ours, theirs = _parsers(limit=5)
-    for arg in ["<billing@shop.example> SIZE=1200 BODY=8BITMIME", "<a.b+c@x-y.example>", "<toolong@x.example>",
-                "<12345@x.example>\tSMTPUTF8"]:
+    for arg in [
+        "<billing@shop.example> SIZE=1200 BODY=8BITMIME",
+        "<a.b+c@x-y.example>",
+        "<toolong@x.example>",
+        "<12345@x.example>\tSMTPUTF8",
+    ]:
         assert ours._getaddr(arg) == theirs._getaddr(arg)
     assert ours._getaddr("<toolong@x.example>") == (None, None)
     assert ours._getaddr("<12345@x.example>\tSMTPUTF8") == ("12345@x.example", "SMTPUTF8")

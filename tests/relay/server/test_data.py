@@ -31,13 +31,17 @@ def line_by_line(stream: bytes) -> tuple[Outcome, bytes, bytes]:
     return state, b"".join(lines) if state is Outcome.OK else b"", stream[offset:]
 
 
-pieces = st.sampled_from([b"a", b"bc", b".", b"..", b"\r", b"\n", b"\r\n", b"\r\n.", b"x" * 30, b"y" * 45, b"\x00",
-                          b"\xff"])
+pieces = st.sampled_from(
+    [b"a", b"bc", b".", b"..", b"\r", b"\n", b"\r\n", b"\r\n.", b"x" * 30, b"y" * 45, b"\x00", b"\xff"]
+)
 
 
 @settings(max_examples=500, deadline=None)
-@given(body=st.lists(pieces, max_size=60).map(b"".join), after=st.sampled_from([b"", b"QUIT\r\n", b"RSET\r\nNOOP\r\n"]),
-       chunk=st.integers(1, 50))
+@given(
+    body=st.lists(pieces, max_size=60).map(b"".join),
+    after=st.sampled_from([b"", b"QUIT\r\n", b"RSET\r\nNOOP\r\n"]),
+    chunk=st.integers(1, 50),
+)
 def test_chunked_reading_agrees_with_reading_line_by_line(body, after, chunk):
     stream = body + (b"" if body.endswith(b"\r\n") or not body else b"\r\n") + b".\r\n" + after
     # Make sure the reference sees the same end: the first CRLF.CRLF (or a '.' line at once).
@@ -46,7 +50,7 @@ def test_chunked_reading_agrees_with_reading_line_by_line(body, after, chunk):
     async def run():
         reader = asyncio.StreamReader(limit=LINE_LIMIT + 1)
         for start in range(0, len(stream), chunk):
-            reader.feed_data(stream[start:start + chunk])
+            reader.feed_data(stream[start : start + chunk])
         reader.feed_eof()
         data = await read_data(reader, size_limit=SIZE_LIMIT, line_limit=LINE_LIMIT)
         return data, await reader.read()

@@ -86,7 +86,6 @@ async def test_thousands_of_cc_fields_are_refused_and_other_sessions_go_on(
     async with running(relay_config(tmp_path, upstream), sqlite_directory) as relay:
         done = asyncio.Event()
 
-
         watcher = asyncio.create_task(asyncio.to_thread(worst_reply_time, relay.port, done))
         started = time.monotonic()
         [replies] = await asyncio.to_thread(_session_messages, relay.port, flood)
@@ -121,9 +120,7 @@ async def test_many_cc_fields_within_the_limits_merge_in_linear_time(sqlite_dire
     assert got.data.count(b"\r\nCc:") == 1
 
 
-async def test_a_category_after_a_bare_cr_counts_as_the_upstream_reads_it(
-    sqlite_directory, people, upstream, tmp_path
-):
+async def test_a_category_after_a_bare_cr_counts_as_the_upstream_reads_it(sqlite_directory, people, upstream, tmp_path):
     # The upstream gets CRLF line ends, so a bare CR starts a header line there.
     sneaky = message(category=None, subject="Invoice\rX-Notification-Category: billing")
     async with running(relay_config(tmp_path, upstream), sqlite_directory) as relay:
@@ -171,16 +168,37 @@ async def test_a_line_too_long_is_refused_and_in_the_relay_log(sqlite_directory,
 # -- any bytes at all, over raw SMTP ---------------------------------------------------------
 
 _LINE_END = st.sampled_from([b"\r\n", b"\n", b"\r"])
-_JUNK = st.lists(st.sampled_from([b"\x00", b"\r", b"\n", b"\xff\xfe", "ü".encode(), b"\t", b" ", b":", b"<", b'"',
-                                  b"=?utf-8?b?G1sySg==?=", b"X-Notification-Category: account", b"Bcc: x@evil.example"]),
-                 max_size=6).map(b"".join)
+_JUNK = st.lists(
+    st.sampled_from(
+        [
+            b"\x00",
+            b"\r",
+            b"\n",
+            b"\xff\xfe",
+            "ü".encode(),
+            b"\t",
+            b" ",
+            b":",
+            b"<",
+            b'"',
+            b"=?utf-8?b?G1sySg==?=",
+            b"X-Notification-Category: account",
+            b"Bcc: x@evil.example",
+        ]
+    ),
+    max_size=6,
+).map(b"".join)
 
 
 @st.composite
 def hostile_messages(draw) -> bytes:
     """A notification to ACME whose lines end any way and carry junk, and maybe no category at all."""
-    fields = [b"From: billing@shop.example", b"To: " + ACME.encode(), b"Subject: Invoice " + draw(_JUNK),
-              b"X-Junk: " + draw(_JUNK)]
+    fields = [
+        b"From: billing@shop.example",
+        b"To: " + ACME.encode(),
+        b"Subject: Invoice " + draw(_JUNK),
+        b"X-Junk: " + draw(_JUNK),
+    ]
     if draw(st.booleans()):
         fields.insert(draw(st.integers(0, len(fields))), b"X-Notification-Category: billing")
     head = b"".join(field + draw(_LINE_END) for field in fields)
@@ -211,7 +229,11 @@ def _first_known_category(header: bytes) -> bytes | None:
     unfolded = re.sub(rb"\r\n(?=[ \t])", b"", header)
     for line in unfolded.split(b"\r\n"):
         name, colon, value = line.partition(b":")
-        if colon and name.rstrip(b" \t").lower() == b"x-notification-category" and value.strip() in (b"billing", b"account"):
+        if (
+            colon
+            and name.rstrip(b" \t").lower() == b"x-notification-category"
+            and value.strip() in (b"billing", b"account")
+        ):
             return value.strip()
     return None
 
@@ -219,8 +241,10 @@ def _first_known_category(header: bytes) -> bytes | None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=hostile_messages())
 # A garbled category field in front of the real one (found by this test).
-@example(data=b"From: billing@shop.example\r\nTo: acme@customer.example\r\nSubject: Invoice \r\n"
-              b"X-Junk: \rX-Notification-Category: account\x00\r\nX-Notification-Category: billing\r\n\r\nBody \r\n")
+@example(
+    data=b"From: billing@shop.example\r\nTo: acme@customer.example\r\nSubject: Invoice \r\n"
+    b"X-Junk: \rX-Notification-Category: account\x00\r\nX-Notification-Category: billing\r\n\r\nBody \r\n"
+)
 def test_whatever_the_bytes_a_tagged_notification_never_loses_its_contacts(capture_relay, data):
     session = RawSession(capture_relay.port, timeout=10)
     try:

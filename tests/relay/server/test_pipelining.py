@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-import pytest
-
-from ..helpers import ACME, ACME_BILLING, BETA, SENDER, message, relay_config, running, seed
+from ..helpers import ACME, ACME_BILLING, BETA, SENDER, message, relay_config, running
 
 BILLING = message(to=f"{ACME}, {BETA}")
 
@@ -23,7 +21,7 @@ class RawClient:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def connect(cls, port: int) -> "RawClient":
+    async def connect(cls, port: int) -> RawClient:
         client = cls(*await asyncio.open_connection("127.0.0.1", port))
         assert (await client.reply()).startswith(b"220 ")
         return client
@@ -53,9 +51,9 @@ class RawClient:
 
 
 def _group(*recipients: str) -> bytes:
-    return f"MAIL FROM:<{SENDER}>\r\n".encode() + b"".join(
-        f"RCPT TO:<{r}>\r\n".encode() for r in recipients
-    ) + b"DATA\r\n"
+    return (
+        f"MAIL FROM:<{SENDER}>\r\n".encode() + b"".join(f"RCPT TO:<{r}>\r\n".encode() for r in recipients) + b"DATA\r\n"
+    )
 
 
 def _data(data: bytes) -> bytes:
@@ -138,8 +136,9 @@ async def test_commands_pipelined_behind_starttls_are_dropped(
         # In the clear after STARTTLS: must not count once TLS is up.
         client.send(b"STARTTLS\r\n" + f"MAIL FROM:<{SENDER}>\r\n".encode())
         ready = await client.reply()
-        await client.writer.start_tls(ssl.create_default_context(cafile=str(tls_files.cert)),
-                                      server_hostname="localhost")
+        await client.writer.start_tls(
+            ssl.create_default_context(cafile=str(tls_files.cert)), server_hostname="localhost"
+        )
         client.send(b"EHLO pipelining.test\r\n")
         ehlo = await client.reply()
         client.send(f"RCPT TO:<{ACME}>\r\n".encode())

@@ -44,9 +44,9 @@ from ..helpers import (
     logged,
     message,
     parsed,
+    raw_session,
     relay_config,
     run_cli,
-    raw_session,
     running,
     seed,
     send,
@@ -209,8 +209,19 @@ async def test_users_added_to_or_removed_from_the_auth_file_count_without_a_rest
 def test_sighup_reads_the_auth_file_again_and_the_relay_keeps_running(tmp_path, tls_files, auth_file):
     open_database(f"sqlite:///{tmp_path / 'contacts.db'}").close()
     process = RelayProcess(
-        ["--db", f"sqlite:///{tmp_path / 'contacts.db'}", "--capture", "--listen", "127.0.0.1:0",
-         "--auth-file", str(auth_file), "--tls-cert", str(tls_files.cert), "--tls-key", str(tls_files.key)],
+        [
+            "--db",
+            f"sqlite:///{tmp_path / 'contacts.db'}",
+            "--capture",
+            "--listen",
+            "127.0.0.1:0",
+            "--auth-file",
+            str(auth_file),
+            "--tls-cert",
+            str(tls_files.cert),
+            "--tls-key",
+            str(tls_files.key),
+        ],
     ).start()
     try:
         set_password(auth_file, "second-app", "yet another secret 7")
@@ -229,8 +240,19 @@ async def test_an_auth_file_with_a_plain_text_password_is_refused_at_start(tmp_p
     bad.write_text(f"{USER}:{PASSWORD}\n")
     open_database(f"sqlite:///{tmp_path / 'c.db'}").close()
     code, _, err = run_cli(
-        capsys, "serve", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--capture", "--listen", "127.0.0.1:0",
-        "--auth-file", str(bad), "--tls-cert", str(tls_files.cert), "--tls-key", str(tls_files.key),
+        capsys,
+        "serve",
+        "--db",
+        f"sqlite:///{tmp_path / 'c.db'}",
+        "--capture",
+        "--listen",
+        "127.0.0.1:0",
+        "--auth-file",
+        str(bad),
+        "--tls-cert",
+        str(tls_files.cert),
+        "--tls-key",
+        str(tls_files.key),
     )
     assert code == 1
     assert "plain-text passwords are not accepted" in err and PASSWORD not in err
@@ -275,8 +297,9 @@ def _mail_with_size(port: int, size: int):
 
 async def test_too_many_received_headers_get_554_as_a_loop(sqlite_directory, people, upstream, tmp_path, caplog):
     config = relay_config(tmp_path, upstream, max_received=3)
-    hops = [("Received", f"from hop{i}.example by hop{i + 1}.example; Mon, 23 Nov 2026 08:00:0{i} +0000")
-            for i in range(4)]
+    hops = [
+        ("Received", f"from hop{i}.example by hop{i + 1}.example; Mon, 23 Nov 2026 08:00:0{i} +0000") for i in range(4)
+    ]
     async with running(config, sqlite_directory) as relay:
         looping = await send(relay.port, [ACME], message(hops))
         three = await send(relay.port, [ACME], message(hops[:3]))
@@ -342,9 +365,7 @@ SMUGGLING = [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n"]
 
 
 @pytest.mark.parametrize("end", SMUGGLING, ids=["LF.LF", "CRLF.LF", "LF.CRLF", "CR.CRLF"])
-async def test_bare_line_ends_never_end_data_and_nothing_is_smuggled(
-    sqlite_directory, people, upstream, tmp_path, end
-):
+async def test_bare_line_ends_never_end_data_and_nothing_is_smuggled(sqlite_directory, people, upstream, tmp_path, end):
     # What an attacker hopes a lenient server reads as: end of data, then a
     # second transaction of their own, ended the same lenient way.
     smuggled = (
@@ -485,16 +506,43 @@ def test_no_password_in_help_or_in_a_verbose_run_with_auth(tmp_path, tls_files, 
     env = {"CONTACTS_DB": db, "RELAY_UPSTREAM_PASSWORD": upstream_secret}
 
     help_text = subprocess.run(
-        [sys.executable, "-m", "relay.cli", "serve", "--help"], cwd=ROOT, env={**os.environ, **env},
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "relay.cli", "serve", "--help"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "RELAY_UPSTREAM_PASSWORD" in help_text and upstream_secret not in help_text
 
     process = RelayProcess(
-        ["-v", "--listen", "127.0.0.1:0", "--upstream", f"127.0.0.1:{upstream.port}", "--upstream-tls", "starttls",
-         "--upstream-ca-file", str(tls_files.cert), "--upstream-user", "relay-user", "--spool", str(tmp_path / "spool"),
-         "--allow", "10.0.0.0/8", "--auth-file", str(auth_file), "--tls-cert", str(tls_files.cert),
-         "--tls-key", str(tls_files.key), "--min-backoff", "0.1", "--max-backoff", "0.2"],
+        [
+            "-v",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            f"127.0.0.1:{upstream.port}",
+            "--upstream-tls",
+            "starttls",
+            "--upstream-ca-file",
+            str(tls_files.cert),
+            "--upstream-user",
+            "relay-user",
+            "--spool",
+            str(tmp_path / "spool"),
+            "--allow",
+            "10.0.0.0/8",
+            "--auth-file",
+            str(auth_file),
+            "--tls-cert",
+            str(tls_files.cert),
+            "--tls-key",
+            str(tls_files.key),
+            "--min-backoff",
+            "0.1",
+            "--max-backoff",
+            "0.2",
+        ],
         env=env,
     ).start()
     try:
