@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from contacts_tui.core.csv_dialect import delimiter_option, encoding_option
+from contacts_tui.core.csv.dialect import delimiter_option, encoding_option
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.settings import Settings, open_directory
+from contacts_tui.core.options import Options, open_directory
 
 from .commands.settings import copy_option
 
@@ -153,25 +153,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env(
+        options = Options.from_env(
             getattr(args, "db", None), getattr(args, "catalog", None), getattr(args, "max_contacts", None)
         )
         if args.command == "demo":
             from .commands.demo import run_demo
 
-            return run_demo(settings, explicit_db=hasattr(args, "db"), need_a_terminal=need_a_terminal)
+            return run_demo(options, explicit_db=hasattr(args, "db"), need_a_terminal=need_a_terminal)
         if args.command == "portal":
             from .commands.portal import run_portal
 
-            return run_portal(settings, args)
+            return run_portal(options, args)
         if args.command is None:
             need_a_terminal()
         if args.command == "import":
-            return _import(settings, args)
+            return _import(options, args)
         # init and settings change the stored catalog and limit; everything
         # else must agree with them.
         changing = args.command in ("init", "settings")
-        directory = open_directory(settings, must_exist=args.command in ("export", "history"), check=not changing)
+        directory = open_directory(options, must_exist=args.command in ("export", "history"), check=not changing)
         if changing:
             from .commands.settings import run_init, run_settings
 
@@ -212,17 +212,17 @@ def need_a_terminal() -> None:
             )
 
 
-def _import(settings: Settings, args) -> int:
+def _import(options: Options, args) -> int:
     """An import, which leaves no new database behind when it writes nothing."""
     from contacts_tui.core.db import sqlite_file
 
     from .commands.csv_files import run_import
 
-    file = sqlite_file(settings.db_url)
+    file = sqlite_file(options.db_url)
     new = file is not None and not file.exists()
     code = 1
     try:
-        directory = open_directory(settings)
+        directory = open_directory(options)
         try:
             code = run_import(directory, args)
         finally:

@@ -18,11 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from contacts_tui.core import chaos
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.maillog import LogEntry
-from contacts_tui.core.status import Decision, Status
+from contacts_tui.core.mail import chaos
+from contacts_tui.core.mail.relay_log import LogEntry
+from contacts_tui.core.mail.status import Decision, Status
 
 from . import metrics
 from .config import RelayConfig

@@ -45,10 +45,10 @@ def directory_problem(db_url: str | None, catalog: str | None = None) -> str | N
 
     def check() -> str | None:
         from contacts_tui.core.errors import DirectoryError
-        from contacts_tui.core.settings import Settings, open_directory
+        from contacts_tui.core.options import Options, open_directory
 
         try:
-            directory = open_directory(Settings.from_env(db_url, catalog), must_exist=True)
+            directory = open_directory(Options.from_env(db_url, catalog), must_exist=True)
         except DirectoryError as exc:
             return f"directory: {exc}"
         try:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
-from contacts_tui.core.settings import Settings, open_directory
+from contacts_tui.core.options import Options, open_directory
 
 from . import logs, metrics
 from .app import Relay, health_problems, run_loop
@@ -64,8 +64,8 @@ def listening_socket(config: RelayConfig) -> socket.socket:
 class Supervisor:
     """Starts ``workers`` relay processes on ``sock`` and keeps them running."""
 
-    def __init__(self, config: RelayConfig, settings: Settings, sock: socket.socket, workers: int) -> None:
-        self.config, self.settings, self.sock, self.workers = config, settings, sock, workers
+    def __init__(self, config: RelayConfig, options: Options, sock: socket.socket, workers: int) -> None:
+        self.config, self.options, self.sock, self.workers = config, options, sock, workers
         self._context = multiprocessing.get_context("fork")
         self._processes: dict[int, BaseProcess] = {}
         self._started: dict[int, float] = {}
@@ -104,7 +104,7 @@ class Supervisor:
         ready, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=_worker_main,
-            args=(self.config, self.settings, self.sock, worker, self.workers, sender, self.metrics_dir),
+            args=(self.config, self.options, self.sock, worker, self.workers, sender, self.metrics_dir),
             name=f"contacts-relay worker {worker}",
             daemon=False,
         )
@@ -187,7 +187,7 @@ class Supervisor:
         down = sorted(set(range(1, self.workers + 1)) - self._ready)
         if down:
             problems.append(f"worker(s) {', '.join(map(str, down))} not running")
-        return problems + health_problems(self.config, self.settings.db_url, self.settings.catalog_path)
+        return problems + health_problems(self.config, self.options.db_url, self.options.catalog_path)
 
     def stop(self) -> None:
         """SIGTERM to every worker; they finish what is in flight. SIGKILL after STOP_GRACE."""
@@ -216,7 +216,7 @@ class Supervisor:
 
 def _worker_main(
     config: RelayConfig,
-    settings: Settings,
+    options: Options,
     sock: socket.socket,
     worker: int,
     workers: int,
@@ -228,7 +228,7 @@ def _worker_main(
     if metrics_dir:
         metrics.enable(metrics_dir)
     try:
-        code = run_loop(_serve_worker(config, settings, sock, worker, workers, ready))
+        code = run_loop(_serve_worker(config, options, sock, worker, workers, ready))
     except BaseException as exc:  # whatever stops the start is told to the supervisor
         try:
             ready.send(f"{type(exc).__name__}: {exc}")
@@ -239,9 +239,9 @@ def _worker_main(
 
 
 async def _serve_worker(
-    config: RelayConfig, settings: Settings, sock: socket.socket, worker: int, workers: int, ready
+    config: RelayConfig, options: Options, sock: socket.socket, worker: int, workers: int, ready
 ) -> int:
-    directory = open_directory(settings, must_exist=True)
+    directory = open_directory(options, must_exist=True)
     relay = Relay(config, directory, worker=worker, workers=workers, sock=sock)
     try:
         await relay.start()

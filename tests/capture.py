@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from relay.app import RelayThread
 from relay.config import RelayConfig
 

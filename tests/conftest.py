@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 
 PG_URL = os.environ.get("CONTACTS_TEST_PG", "").strip()
 # One database per test session, so parallel runs on one server never drop

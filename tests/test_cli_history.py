@@ -10,8 +10,8 @@ import pytest
 
 from contacts_tui.cli import main
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
-from contacts_tui.core.history import Actor
+from contacts_tui.core.directory.history import Actor
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import ContactInput
 
 HEADER = "customer_email,customer_name,contact_name,contact_email,phone,role,categories"

@@ -86,9 +86,10 @@ CLEAN = {
     "contacts_tui/__init__.py": "",
     "contacts_tui/cli.py": "import contacts_tui.ui.app\nimport relay.app\n",
     "contacts_tui/core/__init__.py": "",
-    "contacts_tui/core/directory.py": "import peewee\n",
+    "contacts_tui/core/directory/__init__.py": "",
+    "contacts_tui/core/directory/service.py": "import peewee\n",
     "contacts_tui/ui/__init__.py": "",
-    "contacts_tui/ui/app.py": "import textual\nimport contacts_tui.core.directory\n",
+    "contacts_tui/ui/app.py": "import textual\nimport contacts_tui.core.directory.service\n",
     "contacts_tui/ui/screens/__init__.py": "",
     "contacts_tui/ui/screens/base.py": "import textual\n",
     "contacts_tui/ui/screens/messages.py": "from . import base\n",
@@ -98,7 +99,8 @@ CLEAN = {
         f"contacts_tui/ui/screens/{name}.py": "from . import base\n"
         for name in ("customers", "customer", "customer_form", "history", "message", "mail_list", "log_entry", "sample")
     },
-    "contacts_tui/core/maillog.py": "import peewee\n",
+    "contacts_tui/core/mail/__init__.py": "",
+    "contacts_tui/core/mail/relay_log.py": "import peewee\n",
     "contacts_tui/ui/portal/__init__.py": "",
     "contacts_tui/ui/portal/app.py": "from contacts_tui.ui.screens import base\n",
     # The relay by job, each importing the layer below it.
@@ -108,13 +110,13 @@ CLEAN = {
     "relay/app.py": "import relay.config\nimport relay.server.handler\nimport relay.delivery.scheduler\n",
     "relay/config.py": "import relay.server.handler\n",
     "relay/server/__init__.py": "",
-    "relay/server/handler.py": "import contacts_tui.core.directory\nimport relay.queue.spool\nimport relay.journal.writer\n",
+    "relay/server/handler.py": "import contacts_tui.core.directory.service\nimport relay.queue.spool\nimport relay.journal.writer\n",
     "relay/delivery/__init__.py": "",
     "relay/delivery/scheduler.py": "import relay.queue.spool\n",
     "relay/queue/__init__.py": "",
     "relay/queue/spool.py": "import relay.rewrite.headers\n",
     "relay/journal/__init__.py": "",
-    "relay/journal/writer.py": "import contacts_tui.core.directory\n",
+    "relay/journal/writer.py": "import contacts_tui.core.directory.service\n",
     "relay/rewrite/__init__.py": "",
     "relay/rewrite/headers.py": "",
 }

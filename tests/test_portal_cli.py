@@ -8,7 +8,7 @@ import pytest
 
 from contacts_tui.cli import main
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import ContactInput, CustomerInput
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from contacts_tui.core import maillog
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
+from contacts_tui.core.mail import relay_log
 from contacts_tui.core.records import CustomerInput
 from relay.app import RelayThread
 
@@ -307,15 +307,15 @@ class Browser:
 
 async def captured_code(address: str) -> str:
     def code():
-        for record in maillog.captured_messages(20):
+        for record in relay_log.captured_messages(20):
             if address in record.recipients:
-                _record, _original, message = maillog.captured_message(record.id)
+                _record, _original, message = relay_log.captured_message(record.id)
                 found = re.search(rb"sign-in code: (\d{6})", message)
                 if found:
                     return found.group(1).decode()
         return None
 
-    return await wait_until(code, DEADLINE, lambda: [m.subject for m in maillog.captured_messages(20)])
+    return await wait_until(code, DEADLINE, lambda: [m.subject for m in relay_log.captured_messages(20)])
 
 
 @needs_chromium

@@ -10,9 +10,9 @@ from ..progress import ProgressLine
 
 
 def run_import(directory, args) -> int:
-    from contacts_tui.core.csv_dialect import CsvFormat
-    from contacts_tui.core.csv_import import ImportFailed, import_csv
-    from contacts_tui.core.csv_read import CsvFormatError
+    from contacts_tui.core.csv.dialect import CsvFormat
+    from contacts_tui.core.csv.importer import ImportFailed, import_csv
+    from contacts_tui.core.csv.read import CsvFormatError
 
     line = ProgressLine(sys.stderr)
     try:
@@ -71,7 +71,7 @@ def _guessed(name: str, found) -> None:
 
 
 def run_export(directory, args) -> int:
-    from contacts_tui.core.csv_export import export_csv
+    from contacts_tui.core.csv.export import export_csv
     from contacts_tui.core.process import reader_may_stop
 
     target, encoding, delimiter = args.file, args.encoding, args.delimiter

@@ -7,7 +7,7 @@ import socket
 import sys
 from pathlib import Path
 
-from contacts_tui.core.settings import Settings, open_directory
+from contacts_tui.core.options import Options, open_directory
 
 DEMO_PORTS = range(2525, 2535)
 """Where the demo's relay listens: 2525, the relay's own default, so a mail
@@ -15,7 +15,7 @@ sender can be pointed at the address the README names; the next ones when
 another program holds it, and any free port as the last resort."""
 
 
-def run_demo(settings: Settings, explicit_db: bool, need_a_terminal=lambda: None) -> int:
+def run_demo(options: Options, explicit_db: bool, need_a_terminal=lambda: None) -> int:
     """Demo data, a capture relay in this process, and the TUI wired to both.
 
     ``need_a_terminal`` raises when there is none to show the TUI on: asked
@@ -26,7 +26,7 @@ def run_demo(settings: Settings, explicit_db: bool, need_a_terminal=lambda: None
     from platformdirs import user_data_dir
 
     from contacts_tui.core.db import APP_NAME, redact, resolve_url
-    from contacts_tui.core.demo_data import DemoRunning, demo_lock, seed_demo
+    from contacts_tui.core.directory.demo_data import DemoRunning, demo_lock, seed_demo
 
     with ExitStack() as held:
         if not explicit_db:
@@ -43,12 +43,12 @@ def run_demo(settings: Settings, explicit_db: bool, need_a_terminal=lambda: None
             need_a_terminal()
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-            settings = replace(settings, db_url=f"sqlite:///{path}")
+            options = replace(options, db_url=f"sqlite:///{path}")
             print(f"Starting the demo with fresh demo data in {path}")
         else:
             need_a_terminal()
-        where = str(path) if not explicit_db else redact(resolve_url(settings.db_url))
-        directory = open_directory(settings)
+        where = str(path) if not explicit_db else redact(resolve_url(options.db_url))
+        directory = open_directory(options)
         if directory.counts()[0] == 0:
             seed_demo(directory)
         relay = _start_relay(directory)

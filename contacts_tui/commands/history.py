@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.history import Change, parse_since
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import json_line, visible
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.history import Change, parse_since
 from contacts_tui.core.process import reader_may_stop
 from contacts_tui.core.times import local_time
 

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from contacts_tui.core.db import resolve_url
+from contacts_tui.core.directory.history import admin_actor
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.history import admin_actor
+from contacts_tui.core.options import Options, open_directory
+from contacts_tui.core.portal.signin import MailRoute, SignIn
 from contacts_tui.core.process import at_least_one
-from contacts_tui.core.settings import Settings, open_directory
-from contacts_tui.core.signin import MailSettings, SignIn
 from contacts_tui.core.validate import clean_email
 
 MAIL_VIA_ENV = "CONTACTS_MAIL_VIA"
@@ -69,19 +69,19 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
     portal.add_argument("--web-session", action="store_true", help=argparse.SUPPRESS)
 
 
-def run_portal(settings: Settings, args: argparse.Namespace) -> int:
+def run_portal(options: Options, args: argparse.Namespace) -> int:
     if args.disable or args.enable:
         if args.web or args.mail_via or args.listen or args.max_sessions:
             raise DirectoryError("--disable and --enable change a setting and stop: give them without --web")
-        return _set_access(settings, args.disable or args.enable, enabled=bool(args.enable))
+        return _set_access(options, args.disable or args.enable, enabled=bool(args.enable))
     if (args.listen or args.max_sessions) and not args.web:
         raise DirectoryError("--listen and --max-sessions are for --web")
     mail = _mail_settings(args)
     if args.web:
-        return _serve(settings, args, mail)
+        return _serve(options, args, mail)
     _need_a_terminal()
     _log_quietly()
-    directory = open_directory(settings, must_exist=True)
+    directory = open_directory(options, must_exist=True)
     signin = SignIn(directory, mail)
     from contacts_tui.ui.portal.app import make_portal_app
 
@@ -104,9 +104,9 @@ def _need_a_terminal() -> None:
         raise DirectoryError("the portal needs a terminal: connect with ssh -t, or open it in a browser")
 
 
-def _set_access(settings: Settings, email: str, *, enabled: bool) -> int:
+def _set_access(options: Options, email: str, *, enabled: bool) -> int:
     address = clean_email(email)
-    directory = open_directory(settings, must_exist=True).as_actor(admin_actor("cli"))
+    directory = open_directory(options, must_exist=True).as_actor(admin_actor("cli"))
     customer = directory.find_customer(address)
     if customer is None:
         raise DirectoryError(
@@ -119,7 +119,7 @@ def _set_access(settings: Settings, email: str, *, enabled: bool) -> int:
     return 0
 
 
-def _mail_settings(args: argparse.Namespace) -> MailSettings:
+def _mail_settings(args: argparse.Namespace) -> MailRoute:
     via = args.mail_via
     if via is None:
         value = os.environ.get(MAIL_VIA_ENV, "").strip()
@@ -134,19 +134,19 @@ def _mail_settings(args: argparse.Namespace) -> MailSettings:
     sender = args.mail_from or os.environ.get(MAIL_FROM_ENV, "").strip()
     if sender:
         sender = clean_email(sender, "--mail-from")
-    return MailSettings(via[0], via[1], sender)
+    return MailRoute(via[0], via[1], sender)
 
 
-def _serve(settings: Settings, args: argparse.Namespace, mail: MailSettings) -> int:
+def _serve(options: Options, args: argparse.Namespace, mail: MailRoute) -> int:
     from contacts_tui.ui.portal.web_server import serve
 
     # The database must open before browsers are told to come; the portal
     # never starts an empty one at a mistyped path.
-    open_directory(settings, must_exist=True).database.close()
+    open_directory(options, must_exist=True).database.close()
     # Each browser session is a process of its own, told its settings by the
     # environment: a database URL may hold a password, and command lines are
     # visible to every user of the machine.
-    os.environ["CONTACTS_DB"] = resolve_url(settings.db_url)
+    os.environ["CONTACTS_DB"] = resolve_url(options.db_url)
     os.environ[MAIL_VIA_ENV] = f"{mail.host}:{mail.port}"
     os.environ[MAIL_FROM_ENV] = mail.sender
     command = shlex.join([sys.executable, "-m", "contacts_tui.cli", "portal", "--web-session"])

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 
-from contacts_tui.core import stored_settings
 from contacts_tui.core.catalog import choose_catalog
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory import settings
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DirectoryError
 
 
@@ -38,7 +38,7 @@ def run_settings(directory: Directory, args: argparse.Namespace) -> int:
     if changes:
         return 0
     stored = directory.stored
-    most = stored_settings.most_contacts()
+    most = settings.most_contacts()
     print(f"Catalog: {stored.catalog_name}")
     width = max(len(key) for key in stored.catalog.keys)
     for category in stored.catalog.categories:
@@ -57,10 +57,10 @@ def _changes(directory: Directory, args: argparse.Namespace) -> list[str]:
     if copies and not hasattr(args, "catalog"):
         raise DirectoryError("--map goes with --catalog: it says where opt-ins of a category the new catalog lacks go")
     if hasattr(args, "max_contacts"):
-        lines += stored_settings.change_limit(directory.database, args.max_contacts, dry_run=dry_run)
+        lines += settings.change_limit(directory.database, args.max_contacts, dry_run=dry_run)
     if hasattr(args, "catalog"):
         name, catalog = choose_catalog(args.catalog)
-        lines += stored_settings.change_catalog(directory.database, name, catalog, copies=copies, dry_run=dry_run)
+        lines += settings.change_catalog(directory.database, name, catalog, copies=copies, dry_run=dry_run)
     if lines and not dry_run:
         directory.refresh_settings()
     if lines and dry_run:

@@ -3,7 +3,7 @@
 The models are bound to a database by ``db.open_database``; the schema itself
 is created and changed only by the migrations in ``migrations/``.
 Widgets never see these rows: ``records.py`` converts the directory's and
-``maillog.py`` the relay log's and captured messages' into dataclasses. The
+``mail/relay_log.py`` the relay log's and captured messages' into dataclasses. The
 relay asks the directory through ``Directory`` and writes its log and
 captures itself (``relay/journal``), with these models.
 """
@@ -130,7 +130,7 @@ class CapturedMessage(BaseModel):
 
 
 class Setting(BaseModel):
-    """A setting every process of one database shares (see stored_settings.py):
+    """A setting every process of one database shares (see directory/settings.py):
     the catalog in use and the contact person limit."""
 
     name = CharField(max_length=64, primary_key=True)
@@ -139,7 +139,7 @@ class Setting(BaseModel):
 
 
 class ChaosRule(BaseModel):
-    """A failure a capture relay makes on purpose for matching mail (see chaos.py)."""
+    """A failure a capture relay makes on purpose for matching mail (see mail/chaos.py)."""
 
     id = AutoField()
     stage = CharField(max_length=8)
@@ -154,7 +154,7 @@ class ChaosRule(BaseModel):
 
 class ChangeRecord(BaseModel):
     """One change of the directory: when, who, through which channel, what
-    (see history.py). Customer and contact person are plain ids with their
+    (see directory/history.py). Customer and contact person are plain ids with their
     addresses copied at the time, not foreign keys: the history outlives what
     it is about and reads the same after an address changes."""
 

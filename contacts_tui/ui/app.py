@@ -11,9 +11,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from contacts_tui.core.db import describe
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import visible, visible_lines
-from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.mail.relay_log import LogEntry
 
 from .commands import ScreenActions
 from .screens.customers import CustomersScreen

@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Iterable
 
 from contacts_tui.core.display import visible
-from contacts_tui.core.maillog import CapturedRecord, LogEntry
-from contacts_tui.core.status import Decision
+from contacts_tui.core.mail.relay_log import CapturedRecord, LogEntry
+from contacts_tui.core.mail.status import Decision
 from contacts_tui.core.times import local
 
 

@@ -9,11 +9,11 @@ import os
 import sys
 from pathlib import Path
 
-from contacts_tui.core import maillog
 from contacts_tui.core.display import json_line, visible, visible_lines
+from contacts_tui.core.mail import relay_log
+from contacts_tui.core.mail.status import Decision
+from contacts_tui.core.options import Options, open_directory
 from contacts_tui.core.process import at_least_one, lock_held, reader_may_stop
-from contacts_tui.core.settings import Settings, open_directory
-from contacts_tui.core.status import Decision
 from contacts_tui.core.times import from_epoch, local_time, local_time_soon
 
 from ..config import ConfigError, default, default_spool_dir
@@ -72,20 +72,20 @@ def add_inspect_commands(commands, common: argparse.ArgumentParser) -> None:
     passwd.add_argument("--auth-file", metavar="FILE", required=True)
 
 
-def run_inspect_command(args: argparse.Namespace, settings: Settings) -> int:
+def run_inspect_command(args: argparse.Namespace, options: Options) -> int:
     # `log | head -1` or `messages show 6 | head -3` may stop reading early.
     with reader_may_stop():
-        return _run(args, settings)
+        return _run(args, options)
     return 0
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
+def _run(args: argparse.Namespace, options: Options) -> int:
     if args.command == "passwd":
         return _passwd(args)
     if args.command == "queue":
         return _queue(args)
     # These only read: a mistyped --db is an error, not an empty log or inbox.
-    directory = open_directory(settings, must_exist=True)
+    directory = open_directory(options, must_exist=True)
     if args.command == "preview":
         return _preview(args, directory)
     if args.command == "log":
@@ -138,7 +138,7 @@ def _preview(args, directory) -> int:
 
 
 def _log(args) -> int:
-    entries = maillog.recent_log(args.limit, search=args.search, status=args.status)
+    entries = relay_log.recent_log(args.limit, search=args.search, status=args.status)
     if args.json:
         for entry in entries:
             print(json_line(entry.as_json()))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.settings import Settings, open_directory
+from contacts_tui.core.options import Options, open_directory
 
 from .. import logs, metrics
 from ..config import ConfigError
@@ -65,12 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env(getattr(args, "db", None), getattr(args, "catalog", None))
+        options = Options.from_env(getattr(args, "db", None), getattr(args, "catalog", None))
         if args.command == "serve":
-            return _serve(args, settings)
+            return _serve(args, options)
         if args.command in ("check", "service", "chaos"):
-            return run_operate_command(args, settings)
-        return run_inspect_command(args, settings)
+            return run_operate_command(args, options)
+        return run_inspect_command(args, options)
     except (ConfigError, AccessConfigError, DirectoryError) as exc:
         print(f"contacts-relay: error: {exc}", file=sys.stderr)
         return 1
@@ -78,26 +78,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> int:
+def _serve(args: argparse.Namespace, options: Options) -> int:
     from ..app import Relay, run_loop
 
     config = config_from_args(args)
     logs.configure(args.verbose, config.log_format)
     # A mistyped --db would be a new empty directory: every notification
     # passed on without its contacts, and nobody told.
-    directory = open_directory(settings, must_exist=True)
-    database = redact(resolve_url(settings.db_url))
+    directory = open_directory(options, must_exist=True)
+    database = redact(resolve_url(options.db_url))
     if config.workers > 1:
         # The workers open the database themselves; nothing open crosses the fork.
         close = getattr(directory.database, "close_all", None) or directory.database.close
         close()
-        return _serve_workers(config, settings, database)
+        return _serve_workers(config, options, database)
     registry = metrics.enable() if config.metrics_host else None
     try:
         relay = Relay(config, directory)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot set up the relay: {exc}") from None
-    relay.directory_url, relay.catalog_path = settings.db_url, settings.catalog_path
+    relay.directory_url, relay.catalog_path = options.db_url, options.catalog_path
     endpoint = None
     if registry is not None:
         try:
@@ -139,7 +139,7 @@ async def _run(relay, database: str, endpoint: Endpoint | None = None) -> int:
     return 0
 
 
-def _serve_workers(config, settings: Settings, database: str) -> int:
+def _serve_workers(config, options: Options, database: str) -> int:
     from ..supervisor import Supervisor, listening_socket
 
     try:
@@ -147,7 +147,7 @@ def _serve_workers(config, settings: Settings, database: str) -> int:
     except OSError as exc:
         _cannot_listen(config, exc)
         return 1
-    supervisor = Supervisor(config, settings, sock, config.workers)
+    supervisor = Supervisor(config, options, sock, config.workers)
     try:
         supervisor.start()
     except RuntimeError as exc:

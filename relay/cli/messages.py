@@ -13,9 +13,9 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from contacts_tui.core import maillog
 from contacts_tui.core.display import json_line, visible, visible_lines
-from contacts_tui.core.mailview import view_message
+from contacts_tui.core.mail import relay_log
+from contacts_tui.core.mail.view import view_message
 from contacts_tui.core.times import local_time, short_time, zone_name
 
 from ..config import ConfigError, host_port
@@ -62,7 +62,7 @@ def run_messages(args, directory) -> int:
     """`contacts-relay messages ACTION`: list, show, raw, clear or release."""
     action = args.action or "list"
     if action == "list":
-        found = maillog.captured_messages(getattr(args, "limit", 50), search=getattr(args, "search", ""))
+        found = relay_log.captured_messages(getattr(args, "limit", 50), search=getattr(args, "search", ""))
         if getattr(args, "json", False):
             for record in found:
                 print(json_line(record.as_json()))
@@ -73,16 +73,16 @@ def run_messages(args, directory) -> int:
         _message_table(found, directory.catalog)
         return 0
     if action == "clear":
-        print(f"Deleted {maillog.clear_captured():,} captured messages.")
+        print(f"Deleted {relay_log.clear_captured():,} captured messages.")
         return 0
     if action == "wait":
         return _wait(args, directory)
     if action == "delete":
-        if not maillog.delete_captured(args.id):
+        if not relay_log.delete_captured(args.id):
             raise ConfigError(f"there is no captured message {args.id} ({_why_missing(args.id)})")
         print(f"Deleted captured message {args.id}.")
         return 0
-    found = maillog.captured_message(args.id)
+    found = relay_log.captured_message(args.id)
     if found is None:
         raise ConfigError(f"there is no captured message {args.id} ({_why_missing(args.id)})")
     record, original, rewritten = found
@@ -97,7 +97,7 @@ def run_messages(args, directory) -> int:
     if action == "release":
         return _release(record, rewritten, args.to)
     view = view_message(original, rewritten)
-    entry = maillog.log_entry(record.log_id) if record.log_id else None
+    entry = relay_log.log_entry(record.log_id) if record.log_id else None
     print(f"Message {record.id}, received {local_time(record.received_at)}, {len(rewritten):,} bytes")
     print(
         f"From:     {visible(view.sender) or '-'}\nTo:       {visible(view.to) or '-'}\n"
@@ -123,11 +123,11 @@ def run_messages(args, directory) -> int:
 
 def _wait(args, directory) -> int:
     """Wait for a captured message that matches ``--search`` (with ``--new``, one captured since the start); print it."""
-    since = (maillog.newest_captured_id() or 0) if args.new else 0
+    since = (relay_log.newest_captured_id() or 0) if args.new else 0
     deadline = time.monotonic() + max(0.0, args.timeout)
     pause = 0.05
     while True:
-        found = [r for r in maillog.captured_messages(50, search=args.search) if r.id > since]
+        found = [r for r in relay_log.captured_messages(50, search=args.search) if r.id > since]
         if found:
             record = min(found, key=lambda r: r.id) if args.new else found[0]  # the first new one, or the newest
             if args.json:
@@ -146,7 +146,7 @@ def _wait(args, directory) -> int:
 def _why_missing(message_id: int) -> str:
     # Ids only grow and are never reused: an id above the newest was never
     # given out, one below it was, and has gone since.
-    newest = maillog.newest_captured_id()
+    newest = relay_log.newest_captured_id()
     if newest is None:
         return "no messages are stored now"
     if 0 < message_id < newest:
@@ -224,9 +224,9 @@ def _release(record, rewritten: bytes, target: str) -> int:
     refused = {rcpt: str(reply) for rcpt, reply in result.replies.items() if reply.outcome != "accepted"}
     if len(refused) == len(recipients):
         why = "; ".join(dict.fromkeys(refused.values()))
-        maillog.log_release(record, where, recipients, size=len(rewritten), relay=relay_name, error=why)
+        relay_log.log_release(record, where, recipients, size=len(rewritten), relay=relay_name, error=why)
         raise ConfigError(f"{where} did not take message {record.id}: {why}")
-    maillog.log_release(record, where, recipients, size=len(rewritten), relay=relay_name, refused=refused)
+    relay_log.log_release(record, where, recipients, size=len(rewritten), relay=relay_name, refused=refused)
     for address, reply in refused.items():
         print(f"  refused {address}: {reply}", file=sys.stderr)
     print(f"Released message {record.id} to {where} for {len(recipients) - len(refused)} recipient(s).")

@@ -10,10 +10,10 @@ import urllib.error
 import urllib.request
 from importlib import resources
 
-from contacts_tui.core import chaos
 from contacts_tui.core.display import json_line, visible
 from contacts_tui.core.errors import ValidationError
-from contacts_tui.core.settings import Settings, open_directory
+from contacts_tui.core.mail import chaos
+from contacts_tui.core.options import Options, open_directory
 
 from ..config import ConfigError
 from ..health import directory_problem, spool_problem, upstream_problem
@@ -51,18 +51,18 @@ def add_operate_commands(commands, common: argparse.ArgumentParser) -> None:
     clear.add_argument("id", type=int, nargs="?", help="the rule to remove (default: all)")
 
 
-def run_operate_command(args: argparse.Namespace, settings: Settings) -> int:
+def run_operate_command(args: argparse.Namespace, options: Options) -> int:
     if args.command == "check":
-        return _check(args, settings)
+        return _check(args, options)
     if args.command == "service":
         return _service(args)
-    return _chaos(args, settings)
+    return _chaos(args, options)
 
 
-def _check(args: argparse.Namespace, settings: Settings) -> int:
+def _check(args: argparse.Namespace, options: Options) -> int:
     config = config_from_args(args)  # a ConfigError says what is wrong with the options
     results = [("options", None)]
-    results.append(("directory", directory_problem(settings.db_url, settings.catalog_path)))
+    results.append(("directory", directory_problem(options.db_url, options.catalog_path)))
     if not config.capture:
         results.append(("spool", spool_problem(config.spool_dir, config.max_size)))
         results.append(
@@ -114,8 +114,8 @@ def _service(args: argparse.Namespace) -> int:
     return 0
 
 
-def _chaos(args: argparse.Namespace, settings: Settings) -> int:
-    open_directory(settings, must_exist=True)
+def _chaos(args: argparse.Namespace, options: Options) -> int:
+    open_directory(options, must_exist=True)
     if args.action == "set":
         try:
             new = chaos.rule(

@@ -321,8 +321,8 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
     if args.chaos and not args.capture:
         raise ConfigError("--chaos makes a capture relay fail on purpose: it needs --capture")
     if args.chaos:
-        from contacts_tui.core.chaos import rules_from_file
         from contacts_tui.core.errors import ValidationError
+        from contacts_tui.core.mail.chaos import rules_from_file
 
         try:
             rules_from_file(args.chaos)  # checked now: a mistake stops the start, not the first message

@@ -27,7 +27,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
-from contacts_tui.core.status import Status
+from contacts_tui.core.mail.status import Status
 
 from .. import metrics
 from ..metrics import reply_class

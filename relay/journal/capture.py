@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.models import CapturedMessage, RelayLog
 
 from .writer import Journal

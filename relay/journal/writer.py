@@ -24,10 +24,10 @@ from typing import Any
 
 import peewee
 
-from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.mail.relay_log import LogEntry
+from contacts_tui.core.mail.status import Status
 from contacts_tui.core.migrate import write_transaction
 from contacts_tui.core.models import RelayLog, utcnow
-from contacts_tui.core.status import Status
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import idna
 
-from contacts_tui.core.encoded_words import decode_words
+from contacts_tui.core.mail.encoded_words import decode_words
 from contacts_tui.core.records import Addition
 
 from .headers import CRLF, LF, Field, HeaderBlock

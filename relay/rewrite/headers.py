@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from email.utils import getaddresses
 
-from contacts_tui.core.encoded_words import decode_words
+from contacts_tui.core.mail.encoded_words import decode_words
 
 CRLF = b"\r\n"
 LF = b"\n"

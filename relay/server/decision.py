@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.mail.relay_log import LogEntry
+from contacts_tui.core.mail.status import Decision
 from contacts_tui.core.records import Resolution
-from contacts_tui.core.status import Decision
 
 from ..rewrite import RewriteResult
 

@@ -20,11 +20,11 @@ from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from contacts_tui.core.db import is_pooled
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.mail.relay_log import LogEntry
+from contacts_tui.core.mail.status import Decision, Status
 from contacts_tui.core.records import Resolution
-from contacts_tui.core.status import Decision, Status
 
 from .. import metrics
 from ..journal.writer import Journal
@@ -97,7 +97,7 @@ class RelayHandler:
         self.limits = limits
         self.executor = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
         self.lookup_timeout = lookup_timeout
-        self.chaos: list = []  # chaos rules (contacts_tui.core.chaos), kept current by the capture relay
+        self.chaos: list = []  # chaos rules (contacts_tui.core.mail.chaos), kept current by the capture relay
         # An SQLite lookup reads a local file in a fraction of a millisecond, and
         # in WAL mode no writer blocks it: it runs right here. Handing it to a
         # thread and back cost more than the query (a sixth of the relay's

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG  # noqa: E402
 from contacts_tui.core.db import open_database  # noqa: E402
-from contacts_tui.core.directory import Directory  # noqa: E402
+from contacts_tui.core.directory.service import Directory  # noqa: E402
 from tests.relay.helpers import seed  # noqa: E402
 from tests.relay.helpers.upstream import Upstream  # noqa: E402
 from tests.relay.test_app_crash import crash_round  # noqa: E402

@@ -25,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG  # noqa: E402
-from contacts_tui.core.csv_import import import_csv  # noqa: E402
-from contacts_tui.core.csv_read import COLUMNS  # noqa: E402
+from contacts_tui.core.csv.importer import import_csv  # noqa: E402
+from contacts_tui.core.csv.read import COLUMNS  # noqa: E402
 from contacts_tui.core.db import open_database  # noqa: E402
-from contacts_tui.core.directory import Directory  # noqa: E402
-from contacts_tui.core.search import SORTS  # noqa: E402
+from contacts_tui.core.directory.search import SORTS  # noqa: E402
+from contacts_tui.core.directory.service import Directory  # noqa: E402
 
 IMPORT_TARGET_S = 60.0
 SEARCH_TARGET_MS = 50.0

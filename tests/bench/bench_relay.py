@@ -421,9 +421,9 @@ def run(args, work: Path) -> None:
 
 def lookup_time(db: str, customers: int) -> str:
     """The median time of one directory lookup for a customer with three contacts."""
-    from contacts_tui.core.settings import Settings, open_directory
+    from contacts_tui.core.options import Options, open_directory
 
-    directory = open_directory(Settings.from_env(db, None), must_exist=True)
+    directory = open_directory(Options.from_env(db, None), must_exist=True)
     rng = random.Random(3)
     times = []
     for _ in range(2000):

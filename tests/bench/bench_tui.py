@@ -84,8 +84,8 @@ def default_path(customers: int, each: int) -> Path:
 def build(path: Path, customers: int, each: int) -> None:
     """Fill a fresh database through the models, in one transaction."""
     from contacts_tui.core.db import open_database
+    from contacts_tui.core.directory.rules import name_sort_key, search_text
     from contacts_tui.core.models import ContactCategory, ContactPerson, Customer, utcnow
-    from contacts_tui.core.rules import name_sort_key, search_text
 
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
@@ -211,11 +211,11 @@ def is_built(path: Path, customers: int, each: int) -> bool:
 async def measure(path: Path, launched: float) -> dict:
     from textual import events
 
-    from contacts_tui.core.settings import Settings, open_directory
+    from contacts_tui.core.options import Options, open_directory
     from contacts_tui.ui.app import make_app
     from contacts_tui.ui.screens.customers import CustomersScreen
 
-    directory = open_directory(Settings.from_env(db_url=f"sqlite:///{path}"))
+    directory = open_directory(Options.from_env(db_url=f"sqlite:///{path}"))
     app = make_app(directory, cursor_blink=False)
     result: dict = {}
     async with app.run_test(size=(80, 24)) as pilot:

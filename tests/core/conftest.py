@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import CustomerRecord
 
 from .helpers import new_customer

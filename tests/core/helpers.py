@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import ContactInput, CustomerInput, CustomerRecord
 
 
@@ -31,7 +31,7 @@ def csv_text(*rows: str, header: str = HEADER) -> bytes:
 def import_text(directory: Directory, data: bytes, **options):
     import io
 
-    from contacts_tui.core.csv_import import import_csv
+    from contacts_tui.core.csv.importer import import_csv
 
     return import_csv(directory, io.BytesIO(data), **options)
 
@@ -39,7 +39,7 @@ def import_text(directory: Directory, data: bytes, **options):
 def export_text(directory: Directory) -> str:
     import io
 
-    from contacts_tui.core.csv_export import export_csv
+    from contacts_tui.core.csv.export import export_csv
 
     out = io.StringIO()
     export_csv(directory.catalog, out)

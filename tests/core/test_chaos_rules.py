@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core import chaos
 from contacts_tui.core.db import open_database
 from contacts_tui.core.errors import ValidationError
+from contacts_tui.core.mail import chaos
 
 from ..earlier import BEFORE_RELAY_LAYOUT, run_earlier
 

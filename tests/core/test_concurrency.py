@@ -109,7 +109,7 @@ def test_readers_and_writers_together_see_whole_states(directory, acme):
 def test_configured_limit_holds_under_contention(db_url, limit):
     from contacts_tui.core.catalog import DEFAULT_CATALOG
     from contacts_tui.core.db import open_database
-    from contacts_tui.core.directory import Directory
+    from contacts_tui.core.directory.service import Directory
 
     from .helpers import new_customer
 
@@ -127,7 +127,7 @@ def test_configured_limit_holds_under_contention(db_url, limit):
 def test_an_import_waits_for_an_admin_editing_the_same_customer(directory, acme, db_url):
     """On PostgreSQL an import and an admin run at once; the import must see
     the admin's new contact before it counts the room left."""
-    from contacts_tui.core.csv_import import ImportFailed
+    from contacts_tui.core.csv.importer import ImportFailed
     from contacts_tui.core.db import is_postgres
     from contacts_tui.core.migrate import write_transaction
 

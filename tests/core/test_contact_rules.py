@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import LimitReached, NotFound, ValidationError
 from contacts_tui.core.records import ContactInput, CustomerInput
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contacts_tui.core.csv_dialect import from_cell, to_cell
-from contacts_tui.core.csv_export import export_csv
+from contacts_tui.core.csv.dialect import from_cell, to_cell
+from contacts_tui.core.csv.export import export_csv
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import ContactInput, CustomerInput
 
 from .helpers import HEADER, export_text, import_text, person

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.csv_dialect import SNIFF_BYTES, CsvFormat
-from contacts_tui.core.csv_import import ImportFailed
-from contacts_tui.core.csv_read import CsvFormatError
+from contacts_tui.core.csv.dialect import SNIFF_BYTES, CsvFormat
+from contacts_tui.core.csv.importer import ImportFailed
+from contacts_tui.core.csv.read import CsvFormatError
 
 from .helpers import HEADER, csv_text, import_text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.csv_import import ImportFailed
+from contacts_tui.core.csv.importer import ImportFailed
 
 from .helpers import csv_text, export_text, import_text, new_customer, person
 

@@ -12,7 +12,7 @@ import pytest
 
 from contacts_tui.core import db
 from contacts_tui.core.db import open_database, redact
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DatabaseUnavailable
 from contacts_tui.core.migrate import known_migrations, schema_version
 from contacts_tui.core.records import CustomerInput

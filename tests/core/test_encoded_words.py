@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.encoded_words import decode_words
+from contacts_tui.core.mail.encoded_words import decode_words
 
 
 @pytest.mark.parametrize(

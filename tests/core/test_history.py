@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
+from contacts_tui.core.directory.history import Actor, admin_actor, import_actor, parse_since
 from contacts_tui.core.errors import ValidationError
-from contacts_tui.core.history import Actor, admin_actor, import_actor, parse_since
 from contacts_tui.core.models import utcnow
 from contacts_tui.core.records import CustomerInput
 

@@ -15,15 +15,17 @@ import peewee as pw
 import pytest
 from playhouse.migrate import migrate
 
-from contacts_tui.core import grams, maillog, writes
+from contacts_tui.core import grams
 from contacts_tui.core import migrate as migrations
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory import writes
+from contacts_tui.core.directory.rules import clean_customer
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DatabaseUnavailable, SchemaTooNew
+from contacts_tui.core.mail import relay_log
 from contacts_tui.core.migrate import Migration, migrate_database, schema_version
 from contacts_tui.core.models import CapturedMessage, utcnow
 from contacts_tui.core.records import ContactInput, CustomerInput
-from contacts_tui.core.rules import clean_customer
 
 from .helpers import person
 
@@ -285,12 +287,12 @@ def test_captured_messages_of_a_version_1_database_keep_their_ids_and_find_their
     try:
         assert schema_version(database) == LATEST
         # The header said invoice.created; searching its category finds both.
-        found = maillog.captured_messages(10, search="billing")
+        found = relay_log.captured_messages(10, search="billing")
         assert [(r.subject, r.category_key) for r in found] == [("Invoice 2", "billing"), ("Invoice 1", "billing")]
         newest = found[0].id
-        record, original, rewritten = maillog.captured_message(newest)
+        record, original, rewritten = relay_log.captured_message(newest)
         assert (record.subject, original, rewritten) == ("Invoice 2", b"original", b"rewritten")
-        assert maillog.clear_captured() == 2
+        assert relay_log.clear_captured() == 2
         new_id = CapturedMessage.insert(original=b"x", message=b"x", log=1).execute()
         # "show 2" written down before the clear never means this one.
         assert new_id > newest

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import LimitReached, NotFound, ValidationError
-from contacts_tui.core.portal_scope import PortalClosed, PortalScope
+from contacts_tui.core.portal.scope import PortalClosed, PortalScope
 from contacts_tui.core.records import ContactInput, CustomerRecord
 
 from .helpers import new_customer, person

@@ -125,7 +125,7 @@ def test_opting_out_takes_effect_with_the_next_message(directory, acme_people):
 def test_receive_all_also_covers_categories_added_later(db_url):
     from contacts_tui.core.catalog import parse_catalog
     from contacts_tui.core.db import open_database
-    from contacts_tui.core.directory import Directory
+    from contacts_tui.core.directory.service import Directory
 
     database = open_database(db_url)
     try:

@@ -27,7 +27,7 @@ from peewee import SqliteDatabase
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import LimitReached, ValidationError
 from contacts_tui.core.records import ContactInput, CustomerInput
 from contacts_tui.core.validate import clean_name

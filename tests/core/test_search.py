@@ -259,7 +259,7 @@ def test_matches_gathered_at_the_end_of_the_sort_order_page_right(directory, wor
 
 
 def test_a_scan_counted_in_two_halves_at_once_counts_each_customer_once(sqlite_directory, monkeypatch):
-    from contacts_tui.core import search
+    from contacts_tui.core.directory import search
 
     directory = sqlite_directory
     for i in range(31):

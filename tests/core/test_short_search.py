@@ -10,7 +10,7 @@ import logging
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import CustomerInput
 
 from .helpers import csv_text, import_text, new_customer, person

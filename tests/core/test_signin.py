@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from contacts_tui.core import maillog
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import ValidationError
+from contacts_tui.core.mail import relay_log
 from contacts_tui.core.models import SignInCode
+from contacts_tui.core.portal.signin import CATEGORY, MailRoute, SignIn, normal_code
 from contacts_tui.core.records import CustomerRecord
-from contacts_tui.core.signin import CATEGORY, MailSettings, SignIn, normal_code
 from relay.app import RelayThread
 
 from ..capture import capture_relay
@@ -56,16 +56,16 @@ def clock() -> Clock:
 
 @pytest.fixture
 def signin(directory: Directory, relay: RelayThread, clock: Clock) -> Iterator[SignIn]:
-    service = SignIn(directory, MailSettings("127.0.0.1", relay.port, "portal@shop.example"), clock=clock)
+    service = SignIn(directory, MailRoute("127.0.0.1", relay.port, "portal@shop.example"), clock=clock)
     yield service
     service.wait_sent()
 
 
 def mails_to(address: str) -> list[bytes]:
     found = []
-    for record in maillog.captured_messages(50):
+    for record in relay_log.captured_messages(50):
         if address in record.recipients:
-            found.append(maillog.captured_message(record.id)[2])
+            found.append(relay_log.captured_message(record.id)[2])
     return found
 
 
@@ -124,7 +124,7 @@ def test_an_address_of_nobody_gets_the_same_answer_and_no_mail(directory: Direct
     assert signin.request_code(OWNER) is None
     wait_for_codes(OWNER, 1)
     signin.wait_sent()
-    assert [r.recipients for r in maillog.captured_messages(50)] == [(OWNER,)]
+    assert [r.recipients for r in relay_log.captured_messages(50)] == [(OWNER,)]
     assert SignInCode.select().count() == 1
     assert signin.verify("nobody@acme.example", "123456", "ssh") is None
 

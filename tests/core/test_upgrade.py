@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 
-from contacts_tui.core import stored_settings
 from contacts_tui.core.catalog import DEFAULT_CATALOG, load_preset
-from contacts_tui.core.history import Actor
+from contacts_tui.core.directory import settings
+from contacts_tui.core.directory.history import Actor
 from contacts_tui.core.migrate import known_migrations, schema_version
+from contacts_tui.core.options import Options, open_directory
 from contacts_tui.core.records import CustomerInput
-from contacts_tui.core.settings import Settings, open_directory
 
 from ..earlier import BEFORE_HISTORY, BEFORE_STORED_SETTINGS, run_earlier
 
@@ -55,11 +55,11 @@ def test_an_earlier_database_is_migrated_and_keeps_its_limit_and_opt_ins(tmp_pat
     written = write_earlier(tmp_path, db_url)
     assert written["version"] == 5
 
-    directory = open_directory(Settings(db_url))
+    directory = open_directory(Options(db_url))
     try:
         assert schema_version(directory.database) == known_migrations()[-1].version
         # The default limit would show Big Co as "12 of 10": the limit its customers were filled under stays.
-        assert directory.stored == stored_settings.Stored("payrequest", DEFAULT_CATALOG, 12)
+        assert directory.stored == settings.Stored("payrequest", DEFAULT_CATALOG, 12)
         contacts = directory.list_contacts(written["big"])
         assert len(contacts) == 12
         assert sum(1 for c in contacts if c.categories == ("billing", "account")) == 6
@@ -74,7 +74,7 @@ def test_an_earlier_database_is_migrated_and_keeps_its_limit_and_opt_ins(tmp_pat
     finally:
         close(directory)
     # Every later program reads the same, with no option.
-    again = open_directory(Settings(db_url))
+    again = open_directory(Options(db_url))
     try:
         assert again.max_contacts == 12
     finally:
@@ -84,7 +84,7 @@ def test_an_earlier_database_is_migrated_and_keeps_its_limit_and_opt_ins(tmp_pat
 def test_an_earlier_database_opened_with_a_catalog_option_takes_that_catalog_and_hides_no_opt_in(tmp_path, db_url):
     written = write_earlier(tmp_path, db_url)
     # Its programs ran with CONTACTS_CATALOG=herotill: the first one of this version stores it.
-    directory = open_directory(Settings(db_url, catalog_path="herotill"))
+    directory = open_directory(Options(db_url, catalog_path="herotill"))
     try:
         assert directory.stored.catalog_name == "herotill" and directory.catalog == load_preset("herotill")
         both = [c for c in directory.list_contacts(written["big"]) if c.kept]
@@ -112,7 +112,7 @@ def test_a_database_from_before_the_history_migrates_and_records_changes(tmp_pat
     written = json.loads(run_earlier(BEFORE_HISTORY, tmp_path, WRITE_BEFORE_THE_HISTORY, db_url))
     assert written["version"] == 7
 
-    directory = open_directory(Settings(db_url))
+    directory = open_directory(Options(db_url))
     try:
         assert schema_version(directory.database) == known_migrations()[-1].version >= 8
         acme = directory.get_customer(written["acme"])

@@ -26,7 +26,7 @@ import pytest
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from relay.app import Relay
 
 from ..waiting import poll

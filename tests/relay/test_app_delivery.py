@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
-from contacts_tui.core import maillog
+from contacts_tui.core.mail import relay_log
 
 from ..waiting import wait_until
 from .helpers import ACME, ACME_BILLING, SENDER, logged, message, parsed, relay_config, run_cli, running, seed, send
@@ -28,10 +28,10 @@ async def test_upstream_down_for_a_while_then_up_everything_is_delivered_once(
         # Retried a few times while the upstream is away, and the log says why.
         for reply in replies:
             await wait_until(
-                lambda q=reply.queue_id: (row := maillog.log_for_queue_id(q)) and row.attempts >= 2,
-                describe=lambda q=reply.queue_id: maillog.log_for_queue_id(q),
+                lambda q=reply.queue_id: (row := relay_log.log_for_queue_id(q)) and row.attempts >= 2,
+                describe=lambda q=reply.queue_id: relay_log.log_for_queue_id(q),
             )
-        row = maillog.log_for_queue_id(replies[0].queue_id)
+        row = relay_log.log_for_queue_id(replies[0].queue_id)
         assert row.status == "deferred" and "Connection refused" in row.last_error
         assert upstream.messages == []
 
@@ -74,7 +74,7 @@ async def test_550_for_one_recipient_delivers_the_others_and_bounces_to_the_send
         reply = await send(relay.port, [ACME], message(message_id="<inv-550@shop.example>"))
         first, dsn = await upstream.wait_for(2)
         row = await logged(reply.queue_id, "partially failed")
-        bounce = await wait_until(lambda: [r for r in maillog.recent_log(10) if r.decision == "bounce"])
+        bounce = await wait_until(lambda: [r for r in relay_log.recent_log(10) if r.decision == "bounce"])
 
     assert sorted(first.recipients) == sorted([ACME, "boss@acme.example", "gone@acme.example"])
     assert (dsn.sender, dsn.recipients) == ("", (SENDER,))

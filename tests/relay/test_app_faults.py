@@ -20,7 +20,7 @@ import pytest
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from relay.queue import QueuedMessage, Spool
 
 from .helpers import ACME, ACME_BILLING, ROOT, SENDER, RawSession, RelayProcess, message, relay_config, running, seed
@@ -131,9 +131,9 @@ async def test_a_database_that_stops_answering_gives_451_within_the_lookup_timeo
 
 async def test_a_spool_that_cannot_be_written_at_start_says_so(sqlite_directory, people, tmp_path):
     # The directory as every program finds it once one has opened it (its settings stored).
-    from contacts_tui.core.settings import Settings, open_directory
+    from contacts_tui.core.options import Options, open_directory
 
-    open_directory(Settings.from_env(str(tmp_path / "contacts.db"), None), must_exist=True).database.close()
+    open_directory(Options.from_env(str(tmp_path / "contacts.db"), None), must_exist=True).database.close()
     # A spool with delivery state: the start rewrites its state file, which a
     # file size limit (as a full disk does) makes fail.
     spool_dir = tmp_path / "spool"

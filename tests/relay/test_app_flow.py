@@ -13,7 +13,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from contacts_tui.core import maillog
+from contacts_tui.core.mail import relay_log
 
 from .helpers import (
     ACME,
@@ -287,7 +287,7 @@ async def test_a_log_row_is_written_for_every_message_in_order(running_relay, up
     await upstream.wait_for(5)
     for reply in replies:
         await logged(reply.queue_id)
-    rows = maillog.recent_log(5)
+    rows = relay_log.recent_log(5)
     assert [r.queue_id for r in rows] == [r.queue_id for r in reversed(replies)]
     assert [r.subject for r in rows] == [f"n{i}" for i in reversed(range(5))]
 

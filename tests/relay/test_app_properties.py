@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from relay.app import RelayThread
 
 from ..waiting import poll

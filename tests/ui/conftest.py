@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.ui.app import ContactsApp, make_app
 from relay.app import RelayThread
 

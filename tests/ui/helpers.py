@@ -20,7 +20,7 @@ import pytest
 from textual import events
 from textual.pilot import Pilot
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.models import CapturedMessage, RelayLog
 from contacts_tui.core.records import ContactInput, CustomerInput, CustomerRecord
 from contacts_tui.ui.app import ContactsApp

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.ui.app import make_app
 from contacts_tui.ui.screens.contact_form import ContactForm
 from contacts_tui.ui.screens.customer import CustomerScreen
@@ -371,11 +371,11 @@ async def test_ctrl_s_right_behind_the_typing_saves_all_of_it(app, sqlite_direct
 
 
 async def test_opt_ins_an_earlier_catalog_left_show_as_kept(app, sqlite_directory, acme):
-    from contacts_tui.core import stored_settings
     from contacts_tui.core.catalog import load_preset
+    from contacts_tui.core.directory import settings
 
     contacts(sqlite_directory, acme.id, [("Bea", "bea@acme.example")], categories=("billing", "account"))
-    stored_settings.change_catalog(sqlite_directory.database, "herotill", load_preset("herotill"))
+    settings.change_catalog(sqlite_directory.database, "herotill", load_preset("herotill"))
     sqlite_directory.refresh_settings()
     async with app.run_test(size=SIZE) as pilot:
         await open_customer(pilot)

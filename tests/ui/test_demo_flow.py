@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from contacts_tui.core import maillog
-from contacts_tui.core.demo_data import seed_demo
+from contacts_tui.core.directory.demo_data import seed_demo
+from contacts_tui.core.mail import relay_log
 from contacts_tui.ui.app import make_app
 from contacts_tui.ui.commands import screen_commands
 from contacts_tui.ui.screens.customer import CustomerScreen
@@ -74,7 +74,7 @@ async def test_send_a_billing_sample_and_find_the_bookkeeper_in_cc(demo):
         assert "+ Beatrice Bookman <bookkeeping@acme-trading.example>: opted in to billing" in text
         # Ivy Tran opted in to account only: not a copy of an invoice.
         assert "it@acme-trading.example" not in text
-    (record,) = maillog.captured_messages(5)
+    (record,) = relay_log.captured_messages(5)
     assert "bookkeeping@acme-trading.example" in [a["email"] for a in record.added]
 
 
@@ -95,7 +95,7 @@ async def test_a_sample_nobody_opted_in_to_says_so_and_why(demo):
         reply = await sent(pilot)
         assert reply.startswith("Sent: 250 ")
         assert "Nobody was added: " in reply and "Added as Cc" not in reply
-        (entry,) = maillog.recent_log(5)
+        (entry,) = relay_log.recent_log(5)
         assert f"Nobody was added: {entry.reason}. Press m to see the message." in reply
 
 
@@ -153,7 +153,7 @@ async def test_escape_closes_the_sample_dialog_without_sending(demo):
         await press(pilot, "s", "escape")
         assert isinstance(demo.screen, CustomerScreen)
         assert not [m for m in notifications(demo) if m.startswith("Sen")]
-        assert maillog.count_captured() == 0
+        assert relay_log.count_captured() == 0
 
 
 async def test_s_on_the_customers_list_sends_to_the_highlighted_customer(demo):

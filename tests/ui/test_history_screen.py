@@ -8,9 +8,9 @@ import io
 
 import pytest
 
-from contacts_tui.core.csv_import import import_csv
-from contacts_tui.core.directory import Directory
-from contacts_tui.core.history import Actor, admin_actor
+from contacts_tui.core.csv.importer import import_csv
+from contacts_tui.core.directory.history import Actor, admin_actor
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import ContactInput
 from contacts_tui.ui.commands import screen_commands
 from contacts_tui.ui.screens.confirm import Confirm

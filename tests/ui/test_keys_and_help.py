@@ -219,10 +219,10 @@ async def test_the_header_names_the_database(app, sqlite_directory, sqlite_url, 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "Contact Persons · contacts.db — Customers" in screen_text(app).splitlines()[0]
-    from contacts_tui.core.settings import Settings, open_directory
+    from contacts_tui.core.options import Options, open_directory
     from contacts_tui.ui.app import make_app
 
-    directory = open_directory(Settings(pg_url))
+    directory = open_directory(Options(pg_url))
     try:
         async with make_app(directory, cursor_blink=False).run_test(size=SIZE) as pilot:
             await settle(pilot)

@@ -217,11 +217,11 @@ async def test_a_database_outage_keeps_everything_typed(app, sqlite_directory, s
 
 
 async def test_the_save_button_of_a_long_form_is_in_sight_at_60x20(sqlite_directory):
-    from contacts_tui.core import stored_settings
     from contacts_tui.core.catalog import load_preset
+    from contacts_tui.core.directory import settings
 
     acme = customer(sqlite_directory, "Acme Ltd", "billing@acme.example")
-    stored_settings.change_catalog(sqlite_directory.database, "perfex", load_preset("perfex"))  # seven categories
+    settings.change_catalog(sqlite_directory.database, "perfex", load_preset("perfex"))  # seven categories
     sqlite_directory.refresh_settings()
     app = make_app(sqlite_directory, cursor_blink=False)
     async with app.run_test(size=(60, 20)) as pilot:

@@ -8,9 +8,9 @@ import datetime as dt
 
 import pytest
 
-from contacts_tui.core import maillog
+from contacts_tui.core.mail import relay_log
+from contacts_tui.core.mail.sample import build_sample, send_sample
 from contacts_tui.core.models import CapturedMessage
-from contacts_tui.core.sample import build_sample, send_sample
 from contacts_tui.ui.app import make_app
 from contacts_tui.ui.screens.confirm import Confirm
 from contacts_tui.ui.screens.log_entry import LogEntryScreen
@@ -293,14 +293,14 @@ async def test_clear_asks_first_and_then_deletes_every_message(app, three):
         assert isinstance(app.screen, Confirm)
         assert "Delete all 3 captured messages?" in seen(app)
         await press(pilot, "n")
-        assert maillog.count_captured() == 3 and len(subjects(app)) == 3
+        assert relay_log.count_captured() == 3 and len(subjects(app)) == 3
         await press(pilot, "c", "y")
-        assert maillog.count_captured() == 0
+        assert relay_log.count_captured() == 0
         assert "Deleted 3 captured messages." in notifications(app)
         assert subjects(app) == []
         assert "No captured messages." in screen_text(app)
         # The relay log keeps its entries.
-        assert len(maillog.recent_log(10)) == 3
+        assert len(relay_log.recent_log(10)) == 3
         await press(pilot, "c")
         assert notifications(app).count("There are no captured messages to delete.") == 1
         assert isinstance(app.screen, MessagesScreen)
@@ -340,7 +340,7 @@ async def test_one_message_is_deleted_from_the_list_or_from_its_own_screen(app, 
         await press(pilot, "enter", "d", "y")
         assert isinstance(app.screen, MessagesScreen)
         assert subjects(app) == ["Your invoice INV-2024-0042"]
-        assert maillog.count_captured() == 1 and maillog.count_log() == 3  # the relay log keeps its entries
+        assert relay_log.count_captured() == 1 and relay_log.count_log() == 3  # the relay log keeps its entries
 
 
 async def test_raw_headers_that_wrap_stay_indented_under_their_name(app):
@@ -380,7 +380,7 @@ async def test_escape_goes_straight_back_from_the_messages_of_a_customer(app, sq
 
 
 async def test_chaos_rules_show_above_the_messages_while_they_last(app, three):
-    from contacts_tui.core import chaos
+    from contacts_tui.core.mail import chaos
 
     async with app.run_test(size=SIZE) as pilot:
         await open_messages(pilot)

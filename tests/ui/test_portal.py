@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from contacts_tui.core import maillog
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
+from contacts_tui.core.mail import relay_log
+from contacts_tui.core.portal.signin import MailRoute, SignIn
 from contacts_tui.core.records import CustomerRecord
-from contacts_tui.core.signin import MailSettings, SignIn
 from contacts_tui.ui.portal.app import PortalApp, make_portal_app
 from contacts_tui.ui.portal.contact_form import PortalContactForm
 from contacts_tui.ui.portal.contacts_screen import PortalContactsScreen
@@ -53,16 +53,16 @@ def globex(sqlite_directory: Directory) -> CustomerRecord:
 
 @pytest.fixture
 def portal(sqlite_directory: Directory, capture_relay) -> PortalApp:
-    signin = SignIn(sqlite_directory, MailSettings("127.0.0.1", capture_relay.port, "portal@shop.example"))
+    signin = SignIn(sqlite_directory, MailRoute("127.0.0.1", capture_relay.port, "portal@shop.example"))
     return make_portal_app(signin, cursor_blink=False)
 
 
 def mailed_codes(address: str) -> list[str]:
     """The codes mailed to ``address``, newest first."""
     codes = []
-    for record in maillog.captured_messages(50):
+    for record in relay_log.captured_messages(50):
         if address in record.recipients:
-            message = maillog.captured_message(record.id)[2]
+            message = relay_log.captured_message(record.id)[2]
             codes.append(re.search(rb"sign-in code: (\d{6})", message).group(1).decode())
     return codes
 
@@ -259,7 +259,7 @@ async def test_the_keys_that_leave_end_the_session(portal: PortalApp, acme: Cust
 
 
 async def test_fifteen_idle_minutes_end_the_session(sqlite_directory: Directory, capture_relay, acme) -> None:
-    signin = SignIn(sqlite_directory, MailSettings("127.0.0.1", capture_relay.port))
+    signin = SignIn(sqlite_directory, MailRoute("127.0.0.1", capture_relay.port))
     app = make_portal_app(signin, cursor_blink=False, idle_seconds=0.5)
     assert make_portal_app(signin).idle_seconds == 15 * 60
     async with app.run_test(size=SIZE) as pilot:

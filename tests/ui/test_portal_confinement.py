@@ -8,9 +8,9 @@ import pytest
 from textual.command import CommandPalette
 from textual.screen import Screen
 
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
+from contacts_tui.core.portal.signin import MailRoute, SignIn
 from contacts_tui.core.records import CustomerRecord
-from contacts_tui.core.signin import MailSettings, SignIn
 from contacts_tui.ui.commands import screen_commands
 from contacts_tui.ui.portal.app import PortalApp, make_portal_app
 from contacts_tui.ui.portal.contacts_screen import PortalContactsScreen
@@ -39,7 +39,7 @@ def customers(sqlite_directory: Directory) -> tuple[CustomerRecord, CustomerReco
 
 @pytest.fixture
 def portal(sqlite_directory: Directory, capture_relay) -> PortalApp:
-    signin = SignIn(sqlite_directory, MailSettings("127.0.0.1", capture_relay.port, "portal@shop.example"))
+    signin = SignIn(sqlite_directory, MailRoute("127.0.0.1", capture_relay.port, "portal@shop.example"))
     return make_portal_app(signin, cursor_blink=False)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.portal_scope import PortalScope
-from contacts_tui.core.signin import MailSettings, SignIn
+from contacts_tui.core.portal.scope import PortalScope
+from contacts_tui.core.portal.signin import MailRoute, SignIn
 from contacts_tui.ui.portal.app import make_portal_app
 
 from .helpers import SIZE, contacts, customer, press, settle
@@ -27,7 +27,7 @@ def portal(sqlite_directory):
     )
     contacts(sqlite_directory, acme.id, [("Ingrid Tech", "it@acme-trading.example")], receive_all=True)
     # Port 9 (discard): these screenshots mail nothing.
-    app = make_portal_app(SignIn(sqlite_directory, MailSettings("127.0.0.1", 9)), cursor_blink=False)
+    app = make_portal_app(SignIn(sqlite_directory, MailRoute("127.0.0.1", 9)), cursor_blink=False)
     return app, PortalScope(sqlite_directory, acme.id, "ssh")
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from contacts_tui.core import maillog
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
+from contacts_tui.core.mail import relay_log
 from contacts_tui.core.records import CustomerInput
 
 from ..waiting import poll
@@ -125,8 +125,8 @@ def test_a_customer_signs_in_over_ssh_and_a_dropped_connection_ends_the_portal(
         terminal.keys("Enter")
 
         def code() -> str | None:
-            for record in maillog.captured_messages(10):
-                message = maillog.captured_message(record.id)[2]
+            for record in relay_log.captured_messages(10):
+                message = relay_log.captured_message(record.id)[2]
                 found = re.search(rb"sign-in code: (\d{6})", message)
                 if found and OWNER in record.recipients:
                     return found.group(1).decode()

@@ -5,10 +5,10 @@ screens, and what the portal draws holds no ESC at all."""
 
 from __future__ import annotations
 
-from contacts_tui.core import history
+from contacts_tui.core.directory import history
 from contacts_tui.core.models import ContactPerson, Customer
-from contacts_tui.core.portal_scope import PortalScope
-from contacts_tui.core.signin import MailSettings, SignIn
+from contacts_tui.core.portal.scope import PortalScope
+from contacts_tui.core.portal.signin import MailRoute, SignIn
 from contacts_tui.ui.portal.app import make_portal_app
 
 from .helpers import SIZE, contacts, customer, press, screen_text, settle
@@ -43,7 +43,7 @@ async def test_hostile_names_and_changes_show_as_stand_ins(sqlite_directory) -> 
             )
         ],
     )
-    app = make_portal_app(SignIn(sqlite_directory, MailSettings("127.0.0.1", 9)), cursor_blink=False)
+    app = make_portal_app(SignIn(sqlite_directory, MailRoute("127.0.0.1", 9)), cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.signed_in(PortalScope(sqlite_directory, acme.id, "ssh"))

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from contacts_tui.core.sample import build_sample, send_sample
+from contacts_tui.core.mail.sample import build_sample, send_sample
 from contacts_tui.ui.app import make_app
 from contacts_tui.ui.screens.customers import CustomersScreen
 from contacts_tui.ui.screens.log_entry import LogEntryScreen

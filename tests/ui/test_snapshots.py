@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.demo_data import seed_demo
+from contacts_tui.core.directory.demo_data import seed_demo
 from contacts_tui.ui.app import make_app
 
 from .helpers import SIZE, press, settle
@@ -113,7 +113,7 @@ def changes(demo):
     """The demo's history, with a customer's own edit, at fixed times and by a fixed admin."""
     import datetime as dt
 
-    from contacts_tui.core.history import Actor
+    from contacts_tui.core.directory.history import Actor
     from contacts_tui.core.models import ChangeRecord
     from contacts_tui.core.records import ContactInput
 

@@ -14,8 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from contacts_tui.core.display import visible, visible_lines
-from contacts_tui.core.portal_scope import PortalScope
-from contacts_tui.core.signin import SignIn
+from contacts_tui.core.portal.scope import PortalScope
+from contacts_tui.core.portal.signin import SignIn
 
 from ..commands import ScreenActions
 from ..typeahead import TypeAhead

@@ -9,7 +9,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.portal_scope import PortalClosed, PortalScope
+from contacts_tui.core.portal.scope import PortalClosed, PortalScope
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 
 from ..format import contact_lines

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
+from contacts_tui.core.directory.history import ADMIN_PREFIX, Change
 from contacts_tui.core.display import visible
-from contacts_tui.core.history import ADMIN_PREFIX, Change
 from contacts_tui.core.times import local_time, short_time
 
 from ..format import cell

@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from contacts_tui.core.errors import DirectoryError, ValidationError
-from contacts_tui.core.portal_scope import PortalScope
-from contacts_tui.core.signin import CODE_LIFETIME, MAX_REQUESTS
+from contacts_tui.core.portal.scope import PortalScope
+from contacts_tui.core.portal.signin import CODE_LIFETIME, MAX_REQUESTS
 
 from ..screens.base import AppScreen
 

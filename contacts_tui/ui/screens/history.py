@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
+from contacts_tui.core.directory.history import Change, shown
 from contacts_tui.core.display import visible
-from contacts_tui.core.history import Change, shown
 from contacts_tui.core.times import local_time
 
 from ..widgets.history_table import HistoryTable, what

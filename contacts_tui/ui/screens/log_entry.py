@@ -11,9 +11,9 @@ from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
-from contacts_tui.core import maillog
 from contacts_tui.core.errors import DatabaseUnavailable
-from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.mail import relay_log
+from contacts_tui.core.mail.relay_log import LogEntry
 
 from ..mailformat import log_fields
 from ..widgets.vi_keys import Scroll
@@ -66,7 +66,7 @@ class LogEntryScreen(AppScreen):
 
         def fetch() -> LogEntry | None:
             try:
-                return maillog.log_entry(entry_id)
+                return relay_log.log_entry(entry_id)
             except DatabaseUnavailable:
                 if quiet:
                     return None

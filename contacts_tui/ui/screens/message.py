@@ -13,12 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from contacts_tui.core import maillog
 from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.errors import NotFound
-from contacts_tui.core.html_text import html_to_text
-from contacts_tui.core.maillog import CapturedRecord, LogEntry
-from contacts_tui.core.mailview import MessageView, view_message
+from contacts_tui.core.mail import relay_log
+from contacts_tui.core.mail.html_text import html_to_text
+from contacts_tui.core.mail.relay_log import CapturedRecord, LogEntry
+from contacts_tui.core.mail.view import MessageView, view_message
 
 from ..mailformat import full_time, person
 from ..widgets.hanging import raw_lines
@@ -50,11 +50,11 @@ def _clip(text: str, what: str, command: str) -> str:
 
 
 def _load(message_id: int) -> Shown:
-    found = maillog.captured_message(message_id)
+    found = relay_log.captured_message(message_id)
     if found is None:
         raise NotFound(f"captured message {message_id} is gone (cleared, or dropped by retention)")
     record, original, rewritten = found
-    entry = maillog.log_entry(record.log_id) if record.log_id else None
+    entry = relay_log.log_entry(record.log_id) if record.log_id else None
     view = view_message(original, rewritten)
     raw = _raw_text(rewritten, f"contacts-relay messages raw {record.id}")
     received = _raw_text(original, f"contacts-relay messages raw --original {record.id}")
@@ -304,7 +304,7 @@ class MessageScreen(AppScreen):
         )
 
         def delete() -> None:
-            self.call_directory("delete", lambda: maillog.delete_captured(message_id), self._deleted, write=True)
+            self.call_directory("delete", lambda: relay_log.delete_captured(message_id), self._deleted, write=True)
 
         self.app.push_screen(question, lambda yes: yes and delete())
 

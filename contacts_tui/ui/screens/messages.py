@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from contacts_tui.core import chaos, maillog
 from contacts_tui.core.display import visible
-from contacts_tui.core.maillog import CapturedRecord
+from contacts_tui.core.mail import chaos, relay_log
+from contacts_tui.core.mail.relay_log import CapturedRecord
 
 from ..mailformat import message_summary
 from ..widgets.mail_tables import MessageTable
@@ -84,7 +84,7 @@ class MessagesScreen(MailListScreen):
     def fetch(self, text: str, status: str, offset: int, limit: int) -> tuple[Sequence[Any], int]:
         # In the loading thread, with the page: the rules change while relays run.
         self.chaos_rules = chaos.current_rules()
-        return maillog.captured_messages(limit, search=text, offset=offset), maillog.count_captured(text)
+        return relay_log.captured_messages(limit, search=text, offset=offset), relay_log.count_captured(text)
 
     def show_loaded(self, loaded: Any) -> None:
         super().show_loaded(loaded)
@@ -101,7 +101,7 @@ class MessagesScreen(MailListScreen):
             line.update(visible(f"Chaos, {counted} (mail fails on purpose): {described}"))
 
     def count_everyone(self) -> int:
-        return maillog.count_captured()
+        return relay_log.count_captured()
 
     def empty_text(self) -> str:
         if self.app.options.get("relay_address"):
@@ -140,7 +140,7 @@ class MessagesScreen(MailListScreen):
             self.reload()
 
         delete = lambda: self.call_directory(  # noqa: E731
-            "delete", lambda: maillog.delete_captured(record.id), done, write=True
+            "delete", lambda: relay_log.delete_captured(record.id), done, write=True
         )
         self.app.push_screen(question, lambda yes: yes and delete())
 
@@ -160,4 +160,4 @@ class MessagesScreen(MailListScreen):
             self.app.notify(f"Deleted {deleted:,} captured {noun}.", markup=False)
             self.load_first_page()
 
-        self.call_directory("clear", maillog.clear_captured, done, write=True)
+        self.call_directory("clear", relay_log.clear_captured, done, write=True)

@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 
-from contacts_tui.core import maillog
-from contacts_tui.core.maillog import LogEntry
-from contacts_tui.core.status import Status
+from contacts_tui.core.mail import relay_log
+from contacts_tui.core.mail.relay_log import LogEntry
+from contacts_tui.core.mail.status import Status
 
 from ..mailformat import log_summary
 from ..widgets.mail_tables import LogTable
@@ -60,11 +60,11 @@ class LogScreen(MailListScreen):
         super().on_mount()
 
     def fetch(self, text: str, status: str, offset: int, limit: int) -> tuple[Sequence[Any], int]:
-        rows = maillog.recent_log(limit, search=text, status=status, offset=offset)
-        return rows, maillog.count_log(search=text, status=status)
+        rows = relay_log.recent_log(limit, search=text, status=status, offset=offset)
+        return rows, relay_log.count_log(search=text, status=status)
 
     def count_everyone(self) -> int:
-        return maillog.count_log()
+        return relay_log.count_log()
 
     def empty_text(self) -> str:
         if self.app.options.get("relay_address"):

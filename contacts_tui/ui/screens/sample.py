@@ -17,13 +17,13 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from contacts_tui.core import maillog
 from contacts_tui.core.catalog import Catalog
 from contacts_tui.core.display import visible
 from contacts_tui.core.errors import DatabaseUnavailable
-from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.mail import relay_log
+from contacts_tui.core.mail.relay_log import LogEntry
+from contacts_tui.core.mail.sample import build_sample, sample_type, send_sample
 from contacts_tui.core.records import CustomerRecord
-from contacts_tui.core.sample import build_sample, sample_type, send_sample
 
 from ..widgets.vi_keys import Options
 from .base import AppModal
@@ -163,7 +163,7 @@ def _entry_of(reply: str) -> LogEntry | None:
     if found is None:
         return None
     try:
-        return maillog.log_for_queue_id(found.group(1) or found.group(2))
+        return relay_log.log_for_queue_id(found.group(1) or found.group(2))
     except DatabaseUnavailable:
         return None  # the answer is still worth showing without it
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from contacts_tui.core.history import Change
+from contacts_tui.core.directory.history import Change
 from contacts_tui.core.times import short_time
 
 from ..format import cell

@@ -8,8 +8,8 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from contacts_tui.core.maillog import CapturedRecord, LogEntry
-from contacts_tui.core.status import Status
+from contacts_tui.core.mail.relay_log import CapturedRecord, LogEntry
+from contacts_tui.core.mail.status import Status
 from contacts_tui.core.times import short_time
 
 from ..format import cell

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contacts_tui.core import maillog
+from contacts_tui.core.mail import relay_log
 from relay.cli import main
 
 from ...waiting import wait_until
@@ -37,7 +37,7 @@ async def history(directory, upstream, tmp_path):
         assert [acme.code, beta.code, plain.code, loop.code] == [250, 250, 250, 554]
         for reply in (acme, beta, plain):
             await logged(reply.queue_id)
-        await wait_until(lambda: len(maillog.recent_log(10)) == 4)
+        await wait_until(lambda: len(relay_log.recent_log(10)) == 4)
     return {"acme": acme, "beta": beta, "plain": plain}
 
 
@@ -168,7 +168,7 @@ async def test_queue_says_when_no_relay_runs_and_dates_a_retry_that_is_not_today
 def test_entries_written_late_take_their_place_in_time(directory, capsys, db_url, local_zone):
     # While the database was away the relay held its refusals back; written
     # when it came back, they come after newer entries by id, not by time.
-    from contacts_tui.core.maillog import LogEntry
+    from contacts_tui.core.mail.relay_log import LogEntry
     from contacts_tui.core.models import RelayLog
 
     local_zone("UTC")

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from contacts_tui.core import maillog
+from contacts_tui.core.mail import relay_log
 
 from ...waiting import wait_until
 from ..helpers import (
@@ -224,7 +224,7 @@ async def test_release_to_a_server_that_is_down_fails_with_a_reason(captured, ca
 async def test_clear_deletes_every_captured_message_but_not_the_log(captured, capsys, db_url):
     assert messages(capsys, db_url, "clear") == "Deleted 2 captured messages.\n"
     assert messages(capsys, db_url, "list") == "No captured messages.\n"
-    assert len(maillog.recent_log(10)) == 2
+    assert len(relay_log.recent_log(10)) == 2
     code, _, err = run_cli(capsys, "messages", "show", "2", "--db", db_url)
     assert (code, err) == (1, "contacts-relay: error: there is no captured message 2 (no messages are stored now)\n")
 
@@ -279,7 +279,7 @@ async def test_retention_keeps_only_the_newest(sqlite_directory, tmp_path, capsy
     code, _, err = run_cli(capsys, "messages", "show", "1", "--db", sqlite_url)
     assert code == 1 and "dropped by retention" in err
     # The relay log keeps every entry; only the stored messages are bounded.
-    assert len(maillog.recent_log(10)) == 5
+    assert len(relay_log.recent_log(10)) == 5
 
 
 async def test_a_message_with_lf_line_ends_shows_its_headers_not_its_body(
@@ -316,7 +316,7 @@ async def test_a_capture_relay_whose_database_is_away_answers_451_and_captures_n
         finally:
             admin.execute("ALTER TABLE captured_message_away RENAME TO captured_message")
         again = await send(relay.port, [ACME], message(category=None, subject="sent again"), timeout=30)
-        refusal = await wait_until(lambda: [r for r in maillog.recent_log(10) if r.status == "refused"])
+        refusal = await wait_until(lambda: [r for r in relay_log.recent_log(10) if r.status == "refused"])
     assert refused.code == 451 and "could not be stored" in refused.text
     assert again.code == 250
     rows = [json.loads(line) for line in messages(capsys, sqlite_url, "list", "--json").splitlines()]
@@ -330,7 +330,7 @@ async def test_show_gives_the_envelope_as_the_relay_sent_it(directory, tmp_path,
     customer = "kundin@xn--bcher-kva.example"
     async with running(relay_config(tmp_path), directory) as relay:
         assert (await send(relay.port, [customer], message(to=customer))).code == 250
-    [record] = maillog.captured_messages(5)
+    [record] = relay_log.captured_messages(5)
     assert "ida@xn--bcher-kva.example" in record.envelope and "ida@bücher.example" not in record.envelope
     out = messages(capsys, db_url, "show", str(record.id))
     assert (

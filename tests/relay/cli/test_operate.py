@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from contacts_tui.core import maillog
+from contacts_tui.core.mail import relay_log
 
 from ...waiting import wait_until
 from ..helpers import ACME, ROOT, SENDER, log_json, message, relay_config, run_cli, running
@@ -178,7 +178,7 @@ async def test_messages_delete_removes_one(sqlite_directory, sqlite_url, tmp_pat
             await asyncio.to_thread(send, relay.port, message(subject=subject))
     code, out, _ = run_cli(capsys, "messages", "delete", "1", "--db", sqlite_url)
     assert (code, out) == (0, "Deleted captured message 1.\n")
-    assert [r.subject for r in maillog.captured_messages(10)] == ["second"]
+    assert [r.subject for r in relay_log.captured_messages(10)] == ["second"]
     code, _, err = run_cli(capsys, "messages", "delete", "1", "--db", sqlite_url)
     assert code == 1 and "there is no captured message 1" in err
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core import maillog
+from contacts_tui.core.mail import relay_log
 
 from ..helpers import ACME, BETA, UTF8_CUSTOMER, message, run_cli, seed
 from ..helpers.dkim import sign
@@ -45,7 +45,7 @@ def test_preview_lists_who_is_added_and_why_and_the_headers_after(capsys, sqlite
 
 def test_preview_sends_and_logs_nothing(capsys, sqlite_url, eml, upstream):
     preview(capsys, sqlite_url, eml(message()))
-    assert maillog.recent_log(5) == []
+    assert relay_log.recent_log(5) == []
     assert upstream.messages == []
 
 

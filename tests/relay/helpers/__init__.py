@@ -29,8 +29,8 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
-from contacts_tui.core import maillog
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
+from contacts_tui.core.mail import relay_log
 from contacts_tui.core.models import ALL_MODELS, RelayLog
 from contacts_tui.core.records import ContactInput, CustomerInput
 from relay import cli
@@ -297,10 +297,10 @@ async def logged(queue_id: str, status: str | Iterable[str] = "delivered", timeo
     wanted = {status} if isinstance(status, str) else set(status)
 
     def check():
-        row = maillog.log_for_queue_id(queue_id)
+        row = relay_log.log_for_queue_id(queue_id)
         return row if row is not None and row.status in wanted else None
 
-    return await wait_until(check, timeout, lambda: maillog.log_for_queue_id(queue_id))
+    return await wait_until(check, timeout, lambda: relay_log.log_for_queue_id(queue_id))
 
 
 def run_cli(capsys, *argv: str, stdin: str | None = None) -> tuple[int, str, str]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
 
 from . import ACME, ACME_BILLING, PASSWORD, SENDER, USER, RawSession, RelayProcess, message, seed, tls_client
 from .upstream import Upstream

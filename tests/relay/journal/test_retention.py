@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from contacts_tui.core import maillog
+from contacts_tui.core.mail import relay_log
 from contacts_tui.core.models import RelayLog, utcnow
 
 from ...waiting import wait_until
@@ -22,9 +22,9 @@ async def test_entries_older_than_the_retention_are_deleted_and_newer_ones_kept(
     _entry("OLD2", dt.timedelta(days=31))
     _entry("NEW1", dt.timedelta(days=29))
     async with running(relay_config(tmp_path, log_retention_days=30), sqlite_directory):
-        await wait_until(lambda: maillog.log_for_queue_id("OLD2") is None)
-    assert maillog.log_for_queue_id("OLD1") is None
-    assert maillog.log_for_queue_id("NEW1") is not None
+        await wait_until(lambda: relay_log.log_for_queue_id("OLD2") is None)
+    assert relay_log.log_for_queue_id("OLD1") is None
+    assert relay_log.log_for_queue_id("NEW1") is not None
 
 
 async def test_a_retention_of_zero_keeps_every_entry(sqlite_directory, tmp_path):
@@ -32,4 +32,4 @@ async def test_a_retention_of_zero_keeps_every_entry(sqlite_directory, tmp_path)
     async with running(relay_config(tmp_path, log_retention_days=0), sqlite_directory) as relay:
         await asyncio.sleep(0)  # a pruning task, if one were started, runs its first round now
         await relay.journal.write(lambda: None)  # everything queued before it is written
-    assert maillog.log_for_queue_id("ANCIENT") is not None
+    assert relay_log.log_for_queue_id("ANCIENT") is not None

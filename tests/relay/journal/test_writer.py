@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contacts_tui.core import maillog
-from contacts_tui.core.maillog import LogEntry
+from contacts_tui.core.mail import relay_log
+from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.models import RelayLog
 from relay.journal.writer import Journal
 
@@ -30,7 +30,7 @@ async def test_a_burst_of_entries_lands_in_order_with_the_last_status_winning(di
     await journal.stop()
 
     assert counted == 120
-    rows = list(reversed(maillog.recent_log(500)))
+    rows = list(reversed(relay_log.recent_log(500)))
     assert [r.queue_id for r in rows] == [f"{n:016X}" for n in range(120)] + ["F" * 16]
     assert [r.status for r in rows[:4]] == ["deferred", "delivered", "deferred", "delivered"]
     assert rows[1].attempts == 2 and rows[0].last_error == "451 4.3.0 later"
@@ -59,4 +59,4 @@ async def test_a_database_that_cannot_be_written_is_retried_and_the_wait_is_prin
         admin.close()
 
     assert "cannot write to the database" in caplog.text and "retrying in 0.5 s" in caplog.text
-    assert [r.queue_id for r in maillog.recent_log(5)] == ["A" * 16]
+    assert [r.queue_id for r in relay_log.recent_log(5)] == ["A" * 16]

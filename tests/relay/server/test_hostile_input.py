@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from contacts_tui.core import maillog
+from contacts_tui.core.mail import relay_log
 
 from ..helpers import (
     ACME,
@@ -96,7 +96,7 @@ async def test_thousands_of_cc_fields_are_refused_and_other_sessions_go_on(
     assert "Too many header fields (80,00" in replies[-1][1]
     assert took < 10
     assert slowest < 1.0, f"another session waited {slowest:.2f} s for a reply"
-    [entry] = [e for e in maillog.recent_log(5) if e.status == "refused"]
+    [entry] = [e for e in relay_log.recent_log(5) if e.status == "refused"]
     assert "Too many header fields" in entry.reason
 
 
@@ -161,7 +161,7 @@ async def test_a_line_too_long_is_refused_and_in_the_relay_log(sqlite_directory,
     async with running(relay_config(tmp_path, upstream), sqlite_directory) as relay:
         [replies] = await asyncio.to_thread(_session_messages, relay.port, long_line)
     assert replies[-1][0] == 500 and "5.5.2 Line too long" in replies[-1][1]
-    [entry] = maillog.recent_log(5)
+    [entry] = relay_log.recent_log(5)
     assert entry.status == "refused" and "Line too long" in entry.reason and entry.sender == SENDER
 
 
@@ -209,7 +209,7 @@ def hostile_messages(draw) -> bytes:
 def capture_relay(tmp_path_factory):
     from contacts_tui.core.catalog import DEFAULT_CATALOG
     from contacts_tui.core.db import open_database
-    from contacts_tui.core.directory import Directory
+    from contacts_tui.core.directory.service import Directory
     from relay.app import RelayThread
 
     from ..helpers import seed
@@ -260,7 +260,7 @@ def test_whatever_the_bytes_a_tagged_notification_never_loses_its_contacts(captu
     lines = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
     header = lines.split(b"\r\n\r\n", 1)[0] + b"\r\n"
     tagged = _first_known_category(header)
-    captured = maillog.captured_message(int(re.search(r"captured as (\d+)", text).group(1)))
+    captured = relay_log.captured_message(int(re.search(r"captured as (\d+)", text).group(1)))
     record, _, rewritten = captured
     if tagged == b"billing":
         assert set(ACME_BILLING) <= set(record.envelope), (data, record.envelope)

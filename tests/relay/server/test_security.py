@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from contacts_tui.core import maillog
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import Directory
+from contacts_tui.core.directory.service import Directory
+from contacts_tui.core.mail import relay_log
 from relay.server.access import set_password
 
 from ...waiting import poll, wait_until
@@ -286,7 +286,7 @@ async def test_a_message_over_max_size_gets_552(sqlite_directory, people, upstre
 
 
 def _refused_rows():
-    return [row for row in maillog.recent_log(20) if row.status == "refused"]
+    return [row for row in relay_log.recent_log(20) if row.status == "refused"]
 
 
 def _mail_with_size(port: int, size: int):
@@ -304,7 +304,7 @@ async def test_too_many_received_headers_get_554_as_a_loop(sqlite_directory, peo
         looping = await send(relay.port, [ACME], message(hops))
         three = await send(relay.port, [ACME], message(hops[:3]))
         await upstream.wait_for(1)
-        refused = await wait_until(lambda: [r for r in maillog.recent_log(5) if r.status == "refused"])
+        refused = await wait_until(lambda: [r for r in relay_log.recent_log(5) if r.status == "refused"])
     assert looping.code == 554 and "loop" in looping.text
     assert three.code == 250
     assert len(upstream.messages) == 1
@@ -407,7 +407,7 @@ async def test_sqlite_directory_unreadable_gives_451_and_nothing_goes_out_withou
             admin.execute("ALTER TABLE contact_category_away RENAME TO contact_category")
         retried = await send(relay.port, [ACME], message(subject="second try"))
         [got] = await upstream.wait_for(1)
-        row = await wait_until(lambda: [r for r in maillog.recent_log(5) if r.status == "refused"])
+        row = await wait_until(lambda: [r for r in relay_log.recent_log(5) if r.status == "refused"])
     assert refused.code == 451 and "try again" in refused.text
     assert retried.code == 250
     assert parsed(got.data)["Subject"] == "second try"
@@ -568,7 +568,7 @@ def test_no_password_in_help_or_in_a_verbose_run_with_auth(tmp_path, tls_files, 
     encoded += [base64.b64encode(f"\0relay-user\0{upstream_secret}".encode()).decode()]
     for secret in secrets + encoded:
         assert secret not in output
-    rows = json.dumps([r.as_json() for r in maillog.recent_log(50)])
+    rows = json.dumps([r.as_json() for r in relay_log.recent_log(50)])
     assert upstream_secret not in rows and PASSWORD not in rows
 
 

@@ -2,15 +2,16 @@
 free as a customer's primary email, may it be an active contact person's at
 a customer, and one save's errors reported together.
 
-A mixin, so directory.py keeps to the writes; the checks themselves are the
+A mixin, so service.py keeps to the writes; the checks themselves are the
 functions of ``rules``.
 """
 
 from __future__ import annotations
 
-from .errors import FieldError, ValidationError
-from .models import ContactPerson, Customer
-from .records import ContactInput, CustomerInput
+from ..errors import FieldError, ValidationError
+from ..models import ContactPerson, Customer
+from ..records import ContactInput, CustomerInput
+from ..validate import clean_email, email_key
 from .rules import (
     CleanContact,
     CleanCustomer,
@@ -21,7 +22,6 @@ from .rules import (
     primary_conflict,
     raise_limit,
 )
-from .validate import clean_email, email_key
 
 
 class RuleChecks:

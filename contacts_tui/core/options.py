@@ -1,7 +1,7 @@
-"""Settings shared by the CLI, the TUI and the relay, from options or environment.
+"""What the command line and the environment ask for, shared by the CLI, the TUI and the relay.
 
-The database comes from here. The catalog and the contact limit are stored
-in the database (stored_settings.py); an option or environment variable for
+The database comes from here. The catalog and the contact limit are the
+database's settings (directory/settings.py); an option or environment variable for
 them only fills in a database that holds none yet, and otherwise must agree
 with it: ``contacts-tui settings`` is where they change.
 """
@@ -11,15 +11,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from . import stored_settings
 from .catalog import Catalog, choose_catalog
 from .db import open_database
-from .directory import Directory
+from .directory import settings
+from .directory.service import Directory
 from .errors import DirectoryError
 
 
 @dataclass(frozen=True)
-class Settings:
+class Options:
     db_url: str | None = None
     catalog_path: str | None = None
     """A shipped catalog's name (payrequest, herotill, perfex) or a TOML file; None: not asked for."""
@@ -29,7 +29,7 @@ class Settings:
     @classmethod
     def from_env(
         cls, db_url: str | None = None, catalog_path: str | None = None, max_contacts: int | None = None
-    ) -> Settings:
+    ) -> Options:
         """Options win over CONTACTS_DB, CONTACTS_CATALOG and CONTACTS_MAX_CONTACTS."""
         if max_contacts is None:
             raw = os.environ.get("CONTACTS_MAX_CONTACTS", "").strip()
@@ -50,7 +50,7 @@ class Settings:
         return choose_catalog(self.catalog_path) if self.catalog_path else None
 
 
-def open_directory(settings: Settings, *, must_exist: bool = False, check: bool = True) -> Directory:
+def open_directory(options: Options, *, must_exist: bool = False, check: bool = True) -> Directory:
     """Open (and migrate) the database and build the directory over its stored settings.
 
     A database without stored settings takes the catalog and limit asked
@@ -58,13 +58,13 @@ def open_directory(settings: Settings, *, must_exist: bool = False, check: bool 
     differs from the stored one (``contacts-tui settings`` passes False: it
     changes them). ``must_exist``: refuse an SQLite file that is not there
     (see open_database)."""
-    catalog = settings.catalog()  # a bad file is reported before the database is touched
-    database = open_database(settings.db_url, must_exist=must_exist)
+    catalog = options.catalog()  # a bad file is reported before the database is touched
+    database = open_database(options.db_url, must_exist=must_exist)
     try:
-        stored_settings.adopt(database, catalog, settings.max_contacts)
+        settings.adopt(database, catalog, options.max_contacts)
         directory = Directory(database)
         if check:
-            stored_settings.check(directory.stored, catalog, settings.max_contacts)
+            settings.check(directory.stored, catalog, options.max_contacts)
     except BaseException:
         database.close()
         raise

@@ -18,10 +18,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .db import database_call
-from .errors import FieldError, ValidationError
-from .migrate import write_transaction
-from .models import ChaosRule
+from ..db import database_call
+from ..errors import FieldError, ValidationError
+from ..migrate import write_transaction
+from ..models import ChaosRule
 
 STAGES = ("mail", "rcpt", "data")
 _REPLY = re.compile(r"^[45]\d\d(?: [245]\.\d{1,3}\.\d{1,3})? \S.*$")

@@ -15,16 +15,16 @@ from typing import BinaryIO
 
 from peewee import chunked
 
-from . import history, writes
-from .csv_dialect import CsvFormat
-from .csv_read import Row, RowError, read_rows
-from .csv_report import ImportFailed, ImportReport
-from .db import database_call, is_postgres
-from .directory import Directory
+from ..db import database_call, is_postgres
+from ..directory import history, writes
+from ..directory.rules import CleanContact, CleanCustomer, limit_error, primary_conflict
+from ..directory.service import Directory
+from ..migrate import write_transaction
+from ..models import ContactCategory, ContactPerson, Customer, utcnow
+from .dialect import CsvFormat
 from .import_history import ImportHistory
-from .migrate import write_transaction
-from .models import ContactCategory, ContactPerson, Customer, utcnow
-from .rules import CleanContact, CleanCustomer, limit_error, primary_conflict
+from .read import Row, RowError, read_rows
+from .report import ImportFailed, ImportReport
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): phases are "reading" (bytes), "writing" (rows)."""

@@ -2,7 +2,7 @@
 is recorded for, reading the history back, and the customer portal's access
 (disabling sign-in, recording a sign-in).
 
-A mixin, so directory.py keeps to the rules and their writes; it uses the
+A mixin, so service.py keeps to the rules and their writes; it uses the
 directory's ``database``, ``_lock_customer`` and ``_customer_row``.
 """
 
@@ -13,13 +13,13 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 
+from ..db import database_call
+from ..errors import ValidationError
+from ..migrate import write_transaction
+from ..models import Customer, utcnow
+from ..records import CustomerRecord, customer_record
 from . import history
-from .db import database_call
-from .errors import ValidationError
 from .history import Actor, Change, Entry
-from .migrate import write_transaction
-from .models import Customer, utcnow
-from .records import CustomerRecord, customer_record
 
 _uses_database = database_call(lambda self, *args: self.database)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .csv_dialect import CsvFormat
-from .csv_read import RowError
-from .errors import DirectoryError
+from ..errors import DirectoryError
+from .dialect import CsvFormat
+from .read import RowError
 
 CHANGES_KEPT = 1_000
 

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-from .catalog import Catalog
-from .csv_dialect import DELIMITER_NAMES, CsvFormat, encoding_name, from_cell, open_lines
-from .errors import ValidationError
-from .records import ContactInput
-from .rules import CleanContact, clean_contact
-from .validate import NAME_MAX, clean_email, clean_phone, clean_text, email_key
+from ..catalog import Catalog
+from ..directory.rules import CleanContact, clean_contact
+from ..errors import ValidationError
+from ..records import ContactInput
+from ..validate import NAME_MAX, clean_email, clean_phone, clean_text, email_key
+from .dialect import DELIMITER_NAMES, CsvFormat, encoding_name, from_cell, open_lines
 
 COLUMNS = ("customer_email", "customer_name", "contact_name", "contact_email", "phone", "role", "categories")
 RECEIVE_ALL = "all"

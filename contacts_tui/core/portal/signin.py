@@ -24,14 +24,14 @@ from email.utils import format_datetime, formataddr, make_msgid
 
 import peewee
 
-from .db import database_call
-from .directory import Directory
-from .errors import ValidationError
-from .history import PORTAL_CHANNELS
-from .migrate import write_transaction
-from .models import Customer, SignInCode, utcnow
-from .records import CustomerRecord
-from .validate import clean_email, email_key
+from ..db import database_call
+from ..directory.history import PORTAL_CHANNELS
+from ..directory.service import Directory
+from ..errors import ValidationError
+from ..migrate import write_transaction
+from ..models import Customer, SignInCode, utcnow
+from ..records import CustomerRecord
+from ..validate import clean_email, email_key
 
 CODE_DIGITS = 6
 CODE_LIFETIME = dt.timedelta(minutes=10)
@@ -88,7 +88,7 @@ def normal_code(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class MailSettings:
+class MailRoute:
     """Where code mails go: an SMTP server (the relay, or the real mail server) and the sender."""
 
     host: str
@@ -106,7 +106,7 @@ class SignIn:
     ``clock`` returns naive UTC (models.utcnow); tests pass one they move.
     """
 
-    def __init__(self, directory: Directory, mail: MailSettings, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(self, directory: Directory, mail: MailRoute, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.directory = directory
         self.mail = mail
         self.clock = clock

@@ -8,11 +8,11 @@ from collections.abc import Iterable
 
 from peewee import JOIN, SQL, Database, PostgresqlDatabase, fn
 
-from .catalog import Catalog
-from .errors import ValidationError
-from .models import ContactCategory, ContactPerson, Customer
-from .records import Addition, CustomerMatch, Resolution
-from .validate import clean_email, email_key
+from ..catalog import Catalog
+from ..errors import ValidationError
+from ..models import ContactCategory, ContactPerson, Customer
+from ..records import Addition, CustomerMatch, Resolution
+from ..validate import clean_email, email_key
 
 
 def _recipient_keys(address: str) -> tuple[str, ...]:

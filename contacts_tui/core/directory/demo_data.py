@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .directory import Directory
-from .records import ContactInput, CustomerInput
+from ..records import ContactInput, CustomerInput
+from .service import Directory
 
 # (customer name, primary email, phone, [(name, email, role, receive_all, categories)])
 CUSTOMERS = [
@@ -178,7 +178,7 @@ def demo_lock(database: Path) -> Iterator[None]:
     while one runs would pull the first one's data away under it.
     """
     try:
-        from .process import take_lock
+        from ..process import take_lock
     except ImportError:  # no fcntl (Windows): nothing to lock with
         yield
         return

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import peewee
 
-from . import grams
-from .models import Customer
-from .records import CustomerPage, CustomerRecord, customer_record
+from .. import grams
+from ..models import Customer
+from ..records import CustomerPage, CustomerRecord, customer_record
 
 SORTS = {
     "name": ("name_key", "id"),

@@ -4,7 +4,7 @@ The TUI, the CLI, the CSV import and the relay all go through ``Directory``.
 Every write runs in one transaction that first locks the customer, so two
 admins (or an admin and an import) cannot together break a rule that each of
 them checked alone. The catalog and the contact limit are those stored in
-the database (stored_settings.py), read again every few seconds, so a
+the database (settings.py), read again every few seconds, so a
 change reaches every running program.
 """
 
@@ -15,13 +15,11 @@ from dataclasses import replace
 
 import peewee
 
-from . import history, resolver, search, stored_settings, writes
-from .directory_checks import RuleChecks
-from .directory_history import HistoryCalls, directory_call
-from .errors import NotFound, ValidationError
-from .migrate import write_transaction
-from .models import ContactCategory, ContactPerson, Customer, utcnow
-from .records import (
+from ..errors import NotFound, ValidationError
+from ..mail import resolver
+from ..migrate import write_transaction
+from ..models import ContactCategory, ContactPerson, Customer, utcnow
+from ..records import (
     ContactInput,
     ContactRecord,
     CustomerInput,
@@ -32,6 +30,10 @@ from .records import (
     contact_record,
     customer_record,
 )
+from ..validate import DEFAULT_ROLE, clean_categories, email_key
+from . import history, search, settings, writes
+from .acting import HistoryCalls, directory_call
+from .checks import RuleChecks
 from .rules import (
     CleanContact,
     CleanCustomer,
@@ -39,24 +41,23 @@ from .rules import (
     name_sort_key,
     primary_conflict,
 )
-from .validate import DEFAULT_ROLE, clean_categories, email_key
 
 _database_call = directory_call
 
 
-class Directory(RuleChecks, HistoryCalls, stored_settings.Following):
+class Directory(RuleChecks, HistoryCalls, settings.Following):
     """Customers and their contact persons, under the directory rules (the
     README's table): a name and a valid email; an address once per customer
     and never the customer's primary email; at most ``max_contacts`` active
     contact persons; soft deletes; make primary swaps atomically.
 
     The checks are the functions of ``rules`` (those that read the database
-    in ``directory_checks``) and the writes those of ``writes``, which the
+    in ``checks``) and the writes those of ``writes``, which the
     CSV import uses too.
 
-    The catalog and the limit: see ``stored_settings.Following``. Every
+    The catalog and the limit: see ``settings.Following``. Every
     write records one change in the history, in its transaction, as the
-    directory's actor (``as_actor``; see ``directory_history``).
+    directory's actor (``as_actor``; see ``acting``).
     """
 
     # -- customers ---------------------------------------------------------

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .catalog import Catalog
-from .errors import FieldError, LimitReached, ValidationError
-from .records import ContactInput, CustomerInput
-from .validate import clean_categories, clean_email, clean_name, clean_phone, clean_role, email_key
+from ..catalog import Catalog
+from ..errors import FieldError, LimitReached, ValidationError
+from ..records import ContactInput, CustomerInput
+from ..validate import clean_categories, clean_email, clean_name, clean_phone, clean_role, email_key
 
 DEFAULT_MAX_CONTACTS = 10
 

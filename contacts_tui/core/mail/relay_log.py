@@ -14,8 +14,8 @@ from typing import Any
 
 from peewee import fn
 
-from .db import database_call
-from .models import CapturedMessage, RelayLog, utcnow
+from ..db import database_call
+from ..models import CapturedMessage, RelayLog, utcnow
 from .status import Decision, Status
 
 _uses_database = database_call(lambda *args: RelayLog._meta.database)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .catalog import Catalog
-from .directory import Directory
-from .errors import NotFound
-from .history import Actor, Change
-from .records import ContactInput, ContactRecord, CustomerRecord
-from .validate import email_key
+from ..catalog import Catalog
+from ..directory.history import Actor, Change
+from ..directory.service import Directory
+from ..errors import NotFound
+from ..records import ContactInput, ContactRecord, CustomerRecord
+from ..validate import email_key
 
 
 class PortalClosed(NotFound):

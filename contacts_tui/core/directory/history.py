@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from peewee import fn
 
+from ..display import visible
+from ..models import ChangeRecord, utcnow
+from ..records import ContactRecord, CustomerRecord
+from ..validate import has_control_chars
 from .bulk import insert_rows
-from .display import visible
-from .models import ChangeRecord, utcnow
-from .records import ContactRecord, CustomerRecord
-from .validate import has_control_chars
 
 CHANNELS = ("tui", "cli", "import", "ssh", "web")
 """How a change came in: the admin TUI, a command, a CSV import, the portal over SSH or in a browser."""

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import peewee
 
-from .catalog import DEFAULT_CATALOG, DEFAULT_PRESET, Catalog, catalog_data, parse_catalog
-from .db import database_call
-from .errors import CatalogError, DirectoryError
-from .migrate import write_transaction
-from .models import ContactCategory, ContactPerson, Customer, Setting, utcnow
+from ..catalog import DEFAULT_CATALOG, DEFAULT_PRESET, Catalog, catalog_data, parse_catalog
+from ..db import database_call
+from ..errors import CatalogError, DirectoryError
+from ..migrate import write_transaction
+from ..models import ContactCategory, ContactPerson, Customer, Setting, utcnow
 from .rules import DEFAULT_MAX_CONTACTS
 
 CATALOG, LIMIT = "catalog", "max_contacts"

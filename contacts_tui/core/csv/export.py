@@ -3,7 +3,7 @@
 Customers come in email order, contact persons in email order within them,
 so an export of an import of an export is byte-identical. Every cell goes
 through ``to_cell``: a name like ``=HYPERLINK(...)`` reaches a spreadsheet as
-text, not as a formula (csv_dialect.py).
+text, not as a formula (dialect.py).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import csv
 from collections.abc import Callable
 from typing import TextIO
 
-from .catalog import Catalog
-from .csv_dialect import to_cell
-from .csv_read import COLUMNS, RECEIVE_ALL
-from .db import database_call
-from .models import ContactCategory, ContactPerson, Customer
+from ..catalog import Catalog
+from ..db import database_call
+from ..models import ContactCategory, ContactPerson, Customer
+from .dialect import to_cell
+from .read import COLUMNS, RECEIVE_ALL
 
 _CHUNK = 1000
 

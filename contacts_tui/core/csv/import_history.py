@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from . import history
-from .catalog import Catalog
-from .history import Actor
-from .rules import CleanContact, CleanCustomer
+from ..catalog import Catalog
+from ..directory import history
+from ..directory.history import Actor
+from ..directory.rules import CleanContact, CleanCustomer
 
 _FLUSH = 5_000
 """Changes held before they are written: an import of 300k rows keeps no 300k of them in memory."""

@@ -12,7 +12,7 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
-from .catalog import Catalog
+from ..catalog import Catalog
 
 SAMPLE_SENDER = "billing@demo-shop.example"
 SAMPLE_SENDER_NAME = "Demo Shop Billing"
