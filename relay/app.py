@@ -24,19 +24,19 @@ from contacts_tui.core.mail import chaos
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.mail.status import Decision, Status
 
-from . import metrics
 from .config import RelayConfig
 from .delivery.backoff import RetryPolicy
 from .delivery.pool import UpstreamConfig, UpstreamPool
 from .delivery.scheduler import Scheduler
-from .health import directory_problem, spool_problem
-from .journal.capture import CaptureStore
-from .journal.writer import Journal
+from .ops import metrics
+from .ops.health import directory_problem, spool_problem
 from .queue import QueuedMessage, Spool, adopt_legacy_spool
 from .queue.layout import spools_to_drain, worker_spool
 from .server.access import parse_networks
 from .server.handler import Limits, RelayHandler
 from .server.listener import Listener
+from .store.capture import CaptureStore
+from .store.writer import LogWriter
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,7 +79,7 @@ class Relay:
         self.directory_url: str | None = None
         self.catalog_path: str | None = None
         self._sock = sock
-        self.journal = Journal(config.hostname)
+        self.log_writer = LogWriter(config.hostname)
         self._pruner: asyncio.Task | None = None
         self._gauges: asyncio.Task | None = None
         self._chaos: asyncio.Task | None = None
@@ -92,7 +92,7 @@ class Relay:
         self.handler = RelayHandler(
             directory,
             self._sink,
-            self.journal,
+            self.log_writer,
             networks=parse_networks(config.allow),
             hostname=config.hostname,
             category_header=config.category_header,
@@ -118,9 +118,9 @@ class Relay:
         return self.listener.port
 
     async def start(self) -> None:
-        self.journal.start()
+        self.log_writer.start()
         if self.config.capture:
-            self.capture = CaptureStore(self.journal, self.config.capture_retention)
+            self.capture = CaptureStore(self.log_writer, self.config.capture_retention)
             if self.config.chaos is not None and self.worker == 1:
                 await asyncio.to_thread(chaos.replace_rules, chaos.rules_from_file(self.config.chaos))
             self.handler.chaos = await asyncio.to_thread(chaos.current_rules)
@@ -209,7 +209,7 @@ class Relay:
         self.listener.close_all()
         running = ([(self.spool, self.scheduler)] if self.scheduler is not None else []) + self._drains
         await asyncio.gather(*(scheduler.stop(max(1.0, deadline - loop.time())) for _, scheduler in running))
-        await self.journal.stop()
+        await self.log_writer.stop()
         for spool, _ in running:
             await spool.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -242,7 +242,7 @@ class Relay:
         # relays on one database may all prune: the deletes are idempotent.
         keep = dt.timedelta(days=self.config.log_retention_days)
         while True:
-            self.journal.prune(keep)
+            self.log_writer.prune(keep)
             await asyncio.sleep(LOG_PRUNE_INTERVAL)
 
     async def _sink(self, message: QueuedMessage, data: bytes, entry: LogEntry, original: bytes) -> str:
@@ -256,7 +256,7 @@ class Relay:
         await self.spool.commit(message, data)
         metrics.current.commit.observe(time.perf_counter() - started)
         entry.status = Status.QUEUED
-        self.journal.received(entry)
+        self.log_writer.received(entry)
         return f"queued as {message.queue_id}"
 
     def _on_status(self, message: QueuedMessage, status: Status, reply: str, dsn_id: str | None) -> None:
@@ -264,11 +264,11 @@ class Relay:
         metrics.current.attempts.labels(str(status).replace(" ", "_")).inc()
         if status == Status.DELIVERED:
             metrics.current.delivery.observe(max(0.0, time.time() - message.received))
-        self.journal.status(message.queue_id, status, attempts=message.attempts, last_error=error)
+        self.log_writer.status(message.queue_id, status, attempts=message.attempts, last_error=error)
         _log_status(message, status, reply, dsn_id)
         if dsn_id:
             failed = ", ".join(message.failed) or "recipients"
-            self.journal.received(
+            self.log_writer.received(
                 LogEntry(
                     queue_id=dsn_id,
                     sender="",

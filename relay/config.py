@@ -15,12 +15,12 @@ from platformdirs import user_data_dir
 
 from .delivery.backoff import DEFAULT_MAX_BACKOFF, DEFAULT_MAX_LIFETIME, DEFAULT_MIN_BACKOFF
 from .delivery.pool import DEFAULT_CONNECTIONS
-from .journal.capture import DEFAULT_RETENTION
 from .rewrite import DEFAULT_CATEGORY_HEADER
 from .server.access import DEFAULT_ALLOW
 from .server.handler import LOOKUP_TIMEOUT, Limits
 from .server.listener import DEFAULT_CLIENT_CONNECTIONS
 from .server.protocol import MIB
+from .store.capture import DEFAULT_RETENTION
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 

@@ -31,9 +31,9 @@ from multiprocessing.process import BaseProcess
 
 from contacts_tui.core.options import Options, open_directory
 
-from . import logs, metrics
 from .app import Relay, health_problems, run_loop
 from .config import RelayConfig
+from .ops import metrics, process_log
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def _worker_main(
     metrics_dir: str | None,
 ) -> None:
     _die_with_parent()
-    logs.for_worker(worker)
+    process_log.for_worker(worker)
     if metrics_dir:
         metrics.enable(metrics_dir)
     try:

@@ -110,15 +110,20 @@ CLEAN = {
     "relay/app.py": "import relay.config\nimport relay.server.handler\nimport relay.delivery.scheduler\n",
     "relay/config.py": "import relay.server.handler\n",
     "relay/server/__init__.py": "",
-    "relay/server/handler.py": "import contacts_tui.core.directory.service\nimport relay.queue.spool\nimport relay.journal.writer\n",
+    "relay/server/handler.py": "import contacts_tui.core.directory.service\nimport relay.queue.spool\nimport relay.store.writer\n",
     "relay/delivery/__init__.py": "",
     "relay/delivery/scheduler.py": "import relay.queue.spool\n",
     "relay/queue/__init__.py": "",
     "relay/queue/spool.py": "import relay.rewrite.headers\n",
-    "relay/journal/__init__.py": "",
-    "relay/journal/writer.py": "import contacts_tui.core.directory.service\n",
+    "relay/store/__init__.py": "",
+    "relay/store/writer.py": "import contacts_tui.core.directory.service\n",
     "relay/rewrite/__init__.py": "",
-    "relay/rewrite/headers.py": "",
+    "relay/rewrite/headers.py": "import relay.ops.metrics\n",
+    "relay/ops/__init__.py": "",
+    "relay/ops/health.py": "import relay.queue.spool\nimport relay.delivery.scheduler\n",
+    "relay/ops/metrics.py": "",
+    "relay/ops/endpoint.py": "",
+    "relay/ops/process_log.py": "",
 }
 
 
@@ -154,6 +159,8 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         ({"relay/queue/spool.py": "import relay.delivery.scheduler\n"}, RELAY_LAYERS),
         ({"relay/server/handler.py": "import relay.delivery.scheduler\n"}, RELAY_LAYERS),
         ({"relay/delivery/scheduler.py": "import relay.app\n"}, RELAY_LAYERS),
+        ({"relay/ops/metrics.py": "import relay.server.handler\n"}, RELAY_LAYERS),
+        ({"relay/delivery/scheduler.py": "import relay.ops.health\n"}, RELAY_LAYERS),
         (
             {
                 "contacts_tui/ui/screens/messages.py": "from . import relay_log\n",
@@ -174,6 +181,8 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         "queue-delivery",
         "server-delivery",
         "delivery-app",
+        "metrics-server",
+        "delivery-health",
         "screens-cycle",
         "portal-admin-screen",
     ],

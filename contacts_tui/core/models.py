@@ -5,7 +5,7 @@ is created and changed only by the migrations in ``migrations/``.
 Widgets never see these rows: ``records.py`` converts the directory's and
 ``mail/relay_log.py`` the relay log's and captured messages' into dataclasses. The
 relay asks the directory through ``Directory`` and writes its log and
-captures itself (``relay/journal``), with these models.
+captures itself (``relay/store``), with these models.
 """
 
 from __future__ import annotations

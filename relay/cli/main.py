@@ -12,9 +12,9 @@ from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.options import Options, open_directory
 
-from .. import logs, metrics
 from ..config import ConfigError
-from ..endpoint import Endpoint
+from ..ops import metrics, process_log
+from ..ops.endpoint import Endpoint
 from ..server.access import AccessConfigError
 from .inspect import add_inspect_commands, run_inspect_command
 from .operate import add_operate_commands, run_operate_command
@@ -82,7 +82,7 @@ def _serve(args: argparse.Namespace, options: Options) -> int:
     from ..app import Relay, run_loop
 
     config = config_from_args(args)
-    logs.configure(args.verbose, config.log_format)
+    process_log.configure(args.verbose, config.log_format)
     # A mistyped --db would be a new empty directory: every notification
     # passed on without its contacts, and nobody told.
     directory = open_directory(options, must_exist=True)

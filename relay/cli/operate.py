@@ -16,7 +16,7 @@ from contacts_tui.core.mail import chaos
 from contacts_tui.core.options import Options, open_directory
 
 from ..config import ConfigError
-from ..health import directory_problem, spool_problem, upstream_problem
+from ..ops.health import directory_problem, spool_problem, upstream_problem
 from .options import add_serve_arguments, config_from_args
 
 

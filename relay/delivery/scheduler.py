@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable
 
 from contacts_tui.core.mail.status import Status
 
-from .. import metrics
-from ..metrics import reply_class
+from ..ops import metrics
+from ..ops.metrics import reply_class
 from ..queue import Failure, QueuedMessage, Reply, Spool, SpoolError
 from .backoff import RetryPolicy
 from .bounce import build_dsn

@@ -26,11 +26,11 @@ from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.mail.status import Decision, Status
 from contacts_tui.core.records import Resolution
 
-from .. import metrics
-from ..journal.writer import Journal
+from ..ops import metrics
 from ..queue import QueuedMessage, mail_flags, new_queue_id
 from ..rewrite import HeaderBlock, read_category, received_header, rewrite
 from ..rewrite.headers import crlf_lines, header_end
+from ..store.writer import LogWriter
 from .access import peer_allowed
 from .decision import describe
 
@@ -79,7 +79,7 @@ class RelayHandler:
         self,
         directory: Directory,
         sink: Sink,
-        journal: Journal,
+        log_writer: LogWriter,
         *,
         networks,
         hostname: str,
@@ -90,7 +90,7 @@ class RelayHandler:
     ) -> None:
         self.directory = directory
         self.sink = sink
-        self.journal = journal
+        self.log_writer = log_writer
         self.networks = networks
         self.hostname = hostname
         self.category_header = category_header
@@ -379,7 +379,7 @@ class RelayHandler:
         entry.decision = Decision.REFUSED
         entry.status = Status.REFUSED
         entry.reason = reply[4:] + (f" ({detail})" if detail else "")
-        self.journal.received(entry)
+        self.log_writer.received(entry)
         metrics.current.refused.labels(reason or refusal_reason(reply)).inc()
         logger.log(
             level,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from .. import metrics
+from ..ops import metrics
 from .access import AuthUsers, peer_allowed
 from .handler import RelayHandler
 from .protocol import SHUTTING_DOWN, Refuse, RelaySMTP

@@ -57,7 +57,7 @@ class _Status:
     values: tuple
 
 
-class Journal:
+class LogWriter:
     """Batches database writes of the relay off the event loop."""
 
     def __init__(self, relay_name: str = "") -> None:
@@ -70,7 +70,7 @@ class Journal:
         self.dropped = 0
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="relay-journal")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="relay-log-writer")
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Write what is waiting (up to ``timeout``), then stop."""

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .queue.appender import write_all
+from ..queue.appender import write_all
 
 DEADLINE = 3.0  # seconds a check may take before it counts as failed
 # A spool with less room than this takes no more mail for long.
@@ -93,7 +93,7 @@ def upstream_problem(host: str, port: int, tls: str, helo: str) -> str | None:
     async def probe() -> None:
         import ssl
 
-        from .delivery.smtp_client import SmtpClient
+        from ..delivery.smtp_client import SmtpClient
 
         client = SmtpClient(host, port, timeout=DEADLINE)
         await client.connect(ssl.create_default_context() if tls == "tls" else None)

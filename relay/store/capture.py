@@ -14,7 +14,7 @@ import json
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.models import CapturedMessage, RelayLog
 
-from .writer import Journal
+from .writer import LogWriter
 
 DEFAULT_RETENTION = 1000
 # Longer than SQLite's busy timeout (10 s), so a briefly locked file is waited out.
@@ -26,16 +26,18 @@ class CaptureUnavailable(Exception):
 
 
 class CaptureStore:
-    def __init__(self, journal: Journal, retention: int = DEFAULT_RETENTION, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, log_writer: LogWriter, retention: int = DEFAULT_RETENTION, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         if retention < 1:
             raise ValueError("capture retention must be at least 1 message")
-        self.journal = journal
+        self.log_writer = log_writer
         self.retention = retention
         self.timeout = timeout
 
     async def store(self, entry: LogEntry, original: bytes, rewritten: bytes) -> int:
         """Commit the message with its log entry; returns the captured message's id."""
-        entry.relay = entry.relay or self.journal.relay_name
+        entry.relay = entry.relay or self.log_writer.relay_name
         row = entry.row()
         searchable = " ".join(
             [entry.sender, entry.subject, entry.category, entry.message_id, *entry.recipients]
@@ -67,7 +69,7 @@ class CaptureStore:
             return captured_id
 
         try:
-            return await asyncio.wait_for(self.journal.write(job), self.timeout)
+            return await asyncio.wait_for(self.log_writer.write(job), self.timeout)
         except TimeoutError:
             # Without this the client would wait as long as the database is
             # away, and the message would be captured after it had given up.

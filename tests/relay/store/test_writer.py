@@ -5,15 +5,15 @@ from __future__ import annotations
 from contacts_tui.core.mail import relay_log
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.models import RelayLog
-from relay.journal.writer import Journal
+from relay.store.writer import LogWriter
 
 
 async def test_a_burst_of_entries_lands_in_order_with_the_last_status_winning(directory) -> None:
-    journal = Journal("relay.test")
-    journal.start()
+    log_writer = LogWriter("relay.test")
+    log_writer.start()
     for number in range(120):
         queue_id = f"{number:016X}"
-        journal.received(
+        log_writer.received(
             LogEntry(
                 queue_id=queue_id,
                 sender="billing@shop.example",
@@ -21,13 +21,13 @@ async def test_a_burst_of_entries_lands_in_order_with_the_last_status_winning(di
                 subject=f"Invoice {number}",
             )
         )
-        journal.status(queue_id, "deferred", attempts=1, last_error="451 4.3.0 later")
+        log_writer.status(queue_id, "deferred", attempts=1, last_error="451 4.3.0 later")
         if number % 2:
-            journal.status(queue_id, "delivered", attempts=2, last_error="")
+            log_writer.status(queue_id, "delivered", attempts=2, last_error="")
     # A job whose caller waits, between the rows: it sees every row queued before it.
-    counted = await journal.write(lambda: RelayLog.select().count())
-    journal.received(LogEntry(queue_id="F" * 16, sender="", recipients=["late@example.com"]))
-    await journal.stop()
+    counted = await log_writer.write(lambda: RelayLog.select().count())
+    log_writer.received(LogEntry(queue_id="F" * 16, sender="", recipients=["late@example.com"]))
+    await log_writer.stop()
 
     assert counted == 120
     rows = list(reversed(relay_log.recent_log(500)))
@@ -47,14 +47,16 @@ async def test_a_database_that_cannot_be_written_is_retried_and_the_wait_is_prin
     table = RelayLog._meta.table_name
     admin = sqlite3.connect(urlsplit(sqlite_url).path[1:], isolation_level=None)
     admin.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
-    journal = Journal("relay.test")
-    journal.start()
+    log_writer = LogWriter("relay.test")
+    log_writer.start()
     try:
-        with caplog.at_level("WARNING", logger="relay.journal"):
-            journal.received(LogEntry(queue_id="A" * 16, sender="billing@shop.example", recipients=["a@example.com"]))
+        with caplog.at_level("WARNING", logger="relay.store"):
+            log_writer.received(
+                LogEntry(queue_id="A" * 16, sender="billing@shop.example", recipients=["a@example.com"])
+            )
             await wait_until(lambda: "retrying in" in caplog.text)
         admin.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
-        await journal.stop()
+        await log_writer.stop()
     finally:
         admin.close()
 

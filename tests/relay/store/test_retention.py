@@ -31,5 +31,5 @@ async def test_a_retention_of_zero_keeps_every_entry(sqlite_directory, tmp_path)
     _entry("ANCIENT", dt.timedelta(days=4000))
     async with running(relay_config(tmp_path, log_retention_days=0), sqlite_directory) as relay:
         await asyncio.sleep(0)  # a pruning task, if one were started, runs its first round now
-        await relay.journal.write(lambda: None)  # everything queued before it is written
+        await relay.log_writer.write(lambda: None)  # everything queued before it is written
     assert relay_log.log_for_queue_id("ANCIENT") is not None
