@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, syntax
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session, syntax
 
 from .data import Outcome, read_data
-
-if TYPE_CHECKING:
-    from .listener import Listener
 
 MIB = 1024 * 1024
 SHUTTING_DOWN = b"421 4.3.2 The relay is shutting down; please try again later\r\n"
@@ -48,6 +45,28 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?:[ \t]+(.*))?", re.S)
 
 
+class Refusals(Protocol):
+    """Where a refusal aiosmtpd makes by itself is logged (the relay's handler)."""
+
+    def refuse(self, session: Session, sender: str | None, recipients: list[str], reply: str, detail: str) -> None: ...
+
+
+class SessionHost(Protocol):
+    """What a session asks of the listener that accepted it (listener.py's ``Listener``).
+
+    Declared here so that the listener imports the protocol and not the other way round.
+    """
+
+    stopping: bool
+    handler: Refusals
+
+    def admit(self, session: RelaySMTP, peer_ip: str | None) -> bytes | None: ...
+
+    def forget(self, session: RelaySMTP) -> None: ...
+
+    async def authenticate(self, session: RelaySMTP, auth_data) -> AuthResult: ...
+
+
 class RelaySMTP(SMTP):
     """aiosmtpd's protocol, counted so the relay can cap and drain connections.
 
@@ -56,7 +75,7 @@ class RelaySMTP(SMTP):
     write when the group is done, instead of one send() per reply.
     """
 
-    def __init__(self, listener: Listener, *args, **kwargs) -> None:
+    def __init__(self, listener: SessionHost, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._listener = listener
         self._replies: list[bytes] = []
