@@ -1,4 +1,4 @@
-"""``contacts-relay``: the command line (serve, and the commands that look: preview, log, queue, messages)."""
+"""``contacts-relay``: the command line, one module per command; main.py reads the options and runs one."""
 
 from .main import main
 

@@ -1,24 +1,31 @@
-"""`contacts-relay`: serve, preview, and look at what the relay did."""
+"""`contacts-relay`: the command line read, and the command it names run (each is a module of this folder)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 
-from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.options import Options, open_directory
+from contacts_tui.core.options import Options
+from contacts_tui.core.process import reader_may_stop
 
 from ..config import ConfigError
-from ..ops import metrics, process_log
-from ..ops.endpoint import Endpoint
 from ..server.access import AccessConfigError
-from .inspect import add_inspect_commands, run_inspect_command
-from .operate import add_operate_commands, run_operate_command
-from .options import add_serve_arguments, config_from_args
+from . import chaos, check, log, messages, passwd, preview, queue, serve, service
+
+# One module per command, each with add_parser(commands, common) and run(args, options); in the order of --help.
+COMMANDS = {
+    "serve": serve,
+    "preview": preview,
+    "log": log,
+    "queue": queue,
+    "messages": messages,
+    "passwd": passwd,
+    "check": check,
+    "service": service,
+    "chaos": chaos,
+}
 
 DESCRIPTION = """\
 An SMTP relay that copies the opted-in contact persons of a customer on every
@@ -48,17 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
-    serve = commands.add_parser(
-        "serve",
-        parents=[common],
-        help="run the relay",
-        description="Accept mail, add the opted-in contact persons as Cc, and pass it on to --upstream "
-        "(or store it with --capture). Answers 250 only once a message is safely on disk.",
-    )
-    serve.add_argument("-v", "--verbose", action="store_true", help="log every message, not just problems")
-    add_serve_arguments(serve)
-    add_inspect_commands(commands, common)
-    add_operate_commands(commands, common)
+    for command in COMMANDS.values():
+        command.add_parser(commands, common)
     return parser
 
 
@@ -66,188 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         options = Options.from_env(getattr(args, "db", None), getattr(args, "catalog", None))
-        if args.command == "serve":
-            return _serve(args, options)
-        if args.command in ("check", "service", "chaos"):
-            return run_operate_command(args, options)
-        return run_inspect_command(args, options)
+        command = COMMANDS[args.command]
+        if command is serve:
+            return serve.run(args, options)
+        # `log | head -1` or `messages show 6 | head -3` may stop reading early.
+        with reader_may_stop():
+            return command.run(args, options)
+        return 0  # the reader stopped reading
     except (ConfigError, AccessConfigError, DirectoryError) as exc:
         print(f"contacts-relay: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-def _serve(args: argparse.Namespace, options: Options) -> int:
-    from ..app import Relay, run_loop
-
-    config = config_from_args(args)
-    process_log.configure(args.verbose, config.log_format)
-    # A mistyped --db would be a new empty directory: every notification
-    # passed on without its contacts, and nobody told.
-    directory = open_directory(options, must_exist=True)
-    database = redact(resolve_url(options.db_url))
-    if config.workers > 1:
-        # The workers open the database themselves; nothing open crosses the fork.
-        close = getattr(directory.database, "close_all", None) or directory.database.close
-        close()
-        return _serve_workers(config, options, database)
-    registry = metrics.enable() if config.metrics_host else None
-    try:
-        relay = Relay(config, directory)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot set up the relay: {exc}") from None
-    relay.directory_url, relay.catalog_path = options.db_url, options.catalog_path
-    endpoint = None
-    if registry is not None:
-        try:
-            endpoint = Endpoint(config.metrics_host, config.metrics_port, registry, relay.health).start()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: {exc.strerror or exc}"
-            ) from None
-    try:
-        return run_loop(_run(relay, database, endpoint))
-    finally:
-        if endpoint is not None:
-            endpoint.stop()
-
-
-async def _run(relay, database: str, endpoint: Endpoint | None = None) -> int:
-    from ..queue import SpoolError
-
-    try:
-        await relay.start()
-    except SpoolError as exc:
-        print(f"contacts-relay: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        _cannot_listen(relay.config, exc)
-        await relay.stop(1)
-        return 1
-    _say_started(relay.config, relay.port, database, relay.queued if relay.scheduler else None)
-    if endpoint is not None:
-        _say_endpoint(endpoint)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    print("contacts-relay: stopping: finishing messages in flight; the rest stays in the spool", file=sys.stderr)
-    await relay.stop()
-    _say_stopped(relay.config)
-    return 0
-
-
-def _serve_workers(config, options: Options, database: str) -> int:
-    from ..supervisor import Supervisor, listening_socket
-
-    try:
-        sock = listening_socket(config)
-    except OSError as exc:
-        _cannot_listen(config, exc)
-        return 1
-    supervisor = Supervisor(config, options, sock, config.workers)
-    try:
-        supervisor.start()
-    except RuntimeError as exc:
-        print(f"contacts-relay: error: {exc}", file=sys.stderr)
-        return 1
-    endpoint = None
-    if supervisor.metrics_dir:
-        try:
-            endpoint = Endpoint(
-                config.metrics_host,
-                config.metrics_port,
-                metrics.multiprocess_registry(supervisor.metrics_dir),
-                supervisor.health,
-            ).start()
-        except OSError as exc:
-            supervisor.stop()
-            print(
-                f"contacts-relay: error: cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: "
-                f"{exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 1
-    port = sock.getsockname()[1]
-    _say_started(config, port, database, None if config.capture else _waiting(config), config.workers)
-    if endpoint is not None:
-        _say_endpoint(endpoint)
-    code = supervisor.run(
-        lambda: print(
-            "contacts-relay: stopping: finishing messages in flight; the rest stays in the spool",
-            file=sys.stderr,
-            flush=True,
-        )
-    )
-    if endpoint is not None:
-        endpoint.stop()
-    _say_stopped(config)
-    return code
-
-
-def _waiting(config) -> int:
-    from ..queue import read_queue
-    from ..queue.layout import all_spools
-
-    return sum(len(read_queue(spool)) for spool in all_spools(config.spool_dir))
-
-
-def _say_endpoint(endpoint: Endpoint) -> None:
-    host = _host(endpoint.host)
-    print(
-        f"contacts-relay: metrics on http://{host}:{endpoint.port}/metrics, health on "
-        f"http://{host}:{endpoint.port}/healthz",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def _cannot_listen(config, exc: OSError) -> None:
-    print(
-        f"contacts-relay: error: cannot listen on {_host(config.listen_host)}:{config.listen_port}: "
-        f"{exc.strerror or exc}",
-        file=sys.stderr,
-    )
-
-
-def _say_started(config, port: int, database: str, queued: int | None, workers: int = 1) -> None:
-    target = (
-        "capture mode (nothing is sent)"
-        if config.capture
-        else (f"upstream {_host(config.upstream_host)}:{config.upstream_port} ({_UPSTREAM_TLS[config.upstream_tls]})")
-    )
-    print(
-        f"contacts-relay: listening on {_host(config.listen_host)}:{port}, {target}"
-        + (f", spool {config.spool_dir}, {queued} queued" if queued is not None else "")
-        + (f", {workers} worker processes" if workers > 1 else "")
-        + f", directory {database}",
-        file=sys.stderr,
-        flush=True,
-    )
-    if not config.capture and ("." not in config.hostname or config.hostname.endswith((".localdomain", ".localhost"))):
-        print(
-            f"contacts-relay: warning: this relay names itself {config.hostname!r} to the upstream and in Received "
-            "headers; many mail servers refuse such a name: give --hostname (RELAY_HOSTNAME) this host's real name",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-def _say_stopped(config) -> None:
-    left = "" if config.capture else f"; {_waiting(config)} message(s) stay in the spool"
-    print(f"contacts-relay: stopped{left}", file=sys.stderr)
-
-
-def _host(host: str | None) -> str:
-    """An IPv6 address in brackets, as HOST:PORT options take it back."""
-    return f"[{host}]" if host and ":" in host else str(host)
-
-
-_UPSTREAM_TLS = {
-    "opportunistic": "STARTTLS when offered",
-    "starttls": "STARTTLS required",
-    "tls": "implicit TLS",
-    "none": "no TLS",
-}

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contacts_tui.core.display import json_line, visible, visible_lines
 from contacts_tui.core.mail import relay_log
 from contacts_tui.core.mail.view import view_message
+from contacts_tui.core.options import Options, open_directory
+from contacts_tui.core.process import at_least_one
 from contacts_tui.core.times import local_time, short_time, zone_name
 
 from ..config import ConfigError, host_port
@@ -23,12 +25,14 @@ from ..delivery.pool import UpstreamConfig, UpstreamPool
 from ..rewrite import split_message
 
 
-def add_messages_command(commands, common, positive) -> None:
+def add_parser(commands, common) -> None:
     messages = commands.add_parser("messages", parents=[common], help="messages captured by --capture")
     sub = messages.add_subparsers(dest="action", metavar="ACTION")
     listing = sub.add_parser("list", parents=[common], help="captured messages, newest first")
     listing.add_argument("--search", metavar="TEXT", default="", help="only messages mentioning TEXT")
-    listing.add_argument("--limit", metavar="N", type=positive, default=50, help="how many, newest first (default 50)")
+    listing.add_argument(
+        "--limit", metavar="N", type=at_least_one, default=50, help="how many, newest first (default 50)"
+    )
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     show = sub.add_parser("show", parents=[common], help="summary: who was added and why, headers before/after")
     show.add_argument("id", type=int)
@@ -58,8 +62,10 @@ def add_messages_command(commands, common, positive) -> None:
     release.add_argument("--to", metavar="HOST:PORT", required=True, help="the server to send it to")
 
 
-def run_messages(args, directory) -> int:
+def run(args, options: Options) -> int:
     """`contacts-relay messages ACTION`: list, show, raw, clear or release."""
+    # It only reads (clear and delete aside): a mistyped --db is an error, not an empty inbox.
+    directory = open_directory(options, must_exist=True)
     action = args.action or "list"
     if action == "list":
         found = relay_log.captured_messages(getattr(args, "limit", 50), search=getattr(args, "search", ""))

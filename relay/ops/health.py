@@ -1,4 +1,5 @@
-"""Is the relay fit to take mail? The checks behind /healthz and ``contacts-relay check``.
+"""Is the relay fit to take mail? The checks behind /healthz and ``contacts-relay check``
+(which checks the upstream itself: relay/cli/check.py).
 
 Each check returns None when all is well, else a sentence saying what is
 wrong. They run outside the event loop (an HTTP thread, or the command
@@ -7,7 +8,6 @@ line), each with a deadline, since what they look at may hang.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
@@ -85,30 +85,3 @@ def spool_problem(root: Path, room_for: int) -> str | None:
         return None
 
     return within(DEADLINE, check, "spool")
-
-
-def upstream_problem(host: str, port: int, tls: str, helo: str) -> str | None:
-    """Whether the upstream answers a connection and EHLO (for ``contacts-relay check``)."""
-
-    async def probe() -> None:
-        import ssl
-
-        from ..delivery.smtp_client import SmtpClient
-
-        client = SmtpClient(host, port, timeout=DEADLINE)
-        await client.connect(ssl.create_default_context() if tls == "tls" else None)
-        try:
-            await client.ehlo(helo)
-        finally:
-            await client.quit()
-
-    def check() -> str | None:
-        try:
-            asyncio.run(probe())
-        except OSError as exc:
-            return f"upstream: {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}"
-        except Exception as exc:
-            return f"upstream: {host}:{port}: {exc}"
-        return None
-
-    return within(DEADLINE * 2, check, "upstream")

@@ -1,0 +1,97 @@
+"""`contacts-relay check`: a configuration, or a running relay, checked without starting one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import ssl
+import urllib.error
+import urllib.request
+
+from contacts_tui.core.display import visible
+from contacts_tui.core.options import Options
+
+from ..delivery.smtp_client import SmtpClient
+from ..ops.health import DEADLINE, directory_problem, spool_problem, within
+from .options import add_serve_arguments, config_from_args
+
+
+def add_parser(commands, common: argparse.ArgumentParser) -> None:
+    check = commands.add_parser(
+        "check",
+        parents=[common],
+        help="check a configuration, or a running relay, without starting one",
+        description="Checks the options as serve reads them (the same options and RELAY_* variables), that the "
+        "directory answers, that the spool can be written, that the upstream answers EHLO, and, with --metrics, "
+        "what the running relay's /healthz says. Exit code 0 when all is well, 1 otherwise.",
+    )
+    add_serve_arguments(check)
+
+
+def run(args: argparse.Namespace, options: Options) -> int:
+    config = config_from_args(args)  # a ConfigError says what is wrong with the options
+    results = [("options", None)]
+    results.append(("directory", directory_problem(options.db_url, options.catalog_path)))
+    if not config.capture:
+        results.append(("spool", spool_problem(config.spool_dir, config.max_size)))
+        results.append(
+            (
+                "upstream",
+                upstream_problem(
+                    config.upstream_host or "", config.upstream_port, config.upstream_tls, config.hostname
+                ),
+            )
+        )
+    results.append(("listen address", _listen_problem(config)))
+    if config.metrics_host:
+        results.append(("running relay", _running_problem(config.metrics_host, config.metrics_port)))
+    for what, problem in results:
+        text = "ok" if problem is None else visible(problem.removeprefix(f"{what}: "))
+        print(f"{what:15} {text}")
+    return 0 if all(problem is None for _, problem in results) else 1
+
+
+def _listen_problem(config) -> str | None:
+    try:
+        with socket.create_server((config.listen_host, config.listen_port)):
+            return None
+    except OSError as exc:
+        if config.metrics_host:
+            return None  # in use, as it should be when the relay runs: its /healthz says more
+        return f"{config.listen_host}:{config.listen_port} cannot be listened on: {exc.strerror or exc}"
+
+
+def _running_problem(host: str, port: int) -> str | None:
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return None if answer.status == 200 else f"{url}: {answer.status}"
+    except urllib.error.HTTPError as error:
+        return f"{url}: {error.code} " + "; ".join(error.read().decode(errors="replace").split("\n")).strip("; ")
+    except OSError as exc:
+        return f"{url}: no relay answers ({getattr(exc, 'reason', exc)})"
+
+
+def upstream_problem(host: str, port: int, tls: str, helo: str) -> str | None:
+    """Whether the upstream answers a connection and EHLO."""
+
+    async def probe() -> None:
+        client = SmtpClient(host, port, timeout=DEADLINE)
+        await client.connect(ssl.create_default_context() if tls == "tls" else None)
+        try:
+            await client.ehlo(helo)
+        finally:
+            await client.quit()
+
+    def check() -> str | None:
+        try:
+            asyncio.run(probe())
+        except OSError as exc:
+            return f"upstream: {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}"
+        except Exception as exc:
+            return f"upstream: {host}:{port}: {exc}"
+        return None
+
+    return within(DEADLINE * 2, check, "upstream")

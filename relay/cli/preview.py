@@ -1,0 +1,93 @@
+"""`contacts-relay preview`: who the relay would add to a message, without sending it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from contacts_tui.core.display import visible, visible_lines
+from contacts_tui.core.options import Options, open_directory
+
+from ..config import ConfigError, default
+from ..rewrite import header_addresses, read_category, rewrite, split_message
+from .options import env_value
+
+
+def add_parser(commands, common: argparse.ArgumentParser) -> None:
+    preview = commands.add_parser(
+        "preview", parents=[common], help="show who would be added to a message, without sending it"
+    )
+    preview.add_argument("message", metavar="MESSAGE.eml", help="the message file (- for standard input)")
+    preview.add_argument(
+        "--rcpt",
+        metavar="ADDR",
+        action="append",
+        default=[],
+        help="envelope recipient; repeatable (default: the To and Cc addresses)",
+    )
+    preview.add_argument(
+        "--header",
+        metavar="NAME",
+        default=env_value("RELAY_HEADER", default("category_header")),
+        help="category header name (RELAY_HEADER; default %(default)s)",
+    )
+    preview.add_argument(
+        "--no-smtputf8",
+        dest="smtputf8",
+        action="store_false",
+        help="as for a sender that does not use SMTPUTF8 (default: one that does)",
+    )
+
+
+def run(args: argparse.Namespace, options: Options) -> int:
+    # It only reads: a mistyped --db is an error, not an empty directory.
+    directory = open_directory(options, must_exist=True)
+    data = sys.stdin.buffer.read() if args.message == "-" else _read(args.message)
+    recipients = args.rcpt or header_addresses(data)
+    category = read_category(data, args.header, known=directory.catalog.resolve)
+    print(f"Envelope recipients: {visible(', '.join(recipients)) or '(none)'}")
+    if not category:
+        print(f"No {args.header} header: the message would pass unchanged.")
+        return 0
+    resolution = directory.resolve(recipients, category)
+    if resolution.category is None:
+        print(f"Category: {visible(category)} (unknown)")
+    elif resolution.category == category.strip().lower():
+        print(f"Category: {resolution.category}")
+    else:
+        print(f"Category: {visible(category)} (an email type of {resolution.category})")
+    for customer in resolution.customers:
+        print(visible(f"Customer: {customer.name} <{customer.email}>") + ("" if customer.active else " (inactive)"))
+    utf8 = args.smtputf8
+    result = rewrite(data, recipients, resolution.additions, utf8_headers=utf8)
+    for copy in result.copies:
+        person = copy.person
+        print(visible(f"  + {person.name} <{person.email}>: {person.reason}"))
+        if copy.address != person.email:
+            print(visible(f"    written as {copy.address}: the sender does not use SMTPUTF8"))
+        elif not copy.in_header and not (result.cc_locked_by_dkim or result.cc_malformed):
+            print("    envelope only: the address needs SMTPUTF8, which the sender does not use")
+    for address, why in result.skipped:
+        print(visible(f"  - {address}: {why}"))
+    for note in resolution.notes:
+        print(visible(f"  note: {note}"))
+    if not result.envelope_added:
+        print(visible(f"Nobody added: {resolution.reason}."))
+    elif result.cc_locked_by_dkim:
+        print("A DKIM signature covers Cc: they would be added to the envelope only.")
+    elif result.cc_malformed:
+        print("The Cc field is malformed (something in it is not closed): they would be added to the envelope only.")
+    elif utf8 and not all(address.isascii() for address in result.header_added):
+        print("Some addresses need SMTPUTF8; a sender that does not use it gets them differently (--no-smtputf8).")
+    print("\nHeaders after the rewrite (the relay also puts a Received header on top):\n")
+    header, _ = split_message(result.message)
+    sys.stdout.write(visible_lines(header.decode("utf-8", errors="replace")))
+    return 0
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
