@@ -25,7 +25,7 @@ class AppendStats:
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
-    """Make a directory's entries (a created, renamed or removed file) durable."""
+    """Make a folder's entries (a created, renamed or removed file) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

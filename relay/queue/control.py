@@ -5,7 +5,7 @@ waits, and ask the relay to act.
 running. Reading takes no lock: files are only ever appended to or replaced by
 rename, so a reader sees a consistent prefix and stops at a record still being
 written. Commands go through files in ``control/``: the running scheduler
-polls that directory, and a relay that was down applies them when it starts.
+polls that folder, and a relay that was down applies them when it starts.
 The relay reads its spool at start with the same ``read_segments``.
 """
 
@@ -39,8 +39,8 @@ class Command:
     name: str
 
 
-def _drop_command(directory: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
-    spool = Path(directory)
+def _drop_command(folder: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    spool = Path(folder)
     if not spool.is_dir():
         raise SpoolError(f"there is no spool at {spool}")
     control = control_dir(spool)
@@ -54,20 +54,20 @@ def _drop_command(directory: str | os.PathLike[str], payload: dict[str, Any]) ->
     finally:
         os.close(fd)
     # Renamed into place complete, so the relay never reads half a command;
-    # the directory fsync makes it survive a crash of this machine.
+    # the folder fsync makes it survive a crash of this machine.
     final = control / f"{name}.cmd"
     os.replace(tmp, final)
     fsync_dir(control)
     return final
 
 
-def request_retry_now(directory: str | os.PathLike[str]) -> Path:
-    """Ask the relay owning ``directory`` to make every deferred message due now."""
-    return _drop_command(directory, {"action": "retry-now"})
+def request_retry_now(folder: str | os.PathLike[str]) -> Path:
+    """Ask the relay owning ``folder`` to make every deferred message due now."""
+    return _drop_command(folder, {"action": "retry-now"})
 
 
-def request_delete(directory: str | os.PathLike[str], queue_id: str) -> Path:
-    """Ask the relay owning ``directory`` to delete a message from its queue.
+def request_delete(folder: str | os.PathLike[str], queue_id: str) -> Path:
+    """Ask the relay owning ``folder`` to delete a message from its queue.
 
     The message is recorded as deleted and never delivered afterwards (an
     attempt already talking to the upstream may still complete).
@@ -75,11 +75,11 @@ def request_delete(directory: str | os.PathLike[str], queue_id: str) -> Path:
     queue_id = queue_id.strip().upper()
     if not QUEUE_ID.match(queue_id):
         raise ValueError(f"{queue_id!r} is not a queue id")
-    return _drop_command(directory, {"action": "delete", "id": queue_id})
+    return _drop_command(folder, {"action": "delete", "id": queue_id})
 
 
-def _read_commands(directory: str | os.PathLike[str]) -> tuple[list[Command], list[str]]:
-    control = control_dir(directory)
+def _read_commands(folder: str | os.PathLike[str]) -> tuple[list[Command], list[str]]:
+    control = control_dir(folder)
     try:
         names = sorted(n for n in os.listdir(control) if n.endswith(".cmd"))
     except FileNotFoundError:
@@ -101,24 +101,24 @@ def _read_commands(directory: str | os.PathLike[str]) -> tuple[list[Command], li
     return commands, invalid
 
 
-def list_commands(directory: str | os.PathLike[str]) -> list[Command]:
+def list_commands(folder: str | os.PathLike[str]) -> list[Command]:
     """The commands waiting for the owner of the spool, oldest first; bad files are removed."""
-    commands, invalid = _read_commands(directory)
+    commands, invalid = _read_commands(folder)
     for name in invalid:
         logger.warning("spool control file %s is not a command; removing it", name)
-        (control_dir(directory) / name).unlink(missing_ok=True)
+        (control_dir(folder) / name).unlink(missing_ok=True)
     return commands
 
 
-def remove_command(directory: str | os.PathLike[str], command: Command) -> None:
+def remove_command(folder: str | os.PathLike[str], command: Command) -> None:
     # No fsync: if the removal is lost in a crash, the command runs again, and
     # both commands are harmless the second time.
-    (control_dir(directory) / command.name).unlink(missing_ok=True)
+    (control_dir(folder) / command.name).unlink(missing_ok=True)
 
 
-def deletes_requested(directory: str | os.PathLike[str]) -> set[str]:
+def deletes_requested(folder: str | os.PathLike[str]) -> set[str]:
     """The queue ids an admin asked to delete that the relay has not dealt with yet."""
-    commands, _ = _read_commands(directory)
+    commands, _ = _read_commands(folder)
     return {c.queue_id for c in commands if c.action == "delete" and c.queue_id}
 
 
@@ -136,7 +136,7 @@ def read_states(path: Path) -> dict[str, dict[str, Any]]:
     return states
 
 
-def read_segments(directory: Path, *, owner: bool) -> dict[int, list[QueuedMessage]]:
+def read_segments(folder: Path, *, owner: bool) -> dict[int, list[QueuedMessage]]:
     """The messages in each segment, by segment number, each with its last state.
 
     The owning relay (at start) checks every body against its CRC and is told
@@ -145,10 +145,10 @@ def read_segments(directory: Path, *, owner: bool) -> dict[int, list[QueuedMessa
     """
     # State first, then segments: a message committed in between shows up as
     # new rather than a finished one showing up as still waiting.
-    states = read_states(state_path(directory))
+    states = read_states(state_path(folder))
     segments = {}
-    for number in segment_numbers(directory):
-        path = segment_path(directory, number)
+    for number in segment_numbers(folder):
+        path = segment_path(folder, number)
         try:
             f = open(path, "rb")
         except FileNotFoundError:
@@ -174,11 +174,11 @@ def read_segments(directory: Path, *, owner: bool) -> dict[int, list[QueuedMessa
     return segments
 
 
-def read_queue(directory: str | os.PathLike[str]) -> list[QueuedMessage]:
-    """Everything waiting in the spool at ``directory``, oldest first, without locking it."""
+def read_queue(folder: str | os.PathLike[str]) -> list[QueuedMessage]:
+    """Everything waiting in the spool at ``folder``, oldest first, without locking it."""
     messages = [
         message
-        for messages in read_segments(Path(directory), owner=False).values()
+        for messages in read_segments(Path(folder), owner=False).values()
         for message in messages
         if not message.done
     ]

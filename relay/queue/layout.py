@@ -1,4 +1,4 @@
-"""Where things are in a spool directory, for the owning relay and for readers elsewhere.
+"""Where things are in a spool folder, for the owning relay and for readers elsewhere.
 
 ::
 
@@ -14,18 +14,18 @@ import os
 from pathlib import Path
 
 
-def segment_dir(directory: Path) -> Path:
-    return directory / "seg"
+def segment_dir(folder: Path) -> Path:
+    return folder / "seg"
 
 
-def segment_path(directory: Path, number: int) -> Path:
-    return segment_dir(directory) / f"{number:010d}.seg"
+def segment_path(folder: Path, number: int) -> Path:
+    return segment_dir(folder) / f"{number:010d}.seg"
 
 
-def segment_numbers(directory: Path) -> list[int]:
+def segment_numbers(folder: Path) -> list[int]:
     """The segment files present, oldest first."""
     try:
-        names = os.listdir(segment_dir(directory))
+        names = os.listdir(segment_dir(folder))
     except FileNotFoundError:
         return []
     numbers = []
@@ -36,12 +36,12 @@ def segment_numbers(directory: Path) -> list[int]:
     return sorted(numbers)
 
 
-def lock_path(directory: Path) -> Path:
-    return directory / "lock"
+def lock_path(folder: Path) -> Path:
+    return folder / "lock"
 
 
-def control_dir(directory: str | os.PathLike[str]) -> Path:
-    return Path(directory) / "control"
+def control_dir(folder: str | os.PathLike[str]) -> Path:
+    return Path(folder) / "control"
 
 
 STATE_FILE = "state.rec"
@@ -50,10 +50,10 @@ STATE_FILE = "state.rec"
 OLD_STATE_FILE = "state.log"
 
 
-def state_path(directory: Path) -> Path:
+def state_path(folder: Path) -> Path:
     """The state file to read: the current name, or the old one in a spool not yet opened since."""
-    path = directory / STATE_FILE
-    old = directory / OLD_STATE_FILE
+    path = folder / STATE_FILE
+    old = folder / OLD_STATE_FILE
     return old if not path.exists() and old.exists() else path
 
 
@@ -61,9 +61,9 @@ def state_path(directory: Path) -> Path:
 #
 # A relay serving with N worker processes gives each its own spool, so that no
 # two processes write one file: ``worker-1`` ... ``worker-N`` under the spool
-# directory. A spool of a worker that is no longer started (fewer workers than
+# folder. A spool of a worker that is no longer started (fewer workers than
 # before) is drained by one that is; one written by a relay from before the
-# workers (its files right in the spool directory) becomes ``worker-1``.
+# workers (its files right in the spool folder) becomes ``worker-1``.
 
 WORKER_PREFIX = "worker-"
 
@@ -96,7 +96,7 @@ def spools_to_drain(root: Path, worker: int, workers: int) -> list[Path]:
 
 
 def legacy_files(root: Path) -> list[Path]:
-    """What a relay from before the workers left right in the spool directory."""
+    """What a relay from before the workers left right in the spool folder."""
     names = ("seg", "control", STATE_FILE, OLD_STATE_FILE)
     return [root / name for name in names if (root / name).exists()]
 

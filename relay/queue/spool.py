@@ -1,6 +1,6 @@
 """The durable spool: nothing the relay answered 250 for is ever lost.
 
-A spool directory (created mode 0700 on first use; see ``layout`` for its
+A spool folder (created mode 0700 on first use; see ``layout`` for its
 files) holds append-only message segments and a state file.
 
 A commit appends one record to the current segment; concurrent commits share
@@ -40,25 +40,25 @@ FRESH_BYTES = 32 * 1024 * 1024
 
 
 class SpoolBusy(SpoolError):
-    """Another relay process owns the spool directory."""
+    """Another relay process owns the spool folder."""
 
 
 class Spool:
-    """A spool directory owned by this process. See the module docstring.
+    """A spool folder owned by this process. See the module docstring.
 
-    ``open()`` (or the first ``commit``/``recover``) creates the directory,
+    ``open()`` (or the first ``commit``/``recover``) creates the folder,
     takes the lock and reads what a previous run left. Call it at startup, so
     that a second relay fails there with ``SpoolBusy``.
     """
 
     def __init__(
         self,
-        directory: str | os.PathLike[str],
+        folder: str | os.PathLike[str],
         *,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         state_compact_bytes: int = DEFAULT_STATE_COMPACT_BYTES,
     ) -> None:
-        self.directory = Path(directory)
+        self.folder = Path(folder)
         self._segment_bytes = segment_bytes
         self._state_compact_bytes = state_compact_bytes
         self._lock_fd: int | None = None
@@ -85,21 +85,21 @@ class Spool:
     def open(self) -> None:
         """Create the spool if needed, lock it, and load what is queued."""
         if self._closed:
-            raise SpoolError(f"the spool {self.directory} was closed")
+            raise SpoolError(f"the spool {self.folder} was closed")
         if self._lock_fd is not None:
             return
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             for sub in ("seg", "control"):
-                (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
+                (self.folder / sub).mkdir(mode=0o700, exist_ok=True)
             self._take_lock()
         except OSError as exc:
-            raise SpoolError(f"cannot open the spool {self.directory}: {exc.strerror or exc}") from None
+            raise SpoolError(f"cannot open the spool {self.folder}: {exc.strerror or exc}") from None
         try:
             self._load()
         except OSError as exc:
             self._release_lock()
-            raise SpoolError(f"cannot open the spool {self.directory}: {exc.strerror or exc}") from None
+            raise SpoolError(f"cannot open the spool {self.folder}: {exc.strerror or exc}") from None
         except BaseException:
             self._release_lock()
             raise
@@ -129,9 +129,9 @@ class Spool:
         await self.close()
 
     def _take_lock(self) -> None:
-        fd, owner = take_lock(lock_path(self.directory))
+        fd, owner = take_lock(lock_path(self.folder))
         if fd is None:
-            raise SpoolBusy(f"spool {self.directory} is in use by another relay (pid {owner})")
+            raise SpoolBusy(f"spool {self.folder} is in use by another relay (pid {owner})")
         self._lock_fd = fd
 
     def _release_lock(self) -> None:
@@ -140,7 +140,7 @@ class Spool:
             self._lock_fd = None
 
     def _load(self) -> None:
-        segments = read_segments(self.directory, owner=True)
+        segments = read_segments(self.folder, owner=True)
         for number, messages in segments.items():
             self._index.update((message.queue_id, message) for message in messages)
             self._segment_ids[number] = [message.queue_id for message in messages]
@@ -152,7 +152,7 @@ class Spool:
         for number, live in list(self._live.items()):
             if live == 0:
                 self._drop_segment(number)
-                segment_path(self.directory, number).unlink(missing_ok=True)
+                segment_path(self.folder, number).unlink(missing_ok=True)
         self._write_state_snapshot(self._state_snapshot())
 
     # -- worker-thread file openers -----------------------------------------
@@ -160,11 +160,11 @@ class Spool:
     def _open_segment(self) -> tuple[int, object]:
         number = self._next_segment
         self._next_segment += 1
-        path = segment_path(self.directory, number)
+        path = segment_path(self.folder, number)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:
             # The new name must be durable before any record in it is acknowledged.
-            fsync_dir(segment_dir(self.directory))
+            fsync_dir(segment_dir(self.folder))
         except OSError:
             os.close(fd)
             path.unlink(missing_ok=True)
@@ -177,10 +177,10 @@ class Spool:
         # no acknowledged record would otherwise stay as an empty file, one
         # more with every failed commit, until the next start.
         if size == 0 and isinstance(number, int):
-            segment_path(self.directory, number).unlink(missing_ok=True)
+            segment_path(self.folder, number).unlink(missing_ok=True)
 
     def _open_state(self) -> tuple[int, object]:
-        return os.open(self.directory / STATE_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "state"
+        return os.open(self.folder / STATE_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "state"
 
     # -- committing ----------------------------------------------------------
 
@@ -278,7 +278,7 @@ class Spool:
         data = self._forget_fresh(message.queue_id)
         if data is not None:
             return data
-        path = segment_path(self.directory, message.segment)
+        path = segment_path(self.folder, message.segment)
         return await asyncio.to_thread(read_body, path, message.body_offset, message.size, message.body_crc)
 
     async def save(self, message: QueuedMessage) -> None:
@@ -338,8 +338,8 @@ class Spool:
         # Segment deletions must be durable before the "done" records that made
         # them safe disappear from the state file, or a crash could bring back a
         # segment whose messages no longer look done.
-        fsync_dir(segment_dir(self.directory))
-        tmp = self.directory / (STATE_FILE + ".tmp")
+        fsync_dir(segment_dir(self.folder))
+        tmp = self.folder / (STATE_FILE + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             try:
@@ -350,10 +350,10 @@ class Spool:
         except OSError:
             tmp.unlink(missing_ok=True)  # a full disk must not also be left a half-written copy
             raise
-        os.replace(tmp, self.directory / STATE_FILE)
+        os.replace(tmp, self.folder / STATE_FILE)
         # A spool from before the state file had its name: read, now rewritten.
-        (self.directory / OLD_STATE_FILE).unlink(missing_ok=True)
-        fsync_dir(self.directory)
+        (self.folder / OLD_STATE_FILE).unlink(missing_ok=True)
+        fsync_dir(self.folder)
         self._state_stats.fsyncs += 1
         self._state_stats.dir_fsyncs += 2
 
@@ -363,8 +363,8 @@ class Spool:
             self._drop_segment(number)
             # Unlinked at once, not in a thread later: a state file compaction
             # drops the done records of dropped segments, and it must find the
-            # unlink already made (it fsyncs the directory before replacing).
-            segment_path(self.directory, number).unlink(missing_ok=True)
+            # unlink already made (it fsyncs the folder before replacing).
+            segment_path(self.folder, number).unlink(missing_ok=True)
 
     def _drop_segment(self, number: int) -> None:
         del self._live[number]
@@ -374,11 +374,11 @@ class Spool:
     # -- admin commands ------------------------------------------------------
 
     def commands(self) -> list[Command]:
-        """Admin commands waiting in the control directory, oldest first."""
-        return list_commands(self.directory)
+        """Admin commands waiting in the control folder, oldest first."""
+        return list_commands(self.folder)
 
     def remove_command(self, command: Command) -> None:
-        remove_command(self.directory, command)
+        remove_command(self.folder, command)
 
     @property
     def stats(self) -> SpoolStats:

@@ -21,16 +21,18 @@ END = b"\r\n.\r\n"
 _CHUNK = 256 * 1024
 
 
-class Outcome(enum.Enum):
-    OK = "ok"
+class Overrun(enum.Enum):
+    """Which limit a message went past, if any (the queue's reply ``Outcome`` is another thing)."""
+
+    NONE = "none"
     TOO_MUCH = "too much"
     LINE_TOO_LONG = "line too long"
 
 
 @dataclass(frozen=True, slots=True)
 class Data:
-    outcome: Outcome
-    content: bytes  # the message with dots unstuffed, CRLF line ends as sent; empty unless OK
+    overrun: Overrun
+    content: bytes  # the message with dots unstuffed, CRLF line ends as sent; empty past a limit
     bare_line_ends: bool = False  # a CR or LF in it that is not part of a CRLF
 
 
@@ -40,7 +42,7 @@ async def read_data(reader: asyncio.StreamReader, *, size_limit: int | None, lin
     # look like any other; it is not part of the message.
     buffer = bytearray(b"\r\n")
     searched = 0
-    too_much: Outcome | None = None
+    too_much: Overrun | None = None
     while True:
         end = buffer.find(END, max(0, searched - len(END) + 1))
         if end >= 0:
@@ -67,16 +69,16 @@ async def read_data(reader: asyncio.StreamReader, *, size_limit: int | None, lin
         return Data(_first_refusal(content, size_limit, line_limit), b"")
     lines = content.split(b"\r\n")
     if max(map(len, lines)) + 2 > line_limit:
-        return Data(Outcome.LINE_TOO_LONG, b"")
+        return Data(Overrun.LINE_TOO_LONG, b"")
     # Counted here, where the CRLFs are known, so nobody counts them again.
     crlfs = len(lines) - 1
     bare = content.count(b"\n") != crlfs or content.count(b"\r") != crlfs
     if content.startswith(b"."):
         content = content[1:]
-    return Data(Outcome.OK, content.replace(b"\r\n.", b"\r\n"), bare)
+    return Data(Overrun.NONE, content.replace(b"\r\n.", b"\r\n"), bare)
 
 
-def _first_refusal(content: bytes, size_limit: int, line_limit: int) -> Outcome:
+def _first_refusal(content: bytes, size_limit: int, line_limit: int) -> Overrun:
     """For a message over ``size_limit``: which limit a line-by-line reader meets first.
 
     It counts each line against the size and then its length, so a line too
@@ -85,8 +87,8 @@ def _first_refusal(content: bytes, size_limit: int, line_limit: int) -> Outcome:
     within = content[:size_limit]
     complete = within[: within.rfind(b"\r\n") + 2]
     if complete and _longest_line(complete) > line_limit:
-        return Outcome.LINE_TOO_LONG
-    return Outcome.TOO_MUCH
+        return Overrun.LINE_TOO_LONG
+    return Overrun.TOO_MUCH
 
 
 def _longest_line(content: bytes) -> int:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session, syntax
 
-from .data import Outcome, read_data
+from .data import Overrun, read_data
 
 MIB = 1024 * 1024
 SHUTTING_DOWN = b"421 4.3.2 The relay is shutting down; please try again later\r\n"
@@ -189,9 +189,9 @@ class RelaySMTP(SMTP):
         except (asyncio.CancelledError, ConnectionResetError):
             self._writer.close()
             raise
-        if data.outcome is not Outcome.OK:
+        if data.overrun is not Overrun.NONE:
             # The replies aiosmtpd gives, which push() turns into the relay's own.
-            await self.push(_LINE_TOO_LONG if data.outcome is Outcome.LINE_TOO_LONG else _TOO_MUCH_DATA)
+            await self.push(_LINE_TOO_LONG if data.overrun is Overrun.LINE_TOO_LONG else _TOO_MUCH_DATA)
             self._set_post_data_state()  # private to aiosmtpd (pinned): what its DATA does after
             return
         self.envelope.content = self.envelope.original_content = data.content

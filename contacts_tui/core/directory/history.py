@@ -30,6 +30,9 @@ CHANNELS = ("tui", "cli", "import", "ssh", "web")
 PORTAL_CHANNELS = ("ssh", "web")
 """The ways a customer signs in to the portal."""
 
+ADMIN_CHANNELS = ("tui", "cli")
+"""The ways an admin changes the directory by hand (an import is a file's, not a person's)."""
+
 ADMIN_PREFIX = "admin "
 """Admins are recorded as ``admin <user>``; a customer as its primary email, an import as its file name."""
 

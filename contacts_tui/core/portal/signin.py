@@ -38,7 +38,6 @@ CODE_LIFETIME = dt.timedelta(minutes=10)
 MAX_TRIES = 5
 MAX_REQUESTS = 3
 REQUEST_WINDOW = dt.timedelta(hours=1)
-CHANNELS = PORTAL_CHANNELS
 CATEGORY = "portal-sign-in"
 """The code mail's X-Notification-Category: no catalog has it, so a relay
 passes the mail on unchanged (and a capture relay shows it)."""
@@ -150,8 +149,8 @@ class SignIn:
         """The customer whose newest live code this is, now signed in through
         ``channel`` ("ssh" or "web"); None for anything else. Every check of a
         live code counts as one of its five tries, right or wrong."""
-        if channel not in CHANNELS:
-            raise ValueError(f"channel must be one of {CHANNELS}")
+        if channel not in PORTAL_CHANNELS:
+            raise ValueError(f"channel must be one of {PORTAL_CHANNELS}")
         try:
             address = clean_email(email)
         except ValidationError:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
-from contacts_tui.core.directory.history import ADMIN_PREFIX, Change
+from contacts_tui.core.directory.history import ADMIN_CHANNELS, ADMIN_PREFIX, PORTAL_CHANNELS, Change
 from contacts_tui.core.display import visible
 from contacts_tui.core.times import local_time, short_time
 
@@ -22,15 +22,17 @@ def author(change: Change, own_email: str) -> str:
     """Who made a change, as the customer may know it: "you", or an address
     it signed in with before; our admins and imports only as such (their
     names and files are ours)."""
-    if change.channel in ("ssh", "web"):
+    if change.channel in PORTAL_CHANNELS:
         who = "you" if change.who.lower() == own_email.lower() else change.who
         return f"{who} ({change.channel})"
-    if change.who.startswith(ADMIN_PREFIX) or change.channel in ("tui", "cli"):
+    if change.who.startswith(ADMIN_PREFIX) or change.channel in ADMIN_CHANNELS:
         return "our admin"
     return "an import by us"
 
 
-class HistoryTable(DataTable):
+class PortalHistoryTable(DataTable):
+    """The customer's changes with the list keys (vi's j/k too); the admin's history is widgets/history_table.py."""
+
     BINDINGS: ClassVar[list[BindingType]] = LIST_KEYS
 
 
@@ -52,13 +54,13 @@ class PortalHistoryScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield HistoryTable(id="history", cursor_type="row")
+        yield PortalHistoryTable(id="history", cursor_type="row")
         yield Static("Loading…", id="history-detail", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = self.SUB_TITLE
-        table = self.query_one(HistoryTable)
+        table = self.query_one(PortalHistoryTable)
         table.add_column("When", key="when", width=11)
         table.add_column("Who", key="who", width=16)
         table.add_column("What", key="what")
@@ -68,7 +70,7 @@ class PortalHistoryScreen(AppScreen):
     def _loaded(self, loaded: tuple[str, list[Change]]) -> None:
         self.own_email, changes = loaded
         self.changes = changes
-        table = self.query_one(HistoryTable)
+        table = self.query_one(PortalHistoryTable)
         table.clear()
         for change in changes:
             what = f"{change.action}: {change.contact_email}" if change.contact_email else change.action
@@ -81,7 +83,7 @@ class PortalHistoryScreen(AppScreen):
         if not self.changes:
             detail.update("No changes recorded yet.")
             return
-        row = self.query_one(HistoryTable).cursor_row
+        row = self.query_one(PortalHistoryTable).cursor_row
         change = self.changes[max(0, min(row, len(self.changes) - 1))]
         # Values are what people typed: their control characters are shown, never sent.
         what = change.describe() or change.action

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from contacts_tui.core.directory.history import Change
+from contacts_tui.core.directory.history import PORTAL_CHANNELS, Change
 from contacts_tui.core.times import short_time
 
 from ..format import cell
@@ -25,7 +25,7 @@ class HistoryTable(PagedTable):
         return [
             cell(short_time(change.at)),
             # Customers stand out from admins and files: they are who the history is kept for.
-            cell(change.who, "" if change.channel in ("tui", "cli", "import") else "bold"),
+            cell(change.who, "bold" if change.channel in PORTAL_CHANNELS else ""),
             cell(change.channel),
             cell(what(change)),
         ]

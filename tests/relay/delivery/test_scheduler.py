@@ -137,7 +137,7 @@ async def test_a_committed_message_is_delivered_once_and_leaves_the_spool(
     assert detail.attempts == 1
     assert detail.reply.startswith("250 ")
     assert delivery.reports[0].category == "billing"
-    assert read_queue(delivery.spool.directory) == []
+    assert read_queue(delivery.spool.folder) == []
     assert delivery.spool.recover() == []
 
 
@@ -149,7 +149,7 @@ async def test_an_upstream_that_is_down_gets_the_message_once_it_is_back(
 
     deferred = await delivery.wait_status(queue_id, "deferred")
     assert f"connect to 127.0.0.1:{upstream.port} failed" in deferred.reply
-    [waiting] = read_queue(delivery.spool.directory)
+    [waiting] = read_queue(delivery.spool.folder)
     assert waiting.pending == ["customer@example.com"] and "connect to" in waiting.last_error
     upstream.start()
 
@@ -202,7 +202,7 @@ async def test_the_null_sender_gets_no_bounce(delivery: Delivery, upstream: Upst
     detail = await delivery.wait_status(queue_id, "failed")
 
     assert detail.dsn_id is None
-    assert read_queue(delivery.spool.directory) == []
+    assert read_queue(delivery.spool.folder) == []
     assert upstream.messages == []
     assert [r.queue_id for r in delivery.reports] == [queue_id]
 
@@ -216,7 +216,7 @@ async def test_a_bounce_that_bounces_is_not_bounced_again(delivery: Delivery, up
     bounce = await delivery.wait_status(detail.dsn_id or "", "failed")
 
     assert bounce.dsn_id is None
-    assert read_queue(delivery.spool.directory) == []
+    assert read_queue(delivery.spool.folder) == []
     assert upstream.messages == []
     assert len(delivery.reports) == 2
 
@@ -303,10 +303,10 @@ async def test_retry_now_from_another_process_makes_a_deferred_message_due(tmp_p
         queue_id = await delivery.commit("customer@example.com")
         await delivery.wait_status(queue_id, "deferred")
 
-        request_retry_now(delivery.spool.directory)
+        request_retry_now(delivery.spool.folder)
 
         await delivery.wait_status(queue_id, "delivered", timeout=5)
-        assert list((delivery.spool.directory / "control").iterdir()) == []
+        assert list((delivery.spool.folder / "control").iterdir()) == []
     finally:
         await delivery.close()
 
@@ -318,12 +318,12 @@ async def test_delete_from_another_process_stops_delivery(tmp_path: Path, upstre
         queue_id = await delivery.commit("customer@example.com")
         await delivery.wait_status(queue_id, "deferred")
 
-        request_delete(delivery.spool.directory, queue_id)
+        request_delete(delivery.spool.folder, queue_id)
 
         await delivery.wait_status(queue_id, "deleted", timeout=5)
-        assert read_queue(delivery.spool.directory) == []
-        request_retry_now(delivery.spool.directory)
-        await wait_until(lambda: not list((delivery.spool.directory / "control").iterdir()))
+        assert read_queue(delivery.spool.folder) == []
+        request_retry_now(delivery.spool.folder)
+        await wait_until(lambda: not list((delivery.spool.folder / "control").iterdir()))
     finally:
         await delivery.close()
 
@@ -415,7 +415,7 @@ async def test_a_message_whose_bounce_cannot_be_written_still_leaves_the_queue(
     try:
         queue_id = await delivery.commit("customer@example.com", sender="\udcff\udcfe@b.example")
         report = await delivery.wait_status(queue_id, "failed")
-        await wait_until(lambda: read_queue(delivery.spool.directory) == [])
+        await wait_until(lambda: read_queue(delivery.spool.folder) == [])
     finally:
         await delivery.close()
 

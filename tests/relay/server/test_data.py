@@ -7,15 +7,15 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.server.data import Outcome, read_data
+from relay.server.data import Overrun, read_data
 
 LINE_LIMIT = 40
 SIZE_LIMIT = 300
 
 
-def line_by_line(stream: bytes) -> tuple[Outcome, bytes, bytes]:
+def line_by_line(stream: bytes) -> tuple[Overrun, bytes, bytes]:
     """aiosmtpd 1.4's rules: CRLF lines, '.' CRLF ends, limits checked, leading dots removed; what is left."""
-    lines, offset, size, state = [], 0, 0, Outcome.OK
+    lines, offset, size, state = [], 0, 0, Overrun.NONE
     while True:
         end = stream.index(b"\r\n", offset) + 2
         line = stream[offset:end]
@@ -23,12 +23,12 @@ def line_by_line(stream: bytes) -> tuple[Outcome, bytes, bytes]:
         if line == b".\r\n":
             break
         size += len(line)
-        if state is Outcome.OK and size > SIZE_LIMIT:
-            state = Outcome.TOO_MUCH
-        if state is Outcome.OK and len(line) > LINE_LIMIT:
-            state = Outcome.LINE_TOO_LONG
+        if state is Overrun.NONE and size > SIZE_LIMIT:
+            state = Overrun.TOO_MUCH
+        if state is Overrun.NONE and len(line) > LINE_LIMIT:
+            state = Overrun.LINE_TOO_LONG
         lines.append(line[1:] if line.startswith(b".") else line)
-    return state, b"".join(lines) if state is Outcome.OK else b"", stream[offset:]
+    return state, b"".join(lines) if state is Overrun.NONE else b"", stream[offset:]
 
 
 pieces = st.sampled_from(
@@ -56,4 +56,4 @@ def test_chunked_reading_agrees_with_reading_line_by_line(body, after, chunk):
         return data, await reader.read()
 
     data, left = asyncio.run(run())
-    assert (data.outcome, data.content, left) == (expected_state, expected, rest)
+    assert (data.overrun, data.content, left) == (expected_state, expected, rest)
