@@ -51,6 +51,11 @@ class NotFound(DirectoryError):
     """The customer or contact person does not exist (any more)."""
 
 
+class PortalClosed(NotFound):
+    """The customer's portal session ended: its sign-in was turned off, the
+    customer removed, or the session timed out or was signed out."""
+
+
 class DatabaseUnavailable(DirectoryError):
     """The database cannot be opened or reached; the text says which and why."""
 

@@ -14,13 +14,9 @@ import datetime as dt
 from ..catalog import Catalog
 from ..directory.history import Actor, Change
 from ..directory.service import Directory
-from ..errors import NotFound
+from ..errors import NotFound, PortalClosed
 from ..records import ContactInput, ContactRecord, CustomerRecord
 from ..validate import email_key
-
-
-class PortalClosed(NotFound):
-    """The customer's portal sign-in was turned off (or the customer removed) during the session."""
 
 
 class PortalScope:
