@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .commands.portal import add_parser as add_portal_parser
 
     add_portal_parser(commands, common, _host_port)
+    from .commands.portal_service import add_parser as add_portal_service_parser
+
+    add_portal_service_parser(commands, common, _host_port)
     return parser
 
 
@@ -164,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.portal import run_portal
 
             return run_portal(options, args)
+        if args.command == "portal-service":
+            from .commands.portal_service import run_portal_service
+
+            return run_portal_service(options, args)
         if args.command is None:
             need_a_terminal()
         if args.command == "import":

@@ -102,7 +102,17 @@ CLEAN = {
     "contacts_tui/core/mail/__init__.py": "",
     "contacts_tui/core/mail/relay_log.py": "import peewee\n",
     "contacts_tui/ui/portal/__init__.py": "",
-    "contacts_tui/ui/portal/app.py": "from contacts_tui.ui.screens import base\n",
+    "contacts_tui/ui/portal/app.py": "from contacts_tui.ui.screens import base\nimport contacts_tui.core.portal.client\n",
+    # The portal service owns the database; the portal's processes hold its client.
+    "contacts_tui/core/db.py": "import peewee\n",
+    "contacts_tui/core/portal/__init__.py": "",
+    "contacts_tui/core/portal/scope.py": "import contacts_tui.core.directory.service\n",
+    "contacts_tui/core/portal/protocol.py": "",
+    "contacts_tui/core/portal/client.py": "from . import protocol\n",
+    "contacts_tui/core/portal/service.py": "import contacts_tui.core.portal.scope\nfrom . import protocol\n",
+    "contacts_tui/core/portal/server.py": "from . import service\n",
+    "contacts_tui/commands/__init__.py": "",
+    "contacts_tui/commands/portal.py": "import contacts_tui.core.portal.client\n",
     # The relay by job, each importing the layer below it.
     "relay/__init__.py": "",
     "relay/cli/__init__.py": "import relay.supervisor\n",
@@ -130,6 +140,7 @@ CLEAN = {
 RELAY_LAYERS = "The relay is laid out by job, and the data flows one way"
 SCREENS = "The TUI's screens never import each other in a circle"
 PORTAL = "The customer portal cannot reach an admin screen"
+PRIVSEP = "The portal's processes reach the data only through the portal service"
 
 
 def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
@@ -170,6 +181,12 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
             SCREENS,
         ),
         ({"contacts_tui/ui/portal/app.py": "def more():\n    from contacts_tui.ui.screens import messages\n"}, PORTAL),
+        (
+            {"contacts_tui/ui/portal/contacts.py": "from contacts_tui.core.directory.service import Directory\n"},
+            PRIVSEP,
+        ),
+        ({"contacts_tui/core/portal/client.py": "from . import service\n"}, PRIVSEP),
+        ({"contacts_tui/commands/portal.py": "def run():\n    import contacts_tui.core.db\n"}, PRIVSEP),
     ],
     ids=[
         "core-textual",
@@ -185,6 +202,9 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         "delivery-health",
         "screens-cycle",
         "portal-admin-screen",
+        "portal-directory",
+        "client-service",
+        "portal-command-db",
     ],
 )
 def test_the_contracts_fail_a_tree_that_breaks_an_arrow(tmp_path, extra, broken):

@@ -1,6 +1,7 @@
-"""`contacts-tui portal` as an admin uses it: stopping and allowing a
-customer's sign-in, and the errors for what cannot work. In-process through
-``contacts_tui.cli.main``, on SQLite and PostgreSQL."""
+"""`contacts-tui portal` and `portal-service` as an admin uses them: stopping
+and allowing a customer's sign-in, the service's unit, and the errors for
+what cannot work. In-process through ``contacts_tui.cli.main``, on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -53,13 +54,50 @@ def test_an_address_that_is_not_a_customers_is_a_clear_error(capsys, db_url: str
     assert code == 1 and out == "" and words in err
 
 
-def test_the_portal_needs_somewhere_to_mail_its_codes(capsys, db_url: str, acme, monkeypatch) -> None:
+def test_the_service_needs_somewhere_to_mail_its_codes(capsys, db_url: str, acme, monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("CONTACTS_MAIL_VIA", raising=False)
-    code, _, err = run(capsys, "portal", "--db", db_url)
+    socket = str(tmp_path / "portal.sock")
+    code, _, err = run(capsys, "portal-service", "--db", db_url, "--socket", socket)
     assert code == 1 and "--mail-via HOST:PORT" in err
     monkeypatch.setenv("CONTACTS_MAIL_VIA", "relay.example")
-    code, _, err = run(capsys, "portal", "--db", db_url)
+    code, _, err = run(capsys, "portal-service", "--db", db_url, "--socket", socket)
     assert code == 1 and "CONTACTS_MAIL_VIA: 'relay.example' is not HOST:PORT" in err
+
+
+def test_the_portal_mails_nothing_and_opens_no_database_itself(capsys, db_url: str, acme, monkeypatch) -> None:
+    monkeypatch.delenv("CONTACTS_PORTAL_SOCKET", raising=False)
+    code, _, err = run(capsys, "portal", "--db", db_url)
+    assert code == 1 and "give --socket PATH" in err and "portal-service" in err
+    # An old forced command is told where its mail option went.
+    code, _, err = run(capsys, "portal", "--db", db_url, "--mail-via", "127.0.0.1:9", "--socket", "/nowhere")
+    assert code == 1 and "give --mail-via and --mail-from to contacts-tui portal-service" in err
+
+
+def test_the_web_portal_starts_only_with_a_service_to_ask(capsys, tmp_path) -> None:
+    missing = tmp_path / "portal.sock"
+    code, _, err = run(capsys, "portal", "--web", "--socket", str(missing), "--listen", "127.0.0.1:9")
+    assert code == 1 and f"no portal service answers at {missing}" in err and "start contacts-tui portal-service" in err
+
+
+def test_the_service_refuses_sockets_it_cannot_tell_apart(capsys, db_url: str, acme, tmp_path) -> None:
+    socket = str(tmp_path / "portal.sock")
+    mail = ("--mail-via", "127.0.0.1:9")
+    code, _, err = run(capsys, "portal-service", "--db", db_url, *mail)
+    assert code == 1 and "give --socket PATH" in err
+    code, _, err = run(capsys, "portal-service", "--db", db_url, *mail, "--socket", socket, "--web-socket", socket)
+    assert code == 1 and "must be two paths" in err
+    code, _, err = run(capsys, "portal-service", "--db", db_url, *mail, "--web-socket", socket, "--group", "portal")
+    assert code == 1 and "--group is for --socket" in err
+
+
+def test_the_service_prints_its_systemd_unit(capsys) -> None:
+    code, out, _ = run(capsys, "portal-service", "--systemd")
+    assert code == 0 and "[Service]" in out and "@CONTACTS_TUI@" not in out
+    (start,) = [line for line in out.splitlines() if line.startswith("ExecStart=")]
+    assert "portal-service --socket /run/contact-persons-portal/ssh.sock --group portal" in start
+    assert "--web-socket /run/contact-persons-portal/web.sock --web-group portal-web" in start
+    # The service runs as the owner of the data, the relay's account.
+    assert "User=contacts-relay" in out and "ReadWritePaths=/var/lib/contact-persons" in out
 
 
 def test_enable_and_disable_stand_alone(capsys, db_url: str, acme) -> None:
@@ -74,24 +112,23 @@ def test_enable_and_disable_stand_alone(capsys, db_url: str, acme) -> None:
 def test_a_mistyped_database_is_an_error_not_a_new_empty_one(capsys, tmp_path) -> None:
     missing = tmp_path / "typo.db"
     for argv in (
-        ["--disable", "owner@acme.example"],
-        ["--mail-via", "127.0.0.1:9", "--web", "--listen", "127.0.0.1:9"],
+        ["portal", "--disable", "owner@acme.example"],
+        ["portal-service", "--mail-via", "127.0.0.1:9", "--socket", str(tmp_path / "portal.sock")],
     ):
-        code, _, err = run(capsys, "portal", "--db", str(missing), *argv)
+        code, _, err = run(capsys, argv[0], "--db", str(missing), *argv[1:])
         assert code == 1 and "there is no database" in err, argv
-    run(capsys, "portal", "--db", str(missing), "--mail-via", "127.0.0.1:9")
-    assert not missing.exists()
+    assert not missing.exists() and not (tmp_path / "portal.sock").exists()
 
 
 def test_without_a_terminal_the_portal_says_how_to_connect(capsys, db_url: str, acme, monkeypatch) -> None:
     monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
-    code, _, err = run(capsys, "portal", "--db", db_url, "--mail-via", "127.0.0.1:9")
+    code, _, err = run(capsys, "portal", "--socket", "/run/portal.sock")
     assert code == 1 and "the portal needs a terminal: connect with ssh -t" in err
     assert "admin" not in err
 
 
 def test_session_limits_are_for_the_web(capsys, db_url: str, acme) -> None:
-    code, _, err = run(capsys, "portal", "--db", db_url, "--mail-via", "127.0.0.1:9", "--max-sessions", "5")
+    code, _, err = run(capsys, "portal", "--socket", "/run/portal.sock", "--max-sessions", "5")
     assert code == 1 and "are for --web" in err
     with pytest.raises(SystemExit) as zero:
         main(["portal", "--db", db_url, "--web", "--max-sessions", "0"])

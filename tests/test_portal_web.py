@@ -1,8 +1,9 @@
 """The portal in a browser: `contacts-tui portal --web` as a real server
-process, read with urllib for its headers and page, and used in Debian's
-chromium (headless, driven over its DevTools protocol): the sign-in screen
-takes an address, the code arrives at a real capture relay, and typing it
-signs the customer in over the "web" channel."""
+process asking a real portal service, read with urllib for its headers and
+page, and used in Debian's chromium (headless, driven over its DevTools
+protocol): run as an account that cannot read the database, as the README
+sets it up, the sign-in screen takes an address, the code arrives at a real
+capture relay, and typing it signs the customer in over the "web" channel."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ from contacts_tui.core.mail import relay_log
 from contacts_tui.core.records import CustomerInput
 from relay.app import RelayThread
 
+from .accounts import Separated, needs_accounts, separated_portal
 from .capture import capture_relay
+from .portal_service import RunningService, running_service
 from .waiting import poll, wait_until
 
 DEADLINE = 60.0
@@ -63,31 +66,37 @@ def relay(sqlite_directory: Directory, tmp_path: Path) -> Iterator[RelayThread]:
         yield thread
 
 
+@pytest.fixture
+def service(sqlite_directory: Directory, relay: RelayThread, tmp_path: Path) -> Iterator[RunningService]:
+    with running_service(sqlite_directory, tmp_path, relay.port) as running:
+        yield running
+
+
 @contextmanager
-def serving(sqlite_url: str, relay: RelayThread, tmp_path: Path, *options: str) -> Iterator[str]:
-    """`contacts-tui portal --web` on a free loopback port; yields its URL."""
+def serving(socket: Path, tmp_path: Path, *options: str, setup: Separated | None = None) -> Iterator[str]:
+    """`contacts-tui portal --web` on a free loopback port, asking the service
+    at ``socket``: as this account, or as the portal's of ``setup``. Yields its URL."""
     port = free_port()
     log_file = tmp_path / f"portal-{port}.log"
     log = log_file.open("wb")
+    as_account = {}
+    command = program()
+    if setup is not None:
+        account = setup.portal
+        command = setup.command()
+        as_account = {
+            "user": account.pw_uid,
+            "group": account.pw_gid,
+            "extra_groups": [],
+            "env": setup.environment(account),
+        }
     server = subprocess.Popen(
-        [
-            *program(),
-            "portal",
-            "--db",
-            sqlite_url,
-            "--web",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--mail-via",
-            f"127.0.0.1:{relay.port}",
-            "--mail-from",
-            "portal@shop.example",
-            *options,
-        ],
+        [*command, "portal", "--socket", str(socket), "--web", "--listen", f"127.0.0.1:{port}", *options],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        **as_account,
     )
     url = f"http://127.0.0.1:{port}/"
 
@@ -114,8 +123,8 @@ def serving(sqlite_url: str, relay: RelayThread, tmp_path: Path, *options: str) 
 
 
 @pytest.fixture
-def portal(sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path) -> Iterator[str]:
-    with serving(sqlite_url, relay, tmp_path) as url:
+def portal(service: RunningService, tmp_path: Path) -> Iterator[str]:
+    with serving(service.sockets["web"], tmp_path) as url:
         yield url
 
 
@@ -143,12 +152,10 @@ def test_the_page_names_no_other_host(portal: str) -> None:
     assert "fonts.googleapis" not in page + style
 
 
-async def test_sessions_beyond_the_limit_are_refused_until_one_ends(
-    sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
-) -> None:
+async def test_sessions_beyond_the_limit_are_refused_until_one_ends(service: RunningService, tmp_path: Path) -> None:
     import aiohttp
 
-    with serving(sqlite_url, relay, tmp_path, "--max-sessions", "1") as url:
+    with serving(service.sockets["web"], tmp_path, "--max-sessions", "1") as url:
         socket_url = url.replace("http:", "ws:") + "ws"
         origin = url.rstrip("/")
         async with aiohttp.ClientSession() as session:
@@ -318,48 +325,71 @@ async def captured_code(address: str) -> str:
     return await wait_until(code, DEADLINE, lambda: [m.subject for m in relay_log.captured_messages(20)])
 
 
+@pytest.fixture
+def separated() -> Iterator[Separated]:
+    with separated_portal() as setup:
+        yield setup
+
+
+@needs_accounts
 @needs_chromium
-async def test_a_customer_signs_in_in_chromium_with_the_mailed_code(
-    portal: str, sqlite_directory: Directory, tmp_path: Path
+async def test_a_customer_signs_in_in_chromium_as_an_account_that_cannot_read_the_database(
+    separated: Separated, tmp_path: Path
 ) -> None:
-    customer = sqlite_directory.create_customer(CustomerInput("Acme Trading Ltd", "accounts@acme-trading.example"))
-    browser = Browser(portal, tmp_path / "chromium")
-    try:
-        await browser.connect()
-        # The page loaded textual.js, opened its websocket and got the portal's first screen.
-        await browser.until("document.body.classList.contains('-first-byte')")
-        assert await browser.evaluate("document.querySelector('.intro-dialog').offsetParent") is None
-        # The sign-in screen has the focus on its address field: typing there asks for a code.
-        await browser.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
-        await browser.type("accounts@acme-trading.example")
-        await browser.key("Enter", 13)
-        code = await captured_code("accounts@acme-trading.example")
-        await browser.type(code)
-        await browser.key("Enter", 13)
-        signed_in = await wait_until(
-            lambda: sqlite_directory.get_customer(customer.id).last_sign_in_channel == "web", DEADLINE
-        )
-        assert signed_in
-        # Signed in, a contact person added in the browser is the customer's, recorded as made on the web.
-        # The keys behind a wait for the form it opens (the app holds them), as typed ones do.
-        await browser.key("a", 65)
-        await browser.type("Bea Bookman")
-        await browser.key("Tab", 9)
-        await browser.type("bea@acme-trading.example")
-        await browser.key("s", 83, ctrl=True)
+    directory = separated.directory
+    customer = directory.create_customer(CustomerInput("Acme Trading Ltd", "accounts@acme-trading.example"))
+    denied = separated.as_portal("-c", f"open({str(separated.database)!r}, 'rb')")
+    assert denied.returncode != 0 and "Permission denied" in denied.stderr, denied
+    with serving(separated.sockets["web"], tmp_path, setup=separated) as portal:
+        browser = Browser(portal, tmp_path / "chromium")
+        try:
+            await use_the_portal(browser, directory, customer.id)
+            # The web server and each browser session run as the portal's account.
+            sessions = [
+                line.split()
+                for line in subprocess.run(
+                    ["ps", "-ww", "-eo", "user:32,args"], capture_output=True, text=True
+                ).stdout.splitlines()
+                if "--web-session" in line
+            ]
+            assert sessions and {fields[0] for fields in sessions} == {separated.portal.pw_name}
+        except BaseException:
+            # What the browser showed, for whoever reads the failure.
+            shot = await browser.call("Page.captureScreenshot")
+            (tmp_path / "chromium.png").write_bytes(base64.b64decode(shot["data"]))
+            print(f"the browser's screen: {tmp_path / 'chromium.png'}")
+            raise
+        finally:
+            await browser.close()
 
-        def added():
-            return [c for c in sqlite_directory.list_contacts(customer.id) if c.email == "bea@acme-trading.example"]
 
-        await wait_until(added, DEADLINE)
-        (change,) = [c for c in sqlite_directory.history(customer_id=customer.id) if c.action == "contact added"]
-        assert (change.who, change.channel) == ("accounts@acme-trading.example", "web")
-        assert not [text for text in browser.complaints() if "Content Security Policy" in text]
-    except BaseException:
-        # What the browser showed, for whoever reads the failure.
-        shot = await browser.call("Page.captureScreenshot")
-        (tmp_path / "chromium.png").write_bytes(base64.b64decode(shot["data"]))
-        print(f"the browser's screen: {tmp_path / 'chromium.png'}")
-        raise
-    finally:
-        await browser.close()
+async def use_the_portal(browser: Browser, directory: Directory, customer_id: int) -> None:
+    """Sign in with the mailed code and add a contact person, in the browser."""
+    await browser.connect()
+    # The page loaded textual.js, opened its websocket and got the portal's first screen.
+    await browser.until("document.body.classList.contains('-first-byte')")
+    assert await browser.evaluate("document.querySelector('.intro-dialog').offsetParent") is None
+    # The sign-in screen has the focus on its address field: typing there asks for a code.
+    await browser.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+    await browser.type("accounts@acme-trading.example")
+    await browser.key("Enter", 13)
+    code = await captured_code("accounts@acme-trading.example")
+    await browser.type(code)
+    await browser.key("Enter", 13)
+    signed_in = await wait_until(lambda: directory.get_customer(customer_id).last_sign_in_channel == "web", DEADLINE)
+    assert signed_in
+    # Signed in, a contact person added in the browser is the customer's, recorded as made on the web.
+    # The keys behind a wait for the form it opens (the app holds them), as typed ones do.
+    await browser.key("a", 65)
+    await browser.type("Bea Bookman")
+    await browser.key("Tab", 9)
+    await browser.type("bea@acme-trading.example")
+    await browser.key("s", 83, ctrl=True)
+
+    def added():
+        return [c for c in directory.list_contacts(customer_id) if c.email == "bea@acme-trading.example"]
+
+    await wait_until(added, DEADLINE)
+    (change,) = [c for c in directory.history(customer_id=customer_id) if c.action == "contact added"]
+    assert (change.who, change.channel) == ("accounts@acme-trading.example", "web")
+    assert not [text for text in browser.complaints() if "Content Security Policy" in text]

@@ -1,5 +1,9 @@
 """`contacts-tui portal`: the customer portal over SSH (this terminal) or in
-browsers (--web), and turning a customer's sign-in off and on again."""
+browsers (--web), and turning a customer's sign-in off and on again.
+
+The portal itself never opens the database: it asks the portal service
+(`contacts-tui portal-service`, run as the owner of the data) over its
+socket, which is all the portal's account needs to reach."""
 
 from __future__ import annotations
 
@@ -12,17 +16,23 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from contacts_tui.core.db import resolve_url
 from contacts_tui.core.directory.history import admin_actor
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.options import Options, open_directory
-from contacts_tui.core.portal.signin import MailRoute, SignIn
+from contacts_tui.core.portal.client import PortalClient, ServiceUnavailable, guard_process
 from contacts_tui.core.process import at_least_one
 from contacts_tui.core.validate import clean_email
 
-MAIL_VIA_ENV = "CONTACTS_MAIL_VIA"
-MAIL_FROM_ENV = "CONTACTS_MAIL_FROM"
+SOCKET_ENV = "CONTACTS_PORTAL_SOCKET"
 DEFAULT_LISTEN = ("127.0.0.1", 8080)
+MAIL_MOVED = (
+    "the portal no longer mails the sign-in codes itself: give --mail-via and --mail-from to "
+    "contacts-tui portal-service, which does"
+)
+# What a browser session's process must not inherit: the portal reaches the
+# data only through the service, and a session a customer took over would
+# find a database password here.
+_NOT_FOR_SESSIONS = ("CONTACTS_DB", "PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE")
 
 
 def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[str], tuple[str, int]]) -> None:
@@ -32,21 +42,18 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
         help="the customer portal: customers manage their own contact persons",
         description="Customers sign in with their primary email and a code mailed to it, then manage their "
         "own contact persons. Without --web it runs in this terminal (an SSH forced command); with --web it "
-        "serves browsers. --disable and --enable stop or allow one customer's sign-in.",
+        "serves browsers. Either way it reaches the data only through the portal service's socket "
+        "(contacts-tui portal-service). --disable and --enable stop or allow one customer's sign-in.",
     )
     portal.add_argument(
-        "--mail-via",
-        metavar="HOST:PORT",
-        type=host_port,
+        "--socket",
+        metavar="PATH",
         default=None,
-        help=f"SMTP server the sign-in codes go through, e.g. the relay ({MAIL_VIA_ENV})",
+        help=f"the portal service's socket: its --socket for SSH, its --web-socket with --web ({SOCKET_ENV})",
     )
-    portal.add_argument(
-        "--mail-from",
-        metavar="ADDRESS",
-        default=None,
-        help=f"sender of the code mails ({MAIL_FROM_ENV}; default portal@ this host's name)",
-    )
+    # Moved to portal-service; kept so an old forced command is told where.
+    portal.add_argument("--mail-via", default=None, help=argparse.SUPPRESS)
+    portal.add_argument("--mail-from", default=None, help=argparse.SUPPRESS)
     portal.add_argument("--web", action="store_true", help="serve the portal to browsers instead of this terminal")
     portal.add_argument(
         "--listen",
@@ -71,28 +78,54 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
 
 def run_portal(options: Options, args: argparse.Namespace) -> int:
     if args.disable or args.enable:
-        if args.web or args.mail_via or args.listen or args.max_sessions:
+        if args.web or args.listen or args.max_sessions or args.socket:
             raise DirectoryError("--disable and --enable change a setting and stop: give them without --web")
         return _set_access(options, args.disable or args.enable, enabled=bool(args.enable))
+    if args.mail_via or args.mail_from:
+        raise DirectoryError(MAIL_MOVED)
     if (args.listen or args.max_sessions) and not args.web:
         raise DirectoryError("--listen and --max-sessions are for --web")
-    mail = _mail_settings(args)
+    client = PortalClient(_socket_path(args))
     if args.web:
-        return _serve(options, args, mail)
+        return _serve(client, args)
     _need_a_terminal()
     _log_quietly()
-    directory = open_directory(options, must_exist=True)
-    signin = SignIn(directory, mail)
+    guard_process()
+    if not args.web_session:
+        _check_service(client)
     from contacts_tui.ui.portal.app import make_portal_app
 
-    app = make_portal_app(signin, channel="web" if args.web_session else "ssh")
+    app = make_portal_app(client)
     try:
         app.run()
     finally:
-        signin.wait_sent()
+        if app.directory is not None:
+            app.directory.sign_out()  # the token dies now, not after 15 idle minutes
     if app.ended_idle:
         print("Signed out after 15 idle minutes.", file=sys.stderr)
     return 0
+
+
+def _socket_path(args: argparse.Namespace) -> str:
+    path = args.socket or os.environ.get(SOCKET_ENV, "").strip()
+    if not path:
+        raise DirectoryError(
+            f"give --socket PATH (or {SOCKET_ENV}): the socket of the portal service "
+            "(contacts-tui portal-service), the portal's only way to the data"
+        )
+    return path
+
+
+def _check_service(client: PortalClient) -> None:
+    """Before drawing anything: a customer is told in a line that the portal is
+    down, the system log says where and why."""
+    try:
+        client.hello()
+    except ServiceUnavailable as exc:
+        logging.getLogger("contacts_tui").warning("%s", exc)
+        raise DirectoryError(
+            "the portal is not available right now (its service does not answer); try again in a few minutes"
+        ) from None
 
 
 def _need_a_terminal() -> None:
@@ -119,36 +152,19 @@ def _set_access(options: Options, email: str, *, enabled: bool) -> int:
     return 0
 
 
-def _mail_settings(args: argparse.Namespace) -> MailRoute:
-    via = args.mail_via
-    if via is None:
-        value = os.environ.get(MAIL_VIA_ENV, "").strip()
-        host, _, port = value.rpartition(":")
-        if not value:
-            raise DirectoryError(
-                f"the portal mails sign-in codes: give --mail-via HOST:PORT (or {MAIL_VIA_ENV}), e.g. the relay"
-            )
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise DirectoryError(f"{MAIL_VIA_ENV}: {value!r} is not HOST:PORT")
-        via = (host.strip("[]"), int(port))
-    sender = args.mail_from or os.environ.get(MAIL_FROM_ENV, "").strip()
-    if sender:
-        sender = clean_email(sender, "--mail-from")
-    return MailRoute(via[0], via[1], sender)
-
-
-def _serve(options: Options, args: argparse.Namespace, mail: MailRoute) -> int:
+def _serve(client: PortalClient, args: argparse.Namespace) -> int:
     from contacts_tui.ui.portal.web_server import serve
 
-    # The database must open before browsers are told to come; the portal
-    # never starts an empty one at a mistyped path.
-    open_directory(options, must_exist=True).database.close()
-    # Each browser session is a process of its own, told its settings by the
-    # environment: a database URL may hold a password, and command lines are
-    # visible to every user of the machine.
-    os.environ["CONTACTS_DB"] = resolve_url(options.db_url)
-    os.environ[MAIL_VIA_ENV] = f"{mail.host}:{mail.port}"
-    os.environ[MAIL_FROM_ENV] = mail.sender
+    # The service must answer before browsers are told to come.
+    try:
+        client.hello()
+    except ServiceUnavailable as exc:
+        raise DirectoryError(f"{exc}; start contacts-tui portal-service first") from None
+    # Each browser session is a process of its own, told the socket by the
+    # environment, and nothing that opens the database.
+    os.environ[SOCKET_ENV] = client.path
+    for name in _NOT_FOR_SESSIONS:
+        os.environ.pop(name, None)
     command = shlex.join([sys.executable, "-m", "contacts_tui.cli", "portal", "--web-session"])
     host, port = args.listen or DEFAULT_LISTEN
     serve(command, host, port, **({"max_sessions": args.max_sessions} if args.max_sessions else {}))

@@ -12,6 +12,7 @@ from contacts_tui.ui.app import ContactsApp, make_app
 from relay.app import RelayThread
 
 from ..capture import capture_relay as capture_relay_in
+from ..portal_service import RunningService, running_service
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +31,10 @@ def capture_relay(sqlite_directory: Directory, tmp_path) -> Iterator[RelayThread
     """A relay in capture mode on an ephemeral loopback port, as ``contacts-tui demo`` starts it."""
     with capture_relay_in(sqlite_directory, tmp_path) as relay:
         yield relay
+
+
+@pytest.fixture
+def portal_service(sqlite_directory: Directory, capture_relay, tmp_path) -> Iterator[RunningService]:
+    """The portal service over the test's directory, mailing codes to the capture relay."""
+    with running_service(sqlite_directory, tmp_path, capture_relay.port) as service:
+        yield service

@@ -11,7 +11,6 @@ import pytest
 
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.mail import relay_log
-from contacts_tui.core.portal.signin import MailRoute, SignIn
 from contacts_tui.core.records import CustomerRecord
 from contacts_tui.ui.portal.app import PortalApp, make_portal_app
 from contacts_tui.ui.portal.contact_form import PortalContactForm
@@ -52,9 +51,8 @@ def globex(sqlite_directory: Directory) -> CustomerRecord:
 
 
 @pytest.fixture
-def portal(sqlite_directory: Directory, capture_relay) -> PortalApp:
-    signin = SignIn(sqlite_directory, MailRoute("127.0.0.1", capture_relay.port, "portal@shop.example"))
-    return make_portal_app(signin, cursor_blink=False)
+def portal(portal_service) -> PortalApp:
+    return make_portal_app(portal_service.client(), cursor_blink=False)
 
 
 def mailed_codes(address: str) -> list[str]:
@@ -258,8 +256,8 @@ async def test_the_keys_that_leave_end_the_session(portal: PortalApp, acme: Cust
     assert app.return_code == 0
 
 
-async def test_fifteen_idle_minutes_end_the_session(sqlite_directory: Directory, capture_relay, acme) -> None:
-    signin = SignIn(sqlite_directory, MailRoute("127.0.0.1", capture_relay.port))
+async def test_fifteen_idle_minutes_end_the_session(portal_service, acme) -> None:
+    signin = portal_service.client()
     app = make_portal_app(signin, cursor_blink=False, idle_seconds=0.5)
     assert make_portal_app(signin).idle_seconds == 15 * 60
     async with app.run_test(size=SIZE) as pilot:

@@ -9,7 +9,6 @@ from textual.command import CommandPalette
 from textual.screen import Screen
 
 from contacts_tui.core.directory.service import Directory
-from contacts_tui.core.portal.signin import MailRoute, SignIn
 from contacts_tui.core.records import CustomerRecord
 from contacts_tui.ui.commands import screen_commands
 from contacts_tui.ui.portal.app import PortalApp, make_portal_app
@@ -38,9 +37,8 @@ def customers(sqlite_directory: Directory) -> tuple[CustomerRecord, CustomerReco
 
 
 @pytest.fixture
-def portal(sqlite_directory: Directory, capture_relay) -> PortalApp:
-    signin = SignIn(sqlite_directory, MailRoute("127.0.0.1", capture_relay.port, "portal@shop.example"))
-    return make_portal_app(signin, cursor_blink=False)
+def portal(portal_service) -> PortalApp:
+    return make_portal_app(portal_service.client(), cursor_blink=False)
 
 
 def portal_screens(app: PortalApp) -> list[Screen]:

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_tui.core.portal.scope import PortalScope
-from contacts_tui.core.portal.signin import MailRoute, SignIn
+from contacts_tui.core.portal.client import PortalSession
 from contacts_tui.ui.portal.app import make_portal_app
 
+from ..portal_service import running_service
 from .helpers import SIZE, contacts, customer, press, settle
 
 OWNER = "accounts@acme-trading.example"
 
 
 @pytest.fixture
-def portal(sqlite_directory):
+def portal(sqlite_directory, tmp_path):
     acme = customer(sqlite_directory, "Acme Trading Ltd", OWNER)
     contacts(
         sqlite_directory,
@@ -26,12 +26,12 @@ def portal(sqlite_directory):
         categories=("billing",),
     )
     contacts(sqlite_directory, acme.id, [("Ingrid Tech", "it@acme-trading.example")], receive_all=True)
-    # Port 9 (discard): these screenshots mail nothing.
-    app = make_portal_app(SignIn(sqlite_directory, MailRoute("127.0.0.1", 9)), cursor_blink=False)
-    return app, PortalScope(sqlite_directory, acme.id, "ssh")
+    # These screenshots mail nothing.
+    with running_service(sqlite_directory, tmp_path) as service:
+        yield make_portal_app(service.client(), cursor_blink=False), service.signed_in(acme.id)
 
 
-def signed_in(scope: PortalScope, *keys: str):
+def signed_in(scope: PortalSession, *keys: str):
     """Signed in as the code would (the sign-in itself is tested with real mail in test_portal.py)."""
 
     async def run_before(pilot) -> None:

@@ -1,27 +1,31 @@
-"""The portal over SSH as the README sets it up: a real sshd on a loopback
-port whose Match block forces `contacts-tui portal`, a real ssh client in a
-terminal (tmux), the code from a real capture relay. The customer signs in;
-a command asked for instead of the portal runs nothing else; a dropped
-connection leaves no portal running."""
+"""The portal over SSH as the README sets it up: the data owned by one
+account with the portal service running as it, a `portal` account that can
+reach the service's socket and not the database, a real sshd on a loopback
+port whose Match block forces `contacts-tui portal --socket` on that
+account, a real ssh client in a terminal (tmux), the code from a real
+capture relay. The customer signs in and manages its contact persons; a
+command asked for instead of the portal runs nothing else; a dropped
+connection leaves no portal running; and the markup exploit of a name that
+runs the screenshot action cannot touch the database."""
 
 from __future__ import annotations
 
-import getpass
 import os
-import re
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from contacts_tui.core.directory.service import Directory
-from contacts_tui.core.mail import relay_log
 from contacts_tui.core.records import CustomerInput
 
+from ..accounts import Separated, needs_accounts, separated_portal
+from ..portal_service import mailed_codes
 from ..waiting import poll
-from .helpers import TERMINAL_DEADLINE, Terminal, needs_tmux, program
+from .helpers import TERMINAL_DEADLINE, Terminal, needs_tmux
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
 needs_ssh = pytest.mark.skipif(
@@ -38,15 +42,22 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def sshd(tmp_path: Path, sqlite_url: str, sqlite_directory: Directory, capture_relay) -> dict:
-    """sshd on a free loopback port, forcing the portal on this user as the README's Match block does."""
-    folder = tmp_path / "ssh"
-    folder.mkdir(mode=0o700)
+def separated() -> Iterator[Separated]:
+    with separated_portal() as setup:
+        yield setup
+
+
+@pytest.fixture
+def sshd(separated: Separated) -> dict:
+    """sshd on a free loopback port, forcing the portal on the portal's account as the README's Match block does."""
+    folder = separated.folder / "ssh"
+    folder.mkdir(mode=0o755)  # sshd reads authorized_keys as the account that signs in
     for name in ("host", "client"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)], check=True)
     (folder / "authorized_keys").write_text((folder / "client.pub").read_text())
     port = free_port()
-    command = " ".join([*program(), "portal", "--db", sqlite_url, "--mail-via", f"127.0.0.1:{capture_relay.port}"])
+    command = " ".join(separated.command("portal", "--socket", str(separated.sockets["ssh"])))
+    account = separated.portal.pw_name
     (folder / "sshd_config").write_text(f"""\
 ListenAddress 127.0.0.1
 Port {port}
@@ -58,7 +69,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 PermitRootLogin prohibit-password
-Match User {getpass.getuser()}
+Match User {account}
     ForceCommand {command}
     PermitTTY yes
     AllowTcpForwarding no
@@ -95,53 +106,129 @@ Match User {getpass.getuser()}
             f"UserKnownHostsFile={folder / 'known_hosts'}",
             "-o",
             "LogLevel=ERROR",
-            f"{getpass.getuser()}@127.0.0.1",
+            f"{account}@127.0.0.1",
         ]
-        yield {"client": client, "db": sqlite_url}
+        yield {"client": client, "socket": str(separated.sockets["ssh"])}
     finally:
         server.terminate()
         server.wait(15)
         log.close()
 
 
-def portals(db: str) -> list[str]:
-    """Portal processes of this test's database still running."""
+def portals(path: str) -> list[str]:
+    """Portal processes of this test's socket still running, with their account."""
     found = subprocess.run(
-        ["ps", "-ww", "-eo", "pid,args"], check=True, capture_output=True, text=True
+        ["ps", "-ww", "-eo", "pid,user:32,args"], check=True, capture_output=True, text=True
     ).stdout.splitlines()
-    return [line for line in found if " portal " in line and db in line and "sshd" not in line]
+    return [line for line in found if " portal " in line and path in line and "sshd" not in line]
 
 
+def click(terminal: Terminal, text: str, line_with: str) -> None:
+    """Click ``text`` where the screen shows it on the line holding ``line_with``,
+    as a mouse does: the SGR bytes a terminal sends, through ssh to the portal."""
+    screen = terminal.screen().splitlines()
+    row = next(number for number, line in enumerate(screen) if line_with in line)
+    column = screen[row].index(text, screen[row].index(line_with)) + 1
+    for end in ("M", "m"):  # press, release
+        sequence = f"\x1b[<0;{column + 1};{row + 1}{end}".encode()
+        terminal.keys("-H", *(f"{byte:02x}" for byte in sequence))
+
+
+def gone(terminal: Terminal, text: str) -> None:
+    poll(lambda: text not in terminal.screen(), TERMINAL_DEADLINE, terminal.screen)
+
+
+def add_contact(terminal: Terminal, directory: Directory, customer_id: int, name: str, email: str) -> None:
+    """Add a contact person in the portal's form, and wait until the database has it."""
+    terminal.keys("a")
+    terminal.wait_for("Receives copies of")
+    terminal.type(name)
+    terminal.keys("Tab")
+    terminal.type(email)
+    terminal.keys("C-s")
+    poll(lambda: email in [c.email for c in directory.list_contacts(customer_id)], TERMINAL_DEADLINE)
+    gone(terminal, "Receives copies of")
+
+
+@needs_accounts
 @needs_ssh
 @needs_tmux
-def test_a_customer_signs_in_over_ssh_and_a_dropped_connection_ends_the_portal(
-    sshd: dict, sqlite_directory: Directory
+def test_a_customer_signs_in_and_manages_contacts_as_an_account_that_cannot_read_the_database(
+    sshd: dict, separated: Separated
 ) -> None:
-    acme = sqlite_directory.create_customer(CustomerInput("Acme Trading Ltd", OWNER))
+    directory = separated.directory
+    acme = directory.create_customer(CustomerInput("Acme Trading Ltd", OWNER))
+    # The portal's account can reach the service's socket, and nothing of the data.
+    denied = separated.as_portal("-c", f"open({str(separated.database)!r}, 'rb')")
+    assert denied.returncode != 0 and "Permission denied" in denied.stderr, denied
     terminal = Terminal(sshd["client"], {"TERM": "xterm-256color"})
     try:
         terminal.wait_for("Send code (enter)")
         terminal.type(OWNER)
         terminal.keys("Enter")
-
-        def code() -> str | None:
-            for record in relay_log.captured_messages(10):
-                message = relay_log.captured_message(record.id)[2]
-                found = re.search(rb"sign-in code: (\d{6})", message)
-                if found and OWNER in record.recipients:
-                    return found.group(1).decode()
-            return None
-
-        terminal.type(poll(code, TERMINAL_DEADLINE))
+        terminal.type(poll(lambda: mailed_codes(OWNER) and mailed_codes(OWNER)[0], TERMINAL_DEADLINE))
         terminal.keys("Enter")
         terminal.wait_for("your sign-in, gets every notification")
-        assert sqlite_directory.get_customer(acme.id).last_sign_in_channel == "ssh"
-        assert portals(sshd["db"])
+        assert directory.get_customer(acme.id).last_sign_in_channel == "ssh"
+        running = portals(sshd["socket"])  # sshd's shell for the forced command, and the portal
+        assert running and all(line.split()[1] == separated.portal.pw_name for line in running), running
+
+        add_contact(terminal, directory, acme.id, "Bea Bookman", "bea@acme-trading.example")
+        terminal.keys("1")  # billing on
+        (bea,) = poll(lambda: [c for c in directory.list_contacts(acme.id) if c.categories == ("billing",)], 15)
+        assert bea.email == "bea@acme-trading.example"
+        changes = [c for c in directory.history(customer_id=acme.id) if c.contact_id == bea.id]
+        assert {(c.who, c.channel) for c in changes} == {(OWNER, "ssh")}
+        assert [c.action for c in reversed(changes)] == ["contact added", "categories changed"]
+
+        print("the markup click:", replay_the_markup_click(terminal, separated, acme.id))
+        assert "bea@acme-trading.example" in [c.email for c in directory.list_contacts(acme.id)]
     finally:
         terminal.close()  # the connection drops: tmux hangs up on the ssh client
-    poll(lambda: not portals(sshd["db"]), TERMINAL_DEADLINE, lambda: portals(sshd["db"]))
+    poll(lambda: not portals(sshd["socket"]), TERMINAL_DEADLINE, lambda: portals(sshd["socket"]))
 
 
+def replay_the_markup_click(terminal: Terminal, separated: Separated, customer_id: int) -> str:
+    """A name that is markup running the screenshot action (the security
+    review's exploit), clicked in the palette's help line: once aimed at a
+    folder the portal's account may write (the canary, which shows whether the
+    markup runs at all), then at the database. The database stays whole
+    either way: the portal's account cannot write there."""
+    canary = separated.folder / "canary"
+    canary.mkdir()
+    os.chown(canary, separated.portal.pw_uid, separated.portal.pw_gid)
+    before = sorted(path.name for path in separated.data.iterdir())
+    database = separated.database.read_bytes()[:16]
+    for name, target, email in (
+        ("Cat", f"'canary.svg','{canary}'", "cat@acme-trading.example"),
+        ("Eve", f"'{separated.database.name}','{separated.data}'", "eve@acme-trading.example"),
+    ):
+        add_contact(terminal, separated.directory, customer_id, f"[@click=app.screenshot({target})]{name}[/]", email)
+        terminal.keys("C-p")
+        terminal.wait_for("Search for commands")
+        terminal.type("restore")
+        terminal.wait_for("🔎 restore")  # the palette has every letter: only its hit is left
+        (line,) = [line for line in terminal.wait_for("Not now:").splitlines() if "Not now:" in line]
+        if "[@click=" in line:
+            outcome = f"shown as typed, nothing to click: {line.strip()}"
+            terminal.keys("Escape")
+            break
+        click(terminal, name, "Not now:")
+        if name == "Cat":
+            terminal.wait_for("Saved screenshot")
+            assert (canary / "canary.svg").exists()  # the markup ran, as the security review found
+        else:
+            terminal.wait_for("Failed to save screenshot")  # not the portal's account's to write
+            outcome = "the markup ran: the canary was written, the database's folder refused the portal's account"
+        if "Search for commands" in terminal.screen():
+            terminal.keys("Escape")
+        gone(terminal, "Search for commands")
+    assert sorted(path.name for path in separated.data.iterdir()) == before
+    assert separated.database.read_bytes()[:16] == database == b"SQLite format 3\x00"
+    return outcome
+
+
+@needs_accounts
 @needs_ssh
 def test_a_command_asked_for_runs_the_portal_instead(sshd: dict) -> None:
     done = subprocess.run(

@@ -1,6 +1,7 @@
 """The portal as sshd runs it: `contacts-tui portal` on a real terminal (a
 pty at 80x24), and a connection that drops (the terminal goes away and
-SIGHUP arrives) ends it cleanly instead of leaving it running or crashing."""
+SIGHUP arrives) ends it cleanly instead of leaving it running or crashing.
+With its service down it says so in a line and ends."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import subprocess
 import termios
 import time
 
+from ..portal_service import running_service
 from .helpers import TERMINAL_DEADLINE, program
 
 ESCAPES = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
@@ -36,14 +38,18 @@ def read_until(fd: int, text: bytes, deadline: float) -> bytes:
     raise AssertionError(f"{text!r} never appeared; the terminal got {ESCAPES.sub(b'', seen)[-2000:]!r}")
 
 
-def test_a_dropped_connection_ends_the_session_cleanly(sqlite_url: str, sqlite_directory) -> None:
+def test_a_dropped_connection_ends_the_session_cleanly(sqlite_directory, tmp_path) -> None:
+    with running_service(sqlite_directory, tmp_path) as service:
+        drop_the_line([*program(), "portal", "--socket", str(service.sockets["ssh"])])
+
+
+def drop_the_line(command: list[str]) -> None:
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES", "TEXTUAL_DRIVER")}
     env["TERM"] = "xterm-256color"
     process = subprocess.Popen(
-        # Port 9 (discard): nobody asks for a code in this test.
-        [*program(), "portal", "--db", sqlite_url, "--mail-via", "127.0.0.1:9"],
+        command,
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -61,6 +67,29 @@ def test_a_dropped_connection_ends_the_session_cleanly(sqlite_url: str, sqlite_d
     finally:
         if master >= 0:
             os.close(master)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_with_the_service_down_the_customer_is_told_so_and_nothing_is_drawn(tmp_path) -> None:
+    master, slave = os.openpty()
+    env = {key: value for key, value in os.environ.items() if key != "TEXTUAL_DRIVER"}
+    process = subprocess.Popen(
+        [*program(), "portal", "--socket", str(tmp_path / "nobody-listens.sock")],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        seen = read_until(master, b"isnotavailablerightnow", time.monotonic() + TERMINAL_DEADLINE)
+        assert process.wait(TERMINAL_DEADLINE) == 1
+        assert b"Sendcode" not in seen and b"nobody-listens" not in seen  # the socket is the admin's business
+    finally:
+        os.close(master)
         if process.poll() is None:
             process.kill()
             process.wait()

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from contacts_tui.core.directory import history
 from contacts_tui.core.models import ContactPerson, Customer
-from contacts_tui.core.portal.scope import PortalScope
-from contacts_tui.core.portal.signin import MailRoute, SignIn
 from contacts_tui.ui.portal.app import make_portal_app
 
+from ..portal_service import running_service
 from .helpers import SIZE, contacts, customer, press, screen_text, settle
 
 LINK = "\x1b]8;;http://evil.example\x1b\\"
@@ -24,7 +23,7 @@ def drawn(app) -> str:
     return text
 
 
-async def test_hostile_names_and_changes_show_as_stand_ins(sqlite_directory) -> None:
+async def test_hostile_names_and_changes_show_as_stand_ins(sqlite_directory, tmp_path) -> None:
     acme = customer(sqlite_directory, "Acme Trading Ltd", "accounts@acme-trading.example")
     (bea,) = contacts(sqlite_directory, acme.id, [("Beatrice", "bea@acme-trading.example")])
     # Written past the rules, as an older program or a hand edit could have.
@@ -43,15 +42,16 @@ async def test_hostile_names_and_changes_show_as_stand_ins(sqlite_directory) -> 
             )
         ],
     )
-    app = make_portal_app(SignIn(sqlite_directory, MailRoute("127.0.0.1", 9)), cursor_blink=False)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.signed_in(PortalScope(sqlite_directory, acme.id, "ssh"))
-        await settle(pilot)
-        text = drawn(app)
-        assert "Acme ␛]8;;http://evil.example␛\\click␛[2J" in text and "Bea ␛]52;c;ZXZpbA==" in text
-        await press(pilot, "e")
-        assert "Bea ␛]52;c;ZXZpbA==␇" in drawn(app)  # in the name field too
-        await press(pilot, "escape", "h")
-        text = drawn(app)
-        assert "\\u001b[2J" in text and "our admin" in text and "eve" not in text
+    with running_service(sqlite_directory, tmp_path) as service:
+        app = make_portal_app(service.client(), cursor_blink=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.signed_in(service.signed_in(acme.id))
+            await settle(pilot)
+            text = drawn(app)
+            assert "Acme ␛]8;;http://evil.example␛\\click␛[2J" in text and "Bea ␛]52;c;ZXZpbA==" in text
+            await press(pilot, "e")
+            assert "Bea ␛]52;c;ZXZpbA==␇" in drawn(app)  # in the name field too
+            await press(pilot, "escape", "h")
+            text = drawn(app)
+            assert "\\u001b[2J" in text and "our admin" in text and "eve" not in text

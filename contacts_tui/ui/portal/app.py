@@ -14,15 +14,15 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from contacts_tui.core.display import visible, visible_lines
-from contacts_tui.core.portal.scope import PortalScope
-from contacts_tui.core.portal.signin import SignIn
+from contacts_tui.core.portal.client import PortalClient, PortalSession
+from contacts_tui.core.portal.sessions import IDLE_TIMEOUT
 
 from ..commands import ScreenActions
 from ..typeahead import TypeAhead
 from .help import PortalHelp
 from .signin_screen import SignInScreen
 
-IDLE_SECONDS = 15 * 60
+IDLE_SECONDS = IDLE_TIMEOUT
 IDLE_CHECK_SECONDS = 5.0
 UI = Path(__file__).resolve().parent.parent
 
@@ -30,9 +30,10 @@ UI = Path(__file__).resolve().parent.parent
 class PortalApp(TypeAhead):
     """A customer's own contact persons, after signing in with a mailed code.
 
-    Holds no directory of its own: until sign-in it can only ask for and
-    check codes; afterwards ``directory`` is the customer's ``PortalScope``
-    (the screens of the admin UI it reuses call it by that name).
+    Holds no directory of its own, nor a database: until sign-in it can only
+    ask the portal service for a code and sign in (``signin``, the client);
+    afterwards ``directory`` is the customer's ``PortalSession`` at the
+    service (the screens of the admin UI it reuses call it by that name).
     """
 
     CSS_PATH: ClassVar[list] = [UI / "app.tcss", "portal.tcss"]
@@ -54,15 +55,12 @@ class PortalApp(TypeAhead):
         ),
     ]
 
-    def __init__(
-        self, signin: SignIn, *, channel: str = "ssh", cursor_blink: bool = True, idle_seconds: float = IDLE_SECONDS
-    ) -> None:
+    def __init__(self, signin: PortalClient, *, cursor_blink: bool = True, idle_seconds: float = IDLE_SECONDS) -> None:
         super().__init__()
         self.signin = signin
-        self.channel = channel
         self.cursor_blink = cursor_blink
         self.idle_seconds = idle_seconds
-        self.directory: PortalScope | None = None
+        self.directory: PortalSession | None = None
         self.last_input = time.monotonic()
         self.ended_idle = False
 
@@ -121,14 +119,17 @@ class PortalApp(TypeAhead):
 
     # -- the session ---------------------------------------------------------
 
-    def signed_in(self, scope: PortalScope) -> None:
+    def signed_in(self, session: PortalSession) -> None:
         from .contacts_screen import PortalContactsScreen
 
-        self.directory = scope
+        self.directory = session
         self.push_screen(PortalContactsScreen())
 
     async def sign_out(self, message: str = "You are signed out.") -> None:
-        self.directory = None
+        session, self.directory = self.directory, None
+        if session is not None:
+            # The token dies at the service too; a service that is down has none to end.
+            self.run_worker(session.sign_out, thread=True, exit_on_error=False)
         while len(self.screen_stack) > 1:
             await self.pop_screen()
         screen = self.screen
@@ -143,7 +144,7 @@ class PortalApp(TypeAhead):
         self.push_screen(PortalHistoryScreen())
 
 
-def make_portal_app(signin: SignIn, **options: Any) -> PortalApp:
-    """The portal over ``signin``; the CLI, the web server's sessions and the
-    tests build it the same way. ``channel`` is "ssh" or "web"."""
+def make_portal_app(signin: PortalClient, **options: Any) -> PortalApp:
+    """The portal at the service of ``signin``; the CLI, the web server's
+    sessions and the tests build it the same way."""
     return PortalApp(signin, **options)

@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
-from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.portal.scope import PortalClosed, PortalScope
+from contacts_tui.core.errors import DirectoryError, PortalClosed
+from contacts_tui.core.portal.client import PortalSession
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 
 from ..format import contact_lines
@@ -71,7 +71,7 @@ class PortalContactsScreen(ContactListScreen):
     ]
 
     @property
-    def scope(self) -> PortalScope:
+    def scope(self) -> PortalSession:
         return self.app.directory
 
     def on_mount(self) -> None:

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from contacts_tui.core.errors import DirectoryError, ValidationError
-from contacts_tui.core.portal.scope import PortalScope
+from contacts_tui.core.portal.client import PortalSession
 from contacts_tui.core.portal.signin import CODE_LIFETIME, MAX_REQUESTS
 
 from ..screens.base import AppScreen
@@ -134,23 +134,22 @@ class SignInScreen(AppScreen):
     @on(Input.Submitted, "#code")
     @on(Button.Pressed, "#verify")
     def verify(self) -> None:
-        app, address = self.app, self.address
+        signin, address = self.app.signin, self.address
         typed = self.query_one("#code", Input).value
 
-        def check() -> PortalScope | None:
-            customer = app.signin.verify(address, typed, app.channel)
-            return PortalScope(app.signin.directory, customer.id, app.channel) if customer else None
+        def check() -> PortalSession | None:
+            return signin.sign_in(address, typed)
 
         self._error("code", "Checking…")
         self.call_directory("verify", check, self._checked, lambda _error: self._error("code", ""), write=True)
 
-    def _checked(self, scope: PortalScope | None) -> None:
-        if scope is None:
+    def _checked(self, session: PortalSession | None) -> None:
+        if session is None:
             self._error("code", WRONG)
             self.query_one("#code", Input).focus()
             return
         self._error("code", "")
-        self.app.signed_in(scope)
+        self.app.signed_in(session)
 
     # -- starting over -------------------------------------------------------
 
