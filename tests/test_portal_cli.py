@@ -5,6 +5,9 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 
 from contacts_tui.cli import main
@@ -90,7 +93,7 @@ def test_the_service_refuses_sockets_it_cannot_tell_apart(capsys, db_url: str, a
     assert code == 1 and "--group is for --socket" in err
 
 
-def test_the_service_prints_its_systemd_unit(capsys) -> None:
+def test_the_service_prints_its_systemd_unit_which_verifies(capsys, tmp_path) -> None:
     code, out, _ = run(capsys, "portal-service", "--systemd")
     assert code == 0 and "[Service]" in out and "@CONTACTS_TUI@" not in out
     (start,) = [line for line in out.splitlines() if line.startswith("ExecStart=")]
@@ -98,6 +101,13 @@ def test_the_service_prints_its_systemd_unit(capsys) -> None:
     assert "--web-socket /run/contact-persons-portal/web.sock --web-group portal-web" in start
     # The service runs as the owner of the data, the relay's account.
     assert "User=contacts-relay" in out and "ReadWritePaths=/var/lib/contact-persons" in out
+    if shutil.which("systemd-analyze") is None:
+        return  # Debian: apt-get install systemd
+    path = tmp_path / "contacts-portal.service"
+    path.write_text(out)
+    done = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60)
+    problems = [line for line in done.stderr.splitlines() if "contacts-portal.service" in line]
+    assert done.returncode == 0 and problems == [], done.stderr
 
 
 def test_enable_and_disable_stand_alone(capsys, db_url: str, acme) -> None:
