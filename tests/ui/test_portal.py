@@ -19,6 +19,7 @@ from contacts_tui.ui.portal.history_screen import PortalHistoryScreen
 from contacts_tui.ui.portal.signin_screen import SENT, WRONG, SignInScreen
 from contacts_tui.ui.screens.confirm import Confirm
 
+from ..portal_service import running_service
 from .helpers import (
     SIZE,
     burst,
@@ -244,6 +245,25 @@ async def test_an_admin_turning_the_portal_off_signs_the_customer_out(
         await settle(pilot)
         assert "turned off" in seen(app) and app.directory is None
         assert sqlite_directory.list_contacts(acme.id)[0].categories == ()
+
+
+async def test_a_service_gone_away_is_said_so_and_a_restarted_one_signs_the_customer_out(
+    portal: PortalApp, portal_service, sqlite_directory: Directory, acme: CustomerRecord, capture_relay, tmp_path
+) -> None:
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        portal_service.thread.stop()
+        await press(pilot, "1")
+        await wait_for(lambda: [n for n in notifications(app) if "the portal is not available right now" in n])
+        assert isinstance(app.screen, PortalContactsScreen)
+        # Back, but it does not know the session any more (tokens live in its memory only).
+        with running_service(sqlite_directory, tmp_path, capture_relay.port):
+            await press(pilot, "1")
+            await wait_for(lambda: isinstance(app.screen, SignInScreen))
+            await settle(pilot)
+            assert "Your session has ended" in seen(app) and app.directory is None
+    assert sqlite_directory.list_contacts(acme.id)[0].categories == ()
 
 
 @pytest.mark.parametrize("key", ["ctrl+q", "ctrl+c", "ctrl+z"])

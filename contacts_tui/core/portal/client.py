@@ -31,7 +31,7 @@ __all__ = ["PortalClient", "PortalSession", "ServiceUnavailable", "SessionEnded"
 
 TIMEOUT = 30.0
 """Seconds a call waits for its answer (a sign-in hashes on purpose slowly; a database may be busy)."""
-DOWN = "the portal is not available right now (its service does not answer); try again in a few minutes"
+DOWN = "the portal is not available right now: its service does not answer"
 
 
 class PortalClient:

@@ -237,6 +237,8 @@ class ServiceThread:
         return self
 
     def stop(self) -> None:
+        if self.loop.is_closed():
+            return  # stopped already (a test that stops the service itself)
         asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(60)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(30)

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
-from contacts_tui.core.errors import DirectoryError, PortalClosed
+from contacts_tui.core.errors import DatabaseUnavailable, DirectoryError, PortalClosed
 from contacts_tui.core.portal.client import PortalSession
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 
@@ -96,6 +96,8 @@ class PortalContactsScreen(ContactListScreen):
     def _failed(self, error: DirectoryError) -> None:
         if isinstance(error, PortalClosed):
             self.app.call_later(self.app.sign_out, str(error).capitalize() + ".")
+        elif isinstance(error, DatabaseUnavailable):
+            pass  # said already; reloading now would fail again, and again: the next key tries
         else:
             self.app.notify(str(error), title="Not done", severity="warning", timeout=8, markup=False)
             self.reload()
