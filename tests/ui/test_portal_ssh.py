@@ -172,6 +172,10 @@ def test_a_customer_signs_in_and_manages_contacts_as_an_account_that_cannot_read
         assert directory.get_customer(acme.id).last_sign_in_channel == "ssh"
         running = portals(sshd["socket"])  # sshd's shell for the forced command, and the portal
         assert running and all(line.split()[1] == separated.portal.pw_name for line in running), running
+        # Another process of the same account (a session a customer took over) cannot read this one's token.
+        (pid,) = [line.split()[0] for line in running if line.split()[2] == separated.python]
+        peek = separated.as_portal("-c", f"open('/proc/{pid}/mem', 'rb')")
+        assert peek.returncode != 0 and "Permission denied" in peek.stderr, peek
 
         add_contact(terminal, directory, acme.id, "Bea Bookman", "bea@acme-trading.example")
         terminal.keys("1")  # billing on
@@ -186,6 +190,13 @@ def test_a_customer_signs_in_and_manages_contacts_as_an_account_that_cannot_read
     finally:
         terminal.close()  # the connection drops: tmux hangs up on the ssh client
     poll(lambda: not portals(sshd["socket"]), TERMINAL_DEADLINE, lambda: portals(sshd["socket"]))
+
+
+def one_hit(terminal: Terminal) -> str | None:
+    """The screen once the palette has every letter of "restore" and its list
+    is down to that one hit (the list is redrawn after the search)."""
+    text = terminal.screen()
+    return text if "🔎 restore" in text and "Not now:" in text and "Key: a" not in text else None
 
 
 def replay_the_markup_click(terminal: Terminal, separated: Separated, customer_id: int) -> str:
@@ -207,8 +218,8 @@ def replay_the_markup_click(terminal: Terminal, separated: Separated, customer_i
         terminal.keys("C-p")
         terminal.wait_for("Search for commands")
         terminal.type("restore")
-        terminal.wait_for("🔎 restore")  # the palette has every letter: only its hit is left
-        (line,) = [line for line in terminal.wait_for("Not now:").splitlines() if "Not now:" in line]
+        screen = poll(lambda: one_hit(terminal), TERMINAL_DEADLINE, terminal.screen)
+        (line,) = [line for line in screen.splitlines() if "Not now:" in line]
         if "[@click=" in line:
             outcome = f"shown as typed, nothing to click: {line.strip()}"
             terminal.keys("Escape")
