@@ -127,6 +127,16 @@ class CapturedMessage(BaseModel):
     original = BlobField()
     message = BlobField()
     size = IntegerField(default=0)
+    # The web inbox (m0013): Mailpit's read flag, and what a list shows and
+    # its address words search, made once from the message (mail/summary.py).
+    read = BooleanField(default=False)
+    summary = TextField(default="")
+    from_text = TextField(default="")
+    to_text = TextField(default="")
+    cc_text = TextField(default="")
+    reply_to_text = TextField(default="")
+    attachments = IntegerField(default=0)
+    inline_parts = IntegerField(default=0)
 
 
 class Setting(BaseModel):

@@ -12,6 +12,7 @@ import asyncio
 import json
 
 from contacts_tui.core.mail.relay_log import LogEntry
+from contacts_tui.core.mail.summary import summary_columns
 from contacts_tui.core.models import CapturedMessage, RelayLog
 
 from .writer import LogWriter
@@ -49,6 +50,8 @@ class CaptureStore:
         def job() -> int | None:
             if abandoned:
                 return None  # the client was told 451 and will send it again
+            # Parsed here, in the writer's thread: the web inbox lists and searches without parsing.
+            summary = summary_columns(rewritten)
             log_id = RelayLog.insert(**row).execute()
             captured_id = CapturedMessage.insert(
                 log=log_id,
@@ -64,6 +67,7 @@ class CaptureStore:
                 original=original,
                 message=rewritten,
                 size=len(rewritten),
+                **summary,
             ).execute()
             _prune(retention)
             return captured_id

@@ -16,6 +16,8 @@ from peewee import fn
 
 from ..db import database_call
 from ..models import CapturedMessage, RelayLog, utcnow
+from .added import contact_persons
+from .query import condition
 from .status import Decision, Status
 
 _uses_database = database_call(lambda *args: RelayLog._meta.database)
@@ -105,10 +107,8 @@ class CapturedRecord:
     @property
     def envelope(self) -> list[str]:
         """The recipients the relay sent it to: the client's, then those it
-        added, as they went out ("sent": an xn-- domain for a sender without
-        SMTPUTF8)."""
-        added = (a.get("sent") or a.get("email", "") for a in self.added)
-        return list(dict.fromkeys([*self.recipients, *added]))
+        added, as they went out (an xn-- domain for a sender without SMTPUTF8)."""
+        return list(dict.fromkeys([*self.recipients, *(person.sent for person in contact_persons(self))]))
 
     def as_json(self) -> dict:
         data = {name: getattr(self, name) for name in self.__slots__}
@@ -150,7 +150,8 @@ def _log_entry(row: RelayLog) -> LogEntry:
     )
 
 
-def _captured_record(row: CapturedMessage) -> CapturedRecord:
+def captured_record(row: CapturedMessage) -> CapturedRecord:
+    """A captured message's row as a record (the readers' one conversion)."""
     return CapturedRecord(
         row.id,
         row.log_id,
@@ -215,14 +216,19 @@ def log_for_queue_id(queue_id: str) -> LogEntry | None:
     return _log_entry(row) if row else None
 
 
+# Everything of a captured message but the message itself: what lists read.
+SUMMARY_FIELDS = [f for f in CapturedMessage._meta.sorted_fields if f.name not in ("original", "message")]
+
+
 @_uses_database
 def captured_messages(limit: int = 50, *, search: str = "", offset: int = 0) -> list[CapturedRecord]:
-    """Newest first; every word of ``search`` must appear in sender, recipients, subject, category
-    (the header's value or the category it resolved to) or added."""
-    fields = [f for f in CapturedMessage._meta.sorted_fields if f.name not in ("original", "message")]
+    """Newest first; every word of ``search`` must match (the inbox's query words, mail/query.py):
+    a plain word matches sender, recipients, subject, category (the header's value or the category
+    it resolved to) or added."""
+    fields = SUMMARY_FIELDS
     query = _captured_query(CapturedMessage.select(*fields), search)
     rows = query.order_by(CapturedMessage.id.desc()).offset(max(0, offset)).limit(max(1, limit))
-    return [_captured_record(r) for r in rows]
+    return [captured_record(r) for r in rows]
 
 
 @_uses_database
@@ -232,9 +238,8 @@ def count_captured(search: str = "") -> int:
 
 
 def _captured_query(query, search: str):
-    for word in search.casefold().split():
-        query = query.where(CapturedMessage.search_text.contains(word) | CapturedMessage.category_key.contains(word))
-    return query
+    found = condition(search)
+    return query if found is None else query.where(found)
 
 
 @_uses_database
@@ -243,7 +248,7 @@ def captured_message(message_id: int) -> tuple[CapturedRecord, bytes, bytes] | N
     row = CapturedMessage.get_or_none(CapturedMessage.id == message_id)
     if row is None:
         return None
-    return _captured_record(row), bytes(row.original), bytes(row.message)
+    return captured_record(row), bytes(row.original), bytes(row.message)
 
 
 @_uses_database

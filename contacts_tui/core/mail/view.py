@@ -90,6 +90,23 @@ def diff_headers(original: bytes, rewritten: bytes) -> tuple[tuple[str, str], ..
     return tuple(marked)
 
 
+def header_rows(original: bytes, rewritten: bytes) -> list[tuple[str | None, str | None]]:
+    """The header fields before and after the rewrite, side by side, decoded for reading:
+    a field the relay added has nothing before it, one it removed nothing after."""
+    before, after = header_fields(original), header_fields(rewritten)
+    rows: list[tuple[str | None, str | None]] = []
+    for _tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
+        old, new = before[i1:i2], after[j1:j2]
+        for index in range(max(len(old), len(new))):
+            rows.append(
+                (
+                    decode_field(old[index]) if index < len(old) else None,
+                    decode_field(new[index]) if index < len(new) else None,
+                )
+            )
+    return rows
+
+
 def _text_of(part: EmailMessage) -> str:
     try:
         content = part.get_content()
