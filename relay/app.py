@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from contacts_tui.core.db import describe
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.mail import chaos
@@ -28,6 +29,7 @@ from .config import RelayConfig
 from .delivery.backoff import RetryPolicy
 from .delivery.pool import UpstreamConfig, UpstreamPool
 from .delivery.scheduler import Scheduler
+from .inbox.server import InboxServer, InboxSettings
 from .ops import metrics
 from .ops.health import directory_problem, spool_problem
 from .queue import QueuedMessage, Spool, adopt_legacy_spool
@@ -71,6 +73,7 @@ class Relay:
         worker: int = 1,
         workers: int = 1,
         sock: socket.socket | None = None,
+        http_sock: socket.socket | None = None,
     ) -> None:
         self.config = config
         self.directory = directory
@@ -79,6 +82,8 @@ class Relay:
         self.directory_url: str | None = None
         self.catalog_path: str | None = None
         self._sock = sock
+        self._http_sock = http_sock
+        self.inbox: InboxServer | None = None
         self.log_writer = LogWriter(config.hostname)
         self._pruner: asyncio.Task | None = None
         self._gauges: asyncio.Task | None = None
@@ -134,6 +139,15 @@ class Relay:
             for path in spools_to_drain(root, self.worker, self.workers):
                 self._drains.append(await self._deliver_from(path, pool))
         await self.listener.start(self._sock)
+        if self.config.capture and self.config.http_host is not None:
+            settings = InboxSettings(
+                self.config.http_host,
+                self.config.http_port,
+                self.config.http_auth,
+                self.config.http_names,
+                describe(self.directory.database),
+            )
+            self.inbox = await asyncio.to_thread(InboxServer(settings, self._http_sock).start)
         loop = asyncio.get_running_loop()
         if self.config.log_retention_days > 0:
             self._pruner = loop.create_task(self._prune_log(), name="relay-log-retention")
@@ -198,6 +212,8 @@ class Relay:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         self.listener.stop_accepting()
+        if self.inbox is not None:
+            await asyncio.to_thread(self.inbox.stop)
         for task in (self._pruner, self._gauges, self._chaos):
             if task is not None:
                 task.cancel()

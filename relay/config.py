@@ -61,6 +61,11 @@ class RelayConfig:
     metrics_port: int = 0
     log_format: str = "text"
     chaos: Path | None = None  # --chaos FILE: the capture relay's chaos rules at start
+    # --http HOST:PORT: the web inbox and Mailpit-compatible API of a capture relay; None: off.
+    http_host: str | None = None
+    http_port: int = 0
+    http_auth: Path | None = None  # --http-auth FILE: users (hashed passwords) the inbox asks for
+    http_names: tuple[str, ...] = ()  # --http-name: more names the inbox answers to (its Host check)
     # Seconds a directory lookup may take before the sender gets 451 (not an option: tests shorten it).
     lookup_timeout: float = LOOKUP_TIMEOUT
     upstream_tls: str = "opportunistic"

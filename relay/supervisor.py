@@ -42,11 +42,11 @@ READY_TIMEOUT = 60.0
 _PR_SET_PDEATHSIG = 1
 
 
-def listening_socket(config: RelayConfig) -> socket.socket:
-    """The socket every worker accepts on; OSError if the address cannot be had."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        config.listen_host, config.listen_port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
+def listening_socket(config: RelayConfig, where: tuple[str, int] | None = None) -> socket.socket:
+    """The socket every worker accepts on (mail, or ``where``: the web inbox's); OSError if it cannot be had."""
+    host, port = where or (config.listen_host, config.listen_port)
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = found[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -64,8 +64,17 @@ def listening_socket(config: RelayConfig) -> socket.socket:
 class Supervisor:
     """Starts ``workers`` relay processes on ``sock`` and keeps them running."""
 
-    def __init__(self, config: RelayConfig, options: Options, sock: socket.socket, workers: int) -> None:
+    def __init__(
+        self,
+        config: RelayConfig,
+        options: Options,
+        sock: socket.socket,
+        workers: int,
+        http_sock: socket.socket | None = None,
+    ) -> None:
         self.config, self.options, self.sock, self.workers = config, options, sock, workers
+        # The web inbox's socket: every worker serves it, as every worker takes mail.
+        self.http_sock = http_sock
         self._context = multiprocessing.get_context("fork")
         self._processes: dict[int, BaseProcess] = {}
         self._started: dict[int, float] = {}
@@ -104,7 +113,16 @@ class Supervisor:
         ready, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=_worker_main,
-            args=(self.config, self.options, self.sock, worker, self.workers, sender, self.metrics_dir),
+            args=(
+                self.config,
+                self.options,
+                self.sock,
+                worker,
+                self.workers,
+                sender,
+                self.metrics_dir,
+                self.http_sock,
+            ),
             name=f"contacts-relay worker {worker}",
             daemon=False,
         )
@@ -195,6 +213,8 @@ class Supervisor:
         # This copy of the listening socket goes first: once the workers close
         # theirs, new connections are refused rather than left waiting.
         self.sock.close()
+        if self.http_sock is not None:
+            self.http_sock.close()
         for process in self._processes.values():
             if process.is_alive() and process.pid:
                 os.kill(process.pid, signal.SIGTERM)
@@ -222,13 +242,14 @@ def _worker_main(
     workers: int,
     ready,
     metrics_dir: str | None,
+    http_sock: socket.socket | None = None,
 ) -> None:
     _die_with_parent()
     process_log.for_worker(worker)
     if metrics_dir:
         metrics.enable(metrics_dir)
     try:
-        code = run_loop(_serve_worker(config, options, sock, worker, workers, ready))
+        code = run_loop(_serve_worker(config, options, sock, worker, workers, ready, http_sock))
     except BaseException as exc:  # whatever stops the start is told to the supervisor
         try:
             ready.send(f"{type(exc).__name__}: {exc}")
@@ -239,10 +260,16 @@ def _worker_main(
 
 
 async def _serve_worker(
-    config: RelayConfig, options: Options, sock: socket.socket, worker: int, workers: int, ready
+    config: RelayConfig,
+    options: Options,
+    sock: socket.socket,
+    worker: int,
+    workers: int,
+    ready,
+    http_sock: socket.socket | None = None,
 ) -> int:
     directory = open_directory(options, must_exist=True)
-    relay = Relay(config, directory, worker=worker, workers=workers, sock=sock)
+    relay = Relay(config, directory, worker=worker, workers=workers, sock=sock, http_sock=http_sock)
     try:
         await relay.start()
     except Exception as exc:

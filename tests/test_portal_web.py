@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,14 +29,12 @@ from contacts_tui.core.records import CustomerInput
 from relay.app import RelayThread
 
 from .accounts import Separated, needs_accounts, separated_portal
+from .browser import DEADLINE, Browser, needs_chromium
 from .capture import capture_relay
 from .portal_service import RunningService, running_service
 from .waiting import poll, wait_until
 
-DEADLINE = 60.0
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 URL_IN_TEXT = re.compile(r"""(?:(?:https?|wss?):)?//[^\s"'<>)]+""")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 
 
 def free_port() -> int:
@@ -191,125 +187,6 @@ def test_no_listing_of_files_and_no_websocket_from_another_site(portal: str) -> 
 
 
 # -- a real browser ----------------------------------------------------------
-
-
-class Browser:
-    """Headless chromium, driven over its DevTools protocol on a loopback port."""
-
-    def __init__(self, url: str, profile: Path) -> None:
-        self.profile = profile
-        self.process = subprocess.Popen(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-                "--disable-default-apps",
-                f"--user-data-dir={profile}",
-                "--remote-debugging-port=0",
-                "--window-size=1000,700",
-                url,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.messages: list[dict] = []
-        self._ids = 0
-
-    async def connect(self) -> None:
-        import aiohttp
-
-        port_file = self.profile / "DevToolsActivePort"
-        await wait_until(lambda: port_file.exists() and port_file.read_text().split("\n")[0], DEADLINE)
-        port = int(port_file.read_text().split("\n")[0])
-        self.session = aiohttp.ClientSession()
-
-        async def page_target():
-            try:
-                async with self.session.get(f"http://127.0.0.1:{port}/json/list") as response:
-                    targets = await response.json()
-            except aiohttp.ClientError:
-                return None
-            return next((t for t in targets if t.get("type") == "page"), None)
-
-        target = None
-        while target is None:
-            target = await asyncio.wait_for(page_target(), DEADLINE)
-        self.socket = await self.session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0)
-        await self.call("Runtime.enable")
-        await self.call("Log.enable")
-
-    async def call(self, method: str, **params) -> dict:
-        self._ids += 1
-        number = self._ids
-        await self.socket.send_json({"id": number, "method": method, "params": params})
-        while True:
-            message = json.loads(await asyncio.wait_for(self.socket.receive_str(), DEADLINE))
-            if message.get("id") == number:
-                if "error" in message:
-                    raise AssertionError(f"{method}: {message['error']}")
-                return message.get("result", {})
-            self.messages.append(message)
-
-    async def evaluate(self, expression: str):
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result["result"].get("value")
-
-    async def until(self, expression: str) -> None:
-        """Poll a JavaScript expression until it is true, or fail after the deadline."""
-        deadline = asyncio.get_running_loop().time() + DEADLINE
-        while not await self._evaluate_while_loading(expression):
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{expression} stayed false; the console said {self.complaints()}")
-            await asyncio.sleep(0.1)
-
-    async def _evaluate_while_loading(self, expression: str):
-        try:
-            return await self.evaluate(expression)
-        except AssertionError as error:
-            if "execution context" in str(error):
-                return None  # the page is still on its way in
-            raise
-
-    async def type(self, text: str) -> None:
-        # Key by key, as a keyboard does: the terminal reads keydown and keypress, not input events.
-        for character in text:
-            await self.call("Input.dispatchKeyEvent", type="keyDown", text=character, key=character)
-            await self.call("Input.dispatchKeyEvent", type="keyUp", key=character)
-
-    async def key(self, key: str, code: int, *, ctrl: bool = False) -> None:
-        named = {"key": key, "windowsVirtualKeyCode": code, "modifiers": 2 if ctrl else 0}
-        text = {"Enter": "\r", "Tab": "\t"}.get(key, "")
-        await self.call("Input.dispatchKeyEvent", type="keyDown", text=text, **named)
-        await self.call("Input.dispatchKeyEvent", type="keyUp", **named)
-
-    def complaints(self) -> list[str]:
-        """What the page's console said about blocked content (the CSP) or failures."""
-        texts = []
-        for message in self.messages:
-            params = message.get("params", {})
-            entry = params.get("entry") or {}
-            if entry.get("level") == "error" or params.get("type") == "error":
-                texts.append(entry.get("text") or json.dumps(params.get("args")))
-        return texts
-
-    async def close(self) -> None:
-        if hasattr(self, "socket"):
-            await self.socket.close()
-        if hasattr(self, "session"):
-            await self.session.close()
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
 
 
 async def captured_code(address: str) -> str:

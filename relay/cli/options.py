@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 
 from ..config import DEFAULT_LISTEN, MIB, ConfigError, RelayConfig, default, host_port
+from ..inbox.access import is_loopback
 
 
 def env_value(name: str, default: str | None = None) -> str | None:
@@ -278,6 +279,38 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="text for people, json for log shippers: one object per line (RELAY_LOG_FORMAT; default %(default)s)",
     )
 
+    web = parser.add_argument_group("web inbox and Mailpit-compatible API (with --capture)")
+    web.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default=env_value("RELAY_HTTP"),
+        help="serve the captured messages: a web inbox on / and Mailpit's API on /api/v1 (RELAY_HTTP; "
+        "default off). Anywhere but loopback it needs --http-auth or --http-no-auth",
+    )
+    web.add_argument(
+        "--http-auth",
+        metavar="FILE",
+        default=env_value("RELAY_HTTP_AUTH"),
+        help="users the inbox asks for (basic auth), as hashes: lines from 'contacts-relay passwd' or "
+        "'htpasswd -B' (bcrypt); read again when it changes (RELAY_HTTP_AUTH)",
+    )
+    web.add_argument(
+        "--http-no-auth",
+        action="store_true",
+        default=_env_flag("RELAY_HTTP_NO_AUTH"),
+        help="serve the inbox beyond loopback without users: whoever reaches it reads and deletes the "
+        "captured mail (RELAY_HTTP_NO_AUTH=1)",
+    )
+    web.add_argument(
+        "--http-name",
+        metavar="NAME",
+        action="append",
+        default=None,
+        help="a host name the inbox is reached by (behind a proxy, say); repeatable. It answers to IP "
+        "addresses, localhost and the name it listens on; other names are refused (DNS rebinding) "
+        "(RELAY_HTTP_NAME, comma-separated)",
+    )
+
     retry = parser.add_argument_group("retries (like Postfix)")
     _numeric(
         retry,
@@ -328,6 +361,30 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
             rules_from_file(args.chaos)  # checked now: a mistake stops the start, not the first message
         except ValidationError as exc:
             raise ConfigError(f"--chaos {exc}") from None
+    http_host, http_port = host_port(args.http, "--http") if args.http else (None, 0)
+    if args.http and not args.capture:
+        raise ConfigError(
+            "--http serves the captured messages of a capture relay: it needs --capture "
+            "(a relay that delivers mail has no inbox)"
+        )
+    if args.http_auth and args.http_no_auth:
+        raise ConfigError("give --http-auth FILE or --http-no-auth, not both")
+    if http_host is not None and not (args.http_auth or args.http_no_auth or is_loopback(http_host)):
+        raise ConfigError(
+            f"--http {args.http} lets others on the network read and delete the captured mail: give "
+            "--http-auth FILE (users with hashed passwords, from 'contacts-relay passwd' or 'htpasswd -B') "
+            "or --http-no-auth, or listen on loopback (127.0.0.1)"
+        )
+    http_auth = Path(args.http_auth) if args.http_auth else None
+    if http_auth is not None:
+        from ..server.access import AccessConfigError, AuthFile
+
+        try:
+            if not AuthFile.load(http_auth).users:
+                raise ConfigError(f"--http-auth {http_auth} has no users: add one with contacts-relay passwd")
+        except AccessConfigError as exc:
+            raise ConfigError(f"--http-auth: {exc}") from None
+    names = args.http_name or (env_value("RELAY_HTTP_NAME", "") or "").split(",")
     if args.upstream and args.capture:
         # One may come from the environment and the other from the command
         # line; guessing which the user meant could send real mail.
@@ -393,6 +450,10 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         metrics_port=metrics_port,
         log_format=args.log_format,
         chaos=Path(args.chaos) if args.chaos else None,
+        http_host=http_host,
+        http_port=http_port,
+        http_auth=http_auth,
+        http_names=tuple(n.strip() for n in names if n.strip()),
         upstream_tls=args.upstream_tls,
         upstream_verify=not args.upstream_no_verify,
         upstream_ca_file=args.upstream_ca_file,

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace, options: Options) -> int:
 
 
 async def _run(relay, database: str, endpoint: Endpoint | None = None) -> int:
+    from ..inbox.server import InboxListenError
     from ..queue import SpoolError
 
     try:
@@ -71,11 +72,17 @@ async def _run(relay, database: str, endpoint: Endpoint | None = None) -> int:
     except SpoolError as exc:
         print(f"contacts-relay: error: {exc}", file=sys.stderr)
         return 1
+    except InboxListenError as exc:
+        print(f"contacts-relay: error: {exc}", file=sys.stderr)
+        await relay.stop(1)
+        return 1
     except OSError as exc:
         _cannot_listen(relay.config, exc)
         await relay.stop(1)
         return 1
     _say_started(relay.config, relay.port, database, relay.queued if relay.scheduler else None)
+    if relay.inbox is not None:
+        _say_inbox(relay.config, relay.inbox.port)
     if endpoint is not None:
         _say_endpoint(endpoint)
     stop = asyncio.Event()
@@ -97,7 +104,19 @@ def _serve_workers(config, options: Options, database: str) -> int:
     except OSError as exc:
         _cannot_listen(config, exc)
         return 1
-    supervisor = Supervisor(config, options, sock, config.workers)
+    http_sock = None
+    if config.http_host is not None:
+        try:
+            http_sock = listening_socket(config, (config.http_host, config.http_port))
+        except OSError as exc:
+            sock.close()
+            print(
+                f"contacts-relay: error: cannot serve --http on {_host(config.http_host)}:{config.http_port}: "
+                f"{exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
+    supervisor = Supervisor(config, options, sock, config.workers, http_sock)
     try:
         supervisor.start()
     except RuntimeError as exc:
@@ -122,6 +141,8 @@ def _serve_workers(config, options: Options, database: str) -> int:
             return 1
     port = sock.getsockname()[1]
     _say_started(config, port, database, None if config.capture else _waiting(config), config.workers)
+    if http_sock is not None:
+        _say_inbox(config, http_sock.getsockname()[1])
     if endpoint is not None:
         _say_endpoint(endpoint)
     code = supervisor.run(
@@ -142,6 +163,15 @@ def _waiting(config) -> int:
     from ..queue.layout import all_spools
 
     return sum(len(read_queue(spool)) for spool in all_spools(config.spool_dir))
+
+
+def _say_inbox(config, port: int) -> None:
+    print(
+        f"contacts-relay: web inbox on http://{_host(config.http_host)}:{port}/, Mailpit's API on /api/v1"
+        + (", users from " + str(config.http_auth) if config.http_auth else ""),
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _say_endpoint(endpoint: Endpoint) -> None:

@@ -1,7 +1,9 @@
 """Who may relay: allowed networks, and clients that authenticated over TLS.
 
-Passwords at rest are scrypt hashes in an auth file, one ``user:hash`` per
-line; ``contacts-relay passwd`` writes them. Nothing here ever logs a password.
+Passwords at rest are hashes in an auth file, one ``user:hash`` per line:
+scrypt as ``contacts-relay passwd`` writes them, or bcrypt as ``htpasswd -B``
+does. The same file format guards the web inbox (``--http-auth``). Nothing
+here ever logs a password.
 """
 
 from __future__ import annotations
@@ -61,7 +63,18 @@ def hash_password(password: str, *, salt: bytes | None = None) -> str:
     return f"{_PREFIX}${_N}${_R}${_P}${encode(salt)}${encode(digest)}"
 
 
+# bcrypt, as `htpasswd -B` writes it (Mailpit's --ui-auth-file takes such files).
+BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+
+
 def verify_password(password: str, stored: str) -> bool:
+    if stored.startswith(BCRYPT_PREFIXES):
+        import bcrypt
+
+        try:
+            return bcrypt.checkpw(password.encode("utf-8"), stored.encode("ascii"))
+        except ValueError:
+            return False
     try:
         prefix, n, r, p, salt, digest = stored.split("$")
         if prefix != _PREFIX:
@@ -93,10 +106,11 @@ class AuthFile:
             if not line or line.startswith("#"):
                 continue
             user, sep, stored = line.partition(":")
-            if not sep or not stored.startswith(_PREFIX + "$"):
+            if not sep or not stored.startswith((_PREFIX + "$", *BCRYPT_PREFIXES)):
                 raise AccessConfigError(
-                    f"auth file {path}, line {number}: expected USER:scrypt$... "
-                    "(plain-text passwords are not accepted; use contacts-relay passwd)"
+                    f"auth file {path}, line {number}: expected USER:scrypt$... or a bcrypt hash "
+                    "(plain-text passwords are not accepted, nor older hashes such as {SHA} or $apr1$; "
+                    "use contacts-relay passwd or htpasswd -B)"
                 )
             users[user] = stored
         return cls(path, users)
@@ -133,10 +147,14 @@ class AuthUsers:
         self._file: AuthFile | None = AuthFile.load(self.path)  # at start a bad file is an error
 
     def check(self, user: str, password: str) -> bool:
+        # An unreadable file lets nobody in, at the cost of an unknown user.
+        return self.current().check(user, password)
+
+    def current(self) -> AuthFile:
+        """The file as it is now: read again if it changed (empty while it cannot be read)."""
         if _stamp(self.path) != self._stamp:
             logger.warning("%s", self.reload())
-        # An unreadable file lets nobody in, at the cost of an unknown user.
-        return (self._file or AuthFile(self.path, {})).check(user, password)
+        return self._file or AuthFile(self.path, {})
 
     def reload(self) -> str:
         """Read the file again; returns a sentence for the log."""

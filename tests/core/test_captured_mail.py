@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from contacts_tui.core.mail import relay_log as maillog
+from contacts_tui.core.mail import relay_log
 from contacts_tui.core import migrate as migrations
 from contacts_tui.core.db import open_database
 from contacts_tui.core.mail import inbox
@@ -192,7 +192,7 @@ def test_query_words_find_what_they_name(mailbox):
     assert found("message-id:inv-42@shop") == ["Order", "Reminder", "Invoice"]
     assert found("nothing-like-this") == []
     # The command line and the TUI search with the same words.
-    assert [r.subject for r in maillog.captured_messages(10, search="to:beta")] == ["Reminder R-7"]
+    assert [r.subject for r in relay_log.captured_messages(10, search="to:beta")] == ["Reminder R-7"]
 
 
 def test_after_and_before_read_dates_in_the_zone_given(mailbox):
