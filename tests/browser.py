@@ -27,7 +27,7 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not in
 class Browser:
     """Headless chromium, driven over its DevTools protocol on a loopback port."""
 
-    def __init__(self, url: str, profile: Path, size: tuple[int, int] = (1000, 700)) -> None:
+    def __init__(self, url: str, profile: Path, size: tuple[int, int] = (1000, 700), *flags: str) -> None:
         self.profile = profile
         self.process = subprocess.Popen(
             [
@@ -43,6 +43,7 @@ class Browser:
                 f"--user-data-dir={profile}",
                 "--remote-debugging-port=0",
                 f"--window-size={size[0]},{size[1]}",
+                *flags,
                 url,
             ],
             stdout=subprocess.DEVNULL,

@@ -4,7 +4,17 @@
 "use strict";
 
 const PAGE = 100;
-const state = { query: "", messages: [], matching: 0, current: null, remote: false, raw: "raw", tab: "html" };
+const state = {
+  query: "",
+  messages: [],
+  matching: 0,
+  current: null,
+  remote: false,
+  raw: "raw",
+  tab: "html",
+  loads: 0, // lists asked for; an answer to an older ask is dropped
+  loading: false,
+};
 const byId = (id) => document.getElementById(id);
 
 function make(tag, attributes, ...children) {
@@ -65,7 +75,15 @@ async function loadList(more) {
   const path = state.query
     ? `/api/v1/search?query=${encodeURIComponent(state.query)}&start=${start}&limit=${PAGE}`
     : `/api/v1/messages?start=${start}&limit=${PAGE}`;
-  const found = await api("GET", path);
+  const mine = ++state.loads;
+  state.loading = true;
+  let found;
+  try {
+    found = await api("GET", path);
+  } finally {
+    if (mine === state.loads) state.loading = false;
+  }
+  if (mine !== state.loads) return; // a later list is on its way
   state.messages = more ? state.messages.concat(found.messages) : found.messages;
   state.matching = found.messages_count;
   showCounts(found.total, found.unread);
@@ -291,7 +309,8 @@ function reloadSoon() {
 function onEvent(event) {
   const { Type: type, Data: data } = JSON.parse(event.data);
   if (type === "new") {
-    if (state.query) return reloadSoon();
+    // A list on its way may have been read before this message came: read it again after.
+    if (state.query || state.loading) return reloadSoon();
     if (!state.messages.some((m) => m.ID === data.ID)) {
       state.messages.unshift(data);
       state.matching += 1;
@@ -316,17 +335,17 @@ function onEvent(event) {
   }
 }
 
-function listen() {
+function listen(again) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/api/events`);
   socket.addEventListener("open", () => {
     byId("live").classList.add("on");
-    reloadSoon(); // whatever came while the socket was down
+    if (again) reloadSoon(); // whatever came while the socket was down
   });
   socket.addEventListener("message", onEvent);
   socket.addEventListener("close", () => {
     byId("live").classList.remove("on");
-    setTimeout(listen, 2000);
+    setTimeout(() => listen(true), 2000);
   });
 }
 
@@ -379,7 +398,7 @@ function start() {
       if (/^\d+$/.test(id)) return openMessage(id);
     })
     .catch(showError);
-  listen();
+  listen(false);
 }
 
 function search(text) {
