@@ -150,6 +150,8 @@ def message_json(message: InboxMessage, parsed: EmailMessage, body: Body) -> dic
     return {
         "ID": str(record.id),
         "MessageID": message_id(record.message_id),
+        # Opening a message marks it read; Mailpit's Message had this field up to 2023, and clients read it.
+        "Read": True,
         "From": sender.as_json() if sender else None,
         "To": _addresses(summary.to),
         "Cc": _addresses(summary.cc),
