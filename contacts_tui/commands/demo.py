@@ -13,6 +13,9 @@ DEMO_PORTS = range(2525, 2535)
 """Where the demo's relay listens: 2525, the relay's own default, so a mail
 sender can be pointed at the address the README names; the next ones when
 another program holds it, and any free port as the last resort."""
+INBOX_PORTS = range(8025, 8035)
+"""Where the demo's web inbox listens: 8025, Mailpit's port, so test helpers
+made for Mailpit find it where they look first; then the next ones."""
 
 
 def run_demo(options: Options, explicit_db: bool, need_a_terminal=lambda: None) -> int:
@@ -55,6 +58,8 @@ def run_demo(options: Options, explicit_db: bool, need_a_terminal=lambda: None) 
         later = f"{relay_command()} --db {where} messages list"
         # The TUI covers the terminal; these lines stay readable once it closes.
         print(f"Its relay captures what mail senders send to 127.0.0.1:{relay.port}.")
+        if relay.relay.inbox is not None:
+            print(f"Its web inbox and Mailpit-compatible API: http://127.0.0.1:{relay.relay.inbox.port}/")
         print(f"(read what it captured later with: {later})")
         try:
             from contacts_tui.ui.app import make_app
@@ -70,8 +75,17 @@ def _start_relay(directory):
     from relay.app import RelayThread
     from relay.config import RelayConfig
 
+    inbox_port = next((port for port in INBOX_PORTS if _free(port)), 0)
+
     def start(port: int):
-        config = RelayConfig(listen_host="127.0.0.1", listen_port=port, capture=True, hostname="demo-relay.localhost")
+        config = RelayConfig(
+            listen_host="127.0.0.1",
+            listen_port=port,
+            capture=True,
+            hostname="demo-relay.localhost",
+            http_host="127.0.0.1",
+            http_port=inbox_port,
+        )
         return RelayThread(config, directory).start()
 
     for port in DEMO_PORTS:

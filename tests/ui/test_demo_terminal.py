@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 
-from contacts_tui.commands.demo import DEMO_PORTS
+from contacts_tui.commands.demo import DEMO_PORTS, INBOX_PORTS
 
 from .helpers import Terminal, needs_tmux, program
 
@@ -116,8 +116,30 @@ def test_the_demo_relay_takes_the_next_port_when_2525_is_taken_and_says_which(tm
                 )
             terminal.keys("m")
             terminal.wait_for("From outside")
+
             terminal.keys("C-q")
             said = "".join(terminal.wait_for("demo ended").split())
             assert f"listens on 127.0.0.1:{port}" in " ".join(screen.split()) and f"127.0.0.1:{port}." in said
+            # It said where its web inbox was.
+            inbox = re.search(r"Mailpit-compatibleAPI:http://127\.0\.0\.1:(\d+)/", said)
+            assert inbox and int(inbox.group(1)) in INBOX_PORTS, said
         finally:
             terminal.close()
+
+
+def test_the_demo_relay_serves_the_web_inbox_with_what_it_captured(sqlite_directory):
+    import json
+    import smtplib
+    import urllib.request
+
+    from contacts_tui.commands.demo import _start_relay
+
+    relay = _start_relay(sqlite_directory)
+    try:
+        with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as client:
+            client.sendmail("shop@outside.example", ["owner@acme.example"], b"Subject: Seen in the inbox\r\n\r\nhi\r\n")
+        url = f"http://127.0.0.1:{relay.relay.inbox.port}/api/v1/messages"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert [m["Subject"] for m in json.load(answer)["messages"]] == ["Seen in the inbox"]
+    finally:
+        relay.stop()
