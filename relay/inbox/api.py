@@ -136,8 +136,7 @@ class Api:
     # -- Mailpit's routes ----------------------------------------------------
 
     async def info(self, request: web.Request) -> web.Response:
-        total, unread = await self._run(inbox.totals)
-        categories = await self._run(inbox.category_counts)
+        totals = await self._run(inbox.totals)
         accepted, size = await self._run(inbox.captured_since, self.started_at)
         return _json(
             {
@@ -145,9 +144,9 @@ class Api:
                 "LatestVersion": "",
                 "Database": self.database,
                 "DatabaseSize": 0,
-                "Messages": total,
-                "Unread": unread,
-                "Tags": categories,
+                "Messages": totals.total,
+                "Unread": totals.unread,
+                "Tags": totals.categories,
                 "RuntimeStats": {
                     "Uptime": int(time.monotonic() - self.started),
                     "Memory": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -186,17 +185,16 @@ class Api:
         limit = _number(request.query.get("limit"), 50)
         limit = 50 if limit < 0 else limit
         page = await self._run(inbox.page, search, start, limit, self._zone(request))
-        total, unread = await self._run(inbox.totals)
-        categories = await self._run(inbox.category_counts)
+        totals = await self._run(inbox.totals)
         return _json(
             {
-                "total": total,
-                "unread": unread,
+                "total": totals.total,
+                "unread": totals.unread,
                 "count": len(page.messages),
                 "messages_count": page.matching,
                 "messages_unread": page.unread,
                 "start": start,
-                "tags": sorted(categories),
+                "tags": sorted(totals.categories),
                 "messages": [shapes.summary_json(m) for m in page.messages],
             }
         )
@@ -247,7 +245,7 @@ class Api:
         await self.events.changed(len(gone))
 
     async def tags(self, request: web.Request) -> web.Response:
-        return _json(sorted(await self._run(inbox.category_counts)))
+        return _json(sorted((await self._run(inbox.totals)).categories))
 
     async def chaos(self, request: web.Request) -> web.Response:
         return _json(triggers_json(await self._run(chaos_rules.current_rules)))

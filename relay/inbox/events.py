@@ -62,9 +62,9 @@ class Events:
         return socket
 
     async def _stats_now(self) -> dict:
-        total, unread = await self._run(inbox.totals)
-        self._stats = (total, unread)
-        return {"Total": total, "Unread": unread, "Version": self.version}
+        totals = await self._run(inbox.totals)
+        self._stats = (totals.total, totals.unread)
+        return {"Total": totals.total, "Unread": totals.unread, "Version": self.version}
 
     async def send(self, kind: str, data: Any) -> None:
         if not self.clients:

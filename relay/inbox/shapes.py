@@ -13,11 +13,11 @@ import datetime as dt
 import email.utils
 import hashlib
 import re
-from email.message import EmailMessage
+from email.message import Message
 
 from contacts_tui.core.mail.added import contact_persons
 from contacts_tui.core.mail.inbox import InboxMessage
-from contacts_tui.core.mail.parts import Body, Part
+from contacts_tui.core.mail.parts import Body, Part, header
 from contacts_tui.core.mail.summary import Address, addresses_of
 from contacts_tui.core.mail.view import header_fields
 
@@ -107,15 +107,11 @@ def part_json(part: Part) -> dict:
     }
 
 
-def _field(parsed: EmailMessage, name: str) -> str:
-    try:
-        value = parsed.get(name)
-    except (ValueError, IndexError):
-        return ""
-    return str(value) if value is not None else ""
+def _field(parsed: Message, name: str) -> str:
+    return header(parsed, name)
 
 
-def _date(parsed: EmailMessage, received: dt.datetime) -> str:
+def _date(parsed: Message, received: dt.datetime) -> str:
     text = _field(parsed, "Date")
     try:
         moment = email.utils.parsedate_to_datetime(text) if text else None
@@ -128,7 +124,7 @@ def _date(parsed: EmailMessage, received: dt.datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _unsubscribe(parsed: EmailMessage) -> dict:
+def _unsubscribe(parsed: Message) -> dict:
     header = _field(parsed, "List-Unsubscribe")
     links = re.findall(r"<([^>]+)>", header)
     mail = next((link for link in links if link.lower().startswith("mailto:")), None)
@@ -141,7 +137,7 @@ def _unsubscribe(parsed: EmailMessage) -> dict:
     }
 
 
-def message_json(message: InboxMessage, parsed: EmailMessage, body: Body) -> dict:
+def message_json(message: InboxMessage, parsed: Message, body: Body) -> dict:
     """Mailpit's Message (``GET /api/v1/message/{ID}``), with our fields."""
     record, summary = message.record, message.summary
     senders = addresses_of(parsed, "From")

@@ -12,12 +12,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from peewee import fn
+from peewee import Case, fn
 
 from ..db import database_call
-from .relay_log import SUMMARY_FIELDS, CapturedRecord, captured_record
 from ..models import CapturedMessage
 from .query import condition
+from .relay_log import SUMMARY_FIELDS, CapturedRecord, captured_record
 from .summary import Summary, summarize
 
 _uses_database = database_call(lambda *args: CapturedMessage._meta.database)
@@ -37,6 +37,17 @@ class Page:
     """How many messages the query finds in all (``messages`` is one page of them)."""
     unread: int
     """How many of those are unread."""
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    total: int
+    unread: int
+    categories: dict[str, int]
+    """How many messages each category has (Mailpit's tags)."""
+
+
+_UNREAD = fn.SUM(Case(None, [(CapturedMessage.read == False, 1)], 0))  # noqa: E712 - a peewee expression
 
 
 def _summary(row: CapturedMessage) -> Summary:
@@ -64,21 +75,36 @@ def _where(query, search: str, zone: dt.tzinfo | None):
 @_uses_database
 def page(search: str = "", start: int = 0, limit: int = 50, zone: dt.tzinfo | None = None) -> Page:
     """One page of the messages ``search`` finds, newest first; ``limit`` 0 means all."""
-    rows = _where(CapturedMessage.select(*SUMMARY_FIELDS), search, zone).order_by(CapturedMessage.id.desc())
-    rows = rows.offset(max(0, start))
+    # The page's ids first, from the columns searched alone (on SQLite an index
+    # holds them: m0013), then those rows whole.
+    ids = _where(CapturedMessage.select(CapturedMessage.id), search, zone).order_by(CapturedMessage.id.desc())
+    ids = ids.offset(max(0, start))
     if limit > 0:
-        rows = rows.limit(limit)
-    count = _where(CapturedMessage.select(fn.COUNT(CapturedMessage.id)), search, zone)
-    unread = count.where(CapturedMessage.read == False)  # noqa: E712 - a peewee expression
-    return Page([_message(row) for row in rows], count.scalar() or 0, unread.scalar() or 0)
+        ids = ids.limit(limit)
+    wanted = [row.id for row in ids]
+    whole = CapturedMessage.select(*SUMMARY_FIELDS).where(CapturedMessage.id.in_(wanted))
+    rows = whole.order_by(CapturedMessage.id.desc()) if wanted else []
+    # Both counts in one pass over the table.
+    counted = _where(CapturedMessage.select(fn.COUNT(CapturedMessage.id), _UNREAD), search, zone).tuples().first()
+    matching, unread = (counted[0] or 0, counted[1] or 0) if counted else (0, 0)
+    return Page([_message(row) for row in rows], matching, unread)
 
 
 @_uses_database
-def totals() -> tuple[int, int]:
-    """How many messages are stored, and how many of them are unread."""
-    total = CapturedMessage.select(fn.COUNT(CapturedMessage.id)).scalar() or 0
-    unread = CapturedMessage.select(fn.COUNT(CapturedMessage.id)).where(CapturedMessage.read == False).scalar()  # noqa: E712
-    return total, unread or 0
+def totals() -> Totals:
+    """How many messages are stored, how many are unread, and how many each category has: one pass."""
+    rows = (
+        CapturedMessage.select(CapturedMessage.category_key, fn.COUNT(CapturedMessage.id), _UNREAD)
+        .group_by(CapturedMessage.category_key)
+        .tuples()
+    )
+    total = unread = 0
+    categories = {}
+    for key, count, not_read in rows:
+        total, unread = total + count, unread + (not_read or 0)
+        if key:
+            categories[key] = count
+    return Totals(total, unread, categories)
 
 
 @_uses_database
@@ -147,18 +173,6 @@ def _chunks(ids: list[int], size: int = 500):
     # SQLite allows a limited number of parameters in one statement.
     for index in range(0, len(ids), size):
         yield ids[index : index + size]
-
-
-@_uses_database
-def category_counts() -> dict[str, int]:
-    """How many stored messages each category has (Mailpit's tags)."""
-    rows = (
-        CapturedMessage.select(CapturedMessage.category_key, fn.COUNT(CapturedMessage.id))
-        .where(CapturedMessage.category_key != "")
-        .group_by(CapturedMessage.category_key)
-        .tuples()
-    )
-    return dict(rows)
 
 
 @_uses_database

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import getaddresses
 
-from .encoded_words import decode_words
 from .html_text import html_to_text
-from .parts import body_of, parse
+from .parts import body_of, parse, text, unescaped
 
 SNIPPET = 200  # characters, as Mailpit cuts them
 _SPACE = re.compile(r"\s+")
@@ -91,23 +90,15 @@ class Summary:
         )
 
 
-def addresses_of(message: EmailMessage, name: str) -> tuple[Address, ...]:
+def addresses_of(message: Message, name: str) -> tuple[Address, ...]:
     """The addresses of every ``name`` field, display names decoded."""
-    try:
-        values = message.get_all(name) or []
-    except (ValueError, IndexError):
-        return ()
+    values = [unescaped(value) for value in message.get_all(name) or []]
     found = []
-    for value in values:
-        try:
-            pairs = [(a.display_name, a.addr_spec) for a in value.addresses]
-        except (AttributeError, ValueError, IndexError):
-            pairs = getaddresses([str(value)])
-        for display, address in pairs:
-            display = _CONTROL.sub(" ", decode_words(display or "")).strip()
-            address = _CONTROL.sub("", address or "").strip()
-            if address or display:
-                found.append(Address(display, address))
+    for display, address in getaddresses(values):
+        display = _CONTROL.sub(" ", text(display)).strip()
+        address = _CONTROL.sub("", address or "").strip()
+        if address or display:
+            found.append(Address(display, address))
     return tuple(found)
 
 
