@@ -313,6 +313,8 @@ class Api:
         how = "attachment" if request.query.get("download") == "1" else "inline"
         response.headers["Content-Disposition"] = f"{how}; filename*=UTF-8''{quote(part.filename, safe='')}"
         response.headers["Content-Security-Policy"] = PART_POLICY
+        # The message's HTML shows its inline images from a sandboxed frame, an origin of its own.
+        response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         return response
 
     async def view_html(self, request: web.Request) -> web.Response:

@@ -11,6 +11,21 @@ import pytest
 
 from ..helpers import ACME, SENDER, relay_config, running, seed
 
+
+def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    """A small, valid PNG of one colour (the invoice's inline logo)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(colour) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+LOGO = png(120, 24, (31, 95, 191))
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) * 40 + b"%%EOF\n"
 
 
@@ -29,9 +44,7 @@ def invoice(
         html or f"<h1>{subject}</h1><p>Dear customer, your <b>invoice</b> is attached.</p><img src='cid:logo@shop'>",
         subtype="html",
     )
-    message.get_payload()[1].add_related(
-        b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "image", "gif", cid="<logo@shop>", disposition="inline"
-    )
+    message.get_payload()[1].add_related(LOGO, "image", "png", cid="<logo@shop>", disposition="inline")
     message.add_attachment(PDF, "application", "pdf", filename=f"{subject.split()[-1]}.pdf")
     return message.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 

@@ -50,6 +50,21 @@ async def until_frame_shows(browser: Browser, text: str) -> None:
         await asyncio.sleep(0.1)
 
 
+async def until_frame_image(browser: Browser, width: int) -> None:
+    """Until the frame's first image has loaded at ``width`` pixels (a broken one has none)."""
+    deadline = asyncio.get_running_loop().time() + DEADLINE
+    while True:
+        document = await frame_document(browser)
+        if document:
+            node = await browser.call("DOM.querySelector", nodeId=document["nodeId"], selector="img")
+            if node.get("nodeId"):
+                quad = (await browser.call("DOM.getBoxModel", nodeId=node["nodeId"]))["model"]
+                if quad["width"] == width:
+                    return
+        assert asyncio.get_running_loop().time() < deadline, "the frame's image never loaded"
+        await asyncio.sleep(0.1)
+
+
 async def click_in_frame(browser: Browser, selector: str) -> None:
     """A real mouse click on an element inside the message's frame."""
     document = await frame_document(browser)
@@ -94,6 +109,8 @@ async def test_a_tester_sees_an_invoice_arrive_opens_it_and_downloads_its_pdf(in
         await browser.evaluate("document.querySelector('#messages .row').click()")
         await browser.until("document.getElementById('subject').textContent === 'Invoice INV-42'")
         await until_frame_shows(browser, "Dear customer, your")
+        # Its logo, a part of the message, is shown in the frame (a 120x24 image).
+        await until_frame_image(browser, 120)
         panel = await browser.evaluate("document.getElementById('contacts').innerText")
         assert "Jörg Buchhalter <books@acme.example>" in panel and ACME in panel and "opted in to billing" in panel
         assert "receives all notifications" in panel
