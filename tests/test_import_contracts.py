@@ -101,6 +101,7 @@ CLEAN = {
     },
     "contacts_tui/core/mail/__init__.py": "",
     "contacts_tui/core/mail/relay_log.py": "import peewee\n",
+    "contacts_tui/core/mail/inbox.py": "import contacts_tui.core.mail.relay_log\n",
     "contacts_tui/ui/portal/__init__.py": "",
     "contacts_tui/ui/portal/app.py": "from contacts_tui.ui.screens import base\nimport contacts_tui.core.portal.client\n",
     # The portal service owns the database; the portal's processes hold its client.
@@ -117,7 +118,9 @@ CLEAN = {
     "relay/__init__.py": "",
     "relay/cli/__init__.py": "import relay.supervisor\n",
     "relay/supervisor.py": "import relay.app\n",
-    "relay/app.py": "import relay.config\nimport relay.server.handler\nimport relay.delivery.scheduler\n",
+    "relay/app.py": "import relay.config\nimport relay.inbox.server\nimport relay.delivery.scheduler\n",
+    "relay/inbox/__init__.py": "",
+    "relay/inbox/server.py": "import contacts_tui.core.mail.inbox\nimport relay.server.handler\n",
     "relay/config.py": "import relay.server.handler\n",
     "relay/server/__init__.py": "",
     "relay/server/handler.py": "import contacts_tui.core.directory.service\nimport relay.queue.spool\nimport relay.store.writer\n",
@@ -172,6 +175,7 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         ({"relay/delivery/scheduler.py": "import relay.app\n"}, RELAY_LAYERS),
         ({"relay/ops/metrics.py": "import relay.server.handler\n"}, RELAY_LAYERS),
         ({"relay/delivery/scheduler.py": "import relay.ops.health\n"}, RELAY_LAYERS),
+        ({"relay/server/handler.py": "import relay.inbox.server\n"}, RELAY_LAYERS),
         (
             {
                 "contacts_tui/ui/screens/messages.py": "from . import relay_log\n",
@@ -187,6 +191,7 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         ),
         ({"contacts_tui/core/portal/client.py": "from . import service\n"}, PRIVSEP),
         ({"contacts_tui/commands/portal.py": "def run():\n    import contacts_tui.core.db\n"}, PRIVSEP),
+        ({"contacts_tui/ui/portal/app.py": "from contacts_tui.core.mail import inbox\n"}, PORTAL),
     ],
     ids=[
         "core-textual",
@@ -200,11 +205,13 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         "delivery-app",
         "metrics-server",
         "delivery-health",
+        "server-inbox",
         "screens-cycle",
         "portal-admin-screen",
         "portal-directory",
         "client-service",
         "portal-command-db",
+        "portal-captured-mail",
     ],
 )
 def test_the_contracts_fail_a_tree_that_breaks_an_arrow(tmp_path, extra, broken):

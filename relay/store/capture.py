@@ -12,7 +12,6 @@ import asyncio
 import json
 
 from contacts_tui.core.mail.relay_log import LogEntry
-from contacts_tui.core.mail.summary import summary_columns
 from contacts_tui.core.models import CapturedMessage, RelayLog
 
 from .writer import LogWriter
@@ -38,6 +37,10 @@ class CaptureStore:
 
     async def store(self, entry: LogEntry, original: bytes, rewritten: bytes) -> int:
         """Commit the message with its log entry; returns the captured message's id."""
+        # Here, not at the top: every contacts-relay command reads this module
+        # (for the retention default), and only a capture relay parses mail.
+        from contacts_tui.core.mail.summary import summary_columns
+
         entry.relay = entry.relay or self.log_writer.relay_name
         row = entry.row()
         searchable = " ".join(
