@@ -89,6 +89,9 @@ class CustomerPage:
     total: int
     offset: int
     limit: int
+    exact: bool = True
+    """False: ``total`` is an estimate from the share of matches among the
+    first customers (search.py); ``count_customers`` counts exactly."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,67 +17,113 @@ from ..db import database_call
 from ..models import ContactCategory, ContactPerson, Customer
 from .dialect import to_cell
 from .read import COLUMNS, RECEIVE_ALL
+from ..directory.filters import NO_FILTER, Filter, customer_condition, person_condition
 
 _CHUNK = 1000
 
 
 @database_call(lambda *args: Customer._meta.database)
 def export_csv(
-    catalog: Catalog, out: TextIO, progress: Callable[[int], None] | None = None, *, delimiter: str = ","
+    catalog: Catalog,
+    out: TextIO,
+    progress: Callable[[int], None] | None = None,
+    *,
+    delimiter: str = ",",
+    flt: Filter = NO_FILTER,
+    max_contacts: int = 10,
 ) -> int:
-    """Write every customer and its active contact persons; returns the rows written.
+    """Write every customer and its active contact persons (those ``flt``
+    keeps); returns the rows written.
 
     A customer with no contact persons, or with a phone number, gets a row of
-    its own with empty contact fields.
+    its own with empty contact fields (with a filter on contact persons, only
+    their rows).
     """
     plain = csv.writer(out, lineterminator="\n", delimiter=delimiter)
     plain.writerow(COLUMNS)
     writer = _SpreadsheetSafe(plain)
     rows = 0
-    last_key = None
-    while True:
-        query = Customer.select(Customer.id, Customer.name, Customer.email, Customer.email_key, Customer.phone)
-        if last_key is not None:
-            query = query.where(Customer.email_key > last_key)
-        customers = list(query.order_by(Customer.email_key).limit(_CHUNK).namedtuples())
-        if not customers:
-            return rows
-        last_key = customers[-1].email_key
-        contacts = _contacts_of([c.id for c in customers])
-        for customer in customers:
-            theirs = contacts.get(customer.id, [])
-            if not theirs or customer.phone:
+    for customers in customer_batches(flt, max_contacts):
+        for customer, theirs in customers:
+            if (not theirs or customer.phone) and not flt.on_contacts:
                 writer.writerow([customer.email, customer.name, "", "", customer.phone, "", ""])
                 rows += 1
             for contact, categories in theirs:
-                if contact.receive_all:
-                    cats = RECEIVE_ALL
-                else:
-                    # Opt-ins an earlier catalog left are not the file's: import would refuse them.
-                    cats = ";".join(catalog.sort_keys(categories & set(catalog.keys)))
                 writer.writerow(
-                    [customer.email, customer.name, contact.name, contact.email, contact.phone, contact.role, cats]
+                    [
+                        customer.email,
+                        customer.name,
+                        contact.name,
+                        contact.email,
+                        contact.phone,
+                        contact.role,
+                        categories_cell(catalog, contact.receive_all, categories),
+                    ]
                 )
                 rows += 1
         if progress:
             progress(rows)
+    return rows
 
 
-def _contacts_of(customer_ids: list[int]) -> dict[int, list[tuple]]:
-    rows = list(
-        ContactPerson.select(
-            ContactPerson.id,
-            ContactPerson.customer,
-            ContactPerson.name,
-            ContactPerson.email,
-            ContactPerson.email_key,
-            ContactPerson.phone,
-            ContactPerson.role,
-            ContactPerson.receive_all,
+def categories_cell(catalog: Catalog, receive_all: bool, categories: set[str]) -> str:
+    if receive_all:
+        return RECEIVE_ALL
+    # Opt-ins an earlier catalog left are not the file's: import would refuse them.
+    return ";".join(catalog.sort_keys(categories & set(catalog.keys)))
+
+
+def customer_batches(flt: Filter = NO_FILTER, max_contacts: int = 10):
+    """The customers ``flt`` keeps in email order, a batch at a time, each with
+    its contact persons that ``flt`` keeps (active ones when it says nothing
+    of them) and their categories: ``[(customer, [(contact, categories)])]``."""
+    condition = customer_condition(flt, max_contacts)
+    last_key = None
+    while True:
+        query = Customer.select(Customer.id, Customer.name, Customer.email, Customer.email_key, Customer.phone)
+        if condition is not None:
+            query = query.where(condition)
+        if last_key is not None:
+            query = query.where(Customer.email_key > last_key)
+        customers = list(query.order_by(Customer.email_key).limit(_CHUNK).namedtuples())
+        if not customers:
+            return
+        last_key = customers[-1].email_key
+        contacts = _contacts_of([c.id for c in customers], flt)
+        yield [(customer, contacts.get(customer.id, [])) for customer in customers]
+
+
+def _contacts_of(customer_ids: list[int], flt: Filter = NO_FILTER) -> dict[int, list[tuple]]:
+    person = ContactPerson.alias("p")
+    if flt.on_contacts:
+        owner = Customer.alias("owner")
+        kept = person_condition(flt, person, owner.email_key)
+        query = person.select(
+            person.id,
+            person.customer,
+            person.name,
+            person.email,
+            person.email_key,
+            person.phone,
+            person.role,
+            person.receive_all,
+            person.deleted_at,
+        ).join(owner, on=(owner.id == person.customer))
+    else:
+        kept = person.deleted_at.is_null()
+        query = person.select(
+            person.id,
+            person.customer,
+            person.name,
+            person.email,
+            person.email_key,
+            person.phone,
+            person.role,
+            person.receive_all,
+            person.deleted_at,
         )
-        .where(ContactPerson.customer.in_(customer_ids) & ContactPerson.deleted_at.is_null())
-        .order_by(ContactPerson.customer, ContactPerson.email_key)
-        .namedtuples()
+    rows = list(
+        query.where(person.customer.in_(customer_ids) & kept).order_by(person.customer, person.email_key).namedtuples()
     )
     categories: dict[int, set[str]] = {}
     if rows:

@@ -1,9 +1,17 @@
-"""Customer search and paging that stay fast at 100k customers.
+"""Customer search and filters that stay fast at a million customers.
 
 Words of three or more characters go through a trigram index (SQLite FTS5, or
 pg_trgm on PostgreSQL), shorter ones on SQLite through an index of
 characters and pairs of characters (grams.py). Pages come from
 indexed ORDER BY with LIMIT/OFFSET, so no query holds all rows in memory.
+
+A search or filter first probes: it counts the matches among the first
+customers (by id), stopping at ``COUNT_CAP`` of them. Where that many are
+found before the probe ends, the matches are common: the page comes from a
+walk down the sort order, and the total is an estimate from the share the
+probe found ("about 333,000"), marked as such; ``count_customers`` counts
+exactly, for whoever can wait. Otherwise the matches are few and an index
+gathers them all: the page is sorted from those and the total is exact.
 """
 
 from __future__ import annotations
@@ -13,13 +21,15 @@ import operator
 import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import peewee
 
 from .. import grams
 from ..models import Customer
 from ..records import CustomerPage, CustomerRecord, customer_record
+from ..interrupt import Stop
+from .filters import FILTER_COLUMNS, NO_FILTER, Filter, customer_condition, filter_gather
 
 SORTS = {
     "name": ("name_key", "id"),
@@ -122,18 +132,7 @@ def _matching(database: peewee.Database, plan: _Plan) -> peewee.Expression | Non
     return functools.reduce(operator.and_, conditions) if conditions else None
 
 
-def _count(database: peewee.Database, plan: _Plan) -> int:
-    if plan.trigrams is None and plan.grams is None and not plan.scanned:
-        return Customer.select().count()
-    if plan.scanned:
-        return _scan_count(database, _matching(database, plan))
-    # Each index has one row per customer: counting there skips a join
-    # back to every matching customer (1 ms instead of 12 at 9k hits).
-    table, expression = ("customer_search", plan.trigrams) if plan.grams is None else ("customer_grams", plan.grams)
-    return database.execute_sql(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (expression,)).fetchone()[0]
-
-
-def _scan_count(database: peewee.Database, condition: peewee.Expression) -> int:
+def _scan_count(database: peewee.Database, condition: peewee.Expression, stop: Stop) -> int:
     """How many customers meet a condition that LIKE tests on every row.
 
     At 100k customers that scan is 40-70 ms of reading and testing rows. On
@@ -147,7 +146,8 @@ def _scan_count(database: peewee.Database, condition: peewee.Expression) -> int:
         return Customer.select().where(condition).count()
 
     def half(low: int, high: int) -> int:
-        return Customer.select().where(condition & (Customer.id > low) & (Customer.id <= high)).count()
+        with stop.reading(database):
+            return Customer.select().where(condition & (Customer.id > low) & (Customer.id <= high)).count()
 
     # The helper thread keeps its connection, and with it a warm page cache.
     later = _helper().submit(half, top // 2, top)
@@ -172,67 +172,222 @@ def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+COUNT_CAP = 1_000
+"""Matches a probe counts before it calls them common (and the total an estimate)."""
+_PROBE_ROWS = 20_000
+"""Customers a probe tests at most, in id order, where no text index leads it."""
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """What counting the first matches found."""
+
+    found: int
+    """Matches counted, at most COUNT_CAP + 1."""
+    reached: int
+    """Customers (by id) the probe went through to find them."""
+    complete: bool
+    """Whether ``found`` is every match."""
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One search text with one filter, as SQL."""
+
+    plan: _Plan
+    matching: peewee.Expression | None
+    """Every condition, the words' through their indexes."""
+    tests: list[peewee.Expression]
+    """The conditions a row is tested with (LIKE words, the filter's), without the text indexes."""
+    gather: peewee.Expression | None
+    """An indexed superset of the filter's customers, for gathering few of them."""
+
+
+def _search(database: peewee.Database, text: str, flt: Filter, max_contacts: int) -> _Search:
+    if flt.domain and flt.status != "deleted":
+        # The domain is in the search text of every customer it keeps (its
+        # own address or an active contact person's): the text index narrows
+        # to those, and the filter's exact test keeps the right ones.
+        text = f"{text} @{flt.domain}"
+    plan = _plan(database, text)
+    tests = [_contains(database, Customer.search_text, word) for word in plan.scanned]
+    kept = customer_condition(flt, max_contacts)
+    if kept is not None:
+        tests.append(kept)
+    conditions = [c for c in (_matching(database, replace(plan, scanned=())),) if c is not None] + tests
+    gather = filter_gather(flt)
+    matching = functools.reduce(operator.and_, conditions) if conditions else None
+    return _Search(plan, matching, tests, gather)
+
+
 def customer_page(
-    database: peewee.Database, text: str, sort: str, descending: bool, offset: int, limit: int
+    database: peewee.Database,
+    text: str,
+    sort: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+    flt: Filter = NO_FILTER,
+    max_contacts: int = 10,
+    stop: Stop | None = None,
 ) -> CustomerPage:
+    """One page of the customers matching ``text`` and ``flt``, sorted; see the module's docstring."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     columns = [getattr(Customer, name) for name in SORTS[sort]]
-    plan = _plan(database, text)
-    total = _count(database, plan)
-    if offset >= total:
-        return CustomerPage((), total, offset, limit)
-    wanted = min(limit, total - offset)
-    if plan.words and isinstance(database, peewee.SqliteDatabase):
-        # Where many customers match, a page of them is near the start of the
-        # sort order: a walk down its index that tests each row finds them in
-        # a millisecond, where gathering every match from an index and sorting
-        # them takes 20–50 ms. The count says how far the walk should reach,
-        # if the matches are spread evenly; when they are not, it gives up there.
-        customers = Customer.select(peewee.fn.MAX(Customer.id)).scalar() or total
-        reach = (offset + limit) * customers / total
-        indexed = plan.trigrams is not None or plan.grams is not None
-        # An index gathers a few matches faster than a walk that misses them:
-        # words of a name sit together in the name order ("Pioneer …" at P).
-        if reach <= _WALK_ROWS and (not indexed or total >= customers * _WALK_SHARE):
-            ids = _walk(database, plan.words, columns, descending, offset, limit, window=int(2 * reach) + limit)
-            if len(ids) == wanted:
-                return CustomerPage(_records(ids), total, offset, limit)
-        if plan.trigrams is None and plan.grams is None:
-            # Only LIKE: a unary plus keeps the sort index out of the ORDER
-            # BY, so SQLite scans once and sorts the matches.
-            columns = [peewee.NodeList((peewee.SQL("+"), c), glue="") for c in columns]
+    stop = stop or Stop()
+    with stop.reading(database):
+        search = _search(database, text, flt, max_contacts)
+        if search.matching is None:
+            total = Customer.select().count()
+            return CustomerPage(_sorted(None, columns, descending, offset, limit), total, offset, limit)
+        probe = _probe(database, search)
+        stop.check()
+        customers = Customer.select(peewee.fn.MAX(Customer.id)).scalar() or 0
+        if probe.complete:
+            total, exact = probe.found, True
+        elif probe.found > COUNT_CAP:
+            total, exact = max(probe.found, round(probe.found * customers / max(probe.reached, 1))), False
+        else:
+            total, exact = _count(database, search, stop), True
+        stop.check()
+        if exact and offset >= total:
+            return CustomerPage((), total, offset, limit)
+        indexed = _text_index(search.plan) is not None or search.gather is not None
+        if probe.found > COUNT_CAP and (not indexed or probe.found >= probe.reached * _WALK_SHARE):
+            # Many customers match: a page of them is near the start of the
+            # sort order, and a walk down its index that tests each row finds
+            # them in a millisecond, where gathering every match and sorting
+            # takes a scan. The probe's share says how far the walk should
+            # reach if the matches are spread evenly; when they are not, it
+            # gives up there and the index gathers after all.
+            reach = (offset + limit) * probe.reached / probe.found
+            window = int(2 * reach) + limit
+            if window <= _WALK_LIMIT:
+                ids = _walk(database, search, flt, max_contacts, columns, descending, offset, limit, window)
+                if len(ids) == limit or (exact and len(ids) == min(limit, total - offset)):
+                    return CustomerPage(_records(ids), total, offset, limit, exact)
+            stop.check()
+        rows = _sorted(search, columns, descending, offset, limit)
+        if not exact and len(rows) < limit:
+            # Past the end of an estimate: the matches end here.
+            total, exact = offset + len(rows), True
+        return CustomerPage(rows, total, offset, limit, exact)
+
+
+_WALK_LIMIT = 200_000
+"""Rows a walk down the sort order reads at most before the index gathers instead."""
+
+
+def _sorted(search: _Search | None, columns, descending: bool, offset: int, limit: int) -> tuple[CustomerRecord, ...]:
     # Only what a record shows: the sorter then carries no search text.
     query = Customer.select(*_RECORD_FIELDS)
-    condition = _matching(database, plan)
-    if condition is not None:
-        query = query.where(condition)
+    if search is not None:
+        query = query.where(search.matching if search.gather is None else search.matching & search.gather)
+        if search.plan.trigrams is None and search.plan.grams is None and search.gather is None:
+            # Only row tests: a unary plus keeps the sort index out of the
+            # ORDER BY, so the database scans once and sorts the matches.
+            if isinstance(query.model._meta.database, peewee.SqliteDatabase):
+                columns = [peewee.NodeList((peewee.SQL("+"), c), glue="") for c in columns]
     order = [c.desc() if descending else c.asc() for c in columns]
-    rows = tuple(customer_record(r) for r in query.order_by(*order).offset(offset).limit(limit))
-    return CustomerPage(rows, total, offset, limit)
+    return tuple(customer_record(r) for r in query.order_by(*order).offset(offset).limit(limit))
+
+
+def _probe(database: peewee.Database, search: _Search) -> _Probe:
+    """Count matches from the start of the table (by id) up to COUNT_CAP + 1."""
+    plan = search.plan
+    index = _text_index(plan)
+    if index is not None:
+        # The text index leads: it hands its matches over in id order, one
+        # at a time, and the probe stops at the cap without gathering them all.
+        table, _, expression = index
+        # FTS5 takes MATCH on its table's own name, not an alias.
+        condition = functools.reduce(
+            operator.and_,
+            [peewee.SQL(f"{table} MATCH ?", [expression]), peewee.SQL(f"{table}.rowid") == Customer.id, *search.tests],
+        )
+        query = Customer.select(Customer.id).from_(peewee.SQL(table), Customer).where(condition).limit(COUNT_CAP + 1)
+        ids = [row[0] for row in query.tuples()]
+        found = len(ids)
+        return _Probe(found, max(ids, default=0), found <= COUNT_CAP)
+    bound = Customer.select(Customer.id).order_by(Customer.id).offset(_PROBE_ROWS - 1).limit(1).scalar()
+    query = Customer.select(Customer.id).where(search.matching)
+    if bound is not None:
+        query = query.where(Customer.id <= bound)
+    ids = [row[0] for row in query.order_by(Customer.id).limit(COUNT_CAP + 1).tuples()]
+    found = len(ids)
+    complete = found <= COUNT_CAP and bound is None
+    return _Probe(found, max(ids, default=0) if found > COUNT_CAP else bound or 0, complete)
+
+
+def _text_index(plan: _Plan) -> tuple[str, str, str] | None:
+    if plan.trigrams is not None:
+        return "customer_search", "search_text", plan.trigrams
+    if plan.grams is not None:
+        return "customer_grams", "grams", plan.grams
+    return None
+
+
+def _count(database: peewee.Database, search: _Search, stop: Stop) -> int:
+    """How many customers match, exactly."""
+    index = _text_index(search.plan)
+    if index is not None and not search.tests:
+        # Each index has one row per customer: counting there skips a join
+        # back to every matching customer (1 ms instead of 12 at 9k hits).
+        table, _, expression = index
+        return database.execute_sql(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (expression,)).fetchone()[0]
+    condition = search.matching if search.gather is None else search.matching & search.gather
+    if index is None and search.gather is None:
+        return _scan_count(database, condition, stop)
+    return Customer.select().where(condition).count()
+
+
+def count_customers(
+    database: peewee.Database, text: str, flt: Filter = NO_FILTER, max_contacts: int = 10, stop: Stop | None = None
+) -> int:
+    """The exact number of customers matching ``text`` and ``flt`` (a scan where many do)."""
+    stop = stop or Stop()
+    with stop.reading(database):
+        search = _search(database, text, flt, max_contacts)
+        if search.matching is None:
+            return Customer.select().count()
+        return _count(database, search, stop)
 
 
 def _walk(
     database: peewee.Database,
-    words: tuple[str, ...],
+    search: _Search,
+    flt: Filter,
+    max_contacts: int,
     columns: list[peewee.Field],
     descending: bool,
     offset: int,
     limit: int,
     window: int,
 ) -> list[int]:
-    """The ids of a page of the customers holding every word, among the first
-    ``window`` customers in the sort order (fewer when the window holds too few)."""
+    """The ids of a page of the matching customers among the first ``window``
+    customers in the sort order (fewer when the window holds too few)."""
     order = [c.desc() if descending else c.asc() for c in columns]
-    keys = [c for c in columns if c is not Customer.id]
-    reached = Customer.select(Customer.id, Customer.search_text, *keys).order_by(*order).limit(window).alias("reached")
+    needed = {c.column_name for c in columns} | {"id", "search_text"}
+    if flt:
+        needed |= set(FILTER_COLUMNS)
+    reached = (
+        Customer.select(*[getattr(Customer, name) for name in sorted(needed)])
+        .order_by(*order)
+        .limit(window)
+        .alias("reached")
+    )
+    conditions = [_contains(database, reached.c.search_text, w) for w in search.plan.words]
+    kept = customer_condition(flt, max_contacts, reached)
+    if kept is not None:
+        conditions.append(kept)
     inner = [reached.c[c.column_name] for c in columns]
     query = (
         Customer.select(reached.c.id)
         .from_(reached)
-        .where(functools.reduce(operator.and_, [_contains(database, reached.c.search_text, w) for w in words]))
+        .where(functools.reduce(operator.and_, conditions))
         .order_by(*[c.desc() if descending else c.asc() for c in inner])
         .offset(offset)
         .limit(limit)

@@ -16,6 +16,7 @@ from dataclasses import replace
 import peewee
 
 from ..errors import NotFound, ValidationError
+from ..interrupt import Stop
 from ..mail import resolver
 from ..migrate import write_transaction
 from ..models import ContactCategory, ContactPerson, Customer, utcnow
@@ -34,6 +35,7 @@ from ..validate import DEFAULT_ROLE, clean_categories, email_key
 from . import history, search, settings, writes
 from .acting import HistoryCalls, directory_call
 from .checks import RuleChecks
+from .filters import NO_FILTER, Filter, clean_filter, person_condition
 from .rules import (
     CleanContact,
     CleanCustomer,
@@ -126,9 +128,26 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
         descending: bool = False,
         offset: int = 0,
         limit: int = 50,
+        filter: Filter = NO_FILTER,
+        stop: Stop | None = None,
     ) -> CustomerPage:
-        """One page of customers matching every word of ``text`` (name, email, contacts)."""
-        return search.customer_page(self.database, text, sort, descending, offset, limit)
+        """One page of customers matching every word of ``text`` (name, email,
+        contacts) that ``filter`` keeps. Where many match, the page's total is
+        an estimate (``exact`` False); ``count_customers`` counts them.
+        ``stop.stop()`` from another thread ends the call with Interrupted."""
+        return search.customer_page(
+            self.database, text, sort, descending, offset, limit, filter, self.max_contacts, stop
+        )
+
+    @_database_call
+    def count_customers(self, text: str = "", *, filter: Filter = NO_FILTER, stop: Stop | None = None) -> int:
+        """How many customers match ``text`` and ``filter``, exactly."""
+        return search.count_customers(self.database, text, filter, self.max_contacts, stop)
+
+    def clean_filter(self, **values: str | None) -> Filter:
+        """A Filter from what was typed (role, category, not_category, status,
+        domain), checked against this database's catalog."""
+        return clean_filter(self.catalog, **values)
 
     # -- contact persons ---------------------------------------------------
 
@@ -137,15 +156,22 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
         return self._contact_records([self._contact_row(contact_id)])[0]
 
     @_database_call
-    def list_contacts(self, customer_id: int, *, include_deleted: bool = False) -> list[ContactRecord]:
-        """Active contacts by name; with ``include_deleted`` the inactive ones follow."""
+    def list_contacts(
+        self, customer_id: int, *, include_deleted: bool = False, filter: Filter = NO_FILTER
+    ) -> list[ContactRecord]:
+        """Active contacts by name; with ``include_deleted`` the inactive ones
+        follow; only those ``filter`` keeps."""
         customer = self._customer_row(customer_id)
         # A promoted person's record waits, deleted, under the primary email
         # (see make_primary); it is not a contact to show or restore.
         query = ContactPerson.select().where(
             (ContactPerson.customer == customer_id) & (ContactPerson.email_key != customer.email_key)
         )
-        if not include_deleted:
+        if filter.on_contacts:
+            query = query.where(
+                person_condition(filter, ContactPerson, peewee.Value(customer.email_key), deleted_too=include_deleted)
+            )
+        elif not include_deleted:
             query = query.where(ContactPerson.deleted_at.is_null())
         rows = sorted(query, key=lambda r: (r.deleted_at is not None, name_sort_key(r.name), r.id))
         return self._contact_records(rows)
