@@ -14,6 +14,7 @@ from contacts_tui.core.db import describe
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.mail.relay_log import LogEntry
+from contacts_tui.core.directory.filters import NO_FILTER
 
 from .commands import ScreenActions
 from .screens.customers import CustomersScreen
@@ -40,6 +41,8 @@ class ContactsApp(TypeAhead):
         super().__init__()
         self.directory = directory
         self.cursor_blink = cursor_blink
+        self.filter = NO_FILTER
+        """The filter the customers and customer screens show (f sets it)."""
         # The relay log, captured messages and sample screens read theirs from here.
         self.options = options
         # Over SSH an admin must tell production from a test file at a glance.

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from contacts_tui.core.catalog import Catalog
 from contacts_tui.core.display import visible
+from contacts_tui.core.directory.filters import Filter
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 from contacts_tui.core.times import local, zone_name
 
@@ -60,10 +61,24 @@ def counted(count: int, nouns: tuple[str, str]) -> str:
     return f"{count:,} {nouns[0] if count == 1 else nouns[1]}"
 
 
-def matches_line(matches: int, total: int, nouns: tuple[str, str]) -> str:
+def matches_line(matches: int, total: int, nouns: tuple[str, str], *, about: bool = False) -> str:
     """What a search or filter leaves of all the rows, in every list: "1 of 46
-    customers matches", "12 of 46 customers match" (the verb agrees with the matches)."""
+    customers matches", "12 of 46 customers match" (the verb agrees with the
+    matches); ``about`` marks an estimate still being counted: "about 333,000 of …"."""
+    if about:
+        return f"about {_rounded(matches):,} of {counted(total, nouns)} match (counting…)"
     return f"{matches:,} of {counted(total, nouns)} {'matches' if matches == 1 else 'match'}"
+
+
+def _rounded(number: int) -> int:
+    """An estimate to two significant figures: it claims no more than it knows."""
+    digits = len(str(number))
+    return round(number, -(digits - 2)) if digits > 2 else number
+
+
+def filter_title(title: str, flt: Filter) -> str:
+    """A screen's header line, naming the filter while one is on."""
+    return f"{title} · filter: {flt.describe()}" if flt else title
 
 
 def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_deleted: bool) -> list[str]:

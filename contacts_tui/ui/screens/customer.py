@@ -9,9 +9,10 @@ from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import Static
 
+from contacts_tui.core.directory.filters import NO_FILTER, Filter
 from contacts_tui.core.records import ContactRecord, CustomerRecord, Membership
 
-from ..format import contact_lines, portal_line
+from ..format import contact_lines, filter_title, portal_line
 from .confirm import Confirm
 from .contact_list import ContactListScreen, toggle_bindings
 from .sample import NO_RELAY, SampleDialog, send_in_background
@@ -133,6 +134,15 @@ class CustomerScreen(ContactListScreen):
             tooltip="Enable this customer's sign-in to the portal again",
             id="customer.portal_enable",
         ),
+        Binding(
+            "f",
+            "filter",
+            "filter",
+            show=False,
+            tooltip="Filter the contact persons (and the customers) by role, category, status or email domain",
+            id="customer.filter",
+        ),
+        Binding("F", "clear_filter", "no filter", show=False, tooltip="Clear the filter", id="customer.clear_filter"),
         Binding("escape", "back", "back", tooltip="Back to the customers", id="customer.back"),
     ]
 
@@ -150,12 +160,12 @@ class CustomerScreen(ContactListScreen):
     # -- loading -------------------------------------------------------------
 
     def reload(self, select_id: int | None = None) -> None:
-        customer_id, include = self.customer_id, self.show_inactive
+        customer_id, include, chosen = self.customer_id, self.show_inactive, self.app.filter
 
         def fetch() -> Loaded:
             directory = self.directory
             customer = directory.get_customer(customer_id)
-            contacts = directory.list_contacts(customer_id, include_deleted=include)
+            contacts = directory.list_contacts(customer_id, include_deleted=include, filter=chosen)
             # At most a few indexed lookups, and moving the cursor never waits.
             elsewhere = {
                 contact.email.lower(): [m for m in directory.memberships(contact.email) if m.customer_id != customer_id]
@@ -169,7 +179,7 @@ class CustomerScreen(ContactListScreen):
     def _loaded(self, loaded: Loaded, select_id: int | None) -> None:
         self.customer = loaded.customer
         self.memberships = loaded.elsewhere
-        self.sub_title = loaded.customer.name
+        self.sub_title = filter_title(loaded.customer.name, self.app.filter)
         self.table.show_records(loaded.contacts, select_id)
         self.show_customer()
         self.show_contact()
@@ -187,7 +197,16 @@ class CustomerScreen(ContactListScreen):
 
     def customer_lines(self, lines: list[str]) -> list[str]:
         assert self.customer is not None
+        if self.app.filter.on_contacts:
+            shown = len(self.table.records)
+            lines[2] += f" · {shown} shown by the filter (F clears it)"
         return [*lines, portal_line(self.customer)]
+
+    def active_count(self) -> int:
+        if self.app.filter.on_contacts and self.customer is not None:
+            # The table holds only the filter's: the limit counts them all.
+            return self.customer.contact_count
+        return super().active_count()
 
     def contact_lines(self, contact: ContactRecord | None) -> list[str]:
         others = self.memberships.get(contact.email.lower(), None) if contact else None
@@ -205,8 +224,10 @@ class CustomerScreen(ContactListScreen):
         return super().hidden(action, parameters)
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
-        if action == "back":
+        if action in ("back", "filter"):
             return None
+        if action == "clear_filter":
+            return None if self.app.filter else "No filter is on."
         if action == "send_sample" and not self.app.options.get("relay_address"):
             return NO_RELAY
         if action == "toggle_category" and int(parameters[0]) > len(self.directory.catalog.categories):
@@ -222,6 +243,20 @@ class CustomerScreen(ContactListScreen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_filter(self) -> None:
+        from .filter_dialog import FilterDialog
+
+        self.app.push_screen(FilterDialog(self.app.filter), self._filtered)
+
+    def action_clear_filter(self) -> None:
+        self._filtered(NO_FILTER)
+
+    def _filtered(self, chosen: Filter | None) -> None:
+        if chosen is not None:
+            # The customers screen shows the same filter when it comes back.
+            self.app.filter = chosen
+            self.reload()
 
     def action_add(self) -> None:
         from .contact_form import ContactForm

@@ -12,9 +12,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
+from contacts_tui.core.directory.filters import NO_FILTER, Filter
+from contacts_tui.core.interrupt import Stop
 from contacts_tui.core.records import CustomerPage, CustomerRecord
 
-from ..format import counted, matches_line
+from ..format import counted, filter_title, matches_line
 from ..widgets.customer_table import CustomerTable
 from .paged_list import PAGE, PagedListScreen, PageQuery
 from .sample import NO_RELAY, SampleDialog, send_in_background
@@ -28,6 +30,11 @@ DEMO_HINT = "Demo: open a customer, press s to send a sample, then m to see who 
 class Query(PageQuery):
     sort: str = "name"
     descending: bool = False
+    filter: Filter = NO_FILTER
+
+    def matching(self) -> tuple[str, Filter]:
+        """What decides which customers are in the result (not how it is sorted or where the cursor is)."""
+        return self.text.strip(), self.filter
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class CustomersScreen(PagedListScreen):
     )
     AUTO_FOCUS = "#customers"
     LOAD_GROUP = "customers"
+    STOPPABLE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         # The table's own enter opens (and shows in the footer); this one puts
         # opening in the help and the command palette with every other action.
@@ -77,6 +85,16 @@ class CustomersScreen(PagedListScreen):
             tooltip="Activate the highlighted customer again",
             id="customers.activate",
         ),
+        # Not in the footer, which is full at 80 columns: help and the palette list it.
+        Binding(
+            "f",
+            "filter",
+            "filter",
+            show=False,
+            tooltip="Filter by role, category, status or email domain",
+            id="customers.filter",
+        ),
+        Binding("F", "clear_filter", "no filter", show=False, tooltip="Clear the filter", id="customers.clear_filter"),
         Binding("o", "sort", "sort", tooltip="Sort by the next column", id="customers.sort"),
         Binding("r", "reverse", "reverse", show=False, tooltip="Reverse the sort order", id="customers.reverse"),
         # Not in the full footer; the demo hint and help name it.
@@ -117,6 +135,10 @@ class CustomersScreen(PagedListScreen):
         """The query whose rows the table shows now."""
         self.reveal: CustomerRecord | None = None
         """A customer just saved, to show even if the search leaves it out."""
+        self.counting = Stop()
+        """The Stop of the exact count that follows an estimated total."""
+        self.estimated = False
+        """Whether the table's total is an estimate still being counted."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -139,10 +161,15 @@ class CustomersScreen(PagedListScreen):
         return self.query_one(CustomerTable)
 
     def on_mount(self) -> None:
-        self.sub_title = "Customers"
-        self.load(self.query_state)
+        self.sub_title = filter_title("Customers", self.app.filter)
+        self.load(replace(self.query_state, filter=self.app.filter))
 
     def on_screen_resume(self) -> None:
+        if self.app.filter != self.query_state.filter:
+            # Set on the customer screen: shown here too.
+            self.sub_title = filter_title("Customers", self.app.filter)
+            self.load_first_page(filter=self.app.filter)
+            return
         # Another screen (or another admin) may have changed what the rows say.
         # After a save here, the save's own reload (around the saved customer)
         # is fresher already; another would put the cursor back where it was.
@@ -153,10 +180,14 @@ class CustomersScreen(PagedListScreen):
     # -- loading -----------------------------------------------------------
 
     def loader(self, query: Query, offset: int) -> Callable[[], Loaded]:
-        searching = bool(query.text.strip())
+        searching = bool(query.text.strip()) or bool(query.filter)
         # Counting every customer costs a query; per keystroke only the
         # matches change, so the total is asked again only after changes.
         count_everyone = searching and self.everyone_stale
+        stop = self.load_stop
+        if self.shown is None or self.shown.matching() != query.matching():
+            # An exact count still running is for a result this load replaces.
+            self.counting.stop()
 
         def fetch() -> Loaded:
             directory = self.directory
@@ -166,16 +197,36 @@ class CustomersScreen(PagedListScreen):
                 descending=query.descending,
                 offset=offset,
                 limit=PAGE,
+                filter=query.filter,
+                stop=stop,
             )
             if not searching:
                 everyone = page.total
             elif count_everyone:
-                everyone = directory.search_customers("", limit=1).total
+                everyone = directory.search_customers("", limit=1, stop=stop).total
             else:
                 everyone = None
             return Loaded(query, page, everyone)
 
         return fetch
+
+    def _count_exactly(self, query: Query) -> None:
+        """Replace an estimated total by the exact count, once it is known."""
+        self.counting = stop = Stop()
+
+        def counted_now(total: int) -> None:
+            if self.shown is None or self.shown.matching() != query.matching():
+                return  # the result changed meanwhile
+            self.estimated = False
+            self.table.total = total
+            self.show_cursor()
+
+        self.call_directory(
+            "customers-count",
+            lambda: self.directory.count_customers(query.text, filter=query.filter, stop=stop),
+            counted_now,
+            lambda _error: None,
+        )
 
     def show_loaded(self, loaded: Loaded) -> None:
         query, page = loaded.query, loaded.page
@@ -187,9 +238,17 @@ class CustomersScreen(PagedListScreen):
             self.everyone, self.everyone_stale = loaded.everyone, False
         table = self.table
         table.sort_key, table.descending = query.sort, query.descending
+        same_result = self.shown is not None and self.shown.matching() == query.matching()
+        if same_result and self.estimated and not page.exact:
+            # Paging within a result being counted: keep the count's answer coming.
+            page = replace(page, total=table.total)
+        else:
+            self.estimated = not page.exact
         self.shown = query
         self.show_rows(query, page.rows, page.offset, page.total)
         self._reveal(query, page.rows)
+        if self.estimated and not (same_result and not self.counting.stopped):
+            self._count_exactly(query)
 
     def show_failure(self) -> None:
         self.query_one("#status", Static).update("Could not load customers: the database is unavailable.")
@@ -197,13 +256,15 @@ class CustomersScreen(PagedListScreen):
     def show_cursor(self) -> None:
         table = self.table
         searching = bool(self.query_state.text.strip())
+        filtered = bool(self.query_state.filter)
         if self.everyone == 0:
             text = "No customers yet. Press a to add the first one."
-        elif searching and table.total == 0:
-            text = f"No customer matches. {matches_line(0, self.everyone, self.NOUNS)}; escape clears the search."
+        elif (searching or filtered) and table.total == 0:
+            clear = "escape clears the search" if searching else "F clears the filter"
+            text = f"No customer matches. {matches_line(0, self.everyone, self.NOUNS)}; {clear}."
         else:
-            if searching:
-                text = matches_line(table.total, self.everyone, self.NOUNS)
+            if searching or filtered:
+                text = matches_line(table.total, self.everyone, self.NOUNS, about=self.estimated)
             else:
                 text = counted(self.everyone, self.NOUNS)
             if table.current() is not None:
@@ -247,6 +308,8 @@ class CustomersScreen(PagedListScreen):
             return current is None or current.active == parameters[0]
         if action == "clear_search":
             return not self.query_state.text
+        if action == "clear_filter":
+            return not self.query_state.filter
         return False
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
@@ -264,6 +327,21 @@ class CustomersScreen(PagedListScreen):
     def action_close(self) -> None:
         # The first screen: closing it is leaving, as q does in less or lazygit.
         self.app.exit()
+
+    def action_filter(self) -> None:
+        from .filter_dialog import FilterDialog
+
+        self.app.push_screen(FilterDialog(self.app.filter), self._filtered)
+
+    def action_clear_filter(self) -> None:
+        self._filtered(NO_FILTER)
+
+    def _filtered(self, chosen: Filter | None) -> None:
+        if chosen is None:
+            return
+        self.app.filter = chosen
+        self.sub_title = filter_title("Customers", chosen)
+        self.load_first_page(filter=chosen)
 
     def action_open(self) -> None:
         from .customer import CustomerScreen

@@ -1,6 +1,12 @@
 """What the customers, relay log and captured messages screens share: a
 search box over a paged table, and loads that run in a thread where the
-newest request wins."""
+newest request wins.
+
+A screen whose loads can be stopped (``STOPPABLE``: the customers, at a
+million rows) ends the running load when a newer one is asked for and
+starts the newer at once: typing fast never waits for the search of a
+keystroke already overtaken. The others let the running load finish and
+then run only the newest of those asked for meanwhile."""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ from typing import Any, ClassVar
 
 from textual import events, on
 from textual.widgets import DataTable, Input
+
+from contacts_tui.core.interrupt import Stop
 
 from ..widgets.paged_table import PagedTable
 from .base import AppScreen
@@ -47,6 +55,8 @@ class PagedListScreen(AppScreen):
     """
 
     LOAD_GROUP: ClassVar[str] = "rows"
+    STOPPABLE: ClassVar[bool] = False
+    """Whether ``loader`` reads under ``self.load_stop``, so a newer load can end it."""
 
     def __init__(self, query: PageQuery) -> None:
         super().__init__()
@@ -54,6 +64,10 @@ class PagedListScreen(AppScreen):
         self.in_flight: PageQuery | None = None
         self.next_query: PageQuery | None = None
         self.loaded_once = False
+        self.load_stop = Stop()
+        """The Stop of the newest load; a loader reads under it."""
+        self.stops = 0
+        """Loads ended because a newer one was asked for (the tests read it)."""
 
     @property
     def table(self) -> PagedTable:
@@ -83,9 +97,15 @@ class PagedListScreen(AppScreen):
         """Show the page around ``query.index``; the newest request wins."""
         self.query_state = query
         if self.in_flight is not None:
-            self.next_query = query
-            return
+            if not self.STOPPABLE:
+                self.next_query = query
+                return
+            # Its answer would be dropped anyway (the newer worker of the
+            # group cancels it): end its query instead of waiting for it.
+            self.load_stop.stop()
+            self.stops += 1
         self.in_flight = query
+        self.load_stop = Stop()
         known_total = self.table.total if self.loaded_once else PAGE
         self.call_directory(
             self.LOAD_GROUP, self.loader(query, query.offset(known_total)), self._loaded, self._load_failed
