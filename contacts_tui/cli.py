@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         parents=[common],
         help="export everything as CSV",
-        description="Export every customer and active contact person. Cells a spreadsheet would run as a "
+        description="Export every customer and active contact person (or those the filters keep). Cells a spreadsheet would run as a "
         "formula (beginning with = + - @) get an apostrophe in front; import takes it off again.",
     )
     exporter.add_argument("file", metavar="FILE.csv", help="where to write, or - for standard output")
@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="utf-8",
         help="default utf-8; utf-8-sig adds the BOM Excel looks for, cp1252 is Excel's own",
     )
+    from .commands.listing import add_filter_options
+    from .commands.listing import add_parser as add_list_parser
+
+    add_filter_options(exporter)
+    add_list_parser(commands, common)
     commands.add_parser("demo", parents=[common], help="demo data, a capture relay and the TUI in one command")
     from .commands.history import add_parser as add_history_parser
 
@@ -178,7 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # init and settings change the stored catalog and limit; everything
         # else must agree with them.
         changing = args.command in ("init", "settings")
-        directory = open_directory(options, must_exist=args.command in ("export", "history"), check=not changing)
+        directory = open_directory(
+            options, must_exist=args.command in ("export", "history", "list"), check=not changing
+        )
         if changing:
             from .commands.settings import run_init, run_settings
 
@@ -191,6 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.history import run_history
 
             return run_history(directory, args)
+        if args.command == "list":
+            from .commands.listing import run_list
+
+            return run_list(directory, args)
         from .ui.app import make_app
 
         relay = getattr(args, "relay", None) or _env_relay()
@@ -215,7 +226,7 @@ def need_a_terminal() -> None:
         if not stream.isatty():
             raise DirectoryError(
                 f"the admin TUI needs a terminal, and the standard {name} is not one. "
-                "Scripts use the commands: init, settings, import, export, history (contacts-tui --help)"
+                "Scripts use the commands: init, settings, import, export, list, history (contacts-tui --help)"
             )
 
 

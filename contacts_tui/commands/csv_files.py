@@ -74,13 +74,16 @@ def run_export(directory, args) -> int:
     from contacts_tui.core.csv.export import export_csv
     from contacts_tui.core.process import reader_may_stop
 
+    from .listing import filter_from
+
     target, encoding, delimiter = args.file, args.encoding, args.delimiter
+    options = {"delimiter": delimiter, "flt": filter_from(directory, args), "max_contacts": directory.max_contacts}
     if target == "-":
         # UTF-8 (unless asked otherwise) whatever the terminal's locale says.
         out = io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="", write_through=True)
         try:
             with reader_may_stop():  # `export - | head`
-                export_csv(directory.catalog, out, delimiter=delimiter)
+                export_csv(directory.catalog, out, **options)
                 out.flush()
         except UnicodeEncodeError as exc:
             return _unencodable(exc, encoding)
@@ -92,7 +95,7 @@ def run_export(directory, args) -> int:
     line = ProgressLine(sys.stderr)
     try:
         with temporary.open("w", encoding=encoding, newline="") as out:
-            rows = export_csv(directory.catalog, out, lambda n: line.update("exporting", n, 0), delimiter=delimiter)
+            rows = export_csv(directory.catalog, out, lambda n: line.update("exporting", n, 0), **options)
         # A reader never sees a half-written export under the real name.
         temporary.replace(path)
     except UnicodeEncodeError as exc:

@@ -148,9 +148,8 @@ def clean_domain(value: object) -> str:
 
 
 def _at(address: peewee.ColumnBase, domain: str) -> peewee.Expression:
-    # Addresses are stored lowercased (email_key); the domain was cleaned so,
-    # and holds no LIKE wildcard.
-    return peewee.Expression(address, peewee.OP.LIKE, "%@" + domain)
+    # Addresses are stored lowercased (email_key), and so is the domain.
+    return address.endswith("@" + domain)
 
 
 def person_condition(

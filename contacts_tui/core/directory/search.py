@@ -49,11 +49,8 @@ _RECORD_FIELDS = (
     Customer.updated_at,
 )
 _TRIGRAM = 3
-# Rows a walk down the sort order may test before gathering the matches from
-# an index and sorting them is cheaper (measured at 100k).
-_WALK_ROWS = 5_000
 # ... and only when at least this share of the customers match, if an index can gather them.
-_WALK_SHARE = 0.05
+_WALK_SHARE = 0.02
 # A word in more than this share of a sample of customers is counted with
 # LIKE: it stops at the first hit in each row, where the trigram index
 # would gather every place of the word in every row (see _everywhere).
@@ -65,8 +62,10 @@ _tables: weakref.WeakKeyDictionary[peewee.Database, frozenset[str]] = weakref.We
 
 def _has_index(database: peewee.Database, table: str) -> bool:
     if database not in _tables:
-        indexes = {"customer_search", "customer_grams"}
-        found = indexes & set(database.get_tables()) if isinstance(database, peewee.SqliteDatabase) else set()
+        found = set()
+        if isinstance(database, peewee.SqliteDatabase):
+            found = {"customer_search", "customer_grams"} & set(database.get_tables())
+            found |= {"customer_sort_keys"} & {i.name for i in database.get_indexes("customer")}
         _tables[database] = frozenset(found)
     return table in _tables[database]
 
@@ -270,7 +269,12 @@ def customer_page(
                 if len(ids) == limit or (exact and len(ids) == min(limit, total - offset)):
                     return CustomerPage(_records(ids), total, offset, limit, exact)
             stop.check()
-        rows = _sorted(search, columns, descending, offset, limit)
+        index = _text_index(search.plan)
+        if index is not None and not search.tests and _has_index(database, "customer_sort_keys"):
+            ids = _gather(database, index, columns, descending, offset, limit)
+            rows = _records(ids)
+        else:
+            rows = _sorted(search, columns, descending, offset, limit)
         if not exact and len(rows) < limit:
             # Past the end of an estimate: the matches end here.
             total, exact = offset + len(rows), True
@@ -293,6 +297,25 @@ def _sorted(search: _Search | None, columns, descending: bool, offset: int, limi
                 columns = [peewee.NodeList((peewee.SQL("+"), c), glue="") for c in columns]
     order = [c.desc() if descending else c.asc() for c in columns]
     return tuple(customer_record(r) for r in query.order_by(*order).offset(offset).limit(limit))
+
+
+def _gather(
+    database: peewee.Database, index: tuple[str, str, str], columns, descending: bool, offset: int, limit: int
+) -> list[int]:
+    """The ids of a page of the text index's matches, sorted.
+
+    The matches come from the index in id order; each one's sort keys from
+    an index that holds them by id (m0017), in the same order, never from
+    the customer's row: 30,000 matches sort in two thirds of the time.
+    """
+    table, _, expression = index
+    direction = "DESC" if descending else "ASC"
+    order = ", ".join(f"c.{column.column_name} {direction}" for column in columns)
+    query = (
+        f"SELECT c.id FROM {table} CROSS JOIN customer AS c INDEXED BY customer_sort_keys "
+        f"ON c.id = {table}.rowid WHERE {table} MATCH ? ORDER BY {order} LIMIT ? OFFSET ?"
+    )
+    return [row[0] for row in database.execute_sql(query, (expression, limit, offset))]
 
 
 def _probe(database: peewee.Database, search: _Search) -> _Probe:
