@@ -41,6 +41,8 @@ WORDS = {
     "clear_all": "purge empty remove all delete all",
     "delete_message": "remove",
     "sort": "order",
+    "filter": "role category status domain only bookkeeper billing inactive deleted",
+    "clear_filter": "filter reset all",
     "reverse": "descending ascending order",
     "next_status": "filter status",
     "refresh": "reload update",

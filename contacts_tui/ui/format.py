@@ -76,9 +76,12 @@ def _rounded(number: int) -> int:
     return round(number, -(digits - 2)) if digits > 2 else number
 
 
-def filter_title(title: str, flt: Filter) -> str:
-    """A screen's header line, naming the filter while one is on."""
-    return f"{title} · filter: {flt.describe()}" if flt else title
+def filter_title(title: str, flt: Filter, *, replaces: bool = False) -> str:
+    """A screen's header line, naming the filter while one is on (instead of
+    ``title`` with ``replaces``: at 80 columns the header has room for one)."""
+    if not flt:
+        return title
+    return f"filter: {flt.describe()}" if replaces else f"{title} · filter: {flt.describe()}"
 
 
 def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_deleted: bool) -> list[str]:

@@ -66,14 +66,14 @@ class Filter:
         return bool(self.role or self.category or self.domain or self.status in CONTACT_STATUSES)
 
     def parts(self) -> list[str]:
-        """The filter in a few words each, for a header line or a message."""
+        """The filter in a word or two each, for a header line at 80 columns."""
         words = []
         if self.role:
             words.append(f"role {self.role}")
         if self.category:
-            words.append(("opted in to " if self.opted_in else "not opted in to ") + self.category)
+            words.append(("in " if self.opted_in else "not in ") + self.category)
         if self.status:
-            words.append(STATUSES[self.status])
+            words.append(self.status)
         if self.domain:
             words.append(f"@{self.domain}")
         return words

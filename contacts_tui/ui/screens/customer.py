@@ -179,7 +179,7 @@ class CustomerScreen(ContactListScreen):
     def _loaded(self, loaded: Loaded, select_id: int | None) -> None:
         self.customer = loaded.customer
         self.memberships = loaded.elsewhere
-        self.sub_title = filter_title(loaded.customer.name, self.app.filter)
+        self.sub_title = filter_title(loaded.customer.name, self.app.filter, replaces=True)
         self.table.show_records(loaded.contacts, select_id)
         self.show_customer()
         self.show_contact()

@@ -161,13 +161,13 @@ class CustomersScreen(PagedListScreen):
         return self.query_one(CustomerTable)
 
     def on_mount(self) -> None:
-        self.sub_title = filter_title("Customers", self.app.filter)
+        self.sub_title = filter_title("Customers", self.app.filter, replaces=True)
         self.load(replace(self.query_state, filter=self.app.filter))
 
     def on_screen_resume(self) -> None:
         if self.app.filter != self.query_state.filter:
             # Set on the customer screen: shown here too.
-            self.sub_title = filter_title("Customers", self.app.filter)
+            self.sub_title = filter_title("Customers", self.app.filter, replaces=True)
             self.load_first_page(filter=self.app.filter)
             return
         # Another screen (or another admin) may have changed what the rows say.
@@ -340,7 +340,7 @@ class CustomersScreen(PagedListScreen):
         if chosen is None:
             return
         self.app.filter = chosen
-        self.sub_title = filter_title("Customers", chosen)
+        self.sub_title = filter_title("Customers", chosen, replaces=True)
         self.load_first_page(filter=chosen)
 
     def action_open(self) -> None:

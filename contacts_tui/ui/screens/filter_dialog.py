@@ -46,12 +46,12 @@ class FilterDialog(AppModal[Filter | None]):
         chosen = None
         if current.category:
             chosen = current.category if current.opted_in else NOT + current.category
-        with Vertical(id="filter", classes="dialog"):
+        with Vertical(id="filter-dialog", classes="dialog"):
             yield Static("Show only customers and contact persons that are…", id="filter-title")
-            yield from self._row("Role", Select([(r, r) for r in ROLES], value=current.role or Select.BLANK, id="role"))
-            yield from self._row("Category", Select(categories, value=chosen or Select.BLANK, id="category"))
+            yield from self._row("Role", _select([(r, r) for r in ROLES], current.role, "role"))
+            yield from self._row("Category", _select(categories, chosen, "category"))
             statuses = [(label, key) for key, label in STATUSES.items()]
-            yield from self._row("Status", Select(statuses, value=current.status or Select.BLANK, id="status"))
+            yield from self._row("Status", _select(statuses, current.status, "status"))
             domain = Input(current.domain or "", placeholder="e.g. acme.example", id="domain", compact=True)
             yield from self._row("Email domain", domain)
             yield Static("", classes="error", id="filter-error", markup=False)
@@ -61,9 +61,6 @@ class FilterDialog(AppModal[Filter | None]):
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def _row(self, label: str, widget) -> ComposeResult:
-        if isinstance(widget, Select):
-            widget.compact = True
-            widget.prompt = "any"
         with Horizontal(classes="field"):
             yield Label(label, classes="field-label")
             yield widget
@@ -75,7 +72,7 @@ class FilterDialog(AppModal[Filter | None]):
 
     def _value(self, name: str) -> str | None:
         value = self.query_one(f"#{name}", Select).value
-        return None if value is Select.BLANK else str(value)
+        return None if value is Select.NULL else str(value)
 
     def action_apply(self) -> None:
         category = self._value("category")
@@ -114,3 +111,7 @@ class FilterDialog(AppModal[Filter | None]):
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
         {"apply": self.action_apply, "clear": self.action_clear, "cancel": self.action_cancel}[str(event.button.id)]()
+
+
+def _select(options: list[tuple[str, str]], value: str | None, name: str) -> Select:
+    return Select(options, value=value or Select.NULL, prompt="any", compact=True, id=name)
