@@ -49,8 +49,6 @@ _RECORD_FIELDS = (
     Customer.updated_at,
 )
 _TRIGRAM = 3
-# ... and only when at least this share of the customers match, if an index can gather them.
-_WALK_SHARE = 0.02
 # A word in more than this share of a sample of customers is counted with
 # LIKE: it stops at the first hit in each row, where the trigram index
 # would gather every place of the word in every row (see _everywhere).
@@ -255,24 +253,25 @@ def customer_page(
         if exact and offset >= total:
             return CustomerPage((), total, offset, limit)
         indexed = _text_index(search.plan) is not None or search.gather is not None
-        if probe.found > COUNT_CAP and (not indexed or probe.found >= probe.reached * _WALK_SHARE):
+        if probe.found > COUNT_CAP:
             # Many customers match: a page of them is near the start of the
             # sort order, and a walk down its index that tests each row finds
             # them in a millisecond, where gathering every match and sorting
             # takes a scan. The probe's share says how far the walk should
-            # reach if the matches are spread evenly; when they are not, it
-            # gives up there and the index gathers after all.
+            # reach if the matches are spread evenly; when they are not (a
+            # name's first word: "Beacon …" all at B), it gives up there and
+            # the index gathers after all. Where an index can gather, the walk
+            # is kept short: a miss then costs little.
             reach = (offset + limit) * probe.reached / probe.found
             window = int(2 * reach) + limit
-            if window <= _WALK_LIMIT:
+            if window <= (_WALK_WINDOW if indexed else _WALK_LIMIT):
                 ids = _walk(database, search, flt, max_contacts, columns, descending, offset, limit, window)
                 if len(ids) == limit or (exact and len(ids) == min(limit, total - offset)):
                     return CustomerPage(_records(ids), total, offset, limit, exact)
             stop.check()
         index = _text_index(search.plan)
-        if index is not None and not search.tests and _has_index(database, "customer_sort_keys"):
-            ids = _gather(database, index, columns, descending, offset, limit)
-            rows = _records(ids)
+        if index is not None and _has_index(database, "customer_sort_keys"):
+            rows = _records(_gather(database, index, search, columns, descending, offset, limit))
         else:
             rows = _sorted(search, columns, descending, offset, limit)
         if not exact and len(rows) < limit:
@@ -282,32 +281,82 @@ def customer_page(
 
 
 _WALK_LIMIT = 200_000
-"""Rows a walk down the sort order reads at most before the index gathers instead."""
+"""Rows a walk down the sort order reads at most before the matches are gathered instead."""
+_WALK_WINDOW = 20_000
+"""... where an index gathers them (a miss then costs a few milliseconds, not a scan)."""
 
 
 def _sorted(search: _Search | None, columns, descending: bool, offset: int, limit: int) -> tuple[CustomerRecord, ...]:
     # Only what a record shows: the sorter then carries no search text.
     query = Customer.select(*_RECORD_FIELDS)
-    if search is not None:
-        query = query.where(search.matching if search.gather is None else search.matching & search.gather)
-        if search.plan.trigrams is None and search.plan.grams is None and search.gather is None:
-            # Only row tests: a unary plus keeps the sort index out of the
-            # ORDER BY, so the database scans once and sorts the matches.
-            if isinstance(query.model._meta.database, peewee.SqliteDatabase):
-                columns = [peewee.NodeList((peewee.SQL("+"), c), glue="") for c in columns]
     order = [c.desc() if descending else c.asc() for c in columns]
+    if search is None:
+        return tuple(customer_record(r) for r in query.order_by(*order).offset(offset).limit(limit))
+    query = query.where(search.matching if search.gather is None else search.matching & search.gather)
+    if isinstance(query.model._meta.database, peewee.PostgresqlDatabase):
+        # Gather first, then sort: told that few rows match, PostgreSQL would
+        # still walk the sort index and test each row until it had a page
+        # (seconds where the matches sit at the end). OFFSET 0 keeps the
+        # subquery whole.
+        shown = {f.column_name for f in _RECORD_FIELDS}
+        keys = [c for c in columns if c.column_name not in shown]
+        matches = query.select_extend(*keys).offset(0).alias("matches")
+        outer = [matches.c[c.column_name] for c in columns]
+        fields = [matches.c[f.column_name] for f in _RECORD_FIELDS]
+        query = (
+            Customer.select(*fields)
+            .from_(matches)
+            .order_by(*[c.desc() if descending else c.asc() for c in outer])
+            .offset(offset)
+            .limit(limit)
+        )
+        return tuple(customer_record(r) for r in query)
+    if search.plan.trigrams is None and search.plan.grams is None and search.gather is None:
+        # Only row tests: a unary plus keeps the sort index out of the
+        # ORDER BY, so SQLite scans once and sorts the matches.
+        order = [
+            peewee.NodeList((peewee.SQL("+"), c), glue="").desc()
+            if descending
+            else peewee.NodeList((peewee.SQL("+"), c), glue="").asc()
+            for c in columns
+        ]
     return tuple(customer_record(r) for r in query.order_by(*order).offset(offset).limit(limit))
 
 
 def _gather(
-    database: peewee.Database, index: tuple[str, str, str], columns, descending: bool, offset: int, limit: int
+    database: peewee.Database,
+    index: tuple[str, str, str],
+    search: _Search,
+    columns,
+    descending: bool,
+    offset: int,
+    limit: int,
 ) -> list[int]:
-    """The ids of a page of the text index's matches, sorted.
+    """The ids of a page of the text index's matches that pass the row tests, sorted.
 
     The matches come from the index in id order; each one's sort keys from
     an index that holds them by id (m0017), in the same order, never from
-    the customer's row: 30,000 matches sort in two thirds of the time.
+    the customer's row: 30,000 matches sort in two thirds of the time. The
+    row tests (a short word, a filter) then read the rows of the first
+    candidates in that order only, taking more until a page passes.
     """
+    wanted = offset + limit
+    if not search.tests:
+        return _sorted_ids(database, index, columns, descending, offset, limit)
+    take = wanted * 4
+    while True:
+        candidates = _sorted_ids(database, index, columns, descending, 0, take)
+        test = functools.reduce(operator.and_, search.tests)
+        passed = {row[0] for row in Customer.select(Customer.id).where(Customer.id.in_(candidates) & test).tuples()}
+        kept = [i for i in candidates if i in passed]
+        if len(kept) >= wanted or len(candidates) < take:
+            return kept[offset:wanted]
+        take *= 8
+
+
+def _sorted_ids(
+    database: peewee.Database, index: tuple[str, str, str], columns, descending: bool, offset: int, limit: int
+) -> list[int]:
     table, _, expression = index
     direction = "DESC" if descending else "ASC"
     order = ", ".join(f"c.{column.column_name} {direction}" for column in columns)
@@ -331,7 +380,16 @@ def _probe(database: peewee.Database, search: _Search) -> _Probe:
             operator.and_,
             [peewee.SQL(f"{table} MATCH ?", [expression]), peewee.SQL(f"{table}.rowid") == Customer.id, *search.tests],
         )
-        query = Customer.select(Customer.id).from_(peewee.SQL(table), Customer).where(condition).limit(COUNT_CAP + 1)
+        # CROSS JOIN keeps the text index outside: SQLite would otherwise
+        # start from an index of a filter's column and ask the text index
+        # once per customer (seconds), and the ids would not come in order.
+        query = (
+            Customer.select(Customer.id)
+            .from_(peewee.SQL(table))
+            .join(Customer, peewee.JOIN.CROSS)
+            .where(condition)
+            .limit(COUNT_CAP + 1)
+        )
         ids = [row[0] for row in query.tuples()]
         found = len(ids)
         return _Probe(found, max(ids, default=0), found <= COUNT_CAP)
@@ -362,8 +420,9 @@ def _count(database: peewee.Database, search: _Search, stop: Stop) -> int:
         table, _, expression = index
         return database.execute_sql(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (expression,)).fetchone()[0]
     condition = search.matching if search.gather is None else search.matching & search.gather
-    if index is None and search.gather is None:
+    if index is None and search.gather is None and search.plan.scanned:
         return _scan_count(database, condition, stop)
+    # An index of the filter's (a status's column) serves this better than two scans.
     return Customer.select().where(condition).count()
 
 
