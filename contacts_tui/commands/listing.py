@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 
 from contacts_tui.core.catalog import Catalog
+from contacts_tui.core.directory.filters import STATUSES, Filter
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import json_line, visible
-from contacts_tui.core.directory.filters import STATUSES, Filter
 from contacts_tui.core.process import reader_may_stop
 from contacts_tui.core.validate import ROLES
 

@@ -11,10 +11,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from contacts_tui.core.db import describe
+from contacts_tui.core.directory.filters import NO_FILTER
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.mail.relay_log import LogEntry
-from contacts_tui.core.directory.filters import NO_FILTER
 
 from .commands import ScreenActions
 from .screens.customers import CustomersScreen

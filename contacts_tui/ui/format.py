@@ -10,8 +10,8 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from contacts_tui.core.catalog import Catalog
-from contacts_tui.core.display import visible
 from contacts_tui.core.directory.filters import Filter
+from contacts_tui.core.display import visible
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 from contacts_tui.core.times import local, zone_name
 

@@ -238,8 +238,11 @@ def is_built(path: Path, customers: int, each: int) -> bool:
 async def measure(url: str, launched: float) -> dict:
     from textual import events
 
-    from contacts_tui.core.directory.filters import Filter
-    from contacts_tui.core.options import Options, open_directory
+    try:
+        from contacts_tui.core.options import Options, open_directory
+    except ImportError:  # the code before the core's folders, measured for comparison
+        from contacts_tui.core.settings import Settings as Options
+        from contacts_tui.core.settings import open_directory
     from contacts_tui.ui.app import make_app
     from contacts_tui.ui.screens.customers import CustomersScreen
 
@@ -274,6 +277,12 @@ async def measure(url: str, launched: float) -> dict:
             timings.append(painted[-1] - started)
             result.setdefault("matches", {})[term] = screen.table.total
         result["search"] = timings
+        try:
+            from contacts_tui.core.directory.filters import Filter
+        except ImportError:  # the code before filters, measured for comparison
+            result["filters"], result["filtered"] = [], {}
+            result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            return result
         filtered = []
         middle = directory.get_customer(directory.search_customers("", limit=1).total // 2).email
         for text, fields in FILTERS:
@@ -342,7 +351,8 @@ def report(result: dict, database: str) -> None:
         result["first_rows"] < TARGET_FIRST_ROWS,
     )
     percentiles("search keystroke to table", result["search"])
-    percentiles("filter to table", result["filters"])
+    if result["filters"]:
+        percentiles("filter to table", result["filters"])
     line(
         "peak memory (max RSS)",
         f"{result['peak_mb']:.0f} MB",
@@ -366,6 +376,7 @@ def main() -> int:
     parser.add_argument(
         "--pg", metavar="URL", help="also on PostgreSQL: a server where this user may create a database"
     )
+    parser.add_argument("--pg-db", metavar="NAME", help="the database there (default contacts_bench_N_M)")
     parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--launched", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -384,7 +395,7 @@ def main() -> int:
     if args.pg:
         from bench_tui_pg import copy_to_postgres
 
-        urls.append(("PostgreSQL", copy_to_postgres(path, args.pg, args.customers, args.contacts_each)))
+        urls.append(("PostgreSQL", copy_to_postgres(path, args.pg, args.customers, args.contacts_each, args.pg_db)))
     for name, url in urls:
         launched = time.time()
         child = subprocess.run(

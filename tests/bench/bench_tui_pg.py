@@ -26,10 +26,10 @@ BOOLEANS = {"active", "receive_all"}
 BATCH = 50_000
 
 
-def copy_to_postgres(path: Path, server: str, customers: int, each: int) -> str:
+def copy_to_postgres(path: Path, server: str, customers: int, each: int, name: str | None = None) -> str:
     import psycopg2
 
-    name = f"contacts_bench_{customers}_{each}"
+    name = name or f"contacts_bench_{customers}_{each}"
     url = urlsplit(server)._replace(path="/" + name).geturl()
     admin = psycopg2.connect(server)
     admin.autocommit = True

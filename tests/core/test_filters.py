@@ -11,8 +11,8 @@ import random
 import pytest
 
 from contacts_tui.core.directory import search
-from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.directory.filters import STATUSES, Filter
+from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.interrupt import Interrupted, Stop
 from contacts_tui.core.models import Customer, utcnow
 from contacts_tui.core.validate import ROLES

@@ -14,10 +14,10 @@ from typing import TextIO
 
 from ..catalog import Catalog
 from ..db import database_call
+from ..directory.filters import NO_FILTER, Filter, customer_condition, person_condition
 from ..models import ContactCategory, ContactPerson, Customer
 from .dialect import to_cell
 from .read import COLUMNS, RECEIVE_ALL
-from ..directory.filters import NO_FILTER, Filter, customer_condition, person_condition
 
 _CHUNK = 1000
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass, replace
 import peewee
 
 from .. import grams
+from ..interrupt import Stop
 from ..models import Customer
 from ..records import CustomerPage, CustomerRecord, customer_record
-from ..interrupt import Stop
 from .filters import FILTER_COLUMNS, NO_FILTER, Filter, customer_condition, filter_gather
 
 SORTS = {

@@ -40,7 +40,9 @@ class CustomerScreen(ContactListScreen):
         "With a relay (contacts-tui demo starts one), s sends this customer a sample "
         "notification and m shows who the relay added as Cc. h shows the history of "
         "every change to this customer, by admins, imports and the customer itself in "
-        "the portal; b stops the customer from signing in to the portal, or lets it again."
+        "the portal; b stops the customer from signing in to the portal, or lets it again. "
+        "f filters the contact persons (and the customers list) by role, category, status or "
+        "email domain; F clears the filter."
     )
     EXTRA_KEYS = (
         ("enter", "Edit the highlighted contact person"),

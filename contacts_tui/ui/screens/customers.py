@@ -52,8 +52,10 @@ class CustomersScreen(PagedListScreen):
     HELP = (
         "Every customer, with how many contact persons it has. Type after / to search: "
         "every word must appear in the customer's name, primary email, or a contact "
-        "person's name or email. The table loads one page at a time, so it stays quick "
-        "with any number of customers."
+        "person's name or email. f filters by role, category, status or email domain, "
+        "together with the search; the header line names the filter while it is on, and F "
+        "clears it. The table loads one page at a time, so it stays quick with any number "
+        "of customers; where very many match, the count says 'about' until it is exact."
     )
     EXTRA_KEYS = (
         ("enter", "In the search box: go to the table"),

@@ -11,8 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
-from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.directory.filters import STATUSES, Filter
+from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.validate import ROLES
 
 from .base import AppModal
