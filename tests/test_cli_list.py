@@ -73,7 +73,7 @@ def test_statuses_of_customers_and_contact_persons(capsys, db_url, tmp_path):
     ]
     code, out, err = run(capsys, "--db", db_url, "list", "--status", "inactive")
     assert (code, out) == (0, "")
-    assert "No customers or contact persons with the filter inactive customers." in err
+    assert "No customers or contact persons with the filter inactive." in err
 
 
 def test_export_writes_only_the_rows_the_filter_keeps(capsys, db_url, tmp_path):
