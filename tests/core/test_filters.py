@@ -139,6 +139,7 @@ def test_filtered_search_keeps_what_a_brute_force_filter_keeps(town, monkeypatch
         # page (estimate and walk, walk that gives up, index gather) runs on 80.
         monkeypatch.setattr(search, "COUNT_CAP", 3)
         monkeypatch.setattr(search, "_PROBE_ROWS", 10)
+        monkeypatch.setattr(search, "_ESTIMATE_FROM", 2)
     directory = town
     for number, (text, flt) in enumerate(random_filters(7, 60)):
         expected = kept(directory, text, flt)

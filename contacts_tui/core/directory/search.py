@@ -243,9 +243,13 @@ def customer_page(
         probe = _probe(database, search)
         stop.check()
         customers = Customer.select(peewee.fn.MAX(Customer.id)).scalar() or 0
+        # Many match when the probe found the cap, or (a probe without a text
+        # index, which tests only the first customers) a share of them that
+        # counting exactly would read a large part of the table for.
+        many = probe.found > COUNT_CAP or (not probe.complete and probe.found >= _ESTIMATE_FROM)
         if probe.complete:
             total, exact = probe.found, True
-        elif probe.found > COUNT_CAP:
+        elif many:
             total, exact = max(probe.found, round(probe.found * customers / max(probe.reached, 1))), False
         else:
             total, exact = _count(database, search, stop), True
@@ -253,7 +257,7 @@ def customer_page(
         if exact and offset >= total:
             return CustomerPage((), total, offset, limit)
         indexed = _text_index(search.plan) is not None or search.gather is not None
-        if probe.found > COUNT_CAP:
+        if many:
             # Many customers match: a page of them is near the start of the
             # sort order, and a walk down its index that tests each row finds
             # them in a millisecond, where gathering every match and sorting
@@ -280,6 +284,8 @@ def customer_page(
         return CustomerPage(rows, total, offset, limit, exact)
 
 
+_ESTIMATE_FROM = 100
+"""Matches among the probe's customers (a share of 0.5%) from which the total is estimated."""
 _WALK_LIMIT = 200_000
 """Rows a walk down the sort order reads at most before the matches are gathered instead."""
 _WALK_WINDOW = 20_000
