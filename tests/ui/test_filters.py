@@ -165,3 +165,37 @@ async def test_an_older_search_is_ended_when_a_newer_keystroke_arrives(app, sqli
         assert isinstance(ended[0], Interrupted) and screen.stops == 1
         await settle(pilot)
         assert names(app) == ["Globex"], "the ended search's answer was shown after all"
+
+
+async def test_an_estimated_count_says_about_until_the_exact_count_replaces_it(app, sqlite_directory, monkeypatch):
+    from contacts_tui.core.directory import search
+
+    # A probe that stops at 3 matches among the first 10 customers: 120 is "many".
+    monkeypatch.setattr(search, "COUNT_CAP", 3)
+    monkeypatch.setattr(search, "_PROBE_ROWS", 10)
+    for number in range(120):
+        customer(sqlite_directory, f"Shop {number:03d}", f"shop{number}@many.example")
+    counted = threading.Event()
+    plain = sqlite_directory.count_customers
+    calls = []
+
+    def count_customers(*args, **options):
+        calls.append(args)
+        counted.wait(10)  # the estimate is on screen first
+        return plain(*args, **options)
+
+    monkeypatch.setattr(sqlite_directory, "count_customers", count_customers)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        search_box = app.screen.query_one("#search", Input)
+        search_box.value = "many"
+        await wait_for(lambda: app.screen.shown is not None and app.screen.shown.text == "many")
+        await pilot.pause()
+        assert "about 120 of 120 customers match (counting…)" in seen(app)
+        counted.set()
+        await settle(pilot)
+        assert "120 of 120 customers match" in seen(app) and "about" not in seen(app)
+        # Paging on keeps the exact count.
+        await press(pilot, "down", "end")
+        assert "120 of 120 customers match · row 120" in seen(app)
+        assert len(calls) == 1, "paging counted the same result again"

@@ -141,6 +141,8 @@ class CustomersScreen(PagedListScreen):
         """The Stop of the exact count that follows an estimated total."""
         self.estimated = False
         """Whether the table's total is an estimate still being counted."""
+        self.counted: tuple[tuple[str, Filter], int] | None = None
+        """The exact count of a result (what it matches, how many), once known."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -176,7 +178,7 @@ class CustomersScreen(PagedListScreen):
         # After a save here, the save's own reload (around the saved customer)
         # is fresher already; another would put the cursor back where it was.
         if self.loaded_once and self.reveal is None:
-            self.everyone_stale = True
+            self.everyone_stale, self.counted = True, None
             self.reload()
 
     # -- loading -----------------------------------------------------------
@@ -220,6 +222,7 @@ class CustomersScreen(PagedListScreen):
             if self.shown is None or self.shown.matching() != query.matching():
                 return  # the result changed meanwhile
             self.estimated = False
+            self.counted = (query.matching(), total)
             self.table.total = total
             self.show_cursor()
 
@@ -241,6 +244,9 @@ class CustomersScreen(PagedListScreen):
         table = self.table
         table.sort_key, table.descending = query.sort, query.descending
         same_result = self.shown is not None and self.shown.matching() == query.matching()
+        if not page.exact and self.counted is not None and self.counted[0] == query.matching():
+            # Counted exactly already: paging on keeps that count.
+            page = replace(page, total=self.counted[1], exact=True)
         if same_result and self.estimated and not page.exact:
             # Paging within a result being counted: keep the count's answer coming.
             page = replace(page, total=table.total)
@@ -385,7 +391,7 @@ class CustomersScreen(PagedListScreen):
 
     def _saved(self, record: CustomerRecord | None) -> None:
         if record is not None:
-            self.everyone_stale = True
+            self.everyone_stale, self.counted = True, None
             self.app.notify(f"Saved {record.name}.", markup=False)
             self.reveal = record
             self.reload(record.id)
@@ -425,6 +431,7 @@ class CustomersScreen(PagedListScreen):
         def done(record: CustomerRecord) -> None:
             word = "active again" if active else "deactivated"
             self.app.notify(f"{record.name} is {word}.", markup=False)
+            self.counted = None  # an inactive filter's count changed
             self.reload(record.id)
 
         self.call_directory(
