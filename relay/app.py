@@ -27,7 +27,8 @@ from contacts_tui.core.mail.status import Decision, Status
 
 from .config import RelayConfig
 from .delivery.backoff import RetryPolicy
-from .delivery.pool import UpstreamConfig, UpstreamPool
+from .delivery.fallback import DOWN_FOR, Upstreams
+from .delivery.pool import UpstreamPool
 from .delivery.scheduler import Scheduler
 from .inbox.server import InboxServer, InboxSettings
 from .ops import metrics
@@ -90,6 +91,7 @@ class Relay:
         self._chaos: asyncio.Task | None = None
         self.spool: Spool | None = None
         self.scheduler: Scheduler | None = None
+        self.upstreams: Upstreams | None = None
         self._drains: list[tuple[Spool, Scheduler]] = []
         self.capture: CaptureStore | None = None
         self._sighup = False
@@ -134,7 +136,10 @@ class Relay:
             primary = worker_spool(root, self.worker)
             if self.worker == 1:
                 adopt_legacy_spool(root, primary)
-            pool = UpstreamPool(self._upstream())
+            # Postfix's dead-host mark, but never longer than the first retry waits.
+            down_for = min(DOWN_FOR, self.config.min_backoff)
+            pool = Upstreams([UpstreamPool(upstream) for upstream in self.config.upstream_configs()], down_for=down_for)
+            self.upstreams = pool
             self.spool, self.scheduler = await self._deliver_from(primary, pool)
             for path in spools_to_drain(root, self.worker, self.workers):
                 self._drains.append(await self._deliver_from(path, pool))
@@ -170,7 +175,7 @@ class Relay:
         schedulers = [self.scheduler] if self.scheduler else []
         return sum(scheduler.queued for scheduler in schedulers + [s for _, s in self._drains])
 
-    async def _deliver_from(self, path: Path, pool: UpstreamPool) -> tuple[Spool, Scheduler]:
+    async def _deliver_from(self, path: Path, pool: Upstreams) -> tuple[Spool, Scheduler]:
         spool = Spool(path)
         spool.open()
         scheduler = Scheduler(
@@ -182,20 +187,6 @@ class Relay:
         )
         await scheduler.start()
         return spool, scheduler
-
-    def _upstream(self) -> UpstreamConfig:
-        config = self.config
-        return UpstreamConfig(
-            host=config.upstream_host or "",
-            port=config.upstream_port,
-            tls=config.upstream_tls,  # type: ignore[arg-type]
-            verify=config.upstream_verify,
-            ca_file=config.upstream_ca_file,
-            username=config.upstream_user,
-            password=config.upstream_password,
-            helo_name=config.hostname,
-            connections=config.upstream_connections,
-        )
 
     def reload(self) -> None:
         """SIGHUP: read the auth file again, and say so in the log."""

@@ -14,7 +14,8 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from .delivery.backoff import DEFAULT_MAX_BACKOFF, DEFAULT_MAX_LIFETIME, DEFAULT_MIN_BACKOFF
-from .delivery.pool import DEFAULT_CONNECTIONS
+from .delivery.rate import Rate
+from .delivery.session import DEFAULT_CONNECTIONS, UpstreamConfig
 from .rewrite import DEFAULT_CATEGORY_HEADER
 from .server.access import DEFAULT_ALLOW
 from .server.handler import LOOKUP_TIMEOUT, Limits
@@ -39,8 +40,8 @@ class ConfigError(ValueError):
 class RelayConfig:
     listen_host: str = "127.0.0.1"
     listen_port: int = 2525
-    upstream_host: str | None = None
-    upstream_port: int = 25
+    # --upstream A --upstream B: tried in this order (HOST, PORT) per message.
+    upstreams: tuple[tuple[str, int], ...] = ()
     capture: bool = False
     capture_retention: int = DEFAULT_RETENTION
     log_retention_days: float = 90.0
@@ -74,6 +75,11 @@ class RelayConfig:
     upstream_user: str | None = None
     upstream_password: str | None = field(default=None, repr=False)
     upstream_connections: int = DEFAULT_CONNECTIONS
+    upstream_rate: Rate | None = None
+    # /healthz and check say "degraded" when the oldest queued message is older
+    # than this many seconds, or the last failure_alert attempts all failed.
+    queue_age_alert: float = 900.0
+    failure_alert: int = 5
     min_backoff: float = DEFAULT_MIN_BACKOFF
     max_backoff: float = DEFAULT_MAX_BACKOFF
     max_lifetime: float = DEFAULT_MAX_LIFETIME
@@ -82,9 +88,32 @@ class RelayConfig:
     def spool_dir(self) -> Path:
         return self.spool or default_spool_dir()
 
+    def upstream_configs(self) -> list[UpstreamConfig]:
+        """How to reach each upstream, in order: what delivery uses and ``check`` probes."""
+        return [
+            UpstreamConfig(
+                host=host,
+                port=port,
+                tls=self.upstream_tls,  # type: ignore[arg-type]
+                verify=self.upstream_verify,
+                ca_file=self.upstream_ca_file,
+                username=self.upstream_user,
+                password=self.upstream_password,
+                helo_name=self.hostname,
+                connections=self.upstream_connections,
+                rate=self.upstream_rate,
+            )
+            for host, port in self.upstreams
+        ]
+
 
 def default_spool_dir() -> Path:
     return Path(user_data_dir("contact-persons")) / "spool"
+
+
+def upstream_name(host: str, port: int) -> str:
+    """HOST:PORT as the options take it, an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def host_port(value: str, option: str, default_port: int | None = None) -> tuple[str, int]:

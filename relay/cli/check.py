@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
-import ssl
 import urllib.error
 import urllib.request
+from dataclasses import replace
 
 from contacts_tui.core.display import visible
 from contacts_tui.core.options import Options
 
-from ..delivery.smtp_client import SmtpClient
+from ..delivery.session import Opener, SessionFailure, UpstreamConfig
 from ..ops.health import DEADLINE, directory_problem, spool_problem, within
 from .options import add_serve_arguments, config_from_args
 
@@ -24,8 +23,10 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="check a configuration, or a running relay, without starting one",
         description="Checks the options as serve reads them (the same options and RELAY_* variables), that the "
-        "directory answers, that the spool can be written, that the upstream answers EHLO, and, with --metrics, "
-        "what the running relay's /healthz says. Exit code 0 when all is well, 1 otherwise.",
+        "directory answers, that the spool can be written, that a session can be opened with each upstream as "
+        "delivery opens it (EHLO, STARTTLS and its certificate as --upstream-tls says, AUTH when a user is set; "
+        "then QUIT, no mail sent), and, with --metrics, what the running relay's /healthz says (degraded too). "
+        "Exit code 0 when all is well, 1 otherwise.",
     )
     add_serve_arguments(check)
 
@@ -36,20 +37,15 @@ def run(args: argparse.Namespace, options: Options) -> int:
     results.append(("directory", directory_problem(options.db_url, options.catalog_path)))
     if not config.capture:
         results.append(("spool", spool_problem(config.spool_dir, config.max_size)))
-        results.append(
-            (
-                "upstream",
-                upstream_problem(
-                    config.upstream_host or "", config.upstream_port, config.upstream_tls, config.hostname
-                ),
-            )
-        )
+        for upstream in config.upstream_configs():
+            results.append((f"upstream {upstream.name}", upstream_problem(upstream)))
     results.append(("listen address", _listen_problem(config)))
     if config.metrics_host:
         results.append(("running relay", _running_problem(config.metrics_host, config.metrics_port)))
+    width = max(15, *(len(what) + 1 for what, _ in results))
     for what, problem in results:
         text = "ok" if problem is None else visible(problem.removeprefix(f"{what}: "))
-        print(f"{what:15} {text}")
+        print(f"{what:{width}} {text}")
     return 0 if all(problem is None for _, problem in results) else 1
 
 
@@ -74,24 +70,27 @@ def _running_problem(host: str, port: int) -> str | None:
         return f"{url}: no relay answers ({getattr(exc, 'reason', exc)})"
 
 
-def upstream_problem(host: str, port: int, tls: str, helo: str) -> str | None:
-    """Whether the upstream answers a connection and EHLO."""
+def upstream_problem(upstream: UpstreamConfig) -> str | None:
+    """Whether delivery could open a session with ``upstream``.
+
+    The session is opened as delivery opens it (``delivery/session.py``):
+    connect, EHLO, STARTTLS and certificate checks as ``--upstream-tls`` says,
+    AUTH when a user is set; then QUIT, without sending mail. The problem is
+    the reply a message would be deferred with.
+    """
 
     async def probe() -> None:
-        client = SmtpClient(host, port, timeout=DEADLINE)
-        await client.connect(ssl.create_default_context() if tls == "tls" else None)
-        try:
-            await client.ehlo(helo)
-        finally:
-            await client.quit()
+        client = await Opener(replace(upstream, timeout=DEADLINE)).open()
+        await client.quit()
 
     def check() -> str | None:
         try:
             asyncio.run(probe())
-        except OSError as exc:
-            return f"upstream: {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}"
+        except SessionFailure as failure:
+            return str(failure.reply)
         except Exception as exc:
-            return f"upstream: {host}:{port}: {exc}"
+            return f"{upstream.name}: {type(exc).__name__}: {exc}"
         return None
 
-    return within(DEADLINE * 2, check, "upstream")
+    # Connect, greeting, STARTTLS and AUTH may each take up to the deadline.
+    return within(DEADLINE * 4, check, f"upstream {upstream.name}")

@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 
 from ..config import DEFAULT_LISTEN, MIB, ConfigError, RelayConfig, default, host_port
+from ..delivery.rate import Rate
 from ..inbox.access import is_loopback
 
 
@@ -76,8 +77,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument(
         "--upstream",
         metavar="HOST:PORT",
-        default=env_value("RELAY_UPSTREAM"),
-        help="the real mail server to pass mail on to (RELAY_UPSTREAM; port 25 if left out)",
+        action="append",
+        default=None,
+        help="the real mail server to pass mail on to (port 25 if left out). Repeat it, or give a comma "
+        "list, for fallbacks tried in order: what one defers or cannot take goes to the next, a 5xx is "
+        "final (RELAY_UPSTREAM, comma-separated)",
     )
     mode.add_argument(
         "--capture",
@@ -255,6 +259,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=env_value("RELAY_UPSTREAM_PASSWORD_FILE"),
         help="file holding the upstream AUTH password (RELAY_UPSTREAM_PASSWORD_FILE)",
     )
+    upstream.add_argument(
+        "--upstream-rate",
+        metavar="N/s",
+        default=env_value("RELAY_UPSTREAM_RATE"),
+        help="at most N recipients a second (N/min, N/h) to each upstream, as Amazon SES counts; mail "
+        "waits in the spool for its turn (RELAY_UPSTREAM_RATE; default no limit)",
+    )
     _numeric(
         upstream,
         "--upstream-connections",
@@ -271,6 +282,25 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         default=env_value("RELAY_METRICS"),
         help="serve Prometheus metrics on /metrics and a health check on /healthz (RELAY_METRICS; default off)",
+    )
+    _numeric(
+        operate,
+        "--queue-age-alert",
+        "SECONDS",
+        float,
+        "RELAY_QUEUE_AGE_ALERT",
+        _text(default("queue_age_alert")),
+        "/healthz and check say 'degraded' while a message has waited longer than this",
+        " = 15 minutes",
+    )
+    _numeric(
+        operate,
+        "--failure-alert",
+        "N",
+        int,
+        "RELAY_FAILURE_ALERT",
+        _text(default("failure_alert")),
+        "/healthz and check say 'degraded' when the last N delivery attempts all failed",
     )
     operate.add_argument(
         "--log-format",
@@ -342,14 +372,26 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def upstreams_from(given: list[str] | None) -> tuple[tuple[str, int], ...]:
+    """The upstreams in order: each --upstream (or else RELAY_UPSTREAM), comma lists split."""
+    values = given if given else [env_value("RELAY_UPSTREAM", "") or ""]
+    found: list[tuple[str, int]] = []
+    for value in values:
+        for part in value.split(","):
+            if part.strip():
+                upstream = host_port(part, "--upstream", 25)
+                if upstream in found:
+                    raise ConfigError(f"--upstream {part.strip()} is given twice")
+                found.append(upstream)
+    return tuple(found)
+
+
 def config_from_args(args: argparse.Namespace) -> RelayConfig:
     """Check the options together and build the config; ConfigError says what is wrong."""
     listen_host, listen_port = host_port(args.listen, "--listen")
     metrics_host, metrics_port = host_port(args.metrics, "--metrics") if args.metrics else (None, 0)
-    upstream_host, upstream_port = None, 25
-    if args.upstream:
-        upstream_host, upstream_port = host_port(args.upstream, "--upstream", 25)
-    elif not args.capture:
+    upstreams = upstreams_from(args.upstream)
+    if not upstreams and not args.capture:
         raise ConfigError("give --upstream HOST:PORT (where to send mail) or --capture (store it for inspection)")
     if args.chaos and not args.capture:
         raise ConfigError("--chaos makes a capture relay fail on purpose: it needs --capture")
@@ -385,7 +427,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         except AccessConfigError as exc:
             raise ConfigError(f"--http-auth: {exc}") from None
     names = args.http_name or (env_value("RELAY_HTTP_NAME", "") or "").split(",")
-    if args.upstream and args.capture:
+    if upstreams and args.capture:
         # One may come from the environment and the other from the command
         # line; guessing which the user meant could send real mail.
         raise ConfigError("give either --upstream (RELAY_UPSTREAM) or --capture (RELAY_CAPTURE), not both")
@@ -416,9 +458,18 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         "max_client_connections",
         "upstream_connections",
         "capture_retention",
+        "failure_alert",
     ):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.queue_age_alert <= 0:
+        raise ConfigError("--queue-age-alert must be more than 0 seconds")
+    rate = None
+    if args.upstream_rate:
+        try:
+            rate = Rate.parse(args.upstream_rate)
+        except ValueError as exc:
+            raise ConfigError(f"--upstream-rate {exc}") from None
     if args.max_size <= 0:
         raise ConfigError("--max-size must be more than 0")
     if args.log_retention < 0:
@@ -428,8 +479,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
     return RelayConfig(
         listen_host=listen_host,
         listen_port=listen_port,
-        upstream_host=upstream_host,
-        upstream_port=upstream_port,
+        upstreams=upstreams,
         capture=bool(args.capture),
         capture_retention=args.capture_retention,
         log_retention_days=args.log_retention,
@@ -460,6 +510,9 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         upstream_user=args.upstream_user,
         upstream_password=password,
         upstream_connections=args.upstream_connections,
+        upstream_rate=rate,
+        queue_age_alert=args.queue_age_alert,
+        failure_alert=args.failure_alert,
         min_backoff=args.min_backoff,
         max_backoff=args.max_backoff,
         max_lifetime=args.max_lifetime,

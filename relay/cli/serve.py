@@ -10,7 +10,7 @@ import sys
 from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.options import Options, open_directory
 
-from ..config import ConfigError
+from ..config import ConfigError, upstream_name
 from ..ops import metrics, process_log
 from ..ops.endpoint import Endpoint
 from .options import add_serve_arguments, config_from_args
@@ -196,7 +196,13 @@ def _say_started(config, port: int, database: str, queued: int | None, workers: 
     target = (
         "capture mode (nothing is sent)"
         if config.capture
-        else (f"upstream {_host(config.upstream_host)}:{config.upstream_port} ({_UPSTREAM_TLS[config.upstream_tls]})")
+        else (
+            ("upstream " if len(config.upstreams) == 1 else "upstreams in order ")
+            + ", ".join(upstream_name(host, port) for host, port in config.upstreams)
+            + f" ({_UPSTREAM_TLS[config.upstream_tls]}"
+            + (f", at most {config.upstream_rate} recipients each" if config.upstream_rate else "")
+            + ")"
+        )
     )
     print(
         f"contacts-relay: listening on {_host(config.listen_host)}:{port}, {target}"

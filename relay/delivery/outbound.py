@@ -25,10 +25,15 @@ from .smtp_client import ConnectionLost, ProtocolError, SmtpClient, address_path
 
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
-    """Per-recipient replies of one transaction; ``data_reply`` is the reply to DATA, if it got that far."""
+    """Per-recipient replies of one transaction; ``data_reply`` is the reply to DATA, if it got that far.
+
+    ``unreachable``: no session could be opened (connect, TLS, greeting, AUTH),
+    so the replies are about the upstream, not about the message.
+    """
 
     replies: dict[str, Reply]
     data_reply: Reply | None = None
+    unreachable: bool = False
 
     def with_outcome(self, outcome: Outcome) -> list[str]:
         return [rcpt for rcpt, reply in self.replies.items() if reply.outcome == outcome]

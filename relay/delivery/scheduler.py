@@ -29,8 +29,6 @@ from collections.abc import Awaitable, Callable
 
 from contacts_tui.core.mail.status import Status
 
-from ..ops import metrics
-from ..ops.metrics import reply_class
 from ..queue import Failure, QueuedMessage, Reply, Spool, SpoolError
 from .backoff import RetryPolicy
 from .bounce import build_dsn
@@ -127,7 +125,10 @@ class Scheduler:
     # -- admin actions -------------------------------------------------------
 
     def retry_now(self) -> None:
-        """Make every waiting message due now."""
+        """Make every waiting message due now, and try upstreams passed over as down again (Postfix's flush)."""
+        forget = getattr(self._deliverer, "forget_down", None)
+        if forget is not None:
+            forget()
         now = time.time()
         self._heap = []
         for queue_id in self._scheduled:
@@ -288,7 +289,6 @@ class Scheduler:
         for rcpt, reply in result.replies.items():
             if rcpt in message.delivered or rcpt in message.failed:
                 continue
-            metrics.current.replies.labels(reply_class(reply.code)).inc()
             if reply.outcome == "accepted":
                 message.delivered[rcpt] = reply
             elif reply.outcome == "permanent":

@@ -46,8 +46,9 @@ class Metrics:
         def counter(name: str, text: str, labels: tuple[str, ...] = ()) -> Counter:
             return Counter(f"contacts_relay_{name}", text, labels, registry=registry)
 
-        def gauge(name: str, text: str, labels: tuple[str, ...] = ()) -> Gauge:
-            return Gauge(f"contacts_relay_{name}", text, labels, registry=registry, multiprocess_mode="livesum")
+        def gauge(name: str, text: str, labels: tuple[str, ...] = (), mode: str = "livesum") -> Gauge:
+            # mode: how the supervisor's endpoint adds up the workers' values.
+            return Gauge(f"contacts_relay_{name}", text, labels, registry=registry, multiprocess_mode=mode)
 
         def histogram(name: str, text: str, buckets: tuple[float, ...]) -> Histogram:
             return Histogram(f"contacts_relay_{name}", text, registry=registry, buckets=buckets)
@@ -70,9 +71,27 @@ class Metrics:
             "delivery_attempts_total", "Delivery attempts, by what came of the message.", ("result",)
         )
         self.replies = counter(
-            "delivery_replies_total", "Replies per recipient, by class (2xx, 4xx, 5xx, local).", ("reply_class",)
+            "delivery_replies_total",
+            "Replies per recipient, by class (2xx, 4xx, 5xx, local) and upstream (HOST:PORT).",
+            ("reply_class", "upstream"),
         )
-        self.queue = gauge("queue_messages", "Messages in the spool, by state (new, deferred).", ("state",))
+        self.upstream_up = gauge(
+            "upstream_up",
+            "1 while an upstream is tried, 0 while it is passed over after it could not be reached.",
+            ("upstream",),
+            "livemin",
+        )
+        self.rate_wait = counter(
+            "upstream_rate_wait_seconds_total",
+            "Seconds transactions waited for their turn under --upstream-rate, by upstream.",
+            ("upstream",),
+        )
+        self.queue = gauge(
+            "queue_messages", "Messages in the spool, by state (new, deferred) and worker.", ("state", "worker")
+        )
+        self.oldest = gauge(
+            "queue_oldest_seconds", "Age of the oldest message waiting in the spool (0: none).", mode="livemax"
+        )
         self.sessions = gauge("sessions", "Open SMTP sessions.")
         self.accept = histogram("accept_seconds", "From the end of DATA to the reply (250 after the fsync).", quick)
         self.lookup = histogram("directory_lookup_seconds", "One directory lookup.", quick)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ class ReceivedMessage:
     auth_login: str | None
     auth_mechanism: str | None
     pipelined: bool = False
+    mail_at: float = 0.0  # time.monotonic() when MAIL FROM arrived
 
 
 @dataclass(slots=True)
@@ -113,6 +115,7 @@ class _Handler:
         # arrived together with MAIL FROM.
         waiting = bytes(getattr(server._reader, "_buffer", b"")).upper()
         session.pipelined = b"\r\nDATA\r\n" in b"\r\n" + waiting  # type: ignore[attr-defined]
+        session.mail_at = time.monotonic()  # type: ignore[attr-defined]
         refusal = await self.upstream._refusal("mail", address, None)
         if refusal:
             return refusal
@@ -145,6 +148,7 @@ class _Handler:
             auth_login=login,
             auth_mechanism=server.auth_mechanism,
             pipelined=getattr(session, "pipelined", False),
+            mail_at=getattr(session, "mail_at", 0.0),
         )
         with self.upstream._lock:
             self.upstream._messages.append(message)
