@@ -33,6 +33,8 @@ from .delivery.scheduler import Scheduler
 from .inbox.server import InboxServer, InboxSettings
 from .ops import metrics
 from .ops.health import directory_problem, spool_problem
+from .ops.queue_health import INTERVAL as QUEUE_STATE_INTERVAL
+from .ops.queue_health import QueueState, degraded
 from .queue import QueuedMessage, Spool, adopt_legacy_spool
 from .queue.layout import spools_to_drain, worker_spool
 from .server.access import parse_networks
@@ -75,8 +77,12 @@ class Relay:
         workers: int = 1,
         sock: socket.socket | None = None,
         http_sock: socket.socket | None = None,
+        state_file: Path | None = None,
     ) -> None:
         self.config = config
+        # Where a worker tells the supervisor how its delivery goes (see ops/queue_health.py).
+        self.state_file = state_file
+        self.queue_state = QueueState(worker)
         self.directory = directory
         self.worker, self.workers = worker, workers
         # Where the directory is, for health checks that open it afresh.
@@ -158,8 +164,8 @@ class Relay:
             self._pruner = loop.create_task(self._prune_log(), name="relay-log-retention")
         if self.config.capture:
             self._chaos = loop.create_task(self._follow_chaos(), name="relay-chaos-rules")
-        if metrics.enabled() and self.scheduler is not None:
-            self._gauges = loop.create_task(self._count_queue(), name="relay-queue-gauge")
+        if self.scheduler is not None:
+            self._gauges = loop.create_task(self._watch_queue(), name="relay-queue-state")
         # SIGHUP is the usual "reload": without a handler it would kill the
         # relay. Signal handlers exist only in the main thread (not in the demo's).
         if threading.current_thread() is threading.main_thread():
@@ -230,19 +236,41 @@ class Relay:
             except DirectoryError as exc:
                 logger.warning("chaos rules: cannot read them (%s); keeping the ones read before", exc)
 
-    async def _count_queue(self) -> None:
+    async def _watch_queue(self) -> None:
         spools = [self.spool, *(spool for spool, _ in self._drains)]
+        worker = str(self.worker)
         while True:
             waiting = [m for spool in spools if spool is not None for m in spool.waiting()]
             deferred = sum(1 for m in waiting if m.attempts)
-            metrics.current.queue.labels("deferred").set(deferred)
-            metrics.current.queue.labels("new").set(len(waiting) - deferred)
-            await asyncio.sleep(2.0)
+            oldest = min(waiting, key=lambda m: m.received, default=None)
+            upstreams = self.upstreams
+            self.queue_state = state = QueueState(
+                self.worker,
+                queued=len(waiting),
+                deferred=deferred,
+                oldest_received=oldest.received if oldest else None,
+                oldest_id=oldest.queue_id if oldest else "",
+                oldest_error=oldest.last_error if oldest else "",
+                failing=upstreams is not None and upstreams.failing(self.config.failure_alert),
+                last_failure=upstreams.last_failure if upstreams is not None else "",
+                time=time.time(),
+            )
+            metrics.current.queue.labels("deferred", worker).set(deferred)
+            metrics.current.queue.labels("new", worker).set(len(waiting) - deferred)
+            metrics.current.oldest.set(time.time() - oldest.received if oldest else 0.0)
+            if self.state_file is not None:
+                try:
+                    await asyncio.to_thread(state.save, self.state_file)
+                except OSError as exc:
+                    logger.warning("cannot write the queue state for the health check: %s", exc)
+            await asyncio.sleep(QUEUE_STATE_INTERVAL)
 
     def health(self) -> list[str]:
-        """What keeps this relay from taking mail now (empty: nothing); from any thread."""
+        """What keeps this relay from taking mail, then why delivery lags ("degraded: ..."); from any thread."""
         problems = ["not accepting mail: stopping"] if self.listener.stopping else []
-        return problems + health_problems(self.config, self.directory_url, self.catalog_path)
+        problems += health_problems(self.config, self.directory_url, self.catalog_path)
+        states = [self.queue_state] if self.scheduler is not None else []
+        return problems + degraded(states, self.config.queue_age_alert, self.config.failure_alert)
 
     async def _prune_log(self) -> None:
         # The log would otherwise grow by a row per message for ever. Several

@@ -34,6 +34,7 @@ from contacts_tui.core.options import Options, open_directory
 from .app import Relay, health_problems, run_loop
 from .config import RelayConfig
 from .ops import metrics, process_log
+from .ops.queue_health import degraded, state_file, states_in
 
 logger = logging.getLogger(__name__)
 
@@ -200,12 +201,17 @@ class Supervisor:
             ready.close()
 
     def health(self) -> list[str]:
-        """What keeps the relay from taking mail now (empty: nothing); for /healthz."""
+        """What keeps the relay from taking mail, then why delivery lags ("degraded: ..."); for /healthz."""
         problems = ["not accepting mail: stopping"] if self._stopping else []
         down = sorted(set(range(1, self.workers + 1)) - self._ready)
         if down:
             problems.append(f"worker(s) {', '.join(map(str, down))} not running")
-        return problems + health_problems(self.config, self.options.db_url, self.options.catalog_path)
+        problems += health_problems(self.config, self.options.db_url, self.options.catalog_path)
+        if self.metrics_dir and not self.config.capture:
+            # Only workers that run now: a dead one's last state is history.
+            states = [s for s in states_in(self.metrics_dir) if s.worker in self._ready]
+            problems += degraded(states, self.config.queue_age_alert, self.config.failure_alert)
+        return problems
 
     def stop(self) -> None:
         """SIGTERM to every worker; they finish what is in flight. SIGKILL after STOP_GRACE."""
@@ -249,7 +255,7 @@ def _worker_main(
     if metrics_dir:
         metrics.enable(metrics_dir)
     try:
-        code = run_loop(_serve_worker(config, options, sock, worker, workers, ready, http_sock))
+        code = run_loop(_serve_worker(config, options, sock, worker, workers, ready, http_sock, metrics_dir))
     except BaseException as exc:  # whatever stops the start is told to the supervisor
         try:
             ready.send(f"{type(exc).__name__}: {exc}")
@@ -267,9 +273,11 @@ async def _serve_worker(
     workers: int,
     ready,
     http_sock: socket.socket | None = None,
+    metrics_dir: str | None = None,
 ) -> int:
     directory = open_directory(options, must_exist=True)
-    relay = Relay(config, directory, worker=worker, workers=workers, sock=sock, http_sock=http_sock)
+    states = state_file(metrics_dir, worker) if metrics_dir else None
+    relay = Relay(config, directory, worker=worker, workers=workers, sock=sock, http_sock=http_sock, state_file=states)
     try:
         await relay.start()
     except Exception as exc:

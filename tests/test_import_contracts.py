@@ -137,6 +137,8 @@ CLEAN = {
     "relay/ops/metrics.py": "",
     "relay/ops/endpoint.py": "",
     "relay/ops/process_log.py": "",
+    "relay/ops/queue_health.py": "",
+    "relay/ops/service.py": "import relay\n",
 }
 
 

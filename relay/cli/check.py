@@ -37,6 +37,7 @@ def run(args: argparse.Namespace, options: Options) -> int:
     results.append(("directory", directory_problem(options.db_url, options.catalog_path)))
     if not config.capture:
         results.append(("spool", spool_problem(config.spool_dir, config.max_size)))
+        results.append(("queue", _queue_problem(config)))
         for upstream in config.upstream_configs():
             results.append((f"upstream {upstream.name}", upstream_problem(upstream)))
     results.append(("listen address", _listen_problem(config)))
@@ -47,6 +48,24 @@ def run(args: argparse.Namespace, options: Options) -> int:
         text = "ok" if problem is None else visible(problem.removeprefix(f"{what}: "))
         print(f"{what:{width}} {text}")
     return 0 if all(problem is None for _, problem in results) else 1
+
+
+def _queue_problem(config) -> str | None:
+    """Whether the spool on disk holds a message older than --queue-age-alert (a relay may be running)."""
+    from ..ops.queue_health import QueueState, degraded
+    from ..queue import read_queue
+    from ..queue.layout import all_spools
+
+    try:
+        waiting = [m for spool in all_spools(config.spool_dir) for m in read_queue(spool)]
+    except OSError as exc:
+        return f"the spool cannot be read: {exc.strerror or exc}"
+    oldest = min(waiting, key=lambda m: m.received, default=None)
+    if oldest is None:
+        return None
+    state = QueueState(0, len(waiting), 0, oldest.received, oldest.queue_id, oldest.last_error)
+    reasons = degraded([state], config.queue_age_alert, config.failure_alert)
+    return reasons[0] if reasons else None
 
 
 def _listen_problem(config) -> str | None:
@@ -63,6 +82,9 @@ def _running_problem(host: str, port: int) -> str | None:
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode(errors="replace").strip()
+            if answer.status == 200 and text.startswith("degraded:"):
+                return f"{url}: " + "; ".join(text.split("\n"))
             return None if answer.status == 200 else f"{url}: {answer.status}"
     except urllib.error.HTTPError as error:
         return f"{url}: {error.code} " + "; ".join(error.read().decode(errors="replace").split("\n")).strip("; ")

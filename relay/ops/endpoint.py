@@ -2,7 +2,10 @@
 
 /metrics is Prometheus' text format; /healthz answers 200 "ok" while the
 relay takes mail, else 503 with one line per reason, for load balancers and
-orchestrators. A thread of its own serves both, so a slow scrape or check
+orchestrators. While it takes mail but delivery lags (the queue's oldest
+message too old, the last attempts all failed) it answers 200 with lines
+that begin "degraded:": taking such a relay out of a load balancer would
+refuse the mail it keeps safe. A thread of its own serves both, so a slow scrape or check
 never holds up mail.
 """
 
@@ -15,6 +18,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 logger = logging.getLogger(__name__)
+
+DEGRADED = "degraded:"
 
 
 class Endpoint:
@@ -29,7 +34,9 @@ class Endpoint:
                 elif path == "/healthz":
                     problems = health()
                     text = "\n".join(problems) if problems else "ok"
-                    self._answer(503 if problems else 200, (text + "\n").encode(), "text/plain; charset=utf-8")
+                    # Degraded is still 200: the relay takes mail and keeps it safe (README, "Health").
+                    down = any(not line.startswith(DEGRADED) for line in problems)
+                    self._answer(503 if down else 200, (text + "\n").encode(), "text/plain; charset=utf-8")
                 else:
                     self._answer(404, b"/metrics or /healthz\n", "text/plain; charset=utf-8")
 

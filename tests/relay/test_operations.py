@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import resource
 import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..waiting import poll
-from .helpers import ACME, SENDER, RawSession, message
+from .helpers import ACME, ROOT, SENDER, RawSession, message
 from .helpers.reliability import Outcome, free_port, relay_process, seeded_database, serving
 
 
@@ -75,7 +77,13 @@ def test_the_counters_match_what_was_sent(tmp_path, upstream):
     assert value(samples, "contacts_relay_messages_unchanged_total", reason="no_category") == 1
     assert value(samples, "contacts_relay_messages_refused_total", reason="loop") == 1
     assert value(samples, "contacts_relay_contacts_added_total") == 13 * 3
-    assert value(samples, "contacts_relay_delivery_replies_total", reply_class="2xx") == 13 * 4 + 1
+    at = f"127.0.0.1:{upstream.port}"
+    assert value(samples, "contacts_relay_delivery_replies_total", reply_class="2xx", upstream=at) == 13 * 4 + 1
+    assert value(samples, "contacts_relay_upstream_up", upstream=at) == 1
+    # Every worker says how much waits in its spool; nothing does once all is delivered.
+    for worker in ("1", "2"):
+        assert ("contacts_relay_queue_messages", (("state", "new"), ("worker", worker))) in samples
+    assert value(samples, "contacts_relay_queue_oldest_seconds") == 0
     assert value(samples, "contacts_relay_accept_seconds_count") == 15
     assert value(samples, "contacts_relay_spool_commit_seconds_count") == 14
     assert value(samples, "contacts_relay_directory_lookup_seconds_count") == 13
@@ -125,3 +133,75 @@ def test_json_logs_carry_each_messages_fields(tmp_path, upstream):
     delivered = next(line for line in lines if line.get("status") == "delivered")
     assert delivered["queue_id"] == queued["queue_id"] and delivered["reply"].startswith("250")
     assert {"time", "level", "logger", "message"} <= set(delivered)
+
+
+def test_healthz_and_check_say_degraded_while_mail_is_stuck(tmp_path, upstream):
+    """The upstream refuses every session: mail waits, the relay still takes it (200), and says so."""
+    db = seeded_database(tmp_path)
+    port, metrics_port = free_port(), free_port()
+    upstream.stop()
+    outcome = Outcome("degraded")
+    process = relay_process(
+        db,
+        tmp_path,
+        upstream,
+        port,
+        "--workers",
+        "2",
+        "--metrics",
+        f"127.0.0.1:{metrics_port}",
+        "--queue-age-alert",
+        "1",
+        "--failure-alert",
+        "3",
+    )
+    with serving(process, outcome) as relay:
+        poll(lambda: "metrics on" in relay.output, 10)
+        assert health(metrics_port) == (200, "ok\n")
+        assert send_all(port, [message(subject=f"stuck {n}") for n in range(4)]) == [250] * 4
+        code, text = poll(lambda: (answer := health(metrics_port)) and answer[1].count("degraded:") == 2 and answer, 20)
+        assert code == 200
+        age, failing = text.splitlines()
+        assert age.startswith("degraded: message ") and "longer than --queue-age-alert 1 s" in age
+        assert f"its last error: 4.4.1 connect to 127.0.0.1:{upstream.port} failed: Connection refused" in age
+        assert failing.startswith("degraded: the last 3 delivery attempts all failed")
+        samples = scrape(metrics_port)
+        assert value(samples, "contacts_relay_queue_oldest_seconds") >= 1
+        assert sum(v for (name, _), v in samples.items() if name == "contacts_relay_queue_messages") == 4
+        assert value(samples, "contacts_relay_upstream_up", upstream=f"127.0.0.1:{upstream.port}") == 0
+
+        checked = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "relay.cli",
+                "--db",
+                str(db),
+                "check",
+                "--upstream",
+                f"127.0.0.1:{upstream.port}",
+                "--upstream-tls",
+                "none",
+                "--spool",
+                str(tmp_path / "spool"),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--metrics",
+                f"127.0.0.1:{metrics_port}",
+                "--queue-age-alert",
+                "1",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert checked.returncode == 1
+        running = next(line for line in checked.stdout.splitlines() if line.startswith("running relay"))
+        assert "degraded: message " in running and "degraded: the last 3 delivery attempts" in running
+        queue = next(line for line in checked.stdout.splitlines() if line.startswith("queue"))
+        assert "degraded: message " in queue and "Connection refused" in queue  # read from the spool on disk
+
+        upstream.start()
+        poll(lambda: len(upstream.messages) == 4, 30)
+        poll(lambda: health(metrics_port) == (200, "ok\n"), 20, lambda: health(metrics_port))

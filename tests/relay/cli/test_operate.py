@@ -212,7 +212,7 @@ def test_check_says_what_is_wrong_and_exits_1(sqlite_directory, sqlite_url, tmp_
         "127.0.0.1:0",
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert [line.split()[-1] for line in ok.stdout.splitlines()] == ["ok"] * 5
+    assert [line.split()[-1] for line in ok.stdout.splitlines()] == ["ok"] * 6
     upstream.stop()
     down = relay_cli(
         "--db",
