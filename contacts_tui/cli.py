@@ -14,6 +14,7 @@ from pathlib import Path
 from contacts_tui.core.csv.dialect import delimiter_option, encoding_option
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.options import Options, open_directory
+from contacts_tui.core.process import version
 
 from .commands.settings import copy_option
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     commands.add_parser(
         "init",

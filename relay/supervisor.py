@@ -35,6 +35,7 @@ from .app import Relay, health_problems, run_loop
 from .config import RelayConfig
 from .ops import metrics, process_log
 from .ops.queue_health import degraded, state_file, states_in
+from .queue import SpoolError
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +133,15 @@ class Supervisor:
         self._started[worker] = time.monotonic()
         return ready, sender
 
-    def run(self, stopping: Callable[[], None] = lambda: None) -> int:
-        """Watch the workers until SIGTERM or SIGINT (then call ``stopping``); returns the exit code."""
+    def catch_signals(self) -> None:
+        """From now on SIGTERM and SIGINT stop, SIGHUP reloads: before the relay says it listens."""
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
+
+    def run(self, stopping: Callable[[], None] = lambda: None) -> int:
+        """Watch the workers until SIGTERM or SIGINT (then call ``stopping``); returns the exit code."""
+        self.catch_signals()
         # A signal wakes the wait at once (the handler only sets a flag).
         woken, waker = socket.socketpair()
         woken.setblocking(False)
@@ -261,7 +266,11 @@ def _worker_main(
             ready.send(f"{type(exc).__name__}: {exc}")
         except OSError:
             pass
-        raise
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        # Through the log, not multiprocessing's own print: one JSON line with --log-format json.
+        logger.critical("worker %d stopped by an error: %s: %s", worker, type(exc).__name__, exc, exc_info=True)
+        code = 1
     sys.exit(code)
 
 
@@ -281,6 +290,8 @@ async def _serve_worker(
     try:
         await relay.start()
     except Exception as exc:
+        # The supervisor is told too, but a restart's failure would otherwise go unexplained.
+        logger.error("worker %d cannot start: %s", worker, exc, exc_info=not isinstance(exc, SpoolError | OSError))
         ready.send(str(exc) or type(exc).__name__)
         await relay.stop(1)
         return 1

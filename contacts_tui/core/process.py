@@ -1,5 +1,5 @@
-"""What the two programs share about running as a process: pid lock files,
-output to a reader that may stop reading, and a count option's type.
+"""What the two programs share about running as a process: their version, pid
+lock files, output to a reader that may stop reading, and a count option's type.
 
 No Textual and no database: both command lines and the relay's spool use these.
 """
@@ -13,6 +13,19 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+DISTRIBUTION = "contact-persons"  # the name in pyproject.toml
+
+
+def version() -> str:
+    """The installed version (pyproject.toml's, as pip recorded it), for --version and the logs."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown (not installed: run from a source tree)"
 
 
 def take_lock(path: str | os.PathLike[str]) -> tuple[int | None, str]:

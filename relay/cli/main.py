@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.options import Options
-from contacts_tui.core.process import reader_may_stop
+from contacts_tui.core.process import reader_may_stop, version
 
 from ..config import ConfigError
+from ..ops import process_log
 from ..server.access import AccessConfigError
 from . import chaos, check, log, messages, passwd, preview, queue, serve, service
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
     for command in COMMANDS.values():
         command.add_parser(commands, common)
@@ -62,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command = COMMANDS[args.command]
+    if command is serve:
+        # Before anything can fail: with --log-format json even a bad option is a JSON line.
+        process_log.configure(args.verbose, args.log_format)
     try:
         options = Options.from_env(getattr(args, "db", None), getattr(args, "catalog", None))
-        command = COMMANDS[args.command]
         if command is serve:
             return serve.run(args, options)
         # `log | head -1` or `messages show 6 | head -3` may stop reading early.
@@ -72,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command.run(args, options)
         return 0  # the reader stopped reading
     except (ConfigError, AccessConfigError, DirectoryError) as exc:
-        print(f"contacts-relay: error: {exc}", file=sys.stderr)
+        if command is serve:
+            serve.error(str(exc))
+        else:
+            print(f"contacts-relay: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
-import sys
 
 from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.options import Options, open_directory
+from contacts_tui.core.process import version
 
 from ..config import ConfigError, upstream_name
 from ..ops import metrics, process_log
@@ -28,11 +29,15 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     add_serve_arguments(serve)
 
 
+def error(text: str) -> None:
+    """A reason serve cannot go on, as the log writes it (one JSON object with --log-format json)."""
+    process_log.event("error", text, logging.ERROR)
+
+
 def run(args: argparse.Namespace, options: Options) -> int:
     from ..app import Relay, run_loop
 
     config = config_from_args(args)
-    process_log.configure(args.verbose, config.log_format)
     # A mistyped --db would be a new empty directory: every notification
     # passed on without its contacts, and nobody told.
     directory = open_directory(options, must_exist=True)
@@ -70,27 +75,28 @@ async def _run(relay, database: str, endpoint: Endpoint | None = None) -> int:
     try:
         await relay.start()
     except SpoolError as exc:
-        print(f"contacts-relay: error: {exc}", file=sys.stderr)
+        error(str(exc))
         return 1
     except InboxListenError as exc:
-        print(f"contacts-relay: error: {exc}", file=sys.stderr)
+        error(str(exc))
         await relay.stop(1)
         return 1
     except OSError as exc:
         _cannot_listen(relay.config, exc)
         await relay.stop(1)
         return 1
+    # Signals first: whoever starts the relay may stop it as soon as it says it listens.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     _say_started(relay.config, relay.port, database, relay.queued if relay.scheduler else None)
     if relay.inbox is not None:
         _say_inbox(relay.config, relay.inbox.port)
     if endpoint is not None:
         _say_endpoint(endpoint)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    print("contacts-relay: stopping: finishing messages in flight; the rest stays in the spool", file=sys.stderr)
+    _say_stopping()
     await relay.stop()
     _say_stopped(relay.config)
     return 0
@@ -110,17 +116,13 @@ def _serve_workers(config, options: Options, database: str) -> int:
             http_sock = listening_socket(config, (config.http_host, config.http_port))
         except OSError as exc:
             sock.close()
-            print(
-                f"contacts-relay: error: cannot serve --http on {_host(config.http_host)}:{config.http_port}: "
-                f"{exc.strerror or exc}",
-                file=sys.stderr,
-            )
+            error(f"cannot serve --http on {_host(config.http_host)}:{config.http_port}: {exc.strerror or exc}")
             return 1
     supervisor = Supervisor(config, options, sock, config.workers, http_sock)
     try:
         supervisor.start()
     except RuntimeError as exc:
-        print(f"contacts-relay: error: {exc}", file=sys.stderr)
+        error(str(exc))
         return 1
     endpoint = None
     if supervisor.metrics_dir:
@@ -133,25 +135,16 @@ def _serve_workers(config, options: Options, database: str) -> int:
             ).start()
         except OSError as exc:
             supervisor.stop()
-            print(
-                f"contacts-relay: error: cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: "
-                f"{exc.strerror or exc}",
-                file=sys.stderr,
-            )
+            error(f"cannot serve --metrics on {config.metrics_host}:{config.metrics_port}: {exc.strerror or exc}")
             return 1
     port = sock.getsockname()[1]
+    supervisor.catch_signals()
     _say_started(config, port, database, None if config.capture else _waiting(config), config.workers)
     if http_sock is not None:
         _say_inbox(config, http_sock.getsockname()[1])
     if endpoint is not None:
         _say_endpoint(endpoint)
-    code = supervisor.run(
-        lambda: print(
-            "contacts-relay: stopping: finishing messages in flight; the rest stays in the spool",
-            file=sys.stderr,
-            flush=True,
-        )
-    )
+    code = supervisor.run(_say_stopping)
     if endpoint is not None:
         endpoint.stop()
     _say_stopped(config)
@@ -166,64 +159,77 @@ def _waiting(config) -> int:
 
 
 def _say_inbox(config, port: int) -> None:
-    print(
-        f"contacts-relay: web inbox on http://{_host(config.http_host)}:{port}/, Mailpit's API on /api/v1"
+    base = f"http://{_host(config.http_host)}:{port}"
+    process_log.event(
+        "inbox",
+        f"web inbox on {base}/, Mailpit's API on /api/v1"
         + (", users from " + str(config.http_auth) if config.http_auth else ""),
-        file=sys.stderr,
-        flush=True,
+        inbox=f"{base}/",
     )
 
 
 def _say_endpoint(endpoint: Endpoint) -> None:
-    host = _host(endpoint.host)
-    print(
-        f"contacts-relay: metrics on http://{host}:{endpoint.port}/metrics, health on "
-        f"http://{host}:{endpoint.port}/healthz",
-        file=sys.stderr,
-        flush=True,
+    base = f"http://{_host(endpoint.host)}:{endpoint.port}"
+    process_log.event(
+        "metrics",
+        f"metrics on {base}/metrics, health on {base}/healthz",
+        metrics=f"{base}/metrics",
+        health=f"{base}/healthz",
     )
+
+
+def _say_stopping() -> None:
+    process_log.event("stopping", "stopping: finishing messages in flight; the rest stays in the spool")
 
 
 def _cannot_listen(config, exc: OSError) -> None:
-    print(
-        f"contacts-relay: error: cannot listen on {_host(config.listen_host)}:{config.listen_port}: "
-        f"{exc.strerror or exc}",
-        file=sys.stderr,
-    )
+    error(f"cannot listen on {_host(config.listen_host)}:{config.listen_port}: {exc.strerror or exc}")
 
 
 def _say_started(config, port: int, database: str, queued: int | None, workers: int = 1) -> None:
+    upstreams = [upstream_name(host, port) for host, port in config.upstreams]
     target = (
         "capture mode (nothing is sent)"
         if config.capture
         else (
-            ("upstream " if len(config.upstreams) == 1 else "upstreams in order ")
-            + ", ".join(upstream_name(host, port) for host, port in config.upstreams)
+            ("upstream " if len(upstreams) == 1 else "upstreams in order ")
+            + ", ".join(upstreams)
             + f" ({_UPSTREAM_TLS[config.upstream_tls]}"
             + (f", at most {config.upstream_rate} recipients each" if config.upstream_rate else "")
             + ")"
         )
     )
-    print(
-        f"contacts-relay: listening on {_host(config.listen_host)}:{port}, {target}"
+    listen = f"{_host(config.listen_host)}:{port}"
+    process_log.event(
+        "listening",
+        f"listening on {listen}, {target}"
         + (f", spool {config.spool_dir}, {queued} queued" if queued is not None else "")
         + (f", {workers} worker processes" if workers > 1 else "")
         + f", directory {database}",
-        file=sys.stderr,
-        flush=True,
+        listen=listen,
+        upstreams=upstreams,
+        capture=config.capture,
+        spool=None if config.capture else str(config.spool_dir),
+        queued=queued,
+        workers=workers,
+        directory=database,
+        version=version(),
     )
     if not config.capture and ("." not in config.hostname or config.hostname.endswith((".localdomain", ".localhost"))):
-        print(
-            f"contacts-relay: warning: this relay names itself {config.hostname!r} to the upstream and in Received "
-            "headers; many mail servers refuse such a name: give --hostname (RELAY_HOSTNAME) this host's real name",
-            file=sys.stderr,
-            flush=True,
+        process_log.event(
+            "hostname",
+            f"this relay names itself {config.hostname!r} to the upstream and in Received headers; many mail "
+            "servers refuse such a name: give --hostname (RELAY_HOSTNAME) this host's real name",
+            logging.WARNING,
         )
 
 
 def _say_stopped(config) -> None:
-    left = "" if config.capture else f"; {_waiting(config)} message(s) stay in the spool"
-    print(f"contacts-relay: stopped{left}", file=sys.stderr)
+    if config.capture:
+        process_log.event("stopped", "stopped")
+        return
+    waiting = _waiting(config)
+    process_log.event("stopped", f"stopped; {waiting} message(s) stay in the spool", queued=waiting)
 
 
 def _host(host: str | None) -> str:

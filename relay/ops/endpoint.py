@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 logger = logging.getLogger(__name__)
 
 DEGRADED = "degraded:"
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        # socketserver prints the traceback to stderr itself; the log keeps JSON lines whole.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a scraper that hung up before the answer: its business
+        logger.exception("the metrics endpoint failed answering %s", client_address[0])
 
 
 class Endpoint:
@@ -52,11 +61,7 @@ class Endpoint:
                 pass  # scrapes every few seconds are not news
 
         self.host = host
-        server_class = (
-            type("Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
-            if ":" in host
-            else ThreadingHTTPServer
-        )
+        server_class = type("Server6", (_Server,), {"address_family": socket.AF_INET6}) if ":" in host else _Server
         self._server = server_class((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="relay-endpoint", daemon=True)
