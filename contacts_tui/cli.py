@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_filter_options(exporter)
     add_list_parser(commands, common)
     commands.add_parser("demo", parents=[common], help="demo data, a capture relay and the TUI in one command")
+    from .commands.backup import add_parsers as add_backup_parsers
+
+    add_backup_parsers(commands, common)
     from .commands.history import add_parser as add_history_parser
 
     add_history_parser(commands, common)
@@ -178,6 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.portal_service import run_portal_service
 
             return run_portal_service(options, args)
+        if args.command in ("backup", "restore"):
+            from .commands.backup import run_backup, run_restore
+
+            return (run_backup if args.command == "backup" else run_restore)(options, args)
         if args.command is None:
             need_a_terminal()
         if args.command == "import":
@@ -228,7 +235,8 @@ def need_a_terminal() -> None:
         if not stream.isatty():
             raise DirectoryError(
                 f"the admin TUI needs a terminal, and the standard {name} is not one. "
-                "Scripts use the commands: init, settings, import, export, list, history (contacts-tui --help)"
+                "Scripts use the commands: init, settings, import, export, list, history, backup, restore "
+                "(contacts-tui --help)"
             )
 
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.options import Options, open_directory
@@ -34,6 +35,23 @@ def error(text: str) -> None:
     process_log.event("error", text, logging.ERROR)
 
 
+_held: dict[Path, int] = {}
+
+
+def _hold_database(options: Options) -> None:
+    """Tell 'contacts-tui restore' that a relay serves this SQLite file, until this process ends.
+
+    Never closed by hand: closing a descriptor of the file would drop this
+    process's SQLite locks on it (POSIX). Forked workers share it.
+    """
+    from contacts_tui.core.backup import hold_for_relay
+    from contacts_tui.core.db import sqlite_file
+
+    file = sqlite_file(options.db_url)
+    if file is not None and file.resolve() not in _held:
+        _held[file.resolve()] = hold_for_relay(file)
+
+
 def run(args: argparse.Namespace, options: Options) -> int:
     from ..app import Relay, run_loop
 
@@ -42,6 +60,7 @@ def run(args: argparse.Namespace, options: Options) -> int:
     # passed on without its contacts, and nobody told.
     directory = open_directory(options, must_exist=True)
     database = redact(resolve_url(options.db_url))
+    _hold_database(options)
     if config.workers > 1:
         # The workers open the database themselves; nothing open crosses the fork.
         close = getattr(directory.database, "close_all", None) or directory.database.close
