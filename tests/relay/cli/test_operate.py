@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import smtplib
 import subprocess
 import sys
@@ -181,20 +180,6 @@ async def test_messages_delete_removes_one(sqlite_directory, sqlite_url, tmp_pat
     assert [r.subject for r in relay_log.captured_messages(10)] == ["second"]
     code, _, err = run_cli(capsys, "messages", "delete", "1", "--db", sqlite_url)
     assert code == 1 and "there is no captured message 1" in err
-
-
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze (Debian: systemd)")
-def test_the_systemd_unit_verifies(tmp_path):
-    unit = relay_cli("service", "--systemd").stdout
-    env = relay_cli("service", "--systemd", "--env").stdout
-    assert "Restart=on-failure" in unit and "ExecReload=/bin/kill -HUP $MAINPID" in unit
-    assert "TimeoutStopSec=45" in unit and "ReadWritePaths=/var/lib/contact-persons" in unit
-    assert "RELAY_UPSTREAM=" in env
-    path = tmp_path / "contacts-relay.service"
-    path.write_text(unit)
-    done = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60)
-    problems = [line for line in done.stderr.splitlines() if "contacts-relay.service" in line]
-    assert done.returncode == 0 and problems == [], done.stderr
 
 
 def test_check_says_what_is_wrong_and_exits_1(sqlite_directory, sqlite_url, tmp_path, upstream):
