@@ -139,6 +139,9 @@ class Relay:
             self.handler.chaos = await asyncio.to_thread(chaos.current_rules)
         else:
             root = self.config.spool_dir
+            # The relay's alone, the root too (mkdir's parents get the umask's mode, 0770
+            # under the unit's UMask=0007 in the folder shared with the group).
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
             primary = worker_spool(root, self.worker)
             if self.worker == 1:
                 adopt_legacy_spool(root, primary)
