@@ -22,7 +22,6 @@ import shutil
 import smtplib
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,8 +29,7 @@ import pytest
 from tests.relay.helpers.upstream import Upstream
 
 from .waiting import poll
-
-ROOT = Path(__file__).resolve().parents[1]
+from .wheel import wheel
 
 pytestmark = [
     pytest.mark.slow,
@@ -67,22 +65,6 @@ def run(*command: str, check: bool = True, **options) -> subprocess.CompletedPro
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done
-
-
-def wheel(folder: Path) -> Path:
-    """The wheel CI built (CONTACTS_WHEEL), else one built now from a copy of the tree."""
-    given = os.environ.get("CONTACTS_WHEEL")
-    if given:
-        return Path(given)
-    source = folder / "source"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "build", "dist", "*.egg-info", ".*_cache"),
-    )
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(folder / "dist"), str(source))
-    [built] = (folder / "dist").glob("contact_persons-*.whl")
-    return built
 
 
 class Install:
