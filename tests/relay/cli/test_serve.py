@@ -78,6 +78,11 @@ def run_serve(capsys, tmp_path, *args):
         (("--capture", "--max-recipients", "0"), "--max-recipients must be at least 1"),
         (("--upstream", "mx:25", "--min-backoff", "500", "--max-backoff", "100"), "--min-backoff <= --max-backoff"),
         (("--upstream", "mx:25", "--upstream-password-file", "nothing-here"), "--upstream-password-file nothing-here"),
+        (("--upstream", "mx:25", "--upstream-rate", "fast"), "--upstream-rate 'fast' is not a rate like 14/s"),
+        (("--upstream", "mx:25", "--upstream-rate", "0/s"), "is not a rate like 14/s, 600/min or 10000/h"),
+        (("--upstream", "mx:25,backup:25", "--upstream", "mx:25"), "--upstream mx:25 is given twice"),
+        (("--upstream", "mx:25", "--queue-age-alert", "0"), "--queue-age-alert must be more than 0 seconds"),
+        (("--upstream", "mx:25", "--failure-alert", "0"), "--failure-alert must be at least 1"),
     ],
     ids=[
         "no-target",
@@ -90,6 +95,11 @@ def run_serve(capsys, tmp_path, *args):
         "zero-recipients",
         "backoffs",
         "password-file",
+        "rate-word",
+        "rate-zero",
+        "upstream-twice",
+        "age-alert-zero",
+        "failure-alert-zero",
     ],
 )
 def test_configuration_errors_exit_1_with_a_sentence(capsys, tmp_path, monkeypatch, args, message):
