@@ -38,20 +38,17 @@ pytestmark = [
     pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="needs the system's /usr/bin/python3"),
 ]
 
-# A portal process as the portal account runs it: a sign-in code asked for
-# (written to the database, mailed through the relay), then used.
+# A portal process as the portal account runs it: no database, only the
+# portal service's socket; a sign-in code asked for (mailed through the relay), then used.
 PORTAL = """
 import sys
-from contacts_tui.core.options import Options, open_directory
-from contacts_tui.core.portal.signin import MailRoute, SignIn
+from contacts_tui.core.portal.client import PortalClient
 
-directory = open_directory(Options.from_env(sys.argv[1]), must_exist=True)
-signin = SignIn(directory, MailRoute("127.0.0.1", int(sys.argv[2]), "portal@install.test"))
-if sys.argv[3] == "request":
-    signin.request_code(sys.argv[4])
-    signin.wait_sent()
+client = PortalClient(sys.argv[1])
+if sys.argv[2] == "request":
+    client.request_code(sys.argv[3])
 else:
-    print(signin.verify(sys.argv[4], sys.argv[5], "ssh").name)
+    print(client.sign_in(sys.argv[3], sys.argv[4]).customer().name)
 """
 
 CSV = """customer_email,customer_name,contact_name,contact_email,phone,role,categories
@@ -75,30 +72,36 @@ class Install:
         self.var = Path(f"/var/lib/contact-persons-test-{tag}")
         self.venv = self.opt / "venv"
         self.db = self.var / "contacts.db"
+        self.run_dir = Path(f"/run/contact-persons-portal-test-{tag}")
+        self.processes: list[subprocess.Popen] = []
         self.url = f"sqlite:///{self.db}"
 
     def bin(self, name: str) -> str:
         return str(self.venv / "bin" / name)
 
     def as_user(self, user: str, *command: str, **options) -> subprocess.CompletedProcess:
-        """As the user with its groups and umask 0007, as systemd's User=, Group= and UMask= do."""
+        """As the user with its own groups and umask 0007."""
         entry = pwd.getpwnam(user)
         return run(
             *command,
             user=entry.pw_uid,
             group=entry.pw_gid,
-            extra_groups=[self.group],
+            extra_groups=os.getgrouplist(user, entry.pw_gid),  # its own groups, as a login gets
             umask=0o007,
             env={"PATH": "/usr/bin:/bin", "HOME": entry.pw_dir, "LANG": "C.UTF-8"},
             **options,
         )
 
     def remove(self) -> None:
+        for process in self.processes:
+            process.terminate()
+            process.wait(60)
         for user in (self.relay_user, self.admin, self.portal):
             subprocess.run(["userdel", user], capture_output=True)
         subprocess.run(["groupdel", self.group], capture_output=True)
         shutil.rmtree(self.opt, ignore_errors=True)
         shutil.rmtree(self.var, ignore_errors=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 def test_the_documented_install_shares_the_database_and_runs_the_relay(tmp_path):
@@ -114,7 +117,8 @@ def test_the_documented_install_shares_the_database_and_runs_the_relay(tmp_path)
             "--shell", "/usr/sbin/nologin", install.relay_user,
         )  # fmt: skip
         run("useradd", "--create-home", "--groups", install.group, install.admin)
-        run("useradd", "--create-home", "--shell", "/bin/sh", "--groups", install.group, install.portal)
+        # The SSH portal account: its own group only, never the data's.
+        run("useradd", "--create-home", "--shell", "/bin/sh", install.portal)
         run("install", "-d", "-o", "root", "-g", install.group, "-m", "2770", str(install.var))
         install.opt.mkdir(parents=True)
         run("/usr/bin/python3", "-m", "venv", str(install.venv))
@@ -164,15 +168,37 @@ def test_the_documented_install_shares_the_database_and_runs_the_relay(tmp_path)
         poll(lambda: len(upstream.messages) == 1, 30)
         assert sorted(upstream.messages[0].recipients) == ["books@acme.example", "owner@acme.example"]
 
-        # While it serves: the admin changes the directory, and the portal account signs a customer in.
+        # The portal service, as its unit runs it: the relay's account and the data's group,
+        # handing its socket to the portal account's group.
+        install.run_dir.mkdir(mode=0o755)
+        os.chown(install.run_dir, entry.pw_uid, entry.pw_gid)
+        socket_path = install.run_dir / "ssh.sock"
+        service = subprocess.Popen(
+            [
+                install.bin("contacts-tui"), "portal-service", "--db", install.url, "--socket", str(socket_path),
+                "--group", install.portal, "--mail-via", f"127.0.0.1:{port}", "--mail-from", "portal@shop.example",
+            ],
+            user=entry.pw_uid, group=entry.pw_gid, extra_groups=[install.group, install.portal], umask=0o077,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(install.var), "LANG": "C.UTF-8"},
+            cwd="/", stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        install.processes.append(service)
+        poll(lambda: socket_path.exists() or service.poll() is not None, 30)
+        assert service.poll() is None, service.stderr.read() if service.stderr else ""
+
+        # While it serves: the admin changes the directory, and a customer signs in through the portal.
         more = CSV.splitlines()[0] + "\nowner@acme.example,ACME,Ivo IT,it@acme.example,,Technical,billing\n"
         install.as_user(install.admin, install.bin("contacts-tui"), "--db", install.url, "import", "-", input=more)
-        portal = [install.bin("python"), "-c", PORTAL, install.url, str(port)]
+        refused = install.as_user(
+            install.portal, install.bin("contacts-tui"), "--db", install.url, "export", "-", check=False
+        )
+        assert refused.returncode != 0  # the portal account holds no key to the database
+        portal = [install.bin("python"), "-c", PORTAL, str(socket_path)]
         install.as_user(install.portal, *portal, "request", "owner@acme.example")
         poll(lambda: len(upstream.messages) == 2, 30)
         body = email.message_from_bytes(upstream.messages[1].data, policy=email.policy.default)
         code = re.search(r"\b(\d{6})\b", body.get_body(("plain",)).get_content()).group(1)
-        assert install.as_user(install.portal, *portal, "verify", "owner@acme.example", code).stdout.strip() == "ACME"
+        assert install.as_user(install.portal, *portal, "sign-in", "owner@acme.example", code).stdout.strip() == "ACME"
         log = install.as_user(install.admin, install.bin("contacts-relay"), "--db", install.url, "log")
         assert "INV-1" in log.stdout or "delivered" in log.stdout
 
