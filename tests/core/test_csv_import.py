@@ -211,6 +211,24 @@ def test_a_deleted_contact_listed_again_is_restored(directory):
     assert directory.get_customer(acme.id).contact_count == 4
 
 
+def test_an_import_changes_a_deleted_contact_only_by_restoring_it(directory):
+    """A deleted record is read-only until restored: a file that lists it
+    restores it (its changes checked as an active one's); one that does not,
+    with --sync too, leaves it as it was."""
+    import_text(directory, SAMPLE)
+    acme = directory.find_customer("owner@acme.example")
+    ned = next(c for c in directory.list_contacts(acme.id) if c.name == "Ned Nothing")
+    directory.delete_contact(ned.id)
+    deleted = directory.get_contact(ned.id)
+    import_text(directory, csv_text("owner@acme.example,Acme Ltd,Bea Smith,bea@acme.example,,,"), sync=True)
+    assert directory.get_contact(ned.id) == deleted
+    report = import_text(directory, csv_text("owner@acme.example,Acme Ltd,Ned Renamed,ned@acme.example,+31 6 1,,"))
+    assert (report.contacts_restored, report.contacts_updated) == (1, 0)
+    restored = directory.get_contact(ned.id)
+    assert (restored.name, restored.phone, restored.active) == ("Ned Renamed", "+31 6 1", True)
+    assert directory.history(acme.id)[0].action == "contact restored"
+
+
 def test_dry_run_writes_nothing_and_reports_what_would_change(directory):
     import_text(directory, SAMPLE)
     report = import_text(

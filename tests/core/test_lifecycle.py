@@ -85,14 +85,53 @@ def test_several_deleted_records_of_one_address_may_exist(directory, acme):
     assert active_emails(directory, acme.id) == ["eve@acme.example"]
 
 
-def test_a_deleted_contact_can_be_edited_to_an_active_address_but_not_restored(directory, acme):
-    directory.add_contact(acme.id, person("Bob", "bob@acme.example"))
-    eve = directory.add_contact(acme.id, person("Eve", "eve@acme.example"))
+def test_a_deleted_contact_is_read_only_until_it_is_restored(directory, acme):
+    eve = directory.add_contact(acme.id, person("Eve", "eve@acme.example", categories=("billing",)))
     directory.delete_contact(eve.id)
-    directory.update_contact(eve.id, person("Eve", "bob@acme.example"))
-    with pytest.raises(ValidationError, match="already a contact person"):
-        directory.undelete_contact(eve.id)
-    assert active_emails(directory, acme.id) == ["bob@acme.example"]
+    before, changes = directory.get_contact(eve.id), len(directory.history(acme.id))
+    refused = "Eve is deleted: restore this contact person before changing it"
+    for change in (
+        lambda: directory.update_contact(eve.id, person("Eve Changed", "eve.changed@acme.example")),
+        lambda: directory.update_contact(eve.id, person("Eve", "eve@acme.example", phone="+31 6 1")),
+        lambda: directory.update_contact(eve.id, person("", "not an address")),  # refused as deleted first
+        lambda: directory.set_category(eve.id, "account", True),
+        lambda: directory.toggle_category(eve.id, "billing"),
+        lambda: directory.set_receive_all(eve.id, True),
+    ):
+        with pytest.raises(ValidationError) as raised:
+            change()
+        assert str(raised.value) == refused
+    assert directory.get_contact(eve.id) == before
+    assert len(directory.history(acme.id)) == changes
+    # Restored, it is an ordinary contact person again.
+    directory.undelete_contact(eve.id)
+    edited = directory.update_contact(eve.id, person("Eve Changed", "eve.changed@acme.example"))
+    assert (edited.name, edited.email, edited.active) == ("Eve Changed", "eve.changed@acme.example", True)
+
+
+def test_a_deleted_contact_cannot_be_crafted_into_the_primary_and_brought_back(directory, acme):
+    """The exploit: delete a contact, edit its address to the primary email (it
+    was accepted and vanished from both lists), then a make primary brought the
+    crafted record back as the old primary's contact person."""
+    eve = directory.add_contact(acme.id, person("Eve", "eve@acme.example"))
+    bob = directory.add_contact(acme.id, person("Bob", "bob@acme.example"))
+    directory.delete_contact(eve.id)
+    with pytest.raises(ValidationError, match="Eve is deleted: restore this contact person before changing it"):
+        directory.update_contact(eve.id, person("Crafted", "owner@acme.example", phone="+1 555", role="Management"))
+    assert directory.get_contact(eve.id).email == "eve@acme.example"
+    directory.make_primary(bob.id)
+    (old_primary,) = [c for c in directory.list_contacts(acme.id) if c.email == "owner@acme.example"]
+    assert (old_primary.name, old_primary.phone) == ("Acme Ltd", "")  # the customer's own, as before
+
+
+def test_apply_to_all_leaves_deleted_records_as_they_were(directory, acme):
+    globex = new_customer(directory, "owner@globex.example", "Globex")
+    at_acme = directory.add_contact(acme.id, person("Eve", "eve@shared.example"))
+    at_globex = directory.add_contact(globex.id, person("Eve G.", "eve@shared.example"))
+    directory.delete_contact(at_globex.id)
+    directory.update_contact(at_acme.id, person("Evelyn", "eve@shared.example"), apply_to_all=True)
+    assert directory.get_contact(at_globex.id).name == "Eve G."
+    assert [c.action for c in directory.history(globex.id)][:1] == ["contact deleted"]
 
 
 # -- make primary ------------------------------------------------------------

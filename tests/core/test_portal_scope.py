@@ -94,6 +94,34 @@ def test_every_directory_rule_holds(directory: Directory, acme: CustomerRecord, 
         scope.add(person("One Too Many", "many@acme.example"))
 
 
+def test_a_deleted_contact_cannot_be_changed_until_restored(
+    directory: Directory, acme: CustomerRecord, scope: PortalScope
+) -> None:
+    """The exploit: deleted, its address edited to the primary (it vanished from
+    both lists), and a make primary by the admin later brought it back."""
+    eve = scope.add(person("Eve", "eve@acme.example"))
+    bob = scope.add(person("Bob", "bob@acme.example"))
+    scope.delete(eve.id)
+    refused = "Eve is deleted: restore this contact person before changing it"
+    for change in (
+        lambda: scope.edit(eve.id, person("Crafted", "owner@acme.example", phone="+1 555")),
+        lambda: scope.toggle_category(eve.id, "billing"),
+        lambda: scope.set_receive_all(eve.id, True),
+    ):
+        with pytest.raises(ValidationError, match=refused):
+            change()
+    assert [(c.name, c.email, c.active) for c in scope.contacts()] == [
+        ("Bob", "bob@acme.example", True),
+        ("Eve", "eve@acme.example", False),
+    ]
+    directory.make_primary(bob.id)
+    (old_primary,) = [c for c in directory.list_contacts(acme.id) if c.email == "owner@acme.example"]
+    assert old_primary.name == "Acme Ltd"
+    # Restored, it can be edited again.
+    scope.restore(eve.id)
+    assert scope.edit(eve.id, person("Eve Smith", "eve@acme.example")).name == "Eve Smith"
+
+
 def test_the_record_kept_under_the_primary_email_is_not_the_customers_to_change(
     directory: Directory, acme: CustomerRecord
 ) -> None:

@@ -258,6 +258,19 @@ async def test_u_on_an_active_and_d_on_a_deleted_contact_say_why_not(app, sqlite
         assert len(notifications(app)) == 2
 
 
+async def test_a_deleted_contact_is_read_only_until_restored(app, sqlite_directory, acme):
+    (ivy,) = contacts(sqlite_directory, acme.id, [("Ivy", "ivy@acme.example")])
+    sqlite_directory.delete_contact(ivy.id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_customer(pilot)
+        await press(pilot, "i", "e")
+        assert app.screen is screen and notifications(app) == ["Ivy is deleted; restore with u first."]
+        await press(pilot, "enter")
+        assert app.screen is screen and len(notifications(app)) == 2
+        await press(pilot, "u", "e")
+        assert isinstance(app.screen, ContactForm)
+
+
 async def test_make_primary_asks_then_swaps(app, sqlite_directory, acme):
     (bea,) = contacts(sqlite_directory, acme.id, [("Bea", "bea@acme.example")])
     async with app.run_test(size=SIZE) as pilot:

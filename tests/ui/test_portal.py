@@ -123,6 +123,9 @@ async def test_a_customer_signs_in_with_the_mailed_code_and_manages_its_contact_
         table.move_cursor(row=next(i for i, c in enumerate(table.records) if c.id == ingrid.id))
         await settle(pilot)
         assert "Deleted" in seen(app)
+        await press(pilot, "e")  # read-only until restored
+        assert "Ingrid Tech is deleted; restore with u first." in notifications(app)
+        assert isinstance(app.screen, PortalContactsScreen)
         await press(pilot, "u")
         assert sqlite_directory.get_contact(ingrid.id).active
 

@@ -30,6 +30,13 @@ class RuleChecks:
             (ContactPerson.customer == customer_id) & ContactPerson.deleted_at.is_null()
         )
 
+    def _check_not_deleted(self, row: ContactPerson) -> None:
+        """A deleted contact person is read-only until it is restored, whoever
+        asks (an admin, the portal): an edit of a deleted record with a crafted
+        address would come back with it. An import restores it first."""
+        if row.deleted_at is not None:
+            raise ValidationError.single(None, f"{row.name} is deleted: restore this contact person before changing it")
+
     def _check_customer_email_free(self, key: str, email: str, customer_id: int | None) -> None:
         other = Customer.get_or_none(Customer.email_key == key)
         if other is not None and other.id != customer_id:
@@ -66,7 +73,7 @@ class RuleChecks:
             if contact_id is not None:
                 row = ContactPerson.get_or_none(ContactPerson.id == contact_id)
                 if row is None or row.deleted_at is not None:
-                    raise  # a deleted record's address is checked when it is restored
+                    raise  # a deleted record is refused as such (_check_not_deleted)
                 customer_id, exclude = row.customer_id, row.id
             customer = Customer.get_or_none(Customer.id == customer_id)
             if customer is None:

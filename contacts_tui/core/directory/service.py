@@ -191,15 +191,18 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
 
     @_database_call
     def update_contact(self, contact_id: int, data: ContactInput, *, apply_to_all: bool = False) -> ContactRecord:
-        """Save an edit; ``apply_to_all`` copies name and phone to every record with the old address."""
-        clean = self._clean_contact(data, contact_id=contact_id)
+        """Save an edit; ``apply_to_all`` copies name and phone to the other
+        active records with the old address. A deleted contact person is refused:
+        restore it first."""
         with write_transaction(self.database):
             row = self._contact_row(contact_id)
             customer = self._lock_customer(row.customer_id)
             row = self._contact_row(contact_id)
-            if row.deleted_at is None and clean.key != row.email_key:
+            self._check_not_deleted(row)
+            clean = self._clean_contact(data, contact_id=contact_id)
+            if clean.key != row.email_key:
                 self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=row.id, adding=False)
-            elif row.deleted_at is None:
+            else:
                 problems = Problems()
                 problems.add(primary_conflict(clean.key, clean.email, customer.email_key))
                 problems.raise_if_any(clean.name)
@@ -252,6 +255,7 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
         with write_transaction(self.database):
             row = self._contact_row(contact_id)
             customer = self._lock_customer(row.customer_id)
+            self._check_not_deleted(row)
             before = self._contact_records([row])[0]
             query = ContactCategory.delete().where(
                 (ContactCategory.contact == contact_id) & (ContactCategory.category == key)
@@ -278,6 +282,7 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
         with write_transaction(self.database):
             row = self._contact_row(contact_id)
             customer = self._lock_customer(row.customer_id)
+            self._check_not_deleted(row)
             if bool(row.receive_all) != bool(enabled):
                 self._record(
                     history.RECEIVE_ALL_CHANGED, customer, [["receive all", bool(row.receive_all), bool(enabled)]], row
@@ -381,7 +386,10 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
         rows = list(
             ContactPerson.select(ContactPerson, Customer.email.alias("customer_email"))
             .join(Customer)
-            .where((ContactPerson.email_key == key) & (ContactPerson.id != contact_id))
+            # Deleted records stay as they were, read-only until restored.
+            .where(
+                (ContactPerson.email_key == key) & (ContactPerson.id != contact_id) & ContactPerson.deleted_at.is_null()
+            )
             .objects()
         )
         if rows:

@@ -47,8 +47,9 @@ class ContactListScreen(AppScreen):
     CUSTOMER_LINES: ClassVar[tuple[str, ...]] = ("name", "email", "count")
     CONTACT_ACTIONS: ClassVar[tuple[str, ...]] = ("edit", "delete", "undelete", "toggle_category", "receive_all")
     """Actions on the highlighted contact person."""
-    NEEDS_ACTIVE: ClassVar[tuple[str, ...]] = ("toggle_category", "receive_all")
-    """Of those, the ones a deleted person must be restored for."""
+    NEEDS_ACTIVE: ClassVar[tuple[str, ...]] = ("edit", "toggle_category", "receive_all")
+    """Of those, the ones a deleted person must be restored for: a deleted
+    record is read-only (the directory refuses a change to it too)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,7 +101,12 @@ class ContactListScreen(AppScreen):
 
     @on(DataTable.RowSelected, "#contacts")
     def selected(self) -> None:
-        self.action_edit()
+        # enter reaches here from the table, past the screen's check of e.
+        reason = self.unavailable("edit", ())
+        if reason:
+            self.app.notify(reason, severity="warning", timeout=6)
+        else:
+            self.action_edit()
 
     # -- what applies now ----------------------------------------------------
 

@@ -138,6 +138,28 @@ def test_every_rule_holds_and_another_customers_ids_do_not_exist(
     assert all(c.customer_id == acme.id for c in session.history())
 
 
+def test_a_deleted_contact_cannot_be_changed_until_restored(
+    directory: Directory, acme: CustomerRecord, tmp_path: Path
+) -> None:
+    """The exploit over the socket: delete, edit the address to the primary
+    email, and a later make primary would have brought the record back."""
+    with running_service(directory, tmp_path) as service:
+        session = service.signed_in(acme.id)
+        eve = session.add(person("Eve", "eve@acme.example"))
+        session.delete(eve.id)
+        for call in (
+            lambda: session.edit(eve.id, ContactInput("Crafted", OWNER)),
+            lambda: session.toggle_category(eve.id, "billing"),
+            lambda: session.set_receive_all(eve.id, True),
+        ):
+            with pytest.raises(ValidationError) as raised:
+                call()
+            assert str(raised.value) == "Eve is deleted: restore this contact person before changing it"
+        assert directory.get_contact(eve.id).email == "eve@acme.example"
+        session.restore(eve.id)
+        assert session.edit(eve.id, ContactInput("Eve Smith", "eve@acme.example")).name == "Eve Smith"
+
+
 def test_without_a_valid_token_nothing_but_sign_in(acme: CustomerRecord, running: RunningService) -> None:
     client = running.client()
     for op in protocol.WITH_TOKEN:
