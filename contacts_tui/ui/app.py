@@ -13,10 +13,11 @@ from textual.screen import Screen
 from contacts_tui.core.db import describe
 from contacts_tui.core.directory.filters import NO_FILTER
 from contacts_tui.core.directory.service import Directory
-from contacts_tui.core.display import visible, visible_lines
+from contacts_tui.core.display import visible
 from contacts_tui.core.mail.relay_log import LogEntry
 
 from .commands import ScreenActions
+from .inert_text import InertText
 from .screens.customers import CustomersScreen
 from .screens.help import HelpScreen
 from .typeahead import TypeAhead
@@ -26,7 +27,7 @@ from .typeahead import TypeAhead
 KEPT_SYSTEM_COMMANDS = ("Theme", "Quit")
 
 
-class ContactsApp(TypeAhead):
+class ContactsApp(InertText, TypeAhead):
     """Customers and contact persons over one directory."""
 
     CSS_PATH = "app.tcss"
@@ -59,11 +60,6 @@ class ContactsApp(TypeAhead):
         # Let what this app made be collected again once it is gone (the tests
         # run hundreds of apps in one process).
         gc.unfreeze()
-
-    def notify(self, message: str, *, title: str = "", **options: Any) -> None:
-        # Notifications name customers, contact persons and senders: whatever
-        # control characters they hold are shown, never sent to the terminal.
-        super().notify(visible_lines(message), title=visible(title), **options)
 
     def get_default_screen(self) -> Screen:
         return CustomersScreen()
@@ -129,7 +125,8 @@ def make_app(directory: Directory, **options: Any) -> ContactsApp:
     ``cursor_blink=False`` keeps screenshots steady. Other options, kept for
     the screens that need them: ``relay_address=(host, port)`` lets s send
     sample notifications through that relay; ``demo=True`` shows the demo's
-    hint, ``read_later`` the command that lists its captured messages afterwards; ``refresh_seconds`` is how often the relay log and the captured
-    messages reload while open (default 2; 0 never).
+    hint, ``read_later`` the command that lists its captured messages
+    afterwards; ``refresh_seconds`` is how often the relay log and the
+    captured messages reload while open (default 2; 0 never).
     """
     return ContactsApp(directory, **options)

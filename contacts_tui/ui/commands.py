@@ -5,6 +5,10 @@ An action that does not apply right now is listed all the same, saying why
 ("Not now: Bea is not deleted"), so ``ctrl+p`` then ``undelete`` always
 answers. Each action also answers to the other words people use for it
 (restore, remove, promote …), not only to its title.
+
+The reasons name people and customers, and titles name categories: the
+palette gets them as ``Content``, since it reads a ``str`` as markup (a
+click on ``[@click=app.screenshot(…)]Eve[/]`` in a help line would run it).
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ from typing import NamedTuple
 
 from textual.actions import parse
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 from textual.screen import Screen
 
+from .format import plain
 from .screens.base import KeyHelp
 
 WORDS = {
@@ -87,7 +94,8 @@ class ScreenActions(Provider):
 
     async def discover(self) -> Hits:
         for command in screen_commands(self.screen):
-            yield DiscoveryHit(command.title, command.callback, help=command.help)
+            # help is typed str, but the palette takes Content as it is.
+            yield DiscoveryHit(plain(command.title), command.callback, text=command.title, help=plain(command.help))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -95,4 +103,18 @@ class ScreenActions(Provider):
             # A title that matches ranks above a word that only means the same.
             score = max([matcher.match(command.title)] + [matcher.match(word) * 0.9 for word in command.words])
             if score > 0:
-                yield Hit(score, matcher.highlight(command.title), command.callback, help=command.help)
+                title = highlighted(matcher, command.title)
+                yield Hit(score, title, command.callback, text=command.title, help=plain(command.help))
+
+
+def highlighted(matcher: Matcher, title: str) -> Content:
+    """``title`` with the letters the query matched marked, as ``Matcher.highlight``
+    marks them, without reading ``title`` as markup as that does."""
+    content = plain(title)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, content.plain)
+    if not score:
+        return content
+    for offset in offsets:
+        if not content.plain[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

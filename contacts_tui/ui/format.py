@@ -1,13 +1,19 @@
 """How records read on screen: short, the same words everywhere.
 
 Names and addresses reach the terminal through ``visible`` (core/display.py):
-a control character in them is shown as a stand-in, never obeyed.
+a control character in them is shown as a stand-in, never obeyed. They reach
+Textual as text, never as markup: a table cell is a ``Text`` (``cell``),
+anything else that would read a ``str`` as markup (the command palette's hits
+and their help) gets ``Content`` (``plain``), and every Static and Label is
+made with ``markup=False``. A name like ``[@click=app.quit]Eve[/]`` or
+``Eve [/]`` shows as typed.
 """
 
 from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.content import Content
 
 from contacts_tui.core.catalog import Catalog
 from contacts_tui.core.directory.filters import Filter
@@ -19,6 +25,11 @@ from contacts_tui.core.times import local, zone_name
 def cell(value: str, style: str = "") -> Text:
     """A table cell that ends in an ellipsis instead of wrapping or spilling over."""
     return Text(visible(value), style=style, no_wrap=True, overflow="ellipsis", end="")
+
+
+def plain(text: str) -> Content:
+    """``text`` as one line of Textual content: shown as typed, never read as markup."""
+    return Content(visible(text))
 
 
 def contact_count(count: int, limit: int) -> str:

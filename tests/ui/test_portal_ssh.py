@@ -219,7 +219,10 @@ def replay_the_markup_click(terminal: Terminal, separated: Separated, customer_i
         terminal.wait_for("Search for commands")
         terminal.type("restore")
         screen = poll(lambda: one_hit(terminal), TERMINAL_DEADLINE, terminal.screen)
-        (line,) = [line for line in screen.splitlines() if "Not now:" in line]
+        lines = screen.splitlines()
+        (row,) = [number for number, line in enumerate(lines) if "Not now:" in line]
+        # Shown as typed, the name is one long word: it may wrap to the next line.
+        line = " ".join(part.strip(" ▊▎│") for part in lines[row : row + 2])
         if "[@click=" in line:
             outcome = f"shown as typed, nothing to click: {line.strip()}"
             terminal.keys("Escape")

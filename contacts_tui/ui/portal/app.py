@@ -13,11 +13,11 @@ from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.portal.client import PortalClient, PortalSession
 from contacts_tui.core.portal.sessions import IDLE_TIMEOUT
 
 from ..commands import ScreenActions
+from ..inert_text import InertText
 from ..typeahead import TypeAhead
 from .help import PortalHelp
 from .signin_screen import SignInScreen
@@ -27,7 +27,7 @@ IDLE_CHECK_SECONDS = 5.0
 UI = Path(__file__).resolve().parent.parent
 
 
-class PortalApp(TypeAhead):
+class PortalApp(InertText, TypeAhead):
     """A customer's own contact persons, after signing in with a mailed code.
 
     Holds no directory of its own, nor a database: until sign-in it can only
@@ -102,9 +102,6 @@ class PortalApp(TypeAhead):
             # Ends the process too: an abandoned connection keeps nothing open.
             self.ended_idle = True
             self.exit(message=f"Signed out after {round(self.idle_seconds / 60)} idle minutes.")
-
-    def notify(self, message: str, *, title: str = "", **options: Any) -> None:
-        super().notify(visible_lines(message), title=visible(title), **options)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Textual's own (themes, screenshots, its key panel) are left out.

@@ -54,14 +54,14 @@ class SignInScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="signin"):
-            yield Static("Manage who at your company gets copies of our mail.", id="signin-intro")
+            yield Static("Manage who at your company gets copies of our mail.", id="signin-intro", markup=False)
             with Horizontal(classes="field", id="email-row"):
-                yield Label("Email", classes="field-label")
+                yield Label("Email", classes="field-label", markup=False)
                 yield Input(id="email", compact=True, placeholder="your primary email")
             yield Static("", classes="error", id="email-error", markup=False)
             yield Static("", id="signin-sent", markup=False)
             with Horizontal(classes="field hidden", id="code-row"):
-                yield Label("Code", classes="field-label")
+                yield Label("Code", classes="field-label", markup=False)
                 yield Input(id="code", compact=True, placeholder="6 digits", max_length=12)
             yield Static("", classes="error", id="code-error", markup=False)
             with Horizontal(classes="buttons"):

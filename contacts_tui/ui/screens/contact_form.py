@@ -64,16 +64,16 @@ class ContactForm(FormScreen):
         yield from self.field("phone", "Phone", Input(data.phone, id="phone", compact=True, placeholder="optional"))
         # Next to what it copies: name and phone.
         with Horizontal(classes="field switch-row hidden", id="apply_all-row"):
-            yield Label("Copy there", classes="field-label")
+            yield Label("Copy there", classes="field-label", markup=False)
             yield Switch(False, id="apply_all")
-            yield Static(self._state(False), classes="switch-state", id="apply_all-state")
+            yield Static(self._state(False), classes="switch-state", id="apply_all-state", markup=False)
             yield Static("", classes="field-note", id="apply_all-note", markup=False)
         role = Select(
             [(r, r) for r in ROLES], value=data.role or DEFAULT_ROLE, allow_blank=False, id="role", compact=True
         )
         yield from self.field("role", "Role", role)
         with Horizontal(classes="section", id="categories-row"):
-            yield Label("Receives copies of")
+            yield Label("Receives copies of", markup=False)
         yield from self.switch_row("receive_all", "All", data.receive_all, RECEIVE_ALL_NOTE)
         # Catalog keys may hold dots, which ids may not: number the switches.
         for number, category in enumerate(self.directory.catalog.categories, 1):
@@ -84,9 +84,9 @@ class ContactForm(FormScreen):
 
     def switch_row(self, name: str, label: str, value: bool, note: str) -> ComposeResult:
         with Horizontal(classes="field switch-row", id=f"{name}-row"):
-            yield Label(label, classes="field-label")
+            yield Label(label, classes="field-label", markup=False)
             yield Switch(value, id=name)
-            yield Static(self._state(value), classes="switch-state", id=f"{name}-state")
+            yield Static(self._state(value), classes="switch-state", id=f"{name}-state", markup=False)
             yield Static(note, classes="field-note", markup=False)
 
     @staticmethod

@@ -147,7 +147,7 @@ class CustomersScreen(PagedListScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="search-bar"):
-            yield Label("Search", id="search-label")
+            yield Label("Search", id="search-label", markup=False)
             yield Input(placeholder="name, email or contact email  (press /)", id="search", compact=True)
         if self.app.options.get("demo"):
             hint = DEMO_HINT
@@ -156,7 +156,7 @@ class CustomersScreen(PagedListScreen):
                 # An outside mail sender can be pointed at it too: the address is here, not only in the log.
                 hint += f"\nIts relay listens on {relay[0]}:{relay[1]} (capture only): point a mail sender there too."
             yield Static(hint, id="demo-hint", markup=False)
-        yield Static("Loading customers…", id="status")
+        yield Static("Loading customers…", id="status", markup=False)
         yield CustomerTable(id="customers")
         yield Footer(compact=True, show_command_palette=False)
 

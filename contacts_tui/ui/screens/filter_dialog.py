@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -12,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
 from contacts_tui.core.directory.filters import STATUSES, Filter
+from contacts_tui.core.display import visible
 from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.validate import ROLES
 
@@ -47,7 +49,7 @@ class FilterDialog(AppModal[Filter | None]):
         if current.category:
             chosen = current.category if current.opted_in else NOT + current.category
         with Vertical(id="filter-dialog", classes="dialog"):
-            yield Static("Show only customers and contact persons that are…", id="filter-title")
+            yield Static("Show only customers and contact persons that are…", id="filter-title", markup=False)
             yield from self._row("Role", _select([(r, r) for r in ROLES], current.role, "role"))
             yield from self._row("Category", _select(categories, chosen, "category"))
             statuses = [(label, key) for key, label in STATUSES.items()]
@@ -62,7 +64,7 @@ class FilterDialog(AppModal[Filter | None]):
 
     def _row(self, label: str, widget) -> ComposeResult:
         with Horizontal(classes="field"):
-            yield Label(label, classes="field-label")
+            yield Label(label, classes="field-label", markup=False)
             yield widget
 
     def on_mount(self) -> None:
@@ -114,4 +116,6 @@ class FilterDialog(AppModal[Filter | None]):
 
 
 def _select(options: list[tuple[str, str]], value: str | None, name: str) -> Select:
-    return Select(options, value=value or Select.NULL, prompt="any", compact=True, id=name)
+    # A Select reads a str prompt as markup, and category labels come from a catalog file.
+    prompts = [(Text(visible(prompt)), key) for prompt, key in options]
+    return Select(prompts, value=value or Select.NULL, prompt="any", compact=True, id=name)

@@ -55,7 +55,7 @@ class FormScreen(AppScreen):
     def field(self, name: str, label: str, widget: Widget, note: str = "") -> ComposeResult:
         """A labelled row, a line for its note, and a line for its error."""
         with Horizontal(classes="field", id=f"{name}-row"):
-            yield Label(label, classes="field-label")
+            yield Label(label, classes="field-label", markup=False)
             yield widget
             if note:
                 yield Static(note, classes="field-note", markup=False)

@@ -67,11 +67,11 @@ class HelpScreen(ModalScreen[None]):
                 text = getattr(screen, "HELP", "")
                 if text:
                     yield Static(text, id="help-text", markup=False)
-                yield Static(self._keys_table(key_rows(screen)), id="help-keys")
+                yield Static(self._keys_table(key_rows(screen)), id="help-keys", markup=False)
                 if getattr(screen, "IS_FORM", False):
-                    yield Static(self._keys_table(list(FORM_KEYS)), id="help-form-keys")
-                yield Static(self._keys_table(list(self.APP_KEYS)), id="help-app-keys")
-            yield Static("↑ ↓ j k pgup pgdn scroll · escape or q closes this help", id="help-hint")
+                    yield Static(self._keys_table(list(FORM_KEYS)), id="help-form-keys", markup=False)
+                yield Static(self._keys_table(list(self.APP_KEYS)), id="help-app-keys", markup=False)
+            yield Static("↑ ↓ j k pgup pgdn scroll · escape or q closes this help", id="help-hint", markup=False)
 
     @staticmethod
     def _keys_table(rows: list[tuple[str, str]]) -> Table:

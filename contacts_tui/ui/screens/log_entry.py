@@ -44,7 +44,7 @@ class LogEntryScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Scroll(id="entry", classes="detail"):
-            yield Static(self._fields(), id="entry-fields")
+            yield Static(self._fields(), id="entry-fields", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:

@@ -82,10 +82,10 @@ class MailListScreen(PagedListScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="search-bar"):
-            yield Label("Search", id="search-label")
+            yield Label("Search", id="search-label", markup=False)
             yield Input(self.query_state.text, placeholder=self.PLACEHOLDER, id="search", compact=True)
             if self.STATUSES:
-                yield Label("Status", id="filter-label")
+                yield Label("Status", id="filter-label", markup=False)
                 options = [(status or "all", status) for status in self.STATUSES]
                 yield Select(options, value="", allow_blank=False, compact=True, id="filter")
         yield Static("Loading…", id="status", markup=False)
