@@ -40,6 +40,7 @@ from .queue.layout import spools_to_drain, worker_spool
 from .server.access import parse_networks
 from .server.handler import Limits, RelayHandler
 from .server.listener import Listener
+from .server.throttle import FILE_NAME as AUTH_FAILURES_FILE
 from .store.capture import CaptureStore
 from .store.writer import LogWriter
 
@@ -124,6 +125,7 @@ class Relay:
             tls_cert=config.tls_cert,
             tls_key=config.tls_key,
             auth_file=config.auth_file,
+            auth_failures=config.spool_dir / AUTH_FAILURES_FILE,
         )
 
     @property

@@ -6,17 +6,16 @@ the senders the relay is for: together they get at most half the slots, each
 address at most ``max_client_connections``, and an idle stranger goes after
 ``STRANGER_IDLE`` seconds. When the slots run low, every idle session goes
 after ``STRESSED_IDLE`` seconds (Postfix's stress mode). Password checks run
-in a thread, and an address that keeps guessing is told to wait.
+in a thread, and an address or account that keeps failing is told to wait
+(``throttle.py``: counted by every worker together).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import socket
 import ssl
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,20 +26,23 @@ from .access import AuthUsers, peer_allowed
 from .handler import RelayHandler
 from .protocol import SHUTTING_DOWN, Refuse, RelaySMTP
 from .redact import keep_client_text_out_of_the_log
+from .throttle import AuthThrottle, Refusal
 
 logger = logging.getLogger(__name__)
 
 _BUSY = b"421 4.7.0 Too many connections; please try again later\r\n"
 _CLIENT_BUSY = b"421 4.7.0 Too many connections from your address; please try again later\r\n"
 _IDLE = b"421 4.4.2 Idle for too long; closing the connection\r\n"
-_AUTH_BLOCKED = "454 4.7.0 Too many failed AUTH attempts from your address; please try again later"
+_AUTH_REFUSED = {
+    Refusal.CLIENT: "454 4.7.0 Too many failed AUTH attempts from your address; please try again later",
+    Refusal.ACCOUNT: "454 4.7.0 Too many failed AUTH attempts for this user; please try again later",
+    Refusal.UNAVAILABLE: "454 4.7.0 Authentication is unavailable; please try again later",
+}
 
 DEFAULT_CLIENT_CONNECTIONS = 10
 STRANGER_IDLE = 30.0
 STRESSED_IDLE = 10.0
 STRESS_SHARE = 0.8  # of max_connections in use: idle sessions go sooner
-AUTH_FAILURES = 5  # per address within AUTH_WINDOW seconds; more are refused unchecked
-AUTH_WINDOW = 60.0
 AUTH_PENALTY = 1.0  # seconds before answering a wrong password
 
 
@@ -60,6 +62,7 @@ class Listener:
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
         auth_file: Path | None = None,
+        auth_failures: Path | None = None,
     ) -> None:
         self.handler = handler
         self.host, self._port = host, port
@@ -73,7 +76,10 @@ class Listener:
         self._watcher: asyncio.Task[None] | None = None
         self._tls = _tls_context(tls_cert, tls_key)
         self._auth = AuthUsers(auth_file) if auth_file else None
-        self._auth_failures: dict[str, collections.deque[float]] = {}
+        if auth_file and auth_failures is None:
+            raise ValueError("AUTH needs a file where every worker counts the failed attempts")
+        # Where every worker counts failed AUTH attempts (see throttle.py).
+        self._throttle = AuthThrottle(auth_failures) if auth_file and auth_failures else None
         self._auth_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-auth")
         keep_client_text_out_of_the_log()
 
@@ -155,7 +161,6 @@ class Listener:
             await asyncio.sleep(1.0)
             now = loop.time()
             stressed = len(self._sessions) >= STRESS_SHARE * self.max_connections
-            self._forget_old_auth_failures()
             for session, stranger in list(self._sessions.items()):
                 if session.in_transaction:
                     continue
@@ -163,12 +168,6 @@ class Listener:
                 authenticated = session.session is not None and session.session.authenticated
                 if (stranger and not authenticated and idle > STRANGER_IDLE) or (stressed and idle > STRESSED_IDLE):
                     session.close_with(_IDLE)
-
-    def _forget_old_auth_failures(self) -> None:
-        now = time.monotonic()
-        for peer, failures in list(self._auth_failures.items()):
-            if not failures or now - failures[-1] > AUTH_WINDOW:
-                del self._auth_failures[peer]
 
     def _protocol(self) -> asyncio.Protocol:
         if self.stopping:
@@ -200,29 +199,39 @@ class Listener:
         return AuthResult(success=False, handled=False)
 
     async def authenticate(self, session: RelaySMTP, auth_data) -> AuthResult:
-        """Check a user's password in a thread; an address that keeps failing is refused unchecked."""
+        """Check a user's password in a thread; an address or account that keeps failing is refused unchecked."""
         if not isinstance(auth_data, LoginPassword) or self._auth is None:
             return AuthResult(success=False, handled=False)
         peer = session.peer_ip or "unknown"
-        failures = self._auth_failures.setdefault(peer, collections.deque())
-        now = time.monotonic()
-        while failures and now - failures[0] > AUTH_WINDOW:
-            failures.popleft()
-        if len(failures) >= AUTH_FAILURES:
-            logger.warning(
-                "refused AUTH from %s unchecked: %d failures in the last %g s", peer, len(failures), AUTH_WINDOW
-            )
-            return AuthResult(success=False, handled=False, message=_AUTH_BLOCKED)
         user = auth_data.login.decode("utf-8", errors="replace")
         password = auth_data.password.decode("utf-8", errors="replace")
-        ok = await asyncio.get_running_loop().run_in_executor(self._auth_threads, self._auth.check, user, password)
-        if ok:
-            failures.clear()
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(self._auth_threads, self._check, peer, user, password)
+        if isinstance(outcome, Refusal):
+            logger.warning("refused AUTH for user %r from %s unchecked: %s", user, peer, _REFUSAL_LOG[outcome])
+            return AuthResult(success=False, handled=False, message=_AUTH_REFUSED[outcome])
+        if outcome:
             return AuthResult(success=True, handled=False, auth_data=auth_data)
-        failures.append(time.monotonic())
         logger.warning("failed AUTH for user %r from %s", user, peer)
         await asyncio.sleep(AUTH_PENALTY)  # only this session waits
         return AuthResult(success=False, handled=False)
+
+    def _check(self, peer: str, user: str, password: str) -> bool | Refusal:
+        """In an AUTH thread: admitted by the throttle, the password's check, and its result recorded."""
+        assert self._auth is not None and self._throttle is not None
+        ticket = self._throttle.admit(peer, user)
+        if isinstance(ticket, Refusal):
+            return ticket
+        ok = self._auth.check(user, password)
+        self._throttle.settle(ticket, ok)
+        return ok
+
+
+_REFUSAL_LOG = {
+    Refusal.CLIENT: "too many failures from that address",
+    Refusal.ACCOUNT: "too many failures for that user from other addresses",
+    Refusal.UNAVAILABLE: "the count of failures cannot be read",
+}
 
 
 def _tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:

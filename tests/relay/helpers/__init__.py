@@ -9,6 +9,7 @@ time: waiting is polling with a deadline.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email
 import email.policy
@@ -475,6 +476,23 @@ class RawSession:
             self.sock.sendall(data + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n")
             replies.append(self.reply())
         return replies
+
+    def starttls(self, context: ssl.SSLContext) -> None:
+        """EHLO, STARTTLS, and EHLO again over TLS (what a client does before AUTH)."""
+        code, text = self.command(b"EHLO raw.test")
+        assert code == 250, text
+        code, text = self.command(b"STARTTLS")
+        assert code == 220, text
+        self.reader.close()
+        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
+        self.reader = self.sock.makefile("rb")
+        code, text = self.command(b"EHLO raw.test")
+        assert code == 250, text
+        self._greeted = True
+
+    def auth_plain(self, user: str, password: str) -> tuple[int, str]:
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        return self.command(f"AUTH PLAIN {token}".encode())
 
     def close(self) -> None:
         try:
