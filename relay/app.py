@@ -13,7 +13,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,7 +38,7 @@ from .ops.queue_health import QueueState, degraded
 from .queue import QueuedMessage, Spool, adopt_legacy_spool
 from .queue.layout import spools_to_drain, worker_spool
 from .server.access import parse_networks
-from .server.handler import Limits, RelayHandler
+from .server.handler import Limits, Outgoing, RelayHandler
 from .server.listener import Listener
 from .server.throttle import FILE_NAME as AUTH_FAILURES_FILE
 from .store.capture import CaptureStore
@@ -285,19 +285,24 @@ class Relay:
             self.log_writer.prune(keep)
             await asyncio.sleep(LOG_PRUNE_INTERVAL)
 
-    async def _sink(self, message: QueuedMessage, data: bytes, entry: LogEntry, original: bytes) -> str:
-        entry.queue_id = message.queue_id
+    async def _sink(self, copies: Sequence[Outgoing], original: bytes) -> str:
+        """Make every copy of a message durable together; the words after "250 2.0.0 Ok: "."""
+        first = copies[0].message.queue_id
+        more = f" and {len(copies) - 1} more {'copy' if len(copies) == 2 else 'copies'} (each customer gets its own)"
+        more = more if len(copies) > 1 else ""
         if self.capture is not None:
-            entry.status = Status.CAPTURED
-            captured = await self.capture.store(entry, original, data)
-            return f"captured as {captured} (queue id {message.queue_id})"
+            for copy in copies:
+                copy.entry.status = Status.CAPTURED
+            captured = await self.capture.store([(copy.entry, copy.data) for copy in copies], original)
+            return f"captured as {captured[0]} (queue id {first}){more}"
         assert self.spool is not None
         started = time.perf_counter()
-        await self.spool.commit(message, data)
+        await self.spool.commit_all([(copy.message, copy.data) for copy in copies])
         metrics.current.commit.observe(time.perf_counter() - started)
-        entry.status = Status.QUEUED
-        self.log_writer.received(entry)
-        return f"queued as {message.queue_id}"
+        for copy in copies:
+            copy.entry.status = Status.QUEUED
+            self.log_writer.received(copy.entry)
+        return f"queued as {first}{more}"
 
     def _on_status(self, message: QueuedMessage, status: Status, reply: str, dsn_id: str | None) -> None:
         error = "" if status == Status.DELIVERED else reply

@@ -107,6 +107,11 @@ class RelayLog(BaseModel):
     last_error = TextField(default="")
     size = IntegerField(default=0)
     delivered_at = DateTimeField(null=True)
+    # Which copy of the message this is (one per customer; see records.Audience),
+    # and the queue id of its first copy, shared by all ("" for a message of one copy).
+    copy_of = CharField(max_length=64, default="")
+    copy_number = IntegerField(default=1)
+    copy_count = IntegerField(default=1)
 
 
 class CapturedMessage(BaseModel):
@@ -137,6 +142,9 @@ class CapturedMessage(BaseModel):
     reply_to_text = TextField(default="")
     attachments = IntegerField(default=0)
     inline_parts = IntegerField(default=0)
+    copy_of = CharField(max_length=64, default="")  # as in RelayLog
+    copy_number = IntegerField(default=1)
+    copy_count = IntegerField(default=1)
 
 
 class Setting(BaseModel):

@@ -113,15 +113,48 @@ class CustomerMatch:
     active: bool
 
 
-@dataclass(frozen=True)
-class Resolution:
-    """What the relay should add to one message, and why (for its log)."""
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """The recipients who see one copy of a message, and the people the relay adds to it.
 
-    category: str | None
+    A customer's contact persons are only ever shown to that customer: each
+    customer that gets someone added has an audience of its own (its primary
+    email as addressed, and its ``additions``), and every other recipient
+    shares one audience to which nobody is added (``customers`` then holds
+    the matched customers that add nobody: inactive, or nobody opted in).
+    """
+
+    recipients: tuple[str, ...]
     customers: tuple[CustomerMatch, ...] = ()
     additions: tuple[Addition, ...] = ()
     reason: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def customer(self) -> CustomerMatch | None:
+        """The customer whose contact persons this copy carries (None: the copy that adds nobody)."""
+        return self.customers[0] if self.additions else None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the relay should add to one message, and why (for its log).
+
+    ``audiences`` splits the recipients into the copies the message goes out
+    as (see ``Audience``); empty when the message is not for any customer's
+    contact persons (no category, or an unknown one).
+    """
+
+    category: str | None
+    customers: tuple[CustomerMatch, ...] = ()
+    audiences: tuple[Audience, ...] = ()
+    reason: str = ""
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def additions(self) -> tuple[Addition, ...]:
+        """Everyone to add, over all the copies."""
+        return tuple(person for audience in self.audiences for person in audience.additions)
 
 
 def customer_record(row) -> CustomerRecord:

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from contacts_tui.core.display import visible
-from contacts_tui.core.mail.relay_log import CapturedRecord, LogEntry
+from contacts_tui.core.mail.relay_log import COPIES_WHY, CapturedRecord, LogEntry
 from contacts_tui.core.mail.status import Decision
 from contacts_tui.core.times import local
 
@@ -51,10 +51,15 @@ def log_category(entry: LogEntry) -> str:
     return entry.category_key or entry.category or "-"
 
 
+def copy_note(record: LogEntry | CapturedRecord) -> str:
+    """' · copy 2 of 3' after the envelope of a message that went out as one copy per customer."""
+    return f" · {record.copy_label}" if record.copy_label else ""
+
+
 def log_summary(entry: LogEntry) -> list[str]:
     """Two lines on the highlighted entry: the envelope, and what was added and why."""
     to = ", ".join(entry.recipients) or "nobody"
-    first = f"{entry.sender or '<>'} → {to}"
+    first = f"{entry.sender or '<>'} → {to}{copy_note(entry)}"
     if entry.added:
         second = f"Added as Cc: {added_line(entry.added)}"
     else:
@@ -65,11 +70,27 @@ def log_summary(entry: LogEntry) -> list[str]:
 def message_summary(record: CapturedRecord) -> list[str]:
     """The envelope (the table may have no room for the sender) and who was added."""
     to = ", ".join(record.recipients) or "nobody"
-    return [visible(f"{record.sender or '<>'} → {to}"), f"Added as Cc: {added_line(record.added)}"]
+    first = f"{record.sender or '<>'} → {to}{copy_note(record)}"
+    return [visible(first), f"Added as Cc: {added_line(record.added)}"]
 
 
-def log_fields(entry: LogEntry) -> list[tuple[str, str]]:
-    """Every field of a relay log entry, labelled, in the order people ask about them."""
+def copies_lines(record: LogEntry | CapturedRecord, copies: Iterable[LogEntry | CapturedRecord]) -> str:
+    """Which copy ``record`` is of how many, and each other copy: where it went and how many were added."""
+    lines = [f"{record.copy_number} of {record.copy_count}, {COPIES_WHY}"]
+    for other in copies:
+        if other.copy_number == record.copy_number:
+            continue
+        name = f"queue id {other.queue_id}" if isinstance(other, LogEntry) else f"message {other.id}"
+        added = f"+{len(other.added)} cc" if other.added else "nobody added"
+        lines.append(visible(f"{other.copy_number}: {name}, to {', '.join(other.recipients)}, {added}"))
+    return "\n".join(lines)
+
+
+def log_fields(entry: LogEntry, copies: Iterable[LogEntry] = ()) -> list[tuple[str, str]]:
+    """Every field of a relay log entry, labelled, in the order people ask about them.
+
+    ``copies``: every copy of the message, for one that went out as one copy per customer.
+    """
     category = entry.category or "(no category header)"
     if entry.category_key and entry.category_key != entry.category.strip().lower():
         resolved = entry.category_key
@@ -93,6 +114,7 @@ def log_fields(entry: LogEntry) -> list[tuple[str, str]]:
         ("Subject", entry.subject or "-"),
         ("Sender", entry.sender or "<> (null sender)"),
         ("Recipients", lines(entry.recipients) or "-"),
+        *([("Copy", copies_lines(entry, copies))] if entry.copy_label else []),
         ("Category", category),
         ("Resolved", resolved),
         ("Customers", lines(entry.customers) or "none matched"),
@@ -110,7 +132,7 @@ def log_fields(entry: LogEntry) -> list[tuple[str, str]]:
     return [(label, value if label in _LISTS else visible(value)) for label, value in fields]
 
 
-_LISTS = frozenset({"Recipients", "Customers", "Added"})
+_LISTS = frozenset({"Recipients", "Customers", "Added", "Copy"})
 
 
 def _size(entry: LogEntry) -> str:

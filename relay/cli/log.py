@@ -39,6 +39,8 @@ def run(args: argparse.Namespace, options: Options) -> int:
             f"{entry.decision or '-':13}  {visible(entry.category) or '-'}"
         )
         print(visible(f"    from {entry.sender or '<>'} to {', '.join(entry.recipients)}; added: {added}"))
+        if entry.copy_label:
+            print(f"    {entry.copy_label}, one per customer (every copy: --search {entry.copy_of})")
         customers = visible(", ".join(entry.customers))
         delivered = f"; delivered {local_time(entry.delivered_at)}" if entry.delivered_at else ""
         if customers:

@@ -112,6 +112,12 @@ def run(args, options: Options) -> int:
     print(f"Subject:  {visible(view.subject) or '(no subject)'}")
     print(f"Category: {visible(_category_line(record, directory.catalog))}")
     print(f"Envelope: from {visible(record.sender) or '<>'} to {visible(', '.join(record.envelope)) or '-'}")
+    if record.copy_label:
+        print(f"Copy:     {record.copy_number} of {record.copy_count}, {relay_log.COPIES_WHY}")
+        for other in relay_log.captured_copies(record):
+            if other.id != record.id:
+                added = f"+{len(other.added)} cc" if other.added else "nobody added"
+                print(visible(f"  {other.copy_number}: message {other.id}, to {', '.join(other.recipients)}, {added}"))
     if record.added:
         print("Added:")
         for added in record.added:
@@ -174,9 +180,12 @@ def _message_table(records, catalog) -> None:
     """One aligned line per message in about 100 columns; the subject, last, may run on."""
     now = dt.datetime.now().astimezone()
     rows = []
+    # A message that went out as one copy per customer: which copy each row is.
+    split = any(record.copy_count > 1 for record in records)
     for record in records:
         # The category as the TUI shows it: billing, not invoice.created.
         category = record.category_key or catalog.resolve(record.category) or record.category or "-"
+        copy = (f"{record.copy_number}/{record.copy_count}" if record.copy_count > 1 else "-",) if split else ()
         rows.append(
             (
                 str(record.id),
@@ -185,14 +194,16 @@ def _message_table(records, catalog) -> None:
                 ", ".join(record.recipients) or "-",
                 category,
                 f"+{len(record.added)} cc" if record.added else "-",
+                *copy,
                 record.subject or "(no subject)",
             )
         )
     rows = [tuple(visible(cell) for cell in row) for row in rows]
-    heading = ("ID", f"Time ({zone_name(now)})", "From", "To", "Category", "Added", "Subject")
+    heading = ("ID", f"Time ({zone_name(now)})", "From", "To", "Category", "Added", *(("Copy",) if split else ()))
+    heading += ("Subject",)
     # Each column as wide as its widest cell, up to a cap: From, To and the
     # category are cut with an ellipsis beyond it.
-    caps = (10, 12, 24, 28, 12, 7)
+    caps = (10, 12, 24, 28, 12, 7, *((7,) if split else ()))
     widths = [min(cap, max(len(heading[n]), *(len(row[n]) for row in rows))) for n, cap in enumerate(caps)]
     for row in (heading, *rows):
         cells = [_fit(text, width) for text, width in zip(row, widths)]

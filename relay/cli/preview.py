@@ -10,7 +10,7 @@ from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.options import Options, open_directory
 
 from ..config import ConfigError, default
-from ..rewrite import header_addresses, read_category, rewrite, split_message
+from ..rewrite import CopyPlan, HeaderBlock, header_addresses, plan_copies, read_category, split_message, write_copy
 from .options import env_value
 
 
@@ -60,30 +60,52 @@ def run(args: argparse.Namespace, options: Options) -> int:
     for customer in resolution.customers:
         print(visible(f"Customer: {customer.name} <{customer.email}>") + ("" if customer.active else " (inactive)"))
     utf8 = args.smtputf8
-    result = rewrite(data, recipients, resolution.additions, utf8_headers=utf8)
-    for copy in result.copies:
-        person = copy.person
-        print(visible(f"  + {person.name} <{person.email}>: {person.reason}"))
-        if copy.address != person.email:
-            print(visible(f"    written as {copy.address}: the sender does not use SMTPUTF8"))
-        elif not copy.in_header and not (result.cc_locked_by_dkim or result.cc_malformed):
-            print("    envelope only: the address needs SMTPUTF8, which the sender does not use")
-    for address, why in result.skipped:
-        print(visible(f"  - {address}: {why}"))
-    for note in resolution.notes:
-        print(visible(f"  note: {note}"))
-    if not result.envelope_added:
-        print(visible(f"Nobody added: {resolution.reason}."))
-    elif result.cc_locked_by_dkim:
-        print("A DKIM signature covers Cc: they would be added to the envelope only.")
-    elif result.cc_malformed:
-        print("The Cc field is malformed (something in it is not closed): they would be added to the envelope only.")
-    elif utf8 and not all(address.isascii() for address in result.header_added):
-        print("Some addresses need SMTPUTF8; a sender that does not use it gets them differently (--no-smtputf8).")
-    print("\nHeaders after the rewrite (the relay also puts a Received header on top):\n")
-    header, _ = split_message(result.message)
-    sys.stdout.write(visible_lines(header.decode("utf-8", errors="replace")))
+    headers = HeaderBlock.of(data)
+    plans = plan_copies(headers, recipients, resolution.audiences, utf8)
+    if len(plans) > 1:
+        print(
+            f"It would go out as {len(plans)} copies, one per customer, "
+            "so that no customer sees another's contact persons."
+        )
+    for number, plan in enumerate(plans, start=1):
+        if len(plans) > 1:
+            customers = ", ".join(c.name for c in plan.audience.customers if plan.added)
+            print(
+                "\n"
+                + visible(f"Copy {number} of {len(plans)}, to {', '.join(plan.recipients)}")
+                + (visible(f" ({customers})") if customers else "")
+                + ":"
+            )
+        _preview_copy(plan, utf8, resolution.reason)
+    for number, plan in enumerate(plans, start=1):
+        which = f"of copy {number} " if len(plans) > 1 else ""
+        print(f"\nHeaders {which}after the rewrite (the relay also puts a Received header on top):\n")
+        header, _ = split_message(write_copy(data, headers, plan))
+        sys.stdout.write(visible_lines(header.decode("utf-8", errors="replace")))
     return 0
+
+
+def _preview_copy(plan: CopyPlan, utf8: bool, reason: str) -> None:
+    """Who one copy adds and why, who it leaves out, and where they go."""
+    for one in plan.added:
+        person = one.person
+        print(visible(f"  + {person.name} <{person.email}>: {person.reason}"))
+        if one.address != person.email:
+            print(visible(f"    written as {one.address}: the sender does not use SMTPUTF8"))
+        elif not one.in_header and not (plan.cc_locked_by_dkim or plan.cc_malformed):
+            print("    envelope only: the address needs SMTPUTF8, which the sender does not use")
+    for address, why in plan.skipped:
+        print(visible(f"  - {address}: {why}"))
+    for note in plan.audience.notes:
+        print(visible(f"  note: {note}"))
+    if not plan.added:
+        print(visible(f"Nobody added: {plan.audience.reason or reason or 'everyone opted in is already a recipient'}."))
+    elif plan.cc_locked_by_dkim:
+        print("A DKIM signature covers Cc: they would be added to the envelope only.")
+    elif plan.cc_malformed:
+        print("The Cc field is malformed (something in it is not closed): they would be added to the envelope only.")
+    elif utf8 and not all(address.isascii() for address in plan.header_added):
+        print("Some addresses need SMTPUTF8; a sender that does not use it gets them differently (--no-smtputf8).")
 
 
 def _read(path: str) -> bytes:

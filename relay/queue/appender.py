@@ -92,12 +92,23 @@ class Appender:
         caller that must account for the record (the spool's per-segment count
         of live messages) does it there, so nobody sees the file without it.
         """
+        [where] = await self.append_all([(record, on_durable)])
+        return where
+
+    async def append_all(self, records: list[tuple[bytes, OnDurable | None]]) -> list[tuple[object, int]]:
+        """Append several records in the same batch (one write, one fsync, one file); as ``append``."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[object, int]] = loop.create_future()
-        self._pending.append((record, future, on_durable))
+        futures: list[asyncio.Future[tuple[object, int]]] = []
+        for record, on_durable in records:
+            future: asyncio.Future[tuple[object, int]] = loop.create_future()
+            self._pending.append((record, future, on_durable))
+            futures.append(future)
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
-        return await future
+        # All of them are pending before the flusher can take a batch: they go in one.
+        if len(futures) == 1:
+            return [await futures[0]]
+        return list(await asyncio.gather(*futures))
 
     async def run(self, job: Callable[[], object]) -> object:
         """Run ``job`` on the worker thread, in order with the batches."""

@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from contacts_tui.core.process import take_lock
@@ -28,7 +28,7 @@ from .appender import Appender, AppendStats, fsync_dir, write_all
 from .control import QUEUE_ID, Command, list_commands, read_segments, remove_command
 from .layout import OLD_STATE_FILE, STATE_FILE, legacy_files, lock_path, segment_dir, segment_path
 from .message import QueuedMessage, SpoolStats, new_queue_id
-from .records import HEADER, KIND_MESSAGE, KIND_STATE, SpoolError, encode, read_body
+from .records import KIND_MESSAGE, KIND_STATE, SpoolError, encode, read_body
 
 logger = logging.getLogger(__name__)
 
@@ -202,57 +202,79 @@ class Spool:
         committing it (e.g. in its Received header; from ``new_queue_id``), or
         left empty for the spool to choose.
         """
-        self.open()
-        if not message.recipients:
-            raise ValueError("a message needs at least one recipient")
-        if not message.queue_id:
-            message.queue_id = new_queue_id()
-            while message.queue_id in self._index or message.queue_id in self._committing:
-                message.queue_id = new_queue_id()
-        elif (
-            not QUEUE_ID.match(message.queue_id)
-            or message.queue_id in self._index
-            or message.queue_id in self._committing
-        ):
-            raise ValueError(f"{message.queue_id!r} is not a new queue id")
-        message.holds(data)
-        head = json.dumps(message.envelope_head()).encode()
-        record = encode(KIND_MESSAGE, head, data)
-        # Shielded: once the bytes are on their way to disk, the message must be
-        # indexed and scheduled even if the client that sent it hung up.
-        return await asyncio.shield(self._commit(message, record, len(head), notify, data))
+        [queue_id] = await self.commit_all([(message, data)], notify=notify)
+        return queue_id
 
-    async def _commit(self, message: QueuedMessage, record: bytes, head_len: int, notify: bool, data: bytes) -> str:
+    async def commit_all(self, messages: Sequence[tuple[QueuedMessage, bytes]], *, notify: bool = True) -> list[str]:
+        """Commit several messages (the copies of one message) in one write and one fsync; their queue ids.
+
+        As ``commit``: when this returns every one of them is on disk, and if
+        it raises none was acknowledged.
+        """
+        self.open()
+        records = []
+        for message, data in messages:
+            if not message.recipients:
+                raise ValueError("a message needs at least one recipient")
+            if not message.queue_id:
+                message.queue_id = new_queue_id()
+                while message.queue_id in self._index or message.queue_id in self._committing:
+                    message.queue_id = new_queue_id()
+            elif (
+                not QUEUE_ID.match(message.queue_id)
+                or message.queue_id in self._index
+                or message.queue_id in self._committing
+            ):
+                raise ValueError(f"{message.queue_id!r} is not a new queue id")
+            message.holds(data)
+            head = json.dumps(message.envelope_head()).encode()
+            records.append(encode(KIND_MESSAGE, head, data))
+            self._committing.add(message.queue_id)
+        # Shielded: once the bytes are on their way to disk, the messages must be
+        # indexed and scheduled even if the client that sent them hung up.
+        return await asyncio.shield(self._commit(messages, records, notify))
+
+    async def _commit(
+        self, messages: Sequence[tuple[QueuedMessage, bytes]], records: list[bytes], notify: bool
+    ) -> list[str]:
         assert self._segments is not None
 
-        def index(number: object, offset: int) -> None:
-            # Runs right when the batch is synced (see Appender.append): had it
-            # waited for this task to resume, a finish elsewhere could have seen
-            # the segment with no live message and deleted it under this one.
-            assert isinstance(number, int)
-            message.segment = number
-            message.body_offset = offset + HEADER.size + head_len
-            self._index[message.queue_id] = message
-            self._segment_ids.setdefault(number, []).append(message.queue_id)
-            self._live[number] = self._live.get(number, 0) + 1
-            self._commits += 1
-            if self._fresh_bytes + len(data) <= FRESH_BYTES:
-                self._fresh[message.queue_id] = data
-                self._fresh_bytes += len(data)
+        def indexer(message: QueuedMessage, data: bytes, head_len: int):
+            def index(number: object, offset: int) -> None:
+                # Runs right when the batch is synced (see Appender.append): had it
+                # waited for this task to resume, a finish elsewhere could have seen
+                # the segment with no live message and deleted it under this one.
+                assert isinstance(number, int)
+                message.segment = number
+                message.body_offset = offset + head_len
+                self._index[message.queue_id] = message
+                self._segment_ids.setdefault(number, []).append(message.queue_id)
+                self._live[number] = self._live.get(number, 0) + 1
+                self._commits += 1
+                if self._fresh_bytes + len(data) <= FRESH_BYTES:
+                    self._fresh[message.queue_id] = data
+                    self._fresh_bytes += len(data)
 
-        self._committing.add(message.queue_id)
+            return index
+
+        appending = [
+            (record, indexer(message, data, len(record) - len(data)))
+            for (message, data), record in zip(messages, records, strict=True)
+        ]
         try:
-            await self._segments.append(record, index)
+            await self._segments.append_all(appending)
         finally:
-            self._committing.discard(message.queue_id)
+            for message, _ in messages:
+                self._committing.discard(message.queue_id)
         if notify:
-            for callback in self._listeners:
-                try:
-                    callback(message)
-                except Exception:
-                    logger.exception("spool listener failed for %s", message.queue_id)
+            for message, _ in messages:
+                for callback in self._listeners:
+                    try:
+                        callback(message)
+                    except Exception:
+                        logger.exception("spool listener failed for %s", message.queue_id)
         self._delete_finished_segments()
-        return message.queue_id
+        return [message.queue_id for message, _ in messages]
 
     # -- reading and updating ------------------------------------------------
 

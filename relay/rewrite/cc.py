@@ -6,6 +6,10 @@ envelope recipients and the people to add, and returns new bytes plus what it
 did and why; it touches no database, file or socket. Only the header block
 changes: the Cc field is merged or inserted, a Received trace goes on top, and
 everything else, body included, is passed on as is.
+
+A message for several customers goes out as one copy per customer that gets
+someone added (``plan_copies``, then ``write_copy`` for each): a customer's
+contact persons are only ever shown to that customer and its own people.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 import idna
 
 from contacts_tui.core.mail.encoded_words import decode_words
-from contacts_tui.core.records import Addition
+from contacts_tui.core.records import Addition, Audience
 
 from .headers import CRLF, LF, Field, HeaderBlock
 from .mailbox import fold_tokens, mailbox_tokens
@@ -37,8 +41,8 @@ _H_TAG = re.compile(r"(?:^|;)\s*h\s*=([^;]*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
-class Copy:
-    """One person the rewrite copies on the message.
+class Added:
+    """One person the rewrite adds to a copy of the message.
 
     ``address`` is the address as it goes out: the directory's, or for a
     sender without SMTPUTF8 its domain in the xn-- form. ``in_header``: also
@@ -52,41 +56,60 @@ class Copy:
 
 
 @dataclass(frozen=True, slots=True)
-class RewriteResult:
-    """The rewritten message and an account of every decision taken on it.
+class CopyPlan:
+    """One copy of a message as it will go out, and an account of every decision taken on it.
 
-    ``copies`` are the people added, in order; ``skipped`` pairs each address
-    left out with why. The Cc field is left alone when a DKIM signature
-    covers it (``cc_locked_by_dkim``) or it is malformed (``cc_malformed``:
-    more addresses written into it would land inside the broken part); the
-    people then go to the envelope only.
+    ``audience`` is who sees the copy (the client's recipients of it, and the
+    customer whose contact persons it carries); ``added`` are the people
+    added, in order; ``skipped`` pairs each address left out with why. The
+    Cc field is left alone when a DKIM signature covers it
+    (``cc_locked_by_dkim``) or it is malformed (``cc_malformed``: more
+    addresses written into it would land inside the broken part); the people
+    then go to the envelope only.
     """
 
-    message: bytes
-    copies: tuple[Copy, ...]
-    skipped: list[tuple[str, str]]
+    audience: Audience
+    added: tuple[Added, ...]
+    skipped: tuple[tuple[str, str], ...]
     cc_locked_by_dkim: bool
-    cc_malformed: bool = False
+    cc_malformed: bool
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """The client's envelope recipients this copy goes to."""
+        return self.audience.recipients
+
+    @property
+    def envelope(self) -> tuple[str, ...]:
+        """Every RCPT TO of this copy: the client's, then the people added."""
+        return (*self.audience.recipients, *self.envelope_added)
 
     @property
     def envelope_added(self) -> list[str]:
         """The addresses to add as RCPT TO, in order."""
-        return [copy.address for copy in self.copies]
+        return [added.address for added in self.added]
 
     @property
     def header_added(self) -> list[str]:
         """The addresses written into the Cc field."""
-        return [copy.address for copy in self.copies if copy.in_header]
+        return [added.address for added in self.added if added.in_header]
 
     @property
     def needs_smtputf8(self) -> bool:
         """An added address is not ASCII: the RCPT command (and maybe the header) needs SMTPUTF8."""
-        return not all(copy.address.isascii() for copy in self.copies)
+        return not all(added.address.isascii() for added in self.added)
 
     @property
     def changed(self) -> bool:
         """Whether anybody was added (to the envelope, and maybe the Cc)."""
-        return bool(self.copies)
+        return bool(self.added)
+
+
+@dataclass(frozen=True, slots=True)
+class RewriteResult(CopyPlan):
+    """A copy's plan and the bytes written for it."""
+
+    message: bytes
 
 
 def read_category(
@@ -137,29 +160,89 @@ def rewrite(
 ) -> RewriteResult:
     """Add ``additions`` to the message's Cc and envelope; prepend ``trace``.
 
+    The message as one copy for all of ``envelope_rcpts``: see
+    ``plan_copies`` for the rules, and for a message to several customers.
     ``headers`` is the message's header block if the caller parsed it already.
-    With ``utf8_headers`` false (the sender did not use SMTPUTF8), a domain
-    that is not ASCII is written in its xn-- form, and an address that still
-    is not ASCII goes to the envelope only: written into Cc it would make the
-    whole message need SMTPUTF8, and an upstream without it would then refuse
-    the customer's own copy too.
-
-    Addresses already in To or Cc, already envelope recipients, listed twice
-    or malformed are skipped with a reason. If a DKIM-Signature covers Cc the
-    Cc field is left alone and the additions go to the envelope only, so the
-    signature keeps verifying. ``trace`` (see :func:`received_header`) is put
-    on top, converted to the message's line ending.
     """
     headers = headers or HeaderBlock.of(message)
-    header_block = headers.raw
-    chosen, skipped = _choose(headers, envelope_rcpts, additions, utf8_headers)
-    locked = bool(chosen) and _dkim_covers_cc(headers.fields)
-    malformed = bool(chosen) and not locked and not all(_well_formed(f.value_bytes) for f in headers.named("cc"))
-    copies = tuple(
-        Copy(person, address, not (locked or malformed) and (utf8_headers or address.isascii()))
-        for person, address in chosen
+    recipients = tuple(envelope_rcpts)
+    [plan] = plan_copies(headers, recipients, [Audience(recipients, additions=tuple(additions))], utf8_headers)
+    data = write_copy(message, headers, plan, trace)
+    return RewriteResult(
+        plan.audience, plan.added, plan.skipped, plan.cc_locked_by_dkim, plan.cc_malformed, message=data
     )
-    in_header = [copy for copy in copies if copy.in_header]
+
+
+def plan_copies(
+    headers: HeaderBlock,
+    envelope_rcpts: Iterable[str],
+    audiences: Iterable[Audience],
+    utf8_headers: bool = True,
+) -> tuple[CopyPlan, ...]:
+    """The copies a message goes out as: one per audience that gets someone added,
+    and one more, adding nobody, for the recipients of every other audience.
+
+    Addresses already in To or Cc, already envelope recipients (of any copy),
+    added to an earlier copy, listed twice or malformed are skipped with a
+    reason. With ``utf8_headers`` false (the sender did not use SMTPUTF8), a
+    domain that is not ASCII is written in its xn-- form, and an address
+    that still is not ASCII goes to the envelope only: written into Cc it
+    would make the whole message need SMTPUTF8, and an upstream without it
+    would then refuse the customer's own copy too. If a DKIM-Signature
+    covers Cc the Cc field is left alone and the additions go to the
+    envelope only, so the signature keeps verifying.
+    """
+    envelope = tuple(envelope_rcpts)
+    audiences = tuple(audiences) or (Audience(envelope),)
+    in_to = {a.lower() for a in headers.addresses(("to",))}
+    in_cc = {a.lower() for a in headers.addresses(("cc",))}
+    in_envelope = {r.strip().lower() for r in envelope}
+    seen: set[str] = set()
+    chosen = [_choose(audience.additions, in_to, in_cc, in_envelope, seen, utf8_headers) for audience in audiences]
+    anyone = any(people for people, _ in chosen)
+    locked = anyone and _dkim_covers_cc(headers.fields)
+    malformed = anyone and not locked and not all(_well_formed(f.value_bytes) for f in headers.named("cc"))
+    plans: list[CopyPlan] = []
+    nobody: list[tuple[Audience, list[tuple[str, str]]]] = []
+    for audience, (people, skipped) in zip(audiences, chosen, strict=True):
+        if not people:
+            nobody.append((audience, skipped))
+            continue
+        added = tuple(
+            Added(person, address, not (locked or malformed) and (utf8_headers or address.isascii()))
+            for person, address in people
+        )
+        plans.append(CopyPlan(audience, added, tuple(skipped), locked, malformed))
+    if nobody:
+        plans.append(CopyPlan(_together(nobody), (), tuple(s for _, skipped in nobody for s in skipped), False, False))
+    return tuple(plans)
+
+
+def _together(audiences: list[tuple[Audience, list[tuple[str, str]]]]) -> Audience:
+    """One audience for the copy that adds nobody: every recipient whose copy would be the same."""
+    if len(audiences) == 1 and not audiences[0][0].additions:
+        return audiences[0][0]
+    reasons = []
+    for audience, _ in audiences:
+        if not audience.additions:
+            reasons.append(audience.reason)
+        else:
+            names = ", ".join(customer.name for customer in audience.customers)
+            reasons.append(f"everyone opted in at {names} is already a recipient" if names else "")
+    return Audience(
+        tuple(r for audience, _ in audiences for r in audience.recipients),
+        tuple(c for audience, _ in audiences for c in audience.customers),
+        (),
+        "; ".join(reason for reason in reasons if reason),
+        tuple(note for audience, _ in audiences for note in audience.notes),
+    )
+
+
+def write_copy(message: bytes, headers: HeaderBlock, plan: CopyPlan, trace: bytes | None = None) -> bytes:
+    """The bytes of one copy: the plan's people in the Cc field, ``trace`` on top
+    (converted to the message's line ending); the rest as it was."""
+    header_block = headers.raw
+    in_header = [added for added in plan.added if added.in_header]
     if in_header:
         header_block = _with_cc(headers, in_header)
     if trace:
@@ -167,13 +250,10 @@ def rewrite(
         trace = trace.replace(CRLF, LF)
         trace = (trace if trace.endswith(LF) else trace + LF).replace(LF, eol)
         header_block = trace + header_block
-
-    if in_header or trace:
-        # A memoryview spares a copy of a large body: the join is the only one.
-        message = b"".join((header_block, memoryview(message)[headers.end :]))
-    return RewriteResult(
-        message=message, copies=copies, skipped=skipped, cc_locked_by_dkim=locked, cc_malformed=malformed
-    )
+    if not (in_header or trace):
+        return message
+    # A memoryview spares a copy of a large body: the join is the only one.
+    return b"".join((header_block, memoryview(message)[headers.end :]))
 
 
 def _valid_address(address: str) -> bool:
@@ -185,13 +265,12 @@ def _valid_address(address: str) -> bool:
 
 
 def _choose(
-    headers: HeaderBlock, envelope_rcpts: Iterable[str], additions: Iterable[Addition], utf8: bool
+    additions: Iterable[Addition], in_to: set[str], in_cc: set[str], in_envelope: set[str], seen: set[str], utf8: bool
 ) -> tuple[list[tuple[Addition, str]], list[tuple[str, str]]]:
-    """Which additions to make (each with the address it goes out as), and why each of the others is left out."""
-    in_to = {a.lower() for a in headers.addresses(("to",))}
-    in_cc = {a.lower() for a in headers.addresses(("cc",))}
-    in_envelope = {r.strip().lower() for r in envelope_rcpts}
-    seen: set[str] = set()
+    """Which additions to make (each with the address it goes out as), and why each of the others is left out.
+
+    ``seen`` holds the addresses added so far, to this copy or an earlier one.
+    """
     chosen, skipped = [], []
     for person in additions:
         address = transport_address(person.email.strip(), utf8)
@@ -261,10 +340,10 @@ def _well_formed(value: bytes) -> bool:
     return not (quoted or comments or angle or escaped)
 
 
-def _with_cc(headers: HeaderBlock, adding: list[Copy]) -> bytes:
+def _with_cc(headers: HeaderBlock, adding: list[Added]) -> bytes:
     """The header block with the additions in one Cc field, all else untouched."""
     header_block, eol = headers.raw, headers.eol
-    mailboxes = [mailbox_tokens(copy.address, copy.person.name) for copy in adding]
+    mailboxes = [mailbox_tokens(added.address, added.person.name) for added in adding]
     cc_fields = headers.named("cc")
     if not cc_fields:
         to_fields = headers.named("to")

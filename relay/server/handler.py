@@ -8,10 +8,10 @@ or in the database in capture mode). Anything that stops that answers with a
 from __future__ import annotations
 
 import asyncio
-import functools
+import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -24,11 +24,12 @@ from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.mail.status import Decision, Status
+from contacts_tui.core.models import utcnow
 from contacts_tui.core.records import Resolution
 
 from ..ops import metrics
 from ..queue import QueuedMessage, mail_flags, new_queue_id
-from ..rewrite import HeaderBlock, read_category, received_header, rewrite
+from ..rewrite import CopyPlan, HeaderBlock, plan_copies, read_category, received_header, write_copy
 from ..rewrite.headers import crlf_lines, header_end
 from ..store.writer import LogWriter
 from .access import peer_allowed
@@ -39,8 +40,22 @@ logger = logging.getLogger(__name__)
 # Seconds a directory lookup may take before the sender gets 451.
 LOOKUP_TIMEOUT = 5.0
 
-Sink = Callable[[QueuedMessage, bytes, LogEntry, bytes], Awaitable[str]]
-"""sink(message, rewritten bytes, log entry, original bytes) -> the text after "250 2.0.0 Ok: "."""
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One copy of an accepted message, ready to commit: what was decided for it (for
+    whom, who was added and why), its queue record, its bytes, and its log entry."""
+
+    plan: CopyPlan
+    message: QueuedMessage
+    data: bytes
+    entry: LogEntry
+
+
+Sink = Callable[[Sequence[Outgoing], bytes], Awaitable[str]]
+"""sink(every copy of a message, the original bytes) -> the text after "250 2.0.0 Ok: ".
+
+All the copies are durable together before it returns, or none is acknowledged."""
 
 
 @dataclass(frozen=True)
@@ -224,35 +239,34 @@ class RelayHandler:
                     level=logging.ERROR,
                 )
         smtputf8, eightbit = mail_flags(envelope.mail_options)
-        queue_id = new_queue_id()
-        trace = received_header(
-            helo=session.host_name or "unknown",
-            peer_ip=_peer_ip(session) or "unknown",
-            by_host=self.hostname,
-            queue_id=queue_id,
-            recipients=recipients,
-            tls=session.ssl is not None,
-            authenticated=bool(session.authenticated),
-            smtputf8=smtputf8,
-        )
-        additions = resolution.additions if resolution else ()
-        rewriting = functools.partial(
-            rewrite, data, recipients, additions, trace, utf8_headers=smtputf8, headers=headers
-        )
-        result = await asyncio.to_thread(rewriting) if offload else rewriting()
-        describe(entry, category, resolution, result)
-        _count(resolution, result, category)
-        message = QueuedMessage(
-            queue_id=queue_id,
-            sender=sender,
-            recipients=(*recipients, *result.envelope_added),
-            smtputf8=smtputf8 or result.needs_smtputf8,
-            eightbit=eightbit,
-            category=entry.category_key,
-            crlf=True,
-        )
+        audiences = resolution.audiences if resolution else ()
+        copying = lambda: self._copies(data, headers, session, recipients, audiences, smtputf8)  # noqa: E731
+        copies = await asyncio.to_thread(copying) if offload else copying()
+        plans = [plan for plan, _, _ in copies]
+        _count(resolution, plans, category)
+        outgoing = []
+        entry.received_at = utcnow()  # every copy's: the copies were received together
+        entry.category_key = resolution.category or "" if resolution else ""
+        for number, (plan, queue_id, message_data) in enumerate(copies, start=1):
+            if len(copies) == 1:
+                copy_entry = entry
+                copy_entry.queue_id = queue_id
+            else:
+                copy_entry = dataclasses.replace(entry, queue_id=queue_id, recipients=plan.recipients)
+                copy_entry.copy_of, copy_entry.copy_number, copy_entry.copy_count = copies[0][1], number, len(copies)
+            describe(copy_entry, category, resolution, plan)
+            message = QueuedMessage(
+                queue_id=queue_id,
+                sender=sender,
+                recipients=plan.envelope,
+                smtputf8=smtputf8 or plan.needs_smtputf8,
+                eightbit=eightbit,
+                category=copy_entry.category_key,
+                crlf=True,
+            )
+            outgoing.append(Outgoing(plan, message, message_data, copy_entry))
         try:
-            where = await self.sink(message, result.message, entry, original)
+            where = await self.sink(outgoing, original)
         except Exception as exc:  # disk full, database gone: nothing was acknowledged
             return self._refuse(
                 entry,
@@ -261,16 +275,48 @@ class RelayHandler:
                 peer=_peer_ip(session),
                 level=logging.ERROR,
             )
-        logger.info(
-            "%s from %s to %s: %s (%s)",
-            where,
-            sender or "<>",
-            ",".join(recipients),
-            entry.decision,
-            entry.reason,
-            extra={"mail": _fields(entry)},
-        )
+        for copy in outgoing if logger.isEnabledFor(logging.INFO) else ():
+            copy_entry = copy.entry
+            logger.info(
+                "%s from %s to %s: %s (%s)",
+                f"{copy_entry.copy_label} ({copy_entry.queue_id})" if copy_entry.copy_label else where,
+                sender or "<>",
+                ",".join(copy.message.recipients),
+                copy_entry.decision,
+                copy_entry.reason,
+                extra={"mail": _fields(copy_entry)},
+            )
         return f"250 2.0.0 Ok: {where}"
+
+    def _copies(
+        self,
+        data: bytes,
+        headers: HeaderBlock,
+        session: Session,
+        recipients: list[str],
+        audiences,
+        smtputf8: bool,
+    ) -> list[tuple[CopyPlan, str, bytes]]:
+        """Each copy of the message: its plan, its queue id, and its bytes with its own Received field."""
+        copies = []
+        taken: set[str] = set()
+        for plan in plan_copies(headers, recipients, audiences, smtputf8):
+            queue_id = new_queue_id()
+            while queue_id in taken:  # copies made within one microsecond
+                queue_id = new_queue_id()
+            taken.add(queue_id)
+            trace = received_header(
+                helo=session.host_name or "unknown",
+                peer_ip=_peer_ip(session) or "unknown",
+                by_host=self.hostname,
+                queue_id=queue_id,
+                recipients=plan.recipients,
+                tls=session.ssl is not None,
+                authenticated=bool(session.authenticated),
+                smtputf8=smtputf8,
+            )
+            copies.append((plan, queue_id, write_copy(data, headers, plan, trace)))
+        return copies
 
     async def _resolve(self, recipients: list[str], category: str) -> Resolution:
         """The directory's answer, or TimeoutError after ``lookup_timeout`` seconds.
@@ -414,10 +460,12 @@ def refusal_reason(reply: str) -> str:
     return "directory" if "directory" in reply else "storage"
 
 
-def _count(resolution: Resolution | None, result, category: str | None) -> None:
-    if result.copies:
-        metrics.current.rewritten.labels("envelope" if not any(c.in_header for c in result.copies) else "cc").inc()
-        metrics.current.contacts_added.inc(len(result.copies))
+def _count(resolution: Resolution | None, plans: Sequence[CopyPlan], category: str | None) -> None:
+    """The metrics of one message, whatever the number of its copies."""
+    added = [one for plan in plans for one in plan.added]
+    if added:
+        metrics.current.rewritten.labels("envelope" if not any(one.in_header for one in added) else "cc").inc()
+        metrics.current.contacts_added.inc(len(added))
         return
     if category is None:
         reason = "no_category"
@@ -444,6 +492,9 @@ def _fields(entry: LogEntry, reply: str = "") -> dict:
         "added": [a.get("sent") or a.get("email") for a in entry.added],
         "status": str(entry.status),
         "decision": str(entry.decision),
+        "copy_of": entry.copy_of,
+        "copy_number": entry.copy_number,
+        "copy_count": entry.copy_count,
         "reply": reply or "250",
     }
 

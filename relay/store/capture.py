@@ -1,7 +1,8 @@
 """Capture mode: rewritten messages are stored for testers instead of sent.
 
 A captured message and its relay-log row are committed together before the
-relay answers 250; retention keeps the newest N messages. If the database
+relay answers 250 (a message that went out as one copy per customer: every
+copy, in one transaction); retention keeps the newest N messages. If the database
 does not take a message within ``timeout`` seconds, the store gives up (the
 relay answers 451, the sender retries) and the message is not written later.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.models import CapturedMessage, RelayLog
@@ -35,45 +37,57 @@ class CaptureStore:
         self.retention = retention
         self.timeout = timeout
 
-    async def store(self, entry: LogEntry, original: bytes, rewritten: bytes) -> int:
-        """Commit the message with its log entry; returns the captured message's id."""
+    async def store(self, copies: Sequence[tuple[LogEntry, bytes]], original: bytes) -> list[int]:
+        """Commit the copies of a message with their log entries, in one transaction; their captured ids.
+
+        ``copies`` pairs each copy's log entry with its rewritten bytes.
+        """
         # Here, not at the top: every contacts-relay command reads this module
         # (for the retention default), and only a capture relay parses mail.
         from contacts_tui.core.mail.summary import summary_columns
 
-        entry.relay = entry.relay or self.log_writer.relay_name
-        row = entry.row()
-        searchable = " ".join(
-            [entry.sender, entry.subject, entry.category, entry.message_id, *entry.recipients]
-            + [a.get("email", "") + " " + a.get("name", "") for a in entry.added]
-        ).casefold()
+        rows = []
+        for entry, rewritten in copies:
+            entry.relay = entry.relay or self.log_writer.relay_name
+            searchable = " ".join(
+                [entry.sender, entry.subject, entry.category, entry.message_id, *entry.recipients]
+                + [a.get("email", "") + " " + a.get("name", "") for a in entry.added]
+            ).casefold()
+            rows.append((entry, entry.row(), searchable, rewritten))
         retention = self.retention
         abandoned = False
 
-        def job() -> int | None:
+        def job() -> list[int] | None:
             if abandoned:
                 return None  # the client was told 451 and will send it again
-            # Parsed here, in the writer's thread: the web inbox lists and searches without parsing.
-            summary = summary_columns(rewritten)
-            log_id = RelayLog.insert(**row).execute()
-            captured_id = CapturedMessage.insert(
-                log=log_id,
-                received_at=entry.received_at,
-                sender=entry.sender,
-                recipients=row["recipients"],
-                subject=entry.subject,
-                message_id=entry.message_id,
-                category=entry.category,
-                category_key=entry.category_key,
-                added=json.dumps(entry.added, ensure_ascii=False),
-                search_text=searchable,
-                original=original,
-                message=rewritten,
-                size=len(rewritten),
-                **summary,
-            ).execute()
+            ids = []
+            for entry, row, searchable, rewritten in rows:
+                # Parsed here, in the writer's thread: the web inbox lists and searches without parsing.
+                summary = summary_columns(rewritten)
+                log_id = RelayLog.insert(**row).execute()
+                ids.append(
+                    CapturedMessage.insert(
+                        log=log_id,
+                        received_at=entry.received_at,
+                        sender=entry.sender,
+                        recipients=row["recipients"],
+                        subject=entry.subject,
+                        message_id=entry.message_id,
+                        category=entry.category,
+                        category_key=entry.category_key,
+                        added=json.dumps(entry.added, ensure_ascii=False),
+                        search_text=searchable,
+                        original=original,
+                        message=rewritten,
+                        size=len(rewritten),
+                        copy_of=entry.copy_of,
+                        copy_number=entry.copy_number,
+                        copy_count=entry.copy_count,
+                        **summary,
+                    ).execute()
+                )
             _prune(retention)
-            return captured_id
+            return ids
 
         try:
             return await asyncio.wait_for(self.log_writer.write(job), self.timeout)

@@ -328,3 +328,23 @@ def test_customers_of_a_version_2_database_are_found_by_one_or_two_characters(db
             assert held == 2
     finally:
         close(database)
+
+
+def test_the_copy_columns_reach_a_database_that_took_the_inbox_columns_first(db_url, monkeypatch):
+    # A database made by a version with m0013 but not yet m0009 (they came
+    # from two branches): m0009 is applied when it opens, and on SQLite the
+    # captured messages' blobs stay last, as m0013 laid them out.
+    copies = next(m for m in REAL_MIGRATIONS if m.name == "m0009_message_copies")
+    monkeypatch.setattr(migrations, "known_migrations", lambda: [m for m in REAL_MIGRATIONS if m is not copies])
+    database = open_database(db_url)
+    close(database)
+    monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS)
+    database = open_database(db_url)
+    try:
+        for table in ("relay_log", "captured_message"):
+            assert {"copy_of", "copy_number", "copy_count"} <= columns(database, table)
+        if isinstance(database, pw.SqliteDatabase):
+            order = [row[1] for row in database.execute_sql('PRAGMA table_info("captured_message")').fetchall()]
+            assert order[-2:] == ["original", "message"], order
+    finally:
+        close(database)

@@ -19,7 +19,6 @@ from .helpers import (
     ACME,
     ACME_ACCOUNT,
     ACME_BILLING,
-    BETA,
     QUIET,
     SENDER,
     SWAKS,
@@ -121,30 +120,17 @@ async def test_category_and_type_keys_in_any_case(running_relay, upstream, value
     assert (row.category, row.category_key, row.decision) == (value, key, "rewritten")
 
 
-async def test_several_customers_in_one_message_each_get_their_contacts_once(running_relay, upstream):
-    original = message(to=f"ACME <{ACME}>, Beta <{BETA}>")
-    reply = await send(running_relay.port, [ACME, BETA], original)
-    [got] = await upstream.wait_for(1)
-    added = ["books@acme.example", "boss@acme.example", "gone@acme.example", "bea@beta.example"]
-    assert sorted(got.recipients) == sorted([ACME, BETA, *added])
-    assert len(got.recipients) == len(set(got.recipients))
-    assert sorted(cc_of(got.data)) == sorted(added)
-    row = await logged(reply.queue_id)
-    assert row.customers == (ACME, BETA)
-
-
 async def test_an_existing_cc_is_merged_into_one_field(running_relay, upstream):
     original = message([("Cc", "Office <office@acme.example>, Jörg <books@acme.example>")])
     original = original.replace("Jörg".encode(), b"Joerg")
-    await send(running_relay.port, [ACME, "office@acme.example", "books@acme.example"], original)
+    # The office is not in the directory: were it a recipient, it would get a copy of its own.
+    await send(running_relay.port, [ACME, "books@acme.example"], original)
     [got] = await upstream.wait_for(1)
     assert len(parsed(got.data).get_all("Cc")) == 1
     cc = cc_of(got.data)
     assert cc[:2] == ["office@acme.example", "books@acme.example"]
     assert sorted(cc[2:]) == ["boss@acme.example", "gone@acme.example"]
-    assert sorted(got.recipients) == sorted(
-        [ACME, "office@acme.example", "books@acme.example", "boss@acme.example", "gone@acme.example"]
-    )
+    assert sorted(got.recipients) == sorted([ACME, "books@acme.example", "boss@acme.example", "gone@acme.example"])
     assert split(got.data)[1] == split(original)[1]
 
 

@@ -395,3 +395,35 @@ async def test_chaos_rules_show_above_the_messages_while_they_last(app, three):
         chaos.clear_rules()
         await press(pilot, "r")
         await wait_for(lambda: "Chaos" not in screen_text(app))
+
+
+async def test_a_message_for_two_customers_is_captured_as_its_copies(sqlite_directory, capture_relay):
+    import smtplib
+
+    from .helpers import contacts, customer
+
+    acme = customer(sqlite_directory, "Acme Trading Ltd", "accounts@acme-trading.example")
+    contacts(
+        sqlite_directory, acme.id, [("Beatrice Bookman", "bookkeeping@acme-trading.example")], categories=("billing",)
+    )
+    beta = customer(sqlite_directory, "Beta Bikes", "office@beta-bikes.example")
+    contacts(sqlite_directory, beta.id, [("Carl Cash", "carl@beta-bikes.example")], categories=("billing",))
+    data = build_sample("Customers", "undisclosed-recipients:;", "invoice.created")
+    with smtplib.SMTP("127.0.0.1", capture_relay.port, timeout=30) as client:
+        client.sendmail("billing@demo-shop.example", [acme.email, beta.email, "someone@elsewhere.example"], data)
+    app = make_app(sqlite_directory, cursor_blink=False, refresh_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_messages(pilot)
+        records = app.screen.query_one(MessageTable).records
+        assert sorted(record.copy_number for record in records) == [1, 2, 3]
+        while app.screen.query_one(MessageTable).current().copy_number != 2:
+            await press(pilot, "down")
+        assert f"billing@demo-shop.example → {beta.email} · copy 2 of 3" in seen(app)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, MessageScreen)
+        await wait_for(lambda: "Copy 2 of 3" in seen(app), lambda: seen(app))
+        text = seen(app)
+        assert "Cc Carl Cash <carl@beta-bikes.example>" in text and "Beatrice" not in text
+        assert "Copy 2 of 3, one per customer: each sees only its own contact persons" in text
+        first = next(r for r in records if r.copy_number == 1)
+        assert f"1: message {first.id}, to {acme.email}, +1 cc" in text

@@ -230,3 +230,44 @@ async def test_l_on_a_customer_shows_that_customers_entries(sqlite_directory, ac
         assert app.screen.query_one("#search").value == acme.email
         assert [r.recipients for r in table(app).records] == [(acme.email,)]
         assert "1 of 2 entries match" in screen_text(app)
+
+
+def send_to_several(relay, recipients: list[str], data: bytes) -> str:
+    """One message to several envelope recipients; the relay's final reply."""
+    import smtplib
+
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=30) as client:
+        client.ehlo("ui-test.example")
+        client.mail("billing@demo-shop.example")
+        for recipient in recipients:
+            client.rcpt(recipient)
+        code, reply = client.data(data)
+    return f"{code} {reply.decode()}"
+
+
+async def test_a_message_for_two_customers_shows_as_its_copies(sqlite_directory, acme, capture_relay):
+    beta = customer(sqlite_directory, "Beta Bikes", "office@beta-bikes.example")
+    contacts(sqlite_directory, beta.id, [("Carl Cash", "carl@beta-bikes.example")], categories=("billing",))
+    data = build_sample("Customers", "undisclosed-recipients:;", "invoice.created")
+    recipients = [acme.email, beta.email, "someone@elsewhere.example"]
+    reply = await asyncio.to_thread(send_to_several, capture_relay, recipients, data)
+    assert reply.startswith("250 ") and "and 2 more copies" in reply
+    app = make_app(sqlite_directory, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_log(pilot)
+        assert "3 entries, newest first" in screen_text(app)
+        by_copy = {entry.copy_number: entry for entry in table(app).records}
+        assert [by_copy[n].recipients for n in (1, 2, 3)] == [(acme.email,), (beta.email,), tuple(recipients[2:])]
+        # The line under the table says which copy the highlighted entry is.
+        while table(app).records[table(app).cursor_row].copy_number != 2:
+            await press(pilot, "down")
+        assert f"billing@demo-shop.example → {beta.email} · copy 2 of 3" in seen(app)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, LogEntryScreen)
+        await wait_for(lambda: "1: queue id" in seen(app), lambda: seen(app))
+        text = seen(app)
+        assert "Copy 2 of 3, one per customer: each sees only its own contact persons" in text
+        assert f"1: queue id {by_copy[1].queue_id}, to {acme.email}, +1 cc" in text
+        assert f"3: queue id {by_copy[3].queue_id}, to someone@elsewhere.example, nobody added" in text
+        assert "Added Carl Cash <carl@beta-bikes.example>" in text
+        assert "Beatrice" not in text

@@ -23,6 +23,15 @@ from .status import Decision, Status
 _uses_database = database_call(lambda *args: RelayLog._meta.database)
 
 
+COPIES_WHY = "one per customer: each sees only its own contact persons"
+"""Why a message went out as several copies, wherever a copy is shown."""
+
+
+def copy_label(number: int, count: int) -> str:
+    """'copy 2 of 3' for a message that went out as one copy per customer; '' for one of a single copy."""
+    return f"copy {number} of {count}" if count > 1 else ""
+
+
 @dataclass(slots=True)
 class LogEntry:
     """One row of the relay log: what the relay did with a message.
@@ -52,6 +61,14 @@ class LogEntry:
     attempts: int = 0
     last_error: str = ""
     delivered_at: dt.datetime | None = None
+    copy_of: str = ""
+    """The queue id of the message's first copy, shared by all its copies; "" if it went out as one."""
+    copy_number: int = 1
+    copy_count: int = 1
+
+    @property
+    def copy_label(self) -> str:
+        return copy_label(self.copy_number, self.copy_count)
 
     def row(self) -> dict[str, Any]:
         """The columns of a new relay log row (values cut to the columns' sizes)."""
@@ -75,6 +92,9 @@ class LogEntry:
             "attempts": self.attempts,
             "last_error": self.last_error,
             "delivered_at": self.delivered_at,
+            "copy_of": self.copy_of,
+            "copy_number": self.copy_number,
+            "copy_count": self.copy_count,
         }
 
     def as_json(self) -> dict:
@@ -103,6 +123,13 @@ class CapturedRecord:
     category_key: str
     added: tuple[dict, ...]
     size: int
+    copy_of: str = ""
+    copy_number: int = 1
+    copy_count: int = 1
+
+    @property
+    def copy_label(self) -> str:
+        return copy_label(self.copy_number, self.copy_count)
 
     @property
     def envelope(self) -> list[str]:
@@ -147,6 +174,9 @@ def _log_entry(row: RelayLog) -> LogEntry:
         attempts=row.attempts,
         last_error=row.last_error,
         delivered_at=row.delivered_at,
+        copy_of=row.copy_of,
+        copy_number=row.copy_number,
+        copy_count=row.copy_count,
     )
 
 
@@ -164,6 +194,9 @@ def captured_record(row: CapturedMessage) -> CapturedRecord:
         row.category_key,
         _json_list(row.added),
         row.size,
+        row.copy_of,
+        row.copy_number,
+        row.copy_count,
     )
 
 
@@ -200,6 +233,8 @@ def _log_query(query, search: str, status: str):
             # "Did the bookkeeper get it?" is the question people ask the log.
             | RelayLog.added.contains(word)
             | (RelayLog.queue_id == word.upper())
+            # The queue id of a message's first copy finds all its copies.
+            | (RelayLog.copy_of == word.upper())
         )
     return query
 
@@ -218,6 +253,33 @@ def log_for_queue_id(queue_id: str) -> LogEntry | None:
 
 # Everything of a captured message but the message itself: what lists read.
 SUMMARY_FIELDS = [f for f in CapturedMessage._meta.sorted_fields if f.name not in ("original", "message")]
+
+
+@_uses_database
+def log_copies(entry: LogEntry) -> list[LogEntry]:
+    """Every copy of the message ``entry`` is one copy of, in order (``[entry]`` if it went out as one)."""
+    if not entry.copy_of:
+        return [entry]
+    # The copies were received together: the time's index finds them.
+    rows = (
+        RelayLog.select()
+        .where((RelayLog.received_at == entry.received_at) & (RelayLog.copy_of == entry.copy_of))
+        .order_by(RelayLog.copy_number)
+    )
+    return [_log_entry(row) for row in rows]
+
+
+@_uses_database
+def captured_copies(record: CapturedRecord) -> list[CapturedRecord]:
+    """Every captured copy of the message ``record`` is one copy of, in order (``[record]`` if it went out as one)."""
+    if not record.copy_of:
+        return [record]
+    rows = (
+        CapturedMessage.select(*SUMMARY_FIELDS)
+        .where((CapturedMessage.received_at == record.received_at) & (CapturedMessage.copy_of == record.copy_of))
+        .order_by(CapturedMessage.copy_number)
+    )
+    return [captured_record(row) for row in rows]
 
 
 @_uses_database

@@ -11,7 +11,7 @@ from peewee import JOIN, SQL, Database, PostgresqlDatabase, fn
 from ..catalog import Catalog
 from ..errors import ValidationError
 from ..models import ContactCategory, ContactPerson, Customer
-from ..records import Addition, CustomerMatch, Resolution
+from ..records import Addition, Audience, CustomerMatch, Resolution
 from ..validate import clean_email, email_key
 
 
@@ -48,6 +48,7 @@ def _statement(database: Database, count: int) -> str:
                 Customer.id,
                 Customer.name,
                 Customer.email,
+                Customer.email_key,
                 Customer.active,
                 ContactPerson.name,
                 ContactPerson.email,
@@ -100,10 +101,14 @@ _KEY = "\x00key"
 
 
 def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | None) -> Resolution:
-    """Active, opted-in contact persons of the customers among ``recipients``.
+    """Active, opted-in contact persons of the customers among ``recipients``,
+    split into the copies the message goes out as (see ``Audience``).
 
-    Customers match by primary email, case-insensitively. Each address is
-    added once even when it is a contact at several matched customers.
+    Customers match by primary email, case-insensitively. Each customer that
+    gets someone added has a copy of its own, so no customer sees another's
+    contact persons; everyone else shares one copy that adds nobody. An
+    address that is a contact person at several matched customers is added
+    once, to the copy of the first of them among the recipients.
     """
     value = (category_value or "").strip()
     if not value:
@@ -111,7 +116,9 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
     category = catalog.resolve(value)
     if category is None:
         return Resolution(None, reason=f"unknown notification category {value!r}")
-    keys = sorted({key for r in recipients if r for key in _recipient_keys(r)})
+    addressed = [r for r in recipients if r]
+    keys_of = {r: _recipient_keys(r) for r in addressed}
+    keys = sorted({key for found in keys_of.values() for key in found})
     if not keys:
         return Resolution(category, reason="no recipients")
 
@@ -119,26 +126,100 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
     rows = _run(database, len(keys), [category, *keys])
 
     customers: dict[int, CustomerMatch] = {}
-    additions: list[Addition] = []
-    seen: set[str] = set()
-    notes: list[str] = []
-    for cid, cname, cemail, cactive, pname, pemail, receive_all in rows:
+    people: dict[int, list[tuple[str, str, bool]]] = {}
+    by_key: dict[str, int] = {}
+    for cid, cname, cemail, ckey, cactive, pname, pemail, receive_all in rows:
         if cid not in customers:
             customers[cid] = CustomerMatch(cid, cname, cemail, bool(cactive))
-            if not cactive:
-                notes.append(f"customer {cname} <{cemail}> is inactive: no contact persons added")
-        if pemail is None or not cactive or email_key(pemail) in seen:
-            continue
-        seen.add(email_key(pemail))
-        why = "receives all notifications" if receive_all else f"opted in to {category}"
-        additions.append(Addition(pemail, pname, customer_email=cemail, reason=why))
+            people[cid] = []
+            by_key[ckey] = cid
+        if pemail is not None:
+            people[cid].append((pname, pemail, bool(receive_all)))
+    owner = {r: next((by_key[k] for k in keys_of[r] if k in by_key), None) for r in addressed}
+    order = list(dict.fromkeys(cid for cid in owner.values() if cid is not None))
+    # A recipient the sender addressed that is one of a matched customer's
+    # own contact persons sees that customer's copy: they are its people.
+    member_of: dict[str, int] = {}
+    for cid in order:
+        if customers[cid].active:
+            for _, pemail, _ in people[cid]:
+                member_of.setdefault(email_key(pemail), cid)
+    for r in addressed:
+        if owner[r] is None:
+            owner[r] = next((member_of[k] for k in keys_of[r] if k in member_of), None)
 
+    audiences: list[Audience] = []
+    copied_by: dict[str, str] = {}  # a person's address key -> the customer whose copy carries it
+    shared: list[CustomerMatch] = []
+    shared_notes: list[str] = []
+    for cid in order:
+        customer = customers[cid]
+        if not customer.active:
+            shared.append(customer)
+            continue
+        additions, notes = [], []
+        for pname, pemail, receive_all in people[cid]:
+            key = email_key(pemail)
+            if key in copied_by:
+                notes.append(f"{pemail} is a contact person of {copied_by[key]} too and gets that customer's copy")
+                continue
+            copied_by[key] = customer.name
+            why = "receives all notifications" if receive_all else f"opted in to {category}"
+            additions.append(Addition(pemail, pname, customer_email=customer.email, reason=why))
+        mine = tuple(r for r in addressed if owner[r] == cid)
+        if additions:
+            reason = f"{len(additions)} contact person(s) of {customer.name} opted in to {category}"
+            audiences.append(Audience(mine, (customer,), tuple(additions), reason, tuple(notes)))
+        else:
+            shared.append(customer)
+            shared_notes.extend(notes)
+    taken = {r for audience in audiences for r in audience.recipients}
+    rest = tuple(r for r in addressed if r not in taken)
+    if rest:
+        audiences.append(
+            Audience(
+                rest,
+                tuple(shared),
+                (),
+                _shared_reason(rest, shared, owner, category, matched=bool(order)),
+                tuple(shared_notes),
+            )
+        )
+
+    names = ", ".join(c.name for c in customers.values())
     if not customers:
         reason = "no recipient is a customer's primary email"
-    elif not additions:
-        names = ", ".join(c.name for c in customers.values())
+    elif not any(audience.additions for audience in audiences):
         reason = f"nobody at {names} is opted in to {category}"
     else:
-        names = ", ".join(c.name for c in customers.values())
-        reason = f"{len(additions)} contact person(s) of {names} opted in to {category}"
-    return Resolution(category, tuple(customers.values()), tuple(additions), reason, tuple(notes))
+        added = sum(len(audience.additions) for audience in audiences)
+        reason = f"{added} contact person(s) of {names} opted in to {category}"
+    notes = tuple(note for audience in audiences for note in audience.notes)
+    notes = tuple(_inactive(c) for c in customers.values() if not c.active) + notes
+    return Resolution(category, tuple(customers.values()), tuple(audiences), reason, notes)
+
+
+def _shared_reason(
+    recipients: tuple[str, ...],
+    customers: list[CustomerMatch],
+    owner: dict[str, int | None],
+    category: str,
+    *,
+    matched: bool,
+) -> str:
+    """Why nobody is added to the copy for these recipients (``matched``: the message is for some customer)."""
+    strangers = [r for r in recipients if owner[r] is None]
+    parts = []
+    waiting = [c.name for c in customers if c.active]
+    if waiting:
+        parts.append(f"nobody at {', '.join(waiting)} is opted in to {category}")
+    parts += [_inactive(c) for c in customers if not c.active]
+    if strangers and not matched:
+        parts.append("no recipient is a customer's primary email")
+    elif strangers:
+        parts.append(f"{', '.join(strangers)}: no customer's primary email")
+    return "; ".join(parts)
+
+
+def _inactive(customer: CustomerMatch) -> str:
+    return f"customer {customer.name} <{customer.email}> is inactive: no contact persons added"

@@ -39,6 +39,7 @@ class LogEntryScreen(AppScreen):
     def __init__(self, entry: LogEntry) -> None:
         super().__init__()
         self.entry = entry
+        self.copies: list[LogEntry] = []  # every copy of a message that went out as one per customer
         self.timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -52,21 +53,24 @@ class LogEntryScreen(AppScreen):
         seconds = self.app.options.get("refresh_seconds", REFRESH_SECONDS)
         if seconds:
             self.timer = self.set_interval(seconds, lambda: self.action_refresh(quiet=True))
+        if self.entry.copy_label:
+            self.action_refresh(quiet=True)  # the other copies, to list them
 
     def _fields(self) -> Table:
         table = Table.grid(padding=(0, 1))
         table.add_column(no_wrap=True, style="bold", min_width=10)
         table.add_column(ratio=1, overflow="fold")
-        for label, value in log_fields(self.entry):
+        for label, value in log_fields(self.entry, self.copies):
             table.add_row(Text(label), Text(value))
         return table
 
     def action_refresh(self, quiet: bool = False) -> None:
         entry_id = self.entry.id
 
-        def fetch() -> LogEntry | None:
+        def fetch() -> tuple[LogEntry, list[LogEntry]] | None:
             try:
-                return relay_log.log_entry(entry_id)
+                entry = relay_log.log_entry(entry_id)
+                return (entry, relay_log.log_copies(entry)) if entry is not None else None
             except DatabaseUnavailable:
                 if quiet:
                     return None
@@ -74,9 +78,9 @@ class LogEntryScreen(AppScreen):
 
         self.call_directory("entry", fetch, self._loaded)
 
-    def _loaded(self, entry: LogEntry | None) -> None:
-        if entry is not None and entry != self.entry:
-            self.entry = entry
+    def _loaded(self, found: tuple[LogEntry, list[LogEntry]] | None) -> None:
+        if found is not None and found != (self.entry, self.copies):
+            self.entry, self.copies = found
             self.query_one("#entry-fields", Static).update(self._fields())
 
     def action_back(self) -> None:

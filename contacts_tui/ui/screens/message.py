@@ -20,7 +20,7 @@ from contacts_tui.core.mail.html_text import html_to_text
 from contacts_tui.core.mail.relay_log import CapturedRecord, LogEntry
 from contacts_tui.core.mail.view import MessageView, view_message
 
-from ..mailformat import full_time, person
+from ..mailformat import copies_lines, full_time, person
 from ..widgets.hanging import raw_lines
 from ..widgets.header_diff import HeaderDiff
 from ..widgets.vi_keys import Scroll
@@ -41,6 +41,8 @@ class Shown:
     raw_size: int
     original: str
     original_size: int
+    copies: tuple[CapturedRecord, ...] = ()
+    """Every captured copy of a message that went out as one copy per customer."""
 
 
 def _clip(text: str, what: str, command: str) -> str:
@@ -58,7 +60,8 @@ def _load(message_id: int) -> Shown:
     view = view_message(original, rewritten)
     raw = _raw_text(rewritten, f"contacts-relay messages raw {record.id}")
     received = _raw_text(original, f"contacts-relay messages raw --original {record.id}")
-    return Shown(record, entry, view, raw, len(rewritten), received, len(original))
+    copies = tuple(relay_log.captured_copies(record)) if record.copy_label else ()
+    return Shown(record, entry, view, raw, len(rewritten), received, len(original), copies)
 
 
 def _raw_text(data: bytes, command: str) -> str:
@@ -103,6 +106,8 @@ def summary_table(shown: Shown) -> Table:
         row("Decision", "(its relay log entry is gone)")
     if record.recipients:
         row("Envelope", "to " + ", ".join(record.envelope))
+    if record.copy_label:
+        table.add_row(Text("Copy"), Text(copies_lines(record, shown.copies)))
     for name, kind, size in view.attachments:
         row("Attached", f"{name} ({kind}, {size:,} bytes)")
     return table

@@ -125,3 +125,22 @@ def test_utf8_addresses_are_previewed_for_a_sender_with_or_without_smtputf8(caps
     )
     headers = out.split("on top):\n\n", 1)[1]
     assert "ida@xn--bcher-kva.example" in headers and "zoë" not in headers
+
+
+def test_a_message_for_two_customers_and_a_stranger_previews_as_three_copies(capsys, sqlite_url, eml):
+    path = eml(message(to="undisclosed-recipients:;"))
+    out = preview(capsys, sqlite_url, path, "--rcpt", ACME, "--rcpt", BETA, "--rcpt", "someone@else.example")
+    assert "It would go out as 3 copies, one per customer, so that no customer sees another's contact persons." in out
+    acme, beta, stranger = out.split("\nCopy ")[1:4]
+    assert acme.startswith("1 of 3, to acme@customer.example (ACME GmbH):")
+    assert "  + Jörg Buchhalter <books@acme.example>: opted in to billing" in acme
+    assert "bea@beta.example" not in acme
+    assert beta.startswith("2 of 3, to beta@customer.example (Beta Ltd):")
+    assert "  + Bea Billing <bea@beta.example>: opted in to billing" in beta
+    assert "  note: boss@acme.example is a contact person of ACME GmbH too and gets that customer's copy" in beta
+    assert stranger.startswith("3 of 3, to someone@else.example:\nNobody added: someone@else.example:")
+    headers = out.split("Headers of copy ")[1:]
+    assert [h.split(" ", 1)[0] for h in headers] == ["1", "2", "3"]
+    assert "<books@acme.example>" in headers[0] and "bea@beta.example" not in headers[0]
+    assert "<bea@beta.example>" in headers[1] and "books@acme.example" not in headers[1]
+    assert "Cc:" not in headers[2]

@@ -75,6 +75,27 @@ async def test_a_commit_comes_back_whole_in_a_fresh_spool(tmp_path: Path) -> Non
     await again.close()
 
 
+async def test_the_copies_of_a_message_are_committed_in_one_write_and_one_fsync(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    await commit(spool)  # a segment to write into, opened and synced already
+    before = spool.stats
+    copies = [
+        (QueuedMessage("", "billing@shop.example", (f"customer{n}@example.com",)), MESSAGE + f"copy {n}\r\n".encode())
+        for n in range(3)
+    ]
+    queue_ids = await spool.commit_all(copies)
+    after = spool.stats
+    await spool.close()
+    assert (after.commits - before.commits, after.commit_batches - before.commit_batches) == (3, 1)
+    assert after.commit_fsyncs - before.commit_fsyncs == 1
+
+    again = await reopened(tmp_path / "spool")
+    found = {message.queue_id: message for message in again.recover()}
+    assert [found[q].recipients for q in queue_ids] == [(f"customer{n}@example.com",) for n in range(3)]
+    assert [await again.read_data(found[q]) for q in queue_ids] == [data for _, data in copies]
+    await again.close()
+
+
 async def test_the_spool_directory_is_private(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     await commit(spool)

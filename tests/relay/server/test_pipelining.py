@@ -72,14 +72,14 @@ async def test_ehlo_offers_pipelining_and_a_group_in_one_packet_goes_through(
         client.send(_data(BILLING) + b"QUIT\r\n")
         done, bye = await client.replies(2)
         await client.close()
-        [received] = await upstream.wait_for(1)
+        received = await upstream.wait_for(2)  # a copy per customer
 
     assert b"250-PIPELINING\r\n" in ehlo and ehlo.endswith(b"250 HELP\r\n")
     assert mail.startswith(b"250 ") and first.startswith(b"250 ") and second.startswith(b"250 ")
     assert data.startswith(b"354 ")
     assert done.startswith(b"250 2.0.0 Ok: queued as ")
     assert bye.startswith(b"221 ")
-    assert set(received.recipients) >= {ACME, BETA, *ACME_BILLING}
+    assert {r for copy in received for r in copy.recipients} >= {ACME, BETA, *ACME_BILLING}
 
 
 async def test_two_transactions_pipelined_back_to_back_both_arrive(
