@@ -25,7 +25,7 @@ from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.mail.status import Decision, Status
 from contacts_tui.core.models import utcnow
-from contacts_tui.core.records import Resolution
+from contacts_tui.core.records import Audience, Resolution
 
 from ..ops import metrics
 from ..queue import QueuedMessage, mail_flags, new_queue_id
@@ -245,7 +245,8 @@ class RelayHandler:
         plans = [plan for plan, _, _ in copies]
         _count(resolution, plans, category)
         outgoing = []
-        entry.received_at = utcnow()  # every copy's: the copies were received together
+        if len(copies) > 1:
+            entry.received_at = utcnow()  # every copy's: the copies were received together
         entry.category_key = resolution.category or "" if resolution else ""
         for number, (plan, queue_id, message_data) in enumerate(copies, start=1):
             if len(copies) == 1:
@@ -294,7 +295,7 @@ class RelayHandler:
         headers: HeaderBlock,
         session: Session,
         recipients: list[str],
-        audiences,
+        audiences: Sequence[Audience],
         smtputf8: bool,
     ) -> list[tuple[CopyPlan, str, bytes]]:
         """Each copy of the message: its plan, its queue id, and its bytes with its own Received field."""

@@ -6,11 +6,14 @@ Each round starts ``contacts-relay serve`` as a child process on one spool (kept
 across rounds, as on a real host), lets concurrent SMTP clients send tagged
 notifications, kills the relay with SIGKILL after a random number of 250
 replies, starts it again on the same spool and waits until the recording
-upstream has every message that got a 250. Printed per round and in total:
-accepted (got 250), delivered, lost (must be 0), duplicated (delivered twice:
-the relay died after the upstream took a message but before it recorded that;
-at-least-once, as with Postfix), and delivered without a 250 (the relay died
-after the fsync but before the client read its reply).
+upstream has every message that got a 250; one message in four goes to two
+customers and a stranger, and arrives as three copies, every one of which
+counts. Printed per round and in total: accepted (messages that got 250),
+delivered (all their copies arrived), lost (copies; must be 0), duplicated
+(copies delivered twice: the relay died after the upstream took a message but
+before it recorded that; at-least-once, as with Postfix), and delivered
+without a 250 (the relay died after the fsync but before the client read its
+reply).
 """
 
 from __future__ import annotations

@@ -30,17 +30,24 @@ from contacts_tui.core.directory.service import Directory
 from relay.app import Relay
 
 from ..waiting import poll
-from .helpers import ACME, ACME_BILLING, SENDER, RelayProcess, message, parsed, relay_config, run_cli, seed
+from .helpers import ACME, ACME_BILLING, BETA, SENDER, RelayProcess, message, parsed, relay_config, run_cli, seed
 
 _TAG = re.compile(rb"^Subject: crash (\S+)\r$", re.MULTILINE)
+STRANGER = "stranger@crash.example"
+# Every few messages go to two customers and a stranger: three copies, all of
+# which must arrive once the 250 was given.
+SPLIT = (ACME, BETA, STRANGER)
+SPLIT_EVERY = 4
+# Who each copy goes to, by its first recipient: the customer's or the stranger's envelope.
+ENVELOPES = {ACME: sorted([ACME, *ACME_BILLING]), BETA: sorted([BETA, "bea@beta.example"]), STRANGER: [STRANGER]}
 
 
 @dataclass
 class RoundResult:
-    accepted: int
-    delivered: int
-    duplicated: int
-    lost: list[str]
+    accepted: int  # messages that got 250 (one in SPLIT_EVERY goes out as three copies)
+    delivered: int  # of those, the ones whose every copy arrived
+    duplicated: int  # copies delivered twice
+    lost: list[str]  # "tag -> first recipient" of each copy that never arrived
     extra: int  # delivered though the client never saw its 250 (killed in between)
 
 
@@ -69,7 +76,7 @@ def crash_round(
 ) -> RoundResult:
     """One round: clients send, the relay is killed -9 after a random number of 250s, restarted, drained."""
     relay = RelayProcess(relay_args(db_url, spool, upstream.port)).start()
-    accepted: set[str] = set()
+    accepted: dict[str, tuple[str, ...]] = {}  # tag -> the first recipient of each of its copies
     lock = threading.Lock()
     stop = threading.Event()
     kill_after = rng.randint(1, 60)
@@ -84,12 +91,14 @@ def crash_round(
                     for _ in range(rng.randint(1, 5)):
                         tag = f"{name}-c{number}-{count}"
                         count += 1
+                        recipients = SPLIT if count % SPLIT_EVERY == 0 else (ACME,)
                         session.mail(SENDER)
-                        session.rcpt(ACME)
+                        for recipient in recipients:
+                            session.rcpt(recipient)
                         code, _ = session.data(message(subject=f"crash {tag}", message_id=f"<{tag}@crash.test>"))
                         if code == 250:
                             with lock:
-                                accepted.add(tag)
+                                accepted[tag] = recipients
                         if stop.is_set():
                             return
             except (OSError, smtplib.SMTPException):
@@ -107,30 +116,31 @@ def crash_round(
             thread.join(15)
         relay.stop()
     with lock:
-        accepted = set(accepted)
+        expected = {(tag, first) for tag, recipients in accepted.items() for first in recipients}
 
     restarted = RelayProcess(relay_args(db_url, spool, upstream.port)).start()
     try:
 
-        def delivered_tags() -> Counter:
-            tags: Counter = Counter()
+        def delivered_copies() -> Counter:
+            copies: Counter = Counter()
             for received in upstream.messages:
                 for match in _TAG.finditer(received.data):
                     if match.group(1).decode().startswith(name + "-"):
-                        tags[match.group(1).decode()] += 1
-            return tags
+                        copies[(match.group(1).decode(), received.recipients[0])] += 1
+            return copies
 
-        poll(lambda: accepted <= set(delivered_tags()), timeout, lambda: sorted(accepted - set(delivered_tags())))
+        poll(lambda: expected <= set(delivered_copies()), timeout, lambda: sorted(expected - set(delivered_copies())))
         assert restarted.terminate() == 0
     finally:
         restarted.stop()
-    tags = delivered_tags()
+    copies = delivered_copies()
+    missing = expected - set(copies)
     return RoundResult(
         accepted=len(accepted),
-        delivered=len(accepted & set(tags)),
-        duplicated=sum(count - 1 for count in tags.values()),
-        lost=sorted(accepted - set(tags)),
-        extra=len(set(tags) - accepted),
+        delivered=len({tag for tag, _ in expected} - {tag for tag, _ in missing}),
+        duplicated=sum(count - 1 for count in copies.values()),
+        lost=sorted(f"{tag} -> {first}" for tag, first in missing),
+        extra=len({tag for tag, _ in copies} - set(accepted)),
     )
 
 
@@ -160,8 +170,8 @@ def test_kill_9_mid_stream_loses_no_message_that_got_250(seeded_db, tmp_path, up
     )
     assert [r.lost for r in results] == [[]] * 5
     assert all(r.accepted >= 1 for r in results)
-    # Each delivered copy carries the contacts, also after recovery.
-    assert all(sorted(m.recipients) == sorted([ACME, *ACME_BILLING]) for m in upstream.messages)
+    # Each delivered copy carries its own customer's contacts, also after recovery.
+    assert all(sorted(m.recipients) == ENVELOPES[m.recipients[0]] for m in upstream.messages)
 
 
 def _refused(port: int) -> bool:

@@ -117,8 +117,8 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
     if category is None:
         return Resolution(None, reason=f"unknown notification category {value!r}")
     addressed = [r for r in recipients if r]
-    keys_of = {r: _recipient_keys(r) for r in addressed}
-    keys = sorted({key for found in keys_of.values() for key in found})
+    keys_of = [(r, _recipient_keys(r)) for r in addressed]
+    keys = sorted({key for _, found in keys_of for key in found})
     if not keys:
         return Resolution(category, reason="no recipients")
 
@@ -135,18 +135,33 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
             by_key[ckey] = cid
         if pemail is not None:
             people[cid].append((pname, pemail, bool(receive_all)))
-    owner = {r: next((by_key[k] for k in keys_of[r] if k in by_key), None) for r in addressed}
+    owner = _owners(keys_of, by_key)
     order = list(dict.fromkeys(cid for cid in owner.values() if cid is not None))
-    # A recipient the sender addressed that is one of a matched customer's
-    # own contact persons sees that customer's copy: they are its people.
-    member_of: dict[str, int] = {}
-    for cid in order:
-        if customers[cid].active:
-            for _, pemail, _ in people[cid]:
-                member_of.setdefault(email_key(pemail), cid)
-    for r in addressed:
-        if owner[r] is None:
-            owner[r] = next((member_of[k] for k in keys_of[r] if k in member_of), None)
+    if len(order) == 1 and None not in owner.values() and customers[order[0]].active and people[order[0]]:
+        # The everyday message: for one customer, nobody else. One copy, as addressed.
+        customer = customers[order[0]]
+        additions = tuple(
+            Addition(
+                pemail,
+                pname,
+                customer_email=customer.email,
+                reason="receives all notifications" if receive_all else f"opted in to {category}",
+            )
+            for pname, pemail, receive_all in people[order[0]]
+        )
+        reason = f"{len(additions)} contact person(s) of {customer.name} opted in to {category}"
+        return Resolution(category, (customer,), (Audience(tuple(addressed), (customer,), additions, reason),), reason)
+    if order and None in owner.values():
+        # A recipient the sender addressed that is one of a matched customer's
+        # own contact persons sees that customer's copy: they are its people.
+        member_of: dict[str, int] = {}
+        for cid in order:
+            if customers[cid].active:
+                for _, pemail, _ in people[cid]:
+                    member_of.setdefault(email_key(pemail), cid)
+        for r, cid in _owners(keys_of, member_of).items():
+            if owner[r] is None:
+                owner[r] = cid
 
     audiences: list[Audience] = []
     copied_by: dict[str, str] = {}  # a person's address key -> the customer whose copy carries it
@@ -166,15 +181,15 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
             copied_by[key] = customer.name
             why = "receives all notifications" if receive_all else f"opted in to {category}"
             additions.append(Addition(pemail, pname, customer_email=customer.email, reason=why))
-        mine = tuple(r for r in addressed if owner[r] == cid)
         if additions:
+            mine = tuple(r for r in addressed if owner[r] == cid)
             reason = f"{len(additions)} contact person(s) of {customer.name} opted in to {category}"
             audiences.append(Audience(mine, (customer,), tuple(additions), reason, tuple(notes)))
         else:
             shared.append(customer)
             shared_notes.extend(notes)
-    taken = {r for audience in audiences for r in audience.recipients}
-    rest = tuple(r for r in addressed if r not in taken)
+    copied = {audience.customers[0].id for audience in audiences}
+    rest = tuple(r for r in addressed if owner[r] not in copied)
     if rest:
         audiences.append(
             Audience(
@@ -197,6 +212,19 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
     notes = tuple(note for audience in audiences for note in audience.notes)
     notes = tuple(_inactive(c) for c in customers.values() if not c.active) + notes
     return Resolution(category, tuple(customers.values()), tuple(audiences), reason, notes)
+
+
+def _owners(keys_of: list[tuple[str, tuple[str, ...]]], by_key: dict[str, int]) -> dict[str, int | None]:
+    """The customer id each recipient belongs to by one of its keys, or None."""
+    owner: dict[str, int | None] = {}
+    for recipient, keys in keys_of:
+        found = None
+        for key in keys:
+            found = by_key.get(key)
+            if found is not None:
+                break
+        owner[recipient] = found
+    return owner
 
 
 def _shared_reason(
