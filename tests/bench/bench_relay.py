@@ -15,7 +15,9 @@ and smtp-sink (Debian: postfix).
 
 NAME is one of: sessions (1, 8 and 64 sessions, 3 KiB), big (200 KiB),
 directory (1,000 and 1,000,000 customers), postgres (with --pg), latency
-(p50/p99 of the 250 at 8 sessions), memory (RSS over 100,000 messages).
+(p50/p99 of the 250 at 8 sessions), memory (RSS over 100,000 messages), cpu
+(the relay's CPU time per message at 8 sessions: to compare two checkouts on
+a busy machine, run it from each in turn).
 The million-customer directory is built once into --cache (a few minutes).
 """
 
@@ -171,6 +173,18 @@ class Relay:
         self.process.wait(60)
         shutil.rmtree(self.spool, ignore_errors=True)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the relay's processes have used so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in [self.process.pid] + children(self.process.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
+
     def rss(self) -> int:
         """Resident memory of the relay's processes (the supervisor and its workers), in bytes."""
         pids = [self.process.pid] + children(self.process.pid)
@@ -321,7 +335,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--memory-rounds", type=int, default=10, help="10,000 messages each (memory)")
-    parser.add_argument("--only", nargs="*", default=["sessions", "big", "directory", "postgres", "latency", "memory"])
+    parser.add_argument(
+        "--only", nargs="*", default=["sessions", "big", "directory", "postgres", "latency", "memory", "cpu"]
+    )
     parser.add_argument("--pg", default=os.environ.get("CONTACTS_TEST_PG", ""), help="a PostgreSQL server URL")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "contact-persons-bench")
     args = parser.parse_args()
@@ -399,6 +415,17 @@ def run(args, work: Path) -> None:
                 f"{'-' if b is None else f'{a / b:.2f}x'} |",
                 flush=True,
             )
+    if "cpu" in args.only:
+        # Wall-clock rates move with whatever else the machine runs; the CPU the
+        # relay's own processes burn per message moves much less, so a change
+        # is compared by this figure, from a checkout before it and one after.
+        used = []
+        for _ in range(args.rounds):
+            with Relay(db, work, workers=args.workers, sessions=8) as relay:
+                before = relay.cpu_seconds()
+                rate(relay.port, n, 8, small)
+                used.append((relay.cpu_seconds() - before) / n * 1e6)
+        print(f"| CPU of the relay per message, 8 sessions, 3 KiB | {figure(used, 'us')} | | |", flush=True)
     if "memory" in args.only:
         with Relay(db, work, workers=args.workers, sessions=8) as relay:
             samples = []
