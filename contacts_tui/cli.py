@@ -14,7 +14,7 @@ from pathlib import Path
 from contacts_tui.core.csv.dialect import delimiter_option, encoding_option
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.options import Options, open_directory
-from contacts_tui.core.process import version
+from contacts_tui.core.process import at_least_one, version
 
 from .commands.settings import copy_option
 
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--max-contacts",
         metavar="N",
-        type=_positive,
+        type=at_least_one,
         default=argparse.SUPPRESS,
         help="active contact persons per customer (stored in the database, like --catalog)",
     )
@@ -262,16 +262,6 @@ def _import(options: Options, args) -> int:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(file) + suffix).unlink(missing_ok=True)
     return code
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("the contact person limit must be at least 1")
-    return value
 
 
 def _option(parse):

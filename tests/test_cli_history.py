@@ -91,7 +91,7 @@ def test_an_unknown_customer_is_an_error(capsys, imported):
     [
         (("--since", "yesterday"), "'yesterday' is not a date: give YYYY-MM-DD"),
         (("--since", "2026-13-01"), "'2026-13-01' is not a date"),
-        (("--limit", "0"), "the limit must be at least 1"),
+        (("--limit", "0"), "'0' is not a whole number of at least 1"),
     ],
 )
 def test_a_bad_date_or_limit_is_a_usage_error(capsys, sqlite_url, option, message):

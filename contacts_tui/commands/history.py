@@ -13,7 +13,7 @@ from contacts_tui.core.directory.history import Change, parse_since
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import json_line, visible
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.process import reader_may_stop
+from contacts_tui.core.process import at_least_one, reader_may_stop
 from contacts_tui.core.times import local_time
 
 DEFAULT_LIMIT = 500
@@ -38,7 +38,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit",
         metavar="N",
-        type=_limit,
+        type=at_least_one,
         default=DEFAULT_LIMIT,
         help=f"at most N changes, the newest (default {DEFAULT_LIMIT})",
     )
@@ -90,13 +90,3 @@ def _since(text: str):
         return parse_since(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("the limit must be at least 1")
-    return value
