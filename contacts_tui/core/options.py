@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .catalog import Catalog, choose_catalog
 from .db import open_database
 from .directory import settings
+from .directory.rules import checked_limit
 from .directory.service import Directory
 from .errors import DirectoryError
 
@@ -37,8 +38,8 @@ class Options:
                 max_contacts = int(raw) if raw else None
             except ValueError:
                 raise DirectoryError(f"CONTACTS_MAX_CONTACTS must be a whole number, not {raw!r}") from None
-        if max_contacts is not None and max_contacts < 1:
-            raise DirectoryError("the contact person limit must be at least 1")
+        if max_contacts is not None:
+            checked_limit(max_contacts)
         return cls(
             db_url or os.environ.get("CONTACTS_DB") or None,
             catalog_path or os.environ.get("CONTACTS_CATALOG") or None,

@@ -7,7 +7,7 @@ import pytest
 
 from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.directory.service import Directory
-from contacts_tui.core.errors import LimitReached, NotFound, ValidationError
+from contacts_tui.core.errors import DirectoryError, LimitReached, NotFound, ValidationError
 from contacts_tui.core.records import ContactInput, CustomerInput
 
 from .helpers import active_emails, new_customer, person
@@ -219,7 +219,7 @@ def test_a_lowered_limit_keeps_existing_contacts_but_refuses_more(directory, acm
 
 
 def test_limit_below_one_is_refused(directory):
-    with pytest.raises(ValueError):
+    with pytest.raises(DirectoryError, match="the contact person limit must be at least 1"):
         Directory(directory.database, DEFAULT_CATALOG, max_contacts=0)
 
 

@@ -310,7 +310,7 @@ def test_every_bad_row_is_reported_with_line_and_column(directory):
     text = "\n".join(messages(failure))
     assert "Unknown role 'Chief'" in text and "Unknown category 'gossip'" in text
     assert "primary email" in text
-    assert "ZOE@acme.example appears twice for this customer (first on line 9)" in text
+    assert "ZOE@acme.example is already a contact person of this customer (as zoe@acme.example, on line 9)" in text
     assert "differs from line 8 ('Acme Ltd'); a customer has one name" in text
     assert "new@newco.example is a new customer and needs a name" in text
     assert directory.counts() == (0, 0)

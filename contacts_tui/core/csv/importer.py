@@ -17,7 +17,14 @@ from peewee import chunked
 
 from ..db import database_call, is_postgres
 from ..directory import history, writes
-from ..directory.rules import CleanContact, CleanCustomer, limit_error, primary_conflict
+from ..directory.rules import (
+    CleanContact,
+    CleanCustomer,
+    duplicate_contact,
+    limit_error,
+    needs_a_name,
+    primary_conflict,
+)
 from ..directory.service import Directory
 from ..migrate import write_transaction
 from ..models import ContactCategory, ContactPerson, Customer, utcnow
@@ -165,14 +172,8 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
         return
     first = plan.contacts.get(row.contact.key)
     if first is not None:
-        errors.append(
-            RowError(
-                row.line,
-                "contact_email",
-                f"{row.contact.email} appears twice for this customer (first on line {first[0]})",
-                row.customer_key,
-            )
-        )
+        duplicate = duplicate_contact(row.contact.email, first[1].email, line=first[0])
+        errors.append(RowError(row.line, "contact_email", duplicate.message, row.customer_key))
         return
     conflict = primary_conflict(row.contact.key, row.contact.email, plan.key)
     if conflict:
@@ -233,9 +234,7 @@ def _check(customers: dict[str, _Customer], limit: int, sync: bool, held: set[st
     for plan in customers.values():
         if plan.existing is None and not plan.name:
             for line in plan.lines:
-                errors.append(
-                    RowError(line, "customer_name", f"{plan.email} is a new customer and needs a name", plan.key)
-                )
+                errors.append(RowError(line, "customer_name", needs_a_name(plan.email).message, plan.key))
             continue
         active = plan.existing.active if plan.existing is not None else {}
         synced = sync and plan.key not in held

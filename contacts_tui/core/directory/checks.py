@@ -20,6 +20,7 @@ from .rules import (
     clean_customer,
     duplicate_conflict,
     primary_conflict,
+    primary_taken,
     raise_limit,
 )
 
@@ -40,7 +41,7 @@ class RuleChecks:
     def _check_customer_email_free(self, key: str, email: str, customer_id: int | None) -> None:
         other = Customer.get_or_none(Customer.email_key == key)
         if other is not None and other.id != customer_id:
-            raise ValidationError.single("email", f"{email} is already the primary email of customer {other.name!r}")
+            raise ValidationError([primary_taken(email, other.name)])
 
     def _clean_customer(self, data: CustomerInput, customer_id: int | None) -> CleanCustomer:
         """``clean_customer``; when another field is wrong, the address is still

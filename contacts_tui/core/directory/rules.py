@@ -1,4 +1,4 @@
-"""The directory rules as pure functions over plain values.
+"""The directory rules as pure functions over plain values, and every message they give.
 
 The directory service checks single edits with them and the CSV import checks
 whole files with them, so both say the same thing in the same words.
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..catalog import Catalog
-from ..errors import FieldError, LimitReached, ValidationError
+from ..errors import DirectoryError, FieldError, LimitReached, ValidationError
 from ..records import ContactInput, CustomerInput
 from ..validate import clean_categories, clean_email, clean_name, clean_phone, clean_role, email_key
 
@@ -106,18 +106,53 @@ def clean_contact(data: ContactInput, catalog: Catalog) -> CleanContact:
     return CleanContact(name, email, email_key(email), phone, role, bool(data.receive_all), categories)
 
 
+def primary_taken(email: str, other_customer: str) -> FieldError:
+    """A customer's primary email is no other customer's."""
+    return FieldError("email", f"{email} is already the primary email of customer {other_customer!r}")
+
+
+def primary_is_contact(email: str) -> FieldError:
+    """A new primary email that is one of the customer's active contact persons: that is a swap."""
+    return FieldError("email", f"{email} is a contact person of this customer; use 'make primary' to swap them")
+
+
+def deleted_cannot_be_primary() -> FieldError:
+    return FieldError(None, "restore this contact person before making it primary")
+
+
+def needs_a_name(email: str) -> FieldError:
+    """A customer the directory does not have yet, named nowhere (an import row without a customer name)."""
+    return FieldError("customer_name", f"{email} is a new customer and needs a name")
+
+
 def primary_conflict(key: str, email: str, customer_key: str) -> FieldError | None:
     if key == customer_key:
         return FieldError("email", f"{email} is this customer's primary email, which gets every notification already")
     return None
 
 
+def duplicate_contact(email: str, existing: str, line: int | None = None) -> FieldError:
+    """``email`` is an active contact person's already, stored as ``existing``
+    (or written so on an earlier ``line`` of an import)."""
+    notes = ([] if existing == email else [f"as {existing}"]) + ([f"on line {line}"] if line is not None else [])
+    where = f" ({', '.join(notes)})" if notes else ""
+    return FieldError("email", f"{email} is already a contact person of this customer{where}")
+
+
 def duplicate_conflict(email: str, existing: str | None) -> FieldError | None:
     """``existing`` is the address as stored on another active record, if any."""
-    if existing is None:
-        return None
-    as_stored = "" if existing == email else f" (as {existing})"
-    return FieldError("email", f"{email} is already a contact person of this customer{as_stored}")
+    return None if existing is None else duplicate_contact(email, existing)
+
+
+LIMIT_AT_LEAST_ONE = "the contact person limit must be at least 1"
+
+
+def checked_limit(limit: int) -> int:
+    """A contact person limit as given (an option, the environment, a stored
+    setting): at least 1, or a DirectoryError that says so."""
+    if limit < 1:
+        raise DirectoryError(LIMIT_AT_LEAST_ONE)
+    return limit
 
 
 def limit_error(active_count: int, limit: int, customer: str = "this customer") -> FieldError | None:

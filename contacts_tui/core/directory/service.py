@@ -40,8 +40,10 @@ from .rules import (
     CleanContact,
     CleanCustomer,
     Problems,
+    deleted_cannot_be_primary,
     name_sort_key,
     primary_conflict,
+    primary_is_contact,
 )
 
 _database_call = directory_call
@@ -93,10 +95,7 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
             self._check_customer_email_free(clean.key, clean.email, customer_id)
             clash = self._active_contacts(customer_id).where(ContactPerson.email_key == clean.key).first()
             if clash:
-                raise ValidationError.single(
-                    "email",
-                    f"{clean.email} is a contact person of this customer; use 'make primary' to swap them",
-                )
+                raise ValidationError([primary_is_contact(clean.email)])
             writes.update_customer(row.id, clean, utcnow())
             self._refresh_customer(row)
             record = customer_record(self._customer_row(row.id))
@@ -305,7 +304,7 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
             contact = self._contact_row(contact_id)
             customer = self._lock_customer(contact.customer_id)
             if contact.deleted_at is not None:
-                raise ValidationError.single(None, "restore this contact person before making it primary", contact.name)
+                raise ValidationError([deleted_cannot_be_primary()], contact.name)
             self._check_customer_email_free(contact.email_key, contact.email, customer.id)
             old_email, old_key = customer.email, customer.email_key
             now = utcnow()

@@ -23,7 +23,7 @@ from ..db import database_call
 from ..errors import CatalogError, DirectoryError
 from ..migrate import write_transaction
 from ..models import ContactCategory, ContactPerson, Customer, Setting, utcnow
-from .rules import DEFAULT_MAX_CONTACTS
+from .rules import DEFAULT_MAX_CONTACTS, checked_limit
 
 CATALOG, LIMIT = "catalog", "max_contacts"
 _on_database = database_call(lambda database, *args: database)
@@ -139,8 +139,8 @@ class Following:
         catalog: Catalog | None = None,
         max_contacts: int | None = None,
     ) -> None:
-        if max_contacts is not None and max_contacts < 1:
-            raise ValueError("max_contacts must be at least 1")
+        if max_contacts is not None:
+            checked_limit(max_contacts)
         self.database = database
         self._pinned_catalog, self._pinned_limit = catalog, max_contacts
         self._stored = Stored()
@@ -186,8 +186,7 @@ class Following:
 @_on_database
 def change_limit(database: peewee.Database, limit: int, *, dry_run: bool = False) -> list[str]:
     """Set the limit, unless a customer has more active contact persons; returns what it did."""
-    if limit < 1:
-        raise DirectoryError("the contact person limit must be at least 1")
+    checked_limit(limit)
     with write_transaction(database):
         old = _locked(database, LIMIT)
         current = int(old) if old is not None else DEFAULT_MAX_CONTACTS
