@@ -78,9 +78,8 @@ def run_history(directory: Directory, args: argparse.Namespace) -> int:
 
 def line(change: Change) -> str:
     """``2026-12-05 09:12:03 CET  admin alice (tui)  owner@acme.example  contact edited ann@…: name "Ann" -> "Anne"``."""
-    what = change.action + (f" {change.contact_email}" if change.contact_email else "")
     detail = change.describe()
-    text = f"{local_time(change.at)}  {change.who} ({change.channel})  {change.customer_email}  {what}"
+    text = f"{local_time(change.at)}  {change.who} ({change.channel})  {change.customer_email}  {change.summary()}"
     # Names and addresses were checked when written; stand-ins still keep a terminal safe from anything older.
     return visible(text + (f": {detail}" if detail else ""))
 

@@ -133,7 +133,7 @@ async def test_a_customer_signs_in_with_the_mailed_code_and_manages_its_contact_
         await press(pilot, "h")
         assert isinstance(app.screen, PortalHistoryScreen)
         text = seen(app)
-        assert "you (ssh)" in text and "contact restored: it@acme-trading.example" in text
+        assert "you (ssh)" in text and "contact restored it@acme-trading.example" in text
         mine = [c for c in sqlite_directory.history(customer_id=acme.id) if c.contact_id == ingrid.id]
         assert [c.action for c in reversed(mine)] == [
             "contact added",

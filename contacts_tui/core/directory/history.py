@@ -105,6 +105,10 @@ class Change:
     changes: tuple[tuple[str, object, object], ...]
     """(field, before, after) for each field that changed; ``None`` where there was no value."""
 
+    def summary(self) -> str:
+        """The action and whom it was about, as every list of changes shows it: ``contact edited ann@acme.example``."""
+        return self.action + (f" {self.contact_email}" if self.contact_email else "")
+
     def describe(self) -> str:
         """What changed, on one line: ``name "Ann" -> "Anne"; phone "" -> "+31 6"``."""
         return "; ".join(f"{name} {shown(before)} -> {shown(after)}" for name, before, after in self.changes)

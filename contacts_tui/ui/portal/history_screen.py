@@ -73,8 +73,7 @@ class PortalHistoryScreen(AppScreen):
         table = self.query_one(PortalHistoryTable)
         table.clear()
         for change in changes:
-            what = f"{change.action}: {change.contact_email}" if change.contact_email else change.action
-            table.add_row(cell(short_time(change.at)), cell(author(change, self.own_email)), cell(what))
+            table.add_row(cell(short_time(change.at)), cell(author(change, self.own_email)), cell(change.summary()))
         self._show_detail()
 
     @on(DataTable.RowHighlighted, "#history")

@@ -14,7 +14,7 @@ from contacts_tui.core.directory.history import Change, shown
 from contacts_tui.core.display import visible
 from contacts_tui.core.times import local_time
 
-from ..widgets.history_table import HistoryTable, what
+from ..widgets.history_table import HistoryTable
 from ..widgets.vi_keys import Scroll
 from .base import AppScreen
 
@@ -27,7 +27,7 @@ def change_lines(change: Change, *, with_customer: bool) -> str:
     the list holds every customer's); then each field before and after, one per line."""
     lines = [
         f"{local_time(change.at)} · {change.who} ({change.channel})",
-        (f"{change.customer_email}: " if with_customer else "") + what(change),
+        (f"{change.customer_email}: " if with_customer else "") + change.summary(),
     ]
     lines += [f"  {field}: {shown(before)} → {shown(after)}" for field, before, after in change.changes]
     return "\n".join(visible(line) for line in lines)

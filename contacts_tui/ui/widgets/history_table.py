@@ -11,11 +11,6 @@ from ..format import cell
 from .paged_table import PagedTable
 
 
-def what(change: Change) -> str:
-    """The action and whom it was about: "contact edited ann@acme.example"."""
-    return change.action + (f" {change.contact_email}" if change.contact_email else "")
-
-
 class HistoryTable(PagedTable):
     """The newest changes, all on one page (the screen asks for a bounded number)."""
 
@@ -27,7 +22,7 @@ class HistoryTable(PagedTable):
             # Customers stand out from admins and files: they are who the history is kept for.
             cell(change.who, "bold" if change.channel in PORTAL_CHANNELS else ""),
             cell(change.channel),
-            cell(what(change)),
+            cell(change.summary()),
         ]
 
     def _widths(self) -> dict[str, int]:
