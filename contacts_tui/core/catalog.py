@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .controls import has_control
 from .errors import CatalogError
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -140,7 +141,7 @@ def _check_key(key: str, where: str, seen: dict[str, str]) -> None:
 def _text(value: object, where: str) -> str:
     if not isinstance(value, str):
         raise CatalogError(f"{where} must be a string")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if has_control(value):
         raise CatalogError(f"{where} contains control characters")
     return value.strip()
 

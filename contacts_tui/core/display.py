@@ -13,21 +13,27 @@ from __future__ import annotations
 import json
 import re
 
-# C0 controls and DEL as the Unicode "control pictures" (␛ for ESC, ␍ for CR).
+from .controls import BIDI, C1, SEPARATORS, controls_except
+
+# C0 controls and DEL as the Unicode "control pictures" (␛ for ESC, ␍ for CR);
+# the others (controls.py) by their code point, <U+009B>.
 _PICTURES = {code: chr(0x2400 + code) for code in range(0x20)} | {0x7F: "\u2421"}
-# C1 controls (0x80-0x9F: 0x9B is a one-byte CSI to some terminals) and the
-# bidirectional controls that can make a text read as another.
-_NAMED = re.compile("[\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_C0 = re.compile("[\x00-\x1f\x7f]")
-_C0_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_ONE_LINE = controls_except()
+_LINES = controls_except("\t\n")
+# JSON escapes C0 controls by itself.
+_NOT_ESCAPED_BY_JSON = re.compile(f"[{C1}{SEPARATORS}{BIDI}]")
+
+
+def _stand_in(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return _PICTURES.get(code) or f"<U+{code:04X}>"
 
 
 def visible(text: str) -> str:
     """``text`` for one line: every control character (line breaks and tabs too) shown, none obeyed."""
     if text.isprintable():
         return text
-    text = _C0.sub(lambda m: _PICTURES[ord(m.group())], text)
-    return _NAMED.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+    return _ONE_LINE.sub(_stand_in, text)
 
 
 def visible_lines(text: str) -> str:
@@ -38,8 +44,7 @@ def visible_lines(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if all(line.isprintable() for line in text.replace("\t", " ").split("\n")):
         return text
-    text = _C0_BUT_LINES.sub(lambda m: _PICTURES[ord(m.group())], text)
-    return _NAMED.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+    return _LINES.sub(_stand_in, text)
 
 
 def json_line(value) -> str:
@@ -49,4 +54,4 @@ def json_line(value) -> str:
     escaped too (``\\u009b``), which every JSON reader reads back unchanged.
     """
     text = json.dumps(value, ensure_ascii=False, default=str)
-    return _NAMED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _NOT_ESCAPED_BY_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -13,6 +13,7 @@ import re
 from email_validator import EmailNotValidError, validate_email
 
 from .catalog import Catalog
+from .controls import has_control
 from .errors import ValidationError
 
 ROLES = ("General", "Billing", "Bookkeeping", "Technical", "Management", "Support")
@@ -24,20 +25,9 @@ PHONE_MAX = 40
 _PHONE_CHARS = re.compile(r"^[0-9+()./\- ]+(?:\s*(?:x|ext\.?)\s*[0-9]+)?$", re.IGNORECASE)
 
 
-# Unicode category Cc (CR, LF, TAB, NUL, DEL, C1), plus the line and paragraph
-# separators that end lines in some readers and would smuggle a header line,
-# and the text-direction controls that make "Eve\u202efdp.exe" read as
-# another name in a mail client or the TUI.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def has_control_chars(value: str) -> bool:
-    return _CONTROL.search(value) is not None
-
-
 def clean_text(value: object, field: str, *, label: str, required: bool, max_length: int) -> str:
     text = "" if value is None else str(value).strip()
-    if has_control_chars(text):
+    if has_control(text):
         raise ValidationError.single(field, f"{label} may not contain line breaks or control characters")
     if required and not text:
         raise ValidationError.single(field, f"{label} is required")

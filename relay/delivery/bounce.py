@@ -24,11 +24,13 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import format_datetime, make_msgid
 
+from contacts_tui.core import controls
+
 from ..queue.reply import Failure
 from ..rewrite.headers import header_end
 
 _REPLY = re.compile(r"^[2-5]\d\d[ -]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_CONTROL = re.compile(f"[{controls.ALL}]+")
 _MESSAGE_ID = re.compile(r"^<[\x21-\x7e]{1,500}>$")
 _MAX_DIAGNOSTIC = 900  # keeps every line well under SMTP's 998-octet limit
 

@@ -22,6 +22,8 @@ import base64
 import re
 import ssl
 
+from contacts_tui.core import controls
+
 from ..queue.reply import Reply
 from ..rewrite.headers import crlf_lines
 
@@ -31,7 +33,7 @@ MAX_BUFFER = 1024 * 1024
 # What cannot be in an address on a command line: it would end the address,
 # add ESMTP parameters or start another command. A quoted local part may
 # hold spaces and angle brackets, so it is taken out before the check.
-_UNSAFE = re.compile(r'[\s<>"\x00-\x1f\x7f]')
+_UNSAFE = re.compile(f'[\\s<>"{controls.ALL}]')
 _QUOTED_LOCAL = re.compile(r'^"(?:[^"\\\r\n]|\\[^\r\n])*"')
 
 

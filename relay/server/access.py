@@ -44,6 +44,14 @@ def parse_networks(values: list[str] | tuple[str, ...]) -> tuple[ipaddress._Base
     return tuple(networks)
 
 
+def peer_ip(peer: object) -> str | None:
+    """The client's IP address from a socket's peer name (a session's ``peer``, a transport's
+    ``peername``): ``(host, port[, flow, scope])``; None for anything else (a Unix socket)."""
+    if isinstance(peer, (tuple, list)) and peer:
+        return str(peer[0])
+    return None
+
+
 def peer_allowed(peer_host: str | None, networks) -> bool:
     if not peer_host:
         return False

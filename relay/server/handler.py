@@ -19,6 +19,7 @@ import peewee
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
+from contacts_tui.core.controls import has_control
 from contacts_tui.core.db import is_pooled
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DirectoryError
@@ -32,7 +33,7 @@ from ..queue import QueuedMessage, mail_flags, new_queue_id
 from ..rewrite import CopyPlan, HeaderBlock, plan_copies, read_category, received_header, write_copy
 from ..rewrite.headers import crlf_lines, header_end
 from ..store.writer import LogWriter
-from .access import peer_allowed
+from .access import peer_allowed, peer_ip
 from .decision import describe
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def address_problem(address: str) -> str | None:
         address.encode("utf-8")
     except UnicodeEncodeError:
         return "is not valid UTF-8"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in address):
+    if has_control(address):
         return "contains a control character"
     return None
 
@@ -131,8 +132,8 @@ class RelayHandler:
         return responses
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
-        if not (session.authenticated or peer_allowed(_peer_ip(session), self.networks)):
-            logger.info("refused MAIL from %s: not an allowed network and not authenticated", _peer_ip(session))
+        if not (session.authenticated or peer_allowed(peer_ip(session.peer), self.networks)):
+            logger.info("refused MAIL from %s: not an allowed network and not authenticated", peer_ip(session.peer))
             metrics.current.refused.labels("access").inc()
             return "530 5.7.0 Authentication required: this relay accepts mail only from allowed networks or after AUTH over TLS"
         problem = address_problem(address)
@@ -210,7 +211,7 @@ class RelayHandler:
         )
         refusal = self._header_refusal(headers)
         if refusal:
-            return self._refuse(entry, refusal, peer=_peer_ip(session))
+            return self._refuse(entry, refusal, peer=peer_ip(session.peer))
 
         category = read_category(headers, self.category_header, known=self.directory.catalog.resolve)
         entry.category = category or ""
@@ -235,7 +236,7 @@ class RelayHandler:
                     entry,
                     "451 4.3.0 The contact directory is unavailable; please try again later",
                     detail,
-                    peer=_peer_ip(session),
+                    peer=peer_ip(session.peer),
                     level=logging.ERROR,
                 )
         smtputf8, eightbit = mail_flags(envelope.mail_options)
@@ -273,7 +274,7 @@ class RelayHandler:
                 entry,
                 "451 4.3.0 The message could not be stored; please try again later",
                 str(exc),
-                peer=_peer_ip(session),
+                peer=peer_ip(session.peer),
                 level=logging.ERROR,
             )
         for copy in outgoing if logger.isEnabledFor(logging.INFO) else ():
@@ -308,7 +309,7 @@ class RelayHandler:
             taken.add(queue_id)
             trace = received_header(
                 helo=session.host_name or "unknown",
-                peer_ip=_peer_ip(session) or "unknown",
+                peer_ip=peer_ip(session.peer) or "unknown",
                 by_host=self.hostname,
                 queue_id=queue_id,
                 recipients=plan.recipients,
@@ -410,7 +411,7 @@ class RelayHandler:
         """Log a refusal decided outside DATA (the size limit, the recipient limit, chaos)."""
         sender = "" if sender in (None, "<>") else sender
         entry = LogEntry(sender=sender or "", recipients=tuple(recipients))
-        self._refuse(entry, reply, detail, peer=_peer_ip(session), reason=reason)
+        self._refuse(entry, reply, detail, peer=peer_ip(session.peer), reason=reason)
 
     def _refuse(
         self,
@@ -498,10 +499,3 @@ def _fields(entry: LogEntry, reply: str = "") -> dict:
         "copy_count": entry.copy_count,
         "reply": reply or "250",
     }
-
-
-def _peer_ip(session: Session) -> str | None:
-    peer = session.peer
-    if isinstance(peer, (tuple, list)) and peer:
-        return str(peer[0])
-    return None

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session, syntax
 
+from .access import peer_ip
 from .data import Overrun, read_data
 
 MIB = 1024 * 1024
@@ -121,8 +122,7 @@ class RelaySMTP(SMTP):
 
     @property
     def peer_ip(self) -> str | None:
-        peer = self.session.peer if self.session is not None else None
-        return str(peer[0]) if isinstance(peer, (tuple, list)) and peer else None
+        return peer_ip(self.session.peer) if self.session is not None else None
 
     def _counted(self, method):
         async def counted(arg: str) -> None:
@@ -249,8 +249,7 @@ class RelaySMTP(SMTP):
 
     def connection_made(self, transport) -> None:
         if self.transport is None and self._original_transport is None:  # a new connection, not STARTTLS
-            peer = transport.get_extra_info("peername")
-            refusal = self._listener.admit(self, str(peer[0]) if isinstance(peer, (tuple, list)) and peer else None)
+            refusal = self._listener.admit(self, peer_ip(transport.get_extra_info("peername")))
             if refusal is not None:
                 # Sent away before aiosmtpd sets the session up: it never hears of it.
                 self._refused = True

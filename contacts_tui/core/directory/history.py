@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from peewee import fn
 
+from ..controls import has_control
 from ..display import visible
 from ..models import ChangeRecord, utcnow
 from ..records import ContactRecord, CustomerRecord
-from ..validate import has_control_chars
 from .bulk import insert_rows
 
 CHANNELS = ("tui", "cli", "import", "ssh", "web")
@@ -64,7 +64,7 @@ class Actor:
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
             raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, not {self.channel!r}")
-        if not self.who.strip() or has_control_chars(self.who) or len(self.who) > _WHO_MAX:
+        if not self.who.strip() or has_control(self.who) or len(self.who) > _WHO_MAX:
             raise ValueError(f"who must be a short line of text, not {self.who!r}")
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import difflib
 import email
 import email.policy
-import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from ..controls import controls_except
 from .encoded_words import decode_words
 
 _MAX_BODY = 1_000_000
@@ -58,7 +58,7 @@ def header_fields(data: bytes) -> list[str]:
     return fields
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = controls_except("\t")
 
 
 def decode_field(line: str) -> str:
