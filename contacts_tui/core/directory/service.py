@@ -10,12 +10,17 @@ change reaches every running program.
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import replace
 
 import peewee
 
-from ..errors import NotFound, ValidationError
+from ..catalog import Catalog
+from ..db import database_call
+from ..errors import ValidationError
 from ..interrupt import Stop
 from ..mail import resolver
 from ..migrate import write_transaction
@@ -28,14 +33,22 @@ from ..records import (
     CustomerRecord,
     Membership,
     Resolution,
-    contact_record,
     customer_record,
 )
 from ..validate import DEFAULT_ROLE, clean_categories, email_key
 from . import history, search, settings, writes
-from .acting import HistoryCalls, directory_call
-from .checks import RuleChecks
+from .acting import Acting
+from .checks import RuleChecks, check_not_deleted
 from .filters import NO_FILTER, Filter, clean_filter, person_condition
+from .history import Actor, Change
+from .rows import (
+    active_contacts,
+    contact_records,
+    contact_row,
+    customer_row,
+    kept_categories,
+    lock_customer,
+)
 from .rules import (
     CleanContact,
     CleanCustomer,
@@ -46,29 +59,108 @@ from .rules import (
     primary_is_contact,
 )
 
-_database_call = directory_call
+_uses_database = database_call(lambda self, *args: self.database)
 
 
-class Directory(RuleChecks, HistoryCalls, settings.Following):
+def _database_call(function):
+    """A public directory call: the stored settings are fresh, driver failures become DatabaseUnavailable."""
+
+    @functools.wraps(function)
+    def call(self, *args, **kwargs):
+        self.follow_settings()
+        return function(self, *args, **kwargs)
+
+    return _uses_database(call)
+
+
+class Directory:
     """Customers and their contact persons, under the directory rules (the
     README's table): a name and a valid email; an address once per customer
     and never the customer's primary email; at most ``max_contacts`` active
     contact persons; soft deletes; make primary swaps atomically.
 
-    The checks are the functions of ``rules`` (those that read the database
-    in ``checks``) and the writes those of ``writes``, which the
-    CSV import uses too.
-
-    The catalog and the limit: see ``settings.Following``. Every
-    write records one change in the history, in its transaction, as the
-    directory's actor (``as_actor``; see ``acting``).
+    Built from three collaborators: ``settings`` (the catalog and the limit
+    the database stores, followed: settings.Following), ``checks`` (the
+    rules of ``rules``, with what they need from the database: checks.py)
+    and ``acting`` (who makes each change and the history entry it writes:
+    acting.py). The writes are those of ``writes``, which the CSV import
+    uses too. Every write records one change in the history, in its
+    transaction, as the directory's actor (``as_actor``).
     """
+
+    def __init__(
+        self, database: peewee.Database, catalog: Catalog | None = None, max_contacts: int | None = None
+    ) -> None:
+        self.database = database
+        self.settings = settings.Following(database, catalog, max_contacts)
+        self.checks = RuleChecks(self.settings)
+        self.acting = Acting(database)
+
+    # -- the stored settings, followed ---------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.settings.catalog
+
+    @property
+    def max_contacts(self) -> int:
+        return self.settings.max_contacts
+
+    @property
+    def stored(self) -> settings.Stored:
+        """What the database held when last read."""
+        return self.settings.stored
+
+    def refresh_settings(self) -> None:
+        """Read the stored catalog and limit now."""
+        self.settings.refresh_settings()
+
+    def follow_settings(self) -> None:
+        self.settings.follow_settings()
+
+    def limit_for_write(self) -> int:
+        return self.settings.limit_for_write()
+
+    # -- who acts, and what was done ------------------------------------------
+
+    @property
+    def actor(self) -> Actor:
+        """Whom this directory records changes for; by default the admin at this terminal."""
+        return self.acting.actor
+
+    def as_actor(self, actor: Actor) -> Directory:
+        """This directory (the same database and settings) recording its changes as ``actor``."""
+        other = copy.copy(self)
+        other.acting = self.acting.as_actor(actor)
+        return other
+
+    @_database_call
+    def history(
+        self, customer_id: int | None = None, since: dt.datetime | None = None, limit: int = 500
+    ) -> list[Change]:
+        """Recorded changes, newest first: of one customer (``customer_id``) or of all, from ``since`` (naive UTC)."""
+        return self.acting.changes(customer_id, since, limit)
+
+    @_database_call
+    def customer_once_at(self, email: str) -> CustomerRecord | None:
+        """The customer whose primary email this was when a change was recorded; ``None`` if none was."""
+        return self.acting.customer_once_at(email)
+
+    @_database_call
+    def set_portal_access(self, customer_id: int, enabled: bool) -> CustomerRecord:
+        """Let the customer sign in to the portal, or stop it from signing in (recorded in the history)."""
+        return self.acting.set_portal_access(customer_id, enabled)
+
+    @_database_call
+    def record_sign_in(self, customer_id: int, channel: str) -> CustomerRecord:
+        """Note that the customer signed in to the portal now, over ``ssh`` or ``web``; not a change of the history."""
+        return self.acting.record_sign_in(customer_id, channel)
 
     # -- customers ---------------------------------------------------------
 
     @_database_call
     def get_customer(self, customer_id: int) -> CustomerRecord:
-        return customer_record(self._customer_row(customer_id))
+        return customer_record(customer_row(customer_id))
 
     @_database_call
     def find_customer(self, email: str) -> CustomerRecord | None:
@@ -77,42 +169,42 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
 
     @_database_call
     def create_customer(self, data: CustomerInput) -> CustomerRecord:
-        clean = self._clean_customer(data, None)
+        clean = self.checks.clean_customer(data, None)
         with write_transaction(self.database):
-            self._check_customer_email_free(clean.key, clean.email, None)
+            self.checks.customer_email_free(clean.key, clean.email, None)
             ids = writes.insert_customers([(clean, ())], utcnow())
-            record = customer_record(self._customer_row(ids[clean.key]))
+            record = customer_record(customer_row(ids[clean.key]))
             added = history.customer_fields(record)
             del added["active"]  # every new customer is
-            self._record(history.CUSTOMER_ADDED, record, history.differences(None, added))
+            self.acting.record(history.CUSTOMER_ADDED, record, history.differences(None, added))
             return record
 
     @_database_call
     def update_customer(self, customer_id: int, data: CustomerInput) -> CustomerRecord:
-        clean = self._clean_customer(data, customer_id)
+        clean = self.checks.clean_customer(data, customer_id)
         with write_transaction(self.database):
-            row = self._lock_customer(customer_id)
-            self._check_customer_email_free(clean.key, clean.email, customer_id)
-            clash = self._active_contacts(customer_id).where(ContactPerson.email_key == clean.key).first()
+            row = lock_customer(self.database, customer_id)
+            self.checks.customer_email_free(clean.key, clean.email, customer_id)
+            clash = active_contacts(customer_id).where(ContactPerson.email_key == clean.key).first()
             if clash:
                 raise ValidationError([primary_is_contact(clean.email)])
             writes.update_customer(row.id, clean, utcnow())
             self._refresh_customer(row)
-            record = customer_record(self._customer_row(row.id))
+            record = customer_record(customer_row(row.id))
             changes = history.differences(
                 history.customer_fields(customer_record(row)), history.customer_fields(record)
             )
             if changes:
-                self._record(history.CUSTOMER_EDITED, record, changes)
+                self.acting.record(history.CUSTOMER_EDITED, record, changes)
             return record
 
     @_database_call
     def set_customer_active(self, customer_id: int, active: bool) -> CustomerRecord:
         with write_transaction(self.database):
-            row = self._lock_customer(customer_id)
+            row = lock_customer(self.database, customer_id)
             if bool(row.active) != bool(active):
                 action = history.CUSTOMER_ACTIVATED if active else history.CUSTOMER_DEACTIVATED
-                self._record(action, row, [["active", bool(row.active), bool(active)]])
+                self.acting.record(action, row, [["active", bool(row.active), bool(active)]])
             row.active = active
             row.updated_at = utcnow()
             row.save()
@@ -152,7 +244,7 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
 
     @_database_call
     def get_contact(self, contact_id: int) -> ContactRecord:
-        return self._contact_records([self._contact_row(contact_id)])[0]
+        return contact_records([contact_row(contact_id)], self.catalog)[0]
 
     @_database_call
     def list_contacts(
@@ -160,7 +252,7 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
     ) -> list[ContactRecord]:
         """Active contacts by name; with ``include_deleted`` the inactive ones
         follow; only those ``filter`` keeps."""
-        customer = self._customer_row(customer_id)
+        customer = customer_row(customer_id)
         # A promoted person's record waits, deleted, under the primary email
         # (see make_primary); it is not a contact to show or restore.
         query = ContactPerson.select().where(
@@ -173,19 +265,19 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
         elif not include_deleted:
             query = query.where(ContactPerson.deleted_at.is_null())
         rows = sorted(query, key=lambda r: (r.deleted_at is not None, name_sort_key(r.name), r.id))
-        return self._contact_records(rows)
+        return contact_records(rows, self.catalog)
 
     @_database_call
     def add_contact(self, customer_id: int, data: ContactInput) -> ContactRecord:
-        clean = self._clean_contact(data, customer_id=customer_id)
+        clean = self.checks.clean_contact(data, customer_id=customer_id)
         with write_transaction(self.database):
-            customer = self._lock_customer(customer_id)
-            self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=None, adding=True)
+            customer = lock_customer(self.database, customer_id)
+            self.checks.contact_email(customer, clean.key, clean.email, clean.name, exclude=None, adding=True)
             (contact_id,) = writes.insert_contacts([(customer_id, clean)], utcnow())
             self._refresh_customer(customer)
             record = self.get_contact(contact_id)
             changes = history.differences(None, history.contact_fields(record))
-            self._record(history.CONTACT_ADDED, customer, changes, record)
+            self.acting.record(history.CONTACT_ADDED, customer, changes, record)
             return record
 
     @_database_call
@@ -194,20 +286,20 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
         active records with the old address. A deleted contact person is refused:
         restore it first."""
         with write_transaction(self.database):
-            row = self._contact_row(contact_id)
-            customer = self._lock_customer(row.customer_id)
-            row = self._contact_row(contact_id)
-            self._check_not_deleted(row)
-            clean = self._clean_contact(data, contact_id=contact_id)
+            row = contact_row(contact_id)
+            customer = lock_customer(self.database, row.customer_id)
+            row = contact_row(contact_id)
+            check_not_deleted(row)
+            clean = self.checks.clean_contact(data, contact_id=contact_id)
             if clean.key != row.email_key:
-                self._check_contact_email(customer, clean.key, clean.email, clean.name, exclude=row.id, adding=False)
+                self.checks.contact_email(customer, clean.key, clean.email, clean.name, exclude=row.id, adding=False)
             else:
                 problems = Problems()
                 problems.add(primary_conflict(clean.key, clean.email, customer.email_key))
                 problems.raise_if_any(clean.name)
             old_key, now = row.email_key, utcnow()
-            before = history.contact_fields(self._contact_records([row])[0])
-            kept = self._kept_categories(row.id)
+            before = history.contact_fields(contact_records([row], self.catalog)[0])
+            kept = kept_categories(row.id, self.catalog)
             if kept:
                 # Opt-ins of an earlier catalog are not the form's to remove.
                 clean = replace(clean, categories=clean.categories | kept)
@@ -216,46 +308,46 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
             if apply_to_all:
                 touched |= self._apply_everywhere(old_key, row.id, clean.name, clean.phone, now)
             for customer_id in touched:
-                self._refresh_customer(self._lock_customer(customer_id))
+                self._refresh_customer(lock_customer(self.database, customer_id))
             record = self.get_contact(contact_id)
             changes = history.differences(before, history.contact_fields(record))
             if changes:
-                self._record(history.CONTACT_EDITED, customer, changes, record, now=now)
+                self.acting.record(history.CONTACT_EDITED, customer, changes, record, now=now)
             return record
 
     @_database_call
     def delete_contact(self, contact_id: int) -> ContactRecord:
         """Soft delete: mail to the person stops with the next message."""
         with write_transaction(self.database):
-            row = self._contact_row(contact_id)
-            customer = self._lock_customer(row.customer_id)
+            row = contact_row(contact_id)
+            customer = lock_customer(self.database, row.customer_id)
             if row.deleted_at is None:
                 writes.set_deleted([row.id], True, utcnow())
                 self._refresh_customer(customer)
-                self._record(history.CONTACT_DELETED, customer, [["active", True, False]], row)
+                self.acting.record(history.CONTACT_DELETED, customer, [["active", True, False]], row)
             return self.get_contact(contact_id)
 
     @_database_call
     def undelete_contact(self, contact_id: int) -> ContactRecord:
         """Restore a soft-deleted contact person, re-checking the limit and uniqueness."""
         with write_transaction(self.database):
-            row = self._contact_row(contact_id)
-            customer = self._lock_customer(row.customer_id)
+            row = contact_row(contact_id)
+            customer = lock_customer(self.database, row.customer_id)
             if row.deleted_at is not None:
-                self._check_contact_email(customer, row.email_key, row.email, row.name, exclude=row.id, adding=True)
+                self.checks.contact_email(customer, row.email_key, row.email, row.name, exclude=row.id, adding=True)
                 writes.set_deleted([row.id], False, utcnow())
                 self._refresh_customer(customer)
-                self._record(history.CONTACT_RESTORED, customer, [["active", False, True]], row)
+                self.acting.record(history.CONTACT_RESTORED, customer, [["active", False, True]], row)
             return self.get_contact(contact_id)
 
     @_database_call
     def set_category(self, contact_id: int, category: str, enabled: bool) -> ContactRecord:
         (key,) = clean_categories([category], self.catalog)
         with write_transaction(self.database):
-            row = self._contact_row(contact_id)
-            customer = self._lock_customer(row.customer_id)
-            self._check_not_deleted(row)
-            before = self._contact_records([row])[0]
+            row = contact_row(contact_id)
+            customer = lock_customer(self.database, row.customer_id)
+            check_not_deleted(row)
+            before = contact_records([row], self.catalog)[0]
             query = ContactCategory.delete().where(
                 (ContactCategory.contact == contact_id) & (ContactCategory.category == key)
             )
@@ -266,7 +358,7 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
             after = self.get_contact(contact_id)
             if after.categories != before.categories:
                 changes = [["categories", list(before.categories), list(after.categories)]]
-                self._record(history.CATEGORIES_CHANGED, customer, changes, after)
+                self.acting.record(history.CATEGORIES_CHANGED, customer, changes, after)
         return after
 
     @_database_call
@@ -279,11 +371,11 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
     @_database_call
     def set_receive_all(self, contact_id: int, enabled: bool) -> ContactRecord:
         with write_transaction(self.database):
-            row = self._contact_row(contact_id)
-            customer = self._lock_customer(row.customer_id)
-            self._check_not_deleted(row)
+            row = contact_row(contact_id)
+            customer = lock_customer(self.database, row.customer_id)
+            check_not_deleted(row)
             if bool(row.receive_all) != bool(enabled):
-                self._record(
+                self.acting.record(
                     history.RECEIVE_ALL_CHANGED, customer, [["receive all", bool(row.receive_all), bool(enabled)]], row
                 )
             row.receive_all, row.updated_at = enabled, utcnow()
@@ -301,11 +393,11 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
         categories instead of starting a stranger named after the customer.
         """
         with write_transaction(self.database):
-            contact = self._contact_row(contact_id)
-            customer = self._lock_customer(contact.customer_id)
+            contact = contact_row(contact_id)
+            customer = lock_customer(self.database, contact.customer_id)
             if contact.deleted_at is not None:
                 raise ValidationError([deleted_cannot_be_primary()], contact.name)
-            self._check_customer_email_free(contact.email_key, contact.email, customer.id)
+            self.checks.customer_email_free(contact.email_key, contact.email, customer.id)
             old_email, old_key = customer.email, customer.email_key
             now = utcnow()
             writes.set_deleted([contact.id], True, now)
@@ -328,8 +420,10 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
                 writes.set_deleted([previous.id], False, now)
                 ContactPerson.update(receive_all=True).where(ContactPerson.id == previous.id).execute()
             self._refresh_customer(customer)
-            record = customer_record(self._customer_row(customer.id))
-            self._record(history.MADE_PRIMARY, record, [["primary email", old_email, contact.email]], contact, now=now)
+            record = customer_record(customer_row(customer.id))
+            self.acting.record(
+                history.MADE_PRIMARY, record, [["primary email", old_email, contact.email]], contact, now=now
+            )
             return record
 
     @_database_call
@@ -359,28 +453,6 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
 
     # -- internals ---------------------------------------------------------
 
-    def _customer_row(self, customer_id: int) -> Customer:
-        row = Customer.get_or_none(Customer.id == customer_id)
-        if row is None:
-            raise NotFound(f"customer {customer_id} does not exist")
-        return row
-
-    def _lock_customer(self, customer_id: int) -> Customer:
-        query = Customer.select().where(Customer.id == customer_id)
-        if isinstance(self.database, peewee.PostgresqlDatabase):
-            # SQLite's IMMEDIATE transaction already holds the one write lock.
-            query = query.for_update()
-        row = query.first()
-        if row is None:
-            raise NotFound(f"customer {customer_id} does not exist")
-        return row
-
-    def _contact_row(self, contact_id: int) -> ContactPerson:
-        row = ContactPerson.get_or_none(ContactPerson.id == contact_id)
-        if row is None:
-            raise NotFound(f"contact person {contact_id} does not exist")
-        return row
-
     def _apply_everywhere(self, key: str, contact_id: int, name: str, phone: str, now) -> set[int]:
         rows = list(
             ContactPerson.select(ContactPerson, Customer.email.alias("customer_email"))
@@ -397,7 +469,7 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
             ).execute()
         # Each customer's history shows the edit of its own contact person.
         history.record(
-            self.actor,
+            self.acting.actor,
             [
                 history.Entry(
                     r.customer_id,
@@ -417,21 +489,3 @@ class Directory(RuleChecks, HistoryCalls, settings.Following):
     def _refresh_customer(self, customer: Customer) -> None:
         """Bring the stored contact count and search text up to date after a change."""
         customer.contact_count = writes.refresh_customers([customer.id])[customer.id]
-
-    def _kept_categories(self, contact_id: int) -> frozenset[str]:
-        """The contact person's opt-ins of categories the catalog does not have."""
-        links = ContactCategory.select(ContactCategory.category).where(ContactCategory.contact == contact_id)
-        return frozenset(link.category for link in links if link.category not in self.catalog.keys)
-
-    def _contact_records(self, rows: list[ContactPerson]) -> list[ContactRecord]:
-        by_contact: dict[int, set[str]] = {row.id: set() for row in rows}
-        if by_contact:
-            for link in ContactCategory.select().where(ContactCategory.contact.in_(list(by_contact))):
-                by_contact[link.contact_id].add(link.category)
-        known = set(self.catalog.keys)
-        return [
-            contact_record(
-                row, self.catalog.sort_keys(by_contact[row.id] & known), tuple(sorted(by_contact[row.id] - known))
-            )
-            for row in rows
-        ]
