@@ -51,8 +51,11 @@ class Rule:
             return False
         return True
 
-    def fires(self, rng: random.Random = random._inst) -> bool:  # type: ignore[attr-defined]
-        return self.probability >= 1.0 or rng.random() < self.probability
+    def fires(self, rng: random.Random | None = None) -> bool:
+        """Whether this one matching message fails; ``rng``: a seeded generator (tests), else the random module's."""
+        if self.probability >= 1.0:
+            return True
+        return (rng.random() if rng is not None else random.random()) < self.probability
 
     def describe(self) -> str:
         what = [f"at {self.stage.upper()}"]
