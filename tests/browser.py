@@ -95,11 +95,12 @@ class Browser:
 
     async def until(self, expression: str) -> None:
         """Poll a JavaScript expression until it is true, or fail after the deadline."""
-        deadline = asyncio.get_running_loop().time() + DEADLINE
-        while not await self._evaluate_while_loading(expression):
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{expression} stayed false; the console said {self.complaints()}")
-            await asyncio.sleep(0.1)
+        await wait_until(
+            lambda: self._evaluate_while_loading(expression),
+            DEADLINE,
+            lambda: f"{expression} stayed false; the console said {self.complaints()}",
+            interval=0.1,
+        )
 
     async def _evaluate_while_loading(self, expression: str):
         try:

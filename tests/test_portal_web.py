@@ -7,7 +7,6 @@ capture relay, and typing it signs the customer in over the "web" channel."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import re
@@ -167,10 +166,7 @@ async def test_sessions_beyond_the_limit_are_refused_until_one_ends(service: Run
                 except aiohttp.WSServerHandshakeError:
                     return None
 
-            deadline = asyncio.get_running_loop().time() + DEADLINE
-            while (second := await again()) is None:
-                assert asyncio.get_running_loop().time() < deadline, "the ended session was never given back"
-                await asyncio.sleep(0.1)
+            second = await wait_until(again, DEADLINE, lambda: "the ended session was never given back", interval=0.1)
             await second.close()
 
 

@@ -14,7 +14,15 @@ import pytest
 
 from contacts_tui.core.errors import DirectoryError, LimitReached, ValidationError
 
+from ..waiting import poll
 from .helpers import person
+
+
+def waits_for_a_lock(monitor) -> bool:
+    """Whether some session of the PostgreSQL server waits for a lock now."""
+    with monitor.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        return bool(cursor.fetchone()[0])
 
 
 def race(directory, jobs):
@@ -135,8 +143,6 @@ def test_an_import_waits_for_an_admin_editing_the_same_customer(directory, acme,
 
     if not is_postgres(directory.database):
         pytest.skip("SQLite's IMMEDIATE transactions let one writer in at a time")
-    import time
-
     import psycopg2
 
     for i in range(8):
@@ -158,12 +164,7 @@ def test_an_import_waits_for_an_admin_editing_the_same_customer(directory, acme,
     with write_transaction(directory.database):
         directory.add_contact(acme.id, person("Admin's ninth", "ninth@acme.example"))
         importer.start()
-        deadline = time.monotonic() + 30
-        while importer.is_alive() and time.monotonic() < deadline:
-            with monitor.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                if cursor.fetchone()[0]:
-                    break
+        poll(lambda: not importer.is_alive() or waits_for_a_lock(monitor), 30, fail=False)
     importer.join(timeout=60)
     monitor.close()
     assert isinstance(outcome.get("error"), ImportFailed), outcome
@@ -183,8 +184,6 @@ def test_an_import_creating_a_customer_an_admin_just_created_is_a_clear_error(di
 
     if not is_postgres(directory.database):
         pytest.skip("SQLite's IMMEDIATE transactions let one writer in at a time")
-    import time
-
     import psycopg2
 
     outcome = {}
@@ -203,12 +202,7 @@ def test_an_import_creating_a_customer_an_admin_just_created_is_a_clear_error(di
     with write_transaction(directory.database):
         directory.create_customer(CustomerInput("NewCo (by hand)", "owner@newco.example"))
         importer.start()
-        deadline = time.monotonic() + 30
-        while importer.is_alive() and time.monotonic() < deadline:
-            with monitor.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                if cursor.fetchone()[0]:
-                    break
+        poll(lambda: not importer.is_alive() or waits_for_a_lock(monitor), 30, fail=False)
     importer.join(timeout=60)
     monitor.close()
     assert isinstance(outcome.get("error"), ValidationError), outcome

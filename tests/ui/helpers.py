@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,13 +18,14 @@ from typing import Any
 import pytest
 from textual import events
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.models import CapturedMessage, RelayLog
 from contacts_tui.core.records import ContactInput, CustomerInput, CustomerRecord
 from contacts_tui.ui.app import ContactsApp
 
-from ..waiting import wait_until
+from ..waiting import poll, wait_until
 
 SIZE = (80, 24)
 DEADLINE = 15.0
@@ -41,7 +41,10 @@ async def settle(pilot: Pilot) -> None:
             await pilot.pause()
             if not any(worker.is_running for worker in app.workers) and not app.keys_waiting:
                 return
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # a call the next key made unnecessary (an exclusive worker): the loop looks again
     raise AssertionError("the app kept starting directory calls")
 
 
@@ -262,14 +265,11 @@ class Terminal:
         return result.stdout
 
     def wait_for(self, text: str) -> str:
-        deadline = time.monotonic() + TERMINAL_DEADLINE
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.05)
-        raise AssertionError(
-            f"{text!r} did not appear within {TERMINAL_DEADLINE} s; the terminal shows:\n{self.screen()}"
+        return poll(
+            lambda: text in (screen := self.screen()) and screen,
+            TERMINAL_DEADLINE,
+            lambda: f"{text!r} did not appear; the terminal shows:\n{self.screen()}",
+            interval=0.05,
         )
 
     def keys(self, *keys: str) -> None:
@@ -287,9 +287,7 @@ class Terminal:
     def quit(self) -> None:
         """Press ctrl+q and wait until the program has ended (its session is gone)."""
         self.keys("C-q")
-        deadline = time.monotonic() + TERMINAL_DEADLINE
-        while self.screen() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        poll(lambda: not self.screen(), TERMINAL_DEADLINE, interval=0.05, fail=False)
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.name, "kill-session", "-t", self.name], capture_output=True)

@@ -13,29 +13,33 @@ import signal
 import struct
 import subprocess
 import termios
-import time
 
 from ..portal_service import running_service
+from ..waiting import poll
 from .helpers import TERMINAL_DEADLINE, program
 
 ESCAPES = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 
 
-def read_until(fd: int, text: bytes, deadline: float) -> bytes:
-    seen = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
+def read_until(fd: int, text: bytes, timeout: float) -> bytes:
+    seen = bytearray()
+    ended = False
+
+    def arrived() -> bool:
+        nonlocal ended
+        if not ended and select.select([fd], [], [], 0.1)[0]:
             try:
                 chunk = os.read(fd, 65536)
             except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if text in ESCAPES.sub(b"", seen).replace(b" ", b""):
-                return seen
-    raise AssertionError(f"{text!r} never appeared; the terminal got {ESCAPES.sub(b'', seen)[-2000:]!r}")
+                chunk = b""
+            ended = not chunk
+            seen.extend(chunk)
+        return text in ESCAPES.sub(b"", bytes(seen)).replace(b" ", b"") or ended
+
+    poll(arrived, timeout, interval=0, fail=False)
+    if text not in ESCAPES.sub(b"", bytes(seen)).replace(b" ", b""):
+        raise AssertionError(f"{text!r} never appeared; the terminal got {ESCAPES.sub(b'', bytes(seen))[-2000:]!r}")
+    return bytes(seen)
 
 
 def test_a_dropped_connection_ends_the_session_cleanly(sqlite_directory, tmp_path) -> None:
@@ -58,7 +62,7 @@ def drop_the_line(command: list[str]) -> None:
     )
     os.close(slave)
     try:
-        read_until(master, b"Sendcode(enter)", time.monotonic() + TERMINAL_DEADLINE)
+        read_until(master, b"Sendcode(enter)", TERMINAL_DEADLINE)
         # The line drops: the terminal is gone, and the session gets SIGHUP.
         os.close(master)
         master = -1

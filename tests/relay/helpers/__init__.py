@@ -38,7 +38,7 @@ from relay import cli
 from relay.app import Relay
 from relay.config import RelayConfig
 
-from ...waiting import wait_until
+from ...waiting import poll, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 SWAKS = shutil.which("swaks")
@@ -360,8 +360,8 @@ class RelayProcess:
         )
         stream = self.process.stderr
         assert stream is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             line = stream.readline().decode("utf-8", "replace")
             if not line:
                 raise AssertionError(f"the relay exited ({self.process.wait()}): {self.output}")
@@ -369,9 +369,9 @@ class RelayProcess:
             found = re.search(r"listening on [^ ]+:(\d+)", line)
             if found:
                 self.port = int(found.group(1))
-                break
-        else:
-            raise AssertionError(f"the relay did not start: {self.output}")
+            return bool(found)
+
+        poll(listening, timeout, lambda: f"the relay did not start: {self.output}", interval=0)
         # Keep reading stderr so that the child never blocks on a full pipe.
         self._drain = threading.Thread(target=self._read_rest, args=(stream,), daemon=True)
         self._drain.start()

@@ -31,6 +31,7 @@ from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory.service import Directory
 
+from ...waiting import poll
 from . import ACME, ACME_BILLING, PASSWORD, SENDER, USER, RawSession, RelayProcess, message, seed, tls_client
 from .upstream import Upstream
 
@@ -118,9 +119,7 @@ class Senders:
         return any(thread.is_alive() for thread in self._threads)
 
     def join(self, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.1, deadline - time.monotonic()))
+        poll(lambda: not self.running, timeout, interval=0.1, fail=False)
 
     def _next(self) -> str | None:
         with self._lock:
@@ -195,7 +194,6 @@ class Watcher:
 def count_delivered(outcome: Outcome, upstream: Upstream, senders: Senders, timeout: float = 60) -> None:
     """Wait for every accepted tag at the upstream, then fill in the figures."""
     accepted, sent, retried = set(senders.accepted), len(senders.tags), senders.retried
-    deadline = time.monotonic() + timeout
 
     def arrived() -> tuple[Counter, int]:
         tags: Counter = Counter()
@@ -208,10 +206,14 @@ def count_delivered(outcome: Outcome, upstream: Upstream, senders: Senders, time
                     bare += 1
         return tags, bare
 
-    tags, bare = arrived()
-    while not accepted <= set(tags) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        tags, bare = arrived()
+    seen: list[tuple[Counter, int]] = []
+
+    def all_arrived() -> bool:
+        seen.append(arrived())
+        return accepted <= set(seen[-1][0])
+
+    poll(all_arrived, timeout, interval=0.1, fail=False)
+    tags, bare = seen[-1]
     outcome.sent = sent
     outcome.retried = retried
     outcome.accepted = len(accepted)

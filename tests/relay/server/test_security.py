@@ -18,7 +18,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -585,13 +584,7 @@ async def _thread(function, *args, **kwargs):
 
 
 async def _poll_in_thread(function, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await asyncio.to_thread(function)
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
+    return await wait_until(lambda: asyncio.to_thread(function), timeout, interval=0.02)
 
 
 def _ipv6_loopback() -> bool:
