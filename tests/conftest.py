@@ -1,8 +1,10 @@
-"""Fixtures shared by every test: real databases, no mocks.
+"""Fixtures shared by every test: real databases, no mocks, an environment of their own.
 
 SQLite runs always, in a file under tmp_path. PostgreSQL runs when
 CONTACTS_TEST_PG names a server URL with rights to create a database (the CI
 script starts one); each test then gets its own schema, dropped afterwards.
+No test sees the CONTACTS_* and RELAY_* settings of the machine it runs on,
+or its user's home and data folders (``isolated_environment``).
 """
 
 from __future__ import annotations
@@ -83,6 +85,31 @@ def _new_schema(base: str) -> Iterator[str]:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP SCHEMA {schema} CASCADE")
         connection.close()
+
+
+XDG_FOLDERS = {
+    "XDG_DATA_HOME": "data",
+    "XDG_CONFIG_HOME": "config",
+    "XDG_CACHE_HOME": "cache",
+    "XDG_STATE_HOME": "state",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch, tmp_path: Path) -> None:
+    """Every test, and every program it starts, runs as on a machine with no
+    CONTACTS_* or RELAY_* variables set (the PostgreSQL test server aside)
+    and a home and data folders of its own under ``tmp_path`` (the data
+    folders created only if something writes there): a test that forgets an option never reads or
+    writes a developer's real directory, spool or settings."""
+    for name in list(os.environ):
+        if name.startswith(("CONTACTS_", "RELAY_")) and name != "CONTACTS_TEST_PG":
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)  # programs a test starts (a browser, ssh, tmux) expect their home to exist
+    monkeypatch.setenv("HOME", str(home))
+    for name, folder in XDG_FOLDERS.items():
+        monkeypatch.setenv(name, str(tmp_path / folder))
 
 
 @pytest.fixture(params=BACKENDS)

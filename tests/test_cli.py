@@ -43,15 +43,6 @@ BAD = "\n".join(
 )
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, tmp_path):
-    for name in ("CONTACTS_DB", "CONTACTS_CATALOG", "CONTACTS_MAX_CONTACTS"):
-        monkeypatch.delenv(name, raising=False)
-    # Whatever happens, nothing lands in the real user data directory.
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-
-
 def write(tmp_path, name: str, text: str | bytes) -> str:
     path = tmp_path / name
     path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)

@@ -22,14 +22,6 @@ FILE = (
 )
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, tmp_path):
-    for name in ("CONTACTS_DB", "CONTACTS_CATALOG", "CONTACTS_MAX_CONTACTS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-
-
 def run(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()

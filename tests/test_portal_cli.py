@@ -58,7 +58,6 @@ def test_an_address_that_is_not_a_customers_is_a_clear_error(capsys, db_url: str
 
 
 def test_the_service_needs_somewhere_to_mail_its_codes(capsys, db_url: str, acme, monkeypatch, tmp_path) -> None:
-    monkeypatch.delenv("CONTACTS_MAIL_VIA", raising=False)
     socket = str(tmp_path / "portal.sock")
     code, _, err = run(capsys, "portal-service", "--db", db_url, "--socket", socket)
     assert code == 1 and "--mail-via HOST:PORT" in err

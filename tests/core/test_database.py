@@ -22,12 +22,7 @@ def pragma(database, name):
     return database.execute_sql(f"PRAGMA {name}").fetchone()[0]
 
 
-@pytest.fixture
-def no_env(monkeypatch):
-    monkeypatch.delenv("CONTACTS_DB", raising=False)
-
-
-def test_bare_relative_path_is_an_sqlite_file(tmp_path, monkeypatch, no_env):
+def test_bare_relative_path_is_an_sqlite_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     database = open_database("contacts.db")
     try:
@@ -38,14 +33,14 @@ def test_bare_relative_path_is_an_sqlite_file(tmp_path, monkeypatch, no_env):
     assert (tmp_path / "contacts.db").is_file()
 
 
-def test_bare_path_with_tilde_is_expanded(tmp_path, monkeypatch, no_env):
+def test_bare_path_with_tilde_is_expanded(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     database = open_database("~/mine.db")
     database.close()
     assert (tmp_path / "mine.db").is_file()
 
 
-def test_sqlite_url_with_absolute_path(tmp_path, no_env):
+def test_sqlite_url_with_absolute_path(tmp_path):
     database = open_database(f"sqlite:///{tmp_path / 'abs.db'}")
     database.close()
     assert (tmp_path / "abs.db").is_file()
@@ -58,9 +53,7 @@ def test_contacts_db_environment_variable_is_used(tmp_path, monkeypatch):
     assert (tmp_path / "env.db").is_file()
 
 
-def test_default_is_a_file_in_the_user_data_directory_created_on_first_use(tmp_path, monkeypatch, no_env):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+def test_default_is_a_file_in_the_user_data_directory_created_on_first_use(tmp_path, monkeypatch):
     database = open_database()
     try:
         Directory(database).create_customer(CustomerInput("Acme", "owner@acme.example"))
@@ -107,19 +100,19 @@ def test_foreign_keys_are_enforced_in_sqlite(sqlite_url):
         database.close()
 
 
-def test_a_directory_that_does_not_exist_is_named(tmp_path, no_env):
+def test_a_directory_that_does_not_exist_is_named(tmp_path):
     missing = tmp_path / "no" / "such" / "dir" / "contacts.db"
     with pytest.raises(DatabaseUnavailable, match=r"the directory .*/no/such/dir does not exist"):
         open_database(f"sqlite:///{missing}")
     assert not missing.parent.exists()
 
 
-def test_a_directory_given_as_the_database_file_is_refused(tmp_path, no_env):
+def test_a_directory_given_as_the_database_file_is_refused(tmp_path):
     with pytest.raises(DatabaseUnavailable, match="is not a file"):
         open_database(str(tmp_path))
 
 
-def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path, no_env):
+def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "notes.txt"
     content = b"These are my notes, not a database.\n" * 200
     path.write_bytes(content)
@@ -128,7 +121,7 @@ def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path, no_en
     assert path.read_bytes() == content
 
 
-def test_in_memory_sqlite_is_refused(no_env):
+def test_in_memory_sqlite_is_refused():
     with pytest.raises(DatabaseUnavailable, match="in-memory database cannot be shared"):
         open_database("sqlite:///:memory:")
 
@@ -136,14 +129,14 @@ def test_in_memory_sqlite_is_refused(no_env):
 @pytest.mark.parametrize(
     "url", ["mysql://admin:hunter2@db.example/contacts", "redis://:hunter2@localhost/0", "ftp://x"]
 )
-def test_unsupported_scheme_is_refused_without_the_password(url, no_env):
+def test_unsupported_scheme_is_refused_without_the_password(url):
     with pytest.raises(DatabaseUnavailable, match="unsupported database URL") as caught:
         open_database(url)
     assert "hunter2" not in str(caught.value)
     assert "sqlite:///PATH or postgresql://USER@HOST/DB" in str(caught.value)
 
 
-def test_unreachable_postgres_names_the_url_without_its_password(no_env):
+def test_unreachable_postgres_names_the_url_without_its_password():
     url = "postgresql://admin:s3cr%40t-pw@127.0.0.1:1/contacts"
     with pytest.raises(DatabaseUnavailable) as caught:
         open_database(url)
@@ -152,7 +145,7 @@ def test_unreachable_postgres_names_the_url_without_its_password(no_env):
     assert "s3cr" not in message
 
 
-def test_a_postgres_server_that_never_answers_is_given_up_on(no_env, monkeypatch):
+def test_a_postgres_server_that_never_answers_is_given_up_on(monkeypatch):
     # The kernel completes the handshake for a listening socket nobody accepts
     # on: to libpq a server that hangs before its first word.
     monkeypatch.setattr(db, "CONNECT_TIMEOUT", 1)
@@ -165,21 +158,21 @@ def test_a_postgres_server_that_never_answers_is_given_up_on(no_env, monkeypatch
 
 
 @pytest.mark.parametrize("url", ["postgresql://admin:pa55word@127.0.0.1:1", "postgresql://admin:pa55word@127.0.0.1:1/"])
-def test_postgres_url_without_a_database_name_is_refused_without_the_password(no_env, url):
+def test_postgres_url_without_a_database_name_is_refused_without_the_password(url):
     with pytest.raises(DatabaseUnavailable, match="names no database") as caught:
         open_database(url)
     assert "pa55word" not in str(caught.value)
 
 
 @pytest.mark.parametrize("url", ["postgresql://admin:pa55word@host:port/db", "postgresql://admin:pa55word@[::1/db"])
-def test_malformed_postgres_url_is_refused_without_the_password(no_env, url):
+def test_malformed_postgres_url_is_refused_without_the_password(url):
     with pytest.raises(DatabaseUnavailable) as caught:
         open_database(url)
     assert "pa55word" not in str(caught.value)
 
 
 @pytest.mark.postgres
-def test_postgres_database_that_does_not_exist_is_named(pg_database_url, no_env):
+def test_postgres_database_that_does_not_exist_is_named(pg_database_url):
     from urllib.parse import urlsplit
 
     url = urlsplit(pg_database_url)._replace(path="/no_such_database_here").geturl()

@@ -17,7 +17,7 @@ pytestmark = needs_tmux
 
 def test_demo_sends_a_sample_and_shows_the_bookkeeper_in_cc(tmp_path):
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)  # the test's own home (isolated_environment)
     env = {"TERM": "xterm", "LANG": "C.UTF-8", "HOME": str(home), "XDG_DATA_HOME": str(home / "data")}
     terminal = Terminal([*program(), "demo"], env)
     try:
@@ -49,7 +49,7 @@ def test_demo_sends_a_sample_and_shows_the_bookkeeper_in_cc(tmp_path):
 
 def test_a_second_demo_refuses_while_the_first_runs_and_leaves_its_data(tmp_path):
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)  # the test's own home (isolated_environment)
     env = {"TERM": "xterm", "LANG": "C.UTF-8", "HOME": str(home), "XDG_DATA_HOME": str(home / "data")}
     database = home / "data" / "contact-persons" / "demo.db"
     # The shell keeps the terminal open after the demo, to read what it printed before the TUI.
@@ -91,7 +91,7 @@ def test_the_demo_relay_takes_the_next_port_when_2525_is_taken_and_says_which(tm
     import socket
 
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)  # the test's own home (isolated_environment)
     env = {"TERM": "xterm", "LANG": "C.UTF-8", "HOME": str(home), "XDG_DATA_HOME": str(home / "data")}
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
