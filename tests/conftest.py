@@ -10,6 +10,7 @@ or its user's home and data folders (``isolated_environment``).
 from __future__ import annotations
 
 import os
+import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -110,6 +111,15 @@ def isolated_environment(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(home))
     for name, folder in XDG_FOLDERS.items():
         monkeypatch.setenv(name, str(tmp_path / folder))
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    """A random generator whose seed is printed, so a failure shows it with the
+    test's output: ``TEST_SEED=<seed> pytest <test>`` runs the same again."""
+    seed = int(os.environ.get("TEST_SEED") or random.SystemRandom().randrange(2**32))
+    print(f"random seed: {seed} (TEST_SEED={seed} repeats it)")
+    return random.Random(seed)
 
 
 @pytest.fixture(params=BACKENDS)
