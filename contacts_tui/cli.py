@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         "init",
         parents=[common],
         help="create or migrate the database",
-        description="Create or migrate the database. With --catalog or --max-contacts, also change those (see settings).",
+        description="Create or migrate the database. "
+        "With --catalog or --max-contacts, also change those (see settings).",
     )
     configure = commands.add_parser(
         "settings",

@@ -225,7 +225,9 @@ class Relay:
         while loop.time() < deadline and self.listener.busy:
             await asyncio.sleep(0.05)
         self.listener.close_all()
-        running = ([(self.spool, self.scheduler)] if self.scheduler is not None else []) + self._drains
+        running = (
+            [(self.spool, self.scheduler)] if self.spool is not None and self.scheduler is not None else []
+        ) + self._drains
         await asyncio.gather(*(scheduler.stop(max(1.0, deadline - loop.time())) for _, scheduler in running))
         await self.log_writer.stop()
         for spool, _ in running:
@@ -337,21 +339,19 @@ def health_problems(config: RelayConfig, db_url: str | None, catalog: str | None
 def _log_status(message: QueuedMessage, status: Status, reply: str, dsn_id: str | None) -> None:
     """One line per delivery attempt, as an operator tailing the log expects (Postfix's status=)."""
     queue_id = message.queue_id
-    fields = {
-        "extra": {
-            "mail": {
-                "queue_id": queue_id,
-                "sender": message.sender,
-                "recipients": list(message.recipients),
-                "category": message.category,
-                "status": str(status),
-                "reply": reply,
-                "attempts": message.attempts,
-            }
+    extra = {
+        "mail": {
+            "queue_id": queue_id,
+            "sender": message.sender,
+            "recipients": list(message.recipients),
+            "category": message.category,
+            "status": str(status),
+            "reply": reply,
+            "attempts": message.attempts,
         }
     }
     if status == Status.DELIVERED:
-        logger.info("%s delivered to %s: %s", queue_id, ", ".join(message.delivered), reply, **fields)
+        logger.info("%s delivered to %s: %s", queue_id, ", ".join(message.delivered), reply, extra=extra)
     elif status == Status.DEFERRED:
         when = time.strftime("%H:%M:%S", time.localtime(message.next_attempt)) if message.next_attempt else "soon"
         logger.warning(
@@ -361,14 +361,14 @@ def _log_status(message: QueuedMessage, status: Status, reply: str, dsn_id: str 
             when,
             reply,
             ", ".join(message.pending),
-            **fields,
+            extra=extra,
         )
     elif status == Status.DELETED:
-        logger.info("%s deleted from the queue: %s", queue_id, reply, **fields)
+        logger.info("%s deleted from the queue: %s", queue_id, reply, extra=extra)
     else:
         failed = "; ".join(f"{rcpt}: {failure.reply}" for rcpt, failure in message.failed.items())
         bounce = f"; bounce {dsn_id} to the sender" if dsn_id else ""
-        logger.warning("%s %s: %s%s", queue_id, status, failed or reply, bounce, **fields)
+        logger.warning("%s %s: %s%s", queue_id, status, failed or reply, bounce, extra=extra)
 
 
 class RelayThread:

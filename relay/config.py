@@ -15,7 +15,7 @@ from platformdirs import user_data_dir
 
 from .delivery.backoff import DEFAULT_MAX_BACKOFF, DEFAULT_MAX_LIFETIME, DEFAULT_MIN_BACKOFF
 from .delivery.rate import Rate
-from .delivery.session import DEFAULT_CONNECTIONS, UpstreamConfig
+from .delivery.session import DEFAULT_CONNECTIONS, TlsMode, UpstreamConfig
 from .rewrite import DEFAULT_CATEGORY_HEADER
 from .server.access import DEFAULT_ALLOW
 from .server.handler import LOOKUP_TIMEOUT, Limits
@@ -69,7 +69,7 @@ class RelayConfig:
     http_names: tuple[str, ...] = ()  # --http-name: more names the inbox answers to (its Host check)
     # Seconds a directory lookup may take before the sender gets 451 (not an option: tests shorten it).
     lookup_timeout: float = LOOKUP_TIMEOUT
-    upstream_tls: str = "opportunistic"
+    upstream_tls: TlsMode = "opportunistic"
     upstream_verify: bool = True
     upstream_ca_file: str | None = None
     upstream_user: str | None = None

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from typing import cast
 
 from contacts_tui.core.options import Options, open_directory
 
@@ -153,7 +154,7 @@ class Supervisor:
                 if ready is woken:
                     woken.recv(1024)
                 elif not self._stopping:
-                    self._restart(sentinels[ready])
+                    self._restart(sentinels[cast(int, ready)])  # a process's sentinel is its fd
             if self._reload:
                 self._reload = False
                 for process in self._processes.values():

@@ -267,11 +267,14 @@ def test_switching_the_catalog_says_what_becomes_of_opt_ins_and_loses_none(capsy
     assert run(capsys, "--db", db_url, "import", write(tmp_path, "acme.csv", rows))[0] == 0
     code, out, _ = run(capsys, "--db", db_url, "settings", "--catalog", "herotill", "--dry-run")
     assert code == 0 and out.splitlines() == [
-        "Catalog: would switch from payrequest (billing, account) to herotill (billing, helpdesk, usage, outages, general).",
+        "Catalog: would switch from payrequest (billing, account) "
+        "to herotill (billing, helpdesk, usage, outages, general).",
         "  billing: 1 opt-in(s) stay (herotill has billing too).",
-        "  account: 2 opt-in(s) are kept but do nothing while herotill has no account; switching back brings them back.",
+        "  account: 2 opt-in(s) are kept but do nothing while herotill has no account; "
+        "switching back brings them back.",
         "  1 contact person(s) receive all: they get every category of herotill too.",
-        "  Mail tagged account (or their email types) will pass without contact persons unless herotill names that type too.",
+        "  Mail tagged account (or their email types) will pass without contact persons "
+        "unless herotill names that type too.",
         "Dry run: nothing was changed.",
     ]
     code, out, _ = run(capsys, "--db", db_url, "settings", "--catalog", "herotill", "--map", "account=general")
@@ -328,7 +331,9 @@ def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(capsys, db_url,
     path = write(tmp_path, "bad.csv", BAD)
     code, out, err = run(capsys, "--db", db_url, "import", "--skip-invalid", path)
     assert code == 0
-    assert [line.startswith(f"{path}: skipped line {n}, column ") for n, line in zip((3, 4), err.splitlines())] == [
+    assert [
+        line.startswith(f"{path}: skipped line {n}, column ") for n, line in zip((3, 4), err.splitlines(), strict=False)
+    ] == [
         True,
         True,
     ]
@@ -357,7 +362,8 @@ def test_dry_run_lists_each_change_to_an_existing_customer(capsys, db_url, tmp_p
         "\n".join(
             [
                 HEADER,
-                'owner@acme.example,"Acme, Ltd.",Bea Müller,bea@acme.example,+31 20 555 0101,Bookkeeping,billing;account',
+                'owner@acme.example,"Acme, Ltd.",Bea Müller,bea@acme.example,'
+                "+31 20 555 0101,Bookkeeping,billing;account",
                 'owner@acme.example,"Acme, Ltd.",Zoe,zoe@acme.example,,,',
             ]
         )
@@ -488,7 +494,8 @@ def test_export_into_a_missing_directory_exits_1_and_leaves_nothing(capsys, sqli
 def test_export_import_export_through_the_cli_is_byte_identical(capsys, db_url, second_db_url, tmp_path):
     rich = (
         GOOD
-        + "info@yamada.example,山田商事,,,03-1234-5678,,\noffice@ivanov.example,ООО Иванов,Сергей,s@ivanov.example,,Support,account;billing\n"
+        + "info@yamada.example,山田商事,,,03-1234-5678,,\n"
+        + "office@ivanov.example,ООО Иванов,Сергей,s@ivanov.example,,Support,account;billing\n"
     )
     assert run(capsys, "--db", db_url, "import", write(tmp_path, "rich.csv", rich))[0] == 0
     first = tmp_path / "first.csv"

@@ -135,7 +135,9 @@ CLEAN = {
     "relay/inbox/server.py": "import contacts_tui.core.mail.inbox\nimport relay.server.handler\n",
     "relay/config.py": "import relay.server.handler\n",
     "relay/server/__init__.py": "",
-    "relay/server/handler.py": "import contacts_tui.core.directory.service\nimport relay.queue.spool\nimport relay.store.writer\n",
+    "relay/server/handler.py": (
+        "import contacts_tui.core.directory.service\nimport relay.queue.spool\nimport relay.store.writer\n"
+    ),
     "relay/delivery/__init__.py": "",
     "relay/delivery/scheduler.py": "import relay.queue.spool\nimport relay.ops.metrics\n",
     "relay/queue/__init__.py": "",
@@ -224,7 +226,9 @@ def test_the_contracts_pass_a_tree_that_follows_the_arrows(tmp_path):
         (
             {
                 "contacts_tui/core/mail/encoded_words.py": "import contacts_tui.core.directory.service\n",
-                "contacts_tui/core/directory/service.py": "def later():\n    import contacts_tui.core.mail.encoded_words\n",
+                "contacts_tui/core/directory/service.py": (
+                    "def later():\n    import contacts_tui.core.mail.encoded_words\n"
+                ),
             },
             NO_CYCLES,
         ),

@@ -77,7 +77,10 @@ def run_history(directory: Directory, args: argparse.Namespace) -> int:
 
 
 def line(change: Change) -> str:
-    """``2026-12-05 09:12:03 CET  admin alice (tui)  owner@acme.example  contact edited ann@…: name "Ann" -> "Anne"``."""
+    """One change on one line:
+
+    ``2026-12-05 09:12:03 CET  admin alice (tui)  owner@acme.example  contact edited ann@…: name "Ann" -> "Anne"``
+    """
     detail = change.describe()
     text = f"{local_time(change.at)}  {change.who} ({change.channel})  {change.customer_email}  {change.summary()}"
     # Names and addresses were checked when written; stand-ins still keep a terminal safe from anything older.

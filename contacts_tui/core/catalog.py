@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -39,6 +39,8 @@ class Category:
 class Catalog:
     categories: tuple[Category, ...]
     keys: tuple[str, ...] = ()  # derived: category keys in catalog order
+    _lookup: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Derived: a category or email type key (lower case) -> its category key."""
 
     def __post_init__(self) -> None:
         lookup: dict[str, str] = {}
@@ -56,7 +58,7 @@ class Catalog:
         """The category key for a header value (category or type key), or None."""
         if not value:
             return None
-        return self._lookup.get(value.strip().lower())  # type: ignore[attr-defined]
+        return self._lookup.get(value.strip().lower())
 
     def sort_keys(self, keys: set[str] | frozenset[str] | tuple[str, ...]) -> tuple[str, ...]:
         """Keys in catalog order; keys the catalog no longer knows come last."""

@@ -65,6 +65,7 @@ class Customer(BaseModel):
 class ContactPerson(BaseModel):
     id = AutoField()
     customer = ForeignKeyField(Customer, backref="contacts", on_delete="CASCADE")
+    customer_id: int  # the column behind ``customer``, which peewee's types do not name
     name = CharField(max_length=200)
     email = CharField(max_length=254)
     email_key = CharField(max_length=254, index=True)
@@ -78,6 +79,7 @@ class ContactPerson(BaseModel):
 
 class ContactCategory(BaseModel):
     contact = ForeignKeyField(ContactPerson, backref="category_rows", on_delete="CASCADE")
+    contact_id: int  # the column behind ``contact``
     category = CharField(max_length=64)
 
     class Meta:
@@ -119,6 +121,7 @@ class CapturedMessage(BaseModel):
 
     id = AutoField()
     log = ForeignKeyField(RelayLog, null=True, on_delete="SET NULL", backref="captures")
+    log_id: int | None  # the column behind ``log``
     received_at = DateTimeField(default=utcnow, index=True)
     sender = CharField(max_length=254, default="")
     recipients = TextField(default="[]")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -95,7 +96,7 @@ def clean_role(value: object, field: str = "role") -> str:
     raise ValidationError.single(field, f"Unknown role {text!r}; choose one of {', '.join(ROLES)}")
 
 
-def clean_categories(values: object, catalog: Catalog, field: str = "categories") -> frozenset[str]:
+def clean_categories(values: Iterable[object] | None, catalog: Catalog, field: str = "categories") -> frozenset[str]:
     if not values:
         return _NO_CATEGORIES
     keys = set()

@@ -33,7 +33,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, options: Options) -> int:
     config = config_from_args(args)  # a ConfigError says what is wrong with the options
-    results = [("options", None)]
+    results: list[tuple[str, str | None]] = [("options", None)]
     results.append(("directory", directory_problem(options.db_url, options.catalog_path)))
     if not config.capture:
         results.append(("spool", spool_problem(config.spool_dir, config.max_size)))

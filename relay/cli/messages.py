@@ -134,7 +134,8 @@ def run(args, options: Options) -> int:
 
 
 def _wait(args, directory) -> int:
-    """Wait for a captured message that matches ``--search`` (with ``--new``, one captured since the start); print it."""
+    """Wait for a captured message that matches ``--search`` (with ``--new``, one captured since
+    the start); print it."""
     since = (relay_log.newest_captured_id() or 0) if args.new else 0
     deadline = time.monotonic() + max(0.0, args.timeout)
     pause = 0.05
@@ -179,7 +180,7 @@ def _category_line(record, catalog) -> str:
 def _message_table(records, catalog) -> None:
     """One aligned line per message in about 100 columns; the subject, last, may run on."""
     now = dt.datetime.now().astimezone()
-    rows = []
+    rows: list[tuple[str, ...]] = []
     # A message that went out as one copy per customer: which copy each row is.
     split = any(record.copy_count > 1 for record in records)
     for record in records:
@@ -206,8 +207,8 @@ def _message_table(records, catalog) -> None:
     caps = (10, 12, 24, 28, 12, 7, *((7,) if split else ()))
     widths = [min(cap, max(len(heading[n]), *(len(row[n]) for row in rows))) for n, cap in enumerate(caps)]
     for row in (heading, *rows):
-        cells = [_fit(text, width) for text, width in zip(row, widths)]
-        cells = [cells[0].rjust(widths[0]), *(c.ljust(w) for c, w in zip(cells[1:], widths[1:]))]
+        cells = [_fit(text, width) for text, width in zip(row, widths, strict=False)]
+        cells = [cells[0].rjust(widths[0]), *(c.ljust(w) for c, w in zip(cells[1:], widths[1:], strict=True))]
         print("  ".join([*cells, row[-1]]))
 
 

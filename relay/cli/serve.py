@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, options: Options) -> int:
         raise ConfigError(f"cannot set up the relay: {exc}") from None
     relay.directory_url, relay.catalog_path = options.db_url, options.catalog_path
     endpoint = None
-    if registry is not None:
+    if registry is not None and config.metrics_host is not None:
         try:
             endpoint = Endpoint(config.metrics_host, config.metrics_port, registry, relay.health).start()
         except OSError as exc:

@@ -128,8 +128,8 @@ async def send(
             raise
         if answer.code == 421 and not fresh:
             raise Stale
-        if not 200 <= answer.code < 300:
-            await _abort(client, len(commands) + 1 if pipelining else 0, answer.code)
+        if not 200 <= _code(answer) < 300:
+            await _abort(client, len(commands) + 1 if pipelining else 0, _code(answer))
             return DeliveryResult({rcpt: replies.get(rcpt, answer) for rcpt in recipients})
         stage = "RCPT TO"
         accepted: list[str] = []
@@ -138,7 +138,7 @@ async def send(
                 client.write(line)
             answer = await client.read_reply()
             replies[rcpt] = answer
-            if 200 <= answer.code < 300:
+            if 200 <= _code(answer) < 300:
                 accepted.append(rcpt)
         stage = "DATA"
         if not pipelining:
@@ -151,7 +151,7 @@ async def send(
             # A refusal of DATA applies to every recipient RCPT had accepted;
             # with none accepted, it is only the server agreeing (RFC 2920 3.1).
             data_reply = answer if accepted else None
-            await _abort(client, 0, answer.code)
+            await _abort(client, 0, _code(answer))
             return _result(recipients, replies, accepted, data_reply)
         if not accepted:
             # A server that opens DATA with no recipient: there is nothing to
@@ -160,7 +160,7 @@ async def send(
             return DeliveryResult(replies)
         data_reply = await client.send_data(message, data_timeout, crlf=crlf)
         if data_reply.outcome != "accepted":
-            await _abort(client, 0, data_reply.code)
+            await _abort(client, 0, _code(data_reply))
         return _result(recipients, replies, accepted, data_reply)
     except (ProtocolError, OSError) as exc:  # OSError covers ConnectionLost and TimeoutError
         client.close()
@@ -179,6 +179,11 @@ def _result(
         for rcpt in accepted:
             replies[rcpt] = data_reply
     return DeliveryResult({rcpt: replies[rcpt] for rcpt in recipients}, data_reply)
+
+
+def _code(reply: Reply) -> int:
+    """The code of a reply read from the server, which always has one (only a local stand-in has none)."""
+    return reply.code or 0
 
 
 async def _abort(client: SmtpClient, unread: int, code: int) -> None:

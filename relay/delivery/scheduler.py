@@ -19,6 +19,7 @@ directory (every ``control_interval`` seconds; a listdir is cheap).
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import inspect
 import itertools
@@ -206,7 +207,7 @@ class Scheduler:
                 continue
             task = asyncio.get_running_loop().create_task(self._attempt(message), name=f"deliver-{queue_id}")
             self._inflight[queue_id] = task
-            task.add_done_callback(lambda t, m=message: self._attempt_done(m, t))
+            task.add_done_callback(functools.partial(self._attempt_done, message))
 
     def _attempt_done(self, message: QueuedMessage, task: asyncio.Task[None]) -> None:
         self._inflight.pop(message.queue_id, None)

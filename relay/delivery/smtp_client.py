@@ -21,6 +21,7 @@ import asyncio
 import base64
 import re
 import ssl
+from typing import cast
 
 from contacts_tui.core import controls
 
@@ -90,7 +91,7 @@ class _Protocol(asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream connection's (uvloop's, or asyncio's)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -207,7 +208,7 @@ class SmtpClient:
         )
         if transport is None:
             raise ConnectionLost("the connection closed during the TLS handshake")
-        protocol.transport = transport  # type: ignore[assignment]
+        protocol.transport = transport
         self.encrypted = True
         self.extensions = {}
 
@@ -311,7 +312,7 @@ def _parse(buffer: bytearray) -> Reply | None:
 
 def _extensions(text: str) -> dict[str, str]:
     """EHLO keywords (lower case) and their parameters; the first line is the greeting."""
-    extensions = {}
+    extensions: dict[str, str] = {}
     for line in text.split("\n")[1:]:
         keyword, _, params = line.strip().partition(" ")
         if keyword.upper().startswith("AUTH="):  # an old form some servers still send

@@ -144,7 +144,7 @@ class Appender:
                         if not future.done():
                             future.set_exception(error)
                     continue
-                for (_, future, on_durable), offset in zip(batch, offsets):
+                for (_, future, on_durable), offset in zip(batch, offsets, strict=True):
                     if on_durable is not None:
                         on_durable(token, offset)
                     if not future.done():

@@ -123,7 +123,8 @@ def deletes_requested(folder: str | os.PathLike[str]) -> set[str]:
 
 
 def read_states(path: Path) -> dict[str, dict[str, Any]]:
-    """The last state snapshot of each message in a state file (see ``QueuedMessage.apply_state``); none without the file."""
+    """The last state snapshot of each message in a state file (see ``QueuedMessage.apply_state``);
+    none without the file."""
     states: dict[str, dict[str, Any]] = {}
     try:
         with open(path, "rb") as f:

@@ -135,7 +135,10 @@ class RelayHandler:
         if not (session.authenticated or peer_allowed(peer_ip(session.peer), self.networks)):
             logger.info("refused MAIL from %s: not an allowed network and not authenticated", peer_ip(session.peer))
             metrics.current.refused.labels("access").inc()
-            return "530 5.7.0 Authentication required: this relay accepts mail only from allowed networks or after AUTH over TLS"
+            return (
+                "530 5.7.0 Authentication required: "
+                "this relay accepts mail only from allowed networks or after AUTH over TLS"
+            )
         problem = address_problem(address)
         if problem:
             metrics.current.refused.labels("address").inc()
@@ -161,7 +164,8 @@ class RelayHandler:
             # One log entry per message, not one per recipient over the limit:
             # a client may well send a thousand more.
             if not getattr(envelope, "recipients_refused", False):
-                envelope.recipients_refused = True
+                # A field of our own on aiosmtpd's envelope: this message's refusal is logged.
+                envelope.recipients_refused = True  # type: ignore[attr-defined]
                 self.refuse(
                     session,
                     envelope.mail_from,
@@ -384,12 +388,10 @@ class RelayHandler:
         """The reply of the first chaos rule that takes this mail at ``stage`` (capture mode), or None."""
         if not self.chaos:
             return None
-        keys = [category, self.directory.catalog.resolve(category)] if category else [None]
+        keys: list[str | None] = [category, self.directory.catalog.resolve(category)] if category else [None]
+        rcpts: list[str | None] = [*recipients] or [None]
         for rule in self.chaos:
-            if (
-                any(rule.matches(stage, sender or "", rcpt, key) for rcpt in (recipients or [None]) for key in keys)
-                and rule.fires()
-            ):
+            if any(rule.matches(stage, sender or "", rcpt, key) for rcpt in rcpts for key in keys) and rule.fires():
                 if rule.delay:
                     await asyncio.sleep(rule.delay)
                 self.refuse(

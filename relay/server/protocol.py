@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session, syntax
 
@@ -32,6 +32,9 @@ _TOO_MUCH_DATA = b"552 Error: Too much mail data"
 _SIZE_ANNOUNCED = b"552 Error: message size exceeds fixed maximum message size"
 _LINE_TOO_LONG = b"500 Line too long"
 _ANGLE_PATH = re.compile(r"<([^<>]*)>")
+# aiosmtpd's @syntax keeps a command's syntax on its function (private, pinned:
+# module docstring); RelaySMTP.smtp_MAIL declares the same.
+_MAIL: Any = SMTP.smtp_MAIL
 
 
 # Commands that carry no mail (Postfix's smtpd_junk_command_limit): a client
@@ -63,7 +66,9 @@ class SessionHost(Protocol):
     """
 
     stopping: bool
-    handler: Refusals
+
+    @property
+    def handler(self) -> Refusals: ...
 
     def admit(self, session: RelaySMTP, peer_ip: str | None) -> bytes | None: ...
 
@@ -164,7 +169,7 @@ class RelaySMTP(SMTP):
 
     def close_with(self, reply: bytes) -> None:
         """Answer ``reply`` (after any replies still held back) and close the connection."""
-        transport = self.transport
+        transport = cast(asyncio.Transport | None, self.transport)  # aiosmtpd types it as a BaseTransport
         if self._closing or transport is None or transport.is_closing():
             return  # the client is gone already (a TLS transport then cannot even be written to)
         self._closing = True
@@ -199,16 +204,13 @@ class RelaySMTP(SMTP):
             self._set_post_data_state()  # private to aiosmtpd (pinned): what its DATA does after
             return
         self.envelope.content = self.envelope.original_content = data.content
-        self.envelope.bare_line_ends = data.bare_line_ends  # read by the handler
+        # A field of our own on aiosmtpd's envelope, for the handler to read.
+        self.envelope.bare_line_ends = data.bare_line_ends  # type: ignore[attr-defined]
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
 
-    @syntax(
-        SMTP.smtp_MAIL.__smtp_syntax__,
-        SMTP.smtp_MAIL.__smtp_syntax_extended__,  # type: ignore[attr-defined]
-        SMTP.smtp_MAIL.__smtp_syntax_when__,
-    )  # type: ignore[attr-defined]
+    @syntax(_MAIL.__smtp_syntax__, _MAIL.__smtp_syntax_extended__, _MAIL.__smtp_syntax_when__)
     async def smtp_MAIL(self, arg: str) -> None:
         self._mail_arg = arg or ""  # for the log line if SIZE= is over the limit
         await super().smtp_MAIL(arg)
@@ -235,12 +237,14 @@ class RelaySMTP(SMTP):
             detail = f"announced SIZE={announced.group(1)}" if announced else "announced in MAIL FROM"
         else:
             return status
+        assert self.session is not None  # aiosmtpd refuses only within a session
         self._listener.handler.refuse(self.session, sender, recipients, reply, detail)
         return reply.encode("ascii")
 
     def _getaddr(self, arg: str):
-        # A private method of aiosmtpd 1.4 (pinned: module docstring). It parses every address with the email package's header
-        # parser (and defines a class per call): a tenth of the event loop's
+        # A private method of aiosmtpd 1.4 (pinned: module docstring). It
+        # parses every address with the email package's header parser (and
+        # defines a class per call): a tenth of the event loop's
         # time under load. Plain addresses take this shortcut, with the same
         # result; anything else (quotes, source routes, literals, UTF-8) the full parser.
         match = _PLAIN_PATH.fullmatch(arg) if arg else None

@@ -57,12 +57,16 @@ class _Status:
     values: tuple
 
 
+Work = Job | _Insert | _Status
+"""What a batch is made of: jobs of callers, and the rows the relay log's own writes add (one executemany for a run)."""
+
+
 class LogWriter:
     """Batches database writes of the relay off the event loop."""
 
     def __init__(self, relay_name: str = "") -> None:
         self.relay_name = relay_name
-        self._jobs: deque[tuple[Job, asyncio.Future | None]] = deque()
+        self._jobs: deque[tuple[Work, asyncio.Future | None]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
@@ -112,7 +116,7 @@ class LogWriter:
         self._wake.set()
         return await future
 
-    def _submit(self, job: Job) -> None:
+    def _submit(self, job: Work) -> None:
         if len(self._jobs) >= MAX_WAITING:
             self._jobs.popleft()
             self.dropped += 1
@@ -157,7 +161,7 @@ class LogWriter:
                 await self._one_by_one(batch)
                 continue
             delay = 0.5
-            for (_, future), result in zip(batch, results):
+            for (_, future), result in zip(batch, results, strict=True):
                 if future and not future.done():
                     future.set_result(result)
 
@@ -174,7 +178,7 @@ class LogWriter:
                     future.set_result(result)
 
 
-def _write_batch(jobs: list[Job]) -> list[Any]:
+def _write_batch(jobs: list[Work]) -> list[Any]:
     database = RelayLog._meta.database
     try:
         with write_transaction(database):
@@ -184,7 +188,7 @@ def _write_batch(jobs: list[Job]) -> list[Any]:
             kind: type | None = None
 
             def flush() -> None:
-                if run:
+                if run and kind is not None:
                     rows = [_values(database, row) for row in run]
                     with peewee.__exception_wrapper__:  # driver errors as peewee's, as for any query
                         cursor = database.cursor()

@@ -264,16 +264,16 @@ async def measure(url: str, launched: float) -> dict:
         for term in TERMS:
             search.value = term[:-1]
             search.cursor_position = len(search.value)
-            await until(lambda: screen.shown is not None and screen.shown.text == term[:-1])
+            await until(lambda term=term: screen.shown is not None and screen.shown.text == term[:-1])
             await pilot.pause()
             # The key goes in as the terminal driver sends it (Pilot's own
             # press waits for idle and costs ~50 ms by itself); the clock
             # stops when the screen with the new rows has been painted.
             started, started_cpu = time.perf_counter(), time.process_time()
             app.post_message(events.Key(term[-1], term[-1]))
-            await until(lambda: screen.shown is not None and screen.shown.text == term)
+            await until(lambda term=term: screen.shown is not None and screen.shown.text == term)
             shown = time.perf_counter()
-            await until(lambda: painted[-1] > shown)
+            await until(lambda shown=shown: painted[-1] > shown)
             timings.append(painted[-1] - started)
             result.setdefault("search_cpu", []).append(painted_cpu[-1] - started_cpu)
             result.setdefault("matches", {})[term] = screen.table.total

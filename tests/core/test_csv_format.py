@@ -65,7 +65,8 @@ def test_columns_in_another_order_and_with_spaces_are_read_by_name(directory):
 def test_a_repeated_header_line_is_a_bad_row(directory):
     errors = failures(directory, csv_text(GOOD, HEADER))
     assert errors[0] == (
-        "line 3, column customer_email: 'customer_email' is not a valid email address: An email address must have an @-sign."
+        "line 3, column customer_email: 'customer_email' is not a valid email address: "
+        "An email address must have an @-sign."
     )
     assert all(e.startswith("line 3, ") for e in errors)
 

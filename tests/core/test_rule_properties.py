@@ -40,7 +40,7 @@ _runs = itertools.count()
 
 
 def random_case(text: str, flips: list[bool]) -> str:
-    return "".join(ch.upper() if flip else ch for ch, flip in zip(text, flips + [False] * len(text)))
+    return "".join(ch.upper() if flip else ch for ch, flip in zip(text, flips + [False] * len(text), strict=False))
 
 
 cased = st.builds(random_case, st.sampled_from(LOCALS), st.lists(st.booleans(), max_size=12))

@@ -44,7 +44,7 @@ class ImportHistory:
 
     def contact_added(self, customer_id: int, customer_email: str, contact_id: int, contact: CleanContact) -> None:
         # The fields history.differences(None, ...) gives for a new contact person, in the same order.
-        changes = [["name", None, contact.name], ["email", None, contact.email]]
+        changes: list[list[object]] = [["name", None, contact.name], ["email", None, contact.email]]
         if contact.phone:
             changes.append(["phone", None, contact.phone])
         changes.append(["role", None, contact.role])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from peewee import chunked
 
@@ -45,8 +45,8 @@ class _Existing:
     name: str
     email: str
     phone: str
-    active: dict[str, tuple] = field(default_factory=dict)  # email_key -> contact row (namedtuple)
-    deleted: dict[str, tuple] = field(default_factory=dict)
+    active: dict[str, Any] = field(default_factory=dict)  # email_key -> contact row (a query's namedtuple)
+    deleted: dict[str, Any] = field(default_factory=dict)
     categories: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
@@ -86,10 +86,16 @@ def import_csv(
     every change (by default the stream's own name)."""
     report = ImportReport(csv_format=csv_format or CsvFormat())
     errors = report.errors
-    on_row = None
+    on_row: Callable[[int], None] | None = None
     # Reading progress is the byte offset; a pipe (stdin) has none to tell.
-    if progress and _seekable(stream):
-        on_row = lambda _line: (report.rows % 2000 == 0) and progress("reading", stream.tell(), size)
+    if progress is not None and _seekable(stream):
+
+        def read_progress(_line: int) -> None:
+            if report.rows % 2000 == 0:
+                progress("reading", stream.tell(), size)
+
+        on_row = read_progress
+
     customers: dict[str, _Customer] = {}
     lines: set[int] = set()
     for row in read_rows(stream, directory.catalog, errors, on_row, report.csv_format):
@@ -283,7 +289,7 @@ def _write(
 ) -> None:
     now = changes.now
     new = [p for p in customers.values() if p.existing is None]
-    old = [p for p in customers.values() if p.existing is not None]
+    old = [(p, p.existing) for p in customers.values() if p.existing is not None]
     report.customers_created = len(new)
     for p in new if dry_run else ():
         report.change(f"new customer {p.email} ({p.name})")
@@ -304,10 +310,10 @@ def _write(
             progress("writing", done, total)
 
     changed: list[int] = []
-    for p in old:
-        touched, changed_here = _update_customer(p, sync and p.key not in held, report, dry_run, inserts, changes)
+    for p, ex in old:
+        touched, changed_here = _update_customer(p, ex, sync and p.key not in held, report, dry_run, inserts, changes)
         if changed_here:
-            changed.append(p.existing.id)
+            changed.append(ex.id)
         done += 1 + touched
         if progress and done % 2000 < len(p.contacts) + 1:
             progress("writing", done, total)
@@ -316,7 +322,7 @@ def _write(
     emails = {} if dry_run else _customer_emails(customers, inserts)
     for batch in chunked(inserts, writes.BATCH):
         if not dry_run:
-            for contact_id, (customer_id, contact) in zip(writes.insert_contacts(batch, now), batch):
+            for contact_id, (customer_id, contact) in zip(writes.insert_contacts(batch, now), batch, strict=True):
                 changes.contact_added(customer_id, emails[customer_id], contact_id, contact)
         done += len(batch)
         if progress:
@@ -340,13 +346,15 @@ def _contacts_of(plan: _Customer) -> list[CleanContact]:
     return [contact for _, contact in plan.contacts.values()]
 
 
-def _update_customer(p: _Customer, sync, report, dry_run, inserts, changes: ImportHistory) -> tuple[int, bool]:
+def _update_customer(
+    p: _Customer, ex: _Existing, sync, report, dry_run, inserts, changes: ImportHistory
+) -> tuple[int, bool]:
     """Apply the file to one existing customer; new contact rows go to ``inserts``,
     what changes to the history (``changes``). Returns the rows of the file it
     took and whether anything changed there. Opt-ins of categories the catalog
     lacks are not the file's to change: they stay, as a switch of the catalog left them."""
-    ex, now, known = p.existing, changes.now, changes.known
-    recorded: list[tuple[str, tuple, list]] = []  # (action, contact row, [field, before, after]) for the history
+    now, known = changes.now, changes.known
+    recorded: list[tuple[str, Any, list]] = []  # (action, contact row, [field, before, after]) for the history
     touched = 0
     customer_changed = bool((p.name and p.name != ex.name) or (p.phone and p.phone != ex.phone))
     lines: list[str] = []  # what changes at this customer's contact persons, for --dry-run
@@ -408,7 +416,7 @@ def _update_customer(p: _Customer, sync, report, dry_run, inserts, changes: Impo
     return touched, customer_changed or bool(lines)
 
 
-def _differences(current: ContactPerson, categories: frozenset[str], contact: CleanContact) -> list[list]:
+def _differences(current: Any, categories: frozenset[str], contact: CleanContact) -> list[list]:
     """What the row changes of the stored contact person, as [field, before, after]; empty: nothing."""
     pairs = (
         ("name", current.name, contact.name),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from ..catalog import Catalog
 from ..directory.rules import CleanContact, clean_contact
@@ -98,15 +98,17 @@ def read_rows(
     found = found if found is not None else CsvFormat()
     decode_errors: list[RowError] = []
     lines, text = open_lines(stream, found, COLUMNS)
-    source = _decoded_lines(lines, found.encoding, decode_errors) if lines is not None else _text_lines(text)
-    reader = csv.reader(source, strict=True, delimiter=found.delimiter)
+    # open_lines filled in what the user left open.
+    delimiter, encoding = cast(str, found.delimiter), cast(str, found.encoding)
+    source = _decoded_lines(lines, encoding, decode_errors) if lines is not None else _text_lines(text)
+    reader = csv.reader(source, strict=True, delimiter=delimiter)
     try:
         header = next(reader, None)
     except csv.Error as exc:
         raise CsvFormatError(RowError(1, None, f"the header cannot be read: {exc}")) from None
     if decode_errors:
         raise CsvFormatError(decode_errors[0])
-    _check_header(header, found.delimiter)
+    header = _check_header(header, delimiter)
     order = [header.index(column) for column in COLUMNS]
     cache: dict[str, tuple[str, str] | RowError] = {}
     end = 1
@@ -146,7 +148,8 @@ def _text_lines(text) -> Iterator[str]:
         raise CsvFormatError(RowError(number + 1, None, f"not valid {text.encoding}: {exc.reason}")) from None
 
 
-def _check_header(header: list[str] | None, delimiter: str) -> None:
+def _check_header(header: list[str] | None, delimiter: str) -> list[str]:
+    """The header's column names, trimmed; a CsvFormatError if they are not the import's columns."""
     if not header:
         raise CsvFormatError(RowError(1, None, "the file is empty; the first line must name the columns"))
     names = [name.strip() for name in header]
@@ -172,7 +175,7 @@ def _check_header(header: list[str] | None, delimiter: str) -> None:
         problems.append("repeated column(s) " + ", ".join(twice))
     if problems:
         raise CsvFormatError(RowError(1, None, "; ".join(problems) + "; expected " + ",".join(COLUMNS)))
-    header[:] = names
+    return names
 
 
 def _clean_row(line, values, catalog, cache, errors) -> Row | None:

@@ -12,7 +12,7 @@ from ..records import ContactInput, CustomerInput
 from .service import Directory
 
 # (customer name, primary email, phone, [(name, email, role, receive_all, categories)])
-CUSTOMERS = [
+CUSTOMERS: list[tuple[str, str, str, list[tuple[str, str, str, bool, tuple[str, ...]]]]] = [
     (
         "Acme Trading Ltd",
         "accounts@acme-trading.example",

@@ -108,7 +108,8 @@ def check(stored: Stored, catalog: tuple[str, Catalog] | None, limit: int | None
     if limit is not None and limit != stored.max_contacts:
         problems.append(
             f"this database allows {stored.max_contacts} contact persons per customer, not {limit}; "
-            f"'contacts-tui settings --max-contacts {limit}' changes it for every program (it checks the customers first)"
+            f"'contacts-tui settings --max-contacts {limit}' changes it for every program "
+            "(it checks the customers first)"
         )
     if problems:
         raise SettingsDiffer(

@@ -136,7 +136,7 @@ def insert_contacts(contacts: Sequence[tuple[int, CleanContact]], now: dt.dateti
         # RETURNING promises no order, so new ids are matched by their unique key.
         new_ids = {(customer_id, key): new_id for new_id, customer_id, key in returned}
         batch_ids = [new_ids[(customer_id, c.key)] for customer_id, c in batch]
-        _insert_categories([(new_id, c.categories) for new_id, (_, c) in zip(batch_ids, batch)])
+        _insert_categories([(new_id, c.categories) for new_id, (_, c) in zip(batch_ids, batch, strict=True)])
         ids.extend(batch_ids)
     return ids
 

@@ -160,7 +160,7 @@ class SignIn:
         now = self.clock()
         customer = self._customer(address)
         row = self._live_code(customer.id, now) if customer is not None else None
-        if row is None or not typed:
+        if customer is None or row is None or not typed:
             code_matches(typed, _DUMMY)
             return None
         with write_transaction(self.database):

@@ -124,7 +124,7 @@ class PortalContactsScreen(ContactListScreen):
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
         if action in ("sign_out", "history", "show_inactive"):
             return None
-        if action == "toggle_category" and int(parameters[0]) > len(self.scope.catalog.categories):
+        if action == "toggle_category" and int(str(parameters[0])) > len(self.scope.catalog.categories):
             return None
         if not self.is_mounted or self.customer is None:
             return "Your contact persons are not loaded (yet)."

@@ -4,7 +4,7 @@ text, and directory calls that run off the UI thread."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import events
 from textual.actions import parse
@@ -18,8 +18,14 @@ from contacts_tui.core.errors import DatabaseUnavailable, DirectoryError
 
 T = TypeVar("T")
 
+if TYPE_CHECKING:
+    # The mixins below are only ever mixed into a Screen: typed as one, they may use its calls.
+    _Screen = Screen
+else:
+    _Screen = object
 
-class DirectoryCalls:
+
+class DirectoryCalls(_Screen):
     """Mixin for screens: run directory calls in thread workers, answer on the UI thread."""
 
     app: Any
@@ -57,9 +63,7 @@ class DirectoryCalls:
             else:
                 self._answer(worker, done, result)
 
-        return self.run_worker(  # type: ignore[attr-defined]
-            run, name=group, group=group, thread=True, exclusive=not write, exit_on_error=False
-        )
+        return self.run_worker(run, name=group, group=group, thread=True, exclusive=not write, exit_on_error=False)
 
     def _answer(self, worker: Worker, callback: Callable, value: Any, then: Callable | None = None) -> None:
         if worker.is_cancelled:
@@ -67,7 +71,7 @@ class DirectoryCalls:
 
         def deliver() -> None:
             # The screen may have closed while the database worked.
-            if self.is_attached and not worker.is_cancelled:  # type: ignore[attr-defined]
+            if self.is_attached and not worker.is_cancelled:
                 callback(value)
                 if then is not None:
                     then(value)
@@ -99,7 +103,7 @@ class DirectoryCalls:
             self.log.error(event.worker.error)
 
 
-class KeyHelp:
+class KeyHelp(_Screen):
     """Mixin for screens: which keys do what, for the footer, help and command palette.
 
     ``unavailable`` names the reason an action cannot run right now; the footer
@@ -107,8 +111,11 @@ class KeyHelp:
     of doing nothing. ``hidden`` removes an action that does not apply at all.
     """
 
-    HELP: ClassVar[str] = ""
-    """What this screen is for, at the top of its help."""
+    HELP: ClassVar[str | None] = ""
+    """What this screen is for, at the top of its help (``help_text``)."""
+
+    def help_text(self) -> str:
+        return self.HELP or ""
 
     EXTRA_KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
     """Keys handled by widgets rather than bindings, as (key, what it does)."""
@@ -130,7 +137,7 @@ class KeyHelp:
         state = tuple(self.check_action(*parse(binding.action)[1:]) for binding in self.own_bindings())
         if state != self._key_state:
             self._key_state = state
-            self.refresh_bindings()  # type: ignore[attr-defined]
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.hidden(action, parameters):
@@ -173,7 +180,8 @@ class KeyHelp:
         # does a key hidden from the footer for now whose reason help gives
         # (u on a contact person who is not deleted).
         reasons = []
-        for binding in self._bindings.key_to_bindings.get(event.key, ()):  # type: ignore[attr-defined]
+        # Textual's key map is private (pinned: tests/test_library_internals.py).
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
             _, name, parameters = parse(binding.action)
             reason = self.unavailable(name, parameters)
             if self.hidden(name, parameters):
@@ -186,7 +194,7 @@ class KeyHelp:
         if reasons:
             event.stop()
             event.prevent_default()
-            self.app.notify(reasons[0], severity="warning", timeout=6, markup=False)  # type: ignore[attr-defined]
+            self.app.notify(reasons[0], severity="warning", timeout=6, markup=False)
 
 
 class AppScreen(DirectoryCalls, KeyHelp, Screen):

@@ -79,7 +79,7 @@ class ContactListScreen(AppScreen):
         active = self.active_count()
         limit = self.directory.max_contacts
         lines = self.customer_lines(customer_lines(self.customer, active, limit, self.show_inactive))
-        for name, text in zip(self.CUSTOMER_LINES, lines):
+        for name, text in zip(self.CUSTOMER_LINES, lines, strict=False):
             self.query_one(f"#customer-{name}", Static).update(text)
         self.query_one("#customer-count").set_class(active >= limit, "full")
 
@@ -118,7 +118,7 @@ class ContactListScreen(AppScreen):
             return False
         contact = self.table.current()
         if action == "toggle_category":
-            return int(parameters[0]) > len(self.directory.catalog.categories)
+            return int(str(parameters[0])) > len(self.directory.catalog.categories)
         if action == "show_inactive":
             return parameters[0] == self.show_inactive
         if action == "undelete":
@@ -169,7 +169,7 @@ class ContactListScreen(AppScreen):
             "You can restore the contact person later (i shows deleted ones, u restores).",
             yes="Delete",
         )
-        self.app.push_screen(question, lambda yes: yes and self.write(delete, f"Deleted {contact.name}."))
+        self.app.push_screen(question, lambda yes: self.write(delete, f"Deleted {contact.name}.") if yes else None)
 
     def action_show_inactive(self, show: bool) -> None:
         self.show_inactive = show

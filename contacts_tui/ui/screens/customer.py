@@ -232,7 +232,7 @@ class CustomerScreen(ContactListScreen):
             return None if self.app.filter else "No filter is on."
         if action == "send_sample" and not self.app.options.get("relay_address"):
             return NO_RELAY
-        if action == "toggle_category" and int(parameters[0]) > len(self.directory.catalog.categories):
+        if action == "toggle_category" and int(str(parameters[0])) > len(self.directory.catalog.categories):
             return None  # no such category: the key does nothing, and help leaves it out
         if not self.is_mounted or self.customer is None:
             return "The customer is not loaded (yet)."
@@ -288,7 +288,7 @@ class CustomerScreen(ContactListScreen):
         from .customer_form import CustomerForm
 
         if self.customer is not None:
-            self.app.push_screen(CustomerForm(self.customer), lambda saved: saved and self.reload())
+            self.app.push_screen(CustomerForm(self.customer), lambda saved: self.reload() if saved else None)
 
     def write(self, call, message: str, select_id: int | None = None) -> None:
         def done(_result: object) -> None:
@@ -337,7 +337,7 @@ class CustomerScreen(ContactListScreen):
         )
         swap = lambda: self.directory.make_primary(contact.id)  # noqa: E731
         self.app.push_screen(
-            question, lambda yes: yes and self.write(swap, f"{contact.email} is the primary email now.")
+            question, lambda yes: self.write(swap, f"{contact.email} is the primary email now.") if yes else None
         )
 
     def action_send_sample(self) -> None:
@@ -345,7 +345,9 @@ class CustomerScreen(ContactListScreen):
         if customer is None:
             return
         dialog = SampleDialog(customer, self.directory.catalog, self.app.options["relay_address"])
-        self.app.push_screen(dialog, lambda category: category and send_in_background(self, customer, category))
+        self.app.push_screen(
+            dialog, lambda category: send_in_background(self, customer, category) if category else None
+        )
 
     def action_messages(self) -> None:
         if self.customer is not None:
@@ -378,8 +380,11 @@ class CustomerScreen(ContactListScreen):
                 yes="Disable",
             )
             message = f"{customer.name} can no longer sign in to the portal."
-        change = lambda: self.directory.set_portal_access(customer.id, enabled)
-        self.app.push_screen(question, lambda yes: yes and self.write(change, message))
+
+        def change() -> CustomerRecord:
+            return self.directory.set_portal_access(customer.id, enabled)
+
+        self.app.push_screen(question, lambda yes: self.write(change, message) if yes else None)
 
     def action_toggle_category(self, number: int) -> None:
         contact = self.table.current()

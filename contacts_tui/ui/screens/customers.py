@@ -49,6 +49,7 @@ class CustomersScreen(PagedListScreen):
     """Every customer, a page at a time, with search over names and addresses."""
 
     NOUNS = ("customer", "customers")
+    query_state: Query
     HELP = (
         "Every customer, with how many contact persons it has. Type after / to search: "
         "every word must appear in the customer's name, primary email, or a contact "
@@ -367,7 +368,9 @@ class CustomersScreen(PagedListScreen):
         customer = self.table.current()
         if customer is not None:
             dialog = SampleDialog(customer, self.directory.catalog, self.app.options["relay_address"])
-            self.app.push_screen(dialog, lambda category: category and send_in_background(self, customer, category))
+            self.app.push_screen(
+                dialog, lambda category: send_in_background(self, customer, category) if category else None
+            )
 
     def action_relay_log(self) -> None:
         self.app.open_relay_log()
@@ -425,7 +428,7 @@ class CustomersScreen(PagedListScreen):
             "Its contact persons get no more copies until you activate it again. Nothing is deleted.",
             yes="Deactivate",
         )
-        self.app.push_screen(question, lambda yes: yes and self._set_active(current, False))
+        self.app.push_screen(question, lambda yes: self._set_active(current, False) if yes else None)
 
     def _set_active(self, customer: CustomerRecord, active: bool) -> None:
         def done(record: CustomerRecord) -> None:

@@ -88,7 +88,7 @@ class FormScreen(AppScreen):
         """What the form holds now, to tell whether anything was changed."""
         values: dict[str, Any] = {}
         for widget in self.query("#form Input, #form Select, #form Switch").results():
-            if widget.id:
+            if widget.id and isinstance(widget, (Input, Select, Switch)):
                 values[widget.id] = widget.value
         return values
 

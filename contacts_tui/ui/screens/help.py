@@ -64,7 +64,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help", classes="dialog"):
             yield Static(f"Help: {title}", id="help-title", markup=False)
             with Scroll(id="help-body"):
-                text = getattr(screen, "HELP", "")
+                text = screen.help_text() if isinstance(screen, KeyHelp) else ""
                 if text:
                     yield Static(text, id="help-text", markup=False)
                 yield Static(self._keys_table(key_rows(screen)), id="help-keys", markup=False)

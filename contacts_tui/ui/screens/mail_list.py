@@ -47,6 +47,7 @@ class MailListScreen(PagedListScreen):
     STATUSES: ClassVar[tuple[str, ...]] = ()
     """Values of the status filter; "" shows every status."""
     AUTO_FOCUS = "#rows"
+    query_state: Query
 
     def __init__(self, search: str = "") -> None:
         super().__init__(Query(search))
@@ -100,7 +101,7 @@ class MailListScreen(PagedListScreen):
             self.query_one("#search", Input).cursor_blink = False
         seconds = self.app.options.get("refresh_seconds", REFRESH_SECONDS)
         if seconds:
-            self.timer = self.set_interval(seconds, self.auto_refresh)
+            self.timer = self.set_interval(seconds, self.refresh_on_timer)
         self.load(self.query_state)
 
     def on_screen_suspend(self) -> None:
@@ -115,7 +116,7 @@ class MailListScreen(PagedListScreen):
 
     # -- loading -------------------------------------------------------------
 
-    def auto_refresh(self) -> None:
+    def refresh_on_timer(self) -> None:
         # A load on its way answers soon anyway; a user's query must not wait behind ours.
         if self.in_flight is None and self.loaded_once and self.is_current:
             self.reload(quiet=True)

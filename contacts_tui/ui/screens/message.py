@@ -277,7 +277,7 @@ class MessageScreen(AppScreen):
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
         if action in ("raw", "html", "delete_message") and self.shown is None:
             return "The message is not loaded (yet)."
-        if action == "html" and not self.shown.view.html:
+        if action == "html" and self.shown is not None and not self.shown.view.html:
             return "This message has no HTML part."
         if action == "log_entry":
             if self.shown is None:
@@ -311,7 +311,7 @@ class MessageScreen(AppScreen):
         def delete() -> None:
             self.call_directory("delete", lambda: relay_log.delete_captured(message_id), self._deleted, write=True)
 
-        self.app.push_screen(question, lambda yes: yes and delete())
+        self.app.push_screen(question, lambda yes: delete() if yes else None)
 
     def _deleted(self, _found: bool) -> None:
         self.app.notify(f"Deleted captured message {self.message_id}.", markup=False)

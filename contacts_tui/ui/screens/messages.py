@@ -72,12 +72,13 @@ class MessagesScreen(MailListScreen):
                 yield Static("", id="chaos", markup=False)
             yield widget
 
+    def help_text(self) -> str:
+        later = self.app.options.get("read_later")
+        # The demo printed this before the TUI covered the terminal.
+        return f"{self.HELP} After the demo they stay: {later}" if later else super().help_text()
+
     def on_mount(self) -> None:
         self.sub_title = "Captured messages"
-        later = self.app.options.get("read_later")
-        if later:
-            # The demo printed this before the TUI covered the terminal.
-            self.HELP = f"{MessagesScreen.HELP} After the demo they stay: {later}"
         dismiss_sent_answers(self.app)
         super().on_mount()
 
@@ -152,7 +153,7 @@ class MessagesScreen(MailListScreen):
             "They are gone for good; the relay log keeps its entries. Nothing is sent.",
             yes="Delete all",
         )
-        self.app.push_screen(question, lambda yes: yes and self._clear())
+        self.app.push_screen(question, lambda yes: self._clear() if yes else None)
 
     def _clear(self) -> None:
         def done(deleted: int) -> None:

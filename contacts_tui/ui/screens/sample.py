@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import smtplib
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -91,7 +92,7 @@ class SampleDialog(AppModal[str | None]):
         return options
 
     def hidden(self, action: str, parameters: tuple[object, ...]) -> bool:
-        return action == "pick" and int(parameters[0]) > len(self.catalog.categories)
+        return action == "pick" and int(str(parameters[0])) > len(self.catalog.categories)
 
     def action_pick(self, number: int) -> None:
         self.dismiss(self.catalog.categories[number - 1].key)
@@ -106,8 +107,8 @@ class SampleDialog(AppModal[str | None]):
 
 def _reason(error: Exception) -> str:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        ((code, text),) = error.recipients.values()
-        return f"{code} {text.decode('utf-8', errors='replace')}"
+        ((code, refused),) = error.recipients.values()
+        return f"{code} {refused.decode('utf-8', errors='replace')}"
     if isinstance(error, smtplib.SMTPResponseException):
         text = (
             error.smtp_error.decode("utf-8", errors="replace")
@@ -122,7 +123,7 @@ def _reason(error: Exception) -> str:
 
 def send_in_background(screen: Screen, customer: CustomerRecord, category: str) -> None:
     """Send the sample in a thread; the answer comes back as a notification."""
-    app = screen.app
+    app: Any = screen.app  # the admin's app: its options and directory
     host, port = app.options["relay_address"]
     header_value = sample_type(app.directory.catalog, category)
     # A relay answers in milliseconds; only a slow one needs a word while it works,
@@ -131,7 +132,7 @@ def send_in_background(screen: Screen, customer: CustomerRecord, category: str) 
         0.7, lambda: app.notify(f"Sending a sample ({header_value}) to {customer.email}…", timeout=5, markup=False)
     )
 
-    def show(text: str, severity: str) -> None:
+    def show(text: str, severity: SeverityLevel) -> None:
         slow.stop()
         timeout = 8 if severity == "information" else 15
         if severity == "information" and isinstance(app.screen, MailListScreen):

@@ -64,7 +64,7 @@ class ContactTable(DataTable):
         widths = self._widths(texts, total, caps, deleted=any(not record.active for record in self.records))
         for key, width in widths.items():
             self.add_column(GAP + key.capitalize(), key=key, width=len(GAP) + width)
-        for record, values in zip(self.records, texts):
+        for record, values in zip(self.records, texts, strict=True):
             style = "" if record.active else "dim"
             self.add_row(*(cell(GAP + values[key], style) for key in widths), key=str(record.id))
         if self.records:

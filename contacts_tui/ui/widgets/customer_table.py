@@ -35,7 +35,7 @@ class CustomerTable(PagedTable):
 
     def cells(self, record: CustomerRecord) -> list[Text]:
         # Read each time: the database's limit may have changed since the table was made.
-        limit = self.app.directory.max_contacts
+        limit = self.directory.max_contacts
         full = record.contact_count >= limit
         return [
             cell(record.name),

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
+from rich.style import Style
 from rich.text import Text
 
 INDENT = 4
@@ -18,7 +19,7 @@ class Hanging:
     """``(text, indent)`` lines: each wraps at the width it is drawn at, its
     later rows indented by ``indent`` cells (0: a plain wrap)."""
 
-    def __init__(self, lines: Iterable[tuple[str, int]], style: str = "") -> None:
+    def __init__(self, lines: Iterable[tuple[str, int]], style: str | Style = "") -> None:
         self.lines = list(lines)
         self.style = style
 

@@ -95,7 +95,7 @@ class MessageTable(PagedTable):
 
     def cells(self, record: CapturedRecord) -> list[Text]:
         # The category, as the log shows it, rather than a long email type key.
-        category = self.app.directory.catalog.resolve(record.category) or record.category or "-"
+        category = self.directory.catalog.resolve(record.category) or record.category or "-"
         return [
             cell(short_time(record.received_at)),
             cell(record.sender or "<>"),

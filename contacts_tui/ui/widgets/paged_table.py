@@ -39,6 +39,12 @@ class PagedTable(DataTable):
             super().__init__()
             self.index = index
 
+    @property
+    def directory(self) -> Any:
+        """The app's directory: the admin's ``Directory``, or a signed-in customer's ``PortalScope``."""
+        app: Any = self.app
+        return app.directory
+
     def __init__(self, *, id: str | None = None) -> None:
         # One space between columns (in the cells) instead of the DataTable's
         # two: at 80 columns a recipient or a name keeps one more cell per column.
@@ -90,7 +96,7 @@ class PagedTable(DataTable):
             self.add_column(_gap(self._label(key)), key=key, width=width + GAP)
         keys = [key for key, _, _ in self.COLUMNS]
         for record in self.records:
-            cells = dict(zip(keys, self.cells(record)))
+            cells = dict(zip(keys, self.cells(record), strict=False))
             self.add_row(*(_gap(cells[key]) for key in widths), key=str(record.id))
         if self.records:
             self.move_cursor(row=row, animate=False)

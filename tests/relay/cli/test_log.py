@@ -43,7 +43,7 @@ async def history(directory, upstream, tmp_path):
 
 def entries(out: str) -> list[str]:
     starts = [m.start() for m in ENTRY.finditer(out)]
-    return [out[a:b] for a, b in zip(starts, starts[1:] + [len(out)])]
+    return [out[a:b] for a, b in zip(starts, starts[1:] + [len(out)], strict=True)]
 
 
 async def test_log_shows_newest_first_with_status_decision_and_who_was_added(history, capsys, db_url, local_zone):

@@ -17,9 +17,10 @@ waits on it). It accepts everything unless told otherwise::
 STARTTLS or implicit TLS with the ``tls_files`` certificate, AUTH users, no
 SMTPUTF8, PIPELINING advertised (``pipelining=True``; ``pipelined`` on a
 received message then says whether DATA was already waiting when MAIL FROM
-was read, i.e. the client sent the group in one go). Every accepted message is recorded as a ``ReceivedMessage`` with its
-envelope, bytes, TLS and AUTH state, and the number of the connection it came
-on (``upstream.connections`` counts connections, to check reuse). Refused
+was read, i.e. the client sent the group in one go). Every accepted message
+is recorded as a ``ReceivedMessage`` with its envelope, bytes, TLS and AUTH
+state, and the number of the connection it came on (``upstream.connections``
+counts connections, to check reuse). Refused
 commands are recorded in ``upstream.refusals``. Nothing here sleeps for a
 fixed time: ``wait_for`` polls with a deadline.
 """

@@ -31,8 +31,10 @@ from ..helpers import (
     worst_reply_time,
 )
 
+ACME_RCPT = (ACME.encode(),)
 
-def _session_messages(port: int, *messages: bytes, recipients=(ACME.encode(),)) -> list[list[tuple[int, str]]]:
+
+def _session_messages(port: int, *messages: bytes, recipients=ACME_RCPT) -> list[list[tuple[int, str]]]:
     session = RawSession(port)
     try:
         return [session.send_message(SENDER.encode(), recipients, data) for data in messages]
