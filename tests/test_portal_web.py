@@ -204,6 +204,7 @@ def separated() -> Iterator[Separated]:
         yield setup
 
 
+@pytest.mark.slow
 @needs_accounts
 @needs_chromium
 async def test_a_customer_signs_in_in_chromium_as_an_account_that_cannot_read_the_database(

@@ -153,6 +153,7 @@ def seeded_db(tmp_path) -> str:
     return url
 
 
+@pytest.mark.slow
 def test_kill_9_mid_stream_loses_no_message_that_got_250(seeded_db, tmp_path, upstream, rng):
     results = [crash_round(f"r{n}", seeded_db, tmp_path / "spool", upstream, rng) for n in range(5)]
     print(

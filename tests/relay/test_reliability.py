@@ -12,6 +12,8 @@ import pytest
 
 from .helpers import reliability
 
+pytestmark = pytest.mark.slow  # real processes killed and restarted, minutes of mail
+
 
 def check(outcome: reliability.Outcome) -> None:
     print(reliability.HEADER)

@@ -7,9 +7,13 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from ..waiting import poll
 from .helpers import reliability
 from .helpers.reliability import Outcome, Senders, count_delivered, free_port, relay_process, seeded_database
+
+pytestmark = pytest.mark.slow  # real processes killed and restarted, minutes of mail
 
 
 def workers_of(pid: int) -> list[int]:

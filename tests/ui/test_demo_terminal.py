@@ -8,11 +8,13 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from contacts_tui.commands.demo import DEMO_PORTS, INBOX_PORTS
 
 from .helpers import Terminal, needs_tmux, program
 
-pytestmark = needs_tmux
+pytestmark = [pytest.mark.slow, needs_tmux]
 
 
 def test_demo_sends_a_sample_and_shows_the_bookkeeper_in_cc(tmp_path):

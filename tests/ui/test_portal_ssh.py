@@ -33,6 +33,7 @@ needs_ssh = pytest.mark.skipif(
     reason="needs sshd, ssh and ssh-keygen (openssh-server, openssh-client) and root to run sshd",
 )
 OWNER = "accounts@acme-trading.example"
+pytestmark = pytest.mark.slow  # a real sshd and ssh client in tmux
 
 
 def free_port() -> int:

@@ -4,11 +4,13 @@ back from the database through the directory."""
 
 from __future__ import annotations
 
+import pytest
+
 from contacts_tui.core.records import CustomerInput
 
 from .helpers import Terminal, needs_tmux, program
 
-pytestmark = needs_tmux
+pytestmark = [pytest.mark.slow, needs_tmux]
 
 
 def test_add_a_contact_person_by_keys_in_tmux(sqlite_directory, sqlite_url):

@@ -46,6 +46,7 @@ async def test_a_burst_across_screens_lands_where_it_was_meant(app, sqlite_direc
         assert sqlite_directory.list_contacts(acme.id) == []
 
 
+@pytest.mark.slow
 @needs_tmux
 @pytest.mark.parametrize("paste", [False, True], ids=["send-keys", "bracketed-paste"])
 def test_a_whole_string_sent_at_once_in_a_real_terminal_loses_no_character(sqlite_directory, sqlite_url, paste):

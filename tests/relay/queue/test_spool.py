@@ -239,7 +239,7 @@ async def test_concurrent_commits_share_one_fsync(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     await asyncio.gather(*(commit(spool, f"c{n}@example.com") for n in range(64)))
     grouped = spool.stats
-    for n in range(5):
+    for _ in range(5):
         await commit(spool)
     alone = spool.stats
     await spool.close()
@@ -468,6 +468,7 @@ def kill_and_recover(directory: Path, lines_before_kill: int, seed: int = 0) -> 
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", range(5))
 def test_kill_9_loses_no_acknowledged_commit(tmp_path: Path, run: int, rng: random.Random) -> None:
     # The seed fixes what the child commits and when it is killed; where the
