@@ -13,7 +13,7 @@ from contacts_tui.core.csv.dialect import SNIFF_BYTES, CsvFormat
 from contacts_tui.core.csv.importer import ImportFailed
 from contacts_tui.core.csv.read import CsvFormatError
 
-from .helpers import HEADER, csv_text, import_text
+from ..helpers import HEADER, csv_text, import_text
 
 GOOD = "owner@acme.example,Acme Ltd,Bea,bea@acme.example,,,billing"
 OTHER = "info@globex.example,Globex,Hank,hank@globex.example,,,"

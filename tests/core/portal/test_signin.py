@@ -23,8 +23,8 @@ from contacts_tui.core.portal.signin import CATEGORY, MailRoute, SignIn, normal_
 from contacts_tui.core.records import CustomerRecord
 from relay.app import RelayThread
 
-from ..capture import capture_relay
-from ..waiting import poll
+from ...capture import capture_relay
+from ...waiting import poll
 
 OWNER = "owner@acme.example"
 START = dt.datetime(2026, 12, 5, 9, 0, 0)

@@ -14,9 +14,9 @@ import struct
 import subprocess
 import termios
 
-from ..portal_service import running_service
-from ..waiting import poll
-from .helpers import TERMINAL_DEADLINE, program
+from ...portal_service import running_service
+from ...waiting import poll
+from ..helpers import TERMINAL_DEADLINE, program
 
 ESCAPES = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -89,7 +89,7 @@ def test_with_the_service_down_the_customer_is_told_so_and_nothing_is_drawn(tmp_
     )
     os.close(slave)
     try:
-        seen = read_until(master, b"isnotavailablerightnow", time.monotonic() + TERMINAL_DEADLINE)
+        seen = read_until(master, b"isnotavailablerightnow", TERMINAL_DEADLINE)
         assert process.wait(TERMINAL_DEADLINE) == 1
         assert b"Sendcode" not in seen and b"nobody-listens" not in seen  # the socket is the admin's business
     finally:

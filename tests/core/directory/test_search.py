@@ -6,7 +6,7 @@ import pytest
 
 from contacts_tui.core.records import ContactInput, CustomerInput
 
-from .helpers import new_customer, person
+from ..helpers import new_customer, person
 
 
 @pytest.fixture
@@ -197,7 +197,7 @@ def test_sort_applies_to_search_results(directory, many):
 @pytest.fixture
 def few_among_many(directory):
     """150 customers; the short word "q9" is in three of them."""
-    from .helpers import csv_text, import_text
+    from ..helpers import csv_text, import_text
 
     rows = [f"c{i:03d}@many.example,Customer {i:03d}{' Q9' if i in (7, 70, 140) else ''},,,,," for i in range(150)]
     import_text(directory, csv_text(*rows))
@@ -242,7 +242,7 @@ def test_a_word_in_every_customer_and_one_in_few_find_the_same_as_apart(director
 def test_matches_gathered_at_the_end_of_the_sort_order_page_right(directory, word):
     # A walk down the sort order expects the matches spread evenly; here they
     # all come last, so it gives up at its window and the index answers.
-    from .helpers import csv_text, import_text
+    from ..helpers import csv_text, import_text
 
     rows = [f"a{i:02d}@plain.example,Alpha {i:02d},,,,," for i in range(40)]
     rows += [f"z{i:02d}@last.example,Zeta Zq {i:02d},,,,," for i in range(20)]

@@ -14,8 +14,8 @@ import pytest
 
 from contacts_tui.core.errors import DirectoryError, LimitReached, ValidationError
 
-from ..waiting import poll
-from .helpers import person
+from ...waiting import poll
+from ..helpers import person
 
 
 def waits_for_a_lock(monitor) -> bool:
@@ -119,7 +119,7 @@ def test_configured_limit_holds_under_contention(db_url, limit):
     from contacts_tui.core.db import open_database
     from contacts_tui.core.directory.service import Directory
 
-    from .helpers import new_customer
+    from ..helpers import new_customer
 
     database = open_database(db_url)
     try:
@@ -139,7 +139,7 @@ def test_an_import_waits_for_an_admin_editing_the_same_customer(directory, acme,
     from contacts_tui.core.db import is_postgres
     from contacts_tui.core.migrate import write_transaction
 
-    from .helpers import csv_text, import_text
+    from ..helpers import csv_text, import_text
 
     if not is_postgres(directory.database):
         pytest.skip("SQLite's IMMEDIATE transactions let one writer in at a time")
@@ -180,7 +180,7 @@ def test_an_import_creating_a_customer_an_admin_just_created_is_a_clear_error(di
     from contacts_tui.core.migrate import write_transaction
     from contacts_tui.core.records import CustomerInput
 
-    from .helpers import csv_text, import_text
+    from ..helpers import csv_text, import_text
 
     if not is_postgres(directory.database):
         pytest.skip("SQLite's IMMEDIATE transactions let one writer in at a time")

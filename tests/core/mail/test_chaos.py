@@ -8,7 +8,7 @@ from contacts_tui.core.db import open_database
 from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.mail import chaos
 
-from ..earlier import BEFORE_RELAY_LAYOUT, run_earlier
+from ...earlier import BEFORE_RELAY_LAYOUT, run_earlier
 
 
 def test_rules_are_added_listed_and_cleared(directory):

@@ -9,8 +9,8 @@ import pytest
 from contacts_tui.core.portal.client import PortalSession
 from contacts_tui.ui.portal.app import make_portal_app
 
-from ..portal_service import running_service
-from .helpers import SIZE, contacts, customer, press, settle
+from ...portal_service import running_service
+from ..helpers import SIZE, contacts, customer, press, settle
 
 OWNER = "accounts@acme-trading.example"
 

@@ -22,10 +22,10 @@ import pytest
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import CustomerInput
 
-from ..accounts import Separated, needs_accounts, separated_portal
-from ..portal_service import mailed_codes
-from ..waiting import poll
-from .helpers import TERMINAL_DEADLINE, Terminal, needs_tmux
+from ...accounts import Separated, needs_accounts, separated_portal
+from ...portal_service import mailed_codes
+from ...waiting import poll
+from ..helpers import TERMINAL_DEADLINE, Terminal, needs_tmux
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
 needs_ssh = pytest.mark.skipif(

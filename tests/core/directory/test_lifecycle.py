@@ -7,7 +7,7 @@ import pytest
 from contacts_tui.core.errors import LimitReached, ValidationError
 from contacts_tui.core.records import CustomerInput
 
-from .helpers import active_emails, new_customer, person
+from ..helpers import active_emails, new_customer, person
 
 # -- soft delete and undelete ------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import new_customer, person
+from ..helpers import new_customer, person
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from contacts_tui.core.directory import history
 from contacts_tui.core.models import ContactPerson, Customer
 from contacts_tui.ui.portal.app import make_portal_app
 
-from ..portal_service import running_service
-from .helpers import SIZE, contacts, customer, press, screen_text, settle
+from ...portal_service import running_service
+from ..helpers import SIZE, contacts, customer, press, screen_text, settle
 
 LINK = "\x1b]8;;http://evil.example\x1b\\"
 CLEAR = "\x1b[2J"

@@ -27,11 +27,11 @@ from contacts_tui.core.mail import relay_log
 from contacts_tui.core.records import CustomerInput
 from relay.app import RelayThread
 
-from .accounts import Separated, needs_accounts, separated_portal
-from .browser import DEADLINE, Browser, needs_chromium
-from .capture import capture_relay
-from .portal_service import RunningService, running_service
-from .waiting import poll, wait_until
+from ...accounts import Separated, needs_accounts, separated_portal
+from ...browser import DEADLINE, Browser, needs_chromium
+from ...capture import capture_relay
+from ...portal_service import RunningService, running_service
+from ...waiting import poll, wait_until
 
 URL_IN_TEXT = re.compile(r"""(?:(?:https?|wss?):)?//[^\s"'<>)]+""")
 

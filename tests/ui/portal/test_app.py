@@ -19,8 +19,8 @@ from contacts_tui.ui.portal.history_screen import PortalHistoryScreen
 from contacts_tui.ui.portal.signin_screen import SENT, WRONG, SignInScreen
 from contacts_tui.ui.screens.confirm import Confirm
 
-from ..portal_service import running_service
-from .helpers import (
+from ...portal_service import running_service
+from ..helpers import (
     SIZE,
     burst,
     contacts,

@@ -13,7 +13,7 @@ from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.models import utcnow
 from contacts_tui.core.records import CustomerInput
 
-from .helpers import new_customer, person
+from ..helpers import new_customer, person
 
 CUSTOMER = Actor("owner@acme.example", "web")
 
@@ -144,7 +144,7 @@ def test_dates_people_type_are_read_in_their_zone(local_zone):
 
 
 def test_an_import_records_each_changed_customer_and_contact_once_as_the_file(directory, acme):
-    from .helpers import csv_text, import_text
+    from ..helpers import csv_text, import_text
 
     ann = directory.add_contact(acme.id, person("Ann", "ann@acme.example"))
     gone = directory.add_contact(acme.id, person("Gone", "gone@acme.example"))

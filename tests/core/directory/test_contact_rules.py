@@ -10,7 +10,7 @@ from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DirectoryError, LimitReached, NotFound, ValidationError
 from contacts_tui.core.records import ContactInput, CustomerInput
 
-from .helpers import active_emails, new_customer, person
+from ..helpers import active_emails, new_customer, person
 
 # -- names -------------------------------------------------------------------
 

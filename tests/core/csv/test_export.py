@@ -16,7 +16,7 @@ from contacts_tui.core.db import open_database
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import ContactInput, CustomerInput
 
-from .helpers import HEADER, export_text, import_text, person
+from ..helpers import HEADER, export_text, import_text, person
 
 
 def fill(directory: Directory) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from contacts_tui.core.csv.importer import ImportFailed
 
-from .helpers import csv_text, export_text, import_text, new_customer, person
+from ..helpers import csv_text, export_text, import_text, new_customer, person
 
 SAMPLE = csv_text(
     "owner@acme.example,Acme Ltd,Bea Bookkeeper,bea@acme.example,+31 20 555 0101,bookkeeping,billing",

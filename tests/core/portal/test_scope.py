@@ -11,7 +11,7 @@ from contacts_tui.core.errors import LimitReached, NotFound, ValidationError
 from contacts_tui.core.portal.scope import PortalClosed, PortalScope
 from contacts_tui.core.records import ContactInput, CustomerRecord
 
-from .helpers import new_customer, person
+from ..helpers import new_customer, person
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from contacts_tui.ui.portal.contacts_screen import PortalContactsScreen
 from contacts_tui.ui.portal.history_screen import PortalHistoryScreen
 from contacts_tui.ui.portal.signin_screen import SignInScreen
 
-from .helpers import SIZE, contacts, customer, press, seen, settle, type_text
-from .test_portal import OWNER, sign_in
+from ..helpers import SIZE, contacts, customer, press, seen, settle, type_text
+from .test_app import OWNER, sign_in
 
 ADMIN_KEYS = ["l", "m", "p", "s", "c", "slash", "r", "f", "enter", "escape", "q", "h", "i", "question_mark"]
 """The admin TUI's keys (relay log, captured messages, make primary, sample,

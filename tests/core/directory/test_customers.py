@@ -7,7 +7,7 @@ import pytest
 from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.records import CustomerInput
 
-from .helpers import new_customer, person
+from ..helpers import new_customer, person
 
 
 def test_customer_is_created_trimmed_and_active(directory):

@@ -15,7 +15,7 @@ from contacts_tui.core.errors import DirectoryError, LimitReached
 from contacts_tui.core.options import Options, open_directory
 from contacts_tui.core.records import ContactInput
 
-from .helpers import new_customer, person
+from ..helpers import new_customer, person
 
 
 @pytest.fixture

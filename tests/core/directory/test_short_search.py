@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.records import CustomerInput
 
-from .helpers import csv_text, import_text, new_customer, person
+from ..helpers import csv_text, import_text, new_customer, person
 
 _emails = itertools.count()
 
