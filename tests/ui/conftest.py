@@ -4,6 +4,7 @@ by Pilot at 80x24, and a real capture relay. Plain helpers are in helpers.py."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,16 @@ from relay.app import RelayThread
 
 from ..capture import capture_relay as capture_relay_in
 from ..portal_service import RunningService, running_service
+
+UI_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The real app under Pilot takes a few seconds a test: all of tests/ui/ is in the slow
+    loop (pytest -m slow), and the quick loop (pytest -m 'not slow') leaves it out."""
+    for item in items:
+        if UI_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

@@ -53,6 +53,7 @@ def database(db_url):
     database.close_all() if hasattr(database, "close_all") else database.close()
 
 
+@pytest.mark.slow  # a property test: hundreds of generated cases
 def test_no_sequence_of_operations_breaks_a_rule(database):
     directory = Directory(database, DEFAULT_CATALOG, max_contacts=LIMIT)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import logging
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,6 +98,7 @@ def test_on_sqlite_short_words_use_their_index_and_never_join_it_to_the_trigram_
 texts = st.text(alphabet="aoyé山田ñ4 .-", min_size=1, max_size=12).map(str.strip).filter(bool)
 
 
+@pytest.mark.slow  # a property test: hundreds of generated cases
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     names=st.lists(texts, min_size=1, max_size=4),

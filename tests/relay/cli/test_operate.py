@@ -84,6 +84,7 @@ async def test_a_chaos_rule_gives_exactly_its_reply_and_the_log_says_chaos(
     assert out == "   2  550 5.1.1 No such user (at RCPT, to nobody@*)\n"
 
 
+@pytest.mark.slow  # a thousand messages through a capture relay
 async def test_a_rule_at_half_the_mail_refuses_about_half(sqlite_directory, sqlite_url, tmp_path, capsys):
     run_cli(capsys, "chaos", "set", "--reply", "451 4.3.0 Not now", "--probability", "0.5", "--db", sqlite_url)
     async with running(relay_config(tmp_path, capture_retention=5000), sqlite_directory) as relay:

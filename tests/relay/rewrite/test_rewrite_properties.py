@@ -14,6 +14,7 @@ from email.errors import NonASCIILocalPartDefect
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -128,6 +129,7 @@ def cc_addresses(message: bytes) -> list[str]:
     return HeaderBlock.of(message).addresses(("cc",))
 
 
+@pytest.mark.slow  # a property test: hundreds of generated cases
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_rewrite_preserves_everything_it_does_not_add(case):

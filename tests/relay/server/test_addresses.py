@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from aiosmtpd.smtp import SMTP
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,6 +44,7 @@ def _parsers(limit: int = 0) -> tuple[RelaySMTP, SMTP]:
     return ours, theirs
 
 
+@pytest.mark.slow  # a property test: hundreds of generated cases
 @settings(max_examples=3000, deadline=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
 def test_any_argument_parses_as_aiosmtpd_parses_it(text: str) -> None:
