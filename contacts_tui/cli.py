@@ -124,8 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         parents=[common],
         help="export everything as CSV",
-        description="Export every customer and active contact person (or those the filters keep). Cells a spreadsheet would run as a "
-        "formula (beginning with = + - @) get an apostrophe in front; import takes it off again.",
+        description="Export every customer and active contact person (or those the filters keep). "
+        "Cells a spreadsheet would run as a formula (beginning with = + - @) get an apostrophe in front; "
+        "import takes it off again.",
     )
     exporter.add_argument("file", metavar="FILE.csv", help="where to write, or - for standard output")
     exporter.add_argument(

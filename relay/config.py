@@ -94,7 +94,7 @@ class RelayConfig:
             UpstreamConfig(
                 host=host,
                 port=port,
-                tls=self.upstream_tls,  # type: ignore[arg-type]
+                tls=self.upstream_tls,
                 verify=self.upstream_verify,
                 ca_file=self.upstream_ca_file,
                 username=self.upstream_user,

@@ -17,6 +17,7 @@ in the frame whatever a message does), and ``<base>`` and
 
 from __future__ import annotations
 
+import functools
 import re
 from html import escape
 from html.parser import HTMLParser
@@ -110,7 +111,7 @@ def _link_parts(html: str, body: Body, message_id: int) -> str:
         if part.content_id:
             pattern = re.compile(r"(=[\"']?)cid:" + re.escape(part.content_id) + r"([\"'\s/>;])", re.IGNORECASE)
             url = f"/api/v1/message/{message_id}/part/{part.part_id}"
-            html = pattern.sub(lambda found, url=url: found.group(1) + url + found.group(2), html)
+            html = pattern.sub(functools.partial(_to_part, url), html)
     return html
 
 
@@ -120,3 +121,7 @@ def framed_html(body: Body, message_id: int) -> str:
     rewriter.feed(_link_parts(body.html, body, message_id))
     rewriter.close()
     return "".join(rewriter.out)
+
+
+def _to_part(url: str, found: re.Match[str]) -> str:
+    return found.group(1) + url + found.group(2)

@@ -12,7 +12,12 @@ in a shared directory, and the supervisor's endpoint adds them up
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
+
+# How the supervisor's endpoint adds up a gauge over the workers (prometheus-client's names).
+GaugeMode = Literal[
+    "livesum", "livemax", "livemin", "liveall", "sum", "max", "min", "all", "mostrecent", "livemostrecent"
+]
 
 # Why a message was refused: every 4xx/5xx the relay gives at DATA and before.
 REFUSALS = ("access", "address", "recipients", "size", "line", "headers", "loop", "directory", "storage", "chaos")
@@ -46,7 +51,7 @@ class Metrics:
         def counter(name: str, text: str, labels: tuple[str, ...] = ()) -> Counter:
             return Counter(f"contacts_relay_{name}", text, labels, registry=registry)
 
-        def gauge(name: str, text: str, labels: tuple[str, ...] = (), mode: str = "livesum") -> Gauge:
+        def gauge(name: str, text: str, labels: tuple[str, ...] = (), mode: GaugeMode = "livesum") -> Gauge:
             # mode: how the supervisor's endpoint adds up the workers' values.
             return Gauge(f"contacts_relay_{name}", text, labels, registry=registry, multiprocess_mode=mode)
 

@@ -88,7 +88,7 @@ class _Stderr(logging.StreamHandler):
     """Whatever ``sys.stderr`` is when a line is written (the tests' capture swaps it per test)."""
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter
@@ -143,7 +143,7 @@ def _catch_everything() -> None:
             args.exc_type.__name__,
             name,
             args.exc_value,
-            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            exc_info=args.exc_value if args.exc_value is not None else True,
         )
 
     def unraisable(info) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import peewee
 
@@ -82,7 +83,8 @@ class Filter:
         return ", ".join(self.parts())
 
     def without(self, name: str) -> Filter:
-        return replace(self, **{name: None}, **({"opted_in": True} if name == "category" else {}))
+        changes: dict[str, Any] = {name: None, **({"opted_in": True} if name == "category" else {})}
+        return replace(self, **changes)
 
 
 NO_FILTER = Filter()

@@ -36,7 +36,7 @@ class Part:
         """The part's bytes as the sender attached them (transfer encoding undone)."""
         if self.message.get_content_maintype() == "message":
             inner = self.message.get_payload()
-            if isinstance(inner, list) and inner:
+            if isinstance(inner, list) and inner and not isinstance(inner[0], str):
                 return inner[0].as_bytes(policy=email.policy.SMTP)
             return b""
         payload = self.message.get_payload(decode=True)

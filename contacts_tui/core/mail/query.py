@@ -58,7 +58,9 @@ KEYS = (
 
 def split_words(query: str) -> list[str]:
     """Words as Mailpit splits them: on spaces, with "quoted words" kept together (quotes dropped)."""
-    words, current, quoted = [], [], False
+    words: list[str] = []
+    current: list[str] = []
+    quoted = False
     for character in query:
         if character == '"':
             quoted = not quoted

@@ -318,7 +318,8 @@ def customer_json(record: CustomerRecord) -> dict[str, Any]:
 
 def customer_from(data: dict[str, Any]) -> CustomerRecord:
     times = ("created_at", "updated_at", "portal_disabled_at", "last_sign_in_at")
-    return CustomerRecord(**{key: _from_time(value) if key in times else value for key, value in data.items()})
+    fields: dict[str, Any] = {key: _from_time(value) if key in times else value for key, value in data.items()}
+    return CustomerRecord(**fields)
 
 
 def contact_json(record: ContactRecord) -> dict[str, Any]:

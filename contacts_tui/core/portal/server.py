@@ -136,6 +136,7 @@ class PortalServer:
 
             async def connected(reader, writer, channel=listener.channel) -> None:
                 task = asyncio.current_task()
+                assert task is not None  # a connection's handler runs as a task
                 self._tasks.add(task)
                 try:
                     await self._connection(reader, writer, channel)
