@@ -109,22 +109,26 @@ CLEAN = {
     "contacts_tui/core/mail/__init__.py": "",
     "contacts_tui/core/mail/relay_log.py": "import peewee\nfrom . import added\n",
     # The two imports the no-cycles contract lets be (see pyproject.toml).
-    "contacts_tui/core/mail/added.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import relay_log\n",
+    "contacts_tui/core/mail/added.py": (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import relay_log\n"
+    ),
     "contacts_tui/core/mail/summary.py": "",
     "contacts_tui/core/migrations/__init__.py": "",
-    "contacts_tui/core/migrations/m0013_inbox_columns.py": "def up():\n    from contacts_tui.core.mail import summary\n",
+    "contacts_tui/core/migrations/m0013_inbox_columns.py": (
+        "def up():\n    from contacts_tui.core.mail import summary\n"
+    ),
     "contacts_tui/core/mail/inbox.py": "import contacts_tui.core.mail.relay_log\n",
     "contacts_tui/ui/portal/__init__.py": "",
-    "contacts_tui/ui/portal/app.py": "from contacts_tui.ui.screens import base\nimport contacts_tui.core.portal.client\n",
+    "contacts_tui/ui/portal/app.py": (
+        "from contacts_tui.ui.screens import base\nimport contacts_tui.core.portal.client\n"
+    ),
     # The portal service owns the database; the portal's processes hold its client.
-    "contacts_tui/core/db.py": "import peewee\n",
     "contacts_tui/core/portal/__init__.py": "",
     "contacts_tui/core/portal/scope.py": "import contacts_tui.core.directory.service\n",
     "contacts_tui/core/portal/protocol.py": "",
     "contacts_tui/core/portal/client.py": "from . import protocol\n",
     "contacts_tui/core/portal/service.py": "import contacts_tui.core.portal.scope\nfrom . import protocol\n",
     "contacts_tui/core/portal/server.py": "from . import service\n",
-    "contacts_tui/commands/__init__.py": "",
     "contacts_tui/commands/portal.py": "import contacts_tui.core.portal.client\n",
     # The relay by job, each importing the layer below it.
     "relay/__init__.py": "",

@@ -291,14 +291,14 @@ async def measure(url: str, launched: float) -> dict:
                 fields = {"domain": middle.split("@")[1]}
             chosen = Filter(**fields)
             search.value = text
-            await until(lambda: screen.shown is not None and screen.shown.text == text)
+            await until(lambda text=text: screen.shown is not None and screen.shown.text == text)
             await pilot.pause()
             # As the filter dialog hands it over when applied.
             started, started_cpu = time.perf_counter(), time.process_time()
             screen._filtered(chosen)
-            await until(lambda: screen.shown is not None and screen.shown.filter == chosen)
+            await until(lambda chosen=chosen: screen.shown is not None and screen.shown.filter == chosen)
             shown = time.perf_counter()
-            await until(lambda: painted[-1] > shown)
+            await until(lambda shown=shown: painted[-1] > shown)
             filtered.append(painted[-1] - started)
             result.setdefault("filters_cpu", []).append(painted_cpu[-1] - started_cpu)
             result.setdefault("filtered", {})[label(text, chosen)] = screen.table.total

@@ -24,7 +24,7 @@ from tests.relay.helpers import ACME, SENDER, RawSession, message
 from tests.relay.helpers.reliability import Outcome, free_port, relay_process, seeded_database, serving
 from tests.relay.helpers.upstream import Upstream
 
-from .waiting import poll
+from ..waiting import poll
 
 SCRIPT = str(Path(sys.executable).parent / "contacts-tui")
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .test_cli import HEADER, clean_environment, run, write  # noqa: F401 - the fixture applies here too
+from ..test_cli import HEADER, run, write
 
 TOWN = "\n".join(
     [

@@ -17,7 +17,8 @@ from contacts_tui.core.interrupt import Interrupted, Stop
 from contacts_tui.core.models import Customer, utcnow
 from contacts_tui.core.validate import ROLES
 
-from .helpers import csv_text, import_text
+from ...waiting import poll
+from ..helpers import csv_text, import_text
 
 WORDS = ["acme", "north", "pixel", "oy", "q", "é", "books", "example"]
 DOMAINS = ["acme.example", "north.example", "ledger.example", "pixel.example.org"]
@@ -190,7 +191,6 @@ def test_a_filter_names_what_is_wrong_with_it(directory):
 
 def test_a_stopped_read_ends_at_once_and_the_connection_reads_on(directory):
     import threading
-    import time
 
     database = directory.database
     stop = Stop()
@@ -213,8 +213,14 @@ def test_a_stopped_read_ends_at_once_and_the_connection_reads_on(directory):
     reader = threading.Thread(target=read)
     reader.start()
     assert started.wait(10)
-    time.sleep(0.2)  # the statement is running by now; nothing else says so
-    stop.stop()
+
+    def ended() -> bool:
+        # A driver's cancel ends only a statement that has begun, and nothing
+        # says when it has: stop again until the read is over.
+        stop.stop()
+        return not reader.is_alive()
+
+    poll(ended, 10, fail=False, interval=0.05)
     reader.join(10)
     assert not reader.is_alive(), "the read went on after stop()"
     assert isinstance(outcome[0], Interrupted) and outcome[1] == 42

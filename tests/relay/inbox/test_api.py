@@ -13,6 +13,7 @@ import pytest
 
 from contacts_tui.core.mail import relay_log
 
+from ...waiting import wait_until
 from ..helpers import ACME, ACME_BILLING, BETA, SENDER, send
 from .conftest import PDF, invoice
 
@@ -203,10 +204,15 @@ async def test_chaos_triggers_are_chaos_rules_that_fail_mail(inbox_relay, http):
     assert triggers["Recipient"] == {"ErrorCode": 451, "Probability": 0}
     assert len(triggers["Rules"]) == 2  # the rule with a pattern stays
 
-    deadline = asyncio.get_running_loop().time() + 10
-    while (answer := await send(inbox_relay.port, [ACME], invoice())).code != 452:
-        assert asyncio.get_running_loop().time() < deadline, answer  # the relay reads the rules within a second
-        await asyncio.sleep(0.1)
+    answers = []
+
+    async def refused() -> bool:
+        answers.append(await send(inbox_relay.port, [ACME], invoice()))
+        return answers[-1].code == 452
+
+    # The relay reads the rules within a second.
+    await wait_until(refused, 10, lambda: answers[-1], interval=0.1)
+    answer = answers[-1]
     assert answer.text == "Chaos sender error"
     async with http.put("/api/v1/chaos", json={}) as response:
         assert (await response.json())["Sender"]["Probability"] == 0

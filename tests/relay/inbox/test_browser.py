@@ -6,7 +6,6 @@ screenshots (1280x800 and 390x844) are written to DIR."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from ...browser import DEADLINE, Browser, needs_chromium
+from ...waiting import wait_until
 from ..helpers import ACME, BETA, send
 from .conftest import PDF, invoice
 
@@ -44,25 +44,25 @@ async def frame_text(browser: Browser) -> str:
 
 
 async def until_frame_shows(browser: Browser, text: str) -> None:
-    deadline = asyncio.get_running_loop().time() + DEADLINE
-    while text not in await frame_text(browser):
-        assert asyncio.get_running_loop().time() < deadline, f"the frame never showed {text!r}"
-        await asyncio.sleep(0.1)
+    async def shown() -> bool:
+        return text in await frame_text(browser)
+
+    await wait_until(shown, DEADLINE, lambda: f"the frame never showed {text!r}", interval=0.1)
 
 
 async def until_frame_image(browser: Browser, width: int) -> None:
     """Until the frame's first image has loaded at ``width`` pixels (a broken one has none)."""
-    deadline = asyncio.get_running_loop().time() + DEADLINE
-    while True:
+
+    async def loaded() -> bool:
         document = await frame_document(browser)
         if document:
             node = await browser.call("DOM.querySelector", nodeId=document["nodeId"], selector="img")
             if node.get("nodeId"):
                 quad = (await browser.call("DOM.getBoxModel", nodeId=node["nodeId"]))["model"]
-                if quad["width"] == width:
-                    return
-        assert asyncio.get_running_loop().time() < deadline, "the frame's image never loaded"
-        await asyncio.sleep(0.1)
+                return quad["width"] == width
+        return False
+
+    await wait_until(loaded, DEADLINE, lambda: "the frame's image never loaded", interval=0.1)
 
 
 async def click_in_frame(browser: Browser, selector: str) -> None:
@@ -125,10 +125,9 @@ async def test_a_tester_sees_an_invoice_arrive_opens_it_and_downloads_its_pdf(in
         await browser.evaluate("document.querySelector('[data-tab=attachments]').click()")
         await browser.evaluate("document.querySelector('#attachments a.download').click()")
         pdf = downloads / "INV-42.pdf"
-        deadline = asyncio.get_running_loop().time() + DEADLINE
-        while not (pdf.exists() and pdf.stat().st_size == len(PDF)):
-            assert asyncio.get_running_loop().time() < deadline, list(downloads.iterdir())
-            await asyncio.sleep(0.1)
+        await wait_until(
+            lambda: pdf.exists() and pdf.stat().st_size == len(PDF), DEADLINE, lambda: list(downloads.iterdir())
+        )
         assert pdf.read_bytes() == PDF
         assert not [text for text in browser.complaints() if "Content Security Policy" in text and "frame" not in text]
         # The README's pictures: a second message, the invoice open on its HTML.
@@ -209,10 +208,7 @@ async def test_a_hostile_message_runs_nothing_and_loads_nothing(inbox_relay, url
             await click_in_frame(browser, target)
         # Remote content allowed: the image loads now (the server counts), scripts and forms still never run.
         await browser.evaluate("document.getElementById('remote').click()")
-        deadline = asyncio.get_running_loop().time() + DEADLINE
-        while "/img" not in hits:
-            assert asyncio.get_running_loop().time() < deadline, hits
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: "/img" in hits, DEADLINE, lambda: hits)
         await until_frame_shows(browser, "Hostile hello")
         dialogs = [m for m in browser.messages if m.get("method") == "Page.javascriptDialogOpening"]
         ran = {"/script", "/top-script", "/onload", "/onerror", "/svg", "/form", "/link", "/top", "/refresh"}
