@@ -63,6 +63,7 @@ PRIVATE_PARTS = [
     # asyncio, through aiosmtpd's reader.
     ("asyncio.streams", "StreamReader", "self._buffer", "relay/server/protocol.py and data.py read and refill it"),
     # Textual.
+    ("textual.app", "App._broker_event", None, "ui/inert_text.py overrides it: a click on text never runs an action"),
     ("textual.dom", "DOMNode", "self._bindings", "ui/screens/base.py looks up the bindings of a key"),
     ("textual.binding", "BindingsMap", "self.key_to_bindings", "ui/screens/base.py looks up the bindings of a key"),
     ("textual.keys", "_character_to_key", None, "tests/ui/helpers.py names keys as Textual's driver does"),

@@ -94,8 +94,9 @@ class ScreenActions(Provider):
 
     async def discover(self) -> Hits:
         for command in screen_commands(self.screen):
-            # help is typed str, but the palette takes Content as it is.
-            yield DiscoveryHit(plain(command.title), command.callback, text=command.title, help=plain(command.help))
+            # help is typed str, but the palette takes Content as it is: a
+            # string would be read as markup (a name in it could run an action).
+            yield DiscoveryHit(plain(command.title), command.callback, text=command.title, help=plain(command.help))  # type: ignore[arg-type]  # see above
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -104,7 +105,7 @@ class ScreenActions(Provider):
             score = max([matcher.match(command.title)] + [matcher.match(word) * 0.9 for word in command.words])
             if score > 0:
                 title = highlighted(matcher, command.title)
-                yield Hit(score, title, command.callback, text=command.title, help=plain(command.help))
+                yield Hit(score, title, command.callback, text=command.title, help=plain(command.help))  # type: ignore[arg-type]  # see above
 
 
 def highlighted(matcher: Matcher, title: str) -> Content:

@@ -172,7 +172,8 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
         if not customer.active:
             shared.append(customer)
             continue
-        additions, notes = [], []
+        found: list[Addition] = []
+        notes: list[str] = []
         for pname, pemail, receive_all in people[cid]:
             key = email_key(pemail)
             if key in copied_by:
@@ -180,11 +181,11 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
                 continue
             copied_by[key] = customer.name
             why = "receives all notifications" if receive_all else f"opted in to {category}"
-            additions.append(Addition(pemail, pname, customer_email=customer.email, reason=why))
-        if additions:
+            found.append(Addition(pemail, pname, customer_email=customer.email, reason=why))
+        if found:
             mine = tuple(r for r in addressed if owner[r] == cid)
-            reason = f"{len(additions)} contact person(s) of {customer.name} opted in to {category}"
-            audiences.append(Audience(mine, (customer,), tuple(additions), reason, tuple(notes)))
+            reason = f"{len(found)} contact person(s) of {customer.name} opted in to {category}"
+            audiences.append(Audience(mine, (customer,), tuple(found), reason, tuple(notes)))
         else:
             shared.append(customer)
             shared_notes.extend(notes)
@@ -209,9 +210,9 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
     else:
         added = sum(len(audience.additions) for audience in audiences)
         reason = f"{added} contact person(s) of {names} opted in to {category}"
-    notes = tuple(note for audience in audiences for note in audience.notes)
-    notes = tuple(_inactive(c) for c in customers.values() if not c.active) + notes
-    return Resolution(category, tuple(customers.values()), tuple(audiences), reason, notes)
+    inactive = tuple(_inactive(c) for c in customers.values() if not c.active)
+    every_note = inactive + tuple(note for audience in audiences for note in audience.notes)
+    return Resolution(category, tuple(customers.values()), tuple(audiences), reason, every_note)
 
 
 def _owners(keys_of: list[tuple[str, tuple[str, ...]]], by_key: dict[str, int]) -> dict[str, int | None]:
