@@ -84,7 +84,12 @@ class PortalClient:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(self.timeout)
                 sock.connect(self.path)
-                sock.sendall(request)
+                try:
+                    sock.sendall(request)
+                except (BrokenPipeError, ConnectionResetError):
+                    # A service that is busy answers at once and closes: its
+                    # answer may be waiting to be read though our request was not.
+                    pass
                 answer = bytearray()
                 while not answer.endswith(b"\n"):
                     chunk = sock.recv(65536)
