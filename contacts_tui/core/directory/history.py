@@ -22,7 +22,7 @@ from ..controls import has_control
 from ..display import visible
 from ..models import ChangeRecord, utcnow
 from ..records import ContactRecord, CustomerRecord
-from .bulk import insert_rows
+from .multirow import insert_rows
 
 CHANNELS = ("tui", "cli", "import", "ssh", "web")
 """How a change came in: the admin TUI, a command, a CSV import, the portal over SSH or in a browser."""

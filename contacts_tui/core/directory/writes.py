@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from peewee import chunked
 
 from ..models import ContactCategory, ContactPerson, Customer
-from .bulk import insert_rows
+from .multirow import insert_rows
 from .rules import CleanContact, CleanCustomer, name_sort_key, search_text
 
 BATCH = 500
