@@ -163,6 +163,11 @@ def limit_error(active_count: int, limit: int, customer: str = "this customer") 
     return None
 
 
+def deleted_error(name: str) -> FieldError:
+    """A deleted contact person is read-only until it is restored, whoever asks."""
+    return FieldError(None, f"{name} is deleted: restore this contact person before changing it")
+
+
 def raise_limit(active_count: int, limit: int, subject: str | None) -> None:
     error = limit_error(active_count, limit)
     if error:

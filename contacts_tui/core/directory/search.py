@@ -444,6 +444,18 @@ def count_customers(
         return _count(database, search, stop)
 
 
+def shown_condition(
+    database: peewee.Database, text: str, flt: Filter = NO_FILTER, max_contacts: int = 10
+) -> peewee.Expression | None:
+    """The WHERE condition of every customer ``text`` and ``flt`` match (None:
+    all of them), for going through all that a search shows a chunk at a
+    time by id (a bulk change) instead of a page in sort order."""
+    search = _search(database, text, flt, max_contacts)
+    if search.matching is None:
+        return None
+    return search.matching if search.gather is None else search.matching & search.gather
+
+
 def _walk(
     database: peewee.Database,
     search: _Search,

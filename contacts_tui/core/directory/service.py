@@ -38,6 +38,8 @@ from ..records import (
 from ..validate import DEFAULT_ROLE, clean_categories, email_key
 from . import history, search, settings, writes
 from .acting import Acting
+from .bulk.actions import BulkAction, BulkPlan, BulkResult, Selection
+from .bulk.calls import BulkChanges, Progress
 from .checks import RuleChecks, check_not_deleted
 from .filters import NO_FILTER, Filter, clean_filter, person_condition
 from .history import Actor, Change
@@ -79,11 +81,11 @@ class Directory:
     and never the customer's primary email; at most ``max_contacts`` active
     contact persons; soft deletes; make primary swaps atomically.
 
-    Built from three collaborators: ``settings`` (the catalog and the limit
+    Built from four collaborators: ``settings`` (the catalog and the limit
     the database stores, followed: settings.Following), ``checks`` (the
-    rules of ``rules``, with what they need from the database: checks.py)
-    and ``acting`` (who makes each change and the history entry it writes:
-    acting.py). The writes are those of ``writes``, which the CSV import
+    rules of ``rules``, with what they need from the database: checks.py),
+    ``acting`` (who makes each change and the history entry it writes:
+    acting.py) and ``bulk`` (one change to many records: bulk/). The writes are those of ``writes``, which the CSV import
     uses too. Every write records one change in the history, in its
     transaction, as the directory's actor (``as_actor``).
     """
@@ -95,6 +97,7 @@ class Directory:
         self.settings = settings.Following(database, catalog, max_contacts)
         self.checks = RuleChecks(self.settings)
         self.acting = Acting(database)
+        self.bulk = BulkChanges(database, self.settings, self.acting)
 
     # -- the stored settings, followed ---------------------------------------
 
@@ -132,6 +135,7 @@ class Directory:
         """This directory (the same database and settings) recording its changes as ``actor``."""
         other = copy.copy(self)
         other.acting = self.acting.as_actor(actor)
+        other.bulk = BulkChanges(other.database, other.settings, other.acting)
         return other
 
     @_database_call
@@ -436,6 +440,27 @@ class Directory:
             .order_by(Customer.name_key, Customer.id)
         )
         return [Membership(r.id, r.customer.id, r.customer.name, r.customer.email, r.name, r.phone) for r in query]
+
+    # -- bulk changes (see bulk/) -----------------------------------------
+
+    @_database_call
+    def plan_bulk(
+        self, selection: Selection, action: BulkAction, *, progress: Progress | None = None, stop: Stop | None = None
+    ) -> BulkPlan:
+        """Check every selected record against the rules; nothing is written.
+        ``stop.stop()`` from another thread ends it with Interrupted."""
+        return self.bulk.plan_bulk(selection, action, progress=progress, stop=stop)
+
+    @_database_call
+    def apply_bulk(self, plan: BulkPlan, *, progress: Progress | None = None, stop: Stop | None = None) -> BulkResult:
+        """Change the records of ``plan``, each checked again, a batch per
+        transaction; ``stop.stop()`` ends it after the batch it is in."""
+        return self.bulk.apply_bulk(plan, progress=progress, stop=stop)
+
+    @_database_call
+    def last_bulk_change(self) -> tuple[BulkAction, Selection] | None:
+        """The newest bulk change this directory's actor made (through its channel); None if it made none."""
+        return self.bulk.last_bulk_change()
 
     # -- the relay's question ---------------------------------------------
 

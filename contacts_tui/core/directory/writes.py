@@ -164,6 +164,29 @@ def set_deleted(contact_ids: Iterable[int], deleted: bool, now: dt.datetime) -> 
         ).execute()
 
 
+def switch_category(contact_ids: Sequence[int], key: str, on: bool, now: dt.datetime) -> None:
+    """Opt contact persons in to one category, or out of it (they must not have, or have, it)."""
+    for batch in chunked(list(contact_ids), BATCH):
+        if on:
+            insert_rows(ContactCategory, ("contact_id", "category"), [(contact_id, key) for contact_id in batch])
+        else:
+            ContactCategory.delete().where(
+                ContactCategory.contact.in_(batch) & (ContactCategory.category == key)
+            ).execute()
+        ContactPerson.update(updated_at=now).where(ContactPerson.id.in_(batch)).execute()
+
+
+def set_receive_all(contact_ids: Iterable[int], enabled: bool, now: dt.datetime) -> None:
+    for batch in chunked(list(contact_ids), BATCH):
+        ContactPerson.update(receive_all=enabled, updated_at=now).where(ContactPerson.id.in_(batch)).execute()
+
+
+def set_customers_active(customer_ids: Iterable[int], active: bool, now: dt.datetime) -> None:
+    """Activate customers, or deactivate them (their contact persons get no copies meanwhile)."""
+    for batch in chunked(list(customer_ids), BATCH):
+        Customer.update(active=active, updated_at=now).where(Customer.id.in_(batch)).execute()
+
+
 def write_categories(categories: Mapping[int, frozenset[str]]) -> None:
     """Replace the categories of contact persons (by id) with these."""
     for batch in chunked(list(categories), BATCH):

@@ -1,0 +1,188 @@
+"""The bulk changes of ``Directory`` (a collaborator): plan, apply, and the
+newest bulk change in the history (see the package's docstring)."""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Callable
+
+import peewee
+
+from ...errors import ValidationError
+from ...interrupt import Interrupted, Stop
+from ...migrate import write_transaction
+from ...catalog import Catalog
+from ...models import ChangeRecord, utcnow
+from ...validate import clean_categories
+from .. import history
+from ..history import Actor
+from ..acting import Acting
+from .actions import (
+    ACTIVATE,
+    DEACTIVATE,
+    DELETE,
+    RECEIVE_ALL_OFF,
+    RECEIVE_ALL_ON,
+    RESTORE,
+    SHOWN_REFUSALS,
+    SWITCH_OFF,
+    SWITCH_ON,
+    BulkAction,
+    BulkPlan,
+    BulkResult,
+    Refusal,
+    Selection,
+)
+from ..settings import Following
+from .steps import apply_batch, check_batch, contact_batches, customer_batches, slices
+
+Progress = Callable[[int, int | None], None]
+"""Called after each batch with the records done and (when known) how many in all."""
+
+
+# -- the history of a bulk change ---------------------------------------------
+
+_ACTIONS = {
+    history.CONTACT_DELETED: DELETE,
+    history.CONTACT_RESTORED: RESTORE,
+    history.CUSTOMER_DEACTIVATED: DEACTIVATE,
+    history.CUSTOMER_ACTIVATED: ACTIVATE,
+}
+BULK_HISTORY = (*_ACTIONS, history.CATEGORIES_CHANGED, history.RECEIVE_ALL_CHANGED)
+"""The history's actions a bulk change records."""
+
+
+def _action_of(action: str, changes: list) -> BulkAction | None:
+    if action in _ACTIONS:
+        return BulkAction(_ACTIONS[action])
+    if not changes or len(changes[0]) != 3:
+        return None
+    _, before, after = changes[0]
+    if action == history.RECEIVE_ALL_CHANGED:
+        return BulkAction(RECEIVE_ALL_ON if after else RECEIVE_ALL_OFF)
+    added, removed = set(after or ()) - set(before or ()), set(before or ()) - set(after or ())
+    if len(added | removed) != 1:
+        return None
+    return BulkAction(SWITCH_ON if added else SWITCH_OFF, next(iter(added | removed)))
+
+
+class BulkChanges:
+    """The bulk changes of ``Directory``: the catalog and the limit of its
+    ``settings``, each change recorded for the actor of its ``acting``. The
+    directory's calls wrap these (fresh settings, driver failures as
+    DatabaseUnavailable)."""
+
+    def __init__(self, database: peewee.Database, settings: Following, acting: Acting) -> None:
+        self.database = database
+        self.settings = settings
+        self.acting = acting
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.settings.catalog
+
+    @property
+    def max_contacts(self) -> int:
+        return self.settings.max_contacts
+
+    @property
+    def actor(self) -> Actor:
+        return self.acting.actor
+
+    def limit_for_write(self) -> int:
+        return self.settings.limit_for_write()
+
+    def plan_bulk(
+        self, selection: Selection, action: BulkAction, *, progress: Progress | None = None, stop: Stop | None = None
+    ) -> BulkPlan:
+        """Check every selected record against the rules; nothing is written.
+        ``stop.stop()`` from another thread ends it with Interrupted."""
+        self._check_action(selection, action)
+        ids, owners = array("q"), array("q")
+        customers = unchanged = refused_count = done = 0
+        refused: list[Refusal] = []
+        last_owner = None
+        batches = (customer_batches if action.on_customers else contact_batches)(
+            self.database, selection, self.max_contacts
+        )
+        for batch in batches:
+            if stop is not None and stop.stopped:
+                raise Interrupted("the bulk change was cancelled")
+            checked = check_batch(action, batch, self.max_contacts)
+            for record_id, owner in checked.change:
+                ids.append(record_id)
+                owners.append(owner)
+                if owner != last_owner:
+                    customers, last_owner = customers + 1, owner
+            unchanged += checked.unchanged
+            refused_count += len(checked.refused)
+            refused.extend(checked.refused[: SHOWN_REFUSALS - len(refused)])
+            done += len(batch)
+            if progress is not None:
+                progress(done, None)
+        return BulkPlan(action, ids, owners, customers, unchanged, tuple(refused), refused_count)
+
+    def apply_bulk(self, plan: BulkPlan, *, progress: Progress | None = None, stop: Stop | None = None) -> BulkResult:
+        """Change the records of ``plan``, each checked again, a batch per
+        transaction; ``stop.stop()`` ends it after the batch it is in."""
+        action, now, actor = plan.action, utcnow(), self.actor
+        changed, owners = array("q"), array("q")
+        customers = unchanged = refused_count = done = 0
+        refused: list[Refusal] = []
+        stopped = False
+        last_owner = None
+        for batch in slices(plan.ids, plan.owners):
+            if stop is not None and stop.stopped:
+                stopped = True
+                break
+            with write_transaction(self.database):
+                limit = self.limit_for_write() if action.verb == RESTORE else self.max_contacts
+                checked = apply_batch(self.database, action, batch, self.catalog, limit, actor, now)
+            for record_id, owner in checked.change:
+                changed.append(record_id)
+                owners.append(owner)
+                if owner != last_owner:
+                    customers, last_owner = customers + 1, owner
+            unchanged += checked.unchanged
+            refused_count += len(checked.refused)
+            refused.extend(checked.refused[: SHOWN_REFUSALS - len(refused)])
+            done += len(batch)
+            if progress is not None:
+                progress(done, plan.count)
+        return BulkResult(action, changed, owners, customers, tuple(refused), refused_count, unchanged, stopped)
+
+    def last_bulk_change(self) -> tuple[BulkAction, Selection] | None:
+        """The newest bulk change this directory's actor made (through its
+        channel), as the action it was and the records it changed; None if
+        it made none. All of one bulk change share one time in the history."""
+        actor = self.actor
+        mine = (ChangeRecord.who == actor.who) & (ChangeRecord.channel == actor.channel)
+        newest = (
+            ChangeRecord.select()
+            .where(mine & ChangeRecord.action.in_(BULK_HISTORY))
+            .order_by(ChangeRecord.at.desc(), ChangeRecord.id.desc())
+            .first()
+        )
+        if newest is None:
+            return None
+        try:
+            changes = json.loads(newest.changes or "[]")
+        except ValueError:
+            changes = []
+        done = _action_of(newest.action, changes)
+        if done is None:
+            return None
+        same = ChangeRecord.select(ChangeRecord.customer_id, ChangeRecord.contact_id).where(
+            mine & (ChangeRecord.at == newest.at) & (ChangeRecord.action == newest.action)
+        )
+        rows = list(same.tuples())
+        if done.on_customers:
+            return done, Selection.of_customers(customer_id for customer_id, _ in rows)
+        return done, Selection.of_contacts(contact_id for _, contact_id in rows if contact_id is not None)
+
+    def _check_action(self, selection: Selection, action: BulkAction) -> None:
+        if action.category is not None:
+            clean_categories([action.category], self.catalog)
+        if action.on_customers and selection.contact_ids:
+            raise ValidationError.single(None, f"contact persons cannot be {action.verb}d: choose customers")
