@@ -345,3 +345,24 @@ def test_wrong_actions_are_refused(directory):
         admin.plan_bulk(Selection.of_contacts([1]), BulkAction(DEACTIVATE))
     with pytest.raises(ValueError):
         BulkAction(SWITCH_ON)
+
+
+def test_a_batch_that_fails_keeps_the_batches_before_it_and_says_why(sqlite_directory, monkeypatch):
+    monkeypatch.setattr(steps, "BATCH", 2)
+    admin = sqlite_directory.as_actor(ADMIN)
+    ids = []
+    for c in range(5):
+        customer = admin.create_customer(CustomerInput(f"C{c}", f"owner{c}@acme.example"))
+        ids.append(admin.add_contact(customer.id, ContactInput(f"P{c}", f"p{c}@acme.example")).id)
+    plan = admin.plan_bulk(Selection.of_contacts(ids), BulkAction(RECEIVE_ALL_ON))
+    # The database itself refuses the write of the fourth record (a disk, a permission: not a rule).
+    admin.database.execute_sql(
+        f"CREATE TRIGGER refuse BEFORE UPDATE ON contact_person WHEN NEW.id = {ids[3]} "
+        "BEGIN SELECT RAISE(ABORT, 'the disk said no'); END"
+    )
+    result = admin.apply_bulk(plan)
+    assert result.stopped and result.count == 2 and "the disk said no" in result.error
+    assert [admin.get_contact(i).receive_all for i in ids] == [True, True, False, False, False]
+    assert result.summary().startswith("Stopped after 2 of 5 by an error: ")
+    assert result.summary().endswith("Switched receive all on for 2 contact persons at 2 customers.")
+    assert len([c for c in admin.history() if c.action == "receive all changed"]) == 2

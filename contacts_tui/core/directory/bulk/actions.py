@@ -75,6 +75,13 @@ class BulkAction:
             return counted(count, "customer", "customers")
         return f"{counted(count, 'contact person', 'contact persons')} at {counted(customers, 'customer', 'customers')}"
 
+    def past(self, labels: dict[str, str] | None = None) -> str:
+        """ "switched Account on", "deleted", "activated"."""
+        words = self.describe(labels)
+        if words.startswith("switch "):
+            return "switched " + words[len("switch ") :]
+        return words + "d"
+
     def question(self, count: int, customers: int, labels: dict[str, str] | None = None) -> str:
         """ "Switch Account on for 37 contact persons at 12 customers?", "Delete 3 contact persons at 1 customer?" """
         words = self.describe(labels)
@@ -189,10 +196,34 @@ class BulkResult:
     """Records found as the action would make them when applied."""
     stopped: bool = False
     """Stopped before the end: what is in ``changed`` was changed, the rest not."""
+    error: str = ""
+    """Why it stopped, when a batch failed (the database went away): the batches before it stay changed."""
+    planned: int = 0
+    """Records the plan had for it."""
 
     @property
     def count(self) -> int:
         return len(self.changed)
+
+    def summary(self, labels: dict[str, str] | None = None) -> str:
+        """What was done, in a sentence or three, for a notification or a terminal."""
+        action = self.action
+        records = action.records(self.count, self.customers)
+        done = action.past(labels)
+        text = (
+            f"{done} {records}." if action.verb in (DELETE, RESTORE, DEACTIVATE, ACTIVATE) else f"{done} for {records}."
+        )
+        text = text[0].upper() + text[1:]
+        if self.error:
+            text = f"Stopped after {self.count:,} of {self.planned:,} by an error: {self.error}. {text}"
+        elif self.stopped:
+            text = f"Stopped after {self.count:,} of {self.planned:,}. {text}"
+        if self.refused_count:
+            text += f" {self.refused_count:,} refused (changed meanwhile): {self.refused[0].describe()}"
+            if self.refused_count > 1:
+                text += f" and {self.refused_count - 1:,} more"
+            text += "."
+        return text
 
     def undo(self) -> tuple[BulkAction, Selection]:
         """The action and selection that put back what this change changed (and nothing else)."""

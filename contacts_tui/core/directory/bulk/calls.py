@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import peewee
 
-from ...errors import ValidationError
+from ...errors import DirectoryError, ValidationError
 from ...interrupt import Interrupted, Stop
 from ...migrate import write_transaction
 from ...catalog import Catalog
@@ -130,15 +130,22 @@ class BulkChanges:
         changed, owners = array("q"), array("q")
         customers = unchanged = refused_count = done = 0
         refused: list[Refusal] = []
-        stopped = False
+        stopped, error = False, ""
         last_owner = None
         for batch in slices(plan.ids, plan.owners):
             if stop is not None and stop.stopped:
                 stopped = True
                 break
-            with write_transaction(self.database):
-                limit = self.limit_for_write() if action.verb == RESTORE else self.max_contacts
-                checked = apply_batch(self.database, action, batch, self.catalog, limit, actor, now)
+            try:
+                with write_transaction(self.database):
+                    limit = self.limit_for_write() if action.verb == RESTORE else self.max_contacts
+                    checked = apply_batch(self.database, action, batch, self.catalog, limit, actor, now)
+            except (peewee.PeeweeException, DirectoryError) as exc:
+                if not changed:
+                    raise  # nothing changed yet: the error as any call gives it
+                # The batches before it are committed: say so, with what they changed.
+                error, stopped = _first_line(exc), True
+                break
             for record_id, owner in checked.change:
                 changed.append(record_id)
                 owners.append(owner)
@@ -150,7 +157,9 @@ class BulkChanges:
             done += len(batch)
             if progress is not None:
                 progress(done, plan.count)
-        return BulkResult(action, changed, owners, customers, tuple(refused), refused_count, unchanged, stopped)
+        return BulkResult(
+            action, changed, owners, customers, tuple(refused), refused_count, unchanged, stopped, error, plan.count
+        )
 
     def last_bulk_change(self) -> tuple[BulkAction, Selection] | None:
         """The newest bulk change this directory's actor made (through its
@@ -186,3 +195,8 @@ class BulkChanges:
             clean_categories([action.category], self.catalog)
         if action.on_customers and selection.contact_ids:
             raise ValidationError.single(None, f"contact persons cannot be {action.verb}d: choose customers")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
