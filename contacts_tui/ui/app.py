@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from contacts_tui.core.db import describe
+from contacts_tui.core.directory.bulk.actions import BulkResult
 from contacts_tui.core.directory.filters import NO_FILTER
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import visible
@@ -44,6 +45,8 @@ class ContactsApp(InertText, TypeAhead):
         self.cursor_blink = cursor_blink
         self.filter = NO_FILTER
         """The filter the customers and customer screens show (f sets it)."""
+        self.last_bulk: BulkResult | None = None
+        """The last bulk change made here, for z to undo (its undo becomes the last in turn)."""
         # The relay log, captured messages and sample screens read theirs from here.
         self.options = options
         # Over SSH an admin must tell production from a test file at a glance.

@@ -31,6 +31,10 @@ LIMIT = 2.0
 """The longest the keys behind one wait for it (a database that does not answer)."""
 EDITING = frozenset({"backspace", "delete", "left", "right", "home", "end", "ctrl+left", "ctrl+right"})
 """Keys a text field handles itself, like the characters typed into it."""
+BACKGROUND = "background "
+"""How the group of a worker that runs for long begins (a bulk change of
+thousands of records): keys never wait for it, or the keys behind one
+would each wait ``LIMIT`` seconds while it runs."""
 
 
 class TypeAhead(App):
@@ -99,7 +103,8 @@ class TypeAhead(App):
             except Exception:  # no screen yet, or one going away
                 nodes = [self]
             busy = [node for node in nodes if node.message_queue_size]
-            if not busy and not any(worker.is_running for worker in self.workers):
+            working = any(worker.is_running and not worker.group.startswith(BACKGROUND) for worker in self.workers)
+            if not busy and not working:
                 # Nothing waiting now; one more look after the loop's turn, as
                 # a message just handled may have posted another.
                 await asyncio.sleep(0)

@@ -13,6 +13,8 @@ from contacts_tui.core.directory.filters import NO_FILTER, Filter
 from contacts_tui.core.records import ContactRecord, CustomerRecord, Membership
 
 from ..format import contact_lines, filter_title, portal_line
+from ..marks import Marks
+from .bulk_marks import ContactMarks, mark_bindings
 from .confirm import Confirm
 from .contact_list import ContactListScreen, toggle_bindings
 from .sample import NO_RELAY, SampleDialog, send_in_background
@@ -29,7 +31,7 @@ class Loaded:
     """Other customers of each active address, by lowercased address."""
 
 
-class CustomerScreen(ContactListScreen):
+class CustomerScreen(ContactMarks, ContactListScreen):
     """A customer's details and contact persons."""
 
     HELP = (
@@ -42,7 +44,9 @@ class CustomerScreen(ContactListScreen):
         "every change to this customer, by admins, imports and the customer itself in "
         "the portal; b stops the customer from signing in to the portal, or lets it again. "
         "f filters the contact persons (and the customers list) by role, category, status or "
-        "email domain; F clears the filter."
+        "email domain; F clears the filter. space marks contact persons and * marks every one "
+        "shown; x then changes them all at once (a category, receive all, delete, restore), "
+        "each checked by the rules and recorded in the history; z undoes the last bulk change."
     )
     EXTRA_KEYS = (
         ("enter", "Edit the highlighted contact person"),
@@ -145,6 +149,9 @@ class CustomerScreen(ContactListScreen):
             id="customer.filter",
         ),
         Binding("F", "clear_filter", "no filter", show=False, tooltip="Clear the filter", id="customer.clear_filter"),
+        *mark_bindings(
+            "customer", "Bulk change of the marked contact persons: a category, receive all, delete or restore"
+        ),
         Binding("escape", "back", "back", tooltip="Back to the customers", id="customer.back"),
     ]
 
@@ -155,6 +162,7 @@ class CustomerScreen(ContactListScreen):
         self.switched: tuple[int, str] | None = None
         """(contact id, category key or "all") just switched: marked on the line of toggles for a moment."""
         self._unmark: Timer | None = None
+        self.marks = Marks()
 
     def on_mount(self) -> None:
         self.reload()
@@ -202,6 +210,8 @@ class CustomerScreen(ContactListScreen):
         if self.app.filter.on_contacts:
             shown = len(self.table.records)
             lines[2] += f" · {shown} shown by the filter (F clears it)"
+        if self.marks:
+            lines[2] += f" · {self.marked_line()}"
         return [*lines, portal_line(self.customer)]
 
     def active_count(self) -> int:
@@ -239,7 +249,7 @@ class CustomerScreen(ContactListScreen):
         limit = self.directory.max_contacts
         if action == "add" and self.active_count() >= limit:
             return f"{self.customer.name} already has {limit} of {limit} contact persons: delete one to add another."
-        return self.contact_unavailable(action)
+        return self.bulk_unavailable(action) or self.contact_unavailable(action)
 
     # -- actions -------------------------------------------------------------
 

@@ -17,7 +17,9 @@ from contacts_tui.core.interrupt import Stop
 from contacts_tui.core.records import CustomerPage, CustomerRecord
 
 from ..format import counted, filter_title, matches_line
+from ..marks import Marks
 from ..widgets.customer_table import CustomerTable
+from .bulk_marks import CustomerMarks, mark_bindings
 from .paged_list import PAGE, PagedListScreen, PageQuery
 from .sample import NO_RELAY, SampleDialog, send_in_background
 
@@ -45,7 +47,7 @@ class Loaded:
     """Every customer, when it was counted with this page."""
 
 
-class CustomersScreen(PagedListScreen):
+class CustomersScreen(CustomerMarks, PagedListScreen):
     """Every customer, a page at a time, with search over names and addresses."""
 
     NOUNS = ("customer", "customers")
@@ -56,7 +58,11 @@ class CustomersScreen(PagedListScreen):
         "person's name or email. f filters by role, category, status or email domain, "
         "together with the search; the header line names the filter while it is on, and F "
         "clears it. The table loads one page at a time, so it stays quick with any number "
-        "of customers; where very many match, the count says 'about' until it is exact."
+        "of customers; where very many match, the count says 'about' until it is exact. "
+        "space marks customers for a bulk change and * marks every one shown; x then "
+        "deactivates or activates them, or changes the contact persons the filter keeps at "
+        "them (a category, receive all, delete): one confirmation, every record checked by "
+        "the rules and recorded in the history. z undoes the last bulk change."
     )
     EXTRA_KEYS = (
         ("enter", "In the search box: go to the table"),
@@ -127,6 +133,11 @@ class CustomersScreen(PagedListScreen):
             tooltip="History: every change to the highlighted customer (to every customer when none is)",
             id="customers.history",
         ),
+        *mark_bindings(
+            "customers",
+            "Bulk change of the marked customers: (de)activate them, or a category, receive all or delete "
+            "for their contact persons",
+        ),
         Binding("escape", "clear_search", "clear", tooltip="Clear the search", id="customers.clear"),
     ]
 
@@ -144,6 +155,7 @@ class CustomersScreen(PagedListScreen):
         """Whether the table's total is an estimate still being counted."""
         self.counted: tuple[tuple[str, Filter], int] | None = None
         """The exact count of a result (what it matches, how many), once known."""
+        self.marks = Marks()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -254,6 +266,7 @@ class CustomersScreen(PagedListScreen):
         else:
             self.estimated = not page.exact
         self.shown = query
+        self.keep_marks(query.matching())
         self.show_rows(query, page.rows, page.offset, page.total)
         self._reveal(query, page.rows)
         if self.estimated and not (same_result and not self.counting.stopped):
@@ -279,6 +292,9 @@ class CustomersScreen(PagedListScreen):
             if table.current() is not None:
                 # The scrollbar only spans the page in memory; this spans them all.
                 text += f" · row {table.index + 1:,}"
+        if self.marks:
+            # First, so a narrow terminal cuts the row number rather than the marks.
+            text = f"{self.marked_line()} · {text}"
         # One line, always (app.tcss): new text needs no new layout, which
         # would cost every keystroke and cursor move a reflow of the screen.
         self.query_one("#status", Static).update(text, layout=False)
@@ -326,7 +342,7 @@ class CustomersScreen(PagedListScreen):
             return NO_RELAY
         if action in ("edit", "open", "send_sample") and self.is_mounted and self.table.current() is None:
             return "There is no customer to " + ("send to" if action == "send_sample" else action) + " here."
-        return None
+        return self.bulk_unavailable(action) if self.is_mounted else None
 
     def describe(self, binding: Binding) -> str:
         if binding.action == "close":

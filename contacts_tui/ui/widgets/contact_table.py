@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
@@ -13,6 +14,7 @@ from contacts_tui.core.catalog import Catalog
 from contacts_tui.core.records import ContactRecord
 
 from ..format import cell, contact_status, receives
+from ..marks import MARK_COLUMN, Marks, mark_cell
 from .vi_keys import LIST_KEYS
 
 COLUMNS = ("name", "email", "phone", "role", "receives", "status")
@@ -47,6 +49,8 @@ class ContactTable(DataTable):
         super().__init__(id=id, cursor_type="row", cell_padding=0)
         self.catalog = catalog
         self.records: list[ContactRecord] = []
+        self.marks: Marks | None = None
+        """The marks of a screen whose rows can be marked: a mark column shows while one is."""
         self._laid_out_width = 0
 
     def show_records(self, records: list[ContactRecord], select_id: int | None = None) -> None:
@@ -61,15 +65,33 @@ class ContactTable(DataTable):
         total = max(self.size.width, 40)
         caps = WIDE_CAPS if total >= WIDE else NARROW_CAPS
         texts = [self._texts(record, caps["receives"]) for record in self.records]
-        widths = self._widths(texts, total, caps, deleted=any(not record.active for record in self.records))
+        marking = bool(self.marks)
+        mark_width = len(GAP) + MARK_COLUMN[2] if marking else 0
+        deleted = any(not record.active for record in self.records)
+        widths = self._widths(texts, total - mark_width, caps, deleted=deleted)
+        if marking:
+            self.add_column(GAP, key=MARK_COLUMN[0], width=mark_width)
         for key, width in widths.items():
             self.add_column(GAP + key.capitalize(), key=key, width=len(GAP) + width)
         for record, values in zip(self.records, texts, strict=True):
             style = "" if record.active else "dim"
-            self.add_row(*(cell(GAP + values[key], style) for key in widths), key=str(record.id))
+            cells = [cell(GAP + values[key], style) for key in widths]
+            if marking:
+                cells.insert(0, self._mark(record.id))
+            self.add_row(*cells, key=str(record.id))
         if self.records:
             self.move_cursor(row=row, animate=False)
         self._laid_out_width = self.size.width
+
+    def _mark(self, record_id: int) -> Text:
+        return Text(GAP, end="") + mark_cell(bool(self.marks and self.marks.marked(record_id)))
+
+    def show_marks(self, record_id: int | None = None) -> None:
+        """Show the marks as they are now: one row's (``record_id``), or every row's."""
+        if record_id is None or (MARK_COLUMN[0] in self.columns) != bool(self.marks):
+            self._rebuild(self.cursor_row)  # the mark column comes or goes
+        elif self.marks and str(record_id) in self.rows:
+            self.update_cell(str(record_id), MARK_COLUMN[0], self._mark(record_id))
 
     def _texts(self, record: ContactRecord, receives_width: int) -> dict[str, str]:
         return {

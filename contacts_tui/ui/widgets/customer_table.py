@@ -61,7 +61,7 @@ class CustomerTable(PagedTable):
     def _widths(self) -> dict[str, int]:
         # Names and addresses share what is left, names a little less.
         free = max(self._free_width(), 20)
-        widths = {key: width for key, _, width in self.COLUMNS}
+        widths = {key: width for key, _, width in self.shown_columns()}
         widths["name"] = free * 9 // 20
         widths["email"] = free - widths["name"]
         return widths

@@ -23,6 +23,7 @@ from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ..marks import MARK_COLUMN, Marks, mark_cell
 from .vi_keys import LIST_KEYS
 
 
@@ -53,6 +54,8 @@ class PagedTable(DataTable):
         self.total = 0
         self.records: tuple[Any, ...] = ()
         self.waiting_for: int | None = None
+        self.marks: Marks | None = None
+        """The marks of a screen whose rows can be marked: a mark column shows while one is."""
         self._laid_out_width = 0
 
     def cells(self, record: Any) -> Sequence[Text]:
@@ -87,7 +90,8 @@ class PagedTable(DataTable):
     def shown_columns(self) -> tuple[tuple[str, str, int], ...]:
         """The columns at the table's width now."""
         narrow = self.size.width < self.WIDE
-        return tuple(column for column in self.COLUMNS if not (narrow and column[0] in self.NARROW_HIDDEN))
+        columns = tuple(column for column in self.COLUMNS if not (narrow and column[0] in self.NARROW_HIDDEN))
+        return (MARK_COLUMN, *columns) if self.marks else columns
 
     def _rebuild(self, row: int) -> None:
         self.clear(columns=True)
@@ -97,13 +101,22 @@ class PagedTable(DataTable):
         keys = [key for key, _, _ in self.COLUMNS]
         for record in self.records:
             cells = dict(zip(keys, self.cells(record), strict=False))
+            if self.marks:
+                cells[MARK_COLUMN[0]] = mark_cell(self.marks.marked(record.id))
             self.add_row(*(_gap(cells[key]) for key in widths), key=str(record.id))
         if self.records:
             self.move_cursor(row=row, animate=False)
         self._laid_out_width = self.size.width
 
+    def show_marks(self, record_id: int | None = None) -> None:
+        """Show the marks as they are now: one row's (``record_id``), or every row's."""
+        if record_id is None or (MARK_COLUMN[0] in self.columns) != bool(self.marks):
+            self._rebuild(self.cursor_row)  # the mark column comes or goes
+        elif self.marks and str(record_id) in self.rows:
+            self.update_cell(str(record_id), MARK_COLUMN[0], _gap(mark_cell(self.marks.marked(record_id))))
+
     def _label(self, key: str) -> Text:
-        title = next(title for k, title, _ in self.COLUMNS if k == key)
+        title = next(title for k, title, _ in (MARK_COLUMN, *self.COLUMNS) if k == key)
         return Text(title, no_wrap=True)
 
     def _free_width(self) -> int:
