@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_filter_options(exporter)
     add_list_parser(commands, common)
+    from .commands.bulk import add_parser as add_bulk_parser
+
+    add_bulk_parser(commands, common)
     commands.add_parser("demo", parents=[common], help="demo data, a capture relay and the TUI in one command")
     from .commands.backup import add_parsers as add_backup_parsers
 
@@ -195,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # else must agree with them.
         changing = args.command in ("init", "settings")
         directory = open_directory(
-            options, must_exist=args.command in ("export", "history", "list"), check=not changing
+            options, must_exist=args.command in ("export", "history", "list", "bulk"), check=not changing
         )
         if changing:
             from .commands.settings import run_init, run_settings
@@ -213,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands.listing import run_list
 
             return run_list(directory, args)
+        if args.command == "bulk":
+            from .commands.bulk import run_bulk
+
+            return run_bulk(directory, args)
         from .ui.app import make_app
 
         relay = getattr(args, "relay", None) or _env_relay()
@@ -237,7 +244,7 @@ def need_a_terminal() -> None:
         if not stream.isatty():
             raise DirectoryError(
                 f"the admin TUI needs a terminal, and the standard {name} is not one. "
-                "Scripts use the commands: init, settings, import, export, list, history, backup, restore "
+                "Scripts use the commands: init, settings, import, export, list, bulk, history, backup, restore "
                 "(contacts-tui --help)"
             )
 

@@ -38,7 +38,7 @@ from ..records import (
 from ..validate import DEFAULT_ROLE, clean_categories, email_key
 from . import history, search, settings, writes
 from .acting import Acting
-from .bulk.actions import BulkAction, BulkPlan, BulkResult, Selection
+from .bulk.actions import BulkAction, BulkPlan, BulkRecord, BulkResult, Selection
 from .bulk.calls import BulkChanges, Progress
 from .checks import RuleChecks, check_not_deleted
 from .filters import NO_FILTER, Filter, clean_filter, person_condition
@@ -456,6 +456,11 @@ class Directory:
         """Change the records of ``plan``, each checked again, a batch per
         transaction; ``stop.stop()`` ends it after the batch it is in."""
         return self.bulk.apply_bulk(plan, progress=progress, stop=stop)
+
+    @_database_call
+    def bulk_records(self, plan: BulkPlan, start: int = 0, count: int = 500) -> list[BulkRecord]:
+        """Records ``start`` to ``start + count`` of the plan's, in its order, by name."""
+        return self.bulk.bulk_records(plan, start, count)
 
     @_database_call
     def last_bulk_change(self) -> tuple[BulkAction, Selection] | None:

@@ -156,6 +156,17 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class BulkRecord:
+    """A record of a plan, as a list of them names it."""
+
+    customer_email: str
+    customer_name: str
+    name: str = ""
+    """Of a contact person; empty for a customer."""
+    email: str = ""
+
+
+@dataclass(frozen=True)
 class BulkPlan:
     """What applying an action to a selection would do."""
 

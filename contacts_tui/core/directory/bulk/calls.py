@@ -30,12 +30,13 @@ from .actions import (
     SWITCH_ON,
     BulkAction,
     BulkPlan,
+    BulkRecord,
     BulkResult,
     Refusal,
     Selection,
 )
 from ..settings import Following
-from .steps import apply_batch, check_batch, contact_batches, customer_batches, slices
+from .steps import apply_batch, check_batch, contact_batches, customer_batches, records_of, slices
 
 Progress = Callable[[int, int | None], None]
 """Called after each batch with the records done and (when known) how many in all."""
@@ -160,6 +161,10 @@ class BulkChanges:
         return BulkResult(
             action, changed, owners, customers, tuple(refused), refused_count, unchanged, stopped, error, plan.count
         )
+
+    def bulk_records(self, plan: BulkPlan, start: int = 0, count: int = 500) -> list[BulkRecord]:
+        """Records ``start`` to ``start + count`` of the plan's, in its order, by name."""
+        return records_of(plan.action, list(plan.ids[start : start + count]))
 
     def last_bulk_change(self) -> tuple[BulkAction, Selection] | None:
         """The newest bulk change this directory's actor made (through its

@@ -26,7 +26,7 @@ from ..filters import person_condition
 from ..history import Actor, Entry
 from ..rules import deleted_error, duplicate_conflict, limit_error, primary_conflict
 from ..search import shown_condition
-from .actions import DELETE, RECEIVE_ALL_OFF, RECEIVE_ALL_ON, RESTORE, BulkAction, Refusal, Selection
+from .actions import DELETE, RECEIVE_ALL_OFF, RECEIVE_ALL_ON, RESTORE, BulkAction, BulkRecord, Refusal, Selection
 
 BATCH = 500
 """Records per transaction: a few dozen statements, well under a second."""
@@ -111,6 +111,17 @@ def _grouped(pairs: Sequence[Pair]) -> Iterator[list[Pair]]:
 def slices(ids: Sequence[int], owners: Sequence[int]) -> Iterator[list[Pair]]:
     """A plan's records again, a batch at a time, a customer's never split."""
     yield from _grouped(list(zip(ids, owners, strict=True)))
+
+
+def records_of(action: BulkAction, ids: list[int]) -> list[BulkRecord]:
+    """Records by id, named, in the order of ``ids``."""
+    if action.on_customers:
+        rows = {row.id: row for row in _customer_rows(ids)}
+        return [BulkRecord(rows[i].email, rows[i].name) for i in ids if i in rows]
+    rows = {row.id: row for row in _contact_rows(ids)}
+    return [
+        BulkRecord(rows[i].customer_email, rows[i].customer_name, rows[i].name, rows[i].email) for i in ids if i in rows
+    ]
 
 
 # -- checking and writing a batch ------------------------------------------------
