@@ -20,6 +20,7 @@ from .rules import (
     Problems,
     clean_contact,
     clean_customer,
+    deleted_error,
     duplicate_conflict,
     primary_conflict,
     primary_taken,
@@ -33,7 +34,7 @@ def check_not_deleted(row: ContactPerson) -> None:
     asks (an admin, the portal): an edit of a deleted record with a crafted
     address would come back with it. An import restores it first."""
     if row.deleted_at is not None:
-        raise ValidationError.single(None, f"{row.name} is deleted: restore this contact person before changing it")
+        raise ValidationError([deleted_error(row.name)])
 
 
 class RuleChecks:
