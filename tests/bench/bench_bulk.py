@@ -12,6 +12,10 @@ two bulk changes and their undo, and prints the time of each step:
 - every customer a search for "acme" shows (about 3% of them): deactivate,
   then undo (activate those same customers).
 
+Then the same change in the TUI, headless at 80x24: the time to check
+and to apply, and the longest the UI thread stalled while the work ran in
+its thread (the event loop sampled every 10 ms).
+
 Beside them, the peer: the single calls an admin's keys make
 (``set_category``, ``set_customer_active``), timed on the first 200 records
 of the same plan and scaled to all of them. With ``--pg URL`` (a server
@@ -23,6 +27,7 @@ by each run's undo).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import statistics
 import sys
@@ -97,6 +102,86 @@ def run_all(directory, runs: int) -> list[dict]:
     return results
 
 
+async def in_the_tui(url: str) -> dict:
+    """The README's flow at 80x24 (filter, *, x, switch Account on, y, then z
+    and y): the time from each key to its answer, and the longest the UI
+    thread stalled while the work ran in its thread (its event loop, sampled
+    every 10 ms), beside the longest it stalled idle for as long just after."""
+    from textual import events
+
+    from contacts_tui.core.db import open_database
+    from contacts_tui.core.directory.service import Directory
+    from contacts_tui.ui.app import make_app
+    from contacts_tui.ui.screens.bulk_dialog import BulkDialog
+
+    directory = Directory(open_database(url))
+    app = make_app(directory, cursor_blink=False)
+    stalls: list[float] = []
+    result: dict = {}
+
+    async def watch() -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(0.01)
+            stalls.append(time.perf_counter() - started - 0.01)
+
+    async def until(condition, deadline: float = 300.0) -> float:
+        started = time.perf_counter()
+        while not condition():
+            if time.perf_counter() - started > deadline:
+                raise TimeoutError("the TUI did not answer")
+            await asyncio.sleep(0.005)
+        return time.perf_counter() - started
+
+    def key(name: str, character: str | None = None) -> None:
+        # Posted, not pilot.press: that waits for every worker, the bulk change's too.
+        app.post_message(events.Key(name, character))
+
+    def working(dialog) -> bool:
+        return app.screen is dialog and dialog.step in ("checking", "applying")
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await until(lambda: screen.table.row_count > 0)
+        keepers = directory.clean_filter(role="Bookkeeping", not_category="account", domain="ledger-firm.example")
+        screen._filtered(keepers)
+        await until(lambda: screen.shown is not None and screen.shown.filter == keepers and not screen.in_flight)
+        watcher = asyncio.create_task(watch())
+        for name in ("change", "undo"):
+            if name == "change":
+                await pilot.press("asterisk", "x")
+                dialog = app.screen
+                assert isinstance(dialog, BulkDialog)
+                labels = [text for text, _ in dialog.choices]
+                dialog.query_one("#bulk-actions").highlighted = labels.index("Switch Account on")
+            stalls.clear()
+            started = time.perf_counter()
+            if name == "change":
+                key("enter")
+            else:
+                key("z", "z")
+            await until(lambda: isinstance(app.screen, BulkDialog) and app.screen.step == "confirm")
+            dialog = app.screen
+            result[f"{name} check"] = time.perf_counter() - started
+            result[f"{name} count"] = dialog.plan.count
+            checking = max(stalls, default=0.0)
+            stalls.clear()
+            started = time.perf_counter()
+            key("y", "y")
+            await until(lambda d=dialog: not working(d) and app.screen is not d)
+            result[f"{name} apply"] = time.perf_counter() - started
+            result[f"{name} stall"] = max(checking, max(stalls, default=0.0))
+            # As long again with nothing to do: what this machine's load alone stalls.
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            stalls.clear()
+            await asyncio.sleep(result[f"{name} check"] + result[f"{name} apply"])
+            result[f"{name} idle"] = max(stalls, default=0.0)
+        watcher.cancel()
+    directory.database.close()
+    return result
+
+
 def span(rows: list[dict], key: str) -> str:
     values = [r[key] for r in rows]
     return f"{min(values):.2f}-{max(values):.2f} s (median {statistics.median(values):.2f})"
@@ -141,6 +226,15 @@ def main() -> int:
         database = open_database(f"sqlite:///{copy}")
         report(run_all(Directory(database).as_actor(actor), args.runs), f"SQLite, {args.customers:,} customers")
         database.close()
+        print(f"\nIn the TUI at 80x24, SQLite, {args.customers:,} customers (f, *, x, Switch Account on, y; z, y)")
+        for _ in range(args.runs):
+            tui = asyncio.run(in_the_tui(f"sqlite:///{copy}"))
+            for name in ("change", "undo"):
+                print(
+                    f"  {name}: {tui[name + ' count']:,} records, checked in {tui[name + ' check']:.2f} s, "
+                    f"applied in {tui[name + ' apply']:.2f} s; the UI thread's longest stall meanwhile "
+                    f"{tui[name + ' stall'] * 1000:.0f} ms (idle as long after it: {tui[name + ' idle'] * 1000:.0f} ms)"
+                )
         if args.pg:
             from tests.bench.bench_tui_pg import copy_to_postgres
 

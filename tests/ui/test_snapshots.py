@@ -56,6 +56,17 @@ def test_contact_form_with_errors(snap_compare, demo):
     assert snap_compare(make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=run_before)
 
 
+def test_bulk_change_confirmation(snap_compare, demo):
+    """Two customers marked, their contact persons' Billing switched off: the one
+    confirmation, with the count and the records left as they are."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await press(pilot, "space", "space", "x", "down", "enter")
+
+    assert snap_compare(make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=run_before)
+
+
 def test_help(snap_compare, demo):
     assert snap_compare(
         make_app(demo, cursor_blink=False), terminal_size=SIZE, run_before=keys("enter", "question_mark")

@@ -60,7 +60,9 @@ def contact_batches(database: peewee.Database, selection: Selection, max_contact
     if selection.contact_ids:
         pairs: list[Pair] = []
         for chunk in chunked(selection.contact_ids, BATCH):
-            query = ContactPerson.select(ContactPerson.id, ContactPerson.customer).where(ContactPerson.id.in_(chunk))
+            query = ContactPerson.select(ContactPerson.id, ContactPerson.customer).where(
+                _among(ContactPerson.id, chunk)
+            )
             pairs.extend(query.tuples())
         yield from _grouped(sorted(pairs, key=lambda pair: (pair[1], pair[0])))
         return
@@ -69,7 +71,7 @@ def contact_batches(database: peewee.Database, selection: Selection, max_contact
         query = (
             person.select(person.id, person.customer)
             .join(owner, on=(owner.id == person.customer))
-            .where(person.customer.in_(ids) & person_condition(selection.filter, person, owner.email_key))
+            .where(_among(person.customer, ids) & person_condition(selection.filter, person, owner.email_key))
             .order_by(person.customer, person.id)
         )
         yield from _grouped(list(query.tuples()))
@@ -80,21 +82,27 @@ def _customer_ids(database: peewee.Database, selection: Selection, max_contacts:
         for chunk in chunked(selection.customer_ids, _SCAN):
             yield list(chunk)
         return
-    # Keyset by id: a record leaving the result meanwhile (this very change
-    # may do that) moves nothing, as an offset would.
+    # One query, read a chunk at a time: asked again per chunk, a text index
+    # would gather its matches again each time (a domain's: 0.3 s at 100k).
+    # The ids are what the plan keeps anyway; the rows are read per batch.
     condition = shown_condition(database, selection.text, selection.filter, max_contacts)
-    last = 0
-    while True:
-        query = Customer.select(Customer.id).where(Customer.id > last)
-        if condition is not None:
-            query = query.where(condition)
-        ids = [row[0] for row in query.order_by(Customer.id).limit(_SCAN).tuples()]
-        if not ids:
-            return
-        last = ids[-1]
-        kept = [customer_id for customer_id in ids if customer_id not in selection.excluded]
+    query = Customer.select(Customer.id)
+    if condition is not None:
+        query = query.where(condition)
+    cursor = database.execute(query.order_by(Customer.id))
+    while rows := cursor.fetchmany(_SCAN):
+        kept = [row[0] for row in rows if row[0] not in selection.excluded]
         if kept:
             yield kept
+
+
+def _among(column: peewee.ColumnBase, ids: Sequence[int]) -> peewee.Expression:
+    """``column IN (ids)``, its parameters written at once: peewee's ``in_``
+    builds each of hundreds of values on its own, which took half a plan's time."""
+    if not ids:
+        return peewee.SQL("1 = 0")
+    param = column.model._meta.database.param
+    return peewee.Expression(column, peewee.OP.IN, peewee.SQL(f"({', '.join([param] * len(ids))})", list(ids)))
 
 
 def _grouped(pairs: Sequence[Pair]) -> Iterator[list[Pair]]:
@@ -167,13 +175,13 @@ def _lock(database: peewee.Database, customer_ids: Iterable[int]) -> None:
     # holds the one write lock already. In id order, so two bulk changes
     # never wait for each other in a circle.
     if isinstance(database, peewee.PostgresqlDatabase):
-        query = Customer.select(Customer.id).where(Customer.id.in_(sorted(customer_ids))).order_by(Customer.id)
+        query = Customer.select(Customer.id).where(_among(Customer.id, sorted(customer_ids))).order_by(Customer.id)
         list(query.for_update().tuples())
 
 
 def _customer_rows(ids: list[int]) -> list:
     query = Customer.select(Customer.id, Customer.name, Customer.email, Customer.active)
-    return list(query.where(Customer.id.in_(ids)).order_by(Customer.id).namedtuples())
+    return list(query.where(_among(Customer.id, ids)).order_by(Customer.id).namedtuples())
 
 
 def _check_customers(action: BulkAction, rows: list) -> Checked:
@@ -208,7 +216,7 @@ def _contact_rows(ids: list[int]) -> list:
             Customer.email_key.alias("customer_key"),
         )
         .join(Customer)
-        .where(ContactPerson.id.in_(ids))
+        .where(_among(ContactPerson.id, ids))
         .order_by(ContactPerson.customer, ContactPerson.id)
     )
     return list(query.namedtuples())
@@ -218,7 +226,7 @@ def _categories(rows: list) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {row.id: set() for row in rows}
     if found:
         links = ContactCategory.select(ContactCategory.contact, ContactCategory.category)
-        for contact_id, key in links.where(ContactCategory.contact.in_(list(found))).tuples():
+        for contact_id, key in links.where(_among(ContactCategory.contact, list(found))).tuples():
             found[contact_id].add(key)
     return found
 
@@ -229,7 +237,7 @@ def _active(rows: list, action: BulkAction) -> dict[int, dict[str, str]]:
         return {}
     active: dict[int, dict[str, str]] = {row.customer: {} for row in rows}
     query = ContactPerson.select(ContactPerson.customer, ContactPerson.email_key, ContactPerson.email).where(
-        ContactPerson.customer.in_(list(active)) & ContactPerson.deleted_at.is_null()
+        _among(ContactPerson.customer, list(active)) & ContactPerson.deleted_at.is_null()
     )
     for customer_id, key, email in query.tuples():
         active[customer_id][key] = email
