@@ -85,9 +85,10 @@ class Directory:
     the database stores, followed: settings.Following), ``checks`` (the
     rules of ``rules``, with what they need from the database: checks.py),
     ``acting`` (who makes each change and the history entry it writes:
-    acting.py) and ``bulk`` (one change to many records: bulk/). The writes are those of ``writes``, which the CSV import
-    uses too. Every write records one change in the history, in its
-    transaction, as the directory's actor (``as_actor``).
+    acting.py) and ``bulk`` (one change to many records: bulk/). The writes
+    are those of ``writes``, which the CSV import uses too. Every write
+    records one change in the history, in its transaction, as the
+    directory's actor (``as_actor``).
     """
 
     def __init__(

@@ -161,6 +161,9 @@ class BulkDialog(AppModal[BulkResult | None]):
         def record(done: int, total: int | None) -> None:
             self.progress = (done, total)
 
+        def applied(result: BulkResult) -> None:
+            self.dismiss(result)
+
         self.call_directory(
             BACKGROUND + "bulk-plan",
             lambda: self.directory.plan_bulk(selection, action, progress=record, stop=stop),
@@ -212,10 +215,13 @@ class BulkDialog(AppModal[BulkResult | None]):
         def record(done: int, total: int | None) -> None:
             self.progress = (done, total)
 
+        def applied(result: BulkResult) -> None:
+            self.dismiss(result)
+
         self.call_directory(
             BACKGROUND + "bulk-apply",
             lambda: self.directory.apply_bulk(plan, progress=record, stop=stop),
-            self.dismiss,
+            applied,
             self._failed,
             write=True,
         )

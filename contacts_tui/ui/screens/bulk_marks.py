@@ -184,6 +184,8 @@ class CustomerMarks(BulkMarking):
 
     query_state: Any
     estimated: bool
+    everyone_stale: bool
+    counted: tuple[tuple[str, Filter], int] | None
 
     def action_mark_all(self) -> None:
         if self.marks.all_shown and not self.marks.excluded:

@@ -9,15 +9,16 @@ from collections.abc import Callable
 
 import peewee
 
+from ...catalog import Catalog
 from ...errors import DirectoryError, ValidationError
 from ...interrupt import Interrupted, Stop
 from ...migrate import write_transaction
-from ...catalog import Catalog
 from ...models import ChangeRecord, utcnow
 from ...validate import clean_categories
 from .. import history
-from ..history import Actor
 from ..acting import Acting
+from ..history import Actor
+from ..settings import Following
 from .actions import (
     ACTIVATE,
     DEACTIVATE,
@@ -35,7 +36,6 @@ from .actions import (
     Refusal,
     Selection,
 )
-from ..settings import Following
 from .steps import apply_batch, check_batch, contact_batches, customer_batches, records_of, slices
 
 Progress = Callable[[int, int | None], None]

@@ -160,8 +160,8 @@ def apply_batch(
     if action.on_customers:
         rows = _customer_rows(ids)
         checked = _check_customers(action, rows)
-        changing = {record_id for record_id, _ in checked.change}
-        _write_customers(action, [row for row in rows if row.id in changing], actor, now)
+        passing = {record_id for record_id, _ in checked.change}
+        _write_customers(action, [row for row in rows if row.id in passing], actor, now)
         return checked
     rows = _contact_rows(ids)
     categories = _categories(rows)
