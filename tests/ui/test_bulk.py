@@ -243,3 +243,28 @@ async def test_marks_of_all_shown_go_when_the_search_changes(app, sqlite_directo
         await settle(pilot)
         assert "marked" not in seen(app)
         assert "The marks are cleared" in notifications(app)[-1]
+
+
+async def test_after_a_bulk_change_an_estimated_total_is_counted_again(app, sqlite_directory, monkeypatch):
+    from contacts_tui.core.directory import search
+
+    # A probe that stops at 3 matches among the first 10 customers: 60 is "many",
+    # estimated first and then counted, before the change and after it.
+    monkeypatch.setattr(search, "COUNT_CAP", 3)
+    monkeypatch.setattr(search, "_PROBE_ROWS", 10)
+    for number in range(60):
+        customer(sqlite_directory, f"Shop {number:03d}", f"shop{number}@many.example")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "f")
+        await choose(pilot, domain="many.example")
+        await wait_for(lambda: "60 of 60 customers match" in seen(app) and "about" not in seen(app))
+        await press(pilot, "asterisk", "x")
+        await pick(pilot, "Deactivate (their contact persons get no copies)")
+        await wait_for(lambda: "Deactivate 60 customers?" in dialog(app))
+        await press(pilot, "y")
+        await wait_for(lambda: isinstance(app.screen, CustomersScreen))
+        await wait_for(
+            lambda: "60 of 60 customers match" in seen(app) and "counting" not in seen(app),
+            describe=lambda: seen(app),
+        )

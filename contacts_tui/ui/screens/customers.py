@@ -232,6 +232,10 @@ class CustomersScreen(CustomerMarks, PagedListScreen):
         self.counting = stop = Stop()
 
         def counted_now(total: int) -> None:
+            # Over, whatever it found: a reload of the same result (after a
+            # change) that gets an estimate again must count again, not wait
+            # for this count (show_loaded asks whether one is still running).
+            stop.stop()
             if self.shown is None or self.shown.matching() != query.matching():
                 return  # the result changed meanwhile
             self.estimated = False
@@ -243,7 +247,7 @@ class CustomersScreen(CustomerMarks, PagedListScreen):
             "customers-count",
             lambda: self.directory.count_customers(query.text, filter=query.filter, stop=stop),
             counted_now,
-            lambda _error: None,
+            lambda _error: stop.stop(),
         )
 
     def show_loaded(self, loaded: Loaded) -> None:
