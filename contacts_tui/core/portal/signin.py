@@ -1,8 +1,9 @@
 """Signing in to the customer portal with a one-time code sent by mail.
 
 Only a customer's primary email signs in. Whoever asks for a code gets the
-same answer, as fast, whether the address is a customer's or not: the code is
-made and hashed for every request, and the mail goes out in the background.
+same answer, as fast, whether the address is a customer's or not: the answer
+comes once the address is checked for its form, and all the rest (is it a
+customer's, storing the code, the mail) is done after it, in the background.
 A code is six digits, lives ten minutes, allows five tries, and an address
 gets at most three an hour. Only the newest code of an address works.
 """
@@ -16,8 +17,9 @@ import logging
 import secrets
 import smtplib
 import socket
-import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -27,7 +29,7 @@ import peewee
 from ..db import database_call
 from ..directory.history import PORTAL_CHANNELS
 from ..directory.service import Directory
-from ..errors import ValidationError
+from ..errors import DatabaseUnavailable, ValidationError
 from ..migrate import write_transaction
 from ..models import Customer, SignInCode, utcnow
 from ..records import CustomerRecord
@@ -109,40 +111,60 @@ class SignIn:
         self.directory = directory
         self.mail = mail
         self.clock = clock
-        self._sending: list[threading.Thread] = []
+        # One worker, so codes are made (and mailed) in the order asked:
+        # only the newest works, and it must be the last to arrive.
+        self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-code")
+        self._pending: list[Future] = []
 
     @property
     def database(self) -> peewee.Database:
         return self.directory.database
 
-    @_uses_database
     def request_code(self, email: str) -> None:
         """Mail a new code to ``email`` if it is the primary email of a customer
         who may sign in and has had fewer than three codes this hour.
 
-        Says nothing either way: what the caller learns (and how long it
-        takes) is the same for every address. A malformed address is a
-        ValidationError, which tells nothing about customers.
+        Says nothing either way, and answers before finding out: what the
+        caller learns (and how long it takes) is the same for every address.
+        The work happens afterwards, in order; ``wait_sent`` waits for it. A
+        malformed address is a ValidationError, which tells nothing about
+        customers.
         """
         address = clean_email(email)
+        now = self.clock()
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._work.submit(self._issue, address, now))
+
+    def _issue(self, address: str, now: dt.datetime) -> None:
+        try:
+            sent = self._store_code(address, now)
+        except DatabaseUnavailable as exc:
+            # Nobody is waiting for this answer: the log is where it goes.
+            log.warning("could not make a portal sign-in code for %s: %s", address, exc)
+            return
+        if sent is not None:
+            self._send(sent[1], code_message(self.mail.from_address, *sent))
+
+    @_uses_database
+    def _store_code(self, address: str, now: dt.datetime) -> tuple[str, str, str] | None:
+        """The name, address and code to mail, once stored; None when no code goes out."""
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         stored = hash_code(code)
-        now = self.clock()
         customer = self._customer(address)
+        if customer is None:
+            return None
         with write_transaction(self.database):
-            if customer is None:
-                return
             recent = (
                 SignInCode.select()
                 .where((SignInCode.customer == customer.id) & (SignInCode.created_at > now - REQUEST_WINDOW))
                 .count()
             )
             if recent >= MAX_REQUESTS:
-                return
+                return None
             SignInCode.insert(
                 customer=customer.id, code_hash=stored, created_at=now, expires_at=now + CODE_LIFETIME, tries=0
             ).execute()
-        self._send_later(customer.name, customer.email, code)
+        return customer.name, customer.email, code
 
     @_uses_database
     def verify(self, email: str, code: str, channel: str) -> CustomerRecord | None:
@@ -186,9 +208,12 @@ class SignIn:
         return self.directory.get_customer(customer.id)
 
     def wait_sent(self, timeout: float = SMTP_TIMEOUT) -> None:
-        """Wait for the code mails still being sent (a program about to end)."""
-        for thread in list(self._sending):
-            thread.join(timeout)
+        """Wait until the codes asked for are made and mailed (a program about to end, a test)."""
+        for pending in list(self._pending):
+            try:
+                pending.result(timeout)
+            except FutureTimeout:
+                return
 
     # -- internals ---------------------------------------------------------
 
@@ -209,13 +234,6 @@ class SignIn:
         if newest is None or newest.used_at is not None or newest.expires_at <= now or newest.tries >= MAX_TRIES:
             return None
         return newest
-
-    def _send_later(self, name: str, address: str, code: str) -> None:
-        message = code_message(self.mail.from_address, name, address, code)
-        # Not a daemon: a session that ends right after asking still sends its code.
-        thread = threading.Thread(target=self._send, args=(address, message), name="portal-code-mail")
-        self._sending = [t for t in self._sending if t.is_alive()] + [thread]
-        thread.start()
 
     def _send(self, address: str, message: bytes) -> None:
         try:
