@@ -7,16 +7,16 @@ Exit codes: 0 done, 1 the work failed (bad rows, unreachable database),
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from contacts_tui.core.csv.dialect import delimiter_option, encoding_option
+# Only what parsing needs is imported here; the database and the commands are
+# imported once a command runs, inside main(), so ctrl+c while they load (a
+# third of a second) is answered in one line, not with a traceback.
 from contacts_tui.core.errors import DirectoryError
-from contacts_tui.core.options import Options, open_directory
 from contacts_tui.core.process import at_least_one, version
-
-from .commands.settings import copy_option
 
 DESCRIPTION = """\
 Contact persons for your customers: who gets a CC copy of which notification.
@@ -39,6 +39,10 @@ Put PostgreSQL passwords in CONTACTS_DB or ~/.pgpass, not on the command line.""
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from contacts_tui.core.csv.dialect import delimiter_option, encoding_option
+
+    from .commands.settings import copy_option
+
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS lets the options stand before or after the command name.
     common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="database URL or SQLite file path")
@@ -168,6 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second ctrl+c must not interrupt the answer
+        print("contacts-tui: interrupted; nothing was written by the unfinished step", file=sys.stderr)
+        return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    from contacts_tui.core.options import Options, open_directory
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -223,14 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .ui.app import make_app
 
         relay = getattr(args, "relay", None) or _env_relay()
-        make_app(directory, **({"relay_address": relay} if relay else {})).run()
-        return 0
+        app = make_app(directory, **({"relay_address": relay} if relay else {}))
+        app.run()
+        # Textual keeps 1 here after a crash (its traceback is already shown).
+        return app.return_code or 0
     except DirectoryError as exc:
         print(f"contacts-tui: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("contacts-tui: interrupted; nothing was written by the unfinished step", file=sys.stderr)
-        return 130
 
 
 def need_a_terminal() -> None:
@@ -249,9 +263,10 @@ def need_a_terminal() -> None:
             )
 
 
-def _import(options: Options, args) -> int:
+def _import(options, args) -> int:
     """An import, which leaves no new database behind when it writes nothing."""
     from contacts_tui.core.db import sqlite_file
+    from contacts_tui.core.options import open_directory
 
     from .commands.csv_files import run_import
 

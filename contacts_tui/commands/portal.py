@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import os
-import shlex
+import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
+from contacts_tui.core.crash import crash_line, report_crash
 from contacts_tui.core.directory.history import admin_actor
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.options import Options, open_directory
 from contacts_tui.core.portal.client import PortalClient, ServiceUnavailable, guard_process
-from contacts_tui.core.process import at_least_one
+from contacts_tui.core.process import at_least_one, cap_memory, duration
 from contacts_tui.core.validate import clean_email
+from contacts_tui.ui.portal import limits
+
+from .portal_log import LOG_FILE_ENV, log_quietly
 
 SOCKET_ENV = "CONTACTS_PORTAL_SOCKET"
 DEFAULT_LISTEN = ("127.0.0.1", 8080)
@@ -69,6 +71,54 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
         default=None,
         help="with --web: browser sessions open at once, each a process (default 50)",
     )
+    portal.add_argument(
+        "--max-per-client",
+        metavar="N",
+        type=at_least_one,
+        default=None,
+        help=f"with --web: sessions one client address may hold at once (default {limits.MAX_PER_CLIENT})",
+    )
+    portal.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        help="with --web: the client's address is the last one in X-Forwarded-For, as the reverse proxy in "
+        "front adds it (without it, the address the connection comes from)",
+    )
+    portal.add_argument(
+        "--public-url",
+        metavar="URL",
+        default=None,
+        help="with --web: the address browsers use behind a reverse proxy, e.g. https://portal.example.com; "
+        "requests for any other host name are refused",
+    )
+    portal.add_argument(
+        "--sign-in-timeout",
+        metavar="TIME",
+        type=duration,
+        default=limits.SIGN_IN_SECONDS,
+        help="a session nobody has signed in to ends after this long without a key (default 2m)",
+    )
+    portal.add_argument(
+        "--session-lifetime",
+        metavar="TIME",
+        type=duration,
+        default=limits.LIFETIME_SECONDS,
+        help="every session ends this long after it started (default 60m; the service ends a sign-in "
+        "60 minutes after it, whatever this says)",
+    )
+    portal.add_argument(
+        "--session-memory",
+        metavar="MIB",
+        type=at_least_one,
+        default=limits.SESSION_MEMORY_MIB,
+        help=f"the memory one session may use, in MiB (default {limits.SESSION_MEMORY_MIB})",
+    )
+    portal.add_argument(
+        "--log-file",
+        metavar="FILE",
+        default=None,
+        help=f"where sessions log (a crash's details) instead of the system log ({LOG_FILE_ENV})",
+    )
     access = portal.add_mutually_exclusive_group()
     access.add_argument("--disable", metavar="EMAIL", help="stop the customer with this primary email from signing in")
     access.add_argument("--enable", metavar="EMAIL", help="let that customer sign in again")
@@ -76,34 +126,52 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
     portal.add_argument("--web-session", action="store_true", help=argparse.SUPPRESS)
 
 
+WEB_ONLY = ("listen", "max_sessions", "max_per_client", "trust_proxy", "public_url")
+
+
 def run_portal(options: Options, args: argparse.Namespace) -> int:
     if args.disable or args.enable:
-        if args.web or args.listen or args.max_sessions or args.socket:
+        if args.web or args.socket or any(getattr(args, name) for name in WEB_ONLY):
             raise DirectoryError("--disable and --enable change a setting and stop: give them without --web")
         return _set_access(options, args.disable or args.enable, enabled=bool(args.enable))
     if args.mail_via or args.mail_from:
         raise DirectoryError(MAIL_MOVED)
-    if (args.listen or args.max_sessions) and not args.web:
-        raise DirectoryError("--listen and --max-sessions are for --web")
+    given = [f"--{name.replace('_', '-')}" for name in WEB_ONLY if getattr(args, name)]
+    if given and not args.web:
+        raise DirectoryError(f"{', '.join(given)}: these options are for --web")
     client = PortalClient(_socket_path(args))
     if args.web:
         return _serve(client, args)
-    _need_a_terminal()
-    _log_quietly()
-    guard_process()
-    if not args.web_session:
-        _check_service(client)
-    from contacts_tui.ui.portal.app import make_portal_app
+    return _run_session(client, args)
 
-    app = make_portal_app(client)
+
+def _run_session(client: PortalClient, args: argparse.Namespace) -> int:
+    """One customer's session, in this terminal (SSH) or for the web server (--web-session)."""
+    # ctrl+c before the app has the terminal does nothing (once it has, the
+    # key ends the session): an interrupted start showed a traceback to
+    # whoever connected.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _need_a_terminal()
+    log_quietly(args.log_file)
     try:
-        app.run()
-    finally:
-        if app.directory is not None:
-            app.directory.sign_out()  # the token dies now, not after 15 idle minutes
-    if app.ended_idle:
-        print("Signed out after 15 idle minutes.", file=sys.stderr)
-    return 0
+        cap_memory(args.session_memory)
+        guard_process()
+        if not args.web_session:
+            _check_service(client)
+        from contacts_tui.ui.portal.app import make_portal_app
+
+        app = make_portal_app(client, sign_in_seconds=args.sign_in_timeout, lifetime_seconds=args.session_lifetime)
+        try:
+            app.run()
+        finally:
+            if app.directory is not None:
+                app.directory.sign_out()  # the token dies now, not after 15 idle minutes
+    except (DirectoryError, SystemExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - whatever it is, the customer gets one line
+        print(crash_line(report_crash(error), isinstance(error, MemoryError)), file=sys.stderr)
+        return 1
+    return app.return_code or 0
 
 
 def _socket_path(args: argparse.Namespace) -> str:
@@ -153,8 +221,11 @@ def _set_access(options: Options, email: str, *, enabled: bool) -> int:
 
 
 def _serve(client: PortalClient, args: argparse.Namespace) -> int:
-    from contacts_tui.ui.portal.web_server import serve
+    from contacts_tui.ui.portal.web_access import public_url_problem
+    from contacts_tui.ui.portal.web_server import WebOptions, serve
 
+    if args.public_url and (problem := public_url_problem(args.public_url)):
+        raise DirectoryError(f"--public-url: {problem}")
     # The service must answer before browsers are told to come.
     try:
         client.hello()
@@ -163,24 +234,20 @@ def _serve(client: PortalClient, args: argparse.Namespace) -> int:
     # Each browser session is a process of its own, told the socket by the
     # environment, and nothing that opens the database.
     os.environ[SOCKET_ENV] = client.path
+    if args.log_file:
+        os.environ[LOG_FILE_ENV] = os.path.abspath(args.log_file)
     for name in _NOT_FOR_SESSIONS:
         os.environ.pop(name, None)
-    command = shlex.join([sys.executable, "-m", "contacts_tui.cli", "portal", "--web-session"])
+    session = [sys.executable, "-m", "contacts_tui.cli", "portal", "--web-session"]
+    session += ["--sign-in-timeout", f"{args.sign_in_timeout:g}", "--session-lifetime", f"{args.session_lifetime:g}"]
+    session += ["--session-memory", str(args.session_memory)]
     host, port = args.listen or DEFAULT_LISTEN
-    serve(command, host, port, **({"max_sessions": args.max_sessions} if args.max_sessions else {}))
+    given = {
+        "max_sessions": args.max_sessions,
+        "max_per_client": args.max_per_client,
+        "public_url": args.public_url,
+        "lifetime_seconds": args.session_lifetime,
+        "trust_proxy": args.trust_proxy,
+    }
+    serve(session, host, port, WebOptions(**{name: value for name, value in given.items() if value}))
     return 0
-
-
-def _log_quietly() -> None:
-    """Warnings (a code mail that could not be sent) go to the system log: the
-    terminal is the customer's screen, and they are not the customer's business."""
-    logger = logging.getLogger("contacts_tui")
-    logger.propagate = False
-    handler: logging.Handler = logging.NullHandler()
-    if Path("/dev/log").exists():
-        try:
-            handler = logging.handlers.SysLogHandler("/dev/log")
-            handler.setFormatter(logging.Formatter("contacts-tui portal: %(message)s"))
-        except OSError:
-            pass  # a socket nobody listens on: no system log to write to
-    logger.addHandler(handler)

@@ -89,3 +89,39 @@ def at_least_one(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return number
+
+
+def cap_memory(mebibytes: int) -> None:
+    """Let this process hold at most ``mebibytes`` MiB of data from now on.
+
+    RLIMIT_DATA counts what a process writes to (heap, anonymous mappings,
+    thread stacks), not the address space it merely reserves, so threads and
+    their malloc arenas start as usual; past the cap an allocation fails with
+    MemoryError instead of taking the host's memory. The hard limit comes down
+    too: nothing in the process can lift it again.
+    """
+    import resource
+
+    cap = mebibytes * 1024 * 1024
+    _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def duration(text: str) -> float:
+    """An option's length of time (``type=duration``) in seconds: ``90s``, ``2m``,
+    ``1h``, or a bare number of seconds; more than zero, or a usage error."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:], 0)
+    number = value[:-1] if unit else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        seconds = 0
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a length of time such as 90s, 2m or 1h")
+    return seconds

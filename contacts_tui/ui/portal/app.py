@@ -8,21 +8,24 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.console import Console
+from rich.text import Text
 from textual import events
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.screen import Screen
 
+from contacts_tui.core.crash import crash_line, report_crash
 from contacts_tui.core.portal.client import PortalClient, PortalSession
-from contacts_tui.core.portal.sessions import IDLE_TIMEOUT
 
 from ..commands import ScreenActions
 from ..inert_text import InertText
 from ..typeahead import TypeAhead
 from .help import PortalHelp
+from .limits import IDLE_SECONDS, LIFETIME_SECONDS, SIGN_IN_SECONDS, bounded_size
 from .signin_screen import SignInScreen
 
-IDLE_SECONDS = IDLE_TIMEOUT
 IDLE_CHECK_SECONDS = 5.0
 UI = Path(__file__).resolve().parent.parent
 
@@ -55,21 +58,34 @@ class PortalApp(InertText, TypeAhead):
         ),
     ]
 
-    def __init__(self, signin: PortalClient, *, cursor_blink: bool = True, idle_seconds: float = IDLE_SECONDS) -> None:
+    def __init__(
+        self,
+        signin: PortalClient,
+        *,
+        cursor_blink: bool = True,
+        idle_seconds: float = IDLE_SECONDS,
+        sign_in_seconds: float = SIGN_IN_SECONDS,
+        lifetime_seconds: float = LIFETIME_SECONDS,
+    ) -> None:
         super().__init__()
         self.signin = signin
         self.cursor_blink = cursor_blink
         self.idle_seconds = idle_seconds
+        self.sign_in_seconds = sign_in_seconds
+        self.lifetime_seconds = lifetime_seconds
         self.directory: PortalSession | None = None
-        self.last_input = time.monotonic()
+        self.started = self.last_input = time.monotonic()
         self.ended_idle = False
+        self.crash_reference: str | None = None
+        self.ending = ""
 
     def get_default_screen(self) -> Screen:
         return SignInScreen()
 
     def on_mount(self) -> None:
         self.watch(self, "app_focus", self._focus_returned, init=False)
-        self.set_interval(min(IDLE_CHECK_SECONDS, self.idle_seconds / 2), self._check_idle)
+        shortest = min(self.idle_seconds, self.sign_in_seconds, self.lifetime_seconds)
+        self.set_interval(min(IDLE_CHECK_SECONDS, shortest / 2), self._check_time)
         try:
             # A dropped SSH connection: end like ctrl+q, not killed mid-write.
             self.loop_signal(signal.SIGHUP)
@@ -95,13 +111,80 @@ class PortalApp(InertText, TypeAhead):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.Paste, events.MouseDown)):
             self.last_input = time.monotonic()
+        elif isinstance(event, events.Resize):
+            # Every size the terminal reports (at the start, on SIGWINCH, in
+            # band, from the browser) comes here: a client's 30000x30000
+            # would otherwise be drawn, cell by cell.
+            event.size = self._bounded(event.size)
+            event.virtual_size = self._bounded(event.virtual_size)
+            event.container_size = self._bounded(event.container_size)
         await super().on_event(event)
 
-    def _check_idle(self) -> None:
-        if time.monotonic() - self.last_input >= self.idle_seconds:
-            # Ends the process too: an abandoned connection keeps nothing open.
+    @property
+    def size(self) -> Size:
+        # Before the first Resize, Textual asks the terminal itself.
+        return self._bounded(super().size)
+
+    @staticmethod
+    def _bounded(size: Size) -> Size:
+        return Size(*bounded_size(size.width, size.height))
+
+    def _check_time(self) -> None:
+        now = time.monotonic()
+        # Ends the process too: an abandoned connection keeps nothing open.
+        if now - self.started >= self.lifetime_seconds:
+            self.end(f"The session ended after {_minutes(self.lifetime_seconds)}: start a new one to go on.")
+        elif self.directory is None and now - self.last_input >= self.sign_in_seconds:
+            self.end(f"The session ended: nobody signed in for {_minutes(self.sign_in_seconds)}.")
+        elif now - self.last_input >= self.idle_seconds:
             self.ended_idle = True
-            self.exit(message=f"Signed out after {round(self.idle_seconds / 60)} idle minutes.")
+            self.end(f"Signed out after {round(self.idle_seconds / 60)} idle minutes.")
+
+    def end(self, why: str, return_code: int = 0) -> None:
+        """End the session, saying why: below the screen over SSH, in the page in a browser."""
+        self.ending = why
+        self._tell_the_page(why)
+        self.exit(return_code=return_code, message=Text(why))
+
+    def _tell_the_page(self, why: str) -> None:
+        # The web server closes the browser's websocket with this as its
+        # reason, and the page shows it where it says the session ended.
+        write_meta = getattr(self._driver, "write_meta", None)
+        if write_meta is not None:
+            try:
+                write_meta({"type": "ending", "reason": why})
+            except OSError:
+                pass  # the server has gone already
+
+    # -- a crash: one line for the customer, the details for the log ------------
+    # Textual's own handling shows a traceback with local variables and
+    # install paths, on the customer's screen over SSH, and exits 0.
+
+    def _handle_exception(self, error: Exception) -> None:
+        from textual.worker import WorkerFailed
+
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        self._end_on_error(cause if isinstance(cause, BaseException) else error)
+        if self._exception is None:  # the tests under Pilot raise it again
+            self._exception = error
+            self._exception_event.set()
+
+    def panic(self, *renderables: Any) -> None:
+        # A driver's input thread failed: its traceback is one of these.
+        console = Console(width=120, record=True, file=_Discard(), color_system=None)
+        for renderable in renderables:
+            console.print(renderable)
+        details = console.export_text().rstrip()
+        self._end_on_error(None, details, out_of_memory=details.endswith("MemoryError"))
+
+    def _end_on_error(self, error: BaseException | None, details: str = "", out_of_memory: bool = False) -> None:
+        self._return_code = 1
+        if self.crash_reference is None:
+            self.crash_reference = report_crash(error, details)
+            line = crash_line(self.crash_reference, out_of_memory or isinstance(error, MemoryError))
+            self._tell_the_page(line)
+            self._exit_renderables.append(Text(line))
+        self._close_messages_no_wait()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Textual's own (themes, screenshots, its key panel) are left out.
@@ -139,6 +222,18 @@ class PortalApp(InertText, TypeAhead):
         from .history_screen import PortalHistoryScreen
 
         self.push_screen(PortalHistoryScreen())
+
+
+def _minutes(seconds: float) -> str:
+    return f"{round(seconds / 60)} minutes" if seconds >= 120 else f"{round(seconds)} seconds"
+
+
+class _Discard:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def make_portal_app(signin: PortalClient, **options: Any) -> PortalApp:

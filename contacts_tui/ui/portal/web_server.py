@@ -5,13 +5,20 @@ What we change of textual-serve, and why: our own page (its own links a
 font service, and customers' browsers must not call out to anyone), URLs
 relative to the page so the same server works behind a TLS proxy, no index
 of the static files and no download route (the portal has nothing to
-download), a websocket only from a page of this site, and the headers a
-sign-in page needs on every response.
+download), a websocket only from a page of this site, the headers a sign-in
+page needs on every response, only the host names the portal serves (DNS
+rebinding, web_access.py), a session process that always ends
+(web_session.py), and limits on what one client may hold (limits.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,8 +26,12 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 import jinja2
 import textual_serve
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from textual_serve.server import Server, to_int
+
+from .limits import GRACE_SECONDS, LIFETIME_SECONDS, MAX_PER_CLIENT, MAX_SESSIONS, bounded_size
+from .web_access import ClientSlots, ServedHosts, client_of
+from .web_session import SessionProcess
 
 PAGE = Path(__file__).resolve().parent / "web"
 TEXTUAL_SERVE_STATIC = Path(textual_serve.__file__).resolve().parent / "static"
@@ -52,10 +63,19 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 
-MAX_SESSIONS = 50
-"""Browser sessions open at once, by default: each is a portal process."""
-
 log = logging.getLogger("textual-serve")
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    """What the web server allows; the defaults are limits.py's."""
+
+    max_sessions: int = MAX_SESSIONS
+    max_per_client: int = MAX_PER_CLIENT
+    lifetime_seconds: float = LIFETIME_SECONDS
+    grace_seconds: float = GRACE_SECONDS
+    trust_proxy: bool = False
+    public_url: str | None = None
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -66,15 +86,26 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
 class PortalServer(Server):
     """textual-serve's server with our page and headers (see the module's docstring)."""
 
-    def __init__(self, command: str, host: str, port: int, title: str, max_sessions: int = MAX_SESSIONS) -> None:
+    def __init__(self, argv: list[str], host: str, port: int, title: str, settings: WebOptions | None = None) -> None:
+        settings = settings or WebOptions()
         super().__init__(
-            command, host=host, port=port, title=title, statics_path=TEXTUAL_SERVE_STATIC, templates_path=PAGE
+            shlex.join(argv),
+            host=host,
+            port=port,
+            title=title,
+            public_url=settings.public_url,
+            statics_path=TEXTUAL_SERVE_STATIC,
+            templates_path=PAGE,
         )
-        self.max_sessions = max_sessions
+        self.argv = argv
+        self.settings = settings
+        self.hosts = ServedHosts(host, settings.public_url)
+        self.clients = ClientSlots(settings.max_per_client)
         self.sessions = 0
+        self.live: set[SessionProcess] = set()
 
     async def _make_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self.check_host])
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(PAGE), autoescape=True)
         app.add_routes(
             [
@@ -90,7 +121,23 @@ class PortalServer(Server):
         return app
 
     async def on_startup(self, app: web.Application) -> None:
-        self.console.print(f"Serving the contacts portal on http://{self.host}:{self.port} (ctrl+c stops)")
+        where = f" as {self.settings.public_url}" if self.settings.public_url else ""
+        self.console.print(f"Serving the contacts portal on http://{self.host}:{self.port}{where} (ctrl+c stops)")
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        for session in list(self.live):
+            session.kill()
+
+    @web.middleware
+    async def check_host(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        # Every request, not only the websocket: a rebound page may read
+        # whatever a response says.
+        if not self.hosts.serves(request):
+            log.warning("refused a request for the host %r", request.headers.get("Host"))
+            raise web.HTTPMisdirectedRequest(text="this portal does not answer for that host name")
+        return await handler(request)
 
     @aiohttp_jinja2.template("index.html")
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
@@ -104,24 +151,103 @@ class PortalServer(Server):
         # visitors' browsers (cross-site websocket hijacking).
         origin = request.headers.get("Origin")
         if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
-            log.warning("refused a websocket from a page of %s", origin)
+            log.warning("refused a websocket from a page of %r", origin)
             raise web.HTTPForbidden(text="this portal's sessions open only from its own page")
         if not web.WebSocketResponse().can_prepare(request).ok:
             raise web.HTTPBadRequest(text="this address is for the portal page's websocket")
         # Each session is a process: whoever opens sessions by the thousand
-        # must not take the machine with them.
-        if self.sessions >= self.max_sessions:
+        # must not take the machine with them, nor one client all of them.
+        if self.sessions >= self.settings.max_sessions:
             log.warning("refused a session: %d are open, the most --max-sessions allows", self.sessions)
             raise web.HTTPServiceUnavailable(text="the portal is busy; try again in a few minutes")
+        client = client_of(request, self.settings.trust_proxy)
+        if not self.clients.take(client):
+            log.warning(
+                "refused a session to %s: it holds %d, the most --max-per-client allows",
+                client,
+                self.settings.max_per_client,
+            )
+            raise web.HTTPTooManyRequests(text="this address has as many portal sessions open as it may")
         self.sessions += 1
         try:
-            return await super().handle_websocket(request)
+            return await self._run_session(request)
         finally:
+            # Only now: the session's process has ended.
             self.sessions -= 1
+            self.clients.give_back(client)
+
+    async def _run_session(self, request: web.Request) -> web.WebSocketResponse:
+        websocket = web.WebSocketResponse(heartbeat=15)
+        width, height = bounded_size(request.query.get("width"), request.query.get("height"))
+        await websocket.prepare(request)
+        session = SessionProcess(
+            self.argv,
+            grace=self.settings.grace_seconds,
+            write_bytes=websocket.send_bytes,
+            write_str=websocket.send_str,
+            close=websocket.close,
+            download_manager=self.download_manager,
+        )
+        self.live.add(session)
+        messages: asyncio.Task | None = None
+        # The app ends itself at its lifetime; this is for a process that
+        # cannot (stuck, or its browser not reading).
+        limit = self.settings.lifetime_seconds + self.settings.grace_seconds
+        try:
+            await session.start(width, height)
+            messages = asyncio.create_task(self._process_messages(websocket, session))
+            expiry = asyncio.get_running_loop().call_later(limit, messages.cancel)
+            try:
+                await messages
+            finally:
+                expiry.cancel()
+        except asyncio.CancelledError:
+            if messages is None or not messages.cancelled() or asyncio.current_task().cancelling():
+                raise
+            log.warning("ending session process %s: its lifetime is over", session.pid)
+            session.ending = "The session reached its time limit: start a new one to go on."
+        except ConnectionError:
+            pass  # the browser went away: the session ends below
+        except Exception:
+            log.exception("a session failed")
+        finally:
+            await session.stop()
+            self.live.discard(session)
+            if not websocket.closed:
+                try:
+                    async with asyncio.timeout(self.settings.grace_seconds):
+                        await websocket.close(message=session.ending.encode()[:123])
+                except (TimeoutError, ConnectionError):
+                    pass
+        return websocket
+
+    async def _process_messages(self, websocket: web.WebSocketResponse, app_service: SessionProcess) -> None:
+        """What the page sends: keys, sizes, focus, pings. Anything else is ignored,
+        as is a message that is not what its kind says (textual-serve asserted)."""
+        async for message in websocket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            try:
+                envelope = json.loads(message.data)
+            except ValueError:
+                continue
+            if not isinstance(envelope, list) or not envelope:
+                continue
+            kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
+            if kind == "stdin" and isinstance(data, str):
+                await app_service.send_bytes(data.encode("utf-8", "replace"))
+            elif kind == "resize" and isinstance(data, dict):
+                await app_service.set_terminal_size(data.get("width"), data.get("height"))
+            elif kind == "ping" and isinstance(data, (str, int, float)):
+                await websocket.send_json(["pong", data])
+            elif kind == "blur":
+                await app_service.blur()
+            elif kind == "focus":
+                await app_service.focus()
 
 
 def serve(
-    command: str, host: str, port: int, max_sessions: int = MAX_SESSIONS, title: str = "Contact persons portal"
+    argv: list[str], host: str, port: int, settings: WebOptions | None = None, title: str = "Contact persons portal"
 ) -> None:
-    """Serve ``command`` (the portal, as a web session) until ctrl+c or SIGTERM."""
-    PortalServer(command, host, port, title, max_sessions).serve()
+    """Serve ``argv`` (the portal, as a web session) until ctrl+c or SIGTERM."""
+    PortalServer(argv, host, port, title, settings).serve()

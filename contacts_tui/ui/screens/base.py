@@ -60,6 +60,14 @@ class DirectoryCalls(_Screen):
                 self._answer(worker, self._database_unavailable, exc, failed)
             except DirectoryError as exc:
                 self._answer(worker, failed or self._directory_error, exc)
+            except Exception as exc:
+                # A defect (or a process out of memory), not the directory's
+                # answer: the app ends as on any crash, instead of waiting
+                # for ever for an answer that never comes.
+                try:
+                    self.app.call_from_thread(self.app._handle_exception, exc)
+                except RuntimeError:
+                    pass  # the app closed while the call ran
             else:
                 self._answer(worker, done, result)
 

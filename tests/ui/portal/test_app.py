@@ -288,3 +288,18 @@ async def test_fifteen_idle_minutes_end_the_session(portal_service, acme) -> Non
         # first screen is drawn, and the app ends while it is waited for.
         await wait_for(lambda: not app.is_running)
     assert app.ended_idle
+
+
+async def test_a_signed_in_session_outlives_the_sign_in_timeout_but_not_its_lifetime(
+    sqlite_directory: Directory, capture_relay, acme
+) -> None:
+    signin = SignIn(sqlite_directory, MailRoute("127.0.0.1", capture_relay.port))
+    defaults = make_portal_app(signin)
+    assert (defaults.sign_in_seconds, defaults.lifetime_seconds) == (2 * 60, 60 * 60)
+    app = make_portal_app(signin, cursor_blink=False, sign_in_seconds=3, lifetime_seconds=10)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await wait_for(lambda: not app.is_running)
+    # Signed in, it sat without a key for longer than the sign-in timeout and was not ended for it.
+    assert app.directory is not None
+    assert app.ending == "The session ended after 10 seconds: start a new one to go on."

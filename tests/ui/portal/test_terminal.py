@@ -1,7 +1,10 @@
 """The portal as sshd runs it: `contacts-tui portal` on a real terminal (a
-pty at 80x24), and a connection that drops (the terminal goes away and
-SIGHUP arrives) ends it cleanly instead of leaving it running or crashing.
-With its service down it says so in a line and ends."""
+pty), as a client drives it: a connection that drops (the terminal goes away
+and SIGHUP arrives) ends it cleanly instead of leaving it running or
+crashing; with its service down it says so in a line and ends; a terminal of
+30000x30000 (at the start, by SIGWINCH, in band) is drawn at most 500x200; a
+session past its memory cap ends with one line; and ctrl+c while it starts
+shows no traceback."""
 
 from __future__ import annotations
 
@@ -12,11 +15,18 @@ import select
 import signal
 import struct
 import subprocess
+import sys
 import termios
+import time
+from collections.abc import Iterator
 
-from ...portal_service import running_service
+import pytest
+
+from ...portal_service import RunningService, running_service
+from ...processes import peak_memory
 from ...waiting import poll
 from ..helpers import TERMINAL_DEADLINE, program
+from ..pty_session import PtySession
 
 ESCAPES = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -97,3 +107,100 @@ def test_with_the_service_down_the_customer_is_told_so_and_nothing_is_drawn(tmp_
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# -- what a client asks of the terminal -------------------------------------------
+
+MB = 1024 * 1024
+FIRST_SCREEN = "Send code (enter)"
+
+
+@pytest.fixture
+def service(sqlite_directory, tmp_path) -> Iterator[RunningService]:
+    with running_service(sqlite_directory, tmp_path) as running:
+        yield running
+
+
+def portal(service: RunningService, *options: str) -> list[str]:
+    return [*program(), "portal", "--socket", str(service.sockets["ssh"]), *options]
+
+
+def test_a_30000_by_30000_terminal_keeps_the_session_under_300_mb(service: RunningService) -> None:
+    session = PtySession(portal(service), 30000, 30000)
+
+    def bounded() -> None:
+        assert peak_memory(session.process.pid) < 300 * MB, f"{peak_memory(session.process.pid) / MB:.0f} MB"
+
+    try:
+        session.read_until(FIRST_SCREEN, TERMINAL_DEADLINE, watch=bounded)
+        # The window changes size (SIGWINCH), back and forth: each a redraw.
+        for columns, rows in ((80, 24), (65535, 65535), (80, 24)):
+            mark = len(session.output)
+            session.resize(columns, rows)
+            session.read_until(FIRST_SCREEN, TERMINAL_DEADLINE, since=mark, watch=bounded)
+        # The size in band, as a terminal that offers it reports it (typed by the client).
+        mark = len(session.output)
+        session.type(b"\x1b[?2048;1$y\x1b[48;30000;30000;0;0t")
+        session.read_until(FIRST_SCREEN, TERMINAL_DEADLINE, since=mark, watch=bounded)
+        peak = peak_memory(session.process.pid)
+        print(f"SSH session asked for 30000x30000: peak {peak / MB:.0f} MB")
+        assert 0 < peak < 300 * MB
+    finally:
+        session.close()
+
+
+def test_a_session_that_reaches_its_memory_cap_ends_with_a_line_not_a_hang(service: RunningService, tmp_path) -> None:
+    session = PtySession(portal(service, "--session-memory", "100", "--log-file", str(tmp_path / "portal.log")))
+    try:
+        session.read_until(FIRST_SCREEN, TERMINAL_DEADLINE)
+        # A paste into the address field that never ends.
+        session.type(b"\x1b[200~")
+        os.set_blocking(session.master, False)
+        deadline = time.monotonic() + TERMINAL_DEADLINE * 4
+        while session.process.poll() is None and time.monotonic() < deadline:
+            try:
+                session.type(b"a" * 65536)
+            except BlockingIOError:
+                session.wait_for_output(0.05)
+        os.set_blocking(session.master, True)
+        assert session.wait(TERMINAL_DEADLINE) == 1
+    finally:
+        session.close()
+    shown = session.text()
+    assert "Out of memory: the session ended." in shown and "Reference:" in shown
+    assert "Traceback" not in shown and "MemoryError" not in shown
+    reference = re.search(r"Reference: ([0-9A-F]{8})", shown.replace("\r\n", "")).group(1)
+    logged = (tmp_path / "portal.log").read_text()
+    assert f"crash {reference}" in logged and "MemoryError" in logged
+
+
+def test_ctrl_c_while_the_portal_starts_shows_no_traceback(service: RunningService) -> None:
+    # How long this machine takes to show the first screen, and Python to
+    # start at all (a ctrl+c before Python has started is not ours to answer).
+    first = PtySession(portal(service))
+    started = time.monotonic()
+    try:
+        first.read_until(FIRST_SCREEN, TERMINAL_DEADLINE)
+        start = time.monotonic() - started
+    finally:
+        first.close()
+    bare = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import contacts_tui.cli"], check=True)
+    python = time.monotonic() - bare
+    for step in range(10):
+        delay = python + (start - python) * step / 9
+        session = PtySession(portal(service))
+        try:
+            time.sleep(delay)  # the moment the customer presses ctrl+c, not a wait for a result
+            session.type(b"\x03")
+            try:
+                session.read_until(FIRST_SCREEN, TERMINAL_DEADLINE)
+                session.type(b"\x11")  # it started after all: ctrl+q ends it
+            except AssertionError:
+                pass  # it ended on the ctrl+c
+            code = session.wait(TERMINAL_DEADLINE)
+        finally:
+            session.close()
+        shown = session.text()
+        assert "Traceback" not in shown and "KeyboardInterrupt" not in shown, (delay, shown[-2000:])
+        assert code in (0, 130), (delay, code, shown[-2000:])

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from ...accounts import Separated, needs_accounts, separated_portal
 from ...browser import DEADLINE, Browser, needs_chromium
 from ...capture import capture_relay
 from ...portal_service import RunningService, running_service
+from ...processes import command_line, descendants
 from ...waiting import poll, wait_until
 
 URL_IN_TEXT = re.compile(r"""(?:(?:https?|wss?):)?//[^\s"'<>)]+""")
@@ -67,10 +69,34 @@ def service(sqlite_directory: Directory, relay: RelayThread, tmp_path: Path) -> 
         yield running
 
 
+@dataclass
+class Served:
+    """A running `contacts-tui portal --web`: its URL and its process (the session processes are below it)."""
+
+    url: str
+    process: subprocess.Popen
+    log_file: Path
+
+    def sessions(self) -> list[int]:
+        """The pids of its session processes (the portals, not a shell that may run one)."""
+        return [
+            pid
+            for pid in descendants(self.process.pid)
+            if "--web-session" in (argv := command_line(pid)) and not argv[0].endswith("sh")
+        ]
+
+
 @contextmanager
 def serving(socket: Path, tmp_path: Path, *options: str, setup: Separated | None = None) -> Iterator[str]:
     """`contacts-tui portal --web` on a free loopback port, asking the service
     at ``socket``: as this account, or as the portal's of ``setup``. Yields its URL."""
+    with serving_portal(socket, tmp_path, *options, setup=setup) as served:
+        yield served.url
+
+
+@contextmanager
+def serving_portal(socket: Path, tmp_path: Path, *options: str, setup: Separated | None = None) -> Iterator[Served]:
+    """``serving``, yielding the server's process as well."""
     port = free_port()
     log_file = tmp_path / f"portal-{port}.log"
     log = log_file.open("wb")
@@ -105,7 +131,7 @@ def serving(socket: Path, tmp_path: Path, *options: str, setup: Separated | None
 
     try:
         poll(up, DEADLINE, log_file.read_text)
-        yield url
+        yield Served(url, server, log_file)
     finally:
         # The server and the session processes it started for browsers.
         os.killpg(server.pid, signal.SIGTERM)
@@ -267,3 +293,20 @@ async def use_the_portal(browser: Browser, directory: Directory, customer_id: in
     (change,) = [c for c in directory.history(customer_id=customer_id) if c.action == "contact added"]
     assert (change.who, change.channel) == ("accounts@acme-trading.example", "web")
     assert not [text for text in browser.complaints() if "Content Security Policy" in text]
+
+
+@needs_chromium
+async def test_the_page_says_why_a_session_ended(service: RunningService, tmp_path: Path) -> None:
+    with serving(service.sockets["web"], tmp_path, "--sign-in-timeout", "2s") as url:
+        browser = Browser(url, tmp_path / "chromium")
+        try:
+            await browser.connect()
+            await browser.until("document.body.classList.contains('-first-byte')")
+            # Nobody signs in: the session ends, and the page says so in the customer's words.
+            await browser.until("document.body.classList.contains('-closed')")
+            why = await browser.evaluate("document.getElementById('ended-why').textContent")
+            assert why == "The session ended: nobody signed in for 2 seconds."
+            assert await browser.evaluate("document.querySelector('.closed-dialog').offsetParent !== null")
+            assert not [text for text in browser.complaints() if "Content Security Policy" in text]
+        finally:
+            await browser.close()

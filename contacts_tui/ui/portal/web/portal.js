@@ -1,3 +1,26 @@
+// Why a session ended: the server gives it as the websocket's close reason
+// (signed out, the session's time is up, an error's reference), and the page
+// shows it under "Session ended." textual.js opens the websocket itself, so
+// the constructor it calls is wrapped here, before it loads.
+(function () {
+  var Native = window.WebSocket;
+  function PortalWebSocket(url, protocols) {
+    var socket = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    socket.addEventListener("close", function (event) {
+      var why = document.getElementById("ended-why");
+      if (why && event.reason) {
+        why.textContent = event.reason;
+      }
+    });
+    return socket;
+  }
+  PortalWebSocket.prototype = Native.prototype;
+  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (name) {
+    PortalWebSocket[name] = Native[name];
+  });
+  window.WebSocket = PortalWebSocket;
+})();
+
 // The session's websocket is this page's own address (ws:// or wss://, by
 // how the page came): the same behind a TLS proxy as on loopback, so the
 // server never has to be told its public name.

@@ -1,0 +1,61 @@
+"""What one portal session may take of the host, in one place: the terminal
+size it draws, its memory, how long it lives, and (in a browser) how many
+sessions one client may hold. The SSH portal, the web server and the session
+processes it starts all read these.
+
+No Textual here: the web server imports it without loading the app.
+"""
+
+from __future__ import annotations
+
+from contacts_tui.core.portal.sessions import IDLE_TIMEOUT, SESSION_LIFETIME, SIGN_IN_TIMEOUT
+
+MAX_COLUMNS = 500
+MAX_ROWS = 200
+"""The largest terminal a session draws. Textual keeps a cell per column and
+row of every layer it composes, so the memory a frame takes grows with the
+area a client asks for: 30000x30000 took 4.4 GB before sign-in. 500x200 is
+more than any screen shows in a readable font; a larger terminal gets the
+portal in its top left corner."""
+
+SESSION_MEMORY_MIB = 256
+"""The data a session process may hold (RLIMIT_DATA), by default. A session
+uses about 50 MiB; one that reaches the cap ends with a message."""
+
+# How long a session lives is the portal service's rule too (it ends the
+# tokens): one place, core/portal/sessions.py.
+IDLE_SECONDS = IDLE_TIMEOUT
+"""A signed-in session ends after this long without a key."""
+SIGN_IN_SECONDS = SIGN_IN_TIMEOUT
+"""A session not signed in ends after this long without a key: a stranger
+holds no process for long."""
+LIFETIME_SECONDS = SESSION_LIFETIME
+"""Every session ends this long after it started, keys or not: one sign-in
+never holds a process for ever."""
+
+MAX_SESSIONS = 50
+"""Browser sessions open at once, by default: each is a process."""
+MAX_PER_CLIENT = 3
+"""Browser sessions one client address may hold at once, by default."""
+GRACE_SECONDS = 5.0
+"""How long a browser session's process has to end once asked (its client
+went away, or its lifetime is over) before the server kills it."""
+
+
+def bounded_size(width: object, height: object) -> tuple[int, int]:
+    """A terminal size as a client gave it (any value, from any channel), as
+    the portal draws it: whole numbers from 1 to the maximum. Anything that is
+    not a number counts as the classic 80x24."""
+    return _bounded(width, 80, MAX_COLUMNS), _bounded(height, 24, MAX_ROWS)
+
+
+def _bounded(value: object, default: int, most: int) -> int:
+    if isinstance(value, bool):
+        number = default
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 10:
+        number = int(value)
+    else:
+        number = default
+    return max(1, min(number, most))

@@ -1,0 +1,137 @@
+"""One browser session's portal process, which always ends.
+
+textual-serve's AppService starts the process and relays its output to the
+browser. What we change, and why: once the browser has gone, its process used
+to stay, blocked for ever writing a frame to a pipe nobody read (a 1 GB frame
+at 30000x30000), deaf to SIGTERM, after its --max-sessions slot had already
+been given back. Here the output of a session whose client is gone is read and
+dropped, so the process can take the quit it is sent; one that has not ended
+within the grace period is killed with its process group; and the caller
+learns the session is over only once the process is. Sizes the browser sends
+are bounded (limits.py), and the process gets no way to make the browser open
+an address or download a file: the portal does neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shlex
+import signal
+from asyncio.subprocess import PIPE, Process
+from typing import Any
+
+from textual_serve.app_service import AppService
+
+from .limits import GRACE_SECONDS, bounded_size
+
+log = logging.getLogger("textual-serve")
+
+
+class SessionProcess(AppService):
+    """A portal process for one browser, ended by ``stop()`` within the grace period."""
+
+    def __init__(self, argv: list[str], *, grace: float = GRACE_SECONDS, **service: Any) -> None:
+        super().__init__(shlex.join(argv), **service)
+        self.argv = argv
+        self.grace = grace
+        self.client_gone = False
+        self.ending = ""
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    async def _open_app_process(self, width: int = 80, height: int = 24) -> Process:
+        width, height = bounded_size(width, height)
+        # Its own process group (so a kill reaches all of it) and no shell in
+        # between: the pid we hold is the portal's.
+        self._process = process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=PIPE,
+            stdout=PIPE,
+            stderr=PIPE,
+            env=self._build_environment(width=width, height=height),
+            start_new_session=True,
+        )
+        self._stdin = process.stdin
+        return process
+
+    async def set_terminal_size(self, width: object, height: object) -> None:
+        await super().set_terminal_size(*bounded_size(width, height))
+
+    async def on_data(self, payload: bytes) -> None:
+        if self.client_gone:
+            return  # read and dropped, so the process is never stuck writing it
+        try:
+            await self.remote_write_bytes(payload)
+        except ConnectionError:
+            self.client_gone = True
+
+    async def on_meta(self, data: bytes) -> None:
+        try:
+            meta = json.loads(data)
+            kind = meta.get("type")
+        except (ValueError, AttributeError):
+            return
+        if kind == "ending" and isinstance(meta.get("reason"), str):
+            self.ending = meta["reason"]
+        elif kind == "exit":
+            await self.close_client(self.ending)
+
+    async def close_client(self, why: str = "") -> None:
+        """Close the browser's websocket, with ``why`` as its reason (the page shows it)."""
+        if self.client_gone:
+            return
+        # A close frame's reason holds at most 123 bytes.
+        reason = "".join(ch for ch in why if ch.isprintable()).encode()[:123].decode(errors="ignore").encode()
+        try:
+            await self.remote_close(message=reason)
+        except ConnectionError:
+            self.client_gone = True
+
+    async def run(self) -> None:
+        await super().run()
+        # The process ended without saying so (killed by the system, say):
+        # the page must not wait for ever for a screen.
+        await self.close_client(self.ending or "The session ended.")
+
+    async def on_packed(self, payload: bytes) -> None:
+        pass  # file deliveries: the portal offers none, and the server has no download route
+
+    async def stop(self) -> None:
+        """Ask the process to quit, kill what is left after the grace period,
+        and return once it has ended."""
+        task, self._task = self._task, None
+        process = self._process
+        if task is None or process is None:
+            return
+        self.client_gone = True
+        try:
+            async with asyncio.timeout(self.grace):
+                await self.send_meta({"type": "quit"})
+                await process.wait()
+        except TimeoutError:
+            log.warning("session process %d did not end within %g s of being asked: killed", process.pid, self.grace)
+        finally:
+            self.kill()
+            # Its output ends with it; a write to a browser that stopped
+            # reading may still hang, and is not waited for.
+            try:
+                async with asyncio.timeout(self.grace):
+                    await process.wait()
+                    await asyncio.shield(task)
+            except TimeoutError:
+                task.cancel()
+
+    def kill(self) -> None:
+        """SIGKILL to the session's process group, unless it has already been reaped."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
