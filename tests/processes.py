@@ -21,6 +21,22 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """The pids of the processes below ``pid``: its children, theirs, and so on."""
+    found = []
+    for child in children(pid):
+        found += [child, *descendants(child)]
+    return found
+
+
+def command_line(pid: int) -> list[str]:
+    """The process's arguments; [] once it has ended."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
 def peak_memory(pid: int) -> int:
     """The most memory (resident) the process has held, in bytes; 0 once it has ended."""
     try:

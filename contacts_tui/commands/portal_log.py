@@ -15,7 +15,7 @@ from pathlib import Path
 
 SYSTEM_LOG = "/dev/log"
 LOG_FILE_ENV = "CONTACTS_PORTAL_LOG"
-FORMAT = "contacts-tui portal[%(process)d]: %(message)s"
+FORMAT = "contacts-tui-portal[%(process)d]: %(message)s"
 
 
 def default_log_file() -> Path:
@@ -26,18 +26,16 @@ def default_log_file() -> Path:
     return Path(user_log_dir(APP_NAME)) / "portal.log"
 
 
-def log_quietly(file: str | None = None) -> str:
-    """Send the program's log to the system log or ``file``; return where it goes, in words."""
+def log_quietly(file: str | None = None) -> None:
+    """Send the program's log to the system log, or to ``file``."""
     file = file or os.environ.get(LOG_FILE_ENV, "").strip() or None
     logger = logging.getLogger("contacts_tui")
     logger.propagate = False
     logger.setLevel(logging.INFO)
     handler: logging.Handler | None = None
-    where = ""
     if file is None and Path(SYSTEM_LOG).exists():
         try:
             handler = logging.handlers.SysLogHandler(SYSTEM_LOG)
-            where = "the system log"
         except OSError:
             handler = None  # a socket nobody listens on: no system log to write to
     if handler is None:
@@ -45,11 +43,9 @@ def log_quietly(file: str | None = None) -> str:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handler = logging.FileHandler(path, encoding="utf-8")
-            where = str(path)
         except OSError:
-            handler, where = logging.NullHandler(), "nowhere (no system log, and the log file cannot be written)"
+            handler = logging.NullHandler()  # nowhere to write: still never the customer's screen
     handler.setFormatter(
         logging.Formatter(FORMAT if isinstance(handler, logging.handlers.SysLogHandler) else "%(asctime)s " + FORMAT)
     )
     logger.addHandler(handler)
-    return where

@@ -26,11 +26,11 @@ def _controlling_terminal() -> None:
 
 
 class PtySession:
-    def __init__(self, argv: list[str], columns: int = 80, rows: int = 24) -> None:
+    def __init__(self, argv: list[str], columns: int = 80, rows: int = 24, env: dict[str, str] | None = None) -> None:
         self.master, slave = os.openpty()
         self.resize(columns, rows, fd=slave)
-        env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES", "TEXTUAL_DRIVER")}
-        env["TERM"] = "xterm-256color"
+        environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TEXTUAL_DRIVER")}
+        env = {**environment, "TERM": "xterm-256color", **(env or {})}
         self.process = subprocess.Popen(
             argv, stdin=slave, stdout=slave, stderr=slave, env=env, preexec_fn=_controlling_terminal
         )

@@ -28,9 +28,8 @@ def test_a_portal_crash_shows_one_line_with_a_reference_and_logs_the_details(
             sqlite_url,
             "--mail-via",
             "127.0.0.1:9",
-            "--log-file",
-            str(log),
-        ]
+        ],
+        env={"CONTACTS_PORTAL_LOG": str(log)},
     )
     try:
         code = session.wait(TERMINAL_DEADLINE)

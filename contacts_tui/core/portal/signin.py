@@ -17,9 +17,9 @@ import logging
 import secrets
 import smtplib
 import socket
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -44,6 +44,8 @@ CATEGORY = "portal-sign-in"
 """The code mail's X-Notification-Category: no catalog has it, so a relay
 passes the mail on unchanged (and a capture relay shows it)."""
 SMTP_TIMEOUT = 30
+WORKERS = 4
+"""Code requests worked on at once (each costs a scrypt and maybe a mail)."""
 
 # Why scrypt with a salt of its own per code: six digits are only a million
 # values, so a fast hash (SHA-256) of a code is reversed from a copy of the
@@ -111,10 +113,12 @@ class SignIn:
         self.directory = directory
         self.mail = mail
         self.clock = clock
-        # One worker, so codes are made (and mailed) in the order asked:
-        # only the newest works, and it must be the last to arrive.
-        self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-code")
-        self._pending: list[Future] = []
+        # The portal service makes every session's codes: a few at a time
+        # (each costs a scrypt), and an address's in the order asked (only
+        # the newest works, so it must be the last to arrive).
+        self._work = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="portal-code")
+        self._lock = threading.Lock()
+        self._pending: dict[Future, str] = {}
 
     @property
     def database(self) -> peewee.Database:
@@ -132,10 +136,13 @@ class SignIn:
         """
         address = clean_email(email)
         now = self.clock()
-        self._pending = [f for f in self._pending if not f.done()]
-        self._pending.append(self._work.submit(self._issue, address, now))
+        with self._lock:
+            self._pending = {f: a for f, a in self._pending.items() if not f.done()}
+            before = [f for f, a in self._pending.items() if a == address]
+            self._pending[self._work.submit(self._issue, address, now, before)] = address
 
-    def _issue(self, address: str, now: dt.datetime) -> None:
+    def _issue(self, address: str, now: dt.datetime, before: list[Future]) -> None:
+        wait(before)  # started earlier (the queue is first in, first out): never a wait for a later one
         try:
             sent = self._store_code(address, now)
         except DatabaseUnavailable as exc:
@@ -209,11 +216,9 @@ class SignIn:
 
     def wait_sent(self, timeout: float = SMTP_TIMEOUT) -> None:
         """Wait until the codes asked for are made and mailed (a program about to end, a test)."""
-        for pending in list(self._pending):
-            try:
-                pending.result(timeout)
-            except FutureTimeout:
-                return
+        with self._lock:
+            pending = list(self._pending)
+        wait(pending, timeout)
 
     # -- internals ---------------------------------------------------------
 

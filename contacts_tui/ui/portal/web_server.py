@@ -31,7 +31,7 @@ from textual_serve.server import Server, to_int
 
 from .limits import GRACE_SECONDS, LIFETIME_SECONDS, MAX_PER_CLIENT, MAX_SESSIONS, bounded_size
 from .web_access import ClientSlots, ServedHosts, client_of
-from .web_session import SessionProcess
+from .web_session import SessionProcess, close_reason
 
 PAGE = Path(__file__).resolve().parent / "web"
 TEXTUAL_SERVE_STATIC = Path(textual_serve.__file__).resolve().parent / "static"
@@ -125,8 +125,8 @@ class PortalServer(Server):
         self.console.print(f"Serving the contacts portal on http://{self.host}:{self.port}{where} (ctrl+c stops)")
 
     async def on_shutdown(self, app: web.Application) -> None:
-        for session in list(self.live):
-            session.kill()
+        # Each asked to quit (a code mail on its way still goes), killed after the grace.
+        await asyncio.gather(*(session.stop() for session in list(self.live)), return_exceptions=True)
 
     @web.middleware
     async def check_host(
@@ -216,7 +216,7 @@ class PortalServer(Server):
             if not websocket.closed:
                 try:
                     async with asyncio.timeout(self.settings.grace_seconds):
-                        await websocket.close(message=session.ending.encode()[:123])
+                        await websocket.close(message=close_reason(session.ending))
                 except (TimeoutError, ConnectionError):
                     pass
         return websocket

@@ -85,10 +85,8 @@ class SessionProcess(AppService):
         """Close the browser's websocket, with ``why`` as its reason (the page shows it)."""
         if self.client_gone:
             return
-        # A close frame's reason holds at most 123 bytes.
-        reason = "".join(ch for ch in why if ch.isprintable()).encode()[:123].decode(errors="ignore").encode()
         try:
-            await self.remote_close(message=reason)
+            await self.remote_close(message=close_reason(why))
         except ConnectionError:
             self.client_gone = True
 
@@ -135,3 +133,8 @@ class SessionProcess(AppService):
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def close_reason(why: str) -> bytes:
+    """``why`` as a websocket close frame's reason: printable, at most 123 bytes of whole characters."""
+    return "".join(ch for ch in why if ch.isprintable()).encode()[:123].decode(errors="ignore").encode()

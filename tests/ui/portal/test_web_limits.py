@@ -175,7 +175,9 @@ def test_twenty_clients_that_vanish_mid_frame_leave_no_process(
         try:
             for _ in range(20):
                 client = poll(lambda: open_raw_session(served), DEADLINE + GRACE_SECONDS)
-                (pid,) = poll(served.sessions, DEADLINE)
+                sessions = poll(served.sessions, DEADLINE)
+                assert len(sessions) == 1, f"{len(sessions)} session processes: those of clients gone are left"
+                pid = sessions[0]
                 poll(partial(stuck, client, pid, iter([(499, 199), (500, 200)] * 2000)), DEADLINE)
                 vanish(client)
             poll(lambda: not served.sessions(), GRACE_SECONDS + DEADLINE, served.sessions)
@@ -210,10 +212,10 @@ async def close_all() -> None:
 async def test_one_client_holds_at_most_its_share_of_the_sessions(
     sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
 ) -> None:
-    with serving(sqlite_url, relay, tmp_path, "--max-per-client", "2") as served:
+    with serving(sqlite_url, relay, tmp_path) as served:
         try:
             async with aiohttp.ClientSession() as here:
-                assert [await opens(here, served) for _ in range(3)] == [101, 101, 429]
+                assert [await opens(here, served) for _ in range(4)] == [101, 101, 101, 429]
                 # What a client says about itself counts for nothing without --trust-proxy.
                 assert await opens(here, served, **{"X-Forwarded-For": "198.51.100.7"}) == 429
             # Another address (all of 127/8 is this machine) has sessions of its own.
@@ -276,24 +278,42 @@ async def test_a_session_nobody_signs_in_to_ends_soon_and_every_session_ends_at_
 # -- DNS rebinding ---------------------------------------------------------------
 
 
-async def test_only_the_names_the_portal_serves_are_answered(
+async def status(client: aiohttp.ClientSession, url: str, host: str) -> int:
+    async with client.get(url, headers={"Host": host}) as response:
+        return response.status
+
+
+REBOUND = ("evil.example", "evil.example:{port}", "127.0.0.1.evil.example", "localhost.evil.example")
+
+
+async def test_a_request_for_another_host_name_is_refused(
     sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
 ) -> None:
-    with serving(sqlite_url, relay, tmp_path, "--public-url", "https://portal.example.com") as served:
+    with serving(sqlite_url, relay, tmp_path) as served:
         port = served.url.rstrip("/").rsplit(":", 1)[1]
         async with aiohttp.ClientSession() as client:
-
-            async def status(path: str, host: str) -> int:
-                async with client.get(served.url + path, headers={"Host": host}) as response:
-                    return response.status
-
-            for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example", "localhost.evil.example"):
+            for host in (name.format(port=port) for name in REBOUND):
                 for path in ("", "static/js/textual.js", "portal/portal.js", "no-such-page"):
-                    assert await status(path, host) == 421, (host, path)
+                    assert await status(client, served.url + path, host) == 421, (host, path)
                 # A page of the rebound name opens a websocket with its own name as Host and Origin.
                 with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                     await client.ws_connect(socket_url(served), origin=f"http://{host}", headers={"Host": host})
                 assert refused.value.status == 421
-            for host in (f"127.0.0.1:{port}", f"localhost:{port}", "portal.example.com", f"[::1]:{port}"):
-                assert await status("", host) == 200, host
+            for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "10.1.2.3"):
+                assert await status(client, served.url, host) == 200, host
             assert not served.sessions()
+
+
+async def test_behind_a_proxy_the_public_name_is_answered(
+    sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
+) -> None:
+    with serving(sqlite_url, relay, tmp_path, "--public-url", "https://portal.example.com") as served:
+        async with aiohttp.ClientSession() as client:
+            assert await status(client, served.url, "portal.example.com") == 200
+            assert await status(client, served.url, "Portal.Example.COM.") == 200
+            assert await status(client, served.url, "evil.example") == 421
+            websocket = await client.ws_connect(
+                socket_url(served), origin="https://portal.example.com", headers={"Host": "portal.example.com"}
+            )
+            await until_shown(websocket, FIRST_SCREEN)
+            await websocket.close()
