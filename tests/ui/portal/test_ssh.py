@@ -24,8 +24,10 @@ from contacts_tui.core.records import CustomerInput
 
 from ...accounts import Separated, needs_accounts, separated_portal
 from ...portal_service import mailed_codes
+from ...processes import peak_memory
 from ...waiting import poll
 from ..helpers import TERMINAL_DEADLINE, Terminal, needs_tmux
+from ..pty_session import PtySession
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
 needs_ssh = pytest.mark.skipif(
@@ -266,3 +268,25 @@ def test_a_command_asked_for_runs_the_portal_instead(sshd: dict) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert tunnel.returncode != 0 and "forwarding failed" in tunnel.stderr.lower()
+
+
+@needs_accounts
+@needs_ssh
+def test_an_ssh_client_with_a_30000_by_30000_terminal_keeps_the_portal_under_300_mb(sshd: dict) -> None:
+    # ssh asks sshd for a pty of its own terminal's size: this one's.
+    session = PtySession([*sshd["client"], "-tt"], 30000, 30000)
+
+    def peak() -> int:
+        return max((peak_memory(int(line.split()[0])) for line in portals(sshd["socket"])), default=0)
+
+    def bounded() -> None:
+        assert peak() < 300 * 2**20, f"the portal took {peak() / 2**20:.0f} MB"
+
+    try:
+        session.read_until("Send code (enter)", TERMINAL_DEADLINE, watch=bounded)
+        most = peak()
+        print(f"portal over SSH at 30000x30000: peak {most / 2**20:.0f} MB")
+        assert 0 < most < 300 * 2**20
+    finally:
+        session.close()
+    poll(lambda: not portals(sshd["socket"]), TERMINAL_DEADLINE, lambda: portals(sshd["socket"]))
