@@ -2,8 +2,8 @@
 
     .venv/bin/python tests/bench/bench_signin_timing.py [--pairs 60] [--compare DIR]
 
-Starts `contacts-tui portal --web` on a database of customers (and an SMTP
-sink for the code mails), then, as an attacker would, opens sessions with
+Starts `contacts-tui portal --web` (with its portal service) on a database of
+customers (and an SMTP sink for the code mails), then, as an attacker would, opens sessions with
 aiohttp's websocket client and asks for a code, in turn for a customer's
 primary email and for an address of nobody (a new customer each time, so the
 three-an-hour limit never shows), timing each from the enter key to the
@@ -46,6 +46,7 @@ ESCAPES = re.compile(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)
 SENT = "acodeisonitsway"
 READY = "Sendcode(enter)"
 DEADLINE = 60.0
+CLI = [sys.executable, "-m", "contacts_tui.cli"]
 
 
 def free_port() -> int:
@@ -79,26 +80,47 @@ class Portal:
     def start(self, database: Path) -> None:
         self.port = free_port()
         self.log = self.folder / f"portal-{self.port}.log"
-        env = {**os.environ, "PYTHONPATH": str(self.source)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "contacts_tui.cli", "portal", "--db", f"sqlite:///{database}", "--web"]
-            + ["--listen", f"127.0.0.1:{self.port}", "--mail-via", f"127.0.0.1:{self.smtp_port}"]
-            + ["--mail-from", "portal@shop.example"],
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-            cwd=self.folder,
+        mail = ["--mail-via", f"127.0.0.1:{self.smtp_port}", "--mail-from", "portal@shop.example"]
+        self.processes: list[subprocess.Popen] = []
+        if (self.source / "contacts_tui" / "commands" / "portal_service.py").exists():
+            # The data behind a portal service (and its code mails from there).
+            sockets = self.folder / f"sockets-{self.port}"
+            sockets.mkdir()
+            self.run(
+                [*CLI, "portal-service", "--db", f"sqlite:///{database}", *mail]
+                + ["--socket", str(sockets / "ssh.sock"), "--web-socket", str(sockets / "web.sock")]
+            )
+            end = time.monotonic() + DEADLINE
+            while not (sockets / "web.sock").exists():
+                if time.monotonic() > end or self.processes[0].poll() is not None:
+                    raise SystemExit(f"the portal service did not start: {self.log.read_text()[-2000:]}")
+                time.sleep(0.05)
+            reach = ["--socket", str(sockets / "web.sock")]
+        else:  # an older portal, which opened the database itself
+            reach = ["--db", f"sqlite:///{database}", *mail]
+        self.run([*CLI, "portal", "--web", "--listen", f"127.0.0.1:{self.port}", *reach])
+        wait_for_port(self.port, self.processes[-1], self.log)
+
+    def run(self, command: list[str]) -> None:
+        self.processes.append(
+            subprocess.Popen(
+                command,
+                stdout=self.log.open("ab"),
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": str(self.source)},
+                start_new_session=True,
+                cwd=self.folder,
+            )
         )
-        wait_for_port(self.port, self.process, self.log)
 
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        for process in reversed(self.processes):
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 async def shown(websocket: aiohttp.ClientWebSocketResponse, text: str) -> None:
@@ -230,7 +252,7 @@ async def main() -> None:
             report(portal)
     finally:
         for portal in portals:
-            if hasattr(portal, "process"):
+            if hasattr(portal, "processes"):
                 portal.stop()
         sink.terminate()
         shutil.rmtree(folder, ignore_errors=True)

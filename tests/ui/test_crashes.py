@@ -8,33 +8,31 @@ import re
 import sys
 from pathlib import Path
 
+from ..portal_service import running_service
 from .helpers import TERMINAL_DEADLINE
 from .pty_session import PtySession
 
 CRASHING = str(Path(__file__).with_name("crashing.py"))
 
 
-def test_a_portal_crash_shows_one_line_with_a_reference_and_logs_the_details(
-    sqlite_url: str, sqlite_directory, tmp_path: Path
-) -> None:
+def test_a_portal_crash_shows_one_line_with_a_reference_and_logs_the_details(sqlite_directory, tmp_path: Path) -> None:
     log = tmp_path / "portal.log"
-    session = PtySession(
-        [
-            sys.executable,
-            CRASHING,
-            "contacts_tui.ui.portal.signin_screen:SignInScreen",
-            "portal",
-            "--db",
-            sqlite_url,
-            "--mail-via",
-            "127.0.0.1:9",
-        ],
-        env={"CONTACTS_PORTAL_LOG": str(log)},
-    )
-    try:
-        code = session.wait(TERMINAL_DEADLINE)
-    finally:
-        session.close()
+    with running_service(sqlite_directory, tmp_path) as service:
+        session = PtySession(
+            [
+                sys.executable,
+                CRASHING,
+                "contacts_tui.ui.portal.signin_screen:SignInScreen",
+                "portal",
+                "--socket",
+                str(service.sockets["ssh"]),
+            ],
+            env={"CONTACTS_PORTAL_LOG": str(log)},
+        )
+        try:
+            code = session.wait(TERMINAL_DEADLINE)
+        finally:
+            session.close()
     shown = session.text().strip()
     assert code == 1, shown
     # One line: no traceback, no local variable, no install path.

@@ -290,10 +290,8 @@ async def test_fifteen_idle_minutes_end_the_session(portal_service, acme) -> Non
     assert app.ended_idle
 
 
-async def test_a_signed_in_session_outlives_the_sign_in_timeout_but_not_its_lifetime(
-    sqlite_directory: Directory, capture_relay, acme
-) -> None:
-    signin = SignIn(sqlite_directory, MailRoute("127.0.0.1", capture_relay.port))
+async def test_a_signed_in_session_outlives_the_sign_in_timeout_but_not_its_lifetime(portal_service, acme) -> None:
+    signin = portal_service.client()
     defaults = make_portal_app(signin)
     assert (defaults.sign_in_seconds, defaults.lifetime_seconds) == (2 * 60, 60 * 60)
     app = make_portal_app(signin, cursor_blink=False, sign_in_seconds=3, lifetime_seconds=10)

@@ -24,12 +24,11 @@ import pytest
 
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.ui.portal.limits import GRACE_SECONDS
-from relay.app import RelayThread
 
-from ...capture import capture_relay
+from ...portal_service import RunningService, running_service
 from ...processes import peak_memory
-from .test_web_server import DEADLINE, Served, serving
 from ...waiting import poll, wait_until
+from .test_web_server import DEADLINE, Served, serving_portal
 
 MB = 1024 * 1024
 MEMORY_BOUND = 300 * MB
@@ -38,9 +37,14 @@ FIRST_SCREEN = "Sendcode(enter)"
 
 
 @pytest.fixture
-def relay(sqlite_directory: Directory, tmp_path: Path) -> Iterator[RelayThread]:
-    with capture_relay(sqlite_directory, tmp_path) as thread:
-        yield thread
+def service(sqlite_directory: Directory, tmp_path: Path) -> Iterator[RunningService]:
+    # Port 9 (discard): nobody gets a code in these tests.
+    with running_service(sqlite_directory, tmp_path) as running:
+        yield running
+
+
+def serving(service: RunningService, tmp_path: Path, *options: str):
+    return serving_portal(service.sockets["web"], tmp_path, *options)
 
 
 def socket_url(served: Served, width: int = 80, height: int = 24) -> str:
@@ -69,9 +73,9 @@ async def until_shown(websocket: aiohttp.ClientWebSocketResponse, text: str, wat
 
 
 async def test_a_30000_by_30000_terminal_keeps_the_session_under_300_mb(
-    sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
+    service: RunningService, tmp_path: Path
 ) -> None:
-    with serving(sqlite_url, relay, tmp_path) as served:
+    with serving(service, tmp_path) as served:
         async with aiohttp.ClientSession() as client:
             # A frame of that size was 1 GB: the client takes nothing near it.
             websocket = await client.ws_connect(
@@ -156,10 +160,8 @@ def vanish(client: socket.socket) -> None:
 
 
 @pytest.mark.slow
-def test_twenty_clients_that_vanish_mid_frame_leave_no_process(
-    sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
-) -> None:
-    with serving(sqlite_url, relay, tmp_path, "--max-sessions", "1") as served:
+def test_twenty_clients_that_vanish_mid_frame_leave_no_process(service: RunningService, tmp_path: Path) -> None:
+    with serving(service, tmp_path, "--max-sessions", "1") as served:
         most = [0]
         watching = threading.Event()
         watching.set()
@@ -209,10 +211,8 @@ async def close_all() -> None:
         await opened.pop().close()
 
 
-async def test_one_client_holds_at_most_its_share_of_the_sessions(
-    sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
-) -> None:
-    with serving(sqlite_url, relay, tmp_path) as served:
+async def test_one_client_holds_at_most_its_share_of_the_sessions(service: RunningService, tmp_path: Path) -> None:
+    with serving(service, tmp_path) as served:
         try:
             async with aiohttp.ClientSession() as here:
                 assert [await opens(here, served) for _ in range(4)] == [101, 101, 101, 429]
@@ -224,7 +224,7 @@ async def test_one_client_holds_at_most_its_share_of_the_sessions(
                 assert await opens(there, served) == 101
         finally:
             await close_all()
-    with serving(sqlite_url, relay, tmp_path, "--max-per-client", "1", "--trust-proxy") as served:
+    with serving(service, tmp_path, "--max-per-client", "1", "--trust-proxy") as served:
         try:
             async with aiohttp.ClientSession() as proxy:
                 # Behind a proxy: the address the proxy added last is the client.
@@ -256,10 +256,10 @@ async def keep_typing(websocket: aiohttp.ClientWebSocketResponse) -> None:
 
 
 async def test_a_session_nobody_signs_in_to_ends_soon_and_every_session_ends_at_its_lifetime(
-    sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
+    service: RunningService, tmp_path: Path
 ) -> None:
     options = ("--sign-in-timeout", "3s", "--session-lifetime", "12s")
-    with serving(sqlite_url, relay, tmp_path, *options) as served:
+    with serving(service, tmp_path, *options) as served:
         async with aiohttp.ClientSession() as client:
             idle = await client.ws_connect(socket_url(served), origin=origin(served))
             busy = await client.ws_connect(socket_url(served), origin=origin(served))
@@ -286,10 +286,8 @@ async def status(client: aiohttp.ClientSession, url: str, host: str) -> int:
 REBOUND = ("evil.example", "evil.example:{port}", "127.0.0.1.evil.example", "localhost.evil.example")
 
 
-async def test_a_request_for_another_host_name_is_refused(
-    sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
-) -> None:
-    with serving(sqlite_url, relay, tmp_path) as served:
+async def test_a_request_for_another_host_name_is_refused(service: RunningService, tmp_path: Path) -> None:
+    with serving(service, tmp_path) as served:
         port = served.url.rstrip("/").rsplit(":", 1)[1]
         async with aiohttp.ClientSession() as client:
             for host in (name.format(port=port) for name in REBOUND):
@@ -304,10 +302,8 @@ async def test_a_request_for_another_host_name_is_refused(
             assert not served.sessions()
 
 
-async def test_behind_a_proxy_the_public_name_is_answered(
-    sqlite_url: str, sqlite_directory: Directory, relay: RelayThread, tmp_path: Path
-) -> None:
-    with serving(sqlite_url, relay, tmp_path, "--public-url", "https://portal.example.com") as served:
+async def test_behind_a_proxy_the_public_name_is_answered(service: RunningService, tmp_path: Path) -> None:
+    with serving(service, tmp_path, "--public-url", "https://portal.example.com") as served:
         async with aiohttp.ClientSession() as client:
             assert await status(client, served.url, "portal.example.com") == 200
             assert await status(client, served.url, "Portal.Example.COM.") == 200
