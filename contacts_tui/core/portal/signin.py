@@ -143,11 +143,14 @@ class SignIn:
 
     def _issue(self, address: str, now: dt.datetime, before: list[Future]) -> None:
         wait(before)  # started earlier (the queue is first in, first out): never a wait for a later one
+        # Nobody waits for this answer: what goes wrong goes to the log.
         try:
             sent = self._store_code(address, now)
         except DatabaseUnavailable as exc:
-            # Nobody is waiting for this answer: the log is where it goes.
             log.warning("could not make a portal sign-in code for %s: %s", address, exc)
+            return
+        except Exception:
+            log.exception("could not make a portal sign-in code for %s", address)
             return
         if sent is not None:
             self._send(sent[1], code_message(self.mail.from_address, *sent))

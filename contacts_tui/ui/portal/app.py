@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import time
 from collections.abc import Iterable
@@ -171,7 +172,7 @@ class PortalApp(InertText, TypeAhead):
 
     def panic(self, *renderables: Any) -> None:
         # A driver's input thread failed: its traceback is one of these.
-        console = Console(width=120, record=True, file=_Discard(), color_system=None)
+        console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
         for renderable in renderables:
             console.print(renderable)
         details = console.export_text().rstrip()
@@ -226,14 +227,6 @@ class PortalApp(InertText, TypeAhead):
 
 def _minutes(seconds: float) -> str:
     return f"{round(seconds / 60)} minutes" if seconds >= 120 else f"{round(seconds)} seconds"
-
-
-class _Discard:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 def make_portal_app(signin: PortalClient, **options: Any) -> PortalApp:
