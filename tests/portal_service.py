@@ -49,7 +49,10 @@ def running_service(
 ) -> Iterator[RunningService]:
     """The service over ``directory``, its ssh and web sockets in ``folder``,
     its code mails to an SMTP server on ``mail_port`` (a capture relay)."""
-    service = PortalService(SignIn(directory, MailRoute("127.0.0.1", mail_port, "portal@shop.example")))
+    # The code's work at once, not seconds later at random as in production:
+    # the tests about what comes after a code need not wait for it.
+    signin = SignIn(directory, MailRoute("127.0.0.1", mail_port, "portal@shop.example"), delay=(0.0, 0.0))
+    service = PortalService(signin)
     sockets = {"ssh": folder / "ssh.sock", "web": folder / "web.sock"}
     listeners = [Listener(path, channel) for channel, path in sockets.items()]
     with ServiceThread(service, listeners, **options) as thread:

@@ -3,7 +3,8 @@
 Only a customer's primary email signs in. Whoever asks for a code gets the
 same answer, as fast, whether the address is a customer's or not: the answer
 comes once the address is checked for its form, and all the rest (is it a
-customer's, storing the code, the mail) is done after it, in the background.
+customer's, storing the code, the mail) is done after it, in the background,
+a few seconds later at a moment nobody can foresee.
 A code is six digits, lives ten minutes, allows five tries, and an address
 gets at most three an hour. Only the newest code of an address works.
 """
@@ -12,12 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import hmac
+import itertools
 import logging
 import secrets
 import smtplib
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -46,6 +50,8 @@ passes the mail on unchanged (and a capture relay shows it)."""
 SMTP_TIMEOUT = 30
 WORKERS = 4
 """Code requests worked on at once (each costs a scrypt and maybe a mail)."""
+WORK_DELAY = (1.0, 5.0)
+"""Seconds after the answer when a code request's work starts, at random between these."""
 
 # Why scrypt with a salt of its own per code: six digits are only a million
 # values, so a fast hash (SHA-256) of a code is reversed from a copy of the
@@ -109,16 +115,26 @@ class SignIn:
     ``clock`` returns naive UTC (models.utcnow); tests pass one they move.
     """
 
-    def __init__(self, directory: Directory, mail: MailRoute, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        mail: MailRoute,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        delay: tuple[float, float] = WORK_DELAY,
+    ) -> None:
         self.directory = directory
         self.mail = mail
         self.clock = clock
+        self.delay = delay
         # The portal service makes every session's codes: a few at a time
         # (each costs a scrypt), and an address's in the order asked (only
         # the newest works, so it must be the last to arrive).
         self._work = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="portal-code")
+        self._later = _Later()
         self._lock = threading.Lock()
         self._pending: dict[Future, str] = {}
+        self._last_start: dict[str, float] = {}
 
     @property
     def database(self) -> peewee.Database:
@@ -136,24 +152,39 @@ class SignIn:
         """
         address = clean_email(email)
         now = self.clock()
+        done: Future = Future()
         with self._lock:
+            moment = time.monotonic()
             self._pending = {f: a for f, a in self._pending.items() if not f.done()}
+            self._last_start = {a: t for a, t in self._last_start.items() if t > moment}
             before = [f for f, a in self._pending.items() if a == address]
-            self._pending[self._work.submit(self._issue, address, now, before)] = address
+            self._pending[done] = address
+            # Later, at a moment nobody can foresee: the work of a customer's
+            # address (storing, mailing) must not slow the answer to what is
+            # asked next either. An address's requests keep their order.
+            start = max(moment + _random.uniform(*self.delay), self._last_start.get(address, 0.0))
+            self._last_start[address] = start
+        self._later.at(start, lambda: self._submit(address, now, before, done))
 
-    def _issue(self, address: str, now: dt.datetime, before: list[Future]) -> None:
-        wait(before)  # started earlier (the queue is first in, first out): never a wait for a later one
+    def _submit(self, address: str, now: dt.datetime, before: list[Future], done: Future) -> None:
+        try:
+            self._work.submit(self._issue, address, now, before, done)
+        except RuntimeError:  # the program is ending: its workers take no more
+            self._issue(address, now, before, done)
+
+    def _issue(self, address: str, now: dt.datetime, before: list[Future], done: Future) -> None:
+        wait(before)  # submitted earlier (first in, first out): never a wait for a later one
         # Nobody waits for this answer: what goes wrong goes to the log.
         try:
             sent = self._store_code(address, now)
+            if sent is not None:
+                self._send(sent[1], code_message(self.mail.from_address, *sent))
         except DatabaseUnavailable as exc:
             log.warning("could not make a portal sign-in code for %s: %s", address, exc)
-            return
         except Exception:
             log.exception("could not make a portal sign-in code for %s", address)
-            return
-        if sent is not None:
-            self._send(sent[1], code_message(self.mail.from_address, *sent))
+        finally:
+            done.set_result(None)
 
     @_uses_database
     def _store_code(self, address: str, now: dt.datetime) -> tuple[str, str, str] | None:
@@ -270,3 +301,40 @@ def code_message(sender: str, name: str, address: str, code: str) -> bytes:
         "If you did not ask for it, ignore this mail: nobody can sign in without the code.\n"
     )
     return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+
+
+_random = secrets.SystemRandom()
+
+
+class _Later:
+    """Calls to run at given moments (time.monotonic), in turn, on one thread
+    that lives while there are any (not a daemon: a program that ends still
+    mails the codes it was asked for)."""
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[float, int, Callable[[], object]]] = []
+        self._numbers = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def at(self, moment: float, call: Callable[[], object]) -> None:
+        with self._changed:
+            heapq.heappush(self._calls, (moment, next(self._numbers), call))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="portal-code-later")
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                if not self._calls:
+                    self._thread = None
+                    return
+                moment, _, call = self._calls[0]
+                left = moment - time.monotonic()
+                if left > 0:
+                    self._changed.wait(left)
+                    continue
+                heapq.heappop(self._calls)
+            call()

@@ -23,7 +23,7 @@ from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.mail import relay_log
 from contacts_tui.core.models import SignInCode
-from contacts_tui.core.portal.signin import CATEGORY, MailRoute, SignIn, normal_code
+from contacts_tui.core.portal.signin import CATEGORY, MailRoute, SignIn, code_matches, normal_code
 from contacts_tui.core.records import CustomerRecord
 from relay.app import RelayThread
 
@@ -60,7 +60,11 @@ def clock() -> Clock:
 
 @pytest.fixture
 def signin(directory: Directory, relay: RelayThread, clock: Clock) -> Iterator[SignIn]:
-    service = SignIn(directory, MailRoute("127.0.0.1", relay.port, "portal@shop.example"), clock=clock)
+    # Half a second at most, not the seconds of production: each request
+    # still waits a random moment, so their order is tried.
+    service = SignIn(
+        directory, MailRoute("127.0.0.1", relay.port, "portal@shop.example"), clock=clock, delay=(0.0, 0.5)
+    )
     yield service
     service.wait_sent()
 
@@ -167,6 +171,21 @@ def test_the_fourth_code_in_an_hour_is_refused(acme: CustomerRecord, signin: Sig
     signin.wait_sent()
     assert len(mails_to(OWNER)) == 4  # the refused request mailed nothing
     assert signin.verify(OWNER, codes[-1], "web") is not None
+
+
+def test_codes_asked_in_a_burst_are_stored_and_mailed_in_the_order_asked(
+    acme: CustomerRecord, signin: SignIn, clock: Clock
+) -> None:
+    # Each request's work starts at a random moment; one address's keep their order.
+    for _ in range(3):  # as many as an hour allows
+        signin.request_code(OWNER)
+        clock.move(seconds=1)
+    codes = wait_for_codes(OWNER, 3)  # in the order they arrived
+    rows = stored_codes(acme)
+    assert [row.created_at for row in rows] == sorted(row.created_at for row in rows)
+    assert [code_matches(code, row.code_hash) for code, row in zip(codes, rows, strict=True)] == [True] * 3
+    # The one mailed last is the newest, the one that works.
+    assert signin.verify(OWNER, codes[-1], "ssh") is not None
 
 
 def test_a_code_expires_after_ten_minutes(acme: CustomerRecord, signin: SignIn, clock: Clock) -> None:
