@@ -67,6 +67,14 @@ PRIVATE_PARTS = [
     ("textual.dom", "DOMNode", "self._bindings", "ui/screens/base.py looks up the bindings of a key"),
     ("textual.binding", "BindingsMap", "self.key_to_bindings", "ui/screens/base.py looks up the bindings of a key"),
     ("textual.keys", "_character_to_key", None, "tests/ui/helpers.py names keys as Textual's driver does"),
+    # A portal crash: one line for the customer (ui/portal/app.py).
+    ("textual.app", "App._handle_exception", None, "ui/portal/app.py overrides it: a crash shows one line"),
+    ("textual.app", "App.panic", "_exit_renderables", "ui/portal/app.py overrides it: a driver's crash too"),
+    ("textual.app", "App._close_messages_no_wait", None, "ui/portal/app.py ends the app on a crash as Textual does"),
+    ("textual.app", "App", "self._exit_renderables", "ui/portal/app.py shows its crash line through them"),
+    ("textual.app", "App", "self._return_code", "ui/portal/app.py sets 1 on a crash"),
+    ("textual.app", "App", "self._exception_event", "ui/portal/app.py keeps the exception for Pilot"),
+    ("textual.app", "App", "self._driver", "ui/portal/app.py tells the web page why a session ends"),
     # textual-serve: ui/portal/web_server.py subclasses its Server.
     ("textual_serve.server", "Server._make_app", None, "ui/portal/web_server.py replaces the routes"),
     ("textual_serve.server", "Server.handle_websocket", None, "ui/portal/web_server.py wraps it (origin, sessions)"),
@@ -74,6 +82,13 @@ PRIVATE_PARTS = [
     ("textual_serve.server", "to_int", None, "ui/portal/web_server.py reads ?fontsize= as textual-serve does"),
     ("textual_serve.server", "Server", "self.console", "ui/portal/web_server.py prints where it serves"),
     ("textual_serve", None, None, "ui/portal/web_server.py serves the package's static/ folder"),
+    # textual-serve: ui/portal/web_session.py subclasses its AppService.
+    ("textual_serve.server", "Server._process_messages", None, "ui/portal/web_server.py replaces it (bounded sizes)"),
+    ("textual_serve.app_service", "AppService._open_app_process", None, "ui/portal/web_session.py replaces it"),
+    ("textual_serve.app_service", "AppService._build_environment", None, "ui/portal/web_session.py starts with it"),
+    ("textual_serve.app_service", "AppService", "self._process", "ui/portal/web_session.py holds and ends it"),
+    ("textual_serve.app_service", "AppService", "self._task", "ui/portal/web_session.py cancels its reader"),
+    ("textual_serve.app_service", "AppService", "self._stdin", "ui/portal/web_session.py sets it on start"),
 ]
 PARAMETERS = [
     ("textual_serve.server", "Server.__init__", ("statics_path", "templates_path"), "ui/portal/web_server.py"),

@@ -42,6 +42,10 @@ from pathlib import Path
 import aiohttp
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.waiting import poll  # noqa: E402
+
 ESCAPES = re.compile(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 SENT = "acodeisonitsway"
 READY = "Sendcode(enter)"
@@ -56,15 +60,13 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
+    def listening() -> bool:
         if process.poll() is not None:
             raise SystemExit(f"it ended: {log.read_text()[-2000:]}")
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}: {log.read_text()[-2000:]}")
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    poll(listening, DEADLINE, lambda: f"nothing listens on {port}: {log.read_text()[-2000:]}")
 
 
 @dataclass
@@ -90,11 +92,13 @@ class Portal:
                 [*CLI, "portal-service", "--db", f"sqlite:///{database}", *mail]
                 + ["--socket", str(sockets / "ssh.sock"), "--web-socket", str(sockets / "web.sock")]
             )
-            end = time.monotonic() + DEADLINE
-            while not (sockets / "web.sock").exists():
-                if time.monotonic() > end or self.processes[0].poll() is not None:
-                    raise SystemExit(f"the portal service did not start: {self.log.read_text()[-2000:]}")
-                time.sleep(0.05)
+            poll(
+                lambda: (sockets / "web.sock").exists() or self.processes[0].poll() is not None,
+                DEADLINE,
+                lambda: f"the portal service did not start: {self.log.read_text()[-2000:]}",
+            )
+            if self.processes[0].poll() is not None:
+                raise SystemExit(f"the portal service ended: {self.log.read_text()[-2000:]}")
             reach = ["--socket", str(sockets / "web.sock")]
         else:  # an older portal, which opened the database itself
             reach = ["--db", f"sqlite:///{database}", *mail]
@@ -124,6 +128,8 @@ class Portal:
 
 
 async def shown(websocket: aiohttp.ClientWebSocketResponse, text: str) -> None:
+    # Not through tests/waiting.py: this loop is the stopwatch, each message
+    # read the moment it comes, with no pause between reads.
     seen = ""
     end = time.monotonic() + DEADLINE
     while text not in ESCAPES.sub("", seen).replace(" ", ""):

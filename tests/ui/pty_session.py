@@ -12,8 +12,9 @@ import signal
 import struct
 import subprocess
 import termios
-import time
 from collections.abc import Callable
+
+from ..waiting import poll
 
 ESCAPES = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -52,21 +53,32 @@ class PtySession:
 
     def read_until(self, text: str, deadline: float, since: int = 0, watch: Callable[[], None] | None = None) -> None:
         """Read until ``text`` (spaces ignored) is in what it wrote after byte ``since``."""
-        end = time.monotonic() + deadline
-        while text.replace(" ", "") not in self.text(since).replace(" ", ""):
+        wanted = text.replace(" ", "")
+
+        def shown() -> bool:
             if watch is not None:
                 watch()
-            ended = not self._read(0.1) and self.process.poll() is not None
-            if ended or time.monotonic() > end:
-                raise AssertionError(f"{text!r} never appeared; the terminal got {self.text(since)[-2000:]!r}")
+            if not self._read(0.1) and self.process.poll() is not None:
+                raise AssertionError(
+                    f"it ended before {text!r} appeared; the terminal got {self.text(since)[-2000:]!r}"
+                )
+            return wanted in self.text(since).replace(" ", "")
+
+        if wanted not in self.text(since).replace(" ", ""):
+            poll(
+                shown,
+                deadline,
+                lambda: f"{text!r} never appeared; the terminal got {self.text(since)[-2000:]!r}",
+                interval=0,
+            )
 
     def wait(self, deadline: float) -> int:
         """Read everything it writes until it ends; its exit code."""
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            if not self._read(0.1) and self.process.poll() is not None:
-                return self.process.wait()
-        raise AssertionError(f"it never ended; the terminal got {self.text()[-2000:]!r}")
+        poll(self._ended, deadline, lambda: f"it never ended; the terminal got {self.text()[-2000:]!r}", interval=0)
+        return self.process.wait()
+
+    def _ended(self) -> bool:
+        return not self._read(0.1) and self.process.poll() is not None
 
     def wait_for_output(self, timeout: float) -> None:
         """Read what it wrote meanwhile, for up to ``timeout`` seconds."""

@@ -27,6 +27,7 @@ import aiohttp_jinja2
 import jinja2
 import textual_serve
 from aiohttp import WSMsgType, web
+from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from .limits import GRACE_SECONDS, LIFETIME_SECONDS, MAX_PER_CLIENT, MAX_SESSIONS, bounded_size
@@ -202,7 +203,8 @@ class PortalServer(Server):
             finally:
                 expiry.cancel()
         except asyncio.CancelledError:
-            if messages is None or not messages.cancelled() or asyncio.current_task().cancelling():
+            current = asyncio.current_task()
+            if messages is None or not messages.cancelled() or (current is not None and current.cancelling()):
                 raise
             log.warning("ending session process %s: its lifetime is over", session.pid)
             session.ending = "The session reached its time limit: start a new one to go on."
@@ -221,7 +223,7 @@ class PortalServer(Server):
                     pass
         return websocket
 
-    async def _process_messages(self, websocket: web.WebSocketResponse, app_service: SessionProcess) -> None:
+    async def _process_messages(self, websocket: web.WebSocketResponse, app_service: AppService) -> None:
         """What the page sends: keys, sizes, focus, pings. Anything else is ignored,
         as is a message that is not what its kind says (textual-serve asserted)."""
         async for message in websocket:
@@ -237,7 +239,7 @@ class PortalServer(Server):
             if kind == "stdin" and isinstance(data, str):
                 await app_service.send_bytes(data.encode("utf-8", "replace"))
             elif kind == "resize" and isinstance(data, dict):
-                await app_service.set_terminal_size(data.get("width"), data.get("height"))
+                await app_service.set_terminal_size(*bounded_size(data.get("width"), data.get("height")))
             elif kind == "ping" and isinstance(data, (str, int, float)):
                 await websocket.send_json(["pong", data])
             elif kind == "blur":

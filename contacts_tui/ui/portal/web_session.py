@@ -21,6 +21,7 @@ import os
 import shlex
 import signal
 from asyncio.subprocess import PIPE, Process
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from textual_serve.app_service import AppService
@@ -33,8 +34,17 @@ log = logging.getLogger("textual-serve")
 class SessionProcess(AppService):
     """A portal process for one browser, ended by ``stop()`` within the grace period."""
 
-    def __init__(self, argv: list[str], *, grace: float = GRACE_SECONDS, **service: Any) -> None:
-        super().__init__(shlex.join(argv), **service)
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        close: Callable[..., Awaitable[Any]],
+        grace: float = GRACE_SECONDS,
+        **service: Any,
+    ) -> None:
+        super().__init__(shlex.join(argv), close=close, **service)
+        # The websocket's own close, which takes a reason (AppService's takes none).
+        self.close_websocket = close
         self.argv = argv
         self.grace = grace
         self.client_gone = False
@@ -86,7 +96,7 @@ class SessionProcess(AppService):
         if self.client_gone:
             return
         try:
-            await self.remote_close(message=close_reason(why))
+            await self.close_websocket(message=close_reason(why))
         except ConnectionError:
             self.client_gone = True
 

@@ -57,19 +57,23 @@ def origin(served: Served) -> str:
 
 async def until_shown(websocket: aiohttp.ClientWebSocketResponse, text: str, watch=None) -> None:
     """Read the session's output until ``text`` is on the screen; ``watch`` is called between reads."""
-    seen = ""
-    deadline = asyncio.get_running_loop().time() + DEADLINE
-    while text not in ESCAPES.sub("", seen).replace(" ", ""):
+    seen = [""]
+
+    def screen() -> str:
+        return ESCAPES.sub("", seen[0])
+
+    async def shown() -> bool:
         if watch is not None:
             watch()
-        left = deadline - asyncio.get_running_loop().time()
-        assert left > 0, f"{text!r} never showed; the screen had {ESCAPES.sub('', seen)[-500:]!r}"
         try:
-            message = await asyncio.wait_for(websocket.receive(), min(left, 0.2))
+            message = await asyncio.wait_for(websocket.receive(), 0.2)
         except TimeoutError:
-            continue
+            return False
         assert message.type == aiohttp.WSMsgType.BINARY, f"the session ended: {message}"
-        seen = (seen + message.data.decode("utf-8", "replace"))[-200_000:]
+        seen[0] = (seen[0] + message.data.decode("utf-8", "replace"))[-200_000:]
+        return text in screen().replace(" ", "")
+
+    await wait_until(shown, DEADLINE, lambda: f"{text!r} never showed; the screen had {screen()[-500:]!r}", interval=0)
 
 
 async def test_a_30000_by_30000_terminal_keeps_the_session_under_300_mb(
@@ -235,24 +239,28 @@ async def test_one_client_holds_at_most_its_share_of_the_sessions(service: Runni
             await close_all()
 
 
+ENDED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+
+
 async def closed(websocket: aiohttp.ClientWebSocketResponse) -> str:
     """Wait for the server to end the session; its reason."""
-    deadline = asyncio.get_running_loop().time() + DEADLINE
-    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+
+    async def ending() -> aiohttp.WSMessage | None:
         try:
-            message = await asyncio.wait_for(websocket.receive(), left)
+            message = await asyncio.wait_for(websocket.receive(), 0.2)
         except TimeoutError:
-            break
-        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
-            return str(message.extra or "")
-    raise AssertionError("the session never ended")
+            return None
+        return message if message.type in ENDED else None
+
+    message = await wait_until(ending, DEADLINE, lambda: "the session never ended", interval=0)
+    return str(message.extra or "")
 
 
 async def keep_typing(websocket: aiohttp.ClientWebSocketResponse) -> None:
-    """A key every moment, as a client holding its session open would."""
+    """A key every moment (until the server closes), as a client holding its session open would."""
     while not websocket.closed:
         await websocket.send_json(["stdin", "x"])
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: websocket.closed, 0.2, fail=False)
 
 
 async def test_a_session_nobody_signs_in_to_ends_soon_and_every_session_ends_at_its_lifetime(
