@@ -24,6 +24,7 @@ from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.mail import chaos
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.mail.status import Decision, Status
+from contacts_tui.core.tagging.store import LiveRules
 
 from .config import RelayConfig
 from .delivery.backoff import RetryPolicy
@@ -113,6 +114,7 @@ class Relay:
             limits=Limits(config.max_received, config.max_recipients),
             executor=self._executor,
             lookup_timeout=config.lookup_timeout,
+            tagging=LiveRules(directory.database),
         )
         self.listener = Listener(
             self.handler,

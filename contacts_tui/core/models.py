@@ -114,6 +114,11 @@ class RelayLog(BaseModel):
     copy_of = CharField(max_length=64, default="")
     copy_number = IntegerField(default=1)
     copy_count = IntegerField(default=1)
+    # Tagging rules (m0015): the rule that gave the message its category
+    # ("rule 3: Subject contains 'Factuur'"), and for a message without a
+    # category header the headers a rule can match (tagging/kept.py).
+    tagged_by = TextField(default="")
+    kept_headers = TextField(default="")
 
 
 class CapturedMessage(BaseModel):
@@ -148,6 +153,8 @@ class CapturedMessage(BaseModel):
     copy_of = CharField(max_length=64, default="")  # as in RelayLog
     copy_number = IntegerField(default=1)
     copy_count = IntegerField(default=1)
+    # The tagging rule that gave the message its category (m0015).
+    tagged_by = TextField(default="")
 
 
 class Setting(BaseModel):
@@ -171,6 +178,39 @@ class ChaosRule(BaseModel):
     probability = FloatField(default=1.0)
     delay = FloatField(default=0.0)
     created_at = DateTimeField(default=utcnow)
+
+
+class TaggingRuleRow(BaseModel):
+    """A tagging rule (see tagging/rule.py): conditions that give a message
+    without a category header its category. ``position`` orders them."""
+
+    id = AutoField()
+    position = IntegerField(index=True)
+    enabled = BooleanField(default=False)
+    category = CharField(max_length=64)
+    sender = CharField(max_length=254, default="")
+    subject = TextField(default="")
+    subject_match = CharField(max_length=8, default="contains")
+    header_name = CharField(max_length=76, default="")
+    header_value = TextField(default="")
+    header_match = CharField(max_length=8, default="contains")
+    recipient_domain = CharField(max_length=253, default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "tagging_rule"
+
+
+class TaggingState(BaseModel):
+    """One row: the tagging rules' version, counted up by every change, so a
+    relay reads the rules again only when they changed (tagging/store.py)."""
+
+    id = IntegerField(primary_key=True)
+    version = IntegerField(default=0)
+
+    class Meta:
+        table_name = "tagging_state"
 
 
 class ChangeRecord(BaseModel):
@@ -223,4 +263,6 @@ ALL_MODELS = (
     ChaosRule,
     ChangeRecord,
     SignInCode,
+    TaggingRuleRow,
+    TaggingState,
 )

@@ -5,12 +5,22 @@ from __future__ import annotations
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.mail.status import Decision
 from contacts_tui.core.records import Resolution
+from contacts_tui.core.tagging.engine import NO_RULES, Tagging
 
 from ..rewrite import CopyPlan
 
 
-def describe(entry: LogEntry, category: str | None, resolution: Resolution | None, plan: CopyPlan) -> None:
-    """Fill one copy's log entry with the decision, who was added, and the reasons."""
+def describe(
+    entry: LogEntry,
+    category: str | None,
+    resolution: Resolution | None,
+    plan: CopyPlan,
+    tagging: Tagging = NO_RULES,
+) -> None:
+    """Fill one copy's log entry with the decision, who was added, and the reasons.
+
+    ``tagging``: what the tagging rules said of a message without a category header.
+    """
     audience = plan.audience
     if resolution is not None:
         entry.category_key = resolution.category or ""
@@ -37,6 +47,7 @@ def describe(entry: LogEntry, category: str | None, resolution: Resolution | Non
     why = audience.reason or (resolution.reason if resolution else "")
     if category is None:
         entry.decision, reason = Decision.UNCHANGED, "no notification category header"
+        reason += tagging.untagged()
     elif not plan.added:
         entry.decision = Decision.UNCHANGED
         reason = why or "everyone opted in is already a recipient"
@@ -51,4 +62,4 @@ def describe(entry: LogEntry, category: str | None, resolution: Resolution | Non
         )
     else:
         entry.decision, reason = Decision.REWRITTEN, why
-    entry.reason = "; ".join([reason, *notes])
+    entry.reason = "; ".join([*tagging.reasons(), reason, *notes])

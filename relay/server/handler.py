@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import peewee
 from aiosmtpd.smtp import SMTP, Session
@@ -27,6 +28,9 @@ from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.mail.status import Decision, Status
 from contacts_tui.core.models import utcnow
 from contacts_tui.core.records import Audience, Resolution
+from contacts_tui.core.tagging.engine import NO_RULES, RuleSet, Tagging
+from contacts_tui.core.tagging.kept import keep
+from contacts_tui.core.tagging.store import LiveRules
 
 from ..ops import metrics
 from ..queue import QueuedMessage, mail_flags, new_queue_id
@@ -37,6 +41,7 @@ from .access import peer_allowed, peer_ip
 from .decision import describe
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Seconds a directory lookup may take before the sender gets 451.
 LOOKUP_TIMEOUT = 5.0
@@ -103,6 +108,7 @@ class RelayHandler:
         limits: Limits = Limits(),
         executor: ThreadPoolExecutor | None = None,
         lookup_timeout: float = LOOKUP_TIMEOUT,
+        tagging: LiveRules | None = None,
     ) -> None:
         self.directory = directory
         self.sink = sink
@@ -113,6 +119,8 @@ class RelayHandler:
         self.limits = limits
         self.executor = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
         self.lookup_timeout = lookup_timeout
+        # The tagging rules, for messages without a category header (None: no rules, as in tests).
+        self.tagging = tagging
         self.chaos: list = []  # chaos rules (contacts_tui.core.mail.chaos), kept current by the capture relay
         # An SQLite lookup reads a local file in a fraction of a millisecond, and
         # in WAL mode no writer blocks it: it runs right here. Handing it to a
@@ -218,6 +226,16 @@ class RelayHandler:
             return self._refuse(entry, refusal, peer=peer_ip(session.peer))
 
         category = read_category(headers, self.category_header, known=self.directory.catalog.resolve)
+        tagging = NO_RULES
+        if category is None and self.tagging is not None:
+            # No header: the tagging rules may give it a category (a header always wins over every rule).
+            try:
+                rules = await self._ask(self.tagging.current)
+            except Exception as exc:
+                return self._unavailable(entry, exc, session, "the tagging rules")
+            untagged = lambda: _untagged(rules, headers, sender, recipients)  # noqa: E731
+            tagging, entry.kept_headers = await asyncio.to_thread(untagged) if offload else untagged()
+            category, entry.tagged_by = tagging.category, tagging.tagged_by
         entry.category = category or ""
         chaos = await self._chaos("data", session, sender, recipients, category)
         if chaos:
@@ -227,22 +245,7 @@ class RelayHandler:
             try:
                 resolution = await self._resolve(recipients, category)
             except Exception as exc:
-                # Whatever stops the lookup (a dropped connection, a revoked
-                # grant, a corrupt file, a server that does not answer) is
-                # temporary to the sender: a 5xx would lose the notification,
-                # a send would lose the contacts.
-                if not isinstance(exc, (DirectoryError, TimeoutError)):
-                    logger.exception("directory lookup failed for a %s message", category)
-                detail = " ".join(str(exc).split()) or type(exc).__name__
-                # An error, not a warning: mail is held back until someone
-                # brings the directory back.
-                return self._refuse(
-                    entry,
-                    "451 4.3.0 The contact directory is unavailable; please try again later",
-                    detail,
-                    peer=peer_ip(session.peer),
-                    level=logging.ERROR,
-                )
+                return self._unavailable(entry, exc, session, f"a {category} message")
         smtputf8, eightbit = mail_flags(envelope.mail_options)
         audiences = resolution.audiences if resolution else ()
         copying = lambda: self._copies(data, headers, session, recipients, audiences, smtputf8)  # noqa: E731
@@ -260,7 +263,7 @@ class RelayHandler:
             else:
                 copy_entry = dataclasses.replace(entry, queue_id=queue_id, recipients=plan.recipients)
                 copy_entry.copy_of, copy_entry.copy_number, copy_entry.copy_count = copies[0][1], number, len(copies)
-            describe(copy_entry, category, resolution, plan)
+            describe(copy_entry, category, resolution, plan, tagging)
             message = QueuedMessage(
                 queue_id=queue_id,
                 sender=sender,
@@ -325,7 +328,10 @@ class RelayHandler:
         return copies
 
     async def _resolve(self, recipients: list[str], category: str) -> Resolution:
-        """The directory's answer, or TimeoutError after ``lookup_timeout`` seconds.
+        return await self._ask(self.directory.resolve, recipients, category)
+
+    async def _ask(self, call: Callable[..., T], *args) -> T:
+        """The directory's answer to ``call(*args)``, or TimeoutError after ``lookup_timeout`` seconds.
 
         A database that takes the query and never answers (a stopped server,
         a stalled network) must not hold the sender's DATA: it gets a 451
@@ -335,12 +341,12 @@ class RelayHandler:
         if self.inline_lookups:
             started = time.perf_counter()
             try:
-                return self.directory.resolve(recipients, category)
+                return call(*args)
             finally:
                 metrics.current.lookup.observe(time.perf_counter() - started)
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        lookup = loop.run_in_executor(self.executor, self._resolve_in_thread, recipients, category)
+        lookup = loop.run_in_executor(self.executor, self._in_thread, call, *args)
         try:
             return await asyncio.wait_for(asyncio.shield(lookup), self.lookup_timeout)
         except TimeoutError:
@@ -348,13 +354,32 @@ class RelayHandler:
         finally:
             metrics.current.lookup.observe(time.perf_counter() - started)
 
-    def _resolve_in_thread(self, recipients: list[str], category: str) -> Resolution:
+    def _in_thread(self, call: Callable[..., T], *args) -> T:
         # Each lookup thread keeps a connection of the pool for itself: giving
         # it back and taking it again per message cost more than the query.
         database = self.directory.database
         if is_pooled(database):
             database.connect(reuse_if_open=True)
-        return self.directory.resolve(recipients, category)
+        return call(*args)
+
+    def _unavailable(self, entry: LogEntry, exc: Exception, session: Session, what: str) -> str:
+        """451 for a message the directory could not answer about, logged with why."""
+        # Whatever stops the lookup (a dropped connection, a revoked
+        # grant, a corrupt file, a server that does not answer) is
+        # temporary to the sender: a 5xx would lose the notification,
+        # a send would lose the contacts.
+        if not isinstance(exc, (DirectoryError, TimeoutError)):
+            logger.exception("directory lookup failed for %s", what)
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        # An error, not a warning: mail is held back until someone
+        # brings the directory back.
+        return self._refuse(
+            entry,
+            "451 4.3.0 The contact directory is unavailable; please try again later",
+            detail,
+            peer=peer_ip(session.peer),
+            level=logging.ERROR,
+        )
 
     def _header_refusal(self, headers: HeaderBlock) -> str | None:
         """The reply refusing a header block the relay will not carry, or None."""
@@ -462,6 +487,12 @@ def refusal_reason(reply: str) -> str:
     if "chaos" in reply:
         return "chaos"
     return "directory" if "directory" in reply else "storage"
+
+
+def _untagged(rules: RuleSet, headers: HeaderBlock, sender: str, recipients: list[str]) -> tuple[Tagging, str]:
+    """What the tagging rules make of a message without a category header, and the headers the
+    relay log keeps of it, so a rule written later can be tried on it (``contacts-relay rules try``)."""
+    return rules.tagging(headers, sender, recipients), keep((field.name, field.text()) for field in headers.fields)
 
 
 def _count(resolution: Resolution | None, plans: Sequence[CopyPlan], category: str | None) -> None:

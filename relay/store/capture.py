@@ -75,6 +75,7 @@ class CaptureStore:
                         message_id=entry.message_id,
                         category=entry.category,
                         category_key=entry.category_key,
+                        tagged_by=entry.tagged_by,
                         added=json.dumps(entry.added, ensure_ascii=False),
                         search_text=searchable,
                         original=original,

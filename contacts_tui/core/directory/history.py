@@ -111,7 +111,11 @@ class Change:
 
     def describe(self) -> str:
         """What changed, on one line: ``name "Ann" -> "Anne"; phone "" -> "+31 6"``."""
-        return "; ".join(f"{name} {shown(before)} -> {shown(after)}" for name, before, after in self.changes)
+        return "; ".join(
+            # A field that names what changed (a tagging rule's number) shows once when it did not change.
+            f"{name} {shown(before)}" if before == after else f"{name} {shown(before)} -> {shown(after)}"
+            for name, before, after in self.changes
+        )
 
     def as_json(self) -> dict:
         return {

@@ -23,6 +23,7 @@ from ..db import database_call
 from ..errors import CatalogError, DirectoryError
 from ..migrate import write_transaction
 from ..models import ContactCategory, ContactPerson, Customer, Setting, utcnow
+from ..tagging.store import add_examples
 from .rules import DEFAULT_MAX_CONTACTS, checked_limit
 
 CATALOG, LIMIT = "catalog", "max_contacts"
@@ -90,6 +91,9 @@ def adopt(database: peewee.Database, catalog: tuple[str, Catalog] | None, limit:
         for key, value in values.items():
             # Two programs starting at once: the first one's values stay.
             Setting.insert(name=key, value=value, updated_at=utcnow()).on_conflict_ignore().execute()
+        if CATALOG not in present:
+            # A new database: the example tagging rules of its catalog, disabled.
+            add_examples(name)
 
 
 def most_contacts() -> int:

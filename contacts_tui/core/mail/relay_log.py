@@ -65,6 +65,11 @@ class LogEntry:
     """The queue id of the message's first copy, shared by all its copies; "" if it went out as one."""
     copy_number: int = 1
     copy_count: int = 1
+    tagged_by: str = ""
+    """The tagging rule that gave the message its category: "rule 3: Subject contains 'Factuur'"."""
+    kept_headers: str = ""
+    """For a message without a category header, what a tagging rule can match (tagging/kept.py); the
+    relay writes it, readers do not get it back (``rules try`` reads it itself)."""
 
     @property
     def copy_label(self) -> str:
@@ -95,10 +100,12 @@ class LogEntry:
             "copy_of": self.copy_of,
             "copy_number": self.copy_number,
             "copy_count": self.copy_count,
+            "tagged_by": self.tagged_by,
+            "kept_headers": self.kept_headers,
         }
 
     def as_json(self) -> dict:
-        data = {name: getattr(self, name) for name in self.__slots__}
+        data = {name: getattr(self, name) for name in self.__slots__ if name != "kept_headers"}
         for name in ("received_at", "updated_at", "delivered_at"):
             data[name] = data[name].isoformat() + "Z" if data[name] else None
         data["recipients"], data["customers"], data["added"] = (
@@ -126,6 +133,7 @@ class CapturedRecord:
     copy_of: str = ""
     copy_number: int = 1
     copy_count: int = 1
+    tagged_by: str = ""
 
     @property
     def copy_label(self) -> str:
@@ -177,6 +185,7 @@ def _log_entry(row: RelayLog) -> LogEntry:
         copy_of=row.copy_of,
         copy_number=row.copy_number,
         copy_count=row.copy_count,
+        tagged_by=row.tagged_by,
     )
 
 
@@ -197,7 +206,12 @@ def captured_record(row: CapturedMessage) -> CapturedRecord:
         row.copy_of,
         row.copy_number,
         row.copy_count,
+        row.tagged_by,
     )
+
+
+# Every column but the headers kept for tagging rules: what lists and entries read.
+LOG_FIELDS = [f for f in RelayLog._meta.sorted_fields if f.name != "kept_headers"]
 
 
 @_uses_database
@@ -206,7 +220,7 @@ def recent_log(limit: int = 50, *, search: str = "", status: str = "", offset: i
     late, after the database was back, takes its place in time); every word of
     ``search`` matches message-id, sender, recipients, subject, category,
     customers, added contact persons or the queue id."""
-    query = _log_query(RelayLog.select(), search, status)
+    query = _log_query(RelayLog.select(*LOG_FIELDS), search, status)
     rows = query.order_by(RelayLog.received_at.desc(), RelayLog.id.desc()).offset(max(0, offset)).limit(max(1, limit))
     return [_log_entry(r) for r in rows]
 
@@ -235,19 +249,21 @@ def _log_query(query, search: str, status: str):
             | (RelayLog.queue_id == word.upper())
             # The queue id of a message's first copy finds all its copies.
             | (RelayLog.copy_of == word.upper())
+            # "rule 3", "Factuur": which rule tagged it, and with what.
+            | RelayLog.tagged_by.contains(word)
         )
     return query
 
 
 @_uses_database
 def log_entry(log_id: int) -> LogEntry | None:
-    row = RelayLog.get_or_none(RelayLog.id == log_id)
+    row = RelayLog.select(*LOG_FIELDS).where(RelayLog.id == log_id).first()
     return _log_entry(row) if row else None
 
 
 @_uses_database
 def log_for_queue_id(queue_id: str) -> LogEntry | None:
-    row = RelayLog.select().where(RelayLog.queue_id == queue_id).order_by(RelayLog.id.desc()).first()
+    row = RelayLog.select(*LOG_FIELDS).where(RelayLog.queue_id == queue_id).order_by(RelayLog.id.desc()).first()
     return _log_entry(row) if row else None
 
 
@@ -362,6 +378,7 @@ def log_release(
         subject=record.subject,
         category=record.category,
         category_key=record.category_key,
+        tagged_by=record.tagged_by,
         customers=source.customers if source else "[]",
         added=json.dumps(record.added, ensure_ascii=False),
         decision=Decision.RELEASED,

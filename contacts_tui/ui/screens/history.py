@@ -29,7 +29,10 @@ def change_lines(change: Change, *, with_customer: bool) -> str:
         f"{local_time(change.at)} · {change.who} ({change.channel})",
         (f"{change.customer_email}: " if with_customer else "") + change.summary(),
     ]
-    lines += [f"  {field}: {shown(before)} → {shown(after)}" for field, before, after in change.changes]
+    lines += [
+        f"  {field}: {shown(before)}" if before == after else f"  {field}: {shown(before)} → {shown(after)}"
+        for field, before, after in change.changes
+    ]
     return "\n".join(visible(line) for line in lines)
 
 
