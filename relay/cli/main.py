@@ -13,7 +13,7 @@ from contacts_tui.core.process import reader_may_stop, version
 from ..config import ConfigError
 from ..ops import process_log
 from ..server.access import AccessConfigError
-from . import chaos, check, log, messages, passwd, preview, queue, serve, service
+from . import chaos, check, log, messages, passwd, preview, queue, rules, serve, service
 
 # One module per command, each with add_parser(commands, common) and run(args, options); in the order of --help.
 COMMANDS = {
@@ -26,6 +26,7 @@ COMMANDS = {
     "check": check,
     "service": service,
     "chaos": chaos,
+    "rules": rules,
 }
 
 DESCRIPTION = """\

@@ -6,8 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import visible, visible_lines
 from contacts_tui.core.options import Options, open_directory
+from contacts_tui.core.tagging import store as tagging_store
+from contacts_tui.core.tagging.engine import RuleSet
 
 from ..config import ConfigError, default
 from ..rewrite import CopyPlan, HeaderBlock, header_addresses, plan_copies, read_category, split_message, write_copy
@@ -33,6 +36,12 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
         help="category header name (RELAY_HEADER; default %(default)s)",
     )
     preview.add_argument(
+        "--sender",
+        metavar="ADDR",
+        default="",
+        help="envelope sender, as a tagging rule on From sees it (default: none; the From field counts too)",
+    )
+    preview.add_argument(
         "--no-smtputf8",
         dest="smtputf8",
         action="store_false",
@@ -43,13 +52,34 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, options: Options) -> int:
     # It only reads: a mistyped --db is an error, not an empty directory.
     directory = open_directory(options, must_exist=True)
-    data = sys.stdin.buffer.read() if args.message == "-" else _read(args.message)
-    recipients = args.rcpt or header_addresses(data)
-    category = read_category(data, args.header, known=directory.catalog.resolve)
+    data = read_message(args.message)
+    rules = RuleSet(tagging_store.current_rules())
+    return show(directory, data, args.rcpt, args.sender, args.header, rules, utf8=args.smtputf8)
+
+
+def show(
+    directory: Directory,
+    data: bytes,
+    rcpt: list[str],
+    sender: str,
+    header: str,
+    rules: RuleSet,
+    *,
+    utf8: bool,
+) -> int:
+    """Print what the relay would do with ``data``: its category (from the header, or the tagging
+    rule that gives it one), the customers, whom it adds and why, and the headers after the rewrite."""
+    recipients = rcpt or header_addresses(data)
+    category = read_category(data, header, known=directory.catalog.resolve)
     print(f"Envelope recipients: {visible(', '.join(recipients)) or '(none)'}")
     if not category:
-        print(f"No {args.header} header: the message would pass unchanged.")
-        return 0
+        # The relay's own question, with the rules in force (engine.RuleSet.tag).
+        tagging = rules.tagging(HeaderBlock.of(data), sender, recipients)
+        if tagging.category is None:
+            print(f"No {header} header{tagging.untagged()}: the message would pass unchanged.")
+            return 0
+        print(visible(f"No {header} header: {'; '.join(tagging.reasons())}."))
+        category = tagging.category
     resolution = directory.resolve(recipients, category)
     if resolution.category is None:
         print(f"Category: {visible(category)} (unknown)")
@@ -59,7 +89,6 @@ def run(args: argparse.Namespace, options: Options) -> int:
         print(f"Category: {visible(category)} (an email type of {resolution.category})")
     for customer in resolution.customers:
         print(visible(f"Customer: {customer.name} <{customer.email}>") + ("" if customer.active else " (inactive)"))
-    utf8 = args.smtputf8
     headers = HeaderBlock.of(data)
     plans = plan_copies(headers, recipients, resolution.audiences, utf8)
     if len(plans) > 1:
@@ -80,8 +109,8 @@ def run(args: argparse.Namespace, options: Options) -> int:
     for number, plan in enumerate(plans, start=1):
         which = f"of copy {number} " if len(plans) > 1 else ""
         print(f"\nHeaders {which}after the rewrite (the relay also puts a Received header on top):\n")
-        header, _ = split_message(write_copy(data, headers, plan))
-        sys.stdout.write(visible_lines(header.decode("utf-8", errors="replace")))
+        block, _ = split_message(write_copy(data, headers, plan))
+        sys.stdout.write(visible_lines(block.decode("utf-8", errors="replace")))
     return 0
 
 
@@ -108,7 +137,10 @@ def _preview_copy(plan: CopyPlan, utf8: bool, reason: str) -> None:
         print("Some addresses need SMTPUTF8; a sender that does not use it gets them differently (--no-smtputf8).")
 
 
-def _read(path: str) -> bytes:
+def read_message(path: str) -> bytes:
+    """The message in the file ``path`` (``-``: standard input)."""
+    if path == "-":
+        return sys.stdin.buffer.read()
     try:
         return Path(path).read_bytes()
     except OSError as exc:

@@ -49,6 +49,11 @@ class Tag:
         return f"tagged {self.category} by {self.tagged_by}"
 
 
+def none_matched(count: int) -> str:
+    """What the relay log and preview say of a message without a category header that no rule tagged."""
+    return "the one tagging rule did not match" if count == 1 else f"none of the {count} tagging rules matched"
+
+
 @dataclass(frozen=True, slots=True)
 class Tagging:
     """The tagging rules' part of the relay's decision about a message without a
@@ -74,10 +79,9 @@ class Tagging:
 
     def untagged(self) -> str:
         """What follows "no notification category header" when no rule matched."""
-        count = self.rules_tried
-        if self.tag or not count:
+        if self.tag or not self.rules_tried:
             return ""
-        return f", and none of the {count} tagging rule{'s' if count > 1 else ''} matched"
+        return f", and {none_matched(self.rules_tried)}"
 
 
 NO_RULES = Tagging(None, 0)

@@ -24,6 +24,7 @@ from ..mail.status import Decision
 from ..mail.view import header_fields
 from ..models import CapturedMessage, RelayLog, utcnow
 from ..records import Resolution
+from ..times import local_time
 from .engine import KeptHeaders, RuleSet
 from .kept import read_kept
 from .rule import TaggingRule
@@ -76,13 +77,14 @@ class Trial:
     def summary(self, now: dt.datetime | None = None) -> str:
         """ "this rule would have tagged 412 of last week's 1,930 untagged messages, adding 611 copies"."""
         now = now or utcnow()
-        period = "last week's" if abs((now - self.since) - LAST_WEEK) < dt.timedelta(minutes=1) else "the"
-        since = "" if period == "last week's" else f" since {self.since:%Y-%m-%d %H:%M} UTC"
-        tagged = len(self.hits)
+        tagged, considered, copies = len(self.hits), self.considered, self.copies
+        messages = f"untagged message{'' if considered == 1 else 's'}"
+        if abs((now - self.since) - LAST_WEEK) < dt.timedelta(minutes=5):
+            which = f"last week's {considered:,} {messages}"
+        else:
+            which = f"the {considered:,} {messages} since {local_time(self.since)}"
         text = (
-            f"this rule would have tagged {tagged:,} of {period} {self.considered:,} untagged "
-            f"message{'' if self.considered == 1 else 's'}{since}, adding {self.copies:,} "
-            f"cop{'y' if self.copies == 1 else 'ies'}"
+            f"this rule would have tagged {tagged:,} of {which}, adding {copies:,} cop{'y' if copies == 1 else 'ies'}"
         )
         if self.taken_earlier:
             text += f" ({self.taken_earlier:,} more match it, but an earlier rule tags them first)"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from contacts_tui.core.directory.history import Actor
 from contacts_tui.core.mail import relay_log
+from contacts_tui.core.tagging import store
+from contacts_tui.core.tagging.rule import RuleInput
 
+from ...notifications import dutch_invoice
 from ..helpers import ACME, BETA, UTF8_CUSTOMER, message, run_cli, seed
 from ..helpers.dkim import sign
 
@@ -144,3 +148,17 @@ def test_a_message_for_two_customers_and_a_stranger_previews_as_three_copies(cap
     assert "<books@acme.example>" in headers[0] and "bea@beta.example" not in headers[0]
     assert "<bea@beta.example>" in headers[1] and "books@acme.example" not in headers[1]
     assert "Cc:" not in headers[2]
+
+
+def test_a_message_without_the_header_is_tagged_as_the_relay_would(capsys, sqlite_url, sqlite_directory, eml):
+    path = eml(dutch_invoice(ACME))
+    out = preview(capsys, sqlite_url, path)
+    assert "No X-Notification-Category header: the message would pass unchanged." in out
+    rule = RuleInput(category="invoice.created", subject="Factuur", enabled=True)
+    store.add_rule(rule, sqlite_directory.catalog, Actor("admin ann", "cli"), number=1)
+    out = preview(capsys, sqlite_url, path)
+    assert "No X-Notification-Category header: tagged invoice.created by rule 1: Subject contains 'Factuur'." in out
+    assert "Category: invoice.created (an email type of billing)" in out
+    assert "  + Jörg Buchhalter <books@acme.example>: opted in to billing" in out
+    out = preview(capsys, sqlite_url, eml(message(category="account", subject="Factuur")))
+    assert "tagged" not in out and "Category: account" in out  # a header wins over every rule
