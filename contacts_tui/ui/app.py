@@ -111,6 +111,12 @@ class ContactsApp(InertText, TypeAhead):
 
         self.push_screen(HistoryScreen(customer_id, customer_name))
 
+    def open_tagging_rules(self) -> None:
+        """The tagging rules, for mail from senders that cannot add a category header."""
+        from .screens.tagging_rules import TaggingRulesScreen
+
+        self.push_screen(TaggingRulesScreen())
+
     def _open_list(self, target: type[Screen], search: str) -> None:
         # From either list the other is one key away; going there a second
         # time goes back instead, so l m l m never piles up screens that

@@ -59,6 +59,9 @@ WORDS = {
     "back": "return leave",
     "save": "store keep",
     "cancel": "discard abandon",
+    "tagging_rules": "tag tagging rules header category sender subject match filter route",
+    "switch": "enable disable turn on off activate deactivate",
+    "move": "reorder order up down priority first",
 }
 """Other words for an action, by its name."""
 

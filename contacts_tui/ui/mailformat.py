@@ -116,6 +116,7 @@ def log_fields(entry: LogEntry, copies: Iterable[LogEntry] = ()) -> list[tuple[s
         ("Recipients", lines(entry.recipients) or "-"),
         *([("Copy", copies_lines(entry, copies))] if entry.copy_label else []),
         ("Category", category),
+        *([("Tagged by", entry.tagged_by)] if entry.tagged_by else []),
         ("Resolved", resolved),
         ("Customers", lines(entry.customers) or "none matched"),
         ("Added", lines(added) or "nobody"),

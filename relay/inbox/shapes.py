@@ -4,7 +4,8 @@ Field names and shapes are Mailpit's (``ID``, ``MessageID``, ``From`` as
 ``{Name, Address}``, ``Created`` in RFC 3339, ...), so its clients read
 ours. What only this relay knows goes in fields Mailpit does not have:
 ``ContactPersons`` (who was added, for which customer, and why),
-``Category`` and ``Envelope``; a category is also the message's one tag.
+``Category`` (and ``TaggedBy``, the tagging rule that gave it, if one did)
+and ``Envelope``; a category is also the message's one tag.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def ours(message: InboxMessage) -> dict:
         "ContactPersons": contact_persons_json(message),
         "Category": record.category,
         "CategoryKey": record.category_key,
+        # The tagging rule that gave a message without a category header its category, else "".
+        "TaggedBy": record.tagged_by,
         "Envelope": {"From": record.sender, "To": record.envelope},
     }
 

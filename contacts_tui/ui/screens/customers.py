@@ -138,6 +138,15 @@ class CustomersScreen(CustomerMarks, PagedListScreen):
             "Bulk change of the marked customers: (de)activate them, or a category, receive all or delete "
             "for their contact persons",
         ),
+        # Not in the footer either; help and the palette list it.
+        Binding(
+            "t",
+            "tagging_rules",
+            "rules",
+            show=False,
+            tooltip="Tagging rules: a category for mail from senders that cannot add the header",
+            id="customers.rules",
+        ),
         Binding("escape", "clear_search", "clear", tooltip="Clear the search", id="customers.clear"),
     ]
 
@@ -397,6 +406,9 @@ class CustomersScreen(CustomerMarks, PagedListScreen):
 
     def action_messages(self) -> None:
         self.app.open_messages()
+
+    def action_tagging_rules(self) -> None:
+        self.app.open_tagging_rules()
 
     def action_history(self) -> None:
         current = self.table.current()

@@ -79,7 +79,7 @@ def summary_table(shown: Shown) -> Table:
     table.add_column(ratio=1, overflow="fold")
 
     def row(label: str, value: str) -> None:
-        # Every value holds something the sender wrote.
+        # Every value holds something the sender wrote (a rule: something an admin wrote).
         table.add_row(Text(label), Text(visible(value)))
 
     category = record.category or "(no category header)"
@@ -90,6 +90,8 @@ def summary_table(shown: Shown) -> Table:
     row("Cc", view.cc or "(none)")
     row("Subject", view.subject or "(no subject)")
     row("Category", category)
+    if record.tagged_by:
+        row("Tagged by", record.tagged_by)
     row("Received", f"{full_time(record.received_at)} · {shown.raw_size:,} bytes")
     row("", "")
     if record.added:

@@ -162,6 +162,7 @@ async function openMessage(id) {
     ["Bcc", people(message.Bcc)],
     ["Date", when(message.Date)],
     ["Category", message.Category ? `${message.Category}${message.CategoryKey && message.CategoryKey !== message.Category ? ` (${message.CategoryKey})` : ""}` : ""],
+    ["Tagged by", message.TaggedBy],
     ["Envelope", `from ${message.Envelope.From || "<>"} to ${message.Envelope.To.join(", ")}`],
   ];
   for (const [name, value] of fields) {

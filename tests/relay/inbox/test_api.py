@@ -288,3 +288,23 @@ async def test_a_name_it_was_not_started_with_and_another_sites_changes_are_refu
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await http.ws_connect("/api/events", origin="https://evil.example")
     assert len(relay_log.captured_messages(10)) == 1
+
+
+async def test_a_message_a_tagging_rule_tagged_says_which_rule(inbox_relay, http, directory):
+    from contacts_tui.core.directory.history import Actor
+    from contacts_tui.core.tagging import store
+    from contacts_tui.core.tagging.rule import RuleInput
+
+    from ...notifications import SENDER as PAYREQUEST
+    from ...notifications import dutch_invoice
+
+    rule = RuleInput(category="invoice.created", subject="Factuur", enabled=True)
+    store.add_rule(rule, directory.catalog, Actor("admin ann", "tui"))
+    assert (await send(inbox_relay.port, [ACME], dutch_invoice(ACME), sender=PAYREQUEST)).code == 250
+    async with http.get("/api/v1/message/latest") as response:
+        message = await response.json()
+    assert message["TaggedBy"] == "rule 1: Subject contains 'Factuur'"
+    assert message["Category"] == "invoice.created" and message["Tags"] == ["billing"]
+    assert sorted(p["Email"] for p in message["ContactPersons"]) == sorted(ACME_BILLING)
+    async with http.get("/api/v1/messages") as response:
+        assert (await response.json())["messages"][0]["TaggedBy"] == "rule 1: Subject contains 'Factuur'"
