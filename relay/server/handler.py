@@ -492,7 +492,7 @@ def refusal_reason(reply: str) -> str:
 def _untagged(rules: RuleSet, headers: HeaderBlock, sender: str, recipients: list[str]) -> tuple[Tagging, str]:
     """What the tagging rules make of a message without a category header, and the headers the
     relay log keeps of it, so a rule written later can be tried on it (``contacts-relay rules try``)."""
-    return rules.tagging(headers, sender, recipients), keep((field.name, field.text()) for field in headers.fields)
+    return rules.tagging(headers, sender, recipients), keep((field.name, field.raw) for field in headers.fields)
 
 
 def _count(resolution: Resolution | None, plans: Sequence[CopyPlan], category: str | None) -> None:

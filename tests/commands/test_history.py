@@ -123,3 +123,21 @@ def test_a_former_primary_email_finds_its_customer(capsys, imported):
     assert code == 0
     assert "owner@acme.example was the primary email of Acme Ltd, now bea@acme.example" in err
     assert [json.loads(line)["action"] for line in out.splitlines()][:2] == ["made primary", "contact added"]
+
+
+def test_tagging_rule_changes_are_in_the_history_but_not_a_customers(capsys, imported, db_url):
+    from relay.cli import main as relay_main
+
+    assert relay_main(["--db", db_url, "rules", "add", "--category", "billing", "--subject", "Factuur"]) == 0
+    assert relay_main(["--db", db_url, "rules", "enable", "7"]) == 0  # after the catalog's six examples
+    capsys.readouterr()
+    code, out, err = run(capsys, "--db", db_url, "history", "--limit", "2")
+    enabled, added = out.splitlines()
+    assert "(cli)" in enabled and enabled.endswith("tagging rule enabled: rule 7; enabled no -> yes")
+    assert added.endswith(
+        'tagging rule added: rule (none) -> 7; category (none) -> "billing"; Subject (none) -> "contains \'Factuur\'"'
+    )
+    code, out, err = run(capsys, "--db", db_url, "history", "--customer", "owner@acme.example")
+    assert "tagging rule" not in out
+    code, out, err = run(capsys, "--db", db_url, "history", "--json", "--limit", "1")
+    assert json.loads(out)["action"] == "tagging rule enabled" and json.loads(out)["customer_id"] == 0

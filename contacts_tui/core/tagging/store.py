@@ -248,6 +248,9 @@ def _recorded(actor: Actor, action: str, before: TaggingRule | None, after: Tagg
 # -- the relay's copy -------------------------------------------------------------------
 
 
+_VERSION = "SELECT version FROM tagging_state WHERE id = 1"
+
+
 class LiveRules:
     """The enabled rules as a relay matches them: compiled once, read again when their version changed.
 
@@ -270,7 +273,12 @@ class LiveRules:
         return self._read().tag(headers, sender, recipients)
 
     def _read_now(self) -> RuleSet:
-        row = self.database.execute_sql("SELECT version FROM tagging_state WHERE id = 1").fetchone()
+        database = self.database
+        if isinstance(database, peewee.SqliteDatabase):
+            # Straight to the driver: peewee's cursor and logging cost as much as SQLite's own read.
+            row = database.connection().execute(_VERSION).fetchone()
+        else:
+            row = database.execute_sql(_VERSION).fetchone()
         found = row[0] if row else 0
         if found != self._version:
             rules = RuleSet(current_rules())

@@ -123,3 +123,33 @@ def test_what_cannot_be_saved_names_its_field():
     assert fields(category="billing", header_name="Bad Name", header_value="x") == {"header_name"}
     assert fields(category="billing", subject="line\nbreak") == {"subject"}
     assert fields(category="billing", recipient_domain="a@b") == {"recipient_domain"}
+
+
+def test_from_fields_as_mailers_write_them():
+    rules = RuleSet([rule(category="billing", sender="*@shop.example")])
+    for value in (
+        "billing@Shop.example",
+        "Shop Billing <billing@shop.example>",
+        '"Shop, Billing" <billing@shop.example>',
+        "=?utf-8?q?Bakkerij_de_Vries?= <noreply@shop.example>",
+        "billing@shop.example (Shop Billing)",
+    ):
+        assert rules.tag(headers(From=value), "", []) is not None, value
+    assert rules.tag(headers(From="Shop <billing@shop.example.evil>"), "", []) is None
+
+
+def test_the_headers_kept_of_a_message_read_back_as_the_relay_read_them():
+    from contacts_tui.core.tagging.kept import keep, read_kept
+
+    fields = [
+        ("received", b"Received: from a\r\n by b; Mon, 7 Dec 2026\r\n"),
+        ("subject", b"Subject: =?utf-8?q?Factuur_F2026-0042?=\r\n =?utf-8?q?_van_Bakkerij?=\r\n"),
+        ("from", b"From: Shop <billing@shop.example>\r\n"),
+        ("x-mailer", b"X-Mailer: " + b"x" * 2000 + b"\r\n"),
+    ]
+    kept = read_kept(keep(fields))
+    assert kept.texts("received") == []
+    assert kept.texts("subject") == ["=?utf-8?q?Factuur_F2026-0042?= =?utf-8?q?_van_Bakkerij?="]
+    assert len(kept.texts("x-mailer")[0]) < 1000
+    rules = RuleSet([rule(category="billing", subject="factuur F2026-0042 van bakkerij", sender="*@shop.example")])
+    assert rules.tag(kept, "", []) is not None
