@@ -111,6 +111,8 @@ def run(args, options: Options) -> int:
     )
     print(f"Subject:  {visible(view.subject) or '(no subject)'}")
     print(f"Category: {visible(_category_line(record, directory.catalog))}")
+    if record.tagged_by:
+        print(f"Tagged by: {visible(record.tagged_by)}")
     print(f"Envelope: from {visible(record.sender) or '<>'} to {visible(', '.join(record.envelope)) or '-'}")
     if record.copy_label:
         print(f"Copy:     {record.copy_number} of {record.copy_count}, {relay_log.COPIES_WHY}")

@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from importlib import resources
 
-from ..catalog import Catalog
+from ..catalog import PRESETS, Catalog, load_preset
 from ..controls import has_control
 from ..errors import FieldError, ValidationError
 from .patterns import PatternError, compile_pattern, literal
@@ -202,8 +202,6 @@ def _choices(catalog: Catalog) -> str:
 
 def examples(preset: str) -> list[TaggingRule]:
     """The example rules a shipped catalog comes with (``catalogs/NAME-rules.toml``), disabled."""
-    from ..catalog import PRESETS, load_preset
-
     if preset not in PRESETS:
         return []
     source = resources.files("contacts_tui.core") / "catalogs" / f"{preset}-rules.toml"

@@ -32,6 +32,9 @@ from .rule import TaggingRule
 _uses_database = database_call(lambda *args: RelayLog._meta.database)
 
 LAST_WEEK = dt.timedelta(days=7)
+PAST_LIMIT = 50_000
+"""Messages a try reads at most, the newest: enough for a week of a busy billing run, and a TUI
+holding them for every keystroke stays within some 100 MB."""
 HEADER_BYTES = 64 * 1024
 """Bytes of a captured message read for its headers."""
 _UNTOUCHED = (Decision.UNCHANGED, Decision.REWRITTEN, Decision.ENVELOPE_ONLY)
@@ -69,6 +72,8 @@ class Trial:
     hits: tuple[Hit, ...]
     taken_earlier: int
     """Messages the rule matches that an earlier rule tags first."""
+    cut: bool = False
+    """Only the newest ``PAST_LIMIT`` messages of the period were read."""
 
     @property
     def copies(self) -> int:
@@ -79,10 +84,11 @@ class Trial:
         now = now or utcnow()
         tagged, considered, copies = len(self.hits), self.considered, self.copies
         messages = f"untagged message{'' if considered == 1 else 's'}"
+        newest = "newest " if self.cut else ""
         if abs((now - self.since) - LAST_WEEK) < dt.timedelta(minutes=5):
-            which = f"last week's {considered:,} {messages}"
+            which = f"last week's {newest}{considered:,} {messages}"
         else:
-            which = f"the {considered:,} {messages} since {local_time(self.since)}"
+            which = f"the {newest}{considered:,} {messages} since {local_time(self.since)}"
         text = (
             f"this rule would have tagged {tagged:,} of {which}, adding {copies:,} cop{'y' if copies == 1 else 'ies'}"
         )
@@ -135,7 +141,7 @@ def try_rule(
         if key not in answers:
             answers[key] = resolve(list(message.recipients), trying.category)
         hits.append(Hit(message, _copies(answers[key], message)))
-    return Trial(trying, since, len(past), tuple(hits), taken)
+    return Trial(trying, since, len(past), tuple(hits), taken, cut=len(past) >= PAST_LIMIT)
 
 
 def _copies(resolution: Resolution, message: PastMessage) -> int:
@@ -148,7 +154,7 @@ def _copies(resolution: Resolution, message: PastMessage) -> int:
 
 
 @_uses_database
-def past_messages(since: dt.datetime, limit: int = 200_000) -> list[PastMessage]:
+def past_messages(since: dt.datetime, limit: int = PAST_LIMIT) -> list[PastMessage]:
     """Messages that came without a category header from ``since`` (naive UTC) on, newest first:
     the relay log's, and captured messages the log no longer has (or kept no headers of)."""
     found: list[PastMessage] = []

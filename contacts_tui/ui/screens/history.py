@@ -27,7 +27,8 @@ def change_lines(change: Change, *, with_customer: bool) -> str:
     the list holds every customer's); then each field before and after, one per line."""
     lines = [
         f"{local_time(change.at)} · {change.who} ({change.channel})",
-        (f"{change.customer_email}: " if with_customer else "") + change.summary(),
+        # A tagging rule's change is about no customer.
+        (f"{change.customer_email}: " if with_customer and change.customer_email else "") + change.summary(),
     ]
     lines += [
         f"  {field}: {shown(before)}" if before == after else f"  {field}: {shown(before)} → {shown(after)}"

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from contacts_tui.core.catalog import Catalog
+from contacts_tui.core.display import visible
 from contacts_tui.core.errors import ValidationError
 from contacts_tui.core.models import utcnow
 from contacts_tui.core.tagging import store
@@ -24,14 +26,17 @@ MODES = [("contains", CONTAINS), ("pattern", PATTERN)]
 assert [value for _, value in MODES] == list(MATCH_MODES)
 
 
-def category_options(catalog: Catalog, current: str) -> list[tuple[str, str]]:
-    """The catalog's categories, each followed by its email types; a rule's category the catalog lost, too."""
+def category_options(catalog: Catalog, current: str) -> list[tuple[Text, str]]:
+    """The catalog's categories, each followed by its email types; a rule's category the catalog lost, too.
+
+    Labels as Text: a catalog file is read from outside, and its words are shown, never taken as markup.
+    """
     options = []
     for category in catalog.categories:
-        options.append((category.key, category.key))
-        options += [(f"  {email_type.key}", email_type.key) for email_type in category.types]
+        options.append((Text(category.key), category.key))
+        options += [(Text(f"  {email_type.key}"), email_type.key) for email_type in category.types]
     if current and current not in [value for _, value in options]:
-        options.append((f"{current} (not in the catalog)", current))
+        options.append((Text(visible(f"{current} (not in the catalog)")), current))
     return options
 
 

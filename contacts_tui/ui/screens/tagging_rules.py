@@ -87,8 +87,12 @@ class TaggingRulesScreen(AppScreen):
             text = "No tagging rules yet: a adds one."
         else:
             state = "on: the relay uses it" if rule.enabled else "off: the relay does not use it"
-            text = f"Rule {rule.number} tags {rule.category} ({state}) when\n  " + "\n  and ".join(rule.conditions())
-        self.query_one("#rule-details", Static).update(visible(text).replace("␊", "\n"))
+            lines = [f"Rule {rule.number} tags {rule.category} ({state}) when"]
+            lines += [
+                ("    and " if number else "    ") + condition for number, condition in enumerate(rule.conditions())
+            ]
+            text = "\n".join(visible(line) for line in lines)
+        self.query_one("#rule-details", Static).update(text)
 
     # -- what the keys do ------------------------------------------------------
 
