@@ -80,12 +80,12 @@ class TaggingRuleForm(FormScreen):
         sender = Input(data.sender, id="sender", compact=True, placeholder="billing@shop.example or *@shop.example")
         yield from self.field("sender", "From", sender)
         with Horizontal(classes="field", id="subject-row"):
-            yield Label("Subject", classes="field-label")
+            yield Label("Subject", classes="field-label", markup=False)
             yield Select(MODES, value=data.subject_match, allow_blank=False, id="subject_match", compact=True)
             yield Input(data.subject, id="subject", compact=True, placeholder="Factuur")
         yield Static("", classes="error", id="subject-error", markup=False)
         with Horizontal(classes="field", id="header_name-row"):
-            yield Label("Header", classes="field-label")
+            yield Label("Header", classes="field-label", markup=False)
             yield Input(data.header_name, id="header_name", compact=True, placeholder="X-Mailer")
             yield Select(MODES, value=data.header_match, allow_blank=False, id="header_match", compact=True)
             yield Input(data.header_value, id="header_value", compact=True, placeholder="PayRequest")
@@ -94,9 +94,9 @@ class TaggingRuleForm(FormScreen):
         domain = Input(data.recipient_domain, id="recipient_domain", compact=True, placeholder="customer.example")
         yield from self.field("recipient_domain", "Recipient at", domain)
         with Horizontal(classes="field switch-row", id="enabled-row"):
-            yield Label("On", classes="field-label")
+            yield Label("On", classes="field-label", markup=False)
             yield Switch(data.enabled, id="enabled")
-            yield Static(_state(data.enabled), classes="switch-state", id="enabled-state")
+            yield Static(_state(data.enabled), classes="switch-state", id="enabled-state", markup=False)
             yield Static("on: the relay uses it from the next message", classes="field-note", markup=False)
 
     @on(Switch.Changed, "#enabled")
