@@ -169,3 +169,43 @@ async def test_the_log_finds_a_message_by_the_rule_that_tagged_it(directory, rel
     await upstream.wait_for(1)
     await logged(reply.queue_id)
     assert [entry.queue_id for entry in relay_log.recent_log(search="rule 1")] == [reply.queue_id]
+
+
+async def test_rules_that_cannot_be_read_hold_the_message_back_with_451(pg_url, tmp_path, upstream):
+    """A message without a header waits (451) while the database does not answer: sent
+    without the rules, it would go out without the contacts a rule gives it."""
+    from urllib.parse import urlsplit
+
+    from contacts_tui.core.catalog import DEFAULT_CATALOG
+    from contacts_tui.core.db import open_database
+    from contacts_tui.core.directory.service import Directory
+
+    from .helpers import seed
+    from .helpers.faults import StallingProxy
+
+    parts = urlsplit(pg_url)
+    with StallingProxy(parts.hostname, parts.port or 5432) as proxy:
+        database = open_database(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl())
+        directory = Directory(database, DEFAULT_CATALOG)
+        seed(directory)
+        rule(directory, category="billing", subject="Factuur")
+        try:
+            async with running(relay_config(tmp_path, upstream, lookup_timeout=1.0), directory) as relay:
+
+                def one() -> int:
+                    session = RawSession(relay.port)
+                    try:
+                        data = dutch_invoice(ACME)
+                        return session.send_message(PAYREQUEST.encode(), [ACME.encode()], data)[-1][0]
+                    finally:
+                        session.close()
+
+                assert await asyncio.to_thread(one) == 250
+                proxy.stall()
+                assert await asyncio.to_thread(one) == 451
+                proxy.resume()
+                assert await asyncio.to_thread(one) == 250
+                arrived = await upstream.wait_for(2)
+        finally:
+            database.close_all()
+    assert all(sorted(cc_of(m.data)) == sorted(ACME_BILLING) for m in arrived)
