@@ -17,6 +17,7 @@ from .directory import settings
 from .directory.rules import checked_limit
 from .directory.service import Directory
 from .errors import DirectoryError
+from .tagging import store as tagging_store
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,10 @@ def open_directory(options: Options, *, must_exist: bool = False, check: bool = 
     catalog = options.catalog()  # a bad file is reported before the database is touched
     database = open_database(options.db_url, must_exist=must_exist)
     try:
-        settings.adopt(database, catalog, options.max_contacts)
+        first_catalog = settings.adopt(database, catalog, options.max_contacts)
+        if first_catalog:
+            # A new database: the example tagging rules of its catalog, disabled.
+            tagging_store.add_examples(database, first_catalog)
         directory = Directory(database)
         if check:
             settings.check(directory.stored, catalog, options.max_contacts)

@@ -95,21 +95,17 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
 
 def _conditions(parser: argparse.ArgumentParser, *, editing: bool = False) -> None:
     clear = " ('' removes it)" if editing else ""
-    given = {"default": None}  # None: not given (edit keeps what the rule has)
+    # Not given: None, argparse's default (edit keeps what the rule has).
     parser.add_argument(
-        "--from", dest="sender", metavar="ADDR", help=f"envelope sender or From: an address or *@domain{clear}", **given
+        "--from", dest="sender", metavar="ADDR", help=f"envelope sender or From: an address or *@domain{clear}"
     )
     subject = parser.add_mutually_exclusive_group()
-    subject.add_argument("--subject", metavar="TEXT", help=f"the Subject contains TEXT{clear}", **given)
-    subject.add_argument("--subject-pattern", metavar="RE", help="the Subject matches the RE2 pattern RE", **given)
+    subject.add_argument("--subject", metavar="TEXT", help=f"the Subject contains TEXT{clear}")
+    subject.add_argument("--subject-pattern", metavar="RE", help="the Subject matches the RE2 pattern RE")
     header = parser.add_mutually_exclusive_group()
-    header.add_argument("--header", metavar="'NAME: TEXT'", help=f"header NAME contains TEXT{clear}", **given)
-    header.add_argument(
-        "--header-pattern", metavar="'NAME: RE'", help="header NAME matches the RE2 pattern RE", **given
-    )
-    parser.add_argument(
-        "--recipient-domain", metavar="DOMAIN", help=f"an envelope recipient is at DOMAIN{clear}", **given
-    )
+    header.add_argument("--header", metavar="'NAME: TEXT'", help=f"header NAME contains TEXT{clear}")
+    header.add_argument("--header-pattern", metavar="'NAME: RE'", help="header NAME matches the RE2 pattern RE")
+    parser.add_argument("--recipient-domain", metavar="DOMAIN", help=f"an envelope recipient is at DOMAIN{clear}")
 
 
 def run(args: argparse.Namespace, options: Options) -> int:

@@ -23,7 +23,6 @@ from ..db import database_call
 from ..errors import CatalogError, DirectoryError
 from ..migrate import write_transaction
 from ..models import ContactCategory, ContactPerson, Customer, Setting, utcnow
-from ..tagging.store import add_examples
 from .rules import DEFAULT_MAX_CONTACTS, checked_limit
 
 CATALOG, LIMIT = "catalog", "max_contacts"
@@ -71,15 +70,16 @@ def locked_limit(database: peewee.Database) -> int:
 
 
 @_on_database
-def adopt(database: peewee.Database, catalog: tuple[str, Catalog] | None, limit: int | None) -> None:
-    """Store what is given (or the default) where the database holds nothing yet.
+def adopt(database: peewee.Database, catalog: tuple[str, Catalog] | None, limit: int | None) -> str | None:
+    """Store what is given (or the default) where the database holds nothing yet; the name of
+    the catalog when this stored the database's first one (a new database), else None.
 
     Without a limit given, a database whose customers were filled under a
     larger one (``--max-contacts 11`` before the limit was stored) keeps
     that larger one: the default would show them as "11 of 10"."""
     present = {row.name for row in Setting.select(Setting.name)}
     if {CATALOG, LIMIT} <= present:
-        return  # the usual open: nothing to write, no lock taken
+        return None  # the usual open: nothing to write, no lock taken
     name, chosen = catalog or (DEFAULT_PRESET, DEFAULT_CATALOG)
     with write_transaction(database):
         values = {CATALOG: _catalog_value(name, chosen)}
@@ -91,9 +91,7 @@ def adopt(database: peewee.Database, catalog: tuple[str, Catalog] | None, limit:
         for key, value in values.items():
             # Two programs starting at once: the first one's values stay.
             Setting.insert(name=key, value=value, updated_at=utcnow()).on_conflict_ignore().execute()
-        if CATALOG not in present:
-            # A new database: the example tagging rules of its catalog, disabled.
-            add_examples(name)
+    return name if CATALOG not in present else None
 
 
 def most_contacts() -> int:

@@ -67,7 +67,7 @@ def up(migrator, database):
 
 def _examples(database, TaggingRuleRow):
     """The example rules of the database's catalog, when it is a shipped one (a new
-    database gets those of the catalog it starts with: directory/settings.adopt)."""
+    database gets those of the catalog it starts with: options.open_directory)."""
     from contacts_tui.core.tagging.rule import examples
 
     row = database.execute_sql(f"SELECT value FROM setting WHERE name = {database.param}", ("catalog",)).fetchone()

@@ -144,19 +144,26 @@ def remove_rule(rule_id: int, actor: Actor) -> TaggingRule:
         return before
 
 
-def add_examples(preset: str) -> int:
-    """The example rules of a shipped catalog, disabled, where no rule was ever written; inside the caller's
-    write transaction.
+def add_examples(database: peewee.Database, preset: str) -> int:
+    """The example rules of a shipped catalog, disabled, where no rule was ever written.
 
-    A new database gets them with its catalog (directory/settings.adopt); none is recorded in the
-    history, which starts with their first change by an admin.
+    A new database gets them with its first catalog (options.open_directory); none is recorded in
+    the history, which starts with their first change by an admin. Two programs opening a new
+    database at once add them once: the second finds the version counted up.
     """
     found = examples(preset)
+    if not found:
+        return 0
+    with write_transaction(database):
+        return _add_examples(found)
+
+
+def _add_examples(found: list[TaggingRule]) -> int:
     state = TaggingState.select().where(TaggingState.id == 1)
     if isinstance(TaggingState._meta.database, peewee.PostgresqlDatabase):
         state = state.for_update()  # two programs opening a new database at once add them once
     row = state.first()
-    if not found or row is None or row.version:
+    if row is None or row.version:
         return 0
     count = TaggingRuleRow.select().count()
     now = utcnow()
@@ -235,10 +242,10 @@ def rule_fields(rule: TaggingRule) -> history.Fields:
 
 
 def _recorded(actor: Actor, action: str, before: TaggingRule | None, after: TaggingRule | None) -> None:
-    assert before is not None or after is not None
     # The rule's number first, before and after: it names the rule (and a move).
-    numbers = [["rule", before.number if before else None, after.number if after else None]]
+    numbers: list[list] = [["rule", before.number if before else None, after.number if after else None]]
     if after is None:  # removed: what it was
+        assert before is not None
         fields = [[name, value, None] for name, value in rule_fields(before).items() if value not in ("", False)]
     else:
         fields = history.differences(rule_fields(before) if before else None, rule_fields(after))

@@ -159,7 +159,7 @@ class TaggingRulesScreen(AppScreen):
             yes="Remove",
             no="Keep",
         )
-        self.app.push_screen(question, lambda yes: yes and self._remove(rule))
+        self.app.push_screen(question, lambda yes: self._remove(rule) if yes else None)
 
     def _remove(self, rule: TaggingRule) -> None:
         actor = self.directory.actor
