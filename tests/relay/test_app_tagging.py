@@ -10,10 +10,11 @@ import pytest
 
 from contacts_tui.core.directory.history import Actor
 from contacts_tui.core.mail import relay_log
-from contacts_tui.core.models import RelayLog
+from contacts_tui.core.models import RelayLog, utcnow
 from contacts_tui.core.tagging import store
 from contacts_tui.core.tagging.kept import read_kept
 from contacts_tui.core.tagging.rule import PATTERN, RuleInput
+from contacts_tui.core.tagging.trial import past_messages, try_rule
 
 from ..notifications import SENDER as PAYREQUEST
 from ..notifications import dutch_invoice, english_invoice, newsletter, payment_reminder, sepa_mandate
@@ -21,6 +22,7 @@ from .helpers import (
     ACME,
     ACME_ACCOUNT,
     ACME_BILLING,
+    BETA,
     RawSession,
     cc_of,
     logged,
@@ -97,6 +99,43 @@ async def test_a_category_header_always_wins_over_every_rule(directory, relay, u
     row = await logged(reply.queue_id)
     assert row.tagged_by == "" and "tagged" not in row.reason
     assert RelayLog.get(RelayLog.queue_id == reply.queue_id).kept_headers == ""
+
+
+async def test_the_relays_header_option_names_the_header_that_wins(directory, upstream, tmp_path):
+    """--header (RELAY_HEADER) keeps working: the header it names wins over every rule, and a
+    message without it is asked the rules, whatever other category header it carries."""
+    from .helpers import seed
+
+    seed(directory)
+    rule(directory, category="billing", subject="Invoice")
+    async with running(relay_config(tmp_path, upstream, category_header="X-Billing-Type"), directory) as relay:
+        named = message(category=None, subject="Invoice INV-8", headers=[("X-Billing-Type", "account")])
+        other = message(category="account", subject="Invoice INV-9")  # X-Notification-Category, not the one named
+        first = await send(relay.port, [ACME], named)
+        second = await send(relay.port, [ACME], other)
+        got = {m.data.split(b"Subject: ")[1][:13]: m for m in await upstream.wait_for(2)}
+    assert sorted(cc_of(got[b"Invoice INV-8"].data)) == sorted(ACME_ACCOUNT)
+    assert sorted(cc_of(got[b"Invoice INV-9"].data)) == sorted(ACME_BILLING)
+    first_row, second_row = await logged(first.queue_id), await logged(second.queue_id)
+    assert first_row.category == "account" and first_row.tagged_by == ""
+    assert second_row.category == "billing" and second_row.tagged_by == "rule 1: Subject contains 'Invoice'"
+
+
+async def test_a_tagged_message_for_two_customers_is_one_message_of_the_past(directory, relay, upstream):
+    """One copy per customer, each logged with the rule; `rules try` counts the message once."""
+    factuur = rule(directory, category="billing", subject="Factuur")
+    reply = await send(relay.port, [ACME, BETA], dutch_invoice(ACME), sender=PAYREQUEST)
+    arrived = await upstream.wait_for(2)
+    assert sorted(len(cc_of(m.data)) for m in arrived) == [1, len(ACME_BILLING)]
+    await logged(reply.queue_id)
+    rows = list(RelayLog.select().where(RelayLog.tagged_by != ""))
+    assert len(rows) == 2 and {row.copy_count for row in rows} == {2}
+    assert all(row.tagged_by == "rule 1: Subject contains 'Factuur'" for row in rows)
+    since = utcnow().replace(year=2000)
+    [past] = past_messages(since)
+    assert sorted(past.recipients) == sorted([ACME, BETA])
+    trial = try_rule(factuur, [factuur], [past], directory.resolve, since=since)
+    assert trial is not None and len(trial.hits) == 1 and trial.copies == len(ACME_BILLING) + 1
 
 
 async def test_a_rule_change_reaches_every_worker_on_the_next_message(directory, upstream, tmp_path):

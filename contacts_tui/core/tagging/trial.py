@@ -169,13 +169,23 @@ def past_messages(since: dt.datetime, limit: int = PAST_LIMIT) -> list[PastMessa
             RelayLog.subject,
             RelayLog.kept_headers,
             RelayLog.tagged_by,
+            RelayLog.copy_of,
         )
         .where((RelayLog.received_at >= since) & RelayLog.decision.in_(_UNTOUCHED) & no_header)
         .order_by(RelayLog.received_at.desc(), RelayLog.id.desc())
         .limit(limit)
         .tuples()
     )
-    for log_id, received_at, sender, recipients, subject, kept, tagged_by in rows:
+    # A message a rule tagged for several customers went out as one copy per customer, each
+    # logged with its own recipients: it is one message of the past, to all of them.
+    copies: dict[str, int] = {}
+    for log_id, received_at, sender, recipients, subject, kept, tagged_by, copy_of in rows:
+        if copy_of in copies:
+            first = found[copies[copy_of]]
+            found[copies[copy_of]] = replace(first, recipients=first.recipients + _list(recipients))
+            continue
+        if copy_of:
+            copies[copy_of] = len(found)
         headers = read_kept(kept)
         if headers.fields:
             with_headers.add(log_id)
@@ -191,6 +201,7 @@ def past_messages(since: dt.datetime, limit: int = PAST_LIMIT) -> list[PastMessa
             CapturedMessage.recipients,
             CapturedMessage.subject,
             CapturedMessage.tagged_by,
+            CapturedMessage.copy_of,
             fn.SUBSTR(CapturedMessage.original, 1, HEADER_BYTES),
         )
         .where(
@@ -202,14 +213,21 @@ def past_messages(since: dt.datetime, limit: int = PAST_LIMIT) -> list[PastMessa
         .tuples()
     )
     logged = {message.log_id: index for index, message in enumerate(found)}
-    for captured_id, log_id, received_at, sender, recipients, subject, tagged_by, head in captured:
-        if log_id in with_headers:
+    captured_copies: dict[str, int] = {}
+    for captured_id, log_id, received_at, sender, recipients, subject, tagged_by, copy_of, head in captured:
+        if log_id in with_headers or copy_of in copies:
+            continue
+        if copy_of in captured_copies:  # the log no longer has it: its copies are one message here too
+            first = found[captured_copies[copy_of]]
+            found[captured_copies[copy_of]] = replace(first, recipients=first.recipients + _list(recipients))
             continue
         headers = KeptHeaders(tuple(_field(line) for line in header_fields(bytes(head or b""))))
         message = PastMessage(received_at, sender, _list(recipients), subject, headers, log_id, captured_id, tagged_by)
         if log_id in logged:  # the log's entry had only the Subject: the capture has every header
             found[logged[log_id]] = message
         else:
+            if copy_of:
+                captured_copies[copy_of] = len(found)
             found.append(message)
     found.sort(key=lambda message: message.received_at, reverse=True)
     return found[:limit]

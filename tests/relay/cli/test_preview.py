@@ -162,3 +162,20 @@ def test_a_message_without_the_header_is_tagged_as_the_relay_would(capsys, sqlit
     assert "  + Jörg Buchhalter <books@acme.example>: opted in to billing" in out
     out = preview(capsys, sqlite_url, eml(message(category="account", subject="Factuur")))
     assert "tagged" not in out and "Category: account" in out  # a header wins over every rule
+
+
+def test_the_header_named_by_header_wins_over_the_rules_and_its_absence_asks_them(
+    capsys, sqlite_url, sqlite_directory, eml
+):
+    rule = RuleInput(category="billing", subject="Factuur", enabled=True)
+    saved = store.add_rule(rule, sqlite_directory.catalog, Actor("admin ann", "cli"), number=1)
+    named = eml(message(category=None, subject="Factuur 12", headers=[("X-Mail-Kind", "account")]), "named.eml")
+    out = preview(capsys, sqlite_url, named, "--header", "X-Mail-Kind")
+    assert "tagged" not in out and "Category: account" in out
+    other = eml(message(category="account", subject="Factuur 13"), "other.eml")  # not the header named
+    out = preview(capsys, sqlite_url, other, "--header", "X-Mail-Kind")
+    assert "No X-Mail-Kind header: tagged billing by rule 1: Subject contains 'Factuur'." in out
+    assert "Category: billing" in out
+    store.set_enabled(saved.id, False, Actor("admin ann", "cli"))
+    out = preview(capsys, sqlite_url, other, "--header", "X-Mail-Kind")
+    assert "No X-Mail-Kind header: the message would pass unchanged." in out
