@@ -72,6 +72,9 @@ class Metrics:
             "messages_unchanged_total", "Messages taken and passed on unchanged, by reason.", ("reason",)
         )
         self.contacts_added = counter("contacts_added_total", "Contact persons added to messages.")
+        self.tagged = counter(
+            "messages_tagged_total", "Messages without a category header that a tagging rule gave one."
+        )
         self.attempts = counter(
             "delivery_attempts_total", "Delivery attempts, by what came of the message.", ("result",)
         )

@@ -236,6 +236,8 @@ class RelayHandler:
             untagged = lambda: _untagged(rules, headers, sender, recipients)  # noqa: E731
             tagging, entry.kept_headers = await asyncio.to_thread(untagged) if offload else untagged()
             category, entry.tagged_by = tagging.category, tagging.tagged_by
+            if tagging.tag:
+                metrics.current.tagged.inc()
         entry.category = category or ""
         chaos = await self._chaos("data", session, sender, recipients, category)
         if chaos:

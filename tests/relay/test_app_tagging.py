@@ -248,3 +248,30 @@ async def test_rules_that_cannot_be_read_hold_the_message_back_with_451(pg_url, 
         finally:
             database.close_all()
     assert all(sorted(cc_of(m.data)) == sorted(ACME_BILLING) for m in arrived)
+
+
+async def test_messages_a_rule_tagged_are_counted(directory, upstream, tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from relay.ops import metrics
+
+    from .helpers import seed
+
+    seed(directory)
+    rule(directory, category="billing", subject="Factuur")
+    registry = CollectorRegistry()
+    saved, metrics.current = metrics.current, metrics.Metrics(registry)
+    try:
+        async with running(relay_config(tmp_path, upstream), directory) as relay:
+            for data in (dutch_invoice(ACME), newsletter(ACME), message(category="billing", subject="Factuur")):
+                await send(relay.port, [ACME], data, sender=PAYREQUEST)
+            await upstream.wait_for(3)
+    finally:
+        metrics.current = saved
+
+    def sample(name: str, **labels: str) -> float:
+        return registry.get_sample_value(name, labels) or 0.0
+
+    assert sample("contacts_relay_messages_tagged_total") == 1
+    assert sample("contacts_relay_messages_unchanged_total", reason="no_category") == 1
+    assert sample("contacts_relay_messages_rewritten_total", added_to="cc") == 2
