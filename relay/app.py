@@ -156,6 +156,7 @@ class Relay:
             self.spool, self.scheduler = await self._deliver_from(primary, pool)
             for path in spools_to_drain(root, self.worker, self.workers):
                 self._drains.append(await self._deliver_from(path, pool))
+        await self.handler.read_rules()
         await self.listener.start(self._sock)
         if self.config.capture and self.config.http_host is not None:
             settings = InboxSettings(

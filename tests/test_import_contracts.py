@@ -117,6 +117,11 @@ CLEAN = {
     "contacts_tui/core/migrations/m0013_inbox_columns.py": (
         "def up():\n    from contacts_tui.core.mail import summary\n"
     ),
+    "contacts_tui/core/migrations/m0015_tagging_rules.py": (
+        "def up():\n    from contacts_tui.core.tagging import rule\n"
+    ),
+    "contacts_tui/core/tagging/__init__.py": "",
+    "contacts_tui/core/tagging/rule.py": "",
     "contacts_tui/core/mail/inbox.py": "import contacts_tui.core.mail.relay_log\n",
     "contacts_tui/ui/portal/__init__.py": "",
     "contacts_tui/ui/portal/app.py": (

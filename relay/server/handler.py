@@ -232,7 +232,9 @@ class RelayHandler:
             try:
                 rules = await self._ask(self.tagging.current)
             except Exception as exc:
-                return self._unavailable(entry, exc, session, "the tagging rules")
+                if self.tagging.may_tag:
+                    return self._unavailable(entry, exc, session, "the tagging rules")
+                rules = self.tagging.last  # none on: nobody to add, so it goes on (LiveRules.may_tag)
             untagged = lambda: _untagged(rules, headers, sender, recipients)  # noqa: E731
             tagging, entry.kept_headers = await asyncio.to_thread(untagged) if offload else untagged()
             category, entry.tagged_by = tagging.category, tagging.tagged_by
@@ -329,8 +331,23 @@ class RelayHandler:
             copies.append((plan, queue_id, write_copy(data, headers, plan, trace)))
         return copies
 
+    async def read_rules(self) -> None:
+        """Read the tagging rules once, as the relay starts: until then, a message without a header
+        waits (451) while the database does not answer, since a rule might have tagged it."""
+        if self.tagging is None:
+            return
+        try:
+            await self._ask(self.tagging.current)
+        except Exception as exc:
+            logger.warning("tagging rules not read at start (%s); they are read again with the next message", exc)
+
     async def _resolve(self, recipients: list[str], category: str) -> Resolution:
-        return await self._ask(self.directory.resolve, recipients, category)
+        # The lookup histogram times whom to copy; reading the tagging rules is not a lookup.
+        started = time.perf_counter()
+        try:
+            return await self._ask(self.directory.resolve, recipients, category)
+        finally:
+            metrics.current.lookup.observe(time.perf_counter() - started)
 
     async def _ask(self, call: Callable[..., T], *args) -> T:
         """The directory's answer to ``call(*args)``, or TimeoutError after ``lookup_timeout`` seconds.
@@ -341,20 +358,13 @@ class RelayHandler:
         database answers or the connection breaks.
         """
         if self.inline_lookups:
-            started = time.perf_counter()
-            try:
-                return call(*args)
-            finally:
-                metrics.current.lookup.observe(time.perf_counter() - started)
-        started = time.perf_counter()
+            return call(*args)
         loop = asyncio.get_running_loop()
         lookup = loop.run_in_executor(self.executor, self._in_thread, call, *args)
         try:
             return await asyncio.wait_for(asyncio.shield(lookup), self.lookup_timeout)
         except TimeoutError:
             raise TimeoutError(f"the directory did not answer within {self.lookup_timeout:g} s") from None
-        finally:
-            metrics.current.lookup.observe(time.perf_counter() - started)
 
     def _in_thread(self, call: Callable[..., T], *args) -> T:
         # Each lookup thread keeps a connection of the pool for itself: giving

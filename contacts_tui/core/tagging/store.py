@@ -275,6 +275,20 @@ class LiveRules:
         """The rules in force now."""
         return self._read()
 
+    @property
+    def may_tag(self) -> bool:
+        """Whether a rule may tag a message: yes until the rules were read once, else whether any was on.
+
+        While the database does not answer, a message without a header waits (451) only if a rule
+        may tag it; with none on, it goes on as such mail did before there were rules.
+        """
+        return self._version is None or bool(self._rules)
+
+    @property
+    def last(self) -> RuleSet:
+        """The rules as last read (none before the first read)."""
+        return self._rules
+
     def tag(self, headers, sender: str, recipients: Sequence[str]) -> Tag | None:
         """``RuleSet.tag`` with the rules in force now (see engine.py)."""
         return self._read().tag(headers, sender, recipients)
