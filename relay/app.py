@@ -24,6 +24,7 @@ from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.mail import chaos
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.mail.status import Decision, Status
+from contacts_tui.core.mail.verdict import Verdict
 from contacts_tui.core.tagging.store import LiveRules
 
 from .config import RelayConfig
@@ -39,7 +40,8 @@ from .ops.queue_health import QueueState, degraded
 from .queue import QueuedMessage, Spool, adopt_legacy_spool
 from .queue.layout import spools_to_drain, worker_spool
 from .server.access import parse_networks
-from .server.handler import Limits, Outgoing, RelayHandler
+from .server.decision import Limits
+from .server.handler import Outgoing, RelayHandler
 from .server.listener import Listener
 from .server.throttle import FILE_NAME as AUTH_FAILURES_FILE
 from .store.capture import CaptureStore
@@ -324,8 +326,7 @@ class Relay:
                     sender="",
                     recipients=(message.sender,) if message.sender else (),
                     subject=f"Delivery status notification for {message.queue_id}",
-                    decision=Decision.BOUNCE,
-                    reason=f"delivery to {failed} failed: {reply}",
+                    verdict=Verdict(Decision.BOUNCE, f"delivery to {failed} failed: {reply}"),
                 )
             )
 

@@ -18,7 +18,8 @@ from .delivery.rate import Rate
 from .delivery.session import DEFAULT_CONNECTIONS, TlsMode, UpstreamConfig
 from .rewrite import DEFAULT_CATEGORY_HEADER
 from .server.access import DEFAULT_ALLOW
-from .server.handler import LOOKUP_TIMEOUT, Limits
+from .server.decision import Limits
+from .server.handler import LOOKUP_TIMEOUT
 from .server.listener import DEFAULT_CLIENT_CONNECTIONS
 from .server.protocol import MIB
 from .store.capture import DEFAULT_RETENTION

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from contacts_tui.core.display import visible
+from contacts_tui.core.mail.added import ContactPersonAdded
 from contacts_tui.core.mail.relay_log import COPIES_WHY, CapturedRecord, LogEntry
 from contacts_tui.core.mail.status import Decision
 from contacts_tui.core.times import local
@@ -28,21 +29,20 @@ def full_time(moment: dt.datetime | None) -> str:
     return f"{text} (UTC {moment:%H:%M:%S})"
 
 
-def person(added: dict) -> str:
-    name, email = added.get("name", ""), added.get("email", "")
-    return visible(f"{name} <{email}>" if name else email)
+def person(added: ContactPersonAdded) -> str:
+    return visible(added.label)
 
 
-def added_line(added: Iterable[dict]) -> str:
+def added_line(added: Iterable[ContactPersonAdded]) -> str:
     """Who was added and why, on one line: names only (the detail view has the addresses)."""
     people = []
     for one in added:
-        name = one.get("name") or one.get("email", "")
-        people.append(f"{name} ({one['reason']})" if one.get("reason") else name)
+        name = one.name or one.email
+        people.append(f"{name} ({one.reason})" if one.reason else name)
     return visible(", ".join(people)) if people else "nobody"
 
 
-def added_count(added: tuple[dict, ...]) -> str:
+def added_count(added: tuple[ContactPersonAdded, ...]) -> str:
     return f"+{len(added)}" if added else "-"
 
 
@@ -98,10 +98,7 @@ def log_fields(entry: LogEntry, copies: Iterable[LogEntry] = ()) -> list[tuple[s
         resolved = f"{entry.category_key} (the header named the category itself)"
     else:
         resolved = "(none: unknown or missing)" if entry.category else "-"
-    added = [
-        f"{person(a)}: {a.get('reason', '')}" + (f" (contact of {a['customer']})" if a.get("customer") else "")
-        for a in entry.added
-    ]
+    added = [f"{person(a)}: {a.reason}" + (f" (contact of {a.customer})" if a.customer else "") for a in entry.added]
 
     def lines(values) -> str:
         # One value per line where a field holds several (recipients, customers).

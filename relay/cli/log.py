@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, options: Options) -> int:
         print("No relay log entries match." if args.search or args.status else "The relay log is empty.")
         return 0
     for entry in entries:
-        added = ", ".join(a.get("email", "") for a in entry.added) or "nobody"
+        added = ", ".join(a.email for a in entry.added) or "nobody"
         # 16 fits the longest status, "partially failed"; 13 the longest decision.
         print(
             f"{local_time(entry.received_at)}  {entry.queue_id or '-':16}  {entry.status or '-':16}  "

@@ -123,7 +123,7 @@ def run(args, options: Options) -> int:
     if record.added:
         print("Added:")
         for added in record.added:
-            print(visible(f"  + {added.get('name', '')} <{added.get('email', '')}>: {added.get('reason', '')}"))
+            print(visible(f"  + {added.name} <{added.email}>: {added.reason}"))
     else:
         why = entry.reason if entry is not None and entry.reason else "its relay log entry is gone"
         print(f"Added:    nobody ({visible(why)})")

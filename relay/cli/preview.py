@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import visible, visible_lines
+from contacts_tui.core.mail.verdict import Verdict
 from contacts_tui.core.options import Options, open_directory
+from contacts_tui.core.records import Resolution
 from contacts_tui.core.tagging import store as tagging_store
-from contacts_tui.core.tagging.engine import RuleSet
+from contacts_tui.core.tagging.engine import NO_RULES, RuleSet, Tagging
 
 from ..config import ConfigError, default
-from ..rewrite import CopyPlan, HeaderBlock, header_addresses, plan_copies, read_category, split_message, write_copy
+from ..rewrite import CopyPlan, header_addresses, read_category, split_message, write_copy
+from ..server import decision
+from ..server.decision import DEFAULT_LIMITS, Limits, Reading
+from ..server.replies import Answer
 from .options import env_value
 
 
@@ -54,87 +60,110 @@ def run(args: argparse.Namespace, options: Options) -> int:
     directory = open_directory(options, must_exist=True)
     data = read_message(args.message)
     rules = RuleSet(tagging_store.current_rules())
-    return show(directory, data, args.rcpt, args.sender, args.header, rules, utf8=args.smtputf8)
-
-
-def show(
-    directory: Directory,
-    data: bytes,
-    rcpt: list[str],
-    sender: str,
-    header: str,
-    rules: RuleSet,
-    *,
-    utf8: bool,
-) -> int:
-    """Print what the relay would do with ``data``: its category (from the header, or the tagging
-    rule that gives it one), the customers, whom it adds and why, and the headers after the rewrite."""
-    recipients = rcpt or header_addresses(data)
-    category = read_category(data, header, known=directory.catalog.resolve)
-    print(f"Envelope recipients: {visible(', '.join(recipients)) or '(none)'}")
-    if not category:
-        # The relay's own question, with the rules in force (engine.RuleSet.tag).
-        tagging = rules.tagging(HeaderBlock.of(data), sender, recipients)
-        if tagging.category is None:
-            print(f"No {header} header{tagging.untagged()}: the message would pass unchanged.")
-            return 0
-        print(visible(f"No {header} header: {'; '.join(tagging.reasons())}."))
-        category = tagging.category
-    resolution = directory.resolve(recipients, category)
-    if resolution.category is None:
-        print(f"Category: {visible(category)} (unknown)")
-    elif resolution.category == category.strip().lower():
-        print(f"Category: {resolution.category}")
-    else:
-        print(f"Category: {visible(category)} (an email type of {resolution.category})")
-    for customer in resolution.customers:
-        print(visible(f"Customer: {customer.name} <{customer.email}>") + ("" if customer.active else " (inactive)"))
-    headers = HeaderBlock.of(data)
-    plans = plan_copies(headers, recipients, resolution.audiences, utf8)
-    if len(plans) > 1:
-        print(
-            f"It would go out as {len(plans)} copies, one per customer, "
-            "so that no customer sees another's contact persons."
-        )
-    for number, plan in enumerate(plans, start=1):
-        if len(plans) > 1:
-            customers = ", ".join(c.name for c in plan.audience.customers if plan.added)
-            print(
-                "\n"
-                + visible(f"Copy {number} of {len(plans)}, to {', '.join(plan.recipients)}")
-                + (visible(f" ({customers})") if customers else "")
-                + ":"
-            )
-        _preview_copy(plan, utf8, resolution.reason)
-    for number, plan in enumerate(plans, start=1):
-        which = f"of copy {number} " if len(plans) > 1 else ""
-        print(f"\nHeaders {which}after the rewrite (the relay also puts a Received header on top):\n")
-        block, _ = split_message(write_copy(data, headers, plan))
-        sys.stdout.write(visible_lines(block.decode("utf-8", errors="replace")))
+    found = assess(directory, data, args.rcpt, args.header, sender=args.sender, rules=rules, smtputf8=args.smtputf8)
+    show(found, args.header)
     return 0
 
 
-def _preview_copy(plan: CopyPlan, utf8: bool, reason: str) -> None:
-    """Who one copy adds and why, who it leaves out, and where they go."""
-    for one in plan.added:
-        person = one.person
-        print(visible(f"  + {person.name} <{person.email}>: {person.reason}"))
-        if one.address != person.email:
-            print(visible(f"    written as {one.address}: the sender does not use SMTPUTF8"))
-        elif not one.in_header and not (plan.cc_locked_by_dkim or plan.cc_malformed):
-            print("    envelope only: the address needs SMTPUTF8, which the sender does not use")
-    for address, why in plan.skipped:
-        print(visible(f"  - {address}: {why}"))
-    for note in plan.audience.notes:
-        print(visible(f"  note: {note}"))
-    if not plan.added:
-        print(visible(f"Nobody added: {plan.audience.reason or reason or 'everyone opted in is already a recipient'}."))
-    elif plan.cc_locked_by_dkim:
-        print("A DKIM signature covers Cc: they would be added to the envelope only.")
-    elif plan.cc_malformed:
-        print("The Cc field is malformed (something in it is not closed): they would be added to the envelope only.")
-    elif utf8 and not all(address.isascii() for address in plan.header_added):
-        print("Some addresses need SMTPUTF8; a sender that does not use it gets them differently (--no-smtputf8).")
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What ``serve`` would do with a message: its refusal, or its category and each copy with its verdict."""
+
+    recipients: list[str]
+    reading: Reading
+    refusal: Answer | None = None
+    category: str | None = None
+    """The category header's value, or the one a tagging rule gave it (None: it has none)."""
+    resolution: Resolution | None = None
+    copies: list[tuple[CopyPlan, Verdict]] = field(default_factory=list)
+    tagging: Tagging = NO_RULES
+    """What the tagging rules said of a message without a category header (each verdict says it too)."""
+
+
+def assess(
+    directory: Directory,
+    original: bytes,
+    rcpt: list[str],
+    header: str,
+    *,
+    sender: str = "",
+    rules: RuleSet | None = None,
+    smtputf8: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Assessment:
+    """The steps ``serve`` takes at the end of DATA (relay/server/decision.py), on a message from a file.
+
+    Without ``rcpt`` the envelope recipients are the To and Cc addresses;
+    ``sender`` is the envelope sender a tagging rule on From sees;
+    ``rules`` the tagging rules in force (None: none were asked, as a relay without rules).
+    """
+    reading = decision.read(original, limits)
+    recipients = rcpt or header_addresses(reading.data)
+    if reading.refusal:
+        return Assessment(recipients, reading, refusal=reading.refusal)
+    category = read_category(reading.headers, header, known=directory.catalog.resolve)
+    tagging = NO_RULES
+    if category is None and rules is not None:
+        # The relay's own question, with the rules in force: a header always wins over every rule.
+        tagging = rules.tagging(reading.headers, sender, recipients)
+        category = tagging.category
+    resolution = directory.resolve(recipients, category) if category else None
+    copies = decision.plan(reading.headers, recipients, category, resolution, smtputf8, tagging)
+    return Assessment(recipients, reading, None, category, resolution, copies, tagging)
+
+
+def show(found: Assessment, header: str) -> int:
+    """Print an assessment: the category (from the header, or the tagging rule that gave it one), the
+    customers, each copy's people and verdict, the headers after. The exit status: 0."""
+    print(f"Envelope recipients: {visible(', '.join(found.recipients)) or '(none)'}")
+    if found.refusal:
+        print(visible(f"The relay would refuse it: {found.refusal.text}"))
+        return 0
+    category, resolution, copies = found.category, found.resolution, found.copies
+    if not category:
+        print(f"No {header} header{found.tagging.untagged()}: the message would pass unchanged.")
+    else:
+        if found.tagging.tag:
+            # The words each copy's verdict starts with (engine.Tag.describe), as the relay log will have them.
+            print(visible(f"No {header} header: {'; '.join(found.tagging.reasons())}."))
+        if resolution is None or resolution.category is None:
+            print(f"Category: {visible(category)} (unknown)")
+        elif resolution.category == category.strip().lower():
+            print(f"Category: {resolution.category}")
+        else:
+            print(f"Category: {visible(category)} (an email type of {resolution.category})")
+    for customer in resolution.customers if resolution else ():
+        print(visible(f"Customer: {customer.name} <{customer.email}>") + ("" if customer.active else " (inactive)"))
+    if len(copies) > 1:
+        print(
+            f"It would go out as {len(copies)} copies, one per customer, "
+            "so that no customer sees another's contact persons."
+        )
+    for number, (plan, verdict) in enumerate(copies, start=1):
+        if len(copies) > 1:
+            customers = ", ".join(c.name for c in plan.audience.customers if plan.added)
+            print(
+                "\n"
+                + visible(f"Copy {number} of {len(copies)}, to {', '.join(plan.recipients)}")
+                + (visible(f" ({customers})") if customers else "")
+                + ":"
+            )
+        for person in verdict.added:
+            print(visible(f"  + {person.label}: {person.reason}"))
+        for address, why in plan.skipped:
+            print(visible(f"  - {address}: {why}"))
+        # The verdict as the relay log will have it, word for word.
+        print(visible(f"Decision: {verdict.decision}: {verdict.reason}"))
+        if verdict.added and any(not address.isascii() for address in plan.header_added):
+            print("Some addresses need SMTPUTF8; a sender that does not use it gets them differently (--no-smtputf8).")
+    if not category:
+        return 0
+    for number, (plan, _) in enumerate(copies, start=1):
+        which = f"of copy {number} " if len(copies) > 1 else ""
+        print(f"\nHeaders {which}after the rewrite (the relay also puts a Received header on top):\n")
+        header_block, _ = split_message(write_copy(found.reading.data, found.reading.headers, plan))
+        sys.stdout.write(visible_lines(header_block.decode("utf-8", errors="replace")))
+    return 0
 
 
 def read_message(path: str) -> bytes:

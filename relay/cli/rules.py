@@ -214,7 +214,8 @@ def _list(as_json: bool) -> int:
 def _test(directory: Directory, args: argparse.Namespace) -> int:
     data = preview.read_message(args.message)
     rules = store.current_rules()
-    status = preview.show(directory, data, args.rcpt, args.sender, args.category_header, RuleSet(rules), utf8=True)
+    found = preview.assess(directory, data, args.rcpt, args.category_header, sender=args.sender, rules=RuleSet(rules))
+    status = preview.show(found, args.category_header)
     # A rule still off that would take this message: what enabling it would change.
     headers = HeaderBlock.of(data)
     recipients = args.rcpt or header_addresses(data)

@@ -16,7 +16,6 @@ import hashlib
 import re
 from email.message import Message
 
-from contacts_tui.core.mail.added import contact_persons
 from contacts_tui.core.mail.inbox import InboxMessage
 from contacts_tui.core.mail.parts import Body, Part, header
 from contacts_tui.core.mail.summary import Address, addresses_of
@@ -55,7 +54,7 @@ def bcc(message: InboxMessage) -> list[Address]:
 def contact_persons_json(message: InboxMessage) -> list[dict[str, str]]:
     return [
         {"Email": p.email, "Name": p.name, "Customer": p.customer, "Reason": p.reason, "Address": p.sent}
-        for p in contact_persons(message.record)
+        for p in message.record.added
     ]
 
 

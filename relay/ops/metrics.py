@@ -1,8 +1,8 @@
 """What the relay counts for Prometheus (``serve --metrics HOST:PORT``).
 
 Names and labels follow Prometheus' conventions: ``contacts_relay_`` first,
-``_total`` on counters, ``_seconds`` on durations, label values from short
-fixed lists. The components record through ``metrics.current``, which does
+``_total`` on counters, ``_seconds`` on durations, label values from one
+fixed list (``contacts_tui.core.mail.verdict.Label``). The components record through ``metrics.current``, which does
 nothing until ``enable`` makes it real, so a relay without --metrics pays a
 no-op call. With several workers every process writes its values to files
 in a shared directory, and the supervisor's endpoint adds them up
@@ -12,17 +12,15 @@ in a shared directory, and the supervisor's endpoint adds them up
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any, Literal
+
+from contacts_tui.core.mail.verdict import Label, Verdict
 
 # How the supervisor's endpoint adds up a gauge over the workers (prometheus-client's names).
 GaugeMode = Literal[
     "livesum", "livemax", "livemin", "liveall", "sum", "max", "min", "all", "mostrecent", "livemostrecent"
 ]
-
-# Why a message was refused: every 4xx/5xx the relay gives at DATA and before.
-REFUSALS = ("access", "address", "recipients", "size", "line", "headers", "loop", "directory", "storage", "chaos")
-# What the relay did with a message it took, and why nothing was added.
-UNCHANGED = ("no_category", "unknown_category", "no_customer", "inactive", "nobody_opted_in", "already_recipients")
 
 
 class _Nothing:
@@ -160,6 +158,25 @@ def forget_process(directory: str, pid: int) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(pid, path=directory)
+
+
+def count_message(verdicts: Sequence[Verdict]) -> None:
+    """Count a message the relay took, once whatever the number of its copies (one verdict each)."""
+    if verdicts and verdicts[0].tagged:  # every copy of a message was tagged by the same rule
+        current.tagged.inc()
+    added = [verdict for verdict in verdicts if verdict.added]
+    if added:
+        where = Label.CC if any(verdict.label is Label.CC for verdict in added) else Label.ENVELOPE
+        current.rewritten.labels(where).inc()
+        current.contacts_added.inc(sum(len(verdict.added) for verdict in added))
+    elif verdicts:
+        # A message that adds nobody goes out as one copy.
+        current.unchanged.labels(verdicts[0].label).inc()
+
+
+def count_refusal(label: Label | None) -> None:
+    if label is not None:
+        current.refused.labels(label).inc()
 
 
 def reply_class(code: int | None) -> str:

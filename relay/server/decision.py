@@ -1,36 +1,115 @@
-"""What the relay log says the relay did with each copy of a message, and why."""
+"""What the relay does with a message, and why: the steps ``serve`` and ``preview`` share.
+
+``read`` takes the message as DATA ended (line ends as the upstream will
+read them, the header block parsed once, the refusal of a header block the
+relay will not carry); ``read_category`` finds its category; the directory
+answers whom to add; ``plan`` splits it into copies and gives each its
+``Verdict``. ``judge`` is the one place that says why a copy passed
+unchanged, or whom it added and where, and which tagging rule gave a
+message without a category header its category.
+"""
 
 from __future__ import annotations
 
-from contacts_tui.core.mail.relay_log import LogEntry
+from dataclasses import dataclass
+
+from contacts_tui.core.mail.added import ContactPersonAdded
 from contacts_tui.core.mail.status import Decision
+from contacts_tui.core.mail.verdict import ALREADY_RECIPIENTS, NO_CATEGORY, Label, Verdict
 from contacts_tui.core.records import Resolution
 from contacts_tui.core.tagging.engine import NO_RULES, Tagging
 
-from ..rewrite import CopyPlan
+from ..rewrite import CopyPlan, HeaderBlock, plan_copies
+from ..rewrite.headers import crlf_lines
+from . import replies
+from .replies import Answer
 
 
-def describe(
-    entry: LogEntry,
+@dataclass(frozen=True)
+class Limits:
+    max_received: int = 50
+    max_recipients: int = 1000
+    # Like Postfix's header_size_limit (a field) and a cap on how many fields
+    # a message may have: real mail has dozens; a client sending thousands
+    # only makes the relay parse them.
+    max_header_fields: int = 1000
+    max_field_bytes: int = 100 * 1024
+    # Parsing and rewriting a header block larger than this runs in a thread,
+    # so one big message never holds up the replies to other sessions.
+    inline_header_bytes: int = 64 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A message as the relay reads it when DATA ends."""
+
+    data: bytes
+    """As the upstream will read it: every line ending in CRLF (see ``crlf_lines``)."""
+    headers: HeaderBlock
+    """Parsed here, once: the checks, the log entry and the rewrite all read these fields."""
+    refusal: Answer | None
+    """The reply refusing a header block the relay will not carry, or None."""
+
+
+def read(original: bytes, limits: Limits, *, bare_line_ends: bool = True) -> Reading:
+    """The message as ``serve`` takes it (``bare_line_ends``: the DATA reader saw a bare CR or LF,
+    or does not know; without one the bytes are already as the upstream reads them)."""
+    data = crlf_lines(original) if bare_line_ends else original
+    headers = HeaderBlock.of(data)
+    return Reading(data, headers, header_refusal(headers, limits))
+
+
+def header_refusal(headers: HeaderBlock, limits: Limits) -> Answer | None:
+    """The reply refusing a header block the relay will not carry, or None."""
+    if len(headers.fields) > limits.max_header_fields:
+        return replies.TOO_MANY_FIELDS(count=len(headers.fields), limit=limits.max_header_fields)
+    longest = max(headers.fields, key=lambda field: len(field.raw), default=None)
+    if longest is not None and len(longest.raw) > limits.max_field_bytes:
+        name = (longest.name or "a header line").title()
+        return replies.FIELD_TOO_LONG(name=name, size=len(longest.raw), limit=limits.max_field_bytes)
+    hops = headers.count("received")
+    if hops > limits.max_received:
+        return replies.TOO_MANY_HOPS(hops=hops)
+    return None
+
+
+def plan(
+    headers: HeaderBlock,
+    recipients: list[str],
+    category: str | None,
+    resolution: Resolution | None,
+    smtputf8: bool,
+    tagging: Tagging = NO_RULES,
+) -> list[tuple[CopyPlan, Verdict]]:
+    """The copies the message goes out as, each with its verdict."""
+    audiences = resolution.audiences if resolution else ()
+    copies = plan_copies(headers, recipients, audiences, smtputf8)
+    return [(one, judge(category, resolution, one, tagging)) for one in copies]
+
+
+def judge(
     category: str | None,
     resolution: Resolution | None,
     plan: CopyPlan,
     tagging: Tagging = NO_RULES,
-) -> None:
-    """Fill one copy's log entry with the decision, who was added, and the reasons.
+) -> Verdict:
+    """What the relay does with one copy of a message, and why: the decision, the sentence, who is added,
+    the tagging rule, the label.
 
-    ``tagging``: what the tagging rules said of a message without a category header.
+    ``category`` is the message's category: its header's value, or the one a
+    tagging rule gave it (None: it has none); ``resolution`` the directory's
+    answer for it (None when it was not asked); ``tagging`` what the tagging
+    rules said of a message without a category header (``NO_RULES``: they were
+    not asked).
     """
     audience = plan.audience
-    if resolution is not None:
-        entry.category_key = resolution.category or ""
-    entry.customers = tuple(customer.email for customer in audience.customers)
-    added = []
-    for one in plan.added:
-        person = one.person
-        item = {"email": person.email, "name": person.name, "customer": person.customer_email, "reason": person.reason}
-        added.append(item | ({"sent": one.address} if one.address != person.email else {}))
-    entry.added = tuple(added)
+    added = tuple(
+        ContactPersonAdded(one.person.email, one.person.name, one.person.customer_email, one.person.reason, one.address)
+        for one in plan.added
+    )
     notes = list(audience.notes)
     notes += [
         f"{one.person.email} written as {one.address}: the sender did not use SMTPUTF8"
@@ -46,20 +125,40 @@ def describe(
         ]
     why = audience.reason or (resolution.reason if resolution else "")
     if category is None:
-        entry.decision, reason = Decision.UNCHANGED, "no notification category header"
-        reason += tagging.untagged()
+        decision, reason, label = Decision.UNCHANGED, NO_CATEGORY + tagging.untagged(), Label.NO_CATEGORY
     elif not plan.added:
-        entry.decision = Decision.UNCHANGED
-        reason = why or "everyone opted in is already a recipient"
-    elif plan.cc_locked_by_dkim:
-        entry.decision = Decision.ENVELOPE_ONLY
-        reason = f"{why}; a DKIM signature covers Cc, so they were added to the envelope only"
-    elif plan.cc_malformed:
-        entry.decision = Decision.ENVELOPE_ONLY
-        reason = (
-            f"{why}; the message's Cc field is malformed (something in it is not closed), "
-            "so they were added to the envelope only"
-        )
+        decision, reason, label = Decision.UNCHANGED, why or ALREADY_RECIPIENTS, _unchanged(resolution, plan)
     else:
-        entry.decision, reason = Decision.REWRITTEN, why
-    entry.reason = "; ".join([*tagging.reasons(), reason, *notes])
+        label = Label.CC if any(one.in_header for one in plan.added) else Label.ENVELOPE
+        if plan.cc_locked_by_dkim:
+            decision = Decision.ENVELOPE_ONLY
+            reason = f"{why}; a DKIM signature covers Cc, so they were added to the envelope only"
+        elif plan.cc_malformed:
+            decision = Decision.ENVELOPE_ONLY
+            reason = (
+                f"{why}; the message's Cc field is malformed (something in it is not closed), "
+                "so they were added to the envelope only"
+            )
+        else:
+            decision, reason = Decision.REWRITTEN, why
+    return Verdict(decision, "; ".join([*tagging.reasons(), reason, *notes]), added, label, tagging.tagged_by)
+
+
+def _unchanged(resolution: Resolution | None, plan: CopyPlan) -> Label:
+    """Why nobody was added to a copy of a message with a category header, as a metric label."""
+    if resolution is None or resolution.category is None:
+        return Label.UNKNOWN_CATEGORY
+    customers = plan.audience.customers
+    if not customers:
+        return Label.NO_CUSTOMER
+    if not any(customer.active for customer in customers):
+        return Label.INACTIVE
+    # Someone was opted in, and left out: already a recipient (or added to another copy).
+    return Label.ALREADY_RECIPIENTS if plan.skipped or plan.audience.additions else Label.NOBODY_OPTED_IN
+
+
+def refused(answer: Answer, detail: str = "", tagging: Tagging = NO_RULES) -> Verdict:
+    """The verdict on a message the relay refused: the reply's words, and what stopped it
+    (``tagging``: the rules' answer, when they were asked before the refusal)."""
+    reason = answer.words + (f" ({detail})" if detail else "")
+    return Verdict(Decision.REFUSED, reason, (), answer.label, tagging.tagged_by)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,20 +26,23 @@ from contacts_tui.core.db import is_pooled
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.mail.relay_log import LogEntry
-from contacts_tui.core.mail.status import Decision, Status
+from contacts_tui.core.mail.status import Status
+from contacts_tui.core.mail.verdict import Verdict
 from contacts_tui.core.models import utcnow
-from contacts_tui.core.records import Audience, Resolution
+from contacts_tui.core.records import Resolution
 from contacts_tui.core.tagging.engine import NO_RULES, RuleSet, Tagging
 from contacts_tui.core.tagging.kept import keep
 from contacts_tui.core.tagging.store import LiveRules
 
 from ..ops import metrics
 from ..queue import QueuedMessage, mail_flags, new_queue_id
-from ..rewrite import CopyPlan, HeaderBlock, plan_copies, read_category, received_header, write_copy
-from ..rewrite.headers import crlf_lines, header_end
+from ..rewrite import CopyPlan, HeaderBlock, read_category, received_header, write_copy
+from ..rewrite.headers import header_end
 from ..store.writer import LogWriter
+from . import decision, replies
 from .access import peer_allowed, peer_ip
-from .decision import describe
+from .decision import DEFAULT_LIMITS, Limits
+from .replies import Answer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,20 +66,6 @@ Sink = Callable[[Sequence[Outgoing], bytes], Awaitable[str]]
 """sink(every copy of a message, the original bytes) -> the text after "250 2.0.0 Ok: ".
 
 All the copies are durable together before it returns, or none is acknowledged."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_received: int = 50
-    max_recipients: int = 1000
-    # Like Postfix's header_size_limit (a field) and a cap on how many fields
-    # a message may have: real mail has dozens; a client sending thousands
-    # only makes the relay parse them.
-    max_header_fields: int = 1000
-    max_field_bytes: int = 100 * 1024
-    # Parsing and rewriting a header block larger than this runs in a thread,
-    # so one big message never holds up the replies to other sessions.
-    inline_header_bytes: int = 64 * 1024
 
 
 def address_problem(address: str) -> str | None:
@@ -105,7 +95,7 @@ class RelayHandler:
         networks,
         hostname: str,
         category_header: str,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         executor: ThreadPoolExecutor | None = None,
         lookup_timeout: float = LOOKUP_TIMEOUT,
         tagging: LiveRules | None = None,
@@ -142,33 +132,26 @@ class RelayHandler:
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
         if not (session.authenticated or peer_allowed(peer_ip(session.peer), self.networks)):
             logger.info("refused MAIL from %s: not an allowed network and not authenticated", peer_ip(session.peer))
-            metrics.current.refused.labels("access").inc()
-            return (
-                "530 5.7.0 Authentication required: "
-                "this relay accepts mail only from allowed networks or after AUTH over TLS"
-            )
+            return _counted(replies.AUTH_REQUIRED())
         problem = address_problem(address)
         if problem:
-            metrics.current.refused.labels("address").inc()
-            return f"553 5.1.7 The sender address {problem}"
+            return _counted(replies.BAD_SENDER(problem=problem))
         chaos = await self._chaos("mail", session, address, [], None)
         if chaos:
             return chaos
         envelope.mail_from = address
         envelope.mail_options.extend(options)
-        return "250 2.1.0 Sender ok"
+        return replies.SENDER_OK().text
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options):
         if not address or address == "<>":
             # Accepted, it could only ever bounce: backscatter to whoever sent it.
-            metrics.current.refused.labels("address").inc()
-            return "553 5.1.3 The null address <> cannot be a recipient"
+            return _counted(replies.NULL_RECIPIENT())
         problem = address_problem(address)
         if problem:
-            metrics.current.refused.labels("address").inc()
-            return f"553 5.1.3 The recipient address {problem}"
+            return _counted(replies.BAD_RECIPIENT(problem=problem))
         if len(envelope.rcpt_tos) >= self.limits.max_recipients:
-            reply = f"452 4.5.3 Too many recipients (at most {self.limits.max_recipients} per message)"
+            reply = replies.TOO_MANY_RECIPIENTS(limit=self.limits.max_recipients)
             # One log entry per message, not one per recipient over the limit:
             # a client may well send a thousand more.
             if not getattr(envelope, "recipients_refused", False):
@@ -181,13 +164,13 @@ class RelayHandler:
                     reply,
                     "this recipient and any after it; the message may go on to the others",
                 )
-            return reply
+            return reply.text
         chaos = await self._chaos("rcpt", session, envelope.mail_from or "", [address], None)
         if chaos:
             return chaos
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
-        return "250 2.1.5 Recipient ok"
+        return replies.RECIPIENT_OK().text
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
         # Counted so a graceful shutdown can wait for messages being committed.
@@ -202,18 +185,18 @@ class RelayHandler:
 
     async def _data(self, session: Session, envelope: SmtpEnvelope) -> str:
         original = envelope.original_content or b""
-        # As the upstream will read it (see crlf_lines); the DATA reader knows
-        # already whether there is a bare CR or LF to turn into CRLF.
-        data = crlf_lines(original) if getattr(envelope, "bare_line_ends", True) else original
         sender = envelope.mail_from or ""
         sender = "" if sender == "<>" else sender
         recipients = list(envelope.rcpt_tos)
         # Big header blocks are read in a thread, so that the replies to other
         # sessions do not wait for them.
-        offload = header_end(data) > self.limits.inline_header_bytes
-        # The header block is parsed here, once: the checks, the log entry and
-        # the rewrite all read these fields.
-        headers = await asyncio.to_thread(HeaderBlock.of, data) if offload else HeaderBlock.of(data)
+        offload = header_end(original) > self.limits.inline_header_bytes
+        # The DATA reader knows already whether there is a bare CR or LF to turn into CRLF.
+        read = functools.partial(
+            decision.read, original, self.limits, bare_line_ends=getattr(envelope, "bare_line_ends", True)
+        )
+        reading = await asyncio.to_thread(read) if offload else read()
+        data, headers = reading.data, reading.headers
         entry = LogEntry(
             sender=sender,
             recipients=tuple(recipients),
@@ -221,9 +204,8 @@ class RelayHandler:
             subject=headers.decoded("subject")[:1000],
             size=len(original),
         )
-        refusal = self._header_refusal(headers)
-        if refusal:
-            return self._refuse(entry, refusal, peer=peer_ip(session.peer))
+        if reading.refusal:
+            return self._refuse(entry, reading.refusal, peer=peer_ip(session.peer))
 
         category = read_category(headers, self.category_header, known=self.directory.catalog.resolve)
         tagging = NO_RULES
@@ -237,9 +219,7 @@ class RelayHandler:
                 rules = self.tagging.last  # none on: nobody to add, so it goes on (LiveRules.may_tag)
             untagged = lambda: _untagged(rules, headers, sender, recipients)  # noqa: E731
             tagging, entry.kept_headers = await asyncio.to_thread(untagged) if offload else untagged()
-            category, entry.tagged_by = tagging.category, tagging.tagged_by
-            if tagging.tag:
-                metrics.current.tagged.inc()
+            category = tagging.category
         entry.category = category or ""
         chaos = await self._chaos("data", session, sender, recipients, category)
         if chaos:
@@ -249,25 +229,26 @@ class RelayHandler:
             try:
                 resolution = await self._resolve(recipients, category)
             except Exception as exc:
-                return self._unavailable(entry, exc, session, f"a {category} message")
+                return self._unavailable(entry, exc, session, f"a {category} message", tagging)
         smtputf8, eightbit = mail_flags(envelope.mail_options)
-        audiences = resolution.audiences if resolution else ()
-        copying = lambda: self._copies(data, headers, session, recipients, audiences, smtputf8)  # noqa: E731
+        copying = functools.partial(
+            self._copies, data, headers, session, recipients, category, resolution, smtputf8, tagging
+        )
         copies = await asyncio.to_thread(copying) if offload else copying()
-        plans = [plan for plan, _, _ in copies]
-        _count(resolution, plans, category)
+        metrics.count_message([verdict for _, verdict, _, _ in copies])
         outgoing = []
         if len(copies) > 1:
             entry.received_at = utcnow()  # every copy's: the copies were received together
         entry.category_key = resolution.category or "" if resolution else ""
-        for number, (plan, queue_id, message_data) in enumerate(copies, start=1):
+        for number, (plan, verdict, queue_id, message_data) in enumerate(copies, start=1):
             if len(copies) == 1:
                 copy_entry = entry
                 copy_entry.queue_id = queue_id
             else:
                 copy_entry = dataclasses.replace(entry, queue_id=queue_id, recipients=plan.recipients)
-                copy_entry.copy_of, copy_entry.copy_number, copy_entry.copy_count = copies[0][1], number, len(copies)
-            describe(copy_entry, category, resolution, plan, tagging)
+                copy_entry.copy_of, copy_entry.copy_number, copy_entry.copy_count = copies[0][2], number, len(copies)
+            copy_entry.customers = tuple(customer.email for customer in plan.audience.customers)
+            copy_entry.verdict = verdict
             message = QueuedMessage(
                 queue_id=queue_id,
                 sender=sender,
@@ -283,7 +264,7 @@ class RelayHandler:
         except Exception as exc:  # disk full, database gone: nothing was acknowledged
             return self._refuse(
                 entry,
-                "451 4.3.0 The message could not be stored; please try again later",
+                replies.NOT_STORED(),
                 str(exc),
                 peer=peer_ip(session.peer),
                 level=logging.ERROR,
@@ -295,11 +276,11 @@ class RelayHandler:
                 f"{copy_entry.copy_label} ({copy_entry.queue_id})" if copy_entry.copy_label else where,
                 sender or "<>",
                 ",".join(copy.message.recipients),
-                copy_entry.decision,
-                copy_entry.reason,
+                copy_entry.verdict.decision,
+                copy_entry.verdict.reason,
                 extra={"mail": _fields(copy_entry)},
             )
-        return f"250 2.0.0 Ok: {where}"
+        return replies.ACCEPTED(where=where).text
 
     def _copies(
         self,
@@ -307,13 +288,15 @@ class RelayHandler:
         headers: HeaderBlock,
         session: Session,
         recipients: list[str],
-        audiences: Sequence[Audience],
+        category: str | None,
+        resolution: Resolution | None,
         smtputf8: bool,
-    ) -> list[tuple[CopyPlan, str, bytes]]:
-        """Each copy of the message: its plan, its queue id, and its bytes with its own Received field."""
+        tagging: Tagging,
+    ) -> list[tuple[CopyPlan, Verdict, str, bytes]]:
+        """Each copy of the message: its plan, its verdict, its queue id, and its bytes with its own Received field."""
         copies = []
         taken: set[str] = set()
-        for plan in plan_copies(headers, recipients, audiences, smtputf8):
+        for plan, verdict in decision.plan(headers, recipients, category, resolution, smtputf8, tagging):
             queue_id = new_queue_id()
             while queue_id in taken:  # copies made within one microsecond
                 queue_id = new_queue_id()
@@ -328,7 +311,7 @@ class RelayHandler:
                 authenticated=bool(session.authenticated),
                 smtputf8=smtputf8,
             )
-            copies.append((plan, queue_id, write_copy(data, headers, plan, trace)))
+            copies.append((plan, verdict, queue_id, write_copy(data, headers, plan, trace)))
         return copies
 
     async def read_rules(self) -> None:
@@ -374,8 +357,11 @@ class RelayHandler:
             database.connect(reuse_if_open=True)
         return call(*args)
 
-    def _unavailable(self, entry: LogEntry, exc: Exception, session: Session, what: str) -> str:
-        """451 for a message the directory could not answer about, logged with why."""
+    def _unavailable(
+        self, entry: LogEntry, exc: Exception, session: Session, what: str, tagging: Tagging = NO_RULES
+    ) -> str:
+        """451 for a message the directory could not answer about, logged with why (and the rule that
+        tagged it, if one did before the lookup)."""
         # Whatever stops the lookup (a dropped connection, a revoked
         # grant, a corrupt file, a server that does not answer) is
         # temporary to the sender: a 5xx would lose the notification,
@@ -387,37 +373,18 @@ class RelayHandler:
         # brings the directory back.
         return self._refuse(
             entry,
-            "451 4.3.0 The contact directory is unavailable; please try again later",
+            replies.DIRECTORY_UNAVAILABLE(),
             detail,
             peer=peer_ip(session.peer),
             level=logging.ERROR,
+            tagging=tagging,
         )
-
-    def _header_refusal(self, headers: HeaderBlock) -> str | None:
-        """The reply refusing a header block the relay will not carry, or None."""
-        limits = self.limits
-        if len(headers.fields) > limits.max_header_fields:
-            return (
-                f"552 5.6.0 Too many header fields ({len(headers.fields):,}; "
-                f"this relay takes at most {limits.max_header_fields:,})"
-            )
-        longest = max(headers.fields, key=lambda field: len(field.raw), default=None)
-        if longest is not None and len(longest.raw) > limits.max_field_bytes:
-            name = (longest.name or "a header line").title()
-            return (
-                f"552 5.6.0 Header field {name} too long ({len(longest.raw):,} bytes; "
-                f"this relay takes at most {limits.max_field_bytes:,})"
-            )
-        hops = headers.count("received")
-        if hops > limits.max_received:
-            return f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop?"
-        return None
 
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd's default answers "500 Error: (Type) text": permanent, so
         # the sender drops the mail, and it shows our internals to clients.
         logger.error("unexpected error in an SMTP session", exc_info=error)
-        return "451 4.3.0 Local error in processing; please try again later"
+        return replies.LOCAL_ERROR().text
 
     async def _chaos(
         self, stage: str, session: Session, sender: str, recipients: list[str], category: str | None
@@ -432,7 +399,7 @@ class RelayHandler:
                 if rule.delay:
                     await asyncio.sleep(rule.delay)
                 self.refuse(
-                    session, sender, recipients, rule.reply, f"chaos rule {rule.id}: {rule.describe()}", reason="chaos"
+                    session, sender, recipients, replies.chaos(rule.reply), f"chaos rule {rule.id}: {rule.describe()}"
                 )
                 return rule.reply
         return None
@@ -442,63 +409,40 @@ class RelayHandler:
         session: Session,
         sender: str | None,
         recipients: list[str],
-        reply: str,
+        reply: Answer,
         detail: str,
-        *,
-        reason: str | None = None,
     ) -> None:
         """Log a refusal decided outside DATA (the size limit, the recipient limit, chaos)."""
         sender = "" if sender in (None, "<>") else sender
         entry = LogEntry(sender=sender or "", recipients=tuple(recipients))
-        self._refuse(entry, reply, detail, peer=peer_ip(session.peer), reason=reason)
+        self._refuse(entry, reply, detail, peer=peer_ip(session.peer))
 
     def _refuse(
         self,
         entry: LogEntry,
-        reply: str,
+        reply: Answer,
         detail: str = "",
         *,
         peer: str | None = None,
         level: int = logging.WARNING,
-        reason: str | None = None,
+        tagging: Tagging = NO_RULES,
     ) -> str:
         """Every refusal is in the relay log and in the process log, with its reason."""
-        entry.decision = Decision.REFUSED
+        entry.verdict = decision.refused(reply, detail, tagging)
         entry.status = Status.REFUSED
-        entry.reason = reply[4:] + (f" ({detail})" if detail else "")
         self.log_writer.received(entry)
-        metrics.current.refused.labels(reason or refusal_reason(reply)).inc()
+        metrics.count_refusal(reply.label)
         logger.log(
             level,
             "refused a message from %s to %s (client %s): %s %s",
             entry.sender or "<>",
             ",".join(entry.recipients) or "nobody yet",
             peer or "unknown",
-            reply[:3],
-            entry.reason,
-            extra={"mail": _fields(entry, reply)},
+            reply.code,
+            entry.verdict.reason,
+            extra={"mail": _fields(entry, reply.text)},
         )
-        return reply
-
-
-_REASONS = {
-    "5.3.4": "size",
-    "5.5.2": "line",
-    "5.6.0": "headers",
-    "5.4.6": "loop",
-    "4.5.3": "recipients",
-    "5.7.0": "access",
-}
-
-
-def refusal_reason(reply: str) -> str:
-    """The metrics label of a refusal, from its enhanced status code and words."""
-    status = reply[4:9]
-    if status in _REASONS:
-        return _REASONS[status]
-    if "chaos" in reply:
-        return "chaos"
-    return "directory" if "directory" in reply else "storage"
+        return reply.text
 
 
 def _untagged(rules: RuleSet, headers: HeaderBlock, sender: str, recipients: list[str]) -> tuple[Tagging, str]:
@@ -507,26 +451,10 @@ def _untagged(rules: RuleSet, headers: HeaderBlock, sender: str, recipients: lis
     return rules.tagging(headers, sender, recipients), keep((field.name, field.raw) for field in headers.fields)
 
 
-def _count(resolution: Resolution | None, plans: Sequence[CopyPlan], category: str | None) -> None:
-    """The metrics of one message, whatever the number of its copies."""
-    added = [one for plan in plans for one in plan.added]
-    if added:
-        metrics.current.rewritten.labels("envelope" if not any(one.in_header for one in added) else "cc").inc()
-        metrics.current.contacts_added.inc(len(added))
-        return
-    if category is None:
-        reason = "no_category"
-    elif resolution is None or resolution.category is None:
-        reason = "unknown_category"
-    elif not resolution.customers:
-        reason = "no_customer"
-    elif not any(c.active for c in resolution.customers):
-        reason = "inactive"
-    elif not resolution.additions:
-        reason = "nobody_opted_in"
-    else:
-        reason = "already_recipients"
-    metrics.current.unchanged.labels(reason).inc()
+def _counted(reply: Answer) -> str:
+    """A refusal at MAIL or RCPT, counted: the relay log has no message to show for it yet."""
+    metrics.count_refusal(reply.label)
+    return reply.text
 
 
 def _fields(entry: LogEntry, reply: str = "") -> dict:
@@ -536,9 +464,10 @@ def _fields(entry: LogEntry, reply: str = "") -> dict:
         "sender": entry.sender,
         "recipients": list(entry.recipients),
         "category": entry.category,
-        "added": [a.get("sent") or a.get("email") for a in entry.added],
+        "tagged_by": entry.verdict.tagged_by,
+        "added": [person.sent for person in entry.verdict.added],
         "status": str(entry.status),
-        "decision": str(entry.decision),
+        "decision": str(entry.verdict.decision),
         "copy_of": entry.copy_of,
         "copy_number": entry.copy_number,
         "copy_count": entry.copy_count,

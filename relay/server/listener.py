@@ -22,21 +22,19 @@ from pathlib import Path
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from ..ops import metrics
+from . import replies
 from .access import AuthUsers, peer_allowed
 from .handler import RelayHandler
-from .protocol import SHUTTING_DOWN, Refuse, RelaySMTP
+from .protocol import Refuse, RelaySMTP
 from .redact import keep_client_text_out_of_the_log
 from .throttle import AuthThrottle, Refusal
 
 logger = logging.getLogger(__name__)
 
-_BUSY = b"421 4.7.0 Too many connections; please try again later\r\n"
-_CLIENT_BUSY = b"421 4.7.0 Too many connections from your address; please try again later\r\n"
-_IDLE = b"421 4.4.2 Idle for too long; closing the connection\r\n"
 _AUTH_REFUSED = {
-    Refusal.CLIENT: "454 4.7.0 Too many failed AUTH attempts from your address; please try again later",
-    Refusal.ACCOUNT: "454 4.7.0 Too many failed AUTH attempts for this user; please try again later",
-    Refusal.UNAVAILABLE: "454 4.7.0 Authentication is unavailable; please try again later",
+    Refusal.CLIENT: replies.AUTH_CLIENT_THROTTLED,
+    Refusal.ACCOUNT: replies.AUTH_ACCOUNT_THROTTLED,
+    Refusal.UNAVAILABLE: replies.AUTH_UNAVAILABLE,
 }
 
 DEFAULT_CLIENT_CONNECTIONS = 10
@@ -110,7 +108,7 @@ class Listener:
         stranger = not peer_allowed(peer_ip, self.handler.networks)
         if len(self._sessions) >= self.max_connections:
             logger.warning("refused a connection from %s: %d sessions open already", peer_ip, len(self._sessions))
-            return _BUSY
+            return replies.BUSY.line
         if stranger:
             strangers = [s for s, is_stranger in self._sessions.items() if is_stranger]
             if len(strangers) >= max(1, self.max_connections // 2):
@@ -118,14 +116,14 @@ class Listener:
                     "refused a connection from %s: half the slots are taken by clients outside the allowed networks",
                     peer_ip,
                 )
-                return _BUSY
+                return replies.BUSY.line
             if sum(1 for s in strangers if s.peer_ip == peer_ip) >= self.max_client_connections:
                 logger.warning(
                     "refused a connection from %s: %d open from that address already",
                     peer_ip,
                     self.max_client_connections,
                 )
-                return _CLIENT_BUSY
+                return replies.CLIENT_BUSY.line
         self._sessions[session] = stranger
         metrics.current.sessions.inc()
         return None
@@ -167,11 +165,11 @@ class Listener:
                 idle = now - session.last_active
                 authenticated = session.session is not None and session.session.authenticated
                 if (stranger and not authenticated and idle > STRANGER_IDLE) or (stressed and idle > STRESSED_IDLE):
-                    session.close_with(_IDLE)
+                    session.close_with(replies.IDLE.line)
 
     def _protocol(self) -> asyncio.Protocol:
         if self.stopping:
-            return Refuse(SHUTTING_DOWN)
+            return Refuse(replies.SHUTTING_DOWN.line)
         return RelaySMTP(
             self,
             self.handler,
@@ -209,7 +207,7 @@ class Listener:
         outcome = await loop.run_in_executor(self._auth_threads, self._check, peer, user, password)
         if isinstance(outcome, Refusal):
             logger.warning("refused AUTH for user %r from %s unchecked: %s", user, peer, _REFUSAL_LOG[outcome])
-            return AuthResult(success=False, handled=False, message=_AUTH_REFUSED[outcome])
+            return AuthResult(success=False, handled=False, message=_AUTH_REFUSED[outcome]().text)
         if outcome:
             return AuthResult(success=True, handled=False, auth_data=auth_data)
         logger.warning("failed AUTH for user %r from %s", user, peer)

@@ -21,11 +21,12 @@ from typing import Any, Protocol, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Session, syntax
 
+from . import replies
 from .access import peer_ip
 from .data import Overrun, read_data
+from .replies import Answer
 
 MIB = 1024 * 1024
-SHUTTING_DOWN = b"421 4.3.2 The relay is shutting down; please try again later\r\n"
 # aiosmtpd's own replies for a message over the size limit, at DATA and at
 # MAIL ... SIZE= (private text: see the module docstring).
 _TOO_MUCH_DATA = b"552 Error: Too much mail data"
@@ -41,7 +42,6 @@ _MAIL: Any = SMTP.smtp_MAIL
 # may send this many between two messages, then it is sent away.
 JUNK_COMMANDS = ("NOOP", "RSET", "VRFY", "EXPN", "HELP")
 JUNK_LIMIT = 100
-_TOO_MUCH_JUNK = "421 4.7.0 Too many commands without mail; closing the connection"
 # What aiosmtpd's mechanisms get back from _authenticate: the credentials,
 # to be checked by the listener in a thread (see RelaySMTP._authenticate).
 _TO_CHECK = "credentials to check"
@@ -56,7 +56,9 @@ _PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9
 class Refusals(Protocol):
     """Where a refusal aiosmtpd makes by itself is logged (the relay's handler)."""
 
-    def refuse(self, session: Session, sender: str | None, recipients: list[str], reply: str, detail: str) -> None: ...
+    def refuse(
+        self, session: Session, sender: str | None, recipients: list[str], reply: Answer, detail: str
+    ) -> None: ...
 
 
 class SessionHost(Protocol):
@@ -113,7 +115,7 @@ class RelaySMTP(SMTP):
             status = self._refused_by_aiosmtpd(status)
         self._replies.append(status + b"\r\n")
         self.last_active = self.loop.time()
-        if status.startswith(b"250 2.0.0 Ok: "):
+        if status.startswith(replies.ACCEPTED_PREFIX):
             self._junk = 0  # a message went through: the client is working
         if status[3:4] == b"-":
             return  # the rest of a multi-line reply (EHLO) follows at once
@@ -121,8 +123,8 @@ class RelaySMTP(SMTP):
         # Private to asyncio's StreamReader, and read by aiosmtpd itself (to
         # clear it after STARTTLS); pinned with aiosmtpd (module docstring).
         if not self._reader._buffer or status[:3] in _FLUSH_AT_ONCE or stopping:  # type: ignore[attr-defined]
-            replies, self._replies = b"".join(self._replies), []
-            self._writer.write(replies)
+            batch, self._replies = b"".join(self._replies), []
+            self._writer.write(batch)
             await self._writer.drain()
         if stopping and not self.in_transaction:
             # Shutting down: the transaction this session was in (if any) is
@@ -137,7 +139,7 @@ class RelaySMTP(SMTP):
         async def counted(arg: str) -> None:
             self._junk += 1
             if self._junk > JUNK_LIMIT:
-                await self.push(_TOO_MUCH_JUNK)
+                await self.push(replies.TOO_MUCH_JUNK().text)
                 if self.transport is not None:
                     self.transport.close()
                 return
@@ -165,7 +167,7 @@ class RelaySMTP(SMTP):
         return await self._listener.authenticate(self, result.auth_data)
 
     def close_for_shutdown(self) -> None:
-        self.close_with(SHUTTING_DOWN)
+        self.close_with(replies.SHUTTING_DOWN.line)
 
     def close_with(self, reply: bytes) -> None:
         """Answer ``reply`` (after any replies still held back) and close the connection."""
@@ -173,8 +175,8 @@ class RelaySMTP(SMTP):
         if self._closing or transport is None or transport.is_closing():
             return  # the client is gone already (a TLS transport then cannot even be written to)
         self._closing = True
-        replies, self._replies = b"".join(self._replies), []
-        transport.write(replies + reply)
+        held, self._replies = b"".join(self._replies), []
+        transport.write(held + reply)
         transport.close()
 
     @syntax("DATA")
@@ -222,15 +224,15 @@ class RelaySMTP(SMTP):
         sender = envelope.mail_from if envelope is not None else None
         recipients = list(envelope.rcpt_tos) if envelope is not None else []
         if status.startswith(_LINE_TOO_LONG):
-            reply = "500 5.5.2 Line too long: lines may hold at most 998 characters (RFC 5321 4.5.3.1.6)"
+            reply = replies.LINE_TOO_LONG()
             detail = "a line of the message was longer"
         elif status.startswith(_TOO_MUCH_DATA):
             limit = self.data_size_limit or 0
-            reply = f"552 5.3.4 Message too big for this relay (limit {size_text(limit)})"
+            reply = replies.TOO_BIG(limit=size_text(limit))
             detail = f"more than {limit} bytes sent"
         elif status.startswith(_SIZE_ANNOUNCED):
             limit = self.data_size_limit or 0
-            reply = f"552 5.3.4 Message too big for this relay (limit {size_text(limit)})"
+            reply = replies.TOO_BIG(limit=size_text(limit))
             found = _ANGLE_PATH.search(self._mail_arg)
             sender, recipients = (found.group(1) if found else None), []
             announced = re.search(r"\bSIZE=(\d+)", self._mail_arg, re.I)
@@ -239,7 +241,7 @@ class RelaySMTP(SMTP):
             return status
         assert self.session is not None  # aiosmtpd refuses only within a session
         self._listener.handler.refuse(self.session, sender, recipients, reply, detail)
-        return reply.encode("ascii")
+        return reply.text.encode("ascii")
 
     def _getaddr(self, arg: str):
         # A private method of aiosmtpd 1.4 (pinned: module docstring). It

@@ -10,9 +10,9 @@ relay answers 451, the sender retries) and the message is not written later.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 
+from contacts_tui.core.mail.query import search_text
 from contacts_tui.core.mail.relay_log import LogEntry
 from contacts_tui.core.models import CapturedMessage, RelayLog
 
@@ -49,10 +49,9 @@ class CaptureStore:
         rows = []
         for entry, rewritten in copies:
             entry.relay = entry.relay or self.log_writer.relay_name
-            searchable = " ".join(
-                [entry.sender, entry.subject, entry.category, entry.message_id, *entry.recipients]
-                + [a.get("email", "") + " " + a.get("name", "") for a in entry.added]
-            ).casefold()
+            searchable = search_text(
+                entry.sender, entry.subject, entry.category, entry.message_id, entry.recipients, entry.added
+            )
             rows.append((entry, entry.row(), searchable, rewritten))
         retention = self.retention
         abandoned = False
@@ -76,7 +75,7 @@ class CaptureStore:
                         category=entry.category,
                         category_key=entry.category_key,
                         tagged_by=entry.tagged_by,
-                        added=json.dumps(entry.added, ensure_ascii=False),
+                        added=row["added"],
                         search_text=searchable,
                         original=original,
                         message=rewritten,

@@ -33,7 +33,7 @@ async def test_a_signature_over_cc_keeps_verifying_and_contacts_go_in_the_envelo
     assert verifies(got.data, dkim_keys)
     assert row.decision == "envelope-only"
     assert "DKIM signature covers Cc" in row.reason
-    assert sorted(a["email"] for a in row.added) == sorted(ACME_BILLING)
+    assert sorted(a.email for a in row.added) == sorted(ACME_BILLING)
 
 
 async def test_a_signature_without_cc_lets_the_cc_header_grow_and_stillverifies(

@@ -218,7 +218,7 @@ async def test_non_ascii_names_and_an_smtputf8_address(running_relay, upstream):
     assert split(got.data)[1] == split(original)[1]
     assert _others(got.data) == header_lines(original)
     row = await logged(reply.queue_id)
-    assert [a["name"] for a in row.added] == ["Zoë Ünal", "Łukasz Żółć", "Ida Idn"]
+    assert [a.name for a in row.added] == ["Zoë Ünal", "Łukasz Żółć", "Ida Idn"]
 
 
 async def test_an_ascii_client_writing_the_domain_as_xn_matches_and_the_relay_turns_on_smtputf8(

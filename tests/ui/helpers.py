@@ -21,6 +21,8 @@ from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
 from contacts_tui.core.directory.service import Directory
+from contacts_tui.core.mail import added as added_people
+from contacts_tui.core.mail.query import search_text
 from contacts_tui.core.models import CapturedMessage, RelayLog
 from contacts_tui.core.records import ContactInput, CustomerInput, CustomerRecord
 from contacts_tui.ui.app import ContactsApp
@@ -203,10 +205,14 @@ def captured_row(
         added=added,
         **log_fields,
     )
-    searchable = " ".join(
-        ["billing@demo-shop.example", subject, "invoice.created", *recipients]
-        + [a["email"] + " " + a["name"] for a in added]
-    ).casefold()
+    searchable = search_text(
+        "billing@demo-shop.example",
+        subject,
+        "invoice.created",
+        "",
+        tuple(recipients),
+        added_people.from_json(json.dumps(added)),
+    )
     return CapturedMessage.insert(
         log=log_id,
         received_at=RECEIVED + dt.timedelta(minutes=number),

@@ -75,7 +75,7 @@ async def test_send_a_billing_sample_and_find_the_bookkeeper_in_cc(demo):
         # Ivy Tran opted in to account only: not a copy of an invoice.
         assert "it@acme-trading.example" not in text
     (record,) = relay_log.captured_messages(5)
-    assert "bookkeeping@acme-trading.example" in [a["email"] for a in record.added]
+    assert "bookkeeping@acme-trading.example" in [a.email for a in record.added]
 
 
 async def test_a_long_non_ascii_customer_gets_an_account_sample(demo):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..models import CapturedMessage
-from .added import added_matches
+from .added import ContactPersonAdded, added_matches
 
 _SIZE = re.compile(r"^(\d+)(\.\d+)?\s?([a-z]{1,2})?$")
 _CLEAN = re.compile(r'[\r\n\t<>",;()]')
@@ -122,6 +122,22 @@ def zone_named(name: str | None) -> dt.tzinfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None  # as Mailpit: an unknown zone is ignored
+
+
+def search_text(
+    sender: str,
+    subject: str,
+    category: str,
+    message_id: str,
+    recipients: tuple[str, ...],
+    added: tuple[ContactPersonAdded, ...],
+) -> str:
+    """A captured message's ``search_text`` column: what a plain word matches (see ``_condition``).
+
+    The capture store writes it; it lives here, beside the query that reads it.
+    """
+    words = [sender, subject, category, message_id, *recipients, *(f"{one.email} {one.name}" for one in added)]
+    return " ".join(words).casefold()
 
 
 def _condition(term: Term, zone: dt.tzinfo):

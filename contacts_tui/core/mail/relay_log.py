@@ -16,9 +16,11 @@ from peewee import fn
 
 from ..db import database_call
 from ..models import CapturedMessage, RelayLog, utcnow
-from .added import contact_persons
+from . import added
+from .added import ContactPersonAdded
 from .query import condition
 from .status import Decision, Status
+from .verdict import Verdict
 
 _uses_database = database_call(lambda *args: RelayLog._meta.database)
 
@@ -49,9 +51,8 @@ class LogEntry:
     category: str = ""
     category_key: str = ""
     customers: tuple[str, ...] = ()
-    added: tuple[dict, ...] = ()
-    decision: str = ""
-    reason: str = ""
+    verdict: Verdict = Verdict()
+    """What the relay did with the message and why (decision, reason, who was added, the tagging rule)."""
     status: str = Status.QUEUED
     size: int = 0
     received_at: dt.datetime = field(default_factory=utcnow)
@@ -65,8 +66,6 @@ class LogEntry:
     """The queue id of the message's first copy, shared by all its copies; "" if it went out as one."""
     copy_number: int = 1
     copy_count: int = 1
-    tagged_by: str = ""
-    """The tagging rule that gave the message its category: "rule 3: Subject contains 'Factuur'"."""
     kept_headers: str = ""
     """For a message without a category header, what a tagging rule can match (tagging/kept.py); the
     relay writes it, readers do not get it back (``rules try`` reads it itself)."""
@@ -74,6 +73,23 @@ class LogEntry:
     @property
     def copy_label(self) -> str:
         return copy_label(self.copy_number, self.copy_count)
+
+    @property
+    def decision(self) -> str:
+        return self.verdict.decision
+
+    @property
+    def reason(self) -> str:
+        return self.verdict.reason
+
+    @property
+    def added(self) -> tuple[ContactPersonAdded, ...]:
+        return self.verdict.added
+
+    @property
+    def tagged_by(self) -> str:
+        """The tagging rule that gave the message its category: "rule 3: Subject contains 'Factuur'"."""
+        return self.verdict.tagged_by
 
     def row(self) -> dict[str, Any]:
         """The columns of a new relay log row (values cut to the columns' sizes)."""
@@ -89,9 +105,9 @@ class LogEntry:
             "category": self.category[:255],
             "category_key": self.category_key,
             "customers": json.dumps(list(self.customers), ensure_ascii=False),
-            "added": json.dumps(list(self.added), ensure_ascii=False),
-            "decision": str(self.decision),
-            "reason": self.reason,
+            "added": added.to_json(self.verdict.added),
+            "decision": str(self.verdict.decision),
+            "reason": self.verdict.reason,
             "status": str(self.status),
             "size": self.size,
             "attempts": self.attempts,
@@ -100,20 +116,23 @@ class LogEntry:
             "copy_of": self.copy_of,
             "copy_number": self.copy_number,
             "copy_count": self.copy_count,
-            "tagged_by": self.tagged_by,
+            "tagged_by": self.verdict.tagged_by,
             "kept_headers": self.kept_headers,
         }
 
     def as_json(self) -> dict:
-        data = {name: getattr(self, name) for name in self.__slots__ if name != "kept_headers"}
+        data: dict[str, Any] = {}
+        for name in self.__slots__:
+            if name == "verdict":  # its fields in its place, as the columns were before it
+                data["added"] = [person.as_json() for person in self.verdict.added]
+                data["decision"], data["reason"] = str(self.verdict.decision), self.verdict.reason
+            elif name != "kept_headers":
+                data[name] = getattr(self, name)
+        data["tagged_by"] = self.verdict.tagged_by
         for name in ("received_at", "updated_at", "delivered_at"):
             data[name] = data[name].isoformat() + "Z" if data[name] else None
-        data["recipients"], data["customers"], data["added"] = (
-            list(self.recipients),
-            list(self.customers),
-            list(self.added),
-        )
-        data["status"], data["decision"] = str(self.status), str(self.decision)
+        data["recipients"], data["customers"] = list(self.recipients), list(self.customers)
+        data["status"] = str(self.status)
         return data
 
 
@@ -128,7 +147,7 @@ class CapturedRecord:
     message_id: str
     category: str
     category_key: str
-    added: tuple[dict, ...]
+    added: tuple[ContactPersonAdded, ...]
     size: int
     copy_of: str = ""
     copy_number: int = 1
@@ -143,12 +162,13 @@ class CapturedRecord:
     def envelope(self) -> list[str]:
         """The recipients the relay sent it to: the client's, then those it
         added, as they went out (an xn-- domain for a sender without SMTPUTF8)."""
-        return list(dict.fromkeys([*self.recipients, *(person.sent for person in contact_persons(self))]))
+        return list(dict.fromkeys([*self.recipients, *(person.sent for person in self.added)]))
 
     def as_json(self) -> dict:
         data = {name: getattr(self, name) for name in self.__slots__}
         data["received_at"] = self.received_at.isoformat() + "Z"
-        data["recipients"], data["added"] = list(self.recipients), list(self.added)
+        data["recipients"] = list(self.recipients)
+        data["added"] = [person.as_json() for person in self.added]
         return data
 
 
@@ -170,9 +190,7 @@ def _log_entry(row: RelayLog) -> LogEntry:
         category=row.category,
         category_key=row.category_key,
         customers=_json_list(row.customers),
-        added=_json_list(row.added),
-        decision=row.decision,
-        reason=row.reason,
+        verdict=Verdict(row.decision, row.reason, added.from_json(row.added), tagged_by=row.tagged_by),
         status=row.status,
         size=row.size,
         received_at=row.received_at,
@@ -185,7 +203,6 @@ def _log_entry(row: RelayLog) -> LogEntry:
         copy_of=row.copy_of,
         copy_number=row.copy_number,
         copy_count=row.copy_count,
-        tagged_by=row.tagged_by,
     )
 
 
@@ -201,7 +218,7 @@ def captured_record(row: CapturedMessage) -> CapturedRecord:
         row.message_id,
         row.category,
         row.category_key,
-        _json_list(row.added),
+        added.from_json(row.added),
         row.size,
         row.copy_of,
         row.copy_number,
@@ -380,7 +397,7 @@ def log_release(
         category_key=record.category_key,
         tagged_by=record.tagged_by,
         customers=source.customers if source else "[]",
-        added=json.dumps(record.added, ensure_ascii=False),
+        added=added.to_json(record.added),
         decision=Decision.RELEASED,
         reason=f"captured message {record.id} released to {target} by contacts-relay messages release",
         status=status,

@@ -96,9 +96,9 @@ def summary_table(shown: Shown) -> Table:
     row("", "")
     if record.added:
         for number, added in enumerate(record.added):
-            why = added.get("reason", "")
-            if added.get("customer"):
-                why += f" (contact person of {added['customer']})"
+            why = added.reason
+            if added.customer:
+                why += f" (contact person of {added.customer})"
             row("Added" if number == 0 else "", f"+ {person(added)}: {why}")
     else:
         row("Added", "nobody")

@@ -175,7 +175,7 @@ def sent_text(reply: str, entry: LogEntry | None) -> str:
     if entry is None:
         return f"{SENT}{reply}. {where}"
     if entry.added:
-        names = [a.get("name") or a.get("email", "") for a in entry.added]
+        names = [a.name or a.email for a in entry.added]
         shown = ", ".join(names[:NAMED]) + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
         who = f"Added as Cc: {shown}."
     else:

@@ -13,7 +13,6 @@ import pytest
 from contacts_tui.core import migrate as migrations
 from contacts_tui.core.db import open_database
 from contacts_tui.core.mail import inbox, relay_log
-from contacts_tui.core.mail.added import contact_persons
 from contacts_tui.core.mail.parts import body_of, parse
 from contacts_tui.core.mail.query import condition, size_in_bytes, split_words, terms
 from contacts_tui.core.mail.summary import summarize, summary_columns
@@ -223,7 +222,7 @@ def test_read_flags_pages_and_deletes(mailbox):
 
 def test_who_was_added_is_read_in_one_place(mailbox):
     message, _original, _rewritten = inbox.message(mailbox["invoice"])
-    (bea,) = contact_persons(message.record)
+    (bea,) = message.record.added
     assert (bea.email, bea.name, bea.customer, bea.reason, bea.sent) == (
         "bea@acme.example",
         "Bea Bookman",
