@@ -32,7 +32,7 @@ from .delivery.backoff import RetryPolicy
 from .delivery.fallback import DOWN_FOR, Upstreams
 from .delivery.pool import UpstreamPool
 from .delivery.scheduler import Scheduler
-from .inbox.server import InboxServer, InboxSettings
+from .inbox.server import InboxOptions, InboxServer
 from .ops import metrics
 from .ops.health import directory_problem, spool_problem
 from .ops.queue_health import INTERVAL as QUEUE_STATE_INTERVAL
@@ -161,14 +161,14 @@ class Relay:
         await self.handler.read_rules()
         await self.listener.start(self._sock)
         if self.config.capture and self.config.http_host is not None:
-            settings = InboxSettings(
+            options = InboxOptions(
                 self.config.http_host,
                 self.config.http_port,
                 self.config.http_auth,
                 self.config.http_names,
                 describe(self.directory.database),
             )
-            self.inbox = await asyncio.to_thread(InboxServer(settings, self._http_sock).start)
+            self.inbox = await asyncio.to_thread(InboxServer(options, self._http_sock).start)
         loop = asyncio.get_running_loop()
         if self.config.log_retention_days > 0:
             self._pruner = loop.create_task(self._prune_log(), name="relay-log-retention")

@@ -61,7 +61,7 @@ SECURITY_HEADERS = {
 
 
 @dataclass(frozen=True)
-class InboxSettings:
+class InboxOptions:
     host: str
     port: int
     auth_file: Path | None = None
@@ -70,12 +70,12 @@ class InboxSettings:
     """Which database the inbox reads, as ``/api/v1/info`` names it (never with a password)."""
 
 
-def make_app(settings: InboxSettings, executor: ThreadPoolExecutor) -> web.Application:
+def make_app(options: InboxOptions, executor: ThreadPoolExecutor) -> web.Application:
     run = run_in(executor)
     events = Events(run, version())
-    api = Api(run, events, settings.database)
-    auth = BasicAuth(settings.auth_file) if settings.auth_file else None
-    names = host_names(settings.host, settings.names)
+    api = Api(run, events, options.database)
+    auth = BasicAuth(options.auth_file) if options.auth_file else None
+    names = host_names(options.host, options.names)
 
     @web.middleware
     async def guard(request: web.Request, handler):
@@ -133,11 +133,11 @@ class InboxListenError(OSError):
 
 
 class InboxServer:
-    """The inbox on ``settings.host:port`` (or on ``sock``, shared by the relay's workers),
+    """The inbox on ``options.host:port`` (or on ``sock``, shared by the relay's workers),
     served by a thread with its own event loop."""
 
-    def __init__(self, settings: InboxSettings, sock: socket.socket | None = None) -> None:
-        self.settings = settings
+    def __init__(self, options: InboxOptions, sock: socket.socket | None = None) -> None:
+        self.options = options
         self._sock = sock
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox-db")
         self._loop = asyncio.new_event_loop()
@@ -145,14 +145,14 @@ class InboxServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._serve, name="relay-inbox", daemon=True)
-        self.port = settings.port
+        self.port = options.port
 
     def start(self, timeout: float = 10.0) -> InboxServer:
         self._thread.start()
         if not self._ready.wait(timeout):
             raise RuntimeError("the web inbox did not start in time")
         if isinstance(self._error, OSError) and not isinstance(self._error, InboxListenError):
-            where = f"{self.settings.host}:{self.settings.port}"
+            where = f"{self.options.host}:{self.options.port}"
             raise InboxListenError(f"cannot serve --http on {where}: {self._error.strerror or self._error}")
         if self._error is not None:
             raise self._error
@@ -172,13 +172,13 @@ class InboxServer:
         self._loop.close()
 
     async def _start(self) -> None:
-        app = make_app(self.settings, self._executor)
+        app = make_app(self.options, self._executor)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         if self._sock is not None:
             site: web.BaseSite = web.SockSite(self._runner, self._sock)
         else:
-            site = web.TCPSite(self._runner, self.settings.host, self.settings.port, reuse_address=True)
+            site = web.TCPSite(self._runner, self.options.host, self.options.port, reuse_address=True)
         await site.start()
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []

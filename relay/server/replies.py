@@ -32,7 +32,7 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
+class RelayReply:
     """One of the relay's replies; ``text`` may name values (``{limit}``) given when it is said."""
 
     code: int
@@ -50,49 +50,51 @@ class Reply:
 
 
 # MAIL and RCPT.
-SENDER_OK = Reply(250, "2.1.0", "Sender ok")
-RECIPIENT_OK = Reply(250, "2.1.5", "Recipient ok")
-AUTH_REQUIRED = Reply(
+SENDER_OK = RelayReply(250, "2.1.0", "Sender ok")
+RECIPIENT_OK = RelayReply(250, "2.1.5", "Recipient ok")
+AUTH_REQUIRED = RelayReply(
     530,
     "5.7.0",
     "Authentication required: this relay accepts mail only from allowed networks or after AUTH over TLS",
     Label.ACCESS,
 )
-BAD_SENDER = Reply(553, "5.1.7", "The sender address {problem}", Label.ADDRESS)
-NULL_RECIPIENT = Reply(553, "5.1.3", "The null address <> cannot be a recipient", Label.ADDRESS)
-BAD_RECIPIENT = Reply(553, "5.1.3", "The recipient address {problem}", Label.ADDRESS)
-TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients (at most {limit} per message)", Label.RECIPIENTS)
+BAD_SENDER = RelayReply(553, "5.1.7", "The sender address {problem}", Label.ADDRESS)
+NULL_RECIPIENT = RelayReply(553, "5.1.3", "The null address <> cannot be a recipient", Label.ADDRESS)
+BAD_RECIPIENT = RelayReply(553, "5.1.3", "The recipient address {problem}", Label.ADDRESS)
+TOO_MANY_RECIPIENTS = RelayReply(452, "4.5.3", "Too many recipients (at most {limit} per message)", Label.RECIPIENTS)
 
 # DATA.
-ACCEPTED = Reply(250, "2.0.0", "Ok: {where}")
+ACCEPTED = RelayReply(250, "2.0.0", "Ok: {where}")
 ACCEPTED_PREFIX = b"250 2.0.0 Ok: "
 """How every acceptance of a message starts (the protocol recognises it)."""
-TOO_BIG = Reply(552, "5.3.4", "Message too big for this relay (limit {limit})", Label.SIZE)
-LINE_TOO_LONG = Reply(
+TOO_BIG = RelayReply(552, "5.3.4", "Message too big for this relay (limit {limit})", Label.SIZE)
+LINE_TOO_LONG = RelayReply(
     500, "5.5.2", "Line too long: lines may hold at most 998 characters (RFC 5321 4.5.3.1.6)", Label.LINE
 )
-TOO_MANY_FIELDS = Reply(
+TOO_MANY_FIELDS = RelayReply(
     552, "5.6.0", "Too many header fields ({count:,}; this relay takes at most {limit:,})", Label.HEADERS
 )
-FIELD_TOO_LONG = Reply(
+FIELD_TOO_LONG = RelayReply(
     552, "5.6.0", "Header field {name} too long ({size:,} bytes; this relay takes at most {limit:,})", Label.HEADERS
 )
-TOO_MANY_HOPS = Reply(554, "5.4.6", "Too many hops ({hops} Received headers): a mail loop?", Label.LOOP)
-DIRECTORY_UNAVAILABLE = Reply(
+TOO_MANY_HOPS = RelayReply(554, "5.4.6", "Too many hops ({hops} Received headers): a mail loop?", Label.LOOP)
+DIRECTORY_UNAVAILABLE = RelayReply(
     451, "4.3.0", "The contact directory is unavailable; please try again later", Label.DIRECTORY
 )
-NOT_STORED = Reply(451, "4.3.0", "The message could not be stored; please try again later", Label.STORAGE)
-LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing; please try again later")
+NOT_STORED = RelayReply(451, "4.3.0", "The message could not be stored; please try again later", Label.STORAGE)
+LOCAL_ERROR = RelayReply(451, "4.3.0", "Local error in processing; please try again later")
 
 # The session and the connection.
-SHUTTING_DOWN = Reply(421, "4.3.2", "The relay is shutting down; please try again later")
-TOO_MUCH_JUNK = Reply(421, "4.7.0", "Too many commands without mail; closing the connection")
-BUSY = Reply(421, "4.7.0", "Too many connections; please try again later")
-CLIENT_BUSY = Reply(421, "4.7.0", "Too many connections from your address; please try again later")
-IDLE = Reply(421, "4.4.2", "Idle for too long; closing the connection")
-AUTH_CLIENT_THROTTLED = Reply(454, "4.7.0", "Too many failed AUTH attempts from your address; please try again later")
-AUTH_ACCOUNT_THROTTLED = Reply(454, "4.7.0", "Too many failed AUTH attempts for this user; please try again later")
-AUTH_UNAVAILABLE = Reply(454, "4.7.0", "Authentication is unavailable; please try again later")
+SHUTTING_DOWN = RelayReply(421, "4.3.2", "The relay is shutting down; please try again later")
+TOO_MUCH_JUNK = RelayReply(421, "4.7.0", "Too many commands without mail; closing the connection")
+BUSY = RelayReply(421, "4.7.0", "Too many connections; please try again later")
+CLIENT_BUSY = RelayReply(421, "4.7.0", "Too many connections from your address; please try again later")
+IDLE = RelayReply(421, "4.4.2", "Idle for too long; closing the connection")
+AUTH_CLIENT_THROTTLED = RelayReply(
+    454, "4.7.0", "Too many failed AUTH attempts from your address; please try again later"
+)
+AUTH_ACCOUNT_THROTTLED = RelayReply(454, "4.7.0", "Too many failed AUTH attempts for this user; please try again later")
+AUTH_UNAVAILABLE = RelayReply(454, "4.7.0", "Authentication is unavailable; please try again later")
 
 
 def chaos(reply: str) -> Answer:

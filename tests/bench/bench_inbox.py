@@ -122,10 +122,10 @@ async def measure(url: str, runs: int) -> None:
     import aiohttp
 
     from contacts_tui.core.db import open_database
-    from relay.inbox.server import InboxServer, InboxSettings
+    from relay.inbox.server import InboxOptions, InboxServer
 
     open_database(url)
-    server = InboxServer(InboxSettings("127.0.0.1", 0, database="bench")).start()
+    server = InboxServer(InboxOptions("127.0.0.1", 0, database="bench")).start()
     base = f"http://127.0.0.1:{server.port}"
     lists, searches = [], {query: [] for query in SEARCHES}
     counts = {}

@@ -13,6 +13,7 @@ from ..errors import ValidationError
 from ..models import ContactCategory, ContactPerson, Customer
 from ..records import Addition, Audience, CustomerMatch, Resolution
 from ..validate import clean_email, email_key
+from .verdict import NO_CATEGORY
 
 
 def _recipient_keys(address: str) -> tuple[str, ...]:
@@ -112,7 +113,7 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
     """
     value = (category_value or "").strip()
     if not value:
-        return Resolution(None, reason="no notification category header")
+        return Resolution(None, reason=NO_CATEGORY)
     category = catalog.resolve(value)
     if category is None:
         return Resolution(None, reason=f"unknown notification category {value!r}")
