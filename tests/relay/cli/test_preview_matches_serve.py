@@ -2,8 +2,9 @@
 (capture mode) and through preview, their verdicts compared field by field.
 
 Each message is sent over a raw socket, so bare CRs reach the relay as written;
-preview reads the same bytes. A difference in any copy's decision, reason,
-people added, customers or category fails with both sides shown.
+preview reads the same bytes, with the tagging rules in force. A difference in
+any copy's decision, reason, people added, tagging rule, customers or category
+fails with both sides shown.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import socket
 
 import pytest
 
+from contacts_tui.core.directory.history import Actor
 from contacts_tui.core.mail import relay_log
 from contacts_tui.core.mail.status import Decision
+from contacts_tui.core.tagging import store
+from contacts_tui.core.tagging.engine import RuleSet
+from contacts_tui.core.tagging.rule import RuleInput
 from relay.cli import preview
 from relay.server import decision
 
@@ -41,6 +46,8 @@ def _hostile(dkim_keys) -> dict[str, tuple[list[str], bytes]]:
             message([("Received", f"from hop{n}.example") for n in range(60)], message_id="<loop@shop.example>"),
         ),
         "no category": ([ACME], message(category=None, message_id="<none@shop.example>")),
+        # No header, and the second tagging rule matches (PayRequest's Dutch invoices).
+        "tagged": ([ACME], message(category=None, subject="Factuur 2026-118", message_id="<tagged@shop.example>")),
         "several customers": (
             [ACME, BETA, STRANGER],
             message(to="undisclosed-recipients:;", message_id="<three@shop.example>"),
@@ -90,6 +97,7 @@ def _served(entries: list[relay_log.LogEntry]) -> list[dict]:
             "decision": str(entry.verdict.decision),
             "reason": entry.verdict.reason,
             "added": list(entry.verdict.added),
+            "tagged_by": entry.verdict.tagged_by,
         }
         for entry in sorted(entries, key=lambda entry: entry.copy_number)
     ]
@@ -106,6 +114,7 @@ def _previewed(found: preview.Assessment) -> list[dict]:
                 "decision": str(verdict.decision),
                 "reason": verdict.reason,
                 "added": [],
+                "tagged_by": verdict.tagged_by,
             }
         ]
     return [
@@ -116,6 +125,7 @@ def _previewed(found: preview.Assessment) -> list[dict]:
             "decision": str(verdict.decision),
             "reason": verdict.reason,
             "added": list(verdict.added),
+            "tagged_by": verdict.tagged_by,
         }
         for plan, verdict in found.copies
     ]
@@ -123,6 +133,11 @@ def _previewed(found: preview.Assessment) -> list[dict]:
 
 async def test_preview_and_serve_give_every_hostile_message_the_same_verdicts(sqlite_directory, tmp_path, dkim_keys):
     seed(sqlite_directory)
+    admin = Actor("admin ann", "cli")
+    for subject in ["Herinnering", "Factuur"]:
+        store.add_rule(RuleInput(category="billing", subject=subject, enabled=True), sqlite_directory.catalog, admin)
+    store.add_rule(RuleInput(category="account", subject="Factuur"), sqlite_directory.catalog, admin)  # off
+    rules = RuleSet(store.current_rules())
     messages = _hostile(dkim_keys)
     served: dict[str, list[dict]] = {}
     async with running(relay_config(tmp_path), sqlite_directory) as relay:  # no upstream: capture mode
@@ -136,9 +151,12 @@ async def test_preview_and_serve_give_every_hostile_message_the_same_verdicts(sq
                 describe=lambda message_id=message_id: f"the relay log of {message_id}",
             )
             served[name] = _served(entries)
+        captured = [
+            record for record in relay_log.captured_messages(50) if record.message_id == "<tagged@shop.example>"
+        ]
 
     for name, (recipients, data) in messages.items():
-        found = preview.assess(sqlite_directory, data, recipients, HEADER)
+        found = preview.assess(sqlite_directory, data, recipients, HEADER, sender=SENDER, rules=rules)
         assert _previewed(found) == served[name], name
 
     # What each case is there for, as serve decided it.
@@ -147,11 +165,20 @@ async def test_preview_and_serve_give_every_hostile_message_the_same_verdicts(sq
         "bare CR": [Decision.REWRITTEN],
         "refused header": [Decision.REFUSED],
         "no category": [Decision.UNCHANGED],
+        "tagged": [Decision.REWRITTEN],
         "several customers": [Decision.REWRITTEN, Decision.REWRITTEN, Decision.UNCHANGED],
         "DKIM over Cc": [Decision.ENVELOPE_ONLY, Decision.UNCHANGED],
         "malformed Cc": [Decision.ENVELOPE_ONLY],
     }
     assert served["bare CR"][0]["category"] == "billing"
+    assert served["bare CR"][0]["tagged_by"] == ""  # a header, however hidden, wins over every rule
+    (tagged,) = served["tagged"]
+    assert tagged["category"] == "billing" and tagged["tagged_by"] == "rule 2: Subject contains 'Factuur'"
+    assert [record.tagged_by for record in captured] == [tagged["tagged_by"]]  # the capture store keeps it
+    assert tagged["reason"].startswith("tagged billing by rule 2: Subject contains 'Factuur'; ")
+    assert (
+        served["no category"][0]["reason"] == "no notification category header, and none of the 2 tagging rules matched"
+    )
 
 
 @pytest.mark.parametrize("category", [None, "billing"])
