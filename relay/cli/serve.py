@@ -137,6 +137,9 @@ def _serve_workers(config, options: Options, database: str) -> int:
             sock.close()
             error(f"cannot serve --http on {_host(config.http_host)}:{config.http_port}: {exc.strerror or exc}")
             return 1
+    # Counted before the workers start: they deliver at once, so a count
+    # after would say how many were left, not how many waited.
+    queued = None if config.capture else _waiting(config)
     supervisor = Supervisor(config, options, sock, config.workers, http_sock)
     try:
         supervisor.start()
@@ -158,7 +161,7 @@ def _serve_workers(config, options: Options, database: str) -> int:
             return 1
     port = sock.getsockname()[1]
     supervisor.catch_signals()
-    _say_started(config, port, database, None if config.capture else _waiting(config), config.workers)
+    _say_started(config, port, database, queued, config.workers)
     if http_sock is not None:
         _say_inbox(config, http_sock.getsockname()[1])
     if endpoint is not None:
