@@ -124,9 +124,13 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
     access.add_argument("--enable", metavar="EMAIL", help="let that customer sign in again")
     # One browser session's process, as the web server starts it.
     portal.add_argument("--web-session", action="store_true", help=argparse.SUPPRESS)
+    # With --web-session: the warmed parent the server forks sessions from, asked on this descriptor.
+    portal.add_argument("--sessions-parent", metavar="FD", type=int, default=None, help=argparse.SUPPRESS)
+    # With --web: each session a new interpreter, as before the warmed parent (the benchmark's baseline).
+    portal.add_argument("--cold-sessions", action="store_true", help=argparse.SUPPRESS)
 
 
-WEB_ONLY = ("listen", "max_sessions", "max_per_client", "trust_proxy", "public_url")
+WEB_ONLY = ("listen", "max_sessions", "max_per_client", "trust_proxy", "public_url", "cold_sessions")
 
 
 def run_portal(options: Options, args: argparse.Namespace) -> int:
@@ -142,7 +146,20 @@ def run_portal(options: Options, args: argparse.Namespace) -> int:
     client = PortalClient(_socket_path(args))
     if args.web:
         return _serve(client, args)
+    if args.web_session and args.sessions_parent is not None:
+        from contacts_tui.ui.portal.web_forks import serve_forks
+
+        return serve_forks(args.sessions_parent, lambda: _forked_session(client, args))
     return _run_session(client, args)
+
+
+def _forked_session(client: PortalClient, args: argparse.Namespace) -> int:
+    """A session forked from the warmed parent: as a cold one, its errors said as the command line says them."""
+    try:
+        return _run_session(client, args)
+    except DirectoryError as error:
+        print(f"contacts-tui: error: {error}", file=sys.stderr)
+        return 1
 
 
 def _run_session(client: PortalClient, args: argparse.Namespace) -> int:
@@ -248,6 +265,7 @@ def _serve(client: PortalClient, args: argparse.Namespace) -> int:
         "public_url": args.public_url,
         "lifetime_seconds": args.session_lifetime,
         "trust_proxy": args.trust_proxy,
+        "fork_sessions": not args.cold_sessions,
     }
-    serve(session, host, port, WebOptions(**{name: value for name, value in given.items() if value}))
+    serve(session, host, port, WebOptions(**{name: value for name, value in given.items() if value is not None}))
     return 0

@@ -32,7 +32,8 @@ from textual_serve.server import Server, to_int
 
 from .limits import GRACE_SECONDS, LIFETIME_SECONDS, MAX_PER_CLIENT, MAX_SESSIONS, bounded_size
 from .web_access import ClientSlots, ServedHosts, client_of
-from .web_session import SessionProcess, close_reason
+from .web_forks import WarmParent
+from .web_session import SessionProcess, close_reason, session_environment
 
 PAGE = Path(__file__).resolve().parent / "web"
 TEXTUAL_SERVE_STATIC = Path(textual_serve.__file__).resolve().parent / "static"
@@ -77,6 +78,8 @@ class WebOptions:
     grace_seconds: float = GRACE_SECONDS
     trust_proxy: bool = False
     public_url: str | None = None
+    fork_sessions: bool = True
+    """Sessions forked from a warmed parent (web_forks.py); without, each a new interpreter."""
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -104,6 +107,7 @@ class PortalServer(Server):
         self.clients = ClientSlots(settings.max_per_client)
         self.sessions = 0
         self.live: set[SessionProcess] = set()
+        self.parent = WarmParent(argv) if settings.fork_sessions else None
 
     async def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[self.check_host])
@@ -123,11 +127,15 @@ class PortalServer(Server):
 
     async def on_startup(self, app: web.Application) -> None:
         where = f" as {self.settings.public_url}" if self.settings.public_url else ""
+        if self.parent is not None:
+            await self.parent.start(session_environment())
         self.console.print(f"Serving the contacts portal on http://{self.host}:{self.port}{where} (ctrl+c stops)")
 
     async def on_shutdown(self, app: web.Application) -> None:
         # Each asked to quit (a code mail on its way still goes), killed after the grace.
         await asyncio.gather(*(session.stop() for session in list(self.live)), return_exceptions=True)
+        if self.parent is not None:
+            await self.parent.stop()
 
     @web.middleware
     async def check_host(
@@ -181,6 +189,11 @@ class PortalServer(Server):
         websocket = web.WebSocketResponse(heartbeat=15)
         width, height = bounded_size(request.query.get("width"), request.query.get("height"))
         await websocket.prepare(request)
+        if self.parent is not None and not self.parent.running:
+            # It ended (killed by the system, say): a new one, warmed while this session waits.
+            log.warning("the warmed parent of sessions had ended: starting another")
+            await self.parent.stop()
+            await self.parent.start(session_environment())
         session = SessionProcess(
             self.argv,
             grace=self.settings.grace_seconds,
@@ -188,6 +201,7 @@ class PortalServer(Server):
             write_str=websocket.send_str,
             close=websocket.close,
             download_manager=self.download_manager,
+            parent=self.parent,
         )
         self.live.add(session)
         messages: asyncio.Task | None = None

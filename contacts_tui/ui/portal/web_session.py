@@ -27,6 +27,7 @@ from typing import Any
 from textual_serve.app_service import AppService
 
 from .limits import GRACE_SECONDS, bounded_size
+from .web_forks import ForkedProcess, WarmParent
 
 log = logging.getLogger("textual-serve")
 
@@ -40,6 +41,7 @@ class SessionProcess(AppService):
         *,
         close: Callable[..., Awaitable[Any]],
         grace: float = GRACE_SECONDS,
+        parent: WarmParent | None = None,
         **service: Any,
     ) -> None:
         super().__init__(shlex.join(argv), close=close, **service)
@@ -47,6 +49,7 @@ class SessionProcess(AppService):
         self.close_websocket = close
         self.argv = argv
         self.grace = grace
+        self.parent = parent
         self.client_gone = False
         self.ending = ""
 
@@ -56,6 +59,16 @@ class SessionProcess(AppService):
 
     async def _open_app_process(self, width: int = 80, height: int = 24) -> Process:
         width, height = bounded_size(width, height)
+        environment = self._build_environment(width=width, height=height)
+        if self.parent is not None and self.parent.running:
+            try:
+                forked = await self.parent.fork(environment)
+            except ConnectionError as error:
+                log.warning("starting a session cold: %s", error)
+            else:
+                self._process = process = forked.as_process()
+                self._stdin = process.stdin
+                return process
         # Its own process group (so a kill reaches all of it) and no shell in
         # between: the pid we hold is the portal's.
         self._process = process = await asyncio.create_subprocess_exec(
@@ -63,7 +76,7 @@ class SessionProcess(AppService):
             stdin=PIPE,
             stdout=PIPE,
             stderr=PIPE,
-            env=self._build_environment(width=width, height=height),
+            env=environment,
             start_new_session=True,
         )
         self._stdin = process.stdin
@@ -139,10 +152,22 @@ class SessionProcess(AppService):
         process = self._process
         if process is None or process.returncode is not None:
             return
+        if isinstance(process, ForkedProcess):
+            process.kill()
+            return
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def session_environment(width: int = 80, height: int = 24) -> dict[str, str]:
+    """The environment textual-serve gives a session's process (its driver, colours, size)."""
+    return AppService._build_environment(_NotDebugging(), width, height)  # type: ignore[arg-type]
+
+
+class _NotDebugging:
+    debug = False
 
 
 def close_reason(why: str) -> bytes:

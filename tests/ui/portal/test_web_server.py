@@ -32,7 +32,7 @@ from ...accounts import Separated, needs_accounts, separated_portal
 from ...browser import DEADLINE, Browser, needs_chromium
 from ...capture import capture_relay
 from ...portal_service import RunningService, running_service
-from ...processes import command_line, descendants
+from ...processes import children, command_line, descendants
 from ...waiting import poll, wait_until
 
 URL_IN_TEXT = re.compile(r"""(?:(?:https?|wss?):)?//[^\s"'<>)]+""")
@@ -78,12 +78,18 @@ class Served:
     log_file: Path
 
     def sessions(self) -> list[int]:
-        """The pids of its session processes (the portals, not a shell that may run one)."""
+        """The pids of its session processes (the portals, not a shell that may run one,
+        nor the warmed parent they are forked from: the one the server itself started)."""
+        parent = self.warmed_parent()
         return [
             pid
             for pid in descendants(self.process.pid)
-            if "--web-session" in (argv := command_line(pid)) and not argv[0].endswith("sh")
+            if "--web-session" in (argv := command_line(pid)) and not argv[0].endswith("sh") and pid != parent
         ]
+
+    def warmed_parent(self) -> int | None:
+        """The pid of the warmed parent the sessions are forked from; None when sessions start cold."""
+        return next((pid for pid in children(self.process.pid) if "--sessions-parent" in command_line(pid)), None)
 
 
 @contextmanager
