@@ -321,3 +321,48 @@ async def test_behind_a_proxy_the_public_name_is_answered(service: RunningServic
             )
             await until_shown(websocket, FIRST_SCREEN)
             await websocket.close()
+
+
+# -- a hostile session among others -------------------------------------------------
+
+
+async def flood(websocket: aiohttp.ClientWebSocketResponse) -> None:
+    """A paste into the address field that never ends, until the server closes the session."""
+    await websocket.send_json(["stdin", "\x1b[200~"])
+    chunk = "a" * 65536
+    while not websocket.closed:
+        await websocket.send_json(["stdin", chunk])
+        await wait_until(lambda: websocket.closed, 0.01, fail=False)
+
+
+@pytest.mark.slow
+async def test_a_flooding_session_is_ended_while_the_others_keep_working(
+    service: RunningService, tmp_path: Path
+) -> None:
+    with serving(service, tmp_path, "--session-memory", "120", "--sign-in-timeout", "10m") as served:
+        assert served.warmed_parent() is not None, "the sessions are not forked from a warmed parent"
+        async with aiohttp.ClientSession() as client:
+            calm = [
+                await client.ws_connect(socket_url(served), origin=origin(served), max_msg_size=0) for _ in range(2)
+            ]
+            for websocket in calm:
+                await until_shown(websocket, FIRST_SCREEN)
+            hostile = await client.ws_connect(socket_url(served), origin=origin(served), max_msg_size=0)
+            await until_shown(hostile, FIRST_SCREEN)
+            sessions = set(served.sessions())
+            flooding = asyncio.create_task(flood(hostile))
+            try:
+                # Ended: at its ceiling, or (the server no longer reading a client
+                # it cannot keep up with) when its heartbeat goes unanswered.
+                await closed(hostile)
+            finally:
+                flooding.cancel()
+            # Its process has gone; the others' have not, and they still answer.
+            await wait_until(lambda: len(served.sessions()) == 2, DEADLINE, served.sessions)
+            assert set(served.sessions()) < sessions
+            for size, websocket in zip((100, 120), calm, strict=True):
+                await websocket.send_json(["resize", {"width": size, "height": 30}])
+                await until_shown(websocket, FIRST_SCREEN)
+                assert not websocket.closed
+                await websocket.close()
+        poll(lambda: not served.sessions(), GRACE_SECONDS + DEADLINE, served.sessions)
