@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from contacts_tui.core.directory.service import Directory
+from contacts_tui.core.records import ContactInput
 from contacts_tui.ui.app import make_app
 from contacts_tui.ui.screens.contact_form import ContactForm
 from contacts_tui.ui.screens.customer import CustomerScreen
@@ -284,6 +285,21 @@ async def test_make_primary_asks_then_swaps(app, sqlite_directory, acme):
         text = screen_text(app)
         assert "bea@acme.example · +44 20 7946 0001" in text
         assert "billing@acme.example" in text  # the old primary is a contact person now
+
+
+async def test_make_primary_and_back_gives_the_person_only_what_she_had(app, sqlite_directory, acme):
+    fenna = sqlite_directory.add_contact(acme.id, ContactInput("Fenna", "fenna@acme.example", categories=("billing",)))
+    async with app.run_test(size=SIZE) as pilot:
+        await open_customer(pilot)
+        await press(pilot, "p", "y")
+        assert sqlite_directory.get_customer(acme.id).email == "fenna@acme.example"
+        # The only row now: the old primary, which p and y make the primary again.
+        await press(pilot, "home", "p", "y")
+        assert sqlite_directory.get_customer(acme.id).email == "billing@acme.example"
+        await settle(pilot)
+        assert "[1] Billing on  [2] Account off  [0] All off" in screen_text(app)
+    back = sqlite_directory.get_contact(fenna.id)
+    assert (back.receive_all, back.categories) == (False, ("billing",))
 
 
 async def test_number_keys_toggle_categories_and_zero_receive_all(app, sqlite_directory, acme):

@@ -391,11 +391,13 @@ class Directory:
     def make_primary(self, contact_id: int) -> CustomerRecord:
         """Swap a contact person and the customer's primary email, atomically.
 
-        The old primary address stays on as a contact person who receives all
-        notifications, so nobody loses mail they got before the swap. The
-        promoted person's record is kept, hidden while the address is the
-        primary: swapping back restores their name, phone, role and
-        categories instead of starting a stranger named after the customer.
+        The old primary address stays on as a contact person. Met for the
+        first time, it receives all notifications, so nobody loses mail they
+        got before the swap. The promoted person's record is kept, hidden
+        while the address is the primary: swapping back restores it exactly
+        as it was (name, phone, role, categories and "receive all") instead
+        of starting a stranger named after the customer. A swap never adds a
+        category to anyone's record.
         """
         with write_transaction(self.database):
             contact = contact_row(contact_id)
@@ -421,9 +423,7 @@ class Directory:
                 )
                 writes.insert_contacts([(customer.id, old_primary)], now)
             else:
-                # Categories stay as they were, so turning receive-all off later gives them back.
                 writes.set_deleted([previous.id], False, now)
-                ContactPerson.update(receive_all=True).where(ContactPerson.id == previous.id).execute()
             self._refresh_customer(customer)
             record = customer_record(customer_row(customer.id))
             self.acting.record(

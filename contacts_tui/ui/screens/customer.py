@@ -342,7 +342,8 @@ class CustomerScreen(ContactMarks, ContactListScreen):
         question = Confirm(
             f"Make {contact.email} the primary email of {customer.name}?",
             f"It gets every notification from now on. The current primary email, {customer.email}, "
-            "stays on as a contact person who receives all notifications.",
+            "stays on as a contact person: as it was, if it was one before, or else receiving all "
+            "notifications. Nobody gets a category they did not have.",
             yes="Make primary",
         )
         swap = lambda: self.directory.make_primary(contact.id)  # noqa: E731

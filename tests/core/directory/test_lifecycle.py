@@ -195,10 +195,39 @@ def test_make_primary_back_gives_the_person_their_own_details_again(directory, a
         "Bookkeeping",
         ("billing",),
     )
-    assert back.active and back.receive_all  # she got everything as the primary; she keeps it
+    # Exactly as she was: the swap gave her nothing she had not chosen.
+    assert back.active and not back.receive_all
     assert directory.list_contacts(acme.id) == [back]
-    # Receive-all off: her own choice of categories is still there.
-    assert directory.set_receive_all(eve.id, False).categories == ("billing",)
+
+
+def test_make_primary_and_back_never_adds_a_category(directory, acme):
+    fenna = directory.add_contact(acme.id, person("Fenna", "fenna@acme.example", categories=("billing",)))
+    directory.make_primary(fenna.id)
+    owner = next(c for c in directory.list_contacts(acme.id) if c.email == "owner@acme.example")
+    directory.make_primary(owner.id)
+    back = directory.get_contact(fenna.id)
+    assert (back.receive_all, back.categories) == (False, ("billing",))
+    assert [a.email for a in directory.resolve(["owner@acme.example"], "account").additions] == []
+    # Nobody's "receive all" or categories changed, so the history says no such thing.
+    swaps = [change for change in directory.history(acme.id) if not change.action.endswith(" added")]
+    fields = [f for change in swaps for f, _, _ in change.changes]
+    assert fields == ["primary email", "primary email"]
+    assert "receive all" not in fields and "categories" not in fields
+
+
+def test_make_primary_again_gives_the_old_primary_its_own_choice_back(directory, acme):
+    fenna = directory.add_contact(acme.id, person("Fenna", "fenna@acme.example", categories=("billing",)))
+    directory.make_primary(fenna.id)
+    owner = next(c for c in directory.list_contacts(acme.id) if c.email == "owner@acme.example")
+    # Met for the first time as a contact person, the old primary gets everything ...
+    assert owner.receive_all
+    # ... until an admin narrows it down; swapping twice more keeps that choice.
+    directory.set_receive_all(owner.id, False)
+    directory.set_category(owner.id, "account", True)
+    directory.make_primary(owner.id)
+    directory.make_primary(fenna.id)
+    again = directory.get_contact(owner.id)
+    assert again.active and (again.receive_all, again.categories) == (False, ("account",))
 
 
 def test_make_primary_reuses_a_deleted_record_of_the_old_primary(directory, acme):
