@@ -115,7 +115,8 @@ def log_fields(entry: LogEntry, copies: Iterable[LogEntry] = ()) -> list[tuple[s
         ("Category", category),
         *([("Tagged by", entry.tagged_by)] if entry.tagged_by else []),
         ("Resolved", resolved),
-        ("Customers", lines(entry.customers) or "none matched"),
+        # Only a known category is looked up (a message refused before is not).
+        ("Customers", lines(entry.customers) or ("none matched" if entry.category_key else "not looked up")),
         ("Added", lines(added) or "nobody"),
         ("Decision", entry.decision or "-"),
         ("Reason", entry.reason or "-"),

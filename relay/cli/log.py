@@ -47,8 +47,9 @@ def run(args: argparse.Namespace, options: Options) -> int:
             print(f"    customer(s): {customers}{delivered}")
         elif entry.decision == Decision.REFUSED:
             pass  # refused before the directory was asked: the reason below says why
-        elif entry.category:
+        elif entry.category_key:
             print(f"    no customer matched{delivered}")
+        # An unknown category is not looked up at all: the reason says so.
         elif delivered:
             print(f"    {delivered[2:]}")
         attempts = f"; {entry.attempts} delivery attempts" if entry.attempts > 1 else ""

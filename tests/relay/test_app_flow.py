@@ -32,6 +32,7 @@ from .helpers import (
     message,
     parsed,
     relay_config,
+    run_cli,
     running,
     seed,
     send,
@@ -173,7 +174,22 @@ async def test_an_inactive_customer_gets_nobody_copied(running_relay, upstream, 
     assert got.recipients == (ACME,)
     assert without_trace(got.data) == original
     row = await logged(reply.queue_id)
-    assert row.decision == "unchanged" and "inactive" in row.reason
+    # The one real cause: ACME's contacts are opted in to billing, and the customer is inactive.
+    assert row.decision == "unchanged"
+    assert row.reason == "customer ACME GmbH <acme@customer.example> is inactive: no contact persons added"
+
+
+async def test_an_unknown_category_is_not_summarised_as_no_customer(running_relay, upstream, capsys, sqlite_url):
+    from contacts_tui.ui.mailformat import log_fields
+
+    reply = await send(running_relay.port, [ACME], message(category="invoice.lost"))
+    await upstream.wait_for(1)
+    row = await logged(reply.queue_id)
+    assert row.reason == "unknown notification category 'invoice.lost'"
+    code, out, _ = run_cli(capsys, "log", "--limit", "1", "--db", sqlite_url)
+    assert code == 0 and "no customer matched" not in out
+    assert "unknown notification category 'invoice.lost'" in out
+    assert dict(log_fields(row))["Customers"] == "not looked up"
 
 
 @pytest.mark.parametrize(

@@ -168,11 +168,14 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
     copied_by: dict[str, str] = {}  # a person's address key -> the customer whose copy carries it
     shared: list[CustomerMatch] = []
     shared_notes: list[str] = []
+    quiet: set[int] = set()  # active customers with nobody opted in (not those whose people another's copy carries)
     for cid in order:
         customer = customers[cid]
         if not customer.active:
             shared.append(customer)
             continue
+        if not people[cid]:
+            quiet.add(cid)
         found: list[Addition] = []
         notes: list[str] = []
         for pname, pemail, receive_all in people[cid]:
@@ -198,21 +201,25 @@ def resolve(catalog: Catalog, recipients: Iterable[str], category_value: str | N
                 rest,
                 tuple(shared),
                 (),
-                _shared_reason(rest, shared, owner, category, matched=bool(order)),
+                _shared_reason(rest, shared, quiet, owner, category, order),
                 tuple(shared_notes),
             )
         )
 
-    names = ", ".join(c.name for c in customers.values())
+    # The one real cause of each matched customer's part: inactive, nobody
+    # opted in, or its contact persons added (perhaps through another's copy).
+    causes = [_inactive(c) for c in customers.values() if not c.active]
+    if quiet:
+        causes.append(f"nobody at {_names(customers[cid] for cid in order if cid in quiet)} is opted in to {category}")
+    added = sum(len(audience.additions) for audience in audiences)
     if not customers:
-        reason = "no recipient is a customer's primary email"
-    elif not any(audience.additions for audience in audiences):
-        reason = f"nobody at {names} is opted in to {category}"
+        reason, causes = "no recipient is a customer's primary email", []
+    elif not added:
+        reason, causes = "; ".join(causes), []
     else:
-        added = sum(len(audience.additions) for audience in audiences)
-        reason = f"{added} contact person(s) of {names} opted in to {category}"
-    inactive = tuple(_inactive(c) for c in customers.values() if not c.active)
-    every_note = inactive + tuple(note for audience in audiences for note in audience.notes)
+        giving = _names(audience.customers[0] for audience in audiences if audience.additions)
+        reason = f"{added} contact person(s) of {giving} opted in to {category}"
+    every_note = tuple(causes) + tuple(note for audience in audiences for note in audience.notes)
     return Resolution(category, tuple(customers.values()), tuple(audiences), reason, every_note)
 
 
@@ -232,17 +239,22 @@ def _owners(keys_of: list[tuple[str, tuple[str, ...]]], by_key: dict[str, int]) 
 def _shared_reason(
     recipients: tuple[str, ...],
     customers: list[CustomerMatch],
+    quiet: set[int],
     owner: dict[str, int | None],
     category: str,
-    *,
-    matched: bool,
+    matched: list[int],
 ) -> str:
-    """Why nobody is added to the copy for these recipients (``matched``: the message is for some customer)."""
+    """Why nobody is added to the copy for these recipients. ``customers``: the
+    matched ones that add nobody here; ``quiet``: those of them with nobody
+    opted in; ``matched``: every matched customer (the message is for some customer)."""
     strangers = [r for r in recipients if owner[r] is None]
     parts = []
-    waiting = [c.name for c in customers if c.active]
+    waiting = [c for c in customers if c.id in quiet]
     if waiting:
-        parts.append(f"nobody at {', '.join(waiting)} is opted in to {category}")
+        parts.append(f"nobody at {_names(waiting)} is opted in to {category}")
+    elsewhere = [c for c in customers if c.active and c.id not in quiet]
+    if elsewhere:
+        parts.append(f"everyone opted in at {_names(elsewhere)} is added to another customer's copy")
     parts += [_inactive(c) for c in customers if not c.active]
     if strangers and not matched:
         parts.append("no recipient is a customer's primary email")
@@ -253,3 +265,7 @@ def _shared_reason(
 
 def _inactive(customer: CustomerMatch) -> str:
     return f"customer {customer.name} <{customer.email}> is inactive: no contact persons added"
+
+
+def _names(customers: Iterable[CustomerMatch]) -> str:
+    return ", ".join(c.name for c in customers)

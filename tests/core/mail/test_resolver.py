@@ -99,7 +99,37 @@ def test_inactive_customer_adds_nobody_with_a_note(directory, acme_people):
     result = directory.resolve(["owner@acme.example"], "billing")
     assert result.additions == ()
     assert [c.active for c in result.customers] == [False]
-    assert result.notes == ("customer Acme Ltd <owner@acme.example> is inactive: no contact persons added",)
+    # The one real cause: not "nobody is opted in" (Ann and Bea are).
+    assert result.reason == "customer Acme Ltd <owner@acme.example> is inactive: no contact persons added"
+    assert result.notes == ()
+
+
+def test_each_matched_customer_gets_its_own_cause(directory, acme_people):
+    globex = new_customer(directory, "owner@globex.example", "Globex")
+    new_customer(directory, "owner@initech.example", "Initech")
+    directory.add_contact(globex.id, person("Hank", "hank@globex.example", receive_all=True))
+    directory.set_customer_active(globex.id, False)
+    both = directory.resolve(["owner@globex.example", "owner@initech.example"], "billing")
+    assert both.reason == (
+        "customer Globex <owner@globex.example> is inactive: no contact persons added; "
+        "nobody at Initech is opted in to billing"
+    )
+    everyone = directory.resolve(["owner@acme.example", "owner@globex.example", "owner@initech.example"], "billing")
+    assert everyone.reason == "2 contact person(s) of Acme Ltd opted in to billing"
+    assert everyone.notes == (
+        "customer Globex <owner@globex.example> is inactive: no contact persons added",
+        "nobody at Initech is opted in to billing",
+    )
+
+
+def test_a_customer_whose_contact_came_through_another_is_not_said_to_have_nobody(directory, acme_people):
+    globex = new_customer(directory, "owner@globex.example", "Globex")
+    directory.add_contact(globex.id, person("Bea", "bea@acme.example", receive_all=True))
+    result = directory.resolve(["owner@acme.example", "owner@globex.example"], "billing")
+    assert result.reason == "2 contact person(s) of Acme Ltd opted in to billing"
+    assert result.notes == ("bea@acme.example is a contact person of Acme Ltd too and gets that customer's copy",)
+    (_, rest) = result.audiences
+    assert rest.reason == "everyone opted in at Globex is added to another customer's copy"
 
 
 def test_inactive_customer_does_not_stop_an_active_one(directory, acme_people):
