@@ -60,6 +60,10 @@ class Customer(BaseModel):
     portal_disabled_at = DateTimeField(null=True)
     last_sign_in_at = DateTimeField(null=True)
     last_sign_in_channel = CharField(max_length=8, null=True)
+    # m0016: the admin's note (never sent in mail, never shown in the portal)
+    # and the portal's language for the customer (validate.LANGUAGES).
+    notes = TextField(default="")
+    language = CharField(max_length=8, default="en")
 
 
 class ContactPerson(BaseModel):
@@ -75,6 +79,8 @@ class ContactPerson(BaseModel):
     deleted_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # m0016: kept by the admin and the customer; never sent in mail.
+    notes = TextField(default="")
 
 
 class ContactCategory(BaseModel):
@@ -253,6 +259,20 @@ class SignInCode(BaseModel):
         indexes = ((("customer", "created_at"), False),)
 
 
+class CodeRequest(BaseModel):
+    """A sign-in code asked for (m0016), for any address typed: the limit of
+    codes an hour holds for every address alike (portal/lockout.py). The
+    address is kept only as a hash: most typed are nobody's."""
+
+    id = AutoField()
+    address = CharField(max_length=64)
+    requested_at = DateTimeField(index=True)
+
+    class Meta:
+        table_name = "portal_code_requests"
+        indexes = ((("address", "requested_at"), False),)
+
+
 ALL_MODELS = (
     Customer,
     ContactPerson,
@@ -265,4 +285,5 @@ ALL_MODELS = (
     SignInCode,
     TaggingRuleRow,
     TaggingState,
+    CodeRequest,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .validate import DEFAULT_ROLE
+from .validate import DEFAULT_LANGUAGE, DEFAULT_ROLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +13,10 @@ class CustomerInput:
     name: str
     email: str
     phone: str = ""
+    notes: str | None = None
+    """``None``: an edit keeps the stored note (a new customer has none)."""
+    language: str | None = None
+    """``None``: an edit keeps the stored language (a new customer gets the default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,8 @@ class ContactInput:
     role: str = DEFAULT_ROLE
     receive_all: bool = False
     categories: frozenset[str] | tuple[str, ...] = frozenset()
+    notes: str | None = None
+    """``None``: an edit keeps the stored note (a new contact person has none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,10 @@ class CustomerRecord:
     last_sign_in_at: dt.datetime | None = None
     last_sign_in_channel: str | None = None
     """``ssh`` or ``web``: how the customer last signed in to the portal."""
+    notes: str = ""
+    """The admin's note: never in mail, never shown to the customer."""
+    language: str = DEFAULT_LANGUAGE
+    """The customer's language in the portal and its sign-in mail (validate.LANGUAGES)."""
 
     @property
     def portal_enabled(self) -> bool:
@@ -62,13 +72,17 @@ class ContactRecord:
     kept: tuple[str, ...] = ()
     """Opt-ins of categories the catalog in use does not have: kept, doing
     nothing, since the catalog was switched (they come back with it)."""
+    notes: str = ""
+    """Kept by the admin and the customer; never in mail."""
 
     @property
     def active(self) -> bool:
         return self.deleted_at is None
 
     def as_input(self) -> ContactInput:
-        return ContactInput(self.name, self.email, self.phone, self.role, self.receive_all, frozenset(self.categories))
+        return ContactInput(
+            self.name, self.email, self.phone, self.role, self.receive_all, frozenset(self.categories), self.notes
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +184,8 @@ def customer_record(row) -> CustomerRecord:
         row.portal_disabled_at,
         row.last_sign_in_at,
         row.last_sign_in_channel,
+        row.notes,
+        row.language,
     )
 
 
@@ -187,4 +203,5 @@ def contact_record(row, categories: tuple[str, ...], kept: tuple[str, ...] = ())
         row.created_at,
         row.updated_at,
         kept,
+        row.notes,
     )

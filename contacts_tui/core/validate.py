@@ -23,6 +23,12 @@ DEFAULT_ROLE = "General"
 NAME_MAX = 200
 EMAIL_MAX = 254
 PHONE_MAX = 40
+NOTES_MAX = 500
+"""A note is a line or two ("call before 10", "accountant since 2024"), not a file."""
+
+LANGUAGES = {"en": "English", "nl": "Nederlands"}
+"""The languages the customer portal and its sign-in mail speak, by code, each named in itself."""
+DEFAULT_LANGUAGE = "en"
 _PHONE_CHARS = re.compile(r"^[0-9+()./\- ]+(?:\s*(?:x|ext\.?)\s*[0-9]+)?$", re.IGNORECASE)
 
 
@@ -94,6 +100,25 @@ def clean_role(value: object, field: str = "role") -> str:
         if role.lower() == text.lower():
             return role
     raise ValidationError.single(field, f"Unknown role {text!r}; choose one of {', '.join(ROLES)}")
+
+
+def clean_notes(value: object, field: str = "notes") -> str:
+    """A free-text note: the rules of a name (no line breaks or control
+    characters), but optional and longer."""
+    return clean_text(value, field, label="Note", required=False, max_length=NOTES_MAX)
+
+
+def clean_language(value: object, field: str = "language") -> str:
+    """A language code of ``LANGUAGES`` in any case (``NL``, ``nl-BE`` is
+    ``nl``); empty is the default."""
+    text = clean_text(value, field, label="Language", required=False, max_length=16)
+    code = re.split(r"[-_]", text.lower(), maxsplit=1)[0]
+    if not code:
+        return DEFAULT_LANGUAGE
+    if code in LANGUAGES:
+        return code
+    choices = " or ".join(f"{key} ({name})" for key, name in LANGUAGES.items())
+    raise ValidationError.single(field, f"Unknown language {text!r}; choose {choices}")
 
 
 def clean_categories(values: Iterable[object] | None, catalog: Catalog, field: str = "categories") -> frozenset[str]:

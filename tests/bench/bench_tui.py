@@ -136,7 +136,7 @@ def build(path: Path, customers: int, each: int) -> None:
                 person_email = f"{first.lower()}.{contact_id}@{domain}"
                 if contact_id % 11 == 0:
                     first, person_email = "Bookkeeper", f"books{contact_id % 5000}@ledger-firm.example"
-                people.append((f"{first} {last}", person_email))
+                people.append((f"{first} {last}", person_email, ""))
                 receive_all = contact_id % 7 == 0
                 contact_rows.append(
                     (

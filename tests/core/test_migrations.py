@@ -18,8 +18,7 @@ from playhouse.migrate import migrate
 from contacts_tui.core import grams
 from contacts_tui.core import migrate as migrations
 from contacts_tui.core.db import open_database
-from contacts_tui.core.directory import writes
-from contacts_tui.core.directory.rules import clean_customer
+from contacts_tui.core.directory.rules import clean_customer, search_text
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DatabaseUnavailable, SchemaTooNew
 from contacts_tui.core.mail import relay_log
@@ -134,7 +133,7 @@ def test_an_older_database_opens_in_a_newer_version_with_its_data(db_url, monkey
         again = Directory(newer)
         assert again.get_customer(customer.id).name == "Bäckerei Müller"
         assert again.get_contact(eve.id).as_input() == ContactInput(
-            "Eve", "eve@mueller.example", "", "Billing", False, frozenset({"billing"})
+            "Eve", "eve@mueller.example", "", "Billing", False, frozenset({"billing"}), notes=""
         )
         assert again.get_contact(deleted.id).active is False
         assert [c.id for c in again.search_customers("müller").rows] == [customer.id]
@@ -306,10 +305,24 @@ def test_customers_of_a_version_2_database_are_found_by_one_or_two_characters(db
     monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS[:2])
     old = open_database(db_url)
     # Written as version 2 had the customer table: today's Directory reads
-    # columns later migrations add (m0008's portal columns).
+    # and writes columns later migrations add (m0008's portal columns, m0016's notes).
     clean = clean_customer(CustomerInput("Hoya Oy", "owner@shop.example"))
+    stamp = utcnow().isoformat(sep=" ")
     with old.atomic():
-        writes.insert_customers([(clean, ())], utcnow())
+        old.execute_sql(
+            "INSERT INTO customer (name, name_key, email, email_key, phone, active, contact_count, search_text, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, 0, ?, ?, ?)".replace("?", old.param),
+            (
+                clean.name,
+                clean.name.casefold(),
+                clean.email,
+                clean.key,
+                True,
+                search_text(clean.name, clean.email, ()),
+                stamp,
+                stamp,
+            ),
+        )
     close(old)
 
     monkeypatch.setattr(migrations, "known_migrations", lambda: REAL_MIGRATIONS)

@@ -179,6 +179,23 @@ async def test_an_inactive_customer_gets_nobody_copied(running_relay, upstream, 
     assert row.reason == "customer ACME GmbH <acme@customer.example> is inactive: no contact persons added"
 
 
+async def test_notes_never_reach_a_relayed_message_or_the_relay_log(running_relay, upstream, sqlite_directory):
+    from dataclasses import replace
+
+    from contacts_tui.core.records import CustomerInput
+
+    acme = sqlite_directory.find_customer(ACME)
+    sqlite_directory.update_customer(acme.id, CustomerInput(acme.name, acme.email, notes="NOTE-OF-THE-CUSTOMER"))
+    books = next(c for c in sqlite_directory.list_contacts(acme.id) if c.email == "books@acme.example")
+    sqlite_directory.update_contact(books.id, replace(books.as_input(), notes="NOTE-OF-THE-CONTACT"))
+    reply = await send(running_relay.port, [ACME], message())
+    [got] = await upstream.wait_for(1)
+    assert "books@acme.example" in got.recipients
+    assert b"NOTE-OF" not in got.data
+    row = await logged(reply.queue_id)
+    assert "NOTE-OF" not in repr(row)
+
+
 async def test_an_unknown_category_is_not_summarised_as_no_customer(running_relay, upstream, capsys, sqlite_url):
     from contacts_tui.ui.mailformat import log_fields
 

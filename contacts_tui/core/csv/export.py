@@ -17,7 +17,7 @@ from ..db import database_call
 from ..directory.filters import NO_FILTER, Filter, customer_condition, person_condition
 from ..models import ContactCategory, ContactPerson, Customer
 from .dialect import to_cell
-from .read import COLUMNS, RECEIVE_ALL
+from .read import EXPORTED, RECEIVE_ALL
 
 _CHUNK = 1000
 
@@ -35,18 +35,21 @@ def export_csv(
     """Write every customer and its active contact persons (those ``flt``
     keeps); returns the rows written.
 
-    A customer with no contact persons, or with a phone number, gets a row of
-    its own with empty contact fields (with a filter on contact persons, only
-    their rows).
+    A customer with no contact persons, or with a phone number or a note,
+    gets a row of its own with empty contact fields (with a filter on contact
+    persons, only their rows). The customer's language is on each of its
+    rows, as its name is.
     """
     plain = csv.writer(out, lineterminator="\n", delimiter=delimiter)
-    plain.writerow(COLUMNS)
+    plain.writerow(EXPORTED)
     writer = _SpreadsheetSafe(plain)
     rows = 0
     for customers in customer_batches(flt, max_contacts):
         for customer, theirs in customers:
-            if (not theirs or customer.phone) and not flt.on_contacts:
-                writer.writerow([customer.email, customer.name, "", "", customer.phone, "", ""])
+            if (not theirs or customer.phone or customer.notes) and not flt.on_contacts:
+                writer.writerow(
+                    [customer.email, customer.name, "", "", customer.phone, "", "", customer.notes, customer.language]
+                )
                 rows += 1
             for contact, categories in theirs:
                 writer.writerow(
@@ -58,6 +61,8 @@ def export_csv(
                         contact.phone,
                         contact.role,
                         categories_cell(catalog, contact.receive_all, categories),
+                        contact.notes,
+                        customer.language,
                     ]
                 )
                 rows += 1
@@ -80,7 +85,15 @@ def customer_batches(flt: Filter = NO_FILTER, max_contacts: int = 10):
     condition = customer_condition(flt, max_contacts)
     last_key = None
     while True:
-        query = Customer.select(Customer.id, Customer.name, Customer.email, Customer.email_key, Customer.phone)
+        query = Customer.select(
+            Customer.id,
+            Customer.name,
+            Customer.email,
+            Customer.email_key,
+            Customer.phone,
+            Customer.notes,
+            Customer.language,
+        )
         if condition is not None:
             query = query.where(condition)
         if last_key is not None:
@@ -108,6 +121,7 @@ def _contacts_of(customer_ids: list[int], flt: Filter = NO_FILTER) -> dict[int, 
             person.role,
             person.receive_all,
             person.deleted_at,
+            person.notes,
         ).join(owner, on=(owner.id == person.customer))
     else:
         kept = person.deleted_at.is_null()
@@ -121,6 +135,7 @@ def _contacts_of(customer_ids: list[int], flt: Filter = NO_FILTER) -> dict[int, 
             person.role,
             person.receive_all,
             person.deleted_at,
+            person.notes,
         )
     rows = list(
         query.where(person.customer.in_(customer_ids) & kept).order_by(person.customer, person.email_key).namedtuples()

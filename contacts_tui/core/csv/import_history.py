@@ -16,6 +16,7 @@ from ..catalog import Catalog
 from ..directory import history
 from ..directory.history import Actor
 from ..directory.rules import CleanContact, CleanCustomer
+from ..validate import DEFAULT_LANGUAGE
 
 _FLUSH = 5_000
 """Changes held before they are written: an import of 300k rows keeps no 300k of them in memory."""
@@ -37,6 +38,10 @@ class ImportHistory:
         changes = [["name", None, customer.name], ["email", None, customer.email]]
         if customer.phone:
             changes.append(["phone", None, customer.phone])
+        if customer.notes:
+            changes.append(["notes", None, customer.notes])
+        if customer.language != DEFAULT_LANGUAGE:
+            changes.append(["language", None, customer.language])
         self._add(customer_id, customer.email, history.CUSTOMER_ADDED, changes)
 
     def customer_edited(self, customer_id: int, email: str, changes: Sequence[Sequence]) -> None:
@@ -54,6 +59,8 @@ class ImportHistory:
             categories = self.categories(contact.categories)
             if categories:
                 changes.append(["categories", None, categories])
+        if contact.notes:
+            changes.append(["notes", None, contact.notes])
         self._add(customer_id, customer_email, history.CONTACT_ADDED, changes, contact_id, contact.email)
 
     def contact_changed(

@@ -28,6 +28,7 @@ from ..directory.rules import (
 from ..directory.service import Directory
 from ..migrate import write_transaction
 from ..models import ContactCategory, ContactPerson, Customer, utcnow
+from ..validate import DEFAULT_LANGUAGE
 from .dialect import CsvFormat
 from .import_history import ImportHistory
 from .read import Row, RowError, read_rows
@@ -45,6 +46,8 @@ class _Existing:
     name: str
     email: str
     phone: str
+    notes: str
+    language: str
     active: dict[str, Any] = field(default_factory=dict)  # email_key -> contact row (a query's namedtuple)
     deleted: dict[str, Any] = field(default_factory=dict)
     categories: dict[int, frozenset[str]] = field(default_factory=dict)
@@ -57,9 +60,13 @@ class _Customer:
     name: str
     name_line: int
     phone: str = ""
+    notes: str = ""
+    language: str | None = None
+    language_line: int = 0
     lines: list[int] = field(default_factory=list)
     contacts: dict[str, tuple[int, CleanContact]] = field(default_factory=dict)
     existing: _Existing | None = None
+    notes_column: bool = False
 
 
 # Like every directory call: a writer racing the import (the same new customer
@@ -148,7 +155,7 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
     plan = customers.get(row.customer_key)
     if plan is None:
         plan = customers[row.customer_key] = _Customer(
-            row.customer_key, row.customer_email, row.customer_name, row.line
+            row.customer_key, row.customer_email, row.customer_name, row.line, notes_column=row.notes_column
         )
     elif row.customer_name and plan.name and row.customer_name != plan.name:
         errors.append(
@@ -162,19 +169,32 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
         return
     elif row.customer_name and not plan.name:
         plan.name, plan.name_line = row.customer_name, row.line
+    if row.language and plan.language and row.language != plan.language:
+        errors.append(
+            RowError(
+                row.line,
+                "language",
+                f"differs from line {plan.language_line} ({plan.language!r}); a customer has one language",
+                row.customer_key,
+            )
+        )
+        return
+    elif row.language and not plan.language:
+        plan.language, plan.language_line = row.language, row.line
     plan.lines.append(row.line)
     if row.contact is None:
-        if row.customer_phone and plan.phone and row.customer_phone != plan.phone:
-            errors.append(
-                RowError(
-                    row.line,
-                    "phone",
-                    f"differs from the customer's phone {plan.phone!r} given before",
-                    row.customer_key,
+        # As the phone: a customer's note comes from a row that only defines the customer.
+        for name, value in (("phone", row.customer_phone), ("notes", row.customer_notes)):
+            given = getattr(plan, name)
+            if value and given and value != given:
+                label = "phone" if name == "phone" else "note"
+                errors.append(
+                    RowError(
+                        row.line, name, f"differs from the customer's {label} {given!r} given before", row.customer_key
+                    )
                 )
-            )
-        elif row.customer_phone:
-            plan.phone = row.customer_phone
+            elif value:
+                setattr(plan, name, value)
         return
     first = plan.contacts.get(row.contact.key)
     if first is not None:
@@ -191,7 +211,15 @@ def _collect(customers: dict[str, _Customer], row: Row, errors: list[RowError]) 
 def _load_existing(customers: dict[str, _Customer]) -> None:
     for keys in chunked(sorted(customers), writes.BATCH):
         query = (
-            Customer.select(Customer.id, Customer.name, Customer.email, Customer.email_key, Customer.phone)
+            Customer.select(
+                Customer.id,
+                Customer.name,
+                Customer.email,
+                Customer.email_key,
+                Customer.phone,
+                Customer.notes,
+                Customer.language,
+            )
             .where(Customer.email_key.in_(keys))
             .order_by(Customer.email_key)
         )
@@ -203,7 +231,7 @@ def _load_existing(customers: dict[str, _Customer]) -> None:
         found = {c.id: c for c in query.namedtuples()}
         if not found:
             continue
-        existing = {cid: _Existing(c.id, c.name, c.email, c.phone) for cid, c in found.items()}
+        existing = {cid: _Existing(c.id, c.name, c.email, c.phone, c.notes, c.language) for cid, c in found.items()}
         contacts = list(
             ContactPerson.select(
                 ContactPerson.id,
@@ -215,6 +243,7 @@ def _load_existing(customers: dict[str, _Customer]) -> None:
                 ContactPerson.role,
                 ContactPerson.receive_all,
                 ContactPerson.deleted_at,
+                ContactPerson.notes,
             )
             .where(ContactPerson.customer.in_(list(found)))
             .order_by(ContactPerson.id)
@@ -300,7 +329,10 @@ def _write(
 
     inserts: list[tuple[int, CleanContact]] = []  # (customer id, contact person) to add
     for batch in chunked(new, writes.BATCH):
-        rows = [(CleanCustomer(p.name, p.email, p.key, p.phone), _contacts_of(p)) for p in batch]
+        rows = [
+            (CleanCustomer(p.name, p.email, p.key, p.phone, p.notes, p.language or DEFAULT_LANGUAGE), _contacts_of(p))
+            for p in batch
+        ]
         ids = {} if dry_run else writes.insert_customers(rows, now)
         for customer, _ in rows if not dry_run else ():
             changes.customer_added(ids[customer.key], customer)
@@ -356,7 +388,17 @@ def _update_customer(
     now, known = changes.now, changes.known
     recorded: list[tuple[str, Any, list]] = []  # (action, contact row, [field, before, after]) for the history
     touched = 0
-    customer_changed = bool((p.name and p.name != ex.name) or (p.phone and p.phone != ex.phone))
+    edits = [
+        [label, old, new]
+        for label, old, new in (
+            ("name", ex.name, p.name),
+            ("phone", ex.phone, p.phone),
+            ("notes", ex.notes, p.notes),
+            ("language", ex.language, p.language),
+        )
+        if new and new != old
+    ]
+    customer_changed = bool(edits)
     lines: list[str] = []  # what changes at this customer's contact persons, for --dry-run
     restored: list[int] = []
     updated: list[tuple[int, CleanContact]] = []
@@ -367,6 +409,8 @@ def _update_customer(
             inserts.append((ex.id, contact))
             lines.append(f"  add {contact.email} ({contact.name})")
             continue
+        if not p.notes_column:
+            contact = replace(contact, notes=current.notes)  # a file without notes leaves them be
         stored = ex.categories.get(current.id, frozenset())
         if contact.receive_all and not contact.categories:
             # "all" says nothing of the categories underneath (export writes
@@ -394,11 +438,6 @@ def _update_customer(
         recorded.append((history.CONTACT_DELETED, current, [["active", True, False]]))
     if customer_changed:
         report.customers_updated += 1
-    edits = [
-        [label, old, new]
-        for label, old, new in (("name", ex.name, p.name), ("phone", ex.phone, p.phone))
-        if new and new != old
-    ]
     if customer_changed or lines:
         what = ", ".join(f"{label} {old!r} -> {new!r}" for label, old, new in edits)
         for line in [f"customer {ex.email}" + (f": {what}" if what else ""), *lines]:
@@ -408,8 +447,15 @@ def _update_customer(
         writes.set_deleted(restored, False, now)
         writes.update_contacts(updated, now)
         if customer_changed:
-            name = p.name or ex.name
-            writes.update_customer(ex.id, CleanCustomer(name, ex.email, p.key, p.phone or ex.phone), now)
+            customer = CleanCustomer(
+                p.name or ex.name,
+                ex.email,
+                p.key,
+                p.phone or ex.phone,
+                p.notes or ex.notes,
+                p.language or ex.language,
+            )
+            writes.update_customer(ex.id, customer, now)
             changes.customer_edited(ex.id, ex.email, edits)
         for action, current, fields in recorded:
             changes.contact_changed(action, ex.id, ex.email, current.id, current.email, fields)
@@ -425,6 +471,7 @@ def _differences(current: Any, categories: frozenset[str], contact: CleanContact
         ("role", current.role, contact.role),
         ("receive all", bool(current.receive_all), contact.receive_all),
         ("categories", categories, contact.categories),
+        ("notes", current.notes, contact.notes),
     )
     return [[label, old, new] for label, old, new in pairs if old != new]
 

@@ -15,10 +15,15 @@ from ..catalog import Catalog
 from ..directory.rules import CleanContact, clean_contact
 from ..errors import ValidationError
 from ..records import ContactInput
-from ..validate import NAME_MAX, clean_email, clean_phone, clean_text, email_key
+from ..validate import NAME_MAX, clean_email, clean_language, clean_notes, clean_phone, clean_text, email_key
 from .dialect import DELIMITER_NAMES, CsvFormat, encoding_name, from_cell, open_lines
 
 COLUMNS = ("customer_email", "customer_name", "contact_name", "contact_email", "phone", "role", "categories")
+OPTIONAL = ("notes", "language")
+"""Columns a file may have after ``categories``; without them it imports as before.
+``notes`` is the contact person's note (on a row that only defines the customer,
+the customer's, as ``phone`` is), ``language`` the customer's portal language."""
+EXPORTED = COLUMNS + OPTIONAL
 RECEIVE_ALL = "all"
 # Field names of the directory's errors, as the CSV spells them.
 FIELD_COLUMNS = {
@@ -27,6 +32,7 @@ FIELD_COLUMNS = {
     "phone": "phone",
     "role": "role",
     "categories": "categories",
+    "notes": "notes",
 }
 
 
@@ -62,6 +68,12 @@ class Row:
     customer_name: str
     customer_phone: str
     contact: CleanContact | None
+    customer_notes: str = ""
+    """On a row that only defines the customer: its note ("" where none is given)."""
+    language: str | None = None
+    """The customer's language, where the row gives one."""
+    notes_column: bool = False
+    """The file has a ``notes`` column: a contact person's empty note there clears it."""
 
 
 def _decoded_lines(lines: Iterator[bytes], encoding: str, errors: list[RowError]) -> Iterator[str]:
@@ -109,7 +121,8 @@ def read_rows(
     if decode_errors:
         raise CsvFormatError(decode_errors[0])
     header = _check_header(header, delimiter)
-    order = [header.index(column) for column in COLUMNS]
+    order = [header.index(column) if column in header else None for column in EXPORTED]
+    width = len(header)
     cache: dict[str, tuple[str, str] | RowError] = {}
     end = 1
     while True:
@@ -129,11 +142,12 @@ def read_rows(
             on_row(end)
         if not fields or fields == [""]:
             continue
-        if len(fields) != len(COLUMNS):
-            hint = "an unquoted comma in a value?" if len(fields) > len(COLUMNS) else "a field left out?"
-            errors.append(RowError(start, None, f"expected {len(COLUMNS)} fields, found {len(fields)} ({hint})"))
+        if len(fields) != width:
+            hint = "an unquoted comma in a value?" if len(fields) > width else "a field left out?"
+            errors.append(RowError(start, None, f"expected {width} fields, found {len(fields)} ({hint})"))
             continue
-        row = _clean_row(start, [from_cell(fields[i]) for i in order], catalog, cache, errors)
+        values = [None if i is None else from_cell(fields[i]) for i in order]
+        row = _clean_row(start, values, catalog, cache, errors)
         if row is not None:
             yield row
 
@@ -164,7 +178,7 @@ def _check_header(header: list[str] | None, delimiter: str) -> list[str]:
                 )
             )
     missing = [c for c in COLUMNS if c not in names]
-    unknown = [repr(n) if n else "an empty one (a comma too many?)" for n in names if n not in COLUMNS]
+    unknown = [repr(n) if n else "an empty one (a comma too many?)" for n in names if n not in EXPORTED]
     twice = sorted({n for n in names if names.count(n) > 1})
     problems = []
     if missing:
@@ -174,12 +188,13 @@ def _check_header(header: list[str] | None, delimiter: str) -> list[str]:
     if twice:
         problems.append("repeated column(s) " + ", ".join(twice))
     if problems:
-        raise CsvFormatError(RowError(1, None, "; ".join(problems) + "; expected " + ",".join(COLUMNS)))
+        optional = " (optional after them: " + ",".join(OPTIONAL) + ")"
+        raise CsvFormatError(RowError(1, None, "; ".join(problems) + "; expected " + ",".join(COLUMNS) + optional))
     return names
 
 
 def _clean_row(line, values, catalog, cache, errors) -> Row | None:
-    customer_email, customer_name, contact_name, contact_email, phone, role, categories = values
+    customer_email, customer_name, contact_name, contact_email, phone, role, categories, notes, language = values
     count = len(errors)
     customer = cache.get(customer_email)
     if customer is None:
@@ -199,13 +214,14 @@ def _clean_row(line, values, catalog, cache, errors) -> Row | None:
         errors.append(RowError(line, "customer_name", exc.errors[0].message))
 
     contact = None
-    customer_phone = ""
+    customer_phone = customer_notes = ""
     if contact_name.strip() or contact_email.strip():
         categories = categories.strip()
         receive_all = categories.lower() == RECEIVE_ALL
         keys = () if receive_all else tuple(k for k in categories.split(";") if k.strip())
         try:
-            contact = clean_contact(ContactInput(contact_name, contact_email, phone, role, receive_all, keys), catalog)
+            data = ContactInput(contact_name, contact_email, phone, role, receive_all, keys, notes)
+            contact = clean_contact(data, catalog)
         except ValidationError as exc:
             errors.extend(RowError(line, FIELD_COLUMNS.get(e.field or "", None), e.message) for e in exc.errors)
     else:
@@ -219,8 +235,28 @@ def _clean_row(line, values, catalog, cache, errors) -> Row | None:
             customer_phone = clean_phone(phone)
         except ValidationError as exc:
             errors.append(RowError(line, "phone", exc.errors[0].message))
+        try:
+            customer_notes = clean_notes(notes)
+        except ValidationError as exc:
+            errors.append(RowError(line, "notes", exc.errors[0].message))
+    given_language = None
+    if language is not None and language.strip():
+        try:
+            given_language = clean_language(language)
+        except ValidationError as exc:
+            errors.append(RowError(line, "language", exc.errors[0].message))
     if len(errors) != count:
         if not isinstance(customer, RowError):
             errors[count:] = [replace(e, customer_key=customer[1]) for e in errors[count:]]
         return None
-    return Row(line, customer[0], customer[1], customer_name, customer_phone, contact)
+    return Row(
+        line,
+        customer[0],
+        customer[1],
+        customer_name,
+        customer_phone,
+        contact,
+        customer_notes,
+        given_language,
+        notes is not None,
+    )

@@ -52,6 +52,7 @@ RECEIVE_ALL_CHANGED = "receive all changed"
 MADE_PRIMARY = "made primary"
 PORTAL_DISABLED = "portal disabled"
 PORTAL_ENABLED = "portal enabled"
+PORTAL_UNLOCKED = "portal unlocked"
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,18 @@ Fields = dict[str, object]
 
 
 def customer_fields(record: CustomerRecord) -> Fields:
-    return {"name": record.name, "email": record.email, "phone": record.phone, "active": record.active}
+    return {
+        "name": record.name,
+        "email": record.email,
+        "phone": record.phone,
+        "notes": record.notes,
+        "language": record.language,
+        "active": record.active,
+    }
+
+
+ADMIN_ONLY = frozenset({"notes"})
+"""Fields of the customer's own entries the customer never sees (the admin's note about it)."""
 
 
 def contact_fields(record: ContactRecord) -> Fields:
@@ -160,6 +172,7 @@ def contact_fields(record: ContactRecord) -> Fields:
         "role": record.role,
         "receive all": record.receive_all,
         "categories": list(record.categories),
+        "notes": record.notes,
     }
 
 

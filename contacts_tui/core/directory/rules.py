@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from ..catalog import Catalog
 from ..errors import DirectoryError, FieldError, LimitReached, ValidationError
 from ..records import ContactInput, CustomerInput
-from ..validate import clean_categories, clean_email, clean_name, clean_phone, clean_role, email_key
+from ..validate import (
+    clean_categories,
+    clean_email,
+    clean_language,
+    clean_name,
+    clean_notes,
+    clean_phone,
+    clean_role,
+    email_key,
+)
 
 DEFAULT_MAX_CONTACTS = 10
 
@@ -47,6 +56,8 @@ class CleanCustomer:
     email: str
     key: str
     phone: str
+    notes: str
+    language: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,19 +69,26 @@ class CleanContact:
     role: str
     receive_all: bool
     categories: frozenset[str]
+    notes: str
 
 
 def clean_customer(data: CustomerInput) -> CleanCustomer:
+    """The customer's fields, cleaned; a note or language left out (``None``)
+    comes out empty or the default, for the caller to keep the stored one."""
     problems = Problems()
-    name = email = phone = ""
+    name = email = phone = notes = language = ""
     with problems.checking():
         name = clean_name(data.name)
     with problems.checking():
         email = clean_email(data.email)
     with problems.checking():
         phone = clean_phone(data.phone)
+    with problems.checking():
+        notes = clean_notes(data.notes)
+    with problems.checking():
+        language = clean_language(data.language)
     problems.raise_if_any()
-    return CleanCustomer(name, email, email_key(email), phone)
+    return CleanCustomer(name, email, email_key(email), phone, notes, language)
 
 
 def clean_contact(data: ContactInput, catalog: Catalog) -> CleanContact:
@@ -86,11 +104,12 @@ def clean_contact(data: ContactInput, catalog: Catalog) -> CleanContact:
             clean_role(data.role),
             bool(data.receive_all),
             clean_categories(data.categories, catalog),
+            clean_notes(data.notes),
         )
     except ValidationError:
         pass
     problems = Problems()
-    name = email = phone = role = ""
+    name = email = phone = role = notes = ""
     categories: frozenset[str] = frozenset()
     with problems.checking():
         name = clean_name(data.name)
@@ -102,8 +121,10 @@ def clean_contact(data: ContactInput, catalog: Catalog) -> CleanContact:
         role = clean_role(data.role)
     with problems.checking():
         categories = clean_categories(data.categories, catalog)
+    with problems.checking():
+        notes = clean_notes(data.notes)
     problems.raise_if_any(name or None)
-    return CleanContact(name, email, email_key(email), phone, role, bool(data.receive_all), categories)
+    return CleanContact(name, email, email_key(email), phone, role, bool(data.receive_all), categories, notes)
 
 
 def primary_taken(email: str, other_customer: str) -> FieldError:
@@ -194,15 +215,22 @@ def name_sort_key(name: str) -> str:
     return _NUMBER.sub(number, name.casefold())[:SORT_KEY_MAX]
 
 
-def search_text(name: str, email: str, contacts: Iterable[tuple[str, str]]) -> str:
-    """What customer search matches: names and addresses, case-folded.
+def search_text(name: str, email: str, contacts: Iterable[tuple[str, str, str]], notes: str = "") -> str:
+    """What customer search matches: names, addresses and notes, case-folded;
+    ``contacts`` are the active contact persons' (name, email, note).
 
     Addresses are folded like the names and like the query (search.py folds
     every word): ``lower()`` keeps "ß" where ``casefold()`` makes it "ss", so
-    an address typed exactly as stored would not be found.
+    an address typed exactly as stored would not be found. A note is there
+    only when there is one, so the text of a customer without notes is what
+    it was before notes existed (no index had to be rebuilt for them).
     """
     parts = [name.casefold(), email.strip().casefold()]
-    for contact_name, contact_email in contacts:
+    if notes:
+        parts.append(notes.casefold())
+    for contact_name, contact_email, contact_notes in contacts:
         parts.append(contact_name.casefold())
         parts.append(contact_email.strip().casefold())
+        if contact_notes:
+            parts.append(contact_notes.casefold())
     return " | ".join(parts)

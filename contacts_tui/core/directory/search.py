@@ -47,6 +47,9 @@ _RECORD_FIELDS = (
     Customer.contact_count,
     Customer.created_at,
     Customer.updated_at,
+    # A form opened from the list edits the record it was given: all of what it edits.
+    Customer.notes,
+    Customer.language,
 )
 _TRIGRAM = 3
 # A word in more than this share of a sample of customers is counted with

@@ -35,7 +35,7 @@ from ..records import (
     Resolution,
     customer_record,
 )
-from ..validate import DEFAULT_ROLE, clean_categories, email_key
+from ..validate import DEFAULT_LANGUAGE, DEFAULT_ROLE, clean_categories, email_key
 from . import history, search, settings, writes
 from .acting import Acting
 from .bulk.actions import BulkAction, BulkPlan, BulkRecord, BulkResult, Selection
@@ -181,6 +181,8 @@ class Directory:
             record = customer_record(customer_row(ids[clean.key]))
             added = history.customer_fields(record)
             del added["active"]  # every new customer is
+            if added["language"] == DEFAULT_LANGUAGE:
+                del added["language"]  # as for the phone: what was given, not a default
             self.acting.record(history.CUSTOMER_ADDED, record, history.differences(None, added))
             return record
 
@@ -189,6 +191,11 @@ class Directory:
         clean = self.checks.clean_customer(data, customer_id)
         with write_transaction(self.database):
             row = lock_customer(self.database, customer_id)
+            clean = replace(
+                clean,
+                notes=row.notes if data.notes is None else clean.notes,
+                language=row.language if data.language is None else clean.language,
+            )
             self.checks.customer_email_free(clean.key, clean.email, customer_id)
             clash = active_contacts(customer_id).where(ContactPerson.email_key == clean.key).first()
             if clash:
@@ -304,6 +311,8 @@ class Directory:
                 problems.raise_if_any(clean.name)
             old_key, now = row.email_key, utcnow()
             before = history.contact_fields(contact_records([row], self.catalog)[0])
+            if data.notes is None:
+                clean = replace(clean, notes=row.notes)
             kept = kept_categories(row.id, self.catalog)
             if kept:
                 # Opt-ins of an earlier catalog are not the form's to remove.
@@ -408,9 +417,10 @@ class Directory:
             old_email, old_key = customer.email, customer.email_key
             now = utcnow()
             writes.set_deleted([contact.id], True, now)
-            writes.update_customer(
-                customer.id, CleanCustomer(customer.name, contact.email, contact.email_key, customer.phone), now
+            swapped = CleanCustomer(
+                customer.name, contact.email, contact.email_key, customer.phone, customer.notes, customer.language
             )
+            writes.update_customer(customer.id, swapped, now)
             previous = (
                 ContactPerson.select()
                 .where((ContactPerson.customer == customer.id) & (ContactPerson.email_key == old_key))
@@ -419,7 +429,7 @@ class Directory:
             )
             if previous is None:
                 old_primary = CleanContact(
-                    customer.name, old_email, old_key, customer.phone, DEFAULT_ROLE, True, frozenset()
+                    customer.name, old_email, old_key, customer.phone, DEFAULT_ROLE, True, frozenset(), ""
                 )
                 writes.insert_contacts([(customer.id, old_primary)], now)
             else:

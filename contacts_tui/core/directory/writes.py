@@ -29,6 +29,8 @@ _CUSTOMER_COLUMNS = (
     "active",
     "contact_count",
     "search_text",
+    "notes",
+    "language",
     "created_at",
     "updated_at",
 )
@@ -40,6 +42,7 @@ _CONTACT_COLUMNS = (
     "phone",
     "role",
     "receive_all",
+    "notes",
     "created_at",
     "updated_at",
 )
@@ -70,7 +73,11 @@ def insert_customers(
                 customer.phone,
                 True,
                 len(contacts),
-                search_text(customer.name, customer.email, [(c.name, c.email) for c in contacts]),
+                search_text(
+                    customer.name, customer.email, [(c.name, c.email, c.notes) for c in contacts], customer.notes
+                ),
+                customer.notes,
+                customer.language,
                 stamp,
                 stamp,
             )
@@ -82,13 +89,15 @@ def insert_customers(
 
 
 def update_customer(customer_id: int, customer: CleanCustomer, now: dt.datetime) -> None:
-    """Name, email and phone; ``refresh_customers`` brings the search text up to date."""
+    """Every field of the customer; ``refresh_customers`` brings the search text up to date."""
     Customer.update(
         name=customer.name,
         name_key=name_sort_key(customer.name),
         email=customer.email,
         email_key=customer.key,
         phone=customer.phone,
+        notes=customer.notes,
+        language=customer.language,
         updated_at=now,
     ).where(Customer.id == customer_id).execute()
 
@@ -98,22 +107,22 @@ def refresh_customers(customer_ids: Iterable[int]) -> dict[int, int]:
     text, read afresh; returns the counts by customer id."""
     counts: dict[int, int] = {}
     for batch in chunked(sorted(set(customer_ids)), BATCH):
-        active: dict[int, list[tuple[str, str]]] = {customer_id: [] for customer_id in batch}
+        active: dict[int, list[tuple[str, str, str]]] = {customer_id: [] for customer_id in batch}
         query = (
-            ContactPerson.select(ContactPerson.customer, ContactPerson.name, ContactPerson.email)
+            ContactPerson.select(ContactPerson.customer, ContactPerson.name, ContactPerson.email, ContactPerson.notes)
             .where(ContactPerson.customer.in_(batch) & ContactPerson.deleted_at.is_null())
             .order_by(ContactPerson.id)
             .tuples()
         )
-        for customer_id, name, email in query:
-            active[customer_id].append((name, email))
+        for customer_id, name, email, notes in query:
+            active[customer_id].append((name, email, notes))
         stored = Customer.select(
-            Customer.id, Customer.name, Customer.email, Customer.contact_count, Customer.search_text
+            Customer.id, Customer.name, Customer.email, Customer.notes, Customer.contact_count, Customer.search_text
         ).where(Customer.id.in_(batch))
-        for customer_id, name, email, count, text in stored.tuples():
+        for customer_id, name, email, notes, count, text in stored.tuples():
             people = active[customer_id]
             counts[customer_id] = len(people)
-            fresh = search_text(name, email, people)
+            fresh = search_text(name, email, people, notes)
             # Unchanged rows are left alone: a write would make the search
             # indexes (triggers on search_text) redo their work for nothing.
             if count != len(people) or text != fresh:
@@ -129,7 +138,7 @@ def insert_contacts(contacts: Sequence[tuple[int, CleanContact]], now: dt.dateti
     ids: list[int] = []
     for batch in chunked(contacts, BATCH):
         rows = [
-            (customer_id, c.name, c.email, c.key, c.phone, c.role, c.receive_all, stamp, stamp)
+            (customer_id, c.name, c.email, c.key, c.phone, c.role, c.receive_all, c.notes, stamp, stamp)
             for customer_id, c in batch
         ]
         returned = insert_rows(ContactPerson, _CONTACT_COLUMNS, rows, ("id", "customer_id", "email_key"))
@@ -151,6 +160,7 @@ def update_contacts(contacts: Sequence[tuple[int, CleanContact]], now: dt.dateti
             phone=c.phone,
             role=c.role,
             receive_all=c.receive_all,
+            notes=c.notes,
             updated_at=now,
         ).where(ContactPerson.id == contact_id).execute()
     write_categories({contact_id: c.categories for contact_id, c in contacts})

@@ -21,11 +21,19 @@ from ..helpers import HEADER, export_text, import_text, person
 
 def fill(directory: Directory) -> None:
     """Customers and contacts that exercise every column and quoting rule."""
-    acme = directory.create_customer(CustomerInput("Acme, Ltd.", "Owner@Acme.example", "+31 20 555 0100"))
+    acme = directory.create_customer(
+        CustomerInput("Acme, Ltd.", "Owner@Acme.example", "+31 20 555 0100", "call before 10, never on Fridays")
+    )
     directory.add_contact(
         acme.id,
         ContactInput(
-            'Bea "Books" Müller', "bea@acme.example", "+31 20 555 0101", "bookkeeping", False, ("account", "billing")
+            'Bea "Books" Müller',
+            "bea@acme.example",
+            "+31 20 555 0101",
+            "bookkeeping",
+            False,
+            ("account", "billing"),
+            "accountant since 2024",
         ),
     )
     directory.add_contact(
@@ -35,6 +43,8 @@ def fill(directory: Directory) -> None:
     gone = directory.add_contact(acme.id, person("Gone Person", "gone@acme.example"))
     directory.delete_contact(gone.id)
     muenchen = directory.create_customer(CustomerInput("Bäckerei Groß", "kontakt@bäckerei-groß.example"))
+    bakker = directory.create_customer(CustomerInput("Bakkerij Jansen", "info@jansen.example", language="nl"))
+    directory.add_contact(bakker.id, person("Joke", "joke@jansen.example", receive_all=True))
     directory.add_contact(
         muenchen.id,
         ContactInput("Jürgen Weiß", "jürgen@bäckerei-groß.example", "089 123", "Support", False, ("billing",)),
@@ -49,28 +59,30 @@ def fill(directory: Directory) -> None:
 def test_export_writes_customers_and_contacts_in_a_stable_order(directory):
     fill(directory)
     assert export_text(directory).splitlines() == [
-        HEADER,
-        "info@yamada.example,山田商事,,,03-1234-5678,,",
-        "kontakt@bäckerei-groß.example,Bäckerei Groß,Jürgen Weiß,jürgen@bäckerei-groß.example,089 123,Support,billing",
-        "office@ivanov.example,ООО Иванов,,,,,",
-        'Owner@acme.example,"Acme, Ltd.",,,\'+31 20 555 0100,,',
-        'Owner@acme.example,"Acme, Ltd.",Ann Allmail,Ann@acme.example,,Management,all',
-        'Owner@acme.example,"Acme, Ltd.","Bea ""Books"" Müller",bea@acme.example,'
-        "'+31 20 555 0101,Bookkeeping,billing;account",
-        'Owner@acme.example,"Acme, Ltd.",Ned Nothing,ned@acme.example,,General,',
-        "zeta@zeta.example,Zeta Inactive,Zed,zed@zeta.example,,General,account",
+        HEADER + ",notes,language",
+        "info@jansen.example,Bakkerij Jansen,Joke,joke@jansen.example,,General,all,,nl",
+        "info@yamada.example,山田商事,,,03-1234-5678,,,,en",
+        "kontakt@bäckerei-groß.example,Bäckerei Groß,Jürgen Weiß,jürgen@bäckerei-groß.example,089 123,Support,"
+        "billing,,en",
+        "office@ivanov.example,ООО Иванов,,,,,,,en",
+        'Owner@acme.example,"Acme, Ltd.",,,\'+31 20 555 0100,,,"call before 10, never on Fridays",en',
+        'Owner@acme.example,"Acme, Ltd.",Ann Allmail,Ann@acme.example,,Management,all,,en',
+        'Owner@acme.example,"Acme, Ltd.","Bea ""Books"" Müller",bea@acme.example,\'+31 20 555 0101,Bookkeeping,'
+        "billing;account,accountant since 2024,en",
+        'Owner@acme.example,"Acme, Ltd.",Ned Nothing,ned@acme.example,,General,,,en',
+        "zeta@zeta.example,Zeta Inactive,Zed,zed@zeta.example,,General,account,,en",
     ]
 
 
 def test_export_of_an_empty_database_is_the_header(directory):
-    assert export_text(directory) == HEADER + "\n"
+    assert export_text(directory) == HEADER + ",notes,language\n"
 
 
 def test_export_counts_rows_and_reports_progress(directory):
     fill(directory)
     seen = []
     count = export_csv(directory.catalog, io.StringIO(), seen.append)
-    assert count == 8 and seen[-1] == 8
+    assert count == 9 and seen[-1] == 9
 
 
 def test_export_pages_through_many_customers(directory):
@@ -90,7 +102,12 @@ def test_export_then_import_into_an_empty_database_then_export_is_byte_identical
         empty = Directory(second)
         assert empty.counts() == (0, 0)
         report = import_text(empty, first)
-        assert (report.customers_created, report.contacts_added) == (5, 5)
+        assert (report.customers_created, report.contacts_added) == (6, 6)
+        assert empty.find_customer("info@jansen.example").language == "nl"
+        acme = empty.find_customer("owner@acme.example")
+        assert acme.notes == "call before 10, never on Fridays"
+        bea = next(c for c in empty.list_contacts(acme.id) if c.email == "bea@acme.example")
+        assert bea.notes == "accountant since 2024"
         again = export_text(empty).encode("utf-8")
         assert again == first
         # And importing it over itself changes nothing.
@@ -109,10 +126,10 @@ def test_cells_a_spreadsheet_would_run_are_exported_as_text_and_imported_unchang
         directory.add_contact(acme.id, ContactInput(name, f"p{number}@acme.example", "+31 6 1234"))
     first = export_text(directory)
     rows = first.splitlines()
-    assert rows[1] == "owner@acme.example,'=Acme,,,'-20 555,,"
+    assert rows[1] == "owner@acme.example,'=Acme,,,'-20 555,,,,en"
     assert (
-        rows[2] == 'owner@acme.example,\'=Acme,"\'=HYPERLINK(""http://evil.example"",""Bea"")",'
-        "p0@acme.example,'+31 6 1234,General,"
+        rows[2] == 'owner@acme.example,\'=Acme,"\'=HYPERLINK(""http://evil.example"",""Bea"")",p0@acme.example,'
+        "'+31 6 1234,General,,,en"
     )
     names = [row.split(",")[2] for row in rows[3:]]
     assert names == [
