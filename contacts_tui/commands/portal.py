@@ -20,6 +20,7 @@ from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.options import Options, open_directory
 from contacts_tui.core.portal.client import PortalClient, ServiceUnavailable, guard_process
 from contacts_tui.core.process import at_least_one, cap_memory, duration
+from contacts_tui.core.times import local_time
 from contacts_tui.core.validate import clean_email
 from contacts_tui.ui.portal import limits
 
@@ -45,7 +46,8 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
         description="Customers sign in with their primary email and a code mailed to it, then manage their "
         "own contact persons. Without --web it runs in this terminal (an SSH forced command); with --web it "
         "serves browsers. Either way it reaches the data only through the portal service's socket "
-        "(contacts-tui portal-service). --disable and --enable stop or allow one customer's sign-in.",
+        "(contacts-tui portal-service). --disable and --enable stop or allow one customer's sign-in; --unlock "
+        "lets a customer that asked for too many codes ask for a new one at once.",
     )
     portal.add_argument(
         "--socket",
@@ -122,6 +124,11 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
     access = portal.add_mutually_exclusive_group()
     access.add_argument("--disable", metavar="EMAIL", help="stop the customer with this primary email from signing in")
     access.add_argument("--enable", metavar="EMAIL", help="let that customer sign in again")
+    access.add_argument(
+        "--unlock",
+        metavar="EMAIL",
+        help="let the customer with this primary email ask for a sign-in code now (3 an hour is the most)",
+    )
     # One browser session's process, as the web server starts it.
     portal.add_argument("--web-session", action="store_true", help=argparse.SUPPRESS)
     # With --web-session: the warmed parent the server forks sessions from, asked on this descriptor.
@@ -134,9 +141,11 @@ WEB_ONLY = ("listen", "max_sessions", "max_per_client", "trust_proxy", "public_u
 
 
 def run_portal(options: Options, args: argparse.Namespace) -> int:
-    if args.disable or args.enable:
+    if args.disable or args.enable or args.unlock:
         if args.web or args.socket or any(getattr(args, name) for name in WEB_ONLY):
-            raise DirectoryError("--disable and --enable change a setting and stop: give them without --web")
+            raise DirectoryError("--disable, --enable and --unlock change a setting and stop: give them without --web")
+        if args.unlock:
+            return _unlock(options, args.unlock)
         return _set_access(options, args.disable or args.enable, enabled=bool(args.enable))
     if args.mail_via or args.mail_from:
         raise DirectoryError(MAIL_MOVED)
@@ -222,7 +231,8 @@ def _need_a_terminal() -> None:
         raise DirectoryError("the portal needs a terminal: connect with ssh -t, or open it in a browser")
 
 
-def _set_access(options: Options, email: str, *, enabled: bool) -> int:
+def _customer(options: Options, email: str):
+    """The directory as this admin, and the customer whose primary email ``email`` is."""
     address = clean_email(email)
     directory = open_directory(options, must_exist=True).as_actor(admin_actor("cli"))
     customer = directory.find_customer(address)
@@ -231,9 +241,27 @@ def _set_access(options: Options, email: str, *, enabled: bool) -> int:
             f"no customer has the primary email {address}; only a customer's primary email signs in "
             "(contact persons never do)"
         )
+    return directory, customer
+
+
+def _set_access(options: Options, email: str, *, enabled: bool) -> int:
+    directory, customer = _customer(options, email)
     directory.set_portal_access(customer.id, enabled)
     state = "may sign in to the portal again" if enabled else "can no longer sign in to the portal"
     print(f"{customer.name} <{customer.email}> {state}.")
+    return 0
+
+
+def _unlock(options: Options, email: str) -> int:
+    directory, customer = _customer(options, email)
+    until = directory.unlock_portal(customer.id)
+    if until is None:
+        print(f"{customer.name} <{customer.email}> is not locked out: it may ask for a sign-in code.")
+    else:
+        print(
+            f"{customer.name} <{customer.email}> may ask for a sign-in code now "
+            f"(it had as many as an hour allows, until {local_time(until)})."
+        )
     return 0
 
 

@@ -155,18 +155,8 @@ def _open_sqlite(url: str, must_exist: bool = False) -> peewee.Database:
     database = kind(str(file), pragmas=SQLITE_PRAGMAS, timeout=10, returning_clause=returning)
     # The search index's triggers call it (see grams.py); every connection has it.
     database.register_function(grams.grams, grams.FUNCTION, 1, deterministic=True)
-    database.register_function(_guard, GUARD_FUNCTION, 0, deterministic=True)
+    database.register_function(grams.guard, grams.GUARD_FUNCTION, 0, deterministic=True)
     return database
-
-
-GUARD_FUNCTION = "contacts_tui_required"
-"""Called by triggers on what the search text is made of (m0016): another
-SQLite tool has no such function, so its change stops before it makes the
-search text stale. The name is what such a tool reports."""
-
-
-def _guard() -> None:
-    return None
 
 
 class _ExistingSqliteDatabase(peewee.SqliteDatabase):

@@ -7,6 +7,7 @@ relay in its log.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 
@@ -54,6 +55,14 @@ class NotFound(DirectoryError):
 class PortalClosed(NotFound):
     """The customer's portal session ended: its sign-in was turned off, the
     customer removed, or the session timed out or was signed out."""
+
+
+class TooManyCodes(DirectoryError):
+    """An address asked for more sign-in codes than the limit allows; it may ask again at ``next_code_at``."""
+
+    def __init__(self, message: str, next_code_at: dt.datetime):
+        super().__init__(message)
+        self.next_code_at = next_code_at
 
 
 class DatabaseUnavailable(DirectoryError):

@@ -261,7 +261,7 @@ class SignInCode(BaseModel):
 
 class CodeRequest(BaseModel):
     """A sign-in code asked for (m0016), for any address typed: the limit of
-    codes an hour holds for every address alike (portal/lockout.py). The
+    codes an hour holds for every address alike (directory/lockout.py). The
     address is kept only as a hash: most typed are nobody's."""
 
     id = AutoField()

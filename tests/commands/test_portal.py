@@ -44,6 +44,26 @@ def test_disable_then_enable_a_customers_sign_in(capsys, db_url: str, acme) -> N
     assert directory.get_customer(customer.id).portal_disabled_at is None
 
 
+def test_unlock_lets_a_customer_that_asked_for_too_many_codes_ask_again(capsys, db_url: str, acme) -> None:
+    from contacts_tui.core.models import utcnow
+    from contacts_tui.core.directory import lockout
+
+    directory, customer = acme
+    code, out, _ = run(capsys, "portal", "--db", db_url, "--unlock", "owner@acme.example")
+    assert code == 0 and out == "Acme Ltd <owner@acme.example> is not locked out: it may ask for a sign-in code.\n"
+    now = utcnow()
+    for _ in range(3):
+        assert lockout.take("owner@acme.example", now) is None
+    assert directory.portal_locked_until(customer.id) is not None
+    code, out, _ = run(capsys, "portal", "--db", db_url, "--unlock", "Owner@ACME.example")
+    assert code == 0 and out.startswith("Acme Ltd <owner@acme.example> may ask for a sign-in code now (it had")
+    assert directory.portal_locked_until(customer.id) is None
+    (change,) = [c for c in directory.history(customer_id=customer.id) if c.action == "portal unlocked"]
+    assert change.channel == "cli" and change.who.startswith("admin ")
+    code, _, err = run(capsys, "portal", "--db", db_url, "--unlock", "bea@acme.example")
+    assert code == 1 and "contact persons never do" in err
+
+
 @pytest.mark.parametrize(
     ("address", "words"),
     [

@@ -1,6 +1,7 @@
 """The part of ``Directory`` that knows who is acting: the actor each change
 is recorded for and the history entry it writes, reading the history back,
-and the customer portal's access (disabling sign-in, recording a sign-in).
+and the customer portal's access (disabling sign-in, lifting a sign-in lock,
+the customer's language, recording a sign-in).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from ..errors import ValidationError
 from ..migrate import write_transaction
 from ..models import Customer, utcnow
 from ..records import CustomerRecord, customer_record
-from . import history
+from ..validate import clean_language
+from . import history, lockout
 from .history import Actor, Change, Entry
 from .rows import customer_row, lock_customer
 
@@ -74,6 +76,28 @@ class Acting:
                 states = ("disabled", "enabled") if enabled else ("enabled", "disabled")
                 action = history.PORTAL_ENABLED if enabled else history.PORTAL_DISABLED
                 self.record(action, row, [["portal sign-in", *states]], now=now)
+            return customer_record(customer_row(row.id))
+
+    def portal_locked_until(self, customer_id: int) -> dt.datetime | None:
+        return lockout.next_request_at(customer_row(customer_id).email, utcnow())
+
+    def unlock_portal(self, customer_id: int) -> dt.datetime | None:
+        with write_transaction(self.database):
+            row = lock_customer(self.database, customer_id)
+            now = utcnow()
+            until = lockout.lift(row.email, now)
+            if until is not None:
+                self.record(history.PORTAL_UNLOCKED, row, [["portal sign-in", "locked", "unlocked"]], now=now)
+            return until
+
+    def set_language(self, customer_id: int, language: str) -> CustomerRecord:
+        code = clean_language(language)
+        with write_transaction(self.database):
+            row = lock_customer(self.database, customer_id)
+            if row.language != code:
+                now = utcnow()
+                Customer.update(language=code, updated_at=now).where(Customer.id == row.id).execute()
+                self.record(history.CUSTOMER_EDITED, row, [["language", row.language, code]], now=now)
             return customer_record(customer_row(row.id))
 
     def record_sign_in(self, customer_id: int, channel: str) -> CustomerRecord:

@@ -157,6 +157,24 @@ class Directory:
         return self.acting.set_portal_access(customer_id, enabled)
 
     @_database_call
+    def portal_locked_until(self, customer_id: int) -> dt.datetime | None:
+        """When the customer may next ask for a sign-in code, while it has had
+        as many as an hour allows (naive UTC); ``None``: it may now."""
+        return self.acting.portal_locked_until(customer_id)
+
+    @_database_call
+    def unlock_portal(self, customer_id: int) -> dt.datetime | None:
+        """Let the customer ask for sign-in codes at once, though it had as many as
+        an hour allows (recorded in the history). Returns when the lock would have
+        ended; ``None`` when there was none, and nothing is recorded."""
+        return self.acting.unlock_portal(customer_id)
+
+    @_database_call
+    def set_language(self, customer_id: int, language: str) -> CustomerRecord:
+        """The customer's language in the portal and its sign-in mail (recorded in the history)."""
+        return self.acting.set_language(customer_id, language)
+
+    @_database_call
     def record_sign_in(self, customer_id: int, channel: str) -> CustomerRecord:
         """Note that the customer signed in to the portal now, over ``ssh`` or ``web``; not a change of the history."""
         return self.acting.record_sign_in(customer_id, channel)

@@ -12,7 +12,7 @@ guards that keep other SQLite tools from making search go stale.
   from the customer's name, email and note and its active contact persons'
   names, emails and notes. Another SQLite tool that changes any of those
   would leave search finding the old text; these triggers call a function
-  only this program registers (``db.GUARD_FUNCTION``), so such a change
+  only this program registers (``grams.GUARD_FUNCTION``), so such a change
   stops with "no such function" and changes nothing, as an insert already
   did (m0003's triggers).
 
@@ -22,7 +22,7 @@ copy); the models here are frozen copies of what version 16 created.
 
 import peewee as pw
 
-from contacts_tui.core.db import GUARD_FUNCTION
+from contacts_tui.core.grams import GUARD_FUNCTION
 
 COLUMNS = (
     "ALTER TABLE customer ADD COLUMN notes TEXT NOT NULL DEFAULT ''",

@@ -19,6 +19,7 @@ import itertools
 import json
 import socket
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import Catalog
@@ -27,7 +28,7 @@ from ..records import ContactInput, ContactRecord, CustomerRecord
 from . import protocol as p
 from .protocol import ServiceUnavailable, SessionEnded
 
-__all__ = ["PortalClient", "PortalSession", "ServiceUnavailable", "SessionEnded", "guard_process"]
+__all__ = ["PortalClient", "PortalSession", "ServiceUnavailable", "SessionEnded", "WrongCode", "guard_process"]
 
 TIMEOUT = 30.0
 """Seconds a call waits for its answer (a sign-in hashes on purpose slowly; a database may be busy)."""
@@ -51,15 +52,22 @@ class PortalClient:
             raise ServiceUnavailable(f"no portal service answers at {self.path}: {exc.__cause__ or exc}") from None
 
     def request_code(self, email: str) -> None:
-        """Have a code mailed to ``email`` if it may sign in (the answer is the same either way)."""
+        """Have a code mailed to ``email`` if it may sign in (the answer is the same
+        either way); TooManyCodes says when an address past the limit may ask again."""
         self.call("request_code", email=email)
 
     def sign_in(self, email: str, code: str) -> PortalSession | None:
         """The customer's session, or None when the code is not (or no longer) right."""
+        answer = self.try_code(email, code)
+        return answer if isinstance(answer, PortalSession) else None
+
+    def try_code(self, email: str, code: str) -> PortalSession | WrongCode:
+        """The customer's session, or why not: the code is not (or no longer)
+        right, and when a new one can be asked for."""
         try:
             answer = self.call("sign_in", email=email, code=code)
-        except _WrongCode:
-            return None
+        except _WrongCode as wrong:
+            return WrongCode(wrong.next_code_at)
         return PortalSession(self, answer["token"], answer)
 
     def call(self, op: str, token: str | None = None, **args: Any) -> Any:
@@ -76,7 +84,8 @@ class PortalClient:
             return answer.get("result")
         error = answer.get("error") or {}
         if error.get("code") == p.WRONG_CODE:
-            raise _WrongCode(error.get("message", ""))
+            later = error.get("next_code_at")
+            raise _WrongCode(dt.datetime.fromisoformat(later) if isinstance(later, str) else None)
         raise p.error_from(error)
 
     def _exchange(self, request: bytes) -> bytes:
@@ -104,7 +113,17 @@ class PortalClient:
 
 
 class _WrongCode(Exception):
-    pass
+    def __init__(self, next_code_at: dt.datetime | None) -> None:
+        super().__init__("wrong code")
+        self.next_code_at = next_code_at
+
+
+@dataclass(frozen=True)
+class WrongCode:
+    """A sign-in code that is not (or no longer) right."""
+
+    next_code_at: dt.datetime | None
+    """When the address may ask for a new code (naive UTC); ``None``: now."""
 
 
 class PortalSession:
@@ -154,6 +173,10 @@ class PortalSession:
 
     def set_receive_all(self, contact_id: int, enabled: bool) -> ContactRecord:
         return p.contact_from(self._call("set_receive_all", contact_id=contact_id, enabled=enabled))
+
+    def set_language(self, language: str) -> CustomerRecord:
+        """The language the portal and its sign-in mail speak to this customer."""
+        return self._learn(self._call("set_language", language=language))
 
     def history(self, *, since: dt.datetime | None = None, limit: int = p.HISTORY_LIMIT) -> list[Change]:
         moment = since.isoformat() if since is not None else None

@@ -33,6 +33,7 @@ from ..errors import (
     LimitReached,
     NotFound,
     PortalClosed,
+    TooManyCodes,
     ValidationError,
 )
 from ..records import ContactInput, ContactRecord, CustomerRecord
@@ -57,6 +58,7 @@ WITH_TOKEN = (
     "toggle_category",
     "set_receive_all",
     "history",
+    "set_language",
     "sign_out",
 )
 """Operations of a signed-in customer, on its own contact persons only."""
@@ -68,7 +70,8 @@ TOO_LARGE = "too_large"  # a line over MAX_REQUEST_BYTES; the connection is clos
 UNSUPPORTED_VERSION = "unsupported_version"
 UNKNOWN_OPERATION = "unknown_operation"
 NOT_SIGNED_IN = "not_signed_in"  # no token, or one that expired, was signed out or is another process's
-WRONG_CODE = "wrong_code"  # sign_in with a code that is not (or no longer) right
+WRONG_CODE = "wrong_code"  # sign_in with a code that is not (or no longer) right; "next_code_at" too
+TOO_MANY_CODES = "too_many_codes"  # request_code past the limit: "next_code_at" says when a code can be had
 INVALID = "invalid"  # a directory rule said no: "fields" lists each field and why
 LIMIT_REACHED = "limit_reached"  # the customer has the most contact persons allowed ("fields" too)
 NOT_FOUND = "not_found"  # no such contact person of this customer
@@ -85,6 +88,7 @@ ERROR_CODES = (
     UNKNOWN_OPERATION,
     NOT_SIGNED_IN,
     WRONG_CODE,
+    TOO_MANY_CODES,
     INVALID,
     LIMIT_REACHED,
     NOT_FOUND,
@@ -103,12 +107,14 @@ _INT_MAX = 2**63 - 1  # what SQLite and PostgreSQL keep in an integer column
 
 
 class ProtocolError(Exception):
-    """A request the service answers with an error of ``code`` and this message."""
+    """A request the service answers with an error of ``code``, this message
+    and ``detail`` (more fields of the error object)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **detail: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail
 
 
 # -- lines ---------------------------------------------------------------------
@@ -133,6 +139,8 @@ def error_answer(request_id: Any, error: DirectoryError) -> dict[str, Any]:
         fields = [{"field": e.field, "message": e.message} for e in error.errors]
         code = LIMIT_REACHED if isinstance(error, LimitReached) else INVALID
         return answer_error(request_id, code, str(error), fields=fields, subject=error.subject)
+    if isinstance(error, TooManyCodes):
+        return answer_error(request_id, TOO_MANY_CODES, str(error), next_code_at=_time(error.next_code_at))
     if isinstance(error, PortalClosed):
         return answer_error(request_id, PORTAL_CLOSED, str(error))
     if isinstance(error, NotFound):
@@ -270,7 +278,7 @@ def contact_arg(args: dict[str, Any], name: str = "contact") -> ContactInput:
     value = args.get(name)
     if not isinstance(value, dict):
         raise ProtocolError(BAD_REQUEST, f"{name} must be an object with name, email, phone, role, categories")
-    only(value, "name", "email", "phone", "role", "receive_all", "categories")
+    only(value, "name", "email", "phone", "role", "receive_all", "categories", "notes")
     categories = value.get("categories", [])
     if (
         not isinstance(categories, list)
@@ -286,6 +294,8 @@ def contact_arg(args: dict[str, Any], name: str = "contact") -> ContactInput:
         text_arg(value, "role", default=defaults.role),
         bool_arg(value, "receive_all", default=defaults.receive_all),
         frozenset(categories),
+        # Left out (a portal from before notes): the stored note stays.
+        text_arg(value, "notes") if "notes" in value else None,
     )
 
 
@@ -313,6 +323,8 @@ def customer_json(record: CustomerRecord) -> dict[str, Any]:
         "portal_disabled_at": _time(record.portal_disabled_at),
         "last_sign_in_at": _time(record.last_sign_in_at),
         "last_sign_in_channel": record.last_sign_in_channel,
+        "language": record.language,
+        # Never the admin's note about the customer: it is not the customer's to read.
     }
 
 
@@ -336,6 +348,7 @@ def contact_json(record: ContactRecord) -> dict[str, Any]:
         "created_at": _time(record.created_at),
         "updated_at": _time(record.updated_at),
         "kept": list(record.kept),
+        "notes": record.notes,
     }
 
 
@@ -356,6 +369,7 @@ def contact_input_json(data: ContactInput) -> dict[str, Any]:
         "role": data.role,
         "receive_all": data.receive_all,
         "categories": sorted(data.categories),
+        **({"notes": data.notes} if data.notes is not None else {}),
     }
 
 
@@ -409,6 +423,8 @@ def error_from(error: dict[str, Any]) -> DirectoryError:
         fields = [FieldError(e.get("field"), str(e.get("message", ""))) for e in error.get("fields", [])]
         kind = LimitReached if code == LIMIT_REACHED else ValidationError
         return kind(fields or [FieldError(None, message)], error.get("subject"))
+    if code == TOO_MANY_CODES:
+        return TooManyCodes(message, _from_time(error.get("next_code_at")))
     if code == NOT_SIGNED_IN:
         return SessionEnded(message)
     if code == PORTAL_CLOSED:

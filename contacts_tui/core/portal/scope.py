@@ -10,9 +10,10 @@ typed into a crafted request) is answered as if it did not exist.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from ..catalog import Catalog
-from ..directory.history import Actor, Change
+from ..directory.history import ADMIN_ONLY, Actor, Change
 from ..directory.service import Directory
 from ..errors import NotFound, PortalClosed
 from ..records import ContactInput, ContactRecord, CustomerRecord
@@ -80,10 +81,18 @@ class PortalScope:
         contact_id = self._own(contact_id).id
         return self._directory.set_receive_all(contact_id, enabled)
 
-    def history(self, *, since: dt.datetime | None = None, limit: int = 500) -> list[Change]:
-        """The changes to this customer and its contact persons, by anyone."""
+    def set_language(self, language: str) -> CustomerRecord:
+        """The language the portal and its sign-in mail speak to this customer (validate.LANGUAGES)."""
         self.customer()
-        return self._directory.history(customer_id=self.customer_id, since=since, limit=limit)
+        return self._directory.set_language(self.customer_id, language)
+
+    def history(self, *, since: dt.datetime | None = None, limit: int = 500) -> list[Change]:
+        """The changes to this customer and its contact persons, by anyone,
+        without the admin's note about the customer."""
+        self.customer()
+        changes = self._directory.history(customer_id=self.customer_id, since=since, limit=limit)
+        shown = (_for_customer(change) for change in changes)
+        return [change for change in shown if change is not None]
 
     def _own(self, contact_id: int) -> ContactRecord:
         customer = self.customer()
@@ -100,3 +109,14 @@ class PortalScope:
         ):
             raise NotFound(f"contact person {contact_id} does not exist")
         return contact
+
+
+def _for_customer(change: Change) -> Change | None:
+    """A change as the customer may read it: the customer's own entries
+    without the admin's note about it (``None`` where that was all)."""
+    if change.contact_id is not None or not change.changes:
+        return change
+    kept = tuple(field for field in change.changes if field[0] not in ADMIN_ONLY)
+    if not kept:
+        return None
+    return replace(change, changes=kept) if len(kept) != len(change.changes) else change

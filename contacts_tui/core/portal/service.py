@@ -50,6 +50,7 @@ class PortalService:
             "toggle_category": self._toggle_category,
             "set_receive_all": self._set_receive_all,
             "history": self._history,
+            "set_language": self._set_language,
         }
 
     def answer(self, line: bytes, peer: Peer) -> bytes:
@@ -61,7 +62,7 @@ class PortalService:
         try:
             return p.encode(p.answer_ok(request.id, self._dispatch(request, peer)))
         except p.ProtocolError as exc:
-            return p.encode(p.answer_error(request.id, exc.code, exc.message))
+            return p.encode(p.answer_error(request.id, exc.code, exc.message, **exc.detail))
         except DirectoryError as exc:
             return p.encode(p.error_answer(request.id, exc))
         except Exception:
@@ -87,7 +88,9 @@ class PortalService:
     def _sign_in(self, email: str, code: str, peer: Peer) -> dict[str, Any]:
         customer = self.signin.verify(email, code, peer.channel)
         if customer is None:
-            raise p.ProtocolError(p.WRONG_CODE, WRONG)
+            # Whether a new code can be had now: the same answer for every address.
+            later = self.signin.next_code_at(email)
+            raise p.ProtocolError(p.WRONG_CODE, WRONG, next_code_at=None if later is None else later.isoformat())
         scope = PortalScope(self.directory, customer.id, peer.channel)
         token = self.sessions.open(scope, peer)
         return {"token": token, "idle_timeout": IDLE_TIMEOUT, "lifetime": SESSION_LIFETIME, **self._customer(scope, {})}
@@ -150,6 +153,14 @@ class PortalService:
     def _set_receive_all(self, scope: PortalScope, args: dict[str, Any]) -> dict[str, Any]:
         p.only(args, "contact_id", "enabled")
         return p.contact_json(scope.set_receive_all(p.int_arg(args, "contact_id"), p.bool_arg(args, "enabled")))
+
+    def _set_language(self, scope: PortalScope, args: dict[str, Any]) -> dict[str, Any]:
+        p.only(args, "language")
+        language = p.text_arg(args, "language")
+        if len(language) > p.KEY_MAX:
+            raise p.ProtocolError(p.BAD_REQUEST, f"language must be a language code of at most {p.KEY_MAX} characters")
+        scope.set_language(language)
+        return self._customer(scope, {})
 
     def _history(self, scope: PortalScope, args: dict[str, Any]) -> list[dict[str, Any]]:
         p.only(args, "since", "limit")

@@ -6,7 +6,9 @@ comes once the address is checked for its form, and all the rest (is it a
 customer's, storing the code, the mail) is done after it, in the background,
 a few seconds later at a moment nobody can foresee.
 A code is six digits, lives ten minutes, allows five tries, and an address
-gets at most three an hour. Only the newest code of an address works.
+gets at most three an hour (directory/lockout.py), which is said to whoever asks, with
+when the next may be had: every address is counted alike, so that tells
+nobody who is a customer. Only the newest code of an address works.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from email.utils import format_datetime, formataddr, make_msgid
 import peewee
 
 from ..db import database_call
+from ..directory import lockout
 from ..directory.history import PORTAL_CHANNELS
+from ..directory.lockout import MAX_REQUESTS, REQUEST_WINDOW
 from ..directory.service import Directory
-from ..errors import DatabaseUnavailable, ValidationError
+from ..errors import DatabaseUnavailable, TooManyCodes, ValidationError
 from ..migrate import write_transaction
 from ..models import Customer, SignInCode, utcnow
 from ..records import CustomerRecord
@@ -42,8 +46,6 @@ from ..validate import clean_email, email_key
 CODE_DIGITS = 6
 CODE_LIFETIME = dt.timedelta(minutes=10)
 MAX_TRIES = 5
-MAX_REQUESTS = 3
-REQUEST_WINDOW = dt.timedelta(hours=1)
 CATEGORY = "portal-sign-in"
 """The code mail's X-Notification-Category: no catalog has it, so a relay
 passes the mail on unchanged (and a capture relay shows it)."""
@@ -142,16 +144,19 @@ class SignIn:
 
     def request_code(self, email: str) -> None:
         """Mail a new code to ``email`` if it is the primary email of a customer
-        who may sign in and has had fewer than three codes this hour.
+        who may sign in.
 
         Says nothing either way, and answers before finding out: what the
         caller learns (and how long it takes) is the same for every address.
-        The work happens afterwards, in order; ``wait_sent`` waits for it. A
-        malformed address is a ValidationError, which tells nothing about
-        customers.
+        The work happens afterwards, in order; ``wait_sent`` waits for it. An
+        address that had three codes this hour gets TooManyCodes at once, with
+        when it may ask again: every address is counted alike, so that tells
+        nothing about customers either. A malformed address is a
+        ValidationError, which tells nothing about customers.
         """
         address = clean_email(email)
         now = self.clock()
+        self._refuse_if_limited(address, now)
         done: Future = Future()
         with self._lock:
             moment = time.monotonic()
@@ -165,6 +170,16 @@ class SignIn:
             start = max(moment + _random.uniform(*self.delay), self._last_start.get(address, 0.0))
             self._last_start[address] = start
         self._later.at(start, lambda: self._submit(address, now, before, done))
+
+    @_uses_database
+    def _refuse_if_limited(self, address: str, now: dt.datetime) -> None:
+        """TooManyCodes, with when the next may be asked for, where ``address``
+        (a customer's or not) had as many codes as an hour allows: one read,
+        the same for every address, that a writer holding the codes does not
+        hold up. The request itself is counted with the work (``_store_code``)."""
+        later = lockout.next_request_at(address, now)
+        if later is not None:
+            raise TooManyCodes(too_many(later, now), later)
 
     def _submit(self, address: str, now: dt.datetime, before: list[Future], done: Future) -> None:
         try:
@@ -192,15 +207,11 @@ class SignIn:
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         stored = hash_code(code)
         customer = self._customer(address)
-        if customer is None:
-            return None
         with write_transaction(self.database):
-            recent = (
-                SignInCode.select()
-                .where((SignInCode.customer == customer.id) & (SignInCode.created_at > now - REQUEST_WINDOW))
-                .count()
-            )
-            if recent >= MAX_REQUESTS:
+            # Every address is counted, a customer's or not (lockout.py). One
+            # that reached the limit since its answer (several asked at once)
+            # gets no code: its next request is told when.
+            if lockout.take(address, now) is not None or customer is None:
                 return None
             SignInCode.insert(
                 customer=customer.id, code_hash=stored, created_at=now, expires_at=now + CODE_LIFETIME, tries=0
@@ -248,6 +259,15 @@ class SignIn:
         self.directory.record_sign_in(customer.id, channel)
         return self.directory.get_customer(customer.id)
 
+    @_uses_database
+    def next_code_at(self, email: str) -> dt.datetime | None:
+        """When ``email`` may ask for a code again; ``None``: now (any address alike)."""
+        try:
+            address = clean_email(email)
+        except ValidationError:
+            return None
+        return lockout.next_request_at(address, self.clock())
+
     def wait_sent(self, timeout: float = SMTP_TIMEOUT) -> None:
         """Wait until the codes asked for are made and mailed (a program about to end, a test)."""
         with self._lock:
@@ -283,6 +303,16 @@ class SignIn:
             log.warning(
                 "could not send a portal sign-in code to %s via %s:%s: %s", address, self.mail.host, self.mail.port, exc
             )
+
+
+def too_many(later: dt.datetime, now: dt.datetime) -> str:
+    """Why no code is sent now, and when one can be (naive UTC times), for any address alike."""
+    minutes = max(1, -(-int((later - now).total_seconds()) // 60))
+    window = int(REQUEST_WINDOW.total_seconds() // 60)
+    return (
+        f"this address has had {MAX_REQUESTS} sign-in codes in the last {window} minutes, the most it may; "
+        f"a new code can be asked for in {minutes} minute{'s' if minutes != 1 else ''}"
+    )
 
 
 def code_message(sender: str, name: str, address: str, code: str) -> bytes:

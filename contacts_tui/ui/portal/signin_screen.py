@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 from textual import on
@@ -10,9 +11,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
-from contacts_tui.core.errors import DirectoryError, ValidationError
-from contacts_tui.core.portal.client import PortalSession
+from contacts_tui.core.errors import DirectoryError, TooManyCodes, ValidationError
+from contacts_tui.core.portal.client import PortalSession, WrongCode
 from contacts_tui.core.portal.signin import CODE_LIFETIME, MAX_REQUESTS
+from contacts_tui.core.times import local
 
 from ..screens.base import AppScreen
 
@@ -22,7 +24,20 @@ SENT = (
     f"works for {MINUTES} minutes, and only the newest code does."
 )
 WRONG = "That code is not right, or no longer valid (a code works 10 minutes and 5 tries). ctrl+n sends a new one."
-TOO_MANY = f"No more codes from this session: at most {MAX_REQUESTS} an hour go to one address."
+NOT_RIGHT = "That code is not right, or no longer valid (a code works 10 minutes and 5 tries)."
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def no_new_code(later: dt.datetime) -> str:
+    """Why ctrl+n sends nothing now, and when it will (``later`` in naive UTC)."""
+    minutes = max(1, -(-int((later - _utcnow()).total_seconds()) // 60))
+    return (
+        f"No new code until {local(later):%H:%M} (in {minutes} minute{'s' if minutes != 1 else ''}): this address "
+        f"has had {MAX_REQUESTS} codes in the last hour, the most there are. Ask us if you cannot wait."
+    )
 
 
 class SignInScreen(AppScreen):
@@ -49,7 +64,6 @@ class SignInScreen(AppScreen):
     def __init__(self) -> None:
         super().__init__()
         self.address = ""
-        self.requests = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -84,11 +98,6 @@ class SignInScreen(AppScreen):
             return not self.address
         return False
 
-    def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
-        if action == "new_code" and self.requests >= MAX_REQUESTS:
-            return TOO_MANY
-        return None
-
     # -- asking for a code ---------------------------------------------------
 
     @on(Input.Submitted, "#email")
@@ -101,9 +110,6 @@ class SignInScreen(AppScreen):
             self._request(self.address)
 
     def _request(self, address: str) -> None:
-        if self.requests >= MAX_REQUESTS:
-            self._error("code" if self.address else "email", TOO_MANY)
-            return
         signin = self.app.signin
         self._error("email", "")
         self.call_directory(
@@ -111,7 +117,6 @@ class SignInScreen(AppScreen):
         )
 
     def _sent(self, address: str) -> None:
-        self.requests += 1
         self.address = address
         email = self.query_one("#email", Input)
         email.disabled = True
@@ -128,6 +133,9 @@ class SignInScreen(AppScreen):
     def _refused(self, error: DirectoryError) -> None:
         if isinstance(error, ValidationError):
             self._error("email", " ".join(e.message for e in error.errors))
+        elif isinstance(error, TooManyCodes):
+            # ctrl+n asks the service every time: an admin may have lifted the limit meanwhile.
+            self._error("code" if self.address else "email", no_new_code(error.next_code_at))
 
     # -- checking it ---------------------------------------------------------
 
@@ -137,15 +145,16 @@ class SignInScreen(AppScreen):
         signin, address = self.app.signin, self.address
         typed = self.query_one("#code", Input).value
 
-        def check() -> PortalSession | None:
-            return signin.sign_in(address, typed)
+        def check() -> PortalSession | WrongCode:
+            return signin.try_code(address, typed)
 
         self._error("code", "Checking…")
         self.call_directory("verify", check, self._checked, lambda _error: self._error("code", ""), write=True)
 
-    def _checked(self, session: PortalSession | None) -> None:
-        if session is None:
-            self._error("code", WRONG)
+    def _checked(self, session: PortalSession | WrongCode) -> None:
+        if isinstance(session, WrongCode):
+            later = session.next_code_at
+            self._error("code", WRONG if later is None else f"{NOT_RIGHT} {no_new_code(later)}")
             self.query_one("#code", Input).focus()
             return
         self._error("code", "")

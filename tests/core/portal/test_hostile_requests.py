@@ -23,7 +23,18 @@ from contacts_tui.core.records import ContactInput, CustomerInput
 from ...portal_service import RunningService, running_service
 
 SECRETS = ("boss@other.example", "Other Ltd", "sam@other.example", "Sam Secret")
-ARGUMENTS = ("email", "code", "include_deleted", "contact", "contact_id", "category", "enabled", "since", "limit")
+ARGUMENTS = (
+    "email",
+    "code",
+    "include_deleted",
+    "contact",
+    "contact_id",
+    "category",
+    "enabled",
+    "since",
+    "limit",
+    "language",
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +96,7 @@ def requests(world: dict, tokens: list[str]) -> st.SearchStrategy[bytes]:
             "role": st.sampled_from(["Billing", "Root"]),
             "receive_all": st.booleans(),
             "categories": st.lists(st.sampled_from(["billing", "account", "all", "x" * 65]), max_size=3),
+            "notes": st.sampled_from(["call before 10", "two\nlines", "\u202e", "x" * 600]),
         },
     )
 
@@ -101,6 +113,7 @@ def requests(world: dict, tokens: list[str]) -> st.SearchStrategy[bytes]:
         "enabled": mostly(st.booleans()),
         "since": mostly(st.sampled_from(["2026-01-01T00:00:00", "2026-01-01T00:00:00+02:00", "yesterday"])),
         "limit": mostly(st.integers(-5, 600)),
+        "language": mostly(st.sampled_from(["nl", "EN", "de", "", "x" * 70])),
     }
     takes = {
         "hello": (),
@@ -115,6 +128,7 @@ def requests(world: dict, tokens: list[str]) -> st.SearchStrategy[bytes]:
         "toggle_category": ("contact_id", "category"),
         "set_receive_all": ("contact_id", "enabled"),
         "history": ("since", "limit"),
+        "set_language": ("language",),
         "sign_out": (),
     }
 

@@ -17,11 +17,18 @@ from pathlib import Path
 import pytest
 
 from contacts_tui.core.directory.service import Directory
-from contacts_tui.core.errors import DirectoryError, LimitReached, NotFound, PortalClosed, ValidationError
+from contacts_tui.core.errors import (
+    DirectoryError,
+    LimitReached,
+    NotFound,
+    PortalClosed,
+    TooManyCodes,
+    ValidationError,
+)
 from contacts_tui.core.portal import protocol
-from contacts_tui.core.portal.client import PortalClient, ServiceUnavailable, SessionEnded
+from contacts_tui.core.portal.client import PortalClient, ServiceUnavailable, SessionEnded, WrongCode
 from contacts_tui.core.portal.server import Listener, ServiceThread, bind
-from contacts_tui.core.records import ContactInput, CustomerRecord
+from contacts_tui.core.records import ContactInput, CustomerInput, CustomerRecord
 from relay.app import RelayThread
 
 from ...capture import capture_relay
@@ -311,3 +318,60 @@ def test_idle_connections_are_closed(directory: Directory, tmp_path: Path) -> No
             sock.settimeout(15)
             sock.connect(str(running.sockets["ssh"]))
             assert sock.recv(10) == b""  # closed by the service, unasked
+
+
+def test_a_locked_out_address_is_told_why_and_when_and_an_admin_unlock_lifts_it(
+    directory: Directory, acme: CustomerRecord, running: RunningService
+) -> None:
+    client = running.client()
+    for _ in range(3):
+        client.request_code(OWNER)
+    wrong = client.try_code(OWNER, "000000")
+    assert isinstance(wrong, WrongCode) and wrong.next_code_at is not None
+    with pytest.raises(TooManyCodes) as refused:
+        client.request_code(OWNER)
+    assert refused.value.next_code_at == wrong.next_code_at
+    assert "3 sign-in codes in the last 60 minutes" in str(refused.value)
+    # A stranger's address is told the same, so the answer tells nobody who is a customer.
+    for _ in range(3):
+        client.request_code("nobody@acme.example")
+    (answer,) = raw(
+        running.sockets["ssh"],
+        protocol.encode({"v": 1, "op": "request_code", "args": {"email": "nobody@acme.example"}}),
+    )
+    assert answer["error"]["code"] == "too_many_codes" and answer["error"]["next_code_at"]
+    directory.unlock_portal(acme.id)
+    client.request_code(OWNER)
+    assert client.try_code(OWNER, "000000") == WrongCode(None)
+
+
+def test_the_customer_sets_its_language_and_notes_of_its_contact_persons_but_never_sees_the_admins_note(
+    directory: Directory, acme: CustomerRecord, running: RunningService
+) -> None:
+    directory.update_customer(acme.id, CustomerInput(acme.name, acme.email, notes="pays late, be firm"))
+    session = running.signed_in(acme.id, "web")
+    customer = session.customer()
+    assert customer.notes == "" and customer.language == "en"
+    assert session.set_language("NL").language == "nl"
+    with pytest.raises(ValidationError, match="Unknown language 'de'"):
+        session.set_language("de")
+    bea = session.add(ContactInput("Bea Bookman", "bea@acme.example", notes="part time"))
+    assert bea.notes == "part time"
+    # A portal that sends no note keeps the stored one.
+    request = {
+        "v": 1,
+        "op": "edit",
+        "token": session._token,
+        "args": {"contact_id": bea.id, "contact": {"name": "Bea B.", "email": "bea@acme.example"}},
+    }
+    (answer,) = raw(running.sockets["web"], protocol.encode(request))
+    assert answer["ok"] and answer["result"]["notes"] == "part time"
+    with pytest.raises(ValidationError, match="Note may not contain line breaks"):
+        session.edit(bea.id, ContactInput("Bea", "bea@acme.example", notes="a\nb"))
+    shown = json.dumps([protocol.change_json(c) for c in session.history()])
+    assert "pays late" not in shown
+    assert '"language", "en", "nl"' in shown and "part time" in shown
+    everything = [c.action for c in directory.history(acme.id)]
+    assert everything.count("customer edited") == 2  # the admin's note, and the language
+    changes = {c.action: c for c in directory.history(acme.id) if c.channel == "web"}
+    assert changes["customer edited"].who == OWNER

@@ -20,9 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from contacts_tui.core.directory.service import Directory
-from contacts_tui.core.errors import ValidationError
+from contacts_tui.core.errors import TooManyCodes, ValidationError
 from contacts_tui.core.mail import relay_log
-from contacts_tui.core.models import SignInCode
+from contacts_tui.core.models import CodeRequest, SignInCode, utcnow
 from contacts_tui.core.portal.signin import CATEGORY, MailRoute, SignIn, code_matches, normal_code
 from contacts_tui.core.records import CustomerRecord
 from relay.app import RelayThread
@@ -109,6 +109,15 @@ def test_a_code_goes_to_the_primary_email_as_a_notification_and_signs_in(
     assert signin.verify(OWNER, code, "ssh") is None
 
 
+def test_the_code_mail_never_carries_a_note(directory: Directory, acme: CustomerRecord, signin: SignIn) -> None:
+    from contacts_tui.core.records import CustomerInput
+
+    directory.update_customer(acme.id, CustomerInput(acme.name, acme.email, notes="NOTE-OF-THE-CUSTOMER"))
+    signin.request_code(OWNER)
+    (mail,) = mails_to_wait(OWNER)
+    assert b"NOTE-OF" not in mail
+
+
 def mails_to_wait(address: str) -> list[bytes]:
     poll(lambda: mails_to(address), 15)
     return mails_to(address)
@@ -160,8 +169,15 @@ def test_the_fourth_code_in_an_hour_is_refused(acme: CustomerRecord, signin: Sig
     for _ in range(3):
         signin.request_code(OWNER)
         clock.move(minutes=10)
-    signin.request_code(OWNER)  # 30 minutes after the first
-    signin.wait_sent()
+    signin.wait_sent()  # each request is counted after its answer
+    with pytest.raises(TooManyCodes) as refused:
+        signin.request_code(OWNER)  # 30 minutes after the first
+    # Said, with when: an hour after the first of the three.
+    assert refused.value.next_code_at == START + dt.timedelta(hours=1)
+    assert str(refused.value) == (
+        "this address has had 3 sign-in codes in the last 60 minutes, the most it may; "
+        "a new code can be asked for in 30 minutes"
+    )
     assert len(stored_codes(acme)) == 3
     clock.move(minutes=31)  # the first is more than an hour old now
     signin.request_code(OWNER)
@@ -305,3 +321,45 @@ def test_a_wrong_code_takes_as_long_for_a_customer_as_for_a_stranger(
     wrong_nobody = median_seconds(lambda: signin.verify("stranger@acme.example", "000000", "ssh"), 4)
     # Generous: only a path that skipped the hashing (a tenth of the time) would fail.
     assert abs(wrong_known - wrong_nobody) < 0.5 * max(wrong_known, wrong_nobody), (wrong_known, wrong_nobody)
+
+
+def test_the_limit_is_told_alike_for_a_customer_and_a_stranger(
+    acme: CustomerRecord, signin: SignIn, clock: Clock
+) -> None:
+    said = {}
+    for address in (OWNER, "stranger@acme.example"):
+        for _ in range(3):
+            signin.request_code(address)
+        signin.wait_sent()  # each request is counted after its answer
+        clock.move(minutes=5)
+        with pytest.raises(TooManyCodes) as refused:
+            signin.request_code(address)
+        said[address] = (str(refused.value), refused.value.next_code_at - clock.now)
+        assert signin.next_code_at(address) == refused.value.next_code_at
+        clock.move(minutes=-5)
+    assert said[OWNER] == said["stranger@acme.example"]
+    # Only a hash of each address is kept, never the address.
+    assert all("@" not in row.address for row in CodeRequest.select())
+
+
+def test_five_wrong_tries_after_three_codes_say_when_a_new_code_can_be_had(
+    directory: Directory, acme: CustomerRecord, signin: SignIn, clock: Clock
+) -> None:
+    clock.now = first = utcnow()  # the directory lifts a lock as of the real time
+    for _ in range(3):
+        signin.request_code(OWNER)
+    signin.wait_sent()
+    for _ in range(5):
+        assert signin.verify(OWNER, "000000", "ssh") is None
+    assert signin.next_code_at(OWNER) == first + dt.timedelta(hours=1)
+    assert directory.portal_locked_until(acme.id) == first + dt.timedelta(hours=1)
+    # An admin lifts it, and says so in the history.
+    assert directory.unlock_portal(acme.id) == first + dt.timedelta(hours=1)
+    assert directory.portal_locked_until(acme.id) is None
+    assert signin.next_code_at(OWNER) is None
+    signin.request_code(OWNER)
+    (change,) = [c for c in directory.history(acme.id) if c.action == "portal unlocked"]
+    assert change.changes == (("portal sign-in", "locked", "unlocked"),)
+    # Nothing to lift: nothing recorded.
+    assert directory.unlock_portal(acme.id) is None
+    assert len([c for c in directory.history(acme.id) if c.action == "portal unlocked"]) == 1

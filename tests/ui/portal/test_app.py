@@ -171,6 +171,35 @@ async def test_any_address_gets_the_same_answer_and_a_wrong_code_is_said_inline(
         assert WRONG in seen(app)
 
 
+async def test_after_three_codes_and_five_wrong_tries_the_portal_says_when_a_new_code_can_be_had(
+    portal: PortalApp, sqlite_directory: Directory, acme: CustomerRecord
+) -> None:
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await burst(pilot, *OWNER)
+        await press(pilot, "enter")
+        for _ in range(2):
+            await press(pilot, "ctrl+n")
+        await wait_for(lambda: len(mailed_codes(OWNER)) == 3)
+        for _ in range(5):
+            await burst(pilot, *"000000")
+            await press(pilot, "enter")
+            app.screen.query_one("#code").value = ""
+        error = app.screen.query_one("#code-error").render().plain
+        # Not "ctrl+n sends a new one", which would not: what happened, and when.
+        assert "ctrl+n" not in error and "No new code until" in error and "3 codes in the last hour" in error
+        app.screen.query_one("#code-error").update("")
+        await press(pilot, "ctrl+n")
+        await wait_for(lambda: "No new code until" in app.screen.query_one("#code-error").render().plain)
+        assert len(mailed_codes(OWNER)) == 3
+        # An admin lifts it (U on the customer screen, or portal --unlock): ctrl+n sends one again.
+        sqlite_directory.unlock_portal(acme.id)
+        await press(pilot, "ctrl+n")
+        await wait_for(lambda: len(mailed_codes(OWNER)) == 4)
+        assert "No new code" not in app.screen.query_one("#code-error").render().plain
+
+
 async def test_a_malformed_address_is_said_under_the_field(portal: PortalApp) -> None:
     app = portal
     async with app.run_test(size=SIZE) as pilot:
