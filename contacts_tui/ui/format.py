@@ -11,6 +11,8 @@ made with ``markup=False``. A name like ``[@click=app.quit]Eve[/]`` or
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rich.cells import cell_len
 from rich.text import Text
 from textual.content import Content
@@ -20,6 +22,7 @@ from contacts_tui.core.directory.filters import Filter
 from contacts_tui.core.display import visible
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 from contacts_tui.core.times import local, zone_name
+from contacts_tui.core.validate import DEFAULT_LANGUAGE, LANGUAGES
 
 
 def cell(value: str, style: str = "") -> Text:
@@ -95,9 +98,15 @@ def filter_title(title: str, flt: Filter, *, replaces: bool = False) -> str:
     return f"filter: {flt.describe()}" if replaces else f"{title} · filter: {flt.describe()}"
 
 
+def note(text: str) -> str:
+    """A note where a detail line shows it ("" for none)."""
+    return f"Note: {text}" if text else ""
+
+
 def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_deleted: bool) -> list[str]:
-    """Name; addresses and status; how many contact persons, and whether one more fits."""
-    contact = " · ".join(part for part in (customer.email, customer.phone, customer_status(customer)) if part)
+    """Name; addresses, status and the admin's note; how many contact persons, and whether one more fits."""
+    parts = (customer.email, customer.phone, customer_status(customer), note(customer.notes))
+    contact = " · ".join(part for part in parts if part)
     count = contacts_line(active, limit)
     if active >= limit:
         count += " · the limit: delete one to add another"
@@ -106,15 +115,22 @@ def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_de
     return [visible(customer.name), visible(contact), count]
 
 
-def portal_line(customer: CustomerRecord) -> str:
-    """Whether the customer may sign in to the portal, and when and how it last did (fits 80 columns)."""
+def portal_line(customer: CustomerRecord, locked_until: dt.datetime | None = None) -> str:
+    """Whether the customer may sign in to the portal, and when and how it last
+    did; whether it asked for too many codes; its language (fits 80 columns)."""
     if customer.last_sign_in_at is None:
         last = "never signed in"
     else:
         when = local(customer.last_sign_in_at)
         last = f"last signed in {when:%Y-%m-%d %H:%M} {zone_name(when)} ({customer.last_sign_in_channel})"
+    # The language where it is not the default: the admin's own (the TUI speaks English).
+    if customer.language != DEFAULT_LANGUAGE:
+        last += f" · in {LANGUAGES.get(customer.language, customer.language)}"
     if customer.portal_disabled_at is not None:
         return f"Portal sign-in disabled · {last}"  # b enables it: help and the palette say so
+    if locked_until is not None:
+        # U lifts it: help and the palette say so.
+        return f"Portal: no new code before {local(locked_until):%H:%M} (too many asked) · {last}"
     return f"Portal: {last}"
 
 
@@ -155,9 +171,11 @@ def contact_lines(
     who = " · ".join(part for part in (contact.name, contact.phone, contact.role, contact.email) if part)
     if not contact.active:
         when = contact.deleted_at.strftime("%Y-%m-%d") if contact.deleted_at else ""
-        return [visible(who), f"Deleted {when}: gets no mail. u restores.", ""]
+        return [visible(who), f"Deleted {when}: gets no mail. u restores.", visible(note(contact.notes))]
     if not others:
         where = "Not a contact person at any other customer."
     else:
         where = "Also a contact person at: " + ", ".join(m.customer_name for m in others)
+    if contact.notes:
+        where = f"{note(contact.notes)} · {where}"
     return [visible(who), visible(toggles_line(contact, catalog, keys, switched)), visible(where)]

@@ -17,6 +17,7 @@ from contacts_tui.core.validate import DEFAULT_ROLE, ROLES
 from .form import FormScreen
 
 RECEIVE_ALL_NOTE = "every category, also ones added later"
+NOTES_PLACEHOLDER = "optional, e.g. call before 10; never sent in mail"
 
 
 def category_note(category: Category) -> str:
@@ -27,14 +28,15 @@ def category_note(category: Category) -> str:
 class ContactForm(FormScreen):
     """Answers with the saved contact person, or None when cancelled."""
 
-    FIELDS = ("name", "email", "phone", "role", "categories")
+    FIELDS = ("name", "email", "phone", "role", "categories", "notes")
     SUB_TITLE = "Contact person"
     HELP = (
         "A contact person gets a copy (Cc) of the notifications they opt in to: "
         "switch on a category, or 'receive all' for every category including ones added "
         "later. The address must differ from the customer's primary email and from the "
         "customer's other contact persons (ignoring case). When the same address is a "
-        "contact person at other customers too, you can copy a new name and phone there."
+        "contact person at other customers too, you can copy a new name and phone there. "
+        "The note is for whoever manages the contact persons; it is never sent in mail."
     )
 
     def __init__(
@@ -81,6 +83,9 @@ class ContactForm(FormScreen):
                 f"category-{number}", category.label, category.key in data.categories, category_note(category)
             )
         yield Static("", classes="error", id="categories-error", markup=False)
+        # Last, after what decides the mail: a note never changes who gets what.
+        notes = Input(data.notes or "", id="notes", compact=True, placeholder=NOTES_PLACEHOLDER)
+        yield from self.field("notes", "Note", notes)
 
     def switch_row(self, name: str, label: str, value: bool, note: str) -> ComposeResult:
         with Horizontal(classes="field switch-row", id=f"{name}-row"):
@@ -136,6 +141,7 @@ class ContactForm(FormScreen):
                 for number, category in enumerate(catalog.categories, 1)
                 if self.query_one(f"#category-{number}", Switch).value
             ),
+            self.query_one("#notes", Input).value,
         )
 
     def save_call(self) -> Callable[[], ContactRecord]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,6 +12,7 @@ from textual.widgets import Static
 
 from contacts_tui.core.directory.filters import NO_FILTER, Filter
 from contacts_tui.core.records import ContactRecord, CustomerRecord, Membership
+from contacts_tui.core.times import local
 
 from ..format import contact_lines, filter_title, portal_line
 from ..marks import Marks
@@ -29,6 +31,8 @@ class Loaded:
     contacts: list[ContactRecord]
     elsewhere: dict[str, list[Membership]]
     """Other customers of each active address, by lowercased address."""
+    locked_until: dt.datetime | None = None
+    """While the customer had as many sign-in codes as an hour allows: when it may ask again."""
 
 
 class CustomerScreen(ContactMarks, ContactListScreen):
@@ -42,7 +46,8 @@ class CustomerScreen(ContactMarks, ContactListScreen):
         "With a relay (contacts-tui demo starts one), s sends this customer a sample "
         "notification and m shows who the relay added as Cc. h shows the history of "
         "every change to this customer, by admins, imports and the customer itself in "
-        "the portal; b stops the customer from signing in to the portal, or lets it again. "
+        "the portal; b stops the customer from signing in to the portal, or lets it again, "
+        "and U lets a customer that asked for too many sign-in codes ask for a new one at once. "
         "f filters the contact persons (and the customers list) by role, category, status or "
         "email domain; F clears the filter. space marks contact persons and * marks every one "
         "shown; x then changes them all at once (a category, receive all, delete, restore), "
@@ -140,6 +145,15 @@ class CustomerScreen(ContactMarks, ContactListScreen):
             tooltip="Enable this customer's sign-in to the portal again",
             id="customer.portal_enable",
         ),
+        # U as in unlock: u (undelete) is the contact person's, and this is the customer's.
+        Binding(
+            "U",
+            "unlock_portal",
+            "unlock sign-in",
+            show=False,
+            tooltip="Let this customer ask for a new sign-in code now (it asked for too many)",
+            id="customer.portal_unlock",
+        ),
         Binding(
             "f",
             "filter",
@@ -159,6 +173,7 @@ class CustomerScreen(ContactMarks, ContactListScreen):
         super().__init__()
         self.customer_id = customer_id
         self.memberships: dict[str, list[Membership]] = {}
+        self.locked_until: dt.datetime | None = None
         self.switched: tuple[int, str] | None = None
         """(contact id, category key or "all") just switched: marked on the line of toggles for a moment."""
         self._unmark: Timer | None = None
@@ -182,13 +197,14 @@ class CustomerScreen(ContactMarks, ContactListScreen):
                 for contact in contacts
                 if contact.active
             }
-            return Loaded(customer, contacts, elsewhere)
+            return Loaded(customer, contacts, elsewhere, directory.portal_locked_until(customer_id))
 
         self.call_directory("customer", fetch, lambda loaded: self._loaded(loaded, select_id), self._load_failed)
 
     def _loaded(self, loaded: Loaded, select_id: int | None) -> None:
         self.customer = loaded.customer
         self.memberships = loaded.elsewhere
+        self.locked_until = loaded.locked_until
         self.sub_title = filter_title(loaded.customer.name, self.app.filter, replaces=True)
         self.table.show_records(loaded.contacts, select_id)
         self.show_customer()
@@ -203,7 +219,8 @@ class CustomerScreen(ContactMarks, ContactListScreen):
     def show_customer(self) -> None:
         super().show_customer()
         assert self.customer is not None
-        self.query_one("#customer-portal").set_class(not self.customer.portal_enabled, "disabled")
+        blocked = not self.customer.portal_enabled or self.locked_until is not None
+        self.query_one("#customer-portal").set_class(blocked, "disabled")
 
     def customer_lines(self, lines: list[str]) -> list[str]:
         assert self.customer is not None
@@ -212,7 +229,7 @@ class CustomerScreen(ContactMarks, ContactListScreen):
             lines[2] += f" · {shown} shown by the filter (F clears it)"
         if self.marks:
             lines[2] += f" · {self.marked_line()}"
-        return [*lines, portal_line(self.customer)]
+        return [*lines, portal_line(self.customer, self.locked_until)]
 
     def active_count(self) -> int:
         if self.app.filter.on_contacts and self.customer is not None:
@@ -233,6 +250,8 @@ class CustomerScreen(ContactMarks, ContactListScreen):
         if action == "portal_access":
             # One b: it offers the way the customer's sign-in is not now.
             return self.is_mounted and self.customer is not None and parameters[0] == self.customer.portal_enabled
+        if action == "unlock_portal":
+            return self.locked_until is None
         return super().hidden(action, parameters)
 
     def unavailable(self, action: str, parameters: tuple[object, ...]) -> str | None:
@@ -246,6 +265,8 @@ class CustomerScreen(ContactMarks, ContactListScreen):
             return None  # no such category: the key does nothing, and help leaves it out
         if not self.is_mounted or self.customer is None:
             return "The customer is not loaded (yet)."
+        if action == "unlock_portal" and self.locked_until is None:
+            return f"{self.customer.name} may ask for a sign-in code: nothing to unlock."
         limit = self.directory.max_contacts
         if action == "add" and self.active_count() >= limit:
             return f"{self.customer.name} already has {limit} of {limit} contact persons: delete one to add another."
@@ -396,6 +417,20 @@ class CustomerScreen(ContactMarks, ContactListScreen):
             return self.directory.set_portal_access(customer.id, enabled)
 
         self.app.push_screen(question, lambda yes: self.write(change, message) if yes else None)
+
+    def action_unlock_portal(self) -> None:
+        customer, until = self.customer, self.locked_until
+        if customer is None or until is None:
+            return
+        question = Confirm(
+            f"Let {customer.name} ask for a new sign-in code now?",
+            f"{customer.email} has asked for as many codes as an hour allows; without this it "
+            f"can ask again at {local(until):%H:%M}. Do this when you know it is the customer asking.",
+            yes="Unlock",
+        )
+        unlock = lambda: self.directory.unlock_portal(customer.id)  # noqa: E731
+        message = f"{customer.name} can ask for a new sign-in code now."
+        self.app.push_screen(question, lambda yes: yes and self.write(unlock, message))
 
     def action_toggle_category(self, number: int) -> None:
         contact = self.table.current()

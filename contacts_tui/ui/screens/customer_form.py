@@ -1,13 +1,14 @@
-"""Create or edit a customer: name, primary email, phone."""
+"""Create or edit a customer: name, primary email, phone, the admin's note and the portal's language."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from textual.app import ComposeResult
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from contacts_tui.core.records import CustomerInput, CustomerRecord
+from contacts_tui.core.validate import DEFAULT_LANGUAGE, LANGUAGES
 
 from .form import FormScreen
 
@@ -15,12 +16,14 @@ from .form import FormScreen
 class CustomerForm(FormScreen):
     """Answers with the saved customer, or None when cancelled."""
 
-    FIELDS = ("name", "email", "phone")
+    FIELDS = ("name", "email", "phone", "notes", "language")
     SUB_TITLE = "Customer"
     HELP = (
         "A customer is who your billing application writes to: its primary email gets "
         "every notification, and its contact persons get copies. The primary email is "
-        "unique across customers."
+        "unique across customers. The note is yours: it is never sent in mail and the "
+        "customer never sees it. The language is the one the customer portal and its "
+        "sign-in mail speak to this customer; the customer can change it there too."
     )
 
     def __init__(self, customer: CustomerRecord | None) -> None:
@@ -50,12 +53,33 @@ class CustomerForm(FormScreen):
             "Phone",
             Input(customer.phone if customer else "", id="phone", compact=True, placeholder="optional"),
         )
+        yield from self.field(
+            "notes",
+            "Note",
+            Input(
+                customer.notes if customer else "",
+                id="notes",
+                compact=True,
+                placeholder="optional; never sent in mail, never shown to the customer",
+            ),
+        )
+        languages = Select(
+            [(f"{name} ({code})", code) for code, name in LANGUAGES.items()],
+            value=customer.language if customer else DEFAULT_LANGUAGE,
+            allow_blank=False,
+            id="language",
+            compact=True,
+        )
+        yield from self.field("language", "Portal language", languages)
 
     def save_call(self) -> Callable[[], CustomerRecord]:
+        language = self.query_one("#language", Select).value
         data = CustomerInput(
             self.query_one("#name", Input).value,
             self.query_one("#email", Input).value,
             self.query_one("#phone", Input).value,
+            self.query_one("#notes", Input).value,
+            language if isinstance(language, str) else DEFAULT_LANGUAGE,
         )
         directory, customer = self.directory, self.customer
         if customer is None:
