@@ -230,6 +230,24 @@ async def captured_code(address: str) -> str:
     return await wait_until(code, DEADLINE, lambda: [m.subject for m in relay_log.captured_messages(20)])
 
 
+@needs_chromium
+async def test_typing_reaches_the_sign_in_field_without_a_click(
+    portal: str, sqlite_directory: Directory, tmp_path: Path
+) -> None:
+    sqlite_directory.create_customer(CustomerInput("Acme Trading Ltd", "accounts@acme-trading.example"))
+    browser = Browser(portal, tmp_path / "chromium")
+    try:
+        await browser.connect()
+        await browser.until("document.body.classList.contains('-first-byte')")
+        # No click, no focus() from here: the page gave the terminal the keyboard itself.
+        await browser.until("document.activeElement.classList.contains('xterm-helper-textarea')")
+        await browser.type("accounts@acme-trading.example")
+        await browser.key("Enter", 13)
+        assert await captured_code("accounts@acme-trading.example")
+    finally:
+        await browser.close()
+
+
 @pytest.fixture
 def separated() -> Iterator[Separated]:
     with separated_portal() as setup:
@@ -276,7 +294,7 @@ async def use_the_portal(browser: Browser, directory: Directory, customer_id: in
     await browser.until("document.body.classList.contains('-first-byte')")
     assert await browser.evaluate("document.querySelector('.intro-dialog').offsetParent") is None
     # The sign-in screen has the focus on its address field: typing there asks for a code.
-    await browser.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+    await browser.until("document.activeElement.classList.contains('xterm-helper-textarea')")
     await browser.type("accounts@acme-trading.example")
     await browser.key("Enter", 13)
     code = await captured_code("accounts@acme-trading.example")

@@ -32,6 +32,20 @@ document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll(".textual-terminal").forEach(function (terminal) {
     terminal.dataset.sessionWebsocketUrl = url.href;
   });
+  // Typing goes to the portal from the start, no click first: once the
+  // terminal draws, it takes the keyboard focus (a loaded page gives it to
+  // the body, which takes no keys), unless something else has it by then.
+  var watcher = new MutationObserver(function () {
+    if (!document.body.classList.contains("-first-byte")) {
+      return;
+    }
+    watcher.disconnect();
+    var input = document.querySelector(".textual-terminal .xterm-helper-textarea");
+    if (input && (document.activeElement === null || document.activeElement === document.body)) {
+      input.focus();
+    }
+  });
+  watcher.observe(document.body, { attributes: true, attributeFilter: ["class"] });
   // A new session is a new page load; no inline handlers (the CSP allows none).
   ["start", "restart"].forEach(function (id) {
     document.getElementById(id).addEventListener("click", function () {
