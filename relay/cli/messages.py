@@ -39,7 +39,10 @@ def add_parser(commands, common) -> None:
     raw = sub.add_parser("raw", parents=[common], help="the message exactly as the relay would have sent it")
     raw.add_argument("id", type=int)
     raw.add_argument("--original", action="store_true", help="the message as it was received instead")
-    sub.add_parser("clear", parents=[common], help="delete every captured message")
+    clear = sub.add_parser(
+        "clear", parents=[common], help="delete every captured message (on a terminal it asks first)"
+    )
+    clear.add_argument("--yes", action="store_true", help="delete without asking: for scripts, which have no terminal")
     delete = sub.add_parser("delete", parents=[common], help="delete one captured message")
     delete.add_argument("id", type=int)
     wait = sub.add_parser("wait", parents=[common], help="wait for a message to be captured (for scripts and CI)")
@@ -79,8 +82,7 @@ def run(args, options: Options) -> int:
         _message_table(found, directory.catalog)
         return 0
     if action == "clear":
-        print(f"Deleted {relay_log.clear_captured():,} captured messages.")
-        return 0
+        return _clear(args.yes)
     if action == "wait":
         return _wait(args, directory)
     if action == "delete":
@@ -156,6 +158,29 @@ def _wait(args, directory) -> int:
             return 1
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, 0.25)
+
+
+def _clear(yes: bool) -> int:
+    """Delete every captured message, once the user said yes (on a terminal) or --yes did."""
+    stored = relay_log.count_captured()
+    if not stored:
+        print("There are no captured messages.")
+        return 0
+    if not yes:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise ConfigError(
+                f"messages clear would delete all {stored:,} captured messages, and there is no terminal to ask "
+                "on: give --yes to delete them without asking"
+            )
+        try:
+            answer = input(f"Delete all {stored:,} captured messages? They cannot be brought back. [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing was deleted.")
+            return 1
+    print(f"Deleted {relay_log.clear_captured():,} captured messages.")
+    return 0
 
 
 def _why_missing(message_id: int) -> str:

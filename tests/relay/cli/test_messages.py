@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from contacts_tui.core.mail import relay_log
 
+from ...ui.helpers import Terminal, needs_tmux
 from ...waiting import wait_until
 from ..helpers import (
     ACME,
@@ -222,11 +224,38 @@ async def test_release_to_a_server_that_is_down_fails_with_a_reason(captured, ca
 
 
 async def test_clear_deletes_every_captured_message_but_not_the_log(captured, capsys, db_url):
-    assert messages(capsys, db_url, "clear") == "Deleted 2 captured messages.\n"
+    assert messages(capsys, db_url, "clear", "--yes") == "Deleted 2 captured messages.\n"
     assert messages(capsys, db_url, "list") == "No captured messages.\n"
     assert len(relay_log.recent_log(10)) == 2
     code, _, err = run_cli(capsys, "messages", "show", "2", "--db", db_url)
     assert (code, err) == (1, "contacts-relay: error: there is no captured message 2 (no messages are stored now)\n")
+
+
+async def test_clear_without_a_terminal_to_ask_on_wants_yes_and_deletes_nothing(captured, capsys, db_url):
+    code, out, err = run_cli(capsys, "messages", "clear", "--db", db_url, stdin="y\n")
+    assert (code, out) == (1, "")
+    assert err == (
+        "contacts-relay: error: messages clear would delete all 2 captured messages, and there is no terminal "
+        "to ask on: give --yes to delete them without asking\n"
+    )
+    assert relay_log.count_captured() == 2
+
+
+@needs_tmux
+@pytest.mark.parametrize(("answer", "left", "said"), [("n", 2, "Nothing was deleted."), ("y", 0, "Deleted 2")])
+async def test_clear_on_a_terminal_asks_first(captured, db_url, answer, left, said):
+    relay = str(Path(sys.executable).with_name("contacts-relay"))
+    terminal = Terminal(["sh", "-c", f"{relay} messages clear --db {db_url}; echo exit $?; sleep 60"], {})
+    try:
+        terminal.wait_for("Delete all 2 captured messages? They cannot be brought back. [y/N]")
+        assert relay_log.count_captured() == 2
+        terminal.type(answer)
+        terminal.keys("Enter")
+        screen = terminal.wait_for("exit ")
+        assert said in screen and f"exit {1 if left else 0}" in screen
+    finally:
+        terminal.close()
+    assert relay_log.count_captured() == left
 
 
 @pytest.mark.parametrize("command", [["messages", "show", "1"], ["messages", "raw", "1"], ["log"]])
@@ -249,7 +278,7 @@ async def test_a_reader_that_stops_early_is_not_an_error(captured, db_url, comma
 
 
 async def test_ids_are_not_given_out_again_after_a_clear(captured, directory, tmp_path, capsys, db_url):
-    messages(capsys, db_url, "clear")
+    messages(capsys, db_url, "clear", "--yes")
     async with running(relay_config(tmp_path), directory) as relay:
         reply = await send(relay.port, [ACME], message(subject="After the clear"))
     assert "captured as 3" in reply.text
