@@ -45,6 +45,11 @@ async def open_customer(pilot) -> CustomerScreen:
     return pilot.app.screen
 
 
+def table_header(app) -> str:
+    table = app.screen.query_one(HistoryTable)
+    return " ".join(column.label.plain for column in table.columns.values())
+
+
 def history_rows(app) -> list[tuple[str, str, str]]:
     return [(c.action, c.who, c.channel) for c in app.screen.query_one(HistoryTable).records]
 
@@ -95,12 +100,18 @@ async def test_the_history_of_one_customer_or_of_every_customer(app, sqlite_dire
         assert isinstance(app.screen, CustomersScreen)
         await press(pilot, "h")  # the highlighted customer: Acme Ltd
         assert [row[0] for row in history_rows(app)] == ["customer added"]
+        assert "Customer" not in table_header(app)  # all of them are Acme's
         await press(pilot, "a")  # every customer
         assert [row[0] for row in history_rows(app)] == ["contact added", "customer added", "customer added"]
         text = screen_text(app)
         assert "owner@zeta.example" in text and " web " in text
+        # At 80 columns each row says whose change it is, the admin's too.
+        assert table_header(app).split() == ["When", "Who", "Via", "Customer", "What"]
+        added = [line.split() for line in text.splitlines() if "customer added" in line and " tui " in line]
+        assert sorted(row[-3] for row in added) == ["billing@acme.example", "owner@zeta.example"]
         await press(pilot, "a")
         assert len(history_rows(app)) == 1
+        assert "Customer" not in table_header(app)
         await press(pilot, "escape")
         assert isinstance(app.screen, CustomersScreen)
         # With no customer to highlight, h shows them all.

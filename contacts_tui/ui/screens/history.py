@@ -102,6 +102,7 @@ class HistoryScreen(AppScreen):
     def _loaded(self, changes: list[Change], keep: int | None) -> None:
         ids = [change.id for change in changes]
         row = ids.index(keep) if keep in ids else 0
+        self.table.show_customer(self.every_customer)
         self.table.show_page(changes, 0, len(changes), row)
         if not changes:
             text = "No changes recorded yet."
