@@ -23,6 +23,8 @@ SCHEMA = known_migrations()[-1].version
 
 SCRIPT = str(Path(sys.executable).parent / "contacts-tui")
 HEADER = "customer_email,customer_name,contact_name,contact_email,phone,role,categories"
+EXPORTED = HEADER + ",notes,language"
+"""What export writes: the columns, and the optional ones after them."""
 GOOD = "\n".join(
     [
         HEADER,
@@ -415,7 +417,7 @@ def test_import_and_export_take_a_delimiter_and_an_encoding(capsys, sqlite_url, 
     target = tmp_path / "excel.csv"
     assert run(capsys, "--db", sqlite_url, "export", str(target), "--delimiter", ";", "--encoding", "cp1252")[0] == 0
     text = target.read_bytes().decode("cp1252")
-    assert text.splitlines()[0] == HEADER.replace(",", ";")
+    assert text.splitlines()[0] == EXPORTED.replace(",", ";")
     assert "owner@acme.example;Acme, Ltd.;Bea Müller;bea@acme.example;'+31 20 555 0101;Bookkeeping;billing" in text
     # Read back as it was written, told or not.
     for told in ([], ["--delimiter", "semicolon", "--encoding", "windows-1252"]):
@@ -480,7 +482,7 @@ def test_export_over_an_existing_file_replaces_it_whole(capsys, sqlite_url, tmp_
     target.write_text("old content that is much longer than the new export " * 100)
     run(capsys, "--db", sqlite_url, "init")
     assert run(capsys, "--db", sqlite_url, "export", str(target))[0] == 0
-    assert target.read_text() == HEADER + "\n"
+    assert target.read_text() == EXPORTED + "\n"
     assert not (tmp_path / "out.csv.part").exists()
 
 
@@ -530,7 +532,7 @@ def test_installed_script_imports_from_a_pipe_and_exports_to_stdout(sqlite_url):
     assert done.stdout.decode().startswith("Imported: 3 rows read")
     exported = script("export", "-", "--db", sqlite_url)
     assert exported.returncode == 0
-    assert exported.stdout.decode("utf-8").splitlines()[1] == ("info@globex.example,Globex,,,'+1 555 0100,,")
+    assert exported.stdout.decode("utf-8").splitlines()[1] == ("info@globex.example,Globex,,,'+1 555 0100,,,,en")
 
 
 def test_installed_script_reports_an_unreachable_database():
