@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     configure = commands.add_parser(
         "settings",
         parents=[common],
-        help="show or change the catalog and the contact limit of the database",
+        help="show or change the catalog, the contact limit and the portal's mail sender of the database",
         description="Without options: show the catalog and the contact person limit every program of this "
         "database uses. --max-contacts N changes the limit unless a customer has more. --catalog NAME|FILE "
         "switches the catalog and says what becomes of opt-ins of categories it lacks: they are kept (doing "
@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=copy_option,
         help="with --catalog: who opted in to OLD also gets NEW of the new catalog (repeatable)",
+    )
+    configure.add_argument(
+        "--mail-from",
+        metavar="ADDRESS",
+        default=None,
+        help="the sender of the portal's sign-in code mails, for every portal service of this database "
+        "('' for the default); a service's own --mail-from or CONTACTS_MAIL_FROM wins",
     )
     configure.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     importer = commands.add_parser(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.options import Options, open_directory
-from contacts_tui.core.portal.signin import MailRoute, SignIn
-from contacts_tui.core.validate import clean_email
+from contacts_tui.core.portal.signin import MailRoute, SignIn, local_sender
+from contacts_tui.core.validate import clean_email, local_only_name
 
 MAIL_VIA_ENV = "CONTACTS_MAIL_VIA"
 MAIL_FROM_ENV = "CONTACTS_MAIL_FROM"
@@ -47,7 +47,8 @@ def add_parser(commands, common: argparse.ArgumentParser, host_port: Callable[[s
         "--mail-from",
         metavar="ADDRESS",
         default=None,
-        help=f"sender of the code mails ({MAIL_FROM_ENV}; default portal@ this host's name)",
+        help=f"sender of the code mails ({MAIL_FROM_ENV}; default: the one 'contacts-tui settings --mail-from' "
+        "stored, else portal@ this host's name)",
     )
     service.add_argument("--systemd", action="store_true", help="print a systemd unit for the service and stop")
 
@@ -72,7 +73,11 @@ def run_portal_service(options: Options, args: argparse.Namespace) -> int:
     mail = mail_route(args)
     directory = open_directory(options, must_exist=True)
     logging.basicConfig(level=logging.INFO, format="contacts-tui portal-service: %(message)s", stream=sys.stderr)
-    run(PortalService(SignIn(directory, mail)), listeners)
+    signin = SignIn(directory, mail)
+    sender = signin.route.from_address
+    if local_only_name(sender.rpartition("@")[2]):
+        logging.getLogger("contacts_tui").warning("warning: %s", local_sender(sender))
+    run(PortalService(signin), listeners)
     return 0
 
 

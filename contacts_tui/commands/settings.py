@@ -16,6 +16,8 @@ from contacts_tui.core.catalog import choose_catalog
 from contacts_tui.core.directory import settings
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import DirectoryError
+from contacts_tui.core.portal.signin import MailRoute, local_sender
+from contacts_tui.core.validate import local_only_name
 
 
 def run_init(directory: Directory, args: argparse.Namespace) -> int:
@@ -45,7 +47,11 @@ def run_settings(directory: Directory, args: argparse.Namespace) -> int:
         types = ", ".join(t.key for t in category.types) or "(no email types: the key only)"
         print(f"  {category.key:<{width}}  {category.label}: {types}")
     print(f"Contact persons per customer: at most {stored.max_contacts} (the most a customer has now: {most})")
-    print("Change them with --catalog payrequest|herotill|perfex|FILE and --max-contacts N (--dry-run first).")
+    print(f"Sign-in codes mailed from: {describe_sender(stored.mail_from)}")
+    print(
+        "Change them with --catalog payrequest|herotill|perfex|FILE, --max-contacts N (--dry-run first) "
+        "and --mail-from ADDRESS."
+    )
     return 0
 
 
@@ -61,11 +67,24 @@ def _changes(directory: Directory, args: argparse.Namespace) -> list[str]:
     if hasattr(args, "catalog"):
         name, catalog = choose_catalog(args.catalog)
         lines += settings.change_catalog(directory.database, name, catalog, copies=copies, dry_run=dry_run)
+    if getattr(args, "mail_from", None) is not None:
+        lines += settings.change_mail_from(directory.database, args.mail_from, dry_run=dry_run)
+        sender = MailRoute("", 0, args.mail_from.strip()).from_address
+        if not dry_run and local_only_name(sender.rpartition("@")[2]):
+            lines.append(f"Warning: {local_sender(sender)}")
     if lines and not dry_run:
         directory.refresh_settings()
     if lines and dry_run:
         lines.append("Dry run: nothing was changed.")
     return lines
+
+
+def describe_sender(stored: str) -> str:
+    """The sender of the code mails as stored, or the default and how to set one."""
+    if stored:
+        return stored
+    default = MailRoute("", 0).from_address
+    return f"{default} (the default: portal@ this host's name; set one with --mail-from)"
 
 
 def copy_option(text: str) -> tuple[str, str]:

@@ -32,6 +32,14 @@ DEFAULT_LANGUAGE = "en"
 _PHONE_CHARS = re.compile(r"^[0-9+()./\- ]+(?:\s*(?:x|ext\.?)\s*[0-9]+)?$", re.IGNORECASE)
 
 
+def local_only_name(host: str) -> bool:
+    """Whether a host name is one only this machine knows (``localhost``, a
+    name without a dot, ``*.localdomain``): mail servers refuse or junk mail
+    that names itself so, in a greeting or in a sender's address."""
+    name = host.strip().rstrip(".").lower()
+    return "." not in name or name.endswith((".localdomain", ".localhost"))
+
+
 def clean_text(value: object, field: str, *, label: str, required: bool, max_length: int) -> str:
     text = "" if value is None else str(value).strip()
     if has_control(text):

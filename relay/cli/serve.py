@@ -11,6 +11,7 @@ from pathlib import Path
 from contacts_tui.core.db import redact, resolve_url
 from contacts_tui.core.options import Options, open_directory
 from contacts_tui.core.process import version
+from contacts_tui.core.validate import local_only_name
 
 from ..config import ConfigError, upstream_name
 from ..ops import metrics, process_log
@@ -237,7 +238,7 @@ def _say_started(config, port: int, database: str, queued: int | None, workers: 
         directory=database,
         version=version(),
     )
-    if not config.capture and ("." not in config.hostname or config.hostname.endswith((".localdomain", ".localhost"))):
+    if not config.capture and local_only_name(config.hostname):
         process_log.event(
             "hostname",
             f"this relay names itself {config.hostname!r} to the upstream and in Received headers; many mail "

@@ -162,3 +162,53 @@ def test_session_limits_are_for_the_web(capsys, db_url: str, acme) -> None:
     with pytest.raises(SystemExit) as zero:
         main(["portal", "--db", db_url, "--web", "--max-sessions", "0"])
     assert zero.value.code == 2
+
+
+def test_the_sender_of_the_code_mails_is_stored_in_the_settings(capsys, db_url: str, acme) -> None:
+    code, out, _ = run(capsys, "settings", "--db", db_url)
+    assert code == 0 and "Sign-in codes mailed from: portal@" in out and "set one with --mail-from" in out
+    code, out, _ = run(capsys, "settings", "--db", db_url, "--mail-from", "Portal@Shop.example")
+    assert code == 0 and out.startswith("Sign-in codes are now mailed from Portal@shop.example (was the default")
+    code, out, _ = run(capsys, "settings", "--db", db_url)
+    assert "Sign-in codes mailed from: Portal@shop.example\n" in out
+    code, _, err = run(capsys, "settings", "--db", db_url, "--mail-from", "portal@localhost")
+    assert code == 1 and "'portal@localhost' is not a valid email address" in err
+    code, out, _ = run(capsys, "settings", "--db", db_url, "--mail-from", "")
+    assert code == 0 and "mailed from the default sender (was Portal@shop.example)" in out
+
+
+def portal_service_output(db_url: str, tmp_path, *options: str) -> str:
+    """What `contacts-tui portal-service` says as it starts, until it listens; then it is stopped."""
+    import os
+    import signal
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "contacts_tui.cli", "portal-service", "--db", db_url]
+    command += ["--socket", str(tmp_path / "ssh.sock"), "--mail-via", "127.0.0.1:9", *options]
+    env = {k: v for k, v in os.environ.items() if k != "CONTACTS_MAIL_FROM"}
+    service = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    said = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = service.stderr.readline()
+            if not line:
+                break
+            said.append(line)
+            if "listening on" in line:
+                break
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(30)
+    return "".join(said)
+
+
+def test_the_service_warns_of_a_sender_only_this_machine_knows(capsys, db_url: str, acme, tmp_path) -> None:
+    said = portal_service_output(db_url, tmp_path, "--mail-from", "portal@shop.localdomain")
+    assert "listening on" in said
+    assert "warning: the sign-in codes are mailed from portal@shop.localdomain, a name only this machine knows" in said
+    # A sender the settings store, with none given to the service: taken, and no warning.
+    run(capsys, "settings", "--db", db_url, "--mail-from", "portal@shop.example")
+    said = portal_service_output(db_url, tmp_path)
+    assert "listening on" in said and "warning" not in said

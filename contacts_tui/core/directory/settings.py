@@ -1,4 +1,5 @@
-"""The catalog in use and the contact person limit, stored in the database.
+"""The catalog in use, the contact person limit and the sender of the
+portal's sign-in mails, stored in the database.
 
 Every process of one database (the TUI, each CLI command, every relay)
 reads them from here, so they agree: an import with its own limit can no
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import peewee
 
@@ -23,9 +24,10 @@ from ..db import database_call
 from ..errors import CatalogError, DirectoryError
 from ..migrate import write_transaction
 from ..models import ContactCategory, ContactPerson, Customer, Setting, utcnow
+from ..validate import clean_email
 from .rules import DEFAULT_MAX_CONTACTS, checked_limit
 
-CATALOG, LIMIT = "catalog", "max_contacts"
+CATALOG, LIMIT, MAIL_FROM = "catalog", "max_contacts", "mail_from"
 _on_database = database_call(lambda database, *args: database)
 NAMED = 10
 """Customers or categories named in a message; more are counted."""
@@ -40,6 +42,8 @@ class Stored:
     catalog_name: str = DEFAULT_PRESET
     catalog: Catalog = DEFAULT_CATALOG
     max_contacts: int = DEFAULT_MAX_CONTACTS
+    mail_from: str = ""
+    """The sender of the portal's sign-in code mails; "" for the default (``signin.MailRoute``)."""
 
     def describe_catalog(self) -> str:
         return f"{self.catalog_name} ({', '.join(self.catalog.keys)})"
@@ -47,12 +51,14 @@ class Stored:
 
 def read(database: peewee.Database) -> Stored:
     """What the database holds; defaults for what it does not hold (yet)."""
-    rows = {row.name: row.value for row in Setting.select().where(Setting.name.in_([CATALOG, LIMIT]))}
+    rows = {row.name: row.value for row in Setting.select().where(Setting.name.in_([CATALOG, LIMIT, MAIL_FROM]))}
     stored = Stored()
     if CATALOG in rows:
         stored = Stored(*_catalog_from(rows[CATALOG]), stored.max_contacts)
     if LIMIT in rows:
         stored = Stored(stored.catalog_name, stored.catalog, int(rows[LIMIT]))
+    if MAIL_FROM in rows:
+        stored = replace(stored, mail_from=rows[MAIL_FROM])
     return stored
 
 
@@ -200,6 +206,23 @@ def change_limit(database: peewee.Database, limit: int, *, dry_run: bool = False
             _store(LIMIT, str(limit))
     now = "would be" if dry_run else "now"
     return [f"Contact persons per customer: {now} at most {limit} (was {current})."]
+
+
+@_on_database
+def change_mail_from(database: peewee.Database, address: str, *, dry_run: bool = False) -> list[str]:
+    """Set the sender of the portal's sign-in mails ("" for the default); returns what it did."""
+    value = clean_email(address, "--mail-from") if address.strip() else ""
+    with write_transaction(database):
+        old = _locked(database, MAIL_FROM) or ""
+        if value == old:
+            return [f"Sign-in codes are mailed from {value or 'the default sender'}."]
+        if not dry_run:
+            if value:
+                _store(MAIL_FROM, value)
+            else:
+                Setting.delete().where(Setting.name == MAIL_FROM).execute()
+    now = "would be" if dry_run else "are now"
+    return [f"Sign-in codes {now} mailed from {value or 'the default sender'} (was {old or 'the default sender'})."]
 
 
 @_on_database

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -105,10 +105,24 @@ class MailRoute:
     host: str
     port: int
     sender: str = ""
+    """The sender given to this program; "" for the one the settings store, or the default."""
 
     @property
     def from_address(self) -> str:
         return self.sender or f"portal@{socket.getfqdn()}"
+
+    def with_stored(self, stored: str) -> MailRoute:
+        """This route, with the stored sender where none was given to this program."""
+        return self if self.sender or not stored else replace(self, sender=stored)
+
+
+def local_sender(address: str) -> str:
+    """The warning for a sender whose domain only this machine knows, as the relay gives for its own name."""
+    return (
+        f"the sign-in codes are mailed from {address}, a name only this machine knows; many mail servers "
+        "refuse or junk such mail: set a sender with --mail-from (CONTACTS_MAIL_FROM), or for every "
+        "portal service of the database with 'contacts-tui settings --mail-from ADDRESS'"
+    )
 
 
 class SignIn:
@@ -193,7 +207,8 @@ class SignIn:
         try:
             sent = self._store_code(address, now)
             if sent is not None:
-                self._send(sent[1], code_message(self.mail.from_address, *sent))
+                route = self.route
+                self._send(route, sent[1], code_message(route.from_address, *sent))
         except DatabaseUnavailable as exc:
             log.warning("could not make a portal sign-in code for %s: %s", address, exc)
         except Exception:
@@ -206,6 +221,7 @@ class SignIn:
         """The name, address and code to mail, once stored; None when no code goes out."""
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         stored = hash_code(code)
+        self.directory.follow_settings()  # the stored sender, as it is now
         customer = self._customer(address)
         with write_transaction(self.database):
             # Every address is counted, a customer's or not (lockout.py). One
@@ -294,10 +310,15 @@ class SignIn:
             return None
         return newest
 
-    def _send(self, address: str, message: bytes) -> None:
+    @property
+    def route(self) -> MailRoute:
+        """Where and from whom code mails go now: the stored sender is followed as it changes."""
+        return self.mail.with_stored(self.directory.stored.mail_from)
+
+    def _send(self, route: MailRoute, address: str, message: bytes) -> None:
         try:
-            with smtplib.SMTP(self.mail.host, self.mail.port, timeout=SMTP_TIMEOUT) as smtp:
-                smtp.sendmail(self.mail.from_address, [address], message)
+            with smtplib.SMTP(route.host, route.port, timeout=SMTP_TIMEOUT) as smtp:
+                smtp.sendmail(route.from_address, [address], message)
         except (OSError, smtplib.SMTPException) as exc:
             # Never the code itself: logs are read by more people than the customer.
             log.warning(

@@ -363,3 +363,22 @@ def test_five_wrong_tries_after_three_codes_say_when_a_new_code_can_be_had(
     # Nothing to lift: nothing recorded.
     assert directory.unlock_portal(acme.id) is None
     assert len([c for c in directory.history(acme.id) if c.action == "portal unlocked"]) == 1
+
+
+def test_the_stored_sender_is_used_unless_the_service_was_given_one(
+    directory: Directory, acme: CustomerRecord, relay: RelayThread, clock: Clock
+) -> None:
+    from contacts_tui.core.directory import settings
+
+    settings.change_mail_from(directory.database, "billing@shop.example")
+    given = SignIn(directory, MailRoute("127.0.0.1", relay.port, "portal@shop.example"), clock=clock)
+    stored = SignIn(directory, MailRoute("127.0.0.1", relay.port), clock=clock)
+    directory.refresh_settings()
+    given.request_code(OWNER)
+    clock.move(minutes=1)
+    stored.request_code(OWNER)
+    given.wait_sent()
+    stored.wait_sent()
+    poll(lambda: len(mails_to(OWNER)) == 2, 15)
+    senders = sorted(message_from_bytes(m)["From"] for m in mails_to(OWNER))
+    assert senders == ["Contact Persons portal <billing@shop.example>", "Contact Persons portal <portal@shop.example>"]
