@@ -63,6 +63,20 @@ def pg_database_url():
     admin.close()
 
 
+def pg_url_via(url: str, host: str, port: int) -> str:
+    """``url`` to another host and port (a proxy in front of the server), with its user and password."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return parts._replace(netloc=f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}").geturl()
+
+
+def pg_url_as(url: str, user: str, password: str) -> str:
+    """``url`` signing in as another role, with its password (servers that ask for one do)."""
+    parts = urlsplit(url)
+    where = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{where}").geturl()
+
+
 def _schema_url(base: str, schema: str) -> str:
     parts = urlsplit(base)
     option = quote(f"-c search_path={schema},public")

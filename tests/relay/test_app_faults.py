@@ -22,6 +22,7 @@ from contacts_tui.core.catalog import DEFAULT_CATALOG
 from contacts_tui.core.db import open_database
 from contacts_tui.core.directory.service import Directory
 from relay.queue import QueuedMessage, Spool
+from tests.conftest import pg_url_via
 
 from .helpers import ACME, ACME_BILLING, ROOT, SENDER, RawSession, RelayProcess, message, relay_config, running, seed
 from .helpers.faults import StallingProxy
@@ -108,7 +109,7 @@ def test_serve_refuses_to_start_without_a_contact_directory(tmp_path, kind, caps
 async def test_a_database_that_stops_answering_gives_451_within_the_lookup_timeout(pg_url, tmp_path, upstream):
     parts = urlsplit(pg_url)
     with StallingProxy(parts.hostname, parts.port or 5432) as proxy:
-        url = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl()
+        url = pg_url_via(pg_url, "127.0.0.1", proxy.port)
         database = open_database(url)
         directory = Directory(database, DEFAULT_CATALOG)
         seed(directory)

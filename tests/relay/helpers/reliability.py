@@ -340,12 +340,14 @@ def postgres_restarted(folder: Path, upstream: Upstream, size: int, pg_url: str)
     """PostgreSQL goes away (connections cut, new ones refused) and comes back, twice."""
     from urllib.parse import urlsplit
 
+    from tests.conftest import pg_url_via
+
     from .faults import StallingProxy
 
     outcome = Outcome("PostgreSQL stopped and started, mid-stream")
     parts = urlsplit(pg_url)
     with StallingProxy(parts.hostname, parts.port or 5432) as proxy:
-        url = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl()
+        url = pg_url_via(pg_url, "127.0.0.1", proxy.port)
         database = open_database(url)
         seed(Directory(database, DEFAULT_CATALOG))
         database.close_all()

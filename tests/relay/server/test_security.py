@@ -428,12 +428,14 @@ def pg_relay_role(pg_database_url):
     import psycopg2
 
     schema, role = "s_" + uuid.uuid4().hex[:10], "r_" + uuid.uuid4().hex[:10]
+    # A server that asks for passwords (not only trust on loopback) asks the relay's role for one too.
+    password = uuid.uuid4().hex
     admin = psycopg2.connect(pg_database_url)
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {schema}")
-        cursor.execute(f"CREATE ROLE {role} LOGIN")
-    from tests.conftest import _schema_url
+        cursor.execute(f"CREATE ROLE {role} LOGIN PASSWORD %s", (password,))
+    from tests.conftest import _schema_url, pg_url_as
 
     owner_url = _schema_url(pg_database_url, schema)
     owner = open_database(owner_url)
@@ -443,7 +445,7 @@ def pg_relay_role(pg_database_url):
         cursor.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
         cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
         cursor.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
-    relay_url = urlsplit(owner_url)._replace(netloc=f"{role}@" + urlsplit(owner_url).netloc.split("@")[-1]).geturl()
+    relay_url = pg_url_as(owner_url, role, password)
     database = open_database(relay_url)
     try:
         yield admin, role, schema, Directory(database, DEFAULT_CATALOG)
