@@ -18,7 +18,8 @@ class PortalContactForm(ContactForm):
     HELP = (
         "A contact person gets a copy (Cc) of the notifications they opt in to: switch on a "
         "category, or 'receive all' for every category including ones added later. The "
-        "address must differ from your own and from your other contact persons' (ignoring case)."
+        "address must differ from your own and from your other contact persons' (ignoring case). "
+        'The note is for you and us ("call before 10"); it is never sent in mail.'
     )
 
     def __init__(self, customer: CustomerRecord, contact: ContactRecord | None = None) -> None:

@@ -8,12 +8,15 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
+from contacts_tui.core.display import visible
 from contacts_tui.core.errors import DatabaseUnavailable, DirectoryError, PortalClosed
 from contacts_tui.core.portal.client import PortalSession
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 
-from ..format import contact_lines
+from ..format import contact_lines, note
 from ..screens.contact_list import ContactListScreen, toggle_bindings
+
+PORTAL_HINT = "o signs out · h shows the history · ? help"
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,8 @@ class PortalContactsScreen(ContactListScreen):
         lines = contact_lines(contact, self.scope.catalog, None, has_contacts=bool(self.table.records))
         # The admin's third line says where else the person is a contact:
         # other customers are not this customer's business.
-        lines[2] = "o signs out · h shows the history · ? help" if contact else lines[2]
+        if contact is not None:
+            lines[2] = visible(" · ".join(part for part in (note(contact.notes), PORTAL_HINT) if part))
         return lines
 
     # -- what applies now ----------------------------------------------------

@@ -330,3 +330,26 @@ async def test_a_signed_in_session_outlives_the_sign_in_timeout_but_not_its_life
     # Signed in, it sat without a key for longer than the sign-in timeout and was not ended for it.
     assert app.directory is not None
     assert app.ending == "The session ended after 10 seconds: start a new one to go on."
+
+
+async def test_the_customer_keeps_a_note_on_a_contact_person_and_never_sees_its_own(
+    portal: PortalApp, sqlite_directory: Directory, acme: CustomerRecord
+) -> None:
+    from contacts_tui.core.records import CustomerInput
+
+    sqlite_directory.update_customer(acme.id, CustomerInput(acme.name, acme.email, notes="ADMIN-ONLY pays late"))
+    app = portal
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await press(pilot, "e")
+        form = app.screen
+        assert isinstance(form, PortalContactForm)
+        form.query_one("#notes").value = "call before 10"
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, PortalContactsScreen)
+        assert "Note: call before 10" in seen(app)
+        await press(pilot, "h")
+        assert isinstance(app.screen, PortalHistoryScreen)
+        assert "call before 10" in seen(app) and "ADMIN-ONLY" not in seen(app)
+    (bea,) = sqlite_directory.list_contacts(acme.id)
+    assert bea.notes == "call before 10"
