@@ -62,7 +62,7 @@ def assert_nothing_written(capsys, db) -> None:
     if db.startswith("sqlite"):
         assert not Path(db.removeprefix("sqlite:///")).exists()
     else:
-        assert exported(capsys, db) == HEADER + "\n"
+        assert exported(capsys, db) == EXPORTED + "\n"
 
 
 def exported(capsys, db) -> str:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ..test_cli import HEADER, run, write
+from ..test_cli import EXPORTED, HEADER, run, write
 
 TOWN = "\n".join(
     [
@@ -80,9 +80,12 @@ def test_export_writes_only_the_rows_the_filter_keeps(capsys, db_url, tmp_path):
     town(capsys, db_url, tmp_path)
     code, out, _ = run(capsys, "--db", db_url, "export", "-", "--role", "billing", "--category", "account")
     assert code == 0
-    assert out.splitlines() == [HEADER, "info@globex.example,Globex,Hank,hank@globex.example,,Billing,account"]
+    assert out.splitlines() == [
+        EXPORTED,
+        "info@globex.example,Globex,Hank,hank@globex.example,,Billing,account,,en",
+    ]
     _, out, _ = run(capsys, "--db", db_url, "export", "-", "--status", "no-contacts")
-    assert out.splitlines() == [HEADER, "hi@empty.example,Empty,,,,,"]
+    assert out.splitlines() == [EXPORTED, "hi@empty.example,Empty,,,,,,,en"]
 
 
 def test_a_wrong_filter_exits_1_naming_each_option(capsys, db_url, tmp_path):

@@ -45,8 +45,8 @@ def test_disable_then_enable_a_customers_sign_in(capsys, db_url: str, acme) -> N
 
 
 def test_unlock_lets_a_customer_that_asked_for_too_many_codes_ask_again(capsys, db_url: str, acme) -> None:
-    from contacts_tui.core.models import utcnow
     from contacts_tui.core.directory import lockout
+    from contacts_tui.core.models import utcnow
 
     directory, customer = acme
     code, out, _ = run(capsys, "portal", "--db", db_url, "--unlock", "owner@acme.example")

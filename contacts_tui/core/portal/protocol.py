@@ -423,8 +423,9 @@ def error_from(error: dict[str, Any]) -> DirectoryError:
         fields = [FieldError(e.get("field"), str(e.get("message", ""))) for e in error.get("fields", [])]
         kind = LimitReached if code == LIMIT_REACHED else ValidationError
         return kind(fields or [FieldError(None, message)], error.get("subject"))
-    if code == TOO_MANY_CODES:
-        return TooManyCodes(message, _from_time(error.get("next_code_at")))
+    next_code_at = _from_time(error.get("next_code_at"))
+    if code == TOO_MANY_CODES and next_code_at is not None:
+        return TooManyCodes(message, next_code_at)
     if code == NOT_SIGNED_IN:
         return SessionEnded(message)
     if code == PORTAL_CLOSED:

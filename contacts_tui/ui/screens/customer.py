@@ -428,9 +428,12 @@ class CustomerScreen(ContactMarks, ContactListScreen):
             f"can ask again at {local(until):%H:%M}. Do this when you know it is the customer asking.",
             yes="Unlock",
         )
-        unlock = lambda: self.directory.unlock_portal(customer.id)  # noqa: E731
+
+        def unlock() -> dt.datetime | None:
+            return self.directory.unlock_portal(customer.id)
+
         message = f"{customer.name} can ask for a new sign-in code now."
-        self.app.push_screen(question, lambda yes: yes and self.write(unlock, message))
+        self.app.push_screen(question, lambda yes: self.write(unlock, message) if yes else None)
 
     def action_toggle_category(self, number: int) -> None:
         contact = self.table.current()
