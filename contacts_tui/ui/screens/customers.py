@@ -54,8 +54,8 @@ class CustomersScreen(CustomerMarks, PagedListScreen):
     query_state: Query
     HELP = (
         "Every customer, with how many contact persons it has. Type after / to search: "
-        "every word must appear in the customer's name, primary email, or a contact "
-        "person's name or email. f filters by role, category, status or email domain, "
+        "every word must appear in the customer's name, primary email or note, or in an "
+        "active contact person's name, email or note. f filters by role, category, status or email domain, "
         "together with the search; the header line names the filter while it is on, and F "
         "clears it. The table loads one page at a time, so it stays quick with any number "
         "of customers; where very many match, the count says 'about' until it is exact. "
