@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from contacts_tui.core.directory import lockout
 from contacts_tui.core.models import utcnow
-from contacts_tui.core.portal import lockout
 from contacts_tui.core.records import ContactInput, CustomerInput
 from contacts_tui.ui.screens.confirm import Confirm
 from contacts_tui.ui.screens.contact_form import ContactForm
