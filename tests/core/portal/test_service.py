@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from contacts_tui.core.directory import lockout
 from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.errors import (
     DirectoryError,
@@ -25,6 +26,7 @@ from contacts_tui.core.errors import (
     TooManyCodes,
     ValidationError,
 )
+from contacts_tui.core.models import utcnow
 from contacts_tui.core.portal import protocol
 from contacts_tui.core.portal.client import PortalClient, ServiceUnavailable, SessionEnded, WrongCode
 from contacts_tui.core.portal.server import Listener, ServiceThread, bind
@@ -326,6 +328,8 @@ def test_a_locked_out_address_is_told_why_and_when_and_an_admin_unlock_lifts_it(
     client = running.client()
     for _ in range(3):
         client.request_code(OWNER)
+    # Each request is counted with its work, after the answer.
+    poll(lambda: lockout.next_request_at(OWNER, utcnow()))
     wrong = client.try_code(OWNER, "000000")
     assert isinstance(wrong, WrongCode) and wrong.next_code_at is not None
     with pytest.raises(TooManyCodes) as refused:
@@ -335,6 +339,7 @@ def test_a_locked_out_address_is_told_why_and_when_and_an_admin_unlock_lifts_it(
     # A stranger's address is told the same, so the answer tells nobody who is a customer.
     for _ in range(3):
         client.request_code("nobody@acme.example")
+    poll(lambda: lockout.next_request_at("nobody@acme.example", utcnow()))
     (answer,) = raw(
         running.sockets["ssh"],
         protocol.encode({"v": 1, "op": "request_code", "args": {"email": "nobody@acme.example"}}),
