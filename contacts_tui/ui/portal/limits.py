@@ -37,6 +37,18 @@ MAX_SESSIONS = 50
 """Browser sessions open at once, by default: each is a process."""
 MAX_PER_CLIENT = 3
 """Browser sessions one client address may hold at once, by default."""
+INPUT_BYTES_PER_SECOND = 16 * 1024
+INPUT_BURST_BYTES = 128 * 1024
+"""What a browser may send its session, sustained and at once (keys, pastes,
+sizes, every message counted whole). Typing, a mouse and a pasted address
+are a few hundred bytes a second; a paste of a whole page is a few KiB.
+Past it the session ends: a client that sends megabytes a second keeps its
+session's process busy parsing keys and, once the process cannot keep up,
+the server holding what it has not yet taken."""
+INPUT_BACKLOG_BYTES = 256 * 1024
+"""What the server holds for a session's process that it has not yet read;
+past it the session ends (its process no longer keeps up with its input)."""
+
 GRACE_SECONDS = 5.0
 """How long a browser session's process has to end once asked (its client
 went away, or its lifetime is over) before the server kills it."""
@@ -59,3 +71,21 @@ def _bounded(value: object, default: int, most: int) -> int:
     else:
         number = default
     return max(1, min(number, most))
+
+
+class InputBudget:
+    """A browser's input allowance (a token bucket): ``INPUT_BURST_BYTES`` at
+    once, refilled at ``INPUT_BYTES_PER_SECOND``."""
+
+    def __init__(self, now: float, rate: float = INPUT_BYTES_PER_SECOND, burst: float = INPUT_BURST_BYTES) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.left = burst
+        self.when = now
+
+    def take(self, size: int, now: float) -> bool:
+        """Spend ``size`` bytes at ``now`` (seconds); False once the client has sent more than it may."""
+        self.left = min(self.burst, self.left + (now - self.when) * self.rate)
+        self.when = now
+        self.left -= size
+        return self.left >= 0

@@ -27,10 +27,18 @@ import aiohttp_jinja2
 import jinja2
 import textual_serve
 from aiohttp import WSMsgType, web
-from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from .limits import GRACE_SECONDS, LIFETIME_SECONDS, MAX_PER_CLIENT, MAX_SESSIONS, bounded_size
+from .limits import (
+    GRACE_SECONDS,
+    INPUT_BACKLOG_BYTES,
+    INPUT_BYTES_PER_SECOND,
+    LIFETIME_SECONDS,
+    MAX_PER_CLIENT,
+    MAX_SESSIONS,
+    InputBudget,
+    bounded_size,
+)
 from .web_access import ClientSlots, ServedHosts, client_of
 from .web_forks import WarmParent
 from .web_session import SessionProcess, close_reason, session_environment
@@ -66,6 +74,10 @@ SECURITY_HEADERS = {
 }
 
 log = logging.getLogger("textual-serve")
+
+FLOODED = "Too much input: the session ended. What you saved is kept."
+"""What the page of a session that sent more than it may says (the words of
+an out-of-memory ending, core/crash.py)."""
 
 
 @dataclass(frozen=True)
@@ -179,13 +191,13 @@ class PortalServer(Server):
             raise web.HTTPTooManyRequests(text="this address has as many portal sessions open as it may")
         self.sessions += 1
         try:
-            return await self._run_session(request)
+            return await self._run_session(request, client)
         finally:
             # Only now: the session's process has ended.
             self.sessions -= 1
             self.clients.give_back(client)
 
-    async def _run_session(self, request: web.Request) -> web.WebSocketResponse:
+    async def _run_session(self, request: web.Request, client: str) -> web.WebSocketResponse:
         websocket = web.WebSocketResponse(heartbeat=15)
         width, height = bounded_size(request.query.get("width"), request.query.get("height"))
         await websocket.prepare(request)
@@ -210,7 +222,7 @@ class PortalServer(Server):
         limit = self.settings.lifetime_seconds + self.settings.grace_seconds
         try:
             await session.start(width, height)
-            messages = asyncio.create_task(self._process_messages(websocket, session))
+            messages = asyncio.create_task(self._process_messages(websocket, session, client))
             expiry = asyncio.get_running_loop().call_later(limit, messages.cancel)
             try:
                 await messages
@@ -237,10 +249,33 @@ class PortalServer(Server):
                     pass
         return websocket
 
-    async def _process_messages(self, websocket: web.WebSocketResponse, app_service: AppService) -> None:
+    async def _process_messages(
+        self, websocket: web.WebSocketResponse, app_service: SessionProcess, client: str
+    ) -> None:
         """What the page sends: keys, sizes, focus, pings. Anything else is ignored,
-        as is a message that is not what its kind says (textual-serve asserted)."""
+        as is a message that is not what its kind says (textual-serve asserted).
+        A client that sends more than a session takes ends its session."""
+        loop = asyncio.get_running_loop()
+        budget = InputBudget(loop.time())
         async for message in websocket:
+            size = len(message.data) if isinstance(message.data, (str, bytes)) else 0
+            if not budget.take(size, loop.time()):
+                why = f"more than {INPUT_BYTES_PER_SECOND // 1024} KiB a second"
+            elif app_service.backlog() > INPUT_BACKLOG_BYTES:
+                why = f"more than its process takes ({INPUT_BACKLOG_BYTES // 1024} KiB waiting)"
+            else:
+                why = ""
+            if why:
+                log.warning(
+                    "ending session process %s of %s: it sent more input than a session takes, %s",
+                    app_service.pid,
+                    client,
+                    why,
+                )
+                app_service.ending = FLOODED
+                # Now, not after a quit queued behind the flood it has yet to read.
+                app_service.kill()
+                return
             if message.type != WSMsgType.TEXT:
                 continue
             try:

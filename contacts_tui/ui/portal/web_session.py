@@ -22,7 +22,7 @@ import shlex
 import signal
 from asyncio.subprocess import PIPE, Process
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from textual_serve.app_service import AppService
 
@@ -81,6 +81,32 @@ class SessionProcess(AppService):
         )
         self._stdin = process.stdin
         return process
+
+    # Input is written without waiting for the process to take it: waiting
+    # stopped the server reading the browser (its heartbeat too) and held a
+    # quit behind a flood. What is not yet taken is the caller's to bound
+    # (``backlog``, limits.INPUT_BACKLOG_BYTES).
+
+    async def send_bytes(self, data: bytes) -> bool:
+        return self._send(b"D", data)
+
+    async def send_meta(self, data: dict[str, str | None | int | bool]) -> bool:
+        return self._send(b"M", json.dumps(data).encode("utf-8"))
+
+    def _send(self, kind: Literal[b"D", b"M"], payload: bytes) -> bool:
+        stdin = self._stdin
+        if stdin is None or stdin.is_closing():
+            return False
+        try:
+            stdin.write(self.encode_packet(kind, payload))
+        except (RuntimeError, ConnectionError):
+            return False
+        return True
+
+    def backlog(self) -> int:
+        """Bytes written to the process that it has not yet read (beyond its pipe's own buffer)."""
+        stdin = self._stdin
+        return stdin.transport.get_write_buffer_size() if stdin is not None else 0
 
     async def set_terminal_size(self, width: object, height: object) -> None:
         await super().set_terminal_size(*bounded_size(width, height))
