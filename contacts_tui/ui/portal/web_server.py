@@ -222,7 +222,7 @@ class PortalServer(Server):
         limit = self.settings.lifetime_seconds + self.settings.grace_seconds
         try:
             await session.start(width, height)
-            messages = asyncio.create_task(self._process_messages(websocket, session, client))
+            messages = asyncio.create_task(self._relay_input(websocket, session, client))
             expiry = asyncio.get_running_loop().call_later(limit, messages.cancel)
             try:
                 await messages
@@ -249,9 +249,7 @@ class PortalServer(Server):
                     pass
         return websocket
 
-    async def _process_messages(
-        self, websocket: web.WebSocketResponse, app_service: SessionProcess, client: str
-    ) -> None:
+    async def _relay_input(self, websocket: web.WebSocketResponse, app_service: SessionProcess, client: str) -> None:
         """What the page sends: keys, sizes, focus, pings. Anything else is ignored,
         as is a message that is not what its kind says (textual-serve asserted).
         A client that sends more than a session takes ends its session."""

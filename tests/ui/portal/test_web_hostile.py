@@ -1,13 +1,13 @@
 """A hostile browser session among calm ones, on a real `contacts-tui portal
---web` with forked sessions: one that floods its input and one that takes
-more memory than --session-memory allows are ended, with a message to their
-page, while two calm sessions keep answering their keys."""
+--web` with forked sessions: one that floods its input is ended, with a
+message to its page, while two calm sessions keep drawing their screens."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -72,12 +72,15 @@ async def open_watched(client: aiohttp.ClientSession, url: str, page: str) -> Wa
     return watched
 
 
-async def among_calm_sessions(service: RunningService, tmp_path: Path, attack: Callable[[Watched], Awaitable[None]]):
+async def among_calm_sessions(
+    service: RunningService, tmp_path: Path, attack: Callable[[Watched], Coroutine[Any, Any, None]], *options: str
+) -> tuple[str, str]:
     """Two calm sessions and a hostile one; ``attack`` drives the hostile one
     until the server closes it; the calm ones answer throughout. The hostile
     session's close reason."""
-    with serving(service, tmp_path, "--sign-in-timeout", "10m") as served:
-        assert served.warmed_parent() is not None, "the sessions are not forked from a warmed parent"
+    with serving(service, tmp_path, "--sign-in-timeout", "10m", *options) as served:
+        forked = "--cold-sessions" not in options
+        assert (served.warmed_parent() is not None) == forked, "the sessions do not start as asked"
         async with aiohttp.ClientSession() as client:
             url, page = socket_url(served), origin(served)
             calm = [await open_watched(client, url, page) for _ in range(2)]
