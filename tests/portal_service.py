@@ -66,7 +66,7 @@ def mailed_codes(address: str) -> list[str]:
     codes = []
     for record in relay_log.captured_messages(50):
         if address in record.recipients:
-            found = re.search(rb"sign-in code: (\d{6})", relay_log.captured_message(record.id)[2])
+            found = re.search(rb"(?:sign-in code|inlogcode): (\d{6})", relay_log.captured_message(record.id)[2])
             if found:
                 codes.append(found.group(1).decode())
     return codes

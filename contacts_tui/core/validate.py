@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from .catalog import Catalog
 from .controls import has_control
 from .errors import ValidationError
+from .wording import Phrase
 
 ROLES = ("General", "Billing", "Bookkeeping", "Technical", "Management", "Support")
 DEFAULT_ROLE = "General"
@@ -40,24 +41,42 @@ def local_only_name(host: str) -> bool:
     return "." not in name or name.endswith((".localdomain", ".localhost"))
 
 
+# What the messages call each field: phrases, so the portal says them in its language.
+NAME_LABEL = Phrase("Name")
+EMAIL_LABEL = Phrase("Email")
+PHONE_LABEL = Phrase("Phone")
+ROLE_LABEL = Phrase("Role")
+
+
 def clean_text(value: object, field: str, *, label: str, required: bool, max_length: int) -> str:
+    """``label`` names the field in the message: a ``Phrase``, so the portal says it in its language."""
     text = "" if value is None else str(value).strip()
     if has_control(text):
-        raise ValidationError.single(field, f"{label} may not contain line breaks or control characters")
+        raise ValidationError.single(
+            field, Phrase("{label} may not contain line breaks or control characters", label=label)
+        )
     if required and not text:
-        raise ValidationError.single(field, f"{label} is required")
+        raise ValidationError.single(field, Phrase("{label} is required", label=label))
     if len(text) > max_length:
-        raise ValidationError.single(field, f"{label} is too long ({len(text)} characters, at most {max_length})")
+        raise ValidationError.single(
+            field,
+            Phrase(
+                "{label} is too long ({length} characters, at most {most})",
+                label=label,
+                length=len(text),
+                most=max_length,
+            ),
+        )
     return text
 
 
 def clean_name(value: object, field: str = "name") -> str:
-    return clean_text(value, field, label="Name", required=True, max_length=NAME_MAX)
+    return clean_text(value, field, label=NAME_LABEL, required=True, max_length=NAME_MAX)
 
 
 def clean_email(value: object, field: str = "email") -> str:
     """A valid address in normalized form (domain lowercased, IDNA as Unicode); no DNS."""
-    text = clean_text(value, field, label="Email", required=True, max_length=EMAIL_MAX)
+    text = clean_text(value, field, label=EMAIL_LABEL, required=True, max_length=EMAIL_MAX)
     local, at, domain = text.rpartition("@")
     # Imports validate hundreds of thousands of addresses: a plain local part
     # needs no full parse, and each domain is checked once, by the same library.
@@ -68,8 +87,48 @@ def clean_email(value: object, field: str = "email") -> str:
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise ValidationError.single(field, f"{text!r} is not a valid email address: {exc}") from None
+        raise ValidationError.single(
+            field, Phrase("{text!r} is not a valid email address: {reason}", text=text, reason=email_reason(str(exc)))
+        ) from None
     return result.normalized
+
+
+EMAIL_REASONS = (
+    "An email address must have an @-sign.",
+    "There must be something before the @-sign.",
+    "There must be something after the @-sign.",
+    "The part after the @-sign is not valid. It should have a period.",
+    "An email address cannot have two periods in a row.",
+    "An email address cannot start with a period.",
+    "An email address cannot end with a period.",
+    "An email address cannot have a period immediately before the @-sign.",
+    "An email address cannot have a period immediately after the @-sign.",
+    "An email address cannot start with a hyphen.",
+    "An email address cannot end with a hyphen.",
+    "An email address cannot have a hyphen immediately after the @-sign.",
+    "An email address cannot have a period and a hyphen next to each other.",
+    "The email address contains an invalid character.",
+    "The email address contains invalid characters before the @-sign.",
+    "There can't be anything after the email address.",
+)
+"""The reasons of email-validator's that people typing an address meet most
+(a typo), which the portal says in its language; its rarer ones stay in its
+English."""
+EMAIL_REASON_PREFIXES = (
+    "The email address contains invalid characters before the @-sign",
+    "The part after the @-sign contains invalid characters",
+)
+"""Reasons that go on to name the characters ("…: SPACE.")."""
+
+
+def email_reason(text: str) -> str:
+    """email-validator's reason, as a phrase where the portal has its words."""
+    if text in EMAIL_REASONS:
+        return Phrase(text)
+    for prefix in EMAIL_REASON_PREFIXES:
+        if text.startswith(prefix + ": "):
+            return Phrase(prefix + ": {characters}", characters=text[len(prefix) + 2 :])
+    return text
 
 
 _PLAIN_LOCAL = re.compile(r"^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*$")
@@ -92,22 +151,25 @@ def email_key(address: str) -> str:
 
 
 def clean_phone(value: object, field: str = "phone") -> str:
-    text = clean_text(value, field, label="Phone", required=False, max_length=PHONE_MAX)
+    text = clean_text(value, field, label=PHONE_LABEL, required=False, max_length=PHONE_MAX)
     if text and (not _PHONE_CHARS.match(text) or not any(ch.isdigit() for ch in text)):
         raise ValidationError.single(
-            field, f"{text!r} is not a phone number (digits, spaces, + ( ) - . / and an optional 'ext 12')"
+            field,
+            Phrase("{text!r} is not a phone number (digits, spaces, + ( ) - . / and an optional 'ext 12')", text=text),
         )
     return text
 
 
 def clean_role(value: object, field: str = "role") -> str:
-    text = clean_text(value, field, label="Role", required=False, max_length=40)
+    text = clean_text(value, field, label=ROLE_LABEL, required=False, max_length=40)
     if not text:
         return DEFAULT_ROLE
     for role in ROLES:
         if role.lower() == text.lower():
             return role
-    raise ValidationError.single(field, f"Unknown role {text!r}; choose one of {', '.join(ROLES)}")
+    raise ValidationError.single(
+        field, Phrase("Unknown role {text!r}; choose one of {roles}", text=text, roles=", ".join(ROLES))
+    )
 
 
 def clean_notes(value: object, field: str = "notes") -> str:
@@ -146,12 +208,25 @@ def clean_categories(values: Iterable[object] | None, catalog: Catalog, field: s
 
 def _unknown_category(value: str, key: str, catalog: Catalog) -> str:
     """Why ``value`` is no category, and what was probably meant."""
-    message = f"Unknown category {value!r}; the catalog has {', '.join(catalog.keys)}"
+    keys = ", ".join(catalog.keys)
     category = catalog.resolve(key)
     if category is not None:
-        return f"{message}. {value!r} is an email type of {category}: opt in to {category}"
+        return Phrase(
+            "Unknown category {value!r}; the catalog has {keys}. {value!r} is an email type of {category}: "
+            "opt in to {category}",
+            value=value,
+            keys=keys,
+            category=category,
+        )
     close = difflib.get_close_matches(key, catalog.keys, n=1, cutoff=0.6)
-    return f"{message}. Did you mean {close[0]!r}?" if close else message
+    if close:
+        return Phrase(
+            "Unknown category {value!r}; the catalog has {keys}. Did you mean {close!r}?",
+            value=value,
+            keys=keys,
+            close=close[0],
+        )
+    return Phrase("Unknown category {value!r}; the catalog has {keys}", value=value, keys=keys)
 
 
 _NO_CATEGORIES: frozenset[str] = frozenset()

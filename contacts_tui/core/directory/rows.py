@@ -8,6 +8,7 @@ from ..catalog import Catalog
 from ..errors import NotFound
 from ..models import ContactCategory, ContactPerson, Customer
 from ..records import ContactRecord, contact_record
+from ..wording import Phrase
 
 
 def customer_row(customer_id: int) -> Customer:
@@ -33,7 +34,7 @@ def lock_customer(database: peewee.Database, customer_id: int) -> Customer:
 def contact_row(contact_id: int) -> ContactPerson:
     row = ContactPerson.get_or_none(ContactPerson.id == contact_id)
     if row is None:
-        raise NotFound(f"contact person {contact_id} does not exist")
+        raise NotFound(Phrase("contact person {id} does not exist", id=contact_id))
     return row
 
 

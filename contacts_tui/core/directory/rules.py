@@ -24,6 +24,7 @@ from ..validate import (
     clean_role,
     email_key,
 )
+from ..wording import Phrase
 
 DEFAULT_MAX_CONTACTS = 10
 
@@ -148,16 +149,28 @@ def needs_a_name(email: str) -> FieldError:
 
 def primary_conflict(key: str, email: str, customer_key: str) -> FieldError | None:
     if key == customer_key:
-        return FieldError("email", f"{email} is this customer's primary email, which gets every notification already")
+        return FieldError(
+            "email",
+            Phrase("{email} is this customer's primary email, which gets every notification already", email=email),
+        )
     return None
 
 
 def duplicate_contact(email: str, existing: str, line: int | None = None) -> FieldError:
     """``email`` is an active contact person's already, stored as ``existing``
     (or written so on an earlier ``line`` of an import)."""
-    notes = ([] if existing == email else [f"as {existing}"]) + ([f"on line {line}"] if line is not None else [])
-    where = f" ({', '.join(notes)})" if notes else ""
-    return FieldError("email", f"{email} is already a contact person of this customer{where}")
+    if line is None:
+        # The portal's wording (no import lines there), which it says in the customer's language.
+        if existing == email:
+            return FieldError("email", Phrase("{email} is already a contact person of this customer", email=email))
+        return FieldError(
+            "email",
+            Phrase(
+                "{email} is already a contact person of this customer (as {existing})", email=email, existing=existing
+            ),
+        )
+    notes = ([] if existing == email else [f"as {existing}"]) + [f"on line {line}"]
+    return FieldError("email", f"{email} is already a contact person of this customer ({', '.join(notes)})")
 
 
 def duplicate_conflict(email: str, existing: str | None) -> FieldError | None:
@@ -176,17 +189,23 @@ def checked_limit(limit: int) -> int:
     return limit
 
 
-def limit_error(active_count: int, limit: int, customer: str = "this customer") -> FieldError | None:
+THIS_CUSTOMER = Phrase("this customer")
+
+
+def limit_error(active_count: int, limit: int, customer: str = THIS_CUSTOMER) -> FieldError | None:
     """The error for one more active contact person at a customer that has
     ``active_count``: the limit's one wording, for single edits and imports."""
     if active_count >= limit:
-        return FieldError(None, f"{customer} already has {limit} contact persons — remove one first")
+        return FieldError(
+            None,
+            Phrase("{customer} already has {limit} contact persons — remove one first", customer=customer, limit=limit),
+        )
     return None
 
 
 def deleted_error(name: str) -> FieldError:
     """A deleted contact person is read-only until it is restored, whoever asks."""
-    return FieldError(None, f"{name} is deleted: restore this contact person before changing it")
+    return FieldError(None, Phrase("{name} is deleted: restore this contact person before changing it", name=name))
 
 
 def raise_limit(active_count: int, limit: int, subject: str | None) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from ..catalog import Catalog
 from ..directory.history import Change
 from ..records import ContactInput, ContactRecord, CustomerRecord
+from ..wording import Phrase
 from . import protocol as p
 from .protocol import ServiceUnavailable, SessionEnded
 
@@ -32,7 +33,7 @@ __all__ = ["PortalClient", "PortalSession", "ServiceUnavailable", "SessionEnded"
 
 TIMEOUT = 30.0
 """Seconds a call waits for its answer (a sign-in hashes on purpose slowly; a database may be busy)."""
-DOWN = "the portal is not available right now: its service does not answer"
+DOWN = Phrase("the portal is not available right now: its service does not answer")
 
 
 class PortalClient:

@@ -37,6 +37,7 @@ from ..errors import (
     ValidationError,
 )
 from ..records import ContactInput, ContactRecord, CustomerRecord
+from ..wording import Phrase, phrase_from
 
 VERSION = 1
 MAX_REQUEST_BYTES = 64 * 1024
@@ -99,6 +100,9 @@ ERROR_CODES = (
     FAILED,
 )
 
+BUSY_NOW = Phrase("the portal is busy; try again in a moment")
+NO_DATA = Phrase("the portal cannot reach its data right now; try again in a few minutes")
+
 _ID_MAX = 64
 _TOKEN_MAX = 128
 _LIST_MAX = 64
@@ -130,24 +134,37 @@ def answer_ok(request_id: Any, result: Any) -> dict[str, Any]:
 
 
 def answer_error(request_id: Any, code: str, message: str, **detail: Any) -> dict[str, Any]:
-    return {"v": VERSION, "id": request_id, "ok": False, "error": {"code": code, "message": message, **detail}}
+    """An error answer; a message that is a ``Phrase`` carries its template and
+    arguments too (``phrase``), so the portal can say it in its language."""
+    error = {"code": code, "message": message, **_phrase(message), **detail}
+    return {"v": VERSION, "id": request_id, "ok": False, "error": error}
+
+
+def _phrase(message: str) -> dict[str, Any]:
+    return {"phrase": message.as_json()} if isinstance(message, Phrase) else {}
 
 
 def error_answer(request_id: Any, error: DirectoryError) -> dict[str, Any]:
     """The answer for an error the directory raised on purpose."""
     if isinstance(error, ValidationError):
-        fields = [{"field": e.field, "message": e.message} for e in error.errors]
+        fields = [{"field": e.field, "message": e.message, **_phrase(e.message)} for e in error.errors]
         code = LIMIT_REACHED if isinstance(error, LimitReached) else INVALID
         return answer_error(request_id, code, str(error), fields=fields, subject=error.subject)
     if isinstance(error, TooManyCodes):
-        return answer_error(request_id, TOO_MANY_CODES, str(error), next_code_at=_time(error.next_code_at))
+        return answer_error(request_id, TOO_MANY_CODES, said_by(error), next_code_at=_time(error.next_code_at))
     if isinstance(error, PortalClosed):
-        return answer_error(request_id, PORTAL_CLOSED, str(error))
+        return answer_error(request_id, PORTAL_CLOSED, said_by(error))
     if isinstance(error, NotFound):
-        return answer_error(request_id, NOT_FOUND, str(error))
+        return answer_error(request_id, NOT_FOUND, said_by(error))
     if isinstance(error, DatabaseUnavailable):
-        return answer_error(request_id, UNAVAILABLE, str(error))
-    return answer_error(request_id, REFUSED, str(error))
+        return answer_error(request_id, UNAVAILABLE, said_by(error))
+    return answer_error(request_id, REFUSED, said_by(error))
+
+
+def said_by(error: DirectoryError) -> str:
+    """An error's message, the ``Phrase`` it was raised with where it was."""
+    first = error.args[0] if len(error.args) == 1 else None
+    return first if isinstance(first, Phrase) else str(error)
 
 
 @dataclass(frozen=True)
@@ -418,9 +435,13 @@ def catalog_from(data: list[dict[str, Any]]) -> Catalog:
 
 def error_from(error: dict[str, Any]) -> DirectoryError:
     """The core's error for an error answer, so the portal shows it as it shows a directory's."""
-    code, message = error.get("code"), str(error.get("message", ""))
+    code = error.get("code")
+    message = phrase_from(error.get("phrase"), str(error.get("message", "")))
     if code in (INVALID, LIMIT_REACHED):
-        fields = [FieldError(e.get("field"), str(e.get("message", ""))) for e in error.get("fields", [])]
+        fields = [
+            FieldError(e.get("field"), phrase_from(e.get("phrase"), str(e.get("message", ""))))
+            for e in error.get("fields", [])
+        ]
         kind = LimitReached if code == LIMIT_REACHED else ValidationError
         return kind(fields or [FieldError(None, message)], error.get("subject"))
     next_code_at = _from_time(error.get("next_code_at"))
@@ -433,7 +454,8 @@ def error_from(error: dict[str, Any]) -> DirectoryError:
     if code == NOT_FOUND:
         return NotFound(message)
     if code in (UNAVAILABLE, BUSY):
-        return ServiceUnavailable(message)
+        # The database's own words (its host, its error) are for the service's log, not for customers.
+        return ServiceUnavailable(message if isinstance(message, Phrase) else NO_DATA)
     return DirectoryError(message or f"the portal service answered {code!r}")
 
 

@@ -18,6 +18,7 @@ from ..directory.service import Directory
 from ..errors import NotFound, PortalClosed
 from ..records import ContactInput, ContactRecord, CustomerRecord
 from ..validate import email_key
+from ..wording import Phrase
 
 
 class PortalScope:
@@ -45,9 +46,9 @@ class PortalScope:
         try:
             customer = self._directory.get_customer(self.customer_id)
         except NotFound:
-            raise PortalClosed("this customer no longer exists; you have been signed out") from None
+            raise PortalClosed(Phrase("this customer no longer exists; you have been signed out")) from None
         if customer.portal_disabled_at is not None or not customer.active:
-            raise PortalClosed("the portal has been turned off for this customer; you have been signed out")
+            raise PortalClosed(Phrase("the portal has been turned off for this customer; you have been signed out"))
         return customer
 
     def contacts(self, *, include_deleted: bool = True) -> list[ContactRecord]:
@@ -107,7 +108,7 @@ class PortalScope:
             or contact.customer_id != self.customer_id
             or email_key(contact.email) == email_key(customer.email)
         ):
-            raise NotFound(f"contact person {contact_id} does not exist")
+            raise NotFound(Phrase("contact person {id} does not exist", id=contact_id))
         return contact
 
 

@@ -167,7 +167,7 @@ class PortalServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: str) -> None:
         if self.connections >= self.max_connections:
             log.warning("refused a connection on the %s socket: %d are open", channel, self.connections)
-            busy = p.answer_error(None, p.BUSY, "the portal is busy; try again in a moment")
+            busy = p.answer_error(None, p.BUSY, p.BUSY_NOW)
             await self._send(writer, p.encode(busy))
             writer.close()
             return

@@ -16,7 +16,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import DirectoryError, PortalClosed
+from ..errors import DatabaseUnavailable, DirectoryError, PortalClosed
+from ..wording import Phrase
 from . import protocol as p
 from .scope import PortalScope
 from .sessions import IDLE_TIMEOUT, SESSION_LIFETIME, Peer, Sessions
@@ -24,13 +25,15 @@ from .signin import SignIn
 
 log = logging.getLogger(__name__)
 
-ENDED = (
-    f"your session has ended ({IDLE_TIMEOUT // 60} minutes without a key, {SESSION_LIFETIME // 60} minutes "
-    "after signing in, or signed out); you have been signed out"
+ENDED = Phrase(
+    "your session has ended ({idle} minutes without a key, {lifetime} minutes after signing in, or signed out); "
+    "you have been signed out",
+    idle=IDLE_TIMEOUT // 60,
+    lifetime=SESSION_LIFETIME // 60,
 )
-NO_TOKEN = "sign in first: this operation needs the token that sign_in returns"
-WRONG = "that code is not right, or no longer valid"
-FAULT = "the portal service could not do this; its log says why"
+NO_TOKEN = Phrase("sign in first: this operation needs the token that sign_in returns")
+WRONG = Phrase("that code is not right, or no longer valid")
+FAULT = Phrase("the portal service could not do this; its log says why")
 
 
 class PortalService:
@@ -64,6 +67,9 @@ class PortalService:
         except p.ProtocolError as exc:
             return p.encode(p.answer_error(request.id, exc.code, exc.message, **exc.detail))
         except DirectoryError as exc:
+            if isinstance(exc, DatabaseUnavailable):
+                # The portal tells the customer only that the data is out of reach: the why is logged here.
+                log.warning("the portal service cannot reach the database for %s: %s", request.op, exc)
             return p.encode(p.error_answer(request.id, exc))
         except Exception:
             log.exception("the portal service failed on %s from %s (pid %s)", request.op, peer.channel, peer.pid)

@@ -42,6 +42,8 @@ from ..migrate import write_transaction
 from ..models import Customer, SignInCode, utcnow
 from ..records import CustomerRecord
 from ..validate import clean_email, email_key
+from ..wording import Phrase
+from .language import DEFAULT_LANGUAGE, LANGUAGES, translation
 
 CODE_DIGITS = 6
 CODE_LIFETIME = dt.timedelta(minutes=10)
@@ -217,8 +219,8 @@ class SignIn:
             done.set_result(None)
 
     @_uses_database
-    def _store_code(self, address: str, now: dt.datetime) -> tuple[str, str, str] | None:
-        """The name, address and code to mail, once stored; None when no code goes out."""
+    def _store_code(self, address: str, now: dt.datetime) -> tuple[str, str, str, str] | None:
+        """The name, address, code and language to mail, once stored; None when no code goes out."""
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         stored = hash_code(code)
         self.directory.follow_settings()  # the stored sender, as it is now
@@ -232,7 +234,7 @@ class SignIn:
             SignInCode.insert(
                 customer=customer.id, code_hash=stored, created_at=now, expires_at=now + CODE_LIFETIME, tries=0
             ).execute()
-        return customer.name, customer.email, code
+        return customer.name, customer.email, code, mail_language(customer)
 
     @_uses_database
     def verify(self, email: str, code: str, channel: str) -> CustomerRecord | None:
@@ -330,27 +332,52 @@ def too_many(later: dt.datetime, now: dt.datetime) -> str:
     """Why no code is sent now, and when one can be (naive UTC times), for any address alike."""
     minutes = max(1, -(-int((later - now).total_seconds()) // 60))
     window = int(REQUEST_WINDOW.total_seconds() // 60)
-    return (
-        f"this address has had {MAX_REQUESTS} sign-in codes in the last {window} minutes, the most it may; "
-        f"a new code can be asked for in {minutes} minute{'s' if minutes != 1 else ''}"
+    if minutes == 1:
+        return Phrase(
+            "this address has had {most} sign-in codes in the last {window} minutes, the most it may; "
+            "a new code can be asked for in 1 minute",
+            most=MAX_REQUESTS,
+            window=window,
+        )
+    return Phrase(
+        "this address has had {most} sign-in codes in the last {window} minutes, the most it may; "
+        "a new code can be asked for in {minutes} minutes",
+        most=MAX_REQUESTS,
+        window=window,
+        minutes=minutes,
     )
 
 
-def code_message(sender: str, name: str, address: str, code: str) -> bytes:
-    """The mail with the code: an ordinary notification of its own category."""
+def mail_language(customer: Customer) -> str:
+    """The language of a customer's code mail: the one stored on the customer.
+
+    Only a customer is ever mailed, so the language tells nobody anything
+    the address did not; the screen says the same to every address, in its
+    own language."""
+    return customer.language if customer.language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def code_message(sender: str, name: str, address: str, code: str, language: str = DEFAULT_LANGUAGE) -> bytes:
+    """The mail with the code, in the customer's ``language``: an ordinary
+    notification of its own category."""
+    _ = translation(language).gettext
     message = EmailMessage()
-    message["From"] = formataddr(("Contact Persons portal", sender))
+    message["From"] = formataddr((_("Contact Persons portal"), sender))
     message["To"] = formataddr((name, address))
-    message["Subject"] = "Your sign-in code for the contact persons portal"
+    message["Subject"] = _("Your sign-in code for the contact persons portal")
     message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     message["X-Notification-Category"] = CATEGORY
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
     message.set_content(
-        f"Your sign-in code: {code}\n\n"
-        f"Type it in the portal within {minutes} minutes. Only the newest code works.\n"
-        "If you did not ask for it, ignore this mail: nobody can sign in without the code.\n"
+        _(
+            "Your sign-in code: {code}\n\n"
+            "Type it in the portal within {minutes} minutes. Only the newest code works.\n"
+            "If you did not ask for it, ignore this mail: nobody can sign in without the code.\n"
+        ).format(code=code, minutes=minutes)
     )
+    # After the content: set_content drops every Content-* header set before it.
+    message["Content-Language"] = language
     return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
 
 

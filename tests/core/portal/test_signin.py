@@ -78,7 +78,7 @@ def mails_to(address: str) -> list[bytes]:
 
 
 def code_in(message: bytes) -> str:
-    return re.search(rb"sign-in code: (\d{6})", message).group(1).decode()
+    return re.search(rb"(?:sign-in code|inlogcode): (\d{6})", message).group(1).decode()
 
 
 def wait_for_codes(address: str, count: int) -> list[str]:

@@ -222,7 +222,7 @@ async def captured_code(address: str) -> str:
         for record in relay_log.captured_messages(20):
             if address in record.recipients:
                 _record, _original, message = relay_log.captured_message(record.id)
-                found = re.search(rb"sign-in code: (\d{6})", message)
+                found = re.search(rb"(?:sign-in code|inlogcode): (\d{6})", message)
                 if found:
                     return found.group(1).decode()
         return None
