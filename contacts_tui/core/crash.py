@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import secrets
 
+from .wording import Phrase
+
 log = logging.getLogger("contacts_tui.crash")
 
 
@@ -33,5 +35,8 @@ def report_crash(error: BaseException | None, details: str = "") -> str:
 def crash_line(reference: str, out_of_memory: bool = False) -> str:
     """What the customer reads (one line at 80 columns): what happened, that
     nothing saved is lost, and the reference."""
-    what = "Out of memory: the session ended." if out_of_memory else "The portal stopped on an error."
-    return f"{what} What you saved is kept. Reference: {reference}"
+    if out_of_memory:
+        return Phrase(
+            "Out of memory: the session ended. What you saved is kept. Reference: {reference}", reference=reference
+        )
+    return Phrase("The portal stopped on an error. What you saved is kept. Reference: {reference}", reference=reference)

@@ -24,6 +24,7 @@ from textual.fuzzy import Matcher
 from textual.screen import Screen
 
 from .format import plain
+from .language import _, pgettext
 from .screens.base import KeyHelp
 
 WORDS = {
@@ -82,14 +83,30 @@ def screen_commands(screen: Screen) -> Iterator[ScreenCommand]:
         title = screen.describe(binding)
         reason = screen.reason_for(binding)
         name = parse(binding.action)[1]
-        words = (name.replace("_", " "), *WORDS.get(name, "").split())
+        words = (name.replace("_", " "), *WORDS.get(name, "").split(), *other_words(name))
         if reason:
             yield ScreenCommand(
-                title, f"Not now: {reason}", partial(app.notify, reason, severity="warning", markup=False), words
+                title,
+                _("Not now: {reason}").format(reason=reason),
+                partial(app.notify, reason, severity="warning", markup=False),
+                words,
             )
         else:
             key = app.get_key_display(binding)
-            yield ScreenCommand(title, f"Key: {key}", partial(screen.run_action, binding.action), words)
+            yield ScreenCommand(
+                title, _("Key: {key}").format(key=key), partial(screen.run_action, binding.action), words
+            )
+
+
+WORDS_CONTEXT = "palette.words"
+"""The gettext context of the words people type for an action, in a language
+other than English (Dutch "toevoegen nieuw aanmaken" for add)."""
+
+
+def other_words(action: str) -> list[str]:
+    """The words for an action in the app's language, besides the English ones."""
+    said = pgettext(WORDS_CONTEXT, action)
+    return [] if said == action else said.split()
 
 
 class ScreenActions(Provider):

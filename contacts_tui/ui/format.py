@@ -24,6 +24,8 @@ from contacts_tui.core.records import ContactRecord, CustomerRecord
 from contacts_tui.core.times import local, zone_name
 from contacts_tui.core.validate import DEFAULT_LANGUAGE, LANGUAGES
 
+from .language import _, category_label, ngettext, role_name
+
 
 def cell(value: str, style: str = "") -> Text:
     """A table cell that ends in an ellipsis instead of wrapping or spilling over."""
@@ -40,30 +42,33 @@ def contact_count(count: int, limit: int) -> str:
 
 
 def contacts_line(count: int, limit: int) -> str:
-    noun = "contact" if limit == 1 else "contacts"
-    return f"{count} of {limit} {noun}"
+    return ngettext("{count} of {limit} contact", "{count} of {limit} contacts", limit).format(count=count, limit=limit)
 
 
 def customer_status(customer: CustomerRecord) -> str:
-    return "active" if customer.active else "inactive"
+    return _("active") if customer.active else _("inactive")
 
 
 def contact_status(contact: ContactRecord) -> str:
-    return "active" if contact.active else "deleted"
+    return _("active") if contact.active else _("deleted")
 
 
-def receives(contact: ContactRecord, catalog: Catalog, width: int = 0) -> str:
+def receives(contact: ContactRecord, catalog: Catalog, width: int = 0, *, labels: bool = False) -> str:
     """What a contact person gets: "all", the category keys in catalog order, or "nothing".
 
-    Keys rather than labels: they are short and what senders put in the
-    header. When they do not fit in ``width``, the first and how many more
-    ("billing +1"): the line under the table names every category.
+    Keys rather than labels for admins: they are short and what senders put
+    in the header; ``labels`` for customers, who never see a header (in
+    their language). When they do not fit in ``width``, the first and how
+    many more ("billing +1"): the line under the table names every category.
     """
     if contact.receive_all:
-        return "all"
+        return _("all")
     if not contact.categories:
-        return "nothing"
-    keys = catalog.sort_keys(contact.categories)
+        return _("nothing")
+    keys = list(catalog.sort_keys(contact.categories))
+    if labels:
+        by_key = {category.key: category for category in catalog.categories}
+        keys = [category_label(by_key[key]) if key in by_key else key for key in keys]
     text = ", ".join(keys)
     if width and len(keys) > 1 and cell_len(text) > width:
         text = f"{keys[0]} +{len(keys) - 1}"
@@ -100,7 +105,7 @@ def filter_title(title: str, flt: Filter, *, replaces: bool = False) -> str:
 
 def note(text: str) -> str:
     """A note where a detail line shows it ("" for none)."""
-    return f"Note: {text}" if text else ""
+    return _("Note: {text}").format(text=text) if text else ""
 
 
 def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_deleted: bool) -> list[str]:
@@ -109,9 +114,9 @@ def customer_lines(customer: CustomerRecord, active: int, limit: int, showing_de
     contact = " · ".join(part for part in parts if part)
     count = contacts_line(active, limit)
     if active >= limit:
-        count += " · the limit: delete one to add another"
+        count += _(" · the limit: delete one to add another")
     if showing_deleted:
-        count += " · showing deleted ones too"
+        count += _(" · showing deleted ones too")
     return [visible(customer.name), visible(contact), count]
 
 
@@ -134,6 +139,11 @@ def portal_line(customer: CustomerRecord, locked_until: dt.datetime | None = Non
     return f"Portal: {last}"
 
 
+def on_off(state: bool) -> str:
+    """A switch's state, as the contact line and the forms say it."""
+    return _("on") if state else _("off")
+
+
 SWITCHED = " ✓"
 """After the state a key just switched: the answer to 1-9 and 0 is on this line, not in a toast over it."""
 
@@ -144,13 +154,13 @@ def toggles_line(contact: ContactRecord, catalog: Catalog, keys: int, switched: 
     parts = []
     for number, category in enumerate(catalog.categories[:keys], 1):
         mark = SWITCHED if category.key == switched else ""
-        parts.append(f"[{number}] {category.label} {'on' if category.key in contact.categories else 'off'}{mark}")
+        parts.append(f"[{number}] {category_label(category)} {on_off(category.key in contact.categories)}{mark}")
     if len(catalog.categories) > keys:
-        parts.append("… (e edits the rest)")
-    parts.append(f"[0] All {'on' if contact.receive_all else 'off'}{SWITCHED if switched == 'all' else ''}")
+        parts.append(_("… (e edits the rest)"))
+    parts.append(f"[0] {_('All')} {on_off(contact.receive_all)}{SWITCHED if switched == 'all' else ''}")
     if contact.kept:
         # Opt-ins an earlier catalog left: they do nothing now, and come back with it.
-        parts.append(f"(kept: {', '.join(contact.kept)})")
+        parts.append(_("(kept: {categories})").format(categories=", ".join(contact.kept)))
     return "  ".join(parts)
 
 
@@ -165,17 +175,21 @@ def contact_lines(
 ) -> list[str]:
     """The highlighted contact person in full, what it gets, and where else it is a contact."""
     if contact is None:
-        empty = "" if has_contacts else "No contact persons yet. Press a to add the first one."
+        empty = "" if has_contacts else _("No contact persons yet. Press a to add the first one.")
         return [empty, "", ""]
     # Phone and role first after the name: at 80 columns they are not in the table.
-    who = " · ".join(part for part in (contact.name, contact.phone, contact.role, contact.email) if part)
+    who = " · ".join(part for part in (contact.name, contact.phone, role_name(contact.role), contact.email) if part)
     if not contact.active:
         when = contact.deleted_at.strftime("%Y-%m-%d") if contact.deleted_at else ""
-        return [visible(who), f"Deleted {when}: gets no mail. u restores.", visible(note(contact.notes))]
+        return [
+            visible(who),
+            _("Deleted {when}: gets no mail. u restores.").format(when=when),
+            visible(note(contact.notes)),
+        ]
     if not others:
-        where = "Not a contact person at any other customer."
+        where = _("Not a contact person at any other customer.")
     else:
-        where = "Also a contact person at: " + ", ".join(m.customer_name for m in others)
+        where = _("Also a contact person at: {customers}").format(customers=", ".join(m.customer_name for m in others))
     if contact.notes:
         where = f"{note(contact.notes)} · {where}"
     return [visible(who), visible(toggles_line(contact, catalog, keys, switched)), visible(where)]

@@ -438,7 +438,7 @@ async def test_the_portal_shows_hostile_names_and_runs_nothing(
                 walk.check()
                 await walk.click_names(limit=6)
                 await back_to(pilot, "PortalContactsScreen")
-        assert {"PortalContactsScreen", "CommandPalette", "PortalHelp", "PortalContactForm", "Confirm"} <= walk.screens
+        assert {"PortalContactsScreen", "PortalPalette", "PortalHelp", "PortalContactForm", "Confirm"} <= walk.screens
         assert "PortalHistoryScreen" in walk.screens
     assert list(canary.iterdir()) == []
     assert directory_state(sqlite_directory) == before, "something changed in the directory"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import io
 import signal
 import time
@@ -19,12 +20,15 @@ from textual.screen import Screen
 
 from contacts_tui.core.crash import crash_line, report_crash
 from contacts_tui.core.portal.client import PortalClient, PortalSession
+from contacts_tui.core.portal.language import DEFAULT_LANGUAGE, LANGUAGES, say, translation
 
 from ..commands import ScreenActions
 from ..inert_text import InertText
+from ..language import N_, _
 from ..typeahead import TypeAhead
 from .help import PortalHelp
 from .limits import IDLE_SECONDS, LIFETIME_SECONDS, SIGN_IN_SECONDS, bounded_size
+from .palette import PortalPalette
 from .signin_screen import SignInScreen
 
 IDLE_CHECK_SECONDS = 5.0
@@ -41,20 +45,20 @@ class PortalApp(InertText, TypeAhead):
     """
 
     CSS_PATH: ClassVar[list] = [UI / "app.tcss", "portal.tcss"]
-    TITLE = "Contact persons portal"
+    TITLE = N_("Contact persons portal")
     # Only the current screen's own actions, plus help, sign out and quit.
     COMMANDS: ClassVar[set] = {ScreenActions}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark,f1", "help", "help", tooltip="Show the keys of this screen", id="portal.help"),
+        Binding("question_mark,f1", "help", N_("help"), tooltip=N_("Show the keys of this screen"), id="portal.help"),
         # Every way out ends the session: over SSH there is no shell to
         # suspend to (ctrl+z) or to interrupt into (ctrl+c).
         Binding(
             "ctrl+q,ctrl+c,ctrl+z",
             "quit",
-            "quit",
+            N_("quit"),
             show=False,
             priority=True,
-            tooltip="End the session",
+            tooltip=N_("End the session"),
             id="portal.quit",
         ),
     ]
@@ -67,9 +71,11 @@ class PortalApp(InertText, TypeAhead):
         idle_seconds: float = IDLE_SECONDS,
         sign_in_seconds: float = SIGN_IN_SECONDS,
         lifetime_seconds: float = LIFETIME_SECONDS,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
         super().__init__()
         self.signin = signin
+        self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self.cursor_blink = cursor_blink
         self.idle_seconds = idle_seconds
         self.sign_in_seconds = sign_in_seconds
@@ -83,7 +89,26 @@ class PortalApp(InertText, TypeAhead):
     def get_default_screen(self) -> Screen:
         return SignInScreen()
 
+    @property
+    def translations(self) -> gettext.NullTranslations:
+        """The words of the portal's language now (language.py's ``_`` asks for them)."""
+        return translation(self.language)
+
+    def speak(self, language: str) -> None:
+        """Say everything in ``language`` from now on: the title, the footers,
+        and each screen that shows words already (``words``, if it has it)."""
+        if language not in LANGUAGES:
+            return
+        self.language = language
+        self.title = _(self.TITLE)
+        for screen in self.screen_stack:
+            words = getattr(screen, "words", None)
+            if callable(words) and screen.is_mounted:
+                words()
+            screen.refresh_bindings()
+
     def on_mount(self) -> None:
+        self.title = _(self.TITLE)
         self.watch(self, "app_focus", self._focus_returned, init=False)
         shortest = min(self.idle_seconds, self.sign_in_seconds, self.lifetime_seconds)
         self.set_interval(min(IDLE_CHECK_SECONDS, shortest / 2), self._check_time)
@@ -134,12 +159,16 @@ class PortalApp(InertText, TypeAhead):
         now = time.monotonic()
         # Ends the process too: an abandoned connection keeps nothing open.
         if now - self.started >= self.lifetime_seconds:
-            self.end(f"The session ended after {_minutes(self.lifetime_seconds)}: start a new one to go on.")
+            self.end(
+                _("The session ended after {time}: start a new one to go on.").format(
+                    time=_minutes(self.lifetime_seconds)
+                )
+            )
         elif self.directory is None and now - self.last_input >= self.sign_in_seconds:
-            self.end(f"The session ended: nobody signed in for {_minutes(self.sign_in_seconds)}.")
+            self.end(_("The session ended: nobody signed in for {time}.").format(time=_minutes(self.sign_in_seconds)))
         elif now - self.last_input >= self.idle_seconds:
             self.ended_idle = True
-            self.end(f"Signed out after {round(self.idle_seconds / 60)} idle minutes.")
+            self.end(_("Signed out after {minutes} idle minutes.").format(minutes=round(self.idle_seconds / 60)))
 
     def end(self, why: str, return_code: int = 0) -> None:
         """End the session, saying why: below the screen over SSH, in the page in a browser."""
@@ -182,17 +211,22 @@ class PortalApp(InertText, TypeAhead):
         self._return_code = 1
         if self.crash_reference is None:
             self.crash_reference = report_crash(error, details)
-            line = crash_line(self.crash_reference, out_of_memory or isinstance(error, MemoryError))
+            line = say(crash_line(self.crash_reference, out_of_memory or isinstance(error, MemoryError)), self.language)
             self._tell_the_page(line)
             self._exit_renderables.append(Text(line))
         self._close_messages_no_wait()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Textual's own (themes, screenshots, its key panel) are left out.
-        yield SystemCommand("Help", "Key: ?  The keys of this screen", self.action_help)
+        yield SystemCommand(_("Help"), _("Key: ?  The keys of this screen"), self.action_help)
         if self.directory is not None:
-            yield SystemCommand("Sign out", "Key: o  End this sign-in", self.sign_out)
-        yield SystemCommand("Quit", "Key: ctrl+q  End the session", self.exit)
+            yield SystemCommand(_("Sign out"), _("Key: o  End this sign-in"), self.sign_out)
+        yield SystemCommand(_("Quit"), _("Key: ctrl+q  End the session"), self.exit)
+
+    def action_command_palette(self) -> None:
+        # Textual's own palette, with its two sentences in the portal's language.
+        if self.use_command_palette and not PortalPalette.is_open(self):
+            self.push_screen(PortalPalette(id="--command-palette", placeholder=_("Search for commands…")))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, PortalHelp):
@@ -206,7 +240,8 @@ class PortalApp(InertText, TypeAhead):
         self.directory = session
         self.push_screen(PortalContactsScreen())
 
-    async def sign_out(self, message: str = "You are signed out.") -> None:
+    async def sign_out(self, message: str | None = None) -> None:
+        """Back to the sign-in screen, which says ``message`` (by default: signed out)."""
         session, self.directory = self.directory, None
         if session is not None:
             # The token dies at the service too; a service that is down has none to end.
@@ -215,7 +250,7 @@ class PortalApp(InertText, TypeAhead):
             await self.pop_screen()
         screen = self.screen
         if isinstance(screen, SignInScreen):
-            screen.start_over(message)
+            screen.start_over(_("You are signed out.") if message is None else message)
 
     # -- navigation: screens ask the app, so they never import each other ----
 
@@ -226,7 +261,9 @@ class PortalApp(InertText, TypeAhead):
 
 
 def _minutes(seconds: float) -> str:
-    return f"{round(seconds / 60)} minutes" if seconds >= 120 else f"{round(seconds)} seconds"
+    if seconds >= 120:
+        return _("{count} minutes").format(count=round(seconds / 60))
+    return _("{count} seconds").format(count=round(seconds))
 
 
 def make_portal_app(signin: PortalClient, **options: Any) -> PortalApp:

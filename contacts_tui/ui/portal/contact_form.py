@@ -6,16 +6,17 @@ from collections.abc import Callable
 
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 
+from ..language import N_, TranslatedBindings
 from ..screens.contact_form import ContactForm
 
 
-class PortalContactForm(ContactForm):
+class PortalContactForm(TranslatedBindings, ContactForm):
     """Add or edit one of the signed-in customer's contact persons.
 
     Never shows or copies to the person's records at other customers: the
     form is told there are none (it would otherwise look them up)."""
 
-    HELP = (
+    HELP = N_(
         "A contact person gets a copy (Cc) of the notifications they opt in to: switch on a "
         "category, or 'receive all' for every category including ones added later. The "
         "address must differ from your own and from your other contact persons' (ignoring case). "

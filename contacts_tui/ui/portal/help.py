@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from ..language import N_
 from ..screens.help import HelpScreen
 
 PORTAL_KEYS = (
-    ("?", "This help (F1 inside a text field)"),
-    ("ctrl+p", "Find an action of this screen by name"),
-    ("escape", "Back, or cancel"),
-    ("ctrl+q", "End the session (ctrl+c too)"),
+    ("?", N_("This help (F1 inside a text field)")),
+    ("ctrl+p", N_("Find an action of this screen by name")),
+    ("escape", N_("Back, or cancel")),
+    ("ctrl+q", N_("End the session (ctrl+c too)")),
 )
 
 

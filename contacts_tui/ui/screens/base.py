@@ -16,6 +16,8 @@ from contacts_tui.core.directory.service import Directory
 from contacts_tui.core.display import visible
 from contacts_tui.core.errors import DatabaseUnavailable, DirectoryError
 
+from ..language import N_, _, said
+
 T = TypeVar("T")
 
 if TYPE_CHECKING:
@@ -91,22 +93,22 @@ class DirectoryCalls(_Screen):
 
     def _database_unavailable(self, exc: DatabaseUnavailable) -> None:
         self.app.notify(
-            f"{exc}. Nothing you typed is lost: try again once the database is back.",
-            title="Database unavailable",
+            _("{problem}. Nothing you typed is lost: try again once the database is back.").format(problem=said(exc)),
+            title=_("Database unavailable"),
             severity="error",
             timeout=12,
             markup=False,
         )
 
     def _directory_error(self, exc: DirectoryError) -> None:
-        self.app.notify(str(exc), title="Not done", severity="warning", timeout=8, markup=False)
+        self.app.notify(said(exc), title=_("Not done"), severity="warning", timeout=8, markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # A bug, not a user error: say so instead of failing silently.
         if event.state == WorkerState.ERROR and event.worker.node is self:
             error = event.worker.error
             self.app.notify(
-                f"{type(error).__name__}: {error}", title="Unexpected error", severity="error", markup=False
+                f"{type(error).__name__}: {error}", title=_("Unexpected error"), severity="error", markup=False
             )
             self.log.error(event.worker.error)
 
@@ -123,7 +125,8 @@ class KeyHelp(_Screen):
     """What this screen is for, at the top of its help (``help_text``)."""
 
     def help_text(self) -> str:
-        return self.HELP or ""
+        """What this screen is for, in the app's language."""
+        return _(self.HELP) if self.HELP else ""
 
     EXTRA_KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
     """Keys handled by widgets rather than bindings, as (key, what it does)."""
@@ -177,7 +180,7 @@ class KeyHelp(_Screen):
 
     def describe(self, binding: Binding) -> str:
         """What a key does, in a few words, for help and the command palette."""
-        return binding.tooltip or binding.description
+        return _(binding.tooltip or binding.description)
 
     def reason_for(self, binding: Binding) -> str | None:
         _, name, parameters = parse(binding.action)
@@ -210,7 +213,7 @@ class AppScreen(DirectoryCalls, KeyHelp, Screen):
 
     BINDINGS: ClassVar[list] = [
         # Where nothing is being typed: a text field takes the q itself.
-        Binding("q", "close", "close", show=False, tooltip="Close this screen", id="screen.close"),
+        Binding("q", "close", N_("close"), show=False, tooltip=N_("Close this screen"), id="screen.close"),
     ]
 
     def action_close(self) -> None:

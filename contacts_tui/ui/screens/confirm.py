@@ -13,22 +13,25 @@ from textual.widgets import Button, Static
 
 from contacts_tui.core.display import visible_lines
 
+from ..language import N_, _
+
 
 class Confirm(ModalScreen[bool]):
     """Answer with y or n; escape is no. Focus starts on "no", so enter is safe."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "yes", id="confirm.yes"),
-        Binding("n", "answer(False)", "no", id="confirm.no"),
-        Binding("escape,q", "answer(False)", "cancel", show=False, id="confirm.cancel"),
+        Binding("y", "answer(True)", N_("yes"), id="confirm.yes"),
+        Binding("n", "answer(False)", N_("no"), id="confirm.no"),
+        Binding("escape,q", "answer(False)", N_("cancel"), show=False, id="confirm.cancel"),
         Binding("left,right", "app.focus_next", show=False),
     ]
 
-    def __init__(self, question: str, detail: str = "", *, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, detail: str = "", *, yes: str | None = None, no: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
         # Questions name people and customers: their controls are shown, not obeyed.
         self.question, self.detail = visible_lines(question), visible_lines(detail)
-        self.yes, self.no = yes, no
+        self.yes = _("Yes") if yes is None else yes
+        self.no = _("No") if no is None else no
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm", classes="dialog"):

@@ -14,22 +14,24 @@ from contacts_tui.core.display import visible
 from contacts_tui.core.records import ContactInput, ContactRecord, CustomerRecord, Membership
 from contacts_tui.core.validate import DEFAULT_ROLE, ROLES
 
+from ..format import on_off
+from ..language import N_, _, category_description, category_label, ngettext, role_name
 from .form import FormScreen
 
-RECEIVE_ALL_NOTE = "every category, also ones added later"
-NOTES_PLACEHOLDER = "optional, e.g. call before 10; never sent in mail"
+RECEIVE_ALL_NOTE = N_("every category, also ones added later")
+NOTES_PLACEHOLDER = N_("optional, e.g. call before 10; never sent in mail")
 
 
 def category_note(category: Category) -> str:
     types = ", ".join(t.key for t in category.types)
-    return f"{category.description} ({types})" if category.description else types
+    return f"{category_description(category)} ({types})" if category.description else types
 
 
 class ContactForm(FormScreen):
     """Answers with the saved contact person, or None when cancelled."""
 
     FIELDS = ("name", "email", "phone", "role", "categories", "notes")
-    SUB_TITLE = "Contact person"
+    SUB_TITLE = N_("Contact person")
     HELP = (
         "A contact person gets a copy (Cc) of the notifications they opt in to: "
         "switch on a category, or 'receive all' for every category including ones added "
@@ -53,39 +55,44 @@ class ContactForm(FormScreen):
 
     def heading(self) -> str:
         if self.contact is None:
-            return f"New contact person at {self.customer.name}"
-        return f"Edit {self.contact.name} at {self.customer.name}"
+            return _("New contact person at {customer}").format(customer=self.customer.name)
+        return _("Edit {name} at {customer}").format(name=self.contact.name, customer=self.customer.name)
 
     def fields(self) -> ComposeResult:
         contact = self.contact
         data = contact.as_input() if contact else ContactInput("", "")
         # First, in sight when the form opens: an edit here may be meant for every customer of the person.
         yield Static("", classes="field-note hidden", id="elsewhere", markup=False)
-        yield from self.field("name", "Name", Input(data.name, id="name", compact=True, placeholder="required"))
-        yield from self.field("email", "Email", Input(data.email, id="email", compact=True, placeholder="required"))
-        yield from self.field("phone", "Phone", Input(data.phone, id="phone", compact=True, placeholder="optional"))
+        required, optional = _("required"), _("optional")
+        yield from self.field("name", _("Name"), Input(data.name, id="name", compact=True, placeholder=required))
+        yield from self.field("email", _("Email"), Input(data.email, id="email", compact=True, placeholder=required))
+        yield from self.field("phone", _("Phone"), Input(data.phone, id="phone", compact=True, placeholder=optional))
         # Next to what it copies: name and phone.
         with Horizontal(classes="field switch-row hidden", id="apply_all-row"):
-            yield Label("Copy there", classes="field-label", markup=False)
+            yield Label(_("Copy there"), classes="field-label", markup=False)
             yield Switch(False, id="apply_all")
             yield Static(self._state(False), classes="switch-state", id="apply_all-state", markup=False)
             yield Static("", classes="field-note", id="apply_all-note", markup=False)
         role = Select(
-            [(r, r) for r in ROLES], value=data.role or DEFAULT_ROLE, allow_blank=False, id="role", compact=True
+            [(role_name(r), r) for r in ROLES],
+            value=data.role or DEFAULT_ROLE,
+            allow_blank=False,
+            id="role",
+            compact=True,
         )
-        yield from self.field("role", "Role", role)
+        yield from self.field("role", _("Role"), role)
         with Horizontal(classes="section", id="categories-row"):
-            yield Label("Receives copies of", markup=False)
-        yield from self.switch_row("receive_all", "All", data.receive_all, RECEIVE_ALL_NOTE)
+            yield Label(_("Receives copies of"), markup=False)
+        yield from self.switch_row("receive_all", _("All"), data.receive_all, _(RECEIVE_ALL_NOTE))
         # Catalog keys may hold dots, which ids may not: number the switches.
         for number, category in enumerate(self.directory.catalog.categories, 1):
             yield from self.switch_row(
-                f"category-{number}", category.label, category.key in data.categories, category_note(category)
+                f"category-{number}", category_label(category), category.key in data.categories, category_note(category)
             )
         yield Static("", classes="error", id="categories-error", markup=False)
         # Last, after what decides the mail: a note never changes who gets what.
-        notes = Input(data.notes or "", id="notes", compact=True, placeholder=NOTES_PLACEHOLDER)
-        yield from self.field("notes", "Note", notes)
+        notes = Input(data.notes or "", id="notes", compact=True, placeholder=_(NOTES_PLACEHOLDER))
+        yield from self.field("notes", _("Note"), notes)
 
     def switch_row(self, name: str, label: str, value: bool, note: str) -> ComposeResult:
         with Horizontal(classes="field switch-row", id=f"{name}-row"):
@@ -96,7 +103,7 @@ class ContactForm(FormScreen):
 
     @staticmethod
     def _state(value: bool) -> str:
-        return "on " if value else "off"
+        return on_off(value)
 
     @on(Switch.Changed)
     def switched(self, event: Switch.Changed) -> None:
@@ -119,11 +126,17 @@ class ContactForm(FormScreen):
         if not self.elsewhere:
             return
         names = ", ".join(m.customer_name for m in self.elsewhere)
-        records = "that record" if len(self.elsewhere) == 1 else f"those {len(self.elsewhere)} records"
-        self.query_one("#apply_all-note", Static).update(f"Copy name and phone to {records} too")
+        count = len(self.elsewhere)
+        self.query_one("#apply_all-note", Static).update(
+            ngettext(
+                "Copy name and phone to that record too", "Copy name and phone to those {count} records too", count
+            ).format(count=count)
+        )
         self.query_one("#apply_all-row").remove_class("hidden")
         note = self.query_one("#elsewhere", Static)
-        note.update(visible(f"{contact.email} is also a contact person at: {names}"))
+        note.update(
+            visible(_("{email} is also a contact person at: {customers}").format(email=contact.email, customers=names))
+        )
         note.remove_class("hidden")
         self.initial = self.values()
 

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from contacts_tui.core.records import ContactRecord, CustomerRecord
 
 from ..format import customer_lines
+from ..language import N_, _, category_label
 from ..widgets.contact_table import ContactTable
 from .base import AppScreen
 from .confirm import Confirm
@@ -30,7 +31,7 @@ def toggle_bindings(prefix: str, group: Binding.Group | None = None) -> list[Bin
     with each category's state.
     """
     return [
-        Binding(str(n), f"toggle_category({n})", "toggle", show=False, group=group, id=f"{prefix}.toggle{n}")
+        Binding(str(n), f"toggle_category({n})", N_("toggle"), show=False, group=group, id=f"{prefix}.toggle{n}")
         for n in range(1, TOGGLE_KEYS + 1)
     ]
 
@@ -47,6 +48,8 @@ class ContactListScreen(AppScreen):
     CUSTOMER_LINES: ClassVar[tuple[str, ...]] = ("name", "email", "count")
     CONTACT_ACTIONS: ClassVar[tuple[str, ...]] = ("edit", "delete", "undelete", "toggle_category", "receive_all")
     """Actions on the highlighted contact person."""
+    CATEGORY_LABELS: ClassVar[bool] = False
+    """The table names categories by label (for customers), not by key (for admins)."""
     NEEDS_ACTIVE: ClassVar[tuple[str, ...]] = ("edit", "toggle_category", "receive_all")
     """Of those, the ones a deleted person must be restored for: a deleted
     record is read-only (the directory refuses a change to it too)."""
@@ -60,8 +63,8 @@ class ContactListScreen(AppScreen):
         yield Header()
         with Vertical(id="customer-details"):
             for number, name in enumerate(self.CUSTOMER_LINES):
-                yield Static("Loading…" if number == 0 else "", id=f"customer-{name}", markup=False)
-        yield ContactTable(self.directory.catalog, id="contacts")
+                yield Static(_("Loading…") if number == 0 else "", id=f"customer-{name}", markup=False)
+        yield ContactTable(self.directory.catalog, id="contacts", labels=self.CATEGORY_LABELS)
         with Vertical(id="contact-details"):
             for line in range(3):
                 yield Static("", id=f"contact-line{line}", markup=False)
@@ -133,13 +136,13 @@ class ContactListScreen(AppScreen):
             return None
         contact = self.table.current()
         if contact is None:
-            return "No contact person is highlighted."
+            return _("No contact person is highlighted.")
         if action == "undelete" and contact.active:
-            return f"{contact.name} is not deleted."
+            return _("{name} is not deleted.").format(name=contact.name)
         if action == "delete" and not contact.active:
-            return f"{contact.name} is deleted already; u restores."
+            return _("{name} is deleted already; u restores.").format(name=contact.name)
         if action in self.NEEDS_ACTIVE and not contact.active:
-            return f"{contact.name} is deleted; restore with u first."
+            return _("{name} is deleted; restore with u first.").format(name=contact.name)
         return None
 
     def describe(self, binding: Binding) -> str:
@@ -147,7 +150,9 @@ class ContactListScreen(AppScreen):
             number = int(binding.key)
             categories = self.directory.catalog.categories
             if number <= len(categories):
-                return f"Switch {categories[number - 1].label} on or off for the highlighted contact person"
+                return _("Switch {category} on or off for the highlighted contact person").format(
+                    category=category_label(categories[number - 1])
+                )
         return super().describe(binding)
 
     # -- actions -------------------------------------------------------------
@@ -164,12 +169,15 @@ class ContactListScreen(AppScreen):
 
     def confirm_delete(self, contact: ContactRecord, delete: Callable[[], object]) -> None:
         question = Confirm(
-            f"Delete {contact.name}?",
-            f"{contact.email} gets no more copies from the next message on. Nobody is told. "
-            "You can restore the contact person later (i shows deleted ones, u restores).",
-            yes="Delete",
+            _("Delete {name}?").format(name=contact.name),
+            _(
+                "{email} gets no more copies from the next message on. Nobody is told. "
+                "You can restore the contact person later (i shows deleted ones, u restores)."
+            ).format(email=contact.email),
+            yes=_("Delete"),
         )
-        self.app.push_screen(question, lambda yes: self.write(delete, f"Deleted {contact.name}.") if yes else None)
+        deleted = _("Deleted {name}.").format(name=contact.name)
+        self.app.push_screen(question, lambda yes: self.write(delete, deleted) if yes else None)
 
     def action_show_inactive(self, show: bool) -> None:
         self.show_inactive = show

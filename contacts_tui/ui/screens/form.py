@@ -16,6 +16,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from contacts_tui.core.display import visible
 from contacts_tui.core.errors import DatabaseUnavailable, DirectoryError, NotFound, ValidationError
 
+from ..language import N_, _, said, say
 from .base import AppScreen
 from .confirm import Confirm
 
@@ -36,8 +37,8 @@ class FormScreen(AppScreen):
         # keys typed just ahead of it (a paste, tmux, a slow SSH link) have
         # reached the field, and the save would miss them. No field uses
         # ctrl+s, so it bubbles up to here after those keys, in order.
-        Binding("ctrl+s", "save", "save", tooltip="Save and go back", id="form.save"),
-        Binding("escape", "cancel", "cancel", tooltip="Go back without saving", id="form.cancel"),
+        Binding("ctrl+s", "save", N_("save"), tooltip=N_("Save and go back"), id="form.save"),
+        Binding("escape", "cancel", N_("cancel"), tooltip=N_("Go back without saving"), id="form.cancel"),
         # Priority, so focus moves before the next key arrives: a key bubbles
         # up from a nested field only after the keys typed right behind it
         # have reached that field, and fast typists (or tmux) would lose tab.
@@ -64,8 +65,8 @@ class FormScreen(AppScreen):
     def form_end(self) -> ComposeResult:
         yield Static("", classes="error", id="form-error", markup=False)
         with Horizontal(classes="buttons"):
-            yield Button("Save (ctrl+s)", id="save", compact=True)
-            yield Button("Cancel (esc)", id="cancel", compact=True)
+            yield Button(_("Save (ctrl+s)"), id="save", compact=True)
+            yield Button(_("Cancel (esc)"), id="cancel", compact=True)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -97,7 +98,7 @@ class FormScreen(AppScreen):
         return action == "close" or super().hidden(action, parameters)
 
     def on_mount(self) -> None:
-        self.sub_title = self.SUB_TITLE
+        self.sub_title = _(self.SUB_TITLE)
         for widget in self.query(Input):
             if not self.app.cursor_blink:
                 widget.cursor_blink = False
@@ -124,7 +125,7 @@ class FormScreen(AppScreen):
         by_field: dict[str | None, list[str]] = {}
         for item in error.errors:
             key = item.field if item.field in self.FIELDS else None
-            by_field.setdefault(key, []).append(item.message)
+            by_field.setdefault(key, []).append(say(item.message))
         for name in self.FIELDS:
             self.set_error(name, " ".join(by_field.get(name, [])))
         self.query_one("#form-error", Static).update(" ".join(by_field.get(None, [])))
@@ -160,7 +161,7 @@ class FormScreen(AppScreen):
         if self.saving:
             return
         self.saving = True
-        self.query_one("#form-error", Static).update("Saving…")
+        self.query_one("#form-error", Static).update(_("Saving…"))
         self.query_one("#form-error").set_class(True, "shown")
         self.call_directory("save", self.save_call(), self._saved, self._failed, write=True)
 
@@ -174,11 +175,15 @@ class FormScreen(AppScreen):
             self.show_errors(error)
             return
         if isinstance(error, DatabaseUnavailable):
-            message = "Not saved: the database is unavailable. Everything you typed is still here; ctrl+s tries again."
+            message = _(
+                "Not saved: the database is unavailable. Everything you typed is still here; ctrl+s tries again."
+            )
         elif isinstance(error, NotFound):
-            message = f"Not saved: {error}. Someone may have removed it meanwhile; escape goes back."
+            message = _("Not saved: {problem}. Someone may have removed it meanwhile; escape goes back.").format(
+                problem=said(error)
+            )
         else:
-            message = f"Not saved: {error}"
+            message = _("Not saved: {problem}").format(problem=said(error))
         self.query_one("#form-error", Static).update(message)
         self.query_one("#form-error").set_class(True, "shown")
 
@@ -195,6 +200,9 @@ class FormScreen(AppScreen):
             self.dismiss(None)
             return
         question = Confirm(
-            "Discard your changes?", "What you typed in this form is not saved.", yes="Discard", no="Keep editing"
+            _("Discard your changes?"),
+            _("What you typed in this form is not saved."),
+            yes=_("Discard"),
+            no=_("Keep editing"),
         )
         self.app.push_screen(question, lambda discard: discard and self.dismiss(None))

@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from ..language import N_, _
 from ..widgets.vi_keys import Scroll
 from .base import KeyHelp
 
@@ -24,10 +25,10 @@ APP_KEYS = (
     ("ctrl+q", "Quit"),
 )
 FORM_KEYS = (
-    ("tab", "Next field"),
-    ("shift+tab", "Previous field"),
-    ("space", "Switch a switch or checkbox on or off"),
-    ("enter", "Open the role list, or choose in it"),
+    ("tab", N_("Next field")),
+    ("shift+tab", N_("Previous field")),
+    ("space", N_("Switch a switch or checkbox on or off")),
+    ("enter", N_("Open the role list, or choose in it")),
 )
 
 
@@ -39,10 +40,15 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
             text = screen.describe(binding)
             reason = screen.reason_for(binding)
             if reason:
-                text += f" (not now: {reason})"
+                text += _(" (not now: {reason})").format(reason=reason)
             rows.append((screen.app.get_key_display(binding), text))
-        rows.extend(screen.EXTRA_KEYS)
+        rows.extend(said_keys(screen.EXTRA_KEYS))
     return rows
+
+
+def said_keys(rows: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """(key, what it does) rows written at import, in the app's language."""
+    return [(key, _(text)) for key, text in rows]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -60,18 +66,18 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         screen = self.described
-        title = getattr(screen, "TITLE", None) or screen.sub_title or "Help"
+        title = getattr(screen, "TITLE", None) or screen.sub_title or _("Help")
         with Vertical(id="help", classes="dialog"):
-            yield Static(f"Help: {title}", id="help-title", markup=False)
+            yield Static(_("Help: {title}").format(title=title), id="help-title", markup=False)
             with Scroll(id="help-body"):
                 text = screen.help_text() if isinstance(screen, KeyHelp) else ""
                 if text:
                     yield Static(text, id="help-text", markup=False)
                 yield Static(self._keys_table(key_rows(screen)), id="help-keys", markup=False)
                 if getattr(screen, "IS_FORM", False):
-                    yield Static(self._keys_table(list(FORM_KEYS)), id="help-form-keys", markup=False)
-                yield Static(self._keys_table(list(self.APP_KEYS)), id="help-app-keys", markup=False)
-            yield Static("↑ ↓ j k pgup pgdn scroll · escape or q closes this help", id="help-hint", markup=False)
+                    yield Static(self._keys_table(said_keys(FORM_KEYS)), id="help-form-keys", markup=False)
+                yield Static(self._keys_table(said_keys(self.APP_KEYS)), id="help-app-keys", markup=False)
+            yield Static(_("↑ ↓ j k pgup pgdn scroll · escape or q closes this help"), id="help-hint", markup=False)
 
     @staticmethod
     def _keys_table(rows: list[tuple[str, str]]) -> Table:

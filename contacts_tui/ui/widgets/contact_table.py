@@ -14,10 +14,19 @@ from contacts_tui.core.catalog import Catalog
 from contacts_tui.core.records import ContactRecord
 
 from ..format import cell, contact_status, receives
+from ..language import N_, _, role_name
 from ..marks import MARK_COLUMN, Marks, mark_cell
 from .vi_keys import LIST_KEYS
 
 COLUMNS = ("name", "email", "phone", "role", "receives", "status")
+TITLES = {
+    "name": N_("Name"),
+    "email": N_("Email"),
+    "phone": N_("Phone"),
+    "role": N_("Role"),
+    "receives": N_("Receives"),
+    "status": N_("Status"),
+}
 # The most each of the short columns takes at 80 columns and when wider; they
 # shrink to what their values need, and name and email share the rest.
 NARROW_CAPS = {"phone": 16, "role": 11, "receives": 10, "status": 7}
@@ -37,17 +46,19 @@ class ContactTable(DataTable):
         Binding(
             "enter",
             "select_cursor",
-            "edit",
+            N_("edit"),
             show=False,
-            tooltip="Edit the highlighted contact person",
+            tooltip=N_("Edit the highlighted contact person"),
             id="contacts.open",
         ),
         *LIST_KEYS,
     ]
 
-    def __init__(self, catalog: Catalog, *, id: str | None = None) -> None:
+    def __init__(self, catalog: Catalog, *, id: str | None = None, labels: bool = False) -> None:
+        """``labels``: categories by their labels (for customers), not their keys (for admins)."""
         super().__init__(id=id, cursor_type="row", cell_padding=0)
         self.catalog = catalog
+        self.labels = labels
         self.records: list[ContactRecord] = []
         self.marks: Marks | None = None
         """The marks of a screen whose rows can be marked: a mark column shows while one is."""
@@ -65,14 +76,15 @@ class ContactTable(DataTable):
         total = max(self.size.width, 40)
         caps = WIDE_CAPS if total >= WIDE else NARROW_CAPS
         texts = [self._texts(record, caps["receives"]) for record in self.records]
+        titles = {key: _(title) for key, title in TITLES.items()}
         marking = bool(self.marks)
         mark_width = len(GAP) + MARK_COLUMN[2] if marking else 0
         deleted = any(not record.active for record in self.records)
-        widths = self._widths(texts, total - mark_width, caps, deleted=deleted)
+        widths = self._widths(texts, titles, total - mark_width, caps, deleted=deleted)
         if marking:
             self.add_column(GAP, key=MARK_COLUMN[0], width=mark_width)
         for key, width in widths.items():
-            self.add_column(GAP + key.capitalize(), key=key, width=len(GAP) + width)
+            self.add_column(GAP + titles[key], key=key, width=len(GAP) + width)
         for record, values in zip(self.records, texts, strict=True):
             style = "" if record.active else "dim"
             cells = [cell(GAP + values[key], style) for key in widths]
@@ -98,16 +110,18 @@ class ContactTable(DataTable):
             "name": record.name,
             "email": record.email,
             "phone": record.phone,
-            "role": record.role,
-            "receives": receives(record, self.catalog, receives_width),
+            "role": role_name(record.role),
+            "receives": receives(record, self.catalog, receives_width, labels=self.labels),
             "status": contact_status(record),
         }
 
     @staticmethod
-    def _widths(texts: list[dict[str, str]], total: int, caps: dict[str, int], *, deleted: bool) -> dict[str, int]:
+    def _widths(
+        texts: list[dict[str, str]], titles: dict[str, str], total: int, caps: dict[str, int], *, deleted: bool
+    ) -> dict[str, int]:
         """The columns to show, in order, with their widths."""
         short = {
-            key: min(cap, max([len(key)] + [cell_len(values[key]) for values in texts]))
+            key: min(cap, max([cell_len(titles[key])] + [cell_len(values[key]) for values in texts]))
             for key, cap in caps.items()
             # A column that would be empty (nobody has a phone) or say the same on each row is left out.
             if (key != "status" or deleted) and (key != "phone" or any(values[key] for values in texts))

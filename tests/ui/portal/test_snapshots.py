@@ -1,6 +1,6 @@
-"""Screenshots of the portal's screens at 80x24, compared with the accepted
-ones in __snapshots__ (pytest --snapshot-update rewrites them after a change
-that was looked at)."""
+"""Screenshots of the portal's screens at 80x24, in English and in Dutch,
+compared with the accepted ones in __snapshots__ (pytest --snapshot-update
+rewrites them after a change that was looked at)."""
 
 from __future__ import annotations
 
@@ -60,3 +60,19 @@ def test_contacts(snap_compare, portal):
 def test_help(snap_compare, portal):
     app, scope = portal
     assert snap_compare(app, terminal_size=SIZE, run_before=signed_in(scope, "question_mark"))
+
+
+def test_sign_in_in_dutch(snap_compare, portal):
+    app, _scope = portal
+    app.language = "nl"
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_contacts_in_dutch(snap_compare, portal):
+    app, scope = portal
+    app.language = "nl"
+    assert snap_compare(app, terminal_size=SIZE, run_before=signed_in(scope))
