@@ -19,6 +19,7 @@ from contacts_tui.core.directory.history import admin_actor
 from contacts_tui.core.errors import DirectoryError
 from contacts_tui.core.options import Options, open_directory
 from contacts_tui.core.portal.client import PortalClient, ServiceUnavailable, guard_process
+from contacts_tui.core.portal.language import from_environment, say
 from contacts_tui.core.process import at_least_one, cap_memory, duration
 from contacts_tui.core.times import local_time
 from contacts_tui.core.validate import clean_email
@@ -177,6 +178,9 @@ def _run_session(client: PortalClient, args: argparse.Namespace) -> int:
     # key ends the session): an interrupted start showed a traceback to
     # whoever connected.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Until the customer is known: the browser's language (web: the session's
+    # environment, which a forked session is given as its own) or the terminal's (ssh's LANG).
+    language = from_environment(os.environ)
     _need_a_terminal()
     log_quietly(args.log_file)
     try:
@@ -186,7 +190,9 @@ def _run_session(client: PortalClient, args: argparse.Namespace) -> int:
             _check_service(client)
         from contacts_tui.ui.portal.app import make_portal_app
 
-        app = make_portal_app(client, sign_in_seconds=args.sign_in_timeout, lifetime_seconds=args.session_lifetime)
+        app = make_portal_app(
+            client, sign_in_seconds=args.sign_in_timeout, lifetime_seconds=args.session_lifetime, language=language
+        )
         try:
             app.run()
         finally:
@@ -195,7 +201,7 @@ def _run_session(client: PortalClient, args: argparse.Namespace) -> int:
     except (DirectoryError, SystemExit):
         raise
     except BaseException as error:  # noqa: BLE001 - whatever it is, the customer gets one line
-        print(crash_line(report_crash(error), isinstance(error, MemoryError)), file=sys.stderr)
+        print(say(crash_line(report_crash(error), isinstance(error, MemoryError)), language), file=sys.stderr)
         return 1
     return app.return_code or 0
 

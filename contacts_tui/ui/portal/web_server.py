@@ -29,6 +29,9 @@ import textual_serve
 from aiohttp import WSMsgType, web
 from textual_serve.server import Server, to_int
 
+from contacts_tui.core.portal.language import from_accept_language, translation
+from contacts_tui.core.wording import N_
+
 from .limits import (
     GRACE_SECONDS,
     INPUT_BACKLOG_BYTES,
@@ -73,9 +76,11 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 
+TITLE = N_("Contact persons portal")
+
 log = logging.getLogger("textual-serve")
 
-FLOODED = "Too much input: the session ended. What you saved is kept."
+FLOODED = N_("Too much input: the session ended. What you saved is kept.")
 """What the page of a session that sent more than it may says (the words of
 an out-of-memory ending, core/crash.py)."""
 
@@ -97,6 +102,19 @@ class WebOptions:
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """On every response: the page, its files, errors and the websocket's handshake."""
     response.headers.update(SECURITY_HEADERS)
+
+
+class LanguageAppService(AppService):
+    """textual-serve's portal process, told the language its browser prefers."""
+
+    def __init__(self, *args: Any, language: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.language = language
+
+    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+        environment = super()._build_environment(width=width, height=height)
+        environment[SESSION_ENV] = self.language
+        return environment
 
 
 class PortalServer(Server):
@@ -162,7 +180,17 @@ class PortalServer(Server):
 
     @aiohttp_jinja2.template("index.html")
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
-        return {"title": self.title, "font_size": max(8, min(to_int(request.query.get("fontsize", "16"), 16), 40))}
+        language = from_accept_language(request.headers.get("Accept-Language"))
+        _ = translation(language).gettext
+        return {
+            "language": language,
+            "title": _(self.title),
+            "connecting": _("Connecting…"),
+            "start": _("Start"),
+            "ended": _("Session ended."),
+            "restart": _("Start again"),
+            "font_size": max(8, min(to_int(request.query.get("fontsize", "16"), 16), 40)),
+        }
 
     async def handle_page_file(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE / request.match_info["name"])
@@ -191,13 +219,16 @@ class PortalServer(Server):
             raise web.HTTPTooManyRequests(text="this address has as many portal sessions open as it may")
         self.sessions += 1
         try:
-            return await self._run_session(request, client)
+            return await self._run_session(
+                request, client, from_accept_language(request.headers.get("Accept-Language"))
+            )
         finally:
             # Only now: the session's process has ended.
             self.sessions -= 1
             self.clients.give_back(client)
 
-    async def _run_session(self, request: web.Request, client: str) -> web.WebSocketResponse:
+    async def _run_session(self, request: web.Request, client: str, language: str) -> web.WebSocketResponse:
+        """One browser's session, its process told ``language`` (its environment reaches a forked one too)."""
         websocket = web.WebSocketResponse(heartbeat=15)
         width, height = bounded_size(request.query.get("width"), request.query.get("height"))
         await websocket.prepare(request)
@@ -214,6 +245,7 @@ class PortalServer(Server):
             close=websocket.close,
             download_manager=self.download_manager,
             parent=self.parent,
+            language=language,
         )
         self.live.add(session)
         messages: asyncio.Task | None = None
@@ -233,7 +265,9 @@ class PortalServer(Server):
             if messages is None or not messages.cancelled() or (current is not None and current.cancelling()):
                 raise
             log.warning("ending session process %s: its lifetime is over", session.pid)
-            session.ending = "The session reached its time limit: start a new one to go on."
+            session.ending = translation(language).gettext(
+                "The session reached its time limit: start a new one to go on."
+            )
         except ConnectionError:
             pass  # the browser went away: the session ends below
         except Exception:
@@ -270,7 +304,7 @@ class PortalServer(Server):
                     client,
                     why,
                 )
-                app_service.ending = FLOODED
+                app_service.ending = translation(app_service.language).gettext(FLOODED)
                 # Now, not after a quit queued behind the flood it has yet to read.
                 app_service.kill()
                 return
@@ -295,8 +329,6 @@ class PortalServer(Server):
                 await app_service.focus()
 
 
-def serve(
-    argv: list[str], host: str, port: int, settings: WebOptions | None = None, title: str = "Contact persons portal"
-) -> None:
+def serve(argv: list[str], host: str, port: int, settings: WebOptions | None = None, title: str = TITLE) -> None:
     """Serve ``argv`` (the portal, as a web session) until ctrl+c or SIGTERM."""
     PortalServer(argv, host, port, title, settings).serve()

@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from textual_serve.app_service import AppService
 
+from contacts_tui.core.portal.language import DEFAULT_LANGUAGE, SESSION_ENV, translation
+
 from .limits import GRACE_SECONDS, bounded_size
 from .web_forks import ForkedProcess, WarmParent
 
@@ -42,6 +44,7 @@ class SessionProcess(AppService):
         close: Callable[..., Awaitable[Any]],
         grace: float = GRACE_SECONDS,
         parent: WarmParent | None = None,
+        language: str = DEFAULT_LANGUAGE,
         **service: Any,
     ) -> None:
         super().__init__(shlex.join(argv), close=close, **service)
@@ -50,6 +53,8 @@ class SessionProcess(AppService):
         self.argv = argv
         self.grace = grace
         self.parent = parent
+        self.language = language
+        """What its browser's Accept-Language asks for: said until the customer is known."""
         self.client_gone = False
         self.ending = ""
 
@@ -81,6 +86,13 @@ class SessionProcess(AppService):
         )
         self._stdin = process.stdin
         return process
+
+    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+        # The one way to tell the process: a forked one takes this environment
+        # as its own (web_forks.py), where the warmed parent's is no browser's.
+        environment = super()._build_environment(width=width, height=height)
+        environment[SESSION_ENV] = self.language
+        return environment
 
     # Input is written without waiting for the process to take it: waiting
     # stopped the server reading the browser (its heartbeat too) and held a
@@ -143,7 +155,7 @@ class SessionProcess(AppService):
         await super().run()
         # The process ended without saying so (killed by the system, say):
         # the page must not wait for ever for a screen.
-        await self.close_client(self.ending or "The session ended.")
+        await self.close_client(self.ending or translation(self.language).gettext("The session ended."))
 
     async def on_packed(self, payload: bytes) -> None:
         pass  # file deliveries: the portal offers none, and the server has no download route

@@ -334,3 +334,32 @@ async def test_the_page_says_why_a_session_ended(service: RunningService, tmp_pa
             assert not [text for text in browser.complaints() if "Content Security Policy" in text]
         finally:
             await browser.close()
+
+
+# -- the browser's language ---------------------------------------------------
+
+
+def test_the_page_speaks_the_language_the_browser_prefers(portal: str) -> None:
+    dutch = get(portal, **{"Accept-Language": "nl-NL,nl;q=0.9,en-US;q=0.8,en;q=0.7"}).read().decode()
+    assert '<html lang="nl">' in dutch
+    assert "<title>Portaal contactpersonen</title>" in dutch and "Opnieuw starten" in dutch
+    english = get(portal, **{"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}).read().decode()
+    assert '<html lang="en">' in english and "Start again" in english and "Opnieuw" not in english
+
+
+@pytest.mark.slow
+@needs_chromium
+async def test_a_dutch_browser_s_forked_session_speaks_dutch(service: RunningService, tmp_path: Path) -> None:
+    # Sessions are forked from a parent warmed with no browser's environment:
+    # the language must reach the fork, which says why it ended in it.
+    with serving(service.sockets["web"], tmp_path, "--sign-in-timeout", "2s") as portal:
+        browser = Browser(portal, tmp_path / "chromium", (1000, 700), "--accept-lang=nl-NL,nl")
+        try:
+            await browser.connect()
+            await browser.until("document.body.classList.contains('-first-byte')")
+            assert await browser.evaluate("document.documentElement.lang") == "nl"
+            await browser.until("document.body.classList.contains('-closed')")
+            why = await browser.evaluate("document.getElementById('ended-why').textContent")
+            assert why == "De sessie is beëindigd: niemand heeft zich binnen 2 seconden aangemeld."
+        finally:
+            await browser.close()
