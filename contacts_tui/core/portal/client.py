@@ -150,6 +150,11 @@ class PortalSession:
     def max_contacts(self) -> int:
         return self._max_contacts
 
+    @property
+    def language(self) -> str:
+        """The customer's language, as stored when last heard (validate.LANGUAGES)."""
+        return self._language
+
     def customer(self) -> CustomerRecord:
         """The signed-in customer, while it may still use the portal."""
         return self._learn(self._call("customer"))
@@ -198,7 +203,9 @@ class PortalSession:
     def _learn(self, about: dict[str, Any]) -> CustomerRecord:
         self._catalog = p.catalog_from(about["catalog"])
         self._max_contacts = int(about["max_contacts"])
-        return p.customer_from(about["customer"])
+        customer = p.customer_from(about["customer"])
+        self._language = customer.language
+        return customer
 
 
 def guard_process() -> None:

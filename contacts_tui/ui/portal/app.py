@@ -238,6 +238,8 @@ class PortalApp(InertText, TypeAhead):
         from .contacts_screen import PortalContactsScreen
 
         self.directory = session
+        # The customer is known now: their own language, whatever the browser or terminal asked for.
+        self.speak(session.language)
         self.push_screen(PortalContactsScreen())
 
     async def sign_out(self, message: str | None = None) -> None:

@@ -179,8 +179,14 @@ class PortalContactsScreen(TranslatedBindings, ContactListScreen):
         self.app.push_screen(LanguageChoice(self.app.language), self._chosen)
 
     def _chosen(self, language: str | None) -> None:
-        if language is not None and self.customer is not None:
-            self.app.speak(language)
+        if language is None or self.customer is None:
+            return
+        scope = self.scope
+        self.app.speak(language)
+        # Stored on the customer, so the sign-in mail and the next sign-in speak it too.
+        self.call_directory(
+            "write", lambda: scope.set_language(language), lambda _customer: None, self._failed, write=True
+        )
 
     def action_add(self) -> None:
         from .contact_form import PortalContactForm
