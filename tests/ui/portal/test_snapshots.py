@@ -74,5 +74,5 @@ def test_sign_in_in_dutch(snap_compare, portal):
 
 def test_contacts_in_dutch(snap_compare, portal):
     app, scope = portal
-    app.language = "nl"
+    scope.set_language("nl")  # the customer's own language, which signing in speaks
     assert snap_compare(app, terminal_size=SIZE, run_before=signed_in(scope))

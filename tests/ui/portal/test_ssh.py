@@ -247,6 +247,32 @@ def replay_the_markup_click(terminal: Terminal, separated: Separated, customer_i
 
 @needs_accounts
 @needs_ssh
+@needs_tmux
+def test_a_dutch_customer_signs_in_over_ssh_and_sees_the_portal_in_dutch(sshd: dict, separated: Separated) -> None:
+    directory = separated.directory
+    owner = "info@bakkerij-devries.example"
+    devries = directory.create_customer(CustomerInput("Bakkerij de Vries", owner))
+    directory.set_language(devries.id, "nl")
+    terminal = Terminal(sshd["client"], {"TERM": "xterm-256color"})
+    try:
+        terminal.wait_for("Send code (enter)")  # the ssh client sent no LANG: English until the customer is known
+        terminal.type(owner)
+        terminal.keys("Enter")
+        # The same answer for every address, so in the terminal's language: the code mail is in Dutch.
+        terminal.wait_for("If this address belongs to a customer")
+        terminal.type(poll(lambda: mailed_codes(owner) and mailed_codes(owner)[0], TERMINAL_DEADLINE))
+        terminal.keys("Enter")
+        terminal.wait_for("uw inlogadres, krijgt elke melding")
+        screen = terminal.screen()
+        assert "Uw contactpersonen" in screen and "Nog geen contactpersonen" in screen, screen
+        assert directory.get_customer(devries.id).last_sign_in_channel == "ssh"
+    finally:
+        terminal.close()
+    poll(lambda: not portals(sshd["socket"]), TERMINAL_DEADLINE, lambda: portals(sshd["socket"]))
+
+
+@needs_accounts
+@needs_ssh
 def test_a_command_asked_for_runs_the_portal_instead(sshd: dict) -> None:
     done = subprocess.run(
         [*sshd["client"], "cat /etc/passwd; echo shell"],
