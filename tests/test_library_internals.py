@@ -77,20 +77,7 @@ PRIVATE_PARTS = [
     ("textual.app", "App", "self._driver", "ui/portal/app.py tells the web page why a session ends"),
     # textual-serve: ui/portal/web_server.py subclasses its Server.
     ("textual_serve.server", "Server._make_app", None, "ui/portal/web_server.py replaces the routes"),
-    (
-        "textual_serve.server",
-        "Server.handle_websocket",
-        "AppService(",
-        "ui/portal/web_server.py's _session is its copy, with a process told the browser's language",
-    ),
-    ("textual_serve.server", "Server._process_messages", None, "ui/portal/web_server.py's _session runs it"),
-    ("textual_serve.server", "Server", "self.download_manager", "ui/portal/web_server.py's _session passes it on"),
-    (
-        "textual_serve.app_service",
-        "AppService._build_environment",
-        "os.environ",
-        "ui/portal/web_server.py's LanguageAppService adds the session's language to it",
-    ),
+    ("textual_serve.server", "Server.handle_websocket", None, "ui/portal/web_server.py wraps it (origin, sessions)"),
     ("textual_serve.server", "Server.on_shutdown", None, "ui/portal/web_server.py keeps it on its app"),
     ("textual_serve.server", "to_int", None, "ui/portal/web_server.py reads ?fontsize= as textual-serve does"),
     ("textual_serve.server", "Server", "self.console", "ui/portal/web_server.py prints where it serves"),
@@ -99,18 +86,18 @@ PRIVATE_PARTS = [
     ("textual_serve.server", "Server._process_messages", None, "ui/portal/web_server.py replaces it (bounded sizes)"),
     ("textual_serve.app_service", "AppService._open_app_process", None, "ui/portal/web_session.py replaces it"),
     ("textual_serve.app_service", "AppService._build_environment", None, "ui/portal/web_session.py starts with it"),
+    (
+        "textual_serve.app_service",
+        "AppService._build_environment",
+        "os.environ",
+        "ui/portal/web_session.py adds the browser's language to it (a forked session takes it as its own)",
+    ),
     ("textual_serve.app_service", "AppService", "self._process", "ui/portal/web_session.py holds and ends it"),
     ("textual_serve.app_service", "AppService", "self._task", "ui/portal/web_session.py cancels its reader"),
     ("textual_serve.app_service", "AppService", "self._stdin", "ui/portal/web_session.py sets it on start"),
 ]
 PARAMETERS = [
     ("textual_serve.server", "Server.__init__", ("statics_path", "templates_path"), "ui/portal/web_server.py"),
-    (
-        "textual_serve.app_service",
-        "AppService.__init__",
-        ("write_bytes", "write_str", "close", "download_manager", "debug"),
-        "ui/portal/web_server.py",
-    ),
 ]
 FILES = [("textual_serve", "static/js", "ui/portal/web_server.py serves textual-serve's own page scripts")]
 

@@ -77,6 +77,8 @@ SECURITY_HEADERS = {
 }
 
 TITLE = N_("Contact persons portal")
+TIME_LIMIT = N_("The session reached its time limit: start a new one to go on.")
+"""Why a session whose process outlived its lifetime ended, said in its browser's language."""
 
 log = logging.getLogger("textual-serve")
 
@@ -102,19 +104,6 @@ class WebOptions:
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """On every response: the page, its files, errors and the websocket's handshake."""
     response.headers.update(SECURITY_HEADERS)
-
-
-class LanguageAppService(AppService):
-    """textual-serve's portal process, told the language its browser prefers."""
-
-    def __init__(self, *args: Any, language: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.language = language
-
-    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
-        environment = super()._build_environment(width=width, height=height)
-        environment[SESSION_ENV] = self.language
-        return environment
 
 
 class PortalServer(Server):
@@ -265,9 +254,7 @@ class PortalServer(Server):
             if messages is None or not messages.cancelled() or (current is not None and current.cancelling()):
                 raise
             log.warning("ending session process %s: its lifetime is over", session.pid)
-            session.ending = translation(language).gettext(
-                "The session reached its time limit: start a new one to go on."
-            )
+            session.ending = translation(language).gettext(TIME_LIMIT)
         except ConnectionError:
             pass  # the browser went away: the session ends below
         except Exception:

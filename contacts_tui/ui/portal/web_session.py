@@ -27,11 +27,15 @@ from typing import Any, Literal
 from textual_serve.app_service import AppService
 
 from contacts_tui.core.portal.language import DEFAULT_LANGUAGE, SESSION_ENV, translation
+from contacts_tui.core.wording import N_
 
 from .limits import GRACE_SECONDS, bounded_size
 from .web_forks import ForkedProcess, WarmParent
 
 log = logging.getLogger("textual-serve")
+
+ENDED = N_("The session ended.")
+"""What the page says of a process that ended without saying why."""
 
 
 class SessionProcess(AppService):
@@ -155,7 +159,7 @@ class SessionProcess(AppService):
         await super().run()
         # The process ended without saying so (killed by the system, say):
         # the page must not wait for ever for a screen.
-        await self.close_client(self.ending or translation(self.language).gettext("The session ended."))
+        await self.close_client(self.ending or translation(self.language).gettext(ENDED))
 
     async def on_packed(self, payload: bytes) -> None:
         pass  # file deliveries: the portal offers none, and the server has no download route

@@ -219,6 +219,11 @@ EXEMPT: dict[str, str] = {
     "this address is for the portal page's websocket": "web_server.py",
     "the portal is busy; try again in a few minutes": "web_server.py",
     "Serving the contacts portal on http://": "web_server.py",
+    "this portal does not answer for that host name": "web_server.py",
+    "this address has as many portal sessions open as it may": "web_server.py",
+    # For whoever starts the web server (--public-url), and its own errors and log.
+    " is not an address such as https://portal.example.com": "web_access.py",
+    "the warmed parent": "web_forks.py",
 }
 
 
