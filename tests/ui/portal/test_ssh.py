@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from contacts_tui.core.directory.service import Directory
+from contacts_tui.core.mail import relay_log
 from contacts_tui.core.records import CustomerInput
 
 from ...accounts import Separated, needs_accounts, separated_portal
@@ -261,6 +262,10 @@ def test_a_dutch_customer_signs_in_over_ssh_and_sees_the_portal_in_dutch(sshd: d
         # The same answer for every address, so in the terminal's language: the code mail is in Dutch.
         terminal.wait_for("If this address belongs to a customer")
         terminal.type(poll(lambda: mailed_codes(owner) and mailed_codes(owner)[0], TERMINAL_DEADLINE))
+        (record,) = [r for r in relay_log.captured_messages(20) if owner in r.recipients]
+        mail = relay_log.captured_message(record.id)[2]
+        assert record.subject == "Uw inlogcode voor het portaal contactpersonen"
+        assert b"Content-Language: nl" in mail and b"Uw inlogcode: " in mail, mail
         terminal.keys("Enter")
         terminal.wait_for("uw inlogadres, krijgt elke melding")
         screen = terminal.screen()

@@ -384,6 +384,8 @@ async def test_a_dutch_customer_in_a_dutch_browser_gets_dutch_and_the_code_mail_
             code = await captured_code("info@bakkerij-devries.example")
             (record,) = [r for r in relay_log.captured_messages(20) if "info@bakkerij-devries.example" in r.recipients]
             assert record.subject == "Uw inlogcode voor het portaal contactpersonen"
+            mail = relay_log.captured_message(record.id)[2]
+            assert b"Content-Language: nl" in mail and b"Uw inlogcode: " in mail, mail
             await browser.type(code)
             await browser.key("Enter", 13)
             signed_in = await wait_until(
