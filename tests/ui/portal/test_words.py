@@ -222,6 +222,8 @@ EXEMPT: dict[str, str] = {
     "this portal does not answer for that host name": "web_server.py",
     "this address has as many portal sessions open as it may": "web_server.py",
     # For whoever starts the web server (--public-url), and its own errors and log.
+    "more than": "web_server.py",  # how a flooding browser went past its bounds, in the log
+    " KiB ": "web_server.py",
     " is not an address such as https://portal.example.com": "web_access.py",
     "the warmed parent": "web_forks.py",
 }
