@@ -176,13 +176,13 @@ class PortalApp(InertText, TypeAhead):
         self._tell_the_page(why)
         self.exit(return_code=return_code, message=Text(why))
 
-    def _tell_the_page(self, why: str) -> None:
+    def _tell_the_page(self, why: str, out_of_memory: bool = False) -> None:
         # The web server closes the browser's websocket with this as its
         # reason, and the page shows it where it says the session ended.
         write_meta = getattr(self._driver, "write_meta", None)
         if write_meta is not None:
             try:
-                write_meta({"type": "ending", "reason": why})
+                write_meta({"type": "ending", "reason": why, "out_of_memory": out_of_memory})
             except OSError:
                 pass  # the server has gone already
 
@@ -211,8 +211,9 @@ class PortalApp(InertText, TypeAhead):
         self._return_code = 1
         if self.crash_reference is None:
             self.crash_reference = report_crash(error, details)
-            line = say(crash_line(self.crash_reference, out_of_memory or isinstance(error, MemoryError)), self.language)
-            self._tell_the_page(line)
+            out_of_memory = out_of_memory or isinstance(error, MemoryError)
+            line = say(crash_line(self.crash_reference, out_of_memory), self.language)
+            self._tell_the_page(line, out_of_memory)
             self._exit_renderables.append(Text(line))
         self._close_messages_no_wait()
 

@@ -262,6 +262,13 @@ class PortalServer(Server):
         finally:
             await session.stop()
             self.live.discard(session)
+            if session.out_of_memory:
+                # The details are in the session's own log under the reference.
+                log.warning(
+                    "session process %s of %s reached its memory ceiling (--session-memory) and ended",
+                    session.pid,
+                    client,
+                )
             if not websocket.closed:
                 try:
                     async with asyncio.timeout(self.settings.grace_seconds):

@@ -61,6 +61,8 @@ class SessionProcess(AppService):
         """What its browser's Accept-Language asks for: said until the customer is known."""
         self.client_gone = False
         self.ending = ""
+        self.out_of_memory = False
+        """The session said it ended at its memory ceiling (--session-memory)."""
 
     @property
     def pid(self) -> int | None:
@@ -143,6 +145,8 @@ class SessionProcess(AppService):
             return
         if kind == "ending" and isinstance(meta.get("reason"), str):
             self.ending = meta["reason"]
+            # Said apart from the reason, which is in the customer's language.
+            self.out_of_memory = meta.get("out_of_memory") is True
         elif kind == "exit":
             await self.close_client(self.ending)
 

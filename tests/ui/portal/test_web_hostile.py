@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from contacts_tui.ui.portal.limits import GRACE_SECONDS
+from contacts_tui.ui.portal.limits import GRACE_SECONDS, MAX_COLUMNS, MAX_ROWS
 
 from ...portal_service import RunningService
 from ...waiting import poll, wait_until
@@ -30,6 +30,7 @@ class Watched:
         self.websocket = websocket
         self.seen = ""
         self.ended: str | None = None
+        self.ended_at = 0.0
         self.width = 80
         self.reader = asyncio.create_task(self._read())
 
@@ -38,6 +39,7 @@ class Watched:
             message = await self.websocket.receive()
             if message.type in ENDED:
                 self.ended = str(message.extra or "")
+                self.ended_at = asyncio.get_running_loop().time()
                 return
             if message.type == aiohttp.WSMsgType.BINARY:
                 self.seen = (self.seen + message.data.decode("utf-8", "replace"))[-200_000:]
@@ -55,7 +57,9 @@ class Watched:
 
     async def answers(self) -> None:
         """A new width has the session draw its screen again."""
-        self.width = 161 - self.width
+        # Each time a width it has not had lately: a width it had just before
+        # can be taken for no change at all when two resizes come close together.
+        self.width = 60 + (self.width - 59) % 100
         self.seen = ""
         await self.websocket.send_json(["resize", {"width": self.width, "height": 24}])
         await self.shows(FIRST_SCREEN)
@@ -126,3 +130,44 @@ async def test_a_flooding_session_is_ended_with_a_message_while_the_others_keep_
     reason, log = await among_calm_sessions(service, tmp_path, flood)
     assert reason.startswith("Too much input: the session ended."), reason
     assert "of 127.0.0.1: it sent more input than a session takes" in log, log
+
+
+async def draw_the_largest_frames(hostile: Watched) -> None:
+    """A page that keeps asking for the largest frame the portal draws, each
+    size a new one so that each is drawn again."""
+    websocket = hostile.websocket
+    while not websocket.closed:
+        for size in ({"width": MAX_COLUMNS, "height": MAX_ROWS}, {"width": MAX_COLUMNS - 1, "height": MAX_ROWS - 1}):
+            await websocket.send_json(["resize", size])
+            await asyncio.sleep(0.05)
+
+
+CEILING_MIB = 48
+"""Below what a session needs to draw 500x200 (VmData about 49 MiB, forked or
+cold), above what one needs at 80x24 (about 46 MiB)."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("start", ["forked", "cold"])
+async def test_a_session_at_its_memory_ceiling_is_ended_with_a_message_while_the_others_keep_answering(
+    service: RunningService, tmp_path: Path, start: str
+) -> None:
+    sessions_log = tmp_path / "sessions.log"
+    options = ["--session-memory", str(CEILING_MIB), "--log-file", str(sessions_log)]
+    if start == "cold":
+        options.append("--cold-sessions")
+    attacked: list[tuple[Watched, float]] = []
+
+    async def attack(hostile: Watched) -> None:
+        attacked.append((hostile, asyncio.get_running_loop().time()))
+        await draw_the_largest_frames(hostile)
+
+    reason, log = await among_calm_sessions(service, tmp_path, attack, *options)
+    ((hostile, started),) = attacked
+    took = hostile.ended_at - started
+    print(f"{start} session at a {CEILING_MIB} MiB ceiling drawing 500x200: ended in {took:.1f} s")
+    assert reason.startswith("Out of memory: the session ended."), reason
+    reference = reason.rpartition("Reference: ")[2]
+    assert "of 127.0.0.1 reached its memory ceiling (--session-memory) and ended" in log, log
+    logged = sessions_log.read_text()
+    assert f"crash {reference}" in logged and "MemoryError" in logged, logged
