@@ -18,9 +18,13 @@ area a client asks for: 30000x30000 took 4.4 GB before sign-in. 500x200 is
 more than any screen shows in a readable font; a larger terminal gets the
 portal in its top left corner."""
 
-SESSION_MEMORY_MIB = 256
-"""The data a session process may hold (RLIMIT_DATA), by default. A session
-uses about 50 MiB; one that reaches the cap ends with a message."""
+SESSION_MEMORY_MIB = 150
+"""The data a session process may hold (RLIMIT_DATA), by default; one that
+reaches it ends with a message. A session holds about 46 MiB at rest (forked
+or cold: RLIMIT_DATA counts the pages a forked one shares with its parent
+too) and about 49 MiB drawing the largest frame (MAX_COLUMNS x MAX_ROWS), so
+three times that leaves room for any use of the portal while --max-sessions
+of them at the ceiling take 7.3 GiB, not the 12.5 GiB of the 256 before."""
 
 # How long a session lives is the portal service's rule too (it ends the
 # tokens): one place, core/portal/sessions.py.
