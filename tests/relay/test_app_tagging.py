@@ -218,13 +218,14 @@ async def test_rules_that_cannot_be_read_hold_the_message_back_with_451(pg_url, 
     from contacts_tui.core.catalog import DEFAULT_CATALOG
     from contacts_tui.core.db import open_database
     from contacts_tui.core.directory.service import Directory
+    from tests.conftest import pg_url_via
 
     from .helpers import seed
     from .helpers.faults import StallingProxy
 
     parts = urlsplit(pg_url)
     with StallingProxy(parts.hostname, parts.port or 5432) as proxy:
-        database = open_database(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl())
+        database = open_database(pg_url_via(pg_url, "127.0.0.1", proxy.port))
         directory = Directory(database, DEFAULT_CATALOG)
         seed(directory)
         rule(directory, category="billing", subject="Factuur")
