@@ -36,10 +36,32 @@ from .actions import (
     Refusal,
     Selection,
 )
-from .steps import apply_batch, check_batch, contact_batches, customer_batches, records_of, slices
+from .steps import Checked, apply_batch, check_batch, contact_batches, customer_batches, records_of, slices
 
 Progress = Callable[[int, int | None], None]
 """Called after each batch with the records done and (when known) how many in all."""
+
+
+class _Tally:
+    """What a run over the batches has counted so far: the same for a plan
+    (what would change) and for applying it (what did)."""
+
+    def __init__(self) -> None:
+        self.ids, self.owners = array("q"), array("q")
+        self.customers = self.unchanged = self.refused_count = self.done = 0
+        self.refused: list[Refusal] = []
+        self._last_owner: int | None = None
+
+    def add(self, checked: Checked, batch_size: int) -> None:
+        for record_id, owner in checked.change:
+            self.ids.append(record_id)
+            self.owners.append(owner)
+            if owner != self._last_owner:
+                self.customers, self._last_owner = self.customers + 1, owner
+        self.unchanged += checked.unchanged
+        self.refused_count += len(checked.refused)
+        self.refused.extend(checked.refused[: SHOWN_REFUSALS - len(self.refused)])
+        self.done += batch_size
 
 
 # -- the history of a bulk change ---------------------------------------------
@@ -100,39 +122,26 @@ class BulkChanges:
         """Check every selected record against the rules; nothing is written.
         ``stop.stop()`` from another thread ends it with Interrupted."""
         self._check_action(selection, action)
-        ids, owners = array("q"), array("q")
-        customers = unchanged = refused_count = done = 0
-        refused: list[Refusal] = []
-        last_owner = None
+        tally = _Tally()
         batches = (customer_batches if action.on_customers else contact_batches)(
             self.database, selection, self.max_contacts
         )
         for batch in batches:
             if stop is not None and stop.stopped:
                 raise Interrupted("the bulk change was cancelled")
-            checked = check_batch(action, batch, self.max_contacts)
-            for record_id, owner in checked.change:
-                ids.append(record_id)
-                owners.append(owner)
-                if owner != last_owner:
-                    customers, last_owner = customers + 1, owner
-            unchanged += checked.unchanged
-            refused_count += len(checked.refused)
-            refused.extend(checked.refused[: SHOWN_REFUSALS - len(refused)])
-            done += len(batch)
+            tally.add(check_batch(action, batch, self.max_contacts), len(batch))
             if progress is not None:
-                progress(done, None)
-        return BulkPlan(action, ids, owners, customers, unchanged, tuple(refused), refused_count)
+                progress(tally.done, None)
+        return BulkPlan(
+            action, tally.ids, tally.owners, tally.customers, tally.unchanged, tuple(tally.refused), tally.refused_count
+        )
 
     def apply_bulk(self, plan: BulkPlan, *, progress: Progress | None = None, stop: Stop | None = None) -> BulkResult:
         """Change the records of ``plan``, each checked again, a batch per
         transaction; ``stop.stop()`` ends it after the batch it is in."""
         action, now, actor = plan.action, utcnow(), self.actor
-        changed, owners = array("q"), array("q")
-        customers = unchanged = refused_count = done = 0
-        refused: list[Refusal] = []
+        tally = _Tally()
         stopped, error = False, ""
-        last_owner = None
         for batch in slices(plan.ids, plan.owners):
             if stop is not None and stop.stopped:
                 stopped = True
@@ -142,24 +151,25 @@ class BulkChanges:
                     limit = self.limit_for_write() if action.verb == RESTORE else self.max_contacts
                     checked = apply_batch(self.database, action, batch, self.catalog, limit, actor, now)
             except (peewee.PeeweeException, DirectoryError) as exc:
-                if not changed:
+                if not tally.ids:
                     raise  # nothing changed yet: the error as any call gives it
                 # The batches before it are committed: say so, with what they changed.
                 error, stopped = _first_line(exc), True
                 break
-            for record_id, owner in checked.change:
-                changed.append(record_id)
-                owners.append(owner)
-                if owner != last_owner:
-                    customers, last_owner = customers + 1, owner
-            unchanged += checked.unchanged
-            refused_count += len(checked.refused)
-            refused.extend(checked.refused[: SHOWN_REFUSALS - len(refused)])
-            done += len(batch)
+            tally.add(checked, len(batch))
             if progress is not None:
-                progress(done, plan.count)
+                progress(tally.done, plan.count)
         return BulkResult(
-            action, changed, owners, customers, tuple(refused), refused_count, unchanged, stopped, error, plan.count
+            action,
+            tally.ids,
+            tally.owners,
+            tally.customers,
+            tuple(tally.refused),
+            tally.refused_count,
+            tally.unchanged,
+            stopped,
+            error,
+            plan.count,
         )
 
     def bulk_records(self, plan: BulkPlan, start: int = 0, count: int = 500) -> list[BulkRecord]:
