@@ -5,6 +5,7 @@ the service's socket and nothing of the data. Needs root (useradd)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import secrets
@@ -77,10 +78,29 @@ def group_name(account: pwd.struct_passwd) -> str:
     return grp.getgrgid(account.pw_gid).gr_name
 
 
+_OPENED: list[tuple[Path, int]] = []
+
+
+def _let_others_through(*places: Path) -> None:
+    """Let other accounts pass through (o+x, not list) the folders above
+    ``places`` that shut them out, as a checkout in ``mktemp -d`` (0700) does,
+    until this test run ends: the portal's accounts must read the code."""
+    for place in places:
+        for folder in [place, *place.parents]:
+            mode = folder.stat().st_mode
+            if not mode & 0o001 and folder.stat().st_uid == os.geteuid():
+                folder.chmod(mode | 0o001)
+                _OPENED.append((folder, mode))
+    if _OPENED and not getattr(_let_others_through, "registered", False):
+        atexit.register(lambda: [folder.chmod(mode) for folder, mode in reversed(_OPENED)])
+        _let_others_through.registered = True  # type: ignore[attr-defined]
+
+
 def interpreter_for_everyone(folder: Path) -> str:
     """A Python with this test run's packages that any account may run: this
     one, or (when it lives where other accounts cannot go, like ~root) the
     system's of the same version reading this one's packages."""
+    _let_others_through(Path(sys.prefix), Path(__file__).resolve().parent.parent)
     tried = subprocess.run(["runuser", "-u", "nobody", "--", sys.executable, "-c", "pass"], capture_output=True)
     if tried.returncode == 0:
         return sys.executable
